@@ -1,0 +1,23 @@
+# Kinetics of the intercluster reaction [Ag25(SR)18]- + [Au25(SR)18]- from time-resolved
+# ESI mass spectra: ingestion -> deconvolution -> grid fit -> plausibility -> figures.
+# See README.md; the science is fixed in SPEC.md (a copy of the project's specification).
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/targets.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

@@ -1,0 +1,74 @@
+"""Small I/O helpers shared by the workflow scripts: logging, tables, JSON.
+
+Scripts stay thin: they call :func:`configure_logging` with the rule's log file and hand
+paths to the library. Tables are written deterministically (fixed float format, no index,
+sorted keys in JSON) so that reruns give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SYNTHETIC_LABEL = "SYNTHETIC virtual experiment"
+
+
+def configure_logging(log_path: str | os.PathLike | None = None, level=logging.INFO):
+    """Log to the rule's log file (and stderr), with timestamps; return the root logger."""
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_path:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_path, mode="w"))
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+    return logging.getLogger("intercluster")
+
+
+def write_tsv(frame: pd.DataFrame, path: str | os.PathLike, float_format: str = "%.10g") -> None:
+    """Write a tidy table as TSV with a fixed float format (byte-reproducible)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, sep="\t", index=False, float_format=float_format, lineterminator="\n")
+
+
+def read_tsv(path: str | os.PathLike) -> pd.DataFrame:
+    return pd.read_csv(path, sep="\t")
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_jsonable(v) for v in value.tolist()]
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating | float):
+        value = float(value)
+        return value if np.isfinite(value) else None
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def write_json(data: dict, path: str | os.PathLike) -> None:
+    """Write JSON with sorted keys; NaN/inf become null (strict JSON)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        json.dump(_jsonable(data), handle, indent=2, sort_keys=True)
+        handle.write("\n")
+
+
+def read_json(path: str | os.PathLike) -> dict:
+    with open(path) as handle:
+        return json.load(handle)

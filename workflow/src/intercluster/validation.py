@@ -1,0 +1,162 @@
+"""Validate the workflow config and the sample sheet before any job runs.
+
+Errors are raised as :class:`InputError` with one line that names the file and the field
+and says what is expected, e.g.::
+
+    config: fit.grid.k_dim.min = 0: must be > 0
+
+JSON schemas (``workflow/schemas``) do the type and range checks; the cross-field rules a
+schema cannot express (grid bounds in order, chunks vs grid size, sheet paths) live here.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import jsonschema
+import pandas as pd
+import yaml
+
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
+
+
+class InputError(ValueError):
+    """A problem with the user's config, sample sheet or data files (one-line message)."""
+
+
+def _load_schema(name: str) -> dict:
+    with open(SCHEMA_DIR / name) as handle:
+        return yaml.safe_load(handle)
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    """Turn a jsonschema error into 'what is expected' words a chemist can act on."""
+    v = error.validator_value
+    words = {
+        "exclusiveMinimum": f"must be > {v}",
+        "minimum": f"must be >= {v}",
+        "maximum": f"must be <= {v}",
+        "enum": f"must be one of {v}",
+        "type": f"must be of type {v}",
+        "required": f"is missing a required key ({error.message.split(' ')[0]})",
+        "minItems": f"must have at least {v} entries",
+        "maxItems": f"must have at most {v} entries",
+        "pattern": f"must match the pattern {v}",
+        "uniqueItems": "must not repeat entries",
+        "additionalProperties": f"has an unknown key ({error.message})",
+        "not": "has a forbidden value",
+    }
+    return words.get(error.validator, error.message)
+
+
+def _path(error: jsonschema.ValidationError) -> str:
+    return ".".join(str(p) for p in error.absolute_path) or "(top level)"
+
+
+def _schema_check(data, schema: dict, where: str) -> None:
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        error = jsonschema.exceptions.best_match(errors)
+        value = "" if error.validator == "required" else f" = {error.instance!r}"
+        raise InputError(f"{where}: {_path(error)}{value}: {_describe(error)}")
+
+
+def grid_size(fit: dict) -> int:
+    return math.prod(int(axis["n"]) for axis in fit["grid"].values())
+
+
+def validate_config(config: dict, where: str = "config") -> None:
+    """Schema check plus the cross-field rules; raises :class:`InputError`."""
+    _schema_check(config, _load_schema("config.schema.yaml"), where)
+    for name, axis in config["fit"]["grid"].items():
+        if axis["max"] < axis["min"]:
+            raise InputError(
+                f"{where}: fit.grid.{name}: max = {axis['max']} is below min = {axis['min']}"
+            )
+    n_points = grid_size(config["fit"])
+    if config["fit"]["chunks"] > n_points:
+        raise InputError(
+            f"{where}: fit.chunks = {config['fit']['chunks']}: must be <= the number of grid "
+            f"points ({n_points})"
+        )
+
+
+SHEET_COLUMNS = ("sample", "mzml", "ag_nM", "au_nM")
+
+
+def load_sample_sheet(path: str | os.PathLike, check_files: bool = False) -> pd.DataFrame:
+    """Read and validate the sample sheet; resolve paths relative to the sheet.
+
+    Returns a frame indexed by ``sample`` with columns ``mzml``, ``ag_nM``, ``au_nM``,
+    ``dead_time_s`` (default 20) and ``cid_mzml`` (None where absent). With
+    ``check_files`` every referenced file must exist (use it for a user's own data; the
+    demo's files are made by the workflow).
+    """
+    path = Path(path)
+    where = f"sample sheet {path}"
+    if not path.is_file():
+        raise InputError(f"{where}: file not found")
+    try:
+        sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#")
+    except Exception as exc:  # noqa: BLE001 - any parser error is the user's file
+        raise InputError(f"{where}: cannot be read as TSV ({exc})") from exc
+    sheet.columns = [c.strip() for c in sheet.columns]
+    missing = [c for c in SHEET_COLUMNS if c not in sheet.columns]
+    if missing:
+        raise InputError(
+            f"{where}: missing column(s) {', '.join(missing)}; expected tab-separated columns "
+            "sample, mzml, ag_nM, au_nM[, dead_time_s, cid_mzml]"
+        )
+    if sheet.empty:
+        raise InputError(f"{where}: has no samples")
+    schema = _load_schema("samples.schema.yaml")
+    rows = []
+    for line_no, raw in enumerate(sheet.to_dict("records"), start=2):
+        row: dict = {}
+        for key, value in raw.items():
+            value = value.strip()
+            if key in ("ag_nM", "au_nM", "dead_time_s"):
+                if value == "" and key == "dead_time_s":
+                    continue
+                try:
+                    row[key] = float(value)
+                except ValueError:
+                    raise InputError(
+                        f"{where}, line {line_no}: {key} = {value!r}: must be a number (nmol/L "
+                        "for concentrations, s for dead_time_s)"
+                    ) from None
+            elif key == "cid_mzml":
+                row[key] = value or None
+            else:
+                row[key] = value
+        _schema_check(row, schema, f"{where}, line {line_no}")
+        row.setdefault("dead_time_s", 20.0)
+        row.setdefault("cid_mzml", None)
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    duplicated = frame["sample"][frame["sample"].duplicated()].unique().tolist()
+    if duplicated:
+        raise InputError(f"{where}: duplicate sample name(s) {', '.join(duplicated)}")
+    if ((frame["ag_nM"] + frame["au_nM"]) <= 0).any():
+        bad = frame.loc[(frame["ag_nM"] + frame["au_nM"]) <= 0, "sample"].tolist()
+        raise InputError(f"{where}: sample(s) {', '.join(bad)}: ag_nM + au_nM must be > 0")
+    base = path.parent
+    for column in ("mzml", "cid_mzml"):
+        frame[column] = [
+            os.path.normpath(base / p) if p else None for p in frame[column].tolist()
+        ]
+    if check_files:
+        for sample, column, file in _referenced_files(frame):
+            if not Path(file).is_file():
+                raise InputError(f"{where}: sample {sample}: {column} file {file} not found")
+    return frame.set_index("sample", drop=False)
+
+
+def _referenced_files(frame: pd.DataFrame):
+    for row in frame.itertuples():
+        yield row.sample, "mzml", row.mzml
+        if row.cid_mzml:
+            yield row.sample, "cid_mzml", row.cid_mzml
