@@ -30,7 +30,11 @@ try:
     ):
         # Files under results/virtual_experiment are made by the workflow; a user's own
         # files must exist before anything runs.
-        if _file and not _file.startswith(VIRTUAL_EXPERIMENT_DIR) and not Path(_file).is_file():
+        if (
+            _file
+            and not _file.startswith(VIRTUAL_EXPERIMENT_DIR)
+            and not Path(_file).is_file()
+        ):
             raise InputError(
                 f"sample sheet {config['samples']}: sample {_sample}: {_column} file "
                 f"{_file} not found"
