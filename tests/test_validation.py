@@ -1,0 +1,112 @@
+"""Config and sample-sheet validation: each bad input gives one line naming the field."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from intercluster.validation import InputError, load_sample_sheet, validate_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def config() -> dict:
+    with open(REPO / "config.yaml") as handle:
+        return yaml.safe_load(handle)
+
+
+def test_shipped_config_is_valid(config):
+    validate_config(config)
+
+
+def _set(config: dict, dotted: str, value) -> dict:
+    changed = copy.deepcopy(config)
+    *parents, leaf = dotted.split(".")
+    node = changed
+    for key in parents:
+        node = node[key]
+    node[leaf] = value
+    return changed
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("fit.grid.k_dim.min", 0, "fit.grid.k_dim.min = 0: must be > 0"),
+        ("fit.grid.k_ex.max", -1.0, "fit.grid.k_ex.max = -1.0: must be > 0"),
+        ("fit.grid.k_diss.n", 1, "fit.grid.k_diss.n = 1: must be >= 2"),
+        ("fit.chunks", 100000, "fit.chunks = 100000: must be <= the number of grid points"),
+        ("fit.models", [1, 4], "fit.models.1 = 4: must be one of [1, 2, 3]"),
+        ("kinetics.convention", "X", "kinetics.convention = 'X': must be one of ['S', 'U']"),
+        ("virtual_experiment.dead_time_s", -5, "virtual_experiment.dead_time_s = -5: must be >= 0"),
+        ("kinetics.rtol", "tight", "kinetics.rtol = 'tight': must be of type number"),
+    ],
+)
+def test_bad_config_names_field(config, field, value, expected):
+    with pytest.raises(InputError) as caught:
+        validate_config(_set(config, field, value))
+    message = str(caught.value)
+    assert "\n" not in message
+    assert expected in message
+
+
+def test_grid_bounds_in_order(config):
+    bad = _set(config, "fit.grid.k_dim", {"min": 1.0, "max": 0.1, "n": 3})
+    with pytest.raises(InputError, match=r"fit.grid.k_dim: max = 0.1 is below min = 1.0"):
+        validate_config(bad)
+
+
+HEAD = "sample\tmzml\tag_nM\tau_nM\n"
+HEAD_DT = "sample\tmzml\tag_nM\tau_nM\tdead_time_s\n"
+
+
+def _sheet(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "samples.tsv"
+    path.write_text(text)
+    return path
+
+
+def test_demo_sheet_paths_resolve_relative_to_sheet():
+    sheet = load_sample_sheet(REPO / "resources/demo/samples.tsv")
+    assert sheet.loc["ag40_au40", "mzml"].endswith("results/virtual_experiment/ag40_au40.mzML")
+    assert sheet.loc["ag100_au60", "ag_nM"] == 100
+    assert sheet.loc["ag60_au100", "dead_time_s"] == 20
+
+
+def test_sheet_defaults(tmp_path):
+    (tmp_path / "a.mzML").write_text("")
+    sheet = load_sample_sheet(
+        _sheet(tmp_path, "sample\tmzml\tag_nM\tau_nM\nx\ta.mzML\t40\t40\n"), check_files=True
+    )
+    assert sheet.loc["x", "dead_time_s"] == 20.0
+    assert sheet.loc["x", "cid_mzml"] is None
+    assert sheet.loc["x", "mzml"] == str(tmp_path / "a.mzML")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("sample\tmzml\tag_nM\nx\ta.mzML\t4\n", "missing column(s) au_nM"),
+        (HEAD + "x\ta.mzML\tforty\t40\n", "line 2: ag_nM = 'forty': must be a number"),
+        (HEAD + "x\ta.mzML\t40\t40\nx\ta.mzML\t4\t4\n", "duplicate sample name(s) x"),
+        (HEAD + "x\ta.mzML\t-40\t40\n", "line 2: ag_nM = -40.0: must be >= 0"),
+        (HEAD_DT + "x\ta.mzML\t40\t40\t-1\n", "dead_time_s = -1.0: must be >= 0"),
+        (HEAD_DT + "x\ta.mzML\t40\t40\tsoon\n", "dead_time_s = 'soon': must be a number"),
+        (HEAD + "bad name\ta.mzML\t40\t40\n", "sample = 'bad name': must match"),
+        (HEAD, "has no samples"),
+        (HEAD + "x\tmissing.mzML\t40\t40\n", "mzml file"),
+        (HEAD + "x\ta.mzML\t0\t0\n", "ag_nM + au_nM must be > 0"),
+    ],
+)
+def test_bad_sheet_names_line_and_field(tmp_path, text, expected):
+    (tmp_path / "a.mzML").write_text("")
+    with pytest.raises(InputError) as caught:
+        load_sample_sheet(_sheet(tmp_path, text), check_files=True)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert expected in message
+    assert "samples.tsv" in message
