@@ -1,0 +1,41 @@
+# The SYNTHETIC virtual experiment (spectra + truth) and the isotope-pattern deconvolution
+# of every sample's mzML (SPEC §1, §3).
+
+
+rule virtual_experiment:
+    output:
+        mzml="results/virtual_experiment/{virtual_sample}.mzML",
+        cid_mzml="results/virtual_experiment/{virtual_sample}_cid.mzML",
+        observables="results/virtual_experiment/truth/{virtual_sample}/observables.tsv",
+        tmax="results/virtual_experiment/truth/{virtual_sample}/tmax.tsv",
+        cid_truth="results/virtual_experiment/truth/{virtual_sample}/cid.tsv",
+        scans="results/virtual_experiment/truth/{virtual_sample}/scans.tsv",
+    log:
+        "logs/virtual_experiment/{virtual_sample}.log",
+    conda:
+        "../../envs/ms.yaml"
+    params:
+        cluster=config["cluster"],
+        virtual_experiment=config["virtual_experiment"],
+        convention=config["kinetics"]["convention"],
+    script:
+        "../scripts/virtual_experiment.py"
+
+
+rule deconvolve:
+    input:
+        mzml=mzml_of,
+        cid=cid_mzml_of,
+    output:
+        intensities="results/deconvolution/{sample}/intensities.tsv",
+        qc="results/deconvolution/{sample}/qc.tsv",
+        cid="results/deconvolution/{sample}/cid.tsv",
+    log:
+        "logs/deconvolution/{sample}.log",
+    conda:
+        "../../envs/ms.yaml"
+    params:
+        cluster=config["cluster"],
+        deconvolution=config["deconvolution"],
+    script:
+        "../scripts/deconvolve.py"

@@ -1,0 +1,46 @@
+"""Rule deconvolve: mzML -> abundances of the observables, QC, CID fragment distributions."""
+
+from intercluster.io import configure_logging
+
+log = configure_logging(snakemake.log[0])  # noqa: F821 - injected by Snakemake
+
+from intercluster.deconvolution import (  # noqa: E402
+    deconvolve_cid_run,
+    deconvolve_run,
+    empty_cid_table,
+    monomer_mz_span,
+    observable_basis,
+)
+from intercluster.ingest import bin_spectra, read_spectra  # noqa: E402
+from intercluster.io import write_tsv  # noqa: E402
+from intercluster.system import ClusterSystem  # noqa: E402
+
+sm = snakemake  # noqa: F821
+system = ClusterSystem.from_config(sm.params.cluster)
+cfg = sm.params.deconvolution
+polarity = "negative" if system.monomer_charge < 0 else "positive"
+basis = observable_basis(system)
+
+run = read_spectra(sm.input.mzml, ms_level=1, polarity=polarity, mz_required=basis.mz_span)
+run = bin_spectra(run, float(cfg.get("time_bin_min", 0) or 0))
+intensities, qc, resolving_power = deconvolve_run(
+    run,
+    system,
+    resolving_power_guess=float(cfg["resolving_power_guess"]),
+    fit_resolution=bool(cfg.get("fit_resolving_power", True)),
+    max_shift_ppm=float(cfg["max_shift_ppm"]),
+)
+write_tsv(intensities, sm.output.intensities)
+write_tsv(qc, sm.output.qc)
+
+cid_files = sm.input.get("cid", [])
+cid_files = [cid_files] if isinstance(cid_files, str) else list(cid_files)
+if cid_files:
+    cid_run = read_spectra(
+        cid_files[0], ms_level=2, polarity=polarity, mz_required=monomer_mz_span(system)
+    )
+    cid = deconvolve_cid_run(cid_run, system, resolving_power, float(cfg["max_shift_ppm"]))
+else:
+    log.info("the sample sheet names no CID file: cid.tsv gets the header only")
+    cid = empty_cid_table()
+write_tsv(cid, sm.output.cid)

@@ -1,0 +1,208 @@
+"""Numba kernels of the isotope-pattern deconvolution (see :mod:`intercluster.deconvolution`).
+
+The design matrix is never formed densely. Each pattern (column) is a contiguous segment
+of the spectrum's points; the normal equations are built from segment overlaps only and
+solved by a Gram-form Lawson-Hanson NNLS with a warm start.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+SQRT_2PI = np.sqrt(2.0 * np.pi)
+FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
+
+
+@njit(cache=True)
+def build_columns(mz, width, peak_mz, peak_prob, col_ptr, shift_ppm, resolving_power, n_sigma):
+    """Pattern columns on the points ``mz`` as segments, plus their shift derivative.
+
+    Peaks of column k are ``col_ptr[k]:col_ptr[k+1]`` (ascending m/z). Returns
+    ``starts, ends, seg_ptr, values, deriv``: column k covers points ``starts[k]:ends[k]``
+    with values ``values[seg_ptr[k]:seg_ptr[k+1]]``; ``deriv`` is d(values)/d(shift_ppm).
+    """
+    n_cols = col_ptr.shape[0] - 1
+    scale = 1.0 + shift_ppm * 1e-6
+    k_sig = FWHM_TO_SIGMA / resolving_power
+    starts = np.zeros(n_cols, np.int64)
+    ends = np.zeros(n_cols, np.int64)
+    seg_ptr = np.zeros(n_cols + 1, np.int64)
+    for k in range(n_cols):
+        p0, p1 = col_ptr[k], col_ptr[k + 1] - 1
+        c0 = peak_mz[p0] * scale
+        c1 = peak_mz[p1] * scale
+        starts[k] = np.searchsorted(mz, c0 - n_sigma * c0 * k_sig)
+        ends[k] = np.searchsorted(mz, c1 + n_sigma * c1 * k_sig)
+        if ends[k] < starts[k]:
+            ends[k] = starts[k]
+        seg_ptr[k + 1] = seg_ptr[k] + ends[k] - starts[k]
+    values = np.zeros(seg_ptr[n_cols])
+    deriv = np.zeros(seg_ptr[n_cols])
+    for k in range(n_cols):
+        base = seg_ptr[k] - starts[k]
+        for p in range(col_ptr[k], col_ptr[k + 1]):
+            c = peak_mz[p] * scale
+            sig = c * k_sig
+            lo = np.searchsorted(mz, c - n_sigma * sig)
+            hi = np.searchsorted(mz, c + n_sigma * sig)
+            norm = peak_prob[p] / (sig * SQRT_2PI)
+            dcdshift = peak_mz[p] * 1e-6
+            for i in range(lo, hi):
+                u = (mz[i] - c) / sig
+                g = norm * np.exp(-0.5 * u * u) * width[i]
+                values[base + i] += g
+                deriv[base + i] += g * u / sig * dcdshift
+    return starts, ends, seg_ptr, values, deriv
+
+
+@njit(cache=True)
+def normal_equations(starts, ends, seg_ptr, values, y, baseline):
+    """Gram matrix G = A'A and b = A'y of the columns (plus a constant baseline column)."""
+    n_cols = starts.shape[0]
+    m = n_cols + 1 if baseline else n_cols
+    gram = np.zeros((m, m))
+    rhs = np.zeros(m)
+    for k in range(n_cols):
+        sk, ek, ok = starts[k], ends[k], seg_ptr[k]
+        acc = 0.0
+        tot = 0.0
+        for i in range(sk, ek):
+            v = values[ok + i - sk]
+            acc += v * y[i]
+            tot += v
+        rhs[k] = acc
+        if baseline:
+            gram[k, n_cols] = tot
+            gram[n_cols, k] = tot
+        for q in range(k, n_cols):
+            lo = max(sk, starts[q])
+            hi = min(ek, ends[q])
+            if hi <= lo:
+                continue
+            oq = seg_ptr[q]
+            acc = 0.0
+            for i in range(lo, hi):
+                acc += values[ok + i - sk] * values[oq + i - starts[q]]
+            gram[k, q] = acc
+            gram[q, k] = acc
+    if baseline:
+        gram[n_cols, n_cols] = y.shape[0]
+        rhs[n_cols] = y.sum()
+    return gram, rhs
+
+
+@njit(cache=True)
+def _solve_subset(gram, rhs, passive):
+    idx = np.nonzero(passive)[0]
+    n = idx.shape[0]
+    sub = np.empty((n, n))
+    b = np.empty(n)
+    for a in range(n):
+        b[a] = rhs[idx[a]]
+        for c in range(n):
+            sub[a, c] = gram[idx[a], idx[c]]
+    # Tiny ridge: a column that sees no points (pattern outside the m/z range) stays 0.
+    for a in range(n):
+        sub[a, a] += 1e-12 * (sub[a, a] + 1.0)
+    s = np.linalg.solve(sub, b)
+    out = np.zeros(rhs.shape[0])
+    for a in range(n):
+        out[idx[a]] = s[a]
+    return out
+
+
+@njit(cache=True)
+def nnls_gram(gram, rhs, passive0, max_iter=500):
+    """min ||Ax - y|| s.t. x >= 0 from G = A'A, b = A'y (Lawson-Hanson, warm start).
+
+    ``passive0`` is a guess of the support (e.g. the previous spectrum's); it is pruned to a
+    feasible start before the standard active-set iterations.
+    """
+    n = rhs.shape[0]
+    passive = passive0.copy()
+    x = np.zeros(n)
+    # Feasible warm start: solve on the guessed support, drop negatives, repeat.
+    for _ in range(n):
+        if not passive.any():
+            break
+        s = _solve_subset(gram, rhs, passive)
+        bad = False
+        for j in range(n):
+            if passive[j] and s[j] <= 0.0:
+                passive[j] = False
+                bad = True
+        if not bad:
+            x = s
+            break
+    if not passive.any():
+        x[:] = 0.0
+    scale = np.abs(rhs).max() + 1e-300
+    tol = 1e-10 * scale
+    for _ in range(max_iter):
+        w = rhs - gram @ x
+        jmax = -1
+        wmax = tol
+        for j in range(n):
+            if not passive[j] and w[j] > wmax:
+                wmax = w[j]
+                jmax = j
+        if jmax < 0:
+            break
+        passive[jmax] = True
+        for _inner in range(n + 1):
+            s = _solve_subset(gram, rhs, passive)
+            ok = True
+            for j in range(n):
+                if passive[j] and s[j] <= 0.0:
+                    ok = False
+                    break
+            if ok:
+                x = s
+                break
+            alpha = 1.0
+            for j in range(n):
+                if passive[j] and s[j] <= 0.0:
+                    denom = x[j] - s[j]
+                    if denom > 0:
+                        a = x[j] / denom
+                        if a < alpha:
+                            alpha = a
+            for j in range(n):
+                if passive[j]:
+                    x[j] = x[j] + alpha * (s[j] - x[j])
+                    if x[j] <= 1e-12 * scale:
+                        x[j] = 0.0
+                        passive[j] = False
+    for j in range(n):
+        if not passive[j]:
+            x[j] = 0.0
+    return x, passive
+
+
+@njit(cache=True)
+def model_and_shift_step(starts, ends, seg_ptr, values, deriv, coef, y, baseline):
+    """Residual sum of squares and the Gauss-Newton step of the shift for fixed ``coef``."""
+    n_cols = starts.shape[0]
+    n = y.shape[0]
+    model = np.zeros(n)
+    dmodel = np.zeros(n)
+    for k in range(n_cols):
+        a = coef[k]
+        if a == 0.0:
+            continue
+        sk, ok = starts[k], seg_ptr[k]
+        for i in range(sk, ends[k]):
+            model[i] += a * values[ok + i - sk]
+            dmodel[i] += a * deriv[ok + i - sk]
+    b0 = coef[n_cols] if baseline else 0.0
+    rss = 0.0
+    num = 0.0
+    den = 0.0
+    for i in range(n):
+        r = y[i] - model[i] - b0
+        rss += r * r
+        num += dmodel[i] * r
+        den += dmodel[i] * dmodel[i]
+    step = num / den if den > 0 else 0.0
+    return rss, step
