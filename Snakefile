@@ -15,6 +15,7 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/targets.smk"
+include: "workflow/rules/experiment.smk"
 
 
 rule all:

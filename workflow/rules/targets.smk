@@ -3,4 +3,9 @@
 
 def all_targets():
     targets = []
+    targets += expand(
+        "results/deconvolution/{sample}/{table}.tsv",
+        sample=SAMPLES,
+        table=["intensities", "qc", "cid"],
+    )
     return targets
