@@ -1,0 +1,193 @@
+"""The fast simulator: conservation, positivity, long-time equilibria (SPEC §2), agreement
+with the scipy reference and libroadrunner, failure handling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import binom
+
+from intercluster.network import ReactionNetwork
+from intercluster.simulate import (
+    isomers_table,
+    observables_table,
+    simulate,
+    simulate_many,
+    simulate_reference,
+)
+
+TABLE1 = {1: (3.2e-3, 3.2e-2, 3.2e-2), 2: (1e-2, 1e-1, 3.2e-2), 3: (1e-2, 5.6e-2, 3.2e-2)}
+STIFF = (1.0, 1.0, 1.0)
+TIMES = np.arange(0.0, 3600.0 + 1, 15.0)  # experimental time, 0..60 min
+N = 25
+LONG = 1e6  # s: every model is at equilibrium long before this
+
+
+def rel_dev(a, b, floor=1e-3):
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), floor)))
+
+
+def long_time_state(net, c_a, c_b, k=TABLE1[2]):
+    res = simulate(net, *k, c_a, c_b, [LONG], rtol=1e-10, atol=1e-16)
+    assert res.ok, res.message
+    return res.states[-1]
+
+
+def binomial_p(monomers):
+    """Per-neighbour estimate of p from M_(i+1)/M_i * (i+1)/(N-i) = p/(1-p)."""
+    i = np.arange(N)
+    ratio = monomers[1:] / monomers[:-1] * (i + 1) / (N - i)
+    return ratio / (1 + ratio)
+
+
+@pytest.mark.parametrize("convention", ["S", "U"])
+@pytest.mark.parametrize(
+    "model,k", [(m, TABLE1[m]) for m in (1, 2, 3)] + [(m, STIFF) for m in (1, 2, 3)]
+)
+def test_conservation_and_positivity(model, k, convention):
+    net = ReactionNetwork(model, convention)
+    res = simulate(net, *k, 40.0, 40.0, TIMES, dead_time_s=20.0)
+    assert res.ok, res.message
+    y0 = net.initial_state(40.0, 40.0)
+    for atoms in (net.atoms_a, net.atoms_b):
+        total0 = atoms @ y0
+        drift = np.abs(res.states @ atoms - total0) / total0
+        assert drift.max() <= 1e-10
+    assert res.states.min() >= -1e-12
+    assert res.stats["min_raw_nM"] >= -1e-12  # before the output clipping
+    assert res.observables.shape == (TIMES.size, 77)
+
+
+@pytest.mark.parametrize("c_a,c_b", [(40.0, 40.0), (100.0, 60.0)])
+def test_model2_S_ends_binomial_at_atom_fraction(c_a, c_b):
+    net = ReactionNetwork(2, "S")
+    y = long_time_state(net, c_a, c_b)
+    mono = y[: N + 1]
+    p_atoms = c_a / (c_a + c_b)
+    expected = mono.sum() * binom.pmf(np.arange(N + 1), N, p_atoms)
+    assert np.max(np.abs(mono / expected - 1)) <= 1e-6
+    # dimer isomers: product of binomials with the S pair weights (K f b_i b_j, K f b_i^2/2)
+    k_dim, k_diss, _ = TABLE1[2]
+    i, j = net.dimer_pairs.T
+    weight = np.where(i == j, 0.5, 1.0)
+    dimers_expected = (k_dim / k_diss) * weight * expected[i] * expected[j]
+    big = dimers_expected > 1e-8
+    assert big.sum() > 200
+    assert np.max(np.abs(y[N + 1 :][big] / dimers_expected[big] - 1)) <= 1e-6
+
+
+def test_model2_U_binomial_at_one_to_one_and_shifted_p_at_five_to_three():
+    net = ReactionNetwork(2, "U")
+    y = long_time_state(net, 40.0, 40.0)
+    mono = y[: N + 1]
+    expected = mono.sum() * binom.pmf(np.arange(N + 1), N, 0.5)
+    assert np.max(np.abs(mono / expected - 1)) <= 1e-6
+    k_dim, k_diss, _ = TABLE1[2]
+    i, j = net.dimer_pairs.T  # U pair weight: K f b_i b_j for homodimers too
+    dimers_expected = (k_dim / k_diss) * expected[i] * expected[j]
+    big = dimers_expected > 1e-8
+    assert np.max(np.abs(y[N + 1 :][big] / dimers_expected[big] - 1)) <= 1e-6
+
+    mono = long_time_state(net, 100.0, 60.0)[: N + 1]
+    p = binomial_p(mono)
+    assert np.ptp(p) <= 1e-6  # binomial in shape ...
+    assert p.mean() == pytest.approx(0.6248, abs=1e-4)  # ... with p off 0.625
+    assert abs(p.mean() - 0.625) > 1e-4
+
+
+def test_negative_control_mixed_conventions_break_the_binomial():
+    """S exchange factors with U homodimer formation: detailed balance is broken."""
+    net = ReactionNetwork(2, "S")
+    net.__dict__["dimerization_factors"] = ReactionNetwork(2, "U").dimerization_factors.copy()
+    mono = long_time_state(net, 40.0, 40.0)[: N + 1]
+    expected = mono.sum() * binom.pmf(np.arange(N + 1), N, 0.5)
+    miss = np.max(np.abs(mono / expected - 1))
+    assert 0.25 <= miss <= 0.35
+
+
+@pytest.mark.parametrize("convention", ["S", "U"])
+def test_model1_ends_uniform(convention):
+    net = ReactionNetwork(1, convention)
+    y = long_time_state(net, 40.0, 40.0, k=TABLE1[1])
+    mono = y[: N + 1]
+    assert np.max(np.abs(mono / mono.mean() - 1)) <= 1e-6
+    o = net.block_offsets
+    iso_50 = y[N + 1 + o[N] : N + 1 + o[N + 1]]  # the 13 isomers of [Ag25Au25]2-
+    assert iso_50.size == 13
+    assert np.max(np.abs(iso_50 / iso_50.mean() - 1)) <= 1e-6
+
+
+def test_model3_asymmetry_and_shifted_binomial():
+    net = ReactionNetwork(3, "S")
+    res = simulate(net, *TABLE1[3], 40.0, 40.0, TIMES)
+    assert res.ok
+    ag50 = net.state_index_of_dimer(N, N)
+    assert np.all(res.states[:, ag50] == 0.0)
+    mono = res.monomers
+    mirror = mono[:, ::-1]
+    assert np.max(np.abs(mono - mirror)) > 0.1  # nmol/L: Ag and Au sides differ
+    y = long_time_state(net, 40.0, 40.0, k=TABLE1[3])
+    assert y[ag50] == 0.0
+    p = binomial_p(y[: N + 1])
+    assert np.ptp(p) <= 1e-6
+    assert 0.505 <= p.mean() <= 0.509
+
+
+@pytest.mark.parametrize("c_a,c_b,centre", [(100.0, 60.0, 16), (60.0, 100.0, 9)])
+def test_equilibrium_centre_follows_mixing_ratio(c_a, c_b, centre):
+    mono = long_time_state(ReactionNetwork(3, "S"), c_a, c_b, k=TABLE1[3])[: N + 1]
+    assert int(np.argmax(mono)) == centre
+
+
+@pytest.mark.parametrize(
+    "model,k",
+    [(1, TABLE1[1]), (2, TABLE1[2]), (3, TABLE1[3]), (3, STIFF), (2, (1e-3, 1.0, 1e-3))],
+)
+def test_fast_agrees_with_reference(model, k):
+    net = ReactionNetwork(model, "S")
+    times = TIMES[::4]
+    fast = simulate(net, *k, 40.0, 40.0, times)
+    ref = simulate_reference(net, *k, 40.0, 40.0, times, rtol=1e-9, atol=1e-12)
+    assert fast.ok and ref.ok
+    assert rel_dev(fast.states, ref.states) <= 1e-3
+
+
+@pytest.mark.parametrize(
+    "k", [(np.nan, 1.0, 1.0), (1.0, np.inf, 1.0), (1.0, 1.0, -1.0), (1e300, 1e300, 1e300)]
+)
+def test_bad_parameters_fail_without_raising(k):
+    res = simulate(ReactionNetwork(2), *k, 40.0, 40.0, TIMES)
+    assert res.status == "failed"
+    assert res.message
+    assert res.states is None
+
+
+def test_tiny_step_budget_reports_too_many_steps():
+    res = simulate(ReactionNetwork(2), *STIFF, 40.0, 40.0, TIMES, max_steps=5)
+    assert res.status == "failed"
+    assert "too many steps" in res.message
+
+
+def test_simulate_many_matches_single_runs_and_isolates_failures():
+    net = ReactionNetwork(3)
+    params = np.array([TABLE1[3], (np.nan, 1.0, 1.0), STIFF])
+    many = simulate_many(net, params, 40.0, 40.0, TIMES)
+    assert list(many.status) == ["ok", "failed", "ok"]
+    assert many.observables.shape == (3, TIMES.size, 77)
+    assert np.all(np.isnan(many.observables[1]))
+    single = simulate(net, *STIFF, 40.0, 40.0, TIMES)
+    assert np.array_equal(many.observables[2], single.observables)
+
+
+def test_tables():
+    res = simulate(ReactionNetwork(3), *TABLE1[3], 40.0, 40.0, TIMES[:5])
+    obs = observables_table(res)
+    assert len(obs) == 5 * 77
+    assert obs.loc[0, "species"] == "[Ag0Au25]-"
+    sums = obs.groupby("time_min")["intensity_norm"].sum()
+    assert np.allclose(sums, 1.0)
+    assert set(obs["kind"]) == {"monomer", "dimer"}
+    iso = isomers_table(res)
+    assert len(iso) == 5 * 351
+    assert (iso["i"] >= iso["j"]).all()
+    assert np.array_equal(iso["n_ag_total"], iso["i"] + iso["j"])
