@@ -1,0 +1,392 @@
+"""Figures: plot functions on synthetic frames (fast) and every figure rule of the workflow
+on the small test configuration, with the report (slow)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from intercluster import figures
+from intercluster.io import SYNTHETIC_LABEL
+from intercluster.network import ReactionNetwork
+from intercluster.simulate import simulate_reference
+from intercluster.system import DEFAULT_SYSTEM
+
+REPO = Path(__file__).resolve().parents[1]
+TABLE1 = {
+    1: {"k_dim": 3.2e-3, "k_diss": 3.2e-2, "k_ex": 3.2e-2},
+    2: {"k_dim": 1.0e-2, "k_diss": 1.0e-1, "k_ex": 3.2e-2},
+    3: {"k_dim": 1.0e-2, "k_diss": 5.6e-2, "k_ex": 3.2e-2},
+}
+DPI = 40  # small PNGs for the unit tests; the workflow test uses the config's dpi
+
+
+def png_size(path) -> tuple[int, int]:
+    with open(path, "rb") as handle:
+        head = handle.read(24)
+    assert head[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return struct.unpack(">II", head[16:24])
+
+
+def simulated(model: int, ag=40.0, au=40.0, step_min=1.0):
+    """(observables table, isomers table) of a reference simulation, workflow layout."""
+    net = ReactionNetwork(model)
+    times = np.arange(0.0, 60.0 + 1e-9, step_min)
+    result = simulate_reference(
+        net, **TABLE1[model], c_a=ag, c_b=au, times_s=times * 60, rtol=1e-6, atol=1e-9
+    )
+    assert result.ok, result.message
+    obs = DEFAULT_SYSTEM.observables()
+    conc = result.observables
+    table = pd.DataFrame(
+        {
+            "time_min": np.repeat(times, len(obs)),
+            "species": np.tile(obs["species"], len(times)),
+            "kind": np.tile(obs["kind"], len(times)),
+            "charge": np.tile(obs["charge"], len(times)),
+            "n_ag": np.tile(obs["n_ag"], len(times)),
+            "concentration_nM": conc.ravel(),
+        }
+    )
+    table = figures.normalise_observables(table)
+    pairs = net.dimer_pairs
+    isomers = pd.DataFrame(
+        {
+            "time_min": np.repeat(times, len(pairs)),
+            "i": np.tile(pairs[:, 0], len(times)),
+            "j": np.tile(pairs[:, 1], len(times)),
+            "n_ag_total": np.tile(pairs.sum(axis=1), len(times)),
+            "concentration_nM": result.isomers.ravel(),
+        }
+    )
+    return table, isomers
+
+
+def as_experiment(table: pd.DataFrame, seed=1) -> pd.DataFrame:
+    """Deconvolution layout (no kind column), with noise."""
+    rng = np.random.default_rng(seed)
+    exp = table.drop(columns=["kind", "concentration_nM"]).copy()
+    exp["intensity_norm"] = np.clip(
+        exp["intensity_norm"] * rng.lognormal(0, 0.05, len(exp)), 0, None
+    )
+    exp["intensity_norm"] /= exp.groupby("time_min")["intensity_norm"].transform("sum")
+    exp["intensity"] = exp["intensity_norm"] * 1e6
+    return exp
+
+
+@pytest.fixture(scope="module")
+def sims():
+    return {m: simulated(m) for m in (1, 2, 3)}
+
+
+@pytest.fixture(scope="module")
+def experiment(sims):
+    return as_experiment(sims[3][0])
+
+
+def has_synthetic_label(fig) -> bool:
+    texts = [t.get_text() for t in fig.texts]
+    if fig._supxlabel is not None:
+        texts.append(fig._supxlabel.get_text())
+    if fig._suptitle is not None:
+        texts.append(fig._suptitle.get_text())
+    return any(SYNTHETIC_LABEL in t for t in texts)
+
+
+def save_and_check(fig, tmp_path, name, n_rows=1):
+    png, pdf = tmp_path / f"{name}.png", tmp_path / f"{name}.pdf"
+    figures.save_figure(fig, png, pdf, DPI)
+    assert png_size(png) == figures.pixel_size(name, DPI, n_rows)
+    assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 1000
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def test_observable_matrices_order_and_kind_from_charge(experiment):
+    times, mono, dim = figures.observable_matrices(experiment, DEFAULT_SYSTEM, time_max_min=54)
+    assert mono.shape == (len(times), 26) and dim.shape == (len(times), 51)
+    assert times[-1] == 54
+    first = experiment[experiment["time_min"] == 0]
+    ag25 = first[(first["charge"] == -1) & (first["n_ag"] == 25)]["intensity_norm"].item()
+    ag25au25 = first[(first["charge"] == -2) & (first["n_ag"] == 25)]["intensity_norm"].item()
+    assert mono[0, 25] == pytest.approx(ag25) and dim[0, 25] == pytest.approx(ag25au25)
+    assert np.allclose(mono.sum(axis=1) + dim.sum(axis=1), 1.0)
+
+
+def test_format_k():
+    assert figures.format_k(3.2e-3) == "3.2×10$^{-3}$"
+    assert figures.format_k(1e-2) == "10$^{-2}$"
+    assert figures.format_k(5.6e-2) == "5.6×10$^{-2}$"
+    assert figures.format_k(float("nan")) == "n/a"
+
+
+def test_ion_math_drops_empty_metal():
+    assert figures.ion_math(DEFAULT_SYSTEM, 25, 1) == "[Ag$_{25}$]$^{-}$"
+    assert figures.ion_math(DEFAULT_SYSTEM, 25, 2) == "[Ag$_{25}$Au$_{25}$]$^{2-}$"
+
+
+def test_fragment_distribution_counts_both_subunits(sims):
+    _, isomers = sims[3]
+    early = figures.fragment_distribution(isomers, 25, 0.0)
+    late = figures.fragment_distribution(isomers, 25, 60.0)
+    assert early.sum() == pytest.approx(1.0) and late.sum() == pytest.approx(1.0)
+    # each isomer (i, 25 - i) gives i and 25 - i: the distribution is symmetric
+    assert np.allclose(early, early[::-1]) and np.allclose(late, late[::-1])
+    assert early[[0, 25]].sum() > late[[0, 25]].sum()
+    assert late[12] + late[13] > early[12] + early[13]
+
+
+def test_equilibrium_distribution_uses_the_last_minutes(sims):
+    table, _ = sims[2]
+    mono, dim, (t0, t1) = figures.equilibrium_distribution(table, DEFAULT_SYSTEM, 10.0)
+    assert (t0, t1) == (50.0, 60.0)
+    assert mono.sum() == pytest.approx(1.0) and dim.sum() == pytest.approx(1.0)
+    n = np.arange(26)
+    assert (n * mono).sum() == pytest.approx(12.5, abs=0.3)  # model 2 at 1:1
+
+
+def test_chi2_slices_and_profiles_go_through_the_best_point():
+    g = np.logspace(-3, 0, 5)
+    k = np.array(np.meshgrid(g, g, g, indexing="ij")).reshape(3, -1).T
+    chi2 = pd.DataFrame(k, columns=list(figures.RATE_CONSTANTS))
+    chi2["chi2"] = 1 + (np.log10(k / g[2]) ** 2 * [0.1, 0.2, 1.0]).sum(axis=1)
+    chi2["status"] = "ok"
+    chi2.loc[0, "status"] = "failed"  # a corner, on no slice through the best point
+    slices = figures.chi2_slices(chi2)
+    profiles = figures.chi2_profiles(chi2)
+    for name in figures.RATE_CONSTANTS:
+        assert len(slices[name]) == 5 and len(profiles[name]) == 5
+        assert slices[name]["chi2"].min() == pytest.approx(1.0)
+        assert np.all(profiles[name]["chi2"].to_numpy() <= slices[name]["chi2"].to_numpy() + 1e-12)
+
+
+# --- every plot function: pixel size, PDF, synthetic label --------------------------------
+
+
+@pytest.mark.parametrize("synthetic", [True, False])
+def test_figure3(tmp_path, sims, experiment, synthetic):
+    fig = figures.figure3(
+        experiment,
+        [(m, TABLE1[m], sims[m][0]) for m in (1, 2, 3)],
+        DEFAULT_SYSTEM,
+        54.0,
+        "ag40_au40 (40:40 nmol/L)",
+        synthetic,
+        "Table 1 constants",
+    )
+    assert has_synthetic_label(fig) is synthetic
+    titles = [ax.get_title(loc="left") for ax in fig.contour_axes]
+    assert titles[0].startswith("(a)") and "3.2×10$^{-3}$" in titles[1]
+    # one colour scale: every panel's mappable has the same norm limits
+    save_and_check(fig, tmp_path, "fig3")
+
+
+def test_figure3_with_two_models(tmp_path, sims, experiment):
+    fig = figures.figure3(experiment, [(m, TABLE1[m], sims[m][0]) for m in (2, 3)], synthetic=True)
+    assert len(fig.contour_axes) == 3
+    save_and_check(fig, tmp_path, "fig3")
+
+
+def test_figure_s5(tmp_path, sims, experiment):
+    table, isomers = sims[2]
+    fig = figures.figure_s5(experiment, table, isomers, TABLE1[2], 2, synthetic=True)
+    assert has_synthetic_label(fig)
+    assert len(fig.axes[1].get_lines()) == 13  # the 13 isomers of [Ag25Au25]2-
+    save_and_check(fig, tmp_path, "s5")
+
+
+def test_figure_s6(tmp_path, experiment, sims):
+    entries = [
+        figures.SampleDistribution("a", 0.5, experiment, True, "a (40:40)"),
+        figures.SampleDistribution("b", 0.5, sims[2][0], False, "b (40:40)"),
+    ]
+    fig = figures.figure_s6(entries, window_min=10)
+    assert has_synthetic_label(fig)
+    save_and_check(fig, tmp_path, "s6", n_rows=2)
+
+
+def test_figure_s7_9(tmp_path):
+    model, _ = simulated(3, ag=100.0, au=60.0)
+    fig = figures.figure_s7_9(
+        as_experiment(model), model, TABLE1[3], 100 / 160, sample_label="ag100_au60", synthetic=True
+    )
+    assert has_synthetic_label(fig)
+    labels = [line.get_label() for line in fig.extra_axes[0].get_lines()]
+    assert "[Ag$_{16}$Au$_{9}$]$^{-}$" in labels  # the equilibrium centre 25 * 5/8
+    save_and_check(fig, tmp_path, "s7_9")
+
+
+def test_figure_s10(tmp_path, sims):
+    _, isomers = sims[3]
+    cid = pd.concat(
+        pd.DataFrame(
+            {
+                "time_min": t,
+                "n_ag": np.arange(26),
+                "fraction": figures.fragment_distribution(isomers, 25, t),
+            }
+        )
+        for t in (3.0, 20.0, 60.0)
+    )
+    fig = figures.figure_s10(isomers, cid, [1, 3, 10, 20, 60], TABLE1[3], synthetic=True)
+    titles = [ax.get_title(loc="left") for ax in fig.axes]
+    assert sum("CID at" in t for t in titles) == 3
+    save_and_check(fig, tmp_path, "s10")
+
+
+def test_figure_s11(tmp_path):
+    from intercluster.plausibility import debye_factor
+
+    fig = figures.figure_s11(debye_factor)
+    xs, ys = fig.axes[0].get_lines()[0].get_data()
+    assert xs[0] == pytest.approx(5.0) and xs[-1] == pytest.approx(50.0)
+    assert np.interp(12.7, xs, ys) == pytest.approx(0.53, abs=0.01)
+    save_and_check(fig, tmp_path, "s11")
+
+
+def test_figure_chi2(tmp_path):
+    g = np.logspace(-3, 0, 4)
+    k = np.array(np.meshgrid(g, g, g, indexing="ij")).reshape(3, -1).T
+    chi2 = pd.DataFrame(k, columns=list(figures.RATE_CONSTANTS))
+    chi2["chi2"] = 1 + np.log10(k[:, 2] / 1e-2) ** 2
+    chi2["status"] = "ok"
+    best = {
+        "k_dim": 1e-2,
+        "k_diss": 1e-1,
+        "k_ex": 1e-2,
+        "chi2": 1.0,
+        "intervals": {
+            "chi2_threshold": 1.1,
+            "k_ex": {"low": 8e-3, "high": 1.3e-2, "low_open": False, "high_open": False},
+        },
+        "refined": {"k_dim": 1.1e-2, "k_diss": 0.1, "k_ex": 1.0e-2},
+    }
+    fig = figures.figure_chi2([(2, chi2, best), (3, chi2, best)], "test", True)
+    save_and_check(fig, tmp_path, "chi2", n_rows=2)
+
+
+def test_fitted_spectrum_matches_the_fit_and_qc_figure(tmp_path):
+    from intercluster.deconvolution import fit_spectrum, observable_basis
+    from intercluster.isotopes import render_profile, system_patterns
+    from intercluster.spectrum_model import fitted_spectrum
+
+    mz = np.arange(6200.0, 6360.0, 0.01)
+    abundances = np.zeros(77)
+    abundances[13] = 5e5  # [Ag13Au12]-
+    abundances[12] = 4e5  # [Ag12Au13]-
+    abundances[26 + 24] = 3e5  # [Ag24Au26]2-, same nominal m/z as [Ag12Au13]-
+    y = render_profile(mz, system_patterns(DEFAULT_SYSTEM), abundances, 25000, 3.0) + 2.0
+    basis = observable_basis(DEFAULT_SYSTEM)
+    fit = fit_spectrum(mz, y, basis, 25000, 2.0)
+    model, species, parts = fitted_spectrum(mz, fit, basis, components=True)
+    assert np.sum((y - model) ** 2) == pytest.approx(fit.rss, rel=1e-6, abs=1e-6)
+    assert np.allclose(model, sum(parts.values()) + fit.baseline)
+    assert species.loc[13, "abundance"] == pytest.approx(5e5, rel=1e-3)
+    sticks = species[species["abundance"] > 0].rename(columns={"peak_height": "intensity"})
+    comps = {str(k): (species.loc[k, "kind"], v) for k, v in parts.items()}
+    fig = figures.figure_deconvolution_qc(
+        mz, y, model, sticks, "QC\nsecond line", (6320, 6330), True, DEFAULT_SYSTEM, comps
+    )
+    assert has_synthetic_label(fig)
+    save_and_check(fig, tmp_path, "qc")
+
+
+# --- the workflow: every figure rule on the small config, and the report -------------------
+
+SMALL_FIGURES = {
+    # name: (figure kind for pixel_size, rows)
+    "fig3_best_fit": ("fig3", 1),
+    "fig3_table1": ("fig3", 1),
+    "figS5": ("s5", 1),
+    "figS6": ("s6", 1),  # one sample in the small sheet
+    "figS7_S9_ag40_au40": ("s7_9", 1),  # the rule, exercised on the one sample there is
+    "figS10": ("s10", 1),
+    "figS11": ("s11", 1),
+    "chi2_landscape_ag40_au40": ("chi2", 2),  # models 2 and 3
+    "chi2_landscape_all": ("chi2", 2),
+    "deconvolution_qc_ag40_au40": ("qc", 1),
+}
+TABLES = ["tables/best_fit.html", "tables/plausibility.html"]
+
+
+def _snakemake(work: Path, *args: str) -> subprocess.CompletedProcess:
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(work),
+        "--configfile",
+        str(work / "config.yaml"),
+        "--cores",
+        "2",
+        *args,
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=work)
+    assert result.returncode == 0, result.stderr[-6000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("figures_small")
+    shutil.copytree(REPO / "tests" / "config", work / "tests" / "config")
+    config = yaml.safe_load((REPO / "tests" / "config" / "small.yaml").read_text())
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    targets = [f"results/figures/{name}.png" for name in SMALL_FIGURES]
+    targets += [f"results/figures/{t}" for t in TABLES]
+    _snakemake(work, *targets)
+    _snakemake(work, "--report", "results/report.html", *targets)
+    return work, config
+
+
+@pytest.mark.slow
+def test_every_figure_rule_writes_png_and_pdf_of_the_expected_size(small_run):
+    work, config = small_run
+    dpi = int(config["figures"]["dpi"])
+    for name, (kind, rows) in SMALL_FIGURES.items():
+        png = work / "results" / "figures" / f"{name}.png"
+        pdf = png.with_suffix(".pdf")
+        params = json.loads((work / "results" / "figures" / f"{name}.params.json").read_text())
+        assert png_size(png) == figures.pixel_size(kind, dpi, rows), name
+        assert list(params["size_px"]) == list(png_size(png)), name
+        assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 5000, name
+        if name != "figS11":  # all data figures come from the virtual experiment
+            assert params["synthetic"] is True, name
+
+
+@pytest.mark.slow
+def test_report_contains_every_figure_and_table(small_run):
+    work, _ = small_run
+    report = (work / "results" / "report.html").read_text(errors="replace")
+    for name in SMALL_FIGURES:
+        assert f"{name}.png" in report, name
+    for table in TABLES:
+        assert Path(table).name in report, table
+
+
+@pytest.mark.slow
+def test_figure3_table1_uses_exactly_the_table1_constants(small_run):
+    work, config = small_run
+    params = json.loads((work / "results" / "figures" / "fig3_table1.params.json").read_text())
+    assert params["constants_source"] == "Table 1 constants"
+    # all three models, although the small config fits only models 2 and 3
+    assert params["models"] == config["kinetics"]["table1"]
+    assert params["models"] == {f"model{m}": TABLE1[m] for m in (1, 2, 3)}
+    assert params["inputs"]["simulations"] == [
+        f"results/simulations/table1/model{m}/observables.tsv" for m in (1, 2, 3)
+    ]
+    best = json.loads((work / "results" / "figures" / "fig3_best_fit.params.json").read_text())
+    assert set(best["models"]) == {"model2", "model3"}
