@@ -340,3 +340,12 @@ def isomers_table(result: SimulationResult):
             "concentration_nM": iso.ravel(),
         }
     )
+
+
+def output_times_s(kinetics: dict) -> np.ndarray:
+    """Experimental output times (s) from the ``kinetics`` config: 0..t_end_min every
+    output_step_min minutes, end included."""
+    step = float(kinetics["output_step_min"])
+    t_end = float(kinetics["t_end_min"])
+    minutes = np.round(np.arange(0.0, t_end + 0.5 * step, step), 10)
+    return minutes * 60.0

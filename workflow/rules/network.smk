@@ -1,0 +1,32 @@
+# The reaction network as SBML, and the paper's Table 1 simulations (SPEC §2).
+
+
+rule export_sbml:
+    output:
+        "results/network/model{model}.xml",
+    log:
+        "logs/network/export_sbml/model{model}.log",
+    conda:
+        "../../envs/kinetics.yaml"
+    params:
+        cluster=config["cluster"],
+        kinetics=config["kinetics"],
+        constants=table1_constants,
+    script:
+        "../scripts/export_sbml.py"
+
+
+rule simulate_table1:
+    output:
+        observables="results/simulations/table1/model{model}/observables.tsv",
+        isomers="results/simulations/table1/model{model}/isomers.parquet",
+    log:
+        "logs/simulations/table1/model{model}.log",
+    conda:
+        "../../envs/kinetics.yaml"
+    params:
+        cluster=config["cluster"],
+        kinetics=config["kinetics"],
+        constants=table1_constants,
+    script:
+        "../scripts/simulate_table1.py"
