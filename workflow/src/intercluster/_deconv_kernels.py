@@ -14,7 +14,7 @@ SQRT_2PI = np.sqrt(2.0 * np.pi)
 FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def build_columns(mz, width, peak_mz, peak_prob, col_ptr, shift_ppm, resolving_power, n_sigma):
     """Pattern columns on the points ``mz`` as segments, plus their shift derivative.
 
@@ -57,8 +57,12 @@ def build_columns(mz, width, peak_mz, peak_prob, col_ptr, shift_ppm, resolving_p
 
 
 @njit(cache=True)
-def normal_equations(starts, ends, seg_ptr, values, y, baseline):
-    """Gram matrix G = A'A and b = A'y of the columns (plus a constant baseline column)."""
+def normal_equations(starts, ends, seg_ptr, values, deriv, delta, y, baseline):
+    """Gram matrix G = A'A and b = A'y of the columns (plus a constant baseline column).
+
+    The columns are ``values + delta * deriv``: built at one shift and moved by ``delta``
+    ppm to first order, so that small shift steps need no rebuild.
+    """
     n_cols = starts.shape[0]
     m = n_cols + 1 if baseline else n_cols
     gram = np.zeros((m, m))
@@ -68,7 +72,7 @@ def normal_equations(starts, ends, seg_ptr, values, y, baseline):
         acc = 0.0
         tot = 0.0
         for i in range(sk, ek):
-            v = values[ok + i - sk]
+            v = values[ok + i - sk] + delta * deriv[ok + i - sk]
             acc += v * y[i]
             tot += v
         rhs[k] = acc
@@ -83,7 +87,9 @@ def normal_equations(starts, ends, seg_ptr, values, y, baseline):
             oq = seg_ptr[q]
             acc = 0.0
             for i in range(lo, hi):
-                acc += values[ok + i - sk] * values[oq + i - starts[q]]
+                a = ok + i - sk
+                b = oq + i - starts[q]
+                acc += (values[a] + delta * deriv[a]) * (values[b] + delta * deriv[b])
             gram[k, q] = acc
             gram[q, k] = acc
     if baseline:
@@ -181,8 +187,11 @@ def nnls_gram(gram, rhs, passive0, max_iter=500):
 
 
 @njit(cache=True)
-def model_and_shift_step(starts, ends, seg_ptr, values, deriv, coef, y, baseline):
-    """Residual sum of squares and the Gauss-Newton step of the shift for fixed ``coef``."""
+def model_and_shift_step(starts, ends, seg_ptr, values, deriv, delta, coef, y, baseline):
+    """Residual sum of squares and the Gauss-Newton step of the shift for fixed ``coef``.
+
+    Columns as in :func:`normal_equations` (``values + delta * deriv``).
+    """
     n_cols = starts.shape[0]
     n = y.shape[0]
     model = np.zeros(n)
@@ -193,7 +202,7 @@ def model_and_shift_step(starts, ends, seg_ptr, values, deriv, coef, y, baseline
             continue
         sk, ok = starts[k], seg_ptr[k]
         for i in range(sk, ends[k]):
-            model[i] += a * values[ok + i - sk]
+            model[i] += a * (values[ok + i - sk] + delta * deriv[ok + i - sk])
             dmodel[i] += a * deriv[ok + i - sk]
     b0 = coef[n_cols] if baseline else 0.0
     rss = 0.0

@@ -18,8 +18,9 @@ file (and the spectrum) and what is expected.
 from __future__ import annotations
 
 import gzip
-import io
 import logging
+import shutil
+import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -70,23 +71,29 @@ class SpectraRun:
         return (float(min(lows)), float(max(highs))) if lows else (np.nan, np.nan)
 
 
-def _open_reader(path: Path):
-    import pymzml
+def _head(path: Path, gzipped: bool) -> bytes:
+    try:
+        with gzip.open(path, "rb") if gzipped else open(path, "rb") as handle:
+            return handle.read(4096)
+    except (OSError, EOFError) as exc:
+        raise InputError(
+            f"{path}: gzip file cannot be decompressed ({exc}); expected gzip-compressed mzML"
+        ) from None
 
-    with open(path, "rb") as handle:
-        magic = handle.read(2)
-    if magic == b"\x1f\x8b":
-        try:
-            with gzip.open(path, "rb") as handle:
-                data = handle.read()
-        except (OSError, EOFError) as exc:
-            raise InputError(
-                f"{path}: gzip file cannot be decompressed ({exc}); expected gzip-compressed mzML"
-            ) from None
-        return pymzml.run.Reader(io.BytesIO(data)), data[:4096]
-    with open(path, "rb") as handle:
-        head = handle.read(4096)
-    return pymzml.run.Reader(str(path)), head
+
+def _readable_copy(path: Path, gzipped: bool, tmpdir: str) -> Path:
+    """pymzml reads ``*.gz`` itself; gzip content under another name is unpacked first."""
+    if not gzipped or path.name.endswith(".gz"):
+        return path
+    target = Path(tmpdir) / (path.name + ".mzML")
+    try:
+        with gzip.open(path, "rb") as src, open(target, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    except (OSError, EOFError) as exc:
+        raise InputError(
+            f"{path}: gzip file cannot be decompressed ({exc}); expected gzip-compressed mzML"
+        ) from None
+    return target
 
 
 def _scan_time_min(spectrum, where: str) -> float:
@@ -150,18 +157,28 @@ def read_spectra(
         raise InputError(f"{path}: file not found; expected an mzML file")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: file is empty; expected an mzML file")
+    with open(path, "rb") as handle:
+        gzipped = handle.read(2) == b"\x1f\x8b"
+    head = _head(path, gzipped)
+    if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        raise InputError(f"{path}: is not XML; expected an mzML file")
+    if b"mzML" not in head:
+        raise InputError(f"{path}: is XML but not mzML (no <mzML> element at the start)")
+    synthetic = SYNTHETIC_LABEL.encode() in head or b"SYNTHETIC" in head
+    with tempfile.TemporaryDirectory(prefix="intercluster-") as tmpdir:
+        source = _readable_copy(path, gzipped, tmpdir)
+        return _read(path, source, ms_level, polarity, mz_required, synthetic)
+
+
+def _read(path, source, ms_level, polarity, mz_required, synthetic) -> SpectraRun:
+    import pymzml
+
     try:
-        reader, head = _open_reader(path)
-    except InputError:
-        raise
+        reader = pymzml.run.Reader(str(source))
     except Exception as exc:  # noqa: BLE001 - any parser failure is the file's
         raise InputError(
             f"{path}: cannot be opened as mzML ({type(exc).__name__}: {exc})"
         ) from None
-    if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
-        raise InputError(f"{path}: is not XML; expected an mzML file")
-    synthetic = SYNTHETIC_LABEL.encode() in head or b"SYNTHETIC" in head
-
     times, ids, index, mzs, intensities, precursors = [], [], [], [], [], []
     last = "the start of the spectrum list"
     n = -1

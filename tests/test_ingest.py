@@ -1,0 +1,188 @@
+"""Ingestion with pymzml: units, native ids, gzip, polarity and one-line errors."""
+
+import gzip
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from intercluster.ingest import bin_spectra, read_spectra
+from intercluster.validation import InputError
+from intercluster.virtual_experiment import write_mzml
+
+SPAN = (5166.7, 7394.2)  # average m/z of [Ag25]- and [Au25]-
+
+
+def _spectra(times, n=400, ids=None, rng_seed=0):
+    rng = np.random.default_rng(rng_seed)
+    mz = np.linspace(5000.0, 7600.0, n)
+    return [
+        {
+            "id": ids[k] if ids else f"scan={k + 1}",
+            "time_min": float(t),
+            "mz": mz,
+            "intensity": rng.poisson(50, n).astype(float),
+        }
+        for k, t in enumerate(times)
+    ]
+
+
+def _assert_one_line(error, *words):
+    message = str(error.value)
+    assert "\n" not in message
+    for word in words:
+        assert word in message, message
+
+
+def test_roundtrip_minutes_and_seconds(tmp_path):
+    spectra = _spectra([0.0, 0.5, 1.25, 2.0])
+    write_mzml(tmp_path / "min.mzML", spectra, time_unit="minute")
+    write_mzml(tmp_path / "sec.mzML", spectra, time_unit="second")
+    a = read_spectra(tmp_path / "min.mzML", mz_required=SPAN)
+    b = read_spectra(tmp_path / "sec.mzML", mz_required=SPAN)
+    assert np.allclose(a.times_min, [0.0, 0.5, 1.25, 2.0])
+    assert np.allclose(b.times_min, a.times_min)
+    for s, x, y in zip(spectra, a.mz, a.intensity, strict=True):
+        assert np.array_equal(x, s["mz"]) and np.array_equal(y, s["intensity"])
+    assert a.synthetic and list(a.index) == [0, 1, 2, 3]
+
+
+def test_bruker_native_ids_are_kept(tmp_path):
+    ids = [f"merged=0 frame={k + 1} scanStart=0 scanEnd=917" for k in range(3)]
+    write_mzml(tmp_path / "bruker.mzML", _spectra([0.0, 1.0, 2.0], ids=ids))
+    run = read_spectra(tmp_path / "bruker.mzML")
+    assert run.native_ids == ids
+    assert list(run.index) == [0, 1, 2]
+
+
+def test_gzip_with_and_without_suffix(tmp_path):
+    write_mzml(tmp_path / "a.mzML", _spectra([0.0, 1.0]))
+    with open(tmp_path / "a.mzML", "rb") as src, gzip.open(tmp_path / "a.mzML.gz", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    shutil.copy(tmp_path / "a.mzML.gz", tmp_path / "b.mzML")
+    plain = read_spectra(tmp_path / "a.mzML")
+    for name in ("a.mzML.gz", "b.mzML"):
+        run = read_spectra(tmp_path / name)
+        assert np.array_equal(run.times_min, plain.times_min)
+        assert np.array_equal(run.intensity[1], plain.intensity[1])
+
+
+def test_time_bins_average_consecutive_spectra(tmp_path):
+    write_mzml(tmp_path / "a.mzML", _spectra([0.0, 0.5, 1.0, 1.5, 2.0]))
+    run = read_spectra(tmp_path / "a.mzML")
+    binned = bin_spectra(run, 1.0)
+    assert np.allclose(binned.times_min, [0.25, 1.25, 2.0])
+    assert np.allclose(binned.intensity[0], (run.intensity[0] + run.intensity[1]) / 2)
+    assert binned.native_ids[0] == "scan=1;scan=2"
+    assert bin_spectra(run, 0) is run
+
+
+def _edit(path, pattern, replacement, count=0):
+    text = path.read_text()
+    new = re.sub(pattern, replacement, text, count=count)
+    assert new != text
+    path.write_text(new)
+
+
+def test_missing_or_unknown_time_unit(tmp_path):
+    path = tmp_path / "a.mzML"
+    write_mzml(path, _spectra([0.0, 1.0]))
+    _edit(path, r'unitCvRef="[^"]*" unitAccession="UO:0000031" unitName="minute"', "")
+    with pytest.raises(InputError) as error:
+        read_spectra(path)
+    _assert_one_line(error, str(path), "scan=1", "no unit")
+    write_mzml(path, _spectra([0.0, 1.0]))
+    _edit(path, r'unitAccession="UO:0000031" unitName="minute"', 'unitName="fortnight"')
+    with pytest.raises(InputError) as error:
+        read_spectra(path)
+    _assert_one_line(error, str(path), "fortnight", "minute or second")
+    write_mzml(path, _spectra([0.0, 1.0]))
+    _edit(path, r"<cvParam [^>]*MS:1000016[^>]*/>", "")
+    with pytest.raises(InputError) as error:
+        read_spectra(path)
+    _assert_one_line(error, str(path), "no scan start time")
+
+
+@pytest.mark.parametrize(
+    ("times", "word"), [([0.0, 1.0, 1.0], "duplicate"), ([0.0, 2.0, 1.0], "decreasing")]
+)
+def test_scan_times_must_increase(tmp_path, times, word):
+    path = tmp_path / "a.mzML"
+    write_mzml(path, _spectra(times))
+    with pytest.raises(InputError) as error:
+        read_spectra(path)
+    _assert_one_line(error, str(path), "scan=3", word)
+
+
+@pytest.mark.parametrize(("value", "word"), [(np.nan, "NaN"), (-5.0, "negative")])
+def test_bad_intensities(tmp_path, value, word):
+    spectra = _spectra([0.0, 1.0])
+    spectra[1]["intensity"] = spectra[1]["intensity"].copy()
+    spectra[1]["intensity"][7] = value
+    path = tmp_path / "a.mzML"
+    write_mzml(path, spectra)
+    with pytest.raises(InputError) as error:
+        read_spectra(path)
+    _assert_one_line(error, str(path), "scan=2", word)
+
+
+def test_positive_polarity_is_an_error(tmp_path):
+    path = tmp_path / "pos.mzML"
+    write_mzml(path, _spectra([0.0, 1.0]), polarity="positive scan")
+    with pytest.raises(InputError) as error:
+        read_spectra(path, polarity="negative")
+    _assert_one_line(error, str(path), "positive polarity", "expected negative")
+
+
+def test_mz_range_must_reach_the_species(tmp_path):
+    spectra = _spectra([0.0, 1.0])
+    for s in spectra:
+        s["mz"] = np.linspace(5500.0, 7000.0, s["mz"].size)
+    path = tmp_path / "narrow.mzML"
+    write_mzml(path, spectra)
+    with pytest.raises(InputError) as error:
+        read_spectra(path, mz_required=SPAN)
+    _assert_one_line(error, str(path), "misses the species", "5166.7")
+
+
+def test_no_ms1_spectra(tmp_path):
+    spectra = _spectra([0.0, 1.0])
+    for s in spectra:
+        s.update(precursor_mz=6280.4, precursor_charge=2)
+    path = tmp_path / "ms2.mzML"
+    write_mzml(path, spectra, ms_level=2)
+    with pytest.raises(InputError) as error:
+        read_spectra(path, ms_level=1)
+    _assert_one_line(error, str(path), "no MS1 spectra")
+    run = read_spectra(path, ms_level=2)
+    assert run.precursor_mz == [pytest.approx(6280.4), pytest.approx(6280.4)]
+
+
+def test_truncated_not_xml_missing_empty(tmp_path):
+    path = tmp_path / "a.mzML"
+    write_mzml(path, _spectra([0.0, 1.0, 2.0, 3.0]))
+    data = path.read_bytes()
+    truncated = tmp_path / "truncated.mzML"
+    truncated.write_bytes(data[: int(len(data) * 0.6)])
+    with pytest.raises(InputError) as error:
+        read_spectra(truncated)
+    _assert_one_line(error, str(truncated), "truncated")
+    text = tmp_path / "notes.mzML"
+    text.write_text("sample\tmzml\nthis is a sample sheet, not a spectrum\n")
+    with pytest.raises(InputError) as error:
+        read_spectra(text)
+    _assert_one_line(error, str(text), "not XML")
+    with pytest.raises(InputError) as error:
+        read_spectra(tmp_path / "missing.mzML")
+    _assert_one_line(error, "missing.mzML", "not found")
+    empty = tmp_path / "empty.mzML"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError) as error:
+        read_spectra(empty)
+    _assert_one_line(error, "empty.mzML", "empty")
+    xml = tmp_path / "other.mzML"
+    xml.write_text("<?xml version='1.0'?><root><a/></root>\n")
+    with pytest.raises(InputError) as error:
+        read_spectra(xml)
+    _assert_one_line(error, str(xml))
