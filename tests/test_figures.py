@@ -390,3 +390,20 @@ def test_figure3_table1_uses_exactly_the_table1_constants(small_run):
     ]
     best = json.loads((work / "results" / "figures" / "fig3_best_fit.params.json").read_text())
     assert set(best["models"]) == {"model2", "model3"}
+
+
+@pytest.mark.slow
+def test_figure3_table1_panels_are_the_table1_simulations(small_run):
+    """The trajectories behind panels b-d are the models at Table 1 constants, 40:40 nmol/L."""
+    work, _ = small_run
+    for model in (1, 2, 3):
+        table = pd.read_csv(
+            work / "results" / "simulations" / "table1" / f"model{model}" / "observables.tsv",
+            sep="\t",
+        )
+        times = np.array([5.0, 20.0, 54.0])
+        reference, _ = simulated(model, step_min=1.0)
+        for t in times:
+            got = table[np.isclose(table["time_min"], t)].sort_values(["charge", "n_ag"])
+            want = reference[np.isclose(reference["time_min"], t)].sort_values(["charge", "n_ag"])
+            assert np.allclose(got["intensity_norm"], want["intensity_norm"], atol=2e-4), (model, t)

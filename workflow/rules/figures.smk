@@ -144,7 +144,9 @@ def best_fit_tables(wildcards):
 
 def plausibility_tables(wildcards):
     return [
-        f"results/plausibility/{s}/model{m}.json" for s in SAMPLES for m in FIT_MODELS
+        f"results/plausibility/{s}/model{m}.json"
+        for s in FIT_SAMPLES
+        for m in FIT_MODELS
     ]
 
 

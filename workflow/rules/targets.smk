@@ -8,4 +8,5 @@ def all_targets():
         sample=SAMPLES,
         table=["intensities", "qc", "cid"],
     )
+    targets += figure_targets()
     return targets

@@ -32,6 +32,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.colors import PowerNorm  # noqa: E402
+from matplotlib.ticker import NullFormatter, NullLocator  # noqa: E402
 from scipy.stats import binom  # noqa: E402
 
 from .io import SYNTHETIC_LABEL  # noqa: E402
@@ -329,7 +330,10 @@ def figure3(
         title = f"({letter}) model {model}, {constants_source}:\n" + format_constants(constants)
         panels.append((title, frame))
     what = "best fits" if constants_source == "best fit" else constants_source
-    suptitle = f"Figure 3 — monomer and dimer ion intensities, experiment vs. models 1-3 ({what})"
+    numbers = ", ".join(str(m) for m, _, _ in models)
+    suptitle = (
+        f"Figure 3 — monomer and dimer ion intensities, experiment vs. model(s) {numbers} ({what})"
+    )
     if synthetic:
         suptitle += f" — {SYNTHETIC_LABEL}"
     return contour_figure(panels, system, time_max_min, suptitle, synthetic)
@@ -820,6 +824,8 @@ def figure_chi2(
         layout="constrained",
         squeeze=False,
     )
+    handles: list = []
+    labels: list = []
     for row, (model, chi2, best) in enumerate(landscapes):
         if _ok_points(chi2).empty:
             for ax in axes[row]:
@@ -855,7 +861,7 @@ def figure_chi2(
                 color="#7f7f7f",
                 ms=3,
                 lw=1,
-                label="profile (min. over the other two)",
+                label="profile (minimum over the other two constants)",
             )
             best_grid = float(s.loc[s["chi2"].idxmin(), name])
             ax.plot(
@@ -865,46 +871,63 @@ def figure_chi2(
                 ms=13,
                 color="#b2182b",
                 zorder=5,
-                label=f"best grid point {format_k(best_grid)}",
+                label="best grid point",
             )
+            values = f"best {format_k(best_grid)}"
             if refined.get(name) is not None:
                 ax.axvline(
                     float(refined[name]),
                     color="#1b7837",
                     ls="--",
                     lw=1,
-                    label=f"refined {format_k(float(refined[name]))}",
+                    label="refined (Nelder-Mead)",
                 )
+                values += f", refined {format_k(float(refined[name]))}"
             interval = _interval_of(best, name)
             if interval is not None:
                 lo, hi, lo_open, hi_open = interval
-                text = (
-                    f"interval {'≤' if lo_open else ''}{format_k(lo)} – "
+                ax.axvspan(
+                    lo,
+                    hi,
+                    color="#fddbc7",
+                    alpha=0.7,
+                    lw=0,
+                    label="interval (profile below the threshold)",
+                )
+                values += (
+                    f"\ninterval {'≤' if lo_open else ''}{format_k(lo)} – "
                     f"{'≥' if hi_open else ''}{format_k(hi)}"
                 )
-                ax.axvspan(lo, hi, color="#fddbc7", alpha=0.7, lw=0, label=text)
             if threshold is not None:
                 ax.axhline(
                     float(threshold),
                     color="#d6604d",
                     lw=0.8,
                     ls=":",
-                    label=f"threshold χ² = {float(threshold):.3g} min²",
+                    label="threshold (1 + δ) χ²$_\\mathrm{min}$",
                 )
             ax.set_xscale("log")
-            positive = s["chi2"].to_numpy(float)
-            if np.all(positive > 0):
+            if np.all(s["chi2"].to_numpy(float) > 0) and np.all(prof["chi2"].to_numpy(float) > 0):
                 ax.set_yscale("log")
+            for axis in (ax.xaxis, ax.yaxis):
+                axis.set_minor_formatter(NullFormatter())
+            grid_values = np.sort(chi2[name].unique())
+            if len(grid_values) <= 7:  # few grid values: label each of them
+                ax.set_xticks(grid_values, [format_k(v) for v in grid_values], fontsize=8)
+                ax.xaxis.set_minor_locator(NullLocator())
             ax.set_xlabel(f"{RATE_SYMBOLS[name]} / {RATE_UNITS[name]}")
             ax.set_ylabel("χ² / min²")
             ax.set_title(
                 f"({'abcdefghijklmnop'[3 * row + col]}) model {model}: χ² along "
-                f"{RATE_SYMBOLS[name]}",
+                f"{RATE_SYMBOLS[name]}\n{values}",
                 loc="left",
-                fontsize=10,
+                fontsize=9,
             )
-            ax.legend(fontsize=6.5, frameon=True, framealpha=0.85, loc="upper center")
             ax.grid(alpha=0.3, which="both", lw=0.4)
+            if row == 0 and col == 0:
+                handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8, frameon=False)
     fig.suptitle(
         f"χ² landscape (eq 1: sum of squared t$_\\mathrm{{max}}$ differences), fit to {fit_label}"
         + (f" — {SYNTHETIC_LABEL}" if synthetic else ""),
