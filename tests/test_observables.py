@@ -1,0 +1,138 @@
+"""t_max rule (intercluster.observables): peaks, monotone species, noise, exclusion."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from intercluster.observables import (
+    PeakFinder,
+    TmaxSettings,
+    experimental_tmax,
+    normalise_rows,
+    tmax_of,
+)
+from intercluster.system import DEFAULT_SYSTEM
+
+T = np.arange(0.0, 60.0 + 1e-9, 0.5)
+
+
+def gauss(t, centre, width, height=1.0):
+    return height * np.exp(-0.5 * ((t - centre) / width) ** 2)
+
+
+def test_normalise_rows_sums_to_one_and_keeps_zero_rows():
+    y = np.array([[1.0, 3.0], [0.0, 0.0]])
+    out = normalise_rows(y)
+    assert out[0].tolist() == [0.25, 0.75]
+    assert out[1].tolist() == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("centre", [3.3, 12.8, 27.1, 41.6])
+def test_peak_position_between_samples(centre):
+    y = gauss(T, centre, 6.0)[:, None]
+    t_max, peak = tmax_of(T, y, smoothing_min=2.0, normalise=False)
+    assert abs(t_max[0] - centre) < 0.05
+    assert peak[0] == pytest.approx(1.0, abs=0.02)
+
+
+def test_monotone_species_decay_gives_zero_rise_gives_end():
+    decay = np.exp(-T / 5.0)
+    rise = 1 - np.exp(-T / 15.0)
+    t_max, _ = tmax_of(T, np.column_stack([decay, rise]), normalise=False)
+    assert t_max[0] == 0.0
+    assert t_max[1] == T[-1]
+
+
+def test_same_rule_without_smoothing():
+    y = gauss(T, 10.2, 4.0)[:, None]
+    t_max, _ = tmax_of(T, y, smoothing_min=0.0, normalise=False)
+    assert abs(t_max[0] - 10.2) < 0.05
+
+
+def test_robust_to_noise():
+    rng = np.random.default_rng(3)
+    clean = gauss(T, 17.0, 7.0, 0.05)
+    errors = []
+    for _ in range(50):
+        noisy = clean * (1 + 0.03 * rng.standard_normal(T.size)) + 1e-3 * rng.standard_normal(
+            T.size
+        )
+        errors.append(tmax_of(T, noisy[:, None], normalise=False)[0][0] - 17.0)
+    raw_errors = []
+    for _ in range(50):
+        noisy = clean * (1 + 0.03 * rng.standard_normal(T.size)) + 1e-3 * rng.standard_normal(
+            T.size
+        )
+        raw_errors.append(tmax_of(T, noisy[:, None], 0.0, normalise=False)[0][0] - 17.0)
+    assert np.sqrt(np.mean(np.square(errors))) < 1.5
+    assert np.sqrt(np.mean(np.square(errors))) < np.sqrt(np.mean(np.square(raw_errors)))
+
+
+def test_near_equal_maxima_take_the_earlier_prominent_one():
+    # early peak, a dip, then a rise to a plateau 2 % higher: the early peak counts
+    y = gauss(T, 2.0, 1.5, 1.0) + 1.02 / (1 + np.exp(-(T - 30) / 4.0)) * 1.0
+    y = y[:, None]
+    t_max, _ = tmax_of(T, y, normalise=False, tolerance_rel=0.1)
+    assert abs(t_max[0] - 2.0) < 0.6
+    t_global, _ = tmax_of(T, y, normalise=False, tolerance_rel=0.0)
+    assert t_global[0] > 50
+    # a clearly higher late maximum wins
+    y2 = gauss(T, 2.0, 1.5, 1.0) + 1.5 / (1 + np.exp(-(T - 30) / 4.0))
+    assert tmax_of(T, y2[:, None], normalise=False)[0][0] > 50
+
+
+def test_plateau_wiggles_do_not_count():
+    rng = np.random.default_rng(5)
+    y = 1 - np.exp(-T / 8.0) + 0.004 * rng.standard_normal(T.size)
+    t_max, _ = tmax_of(T, y[:, None], normalise=False)
+    assert t_max[0] > 30
+
+
+def test_uneven_time_grid_and_missing_values():
+    t = np.sort(np.concatenate([T, [0.25, 7.3, 33.1]]))
+    y = gauss(t, 9.0, 5.0)
+    y_missing = y.copy()
+    y_missing[[4, 20]] = np.nan
+    t_max, _ = tmax_of(t, np.column_stack([y, y_missing, np.full_like(y, np.nan)]),
+                       normalise=False)  # fmt: skip
+    assert abs(t_max[0] - 9.0) < 0.1 and abs(t_max[1] - 9.0) < 0.1
+    assert np.isnan(t_max[2])
+
+
+def test_peak_finder_rejects_bad_grids():
+    with pytest.raises(ValueError):
+        PeakFinder([0.0, 1.0, 1.0])
+    with pytest.raises(ValueError):
+        PeakFinder([0.0, 1.0], smoothing_min=-1)
+
+
+def test_experimental_tmax_excludes_species_below_noise():
+    obs = DEFAULT_SYSTEM.observables()
+    species = obs["species"].tolist()
+    rng = np.random.default_rng(0)
+    y = np.full((T.size, len(species)), 1e-4) + 1e-4 * rng.random((T.size, len(species)))
+    y[:, 0] = 1.0 * np.exp(-T / 5)  # decays
+    y[:, 1] = 1.0  # keeps the total signal up
+    y[:, 5] = gauss(T, 12.0, 4.0, 0.5)
+    long = pd.DataFrame(
+        {
+            "time_min": np.repeat(T, len(species)),
+            "species": np.tile(species, T.size),
+            "intensity": y.ravel(),
+        }
+    )
+    long = long[long["species"] != species[-1]]  # one observable without data
+    table = experimental_tmax(long, obs, TmaxSettings(min_signal=0.01))
+    assert len(table) == 77
+    assert table["included"].sum() == 3
+    assert table.loc[0, "t_max_min"] == 0.0
+    assert abs(table.loc[5, "t_max_min"] - 12.0) < 0.3
+    assert table.loc[76, "reason"] == "no data"
+    assert (table.loc[2:75, "reason"].drop(5) == "below min_signal").all()
+
+
+def test_unknown_species_label_is_an_error():
+    obs = DEFAULT_SYSTEM.observables()
+    long = pd.DataFrame({"time_min": [0.0], "species": ["[Xx1]-"], "intensity_norm": [1.0]})
+    with pytest.raises(ValueError, match="unknown species"):
+        experimental_tmax(long, obs, TmaxSettings())

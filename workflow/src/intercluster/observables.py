@@ -1,0 +1,321 @@
+"""t_max: the time at which an observable passes through its maximum (SPEC §3, eq 1).
+
+ONE definition serves the experiment and every simulation, so that the two are comparable:
+:func:`tmax_of` (or a :class:`PeakFinder` for many curves on one time grid). Simulations
+are noise-free and the experiment is noisy; both go through the *same* smoothing and the
+same peak rule, so a systematic shift introduced by the smoothing cancels in the residual
+t_max,sim - t_max,exp.
+
+The rule **(choice, documented in the README)**:
+
+1. Normalise every time point to the total signal of the observables (sum over the 77 ions;
+   a dimer ion counts as one ion), :func:`normalise_rows`.
+2. Smooth each observable with a *local quadratic regression* (a Savitzky-Golay filter for
+   any, also uneven, time grid) with Gaussian weights whose full width at half maximum is
+   ``smoothing_min`` (config ``fit.tmax.smoothing_min``, default 2 min). The Gaussian sigma
+   is never narrower than the median time step, so that at least about three points carry
+   weight. ``smoothing_min = 0`` switches smoothing off (the raw points are used and the peak
+   fit below becomes a three-point parabola).
+   A local quadratic keeps the position of a peak (a moving average or a Gaussian filter
+   would bias it toward the side with more area) and, near the ends of the record, follows
+   the trend instead of flattening it.
+3. Take the time point ``k`` of the largest smoothed value and refine it with the vertex of
+   the local quadratic fitted around ``t_k`` (a local peak fit), clamped to
+   ``[t_(k-1), t_(k+1)]`` (to ``[t_0, t_1]`` and ``[t_(n-2), t_(n-1)]`` at the ends). The
+   result is continuous below the sampling interval.
+   Near-equal maxima: some dimer ions (e.g. [Ag24Au26]2- at 40:40) pass through an early
+   maximum and then rise again toward equilibrium to almost the same height; the global
+   maximum then jumps between ~2 and ~60 min with the noise. Rule: the *earliest* maximum of
+   the smoothed curve that is at least ``(1 - r)`` times the global maximum *and* stands out
+   by a prominence of at least ``r`` times the global maximum counts, with
+   ``r = peak_tolerance_rel`` (config ``fit.tmax.peak_tolerance_rel``, default 0.1; 0 gives
+   the plain global maximum). Prominence is measured as in ``scipy.signal.peak_prominences``,
+   the record ends counting as -infinity, so noise wiggles on a plateau never qualify.
+4. Monotone species: a species that only decays (the reactants) has its maximum at the
+   first point and ``t_max = t_0`` (0 min, the first spectrum); one that still rises at the
+   end of the record has ``t_max = t_end``. Both are defined, not errors.
+5. Species that never rise above noise: an *experimental* observable whose largest smoothed
+   normalised intensity stays below ``min_signal`` (config ``fit.tmax.min_signal``, default
+   0.01 = 1 % of the total ion signal) has no meaningful t_max; it is excluded from chi²,
+   counted and reported (reason ``below min_signal``); so is an observable without data
+   (reason ``no data``). The set of included observables is fixed by the experiment, so every
+   grid point and every model of one sample is scored on the same observables.
+
+Times are in minutes throughout (experimental time, 0 = first recorded spectrum).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
+
+
+def normalise_rows(intensities: np.ndarray) -> np.ndarray:
+    """Divide every time point (row) by its total signal; an all-zero row stays zero.
+
+    NaN entries (missing data) are ignored in the total and stay NaN.
+    """
+    y = np.asarray(intensities, dtype=float)
+    total = np.nansum(y, axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, y / np.where(total > 0, total, 1.0), 0.0 * y)
+
+
+def _local_quadratic_operators(times: np.ndarray, smoothing_min: float):
+    """(value, slope, curvature) hat matrices of the Gaussian-weighted local quadratic.
+
+    Row ``k`` of each matrix, applied to a curve ``y`` on ``times``, gives the coefficients
+    ``a, b, c`` of ``y(t) ~ a + b (t - t_k) + c (t - t_k)^2`` fitted around ``t_k``.
+    """
+    n = times.size
+    h0 = np.zeros((n, n))
+    h1 = np.zeros((n, n))
+    h2 = np.zeros((n, n))
+    if n == 1:
+        h0[0, 0] = 1.0
+        return h0, h1, h2
+    if n == 2:
+        h0[:] = np.eye(2)
+        slope = np.array([-1.0, 1.0]) / (times[1] - times[0])
+        h1[:] = slope
+        return h0, h1, h2
+    if smoothing_min <= 0:
+        # No smoothing: the raw values, and a three-point parabola for the peak fit.
+        h0[:] = np.eye(n)
+        for k in range(n):
+            lo = min(max(k - 1, 0), n - 3)
+            idx = np.arange(lo, lo + 3)
+            x = times[idx] - times[k]
+            design = np.vander(x, 3, increasing=True)
+            coef = np.linalg.solve(design, np.eye(3))  # rows: a, b, c as maps of y[idx]
+            h1[k, idx] = coef[1]
+            h2[k, idx] = coef[2]
+        return h0, h1, h2
+    step = float(np.median(np.diff(times)))
+    sigma = max(smoothing_min / FWHM_PER_SIGMA, step)
+    for k in range(n):
+        x = times - times[k]
+        w = np.exp(-0.5 * (x / sigma) ** 2)
+        w[np.abs(x) > 5.0 * sigma] = 0.0
+        design = np.vander(x, 3, increasing=True)
+        weighted = design * w[:, None]
+        normal = design.T @ weighted
+        coef = np.linalg.pinv(normal) @ weighted.T  # (3, n): a, b, c as maps of y
+        h0[k], h1[k], h2[k] = coef
+    return h0, h1, h2
+
+
+class PeakFinder:
+    """Smoothing and peak rule on one time grid (minutes); see the module docstring."""
+
+    def __init__(self, times_min, smoothing_min: float = 2.0):
+        times = np.asarray(times_min, dtype=float)
+        if times.ndim != 1 or times.size == 0:
+            raise ValueError("times_min must be a non-empty 1-D array")
+        if np.any(np.diff(times) <= 0) or not np.all(np.isfinite(times)):
+            raise ValueError("times_min must be finite and strictly increasing")
+        if not np.isfinite(smoothing_min) or smoothing_min < 0:
+            raise ValueError(f"smoothing_min must be >= 0, got {smoothing_min}")
+        self.times = times
+        self.smoothing_min = float(smoothing_min)
+        self._h0, self._h1, self._h2 = _local_quadratic_operators(times, self.smoothing_min)
+        n = times.size
+        idx = np.arange(n)
+        self._lower = times[np.maximum(idx - 1, 0)]
+        self._upper = times[np.minimum(idx + 1, n - 1)]
+
+    def smooth(self, intensities: np.ndarray) -> np.ndarray:
+        """Smoothed curves, same shape as ``intensities`` (time along axis 0)."""
+        return self._h0 @ np.asarray(intensities, dtype=float)
+
+    def tmax(
+        self, intensities: np.ndarray, tolerance_rel: float = 0.1
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """t_max (min) and the largest smoothed value of every column of ``intensities``.
+
+        ``intensities`` is (n_times, n_observables) on this finder's grid, normalised with
+        :func:`normalise_rows` (the peak rule itself does not need normalised data);
+        ``tolerance_rel`` is the near-equal-maxima tolerance r of the module docstring.
+        """
+        y = np.asarray(intensities, dtype=float)
+        if y.ndim == 1:
+            y = y[:, None]
+        if y.shape[0] != self.times.size:
+            raise ValueError(
+                f"intensities have {y.shape[0]} time points, the grid has {self.times.size}"
+            )
+        smooth = self._h0 @ y
+        k = np.argmax(smooth, axis=0)
+        cols = np.arange(y.shape[1])
+        peak = smooth[k, cols]
+        if tolerance_rel > 0:
+            # earliest point within the tolerance; only there can an earlier maximum exist
+            near = smooth >= (peak - tolerance_rel * np.abs(peak))[None, :]
+            first = np.argmax(near, axis=0)
+            for j in np.flatnonzero(first < k):
+                k[j] = _earliest_prominent(smooth[:, j], int(k[j]), tolerance_rel)
+        slope = np.einsum("ij,ji->i", self._h1[k], y)
+        curv = np.einsum("ij,ji->i", self._h2[k], y)
+        t_k = self.times[k]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            offset = np.where(curv < 0, -slope / (2.0 * curv), 0.0)
+        offset = np.where(np.isfinite(offset), offset, 0.0)
+        t_max = np.clip(t_k + offset, self._lower[k], self._upper[k])
+        return t_max, peak
+
+
+def _earliest_prominent(s: np.ndarray, k_global: int, r: float) -> int:
+    """Index of the earliest maximum of ``s`` within ``r`` of, and prominent by ``r`` of, max."""
+    top = s[k_global]
+    level = top - r * abs(top)
+    need = r * abs(top)
+    n = s.size
+    for i in range(k_global):
+        if s[i] < level:
+            continue
+        if i > 0 and s[i - 1] > s[i]:
+            continue
+        if i < n - 1 and s[i + 1] >= s[i]:
+            continue  # not a maximum (plateaus resolve at their last point)
+        # right base: the lowest point before the curve exceeds s[i] again
+        j = i + 1
+        right = np.inf
+        while j < n and s[j] <= s[i]:
+            right = min(right, s[j])
+            j += 1
+        # left base: the lowest point back to the last higher one (-inf at the record start)
+        h = i - 1
+        left = np.inf
+        while h >= 0 and s[h] <= s[i]:
+            left = min(left, s[h])
+            h -= 1
+        if h < 0:
+            left = -np.inf
+        if j >= n:
+            right = -np.inf
+        if s[i] - max(left, right) >= need:
+            return i
+    return k_global
+
+
+@lru_cache(maxsize=32)
+def _cached_finder(times_key: bytes, smoothing_min: float) -> PeakFinder:
+    return PeakFinder(np.frombuffer(times_key, dtype=float), smoothing_min)
+
+
+def peak_finder(times_min, smoothing_min: float = 2.0) -> PeakFinder:
+    """A (cached) :class:`PeakFinder` for a time grid."""
+    times = np.ascontiguousarray(times_min, dtype=float)
+    return _cached_finder(times.tobytes(), float(smoothing_min))
+
+
+def tmax_of(
+    times_min,
+    intensities,
+    smoothing_min: float = 2.0,
+    normalise: bool = True,
+    tolerance_rel: float = 0.1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """THE t_max rule, for data and simulations alike.
+
+    ``intensities`` is (n_times, n_observables) (ion intensities or concentrations). With
+    ``normalise`` every time point is first divided by its total over the observables;
+    ``tolerance_rel`` is the near-equal-maxima tolerance (module docstring, step 3).
+    Columns with missing values (NaN) are evaluated on their own non-missing time points;
+    an all-missing column gives NaN. Returns ``(t_max_min, peak_norm)``, one value per
+    column: the time of the maximum (min) and the largest smoothed (normalised) intensity.
+    """
+    times = np.asarray(times_min, dtype=float)
+    y = np.asarray(intensities, dtype=float)
+    if y.ndim == 1:
+        y = y[:, None]
+    if normalise:
+        y = normalise_rows(y)
+    missing = np.isnan(y)
+    if not missing.any():
+        return peak_finder(times, smoothing_min).tmax(y, tolerance_rel)
+    t_max = np.full(y.shape[1], np.nan)
+    peak = np.full(y.shape[1], np.nan)
+    complete = ~missing.any(axis=0)
+    if complete.any():
+        finder = peak_finder(times, smoothing_min)
+        t_max[complete], peak[complete] = finder.tmax(y[:, complete], tolerance_rel)
+    for j in np.flatnonzero(~complete):
+        ok = ~missing[:, j]
+        if ok.any():
+            tj, pj = peak_finder(times[ok], smoothing_min).tmax(y[ok, j], tolerance_rel)
+            t_max[j], peak[j] = tj[0], pj[0]
+    return t_max, peak
+
+
+@dataclass(frozen=True)
+class TmaxSettings:
+    """``fit.tmax`` of the config."""
+
+    smoothing_min: float = 2.0
+    min_signal: float = 0.01
+    peak_tolerance_rel: float = 0.1
+
+    @classmethod
+    def from_config(cls, tmax: dict | None) -> TmaxSettings:
+        tmax = tmax or {}
+        return cls(
+            smoothing_min=float(tmax.get("smoothing_min", cls.smoothing_min)),
+            min_signal=float(tmax.get("min_signal", cls.min_signal)),
+            peak_tolerance_rel=float(tmax.get("peak_tolerance_rel", cls.peak_tolerance_rel)),
+        )
+
+
+def experiment_matrix(table: pd.DataFrame, species: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Long intensity table -> (times_min, (n_times, n_species) matrix) in ``species`` order.
+
+    Uses ``intensity_norm`` when present (else ``intensity``). Species absent from the table
+    get an all-NaN column; unknown species are an error (a label mismatch would otherwise
+    silently drop data).
+    """
+    value = "intensity_norm" if "intensity_norm" in table.columns else "intensity"
+    for column in ("time_min", "species", value):
+        if column not in table.columns:
+            raise ValueError(f"intensity table lacks the column {column!r}")
+    unknown = sorted(set(table["species"]) - set(species))
+    if unknown:
+        raise ValueError(
+            f"intensity table has {len(unknown)} unknown species label(s), e.g. {unknown[:3]}"
+        )
+    wide = table.pivot_table(index="time_min", columns="species", values=value, aggfunc="mean")
+    wide = wide.reindex(columns=species).sort_index()
+    return wide.index.to_numpy(dtype=float), wide.to_numpy(dtype=float)
+
+
+def experimental_tmax(
+    table: pd.DataFrame, observables: pd.DataFrame, settings: TmaxSettings
+) -> pd.DataFrame:
+    """t_max of every observable of one sample, with the inclusion decision.
+
+    ``observables`` is :meth:`ClusterSystem.observables`. Returns one row per observable in
+    that order: species, kind, charge, n_ag, t_max_min, peak_norm, included, reason.
+    """
+    species = observables["species"].tolist()
+    times, y = experiment_matrix(table, species)
+    t_max, peak = tmax_of(
+        times, y, settings.smoothing_min, tolerance_rel=settings.peak_tolerance_rel
+    )
+    no_data = np.isnan(t_max)
+    below = ~no_data & (peak < settings.min_signal)
+    reason = np.where(no_data, "no data", np.where(below, "below min_signal", ""))
+    out = observables[["species", "kind", "charge", "n_ag"]].copy()
+    out["t_max_min"] = t_max
+    out["peak_norm"] = peak
+    out["included"] = ~(no_data | below)
+    out["reason"] = reason
+    return out.reset_index(drop=True)
+
+
+def experiment_times(table: pd.DataFrame) -> np.ndarray:
+    """Sorted unique experimental times (min) of a long intensity table."""
+    return np.unique(table["time_min"].to_numpy(dtype=float))
