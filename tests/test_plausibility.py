@@ -1,0 +1,72 @@
+"""Plausibility numbers of SPEC §4 (eqs 4-7) and the checks."""
+
+import numpy as np
+import pytest
+import yaml
+
+from intercluster.plausibility import (
+    assess,
+    debye_factor,
+    diffusion_limit,
+    poisson_probabilities,
+    summary_markdown,
+)
+
+SETTINGS = yaml.safe_load(open("config.yaml"))["plausibility"]
+
+
+def test_diffusion_limit_dmf():
+    assert round(diffusion_limit(298.0, 0.799e-3), 1) == 8.3
+
+
+def test_debye_factor_and_reduced_limit():
+    f = debye_factor(12.7, 298.0, 38.4, (-1, -1))
+    assert round(f, 2) == 0.53
+    assert round(diffusion_limit(298.0, 0.799e-3) * f, 1) == 4.4
+
+
+def test_debye_factor_array_and_limits():
+    r = np.array([1.0, 12.7, 1e6])
+    f = debye_factor(r)
+    assert f.shape == (3,)
+    assert np.all(np.diff(f) > 0)  # repulsion matters less at larger distance
+    assert f[-1] == pytest.approx(1.0, abs=1e-4)
+    assert debye_factor(12.7, charges=(1, -1)) > 1.0  # attraction speeds up
+    assert debye_factor(12.7, charges=(0, -1)) == 1.0
+
+
+def test_poisson_means_of_the_paper():
+    a = assess(1e-2, 0.056, 3.2e-2, SETTINGS, concentration_nM=40.0)
+    assert round(a["dimer_lifetime"]["poisson_mean"], 2) == 0.57
+    assert round(a["dimer_lifetime"]["poisson_mean_at_tau_max"], 1) == 3.2
+    p = a["dimer_lifetime"]["poisson_p"]
+    assert len(p) == 6 and p[0] == pytest.approx(np.exp(-0.032 / 0.056))
+    assert sum(poisson_probabilities(0.57, 60)) == pytest.approx(1.0)
+
+
+def test_checks_table1_model3_pass_and_bad_values_fail():
+    a = assess(1e-2, 5.6e-2, 3.2e-2, SETTINGS, concentration_nM=40.0)
+    assert a["n_passed"] == a["n_checks"] == 4
+    assert 400 < a["diffusion_limit"]["ratio_k_D_f_to_k_dim"] < 500  # "~500x"
+    # grid values 10^-2 / 10^-1 = 0.0999.. count as the range's lower bound 0.1
+    assert assess(10**-2.0, 10**-1.0, 3.2e-2, SETTINGS, 40.0)["checks"]["k_dim_to_k_diss_range"][
+        "pass"
+    ]
+    bad = assess(1e-4, 1e-3, 3.2e-2, SETTINGS, concentration_nM=40.0)["checks"]
+    assert not bad["dimerization_not_rate_limiting"]["pass"]
+    assert not bad["k_diss_min"]["pass"]
+    assert bad["k_dim_to_k_diss_range"]["pass"]  # 0.1
+    assert not assess(10.0, 50.0, 3.2e-2, SETTINGS, 40.0)["checks"]["below_diffusion_limit"]["pass"]
+
+
+def test_summary_markdown_table():
+    entries = []
+    for sample in ("b", "a"):
+        for model in (1, 3):
+            e = assess(1e-2, 5.6e-2, 3.2e-2, SETTINGS, 40.0)
+            e.update({"fit_sample": sample, "model": model, "chi2": 12.5})
+            entries.append(e)
+    text = summary_markdown(entries)
+    rows = [line for line in text.splitlines() if line.startswith("| a") or line.startswith("| b")]
+    assert len(rows) == 4 and rows[0].startswith("| a | 1 |")
+    assert "FAIL" not in text
