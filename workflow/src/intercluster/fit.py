@@ -1,0 +1,673 @@
+"""Grid fit of the rate constants (SPEC §3), its refinement and intervals (beyond the paper).
+
+Pipeline (one function per workflow rule, the scripts only adapt paths):
+
+1. :func:`grid_points`: the grid from ``config["fit"]["grid"]``; per rate constant ``n``
+   log-equidistant values from ``min`` to ``max`` (default 13 quarter decades over 1e-3..1,
+   2197 points). Points are numbered ``point = (i_dim * n_diss + i_diss) * n_ex + i_ex``.
+2. :func:`chunk_points` / :func:`run_chunk`: one chunk of the grid (``scattergather`` item
+   ``c-of-N``; point ``p`` belongs to chunk ``p % N``, interleaved so that slow corners of the
+   grid are shared out). Every point is simulated on the sample's experimental time grid and
+   reduced to the t_max of the 77 observables (:mod:`intercluster.observables`); a point
+   whose simulation fails is kept with ``status = "failed"`` and the reason, never raised.
+   Each point is computed on its own with identically shaped arrays, so results do not
+   depend on the chunking or on the number of cores (byte-identical tables).
+3. :func:`chi2_table`: eq 1, chi² = sum over the included observables of
+   (t_max,sim - t_max,exp)², **unit min²** (t_max in minutes of experimental time). For the
+   joint sample (``fit.joint_sample_name``, default ``all``) chi² is the sum over the samples
+   and ``n_species`` the summed number of included observables.
+4. :func:`best_fit`: best grid point, the next best points, failures, profile intervals
+   (:func:`profile_intervals`) and the continuous refinement (:func:`refine`).
+
+Interval rule (**choice**, config ``fit.interval_delta_chi2_rel`` = delta, default 0.10):
+for each constant the chi² landscape is *profiled* over the other two (for each grid value
+of the constant, the minimum chi² over all values of the other two); the interval is the
+range where the profile stays <= (1 + delta) chi²_min, with the crossing points found by
+linear interpolation of the profile in log10(k) between neighbouring grid values. An end
+that reaches the edge of the grid is reported as open (``low_open``/``high_open``). The
+relative rule is used because eq 1 carries no measurement uncertainties, so chi² has no
+absolute scale. As a better-founded alternative the fit also reports the profile-likelihood
+interval of nonlinear least squares with the residual variance estimated from the minimum
+(the F-test rule of Bates & Watts): delta_F = F(1, n - 3; conf) / (n - 3), n the number of
+included observables, conf = ``fit.interval_f_confidence`` (default 0.95). It assumes
+independent, equal-variance t_max residuals, which eq 1 does not guarantee; treat both as
+indications, not as rigorous confidence intervals.
+
+Refinement (config ``fit.refine``, ``fit.refine_max_evaluations``): Nelder-Mead in
+log10(k_dim, k_diss, k_ex), started at the best grid point with an initial simplex of half a
+grid step per constant, bounded to the grid range, directly on eq 1 with fresh simulations
+(the same simulator, time grid and t_max rule as the grid). chi² is only piecewise smooth
+(t_max of a curve with two similar maxima can jump), so the refined point is a local
+improvement, reported next to (never instead of) the grid optimum.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import math
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .network import RATE_CONSTANTS, ReactionNetwork
+from .observables import TmaxSettings, tmax_of
+
+log = logging.getLogger("intercluster.fit")
+
+STATUS_OK = "ok"
+STATUS_FAILED = "failed"
+CHI2_COLUMNS = ["point", "k_dim", "k_diss", "k_ex", "chi2", "n_species", "status", "message"]
+
+
+# --- grid ------------------------------------------------------------------------------------
+def grid_axes(grid: dict) -> dict[str, np.ndarray]:
+    """Per rate constant the ``n`` log-equidistant values from ``min`` to ``max``."""
+    axes = {}
+    for name in RATE_CONSTANTS:
+        axis = grid[name]
+        lo, hi, n = float(axis["min"]), float(axis["max"]), int(axis["n"])
+        if lo <= 0 or hi < lo or n < 1:
+            raise ValueError(f"fit.grid.{name}: need 0 < min <= max and n >= 1, got {axis}")
+        values = np.array([lo]) if n == 1 else 10.0 ** np.linspace(np.log10(lo), np.log10(hi), n)
+        axes[name] = values
+    return axes
+
+
+def grid_points(grid: dict) -> pd.DataFrame:
+    """All grid points: point, i_dim, i_diss, i_ex, k_dim, k_diss, k_ex (k_ex fastest)."""
+    axes = grid_axes(grid)
+    idx = np.indices([axes[n].size for n in RATE_CONSTANTS]).reshape(3, -1)
+    frame = pd.DataFrame({"point": np.arange(idx.shape[1], dtype=np.int64)})
+    for short, i in zip(("i_dim", "i_diss", "i_ex"), idx, strict=True):
+        frame[short] = i.astype(np.int64)
+    for name, i in zip(RATE_CONSTANTS, idx, strict=True):
+        frame[name] = axes[name][i]
+    return frame
+
+
+def parse_scatteritem(item: str) -> tuple[int, int]:
+    """``"3-of-8"`` -> (2, 8): zero-based chunk index and number of chunks."""
+    try:
+        index, total = (int(x) for x in item.split("-of-"))
+    except ValueError:
+        raise ValueError(f"scatter item {item!r} is not of the form 'i-of-n'") from None
+    if not 1 <= index <= total:
+        raise ValueError(f"scatter item {item!r}: index outside 1..{total}")
+    return index - 1, total
+
+
+def chunk_points(points: pd.DataFrame, chunk: int, n_chunks: int) -> pd.DataFrame:
+    """Points of chunk ``chunk`` (zero-based) of ``n_chunks``: every point with p % N == c."""
+    return points[points["point"] % n_chunks == chunk].reset_index(drop=True)
+
+
+# --- simulation of one point -----------------------------------------------------------------
+def default_simulator() -> Callable:
+    """The fast simulator when available, else the (slow) scipy reference."""
+    from . import simulate as sim
+
+    return getattr(sim, "simulate", None) or sim.simulate_reference
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """Initial concentrations (nmol/L) and dead time (s) of one sample."""
+
+    ag_nM: float
+    au_nM: float
+    dead_time_s: float = 20.0
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Conditions:
+        return cls(float(d["ag_nM"]), float(d["au_nM"]), float(d.get("dead_time_s", 20.0)))
+
+
+def _simulator_kwargs(simulator: Callable, options: dict | None) -> dict:
+    if not options:
+        return {}
+    try:
+        accepted = inspect.signature(simulator).parameters
+    except (TypeError, ValueError):
+        return dict(options)
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
+        return dict(options)
+    return {k: v for k, v in options.items() if k in accepted}
+
+
+def simulate_tmax(
+    network: ReactionNetwork,
+    k_dim: float,
+    k_diss: float,
+    k_ex: float,
+    conditions: Conditions,
+    times_min: np.ndarray,
+    settings: TmaxSettings,
+    simulator: Callable | None = None,
+    options: dict | None = None,
+) -> tuple[str, str, np.ndarray]:
+    """Simulate one parameter set and return (status, message, t_max of the observables).
+
+    Never raises: an exception, a failed integration or non-finite concentrations give
+    ``("failed", reason, NaNs)``.
+    """
+    simulator = simulator or default_simulator()
+    n_obs = 3 * network.nuclearity + 2
+    nan = np.full(n_obs, np.nan)
+    try:
+        for name, value in (("k_dim", k_dim), ("k_diss", k_diss), ("k_ex", k_ex)):
+            if not (np.isfinite(value) and value >= 0):
+                return STATUS_FAILED, f"{name} must be finite and >= 0, got {value}", nan
+        times_min = np.asarray(times_min, dtype=float)
+        result = simulator(
+            network,
+            float(k_dim),
+            float(k_diss),
+            float(k_ex),
+            conditions.ag_nM,
+            conditions.au_nM,
+            times_min * 60.0,
+            conditions.dead_time_s,
+            **_simulator_kwargs(simulator, options),
+        )
+        if result.status != STATUS_OK:
+            return STATUS_FAILED, result.message or "simulation failed", nan
+        observables = np.asarray(result.observables, dtype=float)
+        if not np.all(np.isfinite(observables)):
+            return STATUS_FAILED, "non-finite concentrations", nan
+        t_max, _ = tmax_of(
+            times_min, observables, settings.smoothing_min,
+            tolerance_rel=settings.peak_tolerance_rel,
+        )  # fmt: skip
+        if not np.all(np.isfinite(t_max)):
+            return STATUS_FAILED, "non-finite t_max", nan
+        return STATUS_OK, "", t_max
+    except Exception as exc:  # noqa: BLE001 - one bad point must not stop the chunk
+        return STATUS_FAILED, f"{type(exc).__name__}: {exc}", nan
+
+
+def run_chunk(
+    network: ReactionNetwork,
+    points: pd.DataFrame,
+    conditions: Conditions,
+    times_min: np.ndarray,
+    species: Sequence[str],
+    settings: TmaxSettings,
+    simulator: Callable | None = None,
+    options: dict | None = None,
+    label: str = "chunk",
+    log_every_s: float = 10.0,
+) -> pd.DataFrame:
+    """t_max of every observable for every point of a chunk.
+
+    Returns one row per point (sorted by ``point``): point, k_dim, k_diss, k_ex, status,
+    message, then one column per observable (named by its species label) with t_max in min.
+    Progress (sets done of total, rate, ETA) is logged every ``log_every_s`` seconds and at
+    the end, with the number of failed sets.
+    """
+    simulator = simulator or default_simulator()
+    species = list(species)
+    points = points.sort_values("point").reset_index(drop=True)
+    n = len(points)
+    tmax = np.full((n, len(species)), np.nan)
+    status = np.empty(n, dtype=object)
+    message = np.empty(n, dtype=object)
+    started = last = time.perf_counter()
+    log.info("%s: %d parameter sets to simulate", label, n)
+    for row, p in enumerate(points.itertuples(index=False)):
+        status[row], message[row], tmax[row] = simulate_tmax(
+            network, p.k_dim, p.k_diss, p.k_ex, conditions, times_min, settings,
+            simulator, options,
+        )  # fmt: skip
+        if status[row] != STATUS_OK:
+            log.warning(
+                "%s: point %d (k_dim=%g, k_diss=%g, k_ex=%g) failed: %s",
+                label, p.point, p.k_dim, p.k_diss, p.k_ex, message[row],
+            )  # fmt: skip
+        now = time.perf_counter()
+        if now - last >= log_every_s or row == n - 1:
+            last = now
+            done = row + 1
+            rate = done / max(now - started, 1e-9)
+            log.info(
+                "%s: %d/%d sets done (%.1f %%), %.1f sets/s, ETA %.0f s, %d failed",
+                label, done, n, 100.0 * done / n, rate, (n - done) / rate,
+                int(np.sum(status[:done] != STATUS_OK)),
+            )  # fmt: skip
+    frame = points[["point", *RATE_CONSTANTS]].copy()
+    frame["status"] = pd.Series(status, dtype=object).fillna(STATUS_OK).astype(str).to_numpy()
+    frame["message"] = pd.Series(message, dtype=object).fillna("").astype(str).to_numpy()
+    tmax_frame = pd.DataFrame(tmax, columns=species)
+    return pd.concat([frame, tmax_frame], axis=1)
+
+
+# --- deterministic parquet -------------------------------------------------------------------
+def write_parquet(frame: pd.DataFrame, path) -> None:
+    """Write a frame without index, deterministic for equal content (byte-identical)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
+    table = table.replace_schema_metadata(None)
+    pq.write_table(table, path, compression="zstd", write_statistics=False)
+
+
+def read_parquet(path) -> pd.DataFrame:
+    return pd.read_parquet(path)
+
+
+def merge_chunks(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate chunk tables, sorted by point; every point exactly once."""
+    frame = pd.concat(list(frames), ignore_index=True).sort_values("point")
+    if frame["point"].duplicated().any():
+        raise ValueError("a grid point appears in more than one chunk")
+    return frame.reset_index(drop=True)
+
+
+# --- chi² ------------------------------------------------------------------------------------
+def included_species(exp_tmax: pd.DataFrame) -> list[str]:
+    return exp_tmax.loc[exp_tmax["included"].astype(bool), "species"].tolist()
+
+
+def chi2_single(sim: pd.DataFrame, exp_tmax: pd.DataFrame) -> pd.DataFrame:
+    """Eq 1 for one sample: one row per grid point (CHI2_COLUMNS), chi² in min²."""
+    use = included_species(exp_tmax)
+    t_exp = exp_tmax.set_index("species").loc[use, "t_max_min"].to_numpy(dtype=float)
+    residual = sim[use].to_numpy(dtype=float) - t_exp
+    ok = (sim["status"] == STATUS_OK).to_numpy()
+    chi2 = np.where(ok, np.sum(residual * residual, axis=1), np.nan)
+    out = sim[["point", *RATE_CONSTANTS]].copy()
+    out["chi2"] = chi2
+    out["n_species"] = np.int64(len(use))
+    out["status"] = sim["status"].to_numpy()
+    out["message"] = sim["message"].to_numpy()
+    return out.reset_index(drop=True)
+
+
+def chi2_table(per_sample: dict[str, tuple[pd.DataFrame, pd.DataFrame]]) -> pd.DataFrame:
+    """chi² per grid point summed over the samples (one sample: eq 1 itself).
+
+    ``per_sample`` maps sample -> (merged chunk table, experimental t_max table); samples
+    are summed in sorted order. A point failed in any sample is failed; its message names
+    the sample(s).
+    """
+    if not per_sample:
+        raise ValueError("no samples to fit")
+    tables = {s: chi2_single(*per_sample[s]) for s in sorted(per_sample)}
+    first = next(iter(tables.values()))
+    out = first[["point", *RATE_CONSTANTS]].copy()
+    chi2 = np.zeros(len(out))
+    n_species = np.zeros(len(out), dtype=np.int64)
+    failed = np.zeros(len(out), dtype=bool)
+    messages = [[] for _ in range(len(out))]
+    for sample, table in tables.items():
+        if not np.array_equal(table["point"].to_numpy(), out["point"].to_numpy()):
+            raise ValueError(f"sample {sample}: grid points differ from the other samples")
+        chi2 = chi2 + table["chi2"].to_numpy()
+        n_species = n_species + table["n_species"].to_numpy()
+        bad = (table["status"] != STATUS_OK).to_numpy()
+        failed |= bad
+        for i in np.flatnonzero(bad):
+            text = table["message"].iat[i]
+            messages[i].append(text if len(tables) == 1 else f"{sample}: {text}")
+    out["chi2"] = np.where(failed, np.nan, chi2)
+    out["n_species"] = n_species
+    out["status"] = np.where(failed, STATUS_FAILED, STATUS_OK)
+    out["message"] = ["; ".join(m) for m in messages]
+    return out[CHI2_COLUMNS].sort_values("point").reset_index(drop=True)
+
+
+def residual_table(
+    per_sample: dict[str, tuple[pd.DataFrame, pd.DataFrame]], point: int
+) -> pd.DataFrame:
+    """Per-species residuals at one grid point, every observable of every sample.
+
+    Columns: sample, species, kind, charge, n_ag, included, reason, t_max_exp_min,
+    t_max_sim_min, residual_min (sim - exp), residual_sq_min2 (0 where excluded).
+    """
+    rows = []
+    for sample in sorted(per_sample):
+        sim, exp_tmax = per_sample[sample]
+        hit = sim[sim["point"] == point]
+        if len(hit) != 1:
+            raise ValueError(f"sample {sample}: point {point} not in the chunk tables")
+        frame = exp_tmax[["species", "kind", "charge", "n_ag", "included", "reason"]].copy()
+        frame.insert(0, "sample", sample)
+        frame["t_max_exp_min"] = exp_tmax["t_max_min"].to_numpy(dtype=float)
+        frame["t_max_sim_min"] = hit.iloc[0][exp_tmax["species"].tolist()].to_numpy(float)
+        frame["residual_min"] = frame["t_max_sim_min"] - frame["t_max_exp_min"]
+        frame["residual_sq_min2"] = np.where(
+            frame["included"].astype(bool), frame["residual_min"] ** 2, 0.0
+        )
+        rows.append(frame)
+    return pd.concat(rows, ignore_index=True)
+
+
+# --- profile intervals -----------------------------------------------------------------------
+def profile(chi2: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Profile of chi² over one constant: per grid value the minimum over the other two."""
+    ok = chi2[chi2["status"] == STATUS_OK]
+    column = chi2[name].to_numpy(dtype=float)
+    values = np.sort(np.unique(column[np.isfinite(column) & (column > 0)]))
+    prof = ok.groupby(name)["chi2"].min().reindex(values)
+    return pd.DataFrame({name: values, "chi2_min": prof.to_numpy()})
+
+
+def _crossing(x0: float, y0: float, x1: float, y1: float, level: float) -> float:
+    """log10 k where the segment (x0, y0)-(x1, y1) crosses ``level`` (x in log10 k)."""
+    if not np.isfinite(y1) or y1 == y0:
+        return x1 if np.isfinite(y1) and y1 <= level else x0
+    return x0 + (level - y0) * (x1 - x0) / (y1 - y0)
+
+
+def interval_from_profile(values: np.ndarray, prof: np.ndarray, level: float) -> dict:
+    """Interval of k where the profile stays <= ``level`` around the profile minimum.
+
+    Crossings are interpolated linearly in log10(k); an end at the grid edge is "open".
+    Failed grid values (NaN profile) count as outside.
+    """
+    values = np.asarray(values, float)
+    prof = np.asarray(prof, float)
+    finite = np.isfinite(prof)
+    if not finite.any():
+        return {"low": None, "high": None, "low_open": True, "high_open": True}
+    x = np.log10(values)
+    best = int(np.nanargmin(np.where(finite, prof, np.inf)))
+    lo = best
+    while lo > 0 and finite[lo - 1] and prof[lo - 1] <= level:
+        lo -= 1
+    hi = best
+    while hi < len(prof) - 1 and finite[hi + 1] and prof[hi + 1] <= level:
+        hi += 1
+    low_open = lo == 0
+    high_open = hi == len(prof) - 1
+    x_lo = x[lo] if low_open else _crossing(x[lo], prof[lo], x[lo - 1], prof[lo - 1], level)
+    x_hi = x[hi] if high_open else _crossing(x[hi], prof[hi], x[hi + 1], prof[hi + 1], level)
+    return {
+        "low": float(10.0**x_lo),
+        "high": float(10.0**x_hi),
+        "low_open": bool(low_open),
+        "high_open": bool(high_open),
+    }
+
+
+def f_test_delta(n_residuals: int, n_parameters: int = 3, confidence: float = 0.95) -> float:
+    """delta_F = F(1, n - p; confidence) / (n - p), or NaN when n <= p."""
+    from scipy.stats import f
+
+    dof = n_residuals - n_parameters
+    if dof <= 0:
+        return float("nan")
+    return float(f.ppf(confidence, 1, dof) / dof)
+
+
+def profile_intervals(chi2: pd.DataFrame, delta_rel: float) -> dict:
+    """Interval of every constant where its profile chi² <= (1 + delta_rel) chi²_min."""
+    ok = chi2[chi2["status"] == STATUS_OK]
+    out: dict = {"delta_rel": float(delta_rel)}
+    if ok.empty:
+        out["chi2_threshold"] = None
+        return out
+    level = float(ok["chi2"].min()) * (1.0 + delta_rel)
+    out["chi2_threshold"] = level
+    for name in RATE_CONSTANTS:
+        prof = profile(chi2, name)
+        entry = interval_from_profile(prof[name].to_numpy(), prof["chi2_min"].to_numpy(), level)
+        entry["profile"] = [
+            {"value": float(v), "chi2_min": (float(c) if np.isfinite(c) else None)}
+            for v, c in zip(prof[name], prof["chi2_min"], strict=True)
+        ]
+        out[name] = entry
+    return out
+
+
+# --- best fit ---------------------------------------------------------------------------------
+def ranked(chi2: pd.DataFrame) -> pd.DataFrame:
+    """Successful points by increasing chi² (ties: lower point index first)."""
+    ok = chi2[chi2["status"] == STATUS_OK]
+    return ok.sort_values(["chi2", "point"], kind="mergesort").reset_index(drop=True)
+
+
+def failure_summary(chi2: pd.DataFrame) -> dict:
+    failed = chi2[chi2["status"] != STATUS_OK]
+    counts = Counter(failed["message"].fillna("").astype(str))
+    return {
+        "n_points": int(len(chi2)),
+        "n_ok": int(len(chi2) - len(failed)),
+        "n_failed": int(len(failed)),
+        "failed_reasons": {k or "(no message)": int(v) for k, v in sorted(counts.items())},
+    }
+
+
+def _point_dict(row) -> dict:
+    return {
+        "point": int(row["point"]),
+        "k_dim": float(row["k_dim"]),
+        "k_diss": float(row["k_diss"]),
+        "k_ex": float(row["k_ex"]),
+        "chi2": float(row["chi2"]),
+        "k_dim_to_k_diss": float(row["k_dim"] / row["k_diss"]),
+    }
+
+
+def refine(
+    objective: Callable[[np.ndarray], float],
+    start: dict,
+    axes: dict[str, np.ndarray],
+    max_evaluations: int = 60,
+) -> dict:
+    """Nelder-Mead on log10 k from a grid point (see the module docstring).
+
+    ``objective`` takes log10 (k_dim, k_diss, k_ex) and returns chi² (inf when failed).
+    """
+    from scipy.optimize import minimize
+
+    x0 = np.log10([start[n] for n in RATE_CONSTANTS])
+    bounds, steps = [], []
+    for name in RATE_CONSTANTS:
+        logs = np.log10(axes[name])
+        lo, hi = float(logs.min()), float(logs.max())
+        step = 0.5 * (float(np.median(np.diff(logs))) if logs.size > 1 else 0.25)
+        bounds.append((lo, hi))
+        steps.append(step)
+    simplex = [x0]
+    for d, (step, (_, hi)) in enumerate(zip(steps, bounds, strict=True)):
+        vertex = x0.copy()
+        vertex[d] = x0[d] + step if x0[d] + step <= hi else x0[d] - step
+        simplex.append(vertex)
+    history: list[tuple[np.ndarray, float]] = []
+
+    def wrapped(x):
+        value = float(objective(np.asarray(x, float)))
+        value = value if np.isfinite(value) else np.inf
+        history.append((np.asarray(x, float).copy(), value))
+        return value
+
+    f0 = float(start["chi2"])
+    result = minimize(
+        wrapped,
+        x0,
+        method="Nelder-Mead",
+        bounds=bounds if all(lo < hi for lo, hi in bounds) else None,
+        options={
+            "initial_simplex": np.array(simplex),
+            "maxfev": int(max_evaluations),
+            "xatol": 0.01,
+            "fatol": 1e-4 * max(f0, 1e-12),
+        },
+    )
+    values = [v for _, v in history]
+    i_best = int(np.argmin(values)) if values else -1
+    x_best, f_best = history[i_best] if values else (x0, f0)
+    if not np.isfinite(f_best) or f_best > f0:
+        x_best, f_best = x0, f0
+    k = 10.0 ** np.asarray(x_best)
+    return {
+        "k_dim": float(k[0]),
+        "k_diss": float(k[1]),
+        "k_ex": float(k[2]),
+        "chi2": float(f_best),
+        "k_dim_to_k_diss": float(k[0] / k[1]),
+        "start": {n: float(start[n]) for n in RATE_CONSTANTS},
+        "start_chi2": f0,
+        "n_evaluations": len(history),
+        "converged": bool(result.success),
+        "message": str(result.message),
+        "method": "Nelder-Mead in log10(k), direct on eq 1 with simulations",
+    }
+
+
+def chi2_objective(
+    network: ReactionNetwork,
+    experiments: dict[str, tuple[Conditions, np.ndarray, pd.DataFrame]],
+    settings: TmaxSettings,
+    simulator: Callable | None = None,
+    options: dict | None = None,
+) -> Callable[[np.ndarray], float]:
+    """chi²(log10 k) summed over samples; ``experiments``: sample -> (conditions, times, t_max)."""
+    prepared = []
+    for sample in sorted(experiments):
+        conditions, times_min, exp_tmax = experiments[sample]
+        mask = exp_tmax["included"].astype(bool).to_numpy()
+        prepared.append((conditions, np.asarray(times_min, float), mask,
+                         exp_tmax["t_max_min"].to_numpy(dtype=float)))  # fmt: skip
+
+    def objective(log_k: np.ndarray) -> float:
+        k_dim, k_diss, k_ex = (10.0 ** np.asarray(log_k, float)).tolist()
+        total = 0.0
+        for conditions, times_min, mask, t_exp in prepared:
+            status, _, t_sim = simulate_tmax(
+                network, k_dim, k_diss, k_ex, conditions, times_min, settings,
+                simulator, options,
+            )  # fmt: skip
+            if status != STATUS_OK:
+                return math.inf
+            total += float(np.sum((t_sim[mask] - t_exp[mask]) ** 2))
+        return total
+
+    return objective
+
+
+def best_fit(
+    chi2: pd.DataFrame,
+    axes: dict[str, np.ndarray],
+    delta_rel: float = 0.10,
+    n_next: int = 10,
+    f_confidence: float = 0.95,
+    objective: Callable[[np.ndarray], float] | None = None,
+    max_evaluations: int = 60,
+) -> dict:
+    """Everything ``best.json`` holds (see the module docstring); refines when ``objective``."""
+    ranking = ranked(chi2)
+    summary = failure_summary(chi2)
+    out: dict = {"chi2_unit": "min^2", **summary}
+    out["grid"] = {name: [float(v) for v in axes[name]] for name in RATE_CONSTANTS}
+    if ranking.empty:
+        out.update({"k_dim": None, "k_diss": None, "k_ex": None, "chi2": None})
+        out.update({"best": None, "next_best": [], "refined": None, "intervals": None})
+        return out
+    best = _point_dict(ranking.iloc[0])
+    out.update({n: best[n] for n in (*RATE_CONSTANTS, "chi2", "k_dim_to_k_diss")})
+    out["best"] = best
+    out["n_species"] = int(ranking.iloc[0]["n_species"])
+    out["next_best"] = [_point_dict(r) for _, r in ranking.iloc[1 : 1 + n_next].iterrows()]
+    out["intervals"] = {"rule": "profile chi2 <= (1 + delta_rel) * chi2_min (relative)"}
+    out["intervals"].update(profile_intervals(chi2, delta_rel))
+    delta_f = f_test_delta(out["n_species"], 3, f_confidence)
+    out["intervals_f_test"] = {
+        "rule": "profile chi2 <= (1 + F(1, n-3; conf)/(n-3)) * chi2_min (Bates & Watts)",
+        "confidence": float(f_confidence),
+        "n_residuals": out["n_species"],
+    }
+    if np.isfinite(delta_f):
+        out["intervals_f_test"].update(profile_intervals(chi2, delta_f))
+    out["refined"] = refine(objective, best, axes, max_evaluations) if objective else None
+    return out
+
+
+# --- helpers for the workflow scripts ---------------------------------------------------------
+def network_for(model: int, cluster: dict, kinetics: dict) -> ReactionNetwork:
+    """The reaction network of ``model`` from the ``cluster`` and ``kinetics`` config."""
+    return ReactionNetwork(
+        model=int(model),
+        convention=str(kinetics.get("convention", "S")),
+        nuclearity=int(cluster["nuclearity"]),
+    )
+
+
+def simulator_options(kinetics: dict) -> dict:
+    """Integration tolerances from the ``kinetics`` config."""
+    return {"rtol": float(kinetics.get("rtol", 1e-6)), "atol": float(kinetics.get("atol", 1e-9))}
+
+
+def load_experiment(intensities_path, tmax_table_path=None):
+    """(times_min, experimental t_max table or None) of a sample from its files."""
+    from .io import read_tsv
+    from .observables import experiment_times
+
+    times = experiment_times(read_tsv(intensities_path))
+    exp_tmax = read_tsv(tmax_table_path) if tmax_table_path else None
+    if exp_tmax is not None:
+        exp_tmax["included"] = exp_tmax["included"].astype(str).str.lower() == "true"
+    return times, exp_tmax
+
+
+def best_trajectories(
+    network: ReactionNetwork,
+    observables: pd.DataFrame,
+    constants: dict,
+    conditions: Conditions,
+    times_min: np.ndarray,
+    simulator: Callable | None = None,
+    options: dict | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Trajectories of one parameter set for the figures.
+
+    Returns (observables table: time_min, species, kind, charge, n_ag, concentration_nM,
+    intensity_norm; isomers table: time_min, i, j, n_ag_total, concentration_nM). Raises
+    when the simulation fails (there is nothing to plot).
+    """
+    from .observables import normalise_rows
+
+    simulator = simulator or default_simulator()
+    times_min = np.asarray(times_min, float)
+    result = simulator(
+        network, float(constants["k_dim"]), float(constants["k_diss"]),
+        float(constants["k_ex"]), conditions.ag_nM, conditions.au_nM, times_min * 60.0,
+        conditions.dead_time_s, **_simulator_kwargs(simulator, options),
+    )  # fmt: skip
+    if result.status != STATUS_OK:
+        raise RuntimeError(f"simulation of the best fit failed: {result.message}")
+    conc = np.asarray(result.observables, float)
+    norm = normalise_rows(conc)
+    n_t, n_obs = conc.shape
+    obs = observables.reset_index(drop=True)
+    table = pd.DataFrame(
+        {
+            "time_min": np.repeat(times_min, n_obs),
+            "species": np.tile(obs["species"].to_numpy(), n_t),
+            "kind": np.tile(obs["kind"].to_numpy(), n_t),
+            "charge": np.tile(obs["charge"].to_numpy(), n_t),
+            "n_ag": np.tile(obs["n_ag"].to_numpy(), n_t),
+            "concentration_nM": conc.ravel(),
+            "intensity_norm": norm.ravel(),
+        }
+    )
+    pairs = network.dimer_pairs
+    iso = np.asarray(result.isomers, float)
+    isomers = pd.DataFrame(
+        {
+            "time_min": np.repeat(times_min, len(pairs)),
+            "i": np.tile(pairs[:, 0], n_t),
+            "j": np.tile(pairs[:, 1], n_t),
+            "n_ag_total": np.tile(pairs.sum(axis=1), n_t),
+            "concentration_nM": iso.ravel(),
+        }
+    )
+    return table, isomers
