@@ -8,5 +8,6 @@ def all_targets():
         sample=SAMPLES,
         table=["intensities", "qc", "cid"],
     )
+    targets += fit_targets()
     targets += figure_targets()
     return targets

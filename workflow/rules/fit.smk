@@ -1,0 +1,154 @@
+# Grid fit of the rate constants (SPEC §3): experimental t_max, the grid scattered into
+# chunks (scattergather "grid": config fit.chunks or --set-scatter grid=N), chi² per sample
+# and jointly over all samples (fit_sample = fit.joint_sample_name), best fit with profile
+# intervals and refinement, and the best fits' trajectories for the figures.
+
+
+include: "fit_functions.smk"
+
+
+scattergather:
+    grid=config["fit"]["chunks"],
+
+
+# --- rules ------------------------------------------------------------------------------
+
+
+rule fit_tmax_experiment:
+    input:
+        intensities=fit_intensities_of_sample,
+    output:
+        tmax="results/fit/{sample}/tmax_experiment.tsv",
+    log:
+        "logs/fit/tmax_experiment/{sample}.log",
+    benchmark:
+        "results/benchmarks/fit_tmax_experiment/{sample}.tsv"
+    conda:
+        "../../envs/fit.yaml"
+    params:
+        cluster=config["cluster"],
+        tmax=config["fit"]["tmax"],
+    script:
+        "../scripts/fit_tmax_experiment.py"
+
+
+rule fit_grid_chunk:
+    input:
+        intensities=fit_intensities_of_sample,
+    output:
+        chunk="results/fit/{sample}/model{model}/chunks/{scatteritem}.parquet",
+    log:
+        "logs/fit/grid_chunk/{sample}/model{model}/{scatteritem}.log",
+    benchmark:
+        "results/benchmarks/fit_grid_chunk/{sample}/model{model}/{scatteritem}.tsv"
+    conda:
+        "../../envs/fit.yaml"
+    threads: 1
+    params:
+        grid=config["fit"]["grid"],
+        tmax=config["fit"]["tmax"],
+        cluster=config["cluster"],
+        kinetics=config["kinetics"],
+        conditions=conditions_of,
+    script:
+        "../scripts/fit_grid_chunk.py"
+
+
+rule fit_chi2:
+    input:
+        chunks=fit_chunks_of,
+        intensities=fit_intensities_of,
+        tmax=fit_tmax_of,
+    output:
+        chi2="results/fit/{fit_sample}/model{model}/chi2.parquet",
+        residuals="results/fit/{fit_sample}/model{model}/residuals.tsv",
+    log:
+        "logs/fit/chi2/{fit_sample}/model{model}.log",
+    benchmark:
+        "results/benchmarks/fit_chi2/{fit_sample}/model{model}.tsv"
+    conda:
+        "../../envs/fit.yaml"
+    params:
+        samples=fit_samples_param,
+        grid=config["fit"]["grid"],
+    script:
+        "../scripts/fit_chi2.py"
+
+
+rule fit_best:
+    input:
+        chi2="results/fit/{fit_sample}/model{model}/chi2.parquet",
+        intensities=fit_intensities_of,
+        tmax=fit_tmax_of,
+    output:
+        best="results/fit/{fit_sample}/model{model}/best.json",
+    log:
+        "logs/fit/best/{fit_sample}/model{model}.log",
+    benchmark:
+        "results/benchmarks/fit_best/{fit_sample}/model{model}.tsv"
+    conda:
+        "../../envs/fit.yaml"
+    params:
+        samples=fit_samples_param,
+        conditions=fit_conditions_param,
+        fit=config["fit"],
+        cluster=config["cluster"],
+        kinetics=config["kinetics"],
+    script:
+        "../scripts/fit_best.py"
+
+
+rule simulate_best:
+    input:
+        best="results/fit/{fit_sample}/model{model}/best.json",
+    output:
+        trajectories="results/fit/{fit_sample}/model{model}/best_simulation/{sample}.tsv",
+        isomers="results/fit/{fit_sample}/model{model}/best_simulation/{sample}_isomers.parquet",
+    log:
+        "logs/fit/simulate_best/{fit_sample}/model{model}/{sample}.log",
+    benchmark:
+        "results/benchmarks/simulate_best/{fit_sample}/model{model}/{sample}.tsv"
+    conda:
+        "../../envs/fit.yaml"
+    params:
+        conditions=conditions_of,
+        cluster=config["cluster"],
+        kinetics=config["kinetics"],
+    script:
+        "../scripts/simulate_best.py"
+
+
+# --- plausibility (SPEC §4) ---------------------------------------------------------------
+
+
+rule plausibility:
+    input:
+        best="results/fit/{fit_sample}/model{model}/best.json",
+    output:
+        json="results/plausibility/{fit_sample}/model{model}.json",
+    log:
+        "logs/plausibility/{fit_sample}/model{model}.log",
+    benchmark:
+        "results/benchmarks/plausibility/{fit_sample}/model{model}.tsv"
+    conda:
+        "../../envs/fit.yaml"
+    params:
+        settings=config["plausibility"],
+        conditions=fit_conditions_param,
+    script:
+        "../scripts/plausibility.py"
+
+
+rule plausibility_summary:
+    input:
+        jsons=plausibility_jsons,
+    output:
+        md="results/plausibility/summary.md",
+    log:
+        "logs/plausibility/summary.log",
+    benchmark:
+        "results/benchmarks/plausibility_summary/summary.tsv"
+    conda:
+        "../../envs/fit.yaml"
+    script:
+        "../scripts/plausibility_summary.py"

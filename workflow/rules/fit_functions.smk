@@ -1,0 +1,85 @@
+# Input functions and targets of the fit and plausibility rules (workflow/rules/fit.smk).
+
+from types import SimpleNamespace
+
+# --- input functions -------------------------------------------------------------------
+
+
+def samples_of_fit(fit_sample):
+    """The samples a fit covers: one sample, or every sample for the joint fit."""
+    return list(SAMPLES) if fit_sample == JOINT_SAMPLE else [fit_sample]
+
+
+def fit_chunks_of(wildcards):
+    """Every chunk table of every sample of the fit, sample by sample."""
+    return [
+        path
+        for sample in samples_of_fit(wildcards.fit_sample)
+        for path in gather.grid(
+            f"results/fit/{sample}/model{wildcards.model}/chunks/{{scatteritem}}.parquet"
+        )
+    ]
+
+
+def fit_intensities_of(wildcards):
+    """The deconvolved intensities of every sample of the fit (time grids)."""
+    return [
+        f"results/deconvolution/{s}/intensities.tsv"
+        for s in samples_of_fit(wildcards.fit_sample)
+    ]
+
+
+def fit_tmax_of(wildcards):
+    """The experimental t_max tables of every sample of the fit."""
+    return [
+        f"results/fit/{s}/tmax_experiment.tsv"
+        for s in samples_of_fit(wildcards.fit_sample)
+    ]
+
+
+def fit_samples_param(wildcards):
+    return samples_of_fit(wildcards.fit_sample)
+
+
+def fit_conditions_param(wildcards):
+    """Conditions of every sample of the fit, in the order of fit_samples_param."""
+    return [
+        conditions_of(SimpleNamespace(sample=s))
+        for s in samples_of_fit(wildcards.fit_sample)
+    ]
+
+
+def fit_intensities_of_sample(wildcards):
+    return f"results/deconvolution/{wildcards.sample}/intensities.tsv"
+
+
+def plausibility_jsons(wildcards):
+    return expand(
+        "results/plausibility/{fit_sample}/model{model}.json",
+        fit_sample=SAMPLES + [JOINT_SAMPLE],
+        model=FIT_MODELS,
+    )
+
+
+def fit_targets():
+    """The fit's and plausibility's final outputs (for all_targets())."""
+    fit_samples = SAMPLES + [JOINT_SAMPLE]
+    targets = expand(
+        "results/fit/{fit_sample}/model{model}/{name}",
+        fit_sample=fit_samples,
+        model=FIT_MODELS,
+        name=["chi2.parquet", "best.json", "residuals.tsv"],
+    )
+    targets += expand(
+        "results/plausibility/{fit_sample}/model{model}.json",
+        fit_sample=fit_samples,
+        model=FIT_MODELS,
+    )
+    targets.append("results/plausibility/summary.md")
+    # best fits simulated at their own samples' conditions (all samples for the joint fit)
+    for fit_sample in fit_samples:
+        for model in FIT_MODELS:
+            for sample in samples_of_fit(fit_sample):
+                base = f"results/fit/{fit_sample}/model{model}/best_simulation/{sample}"
+                targets += [f"{base}.tsv", f"{base}_isomers.parquet"]
+    return targets

@@ -1,0 +1,34 @@
+"""chi² (eq 1) per grid point for a sample or the joint fit; residuals (rule fit_chi2)."""
+
+from intercluster.io import configure_logging
+
+log = configure_logging(snakemake.log[0])  # noqa: F821
+
+from intercluster import fit  # noqa: E402
+from intercluster.io import write_tsv  # noqa: E402
+
+sm = snakemake  # noqa: F821
+per_sample = {}
+for sample in sm.params.samples:
+    prefix = f"results/fit/{sample}/model{sm.wildcards.model}/chunks/"
+    chunks = [fit.read_parquet(p) for p in sm.input.chunks if str(p).startswith(prefix)]
+    _, exp_tmax = fit.load_experiment(sm.input.intensities[sm.params.samples.index(sample)],
+                                      sm.input.tmax[sm.params.samples.index(sample)])  # fmt: skip
+    per_sample[sample] = (fit.merge_chunks(chunks), exp_tmax)
+chi2 = fit.chi2_table(per_sample)
+expected = len(fit.grid_points(sm.params.grid))
+if len(chi2) != expected:
+    raise ValueError(f"chunks hold {len(chi2)} grid points, the grid has {expected}")
+summary = fit.failure_summary(chi2)
+log.info("%s model %s: %d points, %d ok, %d failed", sm.wildcards.fit_sample,
+         sm.wildcards.model, summary["n_points"], summary["n_ok"], summary["n_failed"])  # fmt: skip
+for reason, count in summary["failed_reasons"].items():
+    log.warning("failed sets: %d x %s", count, reason)
+fit.write_parquet(chi2, sm.output.chi2)
+ranking = fit.ranked(chi2)
+if ranking.empty:
+    raise RuntimeError("every grid point failed; see the chunk logs")
+best = ranking.iloc[0]
+log.info("best grid point %d: k_dim=%g k_diss=%g k_ex=%g chi2=%.6g min^2", best["point"],
+         best["k_dim"], best["k_diss"], best["k_ex"], best["chi2"])  # fmt: skip
+write_tsv(fit.residual_table(per_sample, int(best["point"])), sm.output.residuals)
