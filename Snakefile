@@ -15,6 +15,7 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/targets.smk"
+include: "workflow/rules/network.smk"
 include: "workflow/rules/experiment.smk"
 include: "workflow/rules/fit.smk"
 include: "workflow/rules/figures.smk"

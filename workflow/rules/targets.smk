@@ -3,6 +3,12 @@
 
 def all_targets():
     targets = []
+    targets += expand("results/network/model{model}.xml", model=MODELS)
+    targets += expand(
+        "results/simulations/table1/model{model}/{table}",
+        model=MODELS,
+        table=["observables.tsv", "isomers.parquet"],
+    )
     targets += expand(
         "results/deconvolution/{sample}/{table}.tsv",
         sample=SAMPLES,
