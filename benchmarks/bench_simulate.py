@@ -27,14 +27,20 @@ from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 import numpy as np  # noqa: E402
 
 from intercluster.network import ReactionNetwork  # noqa: E402
-from intercluster.simulate import simulate, simulate_many, simulate_reference  # noqa: E402
+from intercluster.simulate import (  # noqa: E402
+    DEFAULT_ATOL,
+    DEFAULT_RTOL,
+    simulate,
+    simulate_many,
+    simulate_reference,
+)
 
 TABLE1 = {1: (3.2e-3, 3.2e-2, 3.2e-2), 2: (1e-2, 1e-1, 3.2e-2), 3: (1e-2, 5.6e-2, 3.2e-2)}
 GRID_VALUES = np.logspace(-3, 0, 13)
 C_A = C_B = 40.0
 DEAD_TIME = 20.0
 TIMES = np.arange(0.0, 3600.0 + 1, 15.0)
-RTOL, ATOL = 1e-6, 1e-9
+RTOL, ATOL = DEFAULT_RTOL, DEFAULT_ATOL
 FLOOR = 1e-3
 
 
