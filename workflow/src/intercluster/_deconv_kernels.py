@@ -57,11 +57,11 @@ def build_columns(mz, width, peak_mz, peak_prob, col_ptr, shift_ppm, resolving_p
 
 
 @njit(cache=True)
-def normal_equations(starts, ends, seg_ptr, values, deriv, delta, y, baseline):
-    """Gram matrix G = A'A and b = A'y of the columns (plus a constant baseline column).
+def normal_equations(starts, ends, seg_ptr, values, deriv, delta, y, w, baseline):
+    """Weighted normal equations G = A'WA, b = A'Wy (plus a constant baseline column).
 
     The columns are ``values + delta * deriv``: built at one shift and moved by ``delta``
-    ppm to first order, so that small shift steps need no rebuild.
+    ppm to first order, so that small shift steps need no rebuild. ``w``: point weights.
     """
     n_cols = starts.shape[0]
     m = n_cols + 1 if baseline else n_cols
@@ -72,7 +72,7 @@ def normal_equations(starts, ends, seg_ptr, values, deriv, delta, y, baseline):
         acc = 0.0
         tot = 0.0
         for i in range(sk, ek):
-            v = values[ok + i - sk] + delta * deriv[ok + i - sk]
+            v = (values[ok + i - sk] + delta * deriv[ok + i - sk]) * w[i]
             acc += v * y[i]
             tot += v
         rhs[k] = acc
@@ -89,12 +89,12 @@ def normal_equations(starts, ends, seg_ptr, values, deriv, delta, y, baseline):
             for i in range(lo, hi):
                 a = ok + i - sk
                 b = oq + i - starts[q]
-                acc += (values[a] + delta * deriv[a]) * (values[b] + delta * deriv[b])
+                acc += (values[a] + delta * deriv[a]) * (values[b] + delta * deriv[b]) * w[i]
             gram[k, q] = acc
             gram[q, k] = acc
     if baseline:
-        gram[n_cols, n_cols] = y.shape[0]
-        rhs[n_cols] = y.sum()
+        gram[n_cols, n_cols] = w.sum()
+        rhs[n_cols] = (w * y).sum()
     return gram, rhs
 
 
@@ -187,10 +187,11 @@ def nnls_gram(gram, rhs, passive0, max_iter=500):
 
 
 @njit(cache=True)
-def model_and_shift_step(starts, ends, seg_ptr, values, deriv, delta, coef, y, baseline):
-    """Residual sum of squares and the Gauss-Newton step of the shift for fixed ``coef``.
+def model_and_shift_step(starts, ends, seg_ptr, values, deriv, delta, coef, y, w, baseline):
+    """Weighted residual sum of squares and the Gauss-Newton step of the shift (fixed coef).
 
-    Columns as in :func:`normal_equations` (``values + delta * deriv``).
+    Columns as in :func:`normal_equations` (``values + delta * deriv``). Also returns the
+    model (patterns plus baseline) at every point.
     """
     n_cols = starts.shape[0]
     n = y.shape[0]
@@ -209,9 +210,10 @@ def model_and_shift_step(starts, ends, seg_ptr, values, deriv, delta, coef, y, b
     num = 0.0
     den = 0.0
     for i in range(n):
-        r = y[i] - model[i] - b0
-        rss += r * r
-        num += dmodel[i] * r
-        den += dmodel[i] * dmodel[i]
+        model[i] += b0
+        r = y[i] - model[i]
+        rss += w[i] * r * r
+        num += w[i] * dmodel[i] * r
+        den += w[i] * dmodel[i] * dmodel[i]
     step = num / den if den > 0 else 0.0
-    return rss, step
+    return rss, step, model

@@ -140,14 +140,59 @@ class _Columns:
         return self.parts, shift - self.at
 
 
-def _evaluate(columns: _Columns, y, shift, passive0, baseline=True):
+def _evaluate(columns: _Columns, y, w, shift, passive0, baseline=True):
     (starts, ends, seg_ptr, values, deriv), delta = columns.get(shift)
-    gram, rhs = kern.normal_equations(starts, ends, seg_ptr, values, deriv, delta, y, baseline)
+    gram, rhs = kern.normal_equations(starts, ends, seg_ptr, values, deriv, delta, y, w, baseline)
     coef, passive = kern.nnls_gram(gram, rhs, passive0)
-    rss, step = kern.model_and_shift_step(
-        starts, ends, seg_ptr, values, deriv, delta, coef, y, baseline
+    rss, step, model = kern.model_and_shift_step(
+        starts, ends, seg_ptr, values, deriv, delta, coef, y, w, baseline
     )
-    return coef, passive, rss, step
+    return coef, passive, rss, step, model
+
+
+def noise_weights(y: np.ndarray, model: np.ndarray) -> np.ndarray:
+    """1 / variance per point from the residuals of a first fit.
+
+    Variance model ``s0 + c * model`` (baseline noise plus shot noise, whose scale ``c``
+    is fitted too, as intensities need not be ion counts), by least squares on the squared
+    residuals; weights are scaled to mean 1.
+    """
+    r2 = np.square(y - model)
+    m = np.maximum(model, 0.0)
+    # 2x2 normal equations by hand (np.linalg here would start BLAS threads: ms per call)
+    n, sm, smm, sr, smr = m.size, m.sum(), np.square(m).sum(), r2.sum(), (m * r2).sum()
+    det = n * smm - sm * sm
+    c = (n * smr - sm * sr) / det if det > 0 else 0.0
+    s0 = (sr - c * sm) / n
+    floor = max(float(np.median(r2)), 1e-12)
+    s0 = max(float(s0), 0.05 * floor)
+    c = max(float(c), 0.0)
+    w = 1.0 / (s0 + c * m)
+    return w / w.mean()
+
+
+def _gauss_newton(columns, y, w, shift, passive, baseline, max_shift_ppm, max_iter, tol_ppm):
+    coef, passive, rss, step, model = _evaluate(columns, y, w, shift, passive, baseline)
+    max_step = 0.25e6 / columns.r  # a quarter of the FWHM, in ppm
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):  # noqa: B007 - reported
+        step = float(np.clip(step, -max_step, max_step))
+        accepted = False
+        for _ in range(6):
+            trial = float(np.clip(shift + step, -max_shift_ppm, max_shift_ppm))
+            t_coef, t_passive, t_rss, t_step, t_model = _evaluate(
+                columns, y, w, trial, passive, baseline
+            )
+            if t_rss <= rss * (1 + 1e-12):
+                accepted = True
+                shift, coef, passive, rss, step = trial, t_coef, t_passive, t_rss, t_step
+                model = t_model
+                break
+            step *= 0.5
+        # Converged when the next Gauss-Newton step would be negligible.
+        if not accepted or abs(step) < tol_ppm:
+            break
+    return shift, coef, passive, rss, model, n_iter
 
 
 def fit_spectrum(
@@ -162,8 +207,12 @@ def fit_spectrum(
     tol_ppm: float = 0.01,
     width: np.ndarray | None = None,
     baseline: bool = True,
+    weighted: bool = True,
 ) -> SpectrumFit:
     """NNLS abundances with the calibration shift fitted by variable projection.
+
+    With ``weighted`` a second pass weights every point by 1 / its noise variance, from a
+    variance model (baseline + shot noise) fitted to the first pass's residuals.
 
     Gauss-Newton on the shift for the NNLS solution (Kaufman's approximation), each step
     accepted only if it lowers the residual (else halved). Columns are rebuilt only when
@@ -177,23 +226,16 @@ def fit_spectrum(
     m = basis.n_cols + (1 if baseline else 0)
     passive = np.ones(m, bool) if passive0 is None else passive0.copy()
     shift = float(np.clip(shift0, -max_shift_ppm, max_shift_ppm))
-    coef, passive, rss, step = _evaluate(columns, y, shift, passive, baseline)
-    max_step = 0.25e6 / resolving_power  # a quarter of the FWHM, in ppm
-    n_iter = 0
-    for n_iter in range(1, max_iter + 1):  # noqa: B007 - reported
-        step = float(np.clip(step, -max_step, max_step))
-        accepted = False
-        for _ in range(6):
-            trial = float(np.clip(shift + step, -max_shift_ppm, max_shift_ppm))
-            t_coef, t_passive, t_rss, t_step = _evaluate(columns, y, trial, passive, baseline)
-            if t_rss <= rss * (1 + 1e-12):
-                accepted = True
-                shift, coef, passive, rss, step = trial, t_coef, t_passive, t_rss, t_step
-                break
-            step *= 0.5
-        # Converged when the next Gauss-Newton step would be negligible.
-        if not accepted or abs(step) < tol_ppm:
-            break
+    w = np.ones_like(y)
+    args = (baseline, max_shift_ppm, max_iter, tol_ppm)
+    shift, coef, passive, rss, model, n_iter = _gauss_newton(columns, y, w, shift, passive, *args)
+    if weighted:
+        w = noise_weights(y, model)
+        shift, coef, passive, rss, model, n_more = _gauss_newton(
+            columns, y, w, shift, passive, *args
+        )
+        n_iter += n_more
+    rss = float(np.square(y - model).sum())  # unweighted, for the QC
     y_norm = float(np.sqrt(np.square(y).sum()))  # not np.dot: BLAS threads cost ms here
     return SpectrumFit(
         coef=coef[: basis.n_cols].copy(),
@@ -220,11 +262,14 @@ def scan_shift(mz, y, basis, resolving_power, max_shift_ppm=20.0, step_ppm=None)
     passive = np.ones(basis.n_cols + 1, bool)
     best, best_rss = 0.0, np.inf
     columns = _Columns(mz, width, basis, float(resolving_power))
+    ones = np.ones_like(y)
     for shift in grid:
-        _, passive, rss, _ = _evaluate(columns, y, float(shift), passive)
+        _, passive, rss, _, _ = _evaluate(columns, y, ones, float(shift), passive)
         if rss < best_rss:
             best, best_rss = float(shift), rss
-    return fit_spectrum(mz, y, basis, resolving_power, best, max_shift_ppm, width=width).shift_ppm
+    return fit_spectrum(
+        mz, y, basis, resolving_power, best, max_shift_ppm, width=width, weighted=False
+    ).shift_ppm
 
 
 def fit_resolving_power(
@@ -244,7 +289,9 @@ def fit_resolving_power(
         total = 0.0
         r = float(np.exp(log_r))
         for n, (mz, y) in enumerate(spectra):
-            fit = fit_spectrum(mz, y, basis, r, shifts[n], max_shift_ppm, width=widths[n])
+            fit = fit_spectrum(
+                mz, y, basis, r, shifts[n], max_shift_ppm, width=widths[n], weighted=False
+            )
             shifts[n] = fit.shift_ppm
             total += fit.rss
         return total

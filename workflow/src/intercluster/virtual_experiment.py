@@ -13,7 +13,9 @@ after mixing):
 * expected counts per m/z bin: N y_k times each nominal isotope peak (probability-weighted
   centroid) integrated over the bin as a Gaussian of FWHM m/z / resolving_power;
 * shot noise (Poisson counts) plus a baseline: a constant background of 3 noise sds with
-  Gaussian noise of sd baseline_rel * base peak (clipped at 0), rounded to whole counts.
+  Gaussian noise (clipped at 0), rounded to whole counts. The noise sd is baseline_rel times
+  the run's median base peak, one value per run (detector noise does not scale with the
+  momentary signal); the CID spectra get the same sd.
 
 CID: MS2 of the dimer ion nearest ``precursor_mz`` ([Ag25Au25]2-, m/z 6280) at the given
 reaction times. An isomer D_{i,j} (i + j = s) fragments into M_i and M_j, each carrying
@@ -132,18 +134,17 @@ def expected_counts(grid, flat, abundances, resolving_power, shift_ppm, n_sigma=
     return np.bincount(idx[inside], weights=mass[inside], minlength=grid.size)
 
 
-def noisy_spectrum(rng, expected: np.ndarray, baseline_rel: float) -> np.ndarray:
+def noisy_spectrum(rng, expected: np.ndarray, baseline_sd: float) -> np.ndarray:
     """Shot noise (Poisson) plus a noisy baseline, in whole counts.
 
     The baseline is a constant background of ``BASELINE_LEVEL_SD`` noise sds plus Gaussian
-    noise of sd ``baseline_rel`` times the base peak; clipping at 0 then (almost) never
-    happens. (Noise clipped at 0 around a zero baseline would make the background depend on
-    the signal, which a constant baseline term cannot absorb: 1 % L1 abundance bias.)
+    noise of sd ``baseline_sd``; clipping at 0 then (almost) never happens. (Noise clipped
+    at 0 around a zero baseline would make the background depend on the signal, which a
+    constant baseline term cannot absorb: 1 % L1 abundance bias.)
     """
     counts = rng.poisson(expected).astype(float)
-    if baseline_rel > 0:
-        sd = baseline_rel * expected.max()
-        counts += rng.normal(BASELINE_LEVEL_SD * sd, sd, expected.size)
+    if baseline_sd > 0:
+        counts += rng.normal(BASELINE_LEVEL_SD * baseline_sd, baseline_sd, expected.size)
     return np.maximum(np.rint(counts), 0.0)
 
 
@@ -206,12 +207,19 @@ def simulate_sample(
     offset = float(calibration.get("offset_ppm", 0.0))
     drift = float(calibration.get("drift_ppm_per_h", 0.0))
 
+    factors = np.exp(rng.normal(0.0, instability, times_min.size) - 0.5 * instability**2)
+    shifts = offset + drift * times_min / 60.0
+    expected_all = [
+        expected_counts(grid, flat, ions * f * norm[row], resolving_power, shift)
+        for f, row, shift in zip(factors, scan_rows, shifts, strict=True)
+    ]
+    # Detector noise does not follow the momentary signal: one sd for the run, relative to
+    # the run's median base peak.
+    baseline_sd = baseline_rel * float(np.median([e.max() for e in expected_all]))
     ms1, scans = [], []
-    for n, (t, row) in enumerate(zip(times_min, scan_rows, strict=True)):
-        factor = float(np.exp(rng.normal(0.0, instability) - 0.5 * instability**2))
-        shift = offset + drift * t / 60.0
-        expected = expected_counts(grid, flat, ions * factor * norm[row], resolving_power, shift)
-        intensity = noisy_spectrum(rng, expected, baseline_rel)
+    for n, (t, expected) in enumerate(zip(times_min, expected_all, strict=True)):
+        factor, shift = float(factors[n]), float(shifts[n])
+        intensity = noisy_spectrum(rng, expected, baseline_sd)
         native_id = f"scan={n + 1}"
         ms1.append({"id": native_id, "time_min": float(t), "mz": grid, "intensity": intensity})
         scans.append(
@@ -236,7 +244,7 @@ def simulate_sample(
             abundance[prec] = ions * PRECURSOR_SURVIVAL
             shift = offset + drift * t / 60.0
             expected = expected_counts(grid, flat, abundance, resolving_power, shift)
-            intensity = noisy_spectrum(cid_rng, expected, baseline_rel)
+            intensity = noisy_spectrum(cid_rng, expected, baseline_sd)
             cid.append(
                 {"id": f"scan={n + 1}", "time_min": float(t), "mz": grid, "intensity": intensity,
                  "precursor_mz": float(patterns[prec].average_mz),
