@@ -1,8 +1,8 @@
 """The virtual experiment through ingestion and deconvolution, against its truth.
 
-One module-scoped virtual experiment with the real config's noise, calibration, resolving
-power and CID settings (only fewer scans: 0-60 min every minute) is written as mzML, read
-back and deconvolved; the tests compare with the simulated truth.
+For every demo sample (all three mixing ratios) one module-scoped virtual experiment with
+the real config's scan interval, noise, calibration, resolving power and CID settings is
+written as mzML, read back and deconvolved; the tests compare with the simulated truth.
 """
 
 from pathlib import Path
@@ -30,21 +30,23 @@ from intercluster.virtual_experiment import simulate_sample, simulate_truth, wri
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
-SAMPLE = "ag40_au40"
+SAMPLES = list(CONFIG["virtual_experiment"]["samples"])
 
 
-@pytest.fixture(scope="module")
-def experiment(tmp_path_factory):
-    out = tmp_path_factory.mktemp("virtual_experiment")
+@pytest.fixture(scope="module", params=SAMPLES)
+def experiment(request, tmp_path_factory):
+    """Every mixing ratio of the demo: the contract holds for the whole virtual experiment."""
+    sample = request.param
+    out = tmp_path_factory.mktemp(f"virtual_experiment_{sample}")
     system = ClusterSystem.from_config(CONFIG["cluster"])
     ve = CONFIG["virtual_experiment"]
     times = np.arange(0.0, 60.0 + 1e-9, ve["scan_interval_min"])
-    vs = simulate_sample(system, ve, SAMPLE, CONFIG["kinetics"]["convention"], times_min=times)
+    vs = simulate_sample(system, ve, sample, CONFIG["kinetics"]["convention"], times_min=times)
     paths = {
         k: out / f"{k}.{'mzML' if 'mzml' in k else 'tsv'}"
         for k in ("mzml", "cid_mzml", "observables", "tmax", "cid_truth", "scans")
     }
-    write_sample(vs, **paths, resolving_power=ve["resolving_power"], sample=SAMPLE)
+    write_sample(vs, **paths, resolving_power=ve["resolving_power"], sample=sample)
     basis = observable_basis(system)
     run = read_spectra(paths["mzml"], mz_required=basis.mz_span)
     dec = CONFIG["deconvolution"]
@@ -55,7 +57,7 @@ def experiment(tmp_path_factory):
     cid = deconvolve_cid_run(cid_run, system, r, dec["max_shift_ppm"])
     return {
         "system": system, "vs": vs, "paths": paths, "run": run, "intensities": intensities,
-        "qc": qc, "cid": cid, "resolving_power": r,
+        "qc": qc, "cid": cid, "resolving_power": r, "sample": sample,
     }  # fmt: skip
 
 
@@ -144,7 +146,7 @@ def test_tmax_of_deconvolved_curves(experiment):
     t_hat = _tmax(times, est.to_numpy())
     fine = np.arange(0.0, 60.0 + 1e-9, 0.05)
     network = ReactionNetwork(model=ve["model"], convention=CONFIG["kinetics"]["convention"])
-    cond = ve["samples"][SAMPLE]
+    cond = ve["samples"][experiment["sample"]]
     obs, _ = simulate_truth(
         network, ve["rate_constants"], cond["ag_nM"], cond["au_nM"], fine, ve["dead_time_s"]
     )
@@ -183,9 +185,10 @@ def test_virtual_experiment_is_deterministic(experiment):
     system = experiment["system"]
     ve = CONFIG["virtual_experiment"]
     times = np.array([0.0, 30.0])
-    first = simulate_sample(system, ve, SAMPLE, times_min=times)
-    again = simulate_sample(system, ve, SAMPLE, times_min=times)
-    other = simulate_sample(system, ve, "ag100_au60", times_min=times)
+    first = simulate_sample(system, ve, experiment["sample"], times_min=times)
+    again = simulate_sample(system, ve, experiment["sample"], times_min=times)
+    other_sample = next(s for s in SAMPLES if s != experiment["sample"])
+    other = simulate_sample(system, ve, other_sample, times_min=times)
     for a, b, c in zip(first.ms1, again.ms1, other.ms1, strict=True):
         assert np.array_equal(a["intensity"], b["intensity"])
         assert not np.array_equal(a["intensity"], c["intensity"])
