@@ -12,16 +12,22 @@ from snakemake.exceptions import WorkflowError
 LIBRARY_DIR = str(Path(workflow.basedir) / "workflow" / "src")
 if LIBRARY_DIR not in sys.path:
     sys.path.insert(0, LIBRARY_DIR)
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (LIBRARY_DIR, os.environ.get("PYTHONPATH", "")) if p
+# (Set, not required from the user: hence no `envvars:` directive.)
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(
+        p for p in (LIBRARY_DIR, os.environ.get("PYTHONPATH", "")) if p
+    )
 )
 
 from intercluster.validation import InputError, load_sample_sheet, validate_config
 
 VIRTUAL_EXPERIMENT_DIR = "results/virtual_experiment"
 
+# Name the config file(s) in messages: --configfile paths, else the workflow's config.yaml.
+CONFIG_FILES = ", ".join(str(p) for p in workflow.overwrite_configfiles or ["config.yaml"])
+
 try:
-    validate_config(config)
+    validate_config(config, where=f"config ({CONFIG_FILES})")
     samples = load_sample_sheet(config["samples"])
     for _sample, _column, _file in (
         (row.sample, column, getattr(row, column))
