@@ -24,7 +24,9 @@ from intercluster.validation import InputError, load_sample_sheet, validate_conf
 VIRTUAL_EXPERIMENT_DIR = "results/virtual_experiment"
 
 # Name the config file(s) in messages: --configfile paths, else the workflow's config.yaml.
-CONFIG_FILES = ", ".join(str(p) for p in workflow.overwrite_configfiles or ["config.yaml"])
+CONFIG_FILES = ", ".join(
+    str(p) for p in workflow.overwrite_configfiles or ["config.yaml"]
+)
 
 try:
     validate_config(config, where=f"config ({CONFIG_FILES})")
