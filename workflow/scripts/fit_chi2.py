@@ -6,6 +6,7 @@ log = configure_logging(snakemake.log[0])  # noqa: F821
 
 from intercluster import fit  # noqa: E402
 from intercluster.io import write_tsv  # noqa: E402
+from intercluster.validation import InputError  # noqa: E402
 
 sm = snakemake  # noqa: F821
 per_sample = {}
@@ -27,7 +28,11 @@ for reason, count in summary["failed_reasons"].items():
 fit.write_parquet(chi2, sm.output.chi2)
 ranking = fit.ranked(chi2)
 if ranking.empty:
-    raise RuntimeError("every grid point failed; see the chunk logs")
+    reasons = "; ".join(f"{n} x {r}" for r, n in summary["failed_reasons"].items())
+    raise InputError(
+        f"{sm.output.chi2}: all {summary['n_points']} grid points failed ({reasons}); see "
+        f"logs/fit/grid_chunk/; check fit.grid or raise kinetics.max_steps"
+    )
 best = ranking.iloc[0]
 log.info("best grid point %d: k_dim=%g k_diss=%g k_ex=%g chi2=%.6g min^2", best["point"],
          best["k_dim"], best["k_diss"], best["k_ex"], best["chi2"])  # fmt: skip

@@ -31,7 +31,23 @@ def configure_logging(log_path: str | os.PathLike | None = None, level=logging.I
         handlers=handlers,
         force=True,
     )
+    sys.excepthook = _log_uncaught
     return logging.getLogger("intercluster")
+
+
+def _log_uncaught(exc_type, exc, tb) -> None:
+    """Uncaught exceptions of a rule script go to its log (and stderr); exit status stays 1.
+
+    A user's input problem (:class:`~intercluster.validation.InputError`) is one line, no
+    traceback; anything else is logged with its traceback.
+    """
+    from .validation import InputError
+
+    logger = logging.getLogger("intercluster")
+    if issubclass(exc_type, InputError):
+        logger.error("%s", exc)
+    else:
+        logger.error("%s: %s", exc_type.__name__, exc, exc_info=(exc_type, exc, tb))
 
 
 def write_tsv(frame: pd.DataFrame, path: str | os.PathLike, float_format: str = "%.10g") -> None:
