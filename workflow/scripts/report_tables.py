@@ -44,6 +44,13 @@ def interval(best, name):
     return f"{low} – {high}"
 
 
+def reasons(best):
+    """Why grid points failed, e.g. ' (4 × too many steps)'; empty when none did."""
+    counts = best.get("failed_reasons") or {}
+    text = "; ".join(f"{n} × {html.escape(str(r))}" for r, n in counts.items())
+    return f" <span class='note'>({text})</span>" if text else ""
+
+
 def page(title, body, note=""):
     return (
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title>{STYLE}"
@@ -73,7 +80,7 @@ for (sample, model), path in zip(pairs, smk.input.best, strict=True):
         f"<td>{fmt(best.get('n_species'))}</td>",
         *(f"<td>{fmt(refined.get(k), 3)}</td>" for k in ("k_dim", "k_diss", "k_ex", "chi2")),
         *(f"<td>{interval(best, k)}</td>" for k in ("k_dim", "k_diss", "k_ex")),
-        f"<td>{fmt(best.get('n_failed'))} of {fmt(best.get('n_points'))}</td>",
+        f"<td>{fmt(best.get('n_failed'))} of {fmt(best.get('n_points'))}{reasons(best)}</td>",
     ]
     rows.append("<tr>" + "".join(cells) + "</tr>")
 paper_rows = []

@@ -602,8 +602,14 @@ def network_for(model: int, cluster: dict, kinetics: dict) -> ReactionNetwork:
 
 
 def simulator_options(kinetics: dict) -> dict:
-    """Integration tolerances from the ``kinetics`` config."""
-    return {"rtol": float(kinetics.get("rtol", 1e-6)), "atol": float(kinetics.get("atol", 1e-9))}
+    """Integration tolerances (and the step limit, when set) from the ``kinetics`` config."""
+    options = {
+        "rtol": float(kinetics.get("rtol", 1e-6)),
+        "atol": float(kinetics.get("atol", 1e-9)),
+    }
+    if kinetics.get("max_steps") is not None:
+        options["max_steps"] = int(kinetics["max_steps"])
+    return options
 
 
 def load_experiment(intensities_path, tmax_table_path=None):
