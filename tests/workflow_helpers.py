@@ -3,14 +3,23 @@
 ``snakemake_runner.run(workdir, *targets, config=..., cores=2)`` writes ``config`` (a dict,
 default: tests/config/small.yaml) to ``workdir/config.yaml`` and runs the repository's
 Snakefile with ``--directory workdir``, so every output lands under ``workdir``.
-``snakemake_runner.command(...)`` gives the command line (for ``Popen``).
+``snakemake_runner.command(...)`` gives the command line and ``snakemake_runner.env`` the
+environment (for ``Popen``).
+
+The environment puts a stub ``scontrol`` (exit 1) first on PATH: the SLURM executor plugin,
+when installed, runs ``scontrol show config`` at every snakemake start, which waits 10 s
+for its timeout on a machine with the SLURM client but no running controller. These tests
+use the local executor only.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -19,8 +28,23 @@ REPO = Path(__file__).resolve().parents[1]
 SMALL_CONFIG = REPO / "tests" / "config" / "small.yaml"
 
 
+@functools.cache
+def _stub_bin() -> str:
+    stub = Path(tempfile.mkdtemp(prefix="intercluster-test-bin-"))
+    scontrol = stub / "scontrol"
+    scontrol.write_text("#!/bin/sh\nexit 1\n")
+    scontrol.chmod(0o755)
+    return str(stub)
+
+
 class SnakemakeRunner:
     snakefile = REPO / "Snakefile"
+
+    @property
+    def env(self) -> dict:
+        env = dict(os.environ)
+        env["PATH"] = os.pathsep.join([_stub_bin(), env.get("PATH", "")])
+        return env
 
     def command(self, workdir, *args, config: dict | None = None, cores: int = 1,
                 nolock: bool = True) -> list[str]:  # fmt: skip
@@ -46,6 +70,7 @@ class SnakemakeRunner:
             text=True,
             timeout=timeout,
             cwd=workdir,
+            env=self.env,
         )
         if check:
             assert proc.returncode == 0, proc.stderr[-6000:]
