@@ -7,9 +7,13 @@ multiplicative and additive Gaussian noise, renormalised per time point.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
+from intercluster.io import write_tsv
 from intercluster.network import ReactionNetwork
 from intercluster.observables import normalise_rows
 from intercluster.simulate import simulate
@@ -56,3 +60,24 @@ def synthetic_intensities(
             "intensity_norm": norm.ravel(),
         }
     )
+
+
+def bypass_deconvolution(workdir: Path, sample: str = "ag40_au40", times_min=None) -> None:
+    """A user sheet ``data/samples.tsv`` with a placeholder mzML and a ready intensities table.
+
+    The placeholder is dated in the past so that the (newer) deconvolution outputs count as
+    up to date: the fit rules run on :func:`synthetic_intensities` without MS in the loop.
+    """
+    data = Path(workdir) / "data"
+    data.mkdir(parents=True)
+    placeholder = data / f"{sample}.mzML"
+    placeholder.write_text("placeholder: the deconvolution is bypassed in this test\n")
+    os.utime(placeholder, (1.0e9, 1.0e9))
+    (data / "samples.tsv").write_text(
+        f"sample\tmzml\tag_nM\tau_nM\tdead_time_s\n{sample}\t{sample}.mzML\t40\t40\t20\n"
+    )
+    out = Path(workdir) / "results" / "deconvolution" / sample
+    times = np.arange(0.0, 60.0 + 1e-9, 1.0) if times_min is None else times_min
+    write_tsv(synthetic_intensities(times_min=times), out / "intensities.tsv")
+    for name in ("qc.tsv", "cid.tsv"):
+        (out / name).write_text("placeholder\n")

@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from fit_helpers import synthetic_intensities
+from fit_helpers import bypass_deconvolution
 from workflow_helpers import REPO, small_config
 
 from intercluster import fit
-from intercluster.io import read_json, write_tsv
+from intercluster.io import read_json
 from intercluster.simulate import simulate
 
 pytestmark = pytest.mark.slow
@@ -45,22 +45,6 @@ FAIL_GRID = {
 }
 FAILING_CHUNKS = (2, 4)
 TIMES_MIN = np.arange(0.0, 60.0 + 1e-9, 1.0)
-
-
-def _bypass_deconvolution(work: Path) -> None:
-    """A user sheet with a placeholder mzML and a ready (newer) intensities table."""
-    data = work / "data"
-    data.mkdir(parents=True)
-    placeholder = data / f"{SAMPLE}.mzML"
-    placeholder.write_text("placeholder: the deconvolution is bypassed in this test\n")
-    os.utime(placeholder, (1.0e9, 1.0e9))
-    (data / "samples.tsv").write_text(
-        f"sample\tmzml\tag_nM\tau_nM\tdead_time_s\n{SAMPLE}\t{SAMPLE}.mzML\t40\t40\t20\n"
-    )
-    out = work / "results" / "deconvolution" / SAMPLE
-    write_tsv(synthetic_intensities(times_min=TIMES_MIN), out / "intensities.tsv")
-    for name in ("qc.tsv", "cid.tsv"):
-        (out / name).write_text("placeholder\n")
 
 
 def _failure_config(max_steps: int) -> dict:
@@ -87,7 +71,7 @@ def _step_limit_between_groups(config: dict) -> int:
 
 def test_failed_sets_are_marked_counted_excluded_and_reported(tmp_path, snakemake_runner):
     config = _failure_config(_step_limit_between_groups(small_config()))
-    _bypass_deconvolution(tmp_path)
+    bypass_deconvolution(tmp_path, SAMPLE, TIMES_MIN)
     table = "results/figures/tables/best_fit.html"
     snakemake_runner.run(tmp_path, f"{MODEL_DIR}/best.json", table, config=config, cores=2)
 
@@ -118,7 +102,7 @@ def test_failed_sets_are_marked_counted_excluded_and_reported(tmp_path, snakemak
 
 
 def test_every_set_failed_stops_the_fit_with_one_line(tmp_path, snakemake_runner):
-    _bypass_deconvolution(tmp_path)
+    bypass_deconvolution(tmp_path, SAMPLE, TIMES_MIN)
     proc = snakemake_runner.run(tmp_path, f"{MODEL_DIR}/chi2.parquet", config=_failure_config(1),
                                 cores=2, check=False)  # fmt: skip
     assert proc.returncode != 0

@@ -6,16 +6,14 @@ inputs first, so snakemake considers it up to date. The chi² tables must be byt
 for 1 and 7 chunks and for 1 and 2 cores.
 """
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-from fit_helpers import synthetic_intensities
+from fit_helpers import bypass_deconvolution
 
-from intercluster.io import read_json, write_tsv
+from intercluster.io import read_json
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
@@ -30,22 +28,6 @@ FULL = CHI2 + [
 ]
 
 pytestmark = pytest.mark.slow
-
-
-def _prepare(workdir: Path) -> None:
-    data = workdir / "data"
-    data.mkdir(parents=True)
-    placeholder = data / f"{SAMPLE}.mzML"
-    placeholder.write_text("placeholder: the deconvolution is bypassed in this test\n")
-    os.utime(placeholder, (1.0e9, 1.0e9))
-    (data / "samples.tsv").write_text(
-        f"sample\tmzml\tag_nM\tau_nM\tdead_time_s\n{SAMPLE}\t{SAMPLE}.mzML\t40\t40\t20\n"
-    )
-    out = workdir / "results" / "deconvolution" / SAMPLE
-    table = synthetic_intensities(times_min=np.arange(0.0, 60.0 + 1e-9, 1.0))
-    write_tsv(table, out / "intensities.tsv")
-    for name in ("qc.tsv", "cid.tsv"):
-        (out / name).write_text("placeholder\n")
 
 
 def _run(workdir: Path, cores: int, chunks: int, targets) -> subprocess.CompletedProcess:
@@ -69,7 +51,7 @@ def runs(tmp_path_factory):
         ("c2_n7", 2, 7, CHI2[1:]),
     ):
         workdir = tmp_path_factory.mktemp(name)
-        _prepare(workdir)
+        bypass_deconvolution(workdir, SAMPLE)
         _run(workdir, cores, chunks, targets)
         out[name] = workdir
     return out
