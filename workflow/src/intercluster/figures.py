@@ -235,24 +235,18 @@ def _contour_panel(ax, frame, system, norm, levels, time_max_min, cmap):
     ax.set_xlim(-0.5, x_dim[-1] + 0.5)
     ax.set_ylim(0, time_max_min if time_max_min is not None else times[-1])
     a, b = system.metals
-    ax.text(
-        x_mono.mean(),
-        1.01,
-        f"monomers [{a}$_n${b}$_{{{n}-n}}$]$^-$",
-        transform=ax.get_xaxis_transform(),
-        ha="center",
-        va="bottom",
-        fontsize=8.5,
-    )
-    ax.text(
-        x_dim.mean(),
-        1.01,
-        f"dimers [{a}$_n${b}$_{{{2 * n}-n}}$]$^{{2-}}$",
-        transform=ax.get_xaxis_transform(),
-        ha="center",
-        va="bottom",
-        fontsize=8.5,
-    )
+    for x, subunits, kind in ((x_mono, 1, "monomers"), (x_dim, 2, "dimers")):
+        charge = system.monomer_charge if subunits == 1 else system.dimer_charge
+        sign = f"{abs(charge) if abs(charge) != 1 else ''}{'-' if charge < 0 else '+'}"
+        ax.text(
+            x.mean(),
+            1.01,
+            f"{kind} [{a}$_n${b}$_{{{subunits * n}-n}}$]$^{{{sign}}}$",
+            transform=ax.get_xaxis_transform(),
+            ha="center",
+            va="bottom",
+            fontsize=8.5,
+        )
     ax.set_xlabel(f"{a} atoms $n$ in the ion")
     ax.set_ylabel(TIME_LABEL)
     return cs
