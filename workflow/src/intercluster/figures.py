@@ -903,8 +903,11 @@ def figure_chi2(
             ax.set_xscale("log")
             if np.all(s["chi2"].to_numpy(float) > 0) and np.all(prof["chi2"].to_numpy(float) > 0):
                 ax.set_yscale("log")
-            for axis in (ax.xaxis, ax.yaxis):
-                axis.set_minor_formatter(NullFormatter())
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            low, high = ax.get_ylim()
+            if ax.get_yscale() != "log" or high / low >= 10:
+                # less than a decade has no major tick: keep matplotlib's minor labels there
+                ax.yaxis.set_minor_formatter(NullFormatter())
             grid_values = np.sort(chi2[name].unique())
             if len(grid_values) <= 7:  # few grid values: label each of them
                 ax.set_xticks(grid_values, [format_k(v) for v in grid_values], fontsize=8)
