@@ -11,6 +11,7 @@ compartment volume; with 1 L this is numerically the concentration rate.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import libsbml
@@ -108,22 +109,13 @@ def sbml_document(
         r = model.createReaction()
         r.setId(f"R{n}_{rxn.kind}")
         r.setReversible(False)
-        stoich: dict[int, int] = {}
-        for s in rxn.reactants:
-            stoich[s] = stoich.get(s, 0) + 1
-        for s, nu in stoich.items():
-            ref = r.createReactant()
-            ref.setSpecies(ids[s])
-            ref.setStoichiometry(float(nu))
-            ref.setConstant(True)
-        prod: dict[int, int] = {}
-        for s in rxn.products:
-            prod[s] = prod.get(s, 0) + 1
-        for s, nu in prod.items():
-            ref = r.createProduct()
-            ref.setSpecies(ids[s])
-            ref.setStoichiometry(float(nu))
-            ref.setConstant(True)
+        # a repeated species (homodimer formation/dissociation) is one reference, stoich 2
+        for species, create in ((rxn.reactants, r.createReactant), (rxn.products, r.createProduct)):
+            for s, nu in Counter(species).items():
+                ref = create()
+                ref.setSpecies(ids[s])
+                ref.setStoichiometry(float(nu))
+                ref.setConstant(True)
         factors = [COMPARTMENT, rxn.rate_constant]
         if rxn.factor != 1.0:
             factors.append(_number(rxn.factor))
