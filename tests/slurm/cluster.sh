@@ -283,6 +283,15 @@ cmd_start() {
     sinfo
 }
 
+# wait_gone PID TRIES: poll every 0.25 s until PID has exited, at most TRIES times.
+wait_gone() {
+    local i
+    for ((i = 0; i < $2; i++)); do
+        kill -0 "$1" 2>/dev/null || return 0
+        sleep 0.25
+    done
+}
+
 # ------------------------------------------------------------------- stop ---
 stop_one() {
     local name=$1 pid i
@@ -296,17 +305,11 @@ stop_one() {
         return 0
     fi
     kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 40; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.25
-    done
+    wait_gone "$pid" 40
     if kill -0 "$pid" 2>/dev/null; then
         log "$name (pid $pid) ignored SIGTERM for 10s; sending SIGKILL"
         kill -KILL "$pid" 2>/dev/null || true
-        for ((i = 0; i < 20; i++)); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.25
-        done
+        wait_gone "$pid" 20
     fi
     if kill -0 "$pid" 2>/dev/null; then
         err "$name (pid $pid) is still alive"
