@@ -1,6 +1,6 @@
 # Kinetics of the intercluster reaction [Ag25(SR)18]- + [Au25(SR)18]- from time-resolved
 # ESI mass spectra: ingestion -> deconvolution -> grid fit -> plausibility -> figures.
-# See README.md; the science is fixed in SPEC.md (a copy of the project's specification).
+# See README.md; the science is described in docs/science.md.
 
 from snakemake.utils import min_version
 

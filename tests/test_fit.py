@@ -13,7 +13,7 @@ from intercluster.simulate import SimulationResult
 from intercluster.system import DEFAULT_SYSTEM
 
 OBS = DEFAULT_SYSTEM.observables()
-SPECIES = OBS["species"].tolist()
+ION_LABELS = OBS["species"].tolist()
 SETTINGS = TmaxSettings()
 COND = fit.Conditions(40.0, 40.0, 20.0)
 DEFAULT_GRID = {n: {"min": 1e-3, "max": 1.0, "n": 13} for n in ("k_dim", "k_diss", "k_ex")}
@@ -82,7 +82,7 @@ def test_failed_sets_are_marked_counted_and_excluded():
             raise FloatingPointError("boom (forced)")
         return simulate(network, k_dim, k_diss, k_ex, *args, **kwargs)
 
-    chunk = fit.run_chunk(ReactionNetwork(3), points, COND, times, SPECIES, SETTINGS, flaky)
+    chunk = fit.run_chunk(ReactionNetwork(3), points, COND, times, ION_LABELS, SETTINGS, flaky)
     assert len(chunk) == 8
     status = dict(zip(chunk["point"], chunk["status"], strict=True))
     assert [status[p] for p in (1, 2, 3, 4)] == ["failed", "failed", "failed", "failed"]
@@ -105,7 +105,7 @@ def test_joint_chi2_is_the_sum_over_samples():
         table = synthetic_intensities(ag_nM=a, au_nM=b)
         times = experiment_times(table)
         exp_tmax = experimental_tmax(table, OBS, SETTINGS)
-        chunk = fit.run_chunk(ReactionNetwork(2), points, fit.Conditions(a, b), times, SPECIES,
+        chunk = fit.run_chunk(ReactionNetwork(2), points, fit.Conditions(a, b), times, ION_LABELS,
                               SETTINGS)  # fmt: skip
         per_sample[name] = (chunk, exp_tmax)
     joint = fit.chi2_table(per_sample)
@@ -120,7 +120,7 @@ def test_joint_chi2_is_the_sum_over_samples():
 
 def _fit_model(model, times, exp_tmax):
     points = fit.grid_points(TEST_GRID)
-    chunk = fit.run_chunk(ReactionNetwork(model), points, COND, times, SPECIES, SETTINGS)
+    chunk = fit.run_chunk(ReactionNetwork(model), points, COND, times, ION_LABELS, SETTINGS)
     return chunk, fit.chi2_table({"ag40_au40": (chunk, exp_tmax)})
 
 
@@ -184,7 +184,7 @@ def test_chunk_results_do_not_depend_on_the_chunking(virtual_fit):
     points = fit.grid_points(TEST_GRID)
     parts = [
         fit.run_chunk(
-            ReactionNetwork(3), fit.chunk_points(points, c, 50), COND, times, SPECIES, SETTINGS
+            ReactionNetwork(3), fit.chunk_points(points, c, 50), COND, times, ION_LABELS, SETTINGS
         )  # fmt: skip
         for c in (0, 17)
     ]

@@ -1,4 +1,4 @@
-"""Isotope patterns: the paper's average m/z (SPEC §1), electrons, nominal centroids."""
+"""Isotope patterns: the paper's average m/z (docs/science.md §1), electrons, nominal centroids."""
 
 import IsoSpecPy
 import numpy as np

@@ -1,4 +1,5 @@
-"""The reaction network of SPEC §2: sizes, exchange probabilities, dimerization factors."""
+"""The reaction network (docs/science.md §2): sizes, exchange probabilities, dimerization
+factors."""
 
 from __future__ import annotations
 

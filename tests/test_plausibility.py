@@ -1,4 +1,4 @@
-"""Plausibility numbers of SPEC §4 (eqs 4-7) and the checks."""
+"""Plausibility numbers of docs/science.md §4 (eqs 4-7) and the checks."""
 
 import numpy as np
 import pytest

@@ -1,5 +1,5 @@
-"""The fast simulator: conservation, positivity, long-time equilibria (SPEC §2), agreement
-with the scipy reference and libroadrunner, failure handling."""
+"""The fast simulator: conservation, positivity, long-time equilibria (docs/science.md §2),
+agreement with the scipy reference and libroadrunner, failure handling."""
 
 from __future__ import annotations
 

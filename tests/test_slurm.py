@@ -1,4 +1,4 @@
-"""The workflow through SLURM (issue 6): a single-node cluster on localhost, the small config.
+"""The workflow through SLURM: a single-node cluster on localhost, the small config.
 
 The fixture installs Debian's slurm-wlm and munge (tests/slurm/cluster.sh install; needs root
 and apt-get), starts munged, slurmctld and slurmd (cluster.sh start) and stops exactly those

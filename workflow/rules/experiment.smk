@@ -1,5 +1,5 @@
 # The SYNTHETIC virtual experiment (spectra + truth) and the isotope-pattern deconvolution
-# of every sample's mzML (SPEC §1, §3).
+# of every sample's mzML (docs/science.md §1, §3).
 
 
 rule virtual_experiment:

@@ -1,4 +1,4 @@
-# Figures (SPEC §5): the paper's Figure 3 and S5-S11 redrawn from the workflow's own
+# Figures (docs/science.md §5): the paper's Figure 3 and S5-S11 redrawn from the workflow's own
 # outputs, plus a chi² landscape and a deconvolution QC figure; and the report's tables.
 # Every figure is written as PNG (figures.dpi) and PDF under results/figures/, with a
 # params.json sidecar recording what was drawn (constants, samples, pixel size). Functions

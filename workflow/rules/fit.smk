@@ -1,4 +1,4 @@
-# Grid fit of the rate constants (SPEC §3): experimental t_max, the grid scattered into
+# Grid fit of the rate constants (docs/science.md §3): experimental t_max, the grid scattered into
 # chunks (scattergather "grid": config fit.chunks or --set-scatter grid=N), chi² per sample
 # and jointly over all samples (fit_sample = fit.joint_sample_name), best fit with profile
 # intervals and refinement, and the best fits' trajectories for the figures.
@@ -118,7 +118,7 @@ rule simulate_best:
         "../scripts/simulate_best.py"
 
 
-# --- plausibility (SPEC §4) ---------------------------------------------------------------
+# --- plausibility (docs/science.md §4) ---------------------------------------------------------------
 
 
 rule plausibility:

@@ -1,4 +1,4 @@
-# The reaction network as SBML, and the paper's Table 1 simulations (SPEC §2).
+# The reaction network as SBML, and the paper's Table 1 simulations (docs/science.md §2).
 
 
 rule export_sbml:

@@ -1,4 +1,7 @@
-"""t_max of the 77 experimental observables of one sample (SPEC §3; rule fit_tmax_experiment)."""
+"""t_max of the 77 experimental observables of one sample (docs/science.md §3).
+
+Rule fit_tmax_experiment.
+"""
 
 from intercluster.io import configure_logging
 

@@ -1,4 +1,4 @@
-"""Plausibility checks of a best fit (SPEC §4; rule plausibility)."""
+"""Plausibility checks of a best fit (docs/science.md §4; rule plausibility)."""
 
 from intercluster.io import configure_logging
 

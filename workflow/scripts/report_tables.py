@@ -154,7 +154,7 @@ head = (
 )
 Path(smk.output.plausibility).write_text(
     page(
-        f"Plausibility of the best fits (SPEC §4){synthetic}",
+        f"Plausibility of the best fits (docs/science.md §4){synthetic}",
         f"<table>{head}{''.join(rows)}</table>",
         "DMF at 298 K; settings from the plausibility section of the config.",
     )

@@ -1,4 +1,6 @@
-"""Isotope-pattern deconvolution of the MS1 time series and of the CID spectra (SPEC §1, §3).
+"""Isotope-pattern deconvolution of the MS1 time series and of the CID spectra.
+
+Science: docs/science.md §1, §3.
 
 Each spectrum ``y`` (ion counts per point) is modelled as
 
@@ -10,7 +12,7 @@ count). The abundances come from a non-negative least-squares fit; the calibrati
 fitted per spectrum by variable projection (Gauss-Newton on the NNLS residual with a step
 check), the resolving power once per file by a golden-section search on the summed
 residual of a few spectra. Each time point is then normalised to the sum of the 77
-observables (TIC normalisation, SPEC §3).
+observables (TIC normalisation, docs/science.md §3).
 
 QC per spectrum: fitted shift, resolving power, relative residual norm ``||y - fit|| / ||y||``.
 """

@@ -1,4 +1,5 @@
-"""Grid fit of the rate constants (SPEC §3), its refinement and intervals (beyond the paper).
+"""Grid fit of the rate constants (docs/science.md §3), refinement and intervals (beyond the
+paper).
 
 Pipeline (one function per workflow rule, the scripts only adapt paths):
 

@@ -1,6 +1,6 @@
 """Read time-resolved spectra from mzML (pymzml) with checks that name the file and spectrum.
 
-What is accepted (SPEC §1, §3):
+What is accepted (docs/science.md §1, §3):
 
 * plain or gzip-compressed (indexed) mzML; profile or centroid arrays;
 * scan start time (MS:1000016) in minutes, seconds, milliseconds or hours; everything is
@@ -43,6 +43,8 @@ TIME_UNITS = {
     "uo:0000032": 60.0,
 }
 NEGATIVE_SCAN = "MS:1000129"
+CENTROID_SPECTRUM = "MS:1000127"
+PROFILE_SPECTRUM = "MS:1000128"
 POSITIVE_SCAN = "MS:1000130"
 SCAN_START_TIME = "MS:1000016"
 
@@ -60,6 +62,8 @@ class SpectraRun:
     intensity: list[np.ndarray]
     precursor_mz: list[float | None] = field(default_factory=list)
     synthetic: bool = False
+    #: "profile" or "centroid" (cvParams MS:1000128 / MS:1000127; "profile" when unstated)
+    mode: str = "profile"
 
     def __len__(self) -> int:
         return len(self.native_ids)
@@ -134,6 +138,15 @@ def _polarity(spectrum) -> str | None:
     return None
 
 
+def _spectrum_mode(spectrum) -> str | None:
+    """"centroid" or "profile" as the spectrum's cvParam says, None when it says nothing."""
+    if spectrum.element.find(f".//*[@accession='{CENTROID_SPECTRUM}']") is not None:
+        return "centroid"
+    if spectrum.element.find(f".//*[@accession='{PROFILE_SPECTRUM}']") is not None:
+        return "profile"
+    return None
+
+
 def _precursor_mz(spectrum) -> float | None:
     element = spectrum.element.find(".//*[@accession='MS:1000744']")  # selected ion m/z
     try:
@@ -179,7 +192,7 @@ def _read(path, source, ms_level, polarity, mz_required, synthetic) -> SpectraRu
         raise InputError(
             f"{path}: cannot be opened as mzML ({type(exc).__name__}: {exc})"
         ) from None
-    times, ids, index, mzs, intensities, precursors = [], [], [], [], [], []
+    times, ids, index, mzs, intensities, precursors, modes = [], [], [], [], [], [], []
     last = "the start of the spectrum list"
     n = -1
     try:
@@ -224,6 +237,7 @@ def _read(path, source, ms_level, polarity, mz_required, synthetic) -> SpectraRu
             mzs.append(mz)
             intensities.append(y)
             precursors.append(_precursor_mz(spectrum) if ms_level > 1 else None)
+            modes.append(_spectrum_mode(spectrum))
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 - truncated / corrupt file
@@ -247,7 +261,8 @@ def _read(path, source, ms_level, polarity, mz_required, synthetic) -> SpectraRu
             f"after {t[k - 1]:.6g} min; expected strictly increasing scan times"
         )
     run = SpectraRun(str(path), ms_level, t, ids, np.asarray(index), mzs, intensities,
-                     precursors, synthetic)  # fmt: skip
+                     precursors, synthetic,
+                     "centroid" if "centroid" in modes else "profile")  # fmt: skip
     if mz_required is not None:
         lo, hi = run.mz_range
         if not (lo <= mz_required[0] and hi >= mz_required[1]):

@@ -1,4 +1,4 @@
-"""Isotope patterns of the cluster ions (SPEC §1), computed with IsoSpecPy.
+"""Isotope patterns of the cluster ions (docs/science.md §1), computed with IsoSpecPy.
 
 Two details matter at the 1 ppm level this workflow needs:
 

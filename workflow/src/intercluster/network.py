@@ -1,4 +1,4 @@
-"""Reaction network of dimer-mediated metal exchange (SPEC §2, Scheme 1 of the paper).
+"""Reaction network of dimer-mediated metal exchange (docs/science.md §2, Scheme 1 of the paper).
 
 Species, in state-vector order:
 
@@ -8,7 +8,7 @@ Species, in state-vector order:
   so every exchange reaction links two neighbours inside one contiguous block: the dimer
   part of the Jacobian is block tridiagonal (at most N/2+1 = 13 rows per block for N = 25).
 
-Rate-law conventions (SPEC §2), both thermodynamically consistent:
+Rate-law conventions (docs/science.md §2), both thermodynamically consistent:
 
 * ``S`` (ordered pairs, default): homodimers form at (k_dim f_ii / 2) [M_i]^2, heterodimers
   at k_dim f_ij [M_i][M_j]; homodimer exchange moves carry a factor 2.

@@ -1,4 +1,4 @@
-"""t_max: the time at which an observable passes through its maximum (SPEC §3, eq 1).
+"""t_max: the time at which an observable passes through its maximum (docs/science.md §3, eq 1).
 
 ONE definition serves the experiment and every simulation, so that the two are comparable:
 :func:`tmax_of` (or a :class:`PeakFinder` for many curves on one time grid). Simulations

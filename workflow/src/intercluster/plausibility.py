@@ -1,4 +1,4 @@
-"""Plausibility of fitted rate constants (SPEC §4, eqs 4-7 of the paper).
+"""Plausibility of fitted rate constants (docs/science.md §4, eqs 4-7 of the paper).
 
 * Diffusion limit (eq 4): k_D = (8/3) k_B T N_A / eta, converted from m^3 mol^-1 s^-1 to
   L nmol^-1 s^-1 (x 1e3 L/m^3 x 1e-9 mol/nmol). DMF, 298 K: 8.3.
@@ -76,7 +76,7 @@ def assess(
     settings: dict,
     concentration_nM: float | None = None,
 ) -> dict:
-    """All numbers and checks of SPEC §4 for one set of rate constants.
+    """All numbers and checks of docs/science.md §4 for one set of rate constants.
 
     ``settings`` is the ``plausibility`` config section; ``concentration_nM`` the cluster
     concentration c of the k_dim c >= k_ex check (that check is skipped when None).
@@ -162,7 +162,7 @@ def assess(
 def summary_markdown(entries: list[dict]) -> str:
     """A markdown table over samples and models (``entries``: plausibility JSON contents)."""
     lines = [
-        "# Plausibility of the best grid fits (SPEC §4)",
+        "# Plausibility of the best grid fits (docs/science.md §4)",
         "",
         "k_dim in L nmol^-1 s^-1, k_diss and k_ex in s^-1, tau = 1/k_diss in s, "
         "mu = k_ex tau (mean exchanges per dimer lifetime). Checks: D = k_dim <= k_D f, "

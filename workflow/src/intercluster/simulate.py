@@ -1,8 +1,8 @@
 """Integrate the reaction network in time.
 
-Time conventions (SPEC §2): ``times_s`` are *experimental* times, 0 = first recorded spectrum,
-which is ``dead_time_s`` after mixing; the integration starts at mixing, so the simulated time
-is ``t_exp + dead_time_s``.
+Time conventions (docs/science.md §2): ``times_s`` are *experimental* times, 0 = first
+recorded spectrum, which is ``dead_time_s`` after mixing; the integration starts at mixing,
+so the simulated time is ``t_exp + dead_time_s``.
 
 An integration that fails never raises: it returns a result with ``status == "failed"``
 and the reason in ``message``, so one bad grid point cannot bring down a grid chunk.
@@ -301,8 +301,8 @@ def observables_table(result: SimulationResult, system=None):
 
     Columns: ``time_min`` (experimental time), ``species`` (paper label), ``kind``,
     ``charge``, ``n_ag`` (atoms of the first metal), ``concentration_nM`` and
-    ``intensity_norm`` (concentration over the summed ion concentration at that time; SPEC
-    §3: a dimer ion counts as one ion).
+    ``intensity_norm`` (concentration over the summed ion concentration at that time;
+    docs/science.md §3: a dimer ion counts as one ion).
     """
     import pandas as pd
 
