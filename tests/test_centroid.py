@@ -15,7 +15,13 @@ import numpy as np
 import pytest
 import yaml
 
-from intercluster.centroid import fit_sticks, noise_level, pick_peaks, stick_design
+from intercluster.centroid import (
+    fit_sticks,
+    fitted_sticks,
+    noise_level,
+    pick_peaks,
+    stick_design,
+)
 from intercluster.deconvolution import (
     INTENSITY_COLUMNS,
     QC_COLUMNS,
@@ -171,6 +177,14 @@ def test_stick_fit_recovers_truth_sticks(truth_stick_lists, truth, basis, virtua
     ions = virtual.scans["ions"].to_numpy()
     np.testing.assert_allclose(coef.sum(axis=1) / ions, 1.0, atol=0.02)
     assert all(f.baseline == 0.0 and f.resolving_power == R for f in fits)
+    # Window by window (the QC view): the fit follows the summed sticks; only some of the
+    # noise sticks fall outside every window.
+    mz, a = truth_stick_lists[15]
+    windows = fitted_sticks(mz, a, fits[15], basis)
+    strong = windows["observed"] > 0.05 * windows["observed"].max()
+    np.testing.assert_allclose(windows["fitted"][strong], windows["observed"][strong], rtol=0.1)
+    unmatched = a.sum() - windows["observed"].sum()
+    assert 0 < unmatched < 0.01 * a.sum()
 
     # Negative control 1: no measured zeros where a predicted peak has no stick.
     loose = [fit_sticks(mz, a, basis, R, design=design, zero_unsupported=False)
@@ -185,20 +199,24 @@ def test_stick_fit_recovers_truth_sticks(truth_stick_lists, truth, basis, virtua
     assert _l1(np.array(as_profile), truth[::5]).mean() > 0.1
 
 
-def test_half_integer_peaks_tell_monomer_from_dimer(system, basis):
-    """[Ag12Au13]- and [Ag24Au26]2- share every integer m/z: the half-integer peaks decide."""
+@pytest.mark.parametrize("resolving_power", [R, 10000.0])
+def test_half_integer_peaks_tell_monomer_from_dimer(system, basis, resolving_power):
+    """[Ag12Au13]- and [Ag24Au26]2- share every integer m/z: the half-integer peaks decide.
+
+    Also at a low resolving power, where half a FWHM would reach the neighbouring peak.
+    """
     labels = basis.labels
     mono = int(labels.index[(labels["kind"] == "monomer") & (labels["n_ag"] == 12)][0])
     dimer = int(labels.index[(labels["kind"] == "dimer") & (labels["n_ag"] == 24)][0])
     patterns = system_patterns(system)
     assert patterns[mono].average_mz == pytest.approx(patterns[dimer].average_mz, abs=0.05)
     rng = np.random.default_rng(3)
-    design = stick_design(basis, R)
+    design = stick_design(basis, resolving_power)
     for share in (1.0, 0.7, 0.3, 0.0):
         abundance = np.zeros(basis.n_cols)
         abundance[mono], abundance[dimer] = 1e6 * share, 1e6 * (1 - share)
-        mz, area = truth_sticks(rng, basis, abundance, 2.0)
-        fit = fit_sticks(mz, area, basis, R, design=design)
+        mz, area = truth_sticks(rng, basis, abundance, 2.0, n_noise=50)
+        fit = fit_sticks(mz, area, basis, resolving_power, design=design)
         assert fit.coef[mono] / fit.coef.sum() == pytest.approx(share, abs=0.01)
         assert fit.coef[dimer] / fit.coef.sum() == pytest.approx(1 - share, abs=0.01)
 
