@@ -199,6 +199,16 @@ def test_stick_fit_recovers_truth_sticks(truth_stick_lists, truth, basis, virtua
     assert _l1(np.array(as_profile), truth[::5]).mean() > 0.1
 
 
+@pytest.mark.parametrize("factor", [1 / 1.6, 1.6])
+def test_stick_fit_tolerates_a_wrong_resolving_power(truth_stick_lists, truth, basis, factor):
+    """A peak list keeps no shape to fit R from: the guess only sets the windows."""
+    r = R * factor
+    design = stick_design(basis, r)
+    coef = np.array([fit_sticks(mz, a, basis, r, design=design).coef
+                     for mz, a in truth_stick_lists[::3]])  # fmt: skip
+    assert _l1(coef, truth[::3]).mean() < 0.01
+
+
 @pytest.mark.parametrize("resolving_power", [R, 10000.0])
 def test_half_integer_peaks_tell_monomer_from_dimer(system, basis, resolving_power):
     """[Ag12Au13]- and [Ag24Au26]2- share every integer m/z: the half-integer peaks decide.
@@ -286,8 +296,14 @@ def test_centroid_run_deconvolves_like_the_dense_profile(runs, basis, truth, vir
     shift_error = qc["shift_ppm"].to_numpy() - virtual.scans["shift_ppm"].to_numpy()
     assert np.abs(shift_error).max() < 1.0
 
-    # Negative control: the peak lists fitted as profiles (what happened before) fail.
+    # Negative controls: the same peak lists without the measured zeros, and fitted as
+    # profiles (what happened before), fail.
     run = runs["centroid"]
+    design = stick_design(basis, R)
+    loose = np.array([fit_sticks(mz, a, basis, R, design=design, zero_unsupported=False).coef
+                      for mz, a in zip(run.mz, run.intensity, strict=True)])  # fmt: skip
+    assert _l1(loose, truth).mean() > 0.04
+    assert (loose / loose.sum(axis=1, keepdims=True))[absent].max() > 0.05
     pick = slice(None, None, 6)
     as_profile = deconvolve_spectra(run.mz[pick], run.intensity[pick], basis,
                                     resolving_power=R)  # fmt: skip

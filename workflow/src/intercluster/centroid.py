@@ -15,7 +15,7 @@ areas against each species' nominal isotope peaks (docs/science.md §1, §3):
   significant probability and no stick is a measurement of zero (below the detection
   level), so an ion whose peaks are not in the data cannot take signal. Sticks in no
   window are left out of the fit but count in the residual norm. Abundances by
-  non-negative least squares (then reweighted by the shot-noise variance); the calibration
+  non-negative least squares (then reweighted by a fitted noise variance); the calibration
   shift by a coarse scan of a stick/peak correlation, then least squares on the matched
   centroid positions.
 
@@ -312,15 +312,27 @@ def _model(design: StickDesign, rows, coef, with_mz: bool = False):
 
 
 def stick_weights(observed: np.ndarray, model: np.ndarray) -> np.ndarray:
-    """1 / variance of each window's area: shot noise, ``var ~ max(model, detection level)``.
+    """1 / variance of each window's area, ``s0 + c * model``, from a first fit's residuals.
 
-    A stick's area is a count of ions, so its variance is proportional to its expectation;
-    the detection level (the 5th percentile of the observed areas) is the floor, which is
-    also the scale of a measured zero. Weights are scaled to mean 1.
+    Shot noise (``c``: a stick's area is a count of ions) plus a constant part ``s0`` (the
+    baseline noise summed over a peak's points), fitted by least squares to the squared
+    residuals of the windows that hold a stick, as the profile fit does per point. ``s0``
+    is at least the shot noise of a peak at the detection level (the 5th percentile of the
+    observed areas), the scale of a measured zero. Weights are scaled to mean 1.
     """
-    positive = observed[observed > 0]
-    floor = float(np.percentile(positive, 5.0)) if positive.size else 1.0
-    w = 1.0 / np.maximum(model, max(floor, 1e-300))
+    seen = observed > 0
+    if seen.sum() < 3:
+        return np.ones_like(observed)
+    r2 = np.square(observed - model)[seen]
+    m = np.maximum(model[seen], 0.0)
+    # 2x2 normal equations by hand (np.linalg here would start BLAS threads: ms per call)
+    n, sm, smm, sr, smr = m.size, m.sum(), np.square(m).sum(), r2.sum(), (m * r2).sum()
+    det = n * smm - sm * sm
+    c = max((n * smr - sm * sr) / det if det > 0 else 0.0, 0.0)
+    s0 = (sr - c * sm) / n
+    detection = float(np.percentile(observed[seen], 5.0))
+    s0 = max(s0, c * detection, 1e-12 * max(sr / n, 1e-300))
+    w = 1.0 / (s0 + c * np.maximum(model, 0.0))
     return w / w.mean()
 
 
@@ -352,8 +364,8 @@ def fit_sticks(
     shift: coarse scan (steps of a quarter of a peak's sd, ``shift0`` included) of the
     stick/peak correlation, then alternating NNLS and the least-squares shift of the
     matched window centroids (area-weighted) until the shift moves less than ``tol_ppm``.
-    With ``weighted`` a last NNLS weights every row by 1 / its shot-noise variance from the
-    unweighted fit (:func:`stick_weights`).
+    With ``weighted`` a last NNLS weights every row by 1 / its noise variance, fitted to
+    the unweighted fit's residuals (:func:`stick_weights`).
 
     ``residual_norm`` is ``||y - fit|| / ||y||`` over the rows and the unmatched sticks;
     ``baseline`` is 0 (a peak list has none).
