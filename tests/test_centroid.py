@@ -318,3 +318,19 @@ def test_centroid_cid_fragment_fractions(runs, system, virtual):
     error = (merged["fraction"] - merged["fraction_truth"]).abs()
     per_time = error.groupby(merged["time_min"]).sum()
     assert per_time.max() < 0.03, per_time
+
+
+def test_empty_and_noise_only_peak_lists(basis):
+    """No sticks: nothing is fitted; noise sticks only: no species takes a real share."""
+    empty = fit_sticks(np.zeros(0), np.zeros(0), basis, R, shift0=3.0)
+    assert (empty.coef == 0).all() and np.isnan(empty.residual_norm)
+    rng = np.random.default_rng(5)
+    mz = np.sort(rng.uniform(5000.0, 7600.0, 300))
+    area = rng.uniform(30.0, 150.0, mz.size)
+    noise = fit_sticks(mz, area, basis, R)
+    assert noise.coef.sum() < 0.2 * area.sum()
+    assert noise.residual_norm > 0.9
+    # Negative control: without the measured zeros, the few noise sticks that fall into a
+    # species' windows carry its whole pattern, many times the noise's total area.
+    loose = fit_sticks(mz, area, basis, R, zero_unsupported=False)
+    assert loose.coef.sum() > area.sum()
