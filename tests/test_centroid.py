@@ -302,7 +302,7 @@ def test_centroid_run_deconvolves_like_the_dense_profile(runs, basis, truth, vir
     design = stick_design(basis, R)
     loose = np.array([fit_sticks(mz, a, basis, R, design=design, zero_unsupported=False).coef
                       for mz, a in zip(run.mz, run.intensity, strict=True)])  # fmt: skip
-    assert _l1(loose, truth).mean() > 0.04
+    assert _l1(loose, truth).max() > 0.2
     assert (loose / loose.sum(axis=1, keepdims=True))[absent].max() > 0.05
     pick = slice(None, None, 6)
     as_profile = deconvolve_spectra(run.mz[pick], run.intensity[pick], basis,
