@@ -35,7 +35,6 @@ so such files must be converted to areas (or written with areas) first.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -166,17 +165,18 @@ def pick_peaks(
 class StickDesign:
     """The basis's nominal isotope peaks as m/z windows (rows of the stick fit), unshifted.
 
-    Windows are sorted and disjoint (overlapping ones merged). ``design[r, k]`` is the summed
-    probability of column k's peaks in window r, ``design_mz[r, k]`` the same weighted by
-    their m/z; ``significant[r]``: the window holds a peak of at least ``SIGNIFICANT_PROB``
-    of its species' most probable peak. ``peak_mz``/``peak_sigma``: the significant peaks
-    (sorted) and their Gaussian sd, for the coarse shift scan.
+    Windows ``lo[r]..hi[r]`` are sorted and disjoint (overlapping ones merged).
+    ``design[r, k]`` (sparse) is the summed probability of column k's peaks in window r,
+    ``design_mz[r, k]`` the same weighted by their m/z; ``significant[r]``: the window holds
+    a peak of at least ``SIGNIFICANT_PROB`` of its species' most probable peak.
+    ``peak_mz``/``peak_sigma``: the significant peaks (sorted) and their Gaussian sd, for the
+    coarse shift scan.
     """
 
     lo: np.ndarray
     hi: np.ndarray
-    design: np.ndarray
-    design_mz: np.ndarray
+    design: csr_matrix
+    design_mz: csr_matrix
     significant: np.ndarray
     peak_mz: np.ndarray
     peak_sigma: np.ndarray
@@ -189,14 +189,6 @@ class StickDesign:
     @property
     def n_cols(self) -> int:
         return self.design.shape[1]
-
-    @cached_property
-    def sparse(self) -> csr_matrix:
-        return csr_matrix(self.design)
-
-    @cached_property
-    def sparse_mz(self) -> csr_matrix:
-        return csr_matrix(self.design_mz)
 
 
 def stick_design(
@@ -225,22 +217,18 @@ def stick_design(
     # A new window starts where a peak's window begins beyond every window before it.
     starts = np.concatenate([[True], lo[1:] > np.maximum.accumulate(hi)[:-1]])
     row = np.cumsum(starts) - 1
-    n_rows = int(row[-1]) + 1
-    design = np.zeros((n_rows, basis.n_cols))
-    design_mz = np.zeros((n_rows, basis.n_cols))
-    np.add.at(design, (row, col), prob)
-    np.add.at(design_mz, (row, col), prob * mz)
-    significant = np.zeros(n_rows, bool)
+    shape = (int(row[-1]) + 1, basis.n_cols)
+    significant = np.zeros(shape[0], bool)
     significant[row[strong]] = True
-    sigma = mz[strong] / resolving_power / (2.0 * np.sqrt(2.0 * np.log(2.0)))
     return StickDesign(
         lo=np.minimum.reduceat(lo, np.flatnonzero(starts)),
         hi=np.maximum.reduceat(hi, np.flatnonzero(starts)),
-        design=design,
-        design_mz=design_mz,
+        # Duplicate (row, column) entries are summed: a column's peaks in one window.
+        design=csr_matrix((prob, (row, col)), shape=shape),
+        design_mz=csr_matrix((prob * mz, (row, col)), shape=shape),
         significant=significant,
         peak_mz=mz[strong],
-        peak_sigma=sigma,
+        peak_sigma=mz[strong] / resolving_power * FWHM_TO_SIGMA,
         resolving_power=float(resolving_power),
     )
 
@@ -297,17 +285,17 @@ def _product(indptr, indices, values, rows, coef):
 
 
 def _nnls(design: StickDesign, rows, y, w, passive):
-    d = design.sparse
+    d = design.design
     gram, rhs = _normal_equations(d.indptr, d.indices, d.data, rows, y, w, design.n_cols)
     return kern.nnls_gram(gram, rhs, passive)
 
 
 def _model(design: StickDesign, rows, coef, with_mz: bool = False):
-    d = design.sparse
+    d = design.design
     model = _product(d.indptr, d.indices, d.data, rows, coef)
     if not with_mz:
         return model
-    m = design.sparse_mz
+    m = design.design_mz
     return model, _product(m.indptr, m.indices, m.data, rows, coef)
 
 
@@ -374,7 +362,7 @@ def fit_sticks(
     area = np.asarray(intensity, float)
     if design is None:
         design = stick_design(basis, resolving_power)
-    sigma_ppm = 1e6 / (design.resolving_power * 2.0 * np.sqrt(2.0 * np.log(2.0)))
+    sigma_ppm = 1e6 * FWHM_TO_SIGMA / design.resolving_power
     grid = np.arange(-max_shift_ppm, max_shift_ppm + 1e-9, 0.25 * sigma_ppm)
     grid = np.concatenate([grid, [float(np.clip(shift0, -max_shift_ppm, max_shift_ppm))]])
     if mz.size:
