@@ -327,15 +327,25 @@ def deconvolve_spectra(
     max_shift_ppm: float = 20.0,
     resolving_power: float | None = None,
     n_calibration_spectra: int = 3,
+    centroided: bool = False,
 ) -> list[SpectrumFit]:
     """Fit every spectrum of one file; one resolving power for the file.
 
     The start shift comes from a coarse scan of the most intense spectrum; each spectrum then
     starts from its predecessor's shift (the calibration drifts slowly).
+
+    ``centroided``: the spectra are peak lists, fitted as sticks
+    (:func:`intercluster.centroid.fit_stick_spectra`) at the given or guessed resolving
+    power, which sets the matching tolerance (a peak list keeps no shape to fit it from).
     """
     n = len(mz_list)
     if n == 0:
         return []
+    if centroided:
+        from .centroid import fit_stick_spectra
+
+        r = resolving_power or resolving_power_guess
+        return fit_stick_spectra(mz_list, intensity_list, basis, r, max_shift_ppm)
     tic = np.array([float(np.sum(y)) for y in intensity_list])
     ref = int(np.argmax(tic))
     r0 = resolving_power or resolving_power_guess
@@ -427,12 +437,14 @@ def deconvolve_run(
 ):
     """Deconvolve an MS1 :class:`~intercluster.ingest.SpectraRun`.
 
+    A centroided run (``run.mode == "centroid"``) is fitted as sticks, with the same tables.
     Returns ``(intensities, qc, resolving_power)``.
     """
     basis = observable_basis(system)
     fits = deconvolve_spectra(
-        run.mz, run.intensity, basis, resolving_power_guess, fit_resolution, max_shift_ppm
-    )
+        run.mz, run.intensity, basis, resolving_power_guess, fit_resolution, max_shift_ppm,
+        centroided=getattr(run, "mode", "profile") == "centroid",
+    )  # fmt: skip
     resolving_power = fits[0].resolving_power if fits else float(resolving_power_guess)
     intensities = intensities_table(run.times_min, fits, basis)
     qc = qc_table(run.times_min, run.native_ids, fits)
@@ -468,8 +480,13 @@ def deconvolve_cid_run(
             )
         basis, n_fragments = cid_basis(system, precursor)
         mz, y = run.mz[k], run.intensity[k]
-        shift0 = scan_shift(mz, y, basis, resolving_power, max_shift_ppm)
-        fits.append(fit_spectrum(mz, y, basis, resolving_power, shift0, max_shift_ppm))
+        if getattr(run, "mode", "profile") == "centroid":
+            from .centroid import fit_sticks
+
+            fits.append(fit_sticks(mz, y, basis, resolving_power, 0.0, max_shift_ppm))
+        else:
+            shift0 = scan_shift(mz, y, basis, resolving_power, max_shift_ppm)
+            fits.append(fit_spectrum(mz, y, basis, resolving_power, shift0, max_shift_ppm))
         times.append(run.times_min[k])
     if basis is None:
         return empty_cid_table()

@@ -285,11 +285,14 @@ def write_mzml(
     run_id: str = "SYNTHETIC_virtual_experiment",
     label: str = SYNTHETIC_LABEL,
     resolving_power: float | None = None,
+    centroided: bool = False,
 ) -> Path:
-    """Write profile spectra as indexed mzML (psims; zlib, 64-bit arrays).
+    """Write spectra as indexed mzML (psims; zlib, 64-bit arrays).
 
     ``spectra``: dicts with ``id``, ``time_min``, ``mz``, ``intensity`` (and for MS2
     ``precursor_mz``, ``precursor_charge``). ``time_unit`` is "minute" or "second".
+    ``centroided``: the arrays are peak lists (MS:1000127 "centroid spectrum"), else
+    profiles (MS:1000128 "profile spectrum").
     """
     from psims.mzml.writer import MzMLWriter
 
@@ -298,7 +301,8 @@ def write_mzml(
     factor = 1.0 if time_unit == "minute" else 60.0
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    content = ["MS1 spectrum" if ms_level == 1 else "MSn spectrum", "profile spectrum"]
+    mode = "centroid spectrum" if centroided else "profile spectrum"
+    content = ["MS1 spectrum" if ms_level == 1 else "MSn spectrum", mode]
     encoding = {"m/z array": np.float64, "intensity array": np.float64}
     with open(path, "wb") as handle, MzMLWriter(handle, close=False) as out:
         out.controlled_vocabularies()
@@ -356,7 +360,7 @@ def write_mzml(
                         intensity,
                         id=spec["id"],
                         polarity=polarity,
-                        centroided=False,
+                        centroided=centroided,
                         scan_start_time={
                             "name": "scan start time",
                             "value": float(spec["time_min"]) * factor,

@@ -1,0 +1,458 @@
+"""Centroided spectra: peak picking of profiles and the stick fit of peak lists.
+
+A centroided spectrum (cvParam MS:1000127) is a list of sticks, one (m/z, intensity) per
+detected peak, as written by vendor centroiders or msconvert's ``peakPicking`` filter. There
+is no peak shape left to fit, so the isotope-pattern deconvolution becomes a fit of stick
+areas against each species' nominal isotope peaks (docs/science.md §1, §3):
+
+* :func:`pick_peaks` makes such a list from a profile spectrum (what a centroider does), so
+  that the virtual experiment can write centroid output and tests can check the stick fit
+  on spectra it did not make itself.
+* :func:`fit_sticks` fits one peak list: every nominal isotope peak of every species (of
+  the basis) owns an m/z window of +-half a FWHM (``m/z / R / 2``, at most a quarter of
+  the isotope spacing) around its centroid; overlapping windows are merged into one (one
+  row of the fit). The sticks inside a window are summed; a window with a peak of
+  significant probability and no stick is a measurement of zero (below the detection
+  level), so an ion whose peaks are not in the data cannot take signal. Sticks in no
+  window are left out of the fit but count in the residual norm. Abundances by
+  non-negative least squares (then reweighted by a fitted noise variance); the calibration
+  shift by a coarse scan of a stick/peak correlation, then least squares on the matched
+  centroid positions.
+
+A monomer [Ag_m Au_(N-m)]- and the dimer [Ag_2m Au_(2N-2m)]2- have the same nominal m/z:
+the dimer's integer isotope peaks fall into the monomer's windows, its half-integer peaks
+(spacing 1/2 at charge 2) into windows of their own. Those windows, observed or measured as
+zero, are what tell the two apart.
+
+Intensities are ion counts: a stick's intensity is its peak's area in counts (the sum of
+the peak's baseline-subtracted points, :func:`pick_peaks`), so the fitted abundance of a
+species is its ion count, as in the profile fit. A centroider that writes peak *heights*
+instead gives each ion a weight proportional to 1 / FWHM, i.e. to R / (m/z): across the
+m/z 5200-7400 of the demo's species that biases the normalised intensities by up to 40 %,
+so such files must be converted to areas (or written with areas) first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numba import njit
+from scipy.signal import find_peaks
+from scipy.sparse import csr_matrix
+from scipy.stats import sigmaclip
+
+from . import _deconv_kernels as kern
+from .deconvolution import PatternBasis, SpectrumFit
+from .isotopes import FWHM_TO_SIGMA
+
+TOLERANCE_FWHM = 0.5  # a stick belongs to a predicted peak within half a FWHM of its centroid
+SIGNIFICANT_PROB = 0.05  # of a species' most probable isotope peak: an absent stick is a zero
+PEAK_WINDOW_FWHM = 1.5  # a picked peak's points reach at most this far from its apex
+NOISE_CLIP_SD = 3.0  # sigma clipping of the baseline noise estimate
+
+
+# --- peak picking ----------------------------------------------------------------------------
+def noise_level(intensity: np.ndarray) -> tuple[float, float]:
+    """Baseline level and noise sd of a profile spectrum: mean and sd after 3-sd clipping.
+
+    Peaks are narrow beside the gaps between them, so iterative clipping of the values
+    beyond 3 sd (scipy.stats.sigmaclip) leaves the baseline points.
+    """
+    y = np.asarray(intensity, float)
+    if y.size == 0:
+        return 0.0, 0.0
+    kept = sigmaclip(y, NOISE_CLIP_SD, NOISE_CLIP_SD).clipped
+    if kept.size == 0:
+        return float(np.median(y)), 0.0
+    return float(kept.mean()), float(kept.std())
+
+
+def _gaussian_vertex(x: np.ndarray, s: np.ndarray) -> float:
+    """Apex of the parabola through (x, ln s) at three points (exact for a sampled Gaussian)."""
+    f = np.log(s)
+    d0, d2 = x[1] - x[0], x[1] - x[2]
+    num = d0 * d0 * (f[1] - f[2]) - d2 * d2 * (f[1] - f[0])
+    den = d0 * (f[1] - f[2]) - d2 * (f[1] - f[0])
+    if den == 0:
+        return float(x[1])
+    vertex = float(x[1] - 0.5 * num / den)
+    return vertex if x[0] <= vertex <= x[2] else float(x[1])
+
+
+def _peak_areas(mz, s, apex, centre, resolving_power, window_fwhm):
+    """Sum of each peak's points; a point between two peaks is shared between them.
+
+    A point within ``window_fwhm`` FWHM of the peaks on both sides goes to each in proportion
+    to its Gaussian (height at the apex, FWHM ``m/z / R``) there: a hard split at the valley
+    would hand the tail of the larger peak to the smaller one.
+    """
+    reach = window_fwhm * centre / resolving_power
+    if centre.size == 1:
+        near = np.abs(mz - centre[0]) <= reach[0]
+        return np.array([s[near].sum()])
+    sigma = centre / resolving_power * FWHM_TO_SIGMA
+    height = s[apex]
+    lo = np.searchsorted(mz, centre[0] - reach[0])
+    hi = np.searchsorted(mz, centre[-1] + reach[-1], side="right")
+    x, y = mz[lo:hi], s[lo:hi]
+    right = np.searchsorted(centre, x).clip(1, centre.size - 1)
+    left = right - 1
+    shape = []
+    for j in (left, right):
+        u = (x - centre[j]) / sigma[j]
+        near = np.abs(x - centre[j]) <= reach[j]
+        shape.append(np.where(near, height[j] * np.exp(-0.5 * u * u), 0.0))
+    total = shape[0] + shape[1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(total > 0, shape[0] / total, 0.0)
+    inside = total > 0
+    area = np.bincount(left[inside], weights=(y * share)[inside], minlength=centre.size)
+    area += np.bincount(right[inside], weights=(y * (1.0 - share))[inside], minlength=centre.size)
+    return area
+
+
+def pick_peaks(
+    mz: np.ndarray,
+    intensity: np.ndarray,
+    resolving_power: float,
+    min_snr: float = 3.0,
+    window_fwhm: float = PEAK_WINDOW_FWHM,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Centroid a profile spectrum: ``(centroid_mz, area)`` of each detected peak.
+
+    * Detection: local maxima (scipy.signal.find_peaks) whose height above the baseline and
+      whose prominence both reach ``min_snr`` noise sds (:func:`noise_level`).
+    * Extent: the points within ``window_fwhm`` FWHM (``m/z / resolving_power``) of the
+      centroid; a point that two neighbouring peaks reach is shared between them in
+      proportion to their Gaussians there (:func:`_peak_areas`).
+    * Centroid m/z: the vertex of a Gaussian (parabola through the log intensities) at the
+      apex and its two neighbours; the intensity-weighted mean of the points above half
+      maximum where a neighbour is at or below the baseline.
+    * Intensity: the peak's **area** in counts, the sum of its baseline-subtracted points
+      (intensities are counts per point), not its height. Noise below the baseline is kept
+      in the sum so that weak peaks are not biased upwards.
+    """
+    mz = np.asarray(mz, float)
+    y = np.asarray(intensity, float)
+    empty = (np.zeros(0), np.zeros(0))
+    if mz.size < 3:
+        return empty
+    baseline, sd = noise_level(y)
+    s = y - baseline
+    level = min_snr * sd
+    # A noiseless spectrum (sd 0) has every positive local maximum as a peak.
+    apex, _ = find_peaks(s, height=level if level > 0 else 1e-300,
+                         prominence=level if level > 0 else None)  # fmt: skip
+    if apex.size == 0:
+        return empty
+    centre = np.empty(apex.size)
+    for j, i in enumerate(apex):
+        if 0 < i < mz.size - 1 and s[i - 1] > 0 and s[i + 1] > 0:
+            centre[j] = _gaussian_vertex(mz[i - 1 : i + 2], s[i - 1 : i + 2])
+        else:
+            part = slice(max(i - 2, 0), i + 3)
+            top = s[part] >= 0.5 * s[i]
+            centre[j] = float(np.dot(mz[part][top], s[part][top]) / s[part][top].sum())
+    area = _peak_areas(mz, s, apex, centre, resolving_power, window_fwhm)
+    keep = area > 0
+    return centre[keep], area[keep]
+
+
+# --- stick fit -------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class StickDesign:
+    """The basis's nominal isotope peaks as m/z windows (rows of the stick fit), unshifted.
+
+    Windows ``lo[r]..hi[r]`` are sorted and disjoint (overlapping ones merged).
+    ``design[r, k]`` (sparse) is the summed probability of column k's peaks in window r,
+    ``design_mz[r, k]`` the same weighted by their m/z; ``significant[r]``: the window holds
+    a peak of at least ``SIGNIFICANT_PROB`` of its species' most probable peak.
+    ``peak_mz``/``peak_sigma``: the significant peaks (sorted) and their Gaussian sd, for the
+    coarse shift scan.
+    """
+
+    lo: np.ndarray
+    hi: np.ndarray
+    design: csr_matrix
+    design_mz: csr_matrix
+    significant: np.ndarray
+    peak_mz: np.ndarray
+    peak_sigma: np.ndarray
+    resolving_power: float
+
+    @property
+    def n_rows(self) -> int:
+        return self.lo.size
+
+    @property
+    def n_cols(self) -> int:
+        return self.design.shape[1]
+
+
+def stick_design(
+    basis: PatternBasis,
+    resolving_power: float,
+    tolerance_fwhm: float = TOLERANCE_FWHM,
+    significant_prob: float = SIGNIFICANT_PROB,
+) -> StickDesign:
+    """Group the basis's isotope peaks into windows of +-``tolerance_fwhm`` FWHM.
+
+    The half-width is capped at a quarter of the closest isotope spacing (1/4 Th for charge
+    2), so that a monomer's and a dimer's windows stay apart at any resolving power.
+    """
+    counts = np.diff(basis.col_ptr)
+    col = np.repeat(np.arange(basis.n_cols), counts)
+    peak_mz, prob = basis.peak_mz, basis.peak_prob
+    col_max = np.maximum.reduceat(prob, basis.col_ptr[:-1])
+    strong = prob >= significant_prob * col_max[col]
+    order = np.argsort(peak_mz, kind="stable")
+    mz, col, prob, strong = peak_mz[order], col[order], prob[order], strong[order]
+    # At most a quarter of the closest isotope spacing (1/|z|): at low resolving power the
+    # windows of a dimer's half-integer peaks must not merge with the integer ones.
+    spacing = 1.0 / float(np.abs(basis.labels["charge"]).max())
+    tol = np.minimum(tolerance_fwhm * mz / resolving_power, 0.25 * spacing)
+    lo, hi = mz - tol, mz + tol
+    # A new window starts where a peak's window begins beyond every window before it.
+    starts = np.concatenate([[True], lo[1:] > np.maximum.accumulate(hi)[:-1]])
+    row = np.cumsum(starts) - 1
+    shape = (int(row[-1]) + 1, basis.n_cols)
+    significant = np.zeros(shape[0], bool)
+    significant[row[strong]] = True
+    return StickDesign(
+        lo=np.minimum.reduceat(lo, np.flatnonzero(starts)),
+        hi=np.maximum.reduceat(hi, np.flatnonzero(starts)),
+        # Duplicate (row, column) entries are summed: a column's peaks in one window.
+        design=csr_matrix((prob, (row, col)), shape=shape),
+        design_mz=csr_matrix((prob * mz, (row, col)), shape=shape),
+        significant=significant,
+        peak_mz=mz[strong],
+        peak_sigma=mz[strong] / resolving_power * FWHM_TO_SIGMA,
+        resolving_power=float(resolving_power),
+    )
+
+
+def _match(design: StickDesign, mz: np.ndarray, area: np.ndarray, shift_ppm: float):
+    """Summed stick area and area-weighted m/z per window at ``shift_ppm``; unmatched sticks."""
+    x = mz / (1.0 + shift_ppm * 1e-6)
+    row = np.searchsorted(design.lo, x, side="right") - 1
+    inside = (row >= 0) & (x <= design.hi[np.maximum(row, 0)])
+    observed = np.bincount(row[inside], weights=area[inside], minlength=design.n_rows)
+    moment = np.bincount(row[inside], weights=area[inside] * mz[inside], minlength=design.n_rows)
+    return observed, moment, inside
+
+
+def _correlation(design: StickDesign, mz: np.ndarray, area: np.ndarray, shift_ppm: float):
+    """Stick area weighted by a Gaussian of its distance to the nearest predicted peak."""
+    centres = design.peak_mz * (1.0 + shift_ppm * 1e-6)
+    j = np.clip(np.searchsorted(centres, mz), 1, centres.size - 1)
+    near = np.where(np.abs(mz - centres[j - 1]) < np.abs(mz - centres[j]), j - 1, j)
+    u = (mz - centres[near]) / design.peak_sigma[near]
+    return float(np.dot(area, np.exp(-0.5 * u * u)))
+
+
+@njit(cache=True)
+def _normal_equations(indptr, indices, values, rows, y, w, n_cols):
+    """G = A'WA and b = A'Wy of the selected rows of a sparse (CSR) design.
+
+    Each window holds the peaks of one to a few species, so the rows are nearly empty; a
+    dense product would cost more than the whole fit.
+    """
+    gram = np.zeros((n_cols, n_cols))
+    rhs = np.zeros(n_cols)
+    for n in range(rows.shape[0]):
+        r = rows[n]
+        for p in range(indptr[r], indptr[r + 1]):
+            vp = values[p] * w[n]
+            rhs[indices[p]] += vp * y[n]
+            for q in range(indptr[r], indptr[r + 1]):
+                gram[indices[p], indices[q]] += vp * values[q]
+    return gram, rhs
+
+
+@njit(cache=True)
+def _product(indptr, indices, values, rows, coef):
+    """A x for the selected rows of a sparse (CSR) design."""
+    out = np.zeros(rows.shape[0])
+    for n in range(rows.shape[0]):
+        r = rows[n]
+        acc = 0.0
+        for p in range(indptr[r], indptr[r + 1]):
+            acc += values[p] * coef[indices[p]]
+        out[n] = acc
+    return out
+
+
+def _nnls(design: StickDesign, rows, y, w, passive):
+    d = design.design
+    gram, rhs = _normal_equations(d.indptr, d.indices, d.data, rows, y, w, design.n_cols)
+    return kern.nnls_gram(gram, rhs, passive)
+
+
+def _model(design: StickDesign, rows, coef, with_mz: bool = False):
+    d = design.design
+    model = _product(d.indptr, d.indices, d.data, rows, coef)
+    if not with_mz:
+        return model
+    m = design.design_mz
+    return model, _product(m.indptr, m.indices, m.data, rows, coef)
+
+
+def stick_weights(observed: np.ndarray, model: np.ndarray) -> np.ndarray:
+    """1 / variance of each window's area, ``s0 + c * model``, from a first fit's residuals.
+
+    Shot noise (``c``: a stick's area is a count of ions) plus a constant part ``s0`` (the
+    baseline noise summed over a peak's points), fitted by least squares to the squared
+    residuals of the windows that hold a stick, as the profile fit does per point. ``s0``
+    is at least the shot noise of a peak at the detection level (the 5th percentile of the
+    observed areas), the scale of a measured zero. Weights are scaled to mean 1.
+    """
+    seen = observed > 0
+    if seen.sum() < 3:
+        return np.ones_like(observed)
+    r2 = np.square(observed - model)[seen]
+    m = np.maximum(model[seen], 0.0)
+    # 2x2 normal equations by hand (np.linalg here would start BLAS threads: ms per call)
+    n, sm, smm, sr, smr = m.size, m.sum(), np.square(m).sum(), r2.sum(), (m * r2).sum()
+    det = n * smm - sm * sm
+    c = max((n * smr - sm * sr) / det if det > 0 else 0.0, 0.0)
+    s0 = (sr - c * sm) / n
+    detection = float(np.percentile(observed[seen], 5.0))
+    s0 = max(s0, c * detection, 1e-12 * max(sr / n, 1e-300))
+    w = 1.0 / (s0 + c * np.maximum(model, 0.0))
+    return w / w.mean()
+
+
+def _rows(design: StickDesign, observed: np.ndarray, zero_unsupported: bool) -> np.ndarray:
+    """Indices of the windows fitted: those with a stick, and the measured zeros."""
+    keep = observed > 0
+    if zero_unsupported:
+        keep |= design.significant
+    return np.flatnonzero(keep)
+
+
+def fit_sticks(
+    mz: np.ndarray,
+    intensity: np.ndarray,
+    basis: PatternBasis,
+    resolving_power: float,
+    shift0: float = 0.0,
+    max_shift_ppm: float = 20.0,
+    design: StickDesign | None = None,
+    zero_unsupported: bool = True,
+    weighted: bool = True,
+    max_iter: int = 8,
+    tol_ppm: float = 0.01,
+) -> SpectrumFit:
+    """Fit one peak list (stick m/z, stick area in counts) on the basis's isotope patterns.
+
+    Rows: the windows of :func:`stick_design` that hold a stick, plus (``zero_unsupported``)
+    every window with a significant predicted peak and no stick, as a measured zero. The
+    shift: coarse scan (steps of a quarter of a peak's sd, ``shift0`` included) of the
+    stick/peak correlation, then alternating NNLS and the least-squares shift of the
+    matched window centroids (area-weighted) until the shift moves less than ``tol_ppm``.
+    With ``weighted`` a last NNLS weights every row by 1 / its noise variance, fitted to
+    the unweighted fit's residuals (:func:`stick_weights`).
+
+    ``residual_norm`` is ``||y - fit|| / ||y||`` over the rows and the unmatched sticks;
+    ``baseline`` is 0 (a peak list has none).
+    """
+    mz = np.asarray(mz, float)
+    area = np.asarray(intensity, float)
+    if design is None:
+        design = stick_design(basis, resolving_power)
+    sigma_ppm = 1e6 * FWHM_TO_SIGMA / design.resolving_power
+    grid = np.arange(-max_shift_ppm, max_shift_ppm + 1e-9, 0.25 * sigma_ppm)
+    grid = np.concatenate([grid, [float(np.clip(shift0, -max_shift_ppm, max_shift_ppm))]])
+    if mz.size:
+        shift = float(grid[np.argmax([_correlation(design, mz, area, s) for s in grid])])
+    else:
+        shift = float(grid[-1])
+
+    passive = np.ones(basis.n_cols, bool)
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):  # noqa: B007 - reported
+        observed, moment, _ = _match(design, mz, area, shift)
+        rows = _rows(design, observed, zero_unsupported)
+        y = observed[rows]
+        coef, passive = _nnls(design, rows, y, np.ones(y.size), passive)
+        # Shift: the matched windows' observed centroids against the model's centroids.
+        model, model_mz = _model(design, rows, coef, with_mz=True)
+        seen = (y > 0) & (model > 0)
+        if not seen.any():
+            break
+        ratio = moment[rows][seen] / y[seen] / (model_mz[seen] / model[seen])
+        new = float(np.clip(1e6 * np.dot(y[seen], ratio - 1.0) / y[seen].sum(),
+                            -max_shift_ppm, max_shift_ppm))  # fmt: skip
+        moved = abs(new - shift)
+        shift = new
+        if moved < tol_ppm:
+            break
+    observed, _, inside = _match(design, mz, area, shift)
+    rows = _rows(design, observed, zero_unsupported)
+    y = observed[rows]
+    coef, passive = _nnls(design, rows, y, np.ones(y.size), passive)
+    if weighted and y.size > 2:
+        w = stick_weights(y, _model(design, rows, coef))
+        coef, passive = _nnls(design, rows, y, w, passive)
+    unmatched = area[~inside]
+    rss = float(np.square(y - _model(design, rows, coef)).sum() + np.square(unmatched).sum())
+    total = float(np.square(y).sum() + np.square(unmatched).sum())
+    return SpectrumFit(
+        coef=coef,
+        baseline=0.0,
+        shift_ppm=shift,
+        resolving_power=float(design.resolving_power),
+        rss=rss,
+        residual_norm=float(np.sqrt(rss / total)) if total > 0 else float("nan"),
+        n_iter=n_iter,
+        passive=passive,
+    )
+
+
+def fit_stick_spectra(
+    mz_list: list[np.ndarray],
+    intensity_list: list[np.ndarray],
+    basis: PatternBasis,
+    resolving_power: float,
+    max_shift_ppm: float = 20.0,
+) -> list[SpectrumFit]:
+    """:func:`fit_sticks` for every peak list of a file, each starting from its predecessor.
+
+    The resolving power is not fitted (a peak list keeps no peak shape); it sets the windows.
+    """
+    design = stick_design(basis, resolving_power)
+    fits, shift = [], 0.0
+    for mz, area in zip(mz_list, intensity_list, strict=True):
+        fit = fit_sticks(mz, area, basis, resolving_power, shift, max_shift_ppm, design)
+        fits.append(fit)
+        shift = fit.shift_ppm
+    return fits
+
+
+def fitted_sticks(
+    mz: np.ndarray, intensity: np.ndarray, fit: SpectrumFit, basis: PatternBasis
+) -> pd.DataFrame:
+    """The stick fit window by window, for QC plots: observed against fitted area.
+
+    One row per window that was fitted (holds a stick or a measured zero): ``mz`` (the
+    model's centroid in the window, shifted; the window centre where the model is 0),
+    ``observed`` (summed stick area), ``fitted`` (the model's area). Sticks in no window
+    are not listed (they count in ``fit.residual_norm``).
+    """
+    design = stick_design(basis, fit.resolving_power)
+    mz = np.asarray(mz, float)
+    observed, _, _ = _match(design, mz, np.asarray(intensity, float), fit.shift_ppm)
+    rows = _rows(design, observed, True)
+    model, model_mz = _model(design, rows, np.asarray(fit.coef, float), with_mz=True)
+    centre = 0.5 * (design.lo[rows] + design.hi[rows])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        where = np.where(model > 0, model_mz / model, centre)
+    return pd.DataFrame(
+        {
+            "mz": where * (1.0 + fit.shift_ppm * 1e-6),
+            "observed": observed[rows],
+            "fitted": model,
+        }
+    )
