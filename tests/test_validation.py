@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from intercluster import errors
 from intercluster.validation import InputError, load_sample_sheet, validate_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -17,6 +21,32 @@ REPO = Path(__file__).resolve().parents[1]
 def config() -> dict:
     with open(REPO / "config.yaml") as handle:
         return yaml.safe_load(handle)
+
+
+_BLOCK_THIRD_PARTY = (
+    "import sys\n"
+    "for name in ('jsonschema', 'yaml', 'pandas', 'numpy', 'scipy'):\n"
+    "    sys.modules[name] = None  # any import of it now raises ImportError\n"
+)
+
+
+def _python(code: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(REPO / "workflow" / "src"))
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+
+
+def test_input_error_needs_only_the_standard_library():
+    """Every rule environment can import InputError: errors.py needs no third-party module."""
+    assert InputError is errors.InputError  # the old import path names the same class
+    code = "from intercluster.errors import InputError\nassert issubclass(InputError, ValueError)\n"
+    ok = _python(_BLOCK_THIRD_PARTY + code)
+    assert ok.returncode == 0, ok.stderr
+    # The negative control: the blocking works, validation.py does need jsonschema.
+    blocked = _python(_BLOCK_THIRD_PARTY + "import intercluster.validation\n")
+    assert blocked.returncode != 0
+    assert "ImportError" in blocked.stderr or "ModuleNotFoundError" in blocked.stderr
 
 
 def test_shipped_config_is_valid(config):

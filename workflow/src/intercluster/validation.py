@@ -19,11 +19,11 @@ import jsonschema
 import pandas as pd
 import yaml
 
+from .errors import InputError
+
+__all__ = ["InputError", "grid_size", "load_sample_sheet", "validate_config"]
+
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
-
-
-class InputError(ValueError):
-    """A problem with the user's config, sample sheet or data files (one-line message)."""
 
 
 def _load_schema(name: str) -> dict:
