@@ -117,6 +117,14 @@ def test_sheet_defaults(tmp_path):
     assert sheet.loc["x", "mzml"] == str(tmp_path / "a.mzML")
 
 
+def test_sheet_accepts_inner_dots_and_names_that_differ_in_more_than_case(tmp_path):
+    """The control of the two name rules below: only a leading '.' and case-only twins fail."""
+    (tmp_path / "a.mzML").write_text("")
+    text = HEAD + "".join(f"{n}\ta.mzML\t40\t40\n" for n in ("a.b", "a..b", "S1", "S2", "s-1"))
+    sheet = load_sample_sheet(_sheet(tmp_path, text), check_files=True)
+    assert sheet["sample"].tolist() == ["a.b", "a..b", "S1", "S2", "s-1"]
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -127,6 +135,11 @@ def test_sheet_defaults(tmp_path):
         (HEAD_DT + "x\ta.mzML\t40\t40\t-1\n", "dead_time_s = -1.0: must be >= 0"),
         (HEAD_DT + "x\ta.mzML\t40\t40\tsoon\n", "dead_time_s = 'soon': must be a number"),
         (HEAD + "bad name\ta.mzML\t40\t40\n", "sample = 'bad name': must match"),
+        (HEAD + "..\ta.mzML\t40\t40\n", "line 2: sample = '..': must not start with '.'"),
+        (HEAD + "x\ta.mzML\t40\t40\n.\ta.mzML\t4\t4\n", "line 3: sample = '.': must not"),
+        (HEAD + ".x\ta.mzML\t40\t40\n", "line 2: sample = '.x': must not start with '.'"),
+        (HEAD + "S1\ta.mzML\t40\t40\ny\ta.mzML\t4\t4\ns1\ta.mzML\t4\t4\n",
+         "sample names S1, s1 differ only in case"),
         (HEAD, "has no samples"),
         (HEAD + "x\tmissing.mzML\t40\t40\n", "mzml file"),
         (HEAD + "x\ta.mzML\t0\t0\n", "ag_nM + au_nM must be > 0"),
