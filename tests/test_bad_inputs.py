@@ -209,6 +209,17 @@ PARSE_CASES = {
     "sheet_reserved_name": Case(
         None, (f"{SHEET}: sample name 'all' is reserved for the joint fit",),
         sheet=SHEET_HEAD + GOOD_ROW.replace(SAMPLE, "all")),
+    "sheet_reserved_name_other_case": Case(
+        None, (f"{SHEET}: sample name 'All' is reserved for the joint fit over all samples "
+               "(fit.joint_sample_name, in any letter case)",),
+        sheet=SHEET_HEAD + GOOD_ROW.replace(SAMPLE, "All")),
+    "sheet_name_escapes_its_folder": Case(  # results/deconvolution/../intensities.tsv
+        None, (f"{SHEET}, line 2: sample = '..': must not start with '.'",),
+        sheet=SHEET_HEAD + GOOD_ROW.replace(SAMPLE, "..")),
+    "sheet_names_differ_only_in_case": Case(  # one folder on macOS's file system
+        None, (f"{SHEET}: sample names {SAMPLE}, {SAMPLE.upper()} differ only in case",
+               "case-insensitive file system"),
+        sheet=SHEET_HEAD + GOOD_ROW + GOOD_ROW.replace(SAMPLE, SAMPLE.upper())),
     "sheet_not_found": Case(
         None, ("sample sheet data/nope.tsv: file not found",), config={"samples": "data/nope.tsv"}),
     "config_zero_rate_bound": Case(

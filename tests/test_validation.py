@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from intercluster import errors
 from intercluster.validation import InputError, load_sample_sheet, validate_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -17,6 +21,32 @@ REPO = Path(__file__).resolve().parents[1]
 def config() -> dict:
     with open(REPO / "config.yaml") as handle:
         return yaml.safe_load(handle)
+
+
+_BLOCK_THIRD_PARTY = (
+    "import sys\n"
+    "for name in ('jsonschema', 'yaml', 'pandas', 'numpy', 'scipy'):\n"
+    "    sys.modules[name] = None  # any import of it now raises ImportError\n"
+)
+
+
+def _python(code: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(REPO / "workflow" / "src"))
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+
+
+def test_input_error_needs_only_the_standard_library():
+    """Every rule environment can import InputError: errors.py needs no third-party module."""
+    assert InputError is errors.InputError  # the old import path names the same class
+    code = "from intercluster.errors import InputError\nassert issubclass(InputError, ValueError)\n"
+    ok = _python(_BLOCK_THIRD_PARTY + code)
+    assert ok.returncode == 0, ok.stderr
+    # The negative control: the blocking works, validation.py does need jsonschema.
+    blocked = _python(_BLOCK_THIRD_PARTY + "import intercluster.validation\n")
+    assert blocked.returncode != 0
+    assert "ImportError" in blocked.stderr or "ModuleNotFoundError" in blocked.stderr
 
 
 def test_shipped_config_is_valid(config):
@@ -87,6 +117,14 @@ def test_sheet_defaults(tmp_path):
     assert sheet.loc["x", "mzml"] == str(tmp_path / "a.mzML")
 
 
+def test_sheet_accepts_inner_dots_and_names_that_differ_in_more_than_case(tmp_path):
+    """The control of the two name rules below: only a leading '.' and case-only twins fail."""
+    (tmp_path / "a.mzML").write_text("")
+    text = HEAD + "".join(f"{n}\ta.mzML\t40\t40\n" for n in ("a.b", "a..b", "S1", "S2", "s-1"))
+    sheet = load_sample_sheet(_sheet(tmp_path, text), check_files=True)
+    assert sheet["sample"].tolist() == ["a.b", "a..b", "S1", "S2", "s-1"]
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -97,6 +135,11 @@ def test_sheet_defaults(tmp_path):
         (HEAD_DT + "x\ta.mzML\t40\t40\t-1\n", "dead_time_s = -1.0: must be >= 0"),
         (HEAD_DT + "x\ta.mzML\t40\t40\tsoon\n", "dead_time_s = 'soon': must be a number"),
         (HEAD + "bad name\ta.mzML\t40\t40\n", "sample = 'bad name': must match"),
+        (HEAD + "..\ta.mzML\t40\t40\n", "line 2: sample = '..': must not start with '.'"),
+        (HEAD + "x\ta.mzML\t40\t40\n.\ta.mzML\t4\t4\n", "line 3: sample = '.': must not"),
+        (HEAD + ".x\ta.mzML\t40\t40\n", "line 2: sample = '.x': must not start with '.'"),
+        (HEAD + "S1\ta.mzML\t40\t40\ny\ta.mzML\t4\t4\ns1\ta.mzML\t4\t4\n",
+         "sample names S1, s1 differ only in case"),
         (HEAD, "has no samples"),
         (HEAD + "x\tmissing.mzML\t40\t40\n", "mzml file"),
         (HEAD + "x\ta.mzML\t0\t0\n", "ag_nM + au_nM must be > 0"),

@@ -1,17 +1,44 @@
 #!/usr/bin/env bash
-# Single-node SLURM test cluster on localhost (Debian bookworm, run as root).
+# Single-node SLURM test cluster on localhost (Debian bookworm: slurm-wlm 22.05, munge 0.5;
+# run as root, no systemd needed). tests/test_slurm.py drives it.
 #
-#   tests/slurm/cluster.sh install   # apt-get install slurm-wlm + munge (idempotent)
+#   tests/slurm/cluster.sh install   # apt-get update + install --no-install-recommends
+#                                    # slurm-wlm munge (no-op when installed; every plugin
+#                                    # the config uses is in slurm-wlm-basic-plugins)
 #   tests/slurm/cluster.sh start     # write /etc/slurm/slurm.conf, start munged,
-#                                    # slurmctld, slurmd; wait until node is idle
-#   tests/slurm/cluster.sh status    # daemons + sinfo + squeue (exit 0 iff all up)
-#   tests/slurm/cluster.sh stop      # cancel jobs, stop exactly the daemons we started
-#   tests/slurm/cluster.sh logs      # tail of all daemon logs
+#                                    # slurmctld, slurmd; exit 0 once sinfo shows the
+#                                    # node idle (a few seconds)
+#   tests/slurm/cluster.sh status    # exit 0 iff the daemons run and the node is
+#                                    # idle/mix/alloc, else 3
+#   tests/slurm/cluster.sh stop      # scancel leftovers, SIGTERM (SIGKILL after 10 s)
+#                                    # exactly the daemons we started, wait for them
+#   tests/slurm/cluster.sh logs [N]  # tail of all daemon logs
 #
-# No systemd is needed: the daemons run in the foreground (-D / -F), are
-# detached with setsid, and their PIDs are recorded in $STATE_DIR/pids.
-# The config must live at /etc/slurm/slurm.conf (jobs submitted by the
-# Snakemake SLURM executor do not keep SLURM_CONF).
+# How it behaves:
+# * The config must live at /etc/slurm/slurm.conf: jobs submitted by the Snakemake SLURM
+#   executor do not keep SLURM_CONF. Ours is marked with $MARKER; a foreign file
+#   there is moved to slurm.conf.bak.<date>.
+# * The daemons run in the foreground (munged -F as user munge via setpriv, slurmctld
+#   -D -c -i, slurmd -D), detached with setsid, stdio to $STATE_DIR/log/<daemon>.out (it
+#   holds errors printed before a daemon opens its log), so a caller that captures output
+#   returns while they keep running. Their PIDs are recorded in $STATE_DIR/pids.
+# * start is idempotent ("cluster already running"), refuses to run beside a slurmctld or
+#   slurmd it did not start, and reuses an already-answering munged without recording (or
+#   later killing) it. On failure it prints ERROR, the tail of every daemon's output
+#   (e.g. "fatal: slurm_init_msg_engine_port error Address already in use" when port 6817
+#   is taken), stops what it started in that call and exits 1.
+# * stop only kills PIDs from its pid files, after checking /proc/PID/comm is the expected
+#   daemon (a reused PID is left alone).
+# * One cluster per machine: the ports (6817/6818) and /etc/slurm/slurm.conf are fixed, so
+#   two test sessions on one machine share it (the test stops only a cluster it started).
+# * The config: the node's hardware from `slurmd -C`, no accounting database
+#   (AccountingStorageType=accounting_storage/none, hence the executor's squeue status
+#   command), proctrack/linuxproc, task/none, select/cons_tres with CR_Core_Memory (memory is
+#   consumable: mem_mb x concurrent jobs must fit the node), ReturnToService=2, one
+#   partition, Default=YES. No cgroup.conf is needed.
+# * Harmless: the daemons log errors about mpi/pmix ("can not load PMIx library"); after a
+#   failed start a "[slurmscriptd] <defunct>" zombie can remain where PID 1 does not reap
+#   orphans (containers).
 #
 # Environment knobs:
 #   SLURM_TEST_STATE_DIR   state/log/spool dir     (default /tmp/intercluster-slurm)

@@ -52,11 +52,14 @@ except InputError as error:
 
 SAMPLES = samples["sample"].tolist()
 JOINT_SAMPLE = config["fit"].get("joint_sample_name", "all")
-if JOINT_SAMPLE in SAMPLES:
-    raise WorkflowError(
-        f"sample sheet {config['samples']}: sample name {JOINT_SAMPLE!r} is reserved for the "
-        "joint fit over all samples (fit.joint_sample_name)"
-    )
+# In any letter case: results/fit/ALL and results/fit/all are one folder on macOS.
+for _sample in SAMPLES:
+    if _sample.casefold() == JOINT_SAMPLE.casefold():
+        _case = "" if _sample == JOINT_SAMPLE else ", in any letter case"
+        raise WorkflowError(
+            f"sample sheet {config['samples']}: sample name {_sample!r} is reserved for the "
+            f"joint fit over all samples (fit.joint_sample_name{_case})"
+        )
 MODELS = config["kinetics"]["models"]
 FIT_MODELS = config["fit"]["models"]
 VIRTUAL_SAMPLES = list(config["virtual_experiment"]["samples"])

@@ -19,11 +19,11 @@ import jsonschema
 import pandas as pd
 import yaml
 
+from .errors import InputError
+
+__all__ = ["InputError", "grid_size", "load_sample_sheet", "validate_config"]
+
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
-
-
-class InputError(ValueError):
-    """A problem with the user's config, sample sheet or data files (one-line message)."""
 
 
 def _load_schema(name: str) -> dict:
@@ -133,6 +133,11 @@ def load_sample_sheet(path: str | os.PathLike, check_files: bool = False) -> pd.
             else:
                 row[key] = value
         _schema_check(row, schema, f"{where}, line {line_no}")
+        if row["sample"].startswith("."):
+            raise InputError(
+                f"{where}, line {line_no}: sample = {row['sample']!r}: must not start with '.' "
+                "(results/<step>/<sample>/ would be a hidden or a parent directory)"
+            )
         row.setdefault("dead_time_s", 20.0)
         row.setdefault("cid_mzml", None)
         rows.append(row)
@@ -140,6 +145,18 @@ def load_sample_sheet(path: str | os.PathLike, check_files: bool = False) -> pd.
     duplicated = frame["sample"][frame["sample"].duplicated()].unique().tolist()
     if duplicated:
         raise InputError(f"{where}: duplicate sample name(s) {', '.join(duplicated)}")
+    folded = frame["sample"].str.casefold()
+    if folded.duplicated().any():
+        clashes = "; ".join(
+            ", ".join(names)
+            for names in frame.groupby(folded, sort=False)["sample"].agg(list)
+            if len(names) > 1
+        )
+        raise InputError(
+            f"{where}: sample names {clashes} differ only in case, so their results would "
+            "overwrite each other on a case-insensitive file system (macOS's default); "
+            "expected names that differ in more than case"
+        )
     if ((frame["ag_nM"] + frame["au_nM"]) <= 0).any():
         bad = frame.loc[(frame["ag_nM"] + frame["au_nM"]) <= 0, "sample"].tolist()
         raise InputError(f"{where}: sample(s) {', '.join(bad)}: ag_nM + au_nM must be > 0")
