@@ -330,3 +330,45 @@ def test_reader_is_closed_when_opening_fails(tmp_path, monkeypatch):
         read_runs(path)
     _assert_one_line(error, path, "cannot be opened as mzML (RuntimeError: header parser failed)")
     assert closed == [True]
+
+
+# --- through the workflow, as a user's sample sheet ---------------------------------------------
+WORKFLOW_CASES = {
+    "thermo_positive_mode": (
+        "example.mzML.idx.gz",
+        "data/s1.mzML.gz: spectrum 'controllerType=0 controllerNumber=1 scan=1' (index 0): "
+        "positive polarity; expected negative ions (the cluster system's charges)",
+    ),
+    "chromatograms_only": (
+        "mini_numpress.chrom.mzML.gz",
+        "data/s1.mzML.gz: no spectra, only 1 chromatogram(s); expected mzML with mass spectra",
+    ),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", list(WORKFLOW_CASES))
+def test_real_file_in_a_sample_sheet_stops_with_one_line(case, tmp_path, snakemake_runner):
+    from workflow_helpers import small_config
+
+    name, expected = WORKFLOW_CASES[case]
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "s1.mzML.gz").write_bytes((DATA / name).read_bytes())
+    (data / "samples.tsv").write_text(
+        "sample\tmzml\tag_nM\tau_nM\tdead_time_s\nag40_au40\ts1.mzML.gz\t40\t40\t20\n"
+    )
+    config = small_config()
+    config["samples"] = "data/samples.tsv"
+    outputs = [f"results/deconvolution/ag40_au40/{n}.tsv" for n in ("intensities", "qc", "cid")]
+    proc = snakemake_runner.run(tmp_path, *outputs, config=config, check=False)
+    assert proc.returncode != 0
+    lines = [line for line in proc.stderr.splitlines() if expected in line]
+    assert lines, proc.stderr[-4000:]
+    assert " ERROR intercluster: " + expected in lines[0]
+    assert "Traceback" not in proc.stderr, proc.stderr[-4000:]
+    assert "Error in rule deconvolve" in proc.stderr
+    log = (tmp_path / "logs" / "deconvolution" / "ag40_au40.log").read_text()
+    assert expected in log and "Traceback" not in log
+    for output in outputs:
+        assert not (tmp_path / output).exists(), output
