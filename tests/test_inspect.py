@@ -20,7 +20,7 @@ import yaml
 from workflow_helpers import SMALL_CONFIG, small_config
 
 from intercluster.cli import main as cli_main
-from intercluster.inspect import inspect_file
+from intercluster.inspect import format_inspection, inspect_file
 from intercluster.system import ClusterSystem
 from intercluster.virtual_experiment import simulate_sample, write_mzml
 
@@ -172,3 +172,24 @@ def test_config_in_the_current_directory_is_used(virtual, tmp_path):
                             "must be > 0")  # fmt: skip
     (tmp_path / "config.yaml").write_text("cluster: [unclosed\n")
     _assert_one_line_exit_2(_run([virtual[0]], cwd=tmp_path), "not valid YAML")
+
+
+def test_a_mode_the_peaks_contradict_is_pointed_out(virtual, tmp_path):
+    mislabelled = tmp_path / "mislabelled.mzML"
+    mislabelled.write_text(
+        virtual[0]
+        .read_text()
+        .replace(
+            'accession="MS:1000128" name="profile spectrum"',
+            'accession="MS:1000127" name="centroid spectrum"',
+        )
+    )
+    system, config = virtual[3], virtual[4]
+    result = inspect_file(mislabelled, system, config["deconvolution"])
+    assert (result.levels[0].mode, result.levels[0].looks) == ("centroid", "profile")
+    assert "centroid (stated by cvParam) but its most intense spectrum looks profile" in (
+        format_inspection(result)
+    )
+    for path in virtual[:2]:  # the controls: the truthful labels raise no doubt
+        level = inspect_file(path, system, config["deconvolution"]).levels[0]
+        assert level.looks == level.mode

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .ingest import SpectraRun, peak_shapes, read_runs
+from .ingest import SpectraRun, detect_mode, peak_shapes, read_runs
 from .isotopes import FWHM_TO_SIGMA
 from .system import ClusterSystem
 from .validation import InputError
@@ -55,6 +55,8 @@ class LevelSummary:
     mode_source: str
     mz_range: tuple[float, float]
     scan_window: tuple[float, float] | None  # hull of the stated windows
+    #: what :func:`~intercluster.ingest.detect_mode` makes of the most intense spectrum
+    looks: str | None = None
 
 
 @dataclass
@@ -132,9 +134,19 @@ def sticks_to_profile(mz, intensity, resolving_power: float, span=None):
 def _summary(run: SpectraRun) -> LevelSummary:
     windows = [w for w in run.scan_windows if w is not None]
     hull = (min(w[0] for w in windows), max(w[1] for w in windows)) if windows else None
-    return LevelSummary(run.ms_level, len(run), (float(run.times_min[0]), float(run.times_min[-1])),
-                        run.time_unit, run.polarity, run.mode, run.mode_source, run.mz_range,
-                        hull)  # fmt: skip
+    ref = int(np.argmax([float(y.sum()) for y in run.intensity]))
+    return LevelSummary(
+        ms_level=run.ms_level,
+        n_spectra=len(run),
+        time_range_min=(float(run.times_min[0]), float(run.times_min[-1])),
+        time_unit=run.time_unit,
+        polarity=run.polarity,
+        mode=run.mode,
+        mode_source=run.mode_source,
+        mz_range=run.mz_range,
+        scan_window=hull,
+        looks=detect_mode(run.mz[ref], run.intensity[ref]),
+    )
 
 
 def inspect_file(
@@ -226,6 +238,8 @@ def format_inspection(result: Inspection, top: int = 10) -> str:
                "default": "not stated, not detectable: taken as"}[lv.mode_source]  # fmt: skip
         mode = f"{how} {lv.mode}" if lv.mode_source == "default" else f"{lv.mode} ({how})"
         window = f", acquired window m/z {_range(lv.scan_window, '.1f')}" if lv.scan_window else ""
+        if lv.looks is not None and lv.looks != lv.mode:
+            mode += f" but its most intense spectrum looks {lv.looks}"
         lines.append(
             f"MS{lv.ms_level}: {lv.n_spectra} spectra, {_range(lv.time_range_min, '.4g')} min "
             f"(file unit: {lv.time_unit}), polarity {lv.polarity or 'not stated'}, {mode}, "
