@@ -66,7 +66,9 @@ SCAN_WINDOW_UPPER = "MS:1000500"
 #: fit is narrower than m/z / MIN_PROFILE_RESOLVING_POWER (the isotope peaks of a cluster
 #: ion at m/z 5000-7500 are 1/z Th apart; at R below ~3000 they merge into one envelope).
 MIN_PROFILE_RESOLVING_POWER = 3000.0
-#: A profile spectrum samples a peak by at least this many points above its half height.
+#: A profile spectrum samples a peak by at least this many points above its half height. A
+#: width of 2 points or more (interpolated) means a neighbour of the apex lies above half
+#: height; a centroid's stick between lower neighbours measures less.
 MIN_POINTS_PER_PEAK = 2.0
 #: Peaks measured per spectrum (the most prominent) and how far above the noise they must be.
 N_MODE_PEAKS = 10
@@ -231,10 +233,10 @@ def _precursor_mz(spectrum) -> float | None:
 # --- profile or centroid ----------------------------------------------------------------------
 @dataclass(frozen=True)
 class PeakShape:
-    """Widths at half height of the most prominent peaks of one spectrum."""
+    """Widths at half height of the strongest peaks of one spectrum."""
 
     mz: np.ndarray  # apex m/z of each peak
-    points: np.ndarray  # width in points (interpolated, scipy.signal.peak_widths)
+    points: np.ndarray  # width in points (interpolated between the points around half height)
     fwhm: np.ndarray  # width in m/z (Th)
 
     @property
@@ -243,37 +245,65 @@ class PeakShape:
         return float(np.median(self.mz / self.fwhm)) if self.mz.size else float("nan")
 
 
+def _half_height_crossings(y: np.ndarray, apex: int, level: float) -> tuple[float, float]:
+    """Fractional indices, left and right of ``apex``, where ``y`` falls to ``level``
+    (linear between the points; the array's ends where it does not)."""
+    below = np.flatnonzero(y[:apex] <= level)
+    if below.size:
+        j = int(below[-1])  # y[j] <= level < y[j + 1]
+        left = j + (level - y[j]) / (y[j + 1] - y[j])
+    else:
+        left = 0.0
+    below = np.flatnonzero(y[apex + 1 :] <= level)
+    if below.size:
+        j = apex + 1 + int(below[0])  # y[j - 1] > level >= y[j]
+        right = j - (level - y[j]) / (y[j - 1] - y[j])
+    else:
+        right = float(y.size - 1)
+    return float(left), float(right)
+
+
 def peak_shapes(mz, intensity, n_peaks: int = N_MODE_PEAKS, snr: float = MODE_PEAK_SNR):
-    """:class:`PeakShape` of the ``n_peaks`` most prominent peaks at least ``snr`` noise above
-    their surroundings (None when fewer than 3 are, or when nothing stands out of the noise:
-    see :data:`MODE_MIN_DYNAMIC_RANGE`).
+    """:class:`PeakShape` of the ``n_peaks`` strongest peaks at least ``snr`` noise above the
+    baseline (None when fewer than 3 are, or when nothing stands out of the noise: see
+    :data:`MODE_MIN_DYNAMIC_RANGE`).
 
-    The noise is the median point-to-point change among the weaker half of the points (the
-    baseline of a profile spectrum; the small sticks of a centroid list). Widths are taken
-    at half the peak's prominence, so a constant baseline does not widen them.
+    The baseline is the median point, the noise the median point-to-point change among the
+    weaker half of the points (the baseline of a profile spectrum; the small sticks of a
+    centroid list). A peak's width is taken at half its height above the baseline; a local
+    maximum inside the half-height width of a stronger one (noise on its top, the jagged
+    sticks of one envelope) is the same peak. Written with numpy rather than
+    ``scipy.signal.find_peaks``/``peak_widths``, whose import alone takes seconds.
     """
-    from scipy.signal import find_peaks, peak_widths
-
     mz = np.asarray(mz, float)
     y = np.asarray(intensity, float)
     if y.size < 5 or not np.any(y > 0):
         return None
     if y.max() < MODE_MIN_DYNAMIC_RANGE * np.median(y[y > 0]):
         return None
-    weak = y <= np.median(y)
+    base = float(np.median(y))
+    weak = y <= base
     steps = np.abs(np.diff(y))[weak[:-1] & weak[1:]]
     noise = float(np.median(steps)) if steps.size else 0.0
-    peaks, props = find_peaks(y, prominence=max(snr * noise, np.finfo(float).tiny))
-    if peaks.size < 3:
+    inner = np.flatnonzero((y[1:-1] > y[:-2]) & (y[1:-1] >= y[2:])) + 1
+    inner = inner[y[inner] - base > max(snr * noise, 0.0)]
+    apexes, widths = [], []
+    for apex in inner[np.argsort(y[inner], kind="stable")[::-1]]:
+        if any(lo <= apex <= hi for lo, hi in widths):
+            continue
+        widths.append(_half_height_crossings(y, int(apex), base + 0.5 * (y[apex] - base)))
+        apexes.append(int(apex))
+        if len(apexes) == n_peaks:
+            break
+    if len(apexes) < 3:
         return None
-    top = np.sort(peaks[np.argsort(props["prominences"])[::-1][:n_peaks]])
-    points, _, left, right = peak_widths(y, top, rel_height=0.5)
+    left, right = np.array(widths).T
     idx = np.arange(y.size, dtype=float)
     fwhm = np.interp(right, idx, mz) - np.interp(left, idx, mz)
     ok = fwhm > 0
     if ok.sum() < 3:
         return None
-    return PeakShape(mz[top][ok], points[ok], fwhm[ok])
+    return PeakShape(mz[apexes][ok], (right - left)[ok], fwhm[ok])
 
 
 def detect_mode(mz, intensity) -> str | None:
@@ -286,7 +316,7 @@ def detect_mode(mz, intensity) -> str | None:
     point per peak, so its strongest peaks are either single points (the neighbours, other
     peaks, lie below half height) or, where the sticks of an isotope envelope follow each
     other 1/z Th apart, "peaks" as wide as the whole envelope. Both are judged on the
-    medians over the most prominent peaks (:func:`peak_shapes`).
+    medians over the strongest peaks (:func:`peak_shapes`).
     """
     shape = peak_shapes(mz, intensity)
     if shape is None:
