@@ -7,7 +7,8 @@ import shutil
 import numpy as np
 import pytest
 
-from intercluster.ingest import bin_spectra, read_spectra
+from intercluster.ingest import bin_spectra, detect_mode, peak_shapes, read_spectra
+from intercluster.isotopes import system_patterns
 from intercluster.validation import InputError
 from intercluster.virtual_experiment import write_mzml
 
@@ -186,3 +187,140 @@ def test_truncated_not_xml_missing_empty(tmp_path):
     with pytest.raises(InputError) as error:
         read_spectra(xml)
     _assert_one_line(error, str(xml))
+
+
+# --- profile or centroid ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def virtual_profiles():
+    """Profile spectra of the virtual experiment (small config, three reaction times)."""
+    from workflow_helpers import small_config
+
+    from intercluster.system import ClusterSystem
+    from intercluster.virtual_experiment import simulate_sample
+
+    config = small_config()
+    ve = dict(config["virtual_experiment"], cid={})
+    system = ClusterSystem.from_config(config["cluster"])
+    return simulate_sample(system, ve, "ag40_au40", times_min=np.array([0.0, 10.0, 40.0])).ms1
+
+
+def _centroided_by_pymzml(tmp_path, spectra):
+    """Centroids of profile spectra made by pymzml's own peak picker (not ours)."""
+    import pymzml
+
+    path = write_mzml(tmp_path / "profile.mzML", spectra)
+    with pymzml.run.Reader(str(path)) as reader:
+        return [np.asarray(s.peaks("centroided"), float) for s in reader]
+
+
+def test_virtual_profiles_dense_and_sparse_are_profile(virtual_profiles):
+    for s in virtual_profiles:
+        mz, y = s["mz"], s["intensity"]
+        assert detect_mode(mz, y) == "profile"
+        for threshold in (0.01, 0.02):  # zero samples below 1 % / 2 % of the base peak removed
+            keep = y >= threshold * y.max()
+            assert keep.mean() < 0.5
+            assert detect_mode(mz[keep], y[keep]) == "profile"
+
+
+def test_centroids_of_the_virtual_profiles_are_centroid(tmp_path, virtual_profiles):
+    for peaks in _centroided_by_pymzml(tmp_path, virtual_profiles):
+        mz, y = peaks[:, 0], peaks[:, 1]
+        assert detect_mode(mz, y) == "centroid"
+        keep = y >= 0.01 * y.max()  # and without the noise sticks
+        assert detect_mode(mz[keep], y[keep]) == "centroid"
+
+
+def test_stick_envelope_is_centroid_by_its_width(monkeypatch):
+    """Sticks of smooth isotope envelopes, 1/z Th apart, look like well-sampled peaks; only
+    their width (an envelope, not an isotope peak) shows they are centroids."""
+    from intercluster.system import ClusterSystem
+
+    patterns = system_patterns(ClusterSystem())
+    sticks = [patterns[k] for k in (0, 25, 26 + 12, 26 + 40)]  # Au25, Ag25, two dimers
+    mz = np.concatenate([p.mz for p in sticks])
+    y = np.concatenate([p.prob * a for a, p in zip((1, 3, 10, 30), sticks, strict=True)])
+    order = np.argsort(mz)
+    mz, y = mz[order], y[order]
+    shape = peak_shapes(mz, y)
+    assert np.median(shape.points) >= 3  # envelopes span several sticks above half height
+    assert detect_mode(mz, y) == "centroid"
+    monkeypatch.setattr("intercluster.ingest.MIN_PROFILE_RESOLVING_POWER", 0.0)
+    assert detect_mode(mz, y) == "profile"  # the control: without the width rule it fails
+
+
+def test_noise_only_spectrum_cannot_tell(virtual_profiles):
+    """A blank (noise only) says nothing about the mode: neither is returned."""
+    rng = np.random.default_rng(3)
+    mz = np.linspace(5000.0, 7600.0, 40000)
+    blanks = [
+        rng.normal(100.0, 5.0, mz.size).clip(0),
+        rng.normal(0.0, 5.0, mz.size).clip(0),
+        rng.poisson(5.0, mz.size),
+        rng.poisson(0.5, mz.size),
+        rng.poisson(0.05, mz.size),
+    ]
+    for y in blanks:
+        assert detect_mode(mz, np.asarray(y, float)) is None
+    assert detect_mode(mz[:3], np.array([1.0, 2.0, 1.0])) is None
+    s = virtual_profiles[0]  # the control: the same noise under real peaks is decided
+    assert detect_mode(s["mz"], s["intensity"] + rng.poisson(0.5, s["mz"].size)) == "profile"
+
+
+def test_mixed_modes_are_refused(tmp_path, virtual_profiles):
+    path = tmp_path / "mixed.mzML"
+    write_mzml(path, virtual_profiles)
+    assert read_spectra(path).mode == "profile"
+    text = path.read_text()
+    spectra = text.split("<spectrum ")
+    spectra[3] = spectra[3].replace('accession="MS:1000128" name="profile spectrum"',
+                                    'accession="MS:1000127" name="centroid spectrum"')  # fmt: skip
+    path.write_text("<spectrum ".join(spectra))
+    with pytest.raises(InputError) as error:
+        read_spectra(path)
+    _assert_one_line(error, str(path), "spectrum 'scan=3' (index 2) is centroid (cvParam "
+                     "MS:1000127) but spectrum 'scan=1' (index 0) is profile (cvParam MS:1000128)",
+                     "expected every MS1 spectrum in one mode")  # fmt: skip
+
+
+def test_mixed_modes_without_cvparams_are_refused(tmp_path, virtual_profiles):
+    peaks = _centroided_by_pymzml(tmp_path, virtual_profiles)
+    spectra = [dict(s) for s in virtual_profiles]
+    spectra[1].update(mz=peaks[1][:, 0], intensity=peaks[1][:, 1])
+    path = tmp_path / "mixed.mzML"
+    write_mzml(path, spectra)
+    _edit(path, r'\s*<cvParam [^>]*accession="MS:1000128"[^>]*/>', "")
+    with pytest.raises(InputError) as error:
+        read_spectra(path)
+    _assert_one_line(error, str(path), "spectrum 'scan=2' (index 1) is centroid (detected from "
+                     "its peaks) but spectrum 'scan=1' (index 0) is profile (detected")  # fmt: skip
+    spectra[1] = dict(virtual_profiles[1])  # the control: all profile, no cvParam, accepted
+    write_mzml(path, spectra)
+    _edit(path, r'\s*<cvParam [^>]*accession="MS:1000128"[^>]*/>', "")
+    run = read_spectra(path)
+    assert (run.mode, run.mode_source) == ("profile", "detected")
+
+
+# --- scan windows --------------------------------------------------------------------------------
+def _window(lower: float, upper: float) -> str:
+    return (
+        '<scanWindow><cvParam cvRef="MS" accession="MS:1000501" name="scan window lower limit" '
+        f'value="{lower}" unitCvRef="MS" unitAccession="MS:1000040" unitName="m/z"/>'
+        '<cvParam cvRef="MS" accession="MS:1000500" name="scan window upper limit" '
+        f'value="{upper}" unitCvRef="MS" unitAccession="MS:1000040" unitName="m/z"/></scanWindow>'
+    )
+
+
+def test_scan_windows_are_read(tmp_path):
+    path = tmp_path / "a.mzML"
+    write_mzml(path, _spectra([0.0, 1.0, 2.0]))
+    assert read_spectra(path).scan_windows == [None, None, None]
+    text = path.read_text()
+    parts = text.split("</scan>")
+    assert len(parts) == 4
+    parts[0] += f'<scanWindowList count="1">{_window(5000.0, 7600.0)}</scanWindowList>'
+    parts[2] += (f'<scanWindowList count="2">{_window(5100.5, 6000.0)}'
+                 f"{_window(6500.0, 7500.25)}</scanWindowList>")  # fmt: skip
+    path.write_text("</scan>".join(parts))
+    run = read_spectra(path)
+    assert run.scan_windows == [(5000.0, 7600.0), None, (5100.5, 7500.25)]

@@ -2,21 +2,31 @@
 
 What is accepted (docs/science.md §1, §3):
 
-* plain or gzip-compressed (indexed) mzML; profile or centroid arrays;
+* plain or gzip-compressed (indexed) mzML, as written by msconvert, psims or the
+  instrument software; any CV version (or none) in the ``cvList``;
+* profile or centroid arrays, one mode per ms level: the mode comes from the spectrum's
+  cvParam (MS:1000128 profile, MS:1000127 centroid) or, where a spectrum states neither,
+  from its arrays (:func:`detect_mode`). A file whose spectra of one ms level mix the two
+  modes is an error;
 * scan start time (MS:1000016) in minutes, seconds, milliseconds or hours; everything is
   returned in minutes. A missing time or unit, or an unknown unit, is an error;
 * any native id format. msconvert's Bruker ids (``merged=0 frame=N scanStart=0
   scanEnd=917``) make pymzml's ``spectrum.ID`` collapse to one number, so the full id
   string is kept, plus a running index (position in the file);
 * the polarity the cluster system's charges imply (negative for the demo); a spectrum of
-  the other polarity is an error. Spectra that state no polarity are accepted.
+  the other polarity is an error. Spectra that state no polarity are accepted;
+* the acquired m/z window of each spectrum (MS:1000501 / MS:1000500) is kept where the
+  file states it.
 
+A file with chromatograms only (SRM/MRM exports) has nothing to deconvolve and is an error.
 Every problem raises :class:`~intercluster.validation.InputError` with one line naming the
-file (and the spectrum) and what is expected.
+file (and the spectrum) and what is expected. Every file opened here is closed again, on
+the error paths too (pymzml's reader keeps its handle open until it is closed).
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import logging
 import shutil
@@ -42,11 +52,30 @@ TIME_UNITS = {
     "hour": 60.0,
     "uo:0000032": 60.0,
 }
+TIME_UNIT_NAMES = {"uo:0000031": "minute", "uo:0000010": "second", "uo:0000028": "millisecond",
+                   "uo:0000032": "hour"}  # fmt: skip
 NEGATIVE_SCAN = "MS:1000129"
 CENTROID_SPECTRUM = "MS:1000127"
 PROFILE_SPECTRUM = "MS:1000128"
 POSITIVE_SCAN = "MS:1000130"
 SCAN_START_TIME = "MS:1000016"
+SCAN_WINDOW_LOWER = "MS:1000501"
+SCAN_WINDOW_UPPER = "MS:1000500"
+
+#: Profile/centroid detection (:func:`detect_mode`). An isotope peak the deconvolution can
+#: fit is narrower than m/z / MIN_PROFILE_RESOLVING_POWER (the isotope peaks of a cluster
+#: ion at m/z 5000-7500 are 1/z Th apart; at R below ~3000 they merge into one envelope).
+MIN_PROFILE_RESOLVING_POWER = 3000.0
+#: A profile spectrum samples a peak by at least this many points above its half height. A
+#: width of 2 points or more (interpolated) means a neighbour of the apex lies above half
+#: height; a centroid's stick between lower neighbours measures less.
+MIN_POINTS_PER_PEAK = 2.0
+#: Peaks measured per spectrum (the most prominent) and how far above the noise they must be.
+N_MODE_PEAKS = 10
+MODE_PEAK_SNR = 10.0
+#: A spectrum whose strongest point is below this many times its median non-zero point has
+#: no peak that stands out of the noise (a blank): its mode cannot be told from its arrays.
+MODE_MIN_DYNAMIC_RANGE = 8.0
 
 
 @dataclass
@@ -62,8 +91,20 @@ class SpectraRun:
     intensity: list[np.ndarray]
     precursor_mz: list[float | None] = field(default_factory=list)
     synthetic: bool = False
-    #: "profile" or "centroid" (cvParams MS:1000128 / MS:1000127; "profile" when unstated)
+    #: "profile" or "centroid": the spectra's cvParams MS:1000128 / MS:1000127, else
+    #: :func:`detect_mode` on their arrays ("profile" when neither can tell)
     mode: str = "profile"
+    #: acquired m/z window of each spectrum (MS:1000501 lower, MS:1000500 upper limit; the
+    #: hull of its windows when it has several), None where the file does not state it
+    scan_windows: list[tuple[float, float] | None] = field(default_factory=list)
+    #: "stated" (every spectrum's cvParam), "detected" (from the arrays of at least one
+    #: spectrum) or "default" (neither could tell)
+    mode_source: str = "stated"
+    #: "negative" / "positive" as the spectra state it ("mixed" when both appear and no
+    #: polarity was required), None when no spectrum states it
+    polarity: str | None = None
+    #: the unit the file gives scan times in (``times_min`` is always in minutes)
+    time_unit: str = "minute"
 
     def __len__(self) -> int:
         return len(self.native_ids)
@@ -100,7 +141,19 @@ def _readable_copy(path: Path, gzipped: bool, tmpdir: str) -> Path:
     return target
 
 
-def _scan_time_min(spectrum, where: str) -> float:
+def _count_tag(path: Path, gzipped: bool, tag: bytes, chunk: int = 1 << 20) -> int:
+    """Occurrences of ``tag`` in the (decompressed) file; only read on an error path."""
+    count, tail = 0, b""
+    with gzip.open(path, "rb") if gzipped else open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            data = tail + block
+            count += data.count(tag)
+            tail = data[-(len(tag) - 1) :]  # too short to hold a whole tag: none counted twice
+    return count
+
+
+def _scan_time(spectrum, where: str) -> tuple[float, str]:
+    """(scan start time in minutes, the unit's name as the file gives it)."""
     element = spectrum.element.find(f".//*[@accession='{SCAN_START_TIME}']")
     if element is None:
         raise InputError(
@@ -119,7 +172,8 @@ def _scan_time_min(spectrum, where: str) -> float:
             f"{where}: scan start time has no unit (unitName/unitAccession); expected minute "
             "or second"
         )
-    factor = TIME_UNITS.get(unit.strip().lower())
+    key = unit.strip().lower()
+    factor = TIME_UNITS.get(key)
     if factor is None:
         raise InputError(
             f"{where}: scan start time unit {unit!r} is unknown; expected minute or second "
@@ -127,7 +181,7 @@ def _scan_time_min(spectrum, where: str) -> float:
         )
     if not np.isfinite(value):
         raise InputError(f"{where}: scan start time is {value}; expected a finite number")
-    return value * factor
+    return value * factor, TIME_UNIT_NAMES.get(key, key)
 
 
 def _polarity(spectrum) -> str | None:
@@ -139,12 +193,33 @@ def _polarity(spectrum) -> str | None:
 
 
 def _spectrum_mode(spectrum) -> str | None:
-    """"centroid" or "profile" as the spectrum's cvParam says, None when it says nothing."""
+    """The mode ("centroid" or "profile") the spectrum's cvParam states, None when it says none."""
     if spectrum.element.find(f".//*[@accession='{CENTROID_SPECTRUM}']") is not None:
         return "centroid"
     if spectrum.element.find(f".//*[@accession='{PROFILE_SPECTRUM}']") is not None:
         return "profile"
     return None
+
+
+def _scan_window(spectrum) -> tuple[float, float] | None:
+    """The acquired m/z window (hull of the spectrum's scan windows), None when not stated."""
+
+    def values(accession):
+        out = []
+        for element in spectrum.element.iterfind(f".//*[@accession='{accession}']"):
+            try:
+                out.append(float(element.get("value")))
+            except (TypeError, ValueError):
+                return []
+        return out
+
+    lows, highs = values(SCAN_WINDOW_LOWER), values(SCAN_WINDOW_UPPER)
+    if not lows or not highs:
+        return None
+    lo, hi = min(lows), max(highs)
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        return None
+    return lo, hi
 
 
 def _precursor_mz(spectrum) -> float | None:
@@ -153,6 +228,201 @@ def _precursor_mz(spectrum) -> float | None:
         return float(element.get("value")) if element is not None else None
     except (TypeError, ValueError):
         return None
+
+
+# --- profile or centroid ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class PeakShape:
+    """Widths at half height of the strongest peaks of one spectrum."""
+
+    mz: np.ndarray  # apex m/z of each peak
+    points: np.ndarray  # width in points (interpolated between the points around half height)
+    fwhm: np.ndarray  # width in m/z (Th)
+
+    @property
+    def resolving_power(self) -> float:
+        """Median m/z / FWHM of the peaks (what the spectrum would resolve if profile)."""
+        return float(np.median(self.mz / self.fwhm)) if self.mz.size else float("nan")
+
+
+def _half_height_crossings(y: np.ndarray, apex: int, level: float) -> tuple[float, float]:
+    """Fractional indices, left and right of ``apex``, where ``y`` falls to ``level``
+    (linear between the points; the array's ends where it does not)."""
+    below = np.flatnonzero(y[:apex] <= level)
+    if below.size:
+        j = int(below[-1])  # y[j] <= level < y[j + 1]
+        left = j + (level - y[j]) / (y[j + 1] - y[j])
+    else:
+        left = 0.0
+    below = np.flatnonzero(y[apex + 1 :] <= level)
+    if below.size:
+        j = apex + 1 + int(below[0])  # y[j - 1] > level >= y[j]
+        right = j - (level - y[j]) / (y[j - 1] - y[j])
+    else:
+        right = float(y.size - 1)
+    return float(left), float(right)
+
+
+def peak_shapes(mz, intensity, n_peaks: int = N_MODE_PEAKS, snr: float = MODE_PEAK_SNR):
+    """:class:`PeakShape` of the ``n_peaks`` strongest peaks at least ``snr`` noise above the
+    baseline (None when fewer than 3 are, or when nothing stands out of the noise: see
+    :data:`MODE_MIN_DYNAMIC_RANGE`).
+
+    The baseline is the median point, the noise the median point-to-point change among the
+    weaker half of the points (the baseline of a profile spectrum; the small sticks of a
+    centroid list). A peak's width is taken at half its height above the baseline; a local
+    maximum inside the half-height width of a stronger one (noise on its top, the jagged
+    sticks of one envelope) is the same peak. Written with numpy rather than
+    ``scipy.signal.find_peaks``/``peak_widths``, whose import alone takes seconds.
+    """
+    mz = np.asarray(mz, float)
+    y = np.asarray(intensity, float)
+    if y.size < 5 or not np.any(y > 0):
+        return None
+    if y.max() < MODE_MIN_DYNAMIC_RANGE * np.median(y[y > 0]):
+        return None
+    base = float(np.median(y))
+    weak = y <= base
+    steps = np.abs(np.diff(y))[weak[:-1] & weak[1:]]
+    noise = float(np.median(steps)) if steps.size else 0.0
+    inner = np.flatnonzero((y[1:-1] > y[:-2]) & (y[1:-1] >= y[2:])) + 1
+    inner = inner[y[inner] - base > max(snr * noise, 0.0)]
+    apexes, widths = [], []
+    for apex in inner[np.argsort(y[inner], kind="stable")[::-1]]:
+        if any(lo <= apex <= hi for lo, hi in widths):
+            continue
+        widths.append(_half_height_crossings(y, int(apex), base + 0.5 * (y[apex] - base)))
+        apexes.append(int(apex))
+        if len(apexes) == n_peaks:
+            break
+    if len(apexes) < 3:
+        return None
+    left, right = np.array(widths).T
+    idx = np.arange(y.size, dtype=float)
+    fwhm = np.interp(right, idx, mz) - np.interp(left, idx, mz)
+    ok = fwhm > 0
+    if ok.sum() < 3:
+        return None
+    return PeakShape(mz[apexes][ok], (right - left)[ok], fwhm[ok])
+
+
+def detect_mode(mz, intensity) -> str | None:
+    """The mode ("profile" or "centroid") of a spectrum that does not say, from its arrays;
+    None when its peaks are too few or too weak to tell.
+
+    A profile spectrum samples each peak by several points at its native spacing, and its
+    peaks are isotope peaks: at least :data:`MIN_POINTS_PER_PEAK` points above half height
+    and narrower than m/z / :data:`MIN_PROFILE_RESOLVING_POWER`. A centroid list has one
+    point per peak, so its strongest peaks are either single points (the neighbours, other
+    peaks, lie below half height) or, where the sticks of an isotope envelope follow each
+    other 1/z Th apart, "peaks" as wide as the whole envelope. Both are judged on the
+    medians over the strongest peaks (:func:`peak_shapes`).
+    """
+    shape = peak_shapes(mz, intensity)
+    if shape is None:
+        return None
+    sampled = float(np.median(shape.points)) >= MIN_POINTS_PER_PEAK
+    narrow = shape.resolving_power >= MIN_PROFILE_RESOLVING_POWER
+    return "profile" if sampled and narrow else "centroid"
+
+
+def _run_mode(path, ms_level, stated, mzs, intensities, ids, index) -> tuple[str, str]:
+    """(mode, source) of one ms level's spectra; a mix of modes is an error."""
+    modes, how = [], []
+    for k, mode in enumerate(stated):
+        if mode is None:
+            mode = detect_mode(mzs[k], intensities[k])
+            how.append("detected from its peaks")
+        else:
+            how.append(f"cvParam {CENTROID_SPECTRUM if mode == 'centroid' else PROFILE_SPECTRUM}")
+        modes.append(mode)
+    known = [k for k, mode in enumerate(modes) if mode is not None]
+    if not known:
+        return "profile", "default"
+    first = known[0]
+    for k in known:
+        if modes[k] != modes[first]:
+            raise InputError(
+                f"{path}: spectrum {ids[k]!r} (index {index[k]}) is {modes[k]} ({how[k]}) but "
+                f"spectrum {ids[first]!r} (index {index[first]}) is {modes[first]} "
+                f"({how[first]}); expected every MS{ms_level} spectrum in one mode (profile or "
+                "centroid): convert the file again with one peak-picking setting"
+            )
+    source = "stated" if all(mode is not None for mode in stated) else "detected"
+    return modes[first], source
+
+
+# --- reading ----------------------------------------------------------------------------------
+def _close_reader(reader) -> None:
+    info = getattr(reader, "info", None)
+    handle = info.get("file_object") if info is not None else None
+    if handle is not None:
+        handle.close()
+
+
+@contextlib.contextmanager
+def _open_reader(path: Path, source: Path):
+    """A pymzml reader that is closed on leaving, also when opening it fails half-way.
+
+    ``pymzml.run.Reader(...)`` opens the file before it parses the header; an exception
+    from the parsing would leave that handle to the garbage collector (a ResourceWarning,
+    and on Windows a temporary copy that cannot be removed). So the reader object is made
+    first and initialised in a ``try``, which keeps a reference to close.
+    """
+    import pymzml
+
+    reader = pymzml.run.Reader.__new__(pymzml.run.Reader)
+    try:
+        reader.__init__(str(source))
+    except Exception as exc:  # noqa: BLE001 - any parser failure is the file's
+        _close_reader(reader)
+        raise InputError(
+            f"{path}: cannot be opened as mzML ({type(exc).__name__}: {exc})"
+        ) from None
+    try:
+        yield reader
+    finally:
+        _close_reader(reader)
+
+
+def _check_file(path: Path) -> tuple[bool, bool]:
+    """(gzipped, synthetic) after the checks that need no XML parser."""
+    if not path.is_file():
+        raise InputError(f"{path}: file not found; expected an mzML file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: file is empty; expected an mzML file")
+    with open(path, "rb") as handle:
+        gzipped = handle.read(2) == b"\x1f\x8b"
+    head = _head(path, gzipped)
+    if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        raise InputError(f"{path}: is not XML; expected an mzML file")
+    if b"mzML" not in head:
+        raise InputError(f"{path}: is XML but not mzML (no <mzML> element at the start)")
+    synthetic = SYNTHETIC_LABEL.encode() in head or b"SYNTHETIC" in head
+    return gzipped, synthetic
+
+
+def read_runs(path, polarity: str | None = None, ms_levels=None) -> tuple[dict, int]:
+    """Every spectrum of the file, by ms level: ``({level: SpectraRun}, number of spectra)``.
+
+    ``ms_levels``: the levels to read (None: all); the spectra of other levels are counted
+    but not checked. The checks of :func:`read_spectra` apply to every level read.
+    """
+    path = Path(path)
+    gzipped, synthetic = _check_file(path)
+    with tempfile.TemporaryDirectory(prefix="intercluster-") as tmpdir:
+        source = _readable_copy(path, gzipped, tmpdir)
+        with _open_reader(path, source) as reader:
+            runs, n_spectra = _read(path, reader, ms_levels, polarity, synthetic)
+    if n_spectra == 0:
+        n_chrom = _count_tag(path, gzipped, b"<chromatogram ")
+        if n_chrom:
+            raise InputError(
+                f"{path}: no spectra, only {n_chrom} chromatogram(s); expected mzML with mass "
+                "spectra (a chromatogram-only export, e.g. SRM/MRM, has nothing to deconvolve)"
+            )
+        raise InputError(f"{path}: no spectra found; expected mzML with a spectrumList")
+    return runs, n_spectra
 
 
 def read_spectra(
@@ -166,33 +436,43 @@ def read_spectra(
     ``mz_required``: the m/z span the species occupy; the file's spectra must reach it.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: file not found; expected an mzML file")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: file is empty; expected an mzML file")
-    with open(path, "rb") as handle:
-        gzipped = handle.read(2) == b"\x1f\x8b"
-    head = _head(path, gzipped)
-    if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
-        raise InputError(f"{path}: is not XML; expected an mzML file")
-    if b"mzML" not in head:
-        raise InputError(f"{path}: is XML but not mzML (no <mzML> element at the start)")
-    synthetic = SYNTHETIC_LABEL.encode() in head or b"SYNTHETIC" in head
-    with tempfile.TemporaryDirectory(prefix="intercluster-") as tmpdir:
-        source = _readable_copy(path, gzipped, tmpdir)
-        return _read(path, source, ms_level, polarity, mz_required, synthetic)
-
-
-def _read(path, source, ms_level, polarity, mz_required, synthetic) -> SpectraRun:
-    import pymzml
-
-    try:
-        reader = pymzml.run.Reader(str(source))
-    except Exception as exc:  # noqa: BLE001 - any parser failure is the file's
+    runs, n_spectra = read_runs(path, polarity, ms_levels={ms_level})
+    if ms_level not in runs:
         raise InputError(
-            f"{path}: cannot be opened as mzML ({type(exc).__name__}: {exc})"
-        ) from None
-    times, ids, index, mzs, intensities, precursors, modes = [], [], [], [], [], [], []
+            f"{path}: no MS{ms_level} spectra among {n_spectra} spectra; expected ms level "
+            f"{ms_level}"
+        )
+    run = runs[ms_level]
+    if mz_required is not None:
+        lo, hi = run.mz_range
+        if not (lo <= mz_required[0] and hi >= mz_required[1]):
+            raise InputError(
+                f"{path}: the MS{ms_level} spectra cover m/z {lo:.1f}-{hi:.1f}, which misses the "
+                f"species; expected at least m/z {mz_required[0]:.1f}-{mz_required[1]:.1f}"
+            )
+    log.info("%s: %d MS%d %s spectra, %.3g-%.3g min", path, len(run), ms_level, run.mode,
+             run.times_min[0], run.times_min[-1])  # fmt: skip
+    return run
+
+
+@dataclass
+class _Level:
+    """What is collected per ms level while the file is read."""
+
+    times: list = field(default_factory=list)
+    ids: list = field(default_factory=list)
+    index: list = field(default_factory=list)
+    mz: list = field(default_factory=list)
+    intensity: list = field(default_factory=list)
+    precursors: list = field(default_factory=list)
+    modes: list = field(default_factory=list)
+    windows: list = field(default_factory=list)
+    polarities: set = field(default_factory=set)
+    units: list = field(default_factory=list)
+
+
+def _read(path, reader, ms_levels, polarity, synthetic) -> tuple[dict, int]:
+    levels: dict[int, _Level] = {}
     last = "the start of the spectrum list"
     n = -1
     try:
@@ -202,8 +482,10 @@ def _read(path, source, ms_level, polarity, mz_required, synthetic) -> SpectraRu
             last = f"spectrum {native_id!r} (index {n})"
             level = spectrum.ms_level
             if level is None:
-                raise InputError(f"{where}: no ms level (MS:1000511); expected ms level {ms_level}")
-            if int(level) != ms_level:
+                expected = min(ms_levels) if ms_levels else 1
+                raise InputError(f"{where}: no ms level (MS:1000511); expected ms level {expected}")
+            level = int(level)
+            if ms_levels is not None and level not in ms_levels:
                 continue
             found = _polarity(spectrum)
             if polarity and found and found != polarity:
@@ -211,7 +493,7 @@ def _read(path, source, ms_level, polarity, mz_required, synthetic) -> SpectraRu
                     f"{where}: {found} polarity; expected {polarity} ions (the cluster "
                     "system's charges)"
                 )
-            t = _scan_time_min(spectrum, where)
+            t, unit = _scan_time(spectrum, where)
             mz = np.asarray(spectrum.mz, dtype=float)
             y = np.asarray(spectrum.i, dtype=float)
             if mz.shape != y.shape:
@@ -219,7 +501,9 @@ def _read(path, source, ms_level, polarity, mz_required, synthetic) -> SpectraRu
                     f"{where}: m/z and intensity arrays differ in length ({mz.size} vs {y.size})"
                 )
             if mz.size == 0:
-                raise InputError(f"{where}: has no data points; expected a profile spectrum")
+                raise InputError(
+                    f"{where}: has no data points; expected m/z and intensity arrays with data"
+                )
             if not np.all(np.isfinite(mz)) or not np.all(np.isfinite(y)):
                 raise InputError(
                     f"{where}: NaN or infinite values in the arrays; expected finite numbers"
@@ -231,13 +515,18 @@ def _read(path, source, ms_level, polarity, mz_required, synthetic) -> SpectraRu
             if np.any(np.diff(mz) < 0):
                 order = np.argsort(mz, kind="stable")
                 mz, y = mz[order], y[order]
-            times.append(t)
-            ids.append(native_id)
-            index.append(n)
-            mzs.append(mz)
-            intensities.append(y)
-            precursors.append(_precursor_mz(spectrum) if ms_level > 1 else None)
-            modes.append(_spectrum_mode(spectrum))
+            got = levels.setdefault(level, _Level())
+            got.times.append(t)
+            got.units.append(unit)
+            got.ids.append(native_id)
+            got.index.append(n)
+            got.mz.append(mz)
+            got.intensity.append(y)
+            got.precursors.append(_precursor_mz(spectrum) if level > 1 else None)
+            got.modes.append(_spectrum_mode(spectrum))
+            got.windows.append(_scan_window(spectrum))
+            if found:
+                got.polarities.add(found)
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 - truncated / corrupt file
@@ -245,33 +534,27 @@ def _read(path, source, ms_level, polarity, mz_required, synthetic) -> SpectraRu
             f"{path}: unreadable after {last} ({type(exc).__name__}: {exc}); the file is "
             "truncated or not valid mzML"
         ) from None
-    if n < 0:
-        raise InputError(f"{path}: no spectra found; expected mzML with a spectrumList")
-    if not times:
-        raise InputError(
-            f"{path}: no MS{ms_level} spectra among {n + 1} spectra; expected ms level {ms_level}"
-        )
-    t = np.asarray(times)
+    runs = {level: _assemble(path, level, got, synthetic) for level, got in sorted(levels.items())}
+    return runs, n + 1
+
+
+def _assemble(path, ms_level: int, got: _Level, synthetic: bool) -> SpectraRun:
+    t = np.asarray(got.times)
     bad = np.flatnonzero(np.diff(t) <= 0)
     if bad.size:
         k = int(bad[0]) + 1
         what = "duplicate" if t[k] == t[k - 1] else "decreasing"
         raise InputError(
-            f"{path}: spectrum {ids[k]!r} (index {index[k]}): {what} scan time {t[k]:.6g} min "
-            f"after {t[k - 1]:.6g} min; expected strictly increasing scan times"
+            f"{path}: spectrum {got.ids[k]!r} (index {got.index[k]}): {what} scan time "
+            f"{t[k]:.6g} min after {t[k - 1]:.6g} min; expected strictly increasing scan times"
         )
-    run = SpectraRun(str(path), ms_level, t, ids, np.asarray(index), mzs, intensities,
-                     precursors, synthetic,
-                     "centroid" if "centroid" in modes else "profile")  # fmt: skip
-    if mz_required is not None:
-        lo, hi = run.mz_range
-        if not (lo <= mz_required[0] and hi >= mz_required[1]):
-            raise InputError(
-                f"{path}: the MS{ms_level} spectra cover m/z {lo:.1f}-{hi:.1f}, which misses the "
-                f"species; expected at least m/z {mz_required[0]:.1f}-{mz_required[1]:.1f}"
-            )
-    log.info("%s: %d MS%d spectra, %.3g-%.3g min", path, len(run), ms_level, t[0], t[-1])
-    return run
+    mode, source = _run_mode(path, ms_level, got.modes, got.mz, got.intensity, got.ids,
+                             got.index)  # fmt: skip
+    polarity = (None if not got.polarities else
+                got.polarities.pop() if len(got.polarities) == 1 else "mixed")  # fmt: skip
+    return SpectraRun(str(path), ms_level, t, got.ids, np.asarray(got.index), got.mz,
+                      got.intensity, got.precursors, synthetic, mode, got.windows, source,
+                      polarity, got.units[0])  # fmt: skip
 
 
 def bin_spectra(run: SpectraRun, bin_min: float) -> SpectraRun:
