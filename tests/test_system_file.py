@@ -449,7 +449,7 @@ def test_find_system_literals_finds_planted_ones(tmp_path):
                 "n = 25",  # 3 nuclearity
                 "column = 'n_ag'",  # 4 metal in an identifier
                 "ligand = 'C7H5O2S'",  # 5 ligand formula
-                "image_tag, agg, resolving_power, step = 1, 2, 25000, 0.25",  # 6 clean
+                "image_tag, agg, resolving_power, step = 1, 2, 25000, 0.25  # R ~25,000",  # 6 clean
                 "x = 44",  # 7 nuclearity
             ]
         )
@@ -485,3 +485,18 @@ def test_system_module_imports_without_isospec_or_jsonschema():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_readme_examples_are_the_shipped_systems(tmp_path):
+    """The two YAML examples of the README load and describe the same ions as the files."""
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## The cluster system file", 1)[1].split("\n## ", 1)[0]
+    blocks = [b.split("```", 1)[0] for b in section.split("```yaml\n")[1:]]
+    assert len(blocks) == 2
+    for block, shipped in zip(blocks, (AG25_AU25, AU44_AG44), strict=True):
+        path = tmp_path / shipped.name
+        path.write_text(block)
+        example, system = load_system(path), load_system(shipped)
+        assert example.ion_form_table().equals(system.ion_form_table()), shipped.name
+        assert example.reactants == system.reactants
+        assert example.kinetics == system.kinetics

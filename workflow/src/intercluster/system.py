@@ -62,7 +62,7 @@ def format_ion_label(
     composition by one pattern, ``[X0Y25]-``). Examples (plain, then mathtext)::
 
         [X12Y13]-                       [X$_{12}$Y$_{13}$]$^{-}$
-        [X44(SR)26+12Na-16H]6-          [X$_{44}$(SR)$_{26}$+12Na-16H]$^{6-}$
+        [X40Y4(SR)26+12Na-16H]6-        [X$_{40}$Y$_{4}$(SR)$_{26}$+12Na-16H]$^{6-}$
     """
     if charge == 0:
         raise ValueError("an ion label needs a non-zero charge")
@@ -182,7 +182,6 @@ DEFAULT_SYSTEM = ClusterSystem()
 # ==========================================================================================
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "system.schema.yaml"
-MODEL_FAMILIES = ("dimer_exchange", "none")
 AGGREGATE_SUBUNITS = {"monomer": 1, "dimer": 2, "trimer": 3}
 SIMULATED_AGGREGATES = ("monomer", "dimer")  # what the dimer-exchange model simulates
 SODIUM, HYDROGEN = "Na", "H"
@@ -397,9 +396,10 @@ class SystemDefinition:
     def kinetic_observables(self) -> pd.DataFrame:
         """The observables of the kinetic model: its monomers by composition, then its dimers.
 
-        For the paper's Ag25/Au25 system these are the 26 + 51 ions of eq 1, in the order of
-        :meth:`ClusterSystem.observables` (columns as there, with ``n_first`` for its ``n_ag``,
-        plus ``family``). Each observable sums all ion forms of its family member.
+        For the demo's system these are the 26 + 51 ions of eq 1, in the order of
+        :meth:`ClusterSystem.observables` (its columns, with the metal-neutral ``n_first`` for
+        its first-metal count, plus ``family``). Each observable sums all ion forms of its
+        family member.
         """
         if self.kinetics.model_family == "none":
             raise ValueError(f"{self.source or self.name}: no kinetic model (model_family none)")
@@ -837,11 +837,12 @@ class SystemLiteral:
 def _literal_patterns(systems: Sequence[SystemDefinition]) -> list[tuple[str, str, re.Pattern]]:
     patterns = []
     for metal in sorted({m for s in systems for m in s.metals}):
-        # "Ag25", "[Ag", "n_ag", "ag_nM" but not "Agg", "tag", "image"
+        # the symbol as in "[X25" or in lower case in an identifier ("n_x", "x_nM"), but not
+        # inside a word
         spelled = f"(?:{metal}|{metal.lower()})"
         patterns.append(("metal", metal, re.compile(rf"(?<![A-Za-z]){spelled}(?![a-z])")))
     for n in sorted({f.nuclearity for s in systems for f in s.families}):
-        patterns.append(("nuclearity", str(n), re.compile(rf"(?<![\w.]){n}(?![\w.])")))
+        patterns.append(("nuclearity", str(n), re.compile(rf"(?<![\w.]){n}(?![\w.]|,\d)")))
     for formula in sorted({lig.formula for s in systems for lig in s.ligands}):
         patterns.append(
             ("ligand formula", formula, re.compile(rf"(?<![A-Za-z0-9]){formula}(?![0-9a-z])"))
