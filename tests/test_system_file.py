@@ -204,6 +204,7 @@ def test_one_label_formatter():
     legacy = DEFAULT_SYSTEM
     assert legacy.ion_label(12, 1) == "[Ag12Au13]-"
     assert legacy.ion_label(24, 2) == "[Ag24Au26]2-"
+    assert (legacy.ion_label(0, 1), legacy.ion_label(50, 2)) == ("[Ag0Au25]-", "[Ag50Au0]2-")
     # mathtext from the same formatter equals what the figures draw today
     for n, subunits in zip(obs["n_first"], obs["subunits"], strict=True):
         family = "monomer" if subunits == 1 else "dimer"
