@@ -4,6 +4,7 @@ errors for broken files, isotope overrides and the grep for system literals in c
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 
 import IsoSpecPy
@@ -176,12 +177,22 @@ def test_file_observables_equal_todays():
     assert set(forms["family"]) == {"monomer", "dimer"}  # the trimer is declared but off
 
 
+@pytest.mark.parametrize("convention", ["S", "U"])
 @pytest.mark.parametrize("model", [1, 2, 3])
-def test_file_network_size(model):
+def test_file_network_size(model, convention):
     bridged = load_system(AG25_AU25).cluster_system()
-    network = ReactionNetwork(model, "S", nuclearity=bridged.nuclearity)
+    network = ReactionNetwork(model, convention, nuclearity=bridged.nuclearity)
     assert network.n_species == 377
     assert len(network.reactions) == 1302
+
+
+def test_bridge_refuses_what_the_pipeline_cannot_run(tmp_path):
+    data = _raw(AG25_AU25)
+    data["families"]["monomer"]["ion_forms"] = [{"charge": {"min": -2, "max": -1}}]
+    data["ligands"]["SR"]["acidic_protons"] = 1
+    system = load_system(_write(tmp_path, data))  # a valid file ...
+    with pytest.raises(InputError, match=r"x.yaml: families.monomer.ion_forms: the monomer must"):
+        system.cluster_system()  # ... that today's ClusterSystem cannot describe
 
 
 def test_enabling_the_trimer_adds_its_ions_not_observables(tmp_path):
@@ -385,6 +396,9 @@ def test_good_files_and_their_round_trip_pass(tmp_path):
         system = load_system(path)
         again = load_system(_write(tmp_path, _raw(path), name=path.name))
         assert again.ion_form_table().equals(system.ion_form_table())
+        # frozen, hashable values: equal files give equal definitions (cache keys later)
+        assert again == dataclasses.replace(system, source=again.source)
+        assert hash(again) == hash(dataclasses.replace(system, source=again.source))
 
 
 def test_missing_and_unparsable_files(tmp_path):
