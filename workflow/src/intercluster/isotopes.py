@@ -17,6 +17,7 @@ local point spacing). Deconvolved abundances are then ion counts, independent of
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -56,12 +57,32 @@ def ion_mz(neutral_mass, charge: int):
     return (np.asarray(neutral_mass) - charge * ELECTRON_MASS) / abs(charge)
 
 
-def _isospec_arrays(formula: dict[str, int], coverage: float):
+IsotopeOverrides = Mapping[str, tuple[Sequence[float], Sequence[float]]]
+"""Per element: (isotope masses in u, abundances summing to 1), replacing IsoSpecPy's natural
+ones, e.g. an enriched precursor. Elements not named keep their natural isotopes."""
+
+
+def _isotopes_of(element: str, isotopes: IsotopeOverrides | None):
+    if isotopes and element in isotopes:
+        masses, abundances = isotopes[element]
+        # IsoSpecPy works with log probabilities: an isotope of abundance 0 is left out.
+        kept = [(m, a) for m, a in zip(masses, abundances, strict=True) if a > 0]
+        return [float(m) for m, _ in kept], [float(a) for _, a in kept]
+    return (
+        list(IsoSpecPy.PeriodicTbl.symbol_to_masses[element]),
+        list(IsoSpecPy.PeriodicTbl.symbol_to_probs[element]),
+    )
+
+
+def _isospec_arrays(
+    formula: dict[str, int], coverage: float, isotopes: IsotopeOverrides | None = None
+):
     """All fine-structure configurations: masses, probabilities and nucleon excess."""
     elements = [el for el, n in formula.items() if n > 0]
     counts = [int(formula[el]) for el in elements]
-    masses = [list(IsoSpecPy.PeriodicTbl.symbol_to_masses[el]) for el in elements]
-    probs = [list(IsoSpecPy.PeriodicTbl.symbol_to_probs[el]) for el in elements]
+    tables = [_isotopes_of(el, isotopes) for el in elements]
+    masses = [m for m, _ in tables]
+    probs = [p for _, p in tables]
     dist = IsoSpecPy.IsoTotalProb(
         prob_to_cover=coverage,
         atomCounts=counts,
@@ -87,14 +108,16 @@ def isotope_pattern(
     charge: int,
     coverage: float = DEFAULT_COVERAGE,
     min_prob: float = DEFAULT_MIN_PROB,
+    isotopes: IsotopeOverrides | None = None,
 ) -> IsotopePattern:
     """Nominal isotope peaks (centroid m/z, probability) of an ion of ``formula``.
 
     ``formula`` holds the neutral atoms (e.g. ``{"Ag": 25, "C": 144, "H": 162, "S": 18}``);
     the ``-charge`` extra electrons are added here. Peaks below ``min_prob`` of the total are
-    dropped and the rest renormalised to sum to 1.
+    dropped and the rest renormalised to sum to 1. ``isotopes`` overrides the natural isotope
+    masses and abundances of some elements (default: IsoSpecPy's natural ones).
     """
-    masses, probs, excess = _isospec_arrays(formula, coverage)
+    masses, probs, excess = _isospec_arrays(formula, coverage, isotopes)
     offset = excess - excess.min()
     weight = np.bincount(offset, weights=probs)
     mass_sum = np.bincount(offset, weights=probs * masses)
@@ -104,9 +127,11 @@ def isotope_pattern(
     return IsotopePattern(ion_mz(centroid, charge), prob, int(charge))
 
 
-def average_mz(formula: dict[str, int], charge: int) -> float:
+def average_mz(
+    formula: dict[str, int], charge: int, isotopes: IsotopeOverrides | None = None
+) -> float:
     """Isotope-averaged m/z of an ion (electrons included)."""
-    masses, probs, _ = _isospec_arrays(formula, DEFAULT_COVERAGE)
+    masses, probs, _ = _isospec_arrays(formula, DEFAULT_COVERAGE, isotopes)
     return float(ion_mz(np.dot(masses, probs) / probs.sum(), charge))
 
 
