@@ -805,13 +805,16 @@ def compare_models(
     dof = n_residuals - n_parameters
     if replica_chi2_min is not None and len(replica_chi2_min) >= 2:
         ref = np.sort(np.asarray(replica_chi2_min, float))
+        # the smallest p the replicas can show is 1/(n + 1)
         p = np.array([(np.sum(ref >= c) + 1.0) / (ref.size + 1.0) for c in chi2])
+        p_floor = 1.0 / (ref.size + 1.0)
         limit = float(np.quantile(ref, far_quantile))
         reference = f"{ref.size} replicas of a correct model"
     else:
         if dof <= 0:
             raise ValueError(f"need more residuals ({n_residuals}) than parameters")
         p = chi2_dist.sf(chi2, dof)
+        p_floor = 0.0
         limit = float(chi2_dist.ppf(far_quantile, dof))
         reference = f"chi2({dof})"
     fits = chi2 <= limit
@@ -824,7 +827,7 @@ def compare_models(
         )
         statements.append(
             f"model {m}: weighted chi2 {c:.4g} for {n_residuals} observables, {verdict}; "
-            f"ΔAIC {d:.3g}, Akaike weight {w:.3g}, p = {pv:.3g}"
+            f"ΔAIC {d:.3g}, Akaike weight {w:.3g}, p {'<=' if pv <= p_floor else '='} {pv:.3g}"
         )
     return pd.DataFrame(
         {
