@@ -13,6 +13,7 @@ from fit_helpers import synthetic_intensities
 
 from intercluster import fit
 from intercluster import uncertainty as unc
+from intercluster.io import SYNTHETIC_LABEL
 from intercluster.network import ReactionNetwork
 from intercluster.observables import TmaxSettings, experiment_matrix, experimental_tmax
 from intercluster.simulate import simulate_many
@@ -104,6 +105,7 @@ def test_sigma_halves_with_four_times_the_ions_and_is_finite(tmp_path):
     high = _sigma(tmp_path, (7, 8, 9), 4 * ions)
     control = _sigma(tmp_path, (10, 11), ions)
     for table in low + high + control:
+        assert (table["source"] == SYNTHETIC_LABEL).all()
         use = table["included"]
         assert use.sum() > 50
         sigma = table.loc[use, "sigma_min"]
