@@ -179,6 +179,11 @@ def test_weighted_chi2_with_equal_sigma_is_eq1_over_sigma_squared(grid_sim, repl
     weighted = unc.weighted_chi2_table({SAMPLE: (grid_sim, exp)})
     eq1 = fit.chi2_table({SAMPLE: (grid_sim, exp)})
     assert weighted["chi2"].to_numpy() == pytest.approx(eq1["chi2"].to_numpy() / 0.25)
+    single = [unc.weighted_chi2_table({SAMPLE: (grid_sim, r)})["chi2"] for r in replicas[:2]]
+    joint = unc.weighted_chi2_table({"a": (grid_sim, replicas[0]), "b": (grid_sim, replicas[1])})
+    assert joint["chi2"].to_numpy() == pytest.approx((single[0] + single[1]).to_numpy())
+    n_single = replicas[0]["included"].sum() + replicas[1]["included"].sum()
+    assert (joint["n_species"] == n_single).all()
     bad = replicas[0].assign(sigma_min=0.0)
     with pytest.raises(ValueError, match="σ"):
         unc.weighted_chi2_table({SAMPLE: (grid_sim, bad)})
@@ -322,3 +327,22 @@ def test_trajectory_objective_recovers_truth_and_dimer_response():
     traj = unc.trajectory_table(points, fitted)
     results = unc.profile_results(traj, c_nM=C_NM, delta=unc.trajectory_delta(traj))
     assert results["k_ex"].contains(TRUTH["k_ex"])
+
+
+def test_trajectory_sse_equals_the_direct_sum_of_squares():
+    rng = np.random.default_rng(4)
+    conc = rng.uniform(0.0, 5.0, (6, 9, 5))
+    conc[2, 3] = 0.0  # a time point without signal: modelled intensities 0
+    measured = rng.uniform(0.0, 0.5, (9, 5))
+    measured[1, 4] = np.nan  # missing value: left out
+    is_dimer = np.array([False, False, True, True, True])
+    included = np.array([True, True, False, True, True])
+    fixed = unc.trajectory_fit(conc, measured, is_dimer, included, fit_response=False,
+                               fixed_response=0.6)  # fmt: skip
+    signal = conc * np.where(is_dimer, 0.6, 1.0)
+    total = signal.sum(axis=2, keepdims=True)
+    model = np.divide(signal, total, out=np.zeros_like(signal), where=total > 0)
+    direct = np.nansum(((model - measured)[:, :, included]) ** 2, axis=(1, 2))
+    assert fixed.sse == pytest.approx(direct, rel=1e-9)
+    fitted = unc.trajectory_fit(conc, measured, is_dimer, included)
+    assert np.all(fitted.sse <= fixed.sse + 1e-12)

@@ -901,14 +901,36 @@ class TrajectoryFit:
         return int(np.nanargmin(self.sse))
 
 
-def _trajectory_sse(conc, measured, is_dimer, included, r):
-    """SSE of every point at response ``r`` (n_points,); conc (n_points, n_t, n_obs)."""
-    weight = np.where(is_dimer[None, None, :], r[:, None, None], 1.0)
-    signal = conc * weight
-    total = signal.sum(axis=2, keepdims=True)
-    model = np.divide(signal, total, out=np.zeros_like(signal), where=total > 0)
-    residual = (model - measured[None])[:, :, included]
-    return np.nansum(residual * residual, axis=(1, 2))
+def _trajectory_objective(conc, measured, is_dimer, included):
+    """SSE(r) of every point, from per-(point, time) sums computed once.
+
+    With T = M + r D (M, D: summed monomer and dimer concentrations of a time point), the
+    modelled intensities are C/T (monomer ions) and r C/T (dimer ions), so
+    SSE = Σ y² − 2 Σ_t (a_m + r a_d)/T + Σ_t (b_m + r² b_d)/T², with a = Σ_k y C and
+    b = Σ_k C² over the included monomer (m) and dimer (d) ions: each evaluation costs
+    O(n_points n_t), not O(n_points n_t n_obs).
+    """
+    valid = np.isfinite(measured) & included[None, :]
+    y = np.where(valid, measured, 0.0)
+    mono = (valid & ~is_dimer[None, :]).astype(float)
+    dim = (valid & is_dimer[None, :]).astype(float)
+    const = float(np.sum(y * y))
+    a_m = np.einsum("ptk,tk->pt", conc, y * mono)
+    a_d = np.einsum("ptk,tk->pt", conc, y * dim)
+    b_m = np.einsum("ptk,ptk,tk->pt", conc, conc, mono)
+    b_d = np.einsum("ptk,ptk,tk->pt", conc, conc, dim)
+    total_m = conc[:, :, ~is_dimer].sum(axis=2)
+    total_d = conc[:, :, is_dimer].sum(axis=2)
+
+    def sse(r: np.ndarray) -> np.ndarray:
+        r = np.asarray(r, float)[:, None]
+        total = total_m + r * total_d
+        inv = np.divide(1.0, total, out=np.zeros_like(total), where=total > 0)
+        cross = np.sum((a_m + r * a_d) * inv, axis=1)
+        square = np.sum((b_m + r * r * b_d) * inv * inv, axis=1)
+        return np.maximum(const - 2.0 * cross + square, 0.0)
+
+    return sse
 
 
 def trajectory_fit(
@@ -955,26 +977,22 @@ def trajectory_fit(
     conc = np.where(failed[:, None, None], 0.0, conc)
     n_points = conc.shape[0]
     n_residuals = int(np.sum(np.isfinite(measured[:, included])))
+    objective = _trajectory_objective(conc, measured, is_dimer, included)
     if not fit_response:
         r = np.full(n_points, float(fixed_response))
-        sse = _trajectory_sse(conc, measured, is_dimer, included, r)
+        sse = objective(r)
         return TrajectoryFit(np.where(failed, np.nan, sse), r, n_residuals)
     lo, hi = np.log10(response_bounds[0]), np.log10(response_bounds[1])
     grid = np.linspace(lo, hi, n_coarse)
-    coarse = np.stack(
-        [
-            _trajectory_sse(conc, measured, is_dimer, included, np.full(n_points, 10.0**g))
-            for g in grid
-        ]
-    )
+    coarse = np.stack([objective(np.full(n_points, 10.0**g)) for g in grid])
     k = np.argmin(coarse, axis=0)
     a = grid[np.maximum(k - 1, 0)]
     b = grid[np.minimum(k + 1, n_coarse - 1)]
     golden = (np.sqrt(5.0) - 1.0) / 2.0
     c = b - golden * (b - a)
     d = a + golden * (b - a)
-    fc = _trajectory_sse(conc, measured, is_dimer, included, 10.0**c)
-    fd = _trajectory_sse(conc, measured, is_dimer, included, 10.0**d)
+    fc = objective(10.0**c)
+    fd = objective(10.0**d)
     for _ in range(n_refine):
         left = fc < fd
         b = np.where(left, d, b)
@@ -983,14 +1001,12 @@ def trajectory_fit(
         new_d = a + golden * (b - a)
         c_next = np.where(left, new_c, d)
         d_next = np.where(left, c, new_d)
-        f_new = _trajectory_sse(
-            conc, measured, is_dimer, included, 10.0 ** np.where(left, c_next, d_next)
-        )
+        f_new = objective(10.0 ** np.where(left, c_next, d_next))
         fc, fd = np.where(left, f_new, fd), np.where(left, fc, f_new)
         c, d = c_next, d_next
     x = 0.5 * (a + b)
     r = 10.0**x
-    sse = _trajectory_sse(conc, measured, is_dimer, included, r)
+    sse = objective(r)
     return TrajectoryFit(np.where(failed, np.nan, sse), np.where(failed, np.nan, r), n_residuals)
 
 
