@@ -125,7 +125,9 @@ def main() -> None:
         first = {m: float(unc.weighted_chi2_table({SAMPLE: (s, replicas[0])})["chi2"].min())
                  for m, s in sims.items()}  # fmt: skip
         comparison = unc.compare_models(first, n_obs, replica_chi2_min=chi2_min[1:])
-        print("\nmodel comparison on replica 0 (reference: the other replicas)")
+        print("\nmodel comparison on replica 0 (reference: the other replicas), on this "
+              "sub-grid around model 3's truth: models 1 and 2 may have their optimum outside "
+              "it")  # fmt: skip
         print(unc.model_comparison_statement(comparison))
     summary = result.summary
     print(json.dumps({
