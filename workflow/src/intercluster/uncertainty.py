@@ -1,0 +1,1100 @@
+"""Uncertainty of the grid fit (beyond the paper): t_max errors, a weighted χ², profile
+likelihood intervals, identifiability labels, measured coverage, model comparison and a
+trajectory objective.
+
+Eq 1 of the paper (:func:`intercluster.fit.chi2_table`) carries no measurement errors, so
+its χ² has no absolute scale. Everything here sits *beside* eq 1, never replacing it.
+
+σ(t_max): moving-block residual bootstrap (:func:`bootstrap_tmax`)
+    Every column of the normalised intensity matrix is split into a smooth curve and a
+    residual with the local quadratic that THE t_max rule uses
+    (``observables.PeakFinder.smooth``, hat matrix H), applied twice ("twicing", Tukey):
+    residual = (I − H)² y. A single pass would leave the smoother's own bias at sharp early
+    peaks in the residual and resample it as if it were noise (an ion-count-independent
+    part of σ); twicing makes that bias second order. Each residual is divided by the norm
+    of its row of (I − H)² (the share of white noise it keeps) and standardised by the
+    local rms of the residuals (Gaussian kernel, FWHM = the rule's smoothing width; shot
+    noise grows with the signal, so a residual from the baseline must not land on a peak).
+    Blocks of ``block_length`` consecutive time points, the same blocks for every
+    observable (normalisation and overlapping isotope patterns correlate the observables of
+    one spectrum), are drawn with replacement and laid end to end; rescaled by the local rms
+    at their new place and added to the smooth curve, they make one replica. THE t_max rule
+    (:func:`intercluster.observables.tmax_of`) runs on every replica; σ is the standard
+    deviation over the replicas.
+    Block length (default 1 time point): the virtual experiment's spectra carry independent
+    noise, and the residuals of a local quadratic are anticorrelated over about one
+    smoothing width; longer blocks carry that anticorrelation (missing low frequencies)
+    into the replicas. Measured on the 40:40 virtual experiment (1-min scans, baseline
+    noise 1e-4, 12 noise seeds): bootstrap σ / seed-to-seed scatter of t_max, median over
+    the observables, 0.89 (5e6 ions) and 0.98 (2e7 ions) with blocks of 1, 0.62 and 0.70
+    with blocks of 3. Use longer blocks for data whose noise is
+    correlated over several spectra (e.g. a source that drifts over minutes).
+
+σ floor (:data:`SIGMA_FLOOR_FRACTION`)
+    σ is floored at 0.1 of the scan interval. t_max of a reactant (always 0), of a species
+    still rising at the end of the record (always t_end) or of a very sharp peak is almost
+    the same in every replica, so its bootstrap σ is near 0 and its weight 1/σ² unbounded:
+    one observable would decide the fit, although a tenth of a scan interval is already
+    below what the peak rule (a vertex clamped between neighbouring scans) and a simulation
+    on the same time grid resolve reliably. (At the demo noise with 1-min scans the floor
+    is above the bootstrap σ of most observables; the measured coverage below holds with
+    it.)
+
+Replicates (:func:`replicate_sigma`)
+    Several runs of one condition give a σ of their own, the standard deviation of their
+    t_max over the runs; each run still enters a joint fit as a sample of its own, with
+    σ = max(bootstrap σ, replicate σ).
+
+Weighted χ² (:func:`weighted_chi2_table`)
+    χ²_w = Σ ((t_max,sim − t_max,exp)/σ)² over the included observables (dimensionless);
+    summed over samples for a joint fit, like eq 1.
+
+Profile likelihood (:func:`profile_results`)
+    For each constant, and for the combinations ``k_dim:k_diss`` and ``k_dim*c/k_ex``, the
+    minimum of χ²_w over the grid points that share its value. On a grid with equal log
+    steps in the constants involved, k_dim/k_diss is fixed by the index difference
+    i_dim − i_diss and k_dim c/k_ex by i_dim − i_ex, so the combinations are profiled over
+    the points of equal difference. The interval is where the profile stays below
+    χ²_w,min + Δ, Δ = χ²₁ quantile at the confidence (3.84 at 0.95), or a calibrated Δ; the
+    crossings and open ends follow :func:`intercluster.fit.interval_from_profile`.
+
+Identifiability (:func:`identifiability_label`)
+    ``identifiable``: both ends of the interval close inside the grid; ``practically
+    non-identifiable``: one end is open at the grid edge; ``flat``: the profile never rises
+    above the threshold.
+
+Coverage (:func:`coverage`)
+    N replicas of a virtual experiment (new noise, same truth) are scored against ONE table
+    of the grid's simulated t_max (the simulations do not depend on the noise); each rule's
+    interval is computed per replica and counted when it contains the truth. Rules:
+    ``relative`` (profile ≤ (1 + δ) χ²_min of eq 1), ``f_test`` (δ_F of
+    :func:`intercluster.fit.f_test_delta`), ``weighted`` (χ²₁ threshold) and
+    ``weighted_calibrated`` (a parametric-bootstrap threshold: the confidence quantile of
+    the replicas' Δχ²_w at the truth, leave-one-out so that no replica calibrates its own
+    interval). The calibrated threshold is *used* (:func:`threshold_calibration`) when the
+    χ²₁ threshold's coverage over the replicas lies outside the binomial 99 % range of the
+    nominal confidence: then t_max residuals are correlated or σ misses part of the noise,
+    and the χ² distribution does not hold.
+
+Model comparison (:func:`compare_models`)
+    Models 1-3 all have three constants and are not nested (none is a special case of
+    another on the grid), so the likelihood-ratio test does not apply (its χ² reference
+    needs nesting). Akaike's information criterion does: AIC = χ²_w,min + 2p, equal p, so
+    ΔAIC = Δχ²_w and the Akaike weights exp(−ΔAIC/2) normalised say how strongly the data
+    prefer a model. Goodness of fit: χ²_w,min against what replicas of a correct model give
+    (their χ²_w,min), or against χ²(n − p) when no replicas are given.
+
+Trajectory objective (:func:`trajectory_fit`)
+    Least squares between the simulated and the measured normalised intensities of all
+    included observables at every time point. A dimer ion's signal per molecule relative to
+    a monomer's (the response factor r, the paper's reason to avoid intensities) is a
+    nuisance parameter fitted at every grid point by a vectorised 1-D search in log r.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import fit
+from .network import RATE_CONSTANTS
+from .observables import TmaxSettings, peak_finder, tmax_of
+
+#: σ(t_max) is never below this fraction of the (median) scan interval (module docstring).
+SIGMA_FLOOR_FRACTION = 0.1
+RATIO = "k_dim:k_diss"
+RATE_RATIO = "k_dim*c/k_ex"
+PROFILE_NAMES = (*RATE_CONSTANTS, RATIO, RATE_RATIO)
+IDENTIFIABLE = "identifiable"
+PRACTICALLY_NON_IDENTIFIABLE = "practically non-identifiable"
+FLAT = "flat"
+RULES = ("relative", "f_test", "weighted", "weighted_calibrated")
+_LOG_TOL = 1e-6  # decades: equal-step and truth-on-grid tolerance
+
+
+# --- σ(t_max) -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TmaxBootstrap:
+    """Bootstrap of the t_max of one sample's observables.
+
+    Attributes
+    ----------
+    t_max : ndarray, shape (n_obs,)
+        t_max (min) of the data themselves (THE rule).
+    replicas : ndarray, shape (n_replicas, n_obs)
+        t_max (min) of every bootstrap replica.
+    sigma : ndarray, shape (n_obs,)
+        Standard deviation of the replicas (min), not floored.
+    block_length : int
+        Time points per resampled block.
+    """
+
+    t_max: np.ndarray
+    replicas: np.ndarray
+    sigma: np.ndarray
+    block_length: int
+
+
+def scan_interval_min(times_min) -> float:
+    """Median spacing (min) of a time grid."""
+    times = np.asarray(times_min, float)
+    if times.size < 2:
+        raise ValueError("need at least two time points for a scan interval")
+    return float(np.median(np.diff(times)))
+
+
+def _local_rms(times: np.ndarray, residuals: np.ndarray, width_min: float) -> np.ndarray:
+    """Gaussian-kernel rms of the residuals around every time point (FWHM ``width_min``)."""
+    sigma = max(width_min / 2.354820045, scan_interval_min(times))
+    x = (times[:, None] - times[None, :]) / sigma
+    w = np.exp(-0.5 * x * x)
+    w /= w.sum(axis=1, keepdims=True)
+    ms = w @ np.nan_to_num(residuals * residuals)
+    positive = ms[ms > 0]
+    tiny = (positive.min() if positive.size else 1.0) * 1e-6
+    return np.sqrt(np.maximum(ms, tiny))
+
+
+def bootstrap_tmax(
+    times_min,
+    intensities_norm,
+    settings: TmaxSettings | None = None,
+    n_replicas: int = 200,
+    block_length: int = 1,
+    seed: int = 0,
+    residual_smoothing_min: float | None = None,
+) -> TmaxBootstrap:
+    """σ(t_max) of every observable by a moving-block residual bootstrap.
+
+    Parameters
+    ----------
+    times_min : array_like, shape (n_t,)
+        Experimental times (min), strictly increasing.
+    intensities_norm : array_like, shape (n_t, n_obs)
+        Normalised intensities (each time point divided by its total over the observables).
+    settings : TmaxSettings, optional
+        The t_max rule's smoothing width and near-equal-maxima tolerance.
+    n_replicas : int
+        Number of bootstrap replicas.
+    block_length : int
+        Consecutive time points per resampled block (correlated noise within a block, e.g.
+        from the calibration drift, is kept).
+    seed : int
+        Seed of the random generator (results are reproducible).
+
+    Returns
+    -------
+    TmaxBootstrap
+    """
+    settings = settings or TmaxSettings()
+    times = np.asarray(times_min, float)
+    y = np.asarray(intensities_norm, float)
+    if y.ndim != 2 or y.shape[0] != times.size:
+        raise ValueError(f"intensities must be (n_times={times.size}, n_obs), got {y.shape}")
+    n_t = times.size
+    if n_replicas < 2:
+        raise ValueError(f"n_replicas must be >= 2, got {n_replicas}")
+    if not 1 <= block_length <= n_t:
+        raise ValueError(f"block_length must be within 1..{n_t}, got {block_length}")
+    missing = np.isnan(y)
+    filled = np.where(missing, 0.0, y)
+    width = settings.smoothing_min if residual_smoothing_min is None else residual_smoothing_min
+    hat = peak_finder(times, width).smooth(np.eye(n_t))
+    # twicing: residual operator (I - H)^2, whose bias at a sharp peak is second order
+    residual_op = (np.eye(n_t) - hat) @ (np.eye(n_t) - hat)
+    smooth = filled - residual_op @ filled
+    # each residual's noise share: the norm of its row of the residual operator
+    scale = np.sqrt(np.sum(residual_op * residual_op, axis=1))
+    residual = (residual_op @ filled) / np.clip(scale, 0.2, None)[:, None]
+    rms = _local_rms(times, residual, max(settings.smoothing_min, scan_interval_min(times)))
+    standard = residual / rms
+
+    rng = np.random.default_rng(seed)
+    n_blocks = -(-n_t // block_length)
+    starts = rng.integers(0, n_t - block_length + 1, size=(n_replicas, n_blocks))
+    rows = (starts[:, :, None] + np.arange(block_length)[None, None, :]).reshape(n_replicas, -1)
+    rows = rows[:, :n_t]
+    t_max, _ = tmax_of(times, y, settings.smoothing_min, tolerance_rel=settings.peak_tolerance_rel)
+    replicas = np.empty((n_replicas, y.shape[1]))
+    for r in range(n_replicas):
+        replica = smooth + rms * standard[rows[r]]
+        replica[missing] = np.nan
+        replicas[r], _ = tmax_of(
+            times, replica, settings.smoothing_min, tolerance_rel=settings.peak_tolerance_rel
+        )
+    return TmaxBootstrap(t_max, replicas, np.nanstd(replicas, axis=0, ddof=1), int(block_length))
+
+
+def sigma_floor_min(times_min, fraction: float = SIGMA_FLOOR_FRACTION) -> float:
+    """The σ floor (min): ``fraction`` of the median scan interval."""
+    if not fraction >= 0:
+        raise ValueError(f"the σ floor fraction must be >= 0, got {fraction}")
+    return fraction * scan_interval_min(times_min)
+
+
+def tmax_uncertainty_table(
+    intensities: pd.DataFrame,
+    observables: pd.DataFrame,
+    settings: TmaxSettings | None = None,
+    n_replicas: int = 200,
+    block_length: int = 1,
+    seed: int = 0,
+    floor_fraction: float = SIGMA_FLOOR_FRACTION,
+) -> pd.DataFrame:
+    """Experimental t_max of one sample with its σ: the layout of ``tmax_experiment.tsv``.
+
+    Parameters
+    ----------
+    intensities : DataFrame
+        Long intensity table (time_min, species, intensity_norm) of the deconvolution.
+    observables : DataFrame
+        :meth:`ClusterSystem.observables`.
+    settings, n_replicas, block_length, seed
+        See :func:`bootstrap_tmax`.
+    floor_fraction : float
+        σ floor as a fraction of the scan interval.
+
+    Returns
+    -------
+    DataFrame
+        :func:`intercluster.observables.experimental_tmax` plus ``sigma_bootstrap_min``
+        (unfloored), ``sigma_floor_min``, ``sigma_min`` (floored; used by the weighted χ²)
+        and ``sigma_source``.
+    """
+    from .observables import experiment_matrix, experimental_tmax
+
+    settings = settings or TmaxSettings()
+    table = experimental_tmax(intensities, observables, settings)
+    times, y = experiment_matrix(intensities, observables["species"].tolist())
+    from .observables import normalise_rows
+
+    boot = bootstrap_tmax(times, normalise_rows(y), settings, n_replicas, block_length, seed)
+    floor = sigma_floor_min(times, floor_fraction)
+    table["sigma_bootstrap_min"] = boot.sigma
+    table["sigma_floor_min"] = floor
+    table["sigma_min"] = np.maximum(np.nan_to_num(boot.sigma, nan=np.inf), floor)
+    table["sigma_source"] = np.where(boot.sigma >= floor, "bootstrap", "floor")
+    return table
+
+
+def replicate_sigma(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """σ of t_max from several runs of one condition.
+
+    Parameters
+    ----------
+    tables : sequence of DataFrame
+        Experimental t_max tables (species, t_max_min, included) of the runs, at least two.
+
+    Returns
+    -------
+    DataFrame
+        species, n_runs (runs in which it is included), t_max_mean_min,
+        sigma_replicate_min (standard deviation over those runs; NaN below two runs).
+    """
+    if len(tables) < 2:
+        raise ValueError("replicate σ needs at least two runs of the condition")
+    species = tables[0]["species"].tolist()
+    values = np.full((len(tables), len(species)), np.nan)
+    for n, table in enumerate(tables):
+        t = table.set_index("species").reindex(species)
+        values[n] = np.where(t["included"].astype(bool), t["t_max_min"].astype(float), np.nan)
+    n_runs = np.sum(np.isfinite(values), axis=0)
+    mean = np.full(len(species), np.nan)
+    sd = np.full(len(species), np.nan)
+    some, several = n_runs > 0, n_runs >= 2
+    mean[some] = np.nanmean(values[:, some], axis=0)
+    sd[several] = np.nanstd(values[:, several], axis=0, ddof=1)
+    return pd.DataFrame(
+        {"species": species, "n_runs": n_runs, "t_max_mean_min": mean, "sigma_replicate_min": sd}
+    )
+
+
+def with_replicate_sigma(table: pd.DataFrame, replicates: pd.DataFrame) -> pd.DataFrame:
+    """A run's t_max table with σ = max(its bootstrap σ, the replicate σ) where larger."""
+    out = table.copy()
+    rep = replicates.set_index("species").reindex(out["species"])["sigma_replicate_min"]
+    rep = rep.to_numpy(dtype=float)
+    larger = np.isfinite(rep) & (rep > out["sigma_min"].to_numpy(float))
+    out["sigma_replicate_min"] = rep
+    out["sigma_min"] = np.where(larger, rep, out["sigma_min"])
+    out["sigma_source"] = np.where(larger, "replicates", out["sigma_source"])
+    return out
+
+
+# --- weighted χ² ----------------------------------------------------------------------------
+def weighted_chi2_single(sim: pd.DataFrame, exp_tmax: pd.DataFrame) -> pd.DataFrame:
+    """Weighted χ² of one sample per grid point (columns of ``fit.CHI2_COLUMNS``).
+
+    ``sim`` is a merged chunk table (point, constants, status, message, one t_max column per
+    species); ``exp_tmax`` a :func:`tmax_uncertainty_table`. χ² is dimensionless.
+    """
+    use = fit.included_species(exp_tmax)
+    exp = exp_tmax.set_index("species").loc[use]
+    t_exp = exp["t_max_min"].to_numpy(float)
+    sigma = exp["sigma_min"].to_numpy(float)
+    if not np.all(np.isfinite(sigma) & (sigma > 0)):
+        raise ValueError("every included observable needs a finite σ > 0 (sigma_min)")
+    z = (sim[use].to_numpy(float) - t_exp) / sigma
+    ok = (sim["status"] == fit.STATUS_OK).to_numpy()
+    out = sim[["point", *RATE_CONSTANTS]].copy()
+    out["chi2"] = np.where(ok, np.sum(z * z, axis=1), np.nan)
+    out["n_species"] = np.int64(len(use))
+    out["status"] = sim["status"].to_numpy()
+    out["message"] = sim["message"].to_numpy()
+    return out.reset_index(drop=True)
+
+
+def weighted_chi2_table(
+    per_sample: Mapping[str, tuple[pd.DataFrame, pd.DataFrame]],
+) -> pd.DataFrame:
+    """Weighted χ² summed over the samples; same layout and failure rules as eq 1's table."""
+    if not per_sample:
+        raise ValueError("no samples to fit")
+    tables = [weighted_chi2_single(*per_sample[s]) for s in sorted(per_sample)]
+    out = tables[0][["point", *RATE_CONSTANTS]].copy()
+    for other in tables[1:]:
+        if not np.array_equal(other["point"].to_numpy(), out["point"].to_numpy()):
+            raise ValueError("grid points differ between the samples")
+    failed = np.any([(t["status"] != fit.STATUS_OK).to_numpy() for t in tables], axis=0)
+    out["chi2"] = np.where(failed, np.nan, np.sum([t["chi2"].to_numpy() for t in tables], axis=0))
+    out["n_species"] = np.sum([t["n_species"].to_numpy() for t in tables], axis=0)
+    out["status"] = np.where(failed, fit.STATUS_FAILED, fit.STATUS_OK)
+    out["message"] = [
+        "; ".join(m for m in ms if m) for ms in zip(*[t["message"] for t in tables], strict=True)
+    ]
+    return out[fit.CHI2_COLUMNS].sort_values("point").reset_index(drop=True)
+
+
+# --- grid geometry and profiles ---------------------------------------------------------------
+@dataclass(frozen=True)
+class GridIndex:
+    """The grid of a χ² table as axis values and per-point indices.
+
+    Attributes
+    ----------
+    axes : dict
+        Rate constant -> sorted grid values.
+    index : ndarray, shape (n_points, 3)
+        Per point the indices (i_dim, i_diss, i_ex) into the axes.
+    """
+
+    axes: dict
+    index: np.ndarray
+
+    @classmethod
+    def from_table(cls, table: pd.DataFrame) -> GridIndex:
+        axes, index = {}, []
+        for name in RATE_CONSTANTS:
+            values, inverse = np.unique(table[name].to_numpy(float), return_inverse=True)
+            axes[name] = values
+            index.append(inverse)
+        return cls(axes, np.stack(index, axis=1).astype(np.int64))
+
+    def log_step(self, name: str) -> float:
+        logs = np.log10(self.axes[name])
+        if logs.size < 2:
+            return float("nan")
+        steps = np.diff(logs)
+        if np.ptp(steps) > _LOG_TOL:
+            raise ValueError(f"grid of {name} is not log-equidistant; cannot profile ratios")
+        return float(steps.mean())
+
+    def combination(self, name: str, c_nM: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(per-point key, sorted values of the key) of a constant or a combination."""
+        if name in RATE_CONSTANTS:
+            col = RATE_CONSTANTS.index(name)
+            return self.index[:, col], self.axes[name]
+        if name == RATIO:
+            other, scale = "k_diss", 1.0
+        elif name == RATE_RATIO:
+            if c_nM is None or not c_nM > 0:
+                raise ValueError(f"{RATE_RATIO} needs the concentration c (nmol/L) > 0")
+            other, scale = "k_ex", float(c_nM)
+        else:
+            raise ValueError(f"unknown profile {name!r}; expected one of {PROFILE_NAMES}")
+        step_dim, step_other = self.log_step("k_dim"), self.log_step(other)
+        if (
+            np.isfinite(step_dim)
+            and np.isfinite(step_other)
+            and abs(step_dim - step_other) > _LOG_TOL
+        ):
+            raise ValueError(f"k_dim and {other} need equal log steps to profile {name}")
+        step = step_dim if np.isfinite(step_dim) else step_other
+        step = step if np.isfinite(step) else 0.0
+        diff = self.index[:, 0] - self.index[:, RATE_CONSTANTS.index(other)]
+        lo = int(diff.min())
+        keys = np.arange(lo, int(diff.max()) + 1)
+        base = np.log10(scale * self.axes["k_dim"][0] / self.axes[other][0])
+        return diff - lo, 10.0 ** (base + keys * step)
+
+
+def profile_over(key: np.ndarray, n_values: int, chi2: np.ndarray) -> np.ndarray:
+    """Minimum of ``chi2`` per key value 0..n_values-1 (NaN = failed points ignored)."""
+    prof = np.full(n_values, np.inf)
+    finite = np.isfinite(chi2)
+    np.minimum.at(prof, key[finite], chi2[finite])
+    return np.where(np.isfinite(prof), prof, np.nan)
+
+
+def identifiability_label(profile_values, level: float) -> str:
+    """``identifiable`` / ``practically non-identifiable`` / ``flat`` from a profile.
+
+    Parameters
+    ----------
+    profile_values : array_like
+        The profile on the grid values (NaN for failed values).
+    level : float
+        The threshold (χ²_min + Δ).
+    """
+    prof = np.asarray(profile_values, float)
+    finite = np.isfinite(prof)
+    if not finite.any() or np.all(prof[finite] <= level):
+        return FLAT
+    values = np.arange(prof.size, dtype=float) + 1.0
+    interval = fit.interval_from_profile(values, prof, level)
+    if interval["low_open"] or interval["high_open"]:
+        return PRACTICALLY_NON_IDENTIFIABLE
+    return IDENTIFIABLE
+
+
+@dataclass(frozen=True)
+class ProfileResult:
+    """Profile, interval and identifiability label of one constant or combination.
+
+    ``low``/``high`` are None for an open end; ``low_edge``/``high_edge`` are the numeric
+    ends as :func:`intercluster.fit.interval_from_profile` gives them (grid edge when open).
+    ``resolved`` is False when no grid value but the best one lies below the threshold:
+    the interval is then narrower than one grid step and its ends are only the linear
+    interpolation between the best value and its neighbours (a finer grid measures it).
+    """
+
+    name: str
+    values: np.ndarray
+    profile: np.ndarray
+    level: float
+    low: float | None
+    high: float | None
+    low_edge: float | None
+    high_edge: float | None
+    label: str
+    resolved: bool = True
+
+    def contains(self, value: float) -> bool:
+        """Whether ``value`` lies in the interval (open ends reach to the grid edge)."""
+        if self.low_edge is None or self.high_edge is None:
+            return False
+        x = np.log10(value)
+        return bool(np.log10(self.low_edge) - _LOG_TOL <= x <= np.log10(self.high_edge) + _LOG_TOL)
+
+    def as_dict(self) -> dict:
+        return {
+            "label": self.label,
+            "interval": [self.low, self.high],
+            "resolved": bool(self.resolved),
+            "level": float(self.level),
+            "profile": [
+                {"value": float(v), "chi2_min": float(c) if np.isfinite(c) else None}
+                for v, c in zip(self.values, self.profile, strict=True)
+            ],
+        }
+
+
+def profile_result(name: str, values: np.ndarray, prof: np.ndarray, level: float) -> ProfileResult:
+    """Interval and label of one profile at ``level``."""
+    iv = fit.interval_from_profile(values, prof, level)
+    return ProfileResult(
+        name=name,
+        values=np.asarray(values, float),
+        profile=np.asarray(prof, float),
+        level=float(level),
+        low=None if iv["low_open"] else iv["low"],
+        high=None if iv["high_open"] else iv["high"],
+        low_edge=iv["low"],
+        high_edge=iv["high"],
+        label=identifiability_label(prof, level),
+        resolved=bool(np.sum(np.asarray(prof, float) <= level) > 1),
+    )
+
+
+def delta_chi2(confidence: float = 0.95, dof: int = 1) -> float:
+    """Δχ² threshold: the χ² quantile with ``dof`` degrees of freedom (3.84 at 0.95, 1 dof)."""
+    from scipy.stats import chi2
+
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be within (0, 1), got {confidence}")
+    return float(chi2.ppf(confidence, dof))
+
+
+def _profiles(chi2: np.ndarray, grid: GridIndex, c_nM, names) -> dict:
+    out = {}
+    for name in names:
+        key, values = grid.combination(name, c_nM)
+        out[name] = (values, profile_over(key, values.size, chi2))
+    return out
+
+
+def profile_results(
+    chi2: pd.DataFrame,
+    c_nM: float | None = None,
+    confidence: float = 0.95,
+    delta: float | None = None,
+    names: Sequence[str] = PROFILE_NAMES,
+) -> dict[str, ProfileResult]:
+    """Profile-likelihood intervals and labels of a weighted χ² table.
+
+    Parameters
+    ----------
+    chi2 : DataFrame
+        :func:`weighted_chi2_table` (any χ² table of the same layout).
+    c_nM : float, optional
+        Concentration c of ``k_dim*c/k_ex`` (needed for that combination only).
+    confidence : float
+        Confidence of the χ²₁ threshold.
+    delta : float, optional
+        Δχ² to use instead of the χ²₁ quantile (e.g. a calibrated threshold).
+    names : sequence of str
+        Constants and combinations to profile (default :data:`PROFILE_NAMES`).
+    """
+    if c_nM is None:
+        names = [n for n in names if n != RATE_RATIO]
+    values = chi2["chi2"].to_numpy(float)
+    values = np.where((chi2["status"] == fit.STATUS_OK).to_numpy(), values, np.nan)
+    if not np.isfinite(values).any():
+        raise ValueError("no successful grid point: nothing to profile")
+    level = float(np.nanmin(values)) + (delta_chi2(confidence) if delta is None else float(delta))
+    grid = GridIndex.from_table(chi2)
+    return {
+        name: profile_result(name, v, p, level)
+        for name, (v, p) in _profiles(values, grid, c_nM, names).items()
+    }
+
+
+def best_json_fields(results: Mapping[str, ProfileResult]) -> dict:
+    """``identifiability`` (name -> label) and ``intervals_weighted`` (name -> [low, high])."""
+    return {
+        "identifiability": {name: r.label for name, r in results.items()},
+        "intervals_weighted": {name: [r.low, r.high] for name, r in results.items()},
+    }
+
+
+# --- coverage --------------------------------------------------------------------------------
+def binomial_range(n: int, p: float, level: float = 0.99) -> tuple[int, int]:
+    """Central range of counts of Binomial(n, p) holding ``level`` of the probability."""
+    from scipy.stats import binom
+
+    lo, hi = binom.interval(level, n, p)
+    return int(lo), int(hi)
+
+
+def _truth_key(name: str, values: np.ndarray, truth: Mapping, c_nM) -> int:
+    if name in RATE_CONSTANTS:
+        target = truth[name]
+    elif name == RATIO:
+        target = truth["k_dim"] / truth["k_diss"]
+    else:
+        target = c_nM * truth["k_dim"] / truth["k_ex"]
+    distance = np.abs(np.log10(values) - np.log10(target))
+    k = int(np.argmin(distance))
+    steps = np.diff(np.log10(values))
+    half = 0.5 * float(np.median(steps)) if steps.size else np.inf
+    if distance[k] > half:
+        raise ValueError(f"the truth of {name} ({target:.4g}) is not on the grid")
+    return k
+
+
+@dataclass(frozen=True)
+class CoverageResult:
+    """Per-replica intervals and the coverage of every rule.
+
+    Attributes
+    ----------
+    intervals : DataFrame
+        replica, rule, name, low, high (None when open), low_open, high_open, label,
+        contains (the truth).
+    summary : DataFrame
+        rule, name, n_replicas, n_contain, fraction, expected_low, expected_high (binomial
+        99 % range of counts at the confidence), consistent.
+    delta_at_truth : DataFrame
+        replica, name, delta (profile χ²_w at the truth − χ²_w,min): the parametric
+        bootstrap distribution the calibrated threshold comes from.
+    calibration : dict
+        :func:`threshold_calibration` of ``delta_at_truth``.
+    """
+
+    intervals: pd.DataFrame
+    summary: pd.DataFrame
+    delta_at_truth: pd.DataFrame
+    calibration: dict = field(default_factory=dict)
+
+
+def threshold_calibration(delta_at_truth: pd.DataFrame, confidence: float = 0.95) -> dict:
+    """Parametric-bootstrap Δχ² threshold per name and whether it replaces the χ²₁ one.
+
+    The calibrated threshold is the ``confidence`` quantile of the replicas' Δχ²_w at the
+    truth. It is *used* when the χ²₁ threshold contains the truth in a number of replicas
+    outside the binomial 99 % range of the nominal confidence.
+    """
+    nominal = delta_chi2(confidence)
+    out = {}
+    for name, group in delta_at_truth.groupby("name", sort=False):
+        d = group["delta"].to_numpy(float)
+        n = int(d.size)
+        inside = int(np.sum(d <= nominal))
+        lo, hi = binomial_range(n, confidence)
+        used = not lo <= inside <= hi
+        out[name] = {
+            "chi2_quantile": nominal,
+            "calibrated": float(np.quantile(d, confidence, method="higher")),
+            "n_replicas": n,
+            "n_within_chi2_quantile": inside,
+            "used": bool(used),
+            "reason": (
+                f"the χ²₁ threshold contains the truth in {inside}/{n} replicas, outside the "
+                f"binomial 99 % range {lo}-{hi} of {confidence:g}"
+                if used
+                else f"χ²₁ threshold consistent ({inside}/{n} within {lo}-{hi})"
+            ),
+        }
+    return out
+
+
+def coverage(
+    sim: pd.DataFrame,
+    replicas: Sequence[pd.DataFrame],
+    truth: Mapping[str, float],
+    c_nM: float | None = None,
+    confidence: float = 0.95,
+    delta_rel: float = 0.10,
+    f_confidence: float = 0.95,
+    names: Sequence[str] = PROFILE_NAMES,
+) -> CoverageResult:
+    """How often each interval rule contains the truth over noise replicas.
+
+    Parameters
+    ----------
+    sim : DataFrame
+        ONE merged chunk table of the grid's simulated t_max (reused for every replica).
+    replicas : sequence of DataFrame
+        :func:`tmax_uncertainty_table` of every replica (same truth, new noise).
+    truth : mapping
+        The true k_dim, k_diss, k_ex (on the grid).
+    c_nM : float, optional
+        Concentration c of ``k_dim*c/k_ex``.
+    confidence : float
+        Confidence of the weighted rules.
+    delta_rel : float
+        δ of the relative rule.
+    f_confidence : float
+        Confidence of the F rule.
+    names : sequence of str
+        Constants and combinations to score.
+    """
+    if len(replicas) < 2:
+        raise ValueError("coverage needs at least two replicas")
+    if c_nM is None:
+        names = [n for n in names if n != RATE_RATIO]
+    grid = GridIndex.from_table(sim)
+    ok = (sim["status"] == fit.STATUS_OK).to_numpy()
+    nominal = delta_chi2(confidence)
+    keys = {}
+    for name in names:
+        _, values = grid.combination(name, c_nM)
+        keys[name] = _truth_key(name, values, truth, c_nM)
+    rows, deltas, per_replica = [], [], []
+    for r, exp in enumerate(replicas):
+        use = fit.included_species(exp)
+        e = exp.set_index("species").loc[use]
+        residual = sim[use].to_numpy(float) - e["t_max_min"].to_numpy(float)
+        eq1 = np.where(ok, np.sum(residual**2, axis=1), np.nan)
+        z = residual / e["sigma_min"].to_numpy(float)
+        weighted = np.where(ok, np.sum(z * z, axis=1), np.nan)
+        levels = {
+            "relative": np.nanmin(eq1) * (1.0 + delta_rel),
+            "f_test": np.nanmin(eq1) * (1.0 + fit.f_test_delta(len(use), 3, f_confidence)),
+        }
+        prof_eq1 = _profiles(eq1, grid, c_nM, names)
+        prof_w = _profiles(weighted, grid, c_nM, names)
+        w_min = float(np.nanmin(weighted))
+        per_replica.append((prof_w, w_min))
+        for name in names:
+            values, prof = prof_w[name]
+            k = keys[name]
+            deltas.append({"replica": r, "name": name, "delta": float(prof[k] - w_min)})
+            for rule in ("relative", "f_test"):
+                v, p = prof_eq1[name]
+                rows.append(_interval_row(r, rule, name, v, p, levels[rule], k))
+            rows.append(_interval_row(r, "weighted", name, values, prof, w_min + nominal, k))
+    delta_frame = pd.DataFrame(deltas)
+    # leave-one-out parametric-bootstrap threshold: no replica calibrates its own interval
+    for r, (prof_w, w_min) in enumerate(per_replica):
+        others = delta_frame[delta_frame["replica"] != r]
+        for name in names:
+            d = others.loc[others["name"] == name, "delta"].to_numpy(float)
+            threshold = float(np.quantile(d, confidence, method="higher"))
+            values, prof = prof_w[name]
+            rows.append(
+                _interval_row(r, "weighted_calibrated", name, values, prof, w_min + threshold,
+                              keys[name])
+            )  # fmt: skip
+    intervals = pd.DataFrame(rows)
+    lo, hi = binomial_range(len(replicas), confidence)
+    summary = (
+        intervals.groupby(["rule", "name"], sort=False)["contains"]
+        .agg(n_replicas="size", n_contain="sum")
+        .reset_index()
+    )
+    summary["fraction"] = summary["n_contain"] / summary["n_replicas"]
+    summary["expected_low"], summary["expected_high"] = lo, hi
+    summary["consistent"] = (summary["n_contain"] >= lo) & (summary["n_contain"] <= hi)
+    return CoverageResult(intervals, summary, delta_frame,
+                          threshold_calibration(delta_frame, confidence))  # fmt: skip
+
+
+def _interval_row(replica, rule, name, values, prof, level, truth_key) -> dict:
+    result = profile_result(name, values, prof, level)
+    return {
+        "replica": replica,
+        "rule": rule,
+        "name": name,
+        "low": result.low,
+        "high": result.high,
+        "low_open": result.low is None,
+        "high_open": result.high is None,
+        "label": result.label,
+        # the truth is represented by its grid value (truth on the grid)
+        "contains": result.contains(values[truth_key]),
+    }
+
+
+def coverage_table(result: CoverageResult, names: Sequence[str] | None = None) -> pd.DataFrame:
+    """Rules side by side: one row per name, the coverage fraction of every rule."""
+    summary = result.summary
+    if names is not None:
+        summary = summary[summary["name"].isin(names)]
+    wide = summary.pivot(index="name", columns="rule", values="fraction")
+    order = [n for n in PROFILE_NAMES if n in wide.index]
+    return wide.reindex(index=order, columns=[r for r in RULES if r in wide.columns])
+
+
+# --- model comparison --------------------------------------------------------------------------
+def compare_models(
+    chi2_min: Mapping[int, float],
+    n_residuals: int,
+    n_parameters: int = 3,
+    replica_chi2_min: Sequence[float] | None = None,
+    far_quantile: float = 0.99,
+) -> pd.DataFrame:
+    """AIC comparison and goodness of fit of models fitted to the same data.
+
+    Parameters
+    ----------
+    chi2_min : mapping
+        Model -> minimum weighted χ² of the (joint) fit.
+    n_residuals : int
+        Included observables summed over the samples.
+    n_parameters : int
+        Fitted constants per model (3 for models 1-3).
+    replica_chi2_min : sequence of float, optional
+        Minimum weighted χ² of replicas of a correct model (the virtual experiment): the
+        reference distribution of a fit that is right. Without it, χ²(n − p).
+    far_quantile : float
+        A model whose χ² lies above this quantile of the reference does not fit.
+
+    Returns
+    -------
+    DataFrame
+        model, chi2_weighted_min, aic, delta_aic, akaike_weight, reference, p_value,
+        reference_limit, fits, statement.
+    """
+    from scipy.stats import chi2 as chi2_dist
+
+    models = sorted(chi2_min)
+    chi2 = np.array([float(chi2_min[m]) for m in models])
+    aic = chi2 + 2.0 * n_parameters
+    delta = aic - np.nanmin(aic)
+    weight = np.exp(-0.5 * delta)
+    weight = weight / np.nansum(weight)
+    dof = n_residuals - n_parameters
+    if replica_chi2_min is not None and len(replica_chi2_min) >= 2:
+        ref = np.sort(np.asarray(replica_chi2_min, float))
+        # the smallest p the replicas can show is 1/(n + 1)
+        p = np.array([(np.sum(ref >= c) + 1.0) / (ref.size + 1.0) for c in chi2])
+        p_floor = 1.0 / (ref.size + 1.0)
+        limit = float(np.quantile(ref, far_quantile))
+        reference = f"{ref.size} replicas of a correct model"
+    else:
+        if dof <= 0:
+            raise ValueError(f"need more residuals ({n_residuals}) than parameters")
+        p = chi2_dist.sf(chi2, dof)
+        p_floor = 0.0
+        limit = float(chi2_dist.ppf(far_quantile, dof))
+        reference = f"chi2({dof})"
+    fits = chi2 <= limit
+    statements = []
+    for m, c, d, w, f, pv in zip(models, chi2, delta, weight, fits, p, strict=True):
+        verdict = (
+            "consistent with the noise"
+            if f
+            else f"far above what {reference} give (limit {limit:.3g}): the model does not fit"
+        )
+        statements.append(
+            f"model {m}: weighted chi2 {c:.4g} for {n_residuals} observables, {verdict}; "
+            f"ΔAIC {d:.3g}, Akaike weight {w:.3g}, p {'<=' if pv <= p_floor else '='} {pv:.3g}"
+        )
+    return pd.DataFrame(
+        {
+            "model": models,
+            "chi2_weighted_min": chi2,
+            "aic": aic,
+            "delta_aic": delta,
+            "akaike_weight": weight,
+            "reference": reference,
+            "p_value": p,
+            "reference_limit": limit,
+            "fits": fits,
+            "statement": statements,
+        }
+    )
+
+
+def model_comparison_statement(comparison: pd.DataFrame) -> str:
+    """The comparison in words, including the verdict when no model of the set fits."""
+    lines = list(comparison["statement"])
+    best = comparison.loc[comparison["aic"].idxmin()]
+    lines.append(
+        f"AIC prefers model {int(best['model'])} (equal numbers of constants, not nested: "
+        "ΔAIC = Δχ²; a likelihood-ratio test would need nested models)."
+    )
+    if not comparison["fits"].any():
+        lines.append(
+            "No model of the set fits: every weighted chi2 lies far above what the noise gives "
+            "for a correct model."
+        )
+    return "\n".join(lines)
+
+
+# --- trajectory objective --------------------------------------------------------------------
+@dataclass(frozen=True)
+class TrajectoryFit:
+    """Least-squares trajectory objective at every grid point.
+
+    Attributes
+    ----------
+    sse : ndarray, shape (n_points,)
+        Sum of squared residuals of the normalised intensities (NaN for failed points).
+    response : ndarray, shape (n_points,)
+        Fitted (or fixed) dimer response factor r at each point.
+    n_residuals : int
+        Number of residuals (time points x included observables).
+    """
+
+    sse: np.ndarray
+    response: np.ndarray
+    n_residuals: int
+
+    @property
+    def best(self) -> int:
+        """Row index of the best point."""
+        return int(np.nanargmin(self.sse))
+
+
+def _trajectory_objective(conc, measured, is_dimer, included):
+    """SSE(r) of every point, from per-(point, time) sums computed once.
+
+    With T = M + r D (M, D: summed monomer and dimer concentrations of a time point), the
+    modelled intensities are C/T (monomer ions) and r C/T (dimer ions), so
+    SSE = Σ y² − 2 Σ_t (a_m + r a_d)/T + Σ_t (b_m + r² b_d)/T², with a = Σ_k y C and
+    b = Σ_k C² over the included monomer (m) and dimer (d) ions: each evaluation costs
+    O(n_points n_t), not O(n_points n_t n_obs).
+    """
+    valid = np.isfinite(measured) & included[None, :]
+    y = np.where(valid, measured, 0.0)
+    mono = (valid & ~is_dimer[None, :]).astype(float)
+    dim = (valid & is_dimer[None, :]).astype(float)
+    const = float(np.sum(y * y))
+    a_m = np.einsum("ptk,tk->pt", conc, y * mono)
+    a_d = np.einsum("ptk,tk->pt", conc, y * dim)
+    b_m = np.einsum("ptk,ptk,tk->pt", conc, conc, mono)
+    b_d = np.einsum("ptk,ptk,tk->pt", conc, conc, dim)
+    total_m = conc[:, :, ~is_dimer].sum(axis=2)
+    total_d = conc[:, :, is_dimer].sum(axis=2)
+
+    def sse(r: np.ndarray) -> np.ndarray:
+        r = np.asarray(r, float)[:, None]
+        total = total_m + r * total_d
+        inv = np.divide(1.0, total, out=np.zeros_like(total), where=total > 0)
+        cross = np.sum((a_m + r * a_d) * inv, axis=1)
+        square = np.sum((b_m + r * r * b_d) * inv * inv, axis=1)
+        return np.maximum(const - 2.0 * cross + square, 0.0)
+
+    return sse
+
+
+def trajectory_fit(
+    concentrations,
+    measured_norm,
+    is_dimer,
+    included,
+    fit_response: bool = True,
+    response_bounds: tuple[float, float] = (0.1, 10.0),
+    fixed_response: float = 1.0,
+    n_coarse: int = 25,
+    n_refine: int = 30,
+) -> TrajectoryFit:
+    """Trajectory objective with the dimer response factor as a nuisance parameter.
+
+    The modelled normalised intensity of ion k at time t is ``w_k C_k / sum_j w_j C_j`` with
+    ``w = 1`` for monomer ions and ``w = r`` for dimer ions; the objective is the sum over
+    time points and included observables of (measured − modelled)². ``r`` is fitted per
+    grid point: a coarse log-spaced scan, then a golden-section search in log r around the
+    best coarse value, both vectorised over the points.
+
+    Parameters
+    ----------
+    concentrations : array_like, shape (n_points, n_t, n_obs)
+        Simulated observables (nmol/L) of every grid point on the experimental times;
+        failed points NaN.
+    measured_norm : array_like, shape (n_t, n_obs)
+        Measured normalised intensities.
+    is_dimer : array_like of bool, shape (n_obs,)
+    included : array_like of bool, shape (n_obs,)
+        Observables that enter the objective (the t_max rule's inclusion).
+    fit_response : bool
+        Fit r (else use ``fixed_response``).
+    response_bounds : (float, float)
+        Search range of r.
+    """
+    conc = np.asarray(concentrations, float)
+    measured = np.asarray(measured_norm, float)
+    is_dimer = np.asarray(is_dimer, bool)
+    included = np.asarray(included, bool)
+    if conc.ndim != 3 or conc.shape[1:] != measured.shape:
+        raise ValueError(f"concentrations {conc.shape} do not match the data {measured.shape}")
+    failed = ~np.all(np.isfinite(conc), axis=(1, 2))
+    conc = np.where(failed[:, None, None], 0.0, conc)
+    n_points = conc.shape[0]
+    n_residuals = int(np.sum(np.isfinite(measured[:, included])))
+    objective = _trajectory_objective(conc, measured, is_dimer, included)
+    if not fit_response:
+        r = np.full(n_points, float(fixed_response))
+        sse = objective(r)
+        return TrajectoryFit(np.where(failed, np.nan, sse), r, n_residuals)
+    lo, hi = np.log10(response_bounds[0]), np.log10(response_bounds[1])
+    grid = np.linspace(lo, hi, n_coarse)
+    coarse = np.stack([objective(np.full(n_points, 10.0**g)) for g in grid])
+    k = np.argmin(coarse, axis=0)
+    a = grid[np.maximum(k - 1, 0)]
+    b = grid[np.minimum(k + 1, n_coarse - 1)]
+    golden = (np.sqrt(5.0) - 1.0) / 2.0
+    c = b - golden * (b - a)
+    d = a + golden * (b - a)
+    fc = objective(10.0**c)
+    fd = objective(10.0**d)
+    for _ in range(n_refine):
+        left = fc < fd
+        b = np.where(left, d, b)
+        a = np.where(left, a, c)
+        new_c = b - golden * (b - a)
+        new_d = a + golden * (b - a)
+        c_next = np.where(left, new_c, d)
+        d_next = np.where(left, c, new_d)
+        f_new = objective(10.0 ** np.where(left, c_next, d_next))
+        fc, fd = np.where(left, f_new, fd), np.where(left, fc, f_new)
+        c, d = c_next, d_next
+    x = 0.5 * (a + b)
+    r = 10.0**x
+    sse = objective(r)
+    return TrajectoryFit(np.where(failed, np.nan, sse), np.where(failed, np.nan, r), n_residuals)
+
+
+def trajectory_table(points: pd.DataFrame, result: TrajectoryFit) -> pd.DataFrame:
+    """Grid points with the trajectory objective as ``chi2`` (layout of ``fit.CHI2_COLUMNS``)
+    plus the fitted ``response``; usable by :func:`profile_results`."""
+    out = points[["point", *RATE_CONSTANTS]].copy().reset_index(drop=True)
+    failed = ~np.isfinite(result.sse)
+    out["chi2"] = result.sse
+    out["n_species"] = np.int64(result.n_residuals)
+    out["status"] = np.where(failed, fit.STATUS_FAILED, fit.STATUS_OK)
+    out["message"] = np.where(failed, "simulation failed", "")
+    out["response"] = result.response
+    return out
+
+
+def trajectory_delta(table: pd.DataFrame, confidence: float = 0.95, n_parameters: int = 4) -> float:
+    """Δ of the trajectory profiles: the F-test rule on the SSE (σ² estimated from the minimum).
+
+    Δ = SSE_min F(1, n − p; conf)/(n − p), p = 3 constants + the response factor.
+    """
+    n = int(table["n_species"].iloc[0])
+    return float(np.nanmin(table["chi2"])) * fit.f_test_delta(n, n_parameters, confidence)
+
+
+# --- virtual-experiment replicas ----------------------------------------------------------------
+def virtual_replica(
+    system,
+    ve: dict,
+    sample: str,
+    seed: int,
+    times_min=None,
+    convention: str = "S",
+    settings: TmaxSettings | None = None,
+    deconvolution: dict | None = None,
+    n_replicas: int = 200,
+    block_length: int = 1,
+    floor_fraction: float = SIGMA_FLOOR_FRACTION,
+    mzml_path=None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One noise replica of a SYNTHETIC virtual-experiment sample, through the MS front end.
+
+    The virtual experiment (``ve``, the ``virtual_experiment`` config section) is simulated
+    with noise seed ``seed`` (same truth), deconvolved
+    (:func:`intercluster.deconvolution.deconvolve_run`) and reduced to t_max with σ
+    (:func:`tmax_uncertainty_table`; the bootstrap uses ``seed`` too). With ``mzml_path``
+    the spectra go through a real mzML file (write, read back); without, the in-memory
+    spectra are deconvolved directly (the round trip is lossless).
+
+    Returns
+    -------
+    (DataFrame, DataFrame)
+        The intensity table of the deconvolution and the t_max table with σ, both with a
+        ``source`` column saying SYNTHETIC.
+    """
+    from .deconvolution import deconvolve_run, observable_basis
+    from .ingest import SpectraRun, read_spectra
+    from .io import SYNTHETIC_LABEL
+    from .virtual_experiment import simulate_sample, write_mzml
+
+    deconvolution = deconvolution or {}
+    ve = {**ve, "seed": int(seed)}
+    vs = simulate_sample(system, ve, sample, convention, times_min=times_min)
+    if mzml_path is not None:
+        write_mzml(mzml_path, vs.ms1, resolving_power=ve.get("resolving_power"))
+        run = read_spectra(mzml_path, mz_required=observable_basis(system).mz_span)
+    else:
+        run = SpectraRun(
+            path=f"SYNTHETIC replica {seed}",
+            ms_level=1,
+            times_min=np.array([s["time_min"] for s in vs.ms1]),
+            native_ids=[s["id"] for s in vs.ms1],
+            index=np.arange(len(vs.ms1)),
+            mz=[s["mz"] for s in vs.ms1],
+            intensity=[s["intensity"] for s in vs.ms1],
+            synthetic=True,
+        )
+    intensities, _, _ = deconvolve_run(
+        run,
+        system,
+        float(deconvolution.get("resolving_power_guess", ve.get("resolving_power", 25000.0))),
+        bool(deconvolution.get("fit_resolving_power", True)),
+        float(deconvolution.get("max_shift_ppm", 20.0)),
+    )
+    table = tmax_uncertainty_table(
+        intensities, system.observables(), settings, n_replicas, block_length, seed,
+        floor_fraction,
+    )  # fmt: skip
+    for frame in (intensities, table):
+        frame["source"] = SYNTHETIC_LABEL
+    return intensities, table
