@@ -202,8 +202,12 @@ def point_grid(mz: np.ndarray) -> PointGrid:
     if lonely.any():
         mid = 0.5 * (mz[1:] + mz[:-1])
         step[lonely] = _power_law_step(mid, diff, ~gap)(mz[lonely])
-    lower = np.where(np.isnan(left), mz - 0.5 * step, mz - 0.5 * np.nan_to_num(left))
-    upper = np.where(np.isnan(right), mz + 0.5 * step, mz + 0.5 * np.nan_to_num(right))
+    # Neighbours share one boundary (the same float), so intervals tile without slivers.
+    middle = 0.5 * (mz[1:] + mz[:-1])
+    lower = mz - 0.5 * step
+    upper = mz + 0.5 * step
+    lower[1:] = np.where(gap, lower[1:], middle)
+    upper[:-1] = np.where(gap, upper[:-1], middle)
     return PointGrid(step, gap, lower, upper)
 
 
