@@ -219,13 +219,22 @@ def prepare_spectrum(
     if gaps == "ignore":
         width = point_spacing(mz)
         return PreparedSpectrum(mz, y, width, None, level, coverage, n, "sparse", gaps)
+    # Across a gap the native step goes linearly from the left island's to the right one's.
     where = np.flatnonzero(grid.gap)
     diff = mz[where + 1] - mz[where]
-    local = 0.5 * (grid.step[where] + grid.step[where + 1])
-    counts = np.maximum(np.rint(diff / local).astype(np.int64) - 1, 0)
+    ratio = grid.step[where + 1] / grid.step[where]
+    even = np.abs(ratio - 1.0) < 1e-9
+    step_change = grid.step[where + 1] - grid.step[where]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n_steps = np.where(even, diff / grid.step[where], diff * np.log(ratio) / step_change)
+    counts = np.maximum(np.rint(n_steps).astype(np.int64) - 1, 0)
     owner = np.repeat(where, counts)
     k = np.arange(owner.size) - np.repeat(np.cumsum(counts) - counts, counts) + 1
-    inner = mz[owner] + (mz[owner + 1] - mz[owner]) * k / np.repeat(counts + 1, counts)
+    frac = k / np.repeat(counts + 1, counts)
+    r = np.repeat(ratio, counts)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(np.repeat(even, counts), frac, (r**frac - 1.0) / (r - 1.0))
+    inner = mz[owner] + np.repeat(diff, counts) * frac
     filled_mz = np.insert(mz, owner + 1, inner)
     filled_y = np.insert(y, owner + 1, 0.0)
     written = np.insert(np.ones(n, bool), owner + 1, False)

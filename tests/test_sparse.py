@@ -1,0 +1,235 @@
+"""Sparse profile spectra (points below a threshold left out, as exporters write them).
+
+The 40:40 sample of the SYNTHETIC virtual experiment (one spectrum per minute) is written
+once dense and once sparse at 1 % and, separately, 2 % of each spectrum's base peak, read
+back and deconvolved. The sparse files must give the dense file's intensities; the same
+sparse spectra fitted with their gaps left unconstrained (the former behaviour,
+``gaps="ignore"``) must not, so the test can fail. The rate constants of a grid fit of the
+sparse sample must match those of the dense one.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from intercluster import fit
+from intercluster.deconvolution import deconvolve_run, observable_basis, prepare_spectrum
+from intercluster.ingest import read_spectra
+from intercluster.isotopes import point_grid
+from intercluster.observables import TmaxSettings, experiment_times, experimental_tmax
+from intercluster.system import ClusterSystem
+from intercluster.virtual_experiment import simulate_sample, sparse_profile, write_sample
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
+SAMPLE = "ag40_au40"
+ABSENT = 1e-4  # truth normalised intensity below which an ion counts as absent
+L1_MAX = 0.02
+ABSENT_MAX = 0.005
+
+
+@pytest.fixture(scope="module")
+def virtual(tmp_path_factory):
+    system = ClusterSystem.from_config(CONFIG["cluster"])
+    ve = CONFIG["virtual_experiment"]
+    times = np.arange(0.0, 60.0 + 1e-9, 1.0)
+    vs = simulate_sample(system, ve, SAMPLE, CONFIG["kinetics"]["convention"], times_min=times)
+    return {"system": system, "ve": ve, "vs": vs, "dir": tmp_path_factory.mktemp("sparse")}
+
+
+def _write_and_read(virtual, tag, spectra):
+    out = virtual["dir"]
+    paths = {
+        k: out / f"{tag}_{k}.{'mzML' if 'mzml' in k else 'tsv'}"
+        for k in ("mzml", "cid_mzml", "observables", "tmax", "cid_truth", "scans")
+    }
+    ve = virtual["ve"]
+    write_sample(virtual["vs"], **paths, resolving_power=ve["resolving_power"], sample=SAMPLE,
+                 spectra=spectra)  # fmt: skip
+    basis = observable_basis(virtual["system"])
+    return paths["mzml"], read_spectra(paths["mzml"], mz_required=basis.mz_span)
+
+
+def _deconvolve(virtual, run, gaps="censor"):
+    dec = CONFIG["deconvolution"]
+    intensities, qc, _ = deconvolve_run(
+        run, virtual["system"], dec["resolving_power_guess"], dec["fit_resolving_power"],
+        dec["max_shift_ppm"], gaps=gaps,
+    )  # fmt: skip
+    return intensities, qc
+
+
+def _wide(table):
+    return table.pivot(index="time_min", columns="species", values="intensity_norm")
+
+
+@pytest.fixture(scope="module")
+def dense(virtual):
+    path, run = _write_and_read(virtual, "dense", None)
+    intensities, qc = _deconvolve(virtual, run)
+    return {"path": path, "run": run, "intensities": intensities, "qc": qc}
+
+
+@pytest.fixture(scope="module", params=[0.01, 0.02], ids=["1pct", "2pct"])
+def sparse(request, virtual):
+    threshold = request.param
+    spectra = {"mode": "sparse", "threshold_rel": threshold}
+    path, run = _write_and_read(virtual, f"sparse{threshold:g}", spectra)
+    intensities, qc = _deconvolve(virtual, run)
+    return {"threshold": threshold, "path": path, "run": run, "intensities": intensities,
+            "qc": qc}  # fmt: skip
+
+
+def _errors(estimate, dense, truth):
+    """Mean L1 against the dense file's intensities, and the largest absent-ion intensity."""
+    est = _wide(estimate)
+    ref = _wide(dense)[est.columns]
+    true = _wide(truth)[est.columns]
+    l1 = (est - ref).abs().sum(axis=1)
+    absent = est.where(true < ABSENT).max().max()
+    return float(l1.mean()), float(l1.max()), float(np.nan_to_num(absent))
+
+
+def test_sparse_files_leave_points_out_and_state_the_scan_window(virtual, dense, sparse):
+    dense_points = sum(m.size for m in dense["run"].mz)
+    sparse_points = sum(m.size for m in sparse["run"].mz)
+    assert sparse_points < 0.3 * dense_points
+    for y, full in zip(sparse["run"].intensity, virtual["vs"].ms1, strict=True):
+        assert y.min() >= sparse["threshold"] * full["intensity"].max()
+    text = sparse["path"].read_bytes()
+    assert b"SYNTHETIC" in text[:6000]
+    assert b'name="scan window lower limit" value="5000' in text
+    assert b'name="scan window upper limit" value="7600' in text
+
+
+def test_dense_spectra_are_fitted_as_before(dense):
+    qc = dense["qc"]
+    assert (qc["mode"] == "dense").all() and np.allclose(qc["coverage"], 1.0)
+    assert (qc["detection_level"] == 0).all()
+    assert (qc["n_points"] == dense["run"].mz[0].size).all()
+    mz, y = dense["run"].mz[0], dense["run"].intensity[0]
+    prepared = prepare_spectrum(mz, y, (5000.0, 7600.0))
+    assert prepared.mz is mz and prepared.y is y and prepared.censored is None
+
+
+def test_qc_reports_coverage_and_detection_level(virtual, sparse):
+    qc, run = sparse["qc"], sparse["run"]
+    assert (qc["mode"] == "sparse").all()
+    # Coverage: the written points' share of the scan window (the file's, or the data range).
+    windows = getattr(run, "scan_windows", None) or [None] * len(run)
+    span = np.array(
+        [(w[1] - w[0]) if w else m[-1] - m[0] for w, m in zip(windows, run.mz, strict=True)]
+    )
+    expected = np.array([m.size for m in run.mz]) / 16.0 / span
+    assert np.allclose(qc["coverage"], expected, rtol=0.02)
+    assert (qc["coverage"] < 0.75).all()
+    assert (qc["n_points"].to_numpy() == [m.size for m in run.mz]).all()
+    base = np.array([s["intensity"].max() for s in virtual["vs"].ms1])
+    level = qc["detection_level"].to_numpy() / (sparse["threshold"] * base)
+    print(f"detection level / (threshold x base peak): {level.min():.3f}..{level.max():.3f}")
+    assert ((level >= 1.0) & (level < 1.2)).all()
+
+
+def test_sparse_deconvolves_like_dense(virtual, dense, sparse):
+    l1, worst, absent = _errors(
+        sparse["intensities"], dense["intensities"], virtual["vs"].observables
+    )
+    print(f"sparse {100 * sparse['threshold']:g} %: mean L1 vs dense {l1:.4f} (max {worst:.4f}), "
+          f"largest absent ion {absent:.4f}")  # fmt: skip
+    assert l1 < L1_MAX
+    assert absent < ABSENT_MAX
+
+
+def test_negative_control_gaps_left_unconstrained_fail(virtual, dense, sparse):
+    """The same sparse spectra fitted on the written points only reproduce the failure."""
+    intensities, _ = _deconvolve(virtual, sparse["run"], gaps="ignore")
+    l1, worst, absent = _errors(intensities, dense["intensities"], virtual["vs"].observables)
+    print(f"gaps ignored, sparse {100 * sparse['threshold']:g} %: mean L1 vs dense {l1:.4f} "
+          f"(max {worst:.4f}), largest absent ion {absent:.4f}")  # fmt: skip
+    assert l1 > L1_MAX or absent > ABSENT_MAX
+
+
+def test_native_spacing_found_locally_on_a_tof_grid():
+    """A TOF grid (step ~ sqrt(m/z)) with points left out: gaps filled on the local step."""
+    root = np.arange(np.sqrt(5000.0), np.sqrt(7600.0), 1e-4)
+    mz = root**2  # step 0.0141 Th at m/z 5000, 0.0174 Th at 7600
+    keep = np.zeros(mz.size, bool)
+    for centre in (5003.0, 5500.0, 6280.0, 7590.0):
+        keep |= np.abs(mz - centre) < 0.3
+    grid = point_grid(mz[keep])
+    assert grid.gap.sum() == 3
+    native = np.diff(mz)
+    inside = np.flatnonzero(keep[:-1] & keep[1:])
+    assert np.allclose(grid.step[np.searchsorted(mz[keep], mz[inside])], native[inside],
+                       rtol=1e-3)  # fmt: skip
+    y = np.ones(keep.sum())
+    prepared = prepare_spectrum(mz[keep], y, (5000.0, 7600.0))
+    assert prepared.mode == "sparse" and prepared.censored.sum() == prepared.mz.size - y.size
+    # The left-out points of the native grid are back (the step taken linear across a gap of
+    # up to 1300 Th, where a TOF's grows as sqrt(m/z): 0.1 % more points).
+    assert prepared.mz.size == pytest.approx(mz.size, rel=1e-3)
+    assert np.allclose(np.diff(prepared.mz), np.interp(prepared.mz[1:], mz[1:], native),
+                       rtol=0.02)  # fmt: skip
+    covered = np.gradient(mz)[keep].sum() / 2600.0  # the kept points' share of the window
+    assert prepared.coverage == pytest.approx(covered, rel=0.01)
+
+
+def test_flanking_zeros_are_censored_too():
+    mz = np.arange(5000.0, 5010.0, 1 / 16)
+    y = np.where(np.abs(mz - 5005.0) < 0.5, 100.0, 1.0)
+    out_mz, out_y = sparse_profile(mz, y, 0.05, keep_flanking_zeros=True)
+    assert out_y[0] == 0.0 and out_y[-1] == 0.0 and (out_y[1:-1] == 100.0).all()
+    prepared = prepare_spectrum(out_mz, out_y, (mz[0], mz[-1]))
+    assert prepared.mz.size == mz.size
+    assert prepared.censored.sum() == mz.size - (out_y > 0).sum()
+    assert prepared.detection_level == 100.0
+
+
+# --- fit recovery ----------------------------------------------------------------------------
+QUARTER = 10.0**0.25
+TRUTH = CONFIG["virtual_experiment"]["rate_constants"]
+SUB_GRID = {  # the paper's quarter-decade grid, 2 steps either side of the truth
+    "k_dim": {"min": 1e-2 / QUARTER**2, "max": 1e-2 * QUARTER**2, "n": 5},
+    "k_diss": {"min": 10**-1.25 / QUARTER**2, "max": 10**-1.25 * QUARTER**2, "n": 5},
+    "k_ex": {"min": 10**-1.5 / QUARTER**2, "max": 10**-1.5 * QUARTER**2, "n": 5},
+}
+
+
+@pytest.fixture(scope="module")
+def grid_simulation(virtual, dense):
+    settings = TmaxSettings.from_config(CONFIG["fit"]["tmax"])
+    times = experiment_times(dense["intensities"])
+    cond = fit.Conditions.from_dict(
+        {**CONFIG["virtual_experiment"]["samples"][SAMPLE], "dead_time_s": 20.0}
+    )
+    network = fit.network_for(3, CONFIG["cluster"], CONFIG["kinetics"])
+    species = virtual["system"].observables()["species"].tolist()
+    chunk = fit.run_chunk(network, fit.grid_points(SUB_GRID), cond, times, species, settings,
+                          options=fit.simulator_options(CONFIG["kinetics"]))  # fmt: skip
+    return chunk, settings
+
+
+def _best(chunk, settings, intensities, system):
+    exp_tmax = experimental_tmax(intensities, system.observables(), settings)
+    chi2 = fit.chi2_table({SAMPLE: (chunk, exp_tmax)})
+    return fit.ranked(chi2).iloc[0]
+
+
+def test_grid_fit_of_sparse_sample_recovers_the_truth(virtual, dense, sparse, grid_simulation):
+    chunk, settings = grid_simulation
+    steps = {}
+    for name, table in (("dense", dense["intensities"]), ("sparse", sparse["intensities"])):
+        best = _best(chunk, settings, table, virtual["system"])
+        ratio = np.log10(best["k_dim"] / best["k_diss"]) - np.log10(
+            TRUTH["k_dim"] / TRUTH["k_diss"]
+        )
+        steps[name] = (np.log10(best["k_ex"] / TRUTH["k_ex"]) / 0.25, ratio / 0.25)
+        ex, ratio = steps[name]
+        print(f"{name} (threshold {sparse['threshold']:g}): best k_dim {best['k_dim']:.3g}, "
+              f"k_diss {best['k_diss']:.3g}, k_ex {best['k_ex']:.3g}, chi2 {best['chi2']:.3g}; "
+              f"k_ex {ex:+.2f} steps, k_dim:k_diss {ratio:+.2f} steps")  # fmt: skip
+    for name, (ex_steps, ratio_steps) in steps.items():
+        assert abs(ex_steps) < 0.5, name  # the grid value nearest the truth's k_ex
+        assert abs(ratio_steps) < 1.5, name  # within one grid step
