@@ -233,3 +233,39 @@ def test_grid_fit_of_sparse_sample_recovers_the_truth(virtual, dense, sparse, gr
     for name, (ex_steps, ratio_steps) in steps.items():
         assert abs(ex_steps) < 0.5, name  # the grid value nearest the truth's k_ex
         assert abs(ratio_steps) < 1.5, name  # within one grid step
+
+
+def test_qc_figure_never_joins_data_across_a_gap(virtual, sparse):
+    """The QC figure of a sparse spectrum: data drawn only where written, gaps shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from intercluster import figures
+    from intercluster.deconvolution import fit_prepared
+    from intercluster.spectrum_model import fitted_spectrum
+
+    run, qc = sparse["run"], sparse["qc"]
+    k = int(np.argmax(qc["residual_norm"].to_numpy()))
+    spectrum = prepare_spectrum(run.mz[k], run.intensity[k], None)
+    basis = observable_basis(virtual["system"])
+    row = qc.iloc[k]
+    fit = fit_prepared(spectrum, basis, row["resolving_power"], row["shift_ppm"])
+    assert fit.residual_norm == pytest.approx(row["residual_norm"], rel=1e-4)  # the same fit
+    model, species = fitted_spectrum(spectrum.mz, fit, basis, width=spectrum.width)
+    # The model is what the fit saw: below the detection level wherever no point was written.
+    gap = ~spectrum.written
+    excess = np.maximum(model[gap] - spectrum.detection_level, 0.0)
+    assert np.sqrt(np.square(excess).sum()) < 0.05 * np.sqrt(np.square(spectrum.y).sum())
+    sticks = species[species["abundance"] > 0].rename(columns={"peak_height": "intensity"})
+    fig = figures.figure_deconvolution_qc(
+        spectrum.mz, spectrum.y, model, sticks, "QC", None, True, virtual["system"],
+        measured=spectrum.written, detection_level=spectrum.detection_level,
+    )  # fmt: skip
+    ax = fig.axes[0]
+    data_line = next(line for line in ax.get_lines() if line.get_label().startswith("data"))
+    drawn = np.asarray(data_line.get_ydata(), float)
+    assert np.array_equal(np.isfinite(drawn), spectrum.written)
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert any(label.startswith("detection level") for label in labels)
+    assert any("no data point" in str(c.get_label()) for c in ax.collections)
+    figures.plt.close(fig)

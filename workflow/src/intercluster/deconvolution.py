@@ -177,6 +177,7 @@ class PreparedSpectrum:
     n_points: int  # written points
     mode: str  # "dense" (no gap) or "sparse"
     gaps: str  # the gap treatment used
+    written: np.ndarray | None = None  # which points are the file's (None: all of them)
 
 
 def _window_fill(edge: float, first: float, step: float, direction: int) -> np.ndarray:
@@ -244,7 +245,7 @@ def prepare_spectrum(
     censored = (~written | (filled_y <= 0)) if gaps == "censor" else None
     width = point_spacing(filled_mz)
     return PreparedSpectrum(
-        filled_mz, filled_y, width, censored, level, coverage, n, "sparse", gaps
+        filled_mz, filled_y, width, censored, level, coverage, n, "sparse", gaps, written
     )
 
 
