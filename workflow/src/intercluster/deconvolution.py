@@ -64,6 +64,7 @@ N_SIGMA = 4.5  # Gaussian windows cover +-4.5 sd (the tails beyond hold < 1e-5)
 REBUILD_PPM = 0.5  # columns moved to first order within this shift (error < 1e-3)
 GAP_TREATMENTS = ("censor", "zero", "ignore")
 CENSOR_MAX_ITER = 12  # active-set passes of a censored fit (typically 2-4)
+CENSOR_TOL = 1e-3  # stop when the points changing sides cost less than this part of the RSS
 INTENSITY_COLUMNS = ["time_min", "species", "charge", "n_ag", "intensity", "intensity_norm"]
 QC_COLUMNS = [
     "time_min",
@@ -273,6 +274,22 @@ class _Columns:
         return self.parts, shift - self.at
 
 
+class _SubColumns:
+    """The columns of a :class:`_Columns` on a subset of its points (sliced, not rebuilt)."""
+
+    def __init__(self, full: _Columns, use: np.ndarray):
+        self.full, self.use, self.r = full, use, full.r
+        self.at = None
+        self.parts = None
+
+    def get(self, shift: float):
+        parts, delta = self.full.get(shift)
+        if self.at != self.full.at or self.parts is None:
+            self.parts = kern.subset_columns(*parts, self.use)
+            self.at = self.full.at
+        return self.parts, delta
+
+
 def _evaluate(columns: _Columns, y, w, shift, passive0, baseline=True):
     (starts, ends, seg_ptr, values, deriv), delta = columns.get(shift)
     gram, rhs = kern.normal_equations(starts, ends, seg_ptr, values, deriv, delta, y, w, baseline)
@@ -336,35 +353,56 @@ def _gauss_newton(columns, y, w, shift, passive, baseline, max_shift_ppm, max_it
     return shift, coef, passive, rss, model, n_iter
 
 
-def _censored_pass(columns, y, w, shift, passive, args, censored, level):
+def _full_model(columns: _Columns, coef, shift, y, w, baseline) -> np.ndarray:
+    (starts, ends, seg_ptr, values, deriv), delta = columns.get(shift)
+    return kern.model_and_shift_step(
+        starts, ends, seg_ptr, values, deriv, delta, coef, y, w, baseline
+    )[2]
+
+
+def _censored_pass(columns, y, w, shift, passive, args, censored, level, above=None):
     """Gauss-Newton fit with censored points, by an active set on the censored points.
 
     A censored point costs ``(model - level)^2`` where the model exceeds ``level`` and
-    nothing below. Starting from the fit with the censored points at 0, the points whose
-    model exceeds ``level`` are fitted to ``level`` and the others get weight 0; the fit is
-    repeated until that set no longer changes (a semi-smooth Newton iteration, 2-4 passes).
-    Returns the intensities as fitted (censored points at ``min(model, level)``).
+    nothing below. Starting from the fit with the censored points at 0 (or from the set
+    ``above`` of a previous pass), the censored points whose model exceeds ``level`` are
+    fitted to ``level`` and the others get weight 0; the fit is repeated until that set no
+    longer changes (a semi-smooth Newton iteration, 2-4 passes). Points of weight 0 do not
+    enter the fit, so it runs on the written points and the active censored ones only.
+    Returns the intensities as fitted (censored points at ``min(model, level)``), the fit
+    (model on every point) and the active set.
     """
-    result = _gauss_newton(columns, y, w, shift, passive, *args)
+    baseline = args[0]
     if censored is None:
-        return y, result
-    y = y.copy()
-    y[censored] = level
+        return y, _gauss_newton(columns, y, w, shift, passive, *args), None
     which = np.flatnonzero(censored)
-    above = None
+    y = y.copy()
+    if above is None:
+        result = _gauss_newton(columns, y, w, shift, passive, *args)
+        above = result[4][which] > level
+    else:
+        result = None
+    n_iter = 0 if result is None else result[5]
+    y[which] = level
     for _ in range(CENSOR_MAX_ITER):
-        shift, coef, passive, rss, model, n_iter = result
+        use = ~censored
+        use[which[above]] = True
+        sub = _SubColumns(columns, use)
+        shift_, coef, passive, rss, _, more = _gauss_newton(
+            sub, y[use], w[use], shift if result is None else result[0], passive, *args
+        )
+        model = _full_model(columns, coef, shift_, y, w, baseline)
+        result = (shift_, coef, passive, rss, model, n_iter + more)
+        n_iter += more
         now = model[which] > level
-        if above is not None and np.array_equal(now, above):
-            break
+        # Done when the points that would change sides carry a negligible part of the cost.
+        flips = which[now != above]
+        cost = float(np.sum(w[flips] * np.square(model[flips] - level)))
         above = now
-        w_active = w.copy()
-        w_active[which[~above]] = 0.0
-        more = _gauss_newton(columns, y, w_active, shift, passive, *args)
-        result = more[:5] + (n_iter + more[5],)
-    model = result[4]
-    y[which] = np.clip(model[which], 0.0, level)
-    return y, result
+        if cost <= CENSOR_TOL * rss:
+            break
+    y[which] = np.clip(result[4][which], 0.0, level)
+    return y, result, above
 
 
 def fit_spectrum(
@@ -407,14 +445,14 @@ def fit_spectrum(
     w = np.ones_like(y)
     args = (baseline, max_shift_ppm, max_iter, tol_ppm)
     level = float(detection_level)
-    y_fit, (shift, coef, passive, rss, model, n_iter) = _censored_pass(
+    y_fit, (shift, coef, passive, rss, model, n_iter), above = _censored_pass(
         columns, y, w, shift, passive, args, censored, level
     )
     if weighted:
         measured = None if censored is None else ~censored
         w = noise_weights(y_fit, model, measured)
-        y_fit, (shift, coef, passive, rss, model, n_more) = _censored_pass(
-            columns, y_fit, w, shift, passive, args, censored, level
+        y_fit, (shift, coef, passive, rss, model, n_more), _ = _censored_pass(
+            columns, y_fit, w, shift, passive, args, censored, level, above
         )
         n_iter += n_more
     rss = float(np.square(y_fit - model).sum())  # unweighted, for the QC
