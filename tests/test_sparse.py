@@ -15,7 +15,13 @@ import pytest
 import yaml
 
 from intercluster import fit
-from intercluster.deconvolution import deconvolve_run, observable_basis, prepare_spectrum
+from intercluster.deconvolution import (
+    deconvolve_cid_run,
+    deconvolve_run,
+    monomer_mz_span,
+    observable_basis,
+    prepare_spectrum,
+)
 from intercluster.ingest import read_spectra
 from intercluster.isotopes import point_grid
 from intercluster.observables import TmaxSettings, experiment_times, experimental_tmax
@@ -49,7 +55,7 @@ def _write_and_read(virtual, tag, spectra):
     write_sample(virtual["vs"], **paths, resolving_power=ve["resolving_power"], sample=SAMPLE,
                  spectra=spectra)  # fmt: skip
     basis = observable_basis(virtual["system"])
-    return paths["mzml"], read_spectra(paths["mzml"], mz_required=basis.mz_span)
+    return paths["mzml"], read_spectra(paths["mzml"], mz_required=basis.mz_span), paths
 
 
 def _deconvolve(virtual, run, gaps="censor"):
@@ -67,7 +73,7 @@ def _wide(table):
 
 @pytest.fixture(scope="module")
 def dense(virtual):
-    path, run = _write_and_read(virtual, "dense", None)
+    path, run, _ = _write_and_read(virtual, "dense", None)
     intensities, qc = _deconvolve(virtual, run)
     return {"path": path, "run": run, "intensities": intensities, "qc": qc}
 
@@ -76,10 +82,10 @@ def dense(virtual):
 def sparse(request, virtual):
     threshold = request.param
     spectra = {"mode": "sparse", "threshold_rel": threshold}
-    path, run = _write_and_read(virtual, f"sparse{threshold:g}", spectra)
+    path, run, paths = _write_and_read(virtual, f"sparse{threshold:g}", spectra)
     intensities, qc = _deconvolve(virtual, run)
     return {"threshold": threshold, "path": path, "run": run, "intensities": intensities,
-            "qc": qc}  # fmt: skip
+            "qc": qc, "cid_path": paths["cid_mzml"]}  # fmt: skip
 
 
 def _errors(estimate, dense, truth):
@@ -149,6 +155,18 @@ def test_negative_control_gaps_left_unconstrained_fail(virtual, dense, sparse):
     print(f"gaps ignored, sparse {100 * sparse['threshold']:g} %: mean L1 vs dense {l1:.4f} "
           f"(max {worst:.4f}), largest absent ion {absent:.4f}")  # fmt: skip
     assert l1 > L1_MAX or absent > ABSENT_MAX
+
+
+def test_sparse_cid_fragment_distributions(virtual, sparse):
+    system = virtual["system"]
+    run = read_spectra(sparse["cid_path"], ms_level=2, mz_required=monomer_mz_span(system))
+    assert sum(m.size for m in run.mz) < 0.3 * len(run) * virtual["vs"].cid[0]["mz"].size
+    cid = deconvolve_cid_run(run, system, CONFIG["virtual_experiment"]["resolving_power"])
+    est = cid.pivot(index="time_min", columns="n_ag", values="fraction")
+    truth = virtual["vs"].cid_truth.pivot(index="time_min", columns="n_ag", values="fraction")
+    error = (est - truth[est.columns]).abs().to_numpy().max()
+    print(f"sparse {100 * sparse['threshold']:g} %: CID fraction error max {100 * error:.2f} pp")
+    assert error < 0.01
 
 
 def test_native_spacing_found_locally_on_a_tof_grid():
