@@ -18,11 +18,13 @@ from intercluster import fit
 from intercluster.deconvolution import (
     deconvolve_cid_run,
     deconvolve_run,
+    deconvolve_spectra,
+    intensities_table,
     monomer_mz_span,
     observable_basis,
     prepare_spectrum,
 )
-from intercluster.ingest import read_spectra
+from intercluster.ingest import bin_spectra, read_spectra
 from intercluster.isotopes import point_grid
 from intercluster.observables import TmaxSettings, experiment_times, experimental_tmax
 from intercluster.system import ClusterSystem
@@ -155,6 +157,36 @@ def test_negative_control_gaps_left_unconstrained_fail(virtual, dense, sparse):
     print(f"gaps ignored, sparse {100 * sparse['threshold']:g} %: mean L1 vs dense {l1:.4f} "
           f"(max {worst:.4f}), largest absent ion {absent:.4f}")  # fmt: skip
     assert l1 > L1_MAX or absent > ABSENT_MAX
+
+
+def test_scan_window_stated_by_the_file_is_used(virtual, dense, sparse):
+    """With the written scan window (5000-7600) the edges outside the data are censored too."""
+    run = sparse["run"]
+    basis = observable_basis(virtual["system"])
+    window = tuple(CONFIG["virtual_experiment"]["mz_range"])
+    fits = deconvolve_spectra(run.mz, run.intensity, basis, windows=[window] * len(run))
+    table = intensities_table(run.times_min, fits, basis)
+    l1, _, absent = _errors(table, dense["intensities"], virtual["vs"].observables)
+    coverage = np.array([f.coverage for f in fits])
+    expected = np.array([m.size for m in run.mz]) / 16.0 / (window[1] - window[0])
+    print(f"sparse {100 * sparse['threshold']:g} %, scan window given: L1 {l1:.4f}, "
+          f"absent {absent:.4f}, coverage {coverage.min():.3f}..{coverage.max():.3f}")  # fmt: skip
+    assert np.allclose(coverage, expected, rtol=0.02)
+    assert l1 < L1_MAX and absent < ABSENT_MAX
+
+
+def test_time_bins_of_sparse_spectra(virtual, dense, sparse):
+    """Binned sparse spectra (2 min bins, summed by area) deconvolve like binned dense ones."""
+    binned = {}
+    for name, run in (("dense", dense["run"]), ("sparse", sparse["run"])):
+        merged = bin_spectra(run, 2.0)
+        binned[name] = _deconvolve(virtual, merged)[0]
+        totals = [float(y.sum()) for y in merged.intensity]
+        assert sum(totals) == pytest.approx(sum(float(y.sum()) for y in run.intensity), rel=1e-9)
+    est, ref = _wide(binned["sparse"]), _wide(binned["dense"])
+    l1 = (est - ref[est.columns]).abs().sum(axis=1)
+    print(f"sparse {100 * sparse['threshold']:g} %, 2 min bins: L1 vs dense bins {l1.mean():.4f}")
+    assert l1.mean() < L1_MAX
 
 
 def test_sparse_cid_fragment_distributions(virtual, sparse):
