@@ -237,12 +237,20 @@ def prepare_spectrum(
     with np.errstate(divide="ignore", invalid="ignore"):
         frac = np.where(np.repeat(even, counts), frac, (r**frac - 1.0) / (r - 1.0))
     inner = mz[owner] + np.repeat(diff, counts) * frac
-    filled_mz = np.insert(mz, owner + 1, inner)
-    filled_y = np.insert(y, owner + 1, 0.0)
-    written = np.insert(np.ones(n, bool), owner + 1, False)
-    filled_mz = np.concatenate([below, filled_mz, above])
-    filled_y = np.concatenate([np.zeros(below.size), filled_y, np.zeros(above.size)])
-    written = np.concatenate([np.zeros(below.size, bool), written, np.zeros(above.size, bool)])
+    # Written point j lands after the window fill below and the points filled before it.
+    inserted = np.zeros(n, np.int64)
+    inserted[where + 1] = counts
+    position = below.size + np.arange(n) + np.cumsum(inserted)
+    size = n + owner.size + below.size + above.size
+    filled_mz = np.empty(size)
+    filled_y = np.zeros(size)
+    written = np.zeros(size, bool)
+    filled_mz[position], filled_y[position], written[position] = mz, y, True
+    filled_mz[: below.size] = below
+    filled_mz[size - above.size :] = above
+    filled_mz[
+        ~written & (np.arange(size) >= below.size) & (np.arange(size) < size - above.size)
+    ] = inner
     censored = (~written | (filled_y <= 0)) if gaps == "censor" else None
     width = point_spacing(filled_mz)
     return PreparedSpectrum(
