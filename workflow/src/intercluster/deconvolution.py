@@ -258,6 +258,16 @@ def prepare_spectrum(
     )
 
 
+def _label_centroids(run, fits: list[SpectrumFit]) -> None:
+    """QC sampling of peak lists: mode centroid, no coverage, the smallest stick written."""
+    if getattr(run, "mode", "profile") != "centroid":
+        return
+    for fit, y in zip(fits, run.intensity, strict=True):
+        positive = np.asarray(y)[np.asarray(y) > 0]
+        fit.mode, fit.coverage, fit.n_points = "centroid", float("nan"), int(np.size(y))
+        fit.detection_level = float(positive.min()) if positive.size else 0.0
+
+
 def _scan_windows(run) -> list:
     """Per spectrum the acquired scan window if the file states it, else None (data range)."""
     windows = getattr(run, "scan_windows", None)
@@ -687,6 +697,7 @@ def deconvolve_run(
         run.mz, run.intensity, basis, resolving_power_guess, fit_resolution, max_shift_ppm,
         windows=_scan_windows(run), gaps=gaps,
     )  # fmt: skip
+    _label_centroids(run, fits)
     resolving_power = fits[0].resolving_power if fits else float(resolving_power_guess)
     intensities = intensities_table(run.times_min, fits, basis)
     qc = qc_table(run.times_min, run.native_ids, fits)
