@@ -319,3 +319,38 @@ def test_qc_figure_never_joins_data_across_a_gap(virtual, sparse):
     assert any(label.startswith("detection level") for label in labels)
     assert any("no data point" in str(c.get_label()) for c in ax.collections)
     figures.plt.close(fig)
+
+
+def test_sparse_tof_spectrum_fitted_like_its_dense_original(virtual):
+    """Not the virtual experiment's grid: a TOF grid (step ~ sqrt(m/z), 0.009-0.011 Th),
+    one noisy spectrum of the 20 min truth, fitted dense and with points below 2 % left out."""
+    from intercluster.deconvolution import fit_prepared
+    from intercluster.isotopes import render_profile, system_patterns
+
+    system = virtual["system"]
+    truth = _wide(virtual["vs"].observables).loc[20.0]
+    labels = system.observables()["species"]
+    abundance = 5e6 * truth[labels].to_numpy()
+    mz = np.arange(np.sqrt(5000.0), np.sqrt(7600.0), 6.5e-5) ** 2
+    expected = render_profile(mz, system_patterns(system), abundance, 25000, 3.0)
+    rng = np.random.default_rng(11)
+    background = 0.003 * expected.max()  # as the virtual experiment: 3 sds of baseline noise
+    noise = rng.normal(background, background / 3.0, mz.size)
+    y = np.rint(rng.poisson(expected) + noise).clip(0.0)
+    basis = observable_basis(system)
+    window = (5000.0, 7600.0)
+    dense_fit = fit_prepared(prepare_spectrum(mz, y, window), basis, 25000, 0.0)
+    keep = y >= 0.02 * y.max()
+    results = {}
+    for gaps in ("censor", "ignore"):
+        spectrum = prepare_spectrum(mz[keep], y[keep], window, gaps)
+        results[gaps] = fit_prepared(spectrum, basis, 25000, dense_fit.shift_ppm)
+    assert spectrum.mode == "sparse" and spectrum.coverage < 0.5
+    ref = dense_fit.coef / dense_fit.coef.sum()
+    l1 = {g: float(np.abs(f.coef / f.coef.sum() - ref).sum()) for g, f in results.items()}
+    absent = truth[labels].to_numpy() < ABSENT
+    worst = {g: float((f.coef / f.coef.sum())[absent].max(initial=0.0)) for g, f in results.items()}
+    print(f"TOF grid, 2 %: L1 vs dense censor {l1['censor']:.4f}, ignore {l1['ignore']:.4f}; "
+          f"absent ions censor {worst['censor']:.4f}, ignore {worst['ignore']:.4f}")  # fmt: skip
+    assert l1["censor"] < L1_MAX and worst["censor"] < ABSENT_MAX
+    assert l1["ignore"] > L1_MAX or worst["ignore"] > ABSENT_MAX
