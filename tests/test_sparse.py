@@ -354,3 +354,26 @@ def test_sparse_tof_spectrum_fitted_like_its_dense_original(virtual):
           f"absent ions censor {worst['censor']:.4f}, ignore {worst['ignore']:.4f}")  # fmt: skip
     assert l1["censor"] < L1_MAX and worst["censor"] < ABSENT_MAX
     assert l1["ignore"] > L1_MAX or worst["ignore"] > ABSENT_MAX
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "expected"),
+    [
+        ("virtual_experiment", "spectra", {"mode": "sparce"}, "virtual_experiment.spectra.mode"),
+        ("virtual_experiment", "spectra", {"threshold_rel": 1.5}, "threshold_rel"),
+        ("deconvolution", "gaps", "fill", "deconvolution.gaps"),
+    ],
+)
+def test_bad_output_mode_or_gap_treatment_is_one_line(section, key, value, expected):
+    import copy
+
+    from intercluster.validation import InputError, validate_config
+
+    config = copy.deepcopy(CONFIG)
+    validate_config(config)
+    config[section][key] = value
+    with pytest.raises(InputError) as error:
+        validate_config(config)
+    message = str(error.value)
+    print(message)
+    assert expected in message and "\n" not in message
