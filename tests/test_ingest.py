@@ -69,12 +69,12 @@ def test_gzip_with_and_without_suffix(tmp_path):
         assert np.array_equal(run.intensity[1], plain.intensity[1])
 
 
-def test_time_bins_average_consecutive_spectra(tmp_path):
+def test_time_bins_sum_consecutive_spectra(tmp_path):
     write_mzml(tmp_path / "a.mzML", _spectra([0.0, 0.5, 1.0, 1.5, 2.0]))
     run = read_spectra(tmp_path / "a.mzML")
     binned = bin_spectra(run, 1.0)
     assert np.allclose(binned.times_min, [0.25, 1.25, 2.0])
-    assert np.allclose(binned.intensity[0], (run.intensity[0] + run.intensity[1]) / 2)
+    assert np.allclose(binned.intensity[0], run.intensity[0] + run.intensity[1])
     assert binned.native_ids[0] == "scan=1;scan=2"
     assert bin_spectra(run, 0) is run
 

@@ -29,6 +29,7 @@ intensities, qc, resolving_power = deconvolve_run(
     resolving_power_guess=float(cfg["resolving_power_guess"]),
     fit_resolution=bool(cfg.get("fit_resolving_power", True)),
     max_shift_ppm=float(cfg["max_shift_ppm"]),
+    gaps=str(cfg.get("gaps", "censor")),
 )
 write_tsv(intensities, sm.output.intensities)
 write_tsv(qc, sm.output.qc)
@@ -39,7 +40,8 @@ if cid_files:
     cid_run = read_spectra(
         cid_files[0], ms_level=2, polarity=polarity, mz_required=monomer_mz_span(system)
     )
-    cid = deconvolve_cid_run(cid_run, system, resolving_power, float(cfg["max_shift_ppm"]))
+    cid = deconvolve_cid_run(cid_run, system, resolving_power, float(cfg["max_shift_ppm"]),
+                             gaps=str(cfg.get("gaps", "censor")))  # fmt: skip
 else:
     log.info("the sample sheet names no CID file: cid.tsv gets the header only")
     cid = empty_cid_table()

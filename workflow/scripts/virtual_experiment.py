@@ -23,5 +23,7 @@ write_sample(
     scans=sm.output.scans,
     resolving_power=ve["resolving_power"],
     sample=sample,
+    spectra=ve.get("spectra"),
 )
-log.info("wrote %d MS1 and %d CID spectra", len(vs.ms1), len(vs.cid))
+mode = (ve.get("spectra") or {}).get("mode", "dense")
+log.info("wrote %d MS1 and %d CID spectra (%s)", len(vs.ms1), len(vs.cid), mode)

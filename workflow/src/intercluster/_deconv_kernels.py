@@ -57,6 +57,36 @@ def build_columns(mz, width, peak_mz, peak_prob, col_ptr, shift_ppm, resolving_p
 
 
 @njit(cache=True)
+def subset_columns(starts, ends, seg_ptr, values, deriv, use):
+    """The columns of :func:`build_columns` restricted to the points where ``use`` is True.
+
+    Point indices are renumbered to the kept points; each column stays one segment.
+    """
+    n = use.shape[0]
+    kept_before = np.zeros(n + 1, np.int64)
+    for i in range(n):
+        kept_before[i + 1] = kept_before[i] + (1 if use[i] else 0)
+    n_cols = starts.shape[0]
+    new_starts = np.zeros(n_cols, np.int64)
+    new_ends = np.zeros(n_cols, np.int64)
+    new_ptr = np.zeros(n_cols + 1, np.int64)
+    for k in range(n_cols):
+        new_starts[k] = kept_before[starts[k]]
+        new_ends[k] = kept_before[ends[k]]
+        new_ptr[k + 1] = new_ptr[k] + new_ends[k] - new_starts[k]
+    new_values = np.empty(new_ptr[n_cols])
+    new_deriv = np.empty(new_ptr[n_cols])
+    for k in range(n_cols):
+        out = new_ptr[k]
+        for i in range(starts[k], ends[k]):
+            if use[i]:
+                new_values[out] = values[seg_ptr[k] + i - starts[k]]
+                new_deriv[out] = deriv[seg_ptr[k] + i - starts[k]]
+                out += 1
+    return new_starts, new_ends, new_ptr, new_values, new_deriv
+
+
+@njit(cache=True)
 def normal_equations(starts, ends, seg_ptr, values, deriv, delta, y, w, baseline):
     """Weighted normal equations G = A'WA, b = A'Wy (plus a constant baseline column).
 

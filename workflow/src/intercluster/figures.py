@@ -947,6 +947,8 @@ def figure_deconvolution_qc(
     synthetic: bool = False,
     system: ClusterSystem = DEFAULT_SYSTEM,
     components: dict[str, tuple[str, np.ndarray]] | None = None,
+    measured: np.ndarray | None = None,
+    detection_level: float | None = None,
 ):
     """One spectrum: data, fitted model spectrum, residual and the species' sticks.
 
@@ -954,10 +956,18 @@ def figure_deconvolution_qc(
     average m/z), ``intensity`` (fitted amplitude, same units as ``data``), ``kind``
     (monomer/dimer) and ``species`` (label). ``zoom_mz`` adds a zoomed column, in which
     ``components`` ({label: (kind, contribution on the mz grid)}) are drawn one by one.
+
+    Sparse profiles: ``mz`` are the points the fit used and ``measured`` marks those the
+    file has; the data are drawn only there (never joined across a gap), the m/z without
+    data are shaded, and the ``detection_level`` is drawn as a line. In a gap the residual
+    panel shows by how much the model exceeds the detection level (zero when below).
     """
     mz = np.asarray(mz, float)
     data = np.asarray(data, float)
     fit = np.asarray(fit, float)
+    sparse = measured is not None and not np.all(measured)
+    measured = np.ones(mz.size, bool) if measured is None else np.asarray(measured, bool)
+    shown = np.where(measured, data, np.nan)
     ncols = 2 if zoom_mz else 1
     fig, axes = plt.subplots(
         2,
@@ -968,8 +978,9 @@ def figure_deconvolution_qc(
         squeeze=False,
         sharex="col",
     )
-    scale = float(np.nanmax(data)) if np.nanmax(data) > 0 else 1.0
+    scale = float(np.nanmax(shown)) if np.nanmax(shown) > 0 else 1.0
     colours = {"monomer": "#2166ac", "dimer": "#b2182b"}
+    level = float(detection_level) if detection_level else None
     for col in range(ncols):
         ax, ax_r = axes[0, col], axes[1, col]
         if col == 1:
@@ -977,7 +988,18 @@ def figure_deconvolution_qc(
             keep = (mz >= lo) & (mz <= hi)
         else:
             keep = np.ones_like(mz, bool)
-        ax.plot(mz[keep], data[keep] / scale, color="0.35", lw=0.6, label="data")
+        if sparse:
+            for a in (ax, ax_r):
+                a.fill_between(
+                    mz[keep], 0, 1, where=~measured[keep], transform=a.get_xaxis_transform(),
+                    color="0.88", lw=0, step="mid",
+                    label="no data point (below detection level)" if a is ax else None,
+                )  # fmt: skip
+        ax.plot(
+            mz[keep], shown[keep] / scale, color="0.35", lw=0.6,
+            marker="." if sparse and col == 1 else None, ms=2.5,
+            label="data (written points only)" if sparse else "data",
+        )  # fmt: skip
         ax.plot(
             mz[keep],
             fit[keep] / scale,
@@ -986,6 +1008,11 @@ def figure_deconvolution_qc(
             alpha=0.9,
             label="fitted model spectrum",
         )
+        if level is not None and sparse:
+            ax.axhline(
+                level / scale, color="#1b7837", lw=0.8, ls="--",
+                label=f"detection level ({level:.3g} counts)",
+            )  # fmt: skip
         if col == 1 and components:
             for label, (kind, part) in components.items():
                 if np.any(part[keep] > 0):
@@ -1010,9 +1037,17 @@ def figure_deconvolution_qc(
                 )
         ax.axhline(0, color="k", lw=0.5)
         ax.set_ylabel("intensity / base peak")
-        ax.legend(fontsize=7.5, frameon=False, loc="upper right")
-        resid = (data - fit)[keep] / scale
-        ax_r.plot(mz[keep], resid, color="#4d4d4d", lw=0.5)
+        if sparse:  # room above the data for the longer legend
+            bottom, top = ax.get_ylim()
+            ax.set_ylim(bottom, top + 0.35 * (top - bottom))
+        ax.legend(fontsize=7.5, frameon=False, loc="upper right", ncol=2 if sparse else 1)
+        resid = np.where(measured, data - fit, np.nan)[keep] / scale
+        ax_r.plot(mz[keep], resid, color="#4d4d4d", lw=0.5, label="data − model")
+        if sparse and level is not None:
+            excess = np.where(measured, np.nan, np.minimum(level - fit, 0.0))[keep] / scale
+            ax_r.plot(mz[keep], excess, color="#1b7837", lw=0.6,
+                      label="gap: detection level − model, where the model exceeds it")  # fmt: skip
+            ax_r.legend(fontsize=7, frameon=False, loc="lower right")
         ax_r.axhline(0, color="#ff7f00", lw=0.8)
         ax_r.set_ylabel("residual / base peak")
         ax_r.set_xlabel("m/z / Th")
@@ -1021,7 +1056,8 @@ def figure_deconvolution_qc(
             loc="left",
             fontsize=10,
         )
-        lim = max(float(np.nanmax(np.abs(resid))) if resid.size else 0, 1e-3)
+        finite = resid[np.isfinite(resid)]
+        lim = max(float(np.abs(finite).max()) if finite.size else 0, 1e-3)
         ax_r.set_ylim(-1.1 * lim, 1.1 * lim)
     fig.suptitle(
         _with_synthetic_first_line(title or "Deconvolution QC", synthetic),

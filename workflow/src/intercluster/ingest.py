@@ -557,30 +557,95 @@ def _assemble(path, ms_level: int, got: _Level, synthetic: bool) -> SpectraRun:
                       polarity, got.units[0])  # fmt: skip
 
 
-def bin_spectra(run: SpectraRun, bin_min: float) -> SpectraRun:
-    """Average consecutive spectra into time bins of ``bin_min`` minutes (0: unchanged).
+def rebin_sum(mz_list: list[np.ndarray], intensity_list: list[np.ndarray]):
+    """Sum profile spectra on different m/z grids, keeping every count (area-preserving).
 
-    A bin's time is the mean of its scan times and its native id the ids joined by ';'.
-    Spectra on different m/z grids are interpolated onto the bin's first grid.
+    Each point stands for the m/z interval halfway to its neighbours (half its native step
+    at a gap edge or an end, :func:`intercluster.isotopes.point_grid`), its counts spread
+    evenly over it. The common grid is the points of the spectrum with the most points,
+    and, where it has no point but another spectrum has, that spectrum's points (their
+    intervals clipped to what is not yet covered). Every member's counts are split onto the
+    common intervals by overlap, so the sum's total is the members' total; m/z that no
+    member covers stays a gap. Returns ``(mz, intensity)``.
+    """
+    from .isotopes import point_grid
+
+    grids = [point_grid(mz) for mz in mz_list]
+    edges = np.unique(np.concatenate([np.concatenate([g.lower, g.upper]) for g in grids]))
+    left, right = edges[:-1], edges[1:]
+    middle = 0.5 * (left + right)
+    owner = np.full(middle.size, -1, np.int64)
+    owner_point = np.full(middle.size, -1, np.int64)
+    counts = np.zeros(middle.size)
+    priority = sorted(range(len(mz_list)), key=lambda m: -mz_list[m].size)
+    for rank, m in enumerate(priority):
+        g, y = grids[m], np.asarray(intensity_list[m], float)
+        j = np.searchsorted(g.lower, middle, side="right") - 1
+        inside = (j >= 0) & (middle < g.upper[np.maximum(j, 0)])
+        j = j[inside]
+        share = (right[inside] - left[inside]) / (g.upper[j] - g.lower[j])
+        counts[inside] += y[j] * share
+        free = inside & (owner < 0)
+        owner[free] = rank
+        owner_point[free] = np.searchsorted(g.lower, middle[free], side="right") - 1
+    covered = np.flatnonzero(owner >= 0)
+    if covered.size == 0:
+        return np.zeros(0), np.zeros(0)
+    key_change = np.ones(covered.size, bool)
+    key_change[1:] = (
+        (owner[covered[1:]] != owner[covered[:-1]])
+        | (owner_point[covered[1:]] != owner_point[covered[:-1]])
+        | (covered[1:] != covered[:-1] + 1)
+    )
+    starts = np.flatnonzero(key_change)
+    ends = np.append(starts[1:], covered.size) - 1
+    intensity = np.add.reduceat(counts[covered], starts)
+    lo, hi = left[covered[starts]], right[covered[ends]]
+    mz = np.empty(starts.size)
+    first = covered[starts]
+    for rank, m in enumerate(priority):
+        sel = owner[first] == rank
+        mz[sel] = np.asarray(mz_list[m], float)[owner_point[first[sel]]]
+    clipped = (mz < lo) | (mz > hi)
+    mz[clipped] = 0.5 * (lo[clipped] + hi[clipped])
+    return mz, intensity
+
+
+def bin_spectra(run: SpectraRun, bin_min: float) -> SpectraRun:
+    """Sum consecutive spectra into time bins of ``bin_min`` minutes (0: unchanged).
+
+    A bin's spectrum is the **sum** of its members (intensities are normalised per time point
+    downstream), on a common grid by area-preserving rebinning (:func:`rebin_sum`) so that
+    different, uneven or sparse grids keep every count and gaps stay gaps; centroided
+    members' sticks are concatenated in m/z order. A bin's time is the mean of its scan
+    times, its native id the ids joined by ';' and its scan window the members' union.
     """
     if not bin_min or bin_min <= 0 or len(run) == 0:
         return run
     key = np.floor((run.times_min - run.times_min[0]) / bin_min + 1e-9).astype(np.int64)
-    times, ids, index, mzs, ys, precursors = [], [], [], [], [], []
+    windows = run.scan_windows or None
+    times, ids, index, mzs, ys, precursors, bin_windows = [], [], [], [], [], [], []
     for b in np.unique(key):
         members = np.flatnonzero(key == b)
-        grid = run.mz[members[0]]
-        acc = np.zeros_like(grid)
-        for m in members:
-            if run.mz[m].shape == grid.shape and np.array_equal(run.mz[m], grid):
-                acc += run.intensity[m]
-            else:
-                acc += np.interp(grid, run.mz[m], run.intensity[m], left=0.0, right=0.0)
+        if members.size == 1:
+            mz, y = run.mz[members[0]], run.intensity[members[0]]
+        elif run.mode == "centroid":
+            mz = np.concatenate([run.mz[m] for m in members])
+            y = np.concatenate([run.intensity[m] for m in members])
+            order = np.argsort(mz, kind="stable")
+            mz, y = mz[order], y[order]
+        else:
+            mz, y = rebin_sum([run.mz[m] for m in members], [run.intensity[m] for m in members])
         times.append(float(run.times_min[members].mean()))
         ids.append(";".join(run.native_ids[m] for m in members))
         index.append(int(run.index[members[0]]))
-        mzs.append(grid)
-        ys.append(acc / members.size)
+        mzs.append(mz)
+        ys.append(y)
         precursors.append(run.precursor_mz[members[0]] if run.precursor_mz else None)
+        if windows is not None:
+            known = [windows[m] for m in members if windows[m] is not None]
+            union = (min(w[0] for w in known), max(w[1] for w in known)) if known else None
+            bin_windows.append(union)
+    extra = {"scan_windows": bin_windows} if windows is not None else {}
     return replace(run, times_min=np.asarray(times), native_ids=ids, index=np.asarray(index),
-                   mz=mzs, intensity=ys, precursor_mz=precursors)  # fmt: skip
+                   mz=mzs, intensity=ys, precursor_mz=precursors, **extra)  # fmt: skip

@@ -160,6 +160,85 @@ def point_spacing(mz: np.ndarray) -> np.ndarray:
     return np.minimum(left, right)
 
 
+GAP_FACTOR = 1.5  # a step this many native steps wide (or more) is a gap, not the grid
+
+
+@dataclass(frozen=True)
+class PointGrid:
+    """The native sampling of one spectrum's points, found from the points themselves.
+
+    ``step[i]``: the instrument's point spacing at point ``i``, taken inside its own island
+    of points (a TOF grid's step grows with m/z, so it is read locally, never assumed);
+    ``gap[i]``: True where points ``i`` and ``i + 1`` are not neighbours on that grid (points
+    were left out between them); ``lower``/``upper``: the m/z interval each point stands
+    for, halfway to its neighbours, or half its native step at a gap edge or an end.
+    """
+
+    step: np.ndarray
+    gap: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+
+    @property
+    def has_gaps(self) -> bool:
+        return bool(self.gap.any())
+
+
+def _power_law_step(mid: np.ndarray, diff: np.ndarray, use: np.ndarray):
+    """Step as a power law of m/z fitted to the steps flagged ``use`` (uniform, TOF, FT)."""
+    if use.sum() >= 3 and np.ptp(mid[use]) > 0:
+        # Straight line in log-log by the closed-form least squares (np.polyfit: ms per call).
+        x, y = np.log(mid[use]), np.log(diff[use])
+        x_mean, y_mean = x.mean(), y.mean()
+        slope = float(np.sum((x - x_mean) * (y - y_mean)) / np.sum(np.square(x - x_mean)))
+        offset = y_mean - slope * x_mean
+        return lambda at: np.exp(offset + slope * np.log(at))
+    level = float(np.median(diff[use])) if use.any() else float(diff.min())
+    return lambda at: np.full(np.shape(at), level)
+
+
+def point_grid(mz: np.ndarray) -> PointGrid:
+    """Native point spacing, gaps and point intervals of one spectrum (see :class:`PointGrid`).
+
+    A step counts as native when it is within ``GAP_FACTOR`` of the smallest steps around
+    it; a power law of m/z fitted to the native steps then decides which steps are gaps and
+    stands in for the step of a point that has no native neighbour (an island of one point).
+    """
+    mz = np.asarray(mz, float)
+    n = mz.size
+    if n < 2:
+        one = np.ones(n)
+        return PointGrid(one, np.zeros(max(n - 1, 0), bool), mz - 0.5, mz + 0.5)
+    diff = np.diff(mz)
+    if diff.max() <= GAP_FACTOR * diff.min():  # no gap: the common dense case, no fitting
+        gap = np.zeros(n - 1, bool)
+    else:
+        from scipy.ndimage import minimum_filter1d
+
+        mid = 0.5 * (mz[1:] + mz[:-1])
+        nearby_min = minimum_filter1d(diff, size=7, mode="nearest")
+        law = _power_law_step(mid, diff, diff <= GAP_FACTOR * nearby_min)
+        gap = diff > GAP_FACTOR * law(mid)
+        law = _power_law_step(mid, diff, ~gap)
+        gap = diff > GAP_FACTOR * law(mid)
+    left = np.concatenate([[np.nan], np.where(gap, np.nan, diff)])
+    right = np.concatenate([np.where(gap, np.nan, diff), [np.nan]])
+    with np.errstate(invalid="ignore"):
+        step = np.where(
+            np.isnan(left), right, np.where(np.isnan(right), left, 0.5 * (left + right))
+        )
+    lonely = np.isnan(step)  # an island of one point (only where there are gaps)
+    if lonely.any():
+        step[lonely] = law(mz[lonely])
+    # Neighbours share one boundary (the same float), so intervals tile without slivers.
+    middle = 0.5 * (mz[1:] + mz[:-1])
+    lower = mz - 0.5 * step
+    upper = mz + 0.5 * step
+    lower[1:] = np.where(gap, lower[1:], middle)
+    upper[:-1] = np.where(gap, upper[:-1], middle)
+    return PointGrid(step, gap, lower, upper)
+
+
 def render_profile(
     mz: np.ndarray,
     patterns,

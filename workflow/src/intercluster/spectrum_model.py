@@ -3,6 +3,8 @@
 :mod:`intercluster.deconvolution` returns the abundances, shift, resolving power and
 baseline of a fit (:class:`~intercluster.deconvolution.SpectrumFit`) but not the model curve
 itself; :func:`fitted_spectrum` rebuilds it from the same pattern columns the fit used.
+For a sparse profile pass the points the fit used (``PreparedSpectrum.mz`` and ``.width``:
+the written points plus the filled gap points), so that the model is drawn in the gaps too.
 """
 
 from __future__ import annotations
@@ -16,12 +18,17 @@ from .isotopes import point_spacing
 
 
 def fitted_spectrum(
-    mz: np.ndarray, fit: SpectrumFit, basis: PatternBasis, components: bool = False
+    mz: np.ndarray,
+    fit: SpectrumFit,
+    basis: PatternBasis,
+    components: bool = False,
+    width: np.ndarray | None = None,
 ) -> tuple[np.ndarray, pd.DataFrame] | tuple[np.ndarray, pd.DataFrame, dict]:
     """Model counts per point (patterns + baseline) and one row per species.
 
     With ``components`` also a dict {basis column: that species' own contribution on the
-    full ``mz`` grid} for every species with a non-zero abundance.
+    full ``mz`` grid} for every species with a non-zero abundance. ``width``: the m/z interval
+    of each point as the fit used it (default: :func:`~intercluster.isotopes.point_spacing`).
 
     The species table has the basis labels plus ``abundance`` (fitted ion count),
     ``mz`` (abundance-weighted m/z of the shifted pattern) and ``peak_height`` (the
@@ -30,7 +37,7 @@ def fitted_spectrum(
     mz = np.ascontiguousarray(mz, float)
     starts, ends, seg_ptr, values, _ = kern.build_columns(
         mz,
-        point_spacing(mz),
+        point_spacing(mz) if width is None else np.ascontiguousarray(width, float),
         basis.peak_mz,
         basis.peak_prob,
         basis.col_ptr,

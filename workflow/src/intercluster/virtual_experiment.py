@@ -17,6 +17,14 @@ after mixing):
   the run's median base peak, one value per run (detector noise does not scale with the
   momentary signal); the CID spectra get the same sd.
 
+Output modes (config ``virtual_experiment.spectra``): ``dense`` writes every profile point of
+the uniform grid (the default); ``sparse`` leaves out the points below ``threshold_rel`` of
+each spectrum's base peak, as vendor exporters and msconvert's threshold / zero-sample
+filters do (``keep_flanking_zeros``: the points next to each island are kept, written as 0,
+like msconvert's ``removeExtra``); ``centroid`` writes one stick per peak
+(:func:`intercluster.centroid.pick_peaks`). Every spectrum states its acquired scan window
+(MS:1000501/MS:1000500), the configured ``mz_range``.
+
 CID: MS2 of the dimer ion nearest ``precursor_mz`` ([Ag25Au25]2-, m/z 6280) at the given
 reaction times. An isomer D_{i,j} (i + j = s) fragments into M_i and M_j, each carrying
 half of its ions, so the fragment distribution is the isomer-weighted monomer count; a
@@ -45,6 +53,7 @@ MZ_STEP = 2.0**-4  # Th; exactly representable, so the m/z arrays compress well
 PRECURSOR_SURVIVAL = 0.15  # fraction of the MS2 ions that are the unfragmented precursor
 CID_ISOLATION_HALF_WIDTH = 10.0  # Th
 BASELINE_LEVEL_SD = 3.0  # constant background, in baseline-noise sds
+SPECTRA_MODES = ("dense", "sparse", "centroid")
 
 
 # --- truth -----------------------------------------------------------------------------------
@@ -200,6 +209,7 @@ def simulate_sample(
     patterns = list(system_patterns(system))
     flat = _flatten(patterns)
     grid = mz_grid(ve["mz_range"])
+    window = (float(ve["mz_range"][0]), float(ve["mz_range"][1]))
     rng = _sample_rng(ve["seed"], sample, 0)
     ions = float(noise.get("ions_per_spectrum", 2e6))
     baseline_rel = float(noise.get("baseline_rel", 0.0))
@@ -221,7 +231,8 @@ def simulate_sample(
         factor, shift = float(factors[n]), float(shifts[n])
         intensity = noisy_spectrum(rng, expected, baseline_sd)
         native_id = f"scan={n + 1}"
-        ms1.append({"id": native_id, "time_min": float(t), "mz": grid, "intensity": intensity})
+        ms1.append({"id": native_id, "time_min": float(t), "mz": grid, "intensity": intensity,
+                    "scan_window": window})  # fmt: skip
         scans.append(
             {"time_min": float(t), "native_id": native_id, "shift_ppm": shift,
              "source_factor": factor, "ions": ions * factor}
@@ -247,7 +258,7 @@ def simulate_sample(
             intensity = noisy_spectrum(cid_rng, expected, baseline_sd)
             cid.append(
                 {"id": f"scan={n + 1}", "time_min": float(t), "mz": grid, "intensity": intensity,
-                 "precursor_mz": float(patterns[prec].average_mz),
+                 "scan_window": window, "precursor_mz": float(patterns[prec].average_mz),
                  "precursor_charge": abs(int(labels.loc[prec, "charge"]))}
             )  # fmt: skip
             for k, m in enumerate(labels.loc[monomer_idx, "n_ag"]):
@@ -275,6 +286,60 @@ def simulate_sample(
     return VirtualSample(ms1, cid, observables, tmax, cid_truth, scans_df)
 
 
+# --- what an exporter writes ------------------------------------------------------------------
+def sparse_profile(
+    mz: np.ndarray, intensity: np.ndarray, threshold_rel: float, keep_flanking_zeros: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """The points at or above ``threshold_rel`` of the base peak (the rest left out).
+
+    ``keep_flanking_zeros``: the left-out neighbours of every kept point are written too,
+    with intensity 0 (msconvert's ``removeExtra`` keeps such flanking zeros).
+    """
+    mz = np.asarray(mz, float)
+    intensity = np.asarray(intensity, float)
+    base = float(intensity.max()) if intensity.size else 0.0
+    keep = intensity >= threshold_rel * base if base > 0 else np.zeros(intensity.size, bool)
+    if not keep_flanking_zeros:
+        return mz[keep], intensity[keep]
+    flank = np.zeros_like(keep)
+    flank[:-1] |= keep[1:]
+    flank[1:] |= keep[:-1]
+    flank &= ~keep
+    out = np.where(flank, 0.0, intensity)
+    written = keep | flank
+    return mz[written], out[written]
+
+
+def exported_spectra(
+    spectra: list[dict], options: dict | None, resolving_power: float | None = None
+) -> list[dict]:
+    """The spectra as written in the mode of ``options`` (config ``virtual_experiment.spectra``).
+
+    ``dense``: unchanged; ``sparse``: :func:`sparse_profile`; ``centroid``: one stick per peak
+    (centroid m/z, area) from :func:`intercluster.centroid.pick_peaks`.
+    """
+    options = options or {}
+    mode = str(options.get("mode", "dense"))
+    if mode not in SPECTRA_MODES:
+        raise ValueError(f"virtual_experiment.spectra.mode must be one of {SPECTRA_MODES}")
+    if mode == "dense":
+        return spectra
+    out = []
+    for spec in spectra:
+        if mode == "sparse":
+            threshold = float(options.get("threshold_rel", 0.01))
+            flanks = bool(options.get("keep_flanking_zeros", False))
+            mz, intensity = sparse_profile(spec["mz"], spec["intensity"], threshold, flanks)
+        else:
+            from .centroid import pick_peaks  # provided with the centroid fit
+
+            if not resolving_power:
+                raise ValueError("centroid output needs the resolving power")
+            mz, intensity = pick_peaks(spec["mz"], spec["intensity"], float(resolving_power))
+        out.append({**spec, "mz": np.asarray(mz, float), "intensity": np.asarray(intensity, float)})
+    return out
+
+
 # --- mzML ------------------------------------------------------------------------------------
 def write_mzml(
     path,
@@ -290,7 +355,8 @@ def write_mzml(
     """Write spectra as indexed mzML (psims; zlib, 64-bit arrays).
 
     ``spectra``: dicts with ``id``, ``time_min``, ``mz``, ``intensity`` (and for MS2
-    ``precursor_mz``, ``precursor_charge``). ``time_unit`` is "minute" or "second".
+    ``precursor_mz``, ``precursor_charge``; optionally ``scan_window`` = (lower, upper) m/z,
+    written as the scan window, MS:1000501/MS:1000500). ``time_unit`` is "minute" or "second".
     ``centroided``: the arrays are peak lists (MS:1000127 "centroid spectrum"), else
     profiles (MS:1000128 "profile spectrum").
     """
@@ -367,6 +433,9 @@ def write_mzml(
                             "unitName": time_unit,
                         },
                         params=params,
+                        scan_window_list=[tuple(spec["scan_window"])]
+                        if spec.get("scan_window") is not None
+                        else None,
                         precursor_information=precursor,
                         encoding=encoding,
                         compression="zlib",
@@ -375,14 +444,22 @@ def write_mzml(
 
 
 def write_sample(vs: VirtualSample, mzml, cid_mzml, observables, tmax, cid_truth, scans,
-                 resolving_power=None, sample: str = "") -> None:  # fmt: skip
-    """Write the spectra (mzML) and the truth tables of one virtual sample."""
+                 resolving_power=None, sample: str = "",
+                 spectra: dict | None = None) -> None:  # fmt: skip
+    """Write the spectra (mzML) and the truth tables of one virtual sample.
+
+    ``spectra``: the output mode (config ``virtual_experiment.spectra``; default dense).
+    """
     from .io import write_tsv
 
     run_id = f"SYNTHETIC_virtual_experiment_{sample}" if sample else "SYNTHETIC_virtual_experiment"
-    write_mzml(mzml, vs.ms1, ms_level=1, run_id=run_id, resolving_power=resolving_power)
-    write_mzml(cid_mzml, vs.cid, ms_level=2, run_id=f"{run_id}_CID",
-               resolving_power=resolving_power)  # fmt: skip
+    mode = str((spectra or {}).get("mode", "dense"))
+    extra = {"centroided": True} if mode == "centroid" else {}
+    ms1 = exported_spectra(vs.ms1, spectra, resolving_power)
+    cid = exported_spectra(vs.cid, spectra, resolving_power)
+    write_mzml(mzml, ms1, ms_level=1, run_id=run_id, resolving_power=resolving_power, **extra)
+    write_mzml(cid_mzml, cid, ms_level=2, run_id=f"{run_id}_CID",
+               resolving_power=resolving_power, **extra)  # fmt: skip
     write_tsv(vs.observables, observables)
     write_tsv(vs.tmax, tmax)
     write_tsv(vs.cid_truth, cid_truth)
