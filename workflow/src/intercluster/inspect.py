@@ -108,6 +108,24 @@ def load_system(config_path: str | None, cwd: Path | None = None):
     return ClusterSystem.from_config(config["cluster"]), config.get("deconvolution") or {}, where
 
 
+def _summary(run: SpectraRun) -> LevelSummary:
+    windows = [w for w in run.scan_windows if w is not None]
+    hull = (min(w[0] for w in windows), max(w[1] for w in windows)) if windows else None
+    ref = int(np.argmax([float(y.sum()) for y in run.intensity]))
+    return LevelSummary(
+        ms_level=run.ms_level,
+        n_spectra=len(run),
+        time_range_min=(float(run.times_min[0]), float(run.times_min[-1])),
+        time_unit=run.time_unit,
+        polarity=run.polarity,
+        mode=run.mode,
+        mode_source=run.mode_source,
+        mz_range=run.mz_range,
+        scan_window=hull,
+        looks=detect_mode(run.mz[ref], run.intensity[ref]),
+    )
+
+
 def sticks_to_profile(mz, intensity, resolving_power: float, span=None):
     """A profile (uniform grid, counts per point) with each stick a Gaussian of FWHM
     m/z / ``resolving_power`` and the stick's intensity as its area."""
@@ -131,24 +149,6 @@ def sticks_to_profile(mz, intensity, resolving_power: float, span=None):
     return grid, np.bincount(idx.ravel(), weights=mass.ravel(), minlength=grid.size)
 
 
-def _summary(run: SpectraRun) -> LevelSummary:
-    windows = [w for w in run.scan_windows if w is not None]
-    hull = (min(w[0] for w in windows), max(w[1] for w in windows)) if windows else None
-    ref = int(np.argmax([float(y.sum()) for y in run.intensity]))
-    return LevelSummary(
-        ms_level=run.ms_level,
-        n_spectra=len(run),
-        time_range_min=(float(run.times_min[0]), float(run.times_min[-1])),
-        time_unit=run.time_unit,
-        polarity=run.polarity,
-        mode=run.mode,
-        mode_source=run.mode_source,
-        mz_range=run.mz_range,
-        scan_window=hull,
-        looks=detect_mode(run.mz[ref], run.intensity[ref]),
-    )
-
-
 def inspect_file(
     path,
     system: ClusterSystem,
@@ -156,7 +156,13 @@ def inspect_file(
     system_source: str = "built-in default ClusterSystem()",
 ) -> Inspection:
     """Read ``path`` (every ms level, any polarity) and make the quick look described above."""
-    from .deconvolution import fit_resolving_power, fit_spectrum, observable_basis, scan_shift
+    from .deconvolution import (
+        fit_prepared,
+        fit_resolving_power,
+        observable_basis,
+        prepare_spectrum,
+        scan_shift,
+    )
 
     cfg = deconvolution or {}
     guess = float(cfg.get("resolving_power_guess", DEFAULT_RESOLVING_POWER))
@@ -191,27 +197,34 @@ def inspect_file(
             result.resolving_power_peaks = shape.resolving_power
     margin = 0.02 * (span[1] - span[0])
     window = (span[0] - margin, span[1] + margin)
-    if run.mode == "centroid":
-        mz, y = sticks_to_profile(mz, y, guess, window)
-        r0 = guess
-    else:
-        keep = (mz >= window[0]) & (mz <= window[1])
-        mz, y = mz[keep], y[keep]
-        r0 = result.resolving_power_peaks
-        if not np.isfinite(r0) or not 0.5 * guess <= r0 <= 2.0 * guess:
-            r0 = guess
-    if mz.size < 10 or not np.any(y > 0):
+    keep = (mz >= window[0]) & (mz <= window[1])
+    mz, y = mz[keep], y[keep]
+    if mz.size < (1 if run.mode == "centroid" else 10) or not np.any(y > 0):
         result.problems.append(
             f"spectrum {result.spectrum_id!r} has no signal at the species' m/z "
             f"{span[0]:.1f}-{span[1]:.1f}: no fit"
         )
         return result
-    shift0 = scan_shift(mz, y, basis, r0, max_shift)
-    r_fit = r0
-    if run.mode == "profile":
-        r_fit = fit_resolving_power([(mz, y)], basis, r0, shift0, max_shift)
-        shift0 = scan_shift(mz, y, basis, r_fit, max_shift)
-    fit = fit_spectrum(mz, y, basis, r_fit, shift0, max_shift)
+    if run.mode == "centroid":
+        # A quick look: the sticks broadened into Gaussians at the configured resolving power
+        # and fitted as a profile. (The workflow's stick fit, intercluster.centroid, makes
+        # every predicted peak without a stick a measured zero, which a peak list holding
+        # every local maximum of the noise, as some converters write, defeats.)
+        mz, y = sticks_to_profile(mz, y, guess, window)
+        r_fit = guess
+        spectrum = prepare_spectrum(mz, y, None, "ignore")
+        fit = fit_prepared(spectrum, basis, r_fit, scan_shift(spectrum, basis, r_fit, max_shift),
+                           max_shift)  # fmt: skip
+    else:
+        r0 = result.resolving_power_peaks
+        if not np.isfinite(r0) or not 0.5 * guess <= r0 <= 2.0 * guess:
+            r0 = guess
+        # the same gap treatment as the workflow's deconvolution (sparse profiles)
+        spectrum = prepare_spectrum(mz, y, None, str(cfg.get("gaps", "censor")))
+        shift0 = scan_shift(spectrum, basis, r0, max_shift)
+        r_fit = fit_resolving_power([spectrum], basis, r0, shift0, max_shift)
+        shift0 = scan_shift(spectrum, basis, r_fit, max_shift)
+        fit = fit_prepared(spectrum, basis, r_fit, shift0, max_shift)
     result.resolving_power_fit = float(r_fit)
     result.shift_ppm = fit.shift_ppm
     result.residual_norm = fit.residual_norm
