@@ -108,6 +108,124 @@ def chunk_points(points: pd.DataFrame, chunk: int, n_chunks: int) -> pd.DataFram
     return points[points["point"] % n_chunks == chunk].reset_index(drop=True)
 
 
+# --- orbits of the time-scale invariance -------------------------------------------------------
+@dataclass(frozen=True)
+class Orbit:
+    """Grid points whose constants differ by one common factor: ``k(member m) = scales[m] *
+    k(member 0)``; member 0 has the smallest constants. One integration serves them all
+    (:func:`intercluster.simulate.simulate_orbit`)."""
+
+    points: np.ndarray  # point ids, slowest member first
+    scales: np.ndarray  # >= 1, ascending; scales[0] == 1
+    base: tuple[float, float, float]  # k_dim, k_diss, k_ex of member 0
+
+    @property
+    def cost(self) -> float:
+        """Expected cost in units of one member's t_max and interpolation: one integration
+        (as long as that of the orbit's fastest member, about ten members' worth) plus the
+        members."""
+        return 10.0 + float(self.points.size)
+
+
+@dataclass(frozen=True)
+class OrbitPlan:
+    """The orbits of a point set, or None with the reason to simulate point by point."""
+
+    orbits: list[Orbit] | None
+    reason: str
+
+
+def grid_orbits(points: pd.DataFrame, rel_tol: float = 1e-6) -> OrbitPlan:
+    """Group the points into orbits along the diagonal of a log-equidistant lattice.
+
+    Points ``(i, j, l)`` and ``(i+s, j+s, l+s)`` of a lattice with the same log step on all
+    three axes share an orbit (constants scaled by ``10^(s * step)``). The points need not
+    fill a box (a zoom grid is a union of boxes); every axis must have at least two values,
+    all values must lie on a lattice of one log step per axis (within ``rel_tol`` of a step)
+    and the three steps must agree within ``rel_tol`` relative. Otherwise ``orbits`` is None
+    and ``reason`` says why (the caller then simulates point by point).
+    """
+    logs = np.log10(points[list(RATE_CONSTANTS)].to_numpy(dtype=float))
+    if not np.all(np.isfinite(logs)):
+        return OrbitPlan(None, "rate constants not all positive: point by point")
+    steps, origins = [], []
+    for a, name in enumerate(RATE_CONSTANTS):
+        values = np.unique(logs[:, a])
+        if values.size < 2:
+            return OrbitPlan(None, f"{name} has a single value: no orbits, point by point")
+        diffs = np.diff(values)
+        step = float(diffs.min())
+        ratio = diffs / step
+        if np.any(np.abs(ratio - np.round(ratio)) > rel_tol * np.maximum(1.0, ratio)):
+            return OrbitPlan(None, f"{name} is not log-equidistant: point by point")
+        steps.append(step)
+        origins.append(float(values[0]))
+    steps_arr = np.array(steps)
+    if np.any(np.abs(steps_arr / steps_arr.mean() - 1.0) > rel_tol):
+        text = ", ".join(f"{n} {s:.6g}" for n, s in zip(RATE_CONSTANTS, steps, strict=True))
+        return OrbitPlan(None, f"log steps differ between the axes ({text} decades): "
+                               "point by point")  # fmt: skip
+    lattice = np.rint((logs - np.array(origins)) / steps_arr).astype(np.int64)
+    key_a = lattice[:, 0] - lattice[:, 2]
+    key_b = lattice[:, 1] - lattice[:, 2]
+    order = np.lexsort((lattice[:, 2], key_b, key_a))
+    ids = points["point"].to_numpy(dtype=np.int64)
+    values = points[list(RATE_CONSTANTS)].to_numpy(dtype=float)
+    starts = np.flatnonzero(
+        np.r_[True, (np.diff(key_a[order]) != 0) | (np.diff(key_b[order]) != 0)]
+    )
+    orbits = []
+    for members in np.split(order, starts[1:]):
+        base = values[members[0]]
+        # the common factor, averaged over the three axes (they agree to round-off)
+        scales = 10.0 ** np.mean(logs[members] - logs[members[0]], axis=1)
+        scales[0] = 1.0
+        orbits.append(Orbit(ids[members], np.maximum.accumulate(scales), tuple(base.tolist())))
+    n_points = len(points)
+    return OrbitPlan(
+        orbits,
+        f"{n_points} points in {len(orbits)} orbits (log step {steps_arr.mean():.6g} decades "
+        f"on every axis): one integration per orbit",
+    )
+
+
+def chunk_orbits(orbits: Sequence[Orbit], chunk: int, n_chunks: int) -> list[Orbit]:
+    """Orbits of chunk ``chunk`` (zero-based) of ``n_chunks``, balanced by expected cost.
+
+    Longest-processing-time rule: orbits by decreasing cost (ties: smaller first point id)
+    each go to the chunk with the least cost so far (ties: lower chunk index). Deterministic,
+    and the orbits themselves do not depend on the chunking, so neither do the results.
+    """
+    ranking = sorted(range(len(orbits)), key=lambda o: (-orbits[o].cost, int(orbits[o].points[0])))
+    load = np.zeros(n_chunks)
+    mine = []
+    for o in ranking:
+        target = int(np.argmin(load))
+        load[target] += orbits[o].cost
+        if target == chunk:
+            mine.append(orbits[o])
+    return sorted(mine, key=lambda orbit: int(orbit.points[0]))
+
+
+def plan_chunk(
+    points: pd.DataFrame, chunk: int, n_chunks: int, use_orbits: bool = True
+) -> tuple[pd.DataFrame, list[Orbit] | None, str]:
+    """Points and orbits of one chunk of a point set, and how it will be simulated.
+
+    With orbits (when ``use_orbits`` and :func:`grid_orbits` finds them) the chunk gets whole
+    orbits; otherwise the points ``p % N == c`` (:func:`chunk_points`), point by point.
+    """
+    if not use_orbits:
+        return chunk_points(points, chunk, n_chunks), None, "orbits off (fit.orbits): point by point"
+    plan = grid_orbits(points)
+    if plan.orbits is None:
+        return chunk_points(points, chunk, n_chunks), None, plan.reason
+    mine = chunk_orbits(plan.orbits, chunk, n_chunks)
+    ids = np.concatenate([o.points for o in mine]) if mine else np.array([], dtype=np.int64)
+    chosen = points[points["point"].isin(ids)].sort_values("point").reset_index(drop=True)
+    return chosen, mine, f"{plan.reason}; this chunk: {len(mine)} orbits, {len(chosen)} points"
+
+
 # --- simulation of one point -----------------------------------------------------------------
 def default_simulator() -> Callable:
     """The fast simulator when available, else the (slow) scipy reference."""
@@ -203,8 +321,13 @@ def run_chunk(
     options: dict | None = None,
     label: str = "chunk",
     log_every_s: float = 10.0,
+    orbits: Sequence[Orbit] | None = None,
 ) -> pd.DataFrame:
     """t_max of every observable for every point of a chunk.
+
+    With ``orbits`` (covering exactly the chunk's points, see :func:`plan_chunk`) every orbit
+    is integrated once and the t_max of all its members come from one batched call
+    (:meth:`PeakFinder.tmax_many`); otherwise every point is simulated on its own.
 
     Returns one row per point (sorted by ``point``): point, k_dim, k_diss, k_ex, status,
     message, then one column per observable (named by its species label) with t_max in min.
@@ -220,6 +343,12 @@ def run_chunk(
     message = np.empty(n, dtype=object)
     started = last = time.perf_counter()
     log.info("%s: %d parameter sets to simulate", label, n)
+    if orbits is not None:
+        _run_orbits(
+            network, points, orbits, conditions, times_min, settings, options,
+            tmax, status, message, label, log_every_s,
+        )  # fmt: skip
+        return _chunk_frame(points, status, message, tmax, species)
     for row, p in enumerate(points.itertuples(index=False)):
         status[row], message[row], tmax[row] = simulate_tmax(
             network, p.k_dim, p.k_diss, p.k_ex, conditions, times_min, settings,
@@ -240,11 +369,78 @@ def run_chunk(
                 label, done, n, 100.0 * done / n, rate, (n - done) / rate,
                 int(np.sum(status[:done] != STATUS_OK)),
             )  # fmt: skip
+    return _chunk_frame(points, status, message, tmax, species)
+
+
+def _chunk_frame(points, status, message, tmax, species) -> pd.DataFrame:
     frame = points[["point", *RATE_CONSTANTS]].copy()
     frame["status"] = pd.Series(status, dtype=object).fillna(STATUS_OK).astype(str).to_numpy()
     frame["message"] = pd.Series(message, dtype=object).fillna("").astype(str).to_numpy()
     tmax_frame = pd.DataFrame(tmax, columns=species)
     return pd.concat([frame, tmax_frame], axis=1)
+
+
+def _run_orbits(
+    network, points, orbits, conditions, times_min, settings, options,
+    tmax, status, message, label, log_every_s,
+) -> None:  # fmt: skip
+    """Fill ``tmax``/``status``/``message`` (rows of ``points``) orbit by orbit."""
+    from .observables import peak_finder
+    from .simulate import simulate_orbit
+
+    times_min = np.asarray(times_min, dtype=float)
+    row_of = pd.Series(np.arange(len(points)), index=points["point"].to_numpy())
+    covered = sum(o.points.size for o in orbits)
+    if covered != len(points) or not row_of.index.is_unique:
+        raise ValueError(f"{label}: the orbits cover {covered} points, the chunk has {len(points)}")
+    finder = peak_finder(times_min, settings.smoothing_min)
+    kwargs = _simulator_kwargs(simulate_orbit, options)
+    n = len(points)
+    done = 0
+    started = last = time.perf_counter()
+    for orbit in orbits:
+        rows = row_of.loc[orbit.points].to_numpy()
+        try:
+            result = simulate_orbit(
+                network, *orbit.base, orbit.scales, conditions.ag_nM, conditions.au_nM,
+                times_min * 60.0, conditions.dead_time_s, **kwargs,
+            )  # fmt: skip
+            ok = result.ok.copy()
+            reasons = list(result.messages)
+            good = np.flatnonzero(ok)
+            if good.size:
+                t_max, _ = finder.tmax_many(
+                    result.observables[good], tolerance_rel=settings.peak_tolerance_rel
+                )
+                for m, t in zip(good, t_max, strict=True):
+                    if np.all(np.isfinite(t)):
+                        tmax[rows[m]] = t
+                    else:
+                        ok[m] = False
+                        reasons[m] = "non-finite t_max"
+        except Exception as exc:  # noqa: BLE001 - one bad orbit must not stop the chunk
+            ok = np.zeros(orbit.points.size, dtype=bool)
+            reasons = [f"{type(exc).__name__}: {exc}"] * orbit.points.size
+        for m, row in enumerate(rows):
+            status[row] = STATUS_OK if ok[m] else STATUS_FAILED
+            message[row] = "" if ok[m] else (reasons[m] or "simulation failed")
+            if not ok[m]:
+                tmax[row] = np.nan
+                p = points.iloc[row]
+                log.warning(
+                    "%s: point %d (k_dim=%g, k_diss=%g, k_ex=%g) failed: %s",
+                    label, p["point"], p["k_dim"], p["k_diss"], p["k_ex"], message[row],
+                )  # fmt: skip
+        done += rows.size
+        now = time.perf_counter()
+        if now - last >= log_every_s or done == n:
+            last = now
+            rate = done / max(now - started, 1e-9)
+            log.info(
+                "%s: %d/%d sets done (%.1f %%), %.1f sets/s, ETA %.0f s, %d failed",
+                label, done, n, 100.0 * done / n, rate, (n - done) / rate,
+                sum(1 for x in status if x == STATUS_FAILED),
+            )  # fmt: skip
 
 
 # --- deterministic parquet -------------------------------------------------------------------

@@ -168,6 +168,42 @@ class PeakFinder:
         t_max = np.clip(t_k + offset, self._lower[k], self._upper[k])
         return t_max, peak
 
+    def tmax_many(
+        self, curves: np.ndarray, tolerance_rel: float = 0.1, normalise: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`tmax` of many curve sets at once: ``curves`` is (n_sets, n_times, n_obs).
+
+        Every set is normalised on its own (:func:`normalise_rows`, when ``normalise``), then
+        all ``n_sets * n_obs`` columns go through ONE smoothing product and one compiled pass
+        of the near-equal-maxima rule. Returns (n_sets, n_obs) arrays of t_max (min) and the
+        largest smoothed value; the same numbers as :func:`tmax_of` on each set.
+        """
+        from ._kernels import earliest_prominent_columns
+
+        y = np.asarray(curves, dtype=float)
+        if y.ndim != 3:
+            raise ValueError(f"curves must be (n_sets, n_times, n_obs), got shape {y.shape}")
+        n_sets, n_t, n_obs = y.shape
+        if n_t != self.times.size:
+            raise ValueError(f"curves have {n_t} time points, the grid has {self.times.size}")
+        if normalise:
+            y = normalise_rows(y)
+        flat = np.ascontiguousarray(y.transpose(1, 0, 2)).reshape(n_t, n_sets * n_obs)
+        smooth = self._h0 @ flat
+        k = np.argmax(smooth, axis=0)
+        cols = np.arange(flat.shape[1])
+        peak = smooth[k, cols]
+        if tolerance_rel > 0:
+            earliest_prominent_columns(smooth, k, float(tolerance_rel))
+        slope = np.einsum("ij,ji->i", self._h1[k], flat)
+        curv = np.einsum("ij,ji->i", self._h2[k], flat)
+        t_k = self.times[k]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            offset = np.where(curv < 0, -slope / (2.0 * curv), 0.0)
+        offset = np.where(np.isfinite(offset), offset, 0.0)
+        t_max = np.clip(t_k + offset, self._lower[k], self._upper[k])
+        return t_max.reshape(n_sets, n_obs), peak.reshape(n_sets, n_obs)
+
 
 def _earliest_prominent(s: np.ndarray, k_global: int, r: float) -> int:
     """Index of the earliest maximum of ``s`` within ``r`` of, and prominent by ``r`` of, max."""
