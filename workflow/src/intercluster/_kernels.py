@@ -337,7 +337,9 @@ def integrate(y0, t_out, k_dim, k_diss, k_ex, net, rtol, atol, neg_tol, max_step
     rhs(y, k_dim, k_diss, k_ex, net, fy)
     n_rhs = 1
     # initial step: 1 % of the time for the state to change by its own scale (Hairer's
-    # heuristic), within [1e-8 s, 1 % of the span]
+    # heuristic), within [1e-15, 1e-2] of the span. The floor only guards against a zero
+    # step; an absolute floor (it was 1e-8 s) would bind for fast constants and break the
+    # time-scale invariance of the step sequence that simulate_orbit relies on.
     d0 = 0.0
     d1 = 0.0
     for r in range(n):
@@ -348,7 +350,7 @@ def integrate(y0, t_out, k_dim, k_diss, k_ex, net, rtol, atol, neg_tol, max_step
         stats[STAT_RHS] = n_rhs
         return NON_FINITE
     h = 0.01 * np.sqrt(d0 / d1) if d1 > 0.0 else 0.01 * t_end
-    h = min(max(h, 1e-8), 0.01 * t_end)
+    h = min(max(h, 1e-15 * t_end), 0.01 * t_end)
 
     first = True
     rejected = False

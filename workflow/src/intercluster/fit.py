@@ -216,7 +216,8 @@ def plan_chunk(
     orbits; otherwise the points ``p % N == c`` (:func:`chunk_points`), point by point.
     """
     if not use_orbits:
-        return chunk_points(points, chunk, n_chunks), None, "orbits off (fit.orbits): point by point"
+        reason = "orbits switched off (fit.orbits): point by point"
+        return chunk_points(points, chunk, n_chunks), None, reason
     plan = grid_orbits(points)
     if plan.orbits is None:
         return chunk_points(points, chunk, n_chunks), None, plan.reason
@@ -444,6 +445,8 @@ def _run_orbits(
 
 
 # --- deterministic parquet -------------------------------------------------------------------
+ROW_GROUP_ROWS = 32_768
+
 def write_parquet(frame: pd.DataFrame, path) -> None:
     """Write a frame without index, deterministic for equal content (byte-identical)."""
     import pyarrow as pa
@@ -452,7 +455,10 @@ def write_parquet(frame: pd.DataFrame, path) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
     table = table.replace_schema_metadata(None)
-    pq.write_table(table, path, compression="zstd", write_statistics=False)
+    # row groups of bounded size, so that readers can stream a large table (chi2_streaming)
+    pq.write_table(
+        table, path, compression="zstd", write_statistics=False, row_group_size=ROW_GROUP_ROWS
+    )
 
 
 def read_parquet(path) -> pd.DataFrame:
@@ -518,6 +524,85 @@ def chi2_table(per_sample: dict[str, tuple[pd.DataFrame, pd.DataFrame]]) -> pd.D
     out["status"] = np.where(failed, STATUS_FAILED, STATUS_OK)
     out["message"] = ["; ".join(m) for m in messages]
     return out[CHI2_COLUMNS].sort_values("point").reset_index(drop=True)
+
+
+def chi2_streaming(
+    chunks: dict[str, Sequence], exp_tmax: dict[str, pd.DataFrame], n_points: int,
+    batch_rows: int = ROW_GROUP_ROWS,
+) -> pd.DataFrame:  # fmt: skip
+    """:func:`chi2_table` read chunk by chunk: the same table, bounded memory.
+
+    ``chunks`` maps sample -> its chunk files (parquet, :func:`run_chunk` layout),
+    ``exp_tmax`` sample -> its experimental t_max table; points are ``0 .. n_points - 1``.
+    Each file is read in batches of ``batch_rows`` rows and only the included observables'
+    columns, and reduced to chi² at once, so memory is a few arrays of ``n_points`` plus one
+    batch, whatever the number or size of the chunks. Every point must appear exactly once
+    per sample (else ValueError).
+    """
+    import pyarrow.parquet as pq
+
+    if not chunks:
+        raise ValueError("no samples to fit")
+    constants = np.full((n_points, 3), np.nan)
+    total = np.zeros(n_points)
+    n_species = np.zeros(n_points, dtype=np.int64)
+    failed = np.zeros(n_points, dtype=bool)
+    messages: dict[int, list[str]] = {}
+    samples = sorted(chunks)
+    for sample in samples:
+        use = included_species(exp_tmax[sample])
+        t_exp = exp_tmax[sample].set_index("species").loc[use, "t_max_min"].to_numpy(float)
+        chi2 = np.full(n_points, np.nan)
+        seen = np.zeros(n_points, dtype=bool)
+        bad = np.zeros(n_points, dtype=bool)
+        text = np.empty(n_points, dtype=object)
+        columns = ["point", *RATE_CONSTANTS, "status", "message", *use]
+        for path in chunks[sample]:
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=columns):
+                frame = batch.to_pandas()
+                point = frame["point"].to_numpy(dtype=np.int64)
+                if point.size and (point.min() < 0 or point.max() >= n_points):
+                    raise ValueError(f"{path}: point ids outside 0..{n_points - 1}")
+                if np.any(seen[point]) or np.unique(point).size != point.size:
+                    raise ValueError("a grid point appears in more than one chunk")
+                seen[point] = True
+                ok = (frame["status"] == STATUS_OK).to_numpy()
+                residual = frame[use].to_numpy(dtype=float) - t_exp
+                chi2[point] = np.where(ok, np.sum(residual * residual, axis=1), np.nan)
+                bad[point] = ~ok
+                text[point] = frame["message"].to_numpy()
+                constants[point] = frame[list(RATE_CONSTANTS)].to_numpy(dtype=float)
+        if not seen.all():
+            raise ValueError(
+                f"sample {sample}: chunks hold {int(seen.sum())} grid points, the grid has "
+                f"{n_points}"
+            )
+        total = total + chi2
+        n_species = n_species + np.int64(len(use))
+        failed |= bad
+        for i in np.flatnonzero(bad):
+            messages.setdefault(int(i), []).append(
+                text[i] if len(samples) == 1 else f"{sample}: {text[i]}"
+            )
+    out = pd.DataFrame({"point": np.arange(n_points, dtype=np.int64)})
+    for a, name in enumerate(RATE_CONSTANTS):
+        out[name] = constants[:, a]
+    out["chi2"] = np.where(failed, np.nan, total)
+    out["n_species"] = n_species
+    out["status"] = np.where(failed, STATUS_FAILED, STATUS_OK)
+    out["message"] = ["; ".join(messages[i]) if i in messages else "" for i in range(n_points)]
+    return out[CHI2_COLUMNS]
+
+
+def chunk_row(paths: Sequence, point: int) -> pd.DataFrame:
+    """The one row of ``point`` from a sample's chunk files (read with a filter, not whole)."""
+    import pyarrow.parquet as pq
+
+    for path in paths:
+        table = pq.read_table(path, filters=[("point", "==", int(point))])
+        if table.num_rows:
+            return table.to_pandas()
+    raise ValueError(f"point {point} not in the chunk tables")
 
 
 def residual_table(
@@ -622,6 +707,160 @@ def profile_intervals(chi2: pd.DataFrame, delta_rel: float) -> dict:
         ]
         out[name] = entry
     return out
+
+
+# --- zoom: a finer grid around the optimum (beyond the paper) ---------------------------------
+@dataclass(frozen=True)
+class ZoomSettings:
+    """``fit.zoom`` of the config (see :func:`zoom_points`)."""
+
+    enabled: bool = False
+    step_decades: float = 0.025  # log10 step of the fine grid (1/40 decade)
+    half_width_steps: float = 1.0  # half-width of the box around a centre, in coarse steps
+    max_centres: int = 3  # the best point and at most this many minima in all
+
+    @classmethod
+    def from_config(cls, zoom: dict | None) -> ZoomSettings:
+        zoom = zoom or {}
+        return cls(
+            enabled=bool(zoom.get("enabled", cls.enabled)),
+            step_decades=float(zoom.get("step_decades", cls.step_decades)),
+            half_width_steps=float(zoom.get("half_width_steps", cls.half_width_steps)),
+            max_centres=int(zoom.get("max_centres", cls.max_centres)),
+        )
+
+
+def local_minima(chi2: pd.DataFrame, axes: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Grid points whose chi² is <= that of all (up to 26) successful neighbours.
+
+    Sorted by chi² (ties: lower point first). ``chi2`` is a full-grid table (CHI2_COLUMNS).
+    """
+    shape = tuple(axes[n].size for n in RATE_CONSTANTS)
+    values = np.full(shape, np.inf)
+    table = chi2.sort_values("point")
+    ok = (table["status"] == STATUS_OK).to_numpy()
+    flat = np.where(ok, table["chi2"].to_numpy(dtype=float), np.inf)
+    values.ravel()[table["point"].to_numpy()] = flat
+    padded = np.pad(values, 1, constant_values=np.inf)
+    is_min = np.isfinite(values)
+    for offset in np.ndindex(3, 3, 3):
+        if offset == (1, 1, 1):
+            continue
+        neighbour = padded[
+            offset[0] : offset[0] + shape[0],
+            offset[1] : offset[1] + shape[1],
+            offset[2] : offset[2] + shape[2],
+        ]
+        is_min &= values <= neighbour
+    points = np.flatnonzero(is_min.ravel())
+    found = table.set_index("point").loc[points].reset_index()
+    return found.sort_values(["chi2", "point"], kind="mergesort").reset_index(drop=True)
+
+
+def zoom_centres(
+    chi2: pd.DataFrame, axes: dict[str, np.ndarray], delta_rel: float, settings: ZoomSettings
+) -> pd.DataFrame:
+    """The best grid point and the other local minima within the interval threshold
+    ``chi2 <= (1 + delta_rel) * chi2_min``, best first, at most ``settings.max_centres``."""
+    minima = local_minima(chi2, axes)
+    if minima.empty:
+        return minima
+    level = float(minima["chi2"].iloc[0]) * (1.0 + delta_rel)
+    return minima[minima["chi2"] <= level].head(max(1, settings.max_centres))
+
+
+def zoom_points(
+    chi2: pd.DataFrame, grid: dict, delta_rel: float, settings: ZoomSettings
+) -> pd.DataFrame:
+    """The fine grid: boxes around :func:`zoom_centres`, on one log-equidistant lattice.
+
+    The lattice has the step ``settings.step_decades`` on every axis and starts at the coarse
+    grid's lower end, so that boxes around different centres share their common points (a
+    union, not overlapping copies) and keep equal steps for orbits. A box spans
+    ``settings.half_width_steps`` coarse steps to either side of its centre, clipped to the
+    coarse grid's range. Columns as :func:`grid_points`; ``i_*`` are lattice indices and
+    ``point`` numbers the fine points in lattice order.
+    """
+    axes = grid_axes(grid)
+    centres = zoom_centres(chi2, axes, delta_rel, settings)
+    step = settings.step_decades
+    if not step > 0:
+        raise ValueError(f"fit.zoom.step_decades must be > 0, got {step}")
+    ranges, origins = [], []
+    for name in RATE_CONSTANTS:
+        logs = np.log10(axes[name])
+        coarse = float(np.median(np.diff(logs))) if logs.size > 1 else 0.0
+        half = int(round(settings.half_width_steps * coarse / step))
+        top = int(round((logs[-1] - logs[0]) / step))
+        ranges.append((half, top))
+        origins.append(float(logs[0]))
+    boxes = []
+    for _, centre in centres.iterrows():
+        axes_idx = []
+        for a, name in enumerate(RATE_CONSTANTS):
+            half, top = ranges[a]
+            mid = int(round((np.log10(float(centre[name])) - origins[a]) / step))
+            axes_idx.append(np.arange(max(mid - half, 0), min(mid + half, top) + 1))
+        boxes.append(np.stack(np.meshgrid(*axes_idx, indexing="ij"), axis=-1).reshape(-1, 3))
+    lattice = np.unique(np.vstack(boxes), axis=0) if boxes else np.empty((0, 3), np.int64)
+    frame = pd.DataFrame({"point": np.arange(len(lattice), dtype=np.int64)})
+    for a, short in enumerate(("i_dim", "i_diss", "i_ex")):
+        frame[short] = lattice[:, a].astype(np.int64)
+    for a, name in enumerate(RATE_CONSTANTS):
+        frame[name] = 10.0 ** (origins[a] + step * lattice[:, a])
+    return frame
+
+
+def zoom_summary(
+    zoom_chi2: pd.DataFrame, coarse: dict, centres: pd.DataFrame, settings: ZoomSettings,
+    delta_rel: float, f_confidence: float,
+) -> dict:  # fmt: skip
+    """The zoom's part of ``best.json``: its best point, profiles and intervals.
+
+    An interval end that reaches the zoom box (not the coarse grid's edge) is taken from the
+    coarse intervals ``coarse`` and marked ``"<end>_from": "coarse"``: the box is too small
+    to bound the interval there.
+    """
+    ranking = ranked(zoom_chi2)
+    out: dict = {
+        "step_decades": settings.step_decades,
+        "half_width_steps": settings.half_width_steps,
+        "centres": [_point_dict(r) for _, r in centres.iterrows()],
+        **failure_summary(zoom_chi2),
+    }
+    if ranking.empty:
+        out.update({"best": None, "intervals": None})
+        return out
+    out["best"] = _point_dict(ranking.iloc[0])
+    out["n_species"] = int(ranking.iloc[0]["n_species"])
+    out["intervals"] = _zoom_intervals(
+        zoom_chi2, coarse.get("intervals") or {}, delta_rel, coarse
+    )
+    delta_f = f_test_delta(out["n_species"], 3, f_confidence)
+    if np.isfinite(delta_f):
+        out["intervals_f_test"] = _zoom_intervals(
+            zoom_chi2, coarse.get("intervals_f_test") or {}, delta_f, coarse
+        )
+    return out
+
+
+def _zoom_intervals(zoom_chi2, coarse_intervals: dict, delta_rel: float, coarse: dict) -> dict:
+    intervals = profile_intervals(zoom_chi2, delta_rel)
+    grid = coarse.get("grid") or {}
+    for name in RATE_CONSTANTS:
+        entry = intervals.get(name)
+        if entry is None:
+            continue
+        coarse_entry = coarse_intervals.get(name) or {}
+        edges = grid.get(name) or [None]
+        for end, edge in (("low", min(edges)), ("high", max(edges))):
+            at_box = entry[f"{end}_open"]
+            at_grid = edge is not None and np.isclose(entry[end], edge, rtol=1e-9)
+            if at_box and not at_grid and coarse_entry.get(end) is not None:
+                entry[end] = coarse_entry[end]
+                entry[f"{end}_open"] = bool(coarse_entry[f"{end}_open"])
+                entry[f"{end}_from"] = "coarse"
+    return intervals
 
 
 # --- best fit ---------------------------------------------------------------------------------
@@ -759,8 +998,17 @@ def best_fit(
     f_confidence: float = 0.95,
     objective: Callable[[np.ndarray], float] | None = None,
     max_evaluations: int = 60,
+    zoom_chi2: pd.DataFrame | None = None,
+    zoom_settings: ZoomSettings | None = None,
 ) -> dict:
-    """Everything ``best.json`` holds (see the module docstring); refines when ``objective``."""
+    """Everything ``best.json`` holds (see the module docstring); refines when ``objective``.
+
+    With ``zoom_chi2`` (the fine grid's table, :func:`zoom_points`) ``best.json`` gets a
+    ``zoom`` section (its best point, profiles and intervals); ``intervals`` and
+    ``intervals_f_test`` then come from the zoom (the coarse ones stay under
+    ``intervals_coarse`` / ``intervals_f_test_coarse``) and the refinement starts from the
+    better of the two best points. ``best``/``k_*``/``chi2`` stay the paper's grid optimum.
+    """
     ranking = ranked(chi2)
     summary = failure_summary(chi2)
     out: dict = {"chi2_unit": "min^2", **summary}
@@ -784,7 +1032,24 @@ def best_fit(
     }
     if np.isfinite(delta_f):
         out["intervals_f_test"].update(profile_intervals(chi2, delta_f))
-    out["refined"] = refine(objective, best, axes, max_evaluations) if objective else None
+    start = best
+    if zoom_chi2 is not None:
+        settings = zoom_settings or ZoomSettings(enabled=True)
+        centres = zoom_centres(chi2, axes, delta_rel, settings)
+        out["zoom"] = zoom_summary(zoom_chi2, out, centres, settings, delta_rel, f_confidence)
+        zoom_best = out["zoom"]["best"]
+        if out["zoom"]["intervals"] is not None:
+            out["intervals_coarse"] = out["intervals"]
+            out["intervals"] = {**out["intervals"], **out["zoom"]["intervals"], "source": "zoom"}
+            if "intervals_f_test" in out["zoom"]:
+                out["intervals_f_test_coarse"] = out["intervals_f_test"]
+                out["intervals_f_test"] = {
+                    **out["intervals_f_test"], **out["zoom"]["intervals_f_test"],
+                    "source": "zoom",
+                }  # fmt: skip
+        if zoom_best is not None and zoom_best["chi2"] < best["chi2"]:
+            start = zoom_best
+    out["refined"] = refine(objective, start, axes, max_evaluations) if objective else None
     return out
 
 
