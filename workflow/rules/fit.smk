@@ -133,20 +133,29 @@ rule fit_best:
         "../scripts/fit_best.py"
 
 
+# One job per fit simulates its best point at every sample of the sheet (the figures show the
+# main sample's fit at the other mixing ratios too): one start-up instead of one per sample.
 rule simulate_best:
     input:
         best="results/fit/{fit_sample}/model{model}/best.json",
     output:
-        trajectories="results/fit/{fit_sample}/model{model}/best_simulation/{sample}.tsv",
-        isomers="results/fit/{fit_sample}/model{model}/best_simulation/{sample}_isomers.parquet",
+        trajectories=expand(
+            "results/fit/{{fit_sample}}/model{{model}}/best_simulation/{sample}.tsv",
+            sample=SAMPLES,
+        ),
+        isomers=expand(
+            "results/fit/{{fit_sample}}/model{{model}}/best_simulation/{sample}_isomers.parquet",
+            sample=SAMPLES,
+        ),
     log:
-        "logs/fit/simulate_best/{fit_sample}/model{model}/{sample}.log",
+        "logs/fit/simulate_best/{fit_sample}/model{model}.log",
     benchmark:
-        "results/benchmarks/simulate_best/{fit_sample}/model{model}/{sample}.tsv"
+        "results/benchmarks/simulate_best/{fit_sample}/model{model}.tsv"
     conda:
         "../../envs/fit.yaml"
     params:
-        conditions=conditions_of,
+        samples=SAMPLES,
+        conditions=all_conditions_param,
         cluster=config["cluster"],
         kinetics=config["kinetics"],
     script:

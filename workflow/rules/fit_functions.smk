@@ -79,6 +79,11 @@ def fit_conditions_param(wildcards):
     ]
 
 
+def all_conditions_param(wildcards):
+    """Conditions of every sample of the sheet, in sheet order."""
+    return [conditions_of(SimpleNamespace(sample=s)) for s in SAMPLES]
+
+
 def fit_intensities_of_sample(wildcards):
     return f"results/deconvolution/{wildcards.sample}/intensities.tsv"
 

@@ -552,6 +552,13 @@ def trace_species(system: ClusterSystem, ag_fraction: float) -> list[tuple[str, 
     return out
 
 
+def s7_s9_title(name: str) -> str:
+    """``figS8`` -> "Figure S8"; any other name (``figS7_S9_{sample}``) -> "Figures S7-S9"."""
+    if name.startswith("figS") and name[4:].isdigit():
+        return f"Figure S{name[4:]}"
+    return "Figures S7-S9"
+
+
 def figure_s7_9(
     experiment: pd.DataFrame,
     model: pd.DataFrame,
