@@ -141,10 +141,13 @@ def s10_inputs(wildcards):
 
 def chi2_inputs(wildcards):
     fit = f"results/fit/{wildcards.fit_sample}"
-    return {
+    inputs = {
         "chi2": [f"{fit}/model{m}/chi2.parquet" for m in FIT_MODELS],
         "best": [f"{fit}/model{m}/best.json" for m in FIT_MODELS],
     }
+    if ZOOM_ENABLED:  # the zoom's profiles (fit.zoom)
+        inputs["zoom"] = [f"{fit}/model{m}/zoom/chi2.parquet" for m in FIT_MODELS]
+    return inputs
 
 
 def qc_inputs(wildcards):
