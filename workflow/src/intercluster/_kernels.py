@@ -543,3 +543,19 @@ def earliest_prominent_columns(smooth, k, r):
             if s_i - max(left, right) >= need:
                 k[c] = i
                 break
+
+
+@nb.njit(cache=True)
+def peak_vertex_terms(h1, h2, y, k, lo, hi, slope, curv):
+    """``slope[c] = h1[k[c]] @ y[:, c]`` and ``curv[c] = h2[k[c]] @ y[:, c]`` over the
+    non-zero span ``lo[k[c]] .. hi[k[c]]`` of the rows (the local fit's window), in a fixed
+    order, so a column's result does not depend on how many columns come with it."""
+    for c in range(y.shape[1]):
+        r = k[c]
+        s1 = 0.0
+        s2 = 0.0
+        for j in range(lo[r], hi[r] + 1):
+            s1 += h1[r, j] * y[j, c]
+            s2 += h2[r, j] * y[j, c]
+        slope[c] = s1
+        curv[c] = s2

@@ -317,27 +317,29 @@ def simulate_orbit(
     states = np.empty_like(out)
     states[order] = out
     states = states.reshape(n_members, n_t, network.n_species)
-    messages = []
     failure = _kernels.STATUS_MESSAGES.get(code, f"status {code}")
     if code != _kernels.OK and n_members > 1:
         failure += (
             f" (one integration for this orbit of {n_members} grid points at "
             f"k = {k_dim:g}, {k_diss:g}, {k_ex:g}; it stopped before this point)"
         )
-    negative_limit = -max(atol, NEGATIVE_TOLERANCE)
-    for m in range(n_members):
-        member = states[m]
-        if not np.all(np.isfinite(member)):
-            messages.append(failure if code != _kernels.OK else _kernels.STATUS_MESSAGES[1])
-            continue
-        if member.min() < negative_limit:
-            # the interpolant can undershoot between accepted (non-negative) steps
-            messages.append(_kernels.STATUS_MESSAGES[_kernels.NEGATIVE])
-            continue
-        np.maximum(member, 0.0, out=member)
-        observables[m] = network.observables(member)
-        status[m] = "ok"
-        messages.append("")
+    # all members at once: a member is whole when every one of its rows was written
+    finite = np.isfinite(states).all(axis=(1, 2))
+    with np.errstate(invalid="ignore"):
+        lowest = np.where(finite, states.min(axis=(1, 2)), 0.0)
+    # the interpolant can undershoot between accepted (non-negative) steps
+    negative = finite & (lowest < -max(atol, NEGATIVE_TOLERANCE))
+    good = finite & ~negative
+    np.maximum(states, 0.0, out=states)
+    observables = network.observables(states)
+    observables[~good] = np.nan
+    status[good] = "ok"
+    not_reached = failure if code != _kernels.OK else _kernels.STATUS_MESSAGES[_kernels.NON_FINITE]
+    messages = [
+        "" if good[m] else (_kernels.STATUS_MESSAGES[_kernels.NEGATIVE] if negative[m]
+                            else not_reached)
+        for m in range(n_members)
+    ]  # fmt: skip
     stats = {
         "steps": int(raw[_kernels.STAT_STEPS]),
         "rejected": int(raw[_kernels.STAT_REJECTED]),
