@@ -6,19 +6,27 @@ Pipeline (one function per workflow rule, the scripts only adapt paths):
 1. :func:`grid_points`: the grid from ``config["fit"]["grid"]``; per rate constant ``n``
    log-equidistant values from ``min`` to ``max`` (default 13 quarter decades over 1e-3..1,
    2197 points). Points are numbered ``point = (i_dim * n_diss + i_diss) * n_ex + i_ex``.
-2. :func:`chunk_points` / :func:`run_chunk`: one chunk of the grid (``scattergather`` item
-   ``c-of-N``; point ``p`` belongs to chunk ``p % N``, interleaved so that slow corners of the
-   grid are shared out). Every point is simulated on the sample's experimental time grid and
-   reduced to the t_max of the 77 observables (:mod:`intercluster.observables`); a point
-   whose simulation fails is kept with ``status = "failed"`` and the reason, never raised.
-   Each point is computed on its own with identically shaped arrays, so results do not
-   depend on the chunking or on the number of cores (byte-identical tables).
-3. :func:`chi2_table`: eq 1, chi² = sum over the included observables of
+2. :func:`plan_chunk` / :func:`run_chunk`: one chunk of the grid (``scattergather`` item
+   ``c-of-N``). On a grid with equal log steps on all axes the points fall into *orbits* of
+   the time-scale invariance (:func:`grid_orbits`: constants a·k share one trajectory read at
+   a·t); a chunk gets whole orbits, balanced by expected cost (:func:`chunk_orbits`), and each
+   orbit is integrated once (:func:`intercluster.simulate.simulate_orbit`) with the t_max of
+   all its members from one batched call (:meth:`PeakFinder.tmax_many`). Other grids fall
+   back to point by point (point ``p`` in chunk ``p % N``, :func:`chunk_points`). Every point
+   is reduced to the t_max of the 77 observables on the sample's experimental time grid
+   (:mod:`intercluster.observables`); a point whose simulation fails is kept with ``status =
+   "failed"`` and the reason, never raised. Orbits (and points) do not depend on the chunking,
+   so neither do the results (byte-identical tables for any chunk and core count).
+3. :func:`chi2_table` (:func:`chi2_streaming` reads the chunks batch by batch): eq 1, chi² = sum over the included observables of
    (t_max,sim - t_max,exp)², **unit min²** (t_max in minutes of experimental time). For the
    joint sample (``fit.joint_sample_name``, default ``all``) chi² is the sum over the samples
    and ``n_species`` the summed number of included observables.
-4. :func:`best_fit`: best grid point, the next best points, failures, profile intervals
-   (:func:`profile_intervals`) and the continuous refinement (:func:`refine`).
+4. Zoom (config ``fit.zoom``, beyond the paper): :func:`zoom_points`, a finer lattice in
+   boxes around the best point and other local minima within the interval threshold, with its
+   own chi² table.
+5. :func:`best_fit`: best grid point, the next best points, failures, profile intervals
+   (:func:`profile_intervals`; from the zoom when there is one) and the continuous refinement
+   (:func:`refine`).
 
 Interval rule (**choice**, config ``fit.interval_delta_chi2_rel`` = delta, default 0.10):
 for each constant the chi² landscape is *profiled* over the other two (for each grid value
