@@ -17,7 +17,8 @@ Pipeline (one function per workflow rule, the scripts only adapt paths):
    (:mod:`intercluster.observables`); a point whose simulation fails is kept with ``status =
    "failed"`` and the reason, never raised. Orbits (and points) do not depend on the chunking,
    so neither do the results (byte-identical tables for any chunk and core count).
-3. :func:`chi2_table` (:func:`chi2_streaming` reads the chunks batch by batch): eq 1, chi² = sum over the included observables of
+3. :func:`chi2_table` (:func:`chi2_streaming` reads the chunks batch by batch): eq 1,
+   chi² = sum over the included observables of
    (t_max,sim - t_max,exp)², **unit min²** (t_max in minutes of experimental time). For the
    joint sample (``fit.joint_sample_name``, default ``all``) chi² is the sum over the samples
    and ``n_species`` the summed number of included observables.
