@@ -328,7 +328,8 @@ def test_zoom_intervals_use_the_coarse_end_beyond_the_box():
 @pytest.mark.slow
 def test_zoom_on_the_40_40_sample_stays_inside_the_coarse_interval_box():
     """The paper's 13^3 grid on a 40:40 virtual experiment (model 3; the noisy stand-in of
-    fit_helpers, no MS in the loop), then the zoom with the settings of config.yaml fit.zoom: its chi² is not worse than the coarse optimum's, and its best point lies inside
+    fit_helpers, no MS in the loop), then the zoom with the settings of config.yaml fit.zoom:
+    its chi² is not worse than the coarse optimum's, and its best point lies inside
     the coarse interval box *as far as the coarse grid resolves it*: between the grid values
     next outside the interval's ends. (The interpolated coarse ends themselves are too narrow
     along the k_dim-k_diss valley, which runs diagonally through the grid: on the demo's own
