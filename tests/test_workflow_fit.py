@@ -78,6 +78,14 @@ def test_fit_outputs_and_logs(runs):
     assert best["chi2_unit"] == "min^2" and best["n_failed"] == 0
     assert best["refined"]["chi2"] <= best["chi2"]
     assert set(best["intervals"]) >= {"k_dim", "k_diss", "k_ex", "delta_rel"}
+    # the zoom (fit.zoom in the small config): its own table, best point and the intervals
+    zoom = pd.read_parquet(work / f"results/fit/{SAMPLE}/model3/zoom/chi2.parquet")
+    assert len(zoom) == best["zoom"]["n_points"] and (zoom["status"] == "ok").all()
+    assert best["intervals"]["source"] == "zoom" and "intervals_coarse" in best
+    assert best["zoom"]["best"]["chi2"] == pytest.approx(zoom["chi2"].min())
+    assert best["zoom"]["best"]["chi2"] <= best["chi2"] * (1 + 1e-6)
+    chunk_log = (work / f"logs/fit/grid_chunk/{SAMPLE}/model3/1-of-1.log").read_text()
+    assert "27 points in 19 orbits" in chunk_log
     joint = read_json(work / "results/fit/all/model3/best.json")
     assert joint["chi2"] == pytest.approx(best["chi2"])  # one sample: joint = single
     traj = pd.read_csv(work / f"results/fit/{SAMPLE}/model3/best_simulation/{SAMPLE}.tsv",

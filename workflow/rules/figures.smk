@@ -119,19 +119,20 @@ rule figure_s7_s9:
         unpack(s7_inputs),
     output:
         png=report(
-            f"{FIGURES_DIR}/figS7_S9_{{sample}}.png",
+            f"{FIGURES_DIR}/{{s7_s9_figure}}.png",
             caption="../report/figS7_S9.rst",
             category="Paper figures",
             subcategory="Figures S7-S9",
         ),
-        pdf=f"{FIGURES_DIR}/figS7_S9_{{sample}}.pdf",
-        params=f"{FIGURES_DIR}/figS7_S9_{{sample}}.params.json",
+        pdf=f"{FIGURES_DIR}/{{s7_s9_figure}}.pdf",
+        params=f"{FIGURES_DIR}/{{s7_s9_figure}}.params.json",
     log:
-        "logs/figures/figS7_S9_{sample}.log",
+        "logs/figures/{s7_s9_figure}.log",
     conda:
         "../../envs/figures.yaml"
     params:
-        sample=this_sample_info,
+        figure=s7_s9_figure_name,
+        sample=s7_s9_sample_info,
         model=S7_MODEL,
         fit_sample=MAIN_SAMPLE,
         cluster=config["cluster"],

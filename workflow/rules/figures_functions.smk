@@ -14,6 +14,25 @@ S5_MODEL = 2 if 2 in FIT_MODELS else max(FIT_MODELS)
 S7_MODEL = 3 if 3 in FIT_MODELS else max(FIT_MODELS)
 TABLE1_MODELS = [m for m in (1, 2, 3) if f"model{m}" in config["kinetics"]["table1"]]
 FIT_SAMPLES = SAMPLES + [JOINT_SAMPLE]
+# Figures S7, S8 and S9: the further mixing ratios in sheet order (README). A sheet with more
+# than three further samples gets figS7_S9_{sample} for the rest; that name also works for
+# any sample of the sheet on request.
+S7_S9_NAMES = {f"figS{7 + i}": s for i, s in enumerate(OTHER_SAMPLES[:3])}
+S7_S9_NAMES.update({f"figS7_S9_{s}": s for s in SAMPLES})
+
+
+wildcard_constraints:
+    s7_s9_figure="|".join(re.escape(n) for n in S7_S9_NAMES),
+
+
+def s7_s9_sample(wildcards):
+    return S7_S9_NAMES[wildcards.s7_s9_figure]
+
+
+def s7_s9_figures():
+    """The names of the S7-S9 figures the workflow makes by default."""
+    numbered = [f"figS{7 + i}" for i in range(min(3, len(OTHER_SAMPLES)))]
+    return numbered + [f"figS7_S9_{s}" for s in OTHER_SAMPLES[3:]]
 
 
 def is_synthetic(sample):
@@ -43,7 +62,7 @@ def figure_files(name):
 def paper_figure_targets():
     """Every figure that reproduces one of the paper's (3, S5-S11)."""
     names = ["fig3_best_fit", "fig3_table1", "figS5", "figS6", "figS10", "figS11"]
-    names += [f"figS7_S9_{s}" for s in OTHER_SAMPLES]
+    names += s7_s9_figures()
     return [f"{FIGURES_DIR}/{n}.{ext}" for n in names for ext in ("png", "pdf")]
 
 
@@ -103,10 +122,11 @@ def s5_inputs(wildcards):
 
 def s7_inputs(wildcards):
     fit = f"results/fit/{MAIN_SAMPLE}/model{S7_MODEL}"
+    sample = s7_s9_sample(wildcards)
     return {
-        "experiment": intensities_of_sample(wildcards),
+        "experiment": f"results/deconvolution/{sample}/intensities.tsv",
         "best": f"{fit}/best.json",
-        "simulation": f"{fit}/best_simulation/{wildcards.sample}.tsv",
+        "simulation": f"{fit}/best_simulation/{sample}.tsv",
     }
 
 
@@ -121,10 +141,13 @@ def s10_inputs(wildcards):
 
 def chi2_inputs(wildcards):
     fit = f"results/fit/{wildcards.fit_sample}"
-    return {
+    inputs = {
         "chi2": [f"{fit}/model{m}/chi2.parquet" for m in FIT_MODELS],
         "best": [f"{fit}/model{m}/best.json" for m in FIT_MODELS],
     }
+    if ZOOM_ENABLED:  # the zoom's profiles (fit.zoom)
+        inputs["zoom"] = [f"{fit}/model{m}/zoom/chi2.parquet" for m in FIT_MODELS]
+    return inputs
 
 
 def qc_inputs(wildcards):
@@ -162,6 +185,14 @@ def all_sample_info(wildcards):
 
 def this_sample_info(wildcards):
     return sample_info(wildcards.sample)
+
+
+def s7_s9_figure_name(wildcards):
+    return wildcards.s7_s9_figure
+
+
+def s7_s9_sample_info(wildcards):
+    return sample_info(s7_s9_sample(wildcards))
 
 
 def fit_sample_synthetic(wildcards):

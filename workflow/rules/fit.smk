@@ -46,6 +46,7 @@ rule fit_grid_chunk:
     threads: 1
     params:
         grid=config["fit"]["grid"],
+        orbits=config["fit"].get("orbits", True),
         tmax=config["fit"]["tmax"],
         cluster=config["cluster"],
         kinetics=config["kinetics"],
@@ -70,13 +71,47 @@ rule fit_chi2:
         "../../envs/fit.yaml"
     params:
         samples=fit_samples_param,
+        chunks_of=fit_chunks_by_sample,
         grid=config["fit"]["grid"],
     script:
         "../scripts/fit_chi2.py"
 
 
+# --- zoom: a finer grid around the optimum (fit.zoom; beyond the paper) ---------------------
+
+
+rule fit_zoom:
+    input:
+        coarse="results/fit/{fit_sample}/model{model}/chi2.parquet",
+        intensities=fit_intensities_of,
+        tmax=fit_tmax_of,
+    output:
+        tmax="results/fit/{fit_sample}/model{model}/zoom/tmax.parquet",
+        chi2="results/fit/{fit_sample}/model{model}/zoom/chi2.parquet",
+        residuals="results/fit/{fit_sample}/model{model}/zoom/residuals.tsv",
+    log:
+        "logs/fit/zoom/{fit_sample}/model{model}.log",
+    benchmark:
+        "results/benchmarks/fit_zoom/{fit_sample}/model{model}.tsv"
+    conda:
+        "../../envs/fit.yaml"
+    threads: 1
+    params:
+        samples=fit_samples_param,
+        conditions=fit_conditions_param,
+        grid=config["fit"]["grid"],
+        zoom=zoom_params,
+        orbits=config["fit"].get("orbits", True),
+        tmax=config["fit"]["tmax"],
+        cluster=config["cluster"],
+        kinetics=config["kinetics"],
+    script:
+        "../scripts/fit_zoom.py"
+
+
 rule fit_best:
     input:
+        unpack(fit_zoom_of),
         chi2="results/fit/{fit_sample}/model{model}/chi2.parquet",
         intensities=fit_intensities_of,
         tmax=fit_tmax_of,
@@ -98,20 +133,29 @@ rule fit_best:
         "../scripts/fit_best.py"
 
 
+# One job per fit simulates its best point at every sample of the sheet (the figures show the
+# main sample's fit at the other mixing ratios too): one start-up instead of one per sample.
 rule simulate_best:
     input:
         best="results/fit/{fit_sample}/model{model}/best.json",
     output:
-        trajectories="results/fit/{fit_sample}/model{model}/best_simulation/{sample}.tsv",
-        isomers="results/fit/{fit_sample}/model{model}/best_simulation/{sample}_isomers.parquet",
+        trajectories=expand(
+            "results/fit/{{fit_sample}}/model{{model}}/best_simulation/{sample}.tsv",
+            sample=SAMPLES,
+        ),
+        isomers=expand(
+            "results/fit/{{fit_sample}}/model{{model}}/best_simulation/{sample}_isomers.parquet",
+            sample=SAMPLES,
+        ),
     log:
-        "logs/fit/simulate_best/{fit_sample}/model{model}/{sample}.log",
+        "logs/fit/simulate_best/{fit_sample}/model{model}.log",
     benchmark:
-        "results/benchmarks/simulate_best/{fit_sample}/model{model}/{sample}.tsv"
+        "results/benchmarks/simulate_best/{fit_sample}/model{model}.tsv"
     conda:
         "../../envs/fit.yaml"
     params:
-        conditions=conditions_of,
+        samples=SAMPLES,
+        conditions=all_conditions_param,
         cluster=config["cluster"],
         kinetics=config["kinetics"],
     script:

@@ -21,6 +21,36 @@ def fit_chunks_of(wildcards):
     ]
 
 
+def fit_chunks_by_sample(wildcards):
+    """Sample -> its chunk tables (params of fit_chi2: which inputs belong to which sample)."""
+    return {
+        sample: gather.grid(
+            f"results/fit/{sample}/model{wildcards.model}/chunks/{{scatteritem}}.parquet"
+        )
+        for sample in samples_of_fit(wildcards.fit_sample)
+    }
+
+
+ZOOM = config["fit"].get("zoom", {}) or {}
+ZOOM_ENABLED = bool(ZOOM.get("enabled", False))
+
+
+def zoom_params(wildcards):
+    """fit.zoom, with the interval threshold that selects the zoom's centres."""
+    return {
+        **ZOOM,
+        "delta_rel": float(config["fit"].get("interval_delta_chi2_rel", 0.10)),
+    }
+
+
+def fit_zoom_of(wildcards):
+    """The zoom's chi² table for fit_best, when fit.zoom is enabled."""
+    if not ZOOM_ENABLED:
+        return {}
+    fit = f"results/fit/{wildcards.fit_sample}/model{wildcards.model}"
+    return {"zoom": f"{fit}/zoom/chi2.parquet"}
+
+
 def fit_intensities_of(wildcards):
     """The deconvolved intensities of every sample of the fit (time grids)."""
     return [
@@ -49,6 +79,11 @@ def fit_conditions_param(wildcards):
     ]
 
 
+def all_conditions_param(wildcards):
+    """Conditions of every sample of the sheet, in sheet order."""
+    return [conditions_of(SimpleNamespace(sample=s)) for s in SAMPLES]
+
+
 def fit_intensities_of_sample(wildcards):
     return f"results/deconvolution/{wildcards.sample}/intensities.tsv"
 
@@ -70,6 +105,13 @@ def fit_targets():
         model=FIT_MODELS,
         name=["chi2.parquet", "best.json", "residuals.tsv"],
     )
+    if ZOOM_ENABLED:
+        targets += expand(
+            "results/fit/{fit_sample}/model{model}/zoom/{name}",
+            fit_sample=fit_samples,
+            model=FIT_MODELS,
+            name=["tmax.parquet", "chi2.parquet", "residuals.tsv"],
+        )
     targets += expand(
         "results/plausibility/{fit_sample}/model{model}.json",
         fit_sample=fit_samples,

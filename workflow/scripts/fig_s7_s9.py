@@ -1,4 +1,5 @@
-"""Figures S7-S9: one further mixing ratio, experiment against model 3."""
+"""Figures S7-S9: one further mixing ratio, experiment against model 3 (figS7, figS8, figS9:
+the further samples in sheet order)."""
 
 from intercluster.io import configure_logging
 
@@ -23,12 +24,13 @@ fig = figures.figure_s7_9(
     time_max_min=float(smk.params.figures["time_max_min"]),
     synthetic=bool(sample["synthetic"]),
     model_number=model,
+    figure_name=figures.s7_s9_title(str(smk.params.figure)),
 )
 dpi = int(smk.params.figures["dpi"])
 figures.save_figure(fig, smk.output.png, smk.output.pdf, dpi)
 write_json(
     {
-        "figure": "figS7_S9",
+        "figure": str(smk.params.figure),
         "sample": sample,
         "model": model,
         "constants": constants,

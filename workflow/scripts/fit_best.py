@@ -30,11 +30,18 @@ result = fit.best_fit(
     f_confidence=float(fit_cfg.get("interval_f_confidence", 0.95)),
     objective=objective,
     max_evaluations=int(fit_cfg.get("refine_max_evaluations", 60)),
+    zoom_chi2=fit.read_parquet(sm.input.zoom) if "zoom" in sm.input.keys() else None,
+    zoom_settings=fit.ZoomSettings.from_config(fit_cfg.get("zoom")),
 )
 result.update({"fit_sample": sm.wildcards.fit_sample, "model": int(sm.wildcards.model),
                "samples": list(sm.params.samples)})  # fmt: skip
 log.info("best: k_dim=%s k_diss=%s k_ex=%s chi2=%s; %d failed", result["k_dim"],
          result["k_diss"], result["k_ex"], result["chi2"], result["n_failed"])  # fmt: skip
+if result.get("zoom") and result["zoom"].get("best"):
+    z = result["zoom"]["best"]
+    log.info("zoom best (step %g decades): k_dim=%.4g k_diss=%.4g k_ex=%.4g chi2=%.6g",
+             result["zoom"]["step_decades"], z["k_dim"], z["k_diss"], z["k_ex"],
+             z["chi2"])  # fmt: skip
 if result.get("refined"):
     r = result["refined"]
     log.info("refined (%d evaluations): k_dim=%.4g k_diss=%.4g k_ex=%.4g chi2=%.6g",

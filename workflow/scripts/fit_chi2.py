@@ -1,4 +1,6 @@
-"""chi² (eq 1) per grid point for a sample or the joint fit; residuals (rule fit_chi2)."""
+"""chi² (eq 1) per grid point for a sample or the joint fit; residuals (rule fit_chi2).
+
+The chunk tables are streamed (fit.chi2_streaming), never all held at once."""
 
 from intercluster.io import configure_logging
 
@@ -9,17 +11,12 @@ from intercluster.io import write_tsv  # noqa: E402
 from intercluster.validation import InputError  # noqa: E402
 
 sm = snakemake  # noqa: F821
-per_sample = {}
-for sample in sm.params.samples:
-    prefix = f"results/fit/{sample}/model{sm.wildcards.model}/chunks/"
-    chunks = [fit.read_parquet(p) for p in sm.input.chunks if str(p).startswith(prefix)]
-    _, exp_tmax = fit.load_experiment(sm.input.intensities[sm.params.samples.index(sample)],
-                                      sm.input.tmax[sm.params.samples.index(sample)])  # fmt: skip
-    per_sample[sample] = (fit.merge_chunks(chunks), exp_tmax)
-chi2 = fit.chi2_table(per_sample)
-expected = len(fit.grid_points(sm.params.grid))
-if len(chi2) != expected:
-    raise ValueError(f"chunks hold {len(chi2)} grid points, the grid has {expected}")
+samples = list(sm.params.samples)
+chunks, exp_tmax = {}, {}
+for k, sample in enumerate(samples):
+    chunks[sample] = [str(p) for p in sm.params.chunks_of[sample]]
+    _, exp_tmax[sample] = fit.load_experiment(sm.input.intensities[k], sm.input.tmax[k])
+chi2 = fit.chi2_streaming(chunks, exp_tmax, len(fit.grid_points(sm.params.grid)))
 summary = fit.failure_summary(chi2)
 log.info("%s model %s: %d points, %d ok, %d failed", sm.wildcards.fit_sample,
          sm.wildcards.model, summary["n_points"], summary["n_ok"], summary["n_failed"])  # fmt: skip
@@ -36,4 +33,5 @@ if ranking.empty:
 best = ranking.iloc[0]
 log.info("best grid point %d: k_dim=%g k_diss=%g k_ex=%g chi2=%.6g min^2", best["point"],
          best["k_dim"], best["k_diss"], best["k_ex"], best["chi2"])  # fmt: skip
+per_sample = {s: (fit.chunk_row(chunks[s], int(best["point"])), exp_tmax[s]) for s in samples}
 write_tsv(fit.residual_table(per_sample, int(best["point"])), sm.output.residuals)

@@ -10,12 +10,16 @@ from intercluster.system import ClusterSystem  # noqa: E402
 
 sm = snakemake  # noqa: F821
 chunk, n_chunks = fit.parse_scatteritem(sm.wildcards.scatteritem)
-points = fit.chunk_points(fit.grid_points(sm.params.grid), chunk, n_chunks)
+points, orbits, how = fit.plan_chunk(
+    fit.grid_points(sm.params.grid), chunk, n_chunks, bool(sm.params.orbits)
+)
+log.info("grid: %s", how)
 times_min, _ = fit.load_experiment(sm.input.intensities)
 network = fit.network_for(sm.wildcards.model, sm.params.cluster, sm.params.kinetics)
 species = ClusterSystem.from_config(sm.params.cluster).observables()["species"].tolist()
 simulator = fit.default_simulator()
-log.info("simulator: %s.%s", simulator.__module__, simulator.__name__)
+if orbits is None:
+    log.info("simulator: %s.%s", simulator.__module__, simulator.__name__)
 frame = fit.run_chunk(
     network,
     points,
@@ -26,5 +30,6 @@ frame = fit.run_chunk(
     simulator=simulator,
     options=fit.simulator_options(sm.params.kinetics),
     label=f"{sm.wildcards.sample} model {sm.wildcards.model} chunk {sm.wildcards.scatteritem}",
+    orbits=orbits,
 )
 fit.write_parquet(frame, sm.output.chunk)

@@ -1,4 +1,4 @@
-"""Trajectories of a best grid fit at one sample's conditions (rule simulate_best)."""
+"""Trajectories of a best grid fit at every sample's conditions (rule simulate_best)."""
 
 from intercluster.io import configure_logging
 
@@ -17,14 +17,19 @@ if best.get("best") is None:
 kinetics = sm.params.kinetics
 step = float(kinetics["output_step_min"])
 times = np.round(np.arange(0.0, float(kinetics["t_end_min"]) + 0.5 * step, step), 10)
-log.info("simulating %s at %s: %s", sm.input.best, sm.wildcards.sample, best["best"])
-table, isomers = fit.best_trajectories(
-    fit.network_for(sm.wildcards.model, sm.params.cluster, kinetics),
-    ClusterSystem.from_config(sm.params.cluster).observables(),
-    best["best"],
-    fit.Conditions.from_dict(sm.params.conditions),
-    times,
-    options=fit.simulator_options(kinetics),
-)
-write_tsv(table, sm.output.trajectories)
-fit.write_parquet(isomers, sm.output.isomers)
+network = fit.network_for(sm.wildcards.model, sm.params.cluster, kinetics)
+observables = ClusterSystem.from_config(sm.params.cluster).observables()
+outputs = zip(sm.params.samples, sm.params.conditions, sm.output.trajectories,
+              sm.output.isomers, strict=True)  # fmt: skip
+for sample, conditions, trajectories, isomers in outputs:
+    log.info("simulating %s at %s: %s", sm.input.best, sample, best["best"])
+    table, isomer_table = fit.best_trajectories(
+        network,
+        observables,
+        best["best"],
+        fit.Conditions.from_dict(conditions),
+        times,
+        options=fit.simulator_options(kinetics),
+    )
+    write_tsv(table, trajectories)
+    fit.write_parquet(isomer_table, isomers)

@@ -337,7 +337,9 @@ def integrate(y0, t_out, k_dim, k_diss, k_ex, net, rtol, atol, neg_tol, max_step
     rhs(y, k_dim, k_diss, k_ex, net, fy)
     n_rhs = 1
     # initial step: 1 % of the time for the state to change by its own scale (Hairer's
-    # heuristic), within [1e-8 s, 1 % of the span]
+    # heuristic), within [1e-15, 1e-2] of the span. The floor only guards against a zero
+    # step; an absolute floor (it was 1e-8 s) would bind for fast constants and break the
+    # time-scale invariance of the step sequence that simulate_orbit relies on.
     d0 = 0.0
     d1 = 0.0
     for r in range(n):
@@ -348,7 +350,7 @@ def integrate(y0, t_out, k_dim, k_diss, k_ex, net, rtol, atol, neg_tol, max_step
         stats[STAT_RHS] = n_rhs
         return NON_FINITE
     h = 0.01 * np.sqrt(d0 / d1) if d1 > 0.0 else 0.01 * t_end
-    h = min(max(h, 1e-8), 0.01 * t_end)
+    h = min(max(h, 1e-15 * t_end), 0.01 * t_end)
 
     first = True
     rejected = False
@@ -361,10 +363,10 @@ def integrate(y0, t_out, k_dim, k_diss, k_ex, net, rtol, atol, neg_tol, max_step
         if n_steps + n_rej >= max_steps:
             status = TOO_MANY_STEPS
             break
-        last = False
-        if t + 1.01 * h >= t_end:
-            h = t_end - t
-            last = True
+        # The last step is NOT cut to end at t_end: the final output comes from the dense
+        # output like every other one. Then the step sequence does not depend on where the
+        # output stops, which makes an orbit's integration (simulate_orbit) reproduce each
+        # member's own integration step for step, in scaled time.
         if h <= 1e-13 * max(t, 1.0):
             status = STEP_UNDERFLOW
             break
@@ -439,7 +441,7 @@ def integrate(y0, t_out, k_dim, k_diss, k_ex, net, rtol, atol, neg_tol, max_step
             continue
 
         # accepted: dense output for every requested time inside (t, t + h]
-        t_new = t_end if last else t + h
+        t_new = t + h
         if io < n_out and t_out[io] <= t_new:
             for r in range(n):
                 q1 = D21 * k1[r] + D22 * k2[r] + D23 * k3[r] + D24 * k4[r] + D25 * k5[r]
@@ -488,3 +490,72 @@ def integrate(y0, t_out, k_dim, k_diss, k_ex, net, rtol, atol, neg_tol, max_step
                 if not np.isfinite(out[q, r]):
                     return NON_FINITE
     return status
+
+
+# --- t_max of many curves (see intercluster.observables.PeakFinder.tmax_many) ---------------
+@nb.njit(cache=True)
+def earliest_prominent_columns(smooth, k, r):
+    """For every column j of ``smooth`` (n_times, n_curves): replace the index ``k[j]`` of its
+    global maximum by that of the earliest maximum within ``r`` of, and prominent by ``r`` of,
+    the global maximum (the near-equal-maxima rule of ``intercluster.observables``).
+
+    Same rule, step by step, as ``observables._earliest_prominent``, for all columns in one
+    compiled loop (a Python loop over columns would dominate t_max of a large grid).
+    """
+    n, n_cols = smooth.shape
+    for c in range(n_cols):
+        kg = k[c]
+        top = smooth[kg, c]
+        need = r * abs(top)
+        level = top - need
+        # only an earlier point within the tolerance can be an earlier maximum
+        first = -1
+        for i in range(kg):
+            if smooth[i, c] >= level:
+                first = i
+                break
+        if first < 0:
+            continue
+        for i in range(first, kg):
+            s_i = smooth[i, c]
+            if s_i < level:
+                continue
+            if i > 0 and smooth[i - 1, c] > s_i:
+                continue
+            if i < n - 1 and smooth[i + 1, c] >= s_i:
+                continue
+            j = i + 1
+            right = np.inf
+            while j < n and smooth[j, c] <= s_i:
+                if smooth[j, c] < right:
+                    right = smooth[j, c]
+                j += 1
+            h = i - 1
+            left = np.inf
+            while h >= 0 and smooth[h, c] <= s_i:
+                if smooth[h, c] < left:
+                    left = smooth[h, c]
+                h -= 1
+            if h < 0:
+                left = -np.inf
+            if j >= n:
+                right = -np.inf
+            if s_i - max(left, right) >= need:
+                k[c] = i
+                break
+
+
+@nb.njit(cache=True)
+def peak_vertex_terms(h1, h2, y, k, lo, hi, slope, curv):
+    """``slope[c] = h1[k[c]] @ y[:, c]`` and ``curv[c] = h2[k[c]] @ y[:, c]`` over the
+    non-zero span ``lo[k[c]] .. hi[k[c]]`` of the rows (the local fit's window), in a fixed
+    order, so a column's result does not depend on how many columns come with it."""
+    for c in range(y.shape[1]):
+        r = k[c]
+        s1 = 0.0
+        s2 = 0.0
+        for j in range(lo[r], hi[r] + 1):
+            s1 += h1[r, j] * y[j, c]
+            s2 += h2[r, j] * y[j, c]
+        slope[c] = s1
+        curv[c] = s2

@@ -552,6 +552,13 @@ def trace_species(system: ClusterSystem, ag_fraction: float) -> list[tuple[str, 
     return out
 
 
+def s7_s9_title(name: str) -> str:
+    """``figS8`` -> "Figure S8"; any other name (``figS7_S9_{sample}``) -> "Figures S7-S9"."""
+    if name.startswith("figS") and name[4:].isdigit():
+        return f"Figure S{name[4:]}"
+    return "Figures S7-S9"
+
+
 def figure_s7_9(
     experiment: pd.DataFrame,
     model: pd.DataFrame,
@@ -804,13 +811,17 @@ def chi2_profiles(chi2: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 
 def figure_chi2(
-    landscapes: Sequence[tuple[int, pd.DataFrame, dict]],
+    landscapes: Sequence[tuple],
     fit_label: str = "",
     synthetic: bool = False,
 ):
     """χ² along each rate constant for each model (log axes): the slice through the best
     grid point, the profile (minimum over the other two constants), the interval threshold
-    and interval from best.json, the best grid point and the refined value."""
+    and interval from best.json, the best grid point and the refined value.
+
+    ``landscapes``: (model, chi2, best) or (model, chi2, best, zoom_chi2); with a zoom table
+    (fit.zoom) its profile and best point are drawn too, and best.json's interval and
+    threshold are then the zoom's."""
     fig, axes = plt.subplots(
         len(landscapes),
         3,
@@ -820,7 +831,8 @@ def figure_chi2(
     )
     handles: list = []
     labels: list = []
-    for row, (model, chi2, best) in enumerate(landscapes):
+    for row, (model, chi2, best, *rest) in enumerate(landscapes):
+        zoom = rest[0] if rest and rest[0] is not None and not _ok_points(rest[0]).empty else None
         if _ok_points(chi2).empty:
             for ax in axes[row]:
                 ax.text(
@@ -857,6 +869,26 @@ def figure_chi2(
                 lw=1,
                 label="profile (minimum over the other two constants)",
             )
+            if zoom is not None:
+                zoom_prof = chi2_profiles(zoom)[name]
+                ax.plot(
+                    zoom_prof[name],
+                    zoom_prof["chi2"],
+                    "-",
+                    color="#e08214",
+                    lw=1.4,
+                    label="zoom profile (fine grid around the optimum)",
+                )
+                zoom_best = _ok_points(zoom).sort_values(["chi2", "point"]).iloc[0]
+                ax.plot(
+                    [float(zoom_best[name])],
+                    [float(zoom_best["chi2"])],
+                    "D",
+                    ms=6,
+                    color="#e08214",
+                    zorder=6,
+                    label="zoom best point",
+                )
             best_grid = float(s.loc[s["chi2"].idxmin(), name])
             ax.plot(
                 [best_grid],

@@ -6,19 +6,28 @@ Pipeline (one function per workflow rule, the scripts only adapt paths):
 1. :func:`grid_points`: the grid from ``config["fit"]["grid"]``; per rate constant ``n``
    log-equidistant values from ``min`` to ``max`` (default 13 quarter decades over 1e-3..1,
    2197 points). Points are numbered ``point = (i_dim * n_diss + i_diss) * n_ex + i_ex``.
-2. :func:`chunk_points` / :func:`run_chunk`: one chunk of the grid (``scattergather`` item
-   ``c-of-N``; point ``p`` belongs to chunk ``p % N``, interleaved so that slow corners of the
-   grid are shared out). Every point is simulated on the sample's experimental time grid and
-   reduced to the t_max of the 77 observables (:mod:`intercluster.observables`); a point
-   whose simulation fails is kept with ``status = "failed"`` and the reason, never raised.
-   Each point is computed on its own with identically shaped arrays, so results do not
-   depend on the chunking or on the number of cores (byte-identical tables).
-3. :func:`chi2_table`: eq 1, chi² = sum over the included observables of
+2. :func:`plan_chunk` / :func:`run_chunk`: one chunk of the grid (``scattergather`` item
+   ``c-of-N``). On a grid with equal log steps on all axes the points fall into *orbits* of
+   the time-scale invariance (:func:`grid_orbits`: constants a·k share one trajectory read at
+   a·t); a chunk gets whole orbits, balanced by expected cost (:func:`chunk_orbits`), and each
+   orbit is integrated once (:func:`intercluster.simulate.simulate_orbit`) with the t_max of
+   all its members from one batched call (:meth:`PeakFinder.tmax_many`). Other grids fall
+   back to point by point (point ``p`` in chunk ``p % N``, :func:`chunk_points`). Every point
+   is reduced to the t_max of the 77 observables on the sample's experimental time grid
+   (:mod:`intercluster.observables`); a point whose simulation fails is kept with ``status =
+   "failed"`` and the reason, never raised. Orbits (and points) do not depend on the chunking,
+   so neither do the results (byte-identical tables for any chunk and core count).
+3. :func:`chi2_table` (:func:`chi2_streaming` reads the chunks batch by batch): eq 1,
+   chi² = sum over the included observables of
    (t_max,sim - t_max,exp)², **unit min²** (t_max in minutes of experimental time). For the
    joint sample (``fit.joint_sample_name``, default ``all``) chi² is the sum over the samples
    and ``n_species`` the summed number of included observables.
-4. :func:`best_fit`: best grid point, the next best points, failures, profile intervals
-   (:func:`profile_intervals`) and the continuous refinement (:func:`refine`).
+4. Zoom (config ``fit.zoom``, beyond the paper): :func:`zoom_points`, a finer lattice in
+   boxes around the best point and other local minima within the interval threshold, with its
+   own chi² table.
+5. :func:`best_fit`: best grid point, the next best points, failures, profile intervals
+   (:func:`profile_intervals`; from the zoom when there is one) and the continuous refinement
+   (:func:`refine`).
 
 Interval rule (**choice**, config ``fit.interval_delta_chi2_rel`` = delta, default 0.10):
 for each constant the chi² landscape is *profiled* over the other two (for each grid value
@@ -106,6 +115,125 @@ def parse_scatteritem(item: str) -> tuple[int, int]:
 def chunk_points(points: pd.DataFrame, chunk: int, n_chunks: int) -> pd.DataFrame:
     """Points of chunk ``chunk`` (zero-based) of ``n_chunks``: every point with p % N == c."""
     return points[points["point"] % n_chunks == chunk].reset_index(drop=True)
+
+
+# --- orbits of the time-scale invariance -------------------------------------------------------
+@dataclass(frozen=True)
+class Orbit:
+    """Grid points whose constants differ by one common factor: ``k(member m) = scales[m] *
+    k(member 0)``; member 0 has the smallest constants. One integration serves them all
+    (:func:`intercluster.simulate.simulate_orbit`)."""
+
+    points: np.ndarray  # point ids, slowest member first
+    scales: np.ndarray  # >= 1, ascending; scales[0] == 1
+    base: tuple[float, float, float]  # k_dim, k_diss, k_ex of member 0
+
+    @property
+    def cost(self) -> float:
+        """Expected cost in units of one member's t_max and interpolation: one integration
+        (as long as that of the orbit's fastest member, about ten members' worth) plus the
+        members."""
+        return 10.0 + float(self.points.size)
+
+
+@dataclass(frozen=True)
+class OrbitPlan:
+    """The orbits of a point set, or None with the reason to simulate point by point."""
+
+    orbits: list[Orbit] | None
+    reason: str
+
+
+def grid_orbits(points: pd.DataFrame, rel_tol: float = 1e-6) -> OrbitPlan:
+    """Group the points into orbits along the diagonal of a log-equidistant lattice.
+
+    Points ``(i, j, l)`` and ``(i+s, j+s, l+s)`` of a lattice with the same log step on all
+    three axes share an orbit (constants scaled by ``10^(s * step)``). The points need not
+    fill a box (a zoom grid is a union of boxes); every axis must have at least two values,
+    all values must lie on a lattice of one log step per axis (within ``rel_tol`` of a step)
+    and the three steps must agree within ``rel_tol`` relative. Otherwise ``orbits`` is None
+    and ``reason`` says why (the caller then simulates point by point).
+    """
+    logs = np.log10(points[list(RATE_CONSTANTS)].to_numpy(dtype=float))
+    if not np.all(np.isfinite(logs)):
+        return OrbitPlan(None, "rate constants not all positive: point by point")
+    steps, origins = [], []
+    for a, name in enumerate(RATE_CONSTANTS):
+        values = np.unique(logs[:, a])
+        if values.size < 2:
+            return OrbitPlan(None, f"{name} has a single value: no orbits, point by point")
+        diffs = np.diff(values)
+        step = float(diffs.min())
+        ratio = diffs / step
+        if np.any(np.abs(ratio - np.round(ratio)) > rel_tol * np.maximum(1.0, ratio)):
+            return OrbitPlan(None, f"{name} is not log-equidistant: point by point")
+        steps.append(step)
+        origins.append(float(values[0]))
+    steps_arr = np.array(steps)
+    if np.any(np.abs(steps_arr / steps_arr.mean() - 1.0) > rel_tol):
+        text = ", ".join(f"{n} {s:.6g}" for n, s in zip(RATE_CONSTANTS, steps, strict=True))
+        return OrbitPlan(None, f"log steps differ between the axes ({text} decades): "
+                               "point by point")  # fmt: skip
+    lattice = np.rint((logs - np.array(origins)) / steps_arr).astype(np.int64)
+    key_a = lattice[:, 0] - lattice[:, 2]
+    key_b = lattice[:, 1] - lattice[:, 2]
+    order = np.lexsort((lattice[:, 2], key_b, key_a))
+    ids = points["point"].to_numpy(dtype=np.int64)
+    values = points[list(RATE_CONSTANTS)].to_numpy(dtype=float)
+    starts = np.flatnonzero(
+        np.r_[True, (np.diff(key_a[order]) != 0) | (np.diff(key_b[order]) != 0)]
+    )
+    orbits = []
+    for members in np.split(order, starts[1:]):
+        base = values[members[0]]
+        # the common factor, averaged over the three axes (they agree to round-off)
+        scales = 10.0 ** np.mean(logs[members] - logs[members[0]], axis=1)
+        scales[0] = 1.0
+        orbits.append(Orbit(ids[members], np.maximum.accumulate(scales), tuple(base.tolist())))
+    n_points = len(points)
+    return OrbitPlan(
+        orbits,
+        f"{n_points} points in {len(orbits)} orbits (log step {steps_arr.mean():.6g} decades "
+        f"on every axis): one integration per orbit",
+    )
+
+
+def chunk_orbits(orbits: Sequence[Orbit], chunk: int, n_chunks: int) -> list[Orbit]:
+    """Orbits of chunk ``chunk`` (zero-based) of ``n_chunks``, balanced by expected cost.
+
+    Longest-processing-time rule: orbits by decreasing cost (ties: smaller first point id)
+    each go to the chunk with the least cost so far (ties: lower chunk index). Deterministic,
+    and the orbits themselves do not depend on the chunking, so neither do the results.
+    """
+    ranking = sorted(range(len(orbits)), key=lambda o: (-orbits[o].cost, int(orbits[o].points[0])))
+    load = np.zeros(n_chunks)
+    mine = []
+    for o in ranking:
+        target = int(np.argmin(load))
+        load[target] += orbits[o].cost
+        if target == chunk:
+            mine.append(orbits[o])
+    return sorted(mine, key=lambda orbit: int(orbit.points[0]))
+
+
+def plan_chunk(
+    points: pd.DataFrame, chunk: int, n_chunks: int, use_orbits: bool = True
+) -> tuple[pd.DataFrame, list[Orbit] | None, str]:
+    """Points and orbits of one chunk of a point set, and how it will be simulated.
+
+    With orbits (when ``use_orbits`` and :func:`grid_orbits` finds them) the chunk gets whole
+    orbits; otherwise the points ``p % N == c`` (:func:`chunk_points`), point by point.
+    """
+    if not use_orbits:
+        reason = "orbits switched off (fit.orbits): point by point"
+        return chunk_points(points, chunk, n_chunks), None, reason
+    plan = grid_orbits(points)
+    if plan.orbits is None:
+        return chunk_points(points, chunk, n_chunks), None, plan.reason
+    mine = chunk_orbits(plan.orbits, chunk, n_chunks)
+    ids = np.concatenate([o.points for o in mine]) if mine else np.array([], dtype=np.int64)
+    chosen = points[points["point"].isin(ids)].sort_values("point").reset_index(drop=True)
+    return chosen, mine, f"{plan.reason}; this chunk: {len(mine)} orbits, {len(chosen)} points"
 
 
 # --- simulation of one point -----------------------------------------------------------------
@@ -203,8 +331,13 @@ def run_chunk(
     options: dict | None = None,
     label: str = "chunk",
     log_every_s: float = 10.0,
+    orbits: Sequence[Orbit] | None = None,
 ) -> pd.DataFrame:
     """t_max of every observable for every point of a chunk.
+
+    With ``orbits`` (covering exactly the chunk's points, see :func:`plan_chunk`) every orbit
+    is integrated once and the t_max of all its members come from one batched call
+    (:meth:`PeakFinder.tmax_many`); otherwise every point is simulated on its own.
 
     Returns one row per point (sorted by ``point``): point, k_dim, k_diss, k_ex, status,
     message, then one column per observable (named by its species label) with t_max in min.
@@ -220,6 +353,12 @@ def run_chunk(
     message = np.empty(n, dtype=object)
     started = last = time.perf_counter()
     log.info("%s: %d parameter sets to simulate", label, n)
+    if orbits is not None:
+        _run_orbits(
+            network, points, orbits, conditions, times_min, settings, options,
+            tmax, status, message, label, log_every_s,
+        )  # fmt: skip
+        return _chunk_frame(points, status, message, tmax, species)
     for row, p in enumerate(points.itertuples(index=False)):
         status[row], message[row], tmax[row] = simulate_tmax(
             network, p.k_dim, p.k_diss, p.k_ex, conditions, times_min, settings,
@@ -240,6 +379,10 @@ def run_chunk(
                 label, done, n, 100.0 * done / n, rate, (n - done) / rate,
                 int(np.sum(status[:done] != STATUS_OK)),
             )  # fmt: skip
+    return _chunk_frame(points, status, message, tmax, species)
+
+
+def _chunk_frame(points, status, message, tmax, species) -> pd.DataFrame:
     frame = points[["point", *RATE_CONSTANTS]].copy()
     frame["status"] = pd.Series(status, dtype=object).fillna(STATUS_OK).astype(str).to_numpy()
     frame["message"] = pd.Series(message, dtype=object).fillna("").astype(str).to_numpy()
@@ -247,7 +390,72 @@ def run_chunk(
     return pd.concat([frame, tmax_frame], axis=1)
 
 
+def _run_orbits(
+    network, points, orbits, conditions, times_min, settings, options,
+    tmax, status, message, label, log_every_s,
+) -> None:  # fmt: skip
+    """Fill ``tmax``/``status``/``message`` (rows of ``points``) orbit by orbit."""
+    from .observables import peak_finder
+    from .simulate import simulate_orbit
+
+    times_min = np.asarray(times_min, dtype=float)
+    row_of = pd.Series(np.arange(len(points)), index=points["point"].to_numpy())
+    covered = sum(o.points.size for o in orbits)
+    if covered != len(points) or not row_of.index.is_unique:
+        raise ValueError(f"{label}: the orbits cover {covered} points, the chunk has {len(points)}")
+    finder = peak_finder(times_min, settings.smoothing_min)
+    kwargs = _simulator_kwargs(simulate_orbit, options)
+    n = len(points)
+    done = 0
+    started = last = time.perf_counter()
+    for orbit in orbits:
+        rows = row_of.loc[orbit.points].to_numpy()
+        try:
+            result = simulate_orbit(
+                network, *orbit.base, orbit.scales, conditions.ag_nM, conditions.au_nM,
+                times_min * 60.0, conditions.dead_time_s, **kwargs,
+            )  # fmt: skip
+            ok = result.ok.copy()
+            reasons = list(result.messages)
+            good = np.flatnonzero(ok)
+            if good.size:
+                t_max, _ = finder.tmax_many(
+                    result.observables[good], tolerance_rel=settings.peak_tolerance_rel
+                )
+                for m, t in zip(good, t_max, strict=True):
+                    if np.all(np.isfinite(t)):
+                        tmax[rows[m]] = t
+                    else:
+                        ok[m] = False
+                        reasons[m] = "non-finite t_max"
+        except Exception as exc:  # noqa: BLE001 - one bad orbit must not stop the chunk
+            ok = np.zeros(orbit.points.size, dtype=bool)
+            reasons = [f"{type(exc).__name__}: {exc}"] * orbit.points.size
+        for m, row in enumerate(rows):
+            status[row] = STATUS_OK if ok[m] else STATUS_FAILED
+            message[row] = "" if ok[m] else (reasons[m] or "simulation failed")
+            if not ok[m]:
+                tmax[row] = np.nan
+                p = points.iloc[row]
+                log.warning(
+                    "%s: point %d (k_dim=%g, k_diss=%g, k_ex=%g) failed: %s",
+                    label, p["point"], p["k_dim"], p["k_diss"], p["k_ex"], message[row],
+                )  # fmt: skip
+        done += rows.size
+        now = time.perf_counter()
+        if now - last >= log_every_s or done == n:
+            last = now
+            rate = done / max(now - started, 1e-9)
+            log.info(
+                "%s: %d/%d sets done (%.1f %%), %.1f sets/s, ETA %.0f s, %d failed",
+                label, done, n, 100.0 * done / n, rate, (n - done) / rate,
+                sum(1 for x in status if x == STATUS_FAILED),
+            )  # fmt: skip
+
+
 # --- deterministic parquet -------------------------------------------------------------------
+ROW_GROUP_ROWS = 32_768
+
 def write_parquet(frame: pd.DataFrame, path) -> None:
     """Write a frame without index, deterministic for equal content (byte-identical)."""
     import pyarrow as pa
@@ -256,7 +464,10 @@ def write_parquet(frame: pd.DataFrame, path) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
     table = table.replace_schema_metadata(None)
-    pq.write_table(table, path, compression="zstd", write_statistics=False)
+    # row groups of bounded size, so that readers can stream a large table (chi2_streaming)
+    pq.write_table(
+        table, path, compression="zstd", write_statistics=False, row_group_size=ROW_GROUP_ROWS
+    )
 
 
 def read_parquet(path) -> pd.DataFrame:
@@ -322,6 +533,85 @@ def chi2_table(per_sample: dict[str, tuple[pd.DataFrame, pd.DataFrame]]) -> pd.D
     out["status"] = np.where(failed, STATUS_FAILED, STATUS_OK)
     out["message"] = ["; ".join(m) for m in messages]
     return out[CHI2_COLUMNS].sort_values("point").reset_index(drop=True)
+
+
+def chi2_streaming(
+    chunks: dict[str, Sequence], exp_tmax: dict[str, pd.DataFrame], n_points: int,
+    batch_rows: int = ROW_GROUP_ROWS,
+) -> pd.DataFrame:  # fmt: skip
+    """:func:`chi2_table` read chunk by chunk: the same table, bounded memory.
+
+    ``chunks`` maps sample -> its chunk files (parquet, :func:`run_chunk` layout),
+    ``exp_tmax`` sample -> its experimental t_max table; points are ``0 .. n_points - 1``.
+    Each file is read in batches of ``batch_rows`` rows and only the included observables'
+    columns, and reduced to chi² at once, so memory is a few arrays of ``n_points`` plus one
+    batch, whatever the number or size of the chunks. Every point must appear exactly once
+    per sample (else ValueError).
+    """
+    import pyarrow.parquet as pq
+
+    if not chunks:
+        raise ValueError("no samples to fit")
+    constants = np.full((n_points, 3), np.nan)
+    total = np.zeros(n_points)
+    n_species = np.zeros(n_points, dtype=np.int64)
+    failed = np.zeros(n_points, dtype=bool)
+    messages: dict[int, list[str]] = {}
+    samples = sorted(chunks)
+    for sample in samples:
+        use = included_species(exp_tmax[sample])
+        t_exp = exp_tmax[sample].set_index("species").loc[use, "t_max_min"].to_numpy(float)
+        chi2 = np.full(n_points, np.nan)
+        seen = np.zeros(n_points, dtype=bool)
+        bad = np.zeros(n_points, dtype=bool)
+        text = np.empty(n_points, dtype=object)
+        columns = ["point", *RATE_CONSTANTS, "status", "message", *use]
+        for path in chunks[sample]:
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=columns):
+                frame = batch.to_pandas()
+                point = frame["point"].to_numpy(dtype=np.int64)
+                if point.size and (point.min() < 0 or point.max() >= n_points):
+                    raise ValueError(f"{path}: point ids outside 0..{n_points - 1}")
+                if np.any(seen[point]) or np.unique(point).size != point.size:
+                    raise ValueError("a grid point appears in more than one chunk")
+                seen[point] = True
+                ok = (frame["status"] == STATUS_OK).to_numpy()
+                residual = frame[use].to_numpy(dtype=float) - t_exp
+                chi2[point] = np.where(ok, np.sum(residual * residual, axis=1), np.nan)
+                bad[point] = ~ok
+                text[point] = frame["message"].to_numpy()
+                constants[point] = frame[list(RATE_CONSTANTS)].to_numpy(dtype=float)
+        if not seen.all():
+            raise ValueError(
+                f"sample {sample}: chunks hold {int(seen.sum())} grid points, the grid has "
+                f"{n_points}"
+            )
+        total = total + chi2
+        n_species = n_species + np.int64(len(use))
+        failed |= bad
+        for i in np.flatnonzero(bad):
+            messages.setdefault(int(i), []).append(
+                text[i] if len(samples) == 1 else f"{sample}: {text[i]}"
+            )
+    out = pd.DataFrame({"point": np.arange(n_points, dtype=np.int64)})
+    for a, name in enumerate(RATE_CONSTANTS):
+        out[name] = constants[:, a]
+    out["chi2"] = np.where(failed, np.nan, total)
+    out["n_species"] = n_species
+    out["status"] = np.where(failed, STATUS_FAILED, STATUS_OK)
+    out["message"] = ["; ".join(messages[i]) if i in messages else "" for i in range(n_points)]
+    return out[CHI2_COLUMNS]
+
+
+def chunk_row(paths: Sequence, point: int) -> pd.DataFrame:
+    """The one row of ``point`` from a sample's chunk files (read with a filter, not whole)."""
+    import pyarrow.parquet as pq
+
+    for path in paths:
+        table = pq.read_table(path, filters=[("point", "==", int(point))])
+        if table.num_rows:
+            return table.to_pandas()
+    raise ValueError(f"point {point} not in the chunk tables")
 
 
 def residual_table(
@@ -426,6 +716,160 @@ def profile_intervals(chi2: pd.DataFrame, delta_rel: float) -> dict:
         ]
         out[name] = entry
     return out
+
+
+# --- zoom: a finer grid around the optimum (beyond the paper) ---------------------------------
+@dataclass(frozen=True)
+class ZoomSettings:
+    """``fit.zoom`` of the config (see :func:`zoom_points`)."""
+
+    enabled: bool = False
+    step_decades: float = 0.025  # log10 step of the fine grid (1/40 decade)
+    half_width_steps: float = 1.0  # half-width of the box around a centre, in coarse steps
+    max_centres: int = 3  # the best point and at most this many minima in all
+
+    @classmethod
+    def from_config(cls, zoom: dict | None) -> ZoomSettings:
+        zoom = zoom or {}
+        return cls(
+            enabled=bool(zoom.get("enabled", cls.enabled)),
+            step_decades=float(zoom.get("step_decades", cls.step_decades)),
+            half_width_steps=float(zoom.get("half_width_steps", cls.half_width_steps)),
+            max_centres=int(zoom.get("max_centres", cls.max_centres)),
+        )
+
+
+def local_minima(chi2: pd.DataFrame, axes: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Grid points whose chi² is <= that of all (up to 26) successful neighbours.
+
+    Sorted by chi² (ties: lower point first). ``chi2`` is a full-grid table (CHI2_COLUMNS).
+    """
+    shape = tuple(axes[n].size for n in RATE_CONSTANTS)
+    values = np.full(shape, np.inf)
+    table = chi2.sort_values("point")
+    ok = (table["status"] == STATUS_OK).to_numpy()
+    flat = np.where(ok, table["chi2"].to_numpy(dtype=float), np.inf)
+    values.ravel()[table["point"].to_numpy()] = flat
+    padded = np.pad(values, 1, constant_values=np.inf)
+    is_min = np.isfinite(values)
+    for offset in np.ndindex(3, 3, 3):
+        if offset == (1, 1, 1):
+            continue
+        neighbour = padded[
+            offset[0] : offset[0] + shape[0],
+            offset[1] : offset[1] + shape[1],
+            offset[2] : offset[2] + shape[2],
+        ]
+        is_min &= values <= neighbour
+    points = np.flatnonzero(is_min.ravel())
+    found = table.set_index("point").loc[points].reset_index()
+    return found.sort_values(["chi2", "point"], kind="mergesort").reset_index(drop=True)
+
+
+def zoom_centres(
+    chi2: pd.DataFrame, axes: dict[str, np.ndarray], delta_rel: float, settings: ZoomSettings
+) -> pd.DataFrame:
+    """The best grid point and the other local minima within the interval threshold
+    ``chi2 <= (1 + delta_rel) * chi2_min``, best first, at most ``settings.max_centres``."""
+    minima = local_minima(chi2, axes)
+    if minima.empty:
+        return minima
+    level = float(minima["chi2"].iloc[0]) * (1.0 + delta_rel)
+    return minima[minima["chi2"] <= level].head(max(1, settings.max_centres))
+
+
+def zoom_points(
+    chi2: pd.DataFrame, grid: dict, delta_rel: float, settings: ZoomSettings
+) -> pd.DataFrame:
+    """The fine grid: boxes around :func:`zoom_centres`, on one log-equidistant lattice.
+
+    The lattice has the step ``settings.step_decades`` on every axis and starts at the coarse
+    grid's lower end, so that boxes around different centres share their common points (a
+    union, not overlapping copies) and keep equal steps for orbits. A box spans
+    ``settings.half_width_steps`` coarse steps to either side of its centre, clipped to the
+    coarse grid's range. Columns as :func:`grid_points`; ``i_*`` are lattice indices and
+    ``point`` numbers the fine points in lattice order.
+    """
+    axes = grid_axes(grid)
+    centres = zoom_centres(chi2, axes, delta_rel, settings)
+    step = settings.step_decades
+    if not step > 0:
+        raise ValueError(f"fit.zoom.step_decades must be > 0, got {step}")
+    ranges, origins = [], []
+    for name in RATE_CONSTANTS:
+        logs = np.log10(axes[name])
+        coarse = float(np.median(np.diff(logs))) if logs.size > 1 else 0.0
+        half = int(round(settings.half_width_steps * coarse / step))
+        top = int(round((logs[-1] - logs[0]) / step))
+        ranges.append((half, top))
+        origins.append(float(logs[0]))
+    boxes = []
+    for _, centre in centres.iterrows():
+        axes_idx = []
+        for a, name in enumerate(RATE_CONSTANTS):
+            half, top = ranges[a]
+            mid = int(round((np.log10(float(centre[name])) - origins[a]) / step))
+            axes_idx.append(np.arange(max(mid - half, 0), min(mid + half, top) + 1))
+        boxes.append(np.stack(np.meshgrid(*axes_idx, indexing="ij"), axis=-1).reshape(-1, 3))
+    lattice = np.unique(np.vstack(boxes), axis=0) if boxes else np.empty((0, 3), np.int64)
+    frame = pd.DataFrame({"point": np.arange(len(lattice), dtype=np.int64)})
+    for a, short in enumerate(("i_dim", "i_diss", "i_ex")):
+        frame[short] = lattice[:, a].astype(np.int64)
+    for a, name in enumerate(RATE_CONSTANTS):
+        frame[name] = 10.0 ** (origins[a] + step * lattice[:, a])
+    return frame
+
+
+def zoom_summary(
+    zoom_chi2: pd.DataFrame, coarse: dict, centres: pd.DataFrame, settings: ZoomSettings,
+    delta_rel: float, f_confidence: float,
+) -> dict:  # fmt: skip
+    """The zoom's part of ``best.json``: its best point, profiles and intervals.
+
+    An interval end that reaches the zoom box (not the coarse grid's edge) is taken from the
+    coarse intervals ``coarse`` and marked ``"<end>_from": "coarse"``: the box is too small
+    to bound the interval there.
+    """
+    ranking = ranked(zoom_chi2)
+    out: dict = {
+        "step_decades": settings.step_decades,
+        "half_width_steps": settings.half_width_steps,
+        "centres": [_point_dict(r) for _, r in centres.iterrows()],
+        **failure_summary(zoom_chi2),
+    }
+    if ranking.empty:
+        out.update({"best": None, "intervals": None})
+        return out
+    out["best"] = _point_dict(ranking.iloc[0])
+    out["n_species"] = int(ranking.iloc[0]["n_species"])
+    out["intervals"] = _zoom_intervals(
+        zoom_chi2, coarse.get("intervals") or {}, delta_rel, coarse
+    )
+    delta_f = f_test_delta(out["n_species"], 3, f_confidence)
+    if np.isfinite(delta_f):
+        out["intervals_f_test"] = _zoom_intervals(
+            zoom_chi2, coarse.get("intervals_f_test") or {}, delta_f, coarse
+        )
+    return out
+
+
+def _zoom_intervals(zoom_chi2, coarse_intervals: dict, delta_rel: float, coarse: dict) -> dict:
+    intervals = profile_intervals(zoom_chi2, delta_rel)
+    grid = coarse.get("grid") or {}
+    for name in RATE_CONSTANTS:
+        entry = intervals.get(name)
+        if entry is None:
+            continue
+        coarse_entry = coarse_intervals.get(name) or {}
+        edges = grid.get(name) or [None]
+        for end, edge in (("low", min(edges)), ("high", max(edges))):
+            at_box = entry[f"{end}_open"]
+            at_grid = edge is not None and np.isclose(entry[end], edge, rtol=1e-9)
+            if at_box and not at_grid and coarse_entry.get(end) is not None:
+                entry[end] = coarse_entry[end]
+                entry[f"{end}_open"] = bool(coarse_entry[f"{end}_open"])
+                entry[f"{end}_from"] = "coarse"
+    return intervals
 
 
 # --- best fit ---------------------------------------------------------------------------------
@@ -563,8 +1007,17 @@ def best_fit(
     f_confidence: float = 0.95,
     objective: Callable[[np.ndarray], float] | None = None,
     max_evaluations: int = 60,
+    zoom_chi2: pd.DataFrame | None = None,
+    zoom_settings: ZoomSettings | None = None,
 ) -> dict:
-    """Everything ``best.json`` holds (see the module docstring); refines when ``objective``."""
+    """Everything ``best.json`` holds (see the module docstring); refines when ``objective``.
+
+    With ``zoom_chi2`` (the fine grid's table, :func:`zoom_points`) ``best.json`` gets a
+    ``zoom`` section (its best point, profiles and intervals); ``intervals`` and
+    ``intervals_f_test`` then come from the zoom (the coarse ones stay under
+    ``intervals_coarse`` / ``intervals_f_test_coarse``) and the refinement starts from the
+    better of the two best points. ``best``/``k_*``/``chi2`` stay the paper's grid optimum.
+    """
     ranking = ranked(chi2)
     summary = failure_summary(chi2)
     out: dict = {"chi2_unit": "min^2", **summary}
@@ -588,7 +1041,24 @@ def best_fit(
     }
     if np.isfinite(delta_f):
         out["intervals_f_test"].update(profile_intervals(chi2, delta_f))
-    out["refined"] = refine(objective, best, axes, max_evaluations) if objective else None
+    start = best
+    if zoom_chi2 is not None:
+        settings = zoom_settings or ZoomSettings(enabled=True)
+        centres = zoom_centres(chi2, axes, delta_rel, settings)
+        out["zoom"] = zoom_summary(zoom_chi2, out, centres, settings, delta_rel, f_confidence)
+        zoom_best = out["zoom"]["best"]
+        if out["zoom"]["intervals"] is not None:
+            out["intervals_coarse"] = out["intervals"]
+            out["intervals"] = {**out["intervals"], **out["zoom"]["intervals"], "source": "zoom"}
+            if "intervals_f_test" in out["zoom"]:
+                out["intervals_f_test_coarse"] = out["intervals_f_test"]
+                out["intervals_f_test"] = {
+                    **out["intervals_f_test"], **out["zoom"]["intervals_f_test"],
+                    "source": "zoom",
+                }  # fmt: skip
+        if zoom_best is not None and zoom_best["chi2"] < best["chi2"]:
+            start = zoom_best
+    out["refined"] = refine(objective, start, axes, max_evaluations) if objective else None
     return out
 
 

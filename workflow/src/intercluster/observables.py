@@ -124,6 +124,16 @@ class PeakFinder:
         self.times = times
         self.smoothing_min = float(smoothing_min)
         self._h0, self._h1, self._h2 = _local_quadratic_operators(times, self.smoothing_min)
+        # The operators are banded (the Gaussian window is cut at 5 sigma): a sparse product
+        # for the smoothing and the window's span per row for the peak fit.
+        from scipy.sparse import csr_matrix
+
+        self._h0_sparse = csr_matrix(self._h0)
+        support = (self._h1 != 0) | (self._h2 != 0) | (self._h0 != 0)
+        self._span_lo = np.argmax(support, axis=1).astype(np.int64)
+        self._span_hi = (support.shape[1] - 1 - np.argmax(support[:, ::-1], axis=1)).astype(
+            np.int64
+        )
         n = times.size
         idx = np.arange(n)
         self._lower = times[np.maximum(idx - 1, 0)]
@@ -131,7 +141,18 @@ class PeakFinder:
 
     def smooth(self, intensities: np.ndarray) -> np.ndarray:
         """Smoothed curves, same shape as ``intensities`` (time along axis 0)."""
-        return self._h0 @ np.asarray(intensities, dtype=float)
+        y = np.asarray(intensities, dtype=float)
+        return np.asarray(self._h0_sparse @ y.reshape(y.shape[0], -1)).reshape(y.shape)
+
+    def _vertex(self, y: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Slope and curvature of the local quadratic at point ``k[c]`` of every column."""
+        from ._kernels import peak_vertex_terms
+
+        slope = np.empty(y.shape[1])
+        curv = np.empty(y.shape[1])
+        peak_vertex_terms(self._h1, self._h2, np.ascontiguousarray(y), k.astype(np.int64),
+                          self._span_lo, self._span_hi, slope, curv)  # fmt: skip
+        return slope, curv
 
     def tmax(
         self, intensities: np.ndarray, tolerance_rel: float = 0.1
@@ -149,7 +170,7 @@ class PeakFinder:
             raise ValueError(
                 f"intensities have {y.shape[0]} time points, the grid has {self.times.size}"
             )
-        smooth = self._h0 @ y
+        smooth = self.smooth(y)
         k = np.argmax(smooth, axis=0)
         cols = np.arange(y.shape[1])
         peak = smooth[k, cols]
@@ -159,14 +180,48 @@ class PeakFinder:
             first = np.argmax(near, axis=0)
             for j in np.flatnonzero(first < k):
                 k[j] = _earliest_prominent(smooth[:, j], int(k[j]), tolerance_rel)
-        slope = np.einsum("ij,ji->i", self._h1[k], y)
-        curv = np.einsum("ij,ji->i", self._h2[k], y)
+        slope, curv = self._vertex(y, k)
         t_k = self.times[k]
         with np.errstate(invalid="ignore", divide="ignore"):
             offset = np.where(curv < 0, -slope / (2.0 * curv), 0.0)
         offset = np.where(np.isfinite(offset), offset, 0.0)
         t_max = np.clip(t_k + offset, self._lower[k], self._upper[k])
         return t_max, peak
+
+    def tmax_many(
+        self, curves: np.ndarray, tolerance_rel: float = 0.1, normalise: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`tmax` of many curve sets at once: ``curves`` is (n_sets, n_times, n_obs).
+
+        Every set is normalised on its own (:func:`normalise_rows`, when ``normalise``), then
+        all ``n_sets * n_obs`` columns go through ONE smoothing product and one compiled pass
+        of the near-equal-maxima rule. Returns (n_sets, n_obs) arrays of t_max (min) and the
+        largest smoothed value; the same numbers as :func:`tmax_of` on each set.
+        """
+        from ._kernels import earliest_prominent_columns
+
+        y = np.asarray(curves, dtype=float)
+        if y.ndim != 3:
+            raise ValueError(f"curves must be (n_sets, n_times, n_obs), got shape {y.shape}")
+        n_sets, n_t, n_obs = y.shape
+        if n_t != self.times.size:
+            raise ValueError(f"curves have {n_t} time points, the grid has {self.times.size}")
+        if normalise:
+            y = normalise_rows(y)
+        flat = np.ascontiguousarray(y.transpose(1, 0, 2)).reshape(n_t, n_sets * n_obs)
+        smooth = self.smooth(flat)
+        k = np.argmax(smooth, axis=0)
+        cols = np.arange(flat.shape[1])
+        peak = smooth[k, cols]
+        if tolerance_rel > 0:
+            earliest_prominent_columns(smooth, k, float(tolerance_rel))
+        slope, curv = self._vertex(flat, k)
+        t_k = self.times[k]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            offset = np.where(curv < 0, -slope / (2.0 * curv), 0.0)
+        offset = np.where(np.isfinite(offset), offset, 0.0)
+        t_max = np.clip(t_k + offset, self._lower[k], self._upper[k])
+        return t_max.reshape(n_sets, n_obs), peak.reshape(n_sets, n_obs)
 
 
 def _earliest_prominent(s: np.ndarray, k_global: int, r: float) -> int:

@@ -241,6 +241,115 @@ def simulate(
 
 
 @dataclass
+class OrbitResult:
+    """Outcome of :func:`simulate_orbit`: one entry per member of the orbit."""
+
+    scales: np.ndarray  # (n_members,) time-scale factor of each member
+    status: np.ndarray  # (n_members,) "ok" / "failed"
+    messages: list[str]
+    observables: np.ndarray  # (n_members, n_times, 77), NaN where failed
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> np.ndarray:
+        return self.status == "ok"
+
+
+def simulate_orbit(
+    network: ReactionNetwork,
+    k_dim: float,
+    k_diss: float,
+    k_ex: float,
+    scales,
+    c_a: float,
+    c_b: float,
+    times_s,
+    dead_time_s: float = 20.0,
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
+    max_steps: int = 100_000,
+) -> OrbitResult:
+    """Observables of every member ``a * (k_dim, k_diss, k_ex)``, ``a`` in ``scales``, from ONE
+    integration of the base constants.
+
+    Time-scale invariance (docs/science.md §2): with the initial concentrations fixed, every
+    term of the rate equations is linear in one rate constant, so the state at time t with
+    constants a k equals the state at time a t with constants k. The base set is integrated
+    once, with output at the union of ``a * (t_exp + dead_time_s)`` over the members, and
+    each member takes its own rows. ``scales`` must be >= 1 (the base is the slowest
+    member); ``scales = [1.0]`` is exactly :func:`simulate` (same output times, same steps).
+
+    Never raises for bad numbers. When the integration fails, members whose last output
+    time was reached keep their values; the others are ``"failed"`` with the reason.
+    """
+    from . import _kernels
+
+    started = time.perf_counter()
+    scales = np.asarray(scales, dtype=float).ravel()
+    t_exp = np.asarray(times_s, float)
+    n_obs = network.n_monomers + 2 * network.nuclearity + 1
+    n_members = scales.size
+    observables = np.full((n_members, max(t_exp.size, 1), n_obs), np.nan)
+    status = np.full(n_members, "failed", dtype=object)
+    if n_members == 0:
+        return OrbitResult(scales, status.astype(str), [], observables[:, :0])
+    problem = _check_inputs(k_dim, k_diss, k_ex, c_a, c_b, times_s, dead_time_s)
+    if problem is None and not (np.all(np.isfinite(scales)) and np.all(scales >= 1.0)):
+        problem = "orbit scales must be finite and >= 1"
+    if problem is None and np.any(np.diff(scales) < 0):
+        problem = "orbit scales must be sorted ascending"
+    if problem:
+        return OrbitResult(scales, status.astype(str), [problem] * n_members, observables)
+    t_sim = t_exp + dead_time_s
+    n_t = t_sim.size
+    # member m owns rows m * n_t .. (m + 1) * n_t - 1 of the merged output
+    t_all = (scales[:, None] * t_sim[None, :]).ravel()
+    order = np.argsort(t_all, kind="stable")
+    t_sorted = np.ascontiguousarray(t_all[order])
+    y0 = network.initial_state(c_a, c_b)
+    net = _kernel_network(network)
+    out = np.full((t_sorted.size, network.n_species), np.nan)
+    raw = np.zeros(_kernels.N_STATS)
+    code = _kernels.integrate(
+        y0, t_sorted, float(k_dim), float(k_diss), float(k_ex), net,
+        float(rtol), float(atol), NEGATIVE_TOLERANCE, int(max_steps), out, raw,
+    )  # fmt: skip
+    states = np.empty_like(out)
+    states[order] = out
+    states = states.reshape(n_members, n_t, network.n_species)
+    failure = _kernels.STATUS_MESSAGES.get(code, f"status {code}")
+    if code != _kernels.OK and n_members > 1:
+        failure += (
+            f" (one integration for this orbit of {n_members} grid points at "
+            f"k = {k_dim:g}, {k_diss:g}, {k_ex:g}; it stopped before this point)"
+        )
+    # all members at once: a member is whole when every one of its rows was written
+    finite = np.isfinite(states).all(axis=(1, 2))
+    with np.errstate(invalid="ignore"):
+        lowest = np.where(finite, states.min(axis=(1, 2)), 0.0)
+    # the interpolant can undershoot between accepted (non-negative) steps
+    negative = finite & (lowest < -max(atol, NEGATIVE_TOLERANCE))
+    good = finite & ~negative
+    np.maximum(states, 0.0, out=states)
+    observables = network.observables(states)
+    observables[~good] = np.nan
+    status[good] = "ok"
+    not_reached = failure if code != _kernels.OK else _kernels.STATUS_MESSAGES[_kernels.NON_FINITE]
+    messages = [
+        "" if good[m] else (_kernels.STATUS_MESSAGES[_kernels.NEGATIVE] if negative[m]
+                            else not_reached)
+        for m in range(n_members)
+    ]  # fmt: skip
+    stats = {
+        "steps": int(raw[_kernels.STAT_STEPS]),
+        "rejected": int(raw[_kernels.STAT_REJECTED]),
+        "rhs_calls": int(raw[_kernels.STAT_RHS]),
+        "seconds": time.perf_counter() - started,
+    }
+    return OrbitResult(scales, status.astype(str), messages, observables, stats)
+
+
+@dataclass
 class ManyResult:
     """Outcome of :func:`simulate_many`: one row per parameter set."""
 
