@@ -35,7 +35,7 @@ from intercluster.deconvolution import (
 from intercluster.ingest import read_spectra
 from intercluster.isotopes import FWHM_TO_SIGMA, IsotopePattern, render_profile, system_patterns
 from intercluster.system import ClusterSystem
-from intercluster.virtual_experiment import mz_grid, simulate_sample, write_mzml
+from intercluster.virtual_experiment import mz_grid, simulate_sample, write_mzml, write_sample
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
@@ -236,17 +236,12 @@ def test_half_integer_peaks_tell_monomer_from_dimer(system, basis, resolving_pow
 def runs(tmp_path_factory, virtual, system, basis):
     out = tmp_path_factory.mktemp("centroid")
     dense_path = write_mzml(out / "dense.mzML", virtual.ms1, resolving_power=R)
-    peak_lists = []
-    for spectrum in virtual.ms1:
-        mz, area = pick_peaks(spectrum["mz"], spectrum["intensity"], R)
-        peak_lists.append({**spectrum, "mz": mz, "intensity": area})
-    centroid_path = write_mzml(out / "centroid.mzML", peak_lists, centroided=True,
-                               resolving_power=R)  # fmt: skip
-    cid_lists = []
-    for spectrum in virtual.cid:
-        mz, area = pick_peaks(spectrum["mz"], spectrum["intensity"], R)
-        cid_lists.append({**spectrum, "mz": mz, "intensity": area})
-    cid_path = write_mzml(out / "cid.mzML", cid_lists, ms_level=2, centroided=True)
+    # The virtual experiment's own centroid output (config virtual_experiment.spectra):
+    # pick_peaks on every profile spectrum, written as centroid mzML (MS and CID).
+    paths = {key: out / f"{key}.{'mzML' if 'mzml' in key else 'tsv'}"
+             for key in ("mzml", "cid_mzml", "observables", "tmax", "cid_truth", "scans")}  # fmt: skip
+    write_sample(virtual, **paths, resolving_power=R, sample=SAMPLE, spectra={"mode": "centroid"})
+    centroid_path, cid_path = paths["mzml"], paths["cid_mzml"]
     args = (DEC["resolving_power_guess"], DEC["fit_resolving_power"], DEC["max_shift_ppm"])
     dense = read_spectra(dense_path, mz_required=basis.mz_span)
     centroid = read_spectra(centroid_path, mz_required=basis.mz_span)
