@@ -238,8 +238,8 @@ def runs(tmp_path_factory, virtual, system, basis):
     dense_path = write_mzml(out / "dense.mzML", virtual.ms1, resolving_power=R)
     # The virtual experiment's own centroid output (config virtual_experiment.spectra):
     # pick_peaks on every profile spectrum, written as centroid mzML (MS and CID).
-    paths = {key: out / f"{key}.{'mzML' if 'mzml' in key else 'tsv'}"
-             for key in ("mzml", "cid_mzml", "observables", "tmax", "cid_truth", "scans")}  # fmt: skip
+    keys = ("mzml", "cid_mzml", "observables", "tmax", "cid_truth", "scans")
+    paths = {key: out / f"{key}.{'mzML' if 'mzml' in key else 'tsv'}" for key in keys}
     write_sample(virtual, **paths, resolving_power=R, sample=SAMPLE, spectra={"mode": "centroid"})
     centroid_path, cid_path = paths["mzml"], paths["cid_mzml"]
     args = (DEC["resolving_power_guess"], DEC["fit_resolving_power"], DEC["max_shift_ppm"])
