@@ -296,7 +296,9 @@ def test_qc_figure_never_joins_data_across_a_gap(virtual, sparse):
 
     run, qc = sparse["run"], sparse["qc"]
     k = int(np.argmax(qc["residual_norm"].to_numpy()))
-    spectrum = prepare_spectrum(run.mz[k], run.intensity[k], None)
+    # the refit uses the acquired window the deconvolution used (the file states it)
+    window = run.scan_windows[k] if run.scan_windows else None
+    spectrum = prepare_spectrum(run.mz[k], run.intensity[k], window)
     basis = observable_basis(virtual["system"])
     row = qc.iloc[k]
     fit = fit_prepared(spectrum, basis, row["resolving_power"], row["shift_ppm"])
