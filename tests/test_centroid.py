@@ -283,6 +283,8 @@ def test_centroid_run_deconvolves_like_the_dense_profile(runs, basis, truth, vir
 
     centroid = _wide(intensities, basis)
     dense = _wide(dense_intensities, basis)
+    print(f"centroid vs dense: mean L1 {_l1(centroid, dense).mean():.4f}; vs truth "
+          f"{_l1(centroid, truth).mean():.4f} (dense vs truth {_l1(dense, truth).mean():.4f})")
     assert _l1(centroid, dense).mean() < 0.02
     assert _l1(centroid, truth).mean() < 0.02
     norm = centroid / centroid.sum(axis=1, keepdims=True)
