@@ -285,6 +285,29 @@ def test_grid_fit_of_sparse_sample_recovers_the_truth(virtual, dense, sparse, gr
         assert abs(ratio_steps) < 1.5, name  # within one grid step
 
 
+@pytest.fixture(scope="module")
+def centroid(virtual):
+    """The same sample written as centroid spectra by the virtual experiment."""
+    path, run, _ = _write_and_read(virtual, "centroid", {"mode": "centroid"})
+    assert run.mode == "centroid"
+    intensities, qc = _deconvolve(virtual, run)
+    return {"path": path, "run": run, "intensities": intensities, "qc": qc}
+
+
+def test_grid_fit_of_centroid_sample_recovers_the_truth(virtual, dense, centroid, grid_simulation):
+    chunk, settings = grid_simulation
+    l1 = _errors(centroid["intensities"], dense["intensities"], virtual["vs"].observables)[0]
+    best = _best(chunk, settings, centroid["intensities"], virtual["system"])
+    ex = np.log10(best["k_ex"] / TRUTH["k_ex"]) / 0.25
+    ratio = (np.log10(best["k_dim"] / best["k_diss"])
+             - np.log10(TRUTH["k_dim"] / TRUTH["k_diss"])) / 0.25  # fmt: skip
+    print(f"centroid: mean L1 vs dense {l1:.4f}; best k_dim {best['k_dim']:.3g}, k_diss "
+          f"{best['k_diss']:.3g}, k_ex {best['k_ex']:.3g}, chi2 {best['chi2']:.3g}; k_ex "
+          f"{ex:+.2f} steps, k_dim:k_diss {ratio:+.2f} steps")  # fmt: skip
+    assert l1 < 0.02
+    assert abs(ex) < 0.5 and abs(ratio) < 1.5
+
+
 def test_qc_figure_never_joins_data_across_a_gap(virtual, sparse):
     """The QC figure of a sparse spectrum: data drawn only where written, gaps shaded."""
     import matplotlib
