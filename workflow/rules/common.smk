@@ -19,6 +19,7 @@ os.environ.update(
     )
 )
 
+from intercluster.system import system_of_config
 from intercluster.validation import InputError, load_sample_sheet, validate_config
 
 VIRTUAL_EXPERIMENT_DIR = "results/virtual_experiment"
@@ -28,9 +29,25 @@ CONFIG_FILES = ", ".join(
     str(p) for p in workflow.overwrite_configfiles or ["config.yaml"]
 )
 
+# The initial-concentration keys of the kinetics library, in the order of
+# SystemDefinition.concentration_columns() (reactant richest in the first metal first).
+CONDITION_KEYS = ("ag_nM", "au_nM")
+
 try:
     validate_config(config, where=f"config ({CONFIG_FILES})")
-    samples = load_sample_sheet(config["samples"])
+    # The cluster-system file: loaded and checked once, before any job. A relative path is
+    # found from the working directory, else from the workflow's own directory.
+    SYSTEM = system_of_config(
+        config, where=f"config ({CONFIG_FILES})", search_dirs=[workflow.basedir]
+    )
+    # What the rules pass to their scripts (ClusterSystem.from_config reads it back).
+    CLUSTER = SYSTEM.cluster_system().to_config()
+    CONCENTRATION_COLUMNS = SYSTEM.concentration_columns()
+    samples = load_sample_sheet(
+        config["samples"], concentration_columns=CONCENTRATION_COLUMNS
+    )
+    for _column, _key in zip(CONCENTRATION_COLUMNS, CONDITION_KEYS):
+        samples[_key] = samples[_column]
     for _sample, _column, _file in (
         (row.sample, column, getattr(row, column))
         for row in samples.itertuples()
@@ -90,8 +107,7 @@ def conditions_of(wildcards):
     """Initial concentrations (nmol/L) and dead time (s) of a sample."""
     row = samples.loc[wildcards.sample]
     return {
-        "ag_nM": float(row["ag_nM"]),
-        "au_nM": float(row["au_nM"]),
+        **{key: float(row[key]) for key in CONDITION_KEYS},
         "dead_time_s": float(row["dead_time_s"]),
     }
 

@@ -15,7 +15,7 @@ rule virtual_experiment:
     conda:
         "../../envs/ms.yaml"
     params:
-        cluster=config["cluster"],
+        cluster=CLUSTER,
         virtual_experiment=config["virtual_experiment"],
         convention=config["kinetics"]["convention"],
     script:
@@ -35,7 +35,7 @@ rule deconvolve:
     conda:
         "../../envs/ms.yaml"
     params:
-        cluster=config["cluster"],
+        cluster=CLUSTER,
         deconvolution=config["deconvolution"],
     script:
         "../scripts/deconvolve.py"

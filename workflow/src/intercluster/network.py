@@ -289,3 +289,13 @@ class ReactionNetwork:
             (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
             shape=(self.n_species, self.n_species),
         ).tocsc()
+
+
+def build_network(model: int, convention: str, cluster) -> ReactionNetwork:
+    """The reaction network of ``model`` for a cluster system: the one place every caller uses.
+
+    ``cluster`` is a :class:`~intercluster.system.ClusterSystem` or its config mapping
+    (:meth:`~intercluster.system.ClusterSystem.to_config`); only its nuclearity enters.
+    """
+    nuclearity = cluster["nuclearity"] if isinstance(cluster, dict) else cluster.nuclearity
+    return ReactionNetwork(model=int(model), convention=str(convention), nuclearity=int(nuclearity))

@@ -116,6 +116,15 @@ class ClusterSystem:
             dimer_charge=int(cluster["charge"]["dimer"]),
         )
 
+    def to_config(self) -> dict:
+        """The inverse of :meth:`from_config`: the mapping the rules pass to their scripts."""
+        return {
+            "metals": list(self.metals),
+            "nuclearity": self.nuclearity,
+            "ligand": {"formula": self.ligand_formula, "per_monomer": self.ligands_per_monomer},
+            "charge": {"monomer": self.monomer_charge, "dimer": self.dimer_charge},
+        }
+
     # --- counts ---------------------------------------------------------------------------
     @property
     def n_monomers(self) -> int:
@@ -443,6 +452,19 @@ class SystemDefinition:
             form.charge,
             isotopes=self.isotope_overrides() or None,
         )
+
+    # --- sample sheet ---------------------------------------------------------------------
+    def concentration_columns(self) -> tuple[str, ...]:
+        """The sample sheet's concentration columns, richest in the first metal first.
+
+        For a dimer-exchange system these are the two pure reactants (all atoms of the first
+        metal, then none), the order in which the kinetics takes its initial concentrations.
+        """
+
+        def first_metal_fraction(reactant: Reactant) -> float:
+            return -reactant.composition / self.family(reactant.family).nuclearity
+
+        return tuple(r.sheet_column for r in sorted(self.reactants, key=first_metal_fraction))
 
     # --- bridge to today's pipeline -------------------------------------------------------
     def cluster_system(self) -> ClusterSystem:
@@ -820,6 +842,40 @@ def load_system(path: str | os.PathLike) -> SystemDefinition:
     )
     _check_distinct_ions(system, where)
     return system
+
+
+def resolve_system_path(path: str | os.PathLike, *search_dirs: str | os.PathLike) -> Path:
+    """``path`` as given when it exists, else the first of ``search_dirs``/``path`` that does.
+
+    The config names a system file relative to the working directory; the shipped ones
+    (``resources/systems/``) are also found relative to the workflow's own directory, so a run
+    with ``--directory elsewhere`` still finds them.
+    """
+    given = Path(path)
+    if given.is_file() or given.is_absolute():
+        return given
+    for directory in search_dirs:
+        candidate = Path(directory) / given
+        if candidate.is_file():
+            return candidate
+    return given
+
+
+def system_of_config(
+    config: dict, where: str = "config", search_dirs: Sequence[str | os.PathLike] = ()
+) -> SystemDefinition:
+    """Load the cluster-system file the workflow config names (key ``system``).
+
+    ``search_dirs`` are tried for a relative path that does not exist as given
+    (:func:`resolve_system_path`). A config that still has the old ``cluster`` section is
+    refused with one line: the system file replaces it.
+    """
+    if "cluster" in config:
+        raise _input_error(
+            f"{where}: cluster: replaced by system, the path of a cluster-system file "
+            "(e.g. resources/systems/ag25_au25.yaml)"
+        )
+    return load_system(resolve_system_path(config["system"], *search_dirs))
 
 
 # --- the "no system in code" check ----------------------------------------------------------
