@@ -24,7 +24,7 @@ from .system import SystemDefinition, format_ion_label  # noqa: E402
 
 
 def family_label(system: SystemDefinition, family: str) -> str:
-    """Mathtext label of a framework family, e.g. [Au$_x$Ag$_{44-x}$(SR)$_{30}$]$^{4-}$."""
+    """Mathtext label of a framework family, e.g. [X$_x$Y$_{N-x}$(SR)$_{n}$]$^{z-}$."""
     fam = system.family(family)
     a, b = system.metals
     shell = "".join(f"({name})$_{{{k}}}$" for name, k in fam.ligands)

@@ -1,7 +1,7 @@
 """Framework systems without a kinetic model: a SYNTHETIC virtual experiment and its read-out.
 
-For a cluster system whose file says ``kinetics.model_family: none`` (e.g.
-``resources/systems/au44_ag44.yaml``) the quantities of interest are the *framework
+For a cluster system whose file says ``kinetics.model_family: none`` (e.g. the second
+system file under ``resources/systems/``) the quantities of interest are the *framework
 populations* (the share of each species family among all clusters) and, per framework, the
 *composition distribution* (share of each count of the first metal) and its mean, against
 time. Everything here is derived from a :class:`~intercluster.system.SystemDefinition`.
@@ -17,7 +17,8 @@ such a reaction are public. Its time evolution is a documented choice, not a mec
 
 * populations: the families of ``chain`` decay A -> B -> C with first-order time constants
   ``tau_min`` (Bateman solution), from the initial shares of the reactants (for Lin 2022:
-  the Ag-rich (SR)30 framework fades into (SR)27, which fades into the Au-rich (SR)26 one);
+  the framework rich in the second metal fades into the intermediate one, which fades into
+  the framework rich in the first metal; the config names the chain);
 * compositions: inside family ``f`` with range ``lo..hi`` the first-metal count is
   ``lo + Binomial(hi - lo, q_f(t))`` with ``q_f(t) = q_end + (q_start - q_end) exp(-t / tau)``;
 * ion forms: each family member's abundance is split over its ion forms by fixed weights

@@ -45,7 +45,7 @@ def exchange_probabilities(i: int, j: int, nuclearity: int = 25) -> tuple[float,
 
 
 def dimerization_factor(i: int, j: int, model: int, nuclearity: int = 25) -> float:
-    """f_ij of Table 1: 1 for models 1-2; the B-metal (Au) fraction of the pair for model 3."""
+    """f_ij of Table 1: 1 for models 1-2; the second metal's fraction of the pair for model 3."""
     if model in (1, 2):
         return 1.0
     if model == 3:

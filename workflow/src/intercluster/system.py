@@ -931,3 +931,26 @@ def find_system_literals(
                 if pattern.search(text):
                     found.append(SystemLiteral(str(file), line_no, kind, token, text.strip()))
     return found
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m intercluster.system --literals DIR...``: print the system literals found.
+
+    The systems are every file under ``resources/systems/``; exit status 1 when any is found.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m intercluster.system")
+    parser.add_argument("--literals", nargs="+", required=True, metavar="PATH")
+    parser.add_argument("--systems", default=str(SCHEMA_PATH.parents[2] / "resources/systems"))
+    args = parser.parse_args(argv)
+    systems = [load_system(p) for p in sorted(Path(args.systems).glob("*.yaml"))]
+    found = find_system_literals(args.literals, systems)
+    for x in found:
+        print(f"{x.path}:{x.line}: {x.kind} {x.token}: {x.text}")
+    print(f"{len(found)} system literal(s) in {', '.join(args.literals)}")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

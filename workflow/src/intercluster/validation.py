@@ -85,14 +85,16 @@ def validate_config(config: dict, where: str = "config") -> None:
 
 
 SHEET_COLUMNS = ("sample", "mzml")
-DEFAULT_SYSTEM_FILE = Path(__file__).resolve().parents[3] / "resources/systems/ag25_au25.yaml"
+REPO_DIR = Path(__file__).resolve().parents[3]
 
 
 def default_concentration_columns() -> tuple[str, ...]:
-    """The concentration columns of the default demo's system file."""
+    """The concentration columns of the system file the default demo's config.yaml names."""
     from .system import load_system
 
-    return load_system(DEFAULT_SYSTEM_FILE).concentration_columns()
+    with open(REPO_DIR / "config.yaml") as handle:
+        system_file = yaml.safe_load(handle)["system"]
+    return load_system(REPO_DIR / system_file).concentration_columns()
 
 
 def load_sample_sheet(
