@@ -27,14 +27,17 @@ rule deconvolve:
         mzml=mzml_of,
         cid=cid_mzml_of,
     output:
+        ion_forms="results/deconvolution/{sample}/ion_forms.tsv",
         intensities="results/deconvolution/{sample}/intensities.tsv",
         qc="results/deconvolution/{sample}/qc.tsv",
         cid="results/deconvolution/{sample}/cid.tsv",
+        run="results/deconvolution/{sample}/run.json",
     log:
         "logs/deconvolution/{sample}.log",
     conda:
         "../../envs/ms.yaml"
     params:
+        system=SYSTEM.source,
         cluster=CLUSTER,
         deconvolution=config["deconvolution"],
     script:

@@ -5,7 +5,6 @@ from intercluster.io import configure_logging
 log = configure_logging(snakemake.log[0])  # noqa: F821 - injected by Snakemake
 
 from intercluster import frameworks as fw  # noqa: E402
-from intercluster.deconvolution import qc_table  # noqa: E402
 from intercluster.ingest import read_spectra  # noqa: E402
 from intercluster.io import write_json, write_tsv  # noqa: E402
 from intercluster.system import load_system  # noqa: E402
@@ -15,15 +14,12 @@ system = load_system(sm.params.system)
 cfg = sm.params.deconvolution
 basis = fw.ion_form_basis(system)
 run = read_spectra(sm.input.mzml, ms_level=1, polarity=system.polarity, mz_required=basis.mz_span)
-forms, fits = fw.deconvolve_ion_forms(
-    run.times_min, run.mz, run.intensity, system,
-    resolving_power_guess=float(cfg["resolving_power_guess"]),
+forms, _, qc, _ = fw.deconvolve_run_ion_forms(
+    run, system, resolving_power_guess=float(cfg["resolving_power_guess"]),
     fit_resolution=bool(cfg.get("fit_resolving_power", True)),
-    max_shift_ppm=float(cfg["max_shift_ppm"]), centroided=run.mode == "centroid",
-    windows=run.scan_windows,
+    max_shift_ppm=float(cfg["max_shift_ppm"]), gaps=str(cfg.get("gaps", "censor")),
 )  # fmt: skip
 summary = fw.framework_summary(forms, system)
-qc = qc_table(run.times_min, run.native_ids, fits)
 write_tsv(forms, sm.output.ion_forms)
 write_tsv(summary, sm.output.summary)
 write_tsv(qc, sm.output.qc)

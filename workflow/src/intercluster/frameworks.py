@@ -319,3 +319,68 @@ def _forms_of(system: SystemDefinition, labels: pd.DataFrame):
         for form in fam.ion_forms
     }
     return [forms[(r.family, r.charge, r.n_na, r.n_h)] for r in labels.itertuples()]
+
+
+# --- a kinetic system: ion forms summed per kinetic observable --------------------------------
+def observable_intensities(ion_forms: pd.DataFrame, system: SystemDefinition) -> pd.DataFrame:
+    """Sum the ion forms of each kinetic observable (the 26 + 51 of eq 1 for the demo).
+
+    Returns the deconvolution's intensities table (``INTENSITY_COLUMNS``): per time and
+    observable, in :meth:`~intercluster.system.SystemDefinition.kinetic_observables` order,
+    the summed ``intensity`` and its share of all observables at that time
+    (``intensity_norm``, the TIC normalisation; families the model does not know, e.g.
+    trimers, are not in the total). The first metal's count keeps the column name ``n_ag``
+    of the demo's tables.
+    """
+    from .deconvolution import INTENSITY_COLUMNS
+
+    observables = system.kinetic_observables()
+    summed = ion_forms.groupby(["time_min", "family", "n_first"], sort=False)["intensity"].sum()
+    times = ion_forms["time_min"].drop_duplicates().to_numpy()
+    keys = pd.MultiIndex.from_arrays([observables["family"], observables["n_first"]])
+    coef = np.stack([summed.loc[t].reindex(keys).to_numpy(float) for t in times])
+    total = coef.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        norm = np.where(total > 0, coef / np.where(total > 0, total, 1.0), np.nan)
+    n_t, n_k = coef.shape
+    return pd.DataFrame(
+        {
+            "time_min": np.repeat(times.astype(float), n_k),
+            "species": np.tile(observables["species"].to_numpy(), n_t),
+            "charge": np.tile(observables["charge"].to_numpy(), n_t),
+            "n_ag": np.tile(observables["n_first"].to_numpy(), n_t),
+            "intensity": coef.ravel(),
+            "intensity_norm": norm.ravel(),
+        }
+    )[INTENSITY_COLUMNS]
+
+
+def deconvolve_run_ion_forms(
+    run,
+    system: SystemDefinition,
+    resolving_power_guess: float = 25000.0,
+    fit_resolution: bool = True,
+    max_shift_ppm: float = 20.0,
+    gaps: str = "censor",
+):
+    """Deconvolve an MS1 run over the system's ion forms.
+
+    Returns ``(ion_forms, intensities, qc, resolving_power)``: one row per time and ion form,
+    the kinetic observables' sums (:func:`observable_intensities`; ``None`` for a system
+    without a kinetic model) and the QC of :func:`intercluster.deconvolution.qc_table`.
+    """
+    from .deconvolution import _label_centroids, _scan_windows, qc_table
+
+    basis = ion_form_basis(system)
+    fits = deconvolve_spectra(
+        run.mz, run.intensity, basis, resolving_power_guess, fit_resolution, max_shift_ppm,
+        centroided=run.mode == "centroid", windows=_scan_windows(run), gaps=gaps,
+    )  # fmt: skip
+    _label_centroids(run, fits)
+    coef = np.array([f.coef for f in fits]).reshape(len(fits), basis.n_cols)
+    ion_forms = ion_form_intensities(run.times_min, coef, basis.labels)
+    kinetic = system.kinetics.model_family != "none"
+    intensities = observable_intensities(ion_forms, system) if kinetic else None
+    qc = qc_table(run.times_min, run.native_ids, fits)
+    resolving_power = fits[0].resolving_power if fits else float(resolving_power_guess)
+    return ion_forms, intensities, qc, resolving_power
