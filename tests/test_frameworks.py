@@ -142,3 +142,59 @@ def test_overlapping_charge_states_give_the_right_answer(tmp_path):
     assert fw.population_l1(summary, ex.truth) < TOLERANCE
     for family in FRAMEWORKS:
         assert fw.composition_l1(summary, ex.truth, family) < TOLERANCE, family
+
+
+# --- the demo's system: ion forms summed per kinetic observable ------------------------------
+AG25 = REPO / "resources" / "systems" / "ag25_au25.yaml"
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    """Three spectra of the demo's SYNTHETIC virtual experiment, written and read back."""
+    import yaml
+
+    from intercluster.ingest import read_spectra
+    from intercluster.virtual_experiment import simulate_sample, write_mzml
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    system = load_system(AG25).cluster_system()
+    ve = dict(config["virtual_experiment"], cid={})
+    vs = simulate_sample(system, ve, "ag40_au40", times_min=np.array([0.0, 10.0, 40.0]))
+    path = tmp_path_factory.mktemp("demo") / "demo.mzML"
+    write_mzml(path, vs.ms1, resolving_power=ve["resolving_power"])
+    return read_spectra(path), config["deconvolution"]
+
+
+def test_demo_ion_forms_sum_to_the_previous_intensities(demo_run):
+    from intercluster.deconvolution import deconvolve_run
+
+    run, dec = demo_run
+    args = (dec["resolving_power_guess"], dec["fit_resolving_power"], dec["max_shift_ppm"])
+    before, qc_before, _ = deconvolve_run(run, load_system(AG25).cluster_system(), *args)
+    forms, after, qc_after, _ = fw.deconvolve_run_ion_forms(run, load_system(AG25), *args)
+    assert len(forms) == 3 * 77
+    assert list(after.columns) == list(before.columns)
+    assert (after["species"] == before["species"]).all()
+    for column in ("intensity", "intensity_norm"):
+        assert np.allclose(after[column], before[column], rtol=1e-9, atol=0), column
+    assert np.allclose(qc_after["shift_ppm"], qc_before["shift_ppm"], rtol=1e-9, atol=1e-12)
+
+
+def test_trimers_get_their_own_columns_but_stay_out_of_the_observables(demo_run, tmp_path):
+    """With the trimer family enabled (data without trimers): 77 + 76 ion forms fitted, the
+    intensities table keeps the 77 observables normalised among themselves."""
+    run, dec = demo_run
+    text = AG25.read_text()
+    assert "    enabled: false\n" in text
+    path = tmp_path / "with_trimers.yaml"
+    path.write_text(text.replace("    enabled: false\n", "", 1))
+    system = load_system(path)
+    forms, intensities, _, _ = fw.deconvolve_run_ion_forms(
+        run, system, dec["resolving_power_guess"], dec["fit_resolving_power"],
+        dec["max_shift_ppm"],
+    )  # fmt: skip
+    assert len(forms) == 3 * (77 + 76)
+    assert len(intensities) == 3 * 77
+    assert np.allclose(intensities.groupby("time_min")["intensity_norm"].sum(), 1.0)
+    trimer = forms.loc[forms["family"] == "trimer", "intensity"].sum()
+    assert trimer < 0.01 * forms["intensity"].sum()
