@@ -73,8 +73,9 @@ def figure_frameworks(
         present = pops[family].reindex(image.columns).to_numpy() >= 0.02
         image = image.where(np.broadcast_to(present[None, :], image.shape))
         times = image.columns.to_numpy(float)
-        ax.pcolormesh(times, image.index.to_numpy(), 100 * image.to_numpy(), shading="nearest",
-                      cmap="viridis", vmin=0)  # fmt: skip
+        mesh = ax.pcolormesh(times, image.index.to_numpy(), 100 * image.to_numpy(),
+                             shading="nearest", cmap="viridis", vmin=0)  # fmt: skip
+        fig.colorbar(mesh, ax=ax, label="share of the framework (%)", shrink=0.9)
         ax.set(xlabel="time (min)", ylabel=f"{first_metal} atoms")
         ax.set_title(family_label(system, family), fontsize=8)
     ax_res = fig.add_subplot(grid[2, : len(clusters) // 2 + 1])
