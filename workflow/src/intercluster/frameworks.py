@@ -329,8 +329,8 @@ def observable_intensities(ion_forms: pd.DataFrame, system: SystemDefinition) ->
     observable, in :meth:`~intercluster.system.SystemDefinition.kinetic_observables` order,
     the summed ``intensity`` and its share of all observables at that time
     (``intensity_norm``, the TIC normalisation; families the model does not know, e.g.
-    trimers, are not in the total). The first metal's count keeps the column name ``n_ag``
-    of the demo's tables.
+    trimers, are not in the total). The first metal's count keeps the demo tables' column
+    name (the fourth of ``INTENSITY_COLUMNS``).
     """
     from .deconvolution import INTENSITY_COLUMNS
 
@@ -343,16 +343,15 @@ def observable_intensities(ion_forms: pd.DataFrame, system: SystemDefinition) ->
     with np.errstate(invalid="ignore", divide="ignore"):
         norm = np.where(total > 0, coef / np.where(total > 0, total, 1.0), np.nan)
     n_t, n_k = coef.shape
-    return pd.DataFrame(
-        {
-            "time_min": np.repeat(times.astype(float), n_k),
-            "species": np.tile(observables["species"].to_numpy(), n_t),
-            "charge": np.tile(observables["charge"].to_numpy(), n_t),
-            "n_ag": np.tile(observables["n_first"].to_numpy(), n_t),
-            "intensity": coef.ravel(),
-            "intensity_norm": norm.ravel(),
-        }
-    )[INTENSITY_COLUMNS]
+    values = (
+        np.repeat(times.astype(float), n_k),
+        np.tile(observables["species"].to_numpy(), n_t),
+        np.tile(observables["charge"].to_numpy(), n_t),
+        np.tile(observables["n_first"].to_numpy(), n_t),
+        coef.ravel(),
+        norm.ravel(),
+    )
+    return pd.DataFrame(dict(zip(INTENSITY_COLUMNS, values, strict=True)))
 
 
 def deconvolve_run_ion_forms(
