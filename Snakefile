@@ -15,10 +15,19 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/targets.smk"
-include: "workflow/rules/network.smk"
-include: "workflow/rules/experiment.smk"
-include: "workflow/rules/fit.smk"
-include: "workflow/rules/figures.smk"
+
+
+# A system without a kinetic model (kinetics.model_family: none) has no fit stage.
+if KINETIC:
+
+    include: "workflow/rules/network.smk"
+    include: "workflow/rules/experiment.smk"
+    include: "workflow/rules/fit.smk"
+    include: "workflow/rules/figures.smk"
+
+else:
+
+    include: "workflow/rules/frameworks.smk"
 
 
 rule all:

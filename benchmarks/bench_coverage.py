@@ -32,7 +32,7 @@ from intercluster import fit
 from intercluster import uncertainty as unc
 from intercluster.network import ReactionNetwork
 from intercluster.observables import TmaxSettings
-from intercluster.system import ClusterSystem
+from intercluster.system import system_of_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = "ag40_au40"
@@ -59,7 +59,7 @@ def main() -> None:
     args = parser.parse_args()
 
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
-    system = ClusterSystem.from_config(config["cluster"])
+    system = system_of_config(config, search_dirs=[ROOT]).cluster_system()
     ve = copy.deepcopy(config["virtual_experiment"])
     ve["samples"] = {SAMPLE: ve["samples"][SAMPLE]}
     ve["rate_constants"] = dict(TRUTH)

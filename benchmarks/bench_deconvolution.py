@@ -22,7 +22,7 @@ import yaml
 
 from intercluster.deconvolution import deconvolve_run, observable_basis
 from intercluster.ingest import read_spectra
-from intercluster.system import ClusterSystem
+from intercluster.system import system_of_config
 from intercluster.virtual_experiment import exported_spectra, simulate_sample, write_mzml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,7 +57,7 @@ def _measure(path, system, basis, dec, repeats, truth_shift):
 
 def main(repeats: int = 3) -> dict:
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
-    system = ClusterSystem.from_config(config["cluster"])
+    system = system_of_config(config, search_dirs=[ROOT]).cluster_system()
     ve = config["virtual_experiment"]
     dec = config["deconvolution"]
     sample = next(iter(ve["samples"]))

@@ -17,7 +17,7 @@ import yaml
 
 from intercluster.deconvolution import GAP_TREATMENTS, deconvolve_run, observable_basis
 from intercluster.ingest import read_spectra
-from intercluster.system import ClusterSystem
+from intercluster.system import system_of_config
 from intercluster.virtual_experiment import simulate_sample, write_sample
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +31,7 @@ def _wide(table):
 
 def main() -> dict:
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
-    system = ClusterSystem.from_config(config["cluster"])
+    system = system_of_config(config, search_dirs=[ROOT]).cluster_system()
     ve = config["virtual_experiment"]
     times = np.arange(0.0, 60.0 + 1e-9, 1.0)
     vs = simulate_sample(system, ve, SAMPLE, config["kinetics"]["convention"], times_min=times)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from workflow_helpers import small_config
+from workflow_helpers import cluster_of, small_config
 
 from intercluster.system import ClusterSystem
 from intercluster.virtual_experiment import simulate_sample, write_mzml
@@ -48,7 +48,7 @@ def good(tmp_path_factory):
     """(path of a good mzML: 11 MS1 spectra 0-60 min, the spectra as dicts)."""
     config = small_config()
     ve = dict(config["virtual_experiment"], cid={})
-    system = ClusterSystem.from_config(config["cluster"])
+    system = ClusterSystem.from_config(cluster_of(config))
     spectra = simulate_sample(system, ve, SAMPLE, times_min=np.arange(0.0, 60.1, 6.0)).ms1
     path = tmp_path_factory.mktemp("good") / "good.mzML"
     write_mzml(path, spectra, resolving_power=ve["resolving_power"])
@@ -128,6 +128,17 @@ class Case:
     expected: tuple[str, ...]  # fragments of the one line
     sheet: str = SHEET_HEAD + GOOD_ROW
     config: dict | None = None  # dotted key -> value changed in the small config
+    system_edit: tuple[str, str] | None = None  # (old, new) text of the demo's system file
+
+
+SYSTEM_FILE = "data/system.yaml"  # where a case's edited system file goes
+DEMO_SYSTEM = Path(__file__).resolve().parents[1] / "resources" / "systems" / "ag25_au25.yaml"
+
+
+def _system_case(old: str, new: str, *expected: str) -> Case:
+    """A system-file case: the demo's system file with one edit, named by the config."""
+    return Case(None, tuple(f"{SYSTEM_FILE}: {e}" for e in expected),
+                config={"system": SYSTEM_FILE}, system_edit=(old, new))  # fmt: skip
 
 
 MZML_CASES = {
@@ -241,6 +252,32 @@ PARSE_CASES = {
         config={"kinetics.convention": "X"}),
     "config_zero_max_steps": Case(
         None, ("kinetics.max_steps = 0: must be >= 1",), config={"kinetics.max_steps": 0}),
+    "config_old_cluster_section": Case(
+        None, ("cluster: replaced by system, the path of a cluster-system file",),
+        config={"cluster": {"nuclearity": 25}}),
+    "system_file_not_found": Case(
+        None, ("data/nope.yaml: file not found",), config={"system": "data/nope.yaml"}),
+    "system_unknown_element": _system_case(
+        "metals: [Ag, Au]", "metals: [Ag, Qq]",
+        "metals.1 = 'Qq': unknown element Qq (not in IsoSpecPy's periodic table)"),
+    "system_composition_outside_nuclearity": _system_case(
+        "    ligands: {SR: 18}\n", "    composition: {min: 0, max: 26}\n    ligands: {SR: 18}\n",
+        "families.monomer.composition.max = 26: must lie in 0..25 (the nuclearity)"),
+    "system_zero_charge": _system_case(
+        "    core_charge: -2\n", "    core_charge: 0\n",
+        "families.dimer.core_charge = 0: must not be 0"),
+    "system_reactant_not_a_family": _system_case(
+        "ag25: {family: monomer,", "ag25: {family: tetramer,",
+        "reactants.ag25.family = 'tetramer': not among the families (monomer, dimer, trimer)"),
+    "system_duplicate_ion_forms": _system_case(
+        "      - charge: -1\n", "      - charge: -1\n      - charge: -1\n",
+        "families.monomer.ion_forms.1: charge -1 with 0 Na: duplicate ion form "
+        "(also in families.monomer.ion_forms.0)"),
+    "system_sheet_lacks_reactant_column": Case(  # the sheet's columns come from the system
+        None, (f"{SHEET}: missing column(s) gold_nM; expected tab-separated columns sample, "
+               "mzml, ag_nM, gold_nM[, dead_time_s, cid_mzml]",),
+        config={"system": SYSTEM_FILE},
+        system_edit=("sheet_column: au_nM", "sheet_column: gold_nM")),
 }  # fmt: skip
 
 JOB_LINE = re.compile(r"^\s*(local)?rule \w+:", re.MULTILINE)
@@ -262,6 +299,11 @@ def _prepare(work: Path, good, case: Case) -> Path:
     data = work / "data"
     data.mkdir(parents=True)
     (data / "samples.tsv").write_text(case.sheet)
+    if case.system_edit is not None:
+        old, new = case.system_edit
+        text = DEMO_SYSTEM.read_text()
+        assert old in text, old  # the edit applies (else the case would test nothing)
+        (work / SYSTEM_FILE).write_text(text.replace(old, new, 1))
     target = data / "s1.mzML"
     if case.build is None:
         shutil.copy(good[0], target)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from workflow_helpers import cluster_of
 
 from intercluster.centroid import (
     fit_sticks,
@@ -116,7 +117,7 @@ def test_pick_peaks_on_noise():
 # --- stick fit on sticks made from the truth (no pick_peaks) --------------------------------
 @pytest.fixture(scope="module")
 def system():
-    return ClusterSystem.from_config(CONFIG["cluster"])
+    return ClusterSystem.from_config(cluster_of(CONFIG))
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from workflow_helpers import cluster_of
 
 from intercluster.deconvolution import (
     CID_COLUMNS,
@@ -38,7 +39,7 @@ def experiment(request, tmp_path_factory):
     """Every mixing ratio of the demo: the contract holds for the whole virtual experiment."""
     sample = request.param
     out = tmp_path_factory.mktemp(f"virtual_experiment_{sample}")
-    system = ClusterSystem.from_config(CONFIG["cluster"])
+    system = ClusterSystem.from_config(cluster_of(CONFIG))
     ve = CONFIG["virtual_experiment"]
     times = np.arange(0.0, 60.0 + 1e-9, ve["scan_interval_min"])
     vs = simulate_sample(system, ve, sample, CONFIG["kinetics"]["convention"], times_min=times)

@@ -27,6 +27,7 @@ from workflow_helpers import REPO, small_config
 from intercluster import fit
 from intercluster.io import read_json
 from intercluster.simulate import simulate
+from intercluster.system import load_system
 
 pytestmark = pytest.mark.slow
 
@@ -57,7 +58,8 @@ def _failure_config(max_steps: int) -> dict:
 
 def _step_limit_between_groups(config: dict) -> int:
     """A max_steps that the k_ex = 1e-3 points stay under and the k_ex = 1 points exceed."""
-    network = fit.network_for(3, config["cluster"], config["kinetics"])
+    cluster = load_system(REPO / config["system"]).cluster_system().to_config()
+    network = fit.network_for(3, cluster, config["kinetics"])
     steps = {}
     for p in fit.grid_points(FAIL_GRID).itertuples():
         result = simulate(network, p.k_dim, p.k_diss, p.k_ex, 40.0, 40.0, TIMES_MIN * 60.0, 20.0,

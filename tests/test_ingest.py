@@ -193,14 +193,14 @@ def test_truncated_not_xml_missing_empty(tmp_path):
 @pytest.fixture(scope="module")
 def virtual_profiles():
     """Profile spectra of the virtual experiment (small config, three reaction times)."""
-    from workflow_helpers import small_config
+    from workflow_helpers import cluster_of, small_config
 
     from intercluster.system import ClusterSystem
     from intercluster.virtual_experiment import simulate_sample
 
     config = small_config()
     ve = dict(config["virtual_experiment"], cid={})
-    system = ClusterSystem.from_config(config["cluster"])
+    system = ClusterSystem.from_config(cluster_of(config))
     return simulate_sample(system, ve, "ag40_au40", times_min=np.array([0.0, 10.0, 40.0])).ms1
 
 

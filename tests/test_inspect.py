@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from workflow_helpers import SMALL_CONFIG, small_config
+from workflow_helpers import SMALL_CONFIG, cluster_of, small_config
 
 from intercluster.cli import main as cli_main
 from intercluster.inspect import format_inspection, inspect_file
@@ -34,7 +34,7 @@ def virtual(tmp_path_factory):
     """(profile mzML, centroid mzML, truth, system, config) of a short virtual run."""
     config = small_config()
     ve = dict(config["virtual_experiment"], cid={})
-    system = ClusterSystem.from_config(config["cluster"])
+    system = ClusterSystem.from_config(cluster_of(config))
     vs = simulate_sample(system, ve, "ag40_au40", times_min=np.array([0.0, 5.0, 15.0, 30.0, 60.0]))
     folder = tmp_path_factory.mktemp("inspect")
     profile = write_mzml(folder / "virtual.mzML", vs.ms1, resolving_power=ve["resolving_power"])
@@ -159,7 +159,11 @@ def test_broken_file_is_one_line_and_exit_2(virtual, tmp_path):
 
 def test_config_in_the_current_directory_is_used(virtual, tmp_path):
     config = small_config()
-    config["cluster"]["charge"] = {"monomer": 1, "dimer": 2}
+    positive = (REPO / config["system"]).read_text()
+    for negative in ("-1", "-2", "-3"):
+        positive = positive.replace(f"charge: {negative}", f"charge: {negative[1:]}")
+    (tmp_path / "positive.yaml").write_text(positive)
+    config["system"] = "positive.yaml"  # found next to the config
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     proc = _run([virtual[0]], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr

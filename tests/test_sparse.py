@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from workflow_helpers import cluster_of
 
 from intercluster import fit
 from intercluster.deconvolution import (
@@ -40,7 +41,7 @@ ABSENT_MAX = 0.005
 
 @pytest.fixture(scope="module")
 def virtual(tmp_path_factory):
-    system = ClusterSystem.from_config(CONFIG["cluster"])
+    system = ClusterSystem.from_config(cluster_of(CONFIG))
     ve = CONFIG["virtual_experiment"]
     times = np.arange(0.0, 60.0 + 1e-9, 1.0)
     vs = simulate_sample(system, ve, SAMPLE, CONFIG["kinetics"]["convention"], times_min=times)
@@ -254,7 +255,7 @@ def grid_simulation(virtual, dense):
     cond = fit.Conditions.from_dict(
         {**CONFIG["virtual_experiment"]["samples"][SAMPLE], "dead_time_s": 20.0}
     )
-    network = fit.network_for(3, CONFIG["cluster"], CONFIG["kinetics"])
+    network = fit.network_for(3, cluster_of(CONFIG), CONFIG["kinetics"])
     species = virtual["system"].observables()["species"].tolist()
     chunk = fit.run_chunk(network, fit.grid_points(SUB_GRID), cond, times, species, settings,
                           options=fit.simulator_options(CONFIG["kinetics"]))  # fmt: skip

@@ -156,8 +156,16 @@ def test_lin_families_and_ranges():
 def test_bridge_reproduces_todays_cluster_system():
     system = load_system(AG25_AU25)
     bridged = system.cluster_system()
-    config_system = ClusterSystem.from_config(_raw(REPO / "config.yaml")["cluster"])
+    # the `cluster` section config.yaml had before the system file replaced it
+    previous_section = {
+        "metals": ["Ag", "Au"], "nuclearity": 25,
+        "ligand": {"formula": "C8H9S", "per_monomer": 18},
+        "charge": {"monomer": -1, "dimer": -2},
+    }  # fmt: skip
+    config_system = ClusterSystem.from_config(previous_section)
     assert bridged == DEFAULT_SYSTEM == config_system
+    assert bridged.to_config() == previous_section
+    assert _raw(REPO / "config.yaml")["system"] == "resources/systems/ag25_au25.yaml"
     assert bridged.ligand_counts == DEFAULT_SYSTEM.ligand_counts
 
 

@@ -17,11 +17,11 @@ from intercluster.io import SYNTHETIC_LABEL
 from intercluster.network import ReactionNetwork
 from intercluster.observables import TmaxSettings, experiment_matrix, experimental_tmax
 from intercluster.simulate import simulate_many
-from intercluster.system import ClusterSystem
+from intercluster.system import system_of_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
-SYSTEM = ClusterSystem.from_config(CONFIG["cluster"])
+SYSTEM = system_of_config(CONFIG, search_dirs=[ROOT]).cluster_system()
 OBS = SYSTEM.observables()
 SAMPLE = "ag40_au40"
 C_NM = 40.0  # the lower initial concentration of the 40:40 sample

@@ -77,6 +77,14 @@ class SnakemakeRunner:
         return proc
 
 
+def cluster_of(config: dict) -> dict:
+    """The cluster mapping the rules pass to their scripts, from the config's system file."""
+    from intercluster.system import load_system, resolve_system_path
+
+    path = resolve_system_path(config["system"], REPO)
+    return load_system(path).cluster_system().to_config()
+
+
 def small_config() -> dict:
     """A fresh copy of tests/config/small.yaml."""
     return copy.deepcopy(_SMALL)

@@ -19,6 +19,7 @@ os.environ.update(
     )
 )
 
+from intercluster.system import system_of_config
 from intercluster.validation import InputError, load_sample_sheet, validate_config
 
 VIRTUAL_EXPERIMENT_DIR = "results/virtual_experiment"
@@ -28,9 +29,33 @@ CONFIG_FILES = ", ".join(
     str(p) for p in workflow.overwrite_configfiles or ["config.yaml"]
 )
 
+# The initial-concentration keys of the kinetics library, in the order of
+# SystemDefinition.concentration_columns() (reactant richest in the first metal first).
+CONDITION_KEYS = ("ag_nM", "au_nM")
+
 try:
     validate_config(config, where=f"config ({CONFIG_FILES})")
-    samples = load_sample_sheet(config["samples"])
+    # The cluster-system file: loaded and checked once, before any job. A relative path is
+    # found from the working directory, else from the workflow's own directory.
+    SYSTEM = system_of_config(
+        config, where=f"config ({CONFIG_FILES})", search_dirs=[workflow.basedir]
+    )
+    # A system with a kinetic model runs the whole DAG; one without (model_family none)
+    # stops after the deconvolution and its framework figures (frameworks.smk).
+    KINETIC = SYSTEM.kinetics.model_family != "none"
+    # What the rules pass to their scripts (ClusterSystem.from_config reads it back).
+    CLUSTER = SYSTEM.cluster_system().to_config() if KINETIC else None
+    CONCENTRATION_COLUMNS = SYSTEM.concentration_columns()
+    # Where a framework system's outputs go: never over the default demo's results/.
+    FRAMEWORK_DIR = config.get("results_prefix") or f"results/{SYSTEM.name}"
+    # Files the workflow writes itself (the sample sheet may name them before they exist).
+    GENERATED_DIRS = (VIRTUAL_EXPERIMENT_DIR, f"{FRAMEWORK_DIR}/virtual_experiment")
+    samples = load_sample_sheet(
+        config["samples"], concentration_columns=CONCENTRATION_COLUMNS
+    )
+    if KINETIC:
+        for _column, _key in zip(CONCENTRATION_COLUMNS, CONDITION_KEYS):
+            samples[_key] = samples[_column]
     for _sample, _column, _file in (
         (row.sample, column, getattr(row, column))
         for row in samples.itertuples()
@@ -38,11 +63,7 @@ try:
     ):
         # Files under results/virtual_experiment are made by the workflow; a user's own
         # files must exist before anything runs.
-        if (
-            _file
-            and not _file.startswith(VIRTUAL_EXPERIMENT_DIR)
-            and not Path(_file).is_file()
-        ):
+        if _file and not _file.startswith(GENERATED_DIRS) and not Path(_file).is_file():
             raise InputError(
                 f"sample sheet {config['samples']}: sample {_sample}: {_column} file "
                 f"{_file} not found"
@@ -90,10 +111,23 @@ def conditions_of(wildcards):
     """Initial concentrations (nmol/L) and dead time (s) of a sample."""
     row = samples.loc[wildcards.sample]
     return {
-        "ag_nM": float(row["ag_nM"]),
-        "au_nM": float(row["au_nM"]),
+        **{key: float(row[key]) for key in CONDITION_KEYS},
         "dead_time_s": float(row["dead_time_s"]),
     }
+
+
+def concentrations_of(wildcards):
+    """The sample's concentrations (nmol/L) under the system's sheet column names."""
+    row = samples.loc[wildcards.sample]
+    return {column: float(row[column]) for column in CONCENTRATION_COLUMNS}
+
+
+def framework_truth_of(wildcards):
+    """The synthetic truth of a framework sample, when the workflow made its mzML."""
+    mzml = samples.loc[wildcards.sample, "mzml"]
+    if not mzml.startswith(f"{FRAMEWORK_DIR}/virtual_experiment"):
+        return []
+    return [f"{FRAMEWORK_DIR}/virtual_experiment/truth/{wildcards.sample}/summary.tsv"]
 
 
 def table1_constants(wildcards):

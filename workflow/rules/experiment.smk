@@ -15,7 +15,7 @@ rule virtual_experiment:
     conda:
         "../../envs/ms.yaml"
     params:
-        cluster=config["cluster"],
+        cluster=CLUSTER,
         virtual_experiment=config["virtual_experiment"],
         convention=config["kinetics"]["convention"],
     script:
@@ -27,15 +27,18 @@ rule deconvolve:
         mzml=mzml_of,
         cid=cid_mzml_of,
     output:
+        ion_forms="results/deconvolution/{sample}/ion_forms.tsv",
         intensities="results/deconvolution/{sample}/intensities.tsv",
         qc="results/deconvolution/{sample}/qc.tsv",
         cid="results/deconvolution/{sample}/cid.tsv",
+        run="results/deconvolution/{sample}/run.json",
     log:
         "logs/deconvolution/{sample}.log",
     conda:
         "../../envs/ms.yaml"
     params:
-        cluster=config["cluster"],
+        system=SYSTEM.source,
+        cluster=CLUSTER,
         deconvolution=config["deconvolution"],
     script:
         "../scripts/deconvolve.py"

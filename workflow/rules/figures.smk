@@ -32,7 +32,7 @@ rule figure3_best_fit:
     params:
         sample=main_sample_info,
         models=FIT_MODELS,
-        cluster=config["cluster"],
+        cluster=CLUSTER,
         figures=FIG_CFG,
     script:
         "../scripts/fig_figure3.py"
@@ -59,7 +59,7 @@ rule figure3_table1:
         sample=main_sample_info,
         models=TABLE1_MODELS,
         constants=table1_params,
-        cluster=config["cluster"],
+        cluster=CLUSTER,
         figures=FIG_CFG,
     script:
         "../scripts/fig_figure3.py"
@@ -84,7 +84,7 @@ rule figure_s5:
     params:
         sample=main_sample_info,
         model=S5_MODEL,
-        cluster=config["cluster"],
+        cluster=CLUSTER,
         figures=FIG_CFG,
     script:
         "../scripts/fig_s5.py"
@@ -108,7 +108,7 @@ rule figure_s6:
         "../../envs/figures.yaml"
     params:
         samples=all_sample_info,
-        cluster=config["cluster"],
+        cluster=CLUSTER,
         figures=FIG_CFG,
     script:
         "../scripts/fig_s6.py"
@@ -135,7 +135,7 @@ rule figure_s7_s9:
         sample=s7_s9_sample_info,
         model=S7_MODEL,
         fit_sample=MAIN_SAMPLE,
-        cluster=config["cluster"],
+        cluster=CLUSTER,
         figures=FIG_CFG,
     script:
         "../scripts/fig_s7_s9.py"
@@ -160,7 +160,7 @@ rule figure_s10:
     params:
         sample=main_sample_info,
         model=S7_MODEL,
-        cluster=config["cluster"],
+        cluster=CLUSTER,
         figures=FIG_CFG,
     script:
         "../scripts/fig_s10.py"
@@ -229,7 +229,7 @@ rule figure_deconvolution_qc:
         "../../envs/figures.yaml"
     params:
         sample=this_sample_info,
-        cluster=config["cluster"],
+        cluster=CLUSTER,
         deconvolution=config["deconvolution"],
         figures=FIG_CFG,
     script:

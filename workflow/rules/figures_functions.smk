@@ -155,6 +155,7 @@ def qc_inputs(wildcards):
         "mzml": mzml_of(wildcards),
         "intensities": intensities_of_sample(wildcards),
         "qc": f"results/deconvolution/{wildcards.sample}/qc.tsv",
+        "run": f"results/deconvolution/{wildcards.sample}/run.json",
     }
 
 

@@ -26,7 +26,7 @@ rule fit_tmax_experiment:
     conda:
         "../../envs/fit.yaml"
     params:
-        cluster=config["cluster"],
+        cluster=CLUSTER,
         tmax=config["fit"]["tmax"],
     script:
         "../scripts/fit_tmax_experiment.py"
@@ -48,7 +48,7 @@ rule fit_grid_chunk:
         grid=config["fit"]["grid"],
         orbits=config["fit"].get("orbits", True),
         tmax=config["fit"]["tmax"],
-        cluster=config["cluster"],
+        cluster=CLUSTER,
         kinetics=config["kinetics"],
         conditions=conditions_of,
     script:
@@ -103,7 +103,7 @@ rule fit_zoom:
         zoom=zoom_params,
         orbits=config["fit"].get("orbits", True),
         tmax=config["fit"]["tmax"],
-        cluster=config["cluster"],
+        cluster=CLUSTER,
         kinetics=config["kinetics"],
     script:
         "../scripts/fit_zoom.py"
@@ -127,7 +127,7 @@ rule fit_best:
         samples=fit_samples_param,
         conditions=fit_conditions_param,
         fit=config["fit"],
-        cluster=config["cluster"],
+        cluster=CLUSTER,
         kinetics=config["kinetics"],
     script:
         "../scripts/fit_best.py"
@@ -156,7 +156,7 @@ rule simulate_best:
     params:
         samples=SAMPLES,
         conditions=all_conditions_param,
-        cluster=config["cluster"],
+        cluster=CLUSTER,
         kinetics=config["kinetics"],
     script:
         "../scripts/simulate_best.py"

@@ -9,7 +9,7 @@ rule export_sbml:
     conda:
         "../../envs/kinetics.yaml"
     params:
-        cluster=config["cluster"],
+        cluster=CLUSTER,
         kinetics=config["kinetics"],
         constants=table1_constants,
     script:
@@ -25,7 +25,7 @@ rule simulate_table1:
     conda:
         "../../envs/kinetics.yaml"
     params:
-        cluster=config["cluster"],
+        cluster=CLUSTER,
         kinetics=config["kinetics"],
         constants=table1_constants,
     script:

@@ -2,6 +2,10 @@
 
 
 def all_targets():
+    if not KINETIC:
+        return expand(
+            f"{FRAMEWORK_DIR}/figures/frameworks_{{sample}}.png", sample=SAMPLES
+        )
     targets = []
     targets += expand("results/network/model{model}.xml", model=MODELS)
     targets += expand(

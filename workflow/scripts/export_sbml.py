@@ -4,15 +4,13 @@ from intercluster.io import configure_logging
 
 log = configure_logging(snakemake.log[0])  # noqa: F821
 
-from intercluster.network import ReactionNetwork  # noqa: E402
+from intercluster.network import build_network  # noqa: E402
 from intercluster.sbml import consistency_errors, sbml_string  # noqa: E402
 
 sm = snakemake  # noqa: F821
 kinetics = sm.params.kinetics
 conditions = kinetics["table1_conditions"]
-network = ReactionNetwork(
-    int(sm.wildcards.model), kinetics["convention"], int(sm.params.cluster["nuclearity"])
-)
+network = build_network(sm.wildcards.model, kinetics["convention"], sm.params.cluster)
 k = sm.params.constants
 text = sbml_string(
     network, k["k_dim"], k["k_diss"], k["k_ex"], conditions["ag_nM"], conditions["au_nM"]

@@ -13,7 +13,7 @@ from intercluster.deconvolution import (  # noqa: E402
     prepare_spectrum,
 )
 from intercluster.ingest import bin_spectra, read_spectra  # noqa: E402
-from intercluster.io import read_tsv, write_json  # noqa: E402
+from intercluster.io import read_json, read_tsv, write_json  # noqa: E402
 from intercluster.spectrum_model import fitted_spectrum  # noqa: E402
 from intercluster.system import ClusterSystem  # noqa: E402
 
@@ -22,6 +22,8 @@ system = ClusterSystem.from_config(smk.params.cluster)
 sample = smk.params.sample
 settings = smk.params.deconvolution
 qc = read_tsv(smk.input.qc)
+# Recorded once by the deconvolution, from the mzML itself.
+synthetic = bool(read_json(smk.input.run)["synthetic"])
 # The QC spectrum: the one the deconvolution fitted worst (largest relative residual).
 pick = int(np.nanargmax(qc["residual_norm"].to_numpy(float)))
 row = qc.iloc[pick]
@@ -98,7 +100,7 @@ title = (
     f"shift {fit.shift_ppm:.2f} ppm, R = {fit.resolving_power:.0f}\n{sampling}"
 )
 fig = figures.figure_deconvolution_qc(
-    mz, y, model, sticks, title, zoom, bool(sample["synthetic"]), system, components,
+    mz, y, model, sticks, title, zoom, synthetic, system, components,
     measured=measured, detection_level=spectrum.detection_level,
 )  # fmt: skip
 dpi = int(smk.params.figures["dpi"])
@@ -119,7 +121,7 @@ write_json(
         "detection_level": float(spectrum.detection_level),
         "gaps": gaps,
         "zoom_mz": list(zoom),
-        "synthetic": bool(sample["synthetic"]),
+        "synthetic": synthetic,
         "dpi": dpi,
         "size_px": figures.pixel_size("qc", dpi),
     },

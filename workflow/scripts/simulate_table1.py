@@ -7,7 +7,7 @@ log = configure_logging(snakemake.log[0])  # noqa: F821
 from pathlib import Path  # noqa: E402
 
 from intercluster.io import write_tsv  # noqa: E402
-from intercluster.network import ReactionNetwork  # noqa: E402
+from intercluster.network import build_network  # noqa: E402
 from intercluster.simulate import (  # noqa: E402
     isomers_table,
     observables_table,
@@ -20,7 +20,7 @@ sm = snakemake  # noqa: F821
 kinetics = sm.params.kinetics
 conditions = kinetics["table1_conditions"]
 system = ClusterSystem.from_config(sm.params.cluster)
-network = ReactionNetwork(int(sm.wildcards.model), kinetics["convention"], system.nuclearity)
+network = build_network(sm.wildcards.model, kinetics["convention"], system)
 k = sm.params.constants
 result = simulate(
     network, k["k_dim"], k["k_diss"], k["k_ex"], conditions["ag_nM"], conditions["au_nM"],

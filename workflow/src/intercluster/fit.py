@@ -65,7 +65,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .network import RATE_CONSTANTS, ReactionNetwork
+from .network import RATE_CONSTANTS, ReactionNetwork, build_network
 from .observables import TmaxSettings, tmax_of
 
 log = logging.getLogger("intercluster.fit")
@@ -1065,11 +1065,7 @@ def best_fit(
 # --- helpers for the workflow scripts ---------------------------------------------------------
 def network_for(model: int, cluster: dict, kinetics: dict) -> ReactionNetwork:
     """The reaction network of ``model`` from the ``cluster`` and ``kinetics`` config."""
-    return ReactionNetwork(
-        model=int(model),
-        convention=str(kinetics.get("convention", "S")),
-        nuclearity=int(cluster["nuclearity"]),
-    )
+    return build_network(model, str(kinetics.get("convention", "S")), cluster)
 
 
 def simulator_options(kinetics: dict) -> dict:

@@ -35,10 +35,11 @@ import pandas as pd
 
 from .ingest import SpectraRun, detect_mode, peak_shapes, read_runs
 from .isotopes import FWHM_TO_SIGMA
-from .system import ClusterSystem
+from .system import ClusterSystem, system_of_config
 from .validation import InputError
 
 DEFAULT_CONFIG = "config.yaml"
+REPO_DIR = Path(__file__).resolve().parents[3]  # where resources/systems/ ships
 DEFAULT_RESOLVING_POWER = 25000.0  # when the config gives no deconvolution section
 DEFAULT_MAX_SHIFT_PPM = 20.0
 STICK_POINTS_PER_FWHM = 5  # sampling of the profile a centroid spectrum is broadened into
@@ -105,7 +106,9 @@ def load_system(config_path: str | None, cwd: Path | None = None):
     if not isinstance(config, dict):
         raise InputError(f"{where}: expected a mapping of config sections (cluster, ...)")
     validate_config(config, where=where)
-    return ClusterSystem.from_config(config["cluster"]), config.get("deconvolution") or {}, where
+    # The config's system file: from the current directory, the config's, or the workflow's.
+    system_file = system_of_config(config, where, search_dirs=[path.parent, REPO_DIR])
+    return system_file.cluster_system(), config.get("deconvolution") or {}, where
 
 
 def _summary(run: SpectraRun) -> LevelSummary:
@@ -178,7 +181,7 @@ def inspect_file(
     if run.polarity not in (None, expected_polarity):
         result.problems.append(
             f"MS{run.ms_level} spectra are {run.polarity} polarity; the cluster system's ions "
-            f"are {expected_polarity} (cluster.charge)"
+            f"are {expected_polarity} (the system file's charges)"
         )
     lo, hi = run.mz_range
     if not (lo <= span[0] and hi >= span[1]):

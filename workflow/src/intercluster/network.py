@@ -45,7 +45,7 @@ def exchange_probabilities(i: int, j: int, nuclearity: int = 25) -> tuple[float,
 
 
 def dimerization_factor(i: int, j: int, model: int, nuclearity: int = 25) -> float:
-    """f_ij of Table 1: 1 for models 1-2; the B-metal (Au) fraction of the pair for model 3."""
+    """f_ij of Table 1: 1 for models 1-2; the second metal's fraction of the pair for model 3."""
     if model in (1, 2):
         return 1.0
     if model == 3:
@@ -289,3 +289,13 @@ class ReactionNetwork:
             (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
             shape=(self.n_species, self.n_species),
         ).tocsc()
+
+
+def build_network(model: int, convention: str, cluster) -> ReactionNetwork:
+    """The reaction network of ``model`` for a cluster system: the one place every caller uses.
+
+    ``cluster`` is a :class:`~intercluster.system.ClusterSystem` or its config mapping
+    (:meth:`~intercluster.system.ClusterSystem.to_config`); only its nuclearity enters.
+    """
+    nuclearity = cluster["nuclearity"] if isinstance(cluster, dict) else cluster.nuclearity
+    return ReactionNetwork(model=int(model), convention=str(convention), nuclearity=int(nuclearity))

@@ -116,6 +116,15 @@ class ClusterSystem:
             dimer_charge=int(cluster["charge"]["dimer"]),
         )
 
+    def to_config(self) -> dict:
+        """The inverse of :meth:`from_config`: the mapping the rules pass to their scripts."""
+        return {
+            "metals": list(self.metals),
+            "nuclearity": self.nuclearity,
+            "ligand": {"formula": self.ligand_formula, "per_monomer": self.ligands_per_monomer},
+            "charge": {"monomer": self.monomer_charge, "dimer": self.dimer_charge},
+        }
+
     # --- counts ---------------------------------------------------------------------------
     @property
     def n_monomers(self) -> int:
@@ -443,6 +452,19 @@ class SystemDefinition:
             form.charge,
             isotopes=self.isotope_overrides() or None,
         )
+
+    # --- sample sheet ---------------------------------------------------------------------
+    def concentration_columns(self) -> tuple[str, ...]:
+        """The sample sheet's concentration columns, richest in the first metal first.
+
+        For a dimer-exchange system these are the two pure reactants (all atoms of the first
+        metal, then none), the order in which the kinetics takes its initial concentrations.
+        """
+
+        def first_metal_fraction(reactant: Reactant) -> float:
+            return -reactant.composition / self.family(reactant.family).nuclearity
+
+        return tuple(r.sheet_column for r in sorted(self.reactants, key=first_metal_fraction))
 
     # --- bridge to today's pipeline -------------------------------------------------------
     def cluster_system(self) -> ClusterSystem:
@@ -822,6 +844,40 @@ def load_system(path: str | os.PathLike) -> SystemDefinition:
     return system
 
 
+def resolve_system_path(path: str | os.PathLike, *search_dirs: str | os.PathLike) -> Path:
+    """``path`` as given when it exists, else the first of ``search_dirs``/``path`` that does.
+
+    The config names a system file relative to the working directory; the shipped ones
+    (``resources/systems/``) are also found relative to the workflow's own directory, so a run
+    with ``--directory elsewhere`` still finds them.
+    """
+    given = Path(path)
+    if given.is_file() or given.is_absolute():
+        return given
+    for directory in search_dirs:
+        candidate = Path(directory) / given
+        if candidate.is_file():
+            return candidate
+    return given
+
+
+def system_of_config(
+    config: dict, where: str = "config", search_dirs: Sequence[str | os.PathLike] = ()
+) -> SystemDefinition:
+    """Load the cluster-system file the workflow config names (key ``system``).
+
+    ``search_dirs`` are tried for a relative path that does not exist as given
+    (:func:`resolve_system_path`). A config that still has the old ``cluster`` section is
+    refused with one line: the system file replaces it.
+    """
+    if "cluster" in config:
+        raise _input_error(
+            f"{where}: cluster: replaced by system, the path of a cluster-system file "
+            "(e.g. resources/systems/ag25_au25.yaml)"
+        )
+    return load_system(resolve_system_path(config["system"], *search_dirs))
+
+
 # --- the "no system in code" check ----------------------------------------------------------
 @dataclass(frozen=True)
 class SystemLiteral:
@@ -875,3 +931,26 @@ def find_system_literals(
                 if pattern.search(text):
                     found.append(SystemLiteral(str(file), line_no, kind, token, text.strip()))
     return found
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m intercluster.system --literals DIR...``: print the system literals found.
+
+    The systems are every file under ``resources/systems/``; exit status 1 when any is found.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m intercluster.system")
+    parser.add_argument("--literals", nargs="+", required=True, metavar="PATH")
+    parser.add_argument("--systems", default=str(SCHEMA_PATH.parents[2] / "resources/systems"))
+    args = parser.parse_args(argv)
+    systems = [load_system(p) for p in sorted(Path(args.systems).glob("*.yaml"))]
+    found = find_system_literals(args.literals, systems)
+    for x in found:
+        print(f"{x.path}:{x.line}: {x.kind} {x.token}: {x.text}")
+    print(f"{len(found)} system literal(s) in {', '.join(args.literals)}")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

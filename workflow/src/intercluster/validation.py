@@ -84,19 +84,39 @@ def validate_config(config: dict, where: str = "config") -> None:
         )
 
 
-SHEET_COLUMNS = ("sample", "mzml", "ag_nM", "au_nM")
+SHEET_COLUMNS = ("sample", "mzml")
+REPO_DIR = Path(__file__).resolve().parents[3]
 
 
-def load_sample_sheet(path: str | os.PathLike, check_files: bool = False) -> pd.DataFrame:
+def default_concentration_columns() -> tuple[str, ...]:
+    """The concentration columns of the system file the default demo's config.yaml names."""
+    from .system import load_system
+
+    with open(REPO_DIR / "config.yaml") as handle:
+        system_file = yaml.safe_load(handle)["system"]
+    return load_system(REPO_DIR / system_file).concentration_columns()
+
+
+def load_sample_sheet(
+    path: str | os.PathLike,
+    check_files: bool = False,
+    concentration_columns: tuple[str, ...] | None = None,
+) -> pd.DataFrame:
     """Read and validate the sample sheet; resolve paths relative to the sheet.
 
-    Returns a frame indexed by ``sample`` with columns ``mzml``, ``ag_nM``, ``au_nM``,
-    ``dead_time_s`` (default 20) and ``cid_mzml`` (None where absent). With
-    ``check_files`` every referenced file must exist (use it for a user's own data; the
-    demo's files are made by the workflow).
+    ``concentration_columns`` are the initial concentrations (nmol/L) the cluster system's
+    reactants name (:meth:`~intercluster.system.SystemDefinition.concentration_columns`;
+    default: those of the demo's system file). Returns a frame indexed by ``sample`` with
+    columns ``mzml``, the concentration columns, ``dead_time_s`` (default 20) and
+    ``cid_mzml`` (None where absent). With ``check_files`` every referenced file must exist
+    (use it for a user's own data; the demo's files are made by the workflow).
     """
     path = Path(path)
     where = f"sample sheet {path}"
+    if concentration_columns is None:
+        concentration_columns = default_concentration_columns()
+    concentration_columns = tuple(concentration_columns)
+    required = SHEET_COLUMNS + concentration_columns
     if not path.is_file():
         raise InputError(f"{where}: file not found")
     try:
@@ -104,11 +124,11 @@ def load_sample_sheet(path: str | os.PathLike, check_files: bool = False) -> pd.
     except Exception as exc:  # noqa: BLE001 - any parser error is the user's file
         raise InputError(f"{where}: cannot be read as TSV ({exc})") from exc
     sheet.columns = [c.strip() for c in sheet.columns]
-    missing = [c for c in SHEET_COLUMNS if c not in sheet.columns]
+    missing = [c for c in required if c not in sheet.columns]
     if missing:
         raise InputError(
             f"{where}: missing column(s) {', '.join(missing)}; expected tab-separated columns "
-            "sample, mzml, ag_nM, au_nM[, dead_time_s, cid_mzml]"
+            f"{', '.join(required)}[, dead_time_s, cid_mzml]"
         )
     if sheet.empty:
         raise InputError(f"{where}: has no samples")
@@ -118,7 +138,7 @@ def load_sample_sheet(path: str | os.PathLike, check_files: bool = False) -> pd.
         row: dict = {}
         for key, value in raw.items():
             value = value.strip()
-            if key in ("ag_nM", "au_nM", "dead_time_s"):
+            if key in concentration_columns or key == "dead_time_s":
                 if value == "" and key == "dead_time_s":
                     continue
                 try:
@@ -128,6 +148,8 @@ def load_sample_sheet(path: str | os.PathLike, check_files: bool = False) -> pd.
                         f"{where}, line {line_no}: {key} = {value!r}: must be a number (nmol/L "
                         "for concentrations, s for dead_time_s)"
                     ) from None
+                if row[key] < 0:
+                    raise InputError(f"{where}, line {line_no}: {key} = {row[key]!r}: must be >= 0")
             elif key == "cid_mzml":
                 row[key] = value or None
             else:
@@ -157,9 +179,12 @@ def load_sample_sheet(path: str | os.PathLike, check_files: bool = False) -> pd.
             "overwrite each other on a case-insensitive file system (macOS's default); "
             "expected names that differ in more than case"
         )
-    if ((frame["ag_nM"] + frame["au_nM"]) <= 0).any():
-        bad = frame.loc[(frame["ag_nM"] + frame["au_nM"]) <= 0, "sample"].tolist()
-        raise InputError(f"{where}: sample(s) {', '.join(bad)}: ag_nM + au_nM must be > 0")
+    total = frame[list(concentration_columns)].sum(axis=1)
+    if (total <= 0).any():
+        bad = frame.loc[total <= 0, "sample"].tolist()
+        raise InputError(
+            f"{where}: sample(s) {', '.join(bad)}: {' + '.join(concentration_columns)} must be > 0"
+        )
     base = path.parent
     for column in ("mzml", "cid_mzml"):
         frame[column] = [

@@ -44,7 +44,7 @@ from scipy.special import ndtr
 
 from .io import SYNTHETIC_LABEL
 from .isotopes import FWHM_TO_SIGMA, IsotopePattern, system_patterns
-from .network import ReactionNetwork
+from .network import ReactionNetwork, build_network
 from .system import ClusterSystem
 
 log = logging.getLogger(__name__)
@@ -187,8 +187,7 @@ def simulate_sample(
     calibration = ve.get("calibration", {})
     cid_cfg = ve.get("cid", {})
     resolving_power = float(ve["resolving_power"])
-    network = ReactionNetwork(model=int(ve["model"]), convention=convention,
-                              nuclearity=system.nuclearity)  # fmt: skip
+    network = build_network(ve["model"], convention, system)
     if times_min is None:
         times_min = np.arange(0.0, float(ve["t_end_min"]) + 1e-9, float(ve["scan_interval_min"]))
     times_min = np.asarray(times_min, float)
