@@ -14,10 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from workflow_helpers import small_config
 
 from intercluster import figures
 from intercluster.io import SYNTHETIC_LABEL
 from intercluster.network import ReactionNetwork
+from intercluster.records import BestFit
 from intercluster.simulate import simulate_reference
 from intercluster.system import DEFAULT_SYSTEM
 
@@ -260,17 +262,17 @@ def test_figure_chi2(tmp_path):
     chi2 = pd.DataFrame(k, columns=list(figures.RATE_CONSTANTS))
     chi2["chi2"] = 1 + np.log10(k[:, 2] / 1e-2) ** 2
     chi2["status"] = "ok"
-    best = {
-        "k_dim": 1e-2,
-        "k_diss": 1e-1,
-        "k_ex": 1e-2,
-        "chi2": 1.0,
-        "intervals": {
+    best = BestFit(
+        fit_sample="test", model=2, samples=("test",), chi2_unit="min^2", n_points=64,
+        n_ok=64, n_failed=0, failed_reasons={}, grid={},
+        best={"point": 0, "k_dim": 1e-2, "k_diss": 1e-1, "k_ex": 1e-2, "chi2": 1.0},
+        next_best=(),
+        intervals={
             "chi2_threshold": 1.1,
             "k_ex": {"low": 8e-3, "high": 1.3e-2, "low_open": False, "high_open": False},
         },
-        "refined": {"k_dim": 1.1e-2, "k_diss": 0.1, "k_ex": 1.0e-2},
-    }
+        refined={"k_dim": 1.1e-2, "k_diss": 0.1, "k_ex": 1.0e-2},
+    )  # fmt: skip
     fig = figures.figure_chi2([(2, chi2, best), (3, chi2, best)], "test", True)
     save_and_check(fig, tmp_path, "chi2", n_rows=2)
 
@@ -343,7 +345,7 @@ def _snakemake(work: Path, *args: str) -> subprocess.CompletedProcess:
 def small_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("figures_small")
     shutil.copytree(REPO / "tests" / "config", work / "tests" / "config")
-    config = yaml.safe_load((REPO / "tests" / "config" / "small.yaml").read_text())
+    config = small_config()
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     targets = [f"results/figures/{name}.png" for name in SMALL_FIGURES]
     targets += [f"results/figures/{t}" for t in TABLES]

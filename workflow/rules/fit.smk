@@ -46,7 +46,7 @@ rule fit_grid_chunk:
     threads: 1
     params:
         grid=config["fit"]["grid"],
-        orbits=config["fit"].get("orbits", True),
+        orbits=config["fit"]["orbits"],
         tmax=config["fit"]["tmax"],
         cluster=config["cluster"],
         kinetics=config["kinetics"],
@@ -100,8 +100,9 @@ rule fit_zoom:
         samples=fit_samples_param,
         conditions=fit_conditions_param,
         grid=config["fit"]["grid"],
-        zoom=zoom_params,
-        orbits=config["fit"].get("orbits", True),
+        zoom=config["fit"]["zoom"],
+        delta_rel=config["fit"]["interval_delta_chi2_rel"],
+        orbits=config["fit"]["orbits"],
         tmax=config["fit"]["tmax"],
         cluster=config["cluster"],
         kinetics=config["kinetics"],

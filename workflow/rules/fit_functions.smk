@@ -31,16 +31,7 @@ def fit_chunks_by_sample(wildcards):
     }
 
 
-ZOOM = config["fit"].get("zoom", {}) or {}
-ZOOM_ENABLED = bool(ZOOM.get("enabled", False))
-
-
-def zoom_params(wildcards):
-    """fit.zoom, with the interval threshold that selects the zoom's centres."""
-    return {
-        **ZOOM,
-        "delta_rel": float(config["fit"].get("interval_delta_chi2_rel", 0.10)),
-    }
+ZOOM_ENABLED = bool(config["fit"]["zoom"]["enabled"])
 
 
 def fit_zoom_of(wildcards):

@@ -35,7 +35,8 @@ from matplotlib.colors import PowerNorm  # noqa: E402
 from matplotlib.ticker import NullFormatter, NullLocator  # noqa: E402
 from scipy.stats import binom  # noqa: E402
 
-from .io import SYNTHETIC_LABEL  # noqa: E402
+from .io import SYNTHETIC_LABEL, write_json  # noqa: E402
+from .records import BestFit  # noqa: E402
 from .system import DEFAULT_SYSTEM, ClusterSystem  # noqa: E402
 
 RATE_CONSTANTS = ("k_dim", "k_diss", "k_ex")
@@ -88,6 +89,13 @@ def save_figure(fig, png: str | os.PathLike, pdf: str | os.PathLike, dpi: int = 
     plt.close(fig)
 
 
+def save_outputs(fig, output, size: str, dpi: int, record: dict, n_rows: int = 1) -> None:
+    """A figure rule's outputs: PNG and PDF (``output.png``, ``output.pdf``) and the params
+    JSON (``output.params``): ``record`` plus the dpi and the PNG's size in pixels."""
+    save_figure(fig, output.png, output.pdf, dpi)
+    write_json({**record, "dpi": dpi, "size_px": pixel_size(size, dpi, n_rows)}, output.params)
+
+
 # --- small helpers -----------------------------------------------------------------------
 
 
@@ -101,15 +109,6 @@ def format_k(value: float, digits: int = 2) -> str:
         mantissa, exponent = mantissa / 10, exponent + 1
     text = f"{mantissa:.{digits - 1}f}".rstrip("0").rstrip(".")
     return (f"{text}×" if text != "1" else "") + f"10$^{{{exponent}}}$"
-
-
-def constants_of(best: dict) -> dict:
-    """The three rate constants of a best-fit record (best.json), as floats."""
-    source = best if all(k in best for k in RATE_CONSTANTS) else best.get("best", {})
-    missing = [k for k in RATE_CONSTANTS if k not in source]
-    if missing:
-        raise KeyError(f"best-fit record lacks {', '.join(missing)}")
-    return {k: float(source[k]) for k in RATE_CONSTANTS}
 
 
 def format_constants(constants: dict, multiline: bool = False) -> str:
@@ -766,16 +765,15 @@ def figure_s11(
 # --- beyond the paper: chi² landscape ----------------------------------------------------
 
 
-def _interval_of(best: dict, name: str):
-    """(low, high, low_open, high_open) of rate constant ``name`` from best.json, or None."""
-    intervals = best.get("intervals") or {}
-    value = intervals.get(name) if isinstance(intervals, dict) else None
-    if isinstance(value, dict) and value.get("low") is not None and value.get("high") is not None:
+def _interval_of(best: BestFit, name: str):
+    """(low, high, low_open, high_open) of rate constant ``name`` of a best fit, or None."""
+    value = (best.intervals or {}).get(name)
+    if value is not None and value["low"] is not None and value["high"] is not None:
         return (
             float(value["low"]),
             float(value["high"]),
-            bool(value.get("low_open")),
-            bool(value.get("high_open")),
+            bool(value["low_open"]),
+            bool(value["high_open"]),
         )
     return None
 
@@ -846,8 +844,8 @@ def figure_chi2(
         slices = chi2_slices(chi2)
         profiles = chi2_profiles(chi2)
         chi_min = float(_ok_points(chi2)["chi2"].min())
-        threshold = (best.get("intervals") or {}).get("chi2_threshold")
-        refined = best.get("refined") if isinstance(best.get("refined"), dict) else {}
+        threshold = (best.intervals or {}).get("chi2_threshold")
+        refined = best.refined or {}
         for col, name in enumerate(RATE_CONSTANTS):
             ax = axes[row, col]
             s, prof = slices[name], profiles[name]
