@@ -194,14 +194,17 @@ def test_figure3(tmp_path, sims, experiment, synthetic):
 
 
 def test_figure3_with_two_models(tmp_path, sims, experiment):
-    fig = figures.figure3(experiment, [(m, TABLE1[m], sims[m][0]) for m in (2, 3)], synthetic=True)
+    models = [(m, TABLE1[m], sims[m][0]) for m in (2, 3)]
+    fig = figures.figure3(experiment, models, DEFAULT_SYSTEM, synthetic=True)
     assert len(fig.contour_axes) == 3
     save_and_check(fig, tmp_path, "fig3")
 
 
 def test_figure_s5(tmp_path, sims, experiment):
     table, isomers = sims[2]
-    fig = figures.figure_s5(experiment, table, isomers, TABLE1[2], 2, synthetic=True)
+    fig = figures.figure_s5(
+        experiment, table, isomers, TABLE1[2], 2, DEFAULT_SYSTEM, synthetic=True
+    )
     assert has_synthetic_label(fig)
     assert len(fig.axes[1].get_lines()) == 13  # the 13 isomers of [Ag25Au25]2-
     save_and_check(fig, tmp_path, "s5")
@@ -212,7 +215,7 @@ def test_figure_s6(tmp_path, experiment, sims):
         figures.SampleDistribution("a", 0.5, experiment, True, "a (40:40)"),
         figures.SampleDistribution("b", 0.5, sims[2][0], False, "b (40:40)"),
     ]
-    fig = figures.figure_s6(entries, window_min=10)
+    fig = figures.figure_s6(entries, DEFAULT_SYSTEM, window_min=10)
     assert has_synthetic_label(fig)
     save_and_check(fig, tmp_path, "s6", n_rows=2)
 
@@ -220,8 +223,9 @@ def test_figure_s6(tmp_path, experiment, sims):
 def test_figure_s7_9(tmp_path):
     model, _ = simulated(3, ag=100.0, au=60.0)
     fig = figures.figure_s7_9(
-        as_experiment(model), model, TABLE1[3], 100 / 160, sample_label="ag100_au60", synthetic=True
-    )
+        as_experiment(model), model, TABLE1[3], 100 / 160, DEFAULT_SYSTEM,
+        sample_label="ag100_au60", synthetic=True,
+    )  # fmt: skip
     assert has_synthetic_label(fig)
     labels = [line.get_label() for line in fig.extra_axes[0].get_lines()]
     assert "[Ag$_{16}$Au$_{9}$]$^{-}$" in labels  # the equilibrium centre 25 * 5/8
@@ -240,10 +244,29 @@ def test_figure_s10(tmp_path, sims):
         )
         for t in (3.0, 20.0, 60.0)
     )
-    fig = figures.figure_s10(isomers, cid, [1, 3, 10, 20, 60], TABLE1[3], synthetic=True)
+    fig = figures.figure_s10(
+        isomers, cid, [1, 3, 10, 20, 60], TABLE1[3], 3, DEFAULT_SYSTEM, synthetic=True
+    )
     titles = [ax.get_title(loc="left") for ax in fig.axes]
     assert sum("CID at" in t for t in titles) == 3
     save_and_check(fig, tmp_path, "s10")
+
+
+def test_no_figure_function_assumes_a_cluster_system():
+    import inspect
+
+    takes_system = []
+    for name in figures.__all__:
+        obj = getattr(figures, name)
+        if callable(obj) and not isinstance(obj, type) and name != "plt":
+            try:
+                params = inspect.signature(obj).parameters
+            except (TypeError, ValueError):
+                continue
+            if "system" in params:
+                takes_system.append(name)
+                assert params["system"].default is inspect.Parameter.empty, name
+    assert {"figure3", "figure_s5", "figure_s6", "figure_s7_9", "figure_s10"} <= set(takes_system)
 
 
 def test_figure_s11(tmp_path):
