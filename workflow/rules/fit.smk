@@ -71,6 +71,7 @@ rule fit_chi2:
         "../../envs/fit.yaml"
     params:
         samples=fit_samples_param,
+        experiments=fit_experiments_of,
         chunks_of=fit_chunks_by_sample,
         grid=config["fit"]["grid"],
     script:
@@ -98,6 +99,7 @@ rule fit_zoom:
     threads: 1
     params:
         samples=fit_samples_param,
+        experiments=fit_experiments_of,
         conditions=fit_conditions_param,
         grid=config["fit"]["grid"],
         zoom=config["fit"]["zoom"],
@@ -126,6 +128,7 @@ rule fit_best:
         "../../envs/fit.yaml"
     params:
         samples=fit_samples_param,
+        experiments=fit_experiments_of,
         conditions=fit_conditions_param,
         fit=config["fit"],
         cluster=config["cluster"],

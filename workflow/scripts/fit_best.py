@@ -16,9 +16,9 @@ def main(smk):
     objective = None
     if settings.refine:
         experiments = {}
-        for k, sample in enumerate(smk.params.samples):
-            times, exp_tmax = fit.load_experiment(smk.input.intensities[k], smk.input.tmax[k])
-            conditions = fit.Conditions.from_dict(smk.params.conditions[k])
+        for sample, files in smk.params.experiments.items():
+            times, exp_tmax = fit.load_experiment(files["intensities"], files["tmax"])
+            conditions = fit.Conditions.from_dict(smk.params.conditions[sample])
             experiments[sample] = (conditions, times, exp_tmax)
         objective = fit.chi2_objective(
             fit.network_for(smk.wildcards.model, smk.params.cluster, smk.params.kinetics),

@@ -13,11 +13,12 @@ log = logging.getLogger("intercluster")
 
 
 def main(smk):
-    samples = list(smk.params.samples)
+    experiments = smk.params.experiments  # sample -> {intensities, tmax}
+    samples = list(experiments)
     chunks, exp_tmax = {}, {}
-    for k, sample in enumerate(samples):
+    for sample, files in experiments.items():
         chunks[sample] = [str(p) for p in smk.params.chunks_of[sample]]
-        _, exp_tmax[sample] = fit.load_experiment(smk.input.intensities[k], smk.input.tmax[k])
+        _, exp_tmax[sample] = fit.load_experiment(files["intensities"], files["tmax"])
     chi2 = fit.chi2_streaming(chunks, exp_tmax, len(fit.grid_points(smk.params.grid)))
     summary = fit.failure_summary(chi2)
     log.info("%s model %s: %d points, %d ok, %d failed", smk.wildcards.fit_sample,

@@ -30,12 +30,12 @@ def main(smk):
     network = fit.network_for(smk.wildcards.model, smk.params.cluster, smk.params.kinetics)
     species = ClusterSystem.from_config(smk.params.cluster).observables()["species"].tolist()
     per_sample, tables = {}, []
-    for k, sample in enumerate(smk.params.samples):
-        times_min, exp_tmax = fit.load_experiment(smk.input.intensities[k], smk.input.tmax[k])
+    for sample, files in smk.params.experiments.items():
+        times_min, exp_tmax = fit.load_experiment(files["intensities"], files["tmax"])
         frame = fit.run_chunk(
             network,
             points,
-            fit.Conditions.from_dict(smk.params.conditions[k]),
+            fit.Conditions.from_dict(smk.params.conditions[sample]),
             times_min,
             species,
             TmaxSettings.from_config(smk.params.tmax),

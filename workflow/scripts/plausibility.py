@@ -18,7 +18,7 @@ def main(smk):
         out["rate_constants"] = None
     else:
         settings = PlausibilitySettings.from_config(smk.params.settings)
-        c = min(min(float(x["ag_nM"]), float(x["au_nM"])) for x in smk.params.conditions)
+        c = min(min(float(x["ag_nM"]), float(x["au_nM"])) for x in smk.params.conditions.values())
         k = best.constants
         out.update(assess(k.k_dim, k.k_diss, k.k_ex, settings, c))
         out["chi2"] = best.chi2

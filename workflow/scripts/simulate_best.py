@@ -22,9 +22,10 @@ def main(smk):
     times = np.round(np.arange(0.0, float(kinetics["t_end_min"]) + 0.5 * step, step), 10)
     network = fit.network_for(smk.wildcards.model, smk.params.cluster, kinetics)
     observables = ClusterSystem.from_config(smk.params.cluster).observables()
-    outputs = zip(smk.params.samples, smk.params.conditions, smk.output.trajectories,
-                  smk.output.isomers, strict=True)  # fmt: skip
-    for sample, conditions, trajectories, isomers in outputs:
+    # The outputs are expanded over the sheet's samples, in sheet order (params.samples).
+    outputs = zip(smk.params.samples, smk.output.trajectories, smk.output.isomers, strict=True)
+    for sample, trajectories, isomers in outputs:
+        conditions = smk.params.conditions[sample]
         log.info("simulating %s at %s: %s", smk.input.best, sample, best.best)
         table, isomer_table = fit.best_trajectories(
             network,
