@@ -16,7 +16,7 @@ import pytest
 import yaml
 from workflow_helpers import small_config
 
-from intercluster import figures
+from intercluster import figures, fit
 from intercluster.io import SYNTHETIC_LABEL
 from intercluster.network import ReactionNetwork
 from intercluster.records import BestFit
@@ -165,11 +165,11 @@ def test_chi2_slices_and_profiles_go_through_the_best_point():
     chi2["status"] = "ok"
     chi2.loc[0, "status"] = "failed"  # a corner, on no slice through the best point
     slices = figures.chi2_slices(chi2)
-    profiles = figures.chi2_profiles(chi2)
     for name in figures.RATE_CONSTANTS:
-        assert len(slices[name]) == 5 and len(profiles[name]) == 5
+        profile = fit.profile(chi2, name)  # what best.json holds, the figure draws
+        assert len(slices[name]) == 5 and len(profile) == 5
         assert slices[name]["chi2"].min() == pytest.approx(1.0)
-        assert np.all(profiles[name]["chi2"].to_numpy() <= slices[name]["chi2"].to_numpy() + 1e-12)
+        assert np.all(profile["chi2_min"].to_numpy() <= slices[name]["chi2"].to_numpy() + 1e-12)
 
 
 # --- every plot function: pixel size, PDF, synthetic label --------------------------------
@@ -285,18 +285,29 @@ def test_figure_chi2(tmp_path):
     chi2 = pd.DataFrame(k, columns=list(figures.RATE_CONSTANTS))
     chi2["chi2"] = 1 + np.log10(k[:, 2] / 1e-2) ** 2
     chi2["status"] = "ok"
+    # Profiles by hand, 0.5 above the table's (along k_ex the bowl, along the others its
+    # minimum), so the drawn profile shows where it came from: best.json, not the table.
+    profiles = {
+        name: [{"value": float(v), "chi2_min": float(1.5 + np.log10(v / 1e-2) ** 2) if
+                name == "k_ex" else 1.5} for v in g]
+        for name in figures.RATE_CONSTANTS
+    }  # fmt: skip
+    intervals = {name: {"low": None, "high": None, "low_open": True, "high_open": True,
+                        "profile": profiles[name]} for name in figures.RATE_CONSTANTS}  # fmt: skip
+    intervals["k_ex"].update(low=8e-3, high=1.3e-2, low_open=False, high_open=False)
     best = BestFit(
         fit_sample="test", model=2, samples=("test",), chi2_unit="min^2", n_points=64,
         n_ok=64, n_failed=0, failed_reasons={}, grid={},
         best={"point": 0, "k_dim": 1e-2, "k_diss": 1e-1, "k_ex": 1e-2, "chi2": 1.0},
         next_best=(),
-        intervals={
-            "chi2_threshold": 1.1,
-            "k_ex": {"low": 8e-3, "high": 1.3e-2, "low_open": False, "high_open": False},
-        },
+        intervals={"chi2_threshold": 1.1, **intervals},
         refined={"k_dim": 1.1e-2, "k_diss": 0.1, "k_ex": 1.0e-2},
     )  # fmt: skip
     fig = figures.figure_chi2([(2, chi2, best), (3, chi2, best)], "test", True)
+    profile_line = next(
+        line for line in fig.axes[2].get_lines() if line.get_label().startswith("profile")
+    )
+    assert np.allclose(profile_line.get_ydata(), 1.5 + np.log10(g / 1e-2) ** 2)
     save_and_check(fig, tmp_path, "chi2", n_rows=2)
 
 

@@ -128,6 +128,22 @@ class BestFit:
     def chi2(self) -> float | None:
         return None if self.best is None else float(self.best["chi2"])
 
+    def profile(self, name: str, zoom: bool = False) -> list[tuple[float, float]]:
+        """The fit's profile of ``name`` (value, min chi² over the other two constants) on the
+        coarse grid or, with ``zoom``, on the zoom's grid; values where every point failed
+        are left out. The fit writes these (``fit.profile_intervals``); figures read them."""
+        if zoom:
+            intervals = (self.zoom or {}).get("intervals")
+        else:
+            intervals = self.intervals_coarse if self.zoom is not None else self.intervals
+        if not intervals or name not in intervals:
+            raise ValueError(f"best fit {self.fit_sample} model {self.model}: no profile of {name}")
+        return [
+            (float(p["value"]), float(p["chi2_min"]))
+            for p in intervals[name]["profile"]
+            if p["chi2_min"] is not None
+        ]
+
     @classmethod
     def from_dict(cls, d: dict) -> BestFit:
         names = {f.name for f in fields(cls)}

@@ -25,7 +25,6 @@ import matplotlib
 matplotlib.use("Agg")  # headless, before any submodule imports pyplot (through seaborn)
 
 from .diagnostics import (  # noqa: E402
-    chi2_profiles,
     chi2_slices,
     figure_chi2,
     figure_deconvolution_qc,
@@ -78,7 +77,6 @@ __all__ = [
     "RATE_UNITS",
     "SampleDistribution",
     "TIME_LABEL",
-    "chi2_profiles",
     "chi2_slices",
     "contour_figure",
     "equilibrium_distribution",

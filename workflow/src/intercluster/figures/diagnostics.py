@@ -102,13 +102,9 @@ def chi2_slices(chi2: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return out
 
 
-def chi2_profiles(chi2: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """For each rate constant: the minimum chi² over the other two, per grid value."""
-    ok = _ok_points(chi2)
-    return {
-        name: ok.groupby(name, as_index=False)["chi2"].min().sort_values(name)
-        for name in RATE_CONSTANTS
-    }
+def _profile_frame(profile: list[tuple[float, float]], name: str) -> pd.DataFrame:
+    """A profile from best.json (:meth:`BestFit.profile`) as a two-column table."""
+    return pd.DataFrame(profile, columns=[name, "chi2"])
 
 
 def figure_chi2(
@@ -145,7 +141,8 @@ def figure_chi2(
                 )
             continue
         slices = chi2_slices(chi2)
-        profiles = chi2_profiles(chi2)
+        # The profiles are the fit's (best.json), not recomputed here.
+        profiles = {n: _profile_frame(best.profile(n), n) for n in RATE_CONSTANTS}
         chi_min = float(_ok_points(chi2)["chi2"].min())
         threshold = (best.intervals or {}).get("chi2_threshold")
         refined = best.refined or {}
@@ -171,7 +168,7 @@ def figure_chi2(
                 label="profile (minimum over the other two constants)",
             )
             if zoom is not None:
-                zoom_prof = chi2_profiles(zoom)[name]
+                zoom_prof = _profile_frame(best.profile(name, zoom=True), name)
                 ax.plot(
                     zoom_prof[name],
                     zoom_prof["chi2"],
