@@ -53,7 +53,6 @@ improvement, reported next to (never instead of) the grid optimum.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import math
 import time
@@ -240,26 +239,15 @@ def plan_chunk(
 
 # --- simulation of one point -----------------------------------------------------------------
 def default_simulator() -> Callable:
-    """The fast simulator when available, else the (slow) scipy reference."""
-    from . import simulate as sim
+    """The fast simulator. Every simulator the fit calls takes the integrator options
+    (``rtol``, ``atol``, ``max_steps``: :meth:`KineticsSettings.simulator_options`)."""
+    from .simulate import simulate
 
-    return getattr(sim, "simulate", None) or sim.simulate_reference
+    return simulate
 
 
 # The conditions of one sample (the stage contract lives in intercluster.records).
 Conditions = SampleConditions
-
-
-def _simulator_kwargs(simulator: Callable, options: dict | None) -> dict:
-    if not options:
-        return {}
-    try:
-        accepted = inspect.signature(simulator).parameters
-    except (TypeError, ValueError):
-        return dict(options)
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
-        return dict(options)
-    return {k: v for k, v in options.items() if k in accepted}
 
 
 def simulate_tmax(
@@ -295,7 +283,7 @@ def simulate_tmax(
             conditions.au_nM,
             times_min * 60.0,
             conditions.dead_time_s,
-            **_simulator_kwargs(simulator, options),
+            **(options or {}),
         )
         if result.status != STATUS_OK:
             return STATUS_FAILED, result.message or "simulation failed", nan
@@ -397,7 +385,7 @@ def _run_orbits(
     if covered != len(points) or not row_of.index.is_unique:
         raise ValueError(f"{label}: the orbits cover {covered} points, the chunk has {len(points)}")
     finder = peak_finder(times_min, settings.smoothing_min)
-    kwargs = _simulator_kwargs(simulate_orbit, options)
+    kwargs = dict(options or {})
     n = len(points)
     done = 0
     started = last = time.perf_counter()
@@ -1092,7 +1080,7 @@ def best_trajectories(
     result = simulator(
         network, float(constants["k_dim"]), float(constants["k_diss"]),
         float(constants["k_ex"]), conditions.ag_nM, conditions.au_nM, times_min * 60.0,
-        conditions.dead_time_s, **_simulator_kwargs(simulator, options),
+        conditions.dead_time_s, **(options or {}),
     )  # fmt: skip
     if result.status != STATUS_OK:
         raise RuntimeError(f"simulation of the best fit failed: {result.message}")
