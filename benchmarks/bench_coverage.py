@@ -74,7 +74,7 @@ def main() -> None:
     started = time.perf_counter()
     sims = {
         model: fit.run_chunk(ReactionNetwork(model), points, conditions, times, species,
-                             TmaxSettings(), options=options)
+                             TmaxSettings.schema_default(), options=options)
         for model in ((3,) if args.no_models else (1, 2, 3))
     }  # fmt: skip
     t_grid = time.perf_counter() - started

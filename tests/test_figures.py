@@ -14,10 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from workflow_helpers import small_config
 
-from intercluster import figures
+from intercluster import figures, fit
 from intercluster.io import SYNTHETIC_LABEL
 from intercluster.network import ReactionNetwork
+from intercluster.records import BestFit
 from intercluster.simulate import simulate_reference
 from intercluster.system import DEFAULT_SYSTEM
 
@@ -163,11 +165,11 @@ def test_chi2_slices_and_profiles_go_through_the_best_point():
     chi2["status"] = "ok"
     chi2.loc[0, "status"] = "failed"  # a corner, on no slice through the best point
     slices = figures.chi2_slices(chi2)
-    profiles = figures.chi2_profiles(chi2)
     for name in figures.RATE_CONSTANTS:
-        assert len(slices[name]) == 5 and len(profiles[name]) == 5
+        profile = fit.profile(chi2, name)  # what best.json holds, the figure draws
+        assert len(slices[name]) == 5 and len(profile) == 5
         assert slices[name]["chi2"].min() == pytest.approx(1.0)
-        assert np.all(profiles[name]["chi2"].to_numpy() <= slices[name]["chi2"].to_numpy() + 1e-12)
+        assert np.all(profile["chi2_min"].to_numpy() <= slices[name]["chi2"].to_numpy() + 1e-12)
 
 
 # --- every plot function: pixel size, PDF, synthetic label --------------------------------
@@ -192,14 +194,17 @@ def test_figure3(tmp_path, sims, experiment, synthetic):
 
 
 def test_figure3_with_two_models(tmp_path, sims, experiment):
-    fig = figures.figure3(experiment, [(m, TABLE1[m], sims[m][0]) for m in (2, 3)], synthetic=True)
+    models = [(m, TABLE1[m], sims[m][0]) for m in (2, 3)]
+    fig = figures.figure3(experiment, models, DEFAULT_SYSTEM, synthetic=True)
     assert len(fig.contour_axes) == 3
     save_and_check(fig, tmp_path, "fig3")
 
 
 def test_figure_s5(tmp_path, sims, experiment):
     table, isomers = sims[2]
-    fig = figures.figure_s5(experiment, table, isomers, TABLE1[2], 2, synthetic=True)
+    fig = figures.figure_s5(
+        experiment, table, isomers, TABLE1[2], 2, DEFAULT_SYSTEM, synthetic=True
+    )
     assert has_synthetic_label(fig)
     assert len(fig.axes[1].get_lines()) == 13  # the 13 isomers of [Ag25Au25]2-
     save_and_check(fig, tmp_path, "s5")
@@ -210,7 +215,7 @@ def test_figure_s6(tmp_path, experiment, sims):
         figures.SampleDistribution("a", 0.5, experiment, True, "a (40:40)"),
         figures.SampleDistribution("b", 0.5, sims[2][0], False, "b (40:40)"),
     ]
-    fig = figures.figure_s6(entries, window_min=10)
+    fig = figures.figure_s6(entries, DEFAULT_SYSTEM, window_min=10)
     assert has_synthetic_label(fig)
     save_and_check(fig, tmp_path, "s6", n_rows=2)
 
@@ -218,8 +223,9 @@ def test_figure_s6(tmp_path, experiment, sims):
 def test_figure_s7_9(tmp_path):
     model, _ = simulated(3, ag=100.0, au=60.0)
     fig = figures.figure_s7_9(
-        as_experiment(model), model, TABLE1[3], 100 / 160, sample_label="ag100_au60", synthetic=True
-    )
+        as_experiment(model), model, TABLE1[3], 100 / 160, DEFAULT_SYSTEM,
+        sample_label="ag100_au60", synthetic=True,
+    )  # fmt: skip
     assert has_synthetic_label(fig)
     labels = [line.get_label() for line in fig.extra_axes[0].get_lines()]
     assert "[Ag$_{16}$Au$_{9}$]$^{-}$" in labels  # the equilibrium centre 25 * 5/8
@@ -238,10 +244,29 @@ def test_figure_s10(tmp_path, sims):
         )
         for t in (3.0, 20.0, 60.0)
     )
-    fig = figures.figure_s10(isomers, cid, [1, 3, 10, 20, 60], TABLE1[3], synthetic=True)
+    fig = figures.figure_s10(
+        isomers, cid, [1, 3, 10, 20, 60], TABLE1[3], 3, DEFAULT_SYSTEM, synthetic=True
+    )
     titles = [ax.get_title(loc="left") for ax in fig.axes]
     assert sum("CID at" in t for t in titles) == 3
     save_and_check(fig, tmp_path, "s10")
+
+
+def test_no_figure_function_assumes_a_cluster_system():
+    import inspect
+
+    takes_system = []
+    for name in figures.__all__:
+        obj = getattr(figures, name)
+        if callable(obj) and not isinstance(obj, type) and name != "plt":
+            try:
+                params = inspect.signature(obj).parameters
+            except (TypeError, ValueError):
+                continue
+            if "system" in params:
+                takes_system.append(name)
+                assert params["system"].default is inspect.Parameter.empty, name
+    assert {"figure3", "figure_s5", "figure_s6", "figure_s7_9", "figure_s10"} <= set(takes_system)
 
 
 def test_figure_s11(tmp_path):
@@ -260,18 +285,29 @@ def test_figure_chi2(tmp_path):
     chi2 = pd.DataFrame(k, columns=list(figures.RATE_CONSTANTS))
     chi2["chi2"] = 1 + np.log10(k[:, 2] / 1e-2) ** 2
     chi2["status"] = "ok"
-    best = {
-        "k_dim": 1e-2,
-        "k_diss": 1e-1,
-        "k_ex": 1e-2,
-        "chi2": 1.0,
-        "intervals": {
-            "chi2_threshold": 1.1,
-            "k_ex": {"low": 8e-3, "high": 1.3e-2, "low_open": False, "high_open": False},
-        },
-        "refined": {"k_dim": 1.1e-2, "k_diss": 0.1, "k_ex": 1.0e-2},
-    }
+    # Profiles by hand, 0.5 above the table's (along k_ex the bowl, along the others its
+    # minimum), so the drawn profile shows where it came from: best.json, not the table.
+    profiles = {
+        name: [{"value": float(v), "chi2_min": float(1.5 + np.log10(v / 1e-2) ** 2) if
+                name == "k_ex" else 1.5} for v in g]
+        for name in figures.RATE_CONSTANTS
+    }  # fmt: skip
+    intervals = {name: {"low": None, "high": None, "low_open": True, "high_open": True,
+                        "profile": profiles[name]} for name in figures.RATE_CONSTANTS}  # fmt: skip
+    intervals["k_ex"].update(low=8e-3, high=1.3e-2, low_open=False, high_open=False)
+    best = BestFit(
+        fit_sample="test", model=2, samples=("test",), chi2_unit="min^2", n_points=64,
+        n_ok=64, n_failed=0, failed_reasons={}, grid={},
+        best={"point": 0, "k_dim": 1e-2, "k_diss": 1e-1, "k_ex": 1e-2, "chi2": 1.0},
+        next_best=(),
+        intervals={"chi2_threshold": 1.1, **intervals},
+        refined={"k_dim": 1.1e-2, "k_diss": 0.1, "k_ex": 1.0e-2},
+    )  # fmt: skip
     fig = figures.figure_chi2([(2, chi2, best), (3, chi2, best)], "test", True)
+    profile_line = next(
+        line for line in fig.axes[2].get_lines() if line.get_label().startswith("profile")
+    )
+    assert np.allclose(profile_line.get_ydata(), 1.5 + np.log10(g / 1e-2) ** 2)
     save_and_check(fig, tmp_path, "chi2", n_rows=2)
 
 
@@ -343,7 +379,7 @@ def _snakemake(work: Path, *args: str) -> subprocess.CompletedProcess:
 def small_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("figures_small")
     shutil.copytree(REPO / "tests" / "config", work / "tests" / "config")
-    config = yaml.safe_load((REPO / "tests" / "config" / "small.yaml").read_text())
+    config = small_config()
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     targets = [f"results/figures/{name}.png" for name in SMALL_FIGURES]
     targets += [f"results/figures/{t}" for t in TABLES]

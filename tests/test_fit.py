@@ -14,7 +14,9 @@ from intercluster.system import DEFAULT_SYSTEM
 
 OBS = DEFAULT_SYSTEM.observables()
 ION_LABELS = OBS["species"].tolist()
-SETTINGS = TmaxSettings()
+SETTINGS = TmaxSettings.schema_default()
+# The interval rules of config.yaml (fit.interval_delta_chi2_rel, fit.interval_f_confidence).
+INTERVALS = {"delta_rel": 0.10, "f_confidence": 0.95}
 COND = fit.Conditions(40.0, 40.0, 20.0)
 DEFAULT_GRID = {n: {"min": 1e-3, "max": 1.0, "n": 13} for n in ("k_dim", "k_diss", "k_ex")}
 # 7 quarter-decade values per constant, 10^-2.5 .. 10^-1: contains the truth (1e-2,
@@ -89,7 +91,7 @@ def test_failed_sets_are_marked_counted_and_excluded():
     assert sum(s == "ok" for s in status.values()) == 4
     chi2 = fit.chi2_table({"s": (chunk, exp_tmax)})
     assert chi2.loc[chi2["status"] == "failed", "chi2"].isna().all()
-    best = fit.best_fit(chi2, fit.grid_axes(grid))
+    best = fit.best_fit(chi2, fit.grid_axes(grid), delta_rel=0.10, f_confidence=0.95)
     assert best["n_failed"] == 4 and best["n_ok"] == 4
     assert sum(best["failed_reasons"].values()) == 4
     assert any("boom" in reason for reason in best["failed_reasons"])
@@ -105,8 +107,8 @@ def test_joint_chi2_is_the_sum_over_samples():
         table = synthetic_intensities(ag_nM=a, au_nM=b)
         times = experiment_times(table)
         exp_tmax = experimental_tmax(table, OBS, SETTINGS)
-        chunk = fit.run_chunk(ReactionNetwork(2), points, fit.Conditions(a, b), times, ION_LABELS,
-                              SETTINGS)  # fmt: skip
+        chunk = fit.run_chunk(ReactionNetwork(2), points, fit.Conditions(a, b, 20.0), times,
+                              ION_LABELS, SETTINGS)  # fmt: skip
         per_sample[name] = (chunk, exp_tmax)
     joint = fit.chi2_table(per_sample)
     single = {s: fit.chi2_table({s: per_sample[s]}) for s in per_sample}
@@ -145,7 +147,7 @@ def _step_index(values, x):
 def test_virtual_experiment_recovers_model3_truth(virtual_fit):
     times, exp_tmax, fits = virtual_fit
     axes = fit.grid_axes(TEST_GRID)
-    best = {m: fit.best_fit(fits[m][1], axes) for m in (1, 2, 3)}
+    best = {m: fit.best_fit(fits[m][1], axes, **INTERVALS) for m in (1, 2, 3)}
     b3 = best[3]["best"]
     # k_ex exactly (the grid value nearest the truth)
     assert _step_index(axes["k_ex"], b3["k_ex"]) == _step_index(axes["k_ex"], TRUTH["k_ex"])
@@ -167,7 +169,7 @@ def test_refinement_does_not_get_worse_and_stays_in_bounds(virtual_fit):
     objective = fit.chi2_objective(
         ReactionNetwork(3), {"ag40_au40": (COND, times, exp_tmax)}, SETTINGS
     )
-    result = fit.best_fit(fits[3][1], axes, objective=objective, max_evaluations=25)
+    result = fit.best_fit(fits[3][1], axes, **INTERVALS, objective=objective, max_evaluations=25)
     refined = result["refined"]
     assert refined["chi2"] <= result["chi2"] + 1e-9
     assert 1 <= refined["n_evaluations"] <= 26
@@ -277,7 +279,7 @@ def test_zoom_centres_are_the_best_point_and_near_equal_local_minima():
     chi2 = _chi2_of(points, values)
     minima = fit.local_minima(chi2, axes)
     assert len(minima) == 2
-    settings = fit.ZoomSettings(enabled=True, step_decades=0.05, half_width_steps=1)
+    settings = fit.ZoomSettings(enabled=True, step_decades=0.05, half_width_steps=1, max_centres=3)
     centres = fit.zoom_centres(chi2, axes, 0.10, settings)
     assert np.allclose(centres[["k_dim", "k_diss", "k_ex"]].to_numpy(), [first, second])
     assert len(fit.zoom_centres(chi2, axes, 0.01, settings)) == 1  # outside the threshold
@@ -309,10 +311,10 @@ def test_zoom_intervals_use_the_coarse_end_beyond_the_box():
         return 1.0 + 0.01 * (lg[:, 0] + 2) ** 2 + (lg[:, 1] + 1.25) ** 2 + 4 * (lg[:, 2] + 1.5) ** 2
 
     chi2 = _chi2_of(points, valley(points))
-    settings = fit.ZoomSettings(enabled=True, step_decades=0.05, half_width_steps=1)
+    settings = fit.ZoomSettings(enabled=True, step_decades=0.05, half_width_steps=1, max_centres=3)
     zoom_pts = fit.zoom_points(chi2, DEFAULT_GRID, 0.10, settings)
     zoom_chi2 = _chi2_of(zoom_pts, valley(zoom_pts))
-    best = fit.best_fit(chi2, axes, zoom_chi2=zoom_chi2, zoom_settings=settings)
+    best = fit.best_fit(chi2, axes, **INTERVALS, zoom_chi2=zoom_chi2, zoom_settings=settings)
     assert best["intervals"]["source"] == "zoom"
     k_dim = best["intervals"]["k_dim"]
     assert k_dim["low_from"] == "coarse" and k_dim["high_from"] == "coarse"
@@ -357,8 +359,8 @@ def test_zoom_on_the_40_40_sample_stays_inside_the_coarse_interval_box():
     zoom = fit.run_chunk(Net(3), zoom_pts, COND, times, ION_LABELS, SETTINGS, options=options,
                          orbits=zoom_plan.orbits)  # fmt: skip
     zoom_chi2 = fit.chi2_table({"ag40_au40": (zoom, exp_tmax)})
-    best = fit.best_fit(chi2, fit.grid_axes(grid), delta_rel=delta, zoom_chi2=zoom_chi2,
-                        zoom_settings=settings)  # fmt: skip
+    best = fit.best_fit(chi2, fit.grid_axes(grid), delta_rel=delta, f_confidence=0.95,
+                        zoom_chi2=zoom_chi2, zoom_settings=settings)  # fmt: skip
     zoom_best = best["zoom"]["best"]
     axes = fit.grid_axes(grid)
     for name in ("k_dim", "k_diss", "k_ex"):

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from workflow_helpers import SMALL_CONFIG, cluster_of, small_config
+from workflow_helpers import BASE_CONFIG, cluster_of, small_config
 
 from intercluster.cli import main as cli_main
 from intercluster.inspect import format_inspection, inspect_file
@@ -95,13 +95,13 @@ def _run(args, cwd, env_extra=None):
 
 def test_module_command_prints_the_summary(virtual, tmp_path):
     profile, _, vs, _, config = virtual
-    proc = _run([profile, "--config", SMALL_CONFIG], cwd=tmp_path)
+    proc = _run([profile, "--config", BASE_CONFIG], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "Traceback" not in proc.stderr
     assert "(SYNTHETIC virtual experiment)" in out
     assert "MS1: 5 spectra, 0-60 min (file unit: minute), polarity negative, profile" in out
-    assert f"cluster system (config ({SMALL_CONFIG}))" in out
+    assert f"cluster system (config ({BASE_CONFIG}))" in out
     first_ion = next(line for line in out.splitlines() if line.startswith("  ["))
     truth = _truth_at(vs, 0.0)
     species, _, percent, _ = first_ion.split()

@@ -1,5 +1,7 @@
 """t_max rule (intercluster.observables): peaks, monotone species, noise, exclusion."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -122,7 +124,7 @@ def test_experimental_tmax_excludes_species_below_noise():
         }
     )
     long = long[long["species"] != species[-1]]  # one observable without data
-    table = experimental_tmax(long, obs, TmaxSettings(min_signal=0.01))
+    table = experimental_tmax(long, obs, replace(TmaxSettings.schema_default(), min_signal=0.01))
     assert len(table) == 77
     assert table["included"].sum() == 3
     assert table.loc[0, "t_max_min"] == 0.0
@@ -135,4 +137,4 @@ def test_unknown_species_label_is_an_error():
     obs = DEFAULT_SYSTEM.observables()
     long = pd.DataFrame({"time_min": [0.0], "species": ["[Xx1]-"], "intensity_norm": [1.0]})
     with pytest.raises(ValueError, match="unknown species"):
-        experimental_tmax(long, obs, TmaxSettings())
+        experimental_tmax(long, obs, TmaxSettings.schema_default())

@@ -25,7 +25,7 @@ from intercluster.system import DEFAULT_SYSTEM
 
 OBS = DEFAULT_SYSTEM.observables()
 SPECIES = OBS["species"].tolist()
-SETTINGS = TmaxSettings()
+SETTINGS = TmaxSettings.schema_default()
 COND = fit.Conditions(40.0, 40.0, 20.0)
 TIMES_MIN = np.arange(0.0, 60.0 + 1e-9, 0.5)
 OPTIONS = {"rtol": 1e-5, "atol": 1e-8}

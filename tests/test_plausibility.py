@@ -11,8 +11,10 @@ from intercluster.plausibility import (
     poisson_probabilities,
     summary_markdown,
 )
+from intercluster.records import PlausibilityResult
+from intercluster.settings import PlausibilitySettings
 
-SETTINGS = yaml.safe_load(open("config.yaml"))["plausibility"]
+SETTINGS = PlausibilitySettings.from_config(yaml.safe_load(open("config.yaml"))["plausibility"])
 
 
 def test_diffusion_limit_dmf():
@@ -64,8 +66,8 @@ def test_summary_markdown_table():
     for sample in ("b", "a"):
         for model in (1, 3):
             e = assess(1e-2, 5.6e-2, 3.2e-2, SETTINGS, 40.0)
-            e.update({"fit_sample": sample, "model": model, "chi2": 12.5})
-            entries.append(e)
+            e.update({"fit_sample": sample, "model": model, "chi2": 12.5, "source": "test"})
+            entries.append(PlausibilityResult.from_dict(e))
     text = summary_markdown(entries)
     rows = [line for line in text.splitlines() if line.startswith("| a") or line.startswith("| b")]
     assert len(rows) == 4 and rows[0].startswith("| a | 1 |")

@@ -28,19 +28,20 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
+from workflow_helpers import SMALL_CONFIG_FILES, small_config
+
+from intercluster.validation import load_sample_sheet
 
 REPO = Path(__file__).resolve().parents[1]
 CLUSTER = REPO / "tests" / "slurm" / "cluster.sh"
 PROFILE = REPO / "workflow" / "profiles" / "slurm"
-SMALL = REPO / "tests" / "config" / "small.yaml"
 STATE_DIR = Path(os.environ.get("SLURM_TEST_STATE_DIR", "/tmp/intercluster-slurm"))
 PARTITION = os.environ.get("SLURM_TEST_PARTITION", "debug")
 IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 RUN_TIMEOUT_S = 420  # the SLURM run; it takes ~100 s here
 
-_CONFIG = yaml.safe_load(SMALL.read_text())
-SAMPLES = list(_CONFIG["virtual_experiment"]["samples"])
+_CONFIG = small_config()
+SAMPLES = load_sample_sheet(REPO / _CONFIG["samples"])["sample"].tolist()
 FIT_SAMPLES = SAMPLES + [_CONFIG["fit"]["joint_sample_name"]]
 FIT_MODELS = _CONFIG["fit"]["models"]
 CHUNKS = _CONFIG["fit"]["chunks"]
@@ -113,7 +114,8 @@ def _workdir(path: Path) -> Path:
 def _snakemake(workdir: Path, *args) -> list[str]:
     return [
         sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir), "--configfile", str(SMALL), "--nolock", *args,
+        "--directory", str(workdir), "--configfile", *map(str, SMALL_CONFIG_FILES),
+        "--nolock", *args,
     ]  # fmt: skip
 
 

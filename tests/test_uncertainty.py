@@ -55,7 +55,7 @@ def _ve(**noise) -> dict:
 def _simulate_grid(grid):
     return fit.run_chunk(
         ReactionNetwork(3), fit.grid_points(grid), fit.Conditions(40.0, 40.0, 20.0), TIMES,
-        OBS["species"], TmaxSettings(), options={"rtol": 1e-6, "atol": 1e-9},
+        OBS["species"], TmaxSettings.schema_default(), options={"rtol": 1e-6, "atol": 1e-9},
     )  # fmt: skip
 
 
@@ -155,7 +155,7 @@ def test_bootstrap_sigma_follows_the_noise_level():
 
 
 def test_replicate_sigma_is_the_spread_over_runs():
-    base = experimental_tmax(synthetic_intensities(seed=1), OBS, TmaxSettings())
+    base = experimental_tmax(synthetic_intensities(seed=1), OBS, TmaxSettings.schema_default())
     runs = []
     for shift in (-0.2, 0.0, 0.2):
         run = base.copy()
@@ -308,7 +308,7 @@ def test_trajectory_objective_recovers_truth_and_dimer_response():
     is_dimer = (OBS["kind"] == "dimer").to_numpy()
     y = y * np.where(is_dimer, response, 1.0)
     y = y / y.sum(axis=1, keepdims=True)
-    included = experimental_tmax(table, OBS, TmaxSettings())["included"].to_numpy()
+    included = experimental_tmax(table, OBS, TmaxSettings.schema_default())["included"].to_numpy()
     points = fit.grid_points(GRID)
     sims = simulate_many(ReactionNetwork(3), points[["k_dim", "k_diss", "k_ex"]].to_numpy(),
                          40.0, 40.0, times * 60.0, 20.0)  # fmt: skip

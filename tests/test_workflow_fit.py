@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from fit_helpers import bypass_deconvolution
+from workflow_helpers import SMALL_CONFIG_FILES
 
 from intercluster.io import read_json
 
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.slow
 def _run(workdir: Path, cores: int, chunks: int, targets) -> subprocess.CompletedProcess:
     cmd = [
         SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-        "--configfile", str(REPO / "tests" / "config" / "small.yaml"),
+        "--configfile", *map(str, SMALL_CONFIG_FILES),
         "--config", "samples=data/samples.tsv",
         "--cores", str(cores), "--set-scatter", f"grid={chunks}", "--nolock", *targets,
     ]  # fmt: skip

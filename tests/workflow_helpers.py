@@ -1,7 +1,8 @@
 """Helpers to run the workflow with snakemake in a subprocess, in a temporary directory.
 
 ``snakemake_runner.run(workdir, *targets, config=..., cores=2)`` writes ``config`` (a dict,
-default: tests/config/small.yaml) to ``workdir/config.yaml`` and runs the repository's
+default: :func:`small_config`, the overlay tests/config/small.yaml merged onto the
+repository's config.yaml) to ``workdir/config.yaml`` and runs the repository's
 Snakefile with ``--directory workdir``, so every output lands under ``workdir``.
 ``snakemake_runner.command(...)`` gives the command line and ``snakemake_runner.env`` the
 environment (for ``Popen``).
@@ -25,7 +26,10 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+BASE_CONFIG = REPO / "config.yaml"
 SMALL_CONFIG = REPO / "tests" / "config" / "small.yaml"
+# The --configfile arguments of a small run from the command line (snakemake merges them).
+SMALL_CONFIG_FILES = (BASE_CONFIG, SMALL_CONFIG)
 
 
 @functools.cache
@@ -85,9 +89,21 @@ def cluster_of(config: dict) -> dict:
     return load_system(path).cluster_system().to_config()
 
 
+def merged(base: dict, overlay: dict) -> dict:
+    """``overlay`` merged onto ``base`` as snakemake merges config files: mappings key by
+    key, everything else (lists included) replaced."""
+    out = copy.deepcopy(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
 def small_config() -> dict:
-    """A fresh copy of tests/config/small.yaml."""
+    """A fresh copy of the small configuration: tests/config/small.yaml onto config.yaml."""
     return copy.deepcopy(_SMALL)
 
 
-_SMALL = yaml.safe_load(SMALL_CONFIG.read_text())
+_SMALL = merged(yaml.safe_load(BASE_CONFIG.read_text()), yaml.safe_load(SMALL_CONFIG.read_text()))

@@ -72,7 +72,7 @@ except InputError as error:
     raise WorkflowError(str(error)) from None
 
 SAMPLES = samples["sample"].tolist()
-JOINT_SAMPLE = config["fit"].get("joint_sample_name", "all")
+JOINT_SAMPLE = config["fit"]["joint_sample_name"]
 # In any letter case: results/fit/ALL and results/fit/all are one folder on macOS.
 for _sample in SAMPLES:
     if _sample.casefold() == JOINT_SAMPLE.casefold():

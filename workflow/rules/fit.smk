@@ -46,7 +46,7 @@ rule fit_grid_chunk:
     threads: 1
     params:
         grid=config["fit"]["grid"],
-        orbits=config["fit"].get("orbits", True),
+        orbits=config["fit"]["orbits"],
         tmax=config["fit"]["tmax"],
         cluster=CLUSTER,
         kinetics=config["kinetics"],
@@ -71,6 +71,7 @@ rule fit_chi2:
         "../../envs/fit.yaml"
     params:
         samples=fit_samples_param,
+        experiments=fit_experiments_of,
         chunks_of=fit_chunks_by_sample,
         grid=config["fit"]["grid"],
     script:
@@ -98,10 +99,12 @@ rule fit_zoom:
     threads: 1
     params:
         samples=fit_samples_param,
+        experiments=fit_experiments_of,
         conditions=fit_conditions_param,
         grid=config["fit"]["grid"],
-        zoom=zoom_params,
-        orbits=config["fit"].get("orbits", True),
+        zoom=config["fit"]["zoom"],
+        delta_rel=config["fit"]["interval_delta_chi2_rel"],
+        orbits=config["fit"]["orbits"],
         tmax=config["fit"]["tmax"],
         cluster=CLUSTER,
         kinetics=config["kinetics"],
@@ -125,6 +128,7 @@ rule fit_best:
         "../../envs/fit.yaml"
     params:
         samples=fit_samples_param,
+        experiments=fit_experiments_of,
         conditions=fit_conditions_param,
         fit=config["fit"],
         cluster=CLUSTER,

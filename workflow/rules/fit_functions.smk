@@ -31,16 +31,7 @@ def fit_chunks_by_sample(wildcards):
     }
 
 
-ZOOM = config["fit"].get("zoom", {}) or {}
-ZOOM_ENABLED = bool(ZOOM.get("enabled", False))
-
-
-def zoom_params(wildcards):
-    """fit.zoom, with the interval threshold that selects the zoom's centres."""
-    return {
-        **ZOOM,
-        "delta_rel": float(config["fit"].get("interval_delta_chi2_rel", 0.10)),
-    }
+ZOOM_ENABLED = bool(config["fit"]["zoom"]["enabled"])
 
 
 def fit_zoom_of(wildcards):
@@ -51,20 +42,26 @@ def fit_zoom_of(wildcards):
     return {"zoom": f"{fit}/zoom/chi2.parquet"}
 
 
+def fit_experiments_of(wildcards):
+    """Sample -> its intensities and experimental t_max tables, for every sample of the fit
+    (params of the rules that read them; the inputs below list the same paths)."""
+    return {
+        s: {
+            "intensities": f"results/deconvolution/{s}/intensities.tsv",
+            "tmax": f"results/fit/{s}/tmax_experiment.tsv",
+        }
+        for s in samples_of_fit(wildcards.fit_sample)
+    }
+
+
 def fit_intensities_of(wildcards):
     """The deconvolved intensities of every sample of the fit (time grids)."""
-    return [
-        f"results/deconvolution/{s}/intensities.tsv"
-        for s in samples_of_fit(wildcards.fit_sample)
-    ]
+    return [e["intensities"] for e in fit_experiments_of(wildcards).values()]
 
 
 def fit_tmax_of(wildcards):
     """The experimental t_max tables of every sample of the fit."""
-    return [
-        f"results/fit/{s}/tmax_experiment.tsv"
-        for s in samples_of_fit(wildcards.fit_sample)
-    ]
+    return [e["tmax"] for e in fit_experiments_of(wildcards).values()]
 
 
 def fit_samples_param(wildcards):
@@ -72,16 +69,16 @@ def fit_samples_param(wildcards):
 
 
 def fit_conditions_param(wildcards):
-    """Conditions of every sample of the fit, in the order of fit_samples_param."""
-    return [
-        conditions_of(SimpleNamespace(sample=s))
+    """Sample -> its conditions, for every sample of the fit."""
+    return {
+        s: conditions_of(SimpleNamespace(sample=s))
         for s in samples_of_fit(wildcards.fit_sample)
-    ]
+    }
 
 
 def all_conditions_param(wildcards):
-    """Conditions of every sample of the sheet, in sheet order."""
-    return [conditions_of(SimpleNamespace(sample=s)) for s in SAMPLES]
+    """Sample -> its conditions, for every sample of the sheet."""
+    return {s: conditions_of(SimpleNamespace(sample=s)) for s in SAMPLES}
 
 
 def fit_intensities_of_sample(wildcards):

@@ -2,36 +2,44 @@
 
 The chunk tables are streamed (fit.chi2_streaming), never all held at once."""
 
-from intercluster.io import configure_logging
+import logging
 
-log = configure_logging(snakemake.log[0])  # noqa: F821
+from intercluster import fit
+from intercluster.errors import InputError
+from intercluster.io import write_tsv
+from intercluster.rule_script import run
 
-from intercluster import fit  # noqa: E402
-from intercluster.io import write_tsv  # noqa: E402
-from intercluster.validation import InputError  # noqa: E402
+log = logging.getLogger("intercluster")
 
-sm = snakemake  # noqa: F821
-samples = list(sm.params.samples)
-chunks, exp_tmax = {}, {}
-for k, sample in enumerate(samples):
-    chunks[sample] = [str(p) for p in sm.params.chunks_of[sample]]
-    _, exp_tmax[sample] = fit.load_experiment(sm.input.intensities[k], sm.input.tmax[k])
-chi2 = fit.chi2_streaming(chunks, exp_tmax, len(fit.grid_points(sm.params.grid)))
-summary = fit.failure_summary(chi2)
-log.info("%s model %s: %d points, %d ok, %d failed", sm.wildcards.fit_sample,
-         sm.wildcards.model, summary["n_points"], summary["n_ok"], summary["n_failed"])  # fmt: skip
-for reason, count in summary["failed_reasons"].items():
-    log.warning("failed sets: %d x %s", count, reason)
-fit.write_parquet(chi2, sm.output.chi2)
-ranking = fit.ranked(chi2)
-if ranking.empty:
-    reasons = "; ".join(f"{n} x {r}" for r, n in summary["failed_reasons"].items())
-    raise InputError(
-        f"{sm.output.chi2}: all {summary['n_points']} grid points failed ({reasons}); see "
-        f"logs/fit/grid_chunk/; check fit.grid or raise kinetics.max_steps"
-    )
-best = ranking.iloc[0]
-log.info("best grid point %d: k_dim=%g k_diss=%g k_ex=%g chi2=%.6g min^2", best["point"],
-         best["k_dim"], best["k_diss"], best["k_ex"], best["chi2"])  # fmt: skip
-per_sample = {s: (fit.chunk_row(chunks[s], int(best["point"])), exp_tmax[s]) for s in samples}
-write_tsv(fit.residual_table(per_sample, int(best["point"])), sm.output.residuals)
+
+def main(smk):
+    experiments = smk.params.experiments  # sample -> {intensities, tmax}
+    samples = list(experiments)
+    chunks, exp_tmax = {}, {}
+    for sample, files in experiments.items():
+        chunks[sample] = [str(p) for p in smk.params.chunks_of[sample]]
+        _, exp_tmax[sample] = fit.load_experiment(files["intensities"], files["tmax"])
+    chi2 = fit.chi2_streaming(chunks, exp_tmax, len(fit.grid_points(smk.params.grid)))
+    summary = fit.failure_summary(chi2)
+    log.info("%s model %s: %d points, %d ok, %d failed", smk.wildcards.fit_sample,
+             smk.wildcards.model, summary["n_points"], summary["n_ok"],
+             summary["n_failed"])  # fmt: skip
+    for reason, count in summary["failed_reasons"].items():
+        log.warning("failed sets: %d x %s", count, reason)
+    fit.write_parquet(chi2, smk.output.chi2)
+    ranking = fit.ranked(chi2)
+    if ranking.empty:
+        reasons = "; ".join(f"{n} x {r}" for r, n in summary["failed_reasons"].items())
+        raise InputError(
+            f"{smk.output.chi2}: all {summary['n_points']} grid points failed ({reasons}); see "
+            f"logs/fit/grid_chunk/; check fit.grid or raise kinetics.max_steps"
+        )
+    best = ranking.iloc[0]
+    log.info("best grid point %d: k_dim=%g k_diss=%g k_ex=%g chi2=%.6g min^2", best["point"],
+             best["k_dim"], best["k_diss"], best["k_ex"], best["chi2"])  # fmt: skip
+    point = int(best["point"])
+    per_sample = {s: (fit.chunk_row(chunks[s], point), exp_tmax[s]) for s in samples}
+    write_tsv(fit.residual_table(per_sample, point), smk.output.residuals)
+
+
+run(main)

@@ -1,22 +1,30 @@
 """Plausibility checks of a best fit (docs/science.md §4; rule plausibility)."""
 
-from intercluster.io import configure_logging
+import logging
 
-log = configure_logging(snakemake.log[0])  # noqa: F821
+from intercluster.plausibility import assess
+from intercluster.records import PlausibilityResult, read_best_fit, write_record
+from intercluster.rule_script import run
+from intercluster.settings import PlausibilitySettings
 
-from intercluster.io import read_json, write_json  # noqa: E402
-from intercluster.plausibility import assess  # noqa: E402
+log = logging.getLogger("intercluster")
 
-sm = snakemake  # noqa: F821
-best = read_json(sm.input.best)
-out = {"fit_sample": sm.wildcards.fit_sample, "model": int(sm.wildcards.model)}
-if best.get("best") is None:
-    log.warning("no successful grid point: nothing to assess")
-    out["rate_constants"] = None
-else:
-    c = min(min(float(x["ag_nM"]), float(x["au_nM"])) for x in sm.params.conditions)
-    out.update(assess(best["k_dim"], best["k_diss"], best["k_ex"], sm.params.settings, c))
-    out["chi2"] = best["chi2"]
-    out["source"] = "best grid point of " + str(sm.input.best)
-    log.info("%d of %d checks passed", out["n_passed"], out["n_checks"])
-write_json(out, sm.output.json)
+
+def main(smk):
+    best = read_best_fit(smk.input.best)
+    out = {"fit_sample": smk.wildcards.fit_sample, "model": int(smk.wildcards.model)}
+    if not best.ok:
+        log.warning("no successful grid point: nothing to assess")
+        out["rate_constants"] = None
+    else:
+        settings = PlausibilitySettings.from_config(smk.params.settings)
+        c = min(min(float(x["ag_nM"]), float(x["au_nM"])) for x in smk.params.conditions.values())
+        k = best.constants
+        out.update(assess(k.k_dim, k.k_diss, k.k_ex, settings, c))
+        out["chi2"] = best.chi2
+        out["source"] = "best grid point of " + str(smk.input.best)
+        log.info("%d of %d checks passed", out["n_passed"], out["n_checks"])
+    write_record(PlausibilityResult.from_dict(out), smk.output.json)
+
+
+run(main)

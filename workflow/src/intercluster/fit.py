@@ -53,7 +53,6 @@ improvement, reported next to (never instead of) the grid optimum.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import math
 import time
@@ -66,7 +65,9 @@ import numpy as np
 import pandas as pd
 
 from .network import RATE_CONSTANTS, ReactionNetwork, build_network
-from .observables import TmaxSettings, tmax_of
+from .observables import tmax_of
+from .records import SampleConditions
+from .settings import KineticsSettings, TmaxSettings, ZoomSettings
 
 log = logging.getLogger("intercluster.fit")
 
@@ -238,35 +239,15 @@ def plan_chunk(
 
 # --- simulation of one point -----------------------------------------------------------------
 def default_simulator() -> Callable:
-    """The fast simulator when available, else the (slow) scipy reference."""
-    from . import simulate as sim
+    """The fast simulator. Every simulator the fit calls takes the integrator options
+    (``rtol``, ``atol``, ``max_steps``: :meth:`KineticsSettings.simulator_options`)."""
+    from .simulate import simulate
 
-    return getattr(sim, "simulate", None) or sim.simulate_reference
-
-
-@dataclass(frozen=True)
-class Conditions:
-    """Initial concentrations (nmol/L) and dead time (s) of one sample."""
-
-    ag_nM: float
-    au_nM: float
-    dead_time_s: float = 20.0
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Conditions:
-        return cls(float(d["ag_nM"]), float(d["au_nM"]), float(d.get("dead_time_s", 20.0)))
+    return simulate
 
 
-def _simulator_kwargs(simulator: Callable, options: dict | None) -> dict:
-    if not options:
-        return {}
-    try:
-        accepted = inspect.signature(simulator).parameters
-    except (TypeError, ValueError):
-        return dict(options)
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
-        return dict(options)
-    return {k: v for k, v in options.items() if k in accepted}
+# The conditions of one sample (the stage contract lives in intercluster.records).
+Conditions = SampleConditions
 
 
 def simulate_tmax(
@@ -302,7 +283,7 @@ def simulate_tmax(
             conditions.au_nM,
             times_min * 60.0,
             conditions.dead_time_s,
-            **_simulator_kwargs(simulator, options),
+            **(options or {}),
         )
         if result.status != STATUS_OK:
             return STATUS_FAILED, result.message or "simulation failed", nan
@@ -404,7 +385,7 @@ def _run_orbits(
     if covered != len(points) or not row_of.index.is_unique:
         raise ValueError(f"{label}: the orbits cover {covered} points, the chunk has {len(points)}")
     finder = peak_finder(times_min, settings.smoothing_min)
-    kwargs = _simulator_kwargs(simulate_orbit, options)
+    kwargs = dict(options or {})
     n = len(points)
     done = 0
     started = last = time.perf_counter()
@@ -719,26 +700,6 @@ def profile_intervals(chi2: pd.DataFrame, delta_rel: float) -> dict:
 
 
 # --- zoom: a finer grid around the optimum (beyond the paper) ---------------------------------
-@dataclass(frozen=True)
-class ZoomSettings:
-    """``fit.zoom`` of the config (see :func:`zoom_points`)."""
-
-    enabled: bool = False
-    step_decades: float = 0.025  # log10 step of the fine grid (1/40 decade)
-    half_width_steps: float = 1.0  # half-width of the box around a centre, in coarse steps
-    max_centres: int = 3  # the best point and at most this many minima in all
-
-    @classmethod
-    def from_config(cls, zoom: dict | None) -> ZoomSettings:
-        zoom = zoom or {}
-        return cls(
-            enabled=bool(zoom.get("enabled", cls.enabled)),
-            step_decades=float(zoom.get("step_decades", cls.step_decades)),
-            half_width_steps=float(zoom.get("half_width_steps", cls.half_width_steps)),
-            max_centres=int(zoom.get("max_centres", cls.max_centres)),
-        )
-
-
 def local_minima(chi2: pd.DataFrame, axes: dict[str, np.ndarray]) -> pd.DataFrame:
     """Grid points whose chi² is <= that of all (up to 26) successful neighbours.
 
@@ -1002,15 +963,20 @@ def chi2_objective(
 def best_fit(
     chi2: pd.DataFrame,
     axes: dict[str, np.ndarray],
-    delta_rel: float = 0.10,
+    *,
+    delta_rel: float,
+    f_confidence: float,
     n_next: int = 10,
-    f_confidence: float = 0.95,
     objective: Callable[[np.ndarray], float] | None = None,
-    max_evaluations: int = 60,
+    max_evaluations: int | None = None,
     zoom_chi2: pd.DataFrame | None = None,
     zoom_settings: ZoomSettings | None = None,
 ) -> dict:
     """Everything ``best.json`` holds (see the module docstring); refines when ``objective``.
+
+    ``delta_rel``, ``f_confidence``, ``max_evaluations`` (with ``objective``) and
+    ``zoom_settings`` (with ``zoom_chi2``) come from ``fit`` of the config
+    (:class:`intercluster.settings.FitSettings`).
 
     With ``zoom_chi2`` (the fine grid's table, :func:`zoom_points`) ``best.json`` gets a
     ``zoom`` section (its best point, profiles and intervals); ``intervals`` and
@@ -1043,9 +1009,10 @@ def best_fit(
         out["intervals_f_test"].update(profile_intervals(chi2, delta_f))
     start = best
     if zoom_chi2 is not None:
-        settings = zoom_settings or ZoomSettings(enabled=True)
-        centres = zoom_centres(chi2, axes, delta_rel, settings)
-        out["zoom"] = zoom_summary(zoom_chi2, out, centres, settings, delta_rel, f_confidence)
+        if zoom_settings is None:
+            raise ValueError("best_fit: zoom_chi2 needs zoom_settings")
+        centres = zoom_centres(chi2, axes, delta_rel, zoom_settings)
+        out["zoom"] = zoom_summary(zoom_chi2, out, centres, zoom_settings, delta_rel, f_confidence)
         zoom_best = out["zoom"]["best"]
         if out["zoom"]["intervals"] is not None:
             out["intervals_coarse"] = out["intervals"]
@@ -1058,6 +1025,8 @@ def best_fit(
                 }  # fmt: skip
         if zoom_best is not None and zoom_best["chi2"] < best["chi2"]:
             start = zoom_best
+    if objective is not None and max_evaluations is None:
+        raise ValueError("best_fit: objective needs max_evaluations")
     out["refined"] = refine(objective, start, axes, max_evaluations) if objective else None
     return out
 
@@ -1065,18 +1034,12 @@ def best_fit(
 # --- helpers for the workflow scripts ---------------------------------------------------------
 def network_for(model: int, cluster: dict, kinetics: dict) -> ReactionNetwork:
     """The reaction network of ``model`` from the ``cluster`` and ``kinetics`` config."""
-    return build_network(model, str(kinetics.get("convention", "S")), cluster)
+    return build_network(model, str(kinetics["convention"]), cluster)
 
 
 def simulator_options(kinetics: dict) -> dict:
-    """Integration tolerances (and the step limit, when set) from the ``kinetics`` config."""
-    options = {
-        "rtol": float(kinetics.get("rtol", 1e-6)),
-        "atol": float(kinetics.get("atol", 1e-9)),
-    }
-    if kinetics.get("max_steps") is not None:
-        options["max_steps"] = int(kinetics["max_steps"])
-    return options
+    """Integration tolerances and the step limit from the validated ``kinetics`` config."""
+    return KineticsSettings.from_config(kinetics).simulator_options()
 
 
 def load_experiment(intensities_path, tmax_table_path=None):
@@ -1113,7 +1076,7 @@ def best_trajectories(
     result = simulator(
         network, float(constants["k_dim"]), float(constants["k_diss"]),
         float(constants["k_ex"]), conditions.ag_nM, conditions.au_nM, times_min * 60.0,
-        conditions.dead_time_s, **_simulator_kwargs(simulator, options),
+        conditions.dead_time_s, **(options or {}),
     )  # fmt: skip
     if result.status != STATUS_OK:
         raise RuntimeError(f"simulation of the best fit failed: {result.message}")

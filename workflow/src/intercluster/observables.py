@@ -46,11 +46,12 @@ Times are in minutes throughout (experimental time, 0 = first recorded spectrum)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+
+from .settings import TmaxSettings
 
 FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
 
@@ -306,24 +307,6 @@ def tmax_of(
             tj, pj = peak_finder(times[ok], smoothing_min).tmax(y[ok, j], tolerance_rel)
             t_max[j], peak[j] = tj[0], pj[0]
     return t_max, peak
-
-
-@dataclass(frozen=True)
-class TmaxSettings:
-    """``fit.tmax`` of the config."""
-
-    smoothing_min: float = 2.0
-    min_signal: float = 0.01
-    peak_tolerance_rel: float = 0.1
-
-    @classmethod
-    def from_config(cls, tmax: dict | None) -> TmaxSettings:
-        tmax = tmax or {}
-        return cls(
-            smoothing_min=float(tmax.get("smoothing_min", cls.smoothing_min)),
-            min_signal=float(tmax.get("min_signal", cls.min_signal)),
-            peak_tolerance_rel=float(tmax.get("peak_tolerance_rel", cls.peak_tolerance_rel)),
-        )
 
 
 def experiment_matrix(table: pd.DataFrame, species: list[str]) -> tuple[np.ndarray, np.ndarray]:

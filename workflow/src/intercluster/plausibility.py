@@ -29,6 +29,9 @@ import math
 import numpy as np
 from scipy import constants
 
+from .records import PlausibilityResult
+from .settings import PlausibilitySettings
+
 RTOL = 1e-6
 
 
@@ -73,23 +76,23 @@ def assess(
     k_dim: float,
     k_diss: float,
     k_ex: float,
-    settings: dict,
+    settings: PlausibilitySettings,
     concentration_nM: float | None = None,
 ) -> dict:
     """All numbers and checks of docs/science.md §4 for one set of rate constants.
 
-    ``settings`` is the ``plausibility`` config section; ``concentration_nM`` the cluster
+    ``settings`` is the ``plausibility`` config section (typed); ``concentration_nM`` the cluster
     concentration c of the k_dim c >= k_ex check (that check is skipped when None).
     """
-    temperature = float(settings.get("temperature_K", 298.0))
-    viscosity = float(settings.get("viscosity_Pa_s", 0.799e-3))
-    eps_r = float(settings.get("relative_permittivity", 38.4))
-    distance = float(settings.get("reaction_distance_A", 12.7))
-    charges = tuple(int(q) for q in settings.get("charges", (-1, -1)))
-    tau_max = float(settings.get("dimer_lifetime_max_s", 100.0))
-    k_max = int(settings.get("poisson_k_max", 5))
-    ratio_lo, ratio_hi = (float(v) for v in settings.get("k_dim_to_k_diss_range", (0.1, 0.3)))
-    k_diss_min = float(settings.get("k_diss_min", 1e-2))
+    temperature = settings.temperature_K
+    viscosity = settings.viscosity_Pa_s
+    eps_r = settings.relative_permittivity
+    distance = settings.reaction_distance_A
+    charges = settings.charges
+    tau_max = settings.dimer_lifetime_max_s
+    k_max = settings.poisson_k_max
+    ratio_lo, ratio_hi = settings.k_dim_to_k_diss_range
+    k_diss_min = settings.k_diss_min
 
     k_d = diffusion_limit(temperature, viscosity)
     x = float(debye_x(distance, temperature, eps_r, charges))
@@ -159,8 +162,8 @@ def assess(
     }
 
 
-def summary_markdown(entries: list[dict]) -> str:
-    """A markdown table over samples and models (``entries``: plausibility JSON contents)."""
+def summary_markdown(entries: list[PlausibilityResult]) -> str:
+    """A markdown table over samples and models (``entries``: the plausibility records)."""
     lines = [
         "# Plausibility of the best grid fits (docs/science.md §4)",
         "",
@@ -178,21 +181,21 @@ def summary_markdown(entries: list[dict]) -> str:
         "k_diss_min",
         "k_dim_to_k_diss_range",
     )
-    for e in sorted(entries, key=lambda e: (str(e["fit_sample"]), int(e["model"]))):
-        if e.get("rate_constants") is None:
-            lines.append(f"| {e['fit_sample']} | {e['model']} | no successful grid point |"
+    for e in sorted(entries, key=lambda e: (str(e.fit_sample), int(e.model))):
+        if not e.assessed:
+            lines.append(f"| {e.fit_sample} | {e.model} | no successful grid point |"
                          + " |" * 11)  # fmt: skip
             continue
-        rc = e["rate_constants"]
-        checks = e["checks"]
+        rc = e.rate_constants
+        checks = e.checks
         marks = [("pass" if checks[k]["pass"] else "FAIL") if k in checks else "-" for k in keys]
-        chi2 = e.get("chi2")
+        chi2 = e.chi2
         lines.append(
-            f"| {e['fit_sample']} | {e['model']} | {rc['k_dim']:.2g} | {rc['k_diss']:.2g} "
+            f"| {e.fit_sample} | {e.model} | {rc['k_dim']:.2g} | {rc['k_diss']:.2g} "
             f"| {rc['k_ex']:.2g} | {'-' if chi2 is None else f'{chi2:.4g}'} "
             f"| {rc['k_dim'] / rc['k_diss']:.2f} "
-            f"| {e['diffusion_limit']['ratio_k_D_f_to_k_dim']:.3g} "
-            f"| {e['dimer_lifetime']['tau_s']:.3g} | {e['dimer_lifetime']['poisson_mean']:.2f} | "
+            f"| {e.diffusion_limit['ratio_k_D_f_to_k_dim']:.3g} "
+            f"| {e.dimer_lifetime['tau_s']:.3g} | {e.dimer_lifetime['poisson_mean']:.2f} | "
             + " | ".join(marks)
             + " |"
         )

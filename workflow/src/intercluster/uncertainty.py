@@ -189,7 +189,7 @@ def bootstrap_tmax(
     -------
     TmaxBootstrap
     """
-    settings = settings or TmaxSettings()
+    settings = settings or TmaxSettings.schema_default()
     times = np.asarray(times_min, float)
     y = np.asarray(intensities_norm, float)
     if y.ndim != 2 or y.shape[0] != times.size:
@@ -266,7 +266,7 @@ def tmax_uncertainty_table(
     """
     from .observables import experiment_matrix, experimental_tmax
 
-    settings = settings or TmaxSettings()
+    settings = settings or TmaxSettings.schema_default()
     table = experimental_tmax(intensities, observables, settings)
     times, y = experiment_matrix(intensities, observables["species"].tolist())
     from .observables import normalise_rows

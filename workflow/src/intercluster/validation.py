@@ -5,12 +5,15 @@ and says what is expected, e.g.::
 
     config: fit.grid.k_dim.min = 0: must be > 0
 
-JSON schemas (``workflow/schemas``) do the type and range checks; the cross-field rules a
+JSON schemas (``workflow/schemas``) do the type and range checks and hold every default
+(``default:``); :func:`validate_config` fills those in once, in place, so the code reads
+settings without fallbacks (typed: :mod:`intercluster.settings`). The cross-field rules a
 schema cannot express (grid bounds in order, chunks vs grid size, sheet paths) live here.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 from pathlib import Path
@@ -21,7 +24,14 @@ import yaml
 
 from .errors import InputError
 
-__all__ = ["InputError", "grid_size", "load_sample_sheet", "validate_config"]
+__all__ = [
+    "InputError",
+    "defaulting_validator",
+    "grid_size",
+    "load_sample_sheet",
+    "schema_defaults",
+    "validate_config",
+]
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 
@@ -55,8 +65,29 @@ def _path(error: jsonschema.ValidationError) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "(top level)"
 
 
-def _schema_check(data, schema: dict, where: str) -> None:
-    validator = jsonschema.Draft202012Validator(schema)
+def defaulting_validator():
+    """A draft 2020-12 validator class that also fills in the schema's ``default`` values.
+
+    A key a mapping lacks gets a deep copy of its ``default`` before the mapping's own
+    properties are checked, so a defaulted ``{}`` section is filled in turn.
+    """
+    validator_class = jsonschema.Draft202012Validator
+    check_properties = validator_class.VALIDATORS["properties"]
+
+    def properties(validator, props, instance, schema):
+        if isinstance(instance, dict):
+            for key, sub in props.items():
+                if "default" in sub:
+                    instance.setdefault(key, copy.deepcopy(sub["default"]))
+        yield from check_properties(validator, props, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": properties})
+
+
+def _schema_check(data, schema: dict, where: str, fill_defaults: bool = False) -> None:
+    validator = (defaulting_validator() if fill_defaults else jsonschema.Draft202012Validator)(
+        schema
+    )
     errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         error = jsonschema.exceptions.best_match(errors)
@@ -68,9 +99,12 @@ def grid_size(fit: dict) -> int:
     return math.prod(int(axis["n"]) for axis in fit["grid"].values())
 
 
-def validate_config(config: dict, where: str = "config") -> None:
-    """Schema check plus the cross-field rules; raises :class:`InputError`."""
-    _schema_check(config, _load_schema("config.schema.yaml"), where)
+def validate_config(config: dict, where: str = "config") -> dict:
+    """Schema check, the schema's defaults filled in (in place), then the cross-field rules.
+
+    Returns ``config`` (the same dict); raises :class:`InputError`.
+    """
+    _schema_check(config, _load_schema("config.schema.yaml"), where, fill_defaults=True)
     for name, axis in config["fit"]["grid"].items():
         if axis["max"] < axis["min"]:
             raise InputError(
@@ -82,6 +116,19 @@ def validate_config(config: dict, where: str = "config") -> None:
             f"{where}: fit.chunks = {config['fit']['chunks']}: must be <= the number of grid "
             f"points ({n_points})"
         )
+    return config
+
+
+def schema_defaults(section: str) -> dict:
+    """The schema's defaults of one config section, as a config that omits it would get."""
+    schema = _load_schema("config.schema.yaml")
+    sub = schema["properties"][section]
+    out: dict = {}
+    section_schema = {**sub, "required": [], "definitions": schema["definitions"]}
+    errors = defaulting_validator()(section_schema).iter_errors(out)
+    for _ in errors:  # consumed for the defaults they fill in; a partial section may be invalid
+        pass
+    return out
 
 
 SHEET_COLUMNS = ("sample", "mzml")

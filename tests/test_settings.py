@@ -1,0 +1,128 @@
+"""One home for every default: the config schema's ``default:`` values, filled in once.
+
+config.yaml states every default it documents; where it does, the schema's default must be
+the same value (else the documented config and a config that omits the key would fit
+differently). A config that omits an optional key gets the schema's value, and the typed
+settings read a validated config without fallbacks.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from intercluster.settings import (
+    FiguresSettings,
+    FitSettings,
+    KineticsSettings,
+    PlausibilitySettings,
+    TmaxSettings,
+    ZoomSettings,
+)
+from intercluster.validation import SCHEMA_DIR, schema_defaults, validate_config
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((REPO / "config.yaml").read_text())
+SCHEMA = yaml.safe_load((SCHEMA_DIR / "config.schema.yaml").read_text())
+
+
+def _defaults(schema: dict, prefix: tuple = ()):
+    """(key path, default) of every ``default:`` below ``schema``'s properties."""
+    for key, sub in schema.get("properties", {}).items():
+        path = (*prefix, key)
+        if "default" in sub and sub["default"] != {}:
+            yield path, sub["default"]
+        yield from _defaults(sub, path)
+
+
+def _lookup(config: dict, path: tuple):
+    for key in path:
+        if not isinstance(config, dict) or key not in config:
+            return None
+        config = config[key]
+    return config
+
+
+ALL_DEFAULTS = list(_defaults(SCHEMA))
+
+
+def test_the_schema_holds_defaults_of_every_section_it_owns():
+    sections = {path[0] for path, _ in ALL_DEFAULTS}
+    assert {"kinetics", "fit", "plausibility", "figures", "deconvolution"} <= sections
+    assert len(ALL_DEFAULTS) >= 30
+
+
+@pytest.mark.parametrize(
+    ("path", "default"), ALL_DEFAULTS, ids=[".".join(path) for path, _ in ALL_DEFAULTS]
+)
+def test_schema_default_equals_config_yaml_where_it_states_the_key(path, default):
+    stated = _lookup(CONFIG, path)
+    if stated is None:
+        pytest.skip("config.yaml leaves this key to the schema")
+    assert stated == default
+
+
+def test_a_config_without_optional_keys_gets_the_schema_defaults():
+    full = copy.deepcopy(CONFIG)
+    bare = copy.deepcopy(CONFIG)
+    del bare["plausibility"]
+    del bare["deconvolution"]
+    for key in ("chunks", "orbits", "tmax", "zoom", "refine", "interval_f_confidence"):
+        del bare["fit"][key]
+    for key in ("rtol", "atol", "max_steps", "convention"):
+        del bare["kinetics"][key]
+    del bare["figures"]["dpi"]
+    validate_config(full)
+    assert validate_config(bare) is bare
+    for section in ("plausibility", "deconvolution", "fit", "kinetics", "figures"):
+        assert bare[section] == full[section], section
+
+
+def test_negative_control_a_different_default_is_seen():
+    bare = copy.deepcopy(CONFIG)
+    del bare["fit"]["refine_max_evaluations"]
+    validate_config(bare)
+    assert bare["fit"]["refine_max_evaluations"] == 60
+    changed = copy.deepcopy(CONFIG)
+    changed["fit"]["refine_max_evaluations"] = 7
+    validate_config(changed)
+    assert changed["fit"]["refine_max_evaluations"] == 7  # a stated value is never replaced
+
+
+def test_typed_settings_from_the_validated_config():
+    config = validate_config(copy.deepcopy(CONFIG))
+    fit = FitSettings.from_config(config["fit"])
+    assert fit.tmax == TmaxSettings(2.0, 0.01, 0.1)
+    assert fit.zoom == ZoomSettings.schema_default() and fit.zoom.max_centres == 3
+    kinetics = KineticsSettings.from_config(config["kinetics"])
+    # The simulators' tolerances: one value, config.yaml's (not the former 1e-6/1e-9 fallback).
+    assert kinetics.simulator_options() == {"rtol": 1e-5, "atol": 1e-8, "max_steps": 100_000}
+    assert PlausibilitySettings.from_config(config["plausibility"]).charges == (-1, -1)
+    assert FiguresSettings.from_config(config["figures"]).dpi == 300
+    with pytest.raises(KeyError):
+        TmaxSettings.from_config({"smoothing_min": 2.0})  # no fallback: unvalidated is a bug
+
+
+def test_section_defaults_are_what_validation_fills_in():
+    assert schema_defaults("plausibility") == validate_config(copy.deepcopy(CONFIG))["plausibility"]
+
+
+def _leaves(mapping: dict, prefix: tuple = ()):
+    for key, value in mapping.items():
+        if isinstance(value, dict):
+            yield from _leaves(value, (*prefix, key))
+        else:
+            yield (*prefix, key), value
+
+
+def test_small_config_is_an_overlay_of_only_the_keys_it_changes():
+    overlay = yaml.safe_load((REPO / "tests" / "config" / "small.yaml").read_text())
+    leaves = list(_leaves(overlay))
+    assert leaves, "empty overlay"
+    same = [".".join(path) for path, value in leaves if _lookup(CONFIG, path) == value]
+    assert not same, f"tests/config/small.yaml repeats config.yaml: {same}"
+    unknown = [".".join(path) for path, _ in leaves if _lookup(CONFIG, path) is None]
+    assert not unknown, f"tests/config/small.yaml sets keys config.yaml lacks: {unknown}"

@@ -1,0 +1,397 @@
+"""Diagnostics: S11 (Debye factor), the chi² landscape and the deconvolution QC."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.ticker import NullFormatter, NullLocator
+
+from ..io import SYNTHETIC_LABEL
+from ..records import BestFit
+from ..system import ClusterSystem
+from .style import (
+    RATE_CONSTANTS,
+    RATE_SYMBOLS,
+    RATE_UNITS,
+    _with_synthetic_first_line,
+    figure_size,
+    format_k,
+    mark_synthetic,
+    plt,
+)
+
+# --- S11: Debye factor -------------------------------------------------------------------
+
+
+def figure_s11(
+    debye_factor: Callable[[np.ndarray], np.ndarray],
+    distance_range_A: tuple[float, float] = (5.0, 50.0),
+    reference: tuple[float, float] | None = (12.7, 0.53),
+    conditions: str = "DMF, 298 K",
+):
+    """S11: the Debye factor f(R) for R in ``distance_range_A`` (Å); ``debye_factor`` maps
+    an array of distances in Å to f. ``reference`` is the paper's point (R, f)."""
+    r = np.linspace(*distance_range_A, 400)
+    f = np.asarray(debye_factor(r), float)
+    fig, ax = plt.subplots(figsize=figure_size("s11"), layout="constrained")
+    ax.plot(r, f, color="#2166ac", lw=2, label=f"$f = x/(e^x - 1)$, {conditions}")
+    if reference is not None:
+        r0, f0 = reference
+        ours = float(np.asarray(debye_factor(np.array([r0])), float)[0])
+        ax.plot(
+            [r0],
+            [f0],
+            "o",
+            ms=9,
+            mfc="none",
+            mec="#b2182b",
+            mew=2,
+            label=f"paper: R = {r0:g} Å, f = {f0:g}",
+        )
+        ax.plot(
+            [r0], [ours], "x", ms=7, color="k", label=f"this workflow: f({r0:g} Å) = {ours:.3f}"
+        )
+        ax.axvline(r0, color="0.6", lw=0.8, ls=":")
+        ax.axhline(f0, color="0.6", lw=0.8, ls=":")
+    ax.set_xlim(*distance_range_A)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("reaction distance R / Å")
+    ax.set_ylabel(r"Debye factor $f_\mathrm{Debye}$ (dimensionless)")
+    ax.set_title("Figure S11 — Debye factor against reaction distance", fontsize=11)
+    ax.legend(frameon=False, loc="lower right", fontsize=8.5)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+# --- beyond the paper: chi² landscape ----------------------------------------------------
+
+
+def _interval_of(best: BestFit, name: str):
+    """(low, high, low_open, high_open) of rate constant ``name`` of a best fit, or None."""
+    value = (best.intervals or {}).get(name)
+    if value is not None and value["low"] is not None and value["high"] is not None:
+        return (
+            float(value["low"]),
+            float(value["high"]),
+            bool(value["low_open"]),
+            bool(value["high_open"]),
+        )
+    return None
+
+
+def _ok_points(chi2: pd.DataFrame) -> pd.DataFrame:
+    ok = chi2
+    if "status" in chi2.columns:
+        ok = chi2[chi2["status"].astype(str) == "ok"]
+    return ok[np.isfinite(ok["chi2"].to_numpy(float))]
+
+
+def chi2_slices(chi2: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """For each rate constant: chi² along it with the other two at the best grid point."""
+    ok = _ok_points(chi2)
+    best_row = ok.loc[ok["chi2"].idxmin()]
+    out = {}
+    for name in RATE_CONSTANTS:
+        mask = np.ones(len(ok), bool)
+        for other in RATE_CONSTANTS:
+            if other != name:
+                mask &= np.isclose(ok[other].to_numpy(float), float(best_row[other]), rtol=1e-6)
+        out[name] = ok[mask].sort_values(name)[[name, "chi2"]]
+    return out
+
+
+def _profile_frame(profile: list[tuple[float, float]], name: str) -> pd.DataFrame:
+    """A profile from best.json (:meth:`BestFit.profile`) as a two-column table."""
+    return pd.DataFrame(profile, columns=[name, "chi2"])
+
+
+def figure_chi2(
+    landscapes: Sequence[tuple],
+    fit_label: str = "",
+    synthetic: bool = False,
+):
+    """χ² along each rate constant for each model (log axes): the slice through the best
+    grid point, the profile (minimum over the other two constants), the interval threshold
+    and interval from best.json, the best grid point and the refined value.
+
+    ``landscapes``: (model, chi2, best) or (model, chi2, best, zoom_chi2); with a zoom table
+    (fit.zoom) its profile and best point are drawn too, and best.json's interval and
+    threshold are then the zoom's."""
+    fig, axes = plt.subplots(
+        len(landscapes),
+        3,
+        figsize=figure_size("chi2", len(landscapes)),
+        layout="constrained",
+        squeeze=False,
+    )
+    handles: list = []
+    labels: list = []
+    for row, (model, chi2, best, *rest) in enumerate(landscapes):
+        zoom = rest[0] if rest and rest[0] is not None and not _ok_points(rest[0]).empty else None
+        if _ok_points(chi2).empty:
+            for ax in axes[row]:
+                ax.text(
+                    0.5,
+                    0.5,
+                    f"model {model}: no successful grid point",
+                    ha="center",
+                    transform=ax.transAxes,
+                )
+            continue
+        slices = chi2_slices(chi2)
+        # The profiles are the fit's (best.json), not recomputed here.
+        profiles = {n: _profile_frame(best.profile(n), n) for n in RATE_CONSTANTS}
+        chi_min = float(_ok_points(chi2)["chi2"].min())
+        threshold = (best.intervals or {}).get("chi2_threshold")
+        refined = best.refined or {}
+        for col, name in enumerate(RATE_CONSTANTS):
+            ax = axes[row, col]
+            s, prof = slices[name], profiles[name]
+            ax.plot(
+                s[name],
+                s["chi2"],
+                "o-",
+                color="#2166ac",
+                ms=4,
+                lw=1.2,
+                label="slice through the best grid point",
+            )
+            ax.plot(
+                prof[name],
+                prof["chi2"],
+                "s--",
+                color="#7f7f7f",
+                ms=3,
+                lw=1,
+                label="profile (minimum over the other two constants)",
+            )
+            if zoom is not None:
+                zoom_prof = _profile_frame(best.profile(name, zoom=True), name)
+                ax.plot(
+                    zoom_prof[name],
+                    zoom_prof["chi2"],
+                    "-",
+                    color="#e08214",
+                    lw=1.4,
+                    label="zoom profile (fine grid around the optimum)",
+                )
+                zoom_best = _ok_points(zoom).sort_values(["chi2", "point"]).iloc[0]
+                ax.plot(
+                    [float(zoom_best[name])],
+                    [float(zoom_best["chi2"])],
+                    "D",
+                    ms=6,
+                    color="#e08214",
+                    zorder=6,
+                    label="zoom best point",
+                )
+            best_grid = float(s.loc[s["chi2"].idxmin(), name])
+            ax.plot(
+                [best_grid],
+                [chi_min],
+                "*",
+                ms=13,
+                color="#b2182b",
+                zorder=5,
+                label="best grid point",
+            )
+            values = f"best {format_k(best_grid)}"
+            if refined.get(name) is not None:
+                ax.axvline(
+                    float(refined[name]),
+                    color="#1b7837",
+                    ls="--",
+                    lw=1,
+                    label="refined (Nelder-Mead)",
+                )
+                values += f", refined {format_k(float(refined[name]))}"
+            interval = _interval_of(best, name)
+            if interval is not None:
+                lo, hi, lo_open, hi_open = interval
+                ax.axvspan(
+                    lo,
+                    hi,
+                    color="#fddbc7",
+                    alpha=0.7,
+                    lw=0,
+                    label="interval (profile below the threshold)",
+                )
+                values += (
+                    f"\ninterval {'≤' if lo_open else ''}{format_k(lo)} – "
+                    f"{'≥' if hi_open else ''}{format_k(hi)}"
+                )
+            if threshold is not None:
+                ax.axhline(
+                    float(threshold),
+                    color="#d6604d",
+                    lw=0.8,
+                    ls=":",
+                    label="threshold (1 + δ) χ²$_\\mathrm{min}$",
+                )
+            ax.set_xscale("log")
+            if np.all(s["chi2"].to_numpy(float) > 0) and np.all(prof["chi2"].to_numpy(float) > 0):
+                ax.set_yscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            low, high = ax.get_ylim()
+            if ax.get_yscale() != "log" or high / low >= 10:
+                # less than a decade has no major tick: keep matplotlib's minor labels there
+                ax.yaxis.set_minor_formatter(NullFormatter())
+            grid_values = np.sort(chi2[name].unique())
+            if len(grid_values) <= 7:  # few grid values: label each of them
+                ax.set_xticks(grid_values, [format_k(v) for v in grid_values], fontsize=8)
+                ax.xaxis.set_minor_locator(NullLocator())
+            ax.set_xlabel(f"{RATE_SYMBOLS[name]} / {RATE_UNITS[name]}")
+            ax.set_ylabel("χ² / min²")
+            ax.set_title(
+                f"({'abcdefghijklmnop'[3 * row + col]}) model {model}: χ² along "
+                f"{RATE_SYMBOLS[name]}\n{values}",
+                loc="left",
+                fontsize=9,
+            )
+            ax.grid(alpha=0.3, which="both", lw=0.4)
+            if row == 0 and col == 0:
+                handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8, frameon=False)
+    fig.suptitle(
+        f"χ² landscape (eq 1: sum of squared t$_\\mathrm{{max}}$ differences), fit to {fit_label}"
+        + (f" — {SYNTHETIC_LABEL}" if synthetic else ""),
+        fontsize=12,
+    )
+    mark_synthetic(fig, synthetic)
+    return fig
+
+
+# --- beyond the paper: deconvolution QC ---------------------------------------------------
+
+
+def figure_deconvolution_qc(
+    mz: np.ndarray,
+    data: np.ndarray,
+    fit: np.ndarray,
+    sticks: pd.DataFrame,
+    title: str,
+    zoom_mz: tuple[float, float] | None,
+    synthetic: bool,
+    system: ClusterSystem,
+    components: dict[str, tuple[str, np.ndarray]] | None = None,
+    measured: np.ndarray | None = None,
+    detection_level: float | None = None,
+):
+    """One spectrum: data, fitted model spectrum, residual and the species' sticks.
+
+    ``sticks``: columns ``mz`` (position of each species, e.g. its most abundant isotope or
+    average m/z), ``intensity`` (fitted amplitude, same units as ``data``), ``kind``
+    (monomer/dimer) and ``species`` (label). ``zoom_mz`` adds a zoomed column, in which
+    ``components`` ({label: (kind, contribution on the mz grid)}) are drawn one by one.
+
+    Sparse profiles: ``mz`` are the points the fit used and ``measured`` marks those the
+    file has; the data are drawn only there (never joined across a gap), the m/z without
+    data are shaded, and the ``detection_level`` is drawn as a line. In a gap the residual
+    panel shows by how much the model exceeds the detection level (zero when below).
+    """
+    mz = np.asarray(mz, float)
+    data = np.asarray(data, float)
+    fit = np.asarray(fit, float)
+    sparse = measured is not None and not np.all(measured)
+    measured = np.ones(mz.size, bool) if measured is None else np.asarray(measured, bool)
+    shown = np.where(measured, data, np.nan)
+    ncols = 2 if zoom_mz else 1
+    fig, axes = plt.subplots(
+        2,
+        ncols,
+        figsize=figure_size("qc"),
+        layout="constrained",
+        height_ratios=[3, 1],
+        squeeze=False,
+        sharex="col",
+    )
+    scale = float(np.nanmax(shown)) if np.nanmax(shown) > 0 else 1.0
+    colours = {"monomer": "#2166ac", "dimer": "#b2182b"}
+    level = float(detection_level) if detection_level else None
+    for col in range(ncols):
+        ax, ax_r = axes[0, col], axes[1, col]
+        if col == 1:
+            lo, hi = zoom_mz
+            keep = (mz >= lo) & (mz <= hi)
+        else:
+            keep = np.ones_like(mz, bool)
+        if sparse:
+            for a in (ax, ax_r):
+                a.fill_between(
+                    mz[keep], 0, 1, where=~measured[keep], transform=a.get_xaxis_transform(),
+                    color="0.88", lw=0, step="mid",
+                    label="no data point (below detection level)" if a is ax else None,
+                )  # fmt: skip
+        ax.plot(
+            mz[keep], shown[keep] / scale, color="0.35", lw=0.6,
+            marker="." if sparse and col == 1 else None, ms=2.5,
+            label="data (written points only)" if sparse else "data",
+        )  # fmt: skip
+        ax.plot(
+            mz[keep],
+            fit[keep] / scale,
+            color="#ff7f00",
+            lw=0.8,
+            alpha=0.9,
+            label="fitted model spectrum",
+        )
+        if level is not None and sparse:
+            ax.axhline(
+                level / scale, color="#1b7837", lw=0.8, ls="--",
+                label=f"detection level ({level:.3g} counts)",
+            )  # fmt: skip
+        if col == 1 and components:
+            for label, (kind, part) in components.items():
+                if np.any(part[keep] > 0):
+                    ax.fill_between(
+                        mz[keep],
+                        0,
+                        part[keep] / scale,
+                        alpha=0.25,
+                        lw=0,
+                        color=colours.get(kind, "k"),
+                        label=f"component {label}",
+                    )
+        if col == 0:  # sticks in the full view; the zoom shows the components instead
+            for kind, part in sticks.groupby("kind"):
+                ax.vlines(
+                    part["mz"],
+                    0,
+                    -part["intensity"] / scale * 0.5,
+                    color=colours.get(kind, "k"),
+                    lw=1.2,
+                    label=f"{kind} ions: fitted peak height (mirrored, ×0.5)",
+                )
+        ax.axhline(0, color="k", lw=0.5)
+        ax.set_ylabel("intensity / base peak")
+        if sparse:  # room above the data for the longer legend
+            bottom, top = ax.get_ylim()
+            ax.set_ylim(bottom, top + 0.35 * (top - bottom))
+        ax.legend(fontsize=7.5, frameon=False, loc="upper right", ncol=2 if sparse else 1)
+        resid = np.where(measured, data - fit, np.nan)[keep] / scale
+        ax_r.plot(mz[keep], resid, color="#4d4d4d", lw=0.5, label="data − model")
+        if sparse and level is not None:
+            excess = np.where(measured, np.nan, np.minimum(level - fit, 0.0))[keep] / scale
+            ax_r.plot(mz[keep], excess, color="#1b7837", lw=0.6,
+                      label="gap: detection level − model, where the model exceeds it")  # fmt: skip
+            ax_r.legend(fontsize=7, frameon=False, loc="lower right")
+        ax_r.axhline(0, color="#ff7f00", lw=0.8)
+        ax_r.set_ylabel("residual / base peak")
+        ax_r.set_xlabel("m/z / Th")
+        ax.set_title(
+            ("(a) full range" if col == 0 else f"(b) zoom {zoom_mz[0]:g}-{zoom_mz[1]:g} Th"),
+            loc="left",
+            fontsize=10,
+        )
+        finite = resid[np.isfinite(resid)]
+        lim = max(float(np.abs(finite).max()) if finite.size else 0, 1e-3)
+        ax_r.set_ylim(-1.1 * lim, 1.1 * lim)
+    fig.suptitle(
+        _with_synthetic_first_line(title or "Deconvolution QC", synthetic),
+        fontsize=12,
+    )
+    mark_synthetic(fig, synthetic)
+    return fig

@@ -1,0 +1,194 @@
+"""Typed, frozen settings of the config sections, built from the validated config.
+
+Every default lives in ``workflow/schemas/config.schema.yaml``; ``validate_config`` fills
+them in once, so ``from_config`` here reads every key without a fallback (a missing key is
+a bug, not a user error: the config was not validated). ``schema_default()`` gives the
+settings a config that omits the section gets (tests, benchmarks, notebooks).
+
+The ``cluster``, ``virtual_experiment`` and sample-sheet parts are read by
+:mod:`intercluster.system`, :mod:`intercluster.virtual_experiment` and
+:mod:`intercluster.validation`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "FiguresSettings",
+    "FitSettings",
+    "KineticsSettings",
+    "PlausibilitySettings",
+    "TmaxSettings",
+    "ZoomSettings",
+]
+
+RATE_CONSTANTS = ("k_dim", "k_diss", "k_ex")
+
+
+def _defaults(section: str) -> dict:
+    from .validation import schema_defaults  # jsonschema only where defaults are asked for
+
+    return schema_defaults(section)
+
+
+@dataclass(frozen=True)
+class KineticsSettings:
+    """``kinetics``: models, rate-law convention, simulated span and integrator limits."""
+
+    models: tuple[int, ...]
+    convention: str
+    t_end_min: float
+    output_step_min: float
+    rtol: float
+    atol: float
+    max_steps: int
+
+    @classmethod
+    def from_config(cls, kinetics: dict) -> KineticsSettings:
+        return cls(
+            models=tuple(int(m) for m in kinetics["models"]),
+            convention=str(kinetics["convention"]),
+            t_end_min=float(kinetics["t_end_min"]),
+            output_step_min=float(kinetics["output_step_min"]),
+            rtol=float(kinetics["rtol"]),
+            atol=float(kinetics["atol"]),
+            max_steps=int(kinetics["max_steps"]),
+        )
+
+    def simulator_options(self) -> dict:
+        """Keyword arguments of the simulators: tolerances and the step limit."""
+        return {"rtol": self.rtol, "atol": self.atol, "max_steps": self.max_steps}
+
+
+@dataclass(frozen=True)
+class TmaxSettings:
+    """``fit.tmax``: smoothing and peak search of the t_max of each observable."""
+
+    smoothing_min: float
+    min_signal: float
+    peak_tolerance_rel: float
+
+    @classmethod
+    def from_config(cls, tmax: dict) -> TmaxSettings:
+        return cls(
+            smoothing_min=float(tmax["smoothing_min"]),
+            min_signal=float(tmax["min_signal"]),
+            peak_tolerance_rel=float(tmax["peak_tolerance_rel"]),
+        )
+
+    @classmethod
+    def schema_default(cls) -> TmaxSettings:
+        return cls.from_config(_defaults("fit")["tmax"])
+
+
+@dataclass(frozen=True)
+class ZoomSettings:
+    """``fit.zoom``: the finer grid around the optimum (see ``fit.zoom_points``)."""
+
+    enabled: bool
+    step_decades: float  # log10 step of the fine grid
+    half_width_steps: float  # half-width of the box around a centre, in coarse steps
+    max_centres: int  # the best point and at most this many minima in all
+
+    @classmethod
+    def from_config(cls, zoom: dict) -> ZoomSettings:
+        return cls(
+            enabled=bool(zoom["enabled"]),
+            step_decades=float(zoom["step_decades"]),
+            half_width_steps=float(zoom["half_width_steps"]),
+            max_centres=int(zoom["max_centres"]),
+        )
+
+    @classmethod
+    def schema_default(cls) -> ZoomSettings:
+        return cls.from_config(_defaults("fit")["zoom"])
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """``fit``: the grid, its scatter, t_max, zoom, refinement and intervals."""
+
+    models: tuple[int, ...]
+    grid: dict  # name -> {"min", "max", "n"} (the config's mapping, as fit.grid_axes takes it)
+    chunks: int
+    orbits: bool
+    joint_sample_name: str
+    tmax: TmaxSettings
+    zoom: ZoomSettings
+    refine: bool
+    refine_max_evaluations: int
+    interval_delta_chi2_rel: float
+    interval_f_confidence: float
+
+    @classmethod
+    def from_config(cls, fit: dict) -> FitSettings:
+        return cls(
+            models=tuple(int(m) for m in fit["models"]),
+            grid={name: dict(fit["grid"][name]) for name in RATE_CONSTANTS},
+            chunks=int(fit["chunks"]),
+            orbits=bool(fit["orbits"]),
+            joint_sample_name=str(fit["joint_sample_name"]),
+            tmax=TmaxSettings.from_config(fit["tmax"]),
+            zoom=ZoomSettings.from_config(fit["zoom"]),
+            refine=bool(fit["refine"]),
+            refine_max_evaluations=int(fit["refine_max_evaluations"]),
+            interval_delta_chi2_rel=float(fit["interval_delta_chi2_rel"]),
+            interval_f_confidence=float(fit["interval_f_confidence"]),
+        )
+
+
+@dataclass(frozen=True)
+class PlausibilitySettings:
+    """``plausibility``: solvent, temperature and the bounds of the checks (DMF, 298 K)."""
+
+    temperature_K: float
+    viscosity_Pa_s: float
+    relative_permittivity: float
+    reaction_distance_A: float
+    charges: tuple[int, int]
+    dimer_lifetime_max_s: float
+    poisson_k_max: int
+    k_dim_to_k_diss_range: tuple[float, float]
+    k_diss_min: float
+
+    @classmethod
+    def from_config(cls, plausibility: dict) -> PlausibilitySettings:
+        low, high = (float(v) for v in plausibility["k_dim_to_k_diss_range"])
+        first, second = (int(q) for q in plausibility["charges"])
+        return cls(
+            temperature_K=float(plausibility["temperature_K"]),
+            viscosity_Pa_s=float(plausibility["viscosity_Pa_s"]),
+            relative_permittivity=float(plausibility["relative_permittivity"]),
+            reaction_distance_A=float(plausibility["reaction_distance_A"]),
+            charges=(first, second),
+            dimer_lifetime_max_s=float(plausibility["dimer_lifetime_max_s"]),
+            poisson_k_max=int(plausibility["poisson_k_max"]),
+            k_dim_to_k_diss_range=(low, high),
+            k_diss_min=float(plausibility["k_diss_min"]),
+        )
+
+    @classmethod
+    def schema_default(cls) -> PlausibilitySettings:
+        return cls.from_config(_defaults("plausibility"))
+
+
+@dataclass(frozen=True)
+class FiguresSettings:
+    """``figures``: the main sample, time axes, the S6 window, the S10 times and the dpi."""
+
+    main_sample: str
+    time_max_min: float
+    equilibrium_window_min: float
+    s10_times_min: tuple[float, ...]
+    dpi: int
+
+    @classmethod
+    def from_config(cls, figures: dict) -> FiguresSettings:
+        return cls(
+            main_sample=str(figures["main_sample"]),
+            time_max_min=float(figures["time_max_min"]),
+            equilibrium_window_min=float(figures["equilibrium_window_min"]),
+            s10_times_min=tuple(float(t) for t in figures["s10_times_min"]),
+            dpi=int(figures["dpi"]),
+        )
