@@ -8,7 +8,7 @@ leave-one-out calibrated weighted rule side by side, the parametric-bootstrap th
 calibration, the replicas' minimum weighted χ² (what a correct model gives) and an AIC
 comparison of models 1-3 on the first replica.
 
-    /work/venv/bin/python benchmarks/bench_coverage.py [N] [--k-ex-step 0.25] [--bootstrap 100]
+    .venv/bin/python benchmarks/bench_coverage.py [N] [--k-ex-step 0.25] [--bootstrap 100]
         [--scan-interval 1.0] [--confidence 0.95] [--no-models]
 
 ``--k-ex-step`` sets the k_ex grid step in decades (7 values around the truth; default the

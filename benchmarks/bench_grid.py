@@ -14,7 +14,7 @@ model (3), in the same run and process (one core, compile/load time excluded):
 The "experiment" is the model itself at the virtual experiment's truth (t_max of a noise-free
 simulation), which is all chi² needs here; the numbers are costs, not fits.
 
-    /work/venv/bin/python benchmarks/bench_grid.py [--sample-40 N] [--chunks N]
+    .venv/bin/python benchmarks/bench_grid.py [--sample-40 N] [--chunks N]
 
 The last line printed is one JSON object with the headline numbers.
 """
@@ -45,7 +45,7 @@ from intercluster.observables import TmaxSettings  # noqa: E402
 from intercluster.system import DEFAULT_SYSTEM  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-SPECIES = DEFAULT_SYSTEM.observables()["species"].tolist()
+ION_LABELS = DEFAULT_SYSTEM.observables()["species"].tolist()
 TIMES_MIN = np.arange(0.0, 60.0 + 1e-9, 0.5)
 COND = fit.Conditions(40.0, 40.0, 20.0)
 MODEL = 3
@@ -75,14 +75,14 @@ def experiment(settings, options) -> pd.DataFrame:
 
 
 def by_points(points, settings, options):
-    return fit.run_chunk(ReactionNetwork(MODEL), points, COND, TIMES_MIN, SPECIES, settings,
+    return fit.run_chunk(ReactionNetwork(MODEL), points, COND, TIMES_MIN, ION_LABELS, settings,
                          options=options, log_every_s=1e9)  # fmt: skip
 
 
 def by_orbits(points, settings, options):
     plan = fit.grid_orbits(points)
     assert plan.orbits is not None, plan.reason
-    return fit.run_chunk(ReactionNetwork(MODEL), points, COND, TIMES_MIN, SPECIES, settings,
+    return fit.run_chunk(ReactionNetwork(MODEL), points, COND, TIMES_MIN, ION_LABELS, settings,
                          options=options, orbits=plan.orbits, log_every_s=1e9)  # fmt: skip
 
 
@@ -113,7 +113,7 @@ def chi2_peak_rss_mb(n: int, n_chunks: int, exp: pd.DataFrame, work: Path) -> fl
             frame = pd.DataFrame({"point": ids, "k_dim": rng.random(ids.size),
                                   "k_diss": rng.random(ids.size), "k_ex": rng.random(ids.size),
                                   "status": "ok", "message": ""})  # fmt: skip
-            tmax = pd.DataFrame(rng.uniform(0, 60, (ids.size, len(SPECIES))), columns=SPECIES)
+            tmax = pd.DataFrame(rng.uniform(0, 60, (ids.size, len(ION_LABELS))), columns=ION_LABELS)
             path = work / f"n{n}_{c}.parquet"
             fit.write_parquet(pd.concat([frame, tmax], axis=1), path)
             paths.append(str(path))
@@ -153,7 +153,8 @@ def main() -> None:
     chi2_o = fit.chi2_single(orbit_13, exp)
     chi2_p = fit.chi2_single(point_13, exp)
     ok = (point_13["status"] == "ok").to_numpy() & (orbit_13["status"] == "ok").to_numpy()
-    dev = np.nanmax(np.abs(orbit_13[SPECIES].to_numpy()[ok] - point_13[SPECIES].to_numpy()[ok]))
+    by_orbit, by_point = orbit_13[ION_LABELS].to_numpy(), point_13[ION_LABELS].to_numpy()
+    dev = np.nanmax(np.abs(by_orbit[ok] - by_point[ok]))
     n_orbits_13 = len(fit.grid_orbits(paper).orbits)
     results["speedup_paper_grid"] = t_point_13 / t_orbit_13
     print(f"paper grid 13^3 = {len(paper)} points, {n_orbits_13} orbits:")
@@ -168,9 +169,9 @@ def main() -> None:
     picks = big.iloc[np.sort(rng.choice(len(big), size=args.sample_40, replace=False))]
     point_40, t_point_sample = cpu(by_points, picks.reset_index(drop=True), settings, options)
     t_point_40 = t_point_sample * len(big) / len(picks)
-    sampled = orbit_40.set_index("point").loc[point_40["point"], SPECIES].to_numpy()
+    sampled = orbit_40.set_index("point").loc[point_40["point"], ION_LABELS].to_numpy()
     ok40 = (point_40["status"] == "ok").to_numpy()
-    dev40 = np.nanmax(np.abs(sampled[ok40] - point_40[SPECIES].to_numpy()[ok40]))
+    dev40 = np.nanmax(np.abs(sampled[ok40] - point_40[ION_LABELS].to_numpy()[ok40]))
     n_orbits_40 = len(fit.grid_orbits(big).orbits)
     results["speedup_40"] = t_point_40 / t_orbit_40
     print(f"40^3 grid = {len(big)} points, {n_orbits_40} orbits:")

@@ -6,7 +6,7 @@ point and the stiff corner, all constants = 1): milliseconds per simulation of b
 from a tight-tolerance scipy Radau reference (relative, floor 1e-3 nmol/L) and the atom
 drift. Then the wall time of the whole 3 x 2197 grid on 2 worker processes.
 
-    /work/venv/bin/python benchmarks/bench_simulate.py [--quick] [--points N] [--no-grid]
+    .venv/bin/python benchmarks/bench_simulate.py [--quick] [--points N] [--no-grid]
 
 The last line printed is one JSON object with the headline numbers.
 """

@@ -24,7 +24,7 @@ from intercluster.simulate import simulate, simulate_orbit
 from intercluster.system import DEFAULT_SYSTEM
 
 OBS = DEFAULT_SYSTEM.observables()
-SPECIES = OBS["species"].tolist()
+ION_LABELS = OBS["species"].tolist()
 SETTINGS = TmaxSettings.schema_default()
 COND = fit.Conditions(40.0, 40.0, 20.0)
 TIMES_MIN = np.arange(0.0, 60.0 + 1e-9, 0.5)
@@ -91,13 +91,13 @@ def test_a_linear_grid_falls_back_and_gives_the_per_point_result():
     chunk, orbits, how = fit.plan_chunk(linear, 0, 1)
     assert orbits is None and "not log-equidistant" in how
     net = ReactionNetwork(3)
-    got = fit.run_chunk(net, chunk, COND, TIMES_MIN, SPECIES, SETTINGS, options=OPTIONS,
+    got = fit.run_chunk(net, chunk, COND, TIMES_MIN, ION_LABELS, SETTINGS, options=OPTIONS,
                         orbits=orbits)  # fmt: skip
     for row in got.sample(4, random_state=3).itertuples(index=False):
         status, _, t_max = fit.simulate_tmax(net, row.k_dim, row.k_diss, row.k_ex, COND,
                                              TIMES_MIN, SETTINGS, options=OPTIONS)  # fmt: skip
         assert status == "ok"
-        assert np.array_equal(got.loc[got["point"] == row.point, SPECIES].to_numpy()[0], t_max)
+        assert np.array_equal(got.loc[got["point"] == row.point, ION_LABELS].to_numpy()[0], t_max)
 
 
 def test_unequal_steps_fall_back_and_give_the_per_point_result():
@@ -107,10 +107,10 @@ def test_unequal_steps_fall_back_and_give_the_per_point_result():
     chunk, orbits, how = fit.plan_chunk(points, 0, 1)
     assert orbits is None and "log steps differ" in how
     net = ReactionNetwork(2)
-    got = fit.run_chunk(net, chunk, COND, TIMES_MIN, SPECIES, SETTINGS, options=OPTIONS)
+    got = fit.run_chunk(net, chunk, COND, TIMES_MIN, ION_LABELS, SETTINGS, options=OPTIONS)
     per_point = [fit.simulate_tmax(net, p.k_dim, p.k_diss, p.k_ex, COND, TIMES_MIN, SETTINGS,
                                    options=OPTIONS)[2] for p in points.itertuples()]  # fmt: skip
-    assert np.array_equal(got[SPECIES].to_numpy(), np.array(per_point))
+    assert np.array_equal(got[ION_LABELS].to_numpy(), np.array(per_point))
 
 
 @pytest.mark.parametrize("n_chunks", [1, 2, 5, 18])
@@ -187,13 +187,13 @@ def test_orbit_grid_fit_equals_point_by_point_on_7_cubed(model, experiment):
     net = ReactionNetwork(model)
     plan = fit.grid_orbits(points)
     assert plan.orbits is not None
-    by_orbits = fit.run_chunk(net, points, COND, times, SPECIES, SETTINGS, options=OPTIONS,
+    by_orbits = fit.run_chunk(net, points, COND, times, ION_LABELS, SETTINGS, options=OPTIONS,
                               orbits=plan.orbits)  # fmt: skip
-    by_points = fit.run_chunk(net, points, COND, times, SPECIES, SETTINGS, options=OPTIONS)
+    by_points = fit.run_chunk(net, points, COND, times, ION_LABELS, SETTINGS, options=OPTIONS)
     assert (by_orbits["status"] == by_points["status"]).all()
     ok = (by_points["status"] == "ok").to_numpy()
     assert ok.sum() > 0.9 * len(points)
-    diff = np.abs(by_orbits[SPECIES].to_numpy()[ok] - by_points[SPECIES].to_numpy()[ok])
+    diff = np.abs(by_orbits[ION_LABELS].to_numpy()[ok] - by_points[ION_LABELS].to_numpy()[ok])
     assert diff.max() < 0.01  # min, every member's 77 t_max
     chi2_o = fit.chi2_single(by_orbits, exp_tmax)
     chi2_p = fit.chi2_single(by_points, exp_tmax)

@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 SPAN = (5166.7, 7394.2)  # average m/z of [Ag25]- and [Au25]- (the default cluster system)
 
 #: the Thermo Q Exactive excerpt and its copies: 11 centroided positive-mode MS1 spectra
-SPECTRA_FILES = [
+SCAN_FILES = [
     "example.mzML",
     "example.mzML.gz",
     "example.mzML.idx.gz",
@@ -48,7 +48,7 @@ CHROMATOGRAM_FILES = [
     ("mini_numpress.chrom.mzML", 1),
     ("mini_numpress.chrom.mzML.gz", 1),
 ]
-ALL_FILES = SPECTRA_FILES + [name for name, _ in CHROMATOGRAM_FILES]
+ALL_FILES = SCAN_FILES + [name for name, _ in CHROMATOGRAM_FILES]
 NS = {"m": "http://psi.hupo.org/ms/mzml"}
 
 
@@ -116,7 +116,7 @@ def _assert_one_line(error, path, *words):
 
 
 # --- read correctly ----------------------------------------------------------------------------
-@pytest.mark.parametrize("name", SPECTRA_FILES)
+@pytest.mark.parametrize("name", SCAN_FILES)
 def test_real_file_is_read_as_the_xml_says(name):
     path = DATA / name
     truth = xml_spectra(path)
@@ -137,7 +137,7 @@ def test_real_file_is_read_as_the_xml_says(name):
     assert not run.synthetic
 
 
-@pytest.mark.parametrize("name", SPECTRA_FILES)
+@pytest.mark.parametrize("name", SCAN_FILES)
 def test_real_file_matches_pymzml(name):
     path = DATA / name
     theirs = pymzml_spectra(path)
@@ -151,7 +151,7 @@ def test_real_file_matches_pymzml(name):
 def test_copies_hold_the_same_spectra():
     """gzip, indexed gzip, custom ids and odd CV versions change nothing but the ids."""
     reference = read_spectra(DATA / "example.mzML", polarity=None)
-    for name in SPECTRA_FILES[1:]:
+    for name in SCAN_FILES[1:]:
         run = read_spectra(DATA / name, polarity=None)
         assert np.array_equal(run.times_min, reference.times_min), name
         for a, b in zip(run.intensity, reference.intensity, strict=True):

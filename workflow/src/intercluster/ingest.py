@@ -55,8 +55,8 @@ TIME_UNITS = {
 TIME_UNIT_NAMES = {"uo:0000031": "minute", "uo:0000010": "second", "uo:0000028": "millisecond",
                    "uo:0000032": "hour"}  # fmt: skip
 NEGATIVE_SCAN = "MS:1000129"
-CENTROID_SPECTRUM = "MS:1000127"
-PROFILE_SPECTRUM = "MS:1000128"
+CENTROID_CV = "MS:1000127"
+PROFILE_CV = "MS:1000128"
 POSITIVE_SCAN = "MS:1000130"
 SCAN_START_TIME = "MS:1000016"
 SCAN_WINDOW_LOWER = "MS:1000501"
@@ -194,9 +194,9 @@ def _polarity(spectrum) -> str | None:
 
 def _spectrum_mode(spectrum) -> str | None:
     """The mode ("centroid" or "profile") the spectrum's cvParam states, None when it says none."""
-    if spectrum.element.find(f".//*[@accession='{CENTROID_SPECTRUM}']") is not None:
+    if spectrum.element.find(f".//*[@accession='{CENTROID_CV}']") is not None:
         return "centroid"
-    if spectrum.element.find(f".//*[@accession='{PROFILE_SPECTRUM}']") is not None:
+    if spectrum.element.find(f".//*[@accession='{PROFILE_CV}']") is not None:
         return "profile"
     return None
 
@@ -334,7 +334,7 @@ def _run_mode(path, ms_level, stated, mzs, intensities, ids, index) -> tuple[str
             mode = detect_mode(mzs[k], intensities[k])
             how.append("detected from its peaks")
         else:
-            how.append(f"cvParam {CENTROID_SPECTRUM if mode == 'centroid' else PROFILE_SPECTRUM}")
+            how.append(f"cvParam {CENTROID_CV if mode == 'centroid' else PROFILE_CV}")
         modes.append(mode)
     known = [k for k, mode in enumerate(modes) if mode is not None]
     if not known:

@@ -400,7 +400,7 @@ class SystemDefinition:
             for fam in self.enabled_families
             for n in fam.compositions
         ]
-        return pd.DataFrame(rows, columns=SPECIES_COLUMNS)
+        return pd.DataFrame(rows, columns=FAMILY_MEMBER_COLUMNS)
 
     def kinetic_observables(self) -> pd.DataFrame:
         """The observables of the kinetic model: its monomers by composition, then its dimers.
@@ -514,7 +514,7 @@ ION_FORM_COLUMNS = [
     "label",
     "label_math",
 ]
-SPECIES_COLUMNS = ["family", "role", "n_first", "charge", "formula", "label", "label_math"]
+FAMILY_MEMBER_COLUMNS = ["family", "role", "n_first", "charge", "formula", "label", "label_math"]
 OBSERVABLE_COLUMNS = ["species", "kind", "subunits", "charge", "n_first", "formula", "family"]
 
 

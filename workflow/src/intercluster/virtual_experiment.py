@@ -53,7 +53,7 @@ MZ_STEP = 2.0**-4  # Th; exactly representable, so the m/z arrays compress well
 PRECURSOR_SURVIVAL = 0.15  # fraction of the MS2 ions that are the unfragmented precursor
 CID_ISOLATION_HALF_WIDTH = 10.0  # Th
 BASELINE_LEVEL_SD = 3.0  # constant background, in baseline-noise sds
-SPECTRA_MODES = ("dense", "sparse", "centroid")
+OUTPUT_MODES = ("dense", "sparse", "centroid")
 
 
 # --- truth -----------------------------------------------------------------------------------
@@ -319,8 +319,8 @@ def exported_spectra(
     """
     options = options or {}
     mode = str(options.get("mode", "dense"))
-    if mode not in SPECTRA_MODES:
-        raise ValueError(f"virtual_experiment.spectra.mode must be one of {SPECTRA_MODES}")
+    if mode not in OUTPUT_MODES:
+        raise ValueError(f"virtual_experiment.spectra.mode must be one of {OUTPUT_MODES}")
     if mode == "dense":
         return spectra
     out = []
