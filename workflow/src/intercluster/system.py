@@ -21,7 +21,6 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -533,32 +532,15 @@ def _periodic_table():
     return IsoSpecPy.PeriodicTbl
 
 
-@cache
-def _defaulting_validator():
-    """A draft 2020-12 validator that also fills in the schema's ``default`` values."""
-    import jsonschema
-
-    validator_class = jsonschema.Draft202012Validator
-    check_properties = validator_class.VALIDATORS["properties"]
-
-    def properties(validator, props, instance, schema):
-        if isinstance(instance, dict):
-            for key, sub in props.items():
-                if "default" in sub:
-                    instance.setdefault(key, copy.deepcopy(sub["default"]))
-        yield from check_properties(validator, props, instance, schema)
-
-    return jsonschema.validators.extend(validator_class, {"properties": properties})
-
-
 def _schema_check(data: dict, where: str) -> None:
     import jsonschema
 
-    from .validation import _describe, _path  # the config's wording: one style of message
+    # the config's validator (schema defaults filled in) and wording: one style of message
+    from .validation import _describe, _path, defaulting_validator
 
     with open(SCHEMA_PATH) as handle:
         schema = yaml.safe_load(handle)
-    errors = list(_defaulting_validator()(schema).iter_errors(data))
+    errors = list(defaulting_validator()(schema).iter_errors(data))
     if not errors:
         return
     error = jsonschema.exceptions.best_match(errors)
