@@ -332,3 +332,20 @@ def test_empty_and_noise_only_peak_lists(basis):
     # species' windows carry its whole pattern, many times the noise's total area.
     loose = fit_sticks(mz, area, basis, R, zero_unsupported=False)
     assert loose.coef.sum() > area.sum()
+
+
+def test_stick_qc_figure_shows_every_fitted_window(runs, basis):
+    """The deconvolution QC of a centroid run: observed vs fitted area per window, zeros marked."""
+    from intercluster import figures
+
+    run, qc = runs["centroid"], runs["centroid_fit"][1]
+    k = int(np.argmax(qc["residual_norm"].to_numpy()))
+    fit = fit_sticks(run.mz[k], run.intensity[k], basis, R, float(qc["shift_ppm"].iloc[k]))
+    assert fit.residual_norm == pytest.approx(float(qc["residual_norm"].iloc[k]), rel=1e-6)
+    table = fitted_sticks(run.mz[k], run.intensity[k], fit, basis)
+    fig = figures.figure_stick_qc(table, "QC", (6275.0, 6285.0), True)
+    full = fig.axes[0]
+    stems, fitted, zeros = full.collections[0], full.lines[0], full.lines[1]
+    assert len(stems.get_segments()) == len(table)
+    assert len(fitted.get_xdata()) == len(table)
+    assert len(zeros.get_xdata()) == int((table["observed"] == 0).sum()) > 0

@@ -29,6 +29,7 @@ from .diagnostics import (  # noqa: E402
     figure_chi2,
     figure_deconvolution_qc,
     figure_s11,
+    figure_stick_qc,
 )
 from .distributions import (  # noqa: E402
     SampleDistribution,
@@ -88,6 +89,7 @@ __all__ = [
     "figure_s5",
     "figure_s6",
     "figure_s7_9",
+    "figure_stick_qc",
     "figure_size",
     "format_constants",
     "format_k",

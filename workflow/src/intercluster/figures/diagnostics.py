@@ -395,3 +395,52 @@ def figure_deconvolution_qc(
     )
     mark_synthetic(fig, synthetic)
     return fig
+
+
+def figure_stick_qc(
+    windows: pd.DataFrame,
+    title: str,
+    zoom_mz: tuple[float, float] | None,
+    synthetic: bool,
+):
+    """One centroided spectrum: observed against fitted stick area, window by window.
+
+    ``windows`` is :func:`intercluster.centroid.fitted_sticks` (``mz``, ``observed``,
+    ``fitted``): every isotope-peak window the stick fit used, including the measured zeros
+    (windows that predict a peak but hold no stick). A peak list keeps no peak shape, so
+    the figure shows areas, not a profile; ``zoom_mz`` adds a zoomed column.
+    """
+    ncols = 2 if zoom_mz else 1
+    fig, axes = plt.subplots(2, ncols, figsize=figure_size("qc"), layout="constrained",
+                             height_ratios=[3, 1], squeeze=False, sharex="col")  # fmt: skip
+    mz = windows["mz"].to_numpy(float)
+    observed = windows["observed"].to_numpy(float)
+    fitted = windows["fitted"].to_numpy(float)
+    scale = float(observed.max()) if observed.size and observed.max() > 0 else 1.0
+    for col in range(ncols):
+        ax, ax_r = axes[0, col], axes[1, col]
+        keep = np.ones(mz.size, bool)
+        if col == 1:
+            keep = (mz >= zoom_mz[0]) & (mz <= zoom_mz[1])
+        zero = keep & (observed == 0)
+        ax.vlines(mz[keep], 0, observed[keep] / scale, color="0.35", lw=1.0,
+                  label="observed stick area (summed per window)")  # fmt: skip
+        ax.plot(mz[keep], fitted[keep] / scale, "_", color="#ff7f00", ms=7, mew=1.5,
+                label="fitted area")  # fmt: skip
+        ax.plot(mz[zero], np.zeros(int(zero.sum())), "x", color="#2166ac", ms=4,
+                label="measured zero (peak predicted, no stick)")  # fmt: skip
+        ax.axhline(0, color="k", lw=0.5)
+        ax.set_ylabel("area / largest observed area")
+        ax.legend(fontsize=7.5, frameon=False, loc="upper right")
+        ax.set_title("(a) full range" if col == 0 else f"(b) zoom {zoom_mz[0]:g}-{zoom_mz[1]:g} Th",
+                     loc="left", fontsize=10)  # fmt: skip
+        resid = (observed - fitted)[keep] / scale
+        ax_r.vlines(mz[keep], 0, resid, color="#4d4d4d", lw=0.8)
+        ax_r.axhline(0, color="#ff7f00", lw=0.8)
+        ax_r.set_ylabel("residual / largest area")
+        ax_r.set_xlabel("m/z / Th")
+        lim = max(float(np.abs(resid).max()) if resid.size else 0.0, 1e-3)
+        ax_r.set_ylim(-1.1 * lim, 1.1 * lim)
+    fig.suptitle(_with_synthetic_first_line(title, synthetic), fontsize=12)
+    mark_synthetic(fig, synthetic)
+    return fig
