@@ -1,18 +1,23 @@
 """Rule fig_frameworks: framework populations, compositions and deconvolution QC of a sample."""
 
-from intercluster.io import configure_logging
+import logging
 
-log = configure_logging(snakemake.log[0])  # noqa: F821 - injected by Snakemake
+from intercluster.framework_figures import figure_frameworks, save_figure
+from intercluster.io import read_json, read_tsv
+from intercluster.rule_script import run
+from intercluster.system import load_system
 
-from intercluster.framework_figures import figure_frameworks, save_figure  # noqa: E402
-from intercluster.io import read_json, read_tsv  # noqa: E402
-from intercluster.system import load_system  # noqa: E402
+log = logging.getLogger("intercluster")
 
-sm = snakemake  # noqa: F821
-system = load_system(sm.params.system)
-run = read_json(sm.input.run)
-truth = read_tsv(sm.input.truth[0]) if sm.input.get("truth") else None
-fig = figure_frameworks(read_tsv(sm.input.summary), read_tsv(sm.input.qc), system,
-                        bool(run["synthetic"]), sm.wildcards.sample, truth)  # fmt: skip
-save_figure(fig, sm.output.png, sm.output.pdf, dpi=int(sm.params.dpi))
-log.info("wrote %s (synthetic: %s)", sm.output.png, run["synthetic"])
+
+def main(smk):
+    system = load_system(smk.params.system)
+    record = read_json(smk.input.run)
+    truth = read_tsv(smk.input.truth[0]) if smk.input.get("truth") else None
+    fig = figure_frameworks(read_tsv(smk.input.summary), read_tsv(smk.input.qc), system,
+                            bool(record["synthetic"]), smk.wildcards.sample, truth)  # fmt: skip
+    save_figure(fig, smk.output.png, smk.output.pdf, dpi=int(smk.params.dpi))
+    log.info("wrote %s (synthetic: %s)", smk.output.png, record["synthetic"])
+
+
+run(main)
