@@ -688,6 +688,28 @@ def empty_cid_table() -> pd.DataFrame:
 
 
 # --- whole files -----------------------------------------------------------------------------
+def fit_run(
+    run,
+    basis: PatternBasis,
+    resolving_power_guess: float = 25000.0,
+    fit_resolution: bool = True,
+    max_shift_ppm: float = 20.0,
+    gaps: str = "censor",
+) -> tuple[list[SpectrumFit], float]:
+    """Every spectrum of a :class:`~intercluster.ingest.SpectraRun` fitted on ``basis``.
+
+    Profiles or sticks as the run's mode says, the file's scan windows and the ``gaps``
+    treatment (:func:`prepare_spectrum`). Returns the fits and the resolving power used.
+    """
+    fits = deconvolve_spectra(
+        run.mz, run.intensity, basis, resolving_power_guess, fit_resolution, max_shift_ppm,
+        centroided=run.mode == "centroid", windows=_scan_windows(run), gaps=gaps,
+    )  # fmt: skip
+    _label_centroids(run, fits)
+    resolving_power = fits[0].resolving_power if fits else float(resolving_power_guess)
+    return fits, resolving_power
+
+
 def deconvolve_run(
     run,
     system: ClusterSystem,
@@ -703,12 +725,9 @@ def deconvolve_run(
     (:func:`prepare_spectrum`). Returns ``(intensities, qc, resolving_power)``.
     """
     basis = observable_basis(system)
-    fits = deconvolve_spectra(
-        run.mz, run.intensity, basis, resolving_power_guess, fit_resolution, max_shift_ppm,
-        centroided=run.mode == "centroid", windows=_scan_windows(run), gaps=gaps,
-    )  # fmt: skip
-    _label_centroids(run, fits)
-    resolving_power = fits[0].resolving_power if fits else float(resolving_power_guess)
+    fits, resolving_power = fit_run(
+        run, basis, resolving_power_guess, fit_resolution, max_shift_ppm, gaps
+    )
     intensities = intensities_table(run.times_min, fits, basis)
     qc = qc_table(run.times_min, run.native_ids, fits)
     worst = qc["residual_norm"].max()

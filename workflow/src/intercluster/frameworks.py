@@ -368,18 +368,15 @@ def deconvolve_run_ion_forms(
     the kinetic observables' sums (:func:`observable_intensities`; ``None`` for a system
     without a kinetic model) and the QC of :func:`intercluster.deconvolution.qc_table`.
     """
-    from .deconvolution import _label_centroids, _scan_windows, qc_table
+    from .deconvolution import fit_run, qc_table
 
     basis = ion_form_basis(system)
-    fits = deconvolve_spectra(
-        run.mz, run.intensity, basis, resolving_power_guess, fit_resolution, max_shift_ppm,
-        centroided=run.mode == "centroid", windows=_scan_windows(run), gaps=gaps,
-    )  # fmt: skip
-    _label_centroids(run, fits)
+    fits, resolving_power = fit_run(
+        run, basis, resolving_power_guess, fit_resolution, max_shift_ppm, gaps
+    )
     coef = np.array([f.coef for f in fits]).reshape(len(fits), basis.n_cols)
     ion_forms = ion_form_intensities(run.times_min, coef, basis.labels)
     kinetic = system.kinetics.model_family != "none"
     intensities = observable_intensities(ion_forms, system) if kinetic else None
     qc = qc_table(run.times_min, run.native_ids, fits)
-    resolving_power = fits[0].resolving_power if fits else float(resolving_power_guess)
     return ion_forms, intensities, qc, resolving_power
