@@ -206,6 +206,18 @@ def any_synthetic(wildcards):
     return any(is_synthetic(s) for s in SAMPLES)
 
 
+CHI2_FIGURE_ITEMS = stage_items(
+    lambda wildcards: {s: {"fit_sample": s} for s in FITS},
+    inputs={"**chi2": chi2_inputs},
+    outputs={
+        "png": f"{FIGURES_DIR}/chi2_landscape_{{fit_sample}}.png",
+        "pdf": f"{FIGURES_DIR}/chi2_landscape_{{fit_sample}}.pdf",
+        "params": f"{FIGURES_DIR}/chi2_landscape_{{fit_sample}}.params.json",
+    },
+    params={"synthetic": fit_sample_synthetic},
+)
+
+
 def table1_params(wildcards):
     return {
         f"model{m}": config["kinetics"]["table1"][f"model{m}"] for m in TABLE1_MODELS

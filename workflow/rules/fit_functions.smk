@@ -2,6 +2,29 @@
 
 from types import SimpleNamespace
 
+# Every fit: each sample on its own, then all samples jointly (JOINT_SAMPLE).
+FITS = list(SAMPLES) + [JOINT_SAMPLE]
+
+
+# --- one job per model for the per-fit stages --------------------------------------------
+# fit_chi2, fit_zoom, fit_best, simulate_best and plausibility each run one job per model that
+# handles every fit of that model in turn (one process start-up instead of five; the work of
+# a fit is seconds). The rule's outputs are its per-fit outputs expanded over FITS; params.per_item
+# gives each fit its own inputs, outputs and params (intercluster.rule_script.items).
+
+
+def fit_items(inputs=None, outputs=None, params=None):
+    """params.per_item of a per-model rule: every fit of the job's model (stage_items)."""
+    return stage_items(
+        lambda wildcards: {s: {"fit_sample": s} for s in FITS}, inputs, outputs, params
+    )
+
+
+def per_fit(pattern):
+    """A per-fit output pattern expanded over every fit, for one model's job."""
+    return expand(pattern.replace("{model}", "{{model}}"), fit_sample=FITS)
+
+
 # --- input functions -------------------------------------------------------------------
 
 
@@ -79,6 +102,76 @@ def fit_conditions_param(wildcards):
 def all_conditions_param(wildcards):
     """Sample -> its conditions, for every sample of the sheet."""
     return {s: conditions_of(SimpleNamespace(sample=s)) for s in SAMPLES}
+
+
+# --- the per-fit items of the per-model rules (fit_items) ----------------------------------
+FIT_DIR = "results/fit/{fit_sample}/model{model}"
+
+CHI2_ITEMS = fit_items(
+    inputs={
+        "chunks": fit_chunks_of,
+        "intensities": fit_intensities_of,
+        "tmax": fit_tmax_of,
+    },
+    outputs={
+        "chi2": FIT_DIR + "/chi2.parquet",
+        "residuals": FIT_DIR + "/residuals.tsv",
+    },
+    params={
+        "samples": fit_samples_param,
+        "experiments": fit_experiments_of,
+        "chunks_of": fit_chunks_by_sample,
+    },
+)
+ZOOM_ITEMS = fit_items(
+    inputs={
+        "coarse": lambda w: f"results/fit/{w.fit_sample}/model{w.model}/chi2.parquet",
+        "intensities": fit_intensities_of,
+        "tmax": fit_tmax_of,
+    },
+    outputs={
+        "tmax": FIT_DIR + "/zoom/tmax.parquet",
+        "chi2": FIT_DIR + "/zoom/chi2.parquet",
+        "residuals": FIT_DIR + "/zoom/residuals.tsv",
+    },
+    params={
+        "samples": fit_samples_param,
+        "experiments": fit_experiments_of,
+        "conditions": fit_conditions_param,
+    },
+)
+BEST_ITEMS = fit_items(
+    inputs={
+        "**zoom": fit_zoom_of,
+        "chi2": lambda w: f"results/fit/{w.fit_sample}/model{w.model}/chi2.parquet",
+        "intensities": fit_intensities_of,
+        "tmax": fit_tmax_of,
+    },
+    outputs={"best": FIT_DIR + "/best.json"},
+    params={
+        "samples": fit_samples_param,
+        "experiments": fit_experiments_of,
+        "conditions": fit_conditions_param,
+    },
+)
+SIMULATE_BEST_ITEMS = fit_items(
+    inputs={"best": lambda w: f"results/fit/{w.fit_sample}/model{w.model}/best.json"},
+    outputs={
+        "trajectories": lambda w: [
+            f"results/fit/{w.fit_sample}/model{w.model}/best_simulation/{s}.tsv"
+            for s in SAMPLES
+        ],
+        "isomers": lambda w: [
+            f"results/fit/{w.fit_sample}/model{w.model}/best_simulation/{s}_isomers.parquet"
+            for s in SAMPLES
+        ],
+    },
+)
+PLAUSIBILITY_ITEMS = fit_items(
+    inputs={"best": lambda w: f"results/fit/{w.fit_sample}/model{w.model}/best.json"},
+    outputs={"json": "results/plausibility/{fit_sample}/model{model}.json"},
+    params={"conditions": fit_conditions_param},
+)
 
 
 def fit_intensities_of_sample(wildcards):

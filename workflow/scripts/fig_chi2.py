@@ -4,11 +4,11 @@ import pandas as pd
 
 from intercluster import figures
 from intercluster.records import read_best_fit
-from intercluster.rule_script import run
+from intercluster.rule_script import items, run
 from intercluster.settings import FiguresSettings
 
 
-def main(smk):
+def figure_one(smk):
     settings = FiguresSettings.from_config(smk.params.figures)
     models = [int(m) for m in smk.params.models]
     zooms = list(smk.input.zoom) if "zoom" in smk.input.keys() else [None] * len(models)
@@ -27,6 +27,11 @@ def main(smk):
         "synthetic": bool(smk.params.synthetic),
     }
     figures.save_outputs(fig, smk.output, "chi2", settings.dpi, record, len(models))
+
+
+def main(smk):
+    for one in items(smk):  # every fit (params.per_item)
+        figure_one(one)
 
 
 run(main)

@@ -4,13 +4,13 @@ import logging
 
 from intercluster import fit
 from intercluster.records import BestFit, write_record
-from intercluster.rule_script import run
+from intercluster.rule_script import items, run
 from intercluster.settings import FitSettings
 
 log = logging.getLogger("intercluster")
 
 
-def main(smk):
+def fit_one(smk):
     settings = FitSettings.from_config(smk.params.fit)
     chi2 = fit.read_parquet(smk.input.chi2)
     objective = None
@@ -51,6 +51,11 @@ def main(smk):
         log.info("refined (%d evaluations): k_dim=%.4g k_diss=%.4g k_ex=%.4g chi2=%.6g",
                  r["n_evaluations"], r["k_dim"], r["k_diss"], r["k_ex"], r["chi2"])  # fmt: skip
     write_record(record, smk.output.best)
+
+
+def main(smk):
+    for one in items(smk):  # every fit of the job's model (params.per_item)
+        fit_one(one)
 
 
 run(main)

@@ -7,13 +7,13 @@ import numpy as np
 from intercluster import fit
 from intercluster.io import write_tsv
 from intercluster.records import read_best_fit
-from intercluster.rule_script import run
+from intercluster.rule_script import items, run
 from intercluster.system import ClusterSystem
 
 log = logging.getLogger("intercluster")
 
 
-def main(smk):
+def fit_one(smk):
     best = read_best_fit(smk.input.best)
     if not best.ok:
         raise RuntimeError(f"{smk.input.best}: no successful grid point to simulate")
@@ -37,6 +37,11 @@ def main(smk):
         )
         write_tsv(table, trajectories)
         fit.write_parquet(isomer_table, isomers)
+
+
+def main(smk):
+    for one in items(smk):  # every fit of the job's model (params.per_item)
+        fit_one(one)
 
 
 run(main)

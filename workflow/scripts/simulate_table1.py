@@ -1,11 +1,11 @@
-"""Trajectories of one model at the paper's Table 1 constants (rule simulate_table1)."""
+"""Trajectories of every model at the paper's Table 1 constants (rule simulate_table1)."""
 
 import logging
 from pathlib import Path
 
 from intercluster.io import write_tsv
 from intercluster.network import build_network
-from intercluster.rule_script import run
+from intercluster.rule_script import items, run
 from intercluster.settings import KineticsSettings
 from intercluster.simulate import isomers_table, observables_table, output_times_s, simulate
 from intercluster.system import ClusterSystem
@@ -13,7 +13,7 @@ from intercluster.system import ClusterSystem
 log = logging.getLogger("intercluster")
 
 
-def main(smk):
+def model_one(smk):
     kinetics = smk.params.kinetics
     conditions = kinetics["table1_conditions"]
     system = ClusterSystem.from_config(smk.params.cluster)
@@ -30,6 +30,11 @@ def main(smk):
     write_tsv(observables_table(result, system), smk.output.observables)
     Path(smk.output.isomers).parent.mkdir(parents=True, exist_ok=True)
     isomers_table(result).to_parquet(smk.output.isomers, index=False)
+
+
+def main(smk):
+    for one in items(smk):  # every model (params.per_item)
+        model_one(one)
 
 
 run(main)
