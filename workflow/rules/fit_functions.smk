@@ -105,7 +105,6 @@ def all_conditions_param(wildcards):
 
 
 # --- the per-fit items of the per-model rules (fit_items) ----------------------------------
-FIT_DIR = "results/fit/{fit_sample}/model{model}"
 
 CHI2_ITEMS = fit_items(
     inputs={
@@ -114,8 +113,8 @@ CHI2_ITEMS = fit_items(
         "tmax": fit_tmax_of,
     },
     outputs={
-        "chi2": FIT_DIR + "/chi2.parquet",
-        "residuals": FIT_DIR + "/residuals.tsv",
+        "chi2": "results/fit/{fit_sample}/model{model}/chi2.parquet",
+        "residuals": "results/fit/{fit_sample}/model{model}/residuals.tsv",
     },
     params={
         "samples": fit_samples_param,
@@ -130,9 +129,9 @@ ZOOM_ITEMS = fit_items(
         "tmax": fit_tmax_of,
     },
     outputs={
-        "tmax": FIT_DIR + "/zoom/tmax.parquet",
-        "chi2": FIT_DIR + "/zoom/chi2.parquet",
-        "residuals": FIT_DIR + "/zoom/residuals.tsv",
+        "tmax": "results/fit/{fit_sample}/model{model}/zoom/tmax.parquet",
+        "chi2": "results/fit/{fit_sample}/model{model}/zoom/chi2.parquet",
+        "residuals": "results/fit/{fit_sample}/model{model}/zoom/residuals.tsv",
     },
     params={
         "samples": fit_samples_param,
@@ -147,7 +146,7 @@ BEST_ITEMS = fit_items(
         "intensities": fit_intensities_of,
         "tmax": fit_tmax_of,
     },
-    outputs={"best": FIT_DIR + "/best.json"},
+    outputs={"best": "results/fit/{fit_sample}/model{model}/best.json"},
     params={
         "samples": fit_samples_param,
         "experiments": fit_experiments_of,

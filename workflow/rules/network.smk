@@ -2,17 +2,15 @@
 # One job per rule writes every model (seconds of work each; params.per_item, common.smk).
 
 
-def _per_model(wildcards):
-    return {f"model{m}": {"model": str(m)} for m in MODELS}
-
-
+# Every model of kinetics.models, one item each.
+PER_MODEL = lambda wildcards: {f"model{m}": {"model": str(m)} for m in MODELS}
 SBML_ITEMS = stage_items(
-    _per_model,
+    PER_MODEL,
     outputs={"xml": "results/network/model{model}.xml"},
     params={"constants": table1_constants},
 )
 TABLE1_ITEMS = stage_items(
-    _per_model,
+    PER_MODEL,
     outputs={
         "observables": "results/simulations/table1/model{model}/observables.tsv",
         "isomers": "results/simulations/table1/model{model}/isomers.parquet",
