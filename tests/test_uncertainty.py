@@ -16,6 +16,7 @@ from intercluster import uncertainty as unc
 from intercluster.io import SYNTHETIC_LABEL
 from intercluster.network import ReactionNetwork
 from intercluster.observables import TmaxSettings, experiment_matrix, experimental_tmax
+from intercluster.settings import SolverOptions
 from intercluster.simulate import simulate_many
 from intercluster.system import system_of_config
 
@@ -55,7 +56,7 @@ def _ve(**noise) -> dict:
 def _simulate_grid(grid):
     return fit.run_chunk(
         ReactionNetwork(3), fit.grid_points(grid), fit.Conditions(40.0, 40.0, 20.0), TIMES,
-        OBS["species"], TmaxSettings.schema_default(), options={"rtol": 1e-6, "atol": 1e-9},
+        OBS["species"], TmaxSettings.schema_default(), options=SolverOptions(1e-6, 1e-9, 100_000),
     )  # fmt: skip
 
 
@@ -311,7 +312,7 @@ def test_trajectory_objective_recovers_truth_and_dimer_response():
     included = experimental_tmax(table, OBS, TmaxSettings.schema_default())["included"].to_numpy()
     points = fit.grid_points(GRID)
     sims = simulate_many(ReactionNetwork(3), points[["k_dim", "k_diss", "k_ex"]].to_numpy(),
-                         40.0, 40.0, times * 60.0, 20.0)  # fmt: skip
+                         fit.Conditions(40.0, 40.0, 20.0), times * 60.0)  # fmt: skip
     fitted = unc.trajectory_fit(sims.observables, y, is_dimer, included)
     fixed = unc.trajectory_fit(sims.observables, y, is_dimer, included, fit_response=False)
     best = points.iloc[fitted.best]

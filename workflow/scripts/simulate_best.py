@@ -30,7 +30,7 @@ def main(smk):
         table, isomer_table = fit.best_trajectories(
             network,
             observables,
-            best.best,
+            best.constants,
             fit.Conditions.from_dict(conditions),
             times,
             options=fit.simulator_options(kinetics),

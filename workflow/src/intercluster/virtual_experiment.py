@@ -45,6 +45,7 @@ from scipy.special import ndtr
 from .io import SYNTHETIC_LABEL
 from .isotopes import FWHM_TO_SIGMA, IsotopePattern, system_patterns
 from .network import ReactionNetwork, build_network
+from .records import RateConstants, SampleConditions
 from .system import ClusterSystem
 
 log = logging.getLogger(__name__)
@@ -58,35 +59,30 @@ OUTPUT_MODES = ("dense", "sparse", "centroid")
 
 # --- truth -----------------------------------------------------------------------------------
 def simulate_truth(
-    network: ReactionNetwork, rate_constants: dict, c_a, c_b, times_min, dead_time_s
+    network: ReactionNetwork, constants: RateConstants, conditions: SampleConditions, times_min
 ):
-    """Observables (n_t, 77) and isomers (n_t, n_dimers) in nmol/L at ``times_min``."""
-    from . import simulate as sim
+    """Observables (n_t, 77) and isomers (n_t, n_dimers) in nmol/L at ``times_min``.
+
+    The fast simulator at tight tolerances; the reference method when it fails.
+    """
+    from dataclasses import replace
+
+    from .settings import SolverOptions
+    from .simulate import simulate
 
     times_s = np.asarray(times_min, float) * 60.0
-    args = (
-        network,
-        float(rate_constants["k_dim"]),
-        float(rate_constants["k_diss"]),
-        float(rate_constants["k_ex"]),
-        float(c_a),
-        float(c_b),
-        times_s,
-        float(dead_time_s),
-    )
+    fast = replace(SolverOptions.schema_default(), rtol=1e-8, atol=1e-12)
     result = None
-    fast = getattr(sim, "simulate", None)
-    if fast is not None:
-        try:
-            result = fast(*args, rtol=1e-8, atol=1e-12)
-        except Exception as exc:  # noqa: BLE001 - fall back to the reference integrator
-            log.warning("fast simulator failed (%s); using simulate_reference", exc)
-            result = None
-        if result is not None and not result.ok:
-            log.warning("fast simulator: %s; using simulate_reference", result.message)
-            result = None
+    try:
+        result = simulate(network, constants, conditions, times_s, fast)
+    except Exception as exc:  # noqa: BLE001 - fall back to the reference integrator
+        log.warning("fast simulator failed (%s); using the reference method", exc)
+    if result is not None and not result.ok:
+        log.warning("fast simulator: %s; using the reference method", result.message)
+        result = None
     if result is None:
-        result = sim.simulate_reference(*args)
+        reference = replace(fast, method="reference")
+        result = simulate(network, constants, conditions, times_s, reference)
     if not result.ok:
         raise RuntimeError(f"truth simulation failed: {result.message}")
     return result.observables, result.isomers
@@ -196,8 +192,8 @@ def simulate_sample(
     fine = np.arange(0.0, t_end + 1e-9, fine_step_min)
     all_times = np.unique(np.concatenate([times_min, fine, cid_times]))
     obs, isomers = simulate_truth(
-        network, ve["rate_constants"], conditions["ag_nM"], conditions["au_nM"], all_times,
-        ve["dead_time_s"],
+        network, RateConstants.from_dict(ve["rate_constants"]),
+        SampleConditions.from_dict({**conditions, "dead_time_s": ve["dead_time_s"]}), all_times,
     )  # fmt: skip
     norm = obs / obs.sum(axis=1, keepdims=True)
     at = {t: n for n, t in enumerate(all_times)}
