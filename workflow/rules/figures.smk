@@ -108,6 +108,7 @@ rule figure_s6:
         "../../envs/figures.yaml"
     params:
         samples=all_sample_info,
+        experiments=intensities_by_sample,
         cluster=CLUSTER,
         figures=FIG_CFG,
     script:
@@ -258,8 +259,7 @@ rule report_tables:
     conda:
         "../../envs/figures.yaml"
     params:
-        samples=FIT_SAMPLES,
-        models=FIT_MODELS,
+        files=report_table_files,
         table1=config["kinetics"]["table1"],
         synthetic=any_synthetic,
     script:

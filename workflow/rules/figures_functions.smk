@@ -85,8 +85,14 @@ def intensities_of_main(wildcards):
     return f"results/deconvolution/{MAIN_SAMPLE}/intensities.tsv"
 
 
+def intensities_by_sample(wildcards):
+    """Sample -> its deconvolved intensities, every sample of the sheet (params of the rules
+    that read them; intensities_of_all lists the same paths as their input)."""
+    return {s: f"results/deconvolution/{s}/intensities.tsv" for s in SAMPLES}
+
+
 def intensities_of_all(wildcards):
-    return [f"results/deconvolution/{s}/intensities.tsv" for s in SAMPLES]
+    return list(intensities_by_sample(wildcards).values())
 
 
 def intensities_of_sample(wildcards):
@@ -159,18 +165,29 @@ def qc_inputs(wildcards):
     }
 
 
+def report_table_files(wildcards):
+    """Fit sample -> model -> its best.json and plausibility JSON (params of report_tables;
+    best_fit_tables and plausibility_tables list the same paths as its inputs)."""
+    return {
+        s: {
+            m: {
+                "best": f"results/fit/{s}/model{m}/best.json",
+                "plausibility": f"results/plausibility/{s}/model{m}.json",
+            }
+            for m in FIT_MODELS
+        }
+        for s in FIT_SAMPLES
+    }
+
+
 def best_fit_tables(wildcards):
-    return [
-        f"results/fit/{s}/model{m}/best.json" for s in FIT_SAMPLES for m in FIT_MODELS
-    ]
+    files = report_table_files(wildcards).values()
+    return [paths["best"] for models in files for paths in models.values()]
 
 
 def plausibility_tables(wildcards):
-    return [
-        f"results/plausibility/{s}/model{m}.json"
-        for s in FIT_SAMPLES
-        for m in FIT_MODELS
-    ]
+    files = report_table_files(wildcards).values()
+    return [paths["plausibility"] for models in files for paths in models.values()]
 
 
 # --- params functions -------------------------------------------------------------------
@@ -181,7 +198,7 @@ def main_sample_info(wildcards):
 
 
 def all_sample_info(wildcards):
-    return [sample_info(s) for s in SAMPLES]
+    return {s: sample_info(s) for s in SAMPLES}
 
 
 def this_sample_info(wildcards):
