@@ -31,7 +31,7 @@ rule figure3_best_fit:
         "../../envs/figures.yaml"
     params:
         sample=main_sample_info,
-        models=FIT_MODELS,
+        files=main_fit_files,
         cluster=CLUSTER,
         figures=FIG_CFG,
     script:
@@ -57,7 +57,7 @@ rule figure3_table1:
         "../../envs/figures.yaml"
     params:
         sample=main_sample_info,
-        models=TABLE1_MODELS,
+        files=table1_files,
         constants=table1_params,
         cluster=CLUSTER,
         figures=FIG_CFG,
@@ -205,7 +205,7 @@ rule figure_chi2_landscape:
     conda:
         "../../envs/figures.yaml"
     params:
-        models=FIT_MODELS,
+        files=chi2_files,
         synthetic=fit_sample_synthetic,
         figures=FIG_CFG,
     script:
