@@ -48,7 +48,7 @@ from intercluster.system import DEFAULT_SYSTEM  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 ION_LABELS = DEFAULT_SYSTEM.observables()["species"].tolist()
 TIMES_MIN = np.arange(0.0, 60.0 + 1e-9, 0.5)
-COND = fit.Conditions(40.0, 40.0, 20.0)
+COND = fit.Conditions.from_dict({"ag_nM": 40.0, "au_nM": 40.0, "dead_time_s": 20.0})
 MODEL = 3
 TRUTH = (1.0e-2, 5.6e-2, 3.2e-2)
 
@@ -68,7 +68,7 @@ def experiment(settings, options) -> pd.DataFrame:
         ReactionNetwork(MODEL), RateConstants(*TRUTH), COND, TIMES_MIN, settings, options=options
     )
     assert status == "ok", message
-    table = DEFAULT_SYSTEM.observables()[["species", "kind", "charge", "n_ag"]].copy()
+    table = DEFAULT_SYSTEM.observables()[["species", "kind", "charge", "n_first"]].copy()
     table["t_max_min"] = t_max
     table["peak_norm"] = 1.0
     table["included"] = True

@@ -35,7 +35,7 @@ TABLE1 = {1: (3.2e-3, 3.2e-2, 3.2e-2), 2: (1e-2, 1e-1, 3.2e-2), 3: (1e-2, 5.6e-2
 GRID_VALUES = np.logspace(-3, 0, 13)
 C_A = C_B = 40.0
 DEAD_TIME = 20.0
-CONDITIONS = SampleConditions(C_A, C_B, DEAD_TIME)
+CONDITIONS = SampleConditions.from_dict({"ag_nM": C_A, "au_nM": C_B, "dead_time_s": DEAD_TIME})
 TIMES = np.arange(0.0, 3600.0 + 1, 15.0)
 OPTIONS = SolverOptions.schema_default()  # the workflow's fast simulator
 REFERENCE = SolverOptions(rtol=1e-10, atol=1e-13, max_steps=OPTIONS.max_steps, method="reference")

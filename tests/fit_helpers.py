@@ -1,7 +1,7 @@
 """Synthetic "experimental" intensity tables for the fit tests (no MS in the loop).
 
 The table has the layout of results/deconvolution/{sample}/intensities.tsv (long format:
-time_min, species, charge, n_ag, intensity, intensity_norm), made from a simulation with
+time_min, species, charge, n_first, intensity, intensity_norm), made from a simulation with
 multiplicative and additive Gaussian noise, renormalised per time point.
 """
 
@@ -38,7 +38,8 @@ def synthetic_intensities(
     times = np.arange(0.0, 60.0 + 1e-9, 0.5) if times_min is None else np.asarray(times_min)
     result = simulate(
         ReactionNetwork(model), RateConstants.from_dict(constants),
-        SampleConditions(ag_nM, au_nM, dead_time_s), times * 60.0,
+        SampleConditions.from_dict({"ag_nM": ag_nM, "au_nM": au_nM, "dead_time_s": dead_time_s}),
+        times * 60.0,
     )  # fmt: skip
     assert result.ok, result.message
     y = normalise_rows(result.observables)
@@ -56,7 +57,7 @@ def synthetic_intensities(
             "time_min": np.repeat(times, n_obs),
             "species": np.tile(obs["species"].to_numpy(), n_t),
             "charge": np.tile(obs["charge"].to_numpy(), n_t),
-            "n_ag": np.tile(obs["n_ag"].to_numpy(), n_t),
+            "n_first": np.tile(obs["n_first"].to_numpy(), n_t),
             "intensity": intensity.ravel(),
             "intensity_norm": norm.ravel(),
         }

@@ -35,7 +35,7 @@ PATTERNS = system_patterns(SYSTEM)
 
 def dimer_mz(s: int) -> float:
     """Average m/z of the dimer ion with s atoms of the first metal."""
-    row = int(OBS.index[(OBS["kind"] == "dimer") & (OBS["n_ag"] == s)][0])
+    row = int(OBS.index[(OBS["kind"] == "dimer") & (OBS["n_first"] == s)][0])
     return float(PATTERNS[row].average_mz)
 
 
@@ -90,8 +90,8 @@ def test_writer_and_reader_select_the_same_precursor(written_and_read):
 
 def test_read_fragments_are_the_written_precursors_and_not_a_neighbours(written_and_read):
     ve, sample, vs, _, estimate = written_and_read
-    est = estimate.pivot(index="time_min", columns="n_ag", values="fraction")
-    truth = vs.cid_truth.pivot(index="time_min", columns="n_ag", values="fraction")
+    est = estimate.pivot(index="time_min", columns="n_first", values="fraction")
+    truth = vs.cid_truth.pivot(index="time_min", columns="n_first", values="fraction")
     error = float(np.max(np.abs(est.to_numpy() - truth.loc[est.index].to_numpy())))
     tolerance = 0.01
     assert error < tolerance, f"CID fraction error {100 * error:.2f} pp"

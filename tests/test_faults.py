@@ -63,10 +63,11 @@ def _step_limit_between_groups(config: dict) -> int:
     cluster = load_system(REPO / config["system"]).cluster_system().to_config()
     network = fit.network_for(3, cluster, config["kinetics"])
     steps = {}
+    CONDITIONS = SampleConditions.from_dict({"ag_nM": 40.0, "au_nM": 40.0, "dead_time_s": 20.0})
     options = SolverOptions(config["kinetics"]["rtol"], config["kinetics"]["atol"], 100_000)
     for p in fit.grid_points(FAIL_GRID).itertuples():
         result = simulate(network, RateConstants(p.k_dim, p.k_diss, p.k_ex),
-                          SampleConditions(40.0, 40.0, 20.0), TIMES_MIN * 60.0, options,
+                          CONDITIONS, TIMES_MIN * 60.0, options,
                           return_states=False)  # fmt: skip
         steps.setdefault(p.i_ex, []).append(result.stats["steps"])
     low, high = max(steps[0]), min(steps[1])

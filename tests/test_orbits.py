@@ -30,7 +30,7 @@ from intercluster.system import DEFAULT_SYSTEM
 OBS = DEFAULT_SYSTEM.observables()
 ION_LABELS = OBS["species"].tolist()
 SETTINGS = TmaxSettings.schema_default()
-COND = fit.Conditions(40.0, 40.0, 20.0)
+COND = fit.Conditions.from_dict({"ag_nM": 40.0, "au_nM": 40.0, "dead_time_s": 20.0})
 TIMES_MIN = np.arange(0.0, 60.0 + 1e-9, 0.5)
 OPTIONS = SolverOptions(rtol=1e-5, atol=1e-8, max_steps=100_000)
 # 7 half-decade values per constant over the paper's range 1e-3 .. 1
@@ -148,7 +148,7 @@ def test_orbit_members_equal_their_own_simulations(model):
     net = ReactionNetwork(model)
     base = np.array([1e-3, 10**-2.5, 10**-2.75])
     scales = 10.0 ** (0.25 * np.arange(9))
-    cond = SampleConditions(60.0, 100.0, 20.0)
+    cond = SampleConditions.from_dict({"ag_nM": 60.0, "au_nM": 100.0, "dead_time_s": 20.0})
     orbit = simulate_orbit(net, RateConstants(*base), scales, cond, TIMES_MIN * 60, OPTIONS)
     assert orbit.ok.all()
     for m, a in enumerate(scales):

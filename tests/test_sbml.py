@@ -16,7 +16,7 @@ TABLE1 = {
     for m, k in {1: (3.2e-3, 3.2e-2, 3.2e-2), 2: (1e-2, 1e-1, 3.2e-2),
                  3: (1e-2, 5.6e-2, 3.2e-2)}.items()
 }  # fmt: skip
-COND = SampleConditions(40.0, 40.0, 20.0)
+COND = SampleConditions.from_dict({"ag_nM": 40.0, "au_nM": 40.0, "dead_time_s": 20.0})
 
 
 @pytest.fixture(scope="module", params=[1, 2, 3])

@@ -28,7 +28,7 @@ LONG = 1e6  # s: every model is at equilibrium long before this
 
 
 def cond(c_a, c_b, dead_time_s=20.0):
-    return SampleConditions(c_a, c_b, dead_time_s)
+    return SampleConditions.from_dict({"ag_nM": c_a, "au_nM": c_b, "dead_time_s": dead_time_s})
 
 
 def opts(**changes):
@@ -204,7 +204,7 @@ def test_tables():
     iso = isomers_table(res)
     assert len(iso) == 5 * 351
     assert (iso["i"] >= iso["j"]).all()
-    assert np.array_equal(iso["n_ag_total"], iso["i"] + iso["j"])
+    assert np.array_equal(iso["n_first_total"], iso["i"] + iso["j"])
 
 
 @pytest.mark.parametrize("constants", [(1e-2, 5.6e-2, 3.2e-2), STIFF])

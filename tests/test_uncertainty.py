@@ -53,9 +53,12 @@ def _ve(**noise) -> dict:
     return ve
 
 
+COND_40_40 = fit.Conditions.from_dict({"ag_nM": 40.0, "au_nM": 40.0, "dead_time_s": 20.0})
+
+
 def _simulate_grid(grid):
     return fit.run_chunk(
-        ReactionNetwork(3), fit.grid_points(grid), fit.Conditions(40.0, 40.0, 20.0), TIMES,
+        ReactionNetwork(3), fit.grid_points(grid), COND_40_40, TIMES,
         OBS["species"], TmaxSettings.schema_default(), options=SolverOptions(1e-6, 1e-9, 100_000),
     )  # fmt: skip
 
@@ -312,7 +315,7 @@ def test_trajectory_objective_recovers_truth_and_dimer_response():
     included = experimental_tmax(table, OBS, TmaxSettings.schema_default())["included"].to_numpy()
     points = fit.grid_points(GRID)
     sims = simulate_many(ReactionNetwork(3), points[["k_dim", "k_diss", "k_ex"]].to_numpy(),
-                         fit.Conditions(40.0, 40.0, 20.0), times * 60.0)  # fmt: skip
+                         COND_40_40, times * 60.0)  # fmt: skip
     fitted = unc.trajectory_fit(sims.observables, y, is_dimer, included)
     fixed = unc.trajectory_fit(sims.observables, y, is_dimer, included, fit_response=False)
     best = points.iloc[fitted.best]

@@ -15,7 +15,7 @@ def main(smk):
     entries = [
         figures.SampleDistribution(
             sample,
-            float(infos[sample]["ag_fraction"]),
+            float(infos[sample]["first_fraction"]),
             read_tsv(path),
             bool(infos[sample]["synthetic"]),
             infos[sample]["label"],

@@ -69,7 +69,7 @@ def cid_selection(system: ClusterSystem, selected_mz: float) -> CidSelection:
         precursor=precursor,
         precursor_mz=float(patterns[precursor].average_mz),
         precursor_charge=abs(int(obs.loc[precursor, "charge"])),
-        dimer_sum=int(obs.loc[precursor, "n_ag"]),
+        dimer_sum=int(obs.loc[precursor, "n_first"]),
         fragments=monomers,
     )
 

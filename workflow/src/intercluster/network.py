@@ -221,7 +221,7 @@ class ReactionNetwork:
         The one place that turns a sample's conditions into a state vector: every simulator
         and the SBML export start from here.
         """
-        c_a, c_b = float(conditions.ag_nM), float(conditions.au_nM)
+        c_a, c_b = (float(c) for c in conditions.initial_nM)  # the reactants, in the system's order
         if not (np.isfinite(c_a) and np.isfinite(c_b) and c_a >= 0 and c_b >= 0):
             raise ValueError(f"initial concentrations must be finite and >= 0, got {c_a}, {c_b}")
         y0 = np.zeros(self.n_species)

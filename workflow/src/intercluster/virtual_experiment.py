@@ -165,7 +165,10 @@ def simulate_sample(
     fine_step_min: float = 0.05,
 ) -> VirtualSample:
     """Simulate one sample of the ``virtual_experiment`` config section (spectra + truth)."""
-    conditions = ve["samples"][sample]
+    # the reactants' concentrations, in the system's order (records.SampleConditions)
+    conditions = SampleConditions.from_dict(
+        {**ve["samples"][sample], "dead_time_s": ve["dead_time_s"]}
+    )
     noise = ve.get("noise", {})
     calibration = ve.get("calibration", {})
     cid_cfg = ve.get("cid", {})
@@ -179,8 +182,7 @@ def simulate_sample(
     fine = np.arange(0.0, t_end + 1e-9, fine_step_min)
     all_times = np.unique(np.concatenate([times_min, fine, cid_times]))
     obs, isomers = simulate_truth(
-        network, RateConstants.from_dict(ve["rate_constants"]),
-        SampleConditions.from_dict({**conditions, "dead_time_s": ve["dead_time_s"]}), all_times,
+        network, RateConstants.from_dict(ve["rate_constants"]), conditions, all_times,
     )  # fmt: skip
     norm = obs / obs.sum(axis=1, keepdims=True)
     at = {t: n for n, t in enumerate(all_times)}
@@ -242,8 +244,8 @@ def simulate_sample(
                  "scan_window": window, "precursor_mz": selection.precursor_mz,
                  "precursor_charge": selection.precursor_charge}
             )  # fmt: skip
-            for k, m in enumerate(labels.loc[monomer_idx, "n_ag"]):
-                cid_rows.append({"time_min": float(t), "n_ag": int(m), "fraction": frac[k]})
+            for k, m in enumerate(labels.loc[monomer_idx, "n_first"]):
+                cid_rows.append({"time_min": float(t), "n_first": int(m), "fraction": frac[k]})
 
     n_k = len(labels)
     observables = pd.DataFrame(
@@ -251,16 +253,16 @@ def simulate_sample(
             "time_min": np.repeat(times_min, n_k),
             "species": np.tile(labels["species"].to_numpy(), len(times_min)),
             "charge": np.tile(labels["charge"].to_numpy(), len(times_min)),
-            "n_ag": np.tile(labels["n_ag"].to_numpy(), len(times_min)),
+            "n_first": np.tile(labels["n_first"].to_numpy(), len(times_min)),
             "concentration_nM": obs[scan_rows].ravel(),
             "intensity_norm": norm[scan_rows].ravel(),
         }
     )
     fine_norm = norm[fine_rows]
-    tmax = labels[["species", "charge", "n_ag"]].copy()
+    tmax = labels[["species", "charge", "n_first"]].copy()
     tmax["t_max_min"] = true_tmax(fine, fine_norm)
     tmax["max_intensity_norm"] = fine_norm.max(axis=0)
-    cid_truth = pd.DataFrame(cid_rows, columns=["time_min", "n_ag", "fraction"])
+    cid_truth = pd.DataFrame(cid_rows, columns=["time_min", "n_first", "fraction"])
     scans_df = pd.DataFrame(scans)
     for frame in (observables, tmax, cid_truth, scans_df):
         frame["source"] = SYNTHETIC_LABEL
