@@ -28,6 +28,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -154,15 +155,13 @@ class SimulationBatch(Sequence):
                          for r in self.results], dtype=float).reshape(-1, 3)  # fmt: skip
 
 
-_DEFAULT_OPTIONS: list[SolverOptions] = []
+@lru_cache(maxsize=1)
+def _default_options() -> SolverOptions:
+    return SolverOptions.schema_default()  # read the schema once
 
 
 def _options(options: SolverOptions | None) -> SolverOptions:
-    if options is not None:
-        return options
-    if not _DEFAULT_OPTIONS:  # read the schema once
-        _DEFAULT_OPTIONS.append(SolverOptions.schema_default())
-    return _DEFAULT_OPTIONS[0]
+    return _default_options() if options is None else options
 
 
 def _failed(network, times_s, message, constants=None) -> SimulationResult:
