@@ -31,7 +31,7 @@ rule figure3_best_fit:
         "../../envs/figures.yaml"
     params:
         sample=main_sample_info,
-        models=FIT_MODELS,
+        files=main_fit_files,
         cluster=CLUSTER,
         figures=FIG_CFG,
     script:
@@ -57,7 +57,7 @@ rule figure3_table1:
         "../../envs/figures.yaml"
     params:
         sample=main_sample_info,
-        models=TABLE1_MODELS,
+        files=table1_files,
         constants=table1_params,
         cluster=CLUSTER,
         figures=FIG_CFG,
@@ -108,6 +108,7 @@ rule figure_s6:
         "../../envs/figures.yaml"
     params:
         samples=all_sample_info,
+        experiments=intensities_by_sample,
         cluster=CLUSTER,
         figures=FIG_CFG,
     script:
@@ -263,8 +264,7 @@ rule report_tables:
     conda:
         "../../envs/figures.yaml"
     params:
-        samples=FIT_SAMPLES,
-        models=FIT_MODELS,
+        files=report_table_files,
         table1=config["kinetics"]["table1"],
         synthetic=any_synthetic,
     script:

@@ -149,7 +149,6 @@ rule simulate_best:
         "../../envs/fit.yaml"
     params:
         per_item=SIMULATE_BEST_ITEMS,
-        samples=SAMPLES,
         conditions=all_conditions_param,
         cluster=CLUSTER,
         kinetics=config["kinetics"],

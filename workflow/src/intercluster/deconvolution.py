@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 
 from . import _deconv_kernels as kern
+from . import cid as cid_rule
 from .isotopes import IsotopePattern, point_grid, point_spacing, system_patterns
 from .system import ClusterSystem
 
@@ -133,19 +134,18 @@ def monomer_mz_span(system: ClusterSystem) -> tuple[float, float]:
 
 
 def cid_basis(system: ClusterSystem, precursor_mz: float) -> tuple[PatternBasis, int]:
-    """Monomer fragment patterns plus the surviving precursor (the dimer ion nearest in m/z).
+    """The basis of an MS2 spectrum whose selected ion is at ``precursor_mz``: the fragment
+    patterns plus the surviving precursor (the CID rule, :func:`intercluster.cid.cid_selection`,
+    which the virtual experiment writes with).
 
-    Returns the basis and the column index of the precursor.
+    Returns the basis and the number of fragment columns (they come first).
     """
-    obs = system.observables()
-    patterns = list(system_patterns(system))
-    dimers = obs.index[obs["kind"] == "dimer"]
-    avg = np.array([patterns[k].average_mz for k in dimers])
-    precursor = int(dimers[np.argmin(np.abs(avg - precursor_mz))])
-    monomers = list(obs.index[obs["kind"] == "monomer"])
-    cols = monomers + [precursor]
-    basis = PatternBasis.from_patterns([patterns[k] for k in cols], obs.loc[cols])
-    return basis, len(monomers)
+    selection = cid_rule.cid_selection(system, precursor_mz)
+    patterns = system_patterns(system)
+    cols = selection.basis_rows
+    labels = system.observables().loc[cols]
+    basis = PatternBasis.from_patterns([patterns[k] for k in cols], labels)
+    return basis, len(selection.fragments)
 
 
 @dataclass

@@ -380,3 +380,35 @@ def deconvolve_run_ion_forms(
     intensities = observable_intensities(ion_forms, system) if kinetic else None
     qc = qc_table(run.times_min, run.native_ids, fits)
     return ion_forms, intensities, qc, resolving_power
+
+
+def write_run_outputs(
+    sample: str,
+    run,
+    system: SystemDefinition,
+    ion_forms: pd.DataFrame,
+    qc: pd.DataFrame,
+    ion_forms_path,
+    qc_path,
+    run_path,
+) -> dict:
+    """Write a deconvolved run's ``ion_forms.tsv``, ``qc.tsv`` and ``run.json`` (rules
+    ``deconvolve`` and ``framework_deconvolve``); returns run.json's content.
+
+    ``run.json`` is where whether the data are synthetic is recorded, once, from the file
+    itself (``run.synthetic``); figures and reports read it from there.
+    """
+    from .io import write_json, write_tsv
+
+    write_tsv(ion_forms, ion_forms_path)
+    write_tsv(qc, qc_path)
+    info = {
+        "sample": str(sample),
+        "synthetic": bool(run.synthetic),
+        "system": system.name,
+        "mode": run.mode,
+        "n_spectra": len(run),
+        "n_ion_forms": int(ion_forms["label"].nunique()),
+    }
+    write_json(info, run_path)
+    return info

@@ -25,10 +25,11 @@ like msconvert's ``removeExtra``); ``centroid`` writes one stick per peak
 (:func:`intercluster.centroid.pick_peaks`). Every spectrum states its acquired scan window
 (MS:1000501/MS:1000500), the configured ``mz_range``.
 
-CID: MS2 of the dimer ion nearest ``precursor_mz`` ([Ag25Au25]2-, m/z 6280) at the given
-reaction times. An isomer D_{i,j} (i + j = s) fragments into M_i and M_j, each carrying
-half of its ions, so the fragment distribution is the isomer-weighted monomer count; a
-fraction of the precursor survives.
+CID: MS2 of the precursor that ``precursor_mz`` selects ([Ag25Au25]2-, m/z 6280) at the given
+reaction times, by the CID rule of :mod:`intercluster.cid` (precursor, isolation window,
+fragments), which the deconvolution reads with. An isomer D_{i,j} (i + j = s) fragments into
+M_i and M_j, each carrying half of its ions, so the fragment distribution is the
+isomer-weighted monomer count; a fraction of the precursor survives.
 """
 
 from __future__ import annotations
@@ -44,69 +45,50 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
+from . import cid as cid_rule
 from .io import SYNTHETIC_LABEL
 from .isotopes import FWHM_TO_SIGMA, IsotopePattern, system_patterns
 from .network import ReactionNetwork, build_network
-from .records import SampleConditions
+from .records import RateConstants, SampleConditions
 from .system import ClusterSystem
 
 log = logging.getLogger(__name__)
 
 MZ_STEP = 2.0**-4  # Th; exactly representable, so the m/z arrays compress well
 PRECURSOR_SURVIVAL = 0.15  # fraction of the MS2 ions that are the unfragmented precursor
-CID_ISOLATION_HALF_WIDTH = 10.0  # Th
 BASELINE_LEVEL_SD = 3.0  # constant background, in baseline-noise sds
 OUTPUT_MODES = ("dense", "sparse", "centroid")
 
 
 # --- truth -----------------------------------------------------------------------------------
 def simulate_truth(
-    network: ReactionNetwork, rate_constants: dict, c_a, c_b, times_min, dead_time_s
+    network: ReactionNetwork, constants: RateConstants, conditions: SampleConditions, times_min
 ):
-    """Observables (n_t, 77) and isomers (n_t, n_dimers) in nmol/L at ``times_min``."""
-    from . import simulate as sim
+    """Observables (n_t, 77) and isomers (n_t, n_dimers) in nmol/L at ``times_min``.
+
+    The fast simulator at tight tolerances; the reference method when it fails.
+    """
+    from dataclasses import replace
+
+    from .settings import SolverOptions
+    from .simulate import simulate
 
     times_s = np.asarray(times_min, float) * 60.0
-    args = (
-        network,
-        float(rate_constants["k_dim"]),
-        float(rate_constants["k_diss"]),
-        float(rate_constants["k_ex"]),
-        float(c_a),
-        float(c_b),
-        times_s,
-        float(dead_time_s),
-    )
+    fast = replace(SolverOptions.schema_default(), rtol=1e-8, atol=1e-12)
     result = None
-    fast = getattr(sim, "simulate", None)
-    if fast is not None:
-        try:
-            result = fast(*args, rtol=1e-8, atol=1e-12)
-        except Exception as exc:  # noqa: BLE001 - fall back to the reference integrator
-            log.warning("fast simulator failed (%s); using simulate_reference", exc)
-            result = None
-        if result is not None and not result.ok:
-            log.warning("fast simulator: %s; using simulate_reference", result.message)
-            result = None
+    try:
+        result = simulate(network, constants, conditions, times_s, fast)
+    except Exception as exc:  # noqa: BLE001 - fall back to the reference integrator
+        log.warning("fast simulator failed (%s); using the reference method", exc)
+    if result is not None and not result.ok:
+        log.warning("fast simulator: %s; using the reference method", result.message)
+        result = None
     if result is None:
-        result = sim.simulate_reference(*args)
+        reference = replace(fast, method="reference")
+        result = simulate(network, constants, conditions, times_s, reference)
     if not result.ok:
         raise RuntimeError(f"truth simulation failed: {result.message}")
     return result.observables, result.isomers
-
-
-def cid_fragment_distribution(network: ReactionNetwork, isomers: np.ndarray, s: int) -> np.ndarray:
-    """Monomer fragment fractions (n_t, N+1) from the isomers of the dimer ion with sum ``s``."""
-    isomers = np.atleast_2d(isomers)
-    pairs = network.dimer_pairs
-    sel = np.flatnonzero(network.dimer_sum == s)
-    out = np.zeros((isomers.shape[0], network.n_monomers))
-    for k in sel:
-        i, j = pairs[k]
-        out[:, i] += 0.5 * isomers[:, k]
-        out[:, j] += 0.5 * isomers[:, k]
-    total = out.sum(axis=1, keepdims=True)
-    return np.divide(out, total, out=np.zeros_like(out), where=total > 0)
 
 
 def true_tmax(times_min, normalised: np.ndarray) -> np.ndarray:
@@ -202,8 +184,7 @@ def simulate_sample(
     fine = np.arange(0.0, t_end + 1e-9, fine_step_min)
     all_times = np.unique(np.concatenate([times_min, fine, cid_times]))
     obs, isomers = simulate_truth(
-        network, ve["rate_constants"], *conditions.initial_nM, all_times,
-        conditions.dead_time_s,
+        network, RateConstants.from_dict(ve["rate_constants"]), conditions, all_times,
     )  # fmt: skip
     norm = obs / obs.sum(axis=1, keepdims=True)
     at = {t: n for n, t in enumerate(all_times)}
@@ -243,16 +224,15 @@ def simulate_sample(
              "source_factor": factor, "ions": ions * factor}
         )  # fmt: skip
 
-    # CID of the dimer ion nearest the precursor m/z.
+    # CID of the precursor the config's m/z selects (intercluster.cid, the reader's rule too).
     cid, cid_rows = [], []
     if cid_times.size:
-        precursor_mz = float(cid_cfg["precursor_mz"])
-        dimer_idx = labels.index[labels["kind"] == "dimer"]
-        avg = np.array([patterns[k].average_mz for k in dimer_idx])
-        prec = int(dimer_idx[np.argmin(np.abs(avg - precursor_mz))])
-        s = int(labels.loc[prec, "n_first"])
-        fragments = cid_fragment_distribution(network, isomers[[at[t] for t in cid_times]], s)
-        monomer_idx = labels.index[labels["kind"] == "monomer"].to_numpy()
+        selection = cid_rule.cid_selection(system, float(cid_cfg["precursor_mz"]))
+        prec = selection.precursor
+        fragments = cid_rule.fragment_distribution(
+            network, isomers[[at[t] for t in cid_times]], selection
+        )
+        monomer_idx = np.array(selection.fragments)
         cid_rng = _sample_rng(ve["seed"], sample, 1)
         for n, (t, frac) in enumerate(zip(cid_times, fragments, strict=True)):
             abundance = np.zeros(len(patterns))
@@ -263,8 +243,8 @@ def simulate_sample(
             intensity = noisy_spectrum(cid_rng, expected, baseline_sd)
             cid.append(
                 {"id": f"scan={n + 1}", "time_min": float(t), "mz": grid, "intensity": intensity,
-                 "scan_window": window, "precursor_mz": float(patterns[prec].average_mz),
-                 "precursor_charge": abs(int(labels.loc[prec, "charge"]))}
+                 "scan_window": window, "precursor_mz": selection.precursor_mz,
+                 "precursor_charge": selection.precursor_charge}
             )  # fmt: skip
             for k, m in enumerate(labels.loc[monomer_idx, "n_first"]):
                 cid_rows.append({"time_min": float(t), "n_first": int(m), "fraction": frac[k]})
@@ -426,8 +406,8 @@ def write_mzml(
                                            {"collision energy": 20.0}],
                             "isolation_window_args": {
                                 "target": spec["precursor_mz"],
-                                "lower": CID_ISOLATION_HALF_WIDTH,
-                                "upper": CID_ISOLATION_HALF_WIDTH,
+                                "lower": cid_rule.ISOLATION_HALF_WIDTH,
+                                "upper": cid_rule.ISOLATION_HALF_WIDTH,
                             },
                         }  # fmt: skip
                     out.write_spectrum(
