@@ -21,6 +21,7 @@ write_sample(
     tmax=sm.output.tmax,
     cid_truth=sm.output.cid_truth,
     scans=sm.output.scans,
+    interferences=sm.output.interferences,
     resolving_power=ve["resolving_power"],
     sample=sample,
     spectra=ve.get("spectra"),

@@ -210,13 +210,22 @@ class ReactionNetwork:
             [n - np.arange(self.n_monomers), 2 * n - self.dimer_sum]
         ).astype(float)
 
-    def initial_state(self, c_a: float, c_b: float) -> np.ndarray:
-        """Pure A_N monomers at ``c_a`` and pure B_N monomers at ``c_b`` (nmol/L)."""
+    def initial_state(self, c_a: float, c_b: float, b_dimer_fraction: float = 0.0) -> np.ndarray:
+        """Pure A_N monomers at ``c_a`` and pure B_N monomers at ``c_b`` (nmol/L).
+
+        ``b_dimer_fraction``: the fraction of the B_N clusters already present as their
+        homodimer D(0,0) at mixing (``c_b f / 2`` dimers, ``c_b (1 - f)`` monomers; the
+        atoms of each metal are unchanged).
+        """
         if c_a < 0 or c_b < 0:
             raise ValueError(f"initial concentrations must be >= 0, got {c_a}, {c_b}")
+        if not 0.0 <= b_dimer_fraction <= 1.0:
+            raise ValueError(f"b_dimer_fraction must be in [0, 1], got {b_dimer_fraction}")
         y0 = np.zeros(self.n_species)
         y0[self.nuclearity] += c_a
-        y0[0] += c_b
+        y0[0] += c_b * (1.0 - b_dimer_fraction)
+        if b_dimer_fraction > 0:
+            y0[self.n_monomers + int(self.block_offsets[0])] += 0.5 * c_b * b_dimer_fraction
         return y0
 
     # --- observables -------------------------------------------------------------------------

@@ -94,10 +94,13 @@ def simulate_reference(
     rtol: float = 1e-8,
     atol: float = 1e-12,
     method: str = "Radau",
+    b_dimer_fraction: float = 0.0,
 ) -> SimulationResult:
     """Slow, plain scipy ``solve_ivp`` integration with the sparse analytic Jacobian.
 
     This is the yardstick the fast simulator is tested against; use tight tolerances.
+    ``b_dimer_fraction``: part of the B_N clusters present as their homodimer at mixing
+    (:meth:`~intercluster.network.ReactionNetwork.initial_state`).
     """
     from scipy.integrate import solve_ivp
 
@@ -106,7 +109,7 @@ def simulate_reference(
         return _failed(network, times_s, problem)
     t_exp = np.asarray(times_s, float)
     t_sim = t_exp + dead_time_s
-    y0 = network.initial_state(c_a, c_b)
+    y0 = network.initial_state(c_a, c_b, b_dimer_fraction)
     try:
         sol = solve_ivp(
             lambda t, y: network.rhs(y, k_dim, k_diss, k_ex),
@@ -186,6 +189,7 @@ def simulate(
     atol: float = DEFAULT_ATOL,
     return_states: bool = True,
     max_steps: int = 100_000,
+    b_dimer_fraction: float = 0.0,
 ) -> SimulationResult:
     """Fast integration (numba RODAS4 with a structured linear solve; see ``_kernels``).
 
@@ -207,7 +211,7 @@ def simulate(
         return _failed(network, times_s, problem)
     t_exp = np.asarray(times_s, float)
     t_sim = np.ascontiguousarray(t_exp + dead_time_s)
-    y0 = network.initial_state(c_a, c_b)
+    y0 = network.initial_state(c_a, c_b, b_dimer_fraction)
     net = _kernel_network(network)
     out = np.empty((t_sim.size, network.n_species))
     raw = np.zeros(_kernels.N_STATS)
