@@ -181,7 +181,7 @@ def noisy_spectrum(rng, expected: np.ndarray, baseline_sd: float) -> np.ndarray:
 
 
 # --- interferences ---------------------------------------------------------------------------
-INTERFERENCE_COLUMNS = ["time_min", "kind", "n_ag", "mz", "charge", "share"]
+INTERFERENCE_COLUMNS = ["time_min", "kind", "n_first", "mz", "charge", "share"]
 CONTAMINANT_CHARGES = (1, 2, 3)  # |z| of the unassigned clusters, drawn uniformly
 CONTAMINANT_PEAKS = 14  # isotope-like envelope: binomial over this many 1/z-spaced peaks
 CONTAMINANT_P = 0.35  # binomial probability of that envelope (maximum at ~5 peaks above mono)
@@ -438,9 +438,11 @@ def simulate_sample(
     n_trimers = len(extra_patterns) - len(contaminants)
     for t, row in zip(times_min, scan_rows, strict=True):
         for k, pattern in enumerate(extra_patterns):
-            rows.append({"time_min": float(t), "kind": "trimer" if k < n_trimers else "contaminant",
-                         "n_ag": k if k < n_trimers else -1, "mz": pattern.average_mz,
-                         "charge": int(pattern.charge), "share": float(shares[row, n_obs + k])})  # fmt: skip
+            trimer = k < n_trimers
+            rows.append({"time_min": float(t), "kind": "trimer" if trimer else "contaminant",
+                         "n_first": k if trimer else -1, "mz": pattern.average_mz,
+                         "charge": int(pattern.charge),
+                         "share": float(shares[row, n_obs + k])})  # fmt: skip
     interferences = pd.DataFrame(rows, columns=INTERFERENCE_COLUMNS)
     for frame in (observables, tmax, cid_truth, scans_df, interferences):
         frame["source"] = SYNTHETIC_LABEL
