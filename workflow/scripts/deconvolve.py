@@ -31,6 +31,7 @@ ion_forms, intensities, qc, resolving_power = deconvolve_run_ion_forms(
     fit_resolution=bool(cfg.get("fit_resolving_power", True)),
     max_shift_ppm=float(cfg["max_shift_ppm"]),
     gaps=str(cfg.get("gaps", "censor")),
+    normalise_over=str(cfg["normalise_over"]),
 )
 log.info("%d spectra x %d ion forms, R %.0f, residual norm median %.3g", len(qc), basis.n_cols,
          resolving_power, qc["residual_norm"].median())  # fmt: skip
