@@ -32,6 +32,8 @@ ion_forms, intensities, qc, resolving_power = deconvolve_run_ion_forms(
     max_shift_ppm=float(cfg["max_shift_ppm"]),
     gaps=str(cfg.get("gaps", "censor")),
     normalise_over=str(cfg["normalise_over"]),
+    resolving_power_model=str(cfg["resolving_power_model"]),
+    robust=bool(cfg["robust"]),
 )
 log.info("%d spectra x %d ion forms, R %.0f, residual norm median %.3g", len(qc), basis.n_cols,
          resolving_power, qc["residual_norm"].median())  # fmt: skip

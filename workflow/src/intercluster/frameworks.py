@@ -376,6 +376,8 @@ def deconvolve_run_ion_forms(
     max_shift_ppm: float = 20.0,
     gaps: str = "censor",
     normalise_over: str = "observables",
+    resolving_power_model: str = "constant",
+    robust: bool = False,
 ):
     """Deconvolve an MS1 run over the system's ion forms.
 
@@ -388,8 +390,9 @@ def deconvolve_run_ion_forms(
 
     basis = ion_form_basis(system)
     fits, resolving_power = fit_run(
-        run, basis, resolving_power_guess, fit_resolution, max_shift_ppm, gaps
-    )
+        run, basis, resolving_power_guess, fit_resolution, max_shift_ppm, gaps,
+        resolving_power_model, robust,
+    )  # fmt: skip
     coef = np.array([f.coef for f in fits]).reshape(len(fits), basis.n_cols)
     ion_forms = ion_form_intensities(run.times_min, coef, basis.labels)
     kinetic = system.kinetics.model_family != "none"
