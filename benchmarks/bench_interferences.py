@@ -1,8 +1,8 @@
 """Benchmark: where each interference of real spectra starts to matter, with its correction
 on and off (the README's table "What the data can carry").
 
-For each item a strength sweep of the SYNTHETIC virtual experiment (40:40 sample, one
-spectrum per minute, 0-60 min, everything else as config.yaml), one interference at a time:
+For each item a strength sweep of the SYNTHETIC virtual experiment (40:40 sample, the
+config's scan interval, 0-60 min, everything else as config.yaml), one interference at a time:
 
 * trimers (share of all ions), corrected by the system file's trimer family;
 * unassigned isotope-like clusters (8, share of all ions), corrected by the robust pass;
@@ -14,10 +14,15 @@ spectrum per minute, 0-60 min, everything else as config.yaml), one interference
   ``deconvolution.resolving_power_model: linear``.
 
 "on": every correction on (the workflow's defaults plus the fit knowing the response and
-the initial homodimer); "off": none. A strength is tolerated when the 77 normalised
-intensities move by at most 1 % L1 (mean over spectra, against the same deconvolution of the
-clean spectra), no t_max of an observable above 1 % moves by more than one scan interval,
-and the fit on a 3 x 3 x 3 quarter-decade grid around the truth stays at its centre.
+the initial homodimer); "off": none. A strength is tolerated when
+
+* the 77 normalised intensities move by at most 1 % L1 (mean over spectra of the L1 to the
+  truth, minus the same for the clean spectra),
+* no t_max moves by more than one scan interval: neither that of the deconvolved data (the
+  fit's rule, on the observables above 1 % with a pronounced maximum; plateaus near
+  equilibrium are noise-limited even in clean spectra) against the noise-free truth, nor
+  the one the fit simulates at the true constants against the truth's,
+* and the fit on a 3 x 3 x 3 quarter-decade grid around the truth stays at its centre.
 Prints one row per item and strength, then the table (markdown).
 Usage: python benchmarks/bench_interferences.py [quick]
 """
@@ -39,7 +44,6 @@ from intercluster.virtual_experiment import simulate_sample, write_mzml
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = "ag40_au40"
-SCAN_MIN = 1.0
 NONE = {"trimer_fraction": 0.0, "contaminants": {"n": 0, "fraction": 0.0},
         "dimer_response": 1.0, "resolving_power_slope_per_1000": 0.0}  # fmt: skip
 SWEEPS = {
@@ -73,10 +77,10 @@ class Sweep:
         self.system = self.system_file.cluster_system()
         self.files = {"on": Path(self.system_file.source),
                       "off": _without_trimers(tmp, Path(self.system_file.source))}  # fmt: skip
-        self.times = np.arange(0.0, 60.0 + 1e-9, SCAN_MIN)
+        self.scan = float(self.config["virtual_experiment"]["scan_interval_min"])
+        self.times = np.arange(0.0, 60.0 + 1e-9, self.scan)
         self.tmax_settings = TmaxSettings.from_config(self.config["fit"]["tmax"])
-        self.network = fit.network_for(3, self.config["cluster"] if "cluster" in self.config
-                                       else self.system.to_config(), self.config["kinetics"])  # fmt: skip
+        self.network = fit.network_for(3, self.system.to_config(), self.config["kinetics"])
         self.truth = self.config["virtual_experiment"]["rate_constants"]
         self.clean = {}
 
@@ -112,24 +116,43 @@ class Sweep:
         best = fit.ranked(fit.chi2_table({SAMPLE: (chunk, exp)})).iloc[0]
         return all(np.isclose(best[k], self.truth[k], rtol=1e-6) for k in self.truth)
 
+    @staticmethod
+    def _l1(intensities, vs) -> float:
+        truth = vs.observables.pivot(index="time_min", columns="species", values="intensity_norm")
+        est = intensities.pivot(index="time_min", columns="species", values="intensity_norm")
+        return float((est[truth.columns] - truth).abs().sum(axis=1).mean())
+
     def measure(self, interferences, second, mode, vs, run):
         intensities = self.deconvolve(run, mode)
         if mode not in self.clean:
             clean_vs, clean_run = self.spectra(NONE, 0.0, "clean")
-            self.clean[mode] = self.deconvolve(clean_run, mode)
-        ref = self.clean[mode]
-        wide = intensities.pivot(index="time_min", columns="species", values="intensity_norm")
-        base = ref.pivot(index="time_min", columns="species", values="intensity_norm")
-        l1 = float((wide - base[wide.columns]).abs().sum(axis=1).mean())
-        obs = self.system.observables()
-        t_now = experimental_tmax(intensities, obs, self.tmax_settings).set_index("species")
-        t_ref = experimental_tmax(ref, obs, self.tmax_settings).set_index("species")
-        above = t_ref["peak_norm"] > 0.01
-        dt = float((t_now["t_max_min"] - t_ref["t_max_min"])[above].abs().max())
+            self.clean[mode] = self._l1(self.deconvolve(clean_run, mode), clean_vs)
+        l1 = self._l1(intensities, vs) - self.clean[mode]
         response = interferences["dimer_response"] if mode == "on" else 1.0
-        at_truth = self.best_at_truth(intensities, response, second if mode == "on" else 0.0)
-        ok = l1 <= 0.01 and dt <= SCAN_MIN and at_truth
-        return {"l1": l1, "dt": dt, "at_truth": at_truth, "ok": ok}
+        fit_second = second if mode == "on" else 0.0
+        settings = TmaxSettings(**{**self.tmax_settings.__dict__, "dimer_response": response})
+        obs = self.system.observables()
+        truth = experimental_tmax(vs.observables, obs, settings)
+        exp = experimental_tmax(intensities, obs, settings)
+        wide = vs.observables.pivot(index="time_min", columns="species", values="intensity_norm")
+        wide = wide[obs["species"]]
+        pronounced = ((truth["peak_norm"] > 0.01).to_numpy()
+                      & (wide.iloc[-1].to_numpy() < 0.8 * wide.max().to_numpy()))  # fmt: skip
+        dt_data = float(np.abs(exp["t_max_min"] - truth["t_max_min"]).to_numpy()[pronounced].max())
+        cond = fit.Conditions.from_dict(
+            {**self.config["virtual_experiment"]["samples"][SAMPLE], "dead_time_s": 20.0}
+        )
+        _, _, simulated = fit.simulate_tmax(
+            self.network, self.truth["k_dim"], self.truth["k_diss"], self.truth["k_ex"], cond,
+            self.times, settings, options={"b_dimer_fraction": fit_second},
+        )  # fmt: skip
+        above = (truth["peak_norm"] > 0.01).to_numpy()
+        dt_fit = float(np.abs(simulated - truth["t_max_min"].to_numpy())[above].max())
+        at_truth = self.best_at_truth(intensities, response, fit_second)
+        dt = max(dt_data, dt_fit)
+        ok = l1 <= 0.01 and dt <= self.scan and at_truth
+        return {"l1": l1, "dt": dt, "dt_data": dt_data, "dt_fit": dt_fit, "at_truth": at_truth,
+                "ok": ok}  # fmt: skip
 
 
 def main(quick: bool = False) -> list[dict]:
@@ -151,24 +174,24 @@ def main(quick: bool = False) -> list[dict]:
                 for mode in ("off", "on"):
                     r = sweep.measure(interferences, second, mode, vs, run)
                     rows.append({"item": name, "strength": value, "mode": mode, **r})
-                    print(f"{name:<44} {value:>6g} {mode:<4} L1 {r['l1']:.4f} "
-                          f"dt_max {r['dt']:.2f} min  grid at truth {r['at_truth']}  "
-                          f"{'ok' if r['ok'] else 'MOVED'}  ({time.perf_counter() - started:.0f} s)",
-                          flush=True)  # fmt: skip
+                    print(f"{name:<44} {value:>6g} {mode:<4} L1 added {r['l1']:+.4f} "
+                          f"t_max moved: data {r['dt_data']:.2f}, fit {r['dt_fit']:.2f} min  "
+                          f"grid at truth {r['at_truth']}  "
+                          f"{'ok' if r['ok'] else 'MOVED'}  "
+                          f"({time.perf_counter() - started:.0f} s)", flush=True)  # fmt: skip
     print()
     print("| interference | strengths swept | tolerated, correction off | tolerated, on |")
     print("|---|---|---|---|")
     for name, (_, values) in (QUICK if quick else SWEEPS).items():
         cells = []
         for mode in ("off", "on"):
-            ok = [r["strength"] for r in rows if r["item"] == name and r["mode"] == mode and r["ok"]]
-            bad = [r["strength"] for r in rows if r["item"] == name and r["mode"] == mode
-                   and not r["ok"]]  # fmt: skip
+            mine = [r for r in rows if r["item"] == name and r["mode"] == mode]
+            ok = [r["strength"] for r in mine if r["ok"]]
+            bad = [r["strength"] for r in mine if not r["ok"]]
             if name == "dimer response":
                 low = [v for v in ok if v < 1] + [1.0]
                 high = [v for v in ok if v > 1] + [1.0]
                 # the tolerated range: contiguous around 1
-                lo = min(v for v in low if all(b > v or b > 1 for b in bad) or True)
                 lo = min([v for v in low if not any(v <= b < 1 for b in bad)] or [1.0])
                 hi = max([v for v in high if not any(1 < b <= v for b in bad)] or [1.0])
                 cells.append(f"{lo:g}-{hi:g}")
