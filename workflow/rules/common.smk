@@ -113,6 +113,7 @@ def conditions_of(wildcards):
     return {
         **{key: float(row[key]) for key in CONDITION_KEYS},
         "dead_time_s": float(row["dead_time_s"]),
+        "second_dimer_fraction": float(row["second_dimer_fraction"]),
     }
 
 

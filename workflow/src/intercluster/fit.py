@@ -1034,6 +1034,18 @@ def best_fit(
 
 
 # --- helpers for the workflow scripts ---------------------------------------------------------
+def sample_options(kinetics: dict, conditions: dict) -> dict:
+    """Simulator options of one sample: the integrator's (:func:`simulator_options`) plus the
+    part of the second reactant present as its homodimer at mixing (sample-sheet column
+    ``second_dimer_fraction``, passed as ``b_dimer_fraction`` when not 0)."""
+    options = simulator_options(kinetics)
+    key = "second_dimer_fraction"
+    fraction = float(conditions[key]) if key in conditions else 0.0
+    if fraction > 0:
+        options["b_dimer_fraction"] = fraction
+    return options
+
+
 def network_for(model: int, cluster: dict, kinetics: dict) -> ReactionNetwork:
     """The reaction network of ``model`` from the ``cluster`` and ``kinetics`` config."""
     return build_network(model, str(kinetics["convention"]), cluster)

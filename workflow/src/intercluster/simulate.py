@@ -272,6 +272,7 @@ def simulate_orbit(
     rtol: float = DEFAULT_RTOL,
     atol: float = DEFAULT_ATOL,
     max_steps: int = 100_000,
+    b_dimer_fraction: float = 0.0,
 ) -> OrbitResult:
     """Observables of every member ``a * (k_dim, k_diss, k_ex)``, ``a`` in ``scales``, from ONE
     integration of the base constants.
@@ -310,7 +311,7 @@ def simulate_orbit(
     t_all = (scales[:, None] * t_sim[None, :]).ravel()
     order = np.argsort(t_all, kind="stable")
     t_sorted = np.ascontiguousarray(t_all[order])
-    y0 = network.initial_state(c_a, c_b)
+    y0 = network.initial_state(c_a, c_b, b_dimer_fraction)
     net = _kernel_network(network)
     out = np.full((t_sorted.size, network.n_species), np.nan)
     raw = np.zeros(_kernels.N_STATS)

@@ -132,6 +132,7 @@ def schema_defaults(section: str) -> dict:
 
 
 SHEET_COLUMNS = ("sample", "mzml")
+SHEET_NUMBERS = ("dead_time_s", "second_dimer_fraction")  # optional numeric columns
 REPO_DIR = Path(__file__).resolve().parents[3]
 
 
@@ -154,9 +155,10 @@ def load_sample_sheet(
     ``concentration_columns`` are the initial concentrations (nmol/L) the cluster system's
     reactants name (:meth:`~intercluster.system.SystemDefinition.concentration_columns`;
     default: those of the demo's system file). Returns a frame indexed by ``sample`` with
-    columns ``mzml``, the concentration columns, ``dead_time_s`` (default 20) and
-    ``cid_mzml`` (None where absent). With ``check_files`` every referenced file must exist
-    (use it for a user's own data; the demo's files are made by the workflow).
+    columns ``mzml``, the concentration columns, ``dead_time_s`` (default 20),
+    ``second_dimer_fraction`` (default 0) and ``cid_mzml`` (None where absent). With
+    ``check_files`` every referenced file must exist (use it for a user's own data; the
+    demo's files are made by the workflow).
     """
     path = Path(path)
     where = f"sample sheet {path}"
@@ -185,15 +187,16 @@ def load_sample_sheet(
         row: dict = {}
         for key, value in raw.items():
             value = value.strip()
-            if key in concentration_columns or key == "dead_time_s":
-                if value == "" and key == "dead_time_s":
+            if key in concentration_columns or key in SHEET_NUMBERS:
+                if value == "" and key in SHEET_NUMBERS:
                     continue
                 try:
                     row[key] = float(value)
                 except ValueError:
                     raise InputError(
                         f"{where}, line {line_no}: {key} = {value!r}: must be a number (nmol/L "
-                        "for concentrations, s for dead_time_s)"
+                        "for concentrations, s for dead_time_s, a fraction for "
+                        "second_dimer_fraction)"
                     ) from None
                 if row[key] < 0:
                     raise InputError(f"{where}, line {line_no}: {key} = {row[key]!r}: must be >= 0")
@@ -208,6 +211,9 @@ def load_sample_sheet(
                 "(results/<step>/<sample>/ would be a hidden or a parent directory)"
             )
         row.setdefault("dead_time_s", 20.0)
+        row.setdefault(
+            "second_dimer_fraction", schema["properties"]["second_dimer_fraction"]["default"]
+        )
         row.setdefault("cid_mzml", None)
         rows.append(row)
     frame = pd.DataFrame(rows)
