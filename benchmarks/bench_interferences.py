@@ -141,8 +141,8 @@ class Sweep:
         if mode not in self.clean:
             clean_vs, clean_run = self.spectra(NONE, 0.0, "clean")
             clean = self.deconvolve(clean_run, mode)
-            self.clean[mode] = (self._l1(clean, clean_vs),
-                                self._tmax_error(clean, clean_vs, self.tmax_settings)[0])  # fmt: skip
+            clean_error = self._tmax_error(clean, clean_vs, self.tmax_settings)[0]
+            self.clean[mode] = (self._l1(clean, clean_vs), clean_error)
         l1 = self._l1(intensities, vs) - self.clean[mode][0]
         response = interferences["dimer_response"] if mode == "on" else 1.0
         fit_second = second if mode == "on" else 0.0
