@@ -195,8 +195,7 @@ def load_sample_sheet(
                 except ValueError:
                     raise InputError(
                         f"{where}, line {line_no}: {key} = {value!r}: must be a number (nmol/L "
-                        "for concentrations, s for dead_time_s, a fraction for "
-                        "second_dimer_fraction)"
+                        "for concentrations, s for dead_time_s)"
                     ) from None
                 if row[key] < 0:
                     raise InputError(f"{where}, line {line_no}: {key} = {row[key]!r}: must be >= 0")
