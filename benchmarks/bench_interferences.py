@@ -9,7 +9,7 @@ config's scan interval, 0-60 min, everything else as config.yaml), one interfere
 * dimer response (a dimer ion's signal per molecule / a monomer's), corrected by the fit's
   ``fit.tmax.dimer_response``;
 * the second reactant's homodimer at mixing (fraction), corrected by the initial state the
-  fit simulates (``b_dimer_fraction``);
+  fit simulates (sample-sheet column ``second_dimer_fraction``);
 * resolving power falling linearly with m/z (relative change per 1000 Th), corrected by
   ``deconvolution.resolving_power_model: linear``.
 
@@ -105,13 +105,18 @@ class Sweep:
             dec["fit_resolving_power"], dec["max_shift_ppm"], **options,
         )[1]  # fmt: skip
 
+    def conditions(self, second: float):
+        """The sample's conditions as the fit has them (sheet column second_dimer_fraction)."""
+        sample = self.config["virtual_experiment"]["samples"][SAMPLE]
+        return fit.Conditions.from_dict(
+            {**sample, "dead_time_s": 20.0, "second_dimer_fraction": second}
+        )
+
     def best_at_truth(self, intensities, response: float, second: float) -> bool:
         settings = TmaxSettings(**{**self.tmax_settings.__dict__, "dimer_response": response})
-        cond = fit.Conditions.from_dict(
-            {**self.config["virtual_experiment"]["samples"][SAMPLE], "dead_time_s": 20.0}
-        )
+        cond = self.conditions(second)
         species = self.system.observables()["species"].tolist()
-        options = {**fit.simulator_options(self.config["kinetics"]), "b_dimer_fraction": second}
+        options = fit.simulator_options(self.config["kinetics"])
         chunk = fit.run_chunk(self.network, fit.grid_points(_grid(self.truth)), cond,
                               experiment_times(intensities), species, settings,
                               options=options, log_every_s=1e9)  # fmt: skip
@@ -154,12 +159,9 @@ class Sweep:
         settings = TmaxSettings(**{**self.tmax_settings.__dict__, "dimer_response": response})
         error, truth = self._tmax_error(intensities, vs, settings)
         dt_data = error - self.clean[mode][1]
-        cond = fit.Conditions.from_dict(
-            {**self.config["virtual_experiment"]["samples"][SAMPLE], "dead_time_s": 20.0}
-        )
         _, _, simulated = fit.simulate_tmax(
-            self.network, self.truth["k_dim"], self.truth["k_diss"], self.truth["k_ex"], cond,
-            self.times, settings, options={"b_dimer_fraction": fit_second},
+            self.network, self.truth["k_dim"], self.truth["k_diss"], self.truth["k_ex"],
+            self.conditions(fit_second), self.times, settings,
         )  # fmt: skip
         above = (truth["peak_norm"] > 0.01).to_numpy()
         dt_fit = float(np.abs(simulated - truth["t_max_min"].to_numpy())[above].max())

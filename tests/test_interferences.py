@@ -198,12 +198,13 @@ def grid(mixed):
     system = ClusterSystem.from_config(cluster_of(CONFIG))
     times = experiment_times(mixed["on"][1])
     cond = fit.Conditions.from_dict(
-        {**CONFIG["virtual_experiment"]["samples"][SAMPLE], "dead_time_s": 20.0}
-    )
+        {**CONFIG["virtual_experiment"]["samples"][SAMPLE], "dead_time_s": 20.0,
+         "second_dimer_fraction": SECOND_DIMER}
+    )  # fmt: skip
+    assert fit.initial_options(cond) == {"b_dimer_fraction": SECOND_DIMER}
     network = fit.network_for(3, cluster_of(CONFIG), CONFIG["kinetics"])
     species = system.observables()["species"].tolist()
     options = fit.simulator_options(CONFIG["kinetics"])
-    options = {**options, "b_dimer_fraction": SECOND_DIMER}
     on = fit.run_chunk(network, fit.grid_points(SUB_GRID), cond, times, species,
                        _settings(DIMER_RESPONSE), options=options)  # fmt: skip
     return system, on
@@ -236,8 +237,9 @@ def test_dimer_response_estimated_from_the_data(mixed):
     wide = mixed["on"][1].pivot(index="time_min", columns="species", values="intensity")
     network = fit.network_for(3, cluster_of(CONFIG), CONFIG["kinetics"])
     cond = CONFIG["virtual_experiment"]["samples"][SAMPLE]
-    obs, _ = simulate_truth(network, TRUTH, cond["ag_nM"], cond["au_nM"], wide.index.to_numpy(),
-                            20.0, b_dimer_fraction=SECOND_DIMER)  # fmt: skip
+    initial = fit.Conditions.from_dict({**cond, "dead_time_s": 20.0}).initial_nM
+    obs, _ = simulate_truth(network, TRUTH, *initial, wide.index.to_numpy(), 20.0,
+                            b_dimer_fraction=SECOND_DIMER)  # fmt: skip
     estimate = estimate_dimer_response(wide[species].to_numpy(), obs, network.n_monomers)
     print(f"dimer response estimated {estimate:.3f} (truth {DIMER_RESPONSE})")
     assert estimate == pytest.approx(DIMER_RESPONSE, rel=0.05)
@@ -288,7 +290,8 @@ def test_fit_corrections_tolerate_more(item, ve_value, fit_on):
     times = np.arange(0.0, 60.0 + 1e-9, scan)
     second = fit_on.get("b_dimer_fraction", 0.0)
     response = fit_on.get("dimer_response", 1.0)
-    obs, _ = simulate_truth(network, TRUTH, cond["ag_nM"], cond["au_nM"], times, 20.0,
+    initial = fit.Conditions.from_dict({**cond, "dead_time_s": 20.0}).initial_nM
+    obs, _ = simulate_truth(network, TRUTH, *initial, times, 20.0,
                             b_dimer_fraction=second)  # fmt: skip
     signal = obs.copy()
     signal[:, network.n_monomers :] *= response
@@ -296,15 +299,16 @@ def test_fit_corrections_tolerate_more(item, ve_value, fit_on):
     truth, peak = tmax_of(times, signal, settings.smoothing_min,
                           tolerance_rel=settings.peak_tolerance_rel)  # fmt: skip
     above = peak > 0.01
-    conditions = fit.Conditions(cond["ag_nM"], cond["au_nM"], 20.0)
     errors = {}
-    for name, (resp, options) in {
-        "on": (response, {"b_dimer_fraction": second}),
-        "off": (1.0, {}),
-    }.items():
-        status, _, t_max = fit.simulate_tmax(network, TRUTH["k_dim"], TRUTH["k_diss"],
-                                             TRUTH["k_ex"], conditions, times, _settings(resp),
-                                             options=options)  # fmt: skip
+    for name, (resp, fraction) in {"on": (response, second), "off": (1.0, 0.0)}.items():
+        # the sample sheet's second_dimer_fraction, carried by the sample's conditions
+        conditions = fit.Conditions.from_dict(
+            {**cond, "dead_time_s": 20.0, "second_dimer_fraction": fraction}
+        )
+        status, _, t_max = fit.simulate_tmax(
+            network, TRUTH["k_dim"], TRUTH["k_diss"], TRUTH["k_ex"], conditions, times,
+            _settings(resp),
+        )  # fmt: skip
         assert status == "ok"
         errors[name] = float(np.abs(t_max - truth)[above].max())
     print(f"{item} {ve_value}: max t_max error, correction on {errors['on']:.3f} min, "

@@ -30,7 +30,7 @@ def main(smk):
         species,
         TmaxSettings.from_config(smk.params.tmax),
         simulator=simulator,
-        options=fit.sample_options(smk.params.kinetics, smk.params.conditions),
+        options=fit.simulator_options(smk.params.kinetics),
         label=f"{smk.wildcards.sample} model {smk.wildcards.model} chunk "
         f"{smk.wildcards.scatteritem}",
         orbits=orbits,

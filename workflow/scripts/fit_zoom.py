@@ -39,7 +39,7 @@ def main(smk):
             times_min,
             species,
             TmaxSettings.from_config(smk.params.tmax),
-            options=fit.sample_options(smk.params.kinetics, smk.params.conditions[sample]),
+            options=fit.simulator_options(smk.params.kinetics),
             label=f"zoom {smk.wildcards.fit_sample} model {smk.wildcards.model} at {sample}",
             orbits=orbits,
         )

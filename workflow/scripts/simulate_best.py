@@ -33,7 +33,7 @@ def main(smk):
             best.best,
             fit.Conditions.from_dict(conditions),
             times,
-            options=fit.sample_options(kinetics, conditions),
+            options=fit.simulator_options(kinetics),
         )
         write_tsv(table, trajectories)
         fit.write_parquet(isomer_table, isomers)

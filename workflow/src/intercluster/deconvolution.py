@@ -73,7 +73,7 @@ ROBUST_REL = 0.5  # ... and this part of the model there (a shape mismatch is no
 ROBUST_GROW_Z = 2.0  # unexplained regions grow over neighbours with residuals above this
 ROBUST_PASSES = 3  # refits with the unexplained points at weight 0
 N_UNEXPLAINED_FEATURES = 5  # largest unexplained features kept per spectrum (QC)
-INTENSITY_COLUMNS = ["time_min", "species", "charge", "n_ag", "intensity", "intensity_norm"]
+INTENSITY_COLUMNS = ["time_min", "species", "charge", "n_first", "intensity", "intensity_norm"]
 QC_COLUMNS = [
     "time_min",
     "native_id",
@@ -91,7 +91,7 @@ QC_COLUMNS = [
     "unexplained_fraction",
     "unexplained_mz",
 ]
-CID_COLUMNS = ["time_min", "n_ag", "fraction"]
+CID_COLUMNS = ["time_min", "n_first", "fraction"]
 
 
 @dataclass(frozen=True)
@@ -799,7 +799,7 @@ def deconvolve_spectra(
 
 
 def intensities_table(times_min, fits: list[SpectrumFit], basis: PatternBasis) -> pd.DataFrame:
-    """Long table: time_min, species, charge, n_ag, intensity, intensity_norm."""
+    """Long table: time_min, species, charge, n_first, intensity, intensity_norm."""
     labels = basis.labels
     coef = np.array([f.coef for f in fits]).reshape(len(fits), basis.n_cols)
     total = coef.sum(axis=1, keepdims=True)
@@ -811,7 +811,7 @@ def intensities_table(times_min, fits: list[SpectrumFit], basis: PatternBasis) -
             "time_min": np.repeat(np.asarray(times_min, float), n_k),
             "species": np.tile(labels["species"].to_numpy(), n_t),
             "charge": np.tile(labels["charge"].to_numpy(), n_t),
-            "n_ag": np.tile(labels["n_ag"].to_numpy(), n_t),
+            "n_first": np.tile(labels["n_first"].to_numpy(), n_t),
             "intensity": coef.ravel(),
             "intensity_norm": norm.ravel(),
         }
@@ -843,14 +843,14 @@ def qc_table(times_min, native_ids, fits: list[SpectrumFit]) -> pd.DataFrame:
 
 
 def cid_table(times_min, fits: list[SpectrumFit], basis: PatternBasis, n_fragments: int):
-    """Fragment distributions: fraction of each monomer n_ag among the fragment ions."""
+    """Fragment distributions: fraction of each monomer n_first among the fragment ions."""
     rows = []
-    n_ag = basis.labels["n_ag"].to_numpy()[:n_fragments]
+    n_first = basis.labels["n_first"].to_numpy()[:n_fragments]
     for t, fit in zip(times_min, fits, strict=True):
         frag = fit.coef[:n_fragments]
         total = frag.sum()
         frac = frag / total if total > 0 else np.full(n_fragments, np.nan)
-        rows.append(pd.DataFrame({"time_min": float(t), "n_ag": n_ag, "fraction": frac}))
+        rows.append(pd.DataFrame({"time_min": float(t), "n_first": n_first, "fraction": frac}))
     if not rows:
         return empty_cid_table()
     return pd.concat(rows, ignore_index=True)[CID_COLUMNS]
@@ -859,7 +859,7 @@ def cid_table(times_min, fits: list[SpectrumFit], basis: PatternBasis, n_fragmen
 def empty_cid_table() -> pd.DataFrame:
     """cid.tsv when the sample sheet names no CID file: the header only."""
     return pd.DataFrame(
-        {"time_min": pd.Series(dtype=float), "n_ag": pd.Series(dtype=int), "fraction": []}
+        {"time_min": pd.Series(dtype=float), "n_first": pd.Series(dtype=int), "fraction": []}
     )[CID_COLUMNS]
 
 

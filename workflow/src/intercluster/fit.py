@@ -250,6 +250,14 @@ def default_simulator() -> Callable:
 Conditions = SampleConditions
 
 
+def initial_options(conditions: Conditions) -> dict:
+    """What a sample's conditions add to a simulator call beyond the concentrations: the part
+    of the second reactant present as its homodimer at mixing (``b_dimer_fraction``), only
+    when not 0 (so that simulators without the option keep working)."""
+    fraction = conditions.second_dimer_fraction
+    return {"b_dimer_fraction": fraction} if fraction else {}
+
+
 def simulate_tmax(
     network: ReactionNetwork,
     k_dim: float,
@@ -279,10 +287,10 @@ def simulate_tmax(
             float(k_dim),
             float(k_diss),
             float(k_ex),
-            conditions.ag_nM,
-            conditions.au_nM,
+            *conditions.initial_nM,
             times_min * 60.0,
             conditions.dead_time_s,
+            **initial_options(conditions),
             **(options or {}),
         )
         if result.status != STATUS_OK:
@@ -394,8 +402,9 @@ def _run_orbits(
         rows = row_of.loc[orbit.points].to_numpy()
         try:
             result = simulate_orbit(
-                network, *orbit.base, orbit.scales, conditions.ag_nM, conditions.au_nM,
-                times_min * 60.0, conditions.dead_time_s, **kwargs,
+                network, *orbit.base, orbit.scales, *conditions.initial_nM,
+                times_min * 60.0, conditions.dead_time_s, **initial_options(conditions),
+                **kwargs,
             )  # fmt: skip
             ok = result.ok.copy()
             reasons = list(result.messages)
@@ -602,7 +611,7 @@ def residual_table(
 ) -> pd.DataFrame:
     """Per-species residuals at one grid point, every observable of every sample.
 
-    Columns: sample, species, kind, charge, n_ag, included, reason, t_max_exp_min,
+    Columns: sample, species, kind, charge, n_first, included, reason, t_max_exp_min,
     t_max_sim_min, residual_min (sim - exp), residual_sq_min2 (0 where excluded).
     """
     rows = []
@@ -611,7 +620,7 @@ def residual_table(
         hit = sim[sim["point"] == point]
         if len(hit) != 1:
             raise ValueError(f"sample {sample}: point {point} not in the chunk tables")
-        frame = exp_tmax[["species", "kind", "charge", "n_ag", "included", "reason"]].copy()
+        frame = exp_tmax[["species", "kind", "charge", "n_first", "included", "reason"]].copy()
         frame.insert(0, "sample", sample)
         frame["t_max_exp_min"] = exp_tmax["t_max_min"].to_numpy(dtype=float)
         frame["t_max_sim_min"] = hit.iloc[0][exp_tmax["species"].tolist()].to_numpy(float)
@@ -1034,18 +1043,6 @@ def best_fit(
 
 
 # --- helpers for the workflow scripts ---------------------------------------------------------
-def sample_options(kinetics: dict, conditions: dict) -> dict:
-    """Simulator options of one sample: the integrator's (:func:`simulator_options`) plus the
-    part of the second reactant present as its homodimer at mixing (sample-sheet column
-    ``second_dimer_fraction``, passed as ``b_dimer_fraction`` when not 0)."""
-    options = simulator_options(kinetics)
-    key = "second_dimer_fraction"
-    fraction = float(conditions[key]) if key in conditions else 0.0
-    if fraction > 0:
-        options["b_dimer_fraction"] = fraction
-    return options
-
-
 def network_for(model: int, cluster: dict, kinetics: dict) -> ReactionNetwork:
     """The reaction network of ``model`` from the ``cluster`` and ``kinetics`` config."""
     return build_network(model, str(kinetics["convention"]), cluster)
@@ -1079,8 +1076,8 @@ def best_trajectories(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Trajectories of one parameter set for the figures.
 
-    Returns (observables table: time_min, species, kind, charge, n_ag, concentration_nM,
-    intensity_norm; isomers table: time_min, i, j, n_ag_total, concentration_nM). Raises
+    Returns (observables table: time_min, species, kind, charge, n_first, concentration_nM,
+    intensity_norm; isomers table: time_min, i, j, n_first_total, concentration_nM). Raises
     when the simulation fails (there is nothing to plot).
     """
     from .observables import normalise_rows
@@ -1089,8 +1086,8 @@ def best_trajectories(
     times_min = np.asarray(times_min, float)
     result = simulator(
         network, float(constants["k_dim"]), float(constants["k_diss"]),
-        float(constants["k_ex"]), conditions.ag_nM, conditions.au_nM, times_min * 60.0,
-        conditions.dead_time_s, **(options or {}),
+        float(constants["k_ex"]), *conditions.initial_nM, times_min * 60.0,
+        conditions.dead_time_s, **initial_options(conditions), **(options or {}),
     )  # fmt: skip
     if result.status != STATUS_OK:
         raise RuntimeError(f"simulation of the best fit failed: {result.message}")
@@ -1104,7 +1101,7 @@ def best_trajectories(
             "species": np.tile(obs["species"].to_numpy(), n_t),
             "kind": np.tile(obs["kind"].to_numpy(), n_t),
             "charge": np.tile(obs["charge"].to_numpy(), n_t),
-            "n_ag": np.tile(obs["n_ag"].to_numpy(), n_t),
+            "n_first": np.tile(obs["n_first"].to_numpy(), n_t),
             "concentration_nM": conc.ravel(),
             "intensity_norm": norm.ravel(),
         }
@@ -1116,7 +1113,7 @@ def best_trajectories(
             "time_min": np.repeat(times_min, len(pairs)),
             "i": np.tile(pairs[:, 0], n_t),
             "j": np.tile(pairs[:, 1], n_t),
-            "n_ag_total": np.tile(pairs.sum(axis=1), n_t),
+            "n_first_total": np.tile(pairs.sum(axis=1), n_t),
             "concentration_nM": iso.ravel(),
         }
     )
