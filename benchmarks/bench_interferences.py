@@ -42,6 +42,7 @@ from intercluster import fit
 from intercluster import frameworks as fw
 from intercluster.ingest import read_spectra
 from intercluster.observables import TmaxSettings, experiment_times, experimental_tmax
+from intercluster.records import RateConstants
 from intercluster.system import load_system, system_of_config
 from intercluster.virtual_experiment import simulate_sample, write_mzml
 
@@ -160,8 +161,8 @@ class Sweep:
         error, truth = self._tmax_error(intensities, vs, settings)
         dt_data = error - self.clean[mode][1]
         _, _, simulated = fit.simulate_tmax(
-            self.network, self.truth["k_dim"], self.truth["k_diss"], self.truth["k_ex"],
-            self.conditions(fit_second), self.times, settings,
+            self.network, RateConstants.from_dict(self.truth), self.conditions(fit_second),
+            self.times, settings,
         )  # fmt: skip
         above = (truth["peak_norm"] > 0.01).to_numpy()
         dt_fit = float(np.abs(simulated - truth["t_max_min"].to_numpy())[above].max())

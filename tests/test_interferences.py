@@ -310,8 +310,7 @@ def test_fit_corrections_tolerate_more(item, ve_value, fit_on):
             {**cond, "dead_time_s": 20.0, "second_dimer_fraction": fraction}
         )
         status, _, t_max = fit.simulate_tmax(
-            network, TRUTH["k_dim"], TRUTH["k_diss"], TRUTH["k_ex"], conditions, times,
-            _settings(resp),
+            network, RateConstants.from_dict(TRUTH), conditions, times, _settings(resp),
         )  # fmt: skip
         assert status == "ok"
         errors[name] = float(np.abs(t_max - truth)[above].max())
