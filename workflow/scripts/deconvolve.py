@@ -31,6 +31,9 @@ def main(smk):
         fit_resolution=bool(cfg["fit_resolving_power"]),
         max_shift_ppm=float(cfg["max_shift_ppm"]),
         gaps=str(cfg["gaps"]),
+        normalise_over=str(cfg["normalise_over"]),
+        resolving_power_model=str(cfg["resolving_power_model"]),
+        robust=bool(cfg["robust"]),
     )
     log.info("%d spectra x %d ion forms, R %.0f, residual norm median %.3g", len(qc),
              basis.n_cols, resolving_power, qc["residual_norm"].median())  # fmt: skip

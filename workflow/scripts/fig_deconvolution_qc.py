@@ -68,13 +68,20 @@ def main(smk):
             windows[pick] if windows is not None else None, gaps,
         )  # fmt: skip
         basis = observable_basis(system)
+        r_slope = float(row["resolving_power_slope"]) if "resolving_power_slope" in row else 0.0
+        mz_ref = float(row["resolving_power_mz_ref"]) if "resolving_power_mz_ref" in row else 0.0
         fit = fit_prepared(
             spectrum,
             basis,
             float(row["resolving_power"]),
             float(row["shift_ppm"]),
             float(settings["max_shift_ppm"]),
+            r_slope=r_slope,
+            mz_ref=mz_ref,
         )
+        # The features no species explains, as the deconvolution found them (its robust pass).
+        marked = str(row["unexplained_mz"]) if "unexplained_mz" in row else ""
+        unexplained = [float(v) for v in marked.split(";") if v and v != "nan"]
         mz, y = spectrum.mz, spectrum.y
         model, species, parts = fitted_spectrum(
             mz, fit, basis, components=True, width=spectrum.width
@@ -131,11 +138,16 @@ def main(smk):
         title = (
             f"Deconvolution QC — {sample['label']}\nworst-fitted spectrum: {pick + 1} of {len(qc)} "
             f"(t = {row['time_min']:.2f} min), residual norm {fit.residual_norm:.3f}, "
-            f"shift {fit.shift_ppm:.2f} ppm, R = {fit.resolving_power:.0f}\n{sampling}"
-        )
+            f"shift {fit.shift_ppm:.2f} ppm, R = {fit.resolving_power:.0f}"
+            + (f" at m/z {mz_ref:.0f}, {100 * r_slope:+.1f} % per 1000 Th" if r_slope else "")
+            + (f", unexplained {100 * float(row['unexplained_fraction']):.1f} % of the signal"
+               if unexplained else "")
+            + f"\n{sampling}"
+        )  # fmt: skip
         fig = figures.figure_deconvolution_qc(
             mz, y, model, sticks, title, zoom, synthetic, system, components,
             measured=measured, detection_level=spectrum.detection_level,
+            unexplained_mz=unexplained,
         )  # fmt: skip
         record = {
             "figure": "deconvolution_qc",
@@ -147,6 +159,8 @@ def main(smk):
             "qc_residual_norm": float(row["residual_norm"]),
             "shift_ppm": float(fit.shift_ppm),
             "resolving_power": float(fit.resolving_power),
+            "resolving_power_slope": r_slope,
+            "unexplained_mz": unexplained,
             "mode": spectrum.mode,
             "coverage": float(spectrum.coverage),
             "detection_level": float(spectrum.detection_level),

@@ -23,6 +23,7 @@ def main(smk):
         tmax=smk.output.tmax,
         cid_truth=smk.output.cid_truth,
         scans=smk.output.scans,
+        interferences=smk.output.interferences,
         resolving_power=ve["resolving_power"],
         sample=sample,
         spectra=ve["spectra"],

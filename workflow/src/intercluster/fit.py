@@ -65,7 +65,7 @@ import numpy as np
 import pandas as pd
 
 from .network import RATE_CONSTANTS, ReactionNetwork, build_network
-from .observables import tmax_of
+from .observables import ion_signal, tmax_of
 from .records import RateConstants, SampleConditions
 from .settings import KineticsSettings, SolverOptions, TmaxSettings, ZoomSettings
 
@@ -285,6 +285,7 @@ def simulate_tmax(
         observables = np.asarray(result.observables, dtype=float)
         if not np.all(np.isfinite(observables)):
             return STATUS_FAILED, "non-finite concentrations", nan
+        observables = ion_signal(observables, network.n_monomers, settings.dimer_response)
         t_max, _ = tmax_of(
             times_min, observables, settings.smoothing_min,
             tolerance_rel=settings.peak_tolerance_rel,
@@ -393,9 +394,10 @@ def _run_orbits(
             reasons = list(result.messages)
             good = np.flatnonzero(ok)
             if good.size:
-                t_max, _ = finder.tmax_many(
-                    result.observables[good], tolerance_rel=settings.peak_tolerance_rel
+                signal = ion_signal(
+                    result.observables[good], network.n_monomers, settings.dimer_response
                 )
+                t_max, _ = finder.tmax_many(signal, tolerance_rel=settings.peak_tolerance_rel)
                 for m, t in zip(good, t_max, strict=True):
                     if np.all(np.isfinite(t)):
                         tmax[rows[m]] = t

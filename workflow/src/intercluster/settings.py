@@ -97,6 +97,9 @@ class TmaxSettings:
     smoothing_min: float
     min_signal: float
     peak_tolerance_rel: float
+    #: a dimer ion's signal per molecule relative to a monomer's, applied to the simulated
+    #: observables before they are normalised (:func:`intercluster.observables.ion_signal`)
+    dimer_response: float = 1.0
 
     @classmethod
     def from_config(cls, tmax: dict) -> TmaxSettings:
@@ -104,6 +107,7 @@ class TmaxSettings:
             smoothing_min=float(tmax["smoothing_min"]),
             min_signal=float(tmax["min_signal"]),
             peak_tolerance_rel=float(tmax["peak_tolerance_rel"]),
+            dimer_response=float(tmax["dimer_response"]),
         )
 
     @classmethod
