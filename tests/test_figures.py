@@ -139,8 +139,8 @@ def test_ion_math_drops_empty_metal():
 
 def test_fragment_distribution_counts_both_subunits(sims):
     _, isomers = sims[3]
-    early = figures.fragment_distribution(isomers, 25, 0.0)
-    late = figures.fragment_distribution(isomers, 25, 60.0)
+    early = figures.fragment_distribution(isomers, 25, 0.0, 25)
+    late = figures.fragment_distribution(isomers, 25, 60.0, 25)
     assert early.sum() == pytest.approx(1.0) and late.sum() == pytest.approx(1.0)
     # each isomer (i, 25 - i) gives i and 25 - i: the distribution is symmetric
     assert np.allclose(early, early[::-1]) and np.allclose(late, late[::-1])
@@ -239,7 +239,7 @@ def test_figure_s10(tmp_path, sims):
             {
                 "time_min": t,
                 "n_first": np.arange(26),
-                "fraction": figures.fragment_distribution(isomers, 25, t),
+                "fraction": figures.fragment_distribution(isomers, 25, t, 25),
             }
         )
         for t in (3.0, 20.0, 60.0)

@@ -1,4 +1,4 @@
-"""Figure S10: the model's [Ag25Au25]2- isomer composition against CID fragments."""
+"""Figure S10: the model's half-and-half dimer isomer composition against CID fragments."""
 
 import logging
 

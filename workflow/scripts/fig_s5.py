@@ -1,4 +1,4 @@
-"""Figure S5: [Ag25Au25]2- against time (experiment, model sum) and the model's isomers."""
+"""Figure S5: the half-and-half dimer ion against time (experiment, model sum), its isomers."""
 
 import pandas as pd
 

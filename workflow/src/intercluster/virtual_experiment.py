@@ -25,10 +25,10 @@ like msconvert's ``removeExtra``); ``centroid`` writes one stick per peak
 (:func:`intercluster.centroid.pick_peaks`). Every spectrum states its acquired scan window
 (MS:1000501/MS:1000500), the configured ``mz_range``.
 
-CID: MS2 of the dimer ion nearest ``precursor_mz`` ([Ag25Au25]2-, m/z 6280) at the given
-reaction times. An isomer D_{i,j} (i + j = s) fragments into M_i and M_j, each carrying
-half of its ions, so the fragment distribution is the isomer-weighted monomer count; a
-fraction of the precursor survives.
+CID: MS2 of the dimer ion nearest ``precursor_mz`` (the demo's half-and-half dimer at m/z
+6280) at the given reaction times. An isomer D_{i,j} (i + j = s) fragments into M_i and
+M_j, each carrying half of its ions, so the fragment distribution is the isomer-weighted
+monomer count; a fraction of the precursor survives.
 """
 
 from __future__ import annotations
