@@ -444,3 +444,29 @@ def test_figure3_table1_panels_are_the_table1_simulations(small_run):
             got = table[np.isclose(table["time_min"], t)].sort_values(order)
             want = reference[np.isclose(reference["time_min"], t)].sort_values(order)
             assert np.allclose(got["intensity_norm"], want["intensity_norm"], atol=2e-4), (model, t)
+
+
+@pytest.mark.slow
+def test_figures_and_report_read_synthetic_from_run_json(small_run):
+    """Whether a figure says SYNTHETIC is read from the deconvolution's run.json, not from
+    where the mzML lies: the same virtual-experiment file, its run.json set to false, gives
+    figures and report tables without the label (and restored, with it again)."""
+    work, _ = small_run
+    run_file = work / "results" / "deconvolution" / "ag40_au40" / "run.json"
+    original = run_file.read_text()
+    names = ["figS5", "figS6", "fig3_best_fit", "chi2_landscape_all"]
+    targets = [f"results/figures/{n}.png" for n in names] + [f"results/figures/{TABLES[0]}"]
+    try:
+        run_file.write_text(json.dumps({**json.loads(original), "synthetic": False}))
+        _snakemake(work, "--rerun-triggers", "mtime", *targets)
+        for name in names:
+            params = json.loads((work / "results" / "figures" / f"{name}.params.json").read_text())
+            assert params["synthetic"] is False, name
+        assert "SYNTHETIC" not in (work / "results" / "figures" / TABLES[0]).read_text()
+    finally:
+        run_file.write_text(original)
+    _snakemake(work, "--rerun-triggers", "mtime", *targets)  # negative control: back to true
+    for name in names:
+        params = json.loads((work / "results" / "figures" / f"{name}.params.json").read_text())
+        assert params["synthetic"] is True, name
+    assert "SYNTHETIC" in (work / "results" / "figures" / TABLES[0]).read_text()

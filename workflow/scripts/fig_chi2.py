@@ -3,7 +3,7 @@
 import pandas as pd
 
 from intercluster import figures
-from intercluster.records import read_best_fit
+from intercluster.records import read_best_fit, read_synthetic
 from intercluster.rule_script import run
 from intercluster.settings import FiguresSettings
 
@@ -17,14 +17,15 @@ def main(smk):
         for m, chi2, best, zoom in zip(models, smk.input.chi2, smk.input.best, zooms, strict=True)
     ]
     fit_sample = smk.wildcards.fit_sample
-    fig = figures.figure_chi2(landscapes, fit_sample, bool(smk.params.synthetic))
+    synthetic = read_synthetic(smk.input.runs)  # the run.json of the fit's samples
+    fig = figures.figure_chi2(landscapes, fit_sample, synthetic)
     record = {
         "figure": "chi2_landscape",
         "fit_sample": fit_sample,
         "models": models,
         "best": {f"model{m}": b.constants.to_dict() for m, _, b, _ in landscapes},
         "zoom": any(z is not None for *_, z in landscapes),
-        "synthetic": bool(smk.params.synthetic),
+        "synthetic": synthetic,
     }
     figures.save_outputs(fig, smk.output, "chi2", settings.dpi, record, len(models))
 

@@ -13,7 +13,8 @@ from intercluster.deconvolution import (  # noqa: E402
     prepare_spectrum,
 )
 from intercluster.ingest import bin_spectra, read_spectra  # noqa: E402
-from intercluster.io import read_json, read_tsv, write_json  # noqa: E402
+from intercluster.io import read_tsv, write_json  # noqa: E402
+from intercluster.records import read_synthetic  # noqa: E402
 from intercluster.spectrum_model import fitted_spectrum  # noqa: E402
 from intercluster.system import ClusterSystem  # noqa: E402
 
@@ -23,12 +24,11 @@ sample = smk.params.sample
 settings = smk.params.deconvolution
 qc = read_tsv(smk.input.qc)
 # Recorded once by the deconvolution, from the mzML itself.
-synthetic = bool(read_json(smk.input.run)["synthetic"])
+synthetic = read_synthetic(smk.input.run)
 # The QC spectrum: the one the deconvolution fitted worst (largest relative residual).
 pick = int(np.nanargmax(qc["residual_norm"].to_numpy(float)))
 row = qc.iloc[pick]
-polarity = "negative" if system.monomer_charge < 0 else "positive"
-run = read_spectra(smk.input.mzml, ms_level=1, polarity=polarity)
+run = read_spectra(smk.input.mzml, ms_level=1, polarity=system.polarity)
 if float(settings.get("time_bin_min", 0) or 0) > 0:
     run = bin_spectra(run, float(settings["time_bin_min"]))
 if len(run) != len(qc):

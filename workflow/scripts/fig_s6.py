@@ -2,6 +2,7 @@
 
 from intercluster import figures
 from intercluster.io import read_tsv
+from intercluster.records import read_synthetic
 from intercluster.rule_script import run
 from intercluster.settings import FiguresSettings
 from intercluster.system import ClusterSystem
@@ -16,10 +17,12 @@ def main(smk):
             info["sample"],
             float(info["first_fraction"]),
             read_tsv(path),
-            bool(info["synthetic"]),
+            read_synthetic(run_file),  # the deconvolution's run.json
             info["label"],
         )
-        for info, path in zip(smk.params.samples, smk.input.experiments, strict=True)
+        for info, path, run_file in zip(
+            smk.params.samples, smk.input.experiments, smk.input.runs, strict=True
+        )
     ]
     fig = figures.figure_s6(entries, system, window)
     record = {

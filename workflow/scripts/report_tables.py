@@ -4,7 +4,7 @@ import html
 import logging
 from pathlib import Path
 
-from intercluster.records import read_best_fit, read_plausibility
+from intercluster.records import read_best_fit, read_plausibility, read_synthetic
 from intercluster.rule_script import run
 
 log = logging.getLogger("intercluster")
@@ -154,7 +154,8 @@ def main(smk):
     samples = list(smk.params.samples)
     models = [int(m) for m in smk.params.models]
     pairs = [(s, m) for s in samples for m in models]
-    synthetic = " — SYNTHETIC virtual experiment" if smk.params.synthetic else ""
+    # the run.json of every sample (records.read_synthetic)
+    synthetic = " — SYNTHETIC virtual experiment" if read_synthetic(smk.input.runs) else ""
     best_fit_page(smk, pairs, smk.params.table1, synthetic)
     n_rows = plausibility_page(smk, pairs, synthetic)
     log.info("wrote %d best-fit rows and %d plausibility rows", len(pairs), n_rows)

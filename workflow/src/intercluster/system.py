@@ -129,6 +129,13 @@ class ClusterSystem:
             "charge": {"monomer": self.monomer_charge, "dimer": self.dimer_charge},
         }
 
+    @property
+    def polarity(self) -> str:
+        """``negative`` or ``positive``: the sign of the ions' charges (one sign, checked)."""
+        if (self.monomer_charge > 0) != (self.dimer_charge > 0):
+            raise ValueError("cluster charges of both signs: a system is measured in one polarity")
+        return "positive" if self.monomer_charge > 0 else "negative"
+
     # --- counts ---------------------------------------------------------------------------
     @property
     def n_monomers(self) -> int:
