@@ -220,8 +220,8 @@ def test_enabling_the_trimer_adds_its_ions_not_observables(tmp_path):
 def test_search_window_range_check_and_anchors_follow_the_system(tmp_path):
     """The deconvolution's basis (its calibration scan's peaks), the m/z span a file must
     cover and the polarity come from the system file: a second charge state of the monomer
-    (one proton off) adds its columns and widens the span, so a file that covers only the demo's species is
-    refused, naming the span the system needs; the demo's own file passes."""
+    (one proton off) adds its columns and widens the span, so a file that covers only the
+    demo's species is refused, naming the span the system needs; the demo's file passes."""
     from intercluster.frameworks import ion_form_basis
     from intercluster.ingest import read_spectra
     from intercluster.virtual_experiment import write_mzml
