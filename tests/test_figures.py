@@ -458,14 +458,14 @@ def test_figures_and_report_read_synthetic_from_run_json(small_run):
     targets = [f"results/figures/{n}.png" for n in names] + [f"results/figures/{TABLES[0]}"]
     try:
         run_file.write_text(json.dumps({**json.loads(original), "synthetic": False}))
-        _snakemake(work, "--rerun-triggers", "mtime", *targets)
+        _snakemake(work, *targets, "--rerun-triggers", "mtime")
         for name in names:
             params = json.loads((work / "results" / "figures" / f"{name}.params.json").read_text())
             assert params["synthetic"] is False, name
         assert "SYNTHETIC" not in (work / "results" / "figures" / TABLES[0]).read_text()
     finally:
         run_file.write_text(original)
-    _snakemake(work, "--rerun-triggers", "mtime", *targets)  # negative control: back to true
+    _snakemake(work, *targets, "--rerun-triggers", "mtime")  # negative control: back to true
     for name in names:
         params = json.loads((work / "results" / "figures" / f"{name}.params.json").read_text())
         assert params["synthetic"] is True, name
