@@ -77,12 +77,12 @@ def test_failed_sets_are_marked_counted_and_excluded():
     points.loc[2, "k_dim"] = -1.0
     from intercluster.simulate import simulate
 
-    def flaky(network, k_dim, k_diss, k_ex, *args, **kwargs):
-        if k_diss == 1e-1 and k_ex == 1e-1 and k_dim == 1e-2:
-            return SimulationResult("failed", "solver gave up (forced)", args[2], None, network)
-        if k_dim == 1e-1 and k_diss == 1e-2 and k_ex == 1e-2:
+    def flaky(network, k, conditions, times_s, options):
+        if k.k_diss == 1e-1 and k.k_ex == 1e-1 and k.k_dim == 1e-2:
+            return SimulationResult("failed", "solver gave up (forced)", times_s, None, network)
+        if k.k_dim == 1e-1 and k.k_diss == 1e-2 and k.k_ex == 1e-2:
             raise FloatingPointError("boom (forced)")
-        return simulate(network, k_dim, k_diss, k_ex, *args, **kwargs)
+        return simulate(network, k, conditions, times_s, options)
 
     chunk = fit.run_chunk(ReactionNetwork(3), points, COND, times, ION_LABELS, SETTINGS, flaky)
     assert len(chunk) == 8

@@ -117,6 +117,7 @@ def conditions_of(wildcards):
     return {
         **{column: float(row[column]) for column in CONCENTRATION_COLUMNS},
         "dead_time_s": float(row["dead_time_s"]),
+        "second_dimer_fraction": float(row["second_dimer_fraction"]),
     }
 
 

@@ -32,7 +32,7 @@ rule figure3_best_fit:
         "../../envs/figures.yaml"
     params:
         sample=main_sample_info,
-        models=FIT_MODELS,
+        files=main_fit_files,
         cluster=CLUSTER,
         figures=FIG_CFG,
     script:
@@ -59,7 +59,7 @@ rule figure3_table1:
         "../../envs/figures.yaml"
     params:
         sample=main_sample_info,
-        models=TABLE1_MODELS,
+        files=table1_files,
         constants=table1_params,
         cluster=CLUSTER,
         figures=FIG_CFG,
@@ -111,6 +111,8 @@ rule figure_s6:
         "../../envs/figures.yaml"
     params:
         samples=all_sample_info,
+        experiments=intensities_by_sample,
+        runs=runs_by_sample,
         cluster=CLUSTER,
         figures=FIG_CFG,
     script:
@@ -207,7 +209,7 @@ rule figure_chi2_landscape:
     conda:
         "../../envs/figures.yaml"
     params:
-        models=FIT_MODELS,
+        files=chi2_files,
         figures=FIG_CFG,
     script:
         "../scripts/fig_chi2.py"
@@ -261,8 +263,7 @@ rule report_tables:
     conda:
         "../../envs/figures.yaml"
     params:
-        samples=FIT_SAMPLES,
-        models=FIT_MODELS,
+        files=report_table_files,
         table1=config["kinetics"]["table1"],
     script:
         "../scripts/report_tables.py"

@@ -158,7 +158,7 @@ rule simulate_best:
     conda:
         "../../envs/fit.yaml"
     params:
-        samples=SAMPLES,
+        outputs=best_simulation_outputs,
         conditions=all_conditions_param,
         cluster=CLUSTER,
         kinetics=config["kinetics"],

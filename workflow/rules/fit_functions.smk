@@ -76,6 +76,19 @@ def fit_conditions_param(wildcards):
     }
 
 
+def best_simulation_outputs(wildcards):
+    """Sample -> its trajectories and isomers files of rule simulate_best (the rule's outputs,
+    keyed by sample)."""
+    fit = f"results/fit/{wildcards.fit_sample}/model{wildcards.model}/best_simulation"
+    return {
+        s: {
+            "trajectories": f"{fit}/{s}.tsv",
+            "isomers": f"{fit}/{s}_isomers.parquet",
+        }
+        for s in SAMPLES
+    }
+
+
 def all_conditions_param(wildcards):
     """Sample -> its conditions, for every sample of the sheet."""
     return {s: conditions_of(SimpleNamespace(sample=s)) for s in SAMPLES}

@@ -10,12 +10,13 @@ from intercluster.settings import FiguresSettings
 
 def main(smk):
     settings = FiguresSettings.from_config(smk.params.figures)
-    models = [int(m) for m in smk.params.models]
-    zooms = list(smk.input.zoom) if "zoom" in smk.input.keys() else [None] * len(models)
+    files = smk.params.files  # model -> chi2, best and (with fit.zoom) zoom
+    models = [int(m) for m in files]
     landscapes = [
-        (m, pd.read_parquet(chi2), read_best_fit(best), pd.read_parquet(zoom) if zoom else None)
-        for m, chi2, best, zoom in zip(models, smk.input.chi2, smk.input.best, zooms, strict=True)
-    ]
+        (int(m), pd.read_parquet(f["chi2"]), read_best_fit(f["best"]),
+         pd.read_parquet(f["zoom"]) if "zoom" in f else None)
+        for m, f in files.items()
+    ]  # fmt: skip
     fit_sample = smk.wildcards.fit_sample
     synthetic = read_synthetic(smk.input.runs)  # the run.json of the fit's samples
     fig = figures.figure_chi2(landscapes, fit_sample, synthetic)

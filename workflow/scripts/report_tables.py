@@ -68,8 +68,9 @@ def check_rows(record):
             yield f"{key} (numbers)", text, "info"
 
 
-def best_fit_page(smk, pairs, table1, synthetic):
-    """The best fits of every (sample, model) and the paper's Table 1."""
+def best_fit_page(smk, files, table1, synthetic):
+    """The best fits of every (sample, model) and the paper's Table 1 (``files``: (sample,
+    model) -> its paths)."""
     head = (
         "<tr><th class='l'>sample</th><th>model</th><th>k_dim / L nmol⁻¹ s⁻¹</th>"
         "<th>k_diss / s⁻¹</th><th>k_ex / s⁻¹</th><th>k_dim:k_diss</th><th>χ² / min²</th>"
@@ -78,8 +79,8 @@ def best_fit_page(smk, pairs, table1, synthetic):
         "<th>failed grid points</th></tr>"
     )
     rows = []
-    for (sample, model), path in zip(pairs, smk.input.best, strict=True):
-        best = read_best_fit(path)
+    for (sample, model), paths in files.items():
+        best = read_best_fit(paths["best"])
         refined = best.refined or {}
         point = best.best or {}
         ratio = point["k_dim"] / point["k_diss"] if best.ok else None
@@ -119,11 +120,11 @@ def best_fit_page(smk, pairs, table1, synthetic):
     )
 
 
-def plausibility_page(smk, pairs, synthetic):
+def plausibility_page(smk, files, synthetic):
     """Every plausibility check of every (sample, model)."""
     rows = []
-    for (sample, model), path in zip(pairs, smk.input.plausibility, strict=True):
-        record = read_plausibility(path)
+    for (sample, model), paths in files.items():
+        record = read_plausibility(paths["plausibility"])
         for name, text, passed in check_rows(record):
             verdict = (
                 "<td class='pass'>pass</td>"
@@ -151,14 +152,17 @@ def plausibility_page(smk, pairs, synthetic):
 
 
 def main(smk):
-    samples = list(smk.params.samples)
-    models = [int(m) for m in smk.params.models]
-    pairs = [(s, m) for s in samples for m in models]
+    # fit sample -> model -> paths (params.files), in sheet and model order
+    files = {
+        (sample, int(model)): paths
+        for sample, by_model in smk.params.files.items()
+        for model, paths in by_model.items()
+    }
     # the run.json of every sample (records.read_synthetic)
     synthetic = " — SYNTHETIC virtual experiment" if read_synthetic(smk.input.runs) else ""
-    best_fit_page(smk, pairs, smk.params.table1, synthetic)
-    n_rows = plausibility_page(smk, pairs, synthetic)
-    log.info("wrote %d best-fit rows and %d plausibility rows", len(pairs), n_rows)
+    best_fit_page(smk, files, smk.params.table1, synthetic)
+    n_rows = plausibility_page(smk, files, synthetic)
+    log.info("wrote %d best-fit rows and %d plausibility rows", len(files), n_rows)
 
 
 run(main)
