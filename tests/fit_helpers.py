@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from intercluster.io import write_tsv
+from intercluster.io import write_json, write_tsv
 from intercluster.network import ReactionNetwork
 from intercluster.observables import normalise_rows
 from intercluster.records import RateConstants, SampleConditions
@@ -81,5 +81,7 @@ def bypass_deconvolution(workdir: Path, sample: str = "ag40_au40", times_min=Non
     out = Path(workdir) / "results" / "deconvolution" / sample
     times = np.arange(0.0, 60.0 + 1e-9, 1.0) if times_min is None else times_min
     write_tsv(synthetic_intensities(times_min=times), out / "intensities.tsv")
-    for name in ("qc.tsv", "cid.tsv"):
+    for name in ("qc.tsv", "cid.tsv", "ion_forms.tsv"):
         (out / name).write_text("placeholder\n")
+    # the deconvolution's record, which figures and report read: these data are synthetic
+    write_json({"sample": sample, "synthetic": True, "system": "bypassed"}, out / "run.json")

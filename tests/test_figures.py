@@ -142,8 +142,8 @@ def test_ion_math_drops_empty_metal():
 
 def test_fragment_distribution_counts_both_subunits(sims):
     _, isomers = sims[3]
-    early = figures.fragment_distribution(isomers, 25, 0.0)
-    late = figures.fragment_distribution(isomers, 25, 60.0)
+    early = figures.fragment_distribution(isomers, 25, 0.0, 25)
+    late = figures.fragment_distribution(isomers, 25, 60.0, 25)
     assert early.sum() == pytest.approx(1.0) and late.sum() == pytest.approx(1.0)
     # each isomer (i, 25 - i) gives i and 25 - i: the distribution is symmetric
     assert np.allclose(early, early[::-1]) and np.allclose(late, late[::-1])
@@ -242,7 +242,7 @@ def test_figure_s10(tmp_path, sims):
             {
                 "time_min": t,
                 "n_first": np.arange(26),
-                "fraction": figures.fragment_distribution(isomers, 25, t),
+                "fraction": figures.fragment_distribution(isomers, 25, t, 25),
             }
         )
         for t in (3.0, 20.0, 60.0)
@@ -447,3 +447,29 @@ def test_figure3_table1_panels_are_the_table1_simulations(small_run):
             got = table[np.isclose(table["time_min"], t)].sort_values(order)
             want = reference[np.isclose(reference["time_min"], t)].sort_values(order)
             assert np.allclose(got["intensity_norm"], want["intensity_norm"], atol=2e-4), (model, t)
+
+
+@pytest.mark.slow
+def test_figures_and_report_read_synthetic_from_run_json(small_run):
+    """Whether a figure says SYNTHETIC is read from the deconvolution's run.json, not from
+    where the mzML lies: the same virtual-experiment file, its run.json set to false, gives
+    figures and report tables without the label (and restored, with it again)."""
+    work, _ = small_run
+    run_file = work / "results" / "deconvolution" / "ag40_au40" / "run.json"
+    original = run_file.read_text()
+    names = ["figS5", "figS6", "fig3_best_fit", "chi2_landscape_all"]
+    targets = [f"results/figures/{n}.png" for n in names] + [f"results/figures/{TABLES[0]}"]
+    try:
+        run_file.write_text(json.dumps({**json.loads(original), "synthetic": False}))
+        _snakemake(work, *targets, "--rerun-triggers", "mtime")
+        for name in names:
+            params = json.loads((work / "results" / "figures" / f"{name}.params.json").read_text())
+            assert params["synthetic"] is False, name
+        assert "SYNTHETIC" not in (work / "results" / "figures" / TABLES[0]).read_text()
+    finally:
+        run_file.write_text(original)
+    _snakemake(work, *targets, "--rerun-triggers", "mtime")  # negative control: back to true
+    for name in names:
+        params = json.loads((work / "results" / "figures" / f"{name}.params.json").read_text())
+        assert params["synthetic"] is True, name
+    assert "SYNTHETIC" in (work / "results" / "figures" / TABLES[0]).read_text()

@@ -234,9 +234,9 @@ def test_centroids_of_the_virtual_profiles_are_centroid(tmp_path, virtual_profil
 def test_stick_envelope_is_centroid_by_its_width(monkeypatch):
     """Sticks of smooth isotope envelopes, 1/z Th apart, look like well-sampled peaks; only
     their width (an envelope, not an isotope peak) shows they are centroids."""
-    from intercluster.system import ClusterSystem
+    from intercluster.system import DEFAULT_SYSTEM
 
-    patterns = system_patterns(ClusterSystem())
+    patterns = system_patterns(DEFAULT_SYSTEM)
     sticks = [patterns[k] for k in (0, 25, 26 + 12, 26 + 40)]  # Au25, Ag25, two dimers
     mz = np.concatenate([p.mz for p in sticks])
     y = np.concatenate([p.prob * a for a, p in zip((1, 3, 10, 30), sticks, strict=True)])

@@ -131,7 +131,7 @@ def test_real_file_of_another_instrument(tmp_path):
         "centroid (stated by cvParam), m/z 70.0-898.7, acquired window m/z 70.0-900.0"
     )
     assert expected in out
-    assert "cluster system (built-in default ClusterSystem())" in out
+    assert "cluster system (the default demo's system file (no config.yaml here))" in out
     assert "the workflow would refuse it: MS1 spectra are positive polarity" in out
     assert "which misses the species" in out
     assert "Traceback" not in proc.stderr and proc.stderr.strip() == ""

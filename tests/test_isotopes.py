@@ -12,9 +12,9 @@ from intercluster.isotopes import (
     render_profile,
     system_patterns,
 )
-from intercluster.system import ClusterSystem
+from intercluster.system import DEFAULT_SYSTEM
 
-SYSTEM = ClusterSystem()
+SYSTEM = DEFAULT_SYSTEM
 
 # (Ag atoms, subunits, the paper's average m/z)
 PAPER_MZ = [

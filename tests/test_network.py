@@ -26,15 +26,15 @@ def test_network_size(model, convention):
 
 
 def test_exchange_probabilities_example():
-    p_f, p_b, p_null = exchange_probabilities(24, 1)
+    p_f, p_b, p_null = exchange_probabilities(24, 1, 25)
     assert p_f == pytest.approx(0.9216, abs=1e-12)
     assert p_b == pytest.approx(0.0016, abs=1e-12)
     assert p_null == pytest.approx(0.0768, abs=1e-12)
 
 
 def test_gold_fraction_factor_example():
-    assert dimerization_factor(8, 15, model=3) == pytest.approx(0.54, abs=1e-12)
-    assert dimerization_factor(8, 15, model=2) == 1.0
+    assert dimerization_factor(8, 15, model=3, nuclearity=25) == pytest.approx(0.54, abs=1e-12)
+    assert dimerization_factor(8, 15, model=2, nuclearity=25) == 1.0
 
 
 def test_exchange_links_neighbours_only():

@@ -26,6 +26,7 @@ from intercluster.records import (
     RateConstants,
     SampleConditions,
     read_best_fit,
+    read_synthetic,
     write_record,
 )
 from intercluster.settings import PlausibilitySettings
@@ -160,3 +161,20 @@ def test_every_rule_script_is_a_thin_adapter():
         assert "noqa" not in text, path.name
         assert text.rstrip().endswith("run(main)"), path.name
         assert "snakemake" not in text.replace("snakemake)", ""), path.name
+
+
+def test_read_synthetic_is_any_run_json(tmp_path):
+    files = []
+    for name, flag in (("a", False), ("b", True)):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({"sample": name, "synthetic": flag}))
+        files.append(path)
+    assert read_synthetic(files[0]) is False  # negative control
+    assert read_synthetic(str(files[1])) is True
+    assert read_synthetic(files) is True
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"sample": "c", "synthetic": "yes"}))
+    with pytest.raises(ValueError, match="bad.json: run.json needs a true/false 'synthetic'"):
+        read_synthetic([bad])
+    with pytest.raises(ValueError, match="no run.json"):
+        read_synthetic([])

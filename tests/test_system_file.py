@@ -216,6 +216,41 @@ def test_the_trimer_adds_its_ions_not_observables(tmp_path):
     assert mz == pytest.approx((107.868 + 74 * 196.96657 + 54 * 137.22 + 3 * 5.486e-4) / 3, abs=0.5)
 
 
+
+def test_search_window_range_check_and_anchors_follow_the_system(tmp_path):
+    """The deconvolution's basis (its calibration scan's peaks), the m/z span a file must
+    cover and the polarity come from the system file: a second charge state of the monomer
+    (one proton off) adds its columns and widens the span, so a file that covers only the
+    demo's species is refused, naming the span the system needs; the demo's file passes."""
+    from intercluster.frameworks import ion_form_basis
+    from intercluster.ingest import read_spectra
+    from intercluster.virtual_experiment import write_mzml
+
+    demo = load_system(AG25_AU25)
+    data = _raw(AG25_AU25)
+    data["ligands"]["SR"]["acidic_protons"] = 1  # so that a 2- monomer (one H+ off) exists
+    data["families"]["monomer"]["ion_forms"].append({"charge": -2})
+    wider = load_system(_write(tmp_path, data))
+    base, more = ion_form_basis(demo), ion_form_basis(wider)
+    n_forms = len(demo.ion_form_table())  # the anchors: one column per ion form
+    assert base.n_cols == n_forms and more.n_cols == n_forms + 26
+    want = [demo.average_mz(f, n) for f, n in zip(base.labels["family"], base.labels["n_first"],
+                                                   strict=True)]  # fmt: skip
+    assert np.allclose(base.average_mz, want, rtol=1e-6)
+    lo, hi = base.mz_span
+    assert more.mz_span[1] == pytest.approx(hi) and more.mz_span[0] < 0.51 * lo  # 2- at ~m/z/2
+    mz = np.arange(0.99 * lo, 1.01 * hi, 0.05)
+    path = write_mzml(tmp_path / "demo_span.mzML",
+                      [{"id": "scan=1", "time_min": 0.0, "mz": mz, "intensity": np.ones_like(mz)}],
+                      polarity=f"{demo.polarity} scan")  # fmt: skip
+    assert len(read_spectra(path, polarity=demo.polarity, mz_required=base.mz_span)) == 1
+    with pytest.raises(InputError, match=rf"misses the species; expected at least m/z "
+                                         rf"{more.mz_span[0]:.1f}-{more.mz_span[1]:.1f}"):
+        read_spectra(path, polarity=wider.polarity, mz_required=more.mz_span)
+    # and the polarity: the demo's file is negative, refused for a positive system
+    with pytest.raises(InputError, match="negative polarity; expected positive ions"):
+        read_spectra(path, polarity="positive")
+
 # --- labels -----------------------------------------------------------------------------------
 def test_one_label_formatter():
     system = load_system(AG25_AU25)

@@ -50,10 +50,6 @@ try:
     # The sheet's concentration columns: the reactants', richest in the first metal first
     # (the order of records.SampleConditions and of the kinetics).
     CONCENTRATION_COLUMNS = SYSTEM.concentration_columns()
-    if KINETIC:
-        order_conditions(
-            config, CONCENTRATION_COLUMNS, where=f"config ({CONFIG_FILES})"
-        )
     # Where a framework system's outputs go: never over the default demo's results/.
     FRAMEWORK_DIR = config.get("results_prefix") or f"results/{SYSTEM.name}"
     # Files the workflow writes itself (the sample sheet may name them before they exist).
@@ -61,6 +57,10 @@ try:
     samples = load_sample_sheet(
         config["samples"], concentration_columns=CONCENTRATION_COLUMNS
     )
+    if KINETIC:  # the config's conditions: the same reactant columns, in the same order
+        order_conditions(
+            config, CONCENTRATION_COLUMNS, where=f"config ({CONFIG_FILES})"
+        )
     for _sample, _column, _file in (
         (row.sample, column, getattr(row, column))
         for row in samples.itertuples()

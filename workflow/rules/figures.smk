@@ -16,6 +16,7 @@ rule figure3_best_fit:
         experiment=intensities_of_main,
         best=best_fits_of_main,
         simulations=best_simulations_of_main,
+        run=run_of_main,
     output:
         png=report(
             f"{FIGURES_DIR}/fig3_best_fit.png",
@@ -42,6 +43,7 @@ rule figure3_table1:
     input:
         experiment=intensities_of_main,
         simulations=table1_simulations,
+        run=run_of_main,
     output:
         png=report(
             f"{FIGURES_DIR}/fig3_table1.png",
@@ -93,6 +95,7 @@ rule figure_s5:
 rule figure_s6:
     input:
         experiments=intensities_of_all,
+        runs=runs_of_all,
     output:
         png=report(
             f"{FIGURES_DIR}/figS6.png",
@@ -109,6 +112,7 @@ rule figure_s6:
     params:
         samples=all_sample_info,
         experiments=intensities_by_sample,
+        runs=runs_by_sample,
         cluster=CLUSTER,
         figures=FIG_CFG,
     script:
@@ -246,6 +250,7 @@ rule report_tables:
     input:
         best=best_fit_tables,
         plausibility=plausibility_tables,
+        runs=runs_of_all,
     output:
         best=report(
             f"{FIGURES_DIR}/tables/best_fit.html",
@@ -266,7 +271,6 @@ rule report_tables:
     params:
         files=report_table_files,
         table1=config["kinetics"]["table1"],
-        synthetic=any_synthetic,
     script:
         "../scripts/report_tables.py"
 

@@ -1,6 +1,7 @@
 # Settings, targets and the named input/params functions of the figure rules
 # (workflow/rules/figures.smk). Figures made from the synthetic virtual experiment say so;
-# that is decided here from where the sample's mzML lies (is_synthetic).
+# that is read from the deconvolution's run.json of their samples (records.read_synthetic),
+# which every figure rule takes as input `run` (or `runs`).
 
 FIGURES_DIR = "results/figures"
 FIG_CFG = config["figures"]
@@ -35,12 +36,6 @@ def s7_s9_figures():
     return numbered + [f"figS7_S9_{s}" for s in OTHER_SAMPLES[3:]]
 
 
-def is_synthetic(sample):
-    """True when the sample's MS1 file is the workflow's own virtual experiment."""
-    mzml = Path(os.path.abspath(samples.loc[sample, "mzml"]))
-    return mzml.is_relative_to(Path(os.path.abspath(VIRTUAL_EXPERIMENT_DIR)))
-
-
 def sample_info(sample):
     row = samples.loc[sample]
     concentrations = {column: float(row[column]) for column in CONCENTRATION_COLUMNS}
@@ -50,7 +45,6 @@ def sample_info(sample):
         "concentrations_nM": concentrations,
         "first_fraction": SYSTEM.first_metal_fraction(concentrations),
         "label": f"{sample} ({ratio} nmol/L)",
-        "synthetic": is_synthetic(sample),
     }
 
 
@@ -79,6 +73,24 @@ def figure_targets():
 
 
 # --- input functions -------------------------------------------------------------------
+
+
+def run_json(sample):
+    """The deconvolution's record of a sample: whether its data are synthetic, and more."""
+    return f"results/deconvolution/{sample}/run.json"
+
+
+def run_of_main(wildcards):
+    return run_json(MAIN_SAMPLE)
+
+
+def runs_of_all(wildcards):
+    return [run_json(s) for s in SAMPLES]
+
+
+def runs_by_sample(wildcards):
+    """Sample -> its run.json (params; runs_of_all lists the same paths as the input)."""
+    return {s: run_json(s) for s in SAMPLES}
 
 
 def intensities_of_main(wildcards):
@@ -139,6 +151,7 @@ def s5_inputs(wildcards):
         "best": f"{fit}/best.json",
         "simulation": f"{fit}/best_simulation/{MAIN_SAMPLE}.tsv",
         "isomers": f"{fit}/best_simulation/{MAIN_SAMPLE}_isomers.parquet",
+        "run": run_json(MAIN_SAMPLE),
     }
 
 
@@ -149,6 +162,7 @@ def s7_inputs(wildcards):
         "experiment": f"results/deconvolution/{sample}/intensities.tsv",
         "best": f"{fit}/best.json",
         "simulation": f"{fit}/best_simulation/{sample}.tsv",
+        "run": run_json(sample),
     }
 
 
@@ -158,6 +172,7 @@ def s10_inputs(wildcards):
         "best": f"{fit}/best.json",
         "isomers": f"{fit}/best_simulation/{MAIN_SAMPLE}_isomers.parquet",
         "cid": f"results/deconvolution/{MAIN_SAMPLE}/cid.tsv",
+        "run": run_json(MAIN_SAMPLE),
     }
 
 
@@ -179,7 +194,10 @@ def chi2_files(wildcards):
 def chi2_inputs(wildcards):
     files = chi2_files(wildcards).values()
     kinds = ["chi2", "best"] + (["zoom"] if ZOOM_ENABLED else [])
-    return {kind: [f[kind] for f in files] for kind in kinds}
+    inputs = {kind: [f[kind] for f in files] for kind in kinds}
+    # the fit's own samples (every sample for the joint fit): synthetic or not
+    inputs["runs"] = [run_json(s) for s in samples_of_fit(wildcards.fit_sample)]
+    return inputs
 
 
 def qc_inputs(wildcards):
@@ -187,7 +205,7 @@ def qc_inputs(wildcards):
         "mzml": mzml_of(wildcards),
         "intensities": intensities_of_sample(wildcards),
         "qc": f"results/deconvolution/{wildcards.sample}/qc.tsv",
-        "run": f"results/deconvolution/{wildcards.sample}/run.json",
+        "run": run_json(wildcards.sample),
     }
 
 
@@ -239,16 +257,6 @@ def s7_s9_sample_info(wildcards):
     return sample_info(s7_s9_sample(wildcards))
 
 
-def fit_sample_synthetic(wildcards):
-    if wildcards.fit_sample in SAMPLES:
-        return is_synthetic(wildcards.fit_sample)
-    return any_synthetic(wildcards)
-
-
-def any_synthetic(wildcards):
-    return any(is_synthetic(s) for s in SAMPLES)
-
-
 CHI2_FIGURE_ITEMS = stage_items(
     lambda wildcards: {s: {"fit_sample": s} for s in FITS},
     inputs={"**chi2": chi2_inputs},
@@ -257,7 +265,7 @@ CHI2_FIGURE_ITEMS = stage_items(
         "pdf": f"{FIGURES_DIR}/chi2_landscape_{{fit_sample}}.pdf",
         "params": f"{FIGURES_DIR}/chi2_landscape_{{fit_sample}}.params.json",
     },
-    params={"files": chi2_files, "synthetic": fit_sample_synthetic},
+    params={"files": chi2_files},
 )
 
 

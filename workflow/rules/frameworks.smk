@@ -1,5 +1,5 @@
 # A framework system without a kinetic model (kinetics.model_family: none in its system file,
-# e.g. resources/systems/au44_ag44.yaml): a SYNTHETIC virtual experiment, the deconvolution
+# e.g. the second shipped system file): a SYNTHETIC virtual experiment, the deconvolution
 # over ion forms and the framework figure of every sample. Outputs under FRAMEWORK_DIR
 # (config results_prefix), so they never overwrite the default demo's.
 

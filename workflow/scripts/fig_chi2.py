@@ -3,7 +3,7 @@
 import pandas as pd
 
 from intercluster import figures
-from intercluster.records import read_best_fit
+from intercluster.records import read_best_fit, read_synthetic
 from intercluster.rule_script import items, run
 from intercluster.settings import FiguresSettings
 
@@ -18,14 +18,15 @@ def figure_one(smk):
         for m, f in files.items()
     ]  # fmt: skip
     fit_sample = smk.wildcards.fit_sample
-    fig = figures.figure_chi2(landscapes, fit_sample, bool(smk.params.synthetic))
+    synthetic = read_synthetic(smk.input.runs)  # the run.json of the fit's samples
+    fig = figures.figure_chi2(landscapes, fit_sample, synthetic)
     record = {
         "figure": "chi2_landscape",
         "fit_sample": fit_sample,
         "models": models,
         "best": {f"model{m}": b.constants.to_dict() for m, _, b, _ in landscapes},
         "zoom": any(z is not None for *_, z in landscapes),
-        "synthetic": bool(smk.params.synthetic),
+        "synthetic": synthetic,
     }
     figures.save_outputs(fig, smk.output, "chi2", settings.dpi, record, len(models))
 

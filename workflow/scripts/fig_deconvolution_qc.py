@@ -7,7 +7,8 @@ import numpy as np
 from intercluster import figures
 from intercluster.deconvolution import fit_prepared, observable_basis, prepare_spectrum
 from intercluster.ingest import bin_spectra, read_spectra
-from intercluster.io import read_json, read_tsv
+from intercluster.io import read_tsv
+from intercluster.records import read_synthetic
 from intercluster.rule_script import run
 from intercluster.spectrum_model import fitted_spectrum
 from intercluster.system import ClusterSystem
@@ -21,12 +22,11 @@ def main(smk):
     settings = smk.params.deconvolution
     qc = read_tsv(smk.input.qc)
     # Recorded once by the deconvolution, from the mzML itself.
-    synthetic = bool(read_json(smk.input.run)["synthetic"])
+    synthetic = read_synthetic(smk.input.run)
     # The QC spectrum: the one the deconvolution fitted worst (largest relative residual).
     pick = int(np.nanargmax(qc["residual_norm"].to_numpy(float)))
     row = qc.iloc[pick]
-    polarity = "negative" if system.monomer_charge < 0 else "positive"
-    spectra = read_spectra(smk.input.mzml, ms_level=1, polarity=polarity)
+    spectra = read_spectra(smk.input.mzml, ms_level=1, polarity=system.polarity)
     if float(settings["time_bin_min"]) > 0:
         spectra = bin_spectra(spectra, float(settings["time_bin_min"]))
     if len(spectra) != len(qc):

@@ -4,7 +4,7 @@ import logging
 
 from intercluster import figures
 from intercluster.io import read_tsv
-from intercluster.records import read_best_fit
+from intercluster.records import read_best_fit, read_synthetic
 from intercluster.rule_script import run
 from intercluster.settings import FiguresSettings
 from intercluster.system import ClusterSystem
@@ -16,6 +16,7 @@ def main(smk):
     settings = FiguresSettings.from_config(smk.params.figures)
     system = ClusterSystem.from_config(smk.params.cluster)
     sample = smk.params.sample
+    synthetic = read_synthetic(smk.input.run)  # the deconvolution's run.json
     files = smk.params.files  # model -> its simulation (and best.json for the best fits)
     models = [int(m) for m in files]
     table1 = "constants" in smk.params.keys()
@@ -34,7 +35,7 @@ def main(smk):
         system,
         time_max_min=settings.time_max_min,
         sample_label=sample["label"],
-        synthetic=bool(sample["synthetic"]),
+        synthetic=synthetic,
         constants_source=source,
     )
     record = {
@@ -44,7 +45,7 @@ def main(smk):
         "models": {f"model{m}": c for m, c in zip(models, constants, strict=True)},
         "inputs": {"experiment": smk.input.experiment,
                    "simulations": [f["simulation"] for f in files.values()]},  # fmt: skip
-        "synthetic": bool(sample["synthetic"]),
+        "synthetic": synthetic,
     }
     figures.save_outputs(fig, smk.output, "fig3", settings.dpi, record)
 

@@ -1,4 +1,4 @@
-"""Figure S10: the model's [Ag25Au25]2- isomer composition against CID fragments."""
+"""Figure S10: the model's half-and-half dimer isomer composition against CID fragments."""
 
 import logging
 
@@ -6,7 +6,7 @@ import pandas as pd
 
 from intercluster import figures
 from intercluster.io import read_tsv
-from intercluster.records import read_best_fit
+from intercluster.records import read_best_fit, read_synthetic
 from intercluster.rule_script import run
 from intercluster.settings import FiguresSettings
 from intercluster.system import ClusterSystem
@@ -18,6 +18,7 @@ def main(smk):
     settings = FiguresSettings.from_config(smk.params.figures)
     system = ClusterSystem.from_config(smk.params.cluster)
     sample = smk.params.sample
+    synthetic = read_synthetic(smk.input.run)  # the deconvolution's run.json
     model = int(smk.params.model)
     times = list(settings.s10_times_min)
     constants = read_best_fit(smk.input.best).constants.to_dict()
@@ -30,7 +31,7 @@ def main(smk):
         constants,
         model,
         system,
-        synthetic=bool(sample["synthetic"]),
+        synthetic=synthetic,
     )
     record = {
         "figure": "figS10",
@@ -39,7 +40,7 @@ def main(smk):
         "constants": constants,
         "times_min": times,
         "cid_times_min": sorted(cid["time_min"].unique().tolist()),
-        "synthetic": bool(sample["synthetic"]),
+        "synthetic": synthetic,
     }
     figures.save_outputs(fig, smk.output, "s10", settings.dpi, record)
 

@@ -2,6 +2,7 @@
 
 from intercluster import figures
 from intercluster.io import read_tsv
+from intercluster.records import read_synthetic
 from intercluster.rule_script import run
 from intercluster.settings import FiguresSettings
 from intercluster.system import ClusterSystem
@@ -12,12 +13,13 @@ def main(smk):
     system = ClusterSystem.from_config(smk.params.cluster)
     window = settings.equilibrium_window_min
     infos = smk.params.samples  # sample -> its info, keyed like params.experiments
+    runs = smk.params.runs  # sample -> its run.json (the deconvolution's record)
     entries = [
         figures.SampleDistribution(
             sample,
             float(infos[sample]["first_fraction"]),
             read_tsv(path),
-            bool(infos[sample]["synthetic"]),
+            read_synthetic(runs[sample]),
             infos[sample]["label"],
         )
         for sample, path in smk.params.experiments.items()

@@ -3,7 +3,7 @@ the further samples in sheet order)."""
 
 from intercluster import figures
 from intercluster.io import read_tsv
-from intercluster.records import read_best_fit
+from intercluster.records import read_best_fit, read_synthetic
 from intercluster.rule_script import run
 from intercluster.settings import FiguresSettings
 from intercluster.system import ClusterSystem
@@ -13,6 +13,7 @@ def main(smk):
     settings = FiguresSettings.from_config(smk.params.figures)
     system = ClusterSystem.from_config(smk.params.cluster)
     sample = smk.params.sample
+    synthetic = read_synthetic(smk.input.run)  # the deconvolution's run.json
     model = int(smk.params.model)
     constants = read_best_fit(smk.input.best).constants.to_dict()
     fig = figures.figure_s7_9(
@@ -23,7 +24,7 @@ def main(smk):
         system,
         sample_label=sample["label"],
         time_max_min=settings.time_max_min,
-        synthetic=bool(sample["synthetic"]),
+        synthetic=synthetic,
         model_number=model,
         figure_name=figures.s7_s9_title(str(smk.params.figure)),
     )
@@ -33,7 +34,7 @@ def main(smk):
         "model": model,
         "constants": constants,
         "constants_fitted_to": smk.params.fit_sample,
-        "synthetic": bool(sample["synthetic"]),
+        "synthetic": synthetic,
     }
     figures.save_outputs(fig, smk.output, "s7_9", settings.dpi, record)
 

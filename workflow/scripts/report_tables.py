@@ -4,7 +4,7 @@ import html
 import logging
 from pathlib import Path
 
-from intercluster.records import read_best_fit, read_plausibility
+from intercluster.records import read_best_fit, read_plausibility, read_synthetic
 from intercluster.rule_script import run
 
 log = logging.getLogger("intercluster")
@@ -158,7 +158,8 @@ def main(smk):
         for sample, by_model in smk.params.files.items()
         for model, paths in by_model.items()
     }
-    synthetic = " — SYNTHETIC virtual experiment" if smk.params.synthetic else ""
+    # the run.json of every sample (records.read_synthetic)
+    synthetic = " — SYNTHETIC virtual experiment" if read_synthetic(smk.input.runs) else ""
     best_fit_page(smk, files, smk.params.table1, synthetic)
     n_rows = plausibility_page(smk, files, synthetic)
     log.info("wrote %d best-fit rows and %d plausibility rows", len(files), n_rows)

@@ -5,7 +5,7 @@ a 6-stage linearly implicit Rosenbrock method of order 4 with an embedded order-
 estimate, stiffly accurate and L-stable, with a continuous extension of order 3 for dense
 output. Rosenbrock methods use the exact Jacobian and need no Newton iteration; every
 stage is one linear solve with the same matrix ``W = I/(gamma h) - J``. Linear invariants
-(Ag and Au atoms) are conserved by every stage in exact arithmetic, so the drift is only
+(the atoms of either metal) are conserved by every stage in exact arithmetic, so the drift is only
 round-off.
 
 Structure of ``W`` (state = 26 monomers M, then 351 dimers D ordered by their total

@@ -19,7 +19,7 @@ areas against each species' nominal isotope peaks (docs/science.md §1, §3):
   shift by a coarse scan of a stick/peak correlation, then least squares on the matched
   centroid positions.
 
-A monomer [Ag_m Au_(N-m)]- and the dimer [Ag_2m Au_(2N-2m)]2- have the same nominal m/z:
+A monomer [A_m B_(N-m)]- and the dimer [A_2m B_(2N-2m)]2- have the same nominal m/z:
 the dimer's integer isotope peaks fall into the monomer's windows, its half-integer peaks
 (spacing 1/2 at charge 2) into windows of their own. Those windows, observed or measured as
 zero, are what tell the two apart.

@@ -943,7 +943,7 @@ def deconvolve_cid_run(
         if precursor is None:
             raise InputError(
                 f"{run.path}: spectrum {run.native_ids[k]!r} (index {run.index[k]}): no "
-                "selected ion m/z (MS:1000744); expected the CID precursor, e.g. m/z 6280"
+                "selected ion m/z (MS:1000744); expected the CID precursor (a dimer ion's m/z)"
             )
         basis, n_fragments = cid_basis(system, precursor)
         if run.mode == "centroid":

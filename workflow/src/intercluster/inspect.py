@@ -12,8 +12,8 @@ broadened into a profile (each stick a Gaussian of FWHM m/z / the configured
 the workflow's deconvolution.
 
 The cluster system comes from the workflow config: ``--config FILE``, else
-``config.yaml`` in the current directory if there is one, else the built-in default
-(:class:`~intercluster.system.ClusterSystem`). A file the workflow would refuse (wrong
+``config.yaml`` in the current directory if there is one, else the default demo's system
+file (:func:`~intercluster.system.default_system`). A file the workflow would refuse (wrong
 polarity, m/z range missing the species) is still described, with the workflow's one-line
 reason. A file that cannot be read at all, or a bad config, ends with that one line on
 stderr and exit status 2, as in the workflow.
@@ -35,7 +35,7 @@ import pandas as pd
 
 from .ingest import SpectraRun, detect_mode, peak_shapes, read_runs
 from .isotopes import FWHM_TO_SIGMA
-from .system import ClusterSystem, system_of_config
+from .system import ClusterSystem, default_system, system_of_config
 from .validation import InputError
 
 DEFAULT_CONFIG = "config.yaml"
@@ -83,6 +83,10 @@ class Inspection:
     problems: list[str] = field(default_factory=list)
 
 
+# Where the system comes from when no config.yaml is found.
+DEFAULT_SOURCE = "the default demo's system file (no config.yaml here)"
+
+
 def load_system(config_path: str | None, cwd: Path | None = None):
     """``(ClusterSystem, deconvolution section of the config, where they came from)``."""
     import yaml
@@ -92,7 +96,7 @@ def load_system(config_path: str | None, cwd: Path | None = None):
     if config_path is None:
         candidate = (cwd or Path.cwd()) / DEFAULT_CONFIG
         if not candidate.is_file():
-            return ClusterSystem(), {}, "built-in default ClusterSystem()"
+            return default_system(), {}, DEFAULT_SOURCE
         config_path = str(candidate)
     path = Path(config_path)
     where = f"config ({config_path})"
@@ -156,7 +160,7 @@ def inspect_file(
     path,
     system: ClusterSystem,
     deconvolution: dict | None = None,
-    system_source: str = "built-in default ClusterSystem()",
+    system_source: str = DEFAULT_SOURCE,
 ) -> Inspection:
     """Read ``path`` (every ms level, any polarity) and make the quick look described above."""
     from .deconvolution import (
@@ -296,7 +300,7 @@ def build_parser(prog: str = "intercluster inspect") -> argparse.ArgumentParser:
     parser.add_argument("file", help="mzML or mzML.gz file")
     parser.add_argument("--config", default=None,
                         help=f"workflow config (default: ./{DEFAULT_CONFIG} if present, else "
-                             "the built-in cluster system)")  # fmt: skip
+                             "the default demo's system file)")  # fmt: skip
     parser.add_argument("--top", type=int, default=10, help="ions to list (default 10)")
     return parser
 

@@ -4,8 +4,8 @@ Two details matter at the 1 ppm level this workflow needs:
 
 * **Electrons.** IsoSpecPy gives masses of neutral atoms; its ``charge=`` only divides. An
   ion of charge ``z`` carries ``-z`` extra electrons, so ``m/z = (M - z m_e) / |z|``.
-* **Nominal isotope peaks.** A cluster ion's fine structure (e.g. 107Ag/109Ag against 13C, 34S)
-  is unresolved at resolving power ~25,000. Each nominal isotope peak (same nucleon number)
+* **Nominal isotope peaks.** A cluster ion's fine structure (a metal's isotopes against 13C,
+  34S) is unresolved at resolving power ~25,000. Each nominal isotope peak (same nucleon number)
   is represented by its probability-weighted centroid. IsoSpecPy's binned spectra put peaks
   at bin centres, up to ~100 ppm off the centroid, so the configurations are grouped here by
   their exact nucleon count instead.
@@ -112,7 +112,7 @@ def isotope_pattern(
 ) -> IsotopePattern:
     """Nominal isotope peaks (centroid m/z, probability) of an ion of ``formula``.
 
-    ``formula`` holds the neutral atoms (e.g. ``{"Ag": 25, "C": 144, "H": 162, "S": 18}``);
+    ``formula`` holds the neutral atoms (e.g. ``{"C": 16, "H": 18, "S": 2}``, metals included);
     the ``-charge`` extra electrons are added here. Peaks below ``min_prob`` of the total are
     dropped and the rest renormalised to sum to 1. ``isotopes`` overrides the natural isotope
     masses and abundances of some elements (default: IsoSpecPy's natural ones).

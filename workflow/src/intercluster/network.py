@@ -6,7 +6,7 @@ Species, in state-vector order:
 * dimer isomers ``D_{i,j}`` (unordered, i >= j), indices ``N+1..``, sorted by the dimer's
   total count ``s = i + j`` and, inside one ``s``, by ``j`` ascending. Exchange keeps ``s``,
   so every exchange reaction links two neighbours inside one contiguous block: the dimer
-  part of the Jacobian is block tridiagonal (at most N/2+1 = 13 rows per block for N = 25).
+  part of the Jacobian is block tridiagonal (at most N/2+1 rows per block).
 
 Rate-law conventions (docs/science.md §2), both thermodynamically consistent:
 
@@ -34,7 +34,7 @@ CONVENTIONS = ("S", "U")
 RATE_CONSTANTS = ("k_dim", "k_diss", "k_ex")
 
 
-def exchange_probabilities(i: int, j: int, nuclearity: int = 25) -> tuple[float, float, float]:
+def exchange_probabilities(i: int, j: int, nuclearity: int) -> tuple[float, float, float]:
     """P_f, P_b and the null probability of eqs 2-3 for a dimer (A_i B_(N-i))(A_j B_(N-j)).
 
     ``i`` is the subunit richer in the first metal. Forward moves one A atom from that
@@ -48,7 +48,7 @@ def exchange_probabilities(i: int, j: int, nuclearity: int = 25) -> tuple[float,
     return p_f, p_b, 1.0 - p_f - p_b
 
 
-def dimerization_factor(i: int, j: int, model: int, nuclearity: int = 25) -> float:
+def dimerization_factor(i: int, j: int, model: int, nuclearity: int) -> float:
     """f_ij of Table 1: 1 for models 1-2; the second metal's fraction of the pair for model 3."""
     if model in (1, 2):
         return 1.0
@@ -70,13 +70,22 @@ class Reaction:
 
 @dataclass(frozen=True)
 class ReactionNetwork:
-    """The network of one model and one convention for clusters of nuclearity N."""
+    """The network of one model and one convention for clusters of nuclearity N.
+
+    ``nuclearity`` None takes the monomer nuclearity of the default demo's system file
+    (:func:`intercluster.system.default_system`); the workflow always passes it
+    (:func:`build_network`).
+    """
 
     model: int = 3
     convention: str = "S"
-    nuclearity: int = 25
+    nuclearity: int | None = None
 
     def __post_init__(self) -> None:
+        if self.nuclearity is None:
+            from .system import default_system  # system does not import this module
+
+            object.__setattr__(self, "nuclearity", default_system().nuclearity)
         if self.model not in MODELS:
             raise ValueError(f"unknown model {self.model!r}; expected one of {MODELS}")
         if self.convention not in CONVENTIONS:

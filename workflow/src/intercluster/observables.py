@@ -23,11 +23,12 @@ The rule **(choice, documented in the README)**:
    the local quadratic fitted around ``t_k`` (a local peak fit), clamped to
    ``[t_(k-1), t_(k+1)]`` (to ``[t_0, t_1]`` and ``[t_(n-2), t_(n-1)]`` at the ends). The
    result is continuous below the sampling interval.
-   Near-equal maxima: some dimer ions (e.g. [Ag24Au26]2- at 40:40) pass through an early
-   maximum and then rise again toward equilibrium to almost the same height; the global
-   maximum then jumps between ~2 and ~60 min with the noise. Rule: the *earliest* maximum of
-   the smoothed curve that is at least ``(1 - r)`` times the global maximum *and* stands out
-   by a prominence of at least ``r`` times the global maximum counts, with
+   Near-equal maxima: some dimer ions (e.g. the demo's dimer one first-metal atom below
+   half-and-half, at 40:40) pass through an early maximum and then rise again toward
+   equilibrium to almost the same height; the global maximum then jumps between ~2 and
+   ~60 min with the noise. Rule: the *earliest* maximum of the smoothed curve that is at
+   least ``(1 - r)`` times the global maximum *and* stands out by a prominence of at least
+   ``r`` times the global maximum counts, with
    ``r = peak_tolerance_rel`` (config ``fit.tmax.peak_tolerance_rel``, default 0.1; 0 gives
    the plain global maximum). Prominence is measured as in ``scipy.signal.peak_prominences``,
    the record ends counting as -infinity, so noise wiggles on a plateau never qualify.

@@ -22,6 +22,7 @@ __all__ = [
     "SampleConditions",
     "read_best_fit",
     "read_plausibility",
+    "read_synthetic",
     "write_record",
 ]
 
@@ -87,6 +88,26 @@ class SampleConditions:
         second = self.second_dimer_fraction
         extra = {"second_dimer_fraction": second} if second else {}
         return {**dict(self.concentrations_nM), "dead_time_s": self.dead_time_s, **extra}
+
+
+def read_synthetic(run_files) -> bool:
+    """Whether the data behind an output are synthetic: the one place every figure and the
+    report decide it.
+
+    ``run_files`` is one or several ``results/.../deconvolution/{sample}/run.json`` (key
+    ``synthetic``), written once by the deconvolution from the mzML itself (the workflow's
+    virtual experiment writes SYNTHETIC into the file's header). True when any of them is.
+    """
+    paths = [run_files] if isinstance(run_files, str | os.PathLike) else list(run_files)
+    if not paths:
+        raise ValueError("read_synthetic: no run.json given")
+    flags = []
+    for path in paths:
+        record = read_json(path)
+        if not isinstance(record.get("synthetic"), bool):
+            raise ValueError(f"{path}: run.json needs a true/false 'synthetic'")
+        flags.append(record["synthetic"])
+    return any(flags)
 
 
 def _check_keys(kind: str, d: dict, required: set, optional: set) -> None:

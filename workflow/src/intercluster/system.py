@@ -1,9 +1,9 @@
 """The cluster system: which metals, how many atoms, which ligands, which charges.
 
-Nothing in the library hard-codes Ag25/Au25: every species, label and formula is derived
-from a :class:`ClusterSystem`, which the workflow builds from the ``cluster`` section of
-``config.yaml``. Monomers are counted by the number ``i`` of atoms of the *first* metal
-(Ag in the demo), as in the paper.
+Nothing in the library hard-codes a system: every species, label and formula is derived
+from a :class:`ClusterSystem`, which the workflow builds from the cluster-system file the
+config names (:func:`system_of_config`). Monomers are counted by the number ``i`` of atoms
+of the *first* metal (the file's ``metals[0]``), as in the paper (docs/science.md §1).
 
 A cluster-system *file* (``resources/systems/*.yaml``, schema
 ``workflow/schemas/system.schema.yaml``) describes a system more fully: species families
@@ -17,6 +17,7 @@ dimer-exchange system to the :class:`ClusterSystem` the pipeline uses today.
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -30,9 +31,9 @@ _FORMULA_TOKEN = re.compile(r"([A-Z][a-z]?)(\d*)")
 
 
 def parse_formula(formula: str) -> dict[str, int]:
-    """Parse a Hill-like formula such as ``C8H9S`` into ``{"C": 8, "H": 9, "S": 1}``."""
+    """Parse a Hill-like formula such as ``C2H5S`` into ``{"C": 2, "H": 5, "S": 1}``."""
     if not formula or _FORMULA_TOKEN.sub("", formula):
-        raise ValueError(f"cannot parse chemical formula {formula!r} (expected e.g. 'C8H9S')")
+        raise ValueError(f"cannot parse chemical formula {formula!r} (expected e.g. 'C2H5S')")
     counts: dict[str, int] = {}
     for element, number in _FORMULA_TOKEN.findall(formula):
         counts[element] = counts.get(element, 0) + (int(number) if number else 1)
@@ -84,14 +85,18 @@ def format_ion_label(
 
 @dataclass(frozen=True)
 class ClusterSystem:
-    """A binary cluster system A_i B_(N-i) (L)_n with monomer and dimer ions."""
+    """A binary cluster system A_i B_(N-i) (L)_n with monomer and dimer ions.
 
-    metals: tuple[str, str] = ("Ag", "Au")
-    nuclearity: int = 25
-    ligand_formula: str = "C8H9S"
-    ligands_per_monomer: int = 18
-    monomer_charge: int = -1
-    dimer_charge: int = -2
+    Built from a system file (:meth:`SystemDefinition.cluster_system`); the default demo's is
+    :func:`default_system`.
+    """
+
+    metals: tuple[str, str]
+    nuclearity: int
+    ligand_formula: str
+    ligands_per_monomer: int
+    monomer_charge: int
+    dimer_charge: int
     ligand_counts: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -124,6 +129,13 @@ class ClusterSystem:
             "charge": {"monomer": self.monomer_charge, "dimer": self.dimer_charge},
         }
 
+    @property
+    def polarity(self) -> str:
+        """``negative`` or ``positive``: the sign of the ions' charges (one sign, checked)."""
+        if (self.monomer_charge > 0) != (self.dimer_charge > 0):
+            raise ValueError("cluster charges of both signs: a system is measured in one polarity")
+        return "positive" if self.monomer_charge > 0 else "negative"
+
     # --- counts ---------------------------------------------------------------------------
     @property
     def n_monomers(self) -> int:
@@ -143,7 +155,7 @@ class ClusterSystem:
         return f"{a}{n_a}{b}{subunits * self.nuclearity - n_a}"
 
     def ion_label(self, n_a: int, subunits: int) -> str:
-        """Paper notation, e.g. ``[Ag12Au13]-`` or ``[Ag24Au26]2-``."""
+        """Paper notation, e.g. ``[A12B13]-`` or ``[A24B26]2-`` for metals A, B."""
         charge = self.monomer_charge if subunits == 1 else self.dimer_charge
         a, b = self.metals
         metals = ((a, n_a), (b, subunits * self.nuclearity - n_a))
@@ -182,7 +194,11 @@ class ClusterSystem:
         return pd.DataFrame(rows)
 
 
-DEFAULT_SYSTEM = ClusterSystem()
+def __getattr__(name: str):
+    # DEFAULT_SYSTEM: the default demo's system (read from its file on first use)
+    if name == "DEFAULT_SYSTEM":
+        return default_system()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ==========================================================================================
@@ -868,9 +884,26 @@ def system_of_config(
     if "cluster" in config:
         raise _input_error(
             f"{where}: cluster: replaced by system, the path of a cluster-system file "
-            "(e.g. resources/systems/ag25_au25.yaml)"
+            "(one of resources/systems/*.yaml)"
         )
     return load_system(resolve_system_path(config["system"], *search_dirs))
+
+
+SHIPPED_CONFIG = SCHEMA_PATH.parents[2] / "config.yaml"
+
+
+@functools.cache
+def default_system_definition() -> SystemDefinition:
+    """The system file the shipped ``config.yaml`` names (the default demo's system)."""
+    with open(SHIPPED_CONFIG) as handle:
+        system_file = yaml.safe_load(handle)["system"]
+    return load_system(resolve_system_path(system_file, SHIPPED_CONFIG.parent))
+
+
+@functools.cache
+def default_system() -> ClusterSystem:
+    """The default demo's :class:`ClusterSystem` (also ``intercluster.system.DEFAULT_SYSTEM``)."""
+    return default_system_definition().cluster_system()
 
 
 # --- the "no system in code" check ----------------------------------------------------------
@@ -901,6 +934,11 @@ def _literal_patterns(systems: Sequence[SystemDefinition]) -> list[tuple[str, st
     return patterns
 
 
+# A line that ends in this comment holds a number that only looks like a nuclearity (a grid
+# size, say): the grep skips it. Say what the number is after the marker.
+NOT_A_SYSTEM_LITERAL = "# not a system literal"
+
+
 def find_system_literals(
     roots: Iterable[str | os.PathLike],
     systems: Iterable[SystemDefinition],
@@ -910,7 +948,8 @@ def find_system_literals(
 
     A grep over ``roots`` (files or directories, searched recursively for ``suffixes``):
     what a system file should own and code should not name. Returns one
-    :class:`SystemLiteral` per match, sorted by file and line.
+    :class:`SystemLiteral` per match, sorted by file and line. A line carrying the comment
+    :data:`NOT_A_SYSTEM_LITERAL` is skipped.
     """
     patterns = _literal_patterns(list(systems))
     files: list[Path] = []
@@ -922,6 +961,8 @@ def find_system_literals(
     found = []
     for file in sorted(set(files)):
         for line_no, text in enumerate(file.read_text(errors="replace").splitlines(), start=1):
+            if NOT_A_SYSTEM_LITERAL in text:
+                continue
             for kind, token, pattern in patterns:
                 if pattern.search(text):
                     found.append(SystemLiteral(str(file), line_no, kind, token, text.strip()))

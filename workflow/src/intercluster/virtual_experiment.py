@@ -31,11 +31,12 @@ a dimer response factor, a homodimer of the second reactant present at mixing (p
 ``second_dimer_fraction``) and a resolving power that varies linearly with m/z. Their truth
 is written to ``interferences.tsv`` next to the other truth tables.
 
-CID: MS2 of the precursor that ``precursor_mz`` selects ([Ag25Au25]2-, m/z 6280) at the given
-reaction times, by the CID rule of :mod:`intercluster.cid` (precursor, isolation window,
-fragments), which the deconvolution reads with. An isomer D_{i,j} (i + j = s) fragments into
-M_i and M_j, each carrying half of its ions, so the fragment distribution is the
-isomer-weighted monomer count; a fraction of the precursor survives.
+CID: MS2 of the precursor that ``precursor_mz`` selects (the demo's half-and-half dimer at
+m/z 6280) at the given reaction times, by the CID rule of :mod:`intercluster.cid`
+(precursor, isolation window, fragments), which the deconvolution reads with. An isomer
+D_{i,j} (i + j = s) fragments into M_i and M_j, each carrying half of its ions, so the
+fragment distribution is the isomer-weighted monomer count; a fraction of the precursor
+survives.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Distributions: S5 (the half-Ag dimer and its isomers), S6 (near equilibrium against
+"""Distributions: S5 (the half-and-half dimer and its isomers), S6 (near equilibrium against
 binomials) and S10 (isomer composition against CID fragments)."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from .style import (
     with_kind,
 )
 
-# --- S5: [Ag25Au25]2- and its isomers --------------------------------------------------
+# --- S5: the half-and-half dimer ion and its isomers -------------------------------------
 
 
 def isomer_fractions(isomers: pd.DataFrame, n_first_total: int) -> pd.DataFrame:
@@ -51,10 +51,10 @@ def figure_s5(
     time_max_min: float | None = None,
     synthetic: bool = False,
 ):
-    """S5: (a) the half-Ag dimer ion against time, experiment and model sum;
+    """S5: (a) the half-and-half dimer ion against time, experiment and model sum;
     (b) its isomers (model) as fractions of the ion."""
     n = system.nuclearity
-    target = n  # [Ag25Au25]2-: total Ag = nuclearity
+    target = n  # as many first-metal atoms as one monomer has atoms
     ion = ion_math(system, target, 2)
     fig, (ax_a, ax_b) = plt.subplots(
         1, 2, figsize=figure_size("s5"), layout="constrained", width_ratios=[1, 1.25]
@@ -79,7 +79,8 @@ def figure_s5(
     ax_a.set_ylim(bottom=0)
     ax_a.legend(frameon=False)
     fractions = isomer_fractions(isomers, target)
-    pairs = sorted(fractions.columns, reverse=True)  # i = Ag-richer subunit: 25 .. 13
+    # i = the subunit richer in the first metal: N .. N/2
+    pairs = sorted(fractions.columns, reverse=True)
     palette = sns.color_palette("viridis", len(pairs))
     for colour, i in zip(palette, pairs, strict=True):
         ax_b.plot(
@@ -140,7 +141,7 @@ def equilibrium_distribution(
 @dataclass
 class SampleDistribution:
     sample: str
-    first_fraction: float  # Ag atom fraction of the mixture
+    first_fraction: float  # the first metal's atom fraction of the mixture
     observables: pd.DataFrame
     synthetic: bool = False
     label: str = ""
@@ -152,7 +153,7 @@ def figure_s6(
     window_min: float = 10.0,
 ):
     """S6: per sample, the mean monomer and dimer distributions of the last ``window_min``
-    minutes against binomials B(N, p) and B(2N, p), p = the sample's Ag atom fraction."""
+    minutes against binomials B(N, p) and B(2N, p), p = the sample's first-metal atom fraction."""
     n = system.nuclearity
     a, b = system.metals
     fig, axes = plt.subplots(
@@ -213,7 +214,7 @@ def figure_s6(
             )
             ax.legend(fontsize=7.5, frameon=False, loc="upper left")
     fig.suptitle(
-        "Figure S6 — near-equilibrium distributions against the binomial at the Ag atom "
+        f"Figure S6 — near-equilibrium distributions against the binomial at the {a} atom "
         "fraction p" + (f" — {SYNTHETIC_LABEL}" if synthetic else ""),
         fontsize=12,
     )
@@ -225,7 +226,7 @@ def figure_s6(
 
 
 def fragment_distribution(
-    isomers: pd.DataFrame, n_first_total: int, time_min: float, nuclearity: int = 25
+    isomers: pd.DataFrame, n_first_total: int, time_min: float, nuclearity: int
 ) -> np.ndarray:
     """The monomer-subunit distribution (over n_first = 0..N, sums to 1) of one dimer ion's
     isomers at the simulated time closest to ``time_min``: each isomer (i, j) gives one
@@ -253,7 +254,7 @@ def figure_s10(
     synthetic: bool = False,
     cid_tolerance_min: float = 0.75,
 ):
-    """S10: the model's isomer composition of the half-Ag dimer ion at several times (as the
+    """S10: the model's isomer composition of the half-and-half dimer ion at several times (as the
     distribution of the monomer subunits), with the CID fragment distributions where a CID
     spectrum was taken at (about) that time."""
     n = system.nuclearity

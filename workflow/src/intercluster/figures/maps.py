@@ -90,7 +90,7 @@ def contour_figure(
     extra_rows: int = 0,
     extra_height: float = 1.0,
 ):
-    """Contour maps (observables by Ag count × time) sharing one colour scale.
+    """Contour maps (observables by first-metal count × time) sharing one colour scale.
 
     ``panels`` is a list of (title, observables table). Returns the figure; with
     ``extra_rows`` the grid has that many empty full-width rows below (for traces), and

@@ -103,7 +103,7 @@ def format_constants(constants: dict, multiline: bool = False) -> str:
 
 
 def ion_math(system: ClusterSystem, n_a: int, subunits: int = 1) -> str:
-    """Mathtext ion label, e.g. ``[Ag$_{25}$Au$_{25}$]$^{2-}$``."""
+    """Mathtext ion label of the system, e.g. ``[A$_{12}$B$_{13}$]$^{-}$`` (metals A, B)."""
     a, b = system.metals
     charge = system.monomer_charge if subunits == 1 else system.dimer_charge
     sign = "-" if charge < 0 else "+"
@@ -157,7 +157,7 @@ def observable_matrices(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(times, monomers (n_t, N+1), dimer ions (n_t, 2N+1)) from a tidy observables table.
 
-    Columns are ordered by Ag count; species absent from the table are 0.
+    Columns are ordered by first-metal count; species absent from the table are 0.
     """
     frame = with_kind(frame, system)
     if time_max_min is not None:
