@@ -23,6 +23,7 @@ if KINETIC:
     include: "workflow/rules/network.smk"
     include: "workflow/rules/experiment.smk"
     include: "workflow/rules/fit.smk"
+    include: "workflow/rules/uncertainty.smk"
     include: "workflow/rules/figures.smk"
 
 else:

@@ -17,6 +17,7 @@ scattergather:
 rule fit_tmax_experiment:
     input:
         intensities=fit_intensities_of_sample,
+        replicates=fit_replicate_intensities_of,
     output:
         tmax="results/fit/{sample}/tmax_experiment.tsv",
     log:
@@ -28,6 +29,7 @@ rule fit_tmax_experiment:
     params:
         cluster=CLUSTER,
         tmax=config["fit"]["tmax"],
+        uncertainty=config["fit"]["uncertainty"],
     script:
         "../scripts/fit_tmax_experiment.py"
 
@@ -116,6 +118,7 @@ rule fit_best:
     input:
         unpack(fit_zoom_of),
         chi2="results/fit/{fit_sample}/model{model}/chi2.parquet",
+        chi2_weighted="results/fit/{fit_sample}/model{model}/chi2_weighted.parquet",
         intensities=fit_intensities_of,
         tmax=fit_tmax_of,
     output:

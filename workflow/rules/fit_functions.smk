@@ -85,6 +85,19 @@ def fit_intensities_of_sample(wildcards):
     return f"results/deconvolution/{wildcards.sample}/intensities.tsv"
 
 
+def fit_replicate_intensities_of(wildcards):
+    """The intensities of the OTHER runs of the sample's condition (sheet column
+    ``condition``; none when the sheet has no condition for it)."""
+    condition = samples.loc[wildcards.sample, "condition"]
+    if not condition:
+        return []
+    return [
+        f"results/deconvolution/{s}/intensities.tsv"
+        for s in SAMPLES
+        if s != wildcards.sample and samples.loc[s, "condition"] == condition
+    ]
+
+
 def plausibility_jsons(wildcards):
     return expand(
         "results/plausibility/{fit_sample}/model{model}.json",

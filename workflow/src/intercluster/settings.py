@@ -20,6 +20,7 @@ __all__ = [
     "KineticsSettings",
     "PlausibilitySettings",
     "TmaxSettings",
+    "UncertaintySettings",
     "ZoomSettings",
 ]
 
@@ -106,6 +107,31 @@ class ZoomSettings:
 
 
 @dataclass(frozen=True)
+class UncertaintySettings:
+    """``fit.uncertainty``: σ(t_max) bootstrap, σ floor and the weighted intervals' confidence."""
+
+    bootstrap_replicas: int
+    block_length: int  # consecutive time points per resampled block
+    seed: int
+    sigma_floor_fraction: float  # σ floor as a fraction of the scan interval
+    confidence: float  # of the weighted χ² profile intervals (Δχ² from χ² with 1 dof)
+
+    @classmethod
+    def from_config(cls, uncertainty: dict) -> UncertaintySettings:
+        return cls(
+            bootstrap_replicas=int(uncertainty["bootstrap_replicas"]),
+            block_length=int(uncertainty["block_length"]),
+            seed=int(uncertainty["seed"]),
+            sigma_floor_fraction=float(uncertainty["sigma_floor_fraction"]),
+            confidence=float(uncertainty["confidence"]),
+        )
+
+    @classmethod
+    def schema_default(cls) -> UncertaintySettings:
+        return cls.from_config(_defaults("fit")["uncertainty"])
+
+
+@dataclass(frozen=True)
 class FitSettings:
     """``fit``: the grid, its scatter, t_max, zoom, refinement and intervals."""
 
@@ -120,6 +146,7 @@ class FitSettings:
     refine_max_evaluations: int
     interval_delta_chi2_rel: float
     interval_f_confidence: float
+    uncertainty: UncertaintySettings
 
     @classmethod
     def from_config(cls, fit: dict) -> FitSettings:
@@ -135,6 +162,7 @@ class FitSettings:
             refine_max_evaluations=int(fit["refine_max_evaluations"]),
             interval_delta_chi2_rel=float(fit["interval_delta_chi2_rel"]),
             interval_f_confidence=float(fit["interval_f_confidence"]),
+            uncertainty=UncertaintySettings.from_config(fit["uncertainty"]),
         )
 
 

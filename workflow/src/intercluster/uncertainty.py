@@ -324,6 +324,47 @@ def with_replicate_sigma(table: pd.DataFrame, replicates: pd.DataFrame) -> pd.Da
     return out
 
 
+def experiment_tmax_table(
+    intensities: pd.DataFrame,
+    observables: pd.DataFrame,
+    settings: TmaxSettings,
+    uncertainty,
+    replicates: Sequence[pd.DataFrame] = (),
+) -> pd.DataFrame:
+    """``tmax_experiment.tsv`` of one run: t_max, its bootstrap σ and, with replicates, σ
+    over the runs of its condition (rule fit_tmax_experiment).
+
+    Parameters
+    ----------
+    intensities : DataFrame
+        The run's long intensity table.
+    observables : DataFrame
+        :meth:`ClusterSystem.observables`.
+    settings : TmaxSettings
+        THE t_max rule.
+    uncertainty : UncertaintySettings
+        ``fit.uncertainty`` (bootstrap replicas, block length, seed, σ floor).
+    replicates : sequence of DataFrame
+        Intensity tables of the OTHER runs of the same condition (none: no replicate σ).
+
+    Returns
+    -------
+    DataFrame
+        :func:`tmax_uncertainty_table`; with replicates also ``sigma_replicate_min`` and
+        σ = max(bootstrap σ, replicate σ) (:func:`with_replicate_sigma`).
+    """
+    from .observables import experimental_tmax
+
+    table = tmax_uncertainty_table(
+        intensities, observables, settings, uncertainty.bootstrap_replicas,
+        uncertainty.block_length, uncertainty.seed, uncertainty.sigma_floor_fraction,
+    )  # fmt: skip
+    if not replicates:
+        return table
+    runs = [table] + [experimental_tmax(r, observables, settings) for r in replicates]
+    return with_replicate_sigma(table, replicate_sigma(runs))
+
+
 # --- weighted χ² ----------------------------------------------------------------------------
 def weighted_chi2_single(sim: pd.DataFrame, exp_tmax: pd.DataFrame) -> pd.DataFrame:
     """Weighted χ² of one sample per grid point (columns of ``fit.CHI2_COLUMNS``).
@@ -366,6 +407,72 @@ def weighted_chi2_table(
         "; ".join(m for m in ms if m) for ms in zip(*[t["message"] for t in tables], strict=True)
     ]
     return out[fit.CHI2_COLUMNS].sort_values("point").reset_index(drop=True)
+
+
+def weighted_chi2_from_chunks(
+    chunks: Mapping[str, Sequence], exp_tmax: Mapping[str, pd.DataFrame]
+) -> pd.DataFrame:
+    """:func:`weighted_chi2_table` from the chunk files of every sample (rule fit_chi2_weighted).
+
+    ``chunks`` maps sample -> its chunk files (parquet, :func:`intercluster.fit.run_chunk`
+    layout), ``exp_tmax`` sample -> its ``tmax_experiment.tsv`` (with ``sigma_min``). Only
+    the included observables' columns are read.
+    """
+    import pyarrow.parquet as pq
+
+    per_sample = {}
+    for sample, paths in chunks.items():
+        use = fit.included_species(exp_tmax[sample])
+        columns = ["point", *RATE_CONSTANTS, "status", "message", *use]
+        frames = [pq.read_table(str(p), columns=columns).to_pandas() for p in paths]
+        sim = pd.concat(frames, ignore_index=True).sort_values("point").reset_index(drop=True)
+        if sim["point"].duplicated().any():
+            raise ValueError(f"sample {sample}: a grid point appears in more than one chunk")
+        per_sample[sample] = (sim, exp_tmax[sample])
+    return weighted_chi2_table(per_sample)
+
+
+def combination_concentration(conditions: Mapping[str, Mapping]) -> float:
+    """c (nmol/L) of ``k_dim*c/k_ex``: the lower initial reactant concentration, the lowest
+    over the samples of a joint fit (``conditions``: sample -> its ``*_nM`` keys)."""
+    values = [float(v) for cond in conditions.values() for k, v in cond.items()
+              if k.endswith("_nM") and float(v) > 0]  # fmt: skip
+    if not values:
+        raise ValueError("no positive initial concentration for k_dim*c/k_ex")
+    return min(values)
+
+
+def weighted_fit_fields(
+    weighted: pd.DataFrame, c_nM: float | None, confidence: float = 0.95
+) -> dict:
+    """What ``best.json`` carries of the weighted χ² fit (rule fit_best).
+
+    Returns ``identifiability`` and ``intervals_weighted`` (:func:`best_json_fields`) and
+    ``weighted``: the rule, confidence, Δχ², c, the best point of χ²_w and, per name, the
+    label, interval, whether it is resolved by the grid, the level and the profile. Without
+    a successful grid point: only ``weighted`` with ``best`` None.
+    """
+    ok = (weighted["status"] == fit.STATUS_OK).to_numpy() & np.isfinite(weighted["chi2"])
+    section: dict = {
+        "rule": "profile chi2_w <= chi2_w,min + chi2_1 quantile(confidence)",
+        "chi2_unit": "dimensionless",
+        "confidence": float(confidence),
+        "delta_chi2": delta_chi2(confidence),
+        "c_nM": None if c_nM is None else float(c_nM),
+        "best": None,
+    }
+    if not ok.any():
+        return {"weighted": section}
+    row = weighted[ok].sort_values(["chi2", "point"]).iloc[0]
+    section["best"] = {
+        "point": int(row["point"]),
+        **{k: float(row[k]) for k in RATE_CONSTANTS},
+        "chi2": float(row["chi2"]),
+        "n_species": int(row["n_species"]),
+    }
+    results = profile_results(weighted, c_nM=c_nM, confidence=confidence)
+    section["profiles"] = {name: r.as_dict() for name, r in results.items()}
+    return {**best_json_fields(results), "weighted": section}
 
 
 # --- grid geometry and profiles ---------------------------------------------------------------

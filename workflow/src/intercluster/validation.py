@@ -154,8 +154,9 @@ def load_sample_sheet(
     ``concentration_columns`` are the initial concentrations (nmol/L) the cluster system's
     reactants name (:meth:`~intercluster.system.SystemDefinition.concentration_columns`;
     default: those of the demo's system file). Returns a frame indexed by ``sample`` with
-    columns ``mzml``, the concentration columns, ``dead_time_s`` (default 20) and
-    ``cid_mzml`` (None where absent). With ``check_files`` every referenced file must exist
+    columns ``mzml``, the concentration columns, ``dead_time_s`` (default 20),
+    ``cid_mzml`` and ``condition`` (runs of one condition are replicates; both None where
+    absent). With ``check_files`` every referenced file must exist
     (use it for a user's own data; the demo's files are made by the workflow).
     """
     path = Path(path)
@@ -197,7 +198,7 @@ def load_sample_sheet(
                     ) from None
                 if row[key] < 0:
                     raise InputError(f"{where}, line {line_no}: {key} = {row[key]!r}: must be >= 0")
-            elif key == "cid_mzml":
+            elif key in ("cid_mzml", "condition"):
                 row[key] = value or None
             else:
                 row[key] = value
@@ -209,6 +210,7 @@ def load_sample_sheet(
             )
         row.setdefault("dead_time_s", 20.0)
         row.setdefault("cid_mzml", None)
+        row.setdefault("condition", None)
         rows.append(row)
     frame = pd.DataFrame(rows)
     duplicated = frame["sample"][frame["sample"].duplicated()].unique().tolist()
