@@ -23,8 +23,8 @@ if KINETIC:
     include: "workflow/rules/network.smk"
     include: "workflow/rules/experiment.smk"
     include: "workflow/rules/fit.smk"
-    include: "workflow/rules/uncertainty.smk"
     include: "workflow/rules/figures.smk"
+    include: "workflow/rules/uncertainty.smk"
 
 else:
 

@@ -21,3 +21,42 @@ rule fit_chi2_weighted:
         chunks_of=fit_chunks_by_sample,
     script:
         "../scripts/fit_chi2_weighted.py"
+
+
+# t_max residuals of every model's best grid point with σ(t_max) as error bars, per fit.
+rule figure_tmax_residuals:
+    input:
+        residuals=expand(
+            "results/fit/{{fit_sample}}/model{model}/residuals.tsv", model=FIT_MODELS
+        ),
+        tmax=fit_tmax_of,
+    output:
+        png=report(
+            f"{FIGURES_DIR}/tmax_residuals_{{fit_sample}}.png",
+            caption="../report/tmax_residuals.rst",
+            category="Beyond the paper",
+            subcategory="t_max residuals",
+        ),
+        pdf=f"{FIGURES_DIR}/tmax_residuals_{{fit_sample}}.pdf",
+        params=f"{FIGURES_DIR}/tmax_residuals_{{fit_sample}}.params.json",
+    log:
+        "logs/figures/tmax_residuals_{fit_sample}.log",
+    conda:
+        "../../envs/figures.yaml"
+    params:
+        models=FIT_MODELS,
+        samples=fit_samples_param,
+        synthetic=fit_sample_synthetic,
+        figures=FIG_CFG,
+    script:
+        "../scripts/fig_tmax_residuals.py"
+
+
+def uncertainty_targets():
+    """The uncertainty stage's outputs in the default target (the weighted tables are
+    inputs of fit_best already)."""
+    return expand(
+        f"{FIGURES_DIR}/tmax_residuals_{{fit_sample}}.{{ext}}",
+        fit_sample=FIT_SAMPLES,
+        ext=["png", "pdf"],
+    )
