@@ -16,6 +16,7 @@ from intercluster import uncertainty as unc
 from intercluster.io import SYNTHETIC_LABEL
 from intercluster.network import ReactionNetwork
 from intercluster.observables import TmaxSettings, experiment_matrix, experimental_tmax
+from intercluster.settings import UncertaintySettings
 from intercluster.simulate import simulate_many
 from intercluster.system import system_of_config
 
@@ -171,6 +172,33 @@ def test_replicate_sigma_is_the_spread_over_runs():
     assert (merged.loc[inc, "sigma_source"] == "replicates").all()
     with pytest.raises(ValueError):
         unc.replicate_sigma(runs[:1])
+
+
+def test_experiment_tmax_table_keeps_eq1_columns_and_adds_replicate_sigma():
+    """The rule's table: experimental_tmax's columns and values unchanged, σ added; with
+    replicate runs of the condition σ = max(bootstrap, replicate) and the replicate σ is the
+    spread of t_max over the runs (computed here independently)."""
+    settings = TmaxSettings.schema_default()
+    uncertainty = UncertaintySettings.schema_default()
+    runs = [synthetic_intensities(times_min=TIMES, seed=s) for s in (21, 22, 23)]
+    alone = unc.experiment_tmax_table(runs[0], OBS, settings, uncertainty)
+    plain = experimental_tmax(runs[0], OBS, settings)
+    pd.testing.assert_frame_equal(alone[plain.columns], plain)
+    assert "sigma_replicate_min" not in alone
+    use = alone["included"].to_numpy()
+    assert np.all(np.isfinite(alone.loc[use, "sigma_min"]))
+    with_reps = unc.experiment_tmax_table(runs[0], OBS, settings, uncertainty, runs[1:])
+    pd.testing.assert_frame_equal(with_reps[plain.columns], plain)
+    tmax = np.stack([experimental_tmax(r, OBS, settings)["t_max_min"].to_numpy() for r in runs])
+    both = use & np.logical_and.reduce(
+        [experimental_tmax(r, OBS, settings)["included"].to_numpy() for r in runs]
+    )
+    spread = np.std(tmax, axis=0, ddof=1)
+    assert with_reps.loc[both, "sigma_replicate_min"].to_numpy() == pytest.approx(spread[both])
+    expected = np.maximum(alone["sigma_min"].to_numpy(), spread)
+    assert with_reps.loc[both, "sigma_min"].to_numpy() == pytest.approx(expected[both])
+    assert (with_reps.loc[both & (spread > alone["sigma_min"].to_numpy()), "sigma_source"]
+            == "replicates").all()  # fmt: skip
 
 
 # --- weighted χ² and profiles ---------------------------------------------------------------

@@ -234,6 +234,11 @@ def load_sample_sheet(
         raise InputError(
             f"{where}: sample(s) {', '.join(bad)}: {' + '.join(concentration_columns)} must be > 0"
         )
+    # None, not NaN, where a run names no condition (pandas turns a None beside strings to NaN)
+    frame["condition"] = pd.Series(
+        [c if isinstance(c, str) else None for c in frame["condition"]],
+        index=frame.index, dtype=object,
+    )  # fmt: skip
     base = path.parent
     for column in ("mzml", "cid_mzml"):
         frame[column] = [
