@@ -60,3 +60,77 @@ def uncertainty_targets():
         fit_sample=FIT_SAMPLES,
         ext=["png", "pdf"],
     )
+
+
+# --- coverage (opt-in: `snakemake coverage`; not in the default target) ----------------------
+# N noise replicas of one virtual-experiment sample (new noise seeds, same truth) go through
+# spectra, deconvolution and t_max with sigma; ONE table of the simulated t_max of a grid
+# centred on the truth scores all of them (fit.uncertainty.coverage).
+
+COVERAGE = config["fit"]["uncertainty"]["coverage"]
+COVERAGE_SAMPLE = COVERAGE["sample"] or config["figures"]["main_sample"]
+COVERAGE_DIR = "results/uncertainty/coverage"
+
+
+rule coverage_grid:
+    output:
+        tmax=f"{COVERAGE_DIR}/grid_tmax.parquet",
+    log:
+        "logs/uncertainty/coverage_grid.log",
+    benchmark:
+        "results/benchmarks/coverage_grid/grid.tsv"
+    conda:
+        "../../envs/fit.yaml"
+    params:
+        sample=COVERAGE_SAMPLE,
+        virtual_experiment=config["virtual_experiment"],
+        cluster=CLUSTER,
+        kinetics=config["kinetics"],
+        fit=config["fit"],
+    script:
+        "../scripts/coverage_grid.py"
+
+
+rule coverage_replica:
+    output:
+        tmax=f"{COVERAGE_DIR}/replicas/{{replica}}.tsv",
+    log:
+        "logs/uncertainty/coverage_replica/{replica}.log",
+    benchmark:
+        "results/benchmarks/coverage_replica/{replica}.tsv"
+    wildcard_constraints:
+        replica=r"\d+",
+    conda:
+        "../../envs/fit.yaml"
+    params:
+        sample=COVERAGE_SAMPLE,
+        virtual_experiment=config["virtual_experiment"],
+        cluster=CLUSTER,
+        kinetics=config["kinetics"],
+        deconvolution=config["deconvolution"],
+        fit=config["fit"],
+    script:
+        "../scripts/coverage_replica.py"
+
+
+rule coverage:
+    input:
+        grid=f"{COVERAGE_DIR}/grid_tmax.parquet",
+        replicas=expand(
+            f"{COVERAGE_DIR}/replicas/{{replica}}.tsv",
+            replica=range(COVERAGE["n_replicas"]),
+        ),
+    output:
+        summary=f"{COVERAGE_DIR}/summary.tsv",
+        intervals=f"{COVERAGE_DIR}/intervals.tsv",
+        report=f"{COVERAGE_DIR}/report.md",
+    log:
+        "logs/uncertainty/coverage.log",
+    conda:
+        "../../envs/fit.yaml"
+    params:
+        sample=COVERAGE_SAMPLE,
+        virtual_experiment=config["virtual_experiment"],
+        fit=config["fit"],
+    script:
+        "../scripts/coverage_summary.py"

@@ -19,6 +19,7 @@ __all__ = [
     "FitSettings",
     "KineticsSettings",
     "PlausibilitySettings",
+    "CoverageSettings",
     "TmaxSettings",
     "UncertaintySettings",
     "ZoomSettings",
@@ -107,6 +108,33 @@ class ZoomSettings:
 
 
 @dataclass(frozen=True)
+class CoverageSettings:
+    """``fit.uncertainty.coverage``: the noise replicas and the grid of rule coverage."""
+
+    sample: str | None  # None: figures.main_sample
+    model: int | None  # None: virtual_experiment.model (the truth's model)
+    n_replicas: int
+    bootstrap_replicas: int
+    seed: int  # replica r uses noise seed seed + r
+    scan_interval_min: float
+    steps_decades: dict  # constant -> log10 step of the grid centred on the truth
+    half_width_steps: dict  # constant -> values on each side of the truth
+
+    @classmethod
+    def from_config(cls, coverage: dict) -> CoverageSettings:
+        return cls(
+            sample=None if coverage["sample"] is None else str(coverage["sample"]),
+            model=None if coverage["model"] is None else int(coverage["model"]),
+            n_replicas=int(coverage["n_replicas"]),
+            bootstrap_replicas=int(coverage["bootstrap_replicas"]),
+            seed=int(coverage["seed"]),
+            scan_interval_min=float(coverage["scan_interval_min"]),
+            steps_decades={k: float(coverage["steps_decades"][k]) for k in RATE_CONSTANTS},
+            half_width_steps={k: int(coverage["half_width_steps"][k]) for k in RATE_CONSTANTS},
+        )
+
+
+@dataclass(frozen=True)
 class UncertaintySettings:
     """``fit.uncertainty``: σ(t_max) bootstrap, σ floor and the weighted intervals' confidence."""
 
@@ -115,6 +143,7 @@ class UncertaintySettings:
     seed: int
     sigma_floor_fraction: float  # σ floor as a fraction of the scan interval
     confidence: float  # of the weighted χ² profile intervals (Δχ² from χ² with 1 dof)
+    coverage: CoverageSettings
 
     @classmethod
     def from_config(cls, uncertainty: dict) -> UncertaintySettings:
@@ -124,6 +153,7 @@ class UncertaintySettings:
             seed=int(uncertainty["seed"]),
             sigma_floor_fraction=float(uncertainty["sigma_floor_fraction"]),
             confidence=float(uncertainty["confidence"]),
+            coverage=CoverageSettings.from_config(uncertainty["coverage"]),
         )
 
     @classmethod

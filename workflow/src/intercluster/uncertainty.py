@@ -886,6 +886,139 @@ def coverage_table(result: CoverageResult, names: Sequence[str] | None = None) -
     return wide.reindex(index=order, columns=[r for r in RULES if r in wide.columns])
 
 
+def coverage_grid(
+    truth: Mapping[str, float], steps: Mapping[str, float], half_width: Mapping[str, int]
+) -> dict:
+    """A log-equidistant grid CENTRED on the truth (so the truth is a grid point): per
+    constant ``2 * half_width + 1`` values ``step`` decades apart (``fit.grid`` layout)."""
+    grid = {}
+    for name in RATE_CONSTANTS:
+        step, n = float(steps[name]), int(half_width[name])
+        if not step > 0 or n < 1:
+            raise ValueError(f"coverage grid of {name}: step > 0 and half width >= 1 needed")
+        centre = np.log10(float(truth[name]))
+        grid[name] = {"min": 10 ** (centre - n * step), "max": 10 ** (centre + n * step),
+                      "n": 2 * n + 1}  # fmt: skip
+    return grid
+
+
+def coverage_times(t_end_min: float, scan_interval_min: float) -> np.ndarray:
+    """The replicas' time grid: one spectrum every ``scan_interval_min`` up to ``t_end_min``."""
+    return np.arange(0.0, float(t_end_min) + 1e-9, float(scan_interval_min))
+
+
+def _coverage_ve(ve: Mapping, sample: str) -> dict:
+    """The virtual experiment of one sample without CID spectra (replicas need MS1 only)."""
+    import copy
+
+    if sample not in ve["samples"]:
+        raise ValueError(f"coverage sample {sample!r} is not a virtual_experiment sample")
+    out = copy.deepcopy(dict(ve))
+    out["samples"] = {sample: out["samples"][sample]}
+    out["cid"] = {**out.get("cid", {}), "times_min": []}
+    return out
+
+
+def coverage_grid_tmax(system, cluster: dict, ve: Mapping, kinetics: dict, sample: str,
+                       settings, tmax: TmaxSettings) -> pd.DataFrame:  # fmt: skip
+    """ONE table of the simulated t_max of the coverage grid (rule coverage_grid): the grid
+    centred on the virtual experiment's truth, the truth's model (or ``settings.model``),
+    the sample's conditions and the replicas' time grid. ``settings``: CoverageSettings."""
+    ve = _coverage_ve(ve, sample)
+    model = int(settings.model if settings.model is not None else ve["model"])
+    grid = coverage_grid(ve["rate_constants"], settings.steps_decades, settings.half_width_steps)
+    times = coverage_times(ve["t_end_min"], settings.scan_interval_min)
+    c = ve["samples"][sample]
+    conditions = fit.Conditions(float(c["ag_nM"]), float(c["au_nM"]), float(ve["dead_time_s"]))
+    return fit.run_chunk(
+        fit.network_for(model, cluster, kinetics), fit.grid_points(grid), conditions, times,
+        system.observables()["species"].tolist(), tmax,
+        options=fit.simulator_options(kinetics), label=f"coverage grid, model {model}",
+    )  # fmt: skip
+
+
+def coverage_replica_table(system, ve: Mapping, kinetics: dict, deconvolution: dict,
+                           sample: str, replica: int, settings, uncertainty,
+                           tmax: TmaxSettings) -> pd.DataFrame:  # fmt: skip
+    """t_max with σ of noise replica ``replica`` (noise seed ``settings.seed + replica``) of
+    the virtual experiment's sample, through spectra and deconvolution (rule coverage_replica).
+    ``settings``: CoverageSettings; ``uncertainty``: UncertaintySettings (block length, floor)."""
+    ve = _coverage_ve(ve, sample)
+    times = coverage_times(ve["t_end_min"], settings.scan_interval_min)
+    table = virtual_replica(
+        system, ve, sample, settings.seed + int(replica), times,
+        convention=str(kinetics["convention"]), settings=tmax, deconvolution=deconvolution,
+        n_replicas=settings.bootstrap_replicas, block_length=uncertainty.block_length,
+        floor_fraction=uncertainty.sigma_floor_fraction,
+    )[1]  # fmt: skip
+    table.insert(0, "replica", int(replica))
+    return table
+
+
+def read_tmax_table(path) -> pd.DataFrame:
+    """A t_max table with σ as written (``included`` read back as bool)."""
+    from .io import read_tsv
+
+    table = read_tsv(path)
+    table["included"] = table["included"].astype(str).str.lower() == "true"
+    return table
+
+
+def coverage_of_replicas(sim: pd.DataFrame, replicas: Sequence[pd.DataFrame], ve: Mapping,
+                         sample: str, settings, confidence: float, delta_rel: float,
+                         f_confidence: float) -> CoverageResult:  # fmt: skip
+    """:func:`coverage` of the rule's replicas against its grid table; ``k_dim*c/k_ex`` is
+    scored when the grid's k_dim and k_ex steps are equal (c: the lower concentration)."""
+    truth = {k: float(ve["rate_constants"][k]) for k in RATE_CONSTANTS}
+    equal = abs(settings.steps_decades["k_dim"] - settings.steps_decades["k_ex"]) < _LOG_TOL
+    c_nM = combination_concentration({sample: ve["samples"][sample]}) if equal else None
+    return coverage(sim, replicas, truth, c_nM=c_nM, confidence=confidence,
+                    delta_rel=delta_rel, f_confidence=f_confidence)  # fmt: skip
+
+
+def coverage_report(
+    result: CoverageResult, truth: Mapping[str, float], confidence: float, title: str = ""
+) -> str:
+    """The coverage printout: the rules side by side, the median interval widths and the
+    parametric-bootstrap threshold calibration (markdown)."""
+    table = coverage_table(result)
+    n = int(result.summary["n_replicas"].max())
+    lo, hi = binomial_range(n, confidence)
+    widths = result.intervals.copy()
+    widths["decades"] = [
+        np.log10(h) - np.log10(low) if h is not None and low is not None else np.nan
+        for low, h in zip(widths["low"], widths["high"], strict=True)
+    ]
+    median = widths.pivot_table(index="name", columns="rule", values="decades", aggfunc="median")
+    median = median.reindex(index=table.index, columns=table.columns)
+    lines = [
+        f"# Coverage of the interval rules{(' — ' + title) if title else ''}",
+        "",
+        f"Truth {dict(truth)}; {n} noise replicas; confidence {confidence:g}; binomial 99 % "
+        f"range of the count containing the truth: {lo}-{hi} of {n}.",
+        "",
+        "Fraction of replicas whose interval contains the truth:",
+        "",
+        "```",
+        table.to_string(float_format=lambda v: f"{v:.2f}"),
+        "```",
+        "",
+        "Median interval width (decades; NaN: an end open):",
+        "",
+        "```",
+        median.to_string(float_format=lambda v: f"{v:.4f}"),
+        "```",
+        "",
+        "Parametric-bootstrap threshold calibration (Δχ²_w at the truth over the replicas):",
+        "",
+    ]
+    for name, cal in result.calibration.items():
+        used = "USED" if cal["used"] else "not used"
+        lines.append(f"- {name}: calibrated Δ {cal['calibrated']:.3g} vs χ²₁ "
+                     f"{cal['chi2_quantile']:.3g}: {used} ({cal['reason']})")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 # --- model comparison --------------------------------------------------------------------------
 def compare_models(
     chi2_min: Mapping[int, float],
