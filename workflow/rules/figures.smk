@@ -240,6 +240,9 @@ rule report_tables:
     input:
         best=best_fit_tables,
         plausibility=plausibility_tables,
+        comparison=expand(
+            "results/fit/{fit_sample}/model_comparison.tsv", fit_sample=FIT_SAMPLES
+        ),
     output:
         best=report(
             f"{FIGURES_DIR}/tables/best_fit.html",

@@ -55,11 +55,22 @@ rule figure_tmax_residuals:
 def uncertainty_targets():
     """The uncertainty stage's outputs in the default target (the weighted tables are
     inputs of fit_best already)."""
-    return expand(
+    targets = expand(
         f"{FIGURES_DIR}/tmax_residuals_{{fit_sample}}.{{ext}}",
         fit_sample=FIT_SAMPLES,
         ext=["png", "pdf"],
     )
+    targets += expand(
+        "results/fit/{fit_sample}/model_comparison.{ext}",
+        fit_sample=FIT_SAMPLES,
+        ext=["tsv", "md"],
+    )
+    targets += expand(
+        "results/fit/{fit_sample}/model{model}/best.xml",
+        fit_sample=FIT_SAMPLES,
+        model=FIT_MODELS,
+    )
+    return targets
 
 
 # --- coverage (opt-in: `snakemake coverage`; not in the default target) ----------------------
@@ -134,3 +145,42 @@ rule coverage:
         fit=config["fit"],
     script:
         "../scripts/coverage_summary.py"
+
+
+# --- model comparison and SBML of the best fits -----------------------------------------------
+
+
+rule model_comparison:
+    input:
+        weighted=expand(
+            "results/fit/{{fit_sample}}/model{model}/chi2_weighted.parquet",
+            model=FIT_MODELS,
+        ),
+    output:
+        tsv="results/fit/{fit_sample}/model_comparison.tsv",
+        md="results/fit/{fit_sample}/model_comparison.md",
+    log:
+        "logs/fit/model_comparison/{fit_sample}.log",
+    conda:
+        "../../envs/fit.yaml"
+    params:
+        models=FIT_MODELS,
+    script:
+        "../scripts/model_comparison.py"
+
+
+rule best_fit_sbml:
+    input:
+        best="results/fit/{fit_sample}/model{model}/best.json",
+    output:
+        sbml="results/fit/{fit_sample}/model{model}/best.xml",
+    log:
+        "logs/fit/best_fit_sbml/{fit_sample}/model{model}.log",
+    conda:
+        "../../envs/kinetics.yaml"
+    params:
+        cluster=CLUSTER,
+        kinetics=config["kinetics"],
+        conditions=fit_conditions_param,
+    script:
+        "../scripts/best_fit_sbml.py"

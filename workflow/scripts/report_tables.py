@@ -4,9 +4,10 @@ import html
 import logging
 from pathlib import Path
 
+from intercluster.io import read_tsv
 from intercluster.records import read_best_fit, read_plausibility
 from intercluster.rule_script import run
-from intercluster.uncertainty import PROFILE_NAMES
+from intercluster.uncertainty import PROFILE_NAMES, model_comparison_statement
 
 log = logging.getLogger("intercluster")
 
@@ -69,6 +70,19 @@ def weighted_rows(pairs, paths):
         + "</tr>"
     )
     return f"<table>{head}{''.join(rows)}</table>"
+
+
+def comparison_section(samples, paths):
+    """Model comparison and goodness of fit per fit, in words (rule model_comparison)."""
+    parts = []
+    for sample, path in zip(samples, paths, strict=True):
+        text = model_comparison_statement(read_tsv(path))
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in text.splitlines())
+        parts.append(f"<p><b>{html.escape(sample)}</b></p><ul>{items}</ul>")
+    return (
+        "<h4>Model comparison and goodness of fit (weighted χ², AIC; docs/science.md, "
+        "\"Uncertainty\")</h4>" + "".join(parts)
+    )
 
 
 def reasons(best):
@@ -147,7 +161,8 @@ def best_fit_page(smk, pairs, table1, synthetic):
             f"Best fits{synthetic}",
             f"<table>{head}{''.join(rows)}</table>{paper}<h4>Weighted χ² fit: best grid point, "
             "identifiability and profile-likelihood intervals (docs/science.md, "
-            f"\"Uncertainty\")</h4>{weighted_rows(pairs, smk.input.best)}",
+            f"\"Uncertainty\")</h4>{weighted_rows(pairs, smk.input.best)}"
+            + comparison_section(list(smk.params.samples), smk.input.comparison),
             "Best grid point of eq 1; refined = Nelder-Mead from it; intervals: profile χ² ≤ "
             "(1 + fit.interval_delta_chi2_rel) χ²_min, ≤/≥ = open at the grid edge. Weighted: "
             "χ²_w = Σ((t_max,sim − t_max,exp)/σ)², interval where the profile stays below "

@@ -1100,6 +1100,34 @@ def compare_models(
     )
 
 
+def compare_fitted_models(weighted: Mapping[int, pd.DataFrame]) -> pd.DataFrame:
+    """:func:`compare_models` of one fit's weighted χ² tables (model -> table; rule
+    model_comparison), against χ²(n − 3): the workflow has no replicas of the data."""
+    chi2_min, n_residuals = {}, set()
+    for model, table in weighted.items():
+        ok = table[(table["status"] == fit.STATUS_OK) & np.isfinite(table["chi2"])]
+        chi2_min[int(model)] = float(ok["chi2"].min()) if not ok.empty else np.nan
+        n_residuals.update(int(n) for n in table["n_species"].unique())
+    if len(n_residuals) != 1:
+        raise ValueError(f"the models were fitted to different observables: {n_residuals}")
+    return compare_models(chi2_min, n_residuals.pop())
+
+
+def best_fit_sbml(best, network, conditions) -> str:
+    """SBML of a best fit with its constants set (eq 1's best grid point) and the initial
+    concentrations of ``conditions`` (SampleConditions; rule best_fit_sbml)."""
+    from .sbml import consistency_errors, sbml_string
+
+    k = best.constants
+    c = conditions.to_dict()
+    first, second = (float(c[key]) for key in list(c)[:2])  # the two reactants, in order
+    text = sbml_string(network, k.k_dim, k.k_diss, k.k_ex, first, second)
+    errors = consistency_errors(text)
+    if errors:
+        raise RuntimeError("SBML consistency check failed:\n" + "\n".join(errors))
+    return text
+
+
 def model_comparison_statement(comparison: pd.DataFrame) -> str:
     """The comparison in words, including the verdict when no model of the set fits."""
     lines = list(comparison["statement"])
