@@ -374,3 +374,36 @@ def test_trajectory_sse_equals_the_direct_sum_of_squares():
     assert fixed.sse == pytest.approx(direct, rel=1e-9)
     fitted = unc.trajectory_fit(conc, measured, is_dimer, included)
     assert np.all(fitted.sse <= fixed.sse + 1e-12)
+
+
+def test_wired_trajectory_fit_recovers_truth_with_dimer_response_0_7():
+    """The rule's path (trajectory_grid_fit, trajectory_fields): long intensity table whose
+    dimer ions carry 0.7 of a monomer's signal per molecule; the best point has k_ex on the
+    truth, k_dim:k_diss within one grid step and r = 0.7; a joint fit over two copies of the
+    sample has the same best point and twice the SSE."""
+    response = 0.7
+    table = synthetic_intensities(constants=TRUTH, times_min=TIMES, seed=12)
+    dimer = table["species"].isin(OBS.loc[OBS["kind"] == "dimer", "species"])
+    table["intensity_norm"] = table["intensity_norm"] * np.where(dimer, response, 1.0)
+    table["intensity_norm"] /= table.groupby("time_min")["intensity_norm"].transform("sum")
+    exp = experimental_tmax(table, OBS, TmaxSettings.schema_default())
+    points = fit.grid_points(GRID)
+    conditions = fit.Conditions(40.0, 40.0, 20.0)
+    options = {"rtol": 1e-6, "atol": 1e-9, "max_steps": 10**6}
+    single = unc.trajectory_grid_fit(ReactionNetwork(3), points, {"s": (conditions, table, exp)},
+                                     OBS, options)  # fmt: skip
+    fields = unc.trajectory_fields(single, c_nM=C_NM)
+    best = fields["best"]
+    print(f"trajectory best {best}")
+    assert best["k_ex"] == pytest.approx(TRUTH["k_ex"], rel=1e-6)
+    ratio = np.log10(best["k_dim"] / best["k_diss"]) - np.log10(TRUTH["k_dim"] / TRUTH["k_diss"])
+    assert abs(ratio) <= 0.25 + 1e-6
+    assert best["response"] == pytest.approx(response, abs=0.05)
+    for name, label in fields["identifiability"].items():
+        prof = [p["chi2_min"] for p in fields["profiles"][name]["profile"]]
+        assert label == _independent_label(np.array(prof, float), fields["profiles"][name]["level"])
+    joint = unc.trajectory_grid_fit(ReactionNetwork(3), points,
+                                    {"a": (conditions, table, exp), "b": (conditions, table, exp)},
+                                    OBS, {"rtol": 1e-6, "atol": 1e-9})  # fmt: skip
+    assert joint["chi2"].to_numpy() == pytest.approx(2 * single["chi2"].to_numpy(), rel=1e-6)
+    assert unc.trajectory_fields(joint, c_nM=C_NM)["best"]["point"] == best["point"]

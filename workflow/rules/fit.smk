@@ -117,6 +117,7 @@ rule fit_zoom:
 rule fit_best:
     input:
         unpack(fit_zoom_of),
+        unpack(fit_trajectory_of),
         chi2="results/fit/{fit_sample}/model{model}/chi2.parquet",
         chi2_weighted="results/fit/{fit_sample}/model{model}/chi2_weighted.parquet",
         intensities=fit_intensities_of,

@@ -98,6 +98,14 @@ def fit_replicate_intensities_of(wildcards):
     ]
 
 
+def fit_trajectory_of(wildcards):
+    """The trajectory objective's table for fit_best, when fit.objective is trajectory."""
+    if config["fit"]["objective"] != "trajectory":
+        return {}
+    fit = f"results/fit/{wildcards.fit_sample}/model{wildcards.model}"
+    return {"trajectory": f"{fit}/trajectory.parquet"}
+
+
 def plausibility_jsons(wildcards):
     return expand(
         "results/plausibility/{fit_sample}/model{model}.json",

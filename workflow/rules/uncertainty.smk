@@ -184,3 +184,37 @@ rule best_fit_sbml:
         conditions=fit_conditions_param,
     script:
         "../scripts/best_fit_sbml.py"
+
+
+# --- trajectory objective (fit.objective: trajectory; or `snakemake trajectory`) -------------
+
+
+rule fit_trajectory:
+    input:
+        intensities=fit_intensities_of,
+        tmax=fit_tmax_of,
+    output:
+        table="results/fit/{fit_sample}/model{model}/trajectory.parquet",
+    log:
+        "logs/fit/trajectory/{fit_sample}/model{model}.log",
+    benchmark:
+        "results/benchmarks/fit_trajectory/{fit_sample}/model{model}.tsv"
+    conda:
+        "../../envs/fit.yaml"
+    params:
+        experiments=fit_experiments_of,
+        conditions=fit_conditions_param,
+        grid=config["fit"]["grid"],
+        cluster=CLUSTER,
+        kinetics=config["kinetics"],
+    script:
+        "../scripts/fit_trajectory.py"
+
+
+rule trajectory:
+    input:
+        expand(
+            "results/fit/{fit_sample}/model{model}/trajectory.parquet",
+            fit_sample=FIT_SAMPLES,
+            model=FIT_MODELS,
+        ),

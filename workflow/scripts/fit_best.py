@@ -43,6 +43,9 @@ def main(smk):
     c_nM = unc.combination_concentration(smk.params.conditions)
     result.update(unc.weighted_fit_fields(fit.read_parquet(smk.input.chi2_weighted), c_nM,
                                           settings.uncertainty.confidence))  # fmt: skip
+    if "trajectory" in smk.input.keys():  # fit.objective: trajectory
+        result["trajectory"] = unc.trajectory_fields(fit.read_parquet(smk.input.trajectory), c_nM,
+                                                     settings.uncertainty.confidence)  # fmt: skip
     record = BestFit.from_dict(result)
     log.info("best: k_dim=%s k_diss=%s k_ex=%s chi2=%s; %d failed", result["k_dim"],
              result["k_diss"], result["k_ex"], result["chi2"], result["n_failed"])  # fmt: skip

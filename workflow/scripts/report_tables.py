@@ -72,6 +72,34 @@ def weighted_rows(pairs, paths):
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+def trajectory_rows(pairs, paths):
+    """The trajectory fits (fit.objective: trajectory), empty when none was run."""
+    rows = []
+    for (sample, model), path in zip(pairs, paths, strict=True):
+        t = read_best_fit(path).trajectory
+        if not t or not t.get("best"):
+            continue
+        b = t["best"]
+        cells = [f"<td class='l'>{html.escape(sample)}</td><td>{model}</td>",
+                 *(f"<td>{fmt(b[k], 2)}</td>" for k in ("k_dim", "k_diss", "k_ex", "response")),
+                 f"<td>{fmt(b['sse'], 4)}</td>"]  # fmt: skip
+        for name in PROFILE_NAMES:
+            label = t["identifiability"].get(name)
+            ends = " – ".join("open" if v is None else fmt(v, 3)
+                              for v in t["intervals"].get(name, (None, None)))  # fmt: skip
+            cells.append(f"<td class='l'>{html.escape(str(label))}: {ends}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    if not rows:
+        return ""
+    head = ("<tr><th class='l'>sample</th><th>model</th><th>k_dim</th><th>k_diss</th>"
+            "<th>k_ex</th><th>dimer response r</th><th>SSE</th>"
+            + "".join(f"<th class='l'>{html.escape(n)}</th>" for n in PROFILE_NAMES)
+            + "</tr>")  # fmt: skip
+    return ("<h4>Trajectory objective (fit.objective: trajectory): least squares of the "
+            "normalised intensities, dimer response r fitted; F-rule intervals</h4>"
+            f"<table>{head}{''.join(rows)}</table>")  # fmt: skip
+
+
 def comparison_section(samples, paths):
     """Model comparison and goodness of fit per fit, in words (rule model_comparison)."""
     parts = []
@@ -162,6 +190,7 @@ def best_fit_page(smk, pairs, table1, synthetic):
             f"<table>{head}{''.join(rows)}</table>{paper}<h4>Weighted χ² fit: best grid point, "
             "identifiability and profile-likelihood intervals (docs/science.md, "
             f"\"Uncertainty\")</h4>{weighted_rows(pairs, smk.input.best)}"
+            + trajectory_rows(pairs, smk.input.best)
             + comparison_section(list(smk.params.samples), smk.input.comparison),
             "Best grid point of eq 1; refined = Nelder-Mead from it; intervals: profile χ² ≤ "
             "(1 + fit.interval_delta_chi2_rel) χ²_min, ≤/≥ = open at the grid edge. Weighted: "

@@ -82,6 +82,7 @@ _BEST_FIT_OPTIONAL = (
     "identifiability",
     "intervals_weighted",
     "weighted",
+    "trajectory",
 )
 
 
@@ -118,6 +119,8 @@ class BestFit:
     identifiability: dict | None = None
     intervals_weighted: dict | None = None
     weighted: dict | None = None
+    # fit.objective trajectory: the trajectory fit's best point, response factor, profiles
+    trajectory: dict | None = None
     k_dim_to_k_diss: float | None = field(default=None, repr=False)
 
     @property

@@ -177,6 +177,7 @@ class FitSettings:
     interval_delta_chi2_rel: float
     interval_f_confidence: float
     uncertainty: UncertaintySettings
+    objective: str  # tmax (eq 1 only) | trajectory (also the trajectory fit)
 
     @classmethod
     def from_config(cls, fit: dict) -> FitSettings:
@@ -193,6 +194,7 @@ class FitSettings:
             interval_delta_chi2_rel=float(fit["interval_delta_chi2_rel"]),
             interval_f_confidence=float(fit["interval_f_confidence"]),
             uncertainty=UncertaintySettings.from_config(fit["uncertainty"]),
+            objective=str(fit["objective"]),
         )
 
 

@@ -1235,17 +1235,49 @@ def trajectory_fit(
     response_bounds : (float, float)
         Search range of r.
     """
-    conc = np.asarray(concentrations, float)
-    measured = np.asarray(measured_norm, float)
+    return trajectory_fit_samples(
+        [(concentrations, measured_norm, included)], is_dimer, fit_response, response_bounds,
+        fixed_response, n_coarse, n_refine,
+    )  # fmt: skip
+
+
+def trajectory_fit_samples(
+    samples: Sequence[tuple],
+    is_dimer,
+    fit_response: bool = True,
+    response_bounds: tuple[float, float] = (0.1, 10.0),
+    fixed_response: float = 1.0,
+    n_coarse: int = 25,
+    n_refine: int = 30,
+) -> TrajectoryFit:
+    """:func:`trajectory_fit` summed over samples (a joint fit: one response factor r for all).
+
+    ``samples``: (concentrations (n_points, n_t, n_obs), measured_norm (n_t, n_obs),
+    included (n_obs,)) per sample, the same grid points in the same order. Each sample is
+    reduced to its per-(point, time) sums at once, so its concentrations can be freed.
+    """
     is_dimer = np.asarray(is_dimer, bool)
-    included = np.asarray(included, bool)
-    if conc.ndim != 3 or conc.shape[1:] != measured.shape:
-        raise ValueError(f"concentrations {conc.shape} do not match the data {measured.shape}")
-    failed = ~np.all(np.isfinite(conc), axis=(1, 2))
-    conc = np.where(failed[:, None, None], 0.0, conc)
-    n_points = conc.shape[0]
-    n_residuals = int(np.sum(np.isfinite(measured[:, included])))
-    objective = _trajectory_objective(conc, measured, is_dimer, included)
+    parts, failed, n_residuals = [], None, 0
+    for concentrations, measured_norm, included in samples:
+        conc = np.asarray(concentrations, float)
+        measured = np.asarray(measured_norm, float)
+        included = np.asarray(included, bool)
+        if conc.ndim != 3 or conc.shape[1:] != measured.shape:
+            raise ValueError(
+                f"concentrations {conc.shape} do not match the data {measured.shape}"
+            )
+        bad = ~np.all(np.isfinite(conc), axis=(1, 2))
+        failed = bad if failed is None else failed | bad
+        conc = np.where(bad[:, None, None], 0.0, conc)
+        n_residuals += int(np.sum(np.isfinite(measured[:, included])))
+        parts.append(_trajectory_objective(conc, measured, is_dimer, included))
+    if not parts:
+        raise ValueError("no samples for the trajectory objective")
+    n_points = failed.size
+
+    def objective(r):
+        return sum(part(r) for part in parts)
+
     if not fit_response:
         r = np.full(n_points, float(fixed_response))
         sse = objective(r)
@@ -1289,6 +1321,58 @@ def trajectory_table(points: pd.DataFrame, result: TrajectoryFit) -> pd.DataFram
     out["message"] = np.where(failed, "simulation failed", "")
     out["response"] = result.response
     return out
+
+
+def trajectory_grid_fit(network, points: pd.DataFrame, experiments: Mapping, observables,
+                        options: dict | None = None) -> pd.DataFrame:  # fmt: skip
+    """The trajectory objective at every grid point for one or several samples (rule
+    fit_trajectory): :func:`trajectory_table` of :func:`trajectory_fit_samples`.
+
+    ``experiments``: sample -> (SampleConditions, long intensity table, t_max table with
+    ``included``); the included observables are THE t_max rule's.
+    """
+    from .observables import experiment_matrix, normalise_rows
+    from .simulate import simulate_many
+
+    species = observables["species"].tolist()
+    is_dimer = (observables["kind"] == "dimer").to_numpy()
+    params = points[list(RATE_CONSTANTS)].to_numpy(float)
+    samples = []
+    for sample in sorted(experiments):
+        conditions, intensities, exp_tmax = experiments[sample]
+        times, y = experiment_matrix(intensities, species)
+        included = exp_tmax.set_index("species").loc[species, "included"].to_numpy(bool)
+        c = conditions.to_dict()
+        first, second = (float(c[key]) for key in list(c)[:2])
+        tolerances = {k: v for k, v in (options or {}).items() if k in ("rtol", "atol")}
+        sims = simulate_many(network, params, first, second, np.asarray(times) * 60.0,
+                             float(conditions.dead_time_s), **tolerances)  # fmt: skip
+        samples.append((sims.observables, normalise_rows(y), included))
+    return trajectory_table(points, trajectory_fit_samples(samples, is_dimer))
+
+
+def trajectory_fields(table: pd.DataFrame, c_nM: float | None, confidence: float = 0.95) -> dict:
+    """What ``best.json``'s ``trajectory`` section holds: the best point with its response
+    factor, and profiles, intervals and labels at the F rule's Δ (:func:`trajectory_delta`)."""
+    ok = table[(table["status"] == fit.STATUS_OK) & np.isfinite(table["chi2"])]
+    if ok.empty:
+        return {"best": None}
+    row = ok.sort_values(["chi2", "point"]).iloc[0]
+    delta = trajectory_delta(table, confidence)
+    results = profile_results(table, c_nM=c_nM, delta=delta)
+    return {
+        "rule": "profile SSE <= SSE_min (1 + F(1, n-4; conf)/(n-4)); r fitted per point",
+        "sse_unit": "normalised intensity^2",
+        "confidence": float(confidence),
+        "delta": float(delta),
+        "c_nM": None if c_nM is None else float(c_nM),
+        "best": {"point": int(row["point"]), **{k: float(row[k]) for k in RATE_CONSTANTS},
+                 "sse": float(row["chi2"]), "response": float(row["response"]),
+                 "n_residuals": int(row["n_species"])},  # fmt: skip
+        "identifiability": {name: r.label for name, r in results.items()},
+        "intervals": {name: [r.low, r.high] for name, r in results.items()},
+        "profiles": {name: r.as_dict() for name, r in results.items()},
+    }
 
 
 def trajectory_delta(table: pd.DataFrame, confidence: float = 0.95, n_parameters: int = 4) -> float:
