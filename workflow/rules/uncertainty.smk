@@ -4,6 +4,9 @@
 # the weighted table for its profile-likelihood intervals and identifiability labels.
 
 
+include: "uncertainty_functions.smk"
+
+
 rule fit_chi2_weighted:
     input:
         chunks=fit_chunks_of,
@@ -52,35 +55,10 @@ rule figure_tmax_residuals:
         "../scripts/fig_tmax_residuals.py"
 
 
-def uncertainty_targets():
-    """The uncertainty stage's outputs in the default target (the weighted tables are
-    inputs of fit_best already)."""
-    targets = expand(
-        f"{FIGURES_DIR}/tmax_residuals_{{fit_sample}}.{{ext}}",
-        fit_sample=FIT_SAMPLES,
-        ext=["png", "pdf"],
-    )
-    targets += expand(
-        "results/fit/{fit_sample}/model_comparison.{ext}",
-        fit_sample=FIT_SAMPLES,
-        ext=["tsv", "md"],
-    )
-    targets += expand(
-        "results/fit/{fit_sample}/model{model}/best.xml",
-        fit_sample=FIT_SAMPLES,
-        model=FIT_MODELS,
-    )
-    return targets
-
-
 # --- coverage (opt-in: `snakemake coverage`; not in the default target) ----------------------
 # N noise replicas of one virtual-experiment sample (new noise seeds, same truth) go through
 # spectra, deconvolution and t_max with sigma; ONE table of the simulated t_max of a grid
 # centred on the truth scores all of them (fit.uncertainty.coverage).
-
-COVERAGE = config["fit"]["uncertainty"]["coverage"]
-COVERAGE_SAMPLE = COVERAGE["sample"] or config["figures"]["main_sample"]
-COVERAGE_DIR = "results/uncertainty/coverage"
 
 
 rule coverage_grid:
