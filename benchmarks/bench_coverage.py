@@ -67,7 +67,9 @@ def main() -> None:
     times = np.arange(0.0, 60.0 + 1e-9, args.scan_interval)
     species = system.observables()["species"]
     points = fit.grid_points(grid(args.k_ex_step))
-    conditions = fit.Conditions(40.0, 40.0, float(ve["dead_time_s"]))
+    conditions = fit.Conditions.from_dict(
+        {"ag_nM": 40.0, "au_nM": 40.0, "dead_time_s": float(ve["dead_time_s"])}
+    )
     options = fit.simulator_options(config["kinetics"])
     c_nM = C_NM if abs(args.k_ex_step - 0.25) < 1e-9 else None
 

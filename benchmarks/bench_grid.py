@@ -47,7 +47,7 @@ from intercluster.system import DEFAULT_SYSTEM  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 ION_LABELS = DEFAULT_SYSTEM.observables()["species"].tolist()
 TIMES_MIN = np.arange(0.0, 60.0 + 1e-9, 0.5)
-COND = fit.Conditions(40.0, 40.0, 20.0)
+COND = fit.Conditions.from_dict({"ag_nM": 40.0, "au_nM": 40.0, "dead_time_s": 20.0})
 MODEL = 3
 TRUTH = (1.0e-2, 5.6e-2, 3.2e-2)
 
@@ -66,7 +66,7 @@ def experiment(settings, options) -> pd.DataFrame:
     status, message, t_max = fit.simulate_tmax(ReactionNetwork(MODEL), *TRUTH, COND, TIMES_MIN,
                                                settings, options=options)  # fmt: skip
     assert status == "ok", message
-    table = DEFAULT_SYSTEM.observables()[["species", "kind", "charge", "n_ag"]].copy()
+    table = DEFAULT_SYSTEM.observables()[["species", "kind", "charge", "n_first"]].copy()
     table["t_max_min"] = t_max
     table["peak_norm"] = 1.0
     table["included"] = True

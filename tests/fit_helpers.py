@@ -1,7 +1,7 @@
 """Synthetic "experimental" intensity tables for the fit tests (no MS in the loop).
 
 The table has the layout of results/deconvolution/{sample}/intensities.tsv (long format:
-time_min, species, charge, n_ag, intensity, intensity_norm), made from a simulation with
+time_min, species, charge, n_first, intensity, intensity_norm), made from a simulation with
 multiplicative and additive Gaussian noise, renormalised per time point.
 """
 
@@ -55,7 +55,7 @@ def synthetic_intensities(
             "time_min": np.repeat(times, n_obs),
             "species": np.tile(obs["species"].to_numpy(), n_t),
             "charge": np.tile(obs["charge"].to_numpy(), n_t),
-            "n_ag": np.tile(obs["n_ag"].to_numpy(), n_t),
+            "n_first": np.tile(obs["n_first"].to_numpy(), n_t),
             "intensity": intensity.ravel(),
             "intensity_norm": norm.ravel(),
         }

@@ -217,8 +217,8 @@ def test_half_integer_peaks_tell_monomer_from_dimer(system, basis, resolving_pow
     Also at a low resolving power, where half a FWHM would reach the neighbouring peak.
     """
     labels = basis.labels
-    mono = int(labels.index[(labels["kind"] == "monomer") & (labels["n_ag"] == 12)][0])
-    dimer = int(labels.index[(labels["kind"] == "dimer") & (labels["n_ag"] == 24)][0])
+    mono = int(labels.index[(labels["kind"] == "monomer") & (labels["n_first"] == 12)][0])
+    dimer = int(labels.index[(labels["kind"] == "dimer") & (labels["n_first"] == 24)][0])
     patterns = system_patterns(system)
     assert patterns[mono].average_mz == pytest.approx(patterns[dimer].average_mz, abs=0.05)
     rng = np.random.default_rng(3)
@@ -311,7 +311,7 @@ def test_centroid_run_deconvolves_like_the_dense_profile(runs, basis, truth, vir
 def test_centroid_cid_fragment_fractions(runs, system, virtual):
     cid = deconvolve_cid_run(runs["cid"], system, R, DEC["max_shift_ppm"])
     truth = virtual.cid_truth
-    merged = cid.merge(truth, on=["time_min", "n_ag"], suffixes=("", "_truth"))
+    merged = cid.merge(truth, on=["time_min", "n_first"], suffixes=("", "_truth"))
     assert len(merged) == len(truth) > 0
     error = (merged["fraction"] - merged["fraction_truth"]).abs()
     per_time = error.groupby(merged["time_min"]).sum()

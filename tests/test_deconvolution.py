@@ -174,8 +174,8 @@ def test_calibration_shift_recovered(experiment):
 
 
 def test_cid_fragment_distributions(experiment):
-    est = experiment["cid"].pivot(index="time_min", columns="n_ag", values="fraction")
-    truth = experiment["vs"].cid_truth.pivot(index="time_min", columns="n_ag", values="fraction")
+    est = experiment["cid"].pivot(index="time_min", columns="n_first", values="fraction")
+    truth = experiment["vs"].cid_truth.pivot(index="time_min", columns="n_first", values="fraction")
     assert list(est.index) == list(CONFIG["virtual_experiment"]["cid"]["times_min"])
     error = (est - truth[est.columns]).abs().to_numpy().max()
     print(f"CID fraction error max {100 * error:.2f} pp")

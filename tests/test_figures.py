@@ -55,7 +55,7 @@ def simulated(model: int, ag=40.0, au=40.0, step_min=1.0):
             "species": np.tile(obs["species"], len(times)),
             "kind": np.tile(obs["kind"], len(times)),
             "charge": np.tile(obs["charge"], len(times)),
-            "n_ag": np.tile(obs["n_ag"], len(times)),
+            "n_first": np.tile(obs["n_first"], len(times)),
             "concentration_nM": conc.ravel(),
         }
     )
@@ -66,7 +66,7 @@ def simulated(model: int, ag=40.0, au=40.0, step_min=1.0):
             "time_min": np.repeat(times, len(pairs)),
             "i": np.tile(pairs[:, 0], len(times)),
             "j": np.tile(pairs[:, 1], len(times)),
-            "n_ag_total": np.tile(pairs.sum(axis=1), len(times)),
+            "n_first_total": np.tile(pairs.sum(axis=1), len(times)),
             "concentration_nM": result.isomers.ravel(),
         }
     )
@@ -119,8 +119,8 @@ def test_observable_matrices_order_and_kind_from_charge(experiment):
     assert mono.shape == (len(times), 26) and dim.shape == (len(times), 51)
     assert times[-1] == 54
     first = experiment[experiment["time_min"] == 0]
-    ag25 = first[(first["charge"] == -1) & (first["n_ag"] == 25)]["intensity_norm"].item()
-    ag25au25 = first[(first["charge"] == -2) & (first["n_ag"] == 25)]["intensity_norm"].item()
+    ag25 = first[(first["charge"] == -1) & (first["n_first"] == 25)]["intensity_norm"].item()
+    ag25au25 = first[(first["charge"] == -2) & (first["n_first"] == 25)]["intensity_norm"].item()
     assert mono[0, 25] == pytest.approx(ag25) and dim[0, 25] == pytest.approx(ag25au25)
     assert np.allclose(mono.sum(axis=1) + dim.sum(axis=1), 1.0)
 
@@ -238,7 +238,7 @@ def test_figure_s10(tmp_path, sims):
         pd.DataFrame(
             {
                 "time_min": t,
-                "n_ag": np.arange(26),
+                "n_first": np.arange(26),
                 "fraction": figures.fragment_distribution(isomers, 25, t),
             }
         )
@@ -440,6 +440,7 @@ def test_figure3_table1_panels_are_the_table1_simulations(small_run):
         times = np.array([5.0, 20.0, 54.0])
         reference, _ = simulated(model, step_min=1.0)
         for t in times:
-            got = table[np.isclose(table["time_min"], t)].sort_values(["charge", "n_ag"])
-            want = reference[np.isclose(reference["time_min"], t)].sort_values(["charge", "n_ag"])
+            order = ["charge", "n_first"]
+            got = table[np.isclose(table["time_min"], t)].sort_values(order)
+            want = reference[np.isclose(reference["time_min"], t)].sort_values(order)
             assert np.allclose(got["intensity_norm"], want["intensity_norm"], atol=2e-4), (model, t)

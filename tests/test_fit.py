@@ -17,7 +17,7 @@ ION_LABELS = OBS["species"].tolist()
 SETTINGS = TmaxSettings.schema_default()
 # The interval rules of config.yaml (fit.interval_delta_chi2_rel, fit.interval_f_confidence).
 INTERVALS = {"delta_rel": 0.10, "f_confidence": 0.95}
-COND = fit.Conditions(40.0, 40.0, 20.0)
+COND = fit.Conditions.from_dict({"ag_nM": 40.0, "au_nM": 40.0, "dead_time_s": 20.0})
 DEFAULT_GRID = {n: {"min": 1e-3, "max": 1.0, "n": 13} for n in ("k_dim", "k_diss", "k_ex")}
 # 7 quarter-decade values per constant, 10^-2.5 .. 10^-1: contains the truth (1e-2,
 # 10^-1.25 = 5.6e-2, 10^-1.5 = 3.2e-2 to the paper's two significant figures)
@@ -107,8 +107,8 @@ def test_joint_chi2_is_the_sum_over_samples():
         table = synthetic_intensities(ag_nM=a, au_nM=b)
         times = experiment_times(table)
         exp_tmax = experimental_tmax(table, OBS, SETTINGS)
-        chunk = fit.run_chunk(ReactionNetwork(2), points, fit.Conditions(a, b, 20.0), times,
-                              ION_LABELS, SETTINGS)  # fmt: skip
+        cond = fit.Conditions.from_dict({"ag_nM": a, "au_nM": b, "dead_time_s": 20.0})
+        chunk = fit.run_chunk(ReactionNetwork(2), points, cond, times, ION_LABELS, SETTINGS)
         per_sample[name] = (chunk, exp_tmax)
     joint = fit.chi2_table(per_sample)
     single = {s: fit.chi2_table({s: per_sample[s]}) for s in per_sample}

@@ -28,10 +28,10 @@ PAPER_MZ = [
 ]
 
 
-@pytest.mark.parametrize(("n_ag", "subunits", "expected"), PAPER_MZ)
-def test_average_mz_matches_paper(n_ag, subunits, expected):
+@pytest.mark.parametrize(("n_first", "subunits", "expected"), PAPER_MZ)
+def test_average_mz_matches_paper(n_first, subunits, expected):
     charge = SYSTEM.monomer_charge if subunits == 1 else SYSTEM.dimer_charge
-    formula = SYSTEM.elemental_formula(n_ag, subunits)
+    formula = SYSTEM.elemental_formula(n_first, subunits)
     assert average_mz(formula, charge) == pytest.approx(expected, abs=0.5)
     # the nominal-peak pattern keeps the average
     assert isotope_pattern(formula, charge).average_mz == pytest.approx(expected, abs=0.5)
@@ -48,9 +48,9 @@ def test_electron_mass_is_added_for_anions():
 
 
 def test_nominal_peaks_are_centroids_spaced_by_one_over_z():
-    for n_ag, subunits in ((25, 1), (13, 1), (25, 2)):
+    for n_first, subunits in ((25, 1), (13, 1), (25, 2)):
         z = 1 if subunits == 1 else 2
-        pattern = isotope_pattern(SYSTEM.elemental_formula(n_ag, subunits), -z)
+        pattern = isotope_pattern(SYSTEM.elemental_formula(n_first, subunits), -z)
         assert pattern.prob.sum() == pytest.approx(1.0)
         spacing = np.diff(pattern.mz) * z
         # ~1 Da apart (mass defects of 109Ag/13C/34S differ by a few mDa), never binned

@@ -26,7 +26,7 @@ from intercluster.system import DEFAULT_SYSTEM
 OBS = DEFAULT_SYSTEM.observables()
 ION_LABELS = OBS["species"].tolist()
 SETTINGS = TmaxSettings.schema_default()
-COND = fit.Conditions(40.0, 40.0, 20.0)
+COND = fit.Conditions.from_dict({"ag_nM": 40.0, "au_nM": 40.0, "dead_time_s": 20.0})
 TIMES_MIN = np.arange(0.0, 60.0 + 1e-9, 0.5)
 OPTIONS = {"rtol": 1e-5, "atol": 1e-8}
 # 7 half-decade values per constant over the paper's range 1e-3 .. 1

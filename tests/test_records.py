@@ -138,6 +138,11 @@ def test_rate_constants_and_conditions():
     assert fit.Conditions is SampleConditions
     with pytest.raises(KeyError):
         SampleConditions.from_dict({"ag_nM": 40, "au_nM": 40})  # the sheet fills dead_time_s
+    # keyed by the system's reactant columns, in the given (the system's) order; round trip
+    d = {"au44_nM": 30.0, "ag44_nM": 10.0, "dead_time_s": 20.0}
+    c = SampleConditions.from_dict(d)
+    assert c.initial_nM == (30.0, 10.0) and c.dead_time_s == 20.0
+    assert c.to_dict() == d and list(c.to_dict()) == list(d)
 
 
 @pytest.mark.parametrize(

@@ -190,7 +190,7 @@ def test_tables():
     iso = isomers_table(res)
     assert len(iso) == 5 * 351
     assert (iso["i"] >= iso["j"]).all()
-    assert np.array_equal(iso["n_ag_total"], iso["i"] + iso["j"])
+    assert np.array_equal(iso["n_first_total"], iso["i"] + iso["j"])
 
 
 @pytest.mark.parametrize("constants", [(1e-2, 5.6e-2, 3.2e-2), STIFF])

@@ -195,8 +195,8 @@ def test_sparse_cid_fragment_distributions(virtual, sparse):
     run = read_spectra(sparse["cid_path"], ms_level=2, mz_required=monomer_mz_span(system))
     assert sum(m.size for m in run.mz) < 0.3 * len(run) * virtual["vs"].cid[0]["mz"].size
     cid = deconvolve_cid_run(run, system, CONFIG["virtual_experiment"]["resolving_power"])
-    est = cid.pivot(index="time_min", columns="n_ag", values="fraction")
-    truth = virtual["vs"].cid_truth.pivot(index="time_min", columns="n_ag", values="fraction")
+    est = cid.pivot(index="time_min", columns="n_first", values="fraction")
+    truth = virtual["vs"].cid_truth.pivot(index="time_min", columns="n_first", values="fraction")
     error = (est - truth[est.columns]).abs().to_numpy().max()
     print(f"sparse {100 * sparse['threshold']:g} %: CID fraction error max {100 * error:.2f} pp")
     assert error < 0.01

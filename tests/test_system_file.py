@@ -176,7 +176,7 @@ def test_file_observables_equal_todays():
     assert len(from_file) == 77
     for column in ("species", "kind", "subunits", "charge", "formula"):
         assert from_file[column].tolist() == today[column].tolist(), column
-    assert from_file["n_first"].tolist() == today["n_ag"].tolist()
+    assert from_file["n_first"].tolist() == today["n_first"].tolist()
     assert system.cluster_system().observables().equals(today)
     # one plain ion form per observable: the ion-form table is the same 77 ions
     forms = system.ion_form_table()

@@ -53,9 +53,12 @@ def _ve(**noise) -> dict:
     return ve
 
 
+COND_40_40 = fit.Conditions.from_dict({"ag_nM": 40.0, "au_nM": 40.0, "dead_time_s": 20.0})
+
+
 def _simulate_grid(grid):
     return fit.run_chunk(
-        ReactionNetwork(3), fit.grid_points(grid), fit.Conditions(40.0, 40.0, 20.0), TIMES,
+        ReactionNetwork(3), fit.grid_points(grid), COND_40_40, TIMES,
         OBS["species"], TmaxSettings.schema_default(), options={"rtol": 1e-6, "atol": 1e-9},
     )  # fmt: skip
 

@@ -12,7 +12,14 @@ import pytest
 import yaml
 
 from intercluster import errors
-from intercluster.validation import InputError, load_sample_sheet, validate_config
+from intercluster.records import SampleConditions
+from intercluster.system import load_system
+from intercluster.validation import (
+    InputError,
+    load_sample_sheet,
+    order_conditions,
+    validate_config,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -89,6 +96,33 @@ def test_grid_bounds_in_order(config):
     with pytest.raises(InputError, match=r"fit.grid.k_dim: max = 0.1 is below min = 1.0"):
         validate_config(bad)
 
+
+
+def test_config_conditions_follow_the_system(config):
+    """table1_conditions and the virtual samples are keyed by the system's sheet columns and
+    put in the system's order (first-metal-rich reactant first), whatever order they are in."""
+    columns = load_system(REPO / config["system"]).concentration_columns()
+    assert columns == ("ag_nM", "au_nM")  # the demo's file: Ag25 (all Ag) first
+    swapped = validate_config(copy.deepcopy(config))
+    swapped["kinetics"]["table1_conditions"] = {"dead_time_s": 20, "au_nM": 60, "ag_nM": 100}
+    swapped["virtual_experiment"]["samples"]["ag100_au60"] = {"au_nM": 60, "ag_nM": 100}
+    order_conditions(swapped, columns)
+    table1 = swapped["kinetics"]["table1_conditions"]
+    assert list(table1) == ["ag_nM", "au_nM", "dead_time_s"]
+    assert SampleConditions.from_dict(table1).initial_nM == (100.0, 60.0)
+    assert list(swapped["virtual_experiment"]["samples"]["ag100_au60"].items()) == [
+        ("ag_nM", 100), ("au_nM", 60)
+    ]  # fmt: skip
+    # negative control: a column the system does not have, or one missing, is refused
+    wrong = validate_config(copy.deepcopy(config))
+    wrong["virtual_experiment"]["samples"]["ag40_au40"] = {"ag_nM": 40, "gold_nM": 40}
+    with pytest.raises(InputError, match=r"virtual_experiment.samples.ag40_au40: concentrations "
+                       r"ag_nM, gold_nM; expected the system's reactant columns ag_nM, au_nM"):
+        order_conditions(wrong, columns)
+    wrong = validate_config(copy.deepcopy(config))
+    wrong["kinetics"]["table1_conditions"] = {"ag_nM": 40, "dead_time_s": 20}
+    with pytest.raises(InputError, match=r"kinetics.table1_conditions: concentrations ag_nM;"):
+        order_conditions(wrong, columns)
 
 HEAD = "sample\tmzml\tag_nM\tau_nM\n"
 HEAD_DT = "sample\tmzml\tag_nM\tau_nM\tdead_time_s\n"

@@ -92,7 +92,7 @@ def test_fit_outputs_and_logs(runs):
     assert joint["chi2"] == pytest.approx(best["chi2"])  # one sample: joint = single
     traj = pd.read_csv(work / f"results/fit/{SAMPLE}/model3/best_simulation/{SAMPLE}.tsv",
                        sep="\t")  # fmt: skip
-    assert {"time_min", "species", "kind", "charge", "n_ag", "concentration_nM",
+    assert {"time_min", "species", "kind", "charge", "n_first", "concentration_nM",
             "intensity_norm"} <= set(traj.columns)  # fmt: skip
     assert (work / f"results/fit/{SAMPLE}/model3/best_simulation/{SAMPLE}_isomers.parquet").exists()
     summary = (work / "results/plausibility/summary.md").read_text()

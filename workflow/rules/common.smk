@@ -20,7 +20,12 @@ os.environ.update(
 )
 
 from intercluster.system import system_of_config
-from intercluster.validation import InputError, load_sample_sheet, validate_config
+from intercluster.validation import (
+    InputError,
+    load_sample_sheet,
+    order_conditions,
+    validate_config,
+)
 
 VIRTUAL_EXPERIMENT_DIR = "results/virtual_experiment"
 
@@ -28,10 +33,6 @@ VIRTUAL_EXPERIMENT_DIR = "results/virtual_experiment"
 CONFIG_FILES = ", ".join(
     str(p) for p in workflow.overwrite_configfiles or ["config.yaml"]
 )
-
-# The initial-concentration keys of the kinetics library, in the order of
-# SystemDefinition.concentration_columns() (reactant richest in the first metal first).
-CONDITION_KEYS = ("ag_nM", "au_nM")
 
 try:
     validate_config(config, where=f"config ({CONFIG_FILES})")
@@ -45,7 +46,13 @@ try:
     KINETIC = SYSTEM.kinetics.model_family != "none"
     # What the rules pass to their scripts (ClusterSystem.from_config reads it back).
     CLUSTER = SYSTEM.cluster_system().to_config() if KINETIC else None
+    # The sheet's concentration columns: the reactants', richest in the first metal first
+    # (the order of records.SampleConditions and of the kinetics).
     CONCENTRATION_COLUMNS = SYSTEM.concentration_columns()
+    if KINETIC:
+        order_conditions(
+            config, CONCENTRATION_COLUMNS, where=f"config ({CONFIG_FILES})"
+        )
     # Where a framework system's outputs go: never over the default demo's results/.
     FRAMEWORK_DIR = config.get("results_prefix") or f"results/{SYSTEM.name}"
     # Files the workflow writes itself (the sample sheet may name them before they exist).
@@ -53,9 +60,6 @@ try:
     samples = load_sample_sheet(
         config["samples"], concentration_columns=CONCENTRATION_COLUMNS
     )
-    if KINETIC:
-        for _column, _key in zip(CONCENTRATION_COLUMNS, CONDITION_KEYS):
-            samples[_key] = samples[_column]
     for _sample, _column, _file in (
         (row.sample, column, getattr(row, column))
         for row in samples.itertuples()
@@ -108,10 +112,10 @@ def cid_mzml_of(wildcards):
 
 
 def conditions_of(wildcards):
-    """Initial concentrations (nmol/L) and dead time (s) of a sample."""
+    """Initial concentrations (nmol/L) and dead time (s) of a sample (records.SampleConditions)."""
     row = samples.loc[wildcards.sample]
     return {
-        **{key: float(row[key]) for key in CONDITION_KEYS},
+        **{column: float(row[column]) for column in CONCENTRATION_COLUMNS},
         "dead_time_s": float(row["dead_time_s"]),
     }
 

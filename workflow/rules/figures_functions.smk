@@ -43,13 +43,13 @@ def is_synthetic(sample):
 
 def sample_info(sample):
     row = samples.loc[sample]
-    ag, au = float(row["ag_nM"]), float(row["au_nM"])
+    concentrations = {column: float(row[column]) for column in CONCENTRATION_COLUMNS}
+    ratio = ":".join(f"{c:g}" for c in concentrations.values())
     return {
         "sample": sample,
-        "ag_nM": ag,
-        "au_nM": au,
-        "ag_fraction": ag / (ag + au),
-        "label": f"{sample} ({ag:g}:{au:g} nmol/L)",
+        "concentrations_nM": concentrations,
+        "first_fraction": SYSTEM.first_metal_fraction(concentrations),
+        "label": f"{sample} ({ratio} nmol/L)",
         "synthetic": is_synthetic(sample),
     }
 

@@ -3,6 +3,7 @@
 import logging
 
 from intercluster.network import build_network
+from intercluster.records import SampleConditions
 from intercluster.rule_script import run
 from intercluster.sbml import consistency_errors, sbml_string
 
@@ -12,10 +13,11 @@ log = logging.getLogger("intercluster")
 def main(smk):
     kinetics = smk.params.kinetics
     conditions = kinetics["table1_conditions"]
+    initial_nM = SampleConditions.from_dict(conditions).initial_nM  # the reactants, in order
     network = build_network(smk.wildcards.model, kinetics["convention"], smk.params.cluster)
     k = smk.params.constants
     text = sbml_string(
-        network, k["k_dim"], k["k_diss"], k["k_ex"], conditions["ag_nM"], conditions["au_nM"]
+        network, k["k_dim"], k["k_diss"], k["k_ex"], *initial_nM
     )
     errors = consistency_errors(text)
     if errors:

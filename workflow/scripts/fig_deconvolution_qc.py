@@ -117,7 +117,7 @@ else:
         )
     )
     components = {
-        system.ion_label(int(species.loc[k, "n_ag"]), int(species.loc[k, "subunits"])): (
+        system.ion_label(int(species.loc[k, "n_first"]), int(species.loc[k, "subunits"])): (
             str(species.loc[k, "kind"]),
             part,
         )

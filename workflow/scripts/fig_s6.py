@@ -14,7 +14,7 @@ def main(smk):
     entries = [
         figures.SampleDistribution(
             info["sample"],
-            float(info["ag_fraction"]),
+            float(info["first_fraction"]),
             read_tsv(path),
             bool(info["synthetic"]),
             info["label"],

@@ -19,7 +19,7 @@ def main(smk):
         read_tsv(smk.input.experiment),
         read_tsv(smk.input.simulation),
         constants,
-        float(sample["ag_fraction"]),
+        float(sample["first_fraction"]),
         system,
         sample_label=sample["label"],
         time_max_min=settings.time_max_min,

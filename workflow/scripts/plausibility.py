@@ -3,7 +3,7 @@
 import logging
 
 from intercluster.plausibility import assess
-from intercluster.records import PlausibilityResult, read_best_fit, write_record
+from intercluster.records import PlausibilityResult, SampleConditions, read_best_fit, write_record
 from intercluster.rule_script import run
 from intercluster.settings import PlausibilitySettings
 
@@ -18,7 +18,8 @@ def main(smk):
         out["rate_constants"] = None
     else:
         settings = PlausibilitySettings.from_config(smk.params.settings)
-        c = min(min(float(x["ag_nM"]), float(x["au_nM"])) for x in smk.params.conditions.values())
+        conditions = map(SampleConditions.from_dict, smk.params.conditions.values())
+        c = min(min(x.initial_nM) for x in conditions)  # the smallest reactant concentration
         k = best.constants
         out.update(assess(k.k_dim, k.k_diss, k.k_ex, settings, c))
         out["chi2"] = best.chi2

@@ -65,7 +65,7 @@ REBUILD_PPM = 0.5  # columns moved to first order within this shift (error < 1e-
 GAP_TREATMENTS = ("censor", "zero", "ignore")
 CENSOR_MAX_ITER = 12  # active-set passes of a censored fit (typically 2-4)
 CENSOR_TOL = 1e-3  # stop when the points changing sides cost less than this part of the RSS
-INTENSITY_COLUMNS = ["time_min", "species", "charge", "n_ag", "intensity", "intensity_norm"]
+INTENSITY_COLUMNS = ["time_min", "species", "charge", "n_first", "intensity", "intensity_norm"]
 QC_COLUMNS = [
     "time_min",
     "native_id",
@@ -79,7 +79,7 @@ QC_COLUMNS = [
     "detection_level",
     "n_points",
 ]
-CID_COLUMNS = ["time_min", "n_ag", "fraction"]
+CID_COLUMNS = ["time_min", "n_first", "fraction"]
 
 
 @dataclass(frozen=True)
@@ -629,7 +629,7 @@ def deconvolve_spectra(
 
 
 def intensities_table(times_min, fits: list[SpectrumFit], basis: PatternBasis) -> pd.DataFrame:
-    """Long table: time_min, species, charge, n_ag, intensity, intensity_norm."""
+    """Long table: time_min, species, charge, n_first, intensity, intensity_norm."""
     labels = basis.labels
     coef = np.array([f.coef for f in fits]).reshape(len(fits), basis.n_cols)
     total = coef.sum(axis=1, keepdims=True)
@@ -641,7 +641,7 @@ def intensities_table(times_min, fits: list[SpectrumFit], basis: PatternBasis) -
             "time_min": np.repeat(np.asarray(times_min, float), n_k),
             "species": np.tile(labels["species"].to_numpy(), n_t),
             "charge": np.tile(labels["charge"].to_numpy(), n_t),
-            "n_ag": np.tile(labels["n_ag"].to_numpy(), n_t),
+            "n_first": np.tile(labels["n_first"].to_numpy(), n_t),
             "intensity": coef.ravel(),
             "intensity_norm": norm.ravel(),
         }
@@ -667,14 +667,14 @@ def qc_table(times_min, native_ids, fits: list[SpectrumFit]) -> pd.DataFrame:
 
 
 def cid_table(times_min, fits: list[SpectrumFit], basis: PatternBasis, n_fragments: int):
-    """Fragment distributions: fraction of each monomer n_ag among the fragment ions."""
+    """Fragment distributions: fraction of each monomer n_first among the fragment ions."""
     rows = []
-    n_ag = basis.labels["n_ag"].to_numpy()[:n_fragments]
+    n_first = basis.labels["n_first"].to_numpy()[:n_fragments]
     for t, fit in zip(times_min, fits, strict=True):
         frag = fit.coef[:n_fragments]
         total = frag.sum()
         frac = frag / total if total > 0 else np.full(n_fragments, np.nan)
-        rows.append(pd.DataFrame({"time_min": float(t), "n_ag": n_ag, "fraction": frac}))
+        rows.append(pd.DataFrame({"time_min": float(t), "n_first": n_first, "fraction": frac}))
     if not rows:
         return empty_cid_table()
     return pd.concat(rows, ignore_index=True)[CID_COLUMNS]
@@ -683,7 +683,7 @@ def cid_table(times_min, fits: list[SpectrumFit], basis: PatternBasis, n_fragmen
 def empty_cid_table() -> pd.DataFrame:
     """cid.tsv when the sample sheet names no CID file: the header only."""
     return pd.DataFrame(
-        {"time_min": pd.Series(dtype=float), "n_ag": pd.Series(dtype=int), "fraction": []}
+        {"time_min": pd.Series(dtype=float), "n_first": pd.Series(dtype=int), "fraction": []}
     )[CID_COLUMNS]
 
 

@@ -279,8 +279,7 @@ def simulate_tmax(
             float(k_dim),
             float(k_diss),
             float(k_ex),
-            conditions.ag_nM,
-            conditions.au_nM,
+            *conditions.initial_nM,
             times_min * 60.0,
             conditions.dead_time_s,
             **(options or {}),
@@ -393,7 +392,7 @@ def _run_orbits(
         rows = row_of.loc[orbit.points].to_numpy()
         try:
             result = simulate_orbit(
-                network, *orbit.base, orbit.scales, conditions.ag_nM, conditions.au_nM,
+                network, *orbit.base, orbit.scales, *conditions.initial_nM,
                 times_min * 60.0, conditions.dead_time_s, **kwargs,
             )  # fmt: skip
             ok = result.ok.copy()
@@ -600,7 +599,7 @@ def residual_table(
 ) -> pd.DataFrame:
     """Per-species residuals at one grid point, every observable of every sample.
 
-    Columns: sample, species, kind, charge, n_ag, included, reason, t_max_exp_min,
+    Columns: sample, species, kind, charge, n_first, included, reason, t_max_exp_min,
     t_max_sim_min, residual_min (sim - exp), residual_sq_min2 (0 where excluded).
     """
     rows = []
@@ -609,7 +608,7 @@ def residual_table(
         hit = sim[sim["point"] == point]
         if len(hit) != 1:
             raise ValueError(f"sample {sample}: point {point} not in the chunk tables")
-        frame = exp_tmax[["species", "kind", "charge", "n_ag", "included", "reason"]].copy()
+        frame = exp_tmax[["species", "kind", "charge", "n_first", "included", "reason"]].copy()
         frame.insert(0, "sample", sample)
         frame["t_max_exp_min"] = exp_tmax["t_max_min"].to_numpy(dtype=float)
         frame["t_max_sim_min"] = hit.iloc[0][exp_tmax["species"].tolist()].to_numpy(float)
@@ -1065,8 +1064,8 @@ def best_trajectories(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Trajectories of one parameter set for the figures.
 
-    Returns (observables table: time_min, species, kind, charge, n_ag, concentration_nM,
-    intensity_norm; isomers table: time_min, i, j, n_ag_total, concentration_nM). Raises
+    Returns (observables table: time_min, species, kind, charge, n_first, concentration_nM,
+    intensity_norm; isomers table: time_min, i, j, n_first_total, concentration_nM). Raises
     when the simulation fails (there is nothing to plot).
     """
     from .observables import normalise_rows
@@ -1075,7 +1074,7 @@ def best_trajectories(
     times_min = np.asarray(times_min, float)
     result = simulator(
         network, float(constants["k_dim"]), float(constants["k_diss"]),
-        float(constants["k_ex"]), conditions.ag_nM, conditions.au_nM, times_min * 60.0,
+        float(constants["k_ex"]), *conditions.initial_nM, times_min * 60.0,
         conditions.dead_time_s, **(options or {}),
     )  # fmt: skip
     if result.status != STATUS_OK:
@@ -1090,7 +1089,7 @@ def best_trajectories(
             "species": np.tile(obs["species"].to_numpy(), n_t),
             "kind": np.tile(obs["kind"].to_numpy(), n_t),
             "charge": np.tile(obs["charge"].to_numpy(), n_t),
-            "n_ag": np.tile(obs["n_ag"].to_numpy(), n_t),
+            "n_first": np.tile(obs["n_first"].to_numpy(), n_t),
             "concentration_nM": conc.ravel(),
             "intensity_norm": norm.ravel(),
         }
@@ -1102,7 +1101,7 @@ def best_trajectories(
             "time_min": np.repeat(times_min, len(pairs)),
             "i": np.tile(pairs[:, 0], n_t),
             "j": np.tile(pairs[:, 1], n_t),
-            "n_ag_total": np.tile(pairs.sum(axis=1), n_t),
+            "n_first_total": np.tile(pairs.sum(axis=1), n_t),
             "concentration_nM": iso.ravel(),
         }
     )

@@ -77,7 +77,7 @@ class Inspection:
     resolving_power_fit: float = float("nan")
     shift_ppm: float = float("nan")
     residual_norm: float = float("nan")
-    #: the ions by fitted signal: species, charge, n_ag, intensity, fraction
+    #: the ions by fitted signal: species, charge, n_first, intensity, fraction
     ions: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: why the workflow would refuse the file (one line each)
     problems: list[str] = field(default_factory=list)
@@ -232,7 +232,7 @@ def inspect_file(
     result.shift_ppm = fit.shift_ppm
     result.residual_norm = fit.residual_norm
     total = float(fit.coef.sum())
-    ions = basis.labels[["species", "charge", "n_ag"]].copy()
+    ions = basis.labels[["species", "charge", "n_first"]].copy()
     ions["intensity"] = fit.coef
     ions["fraction"] = fit.coef / total if total > 0 else np.nan
     result.ions = ions.sort_values("intensity", ascending=False, kind="stable").reset_index(

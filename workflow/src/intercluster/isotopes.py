@@ -141,7 +141,7 @@ def system_patterns(system: ClusterSystem) -> tuple[IsotopePattern, ...]:
     obs = system.observables()
     return tuple(
         isotope_pattern(system.elemental_formula(int(n), int(s)), int(z))
-        for n, s, z in zip(obs["n_ag"], obs["subunits"], obs["charge"], strict=True)
+        for n, s, z in zip(obs["n_first"], obs["subunits"], obs["charge"], strict=True)
     )
 
 

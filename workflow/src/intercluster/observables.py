@@ -336,7 +336,7 @@ def experimental_tmax(
     """t_max of every observable of one sample, with the inclusion decision.
 
     ``observables`` is :meth:`ClusterSystem.observables`. Returns one row per observable in
-    that order: species, kind, charge, n_ag, t_max_min, peak_norm, included, reason.
+    that order: species, kind, charge, n_first, t_max_min, peak_norm, included, reason.
     """
     species = observables["species"].tolist()
     times, y = experiment_matrix(table, species)
@@ -346,7 +346,7 @@ def experimental_tmax(
     no_data = np.isnan(t_max)
     below = ~no_data & (peak < settings.min_signal)
     reason = np.where(no_data, "no data", np.where(below, "below min_signal", ""))
-    out = observables[["species", "kind", "charge", "n_ag"]].copy()
+    out = observables[["species", "kind", "charge", "n_first"]].copy()
     out["t_max_min"] = t_max
     out["peak_norm"] = peak
     out["included"] = ~(no_data | below)

@@ -50,18 +50,32 @@ class RateConstants:
 
 @dataclass(frozen=True)
 class SampleConditions:
-    """Initial concentrations (nmol/L) and dead time (s) of one sample."""
+    """Initial concentrations (nmol/L) of the system's reactants and dead time (s) of one sample.
 
-    ag_nM: float
-    au_nM: float
+    ``concentrations_nM`` pairs each reactant's sample-sheet column (the system file's
+    ``sheet_column``) with its concentration, in the order of
+    :meth:`~intercluster.system.SystemDefinition.concentration_columns` (the reactant richest
+    in the first metal first): the order in which the kinetics takes its initial
+    concentrations (:attr:`initial_nM`). The dict form is flat,
+    ``{column: nmol/L, ..., "dead_time_s": s}``, its concentrations in that order.
+    """
+
+    concentrations_nM: tuple[tuple[str, float], ...]
     dead_time_s: float
 
     @classmethod
     def from_dict(cls, d: dict) -> SampleConditions:
-        return cls(float(d["ag_nM"]), float(d["au_nM"]), float(d["dead_time_s"]))
+        """Every key but ``dead_time_s`` is a reactant's concentration, in the mapping's order."""
+        concentrations = tuple((str(k), float(v)) for k, v in d.items() if k != "dead_time_s")
+        return cls(concentrations, float(d["dead_time_s"]))
+
+    @property
+    def initial_nM(self) -> tuple[float, ...]:
+        """The reactants' initial concentrations (nmol/L), in the system's order."""
+        return tuple(value for _, value in self.concentrations_nM)
 
     def to_dict(self) -> dict:
-        return {"ag_nM": self.ag_nM, "au_nM": self.au_nM, "dead_time_s": self.dead_time_s}
+        return {**dict(self.concentrations_nM), "dead_time_s": self.dead_time_s}
 
 
 def _check_keys(kind: str, d: dict, required: set, optional: set) -> None:

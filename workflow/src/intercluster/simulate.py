@@ -409,7 +409,7 @@ def observables_table(result: SimulationResult, system=None):
     """Long table of the 77 observable ions: one row per (time, ion).
 
     Columns: ``time_min`` (experimental time), ``species`` (paper label), ``kind``,
-    ``charge``, ``n_ag`` (atoms of the first metal), ``concentration_nM`` and
+    ``charge``, ``n_first`` (atoms of the first metal), ``concentration_nM`` and
     ``intensity_norm`` (concentration over the summed ion concentration at that time;
     docs/science.md §3: a dimer ion counts as one ion).
     """
@@ -432,7 +432,7 @@ def observables_table(result: SimulationResult, system=None):
             "species": np.tile(labels["species"].to_numpy(), n_t),
             "kind": np.tile(labels["kind"].to_numpy(), n_t),
             "charge": np.tile(labels["charge"].to_numpy(), n_t),
-            "n_ag": np.tile(labels["n_ag"].to_numpy(), n_t),
+            "n_first": np.tile(labels["n_first"].to_numpy(), n_t),
             "concentration_nM": obs.ravel(),
             "intensity_norm": norm.ravel(),
         }
@@ -440,7 +440,7 @@ def observables_table(result: SimulationResult, system=None):
 
 
 def isomers_table(result: SimulationResult):
-    """Long table of the dimer isomers: ``time_min, i, j, n_ag_total, concentration_nM``."""
+    """Long table of the dimer isomers: ``time_min, i, j, n_first_total, concentration_nM``."""
     import pandas as pd
 
     pairs = result.network.dimer_pairs
@@ -451,7 +451,7 @@ def isomers_table(result: SimulationResult):
             "time_min": np.repeat(result.times_s / 60.0, n_d),
             "i": np.tile(pairs[:, 0], n_t),
             "j": np.tile(pairs[:, 1], n_t),
-            "n_ag_total": np.tile(pairs.sum(axis=1), n_t),
+            "n_first_total": np.tile(pairs.sum(axis=1), n_t),
             "concentration_nM": iso.ravel(),
         }
     )

@@ -161,7 +161,7 @@ class ClusterSystem:
         """The observable ions in the paper's order: monomers by A count, then dimers.
 
         Columns: ``species`` (label), ``kind`` (monomer/dimer), ``subunits``, ``charge``,
-        ``n_ag`` (atoms of the first metal; the column keeps the paper's name), ``formula``.
+        ``n_first`` (atoms of the first metal; the column keeps the paper's name), ``formula``.
         """
         rows = []
         for subunits, kind, charge in (
@@ -175,7 +175,7 @@ class ClusterSystem:
                         "kind": kind,
                         "subunits": subunits,
                         "charge": charge,
-                        "n_ag": n_a,
+                        "n_first": n_a,
                         "formula": format_formula(self.elemental_formula(n_a, subunits)),
                     }
                 )
@@ -464,6 +464,19 @@ class SystemDefinition:
             return -reactant.composition / self.family(reactant.family).nuclearity
 
         return tuple(r.sheet_column for r in sorted(self.reactants, key=first_metal_fraction))
+
+    def first_metal_fraction(self, concentrations_nM: dict[str, float]) -> float:
+        """Atom fraction of the first metal in a mixture of the reactants.
+
+        ``concentrations_nM`` maps the reactants' sheet columns to nmol/L: the first metal's
+        atoms over all metal atoms of the reactant clusters (the binomials' p of Figure S6).
+        """
+        first = total = 0.0
+        for reactant in self.reactants:
+            c = float(concentrations_nM[reactant.sheet_column])
+            first += c * reactant.composition
+            total += c * self.family(reactant.family).nuclearity
+        return first / total
 
     # --- bridge to today's pipeline -------------------------------------------------------
     def cluster_system(self) -> ClusterSystem:

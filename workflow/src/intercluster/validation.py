@@ -29,6 +29,7 @@ __all__ = [
     "defaulting_validator",
     "grid_size",
     "load_sample_sheet",
+    "order_conditions",
     "schema_defaults",
     "validate_config",
 ]
@@ -117,6 +118,34 @@ def validate_config(config: dict, where: str = "config") -> dict:
             f"points ({n_points})"
         )
     return config
+
+
+def order_conditions(config: dict, columns: tuple[str, ...], where: str = "config") -> None:
+    """The config's sample conditions name exactly the system's concentration columns.
+
+    ``kinetics.table1_conditions`` and every ``virtual_experiment.samples`` entry give the
+    initial concentrations of the cluster system's reactants under their sheet column names
+    (``columns``, :meth:`~intercluster.system.SystemDefinition.concentration_columns`). A
+    missing or unknown column raises :class:`InputError`; the mappings are then put in the
+    system's order, in place (the order :class:`~intercluster.records.SampleConditions` and
+    the kinetics take them in).
+    """
+    mappings = [("kinetics.table1_conditions", config["kinetics"]["table1_conditions"])]
+    mappings += [
+        (f"virtual_experiment.samples.{name}", entry)
+        for name, entry in config["virtual_experiment"]["samples"].items()
+    ]
+    for key, mapping in mappings:
+        given = [k for k in mapping if k != "dead_time_s"]
+        if set(given) != set(columns):
+            raise InputError(
+                f"{where}: {key}: concentrations {', '.join(given) or '(none)'}; expected the "
+                f"system's reactant columns {', '.join(columns)}"
+            )
+        ordered = {c: mapping.pop(c) for c in columns}
+        rest = dict(mapping)
+        mapping.clear()
+        mapping.update({**ordered, **rest})
 
 
 def schema_defaults(section: str) -> dict:

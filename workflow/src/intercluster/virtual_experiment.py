@@ -45,6 +45,7 @@ from scipy.special import ndtr
 from .io import SYNTHETIC_LABEL
 from .isotopes import FWHM_TO_SIGMA, IsotopePattern, system_patterns
 from .network import ReactionNetwork, build_network
+from .records import SampleConditions
 from .system import ClusterSystem
 
 log = logging.getLogger(__name__)
@@ -182,7 +183,10 @@ def simulate_sample(
     fine_step_min: float = 0.05,
 ) -> VirtualSample:
     """Simulate one sample of the ``virtual_experiment`` config section (spectra + truth)."""
-    conditions = ve["samples"][sample]
+    # the reactants' concentrations, in the system's order (records.SampleConditions)
+    conditions = SampleConditions.from_dict(
+        {**ve["samples"][sample], "dead_time_s": ve["dead_time_s"]}
+    )
     noise = ve.get("noise", {})
     calibration = ve.get("calibration", {})
     cid_cfg = ve.get("cid", {})
@@ -196,8 +200,8 @@ def simulate_sample(
     fine = np.arange(0.0, t_end + 1e-9, fine_step_min)
     all_times = np.unique(np.concatenate([times_min, fine, cid_times]))
     obs, isomers = simulate_truth(
-        network, ve["rate_constants"], conditions["ag_nM"], conditions["au_nM"], all_times,
-        ve["dead_time_s"],
+        network, ve["rate_constants"], *conditions.initial_nM, all_times,
+        conditions.dead_time_s,
     )  # fmt: skip
     norm = obs / obs.sum(axis=1, keepdims=True)
     at = {t: n for n, t in enumerate(all_times)}
@@ -244,7 +248,7 @@ def simulate_sample(
         dimer_idx = labels.index[labels["kind"] == "dimer"]
         avg = np.array([patterns[k].average_mz for k in dimer_idx])
         prec = int(dimer_idx[np.argmin(np.abs(avg - precursor_mz))])
-        s = int(labels.loc[prec, "n_ag"])
+        s = int(labels.loc[prec, "n_first"])
         fragments = cid_fragment_distribution(network, isomers[[at[t] for t in cid_times]], s)
         monomer_idx = labels.index[labels["kind"] == "monomer"].to_numpy()
         cid_rng = _sample_rng(ve["seed"], sample, 1)
@@ -260,8 +264,8 @@ def simulate_sample(
                  "scan_window": window, "precursor_mz": float(patterns[prec].average_mz),
                  "precursor_charge": abs(int(labels.loc[prec, "charge"]))}
             )  # fmt: skip
-            for k, m in enumerate(labels.loc[monomer_idx, "n_ag"]):
-                cid_rows.append({"time_min": float(t), "n_ag": int(m), "fraction": frac[k]})
+            for k, m in enumerate(labels.loc[monomer_idx, "n_first"]):
+                cid_rows.append({"time_min": float(t), "n_first": int(m), "fraction": frac[k]})
 
     n_k = len(labels)
     observables = pd.DataFrame(
@@ -269,16 +273,16 @@ def simulate_sample(
             "time_min": np.repeat(times_min, n_k),
             "species": np.tile(labels["species"].to_numpy(), len(times_min)),
             "charge": np.tile(labels["charge"].to_numpy(), len(times_min)),
-            "n_ag": np.tile(labels["n_ag"].to_numpy(), len(times_min)),
+            "n_first": np.tile(labels["n_first"].to_numpy(), len(times_min)),
             "concentration_nM": obs[scan_rows].ravel(),
             "intensity_norm": norm[scan_rows].ravel(),
         }
     )
     fine_norm = norm[fine_rows]
-    tmax = labels[["species", "charge", "n_ag"]].copy()
+    tmax = labels[["species", "charge", "n_first"]].copy()
     tmax["t_max_min"] = true_tmax(fine, fine_norm)
     tmax["max_intensity_norm"] = fine_norm.max(axis=0)
-    cid_truth = pd.DataFrame(cid_rows, columns=["time_min", "n_ag", "fraction"])
+    cid_truth = pd.DataFrame(cid_rows, columns=["time_min", "n_first", "fraction"])
     scans_df = pd.DataFrame(scans)
     for frame in (observables, tmax, cid_truth, scans_df):
         frame["source"] = SYNTHETIC_LABEL

@@ -13,10 +13,10 @@ without ``bbox_inches="tight"``, so a PNG's pixel size is ``figure_size * dpi`` 
 
 Tables the functions accept (column names as written by the workflow):
 
-* observables: ``time_min``, ``n_ag``, ``intensity_norm`` and ``kind`` (monomer/dimer) or
+* observables: ``time_min``, ``n_first``, ``intensity_norm`` and ``kind`` (monomer/dimer) or
   ``charge`` (the kind is then derived from the cluster system's charges);
-* isomers: ``time_min``, ``i``, ``j``, ``n_ag_total``, ``concentration_nM``;
-* CID fragments: ``time_min``, ``n_ag``, ``fraction``;
+* isomers: ``time_min``, ``i``, ``j``, ``n_first_total``, ``concentration_nM``;
+* CID fragments: ``time_min``, ``n_first``, ``fraction``;
 * chi² grid: ``k_dim``, ``k_diss``, ``k_ex``, ``chi2`` (and optionally ``status``).
 """
 

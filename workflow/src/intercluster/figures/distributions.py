@@ -27,9 +27,9 @@ from .style import (
 # --- S5: [Ag25Au25]2- and its isomers --------------------------------------------------
 
 
-def isomer_fractions(isomers: pd.DataFrame, n_ag_total: int) -> pd.DataFrame:
+def isomer_fractions(isomers: pd.DataFrame, n_first_total: int) -> pd.DataFrame:
     """Isomers of one dimer ion as fractions of that ion's total, per time (wide: i columns)."""
-    part = isomers[isomers["n_ag_total"] == n_ag_total]
+    part = isomers[isomers["n_first_total"] == n_first_total]
     wide = part.pivot_table(index="time_min", columns="i", values="concentration_nM", aggfunc="sum")
     total = wide.sum(axis=1)
     return wide.div(total.where(total > 0, np.nan), axis=0).fillna(0.0)
@@ -61,8 +61,8 @@ def figure_s5(
     )
     exp = with_kind(experiment, system)
     mod = with_kind(model, system)
-    sel_e = exp[(exp["kind"] == "dimer") & (exp["n_ag"] == target)].sort_values("time_min")
-    sel_m = mod[(mod["kind"] == "dimer") & (mod["n_ag"] == target)].sort_values("time_min")
+    sel_e = exp[(exp["kind"] == "dimer") & (exp["n_first"] == target)].sort_values("time_min")
+    sel_m = mod[(mod["kind"] == "dimer") & (mod["n_first"] == target)].sort_values("time_min")
     exp_name = "synthetic experiment" if synthetic else "experiment"
     ax_a.plot(sel_e["time_min"], sel_e["intensity_norm"], "o", ms=3.5, color="0.25", label=exp_name)
     ax_a.plot(
@@ -140,7 +140,7 @@ def equilibrium_distribution(
 @dataclass
 class SampleDistribution:
     sample: str
-    ag_fraction: float  # Ag atom fraction of the mixture
+    first_fraction: float  # Ag atom fraction of the mixture
     observables: pd.DataFrame
     synthetic: bool = False
     label: str = ""
@@ -165,7 +165,7 @@ def figure_s6(
     synthetic = any(s.synthetic for s in samples)
     for row, entry in enumerate(samples):
         mono, dim, (t0, t1) = equilibrium_distribution(entry.observables, system, window_min)
-        p = entry.ag_fraction
+        p = entry.first_fraction
         exp_name = "synthetic experiment" if entry.synthetic else "experiment"
         for col, (dist, size, kind) in enumerate(
             ((mono, n, "monomers"), (dim, 2 * n, "dimer ions"))
@@ -225,15 +225,15 @@ def figure_s6(
 
 
 def fragment_distribution(
-    isomers: pd.DataFrame, n_ag_total: int, time_min: float, nuclearity: int = 25
+    isomers: pd.DataFrame, n_first_total: int, time_min: float, nuclearity: int = 25
 ) -> np.ndarray:
-    """The monomer-subunit distribution (over n_ag = 0..N, sums to 1) of one dimer ion's
+    """The monomer-subunit distribution (over n_first = 0..N, sums to 1) of one dimer ion's
     isomers at the simulated time closest to ``time_min``: each isomer (i, j) gives one
     subunit i and one subunit j (what a symmetric CID would release)."""
-    part = isomers[isomers["n_ag_total"] == n_ag_total]
+    part = isomers[isomers["n_first_total"] == n_first_total]
     times = part["time_min"].unique()
     if times.size == 0:
-        raise ValueError(f"no isomers with n_ag_total = {n_ag_total}")
+        raise ValueError(f"no isomers with n_first_total = {n_first_total}")
     t = times[np.argmin(np.abs(times - time_min))]
     part = part[part["time_min"] == t]
     dist = np.zeros(nuclearity + 1)
@@ -288,7 +288,7 @@ def figure_s10(
         if len(cid_times):
             nearest = cid_times[np.argmin(np.abs(cid_times - t))]
             if abs(nearest - t) <= cid_tolerance_min:
-                frag = cid[cid["time_min"] == nearest].groupby("n_ag")["fraction"].sum()
+                frag = cid[cid["time_min"] == nearest].groupby("n_first")["fraction"].sum()
                 frag = frag.reindex(x, fill_value=0.0)
                 frag = frag / frag.sum() if frag.sum() > 0 else frag
                 ax.plot(

@@ -162,17 +162,17 @@ def figure3(
 # --- S7-S9: other mixing ratios ----------------------------------------------------------
 
 
-def trace_species(system: ClusterSystem, ag_fraction: float) -> list[tuple[str, int]]:
+def trace_species(system: ClusterSystem, first_fraction: float) -> list[tuple[str, int]]:
     """Species worth a trace: the reactants, the equilibrium-centre monomer, the
-    half-and-half dimer and the equilibrium-centre dimer (as (kind, n_ag), no duplicates)."""
+    half-and-half dimer and the equilibrium-centre dimer (as (kind, n_first), no duplicates)."""
     n = system.nuclearity
-    centre = int(round(n * ag_fraction))
+    centre = int(round(n * first_fraction))
     chosen = [
         ("monomer", n),
         ("monomer", 0),
         ("monomer", centre),
         ("dimer", n),
-        ("dimer", int(round(2 * n * ag_fraction))),
+        ("dimer", int(round(2 * n * first_fraction))),
     ]
     out: list[tuple[str, int]] = []
     for item in chosen:
@@ -192,7 +192,7 @@ def figure_s7_9(
     experiment: pd.DataFrame,
     model: pd.DataFrame,
     constants: dict,
-    ag_fraction: float,
+    first_fraction: float,
     system: ClusterSystem,
     sample_label: str = "",
     time_max_min: float = 54.0,
@@ -228,10 +228,11 @@ def figure_s7_9(
     exp = with_kind(experiment, system)
     mod = with_kind(model, system)
     palette = sns.color_palette("colorblind", 8)
-    for colour, (kind, n_ag) in zip(palette, trace_species(system, ag_fraction), strict=False):
-        label = ion_math(system, n_ag, 1 if kind == "monomer" else 2)
-        e = exp[(exp["kind"] == kind) & (exp["n_ag"] == n_ag)].sort_values("time_min")
-        m = mod[(mod["kind"] == kind) & (mod["n_ag"] == n_ag)].sort_values("time_min")
+    traced = trace_species(system, first_fraction)
+    for colour, (kind, n_first) in zip(palette, traced, strict=False):
+        label = ion_math(system, n_first, 1 if kind == "monomer" else 2)
+        e = exp[(exp["kind"] == kind) & (exp["n_first"] == n_first)].sort_values("time_min")
+        m = mod[(mod["kind"] == kind) & (mod["n_first"] == n_first)].sort_values("time_min")
         ax.plot(e["time_min"], e["intensity_norm"], "o", ms=3, color=colour, alpha=0.75)
         ax.plot(m["time_min"], m["intensity_norm"], "-", lw=1.8, color=colour, label=label)
     ax.set_xlim(0, time_max_min)

@@ -166,7 +166,7 @@ def observable_matrices(
     blocks = []
     for kind, size in (("monomer", system.n_monomers), ("dimer", system.n_dimer_ions)):
         part = frame[frame["kind"] == kind]
-        table = part.pivot_table(index="time_min", columns="n_ag", values=value, aggfunc="sum")
+        table = part.pivot_table(index="time_min", columns="n_first", values=value, aggfunc="sum")
         table = table.reindex(index=times, columns=range(size)).fillna(0.0)
         blocks.append(table.to_numpy(float))
     return times, blocks[0], blocks[1]
