@@ -391,7 +391,7 @@ def test_wired_trajectory_fit_recovers_truth_with_dimer_response_0_7():
     table["intensity_norm"] /= table.groupby("time_min")["intensity_norm"].transform("sum")
     exp = experimental_tmax(table, OBS, TmaxSettings.schema_default())
     points = fit.grid_points(GRID)
-    conditions = fit.Conditions(40.0, 40.0, 20.0)
+    conditions = COND_40_40
     options = {"rtol": 1e-6, "atol": 1e-9, "max_steps": 10**6}
     single = unc.trajectory_grid_fit(ReactionNetwork(3), points, {"s": (conditions, table, exp)},
                                      OBS, options)  # fmt: skip

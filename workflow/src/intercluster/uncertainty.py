@@ -434,9 +434,10 @@ def weighted_chi2_from_chunks(
 
 def combination_concentration(conditions: Mapping[str, Mapping]) -> float:
     """c (nmol/L) of ``k_dim*c/k_ex``: the lower initial reactant concentration, the lowest
-    over the samples of a joint fit (``conditions``: sample -> its ``*_nM`` keys)."""
+    over the samples of a joint fit (``conditions``: sample -> the dict form of its
+    :class:`~intercluster.records.SampleConditions`, or a mapping of concentrations only)."""
     values = [float(v) for cond in conditions.values() for k, v in cond.items()
-              if k.endswith("_nM") and float(v) > 0]  # fmt: skip
+              if k != "dead_time_s" and float(v) > 0]  # fmt: skip
     if not values:
         raise ValueError("no positive initial concentration for k_dim*c/k_ex")
     return min(values)
@@ -928,8 +929,8 @@ def coverage_grid_tmax(system, cluster: dict, ve: Mapping, kinetics: dict, sampl
     model = int(settings.model if settings.model is not None else ve["model"])
     grid = coverage_grid(ve["rate_constants"], settings.steps_decades, settings.half_width_steps)
     times = coverage_times(ve["t_end_min"], settings.scan_interval_min)
-    c = ve["samples"][sample]
-    conditions = fit.Conditions(float(c["ag_nM"]), float(c["au_nM"]), float(ve["dead_time_s"]))
+    conditions = fit.Conditions.from_dict({**ve["samples"][sample],
+                                           "dead_time_s": ve["dead_time_s"]})  # fmt: skip
     return fit.run_chunk(
         fit.network_for(model, cluster, kinetics), fit.grid_points(grid), conditions, times,
         system.observables()["species"].tolist(), tmax,
@@ -1119,9 +1120,7 @@ def best_fit_sbml(best, network, conditions) -> str:
     from .sbml import consistency_errors, sbml_string
 
     k = best.constants
-    c = conditions.to_dict()
-    first, second = (float(c[key]) for key in list(c)[:2])  # the two reactants, in order
-    text = sbml_string(network, k.k_dim, k.k_diss, k.k_ex, first, second)
+    text = sbml_string(network, k.k_dim, k.k_diss, k.k_ex, *conditions.initial_nM)
     errors = consistency_errors(text)
     if errors:
         raise RuntimeError("SBML consistency check failed:\n" + "\n".join(errors))
@@ -1342,10 +1341,8 @@ def trajectory_grid_fit(network, points: pd.DataFrame, experiments: Mapping, obs
         conditions, intensities, exp_tmax = experiments[sample]
         times, y = experiment_matrix(intensities, species)
         included = exp_tmax.set_index("species").loc[species, "included"].to_numpy(bool)
-        c = conditions.to_dict()
-        first, second = (float(c[key]) for key in list(c)[:2])
         tolerances = {k: v for k, v in (options or {}).items() if k in ("rtol", "atol")}
-        sims = simulate_many(network, params, first, second, np.asarray(times) * 60.0,
+        sims = simulate_many(network, params, *conditions.initial_nM, np.asarray(times) * 60.0,
                              float(conditions.dead_time_s), **tolerances)  # fmt: skip
         samples.append((sims.observables, normalise_rows(y), included))
     return trajectory_table(points, trajectory_fit_samples(samples, is_dimer))

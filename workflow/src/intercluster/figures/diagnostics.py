@@ -361,8 +361,7 @@ def figure_tmax_residuals(
                 part = frame[(frame["sample"] == sample) & (frame["kind"] == kind)]
                 if part.empty:
                     continue
-                atoms = "n_first" if "n_first" in part.columns else "n_ag"
-                x = part[atoms].to_numpy(float) + (n - (len(samples) - 1) / 2) * width
+                x = part["n_first"].to_numpy(float) + (n - (len(samples) - 1) / 2) * width
                 label = kind if len(samples) == 1 else f"{sample}, {kind}"
                 ax.errorbar(x, part["residual_min"].to_numpy(float),
                             yerr=part["sigma_min"].to_numpy(float), fmt=marker, ms=3.5,
