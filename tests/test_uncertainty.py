@@ -16,6 +16,7 @@ from intercluster import uncertainty as unc
 from intercluster.io import SYNTHETIC_LABEL
 from intercluster.network import ReactionNetwork
 from intercluster.observables import TmaxSettings, experiment_matrix, experimental_tmax
+from intercluster.replicas import virtual_replica
 from intercluster.settings import UncertaintySettings
 from intercluster.simulate import simulate_many
 from intercluster.system import system_of_config
@@ -79,7 +80,7 @@ def replicas():
     """N noise replicas of the virtual experiment (new seeds, same truth), deconvolved."""
     ve = _ve()
     return [
-        unc.virtual_replica(SYSTEM, ve, SAMPLE, 1000 + r, TIMES, n_replicas=BOOTSTRAP)[1]
+        virtual_replica(SYSTEM, ve, SAMPLE, 1000 + r, TIMES, n_replicas=BOOTSTRAP)[1]
         for r in range(N_REPLICAS)
     ]
 
@@ -97,7 +98,7 @@ def _sigma(tmp_path, seeds, ions):
     for n, seed in enumerate(seeds):
         path = tmp_path / f"seed{seed}_ions{ions:.0e}.mzML" if n == 0 else None
         tables.append(
-            unc.virtual_replica(SYSTEM, ve, SAMPLE, seed, TIMES, n_replicas=BOOTSTRAP,
+            virtual_replica(SYSTEM, ve, SAMPLE, seed, TIMES, n_replicas=BOOTSTRAP,
                                 mzml_path=path)[1]
         )  # fmt: skip
     return tables

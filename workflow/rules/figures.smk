@@ -241,7 +241,7 @@ rule report_tables:
         best=best_fit_tables,
         plausibility=plausibility_tables,
         comparison=expand(
-            "results/fit/{fit_sample}/model_comparison.tsv", fit_sample=FIT_SAMPLES
+            "results/fit/{fit_sample}/model_comparison.md", fit_sample=FIT_SAMPLES
         ),
     output:
         best=report(

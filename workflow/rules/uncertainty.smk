@@ -90,7 +90,7 @@ rule coverage_replica:
     wildcard_constraints:
         replica=r"\d+",
     conda:
-        "../../envs/fit.yaml"
+        "../../envs/ms.yaml"
     params:
         sample=COVERAGE_SAMPLE,
         virtual_experiment=config["virtual_experiment"],

@@ -4,10 +4,8 @@ import html
 import logging
 from pathlib import Path
 
-from intercluster.io import read_tsv
-from intercluster.records import read_best_fit, read_plausibility
+from intercluster.records import PROFILE_NAMES, read_best_fit, read_plausibility
 from intercluster.rule_script import run
-from intercluster.uncertainty import PROFILE_NAMES, model_comparison_statement
 
 log = logging.getLogger("intercluster")
 
@@ -104,8 +102,8 @@ def comparison_section(samples, paths):
     """Model comparison and goodness of fit per fit, in words (rule model_comparison)."""
     parts = []
     for sample, path in zip(samples, paths, strict=True):
-        text = model_comparison_statement(read_tsv(path))
-        items = "".join(f"<li>{html.escape(line)}</li>" for line in text.splitlines())
+        lines = [t for t in Path(path).read_text().splitlines() if t and not t.startswith("#")]
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
         parts.append(f"<p><b>{html.escape(sample)}</b></p><ul>{items}</ul>")
     return (
         "<h4>Model comparison and goodness of fit (weighted χ², AIC; docs/science.md, "

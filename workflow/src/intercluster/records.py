@@ -26,6 +26,9 @@ __all__ = [
 ]
 
 RATE_CONSTANTS = ("k_dim", "k_diss", "k_ex")
+#: What best.json's ``identifiability`` and ``intervals_weighted`` are keyed by: the constants
+#: and the combinations the data fix (intercluster.uncertainty profiles them).
+PROFILE_NAMES = (*RATE_CONSTANTS, "k_dim:k_diss", "k_dim*c/k_ex")
 
 
 @dataclass(frozen=True)

@@ -99,15 +99,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import fit
+from . import fit, records
 from .network import RATE_CONSTANTS
 from .observables import TmaxSettings, peak_finder, tmax_of
 
 #: σ(t_max) is never below this fraction of the (median) scan interval (module docstring).
 SIGMA_FLOOR_FRACTION = 0.1
-RATIO = "k_dim:k_diss"
-RATE_RATIO = "k_dim*c/k_ex"
-PROFILE_NAMES = (*RATE_CONSTANTS, RATIO, RATE_RATIO)
+PROFILE_NAMES = records.PROFILE_NAMES
+RATIO, RATE_RATIO = PROFILE_NAMES[3], PROFILE_NAMES[4]
 IDENTIFIABLE = "identifiable"
 PRACTICALLY_NON_IDENTIFIABLE = "practically non-identifiable"
 FLAT = "flat"
@@ -938,24 +937,6 @@ def coverage_grid_tmax(system, cluster: dict, ve: Mapping, kinetics: dict, sampl
     )  # fmt: skip
 
 
-def coverage_replica_table(system, ve: Mapping, kinetics: dict, deconvolution: dict,
-                           sample: str, replica: int, settings, uncertainty,
-                           tmax: TmaxSettings) -> pd.DataFrame:  # fmt: skip
-    """t_max with σ of noise replica ``replica`` (noise seed ``settings.seed + replica``) of
-    the virtual experiment's sample, through spectra and deconvolution (rule coverage_replica).
-    ``settings``: CoverageSettings; ``uncertainty``: UncertaintySettings (block length, floor)."""
-    ve = _coverage_ve(ve, sample)
-    times = coverage_times(ve["t_end_min"], settings.scan_interval_min)
-    table = virtual_replica(
-        system, ve, sample, settings.seed + int(replica), times,
-        convention=str(kinetics["convention"]), settings=tmax, deconvolution=deconvolution,
-        n_replicas=settings.bootstrap_replicas, block_length=uncertainty.block_length,
-        floor_fraction=uncertainty.sigma_floor_fraction,
-    )[1]  # fmt: skip
-    table.insert(0, "replica", int(replica))
-    return table
-
-
 def read_tmax_table(path) -> pd.DataFrame:
     """A t_max table with σ as written (``included`` read back as bool)."""
     from .io import read_tsv
@@ -1112,19 +1093,6 @@ def compare_fitted_models(weighted: Mapping[int, pd.DataFrame]) -> pd.DataFrame:
     if len(n_residuals) != 1:
         raise ValueError(f"the models were fitted to different observables: {n_residuals}")
     return compare_models(chi2_min, n_residuals.pop())
-
-
-def best_fit_sbml(best, network, conditions) -> str:
-    """SBML of a best fit with its constants set (eq 1's best grid point) and the initial
-    concentrations of ``conditions`` (SampleConditions; rule best_fit_sbml)."""
-    from .sbml import consistency_errors, sbml_string
-
-    k = best.constants
-    text = sbml_string(network, k.k_dim, k.k_diss, k.k_ex, *conditions.initial_nM)
-    errors = consistency_errors(text)
-    if errors:
-        raise RuntimeError("SBML consistency check failed:\n" + "\n".join(errors))
-    return text
 
 
 def model_comparison_statement(comparison: pd.DataFrame) -> str:
@@ -1379,71 +1347,3 @@ def trajectory_delta(table: pd.DataFrame, confidence: float = 0.95, n_parameters
     """
     n = int(table["n_species"].iloc[0])
     return float(np.nanmin(table["chi2"])) * fit.f_test_delta(n, n_parameters, confidence)
-
-
-# --- virtual-experiment replicas ----------------------------------------------------------------
-def virtual_replica(
-    system,
-    ve: dict,
-    sample: str,
-    seed: int,
-    times_min=None,
-    convention: str = "S",
-    settings: TmaxSettings | None = None,
-    deconvolution: dict | None = None,
-    n_replicas: int = 200,
-    block_length: int = 1,
-    floor_fraction: float = SIGMA_FLOOR_FRACTION,
-    mzml_path=None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One noise replica of a SYNTHETIC virtual-experiment sample, through the MS front end.
-
-    The virtual experiment (``ve``, the ``virtual_experiment`` config section) is simulated
-    with noise seed ``seed`` (same truth), deconvolved
-    (:func:`intercluster.deconvolution.deconvolve_run`) and reduced to t_max with σ
-    (:func:`tmax_uncertainty_table`; the bootstrap uses ``seed`` too). With ``mzml_path``
-    the spectra go through a real mzML file (write, read back); without, the in-memory
-    spectra are deconvolved directly (the round trip is lossless).
-
-    Returns
-    -------
-    (DataFrame, DataFrame)
-        The intensity table of the deconvolution and the t_max table with σ, both with a
-        ``source`` column saying SYNTHETIC.
-    """
-    from .deconvolution import deconvolve_run, observable_basis
-    from .ingest import SpectraRun, read_spectra
-    from .io import SYNTHETIC_LABEL
-    from .virtual_experiment import simulate_sample, write_mzml
-
-    deconvolution = deconvolution or {}
-    ve = {**ve, "seed": int(seed)}
-    vs = simulate_sample(system, ve, sample, convention, times_min=times_min)
-    if mzml_path is not None:
-        write_mzml(mzml_path, vs.ms1, resolving_power=ve.get("resolving_power"))
-        run = read_spectra(mzml_path, mz_required=observable_basis(system).mz_span)
-    else:
-        run = SpectraRun(
-            path=f"SYNTHETIC replica {seed}",
-            ms_level=1,
-            times_min=np.array([s["time_min"] for s in vs.ms1]),
-            native_ids=[s["id"] for s in vs.ms1],
-            index=np.arange(len(vs.ms1)),
-            mz=[s["mz"] for s in vs.ms1],
-            intensity=[s["intensity"] for s in vs.ms1],
-            synthetic=True,
-        )
-    intensities, _, _ = deconvolve_run(
-        run,
-        system,
-        float(deconvolution.get("resolving_power_guess", ve.get("resolving_power", 25000.0))),
-        bool(deconvolution.get("fit_resolving_power", True)),
-        float(deconvolution.get("max_shift_ppm", 20.0)),
-    )
-    table = tmax_uncertainty_table(
-        intensities, system.observables(), settings, n_replicas, block_length, seed,
-        floor_fraction,
-    )  # fmt: skip
-    for frame in (intensities, table):
-        frame["source"] = SYNTHETIC_LABEL
-    return intensities, table
