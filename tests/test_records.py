@@ -189,3 +189,20 @@ def test_every_rule_script_is_a_thin_adapter():
         assert "noqa" not in text, path.name
         assert text.rstrip().endswith("run(main)"), path.name
         assert "snakemake" not in text.replace("snakemake)", ""), path.name
+
+
+def test_weighted_fit_on_a_grid_with_unequal_steps_leaves_the_combinations_out():
+    """k_dim and k_diss with different log steps: no k_dim:k_diss profile, named with the
+    reason; the constants and k_dim*c/k_ex (equal k_dim and k_ex steps) are profiled."""
+    from intercluster import uncertainty as unc
+
+    grid = {**GRID, "k_diss": {"min": 1e-2, "max": 1.0, "n": 5}}
+    points = fit.grid_points(grid)
+    table = points.assign(chi2=10.0 + np.log10(points["k_ex"] / 1e-2) ** 2 * 100, n_species=70,
+                          status="ok", message="")  # fmt: skip
+    fields = unc.weighted_fit_fields(table, c_nM=40.0)
+    assert set(fields["identifiability"]) == {"k_dim", "k_diss", "k_ex", "k_dim*c/k_ex"}
+    assert set(fields["weighted"]["not_profiled"]) == {"k_dim:k_diss"}
+    assert "equal log steps" in fields["weighted"]["not_profiled"]["k_dim:k_diss"]
+    assert fields["identifiability"]["k_ex"] == "identifiable"
+    assert fields["identifiability"]["k_dim"] == "flat"

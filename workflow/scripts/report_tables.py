@@ -83,6 +83,9 @@ def trajectory_rows(pairs, paths):
                  f"<td>{fmt(b['sse'], 4)}</td>"]  # fmt: skip
         for name in PROFILE_NAMES:
             label = t["identifiability"].get(name)
+            if label is None:
+                cells.append("<td class='l'>–</td>")
+                continue
             ends = " – ".join("open" if v is None else fmt(v, 3)
                               for v in t["intervals"].get(name, (None, None)))  # fmt: skip
             cells.append(f"<td class='l'>{html.escape(str(label))}: {ends}</td>")

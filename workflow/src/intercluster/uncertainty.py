@@ -449,8 +449,10 @@ def weighted_fit_fields(
 
     Returns ``identifiability`` and ``intervals_weighted`` (:func:`best_json_fields`) and
     ``weighted``: the rule, confidence, Δχ², c, the best point of χ²_w and, per name, the
-    label, interval, whether it is resolved by the grid, the level and the profile. Without
-    a successful grid point: only ``weighted`` with ``best`` None.
+    label, interval, whether it is resolved by the grid, the level and the profile. A
+    combination the grid cannot profile (unequal log steps) is left out and named in
+    ``not_profiled`` with the reason. Without a successful grid point: only ``weighted``
+    with ``best`` None.
     """
     ok = (weighted["status"] == fit.STATUS_OK).to_numpy() & np.isfinite(weighted["chi2"])
     section: dict = {
@@ -470,7 +472,9 @@ def weighted_fit_fields(
         "chi2": float(row["chi2"]),
         "n_species": int(row["n_species"]),
     }
-    results = profile_results(weighted, c_nM=c_nM, confidence=confidence)
+    names, skipped = profilable_names(weighted, c_nM)
+    results = profile_results(weighted, c_nM=c_nM, confidence=confidence, names=names)
+    section["not_profiled"] = skipped
     section["profiles"] = {name: r.as_dict() for name, r in results.items()}
     return {**best_json_fields(results), "weighted": section}
 
@@ -677,6 +681,21 @@ def profile_results(
         name: profile_result(name, v, p, level)
         for name, (v, p) in _profiles(values, grid, c_nM, names).items()
     }
+
+
+def profilable_names(chi2: pd.DataFrame, c_nM: float | None = None) -> tuple[list, dict]:
+    """(names the grid can profile, name -> why not): a combination needs equal log steps of
+    the constants it joins (k_dim*c/k_ex also needs c)."""
+    grid = GridIndex.from_table(chi2)
+    names, skipped = [], {}
+    for name in PROFILE_NAMES:
+        try:
+            grid.combination(name, c_nM)
+        except ValueError as exc:
+            skipped[name] = str(exc)
+            continue
+        names.append(name)
+    return names, skipped
 
 
 def best_json_fields(results: Mapping[str, ProfileResult]) -> dict:
@@ -1324,7 +1343,8 @@ def trajectory_fields(table: pd.DataFrame, c_nM: float | None, confidence: float
         return {"best": None}
     row = ok.sort_values(["chi2", "point"]).iloc[0]
     delta = trajectory_delta(table, confidence)
-    results = profile_results(table, c_nM=c_nM, delta=delta)
+    names, skipped = profilable_names(table, c_nM)
+    results = profile_results(table, c_nM=c_nM, delta=delta, names=names)
     return {
         "rule": "profile SSE <= SSE_min (1 + F(1, n-4; conf)/(n-4)); r fitted per point",
         "sse_unit": "normalised intensity^2",
@@ -1337,6 +1357,7 @@ def trajectory_fields(table: pd.DataFrame, c_nM: float | None, confidence: float
         "identifiability": {name: r.label for name, r in results.items()},
         "intervals": {name: [r.low, r.high] for name, r in results.items()},
         "profiles": {name: r.as_dict() for name, r in results.items()},
+        "not_profiled": skipped,
     }
 
 
