@@ -42,6 +42,7 @@ import yaml  # noqa: E402
 from intercluster import fit  # noqa: E402
 from intercluster.network import ReactionNetwork  # noqa: E402
 from intercluster.observables import TmaxSettings  # noqa: E402
+from intercluster.records import RateConstants  # noqa: E402
 from intercluster.system import DEFAULT_SYSTEM  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,8 +64,9 @@ def cpu(fn, *args, **kwargs):
 
 
 def experiment(settings, options) -> pd.DataFrame:
-    status, message, t_max = fit.simulate_tmax(ReactionNetwork(MODEL), *TRUTH, COND, TIMES_MIN,
-                                               settings, options=options)  # fmt: skip
+    status, message, t_max = fit.simulate_tmax(
+        ReactionNetwork(MODEL), RateConstants(*TRUTH), COND, TIMES_MIN, settings, options=options
+    )
     assert status == "ok", message
     table = DEFAULT_SYSTEM.observables()[["species", "kind", "charge", "n_first"]].copy()
     table["t_max_min"] = t_max

@@ -27,20 +27,19 @@ from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 import numpy as np  # noqa: E402
 
 from intercluster.network import ReactionNetwork  # noqa: E402
-from intercluster.simulate import (  # noqa: E402
-    DEFAULT_ATOL,
-    DEFAULT_RTOL,
-    simulate,
-    simulate_many,
-    simulate_reference,
-)
+from intercluster.records import RateConstants, SampleConditions  # noqa: E402
+from intercluster.settings import SolverOptions  # noqa: E402
+from intercluster.simulate import simulate, simulate_many  # noqa: E402
 
 TABLE1 = {1: (3.2e-3, 3.2e-2, 3.2e-2), 2: (1e-2, 1e-1, 3.2e-2), 3: (1e-2, 5.6e-2, 3.2e-2)}
 GRID_VALUES = np.logspace(-3, 0, 13)
 C_A = C_B = 40.0
 DEAD_TIME = 20.0
+CONDITIONS = SampleConditions.from_dict({"ag_nM": C_A, "au_nM": C_B, "dead_time_s": DEAD_TIME})
 TIMES = np.arange(0.0, 3600.0 + 1, 15.0)
-RTOL, ATOL = DEFAULT_RTOL, DEFAULT_ATOL
+OPTIONS = SolverOptions.schema_default()  # the workflow's fast simulator
+REFERENCE = SolverOptions(rtol=1e-10, atol=1e-13, max_steps=OPTIONS.max_steps, method="reference")
+RTOL, ATOL = OPTIONS.rtol, OPTIONS.atol
 FLOOR = 1e-3
 
 
@@ -62,7 +61,7 @@ def rel_dev(a, ref) -> float:
 
 
 def atom_drift(net, states) -> float:
-    y0 = net.initial_state(C_A, C_B)
+    y0 = net.initial_state(CONDITIONS)
     return max(
         float(np.max(np.abs(states @ w - w @ y0)) / (w @ y0)) for w in (net.atoms_a, net.atoms_b)
     )
@@ -77,7 +76,8 @@ class RoadRunnerSim:
         from intercluster.sbml import sbml_string
 
         self.net = net
-        self.rr = roadrunner.RoadRunner(sbml_string(net, *TABLE1[net.model], C_A, C_B))
+        text = sbml_string(net, RateConstants(*TABLE1[net.model]), CONDITIONS)
+        self.rr = roadrunner.RoadRunner(text)
         self.rr.timeCourseSelections = ["time"] + [f"[{s}]" for s in net.species_ids]
         self.times = np.concatenate([[0.0], TIMES + DEAD_TIME])
 
@@ -97,14 +97,14 @@ def compare_model(model: int, n_points: int) -> dict:
     net = ReactionNetwork(model, "S")
     points = sample_points(n_points, model)
     rr = RoadRunnerSim(net)
-    simulate(net, *points[0], C_A, C_B, TIMES)  # compile / load the numba cache
+    simulate(net, RateConstants(*points[0]), CONDITIONS, TIMES)  # compile / load the numba cache
     rr(*points[0])  # roadrunner JIT-compiles the model at load; warm it too
     ours_ms, rr_ms, ours_dev, rr_dev, ours_drift, rr_drift = [], [], [], [], [], []
     failed = 0
     for k in points:
-        ref = simulate_reference(net, *k, C_A, C_B, TIMES, DEAD_TIME, rtol=1e-10, atol=1e-13)
+        ref = simulate(net, RateConstants(*k), CONDITIONS, TIMES, REFERENCE)
         t0 = time.perf_counter()
-        ours = simulate(net, *k, C_A, C_B, TIMES, DEAD_TIME, rtol=RTOL, atol=ATOL)
+        ours = simulate(net, RateConstants(*k), CONDITIONS, TIMES, OPTIONS)
         t1 = time.perf_counter()
         try:
             theirs = rr(*k)
@@ -155,12 +155,12 @@ def _grid_chunk(args) -> tuple[int, int, float]:
     model, params = args
     net = ReactionNetwork(model, "S")
     t0 = time.perf_counter()
-    res = simulate_many(net, params, C_A, C_B, TIMES, DEAD_TIME, rtol=RTOL, atol=ATOL)
+    res = simulate_many(net, params, CONDITIONS, TIMES, OPTIONS)
     return int(np.sum(res.status == "ok")), len(params), time.perf_counter() - t0
 
 
 def _warm(model: int) -> None:
-    simulate(ReactionNetwork(model, "S"), 1e-2, 1e-2, 1e-2, C_A, C_B, TIMES[:2])
+    simulate(ReactionNetwork(model, "S"), RateConstants(1e-2, 1e-2, 1e-2), CONDITIONS, TIMES[:2])
 
 
 def run_grid(workers: int = 2, chunk: int = 64) -> dict:

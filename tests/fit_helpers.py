@@ -16,6 +16,7 @@ import pandas as pd
 from intercluster.io import write_tsv
 from intercluster.network import ReactionNetwork
 from intercluster.observables import normalise_rows
+from intercluster.records import RateConstants, SampleConditions
 from intercluster.simulate import simulate
 from intercluster.system import DEFAULT_SYSTEM
 
@@ -36,8 +37,9 @@ def synthetic_intensities(
     constants = constants or TRUTH
     times = np.arange(0.0, 60.0 + 1e-9, 0.5) if times_min is None else np.asarray(times_min)
     result = simulate(
-        ReactionNetwork(model), constants["k_dim"], constants["k_diss"], constants["k_ex"],
-        ag_nM, au_nM, times * 60.0, dead_time_s,
+        ReactionNetwork(model), RateConstants.from_dict(constants),
+        SampleConditions.from_dict({"ag_nM": ag_nM, "au_nM": au_nM, "dead_time_s": dead_time_s}),
+        times * 60.0,
     )  # fmt: skip
     assert result.ok, result.message
     y = normalise_rows(result.observables)

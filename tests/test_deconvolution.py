@@ -26,6 +26,7 @@ from intercluster.deconvolution import (
 from intercluster.ingest import read_spectra
 from intercluster.io import SYNTHETIC_LABEL
 from intercluster.network import ReactionNetwork
+from intercluster.records import RateConstants, SampleConditions
 from intercluster.system import ClusterSystem
 from intercluster.virtual_experiment import simulate_sample, simulate_truth, write_sample
 
@@ -149,8 +150,9 @@ def test_tmax_of_deconvolved_curves(experiment):
     network = ReactionNetwork(model=ve["model"], convention=CONFIG["kinetics"]["convention"])
     cond = ve["samples"][experiment["sample"]]
     obs, _ = simulate_truth(
-        network, ve["rate_constants"], cond["ag_nM"], cond["au_nM"], fine, ve["dead_time_s"]
-    )
+        network, RateConstants.from_dict(ve["rate_constants"]),
+        SampleConditions.from_dict({**cond, "dead_time_s": ve["dead_time_s"]}), fine,
+    )  # fmt: skip
     true = obs / obs.sum(axis=1, keepdims=True)
     failures, checked = [], 0
     for k, label in enumerate(labels):

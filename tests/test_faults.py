@@ -26,6 +26,8 @@ from workflow_helpers import REPO, small_config
 
 from intercluster import fit
 from intercluster.io import read_json
+from intercluster.records import RateConstants, SampleConditions
+from intercluster.settings import SolverOptions
 from intercluster.simulate import simulate
 from intercluster.system import load_system
 
@@ -61,9 +63,11 @@ def _step_limit_between_groups(config: dict) -> int:
     cluster = load_system(REPO / config["system"]).cluster_system().to_config()
     network = fit.network_for(3, cluster, config["kinetics"])
     steps = {}
+    CONDITIONS = SampleConditions.from_dict({"ag_nM": 40.0, "au_nM": 40.0, "dead_time_s": 20.0})
+    options = SolverOptions(config["kinetics"]["rtol"], config["kinetics"]["atol"], 100_000)
     for p in fit.grid_points(FAIL_GRID).itertuples():
-        result = simulate(network, p.k_dim, p.k_diss, p.k_ex, 40.0, 40.0, TIMES_MIN * 60.0, 20.0,
-                          rtol=config["kinetics"]["rtol"], atol=config["kinetics"]["atol"],
+        result = simulate(network, RateConstants(p.k_dim, p.k_diss, p.k_ex),
+                          CONDITIONS, TIMES_MIN * 60.0, options,
                           return_states=False)  # fmt: skip
         steps.setdefault(p.i_ex, []).append(result.stats["steps"])
     low, high = max(steps[0]), min(steps[1])

@@ -19,8 +19,9 @@ from workflow_helpers import small_config
 from intercluster import figures, fit
 from intercluster.io import SYNTHETIC_LABEL
 from intercluster.network import ReactionNetwork
-from intercluster.records import BestFit
-from intercluster.simulate import simulate_reference
+from intercluster.records import BestFit, RateConstants, SampleConditions
+from intercluster.settings import SolverOptions
+from intercluster.simulate import simulate
 from intercluster.system import DEFAULT_SYSTEM
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,8 +44,10 @@ def simulated(model: int, ag=40.0, au=40.0, step_min=1.0):
     """(observables table, isomers table) of a reference simulation, workflow layout."""
     net = ReactionNetwork(model)
     times = np.arange(0.0, 60.0 + 1e-9, step_min)
-    result = simulate_reference(
-        net, **TABLE1[model], c_a=ag, c_b=au, times_s=times * 60, rtol=1e-6, atol=1e-9
+    result = simulate(
+        net, RateConstants.from_dict(TABLE1[model]),
+        SampleConditions.from_dict({"ag_nM": ag, "au_nM": au, "dead_time_s": 20.0}), times * 60,
+        SolverOptions(rtol=1e-6, atol=1e-9, max_steps=100_000, method="reference"),
     )
     assert result.ok, result.message
     obs = DEFAULT_SYSTEM.observables()

@@ -165,13 +165,25 @@ def demo_run(tmp_path_factory):
     return read_spectra(path), config["deconvolution"]
 
 
-def test_demo_ion_forms_sum_to_the_previous_intensities(demo_run):
+def _without_trimers(tmp_path) -> Path:
+    import yaml
+
+    data = yaml.safe_load(AG25.read_text())
+    data["families"]["trimer"]["enabled"] = False
+    path = tmp_path / "without_trimers.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_demo_ion_forms_sum_to_the_previous_intensities(demo_run, tmp_path):
+    """The system file without its trimer family: exactly the observable deconvolution."""
     from intercluster.deconvolution import deconvolve_run
 
     run, dec = demo_run
     args = (dec["resolving_power_guess"], dec["fit_resolving_power"], dec["max_shift_ppm"])
-    before, qc_before, _ = deconvolve_run(run, load_system(AG25).cluster_system(), *args)
-    forms, after, qc_after, _ = fw.deconvolve_run_ion_forms(run, load_system(AG25), *args)
+    system = load_system(_without_trimers(tmp_path))
+    before, qc_before, _ = deconvolve_run(run, system.cluster_system(), *args)
+    forms, after, qc_after, _ = fw.deconvolve_run_ion_forms(run, system, *args)
     assert len(forms) == 3 * 77
     assert list(after.columns) == list(before.columns)
     assert (after["species"] == before["species"]).all()
@@ -181,20 +193,25 @@ def test_demo_ion_forms_sum_to_the_previous_intensities(demo_run):
 
 
 def test_trimers_get_their_own_columns_but_stay_out_of_the_observables(demo_run, tmp_path):
-    """With the trimer family enabled (data without trimers): 77 + 76 ion forms fitted, the
-    intensities table keeps the 77 observables normalised among themselves."""
+    """The trimer family is on by default (data without trimers): 77 + 76 ion forms fitted,
+    the intensities table keeps the 77 observables normalised among themselves, and they
+    are the 77 of the fit without trimers to well below the noise (1e-3 L1 per spectrum)."""
     run, dec = demo_run
-    text = AG25.read_text()
-    assert "    enabled: false\n" in text
-    path = tmp_path / "with_trimers.yaml"
-    path.write_text(text.replace("    enabled: false\n", "", 1))
-    system = load_system(path)
-    forms, intensities, _, _ = fw.deconvolve_run_ion_forms(
-        run, system, dec["resolving_power_guess"], dec["fit_resolving_power"],
-        dec["max_shift_ppm"],
-    )  # fmt: skip
+    args = (dec["resolving_power_guess"], dec["fit_resolving_power"], dec["max_shift_ppm"])
+    system = load_system(AG25)
+    forms, intensities, _, _ = fw.deconvolve_run_ion_forms(run, system, *args)
     assert len(forms) == 3 * (77 + 76)
     assert len(intensities) == 3 * 77
     assert np.allclose(intensities.groupby("time_min")["intensity_norm"].sum(), 1.0)
     trimer = forms.loc[forms["family"] == "trimer", "intensity"].sum()
     assert trimer < 0.01 * forms["intensity"].sum()
+    _, without, _, _ = fw.deconvolve_run_ion_forms(
+        run, load_system(_without_trimers(tmp_path)), *args
+    )
+    diff = np.abs(intensities["intensity_norm"].to_numpy() - without["intensity_norm"].to_numpy())
+    assert diff.reshape(3, 77).sum(axis=1).max() < 1e-3
+    # the other total: trimers counted, so the 77 sum to less than 1 (by the trimer share)
+    _, with_all, _, _ = fw.deconvolve_run_ion_forms(run, system, *args,
+                                                     normalise_over="all_clusters")  # fmt: skip
+    sums = with_all.groupby("time_min")["intensity_norm"].sum().to_numpy()
+    assert np.all(sums < 1.0) and np.all(sums > 1.0 - 0.01)

@@ -6,6 +6,8 @@ The yardstick of every comparison is the per-point path (``fit.run_chunk`` witho
 path beyond the integrator kernel itself.
 """
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,6 +22,8 @@ from intercluster.observables import (
     peak_finder,
     tmax_of,
 )
+from intercluster.records import RateConstants, SampleConditions
+from intercluster.settings import SolverOptions
 from intercluster.simulate import simulate, simulate_orbit
 from intercluster.system import DEFAULT_SYSTEM
 
@@ -28,7 +32,7 @@ ION_LABELS = OBS["species"].tolist()
 SETTINGS = TmaxSettings.schema_default()
 COND = fit.Conditions.from_dict({"ag_nM": 40.0, "au_nM": 40.0, "dead_time_s": 20.0})
 TIMES_MIN = np.arange(0.0, 60.0 + 1e-9, 0.5)
-OPTIONS = {"rtol": 1e-5, "atol": 1e-8}
+OPTIONS = SolverOptions(rtol=1e-5, atol=1e-8, max_steps=100_000)
 # 7 half-decade values per constant over the paper's range 1e-3 .. 1
 GRID7 = {n: {"min": 1e-3, "max": 1.0, "n": 7} for n in ("k_dim", "k_diss", "k_ex")}
 
@@ -94,8 +98,8 @@ def test_a_linear_grid_falls_back_and_gives_the_per_point_result():
     got = fit.run_chunk(net, chunk, COND, TIMES_MIN, ION_LABELS, SETTINGS, options=OPTIONS,
                         orbits=orbits)  # fmt: skip
     for row in got.sample(4, random_state=3).itertuples(index=False):
-        status, _, t_max = fit.simulate_tmax(net, row.k_dim, row.k_diss, row.k_ex, COND,
-                                             TIMES_MIN, SETTINGS, options=OPTIONS)  # fmt: skip
+        k = RateConstants(row.k_dim, row.k_diss, row.k_ex)
+        status, _, t_max = fit.simulate_tmax(net, k, COND, TIMES_MIN, SETTINGS, options=OPTIONS)
         assert status == "ok"
         assert np.array_equal(got.loc[got["point"] == row.point, ION_LABELS].to_numpy()[0], t_max)
 
@@ -108,8 +112,9 @@ def test_unequal_steps_fall_back_and_give_the_per_point_result():
     assert orbits is None and "log steps differ" in how
     net = ReactionNetwork(2)
     got = fit.run_chunk(net, chunk, COND, TIMES_MIN, ION_LABELS, SETTINGS, options=OPTIONS)
-    per_point = [fit.simulate_tmax(net, p.k_dim, p.k_diss, p.k_ex, COND, TIMES_MIN, SETTINGS,
-                                   options=OPTIONS)[2] for p in points.itertuples()]  # fmt: skip
+    per_point = [fit.simulate_tmax(net, RateConstants(p.k_dim, p.k_diss, p.k_ex), COND,
+                                   TIMES_MIN, SETTINGS, options=OPTIONS)[2]
+                 for p in points.itertuples()]  # fmt: skip
     assert np.array_equal(got[ION_LABELS].to_numpy(), np.array(per_point))
 
 
@@ -130,8 +135,8 @@ def test_chunks_share_whole_orbits_balanced_by_cost(n_chunks):
 def test_a_one_member_orbit_is_exactly_simulate():
     net = ReactionNetwork(3)
     k = (1e-2, 5.6e-2, 3.2e-2)
-    orbit = simulate_orbit(net, *k, [1.0], 40.0, 40.0, TIMES_MIN * 60, 20.0, **OPTIONS)
-    single = simulate(net, *k, 40.0, 40.0, TIMES_MIN * 60, 20.0, return_states=False, **OPTIONS)
+    orbit = simulate_orbit(net, RateConstants(*k), [1.0], COND, TIMES_MIN * 60, OPTIONS)
+    single = simulate(net, RateConstants(*k), COND, TIMES_MIN * 60, OPTIONS, return_states=False)
     assert orbit.status.tolist() == ["ok"]
     assert np.array_equal(orbit.observables[0], single.observables)
 
@@ -143,11 +148,12 @@ def test_orbit_members_equal_their_own_simulations(model):
     net = ReactionNetwork(model)
     base = np.array([1e-3, 10**-2.5, 10**-2.75])
     scales = 10.0 ** (0.25 * np.arange(9))
-    orbit = simulate_orbit(net, *base, scales, 60.0, 100.0, TIMES_MIN * 60, 20.0, **OPTIONS)
+    cond = SampleConditions.from_dict({"ag_nM": 60.0, "au_nM": 100.0, "dead_time_s": 20.0})
+    orbit = simulate_orbit(net, RateConstants(*base), scales, cond, TIMES_MIN * 60, OPTIONS)
     assert orbit.ok.all()
     for m, a in enumerate(scales):
-        own = simulate(net, *(a * base), 60.0, 100.0, TIMES_MIN * 60, 20.0,
-                       return_states=False, **OPTIONS)  # fmt: skip
+        own = simulate(net, RateConstants(*(a * base)), cond, TIMES_MIN * 60, OPTIONS,
+                       return_states=False)  # fmt: skip
         assert np.max(np.abs(orbit.observables[m] - own.observables)) < 1e-9  # nmol/L
     assert orbit.stats["steps"] == own.stats["steps"]  # the last member: same integration
 
@@ -158,18 +164,18 @@ def test_a_failing_orbit_marks_only_the_members_it_did_not_reach():
     scales = 10.0 ** (0.5 * np.arange(5))  # up to 1 /s: the stiff corner
     steps = []
     for a in scales:
-        own = simulate(net, *(a * base), 40.0, 40.0, TIMES_MIN * 60, 20.0, **OPTIONS)
+        own = simulate(net, RateConstants(*(a * base)), COND, TIMES_MIN * 60, OPTIONS)
         steps.append(own.stats["steps"] + own.stats["rejected"])
     assert steps == sorted(steps) and steps[2] < steps[3]
     limit = (steps[2] + steps[3]) // 2
-    orbit = simulate_orbit(net, *base, scales, 40.0, 40.0, TIMES_MIN * 60, 20.0,
-                           max_steps=limit, **OPTIONS)  # fmt: skip
+    orbit = simulate_orbit(net, RateConstants(*base), scales, COND, TIMES_MIN * 60,
+                           replace(OPTIONS, max_steps=limit))  # fmt: skip
     assert orbit.status.tolist() == ["ok", "ok", "ok", "failed", "failed"]
     assert all(m.startswith("too many steps") and "orbit" in m for m in orbit.messages[3:])
     assert np.isnan(orbit.observables[3:]).all()
     for m in range(3):  # reached before the failure: their values, as simulated on their own
-        own = simulate(net, *(scales[m] * base), 40.0, 40.0, TIMES_MIN * 60, 20.0,
-                       return_states=False, **OPTIONS)  # fmt: skip
+        own = simulate(net, RateConstants(*(scales[m] * base)), COND, TIMES_MIN * 60, OPTIONS,
+                       return_states=False)  # fmt: skip
         assert np.max(np.abs(orbit.observables[m] - own.observables)) < 1e-9
 
 
@@ -241,8 +247,8 @@ def test_tmax_many_equals_tmax_of_near_equal_maxima():
 def test_tmax_many_equals_tmax_of_on_simulated_curves():
     net = ReactionNetwork(3)
     base = np.array([1e-3, 10**-2.5, 10**-2.25])
-    orbit = simulate_orbit(net, *base, 10.0 ** (0.25 * np.arange(12)), 40.0, 40.0,
-                           TIMES_MIN * 60, 20.0, **OPTIONS)  # fmt: skip
+    orbit = simulate_orbit(net, RateConstants(*base), 10.0 ** (0.25 * np.arange(12)), COND,
+                           TIMES_MIN * 60, OPTIONS)  # fmt: skip
     many, _ = peak_finder(TIMES_MIN).tmax_many(orbit.observables, 0.1)
     for m, curve in enumerate(orbit.observables):
         assert np.array_equal(many[m], tmax_of(TIMES_MIN, curve, tolerance_rel=0.1)[0])

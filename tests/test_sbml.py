@@ -7,16 +7,22 @@ import numpy as np
 import pytest
 
 from intercluster.network import ReactionNetwork
+from intercluster.records import RateConstants, SampleConditions
 from intercluster.sbml import consistency_errors, sbml_string, write_sbml
 from intercluster.simulate import simulate
 
-TABLE1 = {1: (3.2e-3, 3.2e-2, 3.2e-2), 2: (1e-2, 1e-1, 3.2e-2), 3: (1e-2, 5.6e-2, 3.2e-2)}
+TABLE1 = {
+    m: RateConstants(*k)
+    for m, k in {1: (3.2e-3, 3.2e-2, 3.2e-2), 2: (1e-2, 1e-1, 3.2e-2),
+                 3: (1e-2, 5.6e-2, 3.2e-2)}.items()
+}  # fmt: skip
+COND = SampleConditions.from_dict({"ag_nM": 40.0, "au_nM": 40.0, "dead_time_s": 20.0})
 
 
 @pytest.fixture(scope="module", params=[1, 2, 3])
 def exported(request):
     net = ReactionNetwork(request.param, "S")
-    return net, sbml_string(net, *TABLE1[request.param], 40.0, 40.0)
+    return net, sbml_string(net, TABLE1[request.param], COND)
 
 
 def test_sbml_is_consistent(exported):
@@ -42,7 +48,7 @@ def test_sbml_content(exported):
 
 
 def test_write_sbml(tmp_path):
-    path = write_sbml(ReactionNetwork(2), tmp_path / "m.xml", *TABLE1[2], 40.0, 40.0)
+    path = write_sbml(ReactionNetwork(2), tmp_path / "m.xml", TABLE1[2], COND)
     assert consistency_errors(path.read_text()) == []
 
 
@@ -54,7 +60,7 @@ def test_roadrunner_reproduces_simulator(exported):
     rr.integrator.absolute_tolerance = 1e-12
     rr.timeCourseSelections = ["time"] + [f"[{sid}]" for sid in net.species_ids]
     t_exp = np.arange(0.0, 3601.0, 60.0)
-    out = np.asarray(rr.simulate(times=np.concatenate([[0.0], t_exp + 20.0])))[1:, 1:]
-    ours = simulate(net, *TABLE1[net.model], 40.0, 40.0, t_exp).states
+    out = np.asarray(rr.simulate(times=np.concatenate([[0.0], t_exp + COND.dead_time_s])))[1:, 1:]
+    ours = simulate(net, TABLE1[net.model], COND, t_exp).states
     dev = np.max(np.abs(out - ours) / np.maximum(np.abs(ours), 1e-3))
     assert dev <= 1e-3

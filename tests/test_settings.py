@@ -19,6 +19,7 @@ from intercluster.settings import (
     FitSettings,
     KineticsSettings,
     PlausibilitySettings,
+    SolverOptions,
     TmaxSettings,
     ZoomSettings,
 )
@@ -99,7 +100,10 @@ def test_typed_settings_from_the_validated_config():
     assert fit.zoom == ZoomSettings.schema_default() and fit.zoom.max_centres == 3
     kinetics = KineticsSettings.from_config(config["kinetics"])
     # The simulators' tolerances: one value, config.yaml's (not the former 1e-6/1e-9 fallback).
-    assert kinetics.simulator_options() == {"rtol": 1e-5, "atol": 1e-8, "max_steps": 100_000}
+    assert kinetics.simulator_options() == SolverOptions(1e-5, 1e-8, 100_000, "fast")
+    assert SolverOptions.schema_default() == kinetics.simulator_options()
+    with pytest.raises(ValueError, match="solver method"):
+        SolverOptions(1e-5, 1e-8, 100_000, "rk4")
     assert PlausibilitySettings.from_config(config["plausibility"]).charges == (-1, -1)
     assert FiguresSettings.from_config(config["figures"]).dpi == 300
     with pytest.raises(KeyError):

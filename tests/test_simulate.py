@@ -3,17 +3,21 @@ agreement with the scipy reference and libroadrunner, failure handling."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from scipy.stats import binom
 
 from intercluster.network import ReactionNetwork
+from intercluster.records import RateConstants, SampleConditions
+from intercluster.settings import SolverOptions
 from intercluster.simulate import (
+    SimulationBatch,
     isomers_table,
     observables_table,
     simulate,
     simulate_many,
-    simulate_reference,
 )
 
 TABLE1 = {1: (3.2e-3, 3.2e-2, 3.2e-2), 2: (1e-2, 1e-1, 3.2e-2), 3: (1e-2, 5.6e-2, 3.2e-2)}
@@ -23,12 +27,20 @@ N = 25
 LONG = 1e6  # s: every model is at equilibrium long before this
 
 
+def cond(c_a, c_b, dead_time_s=20.0):
+    return SampleConditions.from_dict({"ag_nM": c_a, "au_nM": c_b, "dead_time_s": dead_time_s})
+
+
+def opts(**changes):
+    return replace(SolverOptions.schema_default(), **changes)
+
+
 def rel_dev(a, b, floor=1e-3):
     return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), floor)))
 
 
 def long_time_state(net, c_a, c_b, k=TABLE1[2]):
-    res = simulate(net, *k, c_a, c_b, [LONG], rtol=1e-10, atol=1e-16)
+    res = simulate(net, RateConstants(*k), cond(c_a, c_b), [LONG], opts(rtol=1e-10, atol=1e-16))
     assert res.ok, res.message
     return res.states[-1]
 
@@ -46,9 +58,9 @@ def binomial_p(monomers):
 )
 def test_conservation_and_positivity(model, k, convention):
     net = ReactionNetwork(model, convention)
-    res = simulate(net, *k, 40.0, 40.0, TIMES, dead_time_s=20.0)
+    res = simulate(net, RateConstants(*k), cond(40.0, 40.0), TIMES)
     assert res.ok, res.message
-    y0 = net.initial_state(40.0, 40.0)
+    y0 = net.initial_state(cond(40.0, 40.0))
     for atoms in (net.atoms_a, net.atoms_b):
         total0 = atoms @ y0
         drift = np.abs(res.states @ atoms - total0) / total0
@@ -119,7 +131,7 @@ def test_model1_ends_uniform(convention):
 
 def test_model3_asymmetry_and_shifted_binomial():
     net = ReactionNetwork(3, "S")
-    res = simulate(net, *TABLE1[3], 40.0, 40.0, TIMES)
+    res = simulate(net, RateConstants(*TABLE1[3]), cond(40.0, 40.0), TIMES)
     assert res.ok
     ag50 = net.state_index_of_dimer(N, N)
     assert np.all(res.states[:, ag50] == 0.0)
@@ -146,8 +158,9 @@ def test_equilibrium_centre_follows_mixing_ratio(c_a, c_b, centre):
 def test_fast_agrees_with_reference(model, k):
     net = ReactionNetwork(model, "S")
     times = TIMES[::4]
-    fast = simulate(net, *k, 40.0, 40.0, times)
-    ref = simulate_reference(net, *k, 40.0, 40.0, times, rtol=1e-9, atol=1e-12)
+    fast = simulate(net, RateConstants(*k), cond(40.0, 40.0), times)
+    ref = simulate(net, RateConstants(*k), cond(40.0, 40.0), times,
+                   opts(rtol=1e-9, atol=1e-12, method="reference"))  # fmt: skip
     assert fast.ok and ref.ok
     assert rel_dev(fast.states, ref.states) <= 1e-3
 
@@ -156,14 +169,15 @@ def test_fast_agrees_with_reference(model, k):
     "k", [(np.nan, 1.0, 1.0), (1.0, np.inf, 1.0), (1.0, 1.0, -1.0), (1e300, 1e300, 1e300)]
 )
 def test_bad_parameters_fail_without_raising(k):
-    res = simulate(ReactionNetwork(2), *k, 40.0, 40.0, TIMES)
+    res = simulate(ReactionNetwork(2), RateConstants(*k), cond(40.0, 40.0), TIMES)
     assert res.status == "failed"
     assert res.message
     assert res.states is None
 
 
 def test_tiny_step_budget_reports_too_many_steps():
-    res = simulate(ReactionNetwork(2), *STIFF, 40.0, 40.0, TIMES, max_steps=5)
+    res = simulate(ReactionNetwork(2), RateConstants(*STIFF), cond(40.0, 40.0), TIMES,
+                   opts(max_steps=5))  # fmt: skip
     assert res.status == "failed"
     assert "too many steps" in res.message
 
@@ -171,16 +185,16 @@ def test_tiny_step_budget_reports_too_many_steps():
 def test_simulate_many_matches_single_runs_and_isolates_failures():
     net = ReactionNetwork(3)
     params = np.array([TABLE1[3], (np.nan, 1.0, 1.0), STIFF])
-    many = simulate_many(net, params, 40.0, 40.0, TIMES)
+    many = simulate_many(net, params, cond(40.0, 40.0), TIMES)
     assert list(many.status) == ["ok", "failed", "ok"]
     assert many.observables.shape == (3, TIMES.size, 77)
     assert np.all(np.isnan(many.observables[1]))
-    single = simulate(net, *STIFF, 40.0, 40.0, TIMES)
+    single = simulate(net, RateConstants(*STIFF), cond(40.0, 40.0), TIMES)
     assert np.array_equal(many.observables[2], single.observables)
 
 
 def test_tables():
-    res = simulate(ReactionNetwork(3), *TABLE1[3], 40.0, 40.0, TIMES[:5])
+    res = simulate(ReactionNetwork(3), RateConstants(*TABLE1[3]), cond(40.0, 40.0), TIMES[:5])
     obs = observables_table(res)
     assert len(obs) == 5 * 77
     assert obs.loc[0, "species"] == "[Ag0Au25]-"
@@ -199,8 +213,42 @@ def test_states_do_not_depend_on_where_the_output_stops(constants):
     every state before the end of a shorter record, is that of the longer one (this is what
     lets one integration serve a whole time-scale orbit of the grid)."""
     net = ReactionNetwork(3)
-    full = simulate(net, *constants, 40.0, 40.0, TIMES)
+    full = simulate(net, RateConstants(*constants), cond(40.0, 40.0), TIMES)
     for n in (TIMES.size // 3, TIMES.size - 1):
-        part = simulate(net, *constants, 40.0, 40.0, TIMES[:n])
+        part = simulate(net, RateConstants(*constants), cond(40.0, 40.0), TIMES[:n])
         assert np.array_equal(part.states, full.states[:n])
         assert part.stats["steps"] <= full.stats["steps"]
+
+
+def test_one_interface_batches_are_sequences_of_single_results():
+    """simulate_many of records equals simulate_many of an (n, 3) array and each member is
+    the SimulationResult simulate gives; the reference method answers through the same call."""
+    net = ReactionNetwork(3)
+    sets = [RateConstants(*TABLE1[3]), RateConstants(*STIFF)]
+    batch = simulate_many(net, sets, cond(60.0, 100.0), TIMES[:40])
+    assert isinstance(batch, SimulationBatch) and len(batch) == 2
+    assert np.array_equal(batch.constants, np.array([TABLE1[3], STIFF]))
+    from_array = simulate_many(net, np.array([TABLE1[3], STIFF]), cond(60.0, 100.0), TIMES[:40])
+    assert np.array_equal(batch.observables, from_array.observables)
+    for member, k in zip(batch, sets, strict=True):
+        single = simulate(net, k, cond(60.0, 100.0), TIMES[:40])
+        assert member.constants == k and np.array_equal(member.observables, single.observables)
+    ref = simulate(net, sets[0], cond(60.0, 100.0), TIMES[:40], opts(rtol=1e-9, atol=1e-12,
+                   method="reference"), return_states=False)  # fmt: skip
+    assert ref.ok and ref.states is None
+    assert rel_dev(ref.observables, batch[0].observables) <= 1e-3
+    # negative control: other concentrations give other trajectories
+    other = simulate(net, sets[0], cond(40.0, 40.0), TIMES[:40])
+    assert rel_dev(other.observables, batch[0].observables) > 0.1
+
+
+@pytest.mark.parametrize("c_a,c_b", [(-1.0, 40.0), (40.0, np.nan)])
+def test_bad_conditions_fail_without_raising(c_a, c_b):
+    """The initial state (ReactionNetwork.initial_state, its one owner) refuses them."""
+    net = ReactionNetwork(2)
+    with pytest.raises(ValueError, match="initial concentrations"):
+        net.initial_state(cond(c_a, c_b))
+    res = simulate(net, RateConstants(*TABLE1[2]), cond(c_a, c_b), TIMES)
+    assert res.status == "failed" and "initial concentrations" in res.message
+    batch = simulate_many(net, [RateConstants(*TABLE1[2])], cond(c_a, c_b), TIMES)
+    assert batch.status.tolist() == ["failed"] and np.isnan(batch.observables).all()

@@ -178,11 +178,13 @@ def test_file_observables_equal_todays():
         assert from_file[column].tolist() == today[column].tolist(), column
     assert from_file["n_first"].tolist() == today["n_first"].tolist()
     assert system.cluster_system().observables().equals(today)
-    # one plain ion form per observable: the ion-form table is the same 77 ions
+    # one plain ion form per observable: the ion-form table is the same 77 ions, then the
+    # 76 trimers (ion forms the deconvolution fits, not observables of the model)
     forms = system.ion_form_table()
+    assert set(forms["family"]) == {"monomer", "dimer", "trimer"}
+    forms = forms[forms["family"] != "trimer"]
     assert forms["label"].tolist() == today["species"].tolist()
     assert forms["formula"].tolist() == today["formula"].tolist()
-    assert set(forms["family"]) == {"monomer", "dimer"}  # the trimer is declared but off
 
 
 @pytest.mark.parametrize("convention", ["S", "U"])
@@ -203,10 +205,8 @@ def test_bridge_refuses_what_the_pipeline_cannot_run(tmp_path):
         system.cluster_system()  # ... that today's ClusterSystem cannot describe
 
 
-def test_enabling_the_trimer_adds_its_ions_not_observables(tmp_path):
-    data = _raw(AG25_AU25)
-    data["families"]["trimer"]["enabled"] = True
-    system = load_system(_write(tmp_path, data))
+def test_the_trimer_adds_its_ions_not_observables(tmp_path):
+    system = load_system(AG25_AU25)  # on by default
     forms = system.ion_form_table()
     trimers = forms[forms["family"] == "trimer"]
     assert len(trimers) == 76 and set(trimers["charge"]) == {-3}
@@ -360,7 +360,8 @@ BAD_FILES = {
         "kinetics.aggregates: only for model_family dimer_exchange",
     ),
     "simulated aggregate disabled": (
-        _set(AG25_AU25, "kinetics.aggregates.dimer", "trimer"),
+        _edit(AG25_AU25, lambda d: (d["kinetics"]["aggregates"].update(dimer="trimer"),
+                                    d["families"]["trimer"].update(enabled=False))),
         "kinetics.aggregates.dimer = 'trimer': the model simulates it, so it must be enabled",
     ),
     "dimer is not twice the monomer": (

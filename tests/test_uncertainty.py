@@ -17,7 +17,7 @@ from intercluster.io import SYNTHETIC_LABEL
 from intercluster.network import ReactionNetwork
 from intercluster.observables import TmaxSettings, experiment_matrix, experimental_tmax
 from intercluster.replicas import virtual_replica
-from intercluster.settings import UncertaintySettings
+from intercluster.settings import SolverOptions, UncertaintySettings
 from intercluster.simulate import simulate_many
 from intercluster.system import system_of_config
 
@@ -60,7 +60,7 @@ COND_40_40 = fit.Conditions.from_dict({"ag_nM": 40.0, "au_nM": 40.0, "dead_time_
 def _simulate_grid(grid):
     return fit.run_chunk(
         ReactionNetwork(3), fit.grid_points(grid), COND_40_40, TIMES,
-        OBS["species"], TmaxSettings.schema_default(), options={"rtol": 1e-6, "atol": 1e-9},
+        OBS["species"], TmaxSettings.schema_default(), options=SolverOptions(1e-6, 1e-9, 100_000),
     )  # fmt: skip
 
 
@@ -343,7 +343,7 @@ def test_trajectory_objective_recovers_truth_and_dimer_response():
     included = experimental_tmax(table, OBS, TmaxSettings.schema_default())["included"].to_numpy()
     points = fit.grid_points(GRID)
     sims = simulate_many(ReactionNetwork(3), points[["k_dim", "k_diss", "k_ex"]].to_numpy(),
-                         40.0, 40.0, times * 60.0, 20.0)  # fmt: skip
+                         COND_40_40, times * 60.0)  # fmt: skip
     fitted = unc.trajectory_fit(sims.observables, y, is_dimer, included)
     fixed = unc.trajectory_fit(sims.observables, y, is_dimer, included, fit_response=False)
     best = points.iloc[fitted.best]

@@ -5,6 +5,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from snakemake.exceptions import WorkflowError
 
@@ -117,6 +118,7 @@ def conditions_of(wildcards):
     return {
         **{column: float(row[column]) for column in CONCENTRATION_COLUMNS},
         "dead_time_s": float(row["dead_time_s"]),
+        "second_dimer_fraction": float(row["second_dimer_fraction"]),
     }
 
 
@@ -137,3 +139,59 @@ def framework_truth_of(wildcards):
 def table1_constants(wildcards):
     """The paper's Table 1 rate constants of one model."""
     return config["kinetics"]["table1"][f"model{wildcards.model}"]
+
+
+# --- one job for several items of a stage --------------------------------------------------
+# A stage whose per-item work costs less than a process start-up runs one job for several
+# items (all fits of a model, all models, all samples): the rule's outputs are the items'
+# outputs, params.per_item gives each item its own wildcards, inputs, outputs and params
+# (intercluster.rule_script.items in the script).
+
+
+def _fields(functions, wildcards):
+    out = {}
+    for name, function in functions.items():
+        value = function(wildcards)
+        if name.startswith("**"):  # an unpacked dict of named inputs (may be empty)
+            out.update(value)
+        else:
+            out[name] = value
+    return out
+
+
+def stage_items(item_wildcards, inputs=None, outputs=None, params=None):
+    """params.per_item: ``item_wildcards(job wildcards)`` gives item -> its own wildcards;
+    per item its inputs (name -> input function of the item's wildcards; a name starting
+    with ** unpacks a dict), outputs (name -> path pattern of the wildcards, or a function)
+    and params (name -> function)."""
+
+    def per_item(wildcards):
+        out = {}
+        for item, extra in item_wildcards(wildcards).items():
+            one = SimpleNamespace(**{**dict(wildcards.items()), **extra})
+            output = {
+                name: (p(one) if callable(p) else p.format(**vars(one)))
+                for name, p in (outputs or {}).items()
+            }
+            out[item] = {
+                "wildcards": extra,
+                "input": _fields(inputs or {}, one),
+                "output": output,
+                "params": _fields(params or {}, one),
+            }
+        return out
+
+    return per_item
+
+
+def items_inputs(items):
+    """The job's inputs: every input of every item (for a rule's ``input:``)."""
+
+    def inputs(wildcards):
+        paths = []
+        for spec in items(wildcards).values():
+            for value in spec["input"].values():
+                paths += list(value) if isinstance(value, (list, tuple)) else [value]
+        return list(dict.fromkeys(paths))
+
+    return inputs

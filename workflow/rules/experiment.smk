@@ -10,6 +10,7 @@ rule virtual_experiment:
         tmax="results/virtual_experiment/truth/{virtual_sample}/tmax.tsv",
         cid_truth="results/virtual_experiment/truth/{virtual_sample}/cid.tsv",
         scans="results/virtual_experiment/truth/{virtual_sample}/scans.tsv",
+        interferences="results/virtual_experiment/truth/{virtual_sample}/interferences.tsv",
     log:
         "logs/virtual_experiment/{virtual_sample}.log",
     conda:

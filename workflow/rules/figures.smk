@@ -31,7 +31,7 @@ rule figure3_best_fit:
         "../../envs/figures.yaml"
     params:
         sample=main_sample_info,
-        models=FIT_MODELS,
+        files=main_fit_files,
         cluster=CLUSTER,
         figures=FIG_CFG,
     script:
@@ -57,7 +57,7 @@ rule figure3_table1:
         "../../envs/figures.yaml"
     params:
         sample=main_sample_info,
-        models=TABLE1_MODELS,
+        files=table1_files,
         constants=table1_params,
         cluster=CLUSTER,
         figures=FIG_CFG,
@@ -108,6 +108,7 @@ rule figure_s6:
         "../../envs/figures.yaml"
     params:
         samples=all_sample_info,
+        experiments=intensities_by_sample,
         cluster=CLUSTER,
         figures=FIG_CFG,
     script:
@@ -187,25 +188,30 @@ rule figure_s11:
         "../scripts/fig_s11.py"
 
 
+# One job draws the landscape of every fit (params.per_item, common.smk).
 rule figure_chi2_landscape:
     input:
-        unpack(chi2_inputs),
+        items_inputs(CHI2_FIGURE_ITEMS),
     output:
         png=report(
-            f"{FIGURES_DIR}/chi2_landscape_{{fit_sample}}.png",
+            expand(
+                f"{FIGURES_DIR}/chi2_landscape_{{fit_sample}}.png", fit_sample=FITS
+            ),
             caption="../report/chi2_landscape.rst",
             category="Beyond the paper",
             subcategory="chi2 landscape",
         ),
-        pdf=f"{FIGURES_DIR}/chi2_landscape_{{fit_sample}}.pdf",
-        params=f"{FIGURES_DIR}/chi2_landscape_{{fit_sample}}.params.json",
+        pdf=expand(f"{FIGURES_DIR}/chi2_landscape_{{fit_sample}}.pdf", fit_sample=FITS),
+        params=expand(
+            f"{FIGURES_DIR}/chi2_landscape_{{fit_sample}}.params.json", fit_sample=FITS
+        ),
     log:
-        "logs/figures/chi2_landscape_{fit_sample}.log",
+        "logs/figures/chi2_landscape.log",
     conda:
         "../../envs/figures.yaml"
     params:
+        per_item=CHI2_FIGURE_ITEMS,
         models=FIT_MODELS,
-        synthetic=fit_sample_synthetic,
         figures=FIG_CFG,
     script:
         "../scripts/fig_chi2.py"
@@ -261,8 +267,7 @@ rule report_tables:
     conda:
         "../../envs/figures.yaml"
     params:
-        samples=FIT_SAMPLES,
-        models=FIT_MODELS,
+        files=report_table_files,
         table1=config["kinetics"]["table1"],
         synthetic=any_synthetic,
     script:

@@ -85,29 +85,51 @@ def intensities_of_main(wildcards):
     return f"results/deconvolution/{MAIN_SAMPLE}/intensities.tsv"
 
 
+def intensities_by_sample(wildcards):
+    """Sample -> its deconvolved intensities, every sample of the sheet (params of the rules
+    that read them; intensities_of_all lists the same paths as their input)."""
+    return {s: f"results/deconvolution/{s}/intensities.tsv" for s in SAMPLES}
+
+
 def intensities_of_all(wildcards):
-    return [f"results/deconvolution/{s}/intensities.tsv" for s in SAMPLES]
+    return list(intensities_by_sample(wildcards).values())
 
 
 def intensities_of_sample(wildcards):
     return f"results/deconvolution/{wildcards.sample}/intensities.tsv"
 
 
+def main_fit_files(wildcards):
+    """Model -> the main sample's best.json and best simulation (params of
+    figure3_best_fit; best_fits_of_main and best_simulations_of_main list them)."""
+    fit = f"results/fit/{MAIN_SAMPLE}"
+    return {
+        m: {
+            "best": f"{fit}/model{m}/best.json",
+            "simulation": f"{fit}/model{m}/best_simulation/{MAIN_SAMPLE}.tsv",
+        }
+        for m in FIT_MODELS
+    }
+
+
 def best_fits_of_main(wildcards):
-    return [f"results/fit/{MAIN_SAMPLE}/model{m}/best.json" for m in FIT_MODELS]
+    return [files["best"] for files in main_fit_files(wildcards).values()]
 
 
 def best_simulations_of_main(wildcards):
-    return [
-        f"results/fit/{MAIN_SAMPLE}/model{m}/best_simulation/{MAIN_SAMPLE}.tsv"
-        for m in FIT_MODELS
-    ]
+    return [files["simulation"] for files in main_fit_files(wildcards).values()]
+
+
+def table1_files(wildcards):
+    """Model -> its Table 1 simulation (params of figure3_table1)."""
+    return {
+        m: {"simulation": f"results/simulations/table1/model{m}/observables.tsv"}
+        for m in TABLE1_MODELS
+    }
 
 
 def table1_simulations(wildcards):
-    return [
-        f"results/simulations/table1/model{m}/observables.tsv" for m in TABLE1_MODELS
-    ]
+    return [files["simulation"] for files in table1_files(wildcards).values()]
 
 
 def s5_inputs(wildcards):
@@ -139,15 +161,25 @@ def s10_inputs(wildcards):
     }
 
 
-def chi2_inputs(wildcards):
+def chi2_files(wildcards):
+    """Model -> its chi2.parquet, best.json and, with fit.zoom, the zoom's chi2.parquet
+    (params of figure_chi2_landscape; chi2_inputs lists the same paths)."""
     fit = f"results/fit/{wildcards.fit_sample}"
-    inputs = {
-        "chi2": [f"{fit}/model{m}/chi2.parquet" for m in FIT_MODELS],
-        "best": [f"{fit}/model{m}/best.json" for m in FIT_MODELS],
-    }
-    if ZOOM_ENABLED:  # the zoom's profiles (fit.zoom)
-        inputs["zoom"] = [f"{fit}/model{m}/zoom/chi2.parquet" for m in FIT_MODELS]
-    return inputs
+    files = {}
+    for m in FIT_MODELS:
+        files[m] = {
+            "chi2": f"{fit}/model{m}/chi2.parquet",
+            "best": f"{fit}/model{m}/best.json",
+        }
+        if ZOOM_ENABLED:  # the zoom's profiles (fit.zoom)
+            files[m]["zoom"] = f"{fit}/model{m}/zoom/chi2.parquet"
+    return files
+
+
+def chi2_inputs(wildcards):
+    files = chi2_files(wildcards).values()
+    kinds = ["chi2", "best"] + (["zoom"] if ZOOM_ENABLED else [])
+    return {kind: [f[kind] for f in files] for kind in kinds}
 
 
 def qc_inputs(wildcards):
@@ -159,18 +191,29 @@ def qc_inputs(wildcards):
     }
 
 
+def report_table_files(wildcards):
+    """Fit sample -> model -> its best.json and plausibility JSON (params of report_tables;
+    best_fit_tables and plausibility_tables list the same paths as its inputs)."""
+    return {
+        s: {
+            m: {
+                "best": f"results/fit/{s}/model{m}/best.json",
+                "plausibility": f"results/plausibility/{s}/model{m}.json",
+            }
+            for m in FIT_MODELS
+        }
+        for s in FIT_SAMPLES
+    }
+
+
 def best_fit_tables(wildcards):
-    return [
-        f"results/fit/{s}/model{m}/best.json" for s in FIT_SAMPLES for m in FIT_MODELS
-    ]
+    files = report_table_files(wildcards).values()
+    return [paths["best"] for models in files for paths in models.values()]
 
 
 def plausibility_tables(wildcards):
-    return [
-        f"results/plausibility/{s}/model{m}.json"
-        for s in FIT_SAMPLES
-        for m in FIT_MODELS
-    ]
+    files = report_table_files(wildcards).values()
+    return [paths["plausibility"] for models in files for paths in models.values()]
 
 
 # --- params functions -------------------------------------------------------------------
@@ -181,7 +224,7 @@ def main_sample_info(wildcards):
 
 
 def all_sample_info(wildcards):
-    return [sample_info(s) for s in SAMPLES]
+    return {s: sample_info(s) for s in SAMPLES}
 
 
 def this_sample_info(wildcards):
@@ -204,6 +247,18 @@ def fit_sample_synthetic(wildcards):
 
 def any_synthetic(wildcards):
     return any(is_synthetic(s) for s in SAMPLES)
+
+
+CHI2_FIGURE_ITEMS = stage_items(
+    lambda wildcards: {s: {"fit_sample": s} for s in FITS},
+    inputs={"**chi2": chi2_inputs},
+    outputs={
+        "png": f"{FIGURES_DIR}/chi2_landscape_{{fit_sample}}.png",
+        "pdf": f"{FIGURES_DIR}/chi2_landscape_{{fit_sample}}.pdf",
+        "params": f"{FIGURES_DIR}/chi2_landscape_{{fit_sample}}.params.json",
+    },
+    params={"files": chi2_files, "synthetic": fit_sample_synthetic},
+)
 
 
 def table1_params(wildcards):

@@ -57,24 +57,21 @@ rule fit_grid_chunk:
         "../scripts/fit_grid_chunk.py"
 
 
+# The per-fit rules below run one job per model for all fits (FITS; fit_functions.smk).
 rule fit_chi2:
     input:
-        chunks=fit_chunks_of,
-        intensities=fit_intensities_of,
-        tmax=fit_tmax_of,
+        items_inputs(CHI2_ITEMS),
     output:
-        chi2="results/fit/{fit_sample}/model{model}/chi2.parquet",
-        residuals="results/fit/{fit_sample}/model{model}/residuals.tsv",
+        chi2=per_fit("results/fit/{fit_sample}/model{model}/chi2.parquet"),
+        residuals=per_fit("results/fit/{fit_sample}/model{model}/residuals.tsv"),
     log:
-        "logs/fit/chi2/{fit_sample}/model{model}.log",
+        "logs/fit/chi2/model{model}.log",
     benchmark:
-        "results/benchmarks/fit_chi2/{fit_sample}/model{model}.tsv"
+        "results/benchmarks/fit_chi2/model{model}.tsv"
     conda:
         "../../envs/fit.yaml"
     params:
-        samples=fit_samples_param,
-        experiments=fit_experiments_of,
-        chunks_of=fit_chunks_by_sample,
+        per_item=CHI2_ITEMS,
         grid=config["fit"]["grid"],
     script:
         "../scripts/fit_chi2.py"
@@ -85,24 +82,20 @@ rule fit_chi2:
 
 rule fit_zoom:
     input:
-        coarse="results/fit/{fit_sample}/model{model}/chi2.parquet",
-        intensities=fit_intensities_of,
-        tmax=fit_tmax_of,
+        items_inputs(ZOOM_ITEMS),
     output:
-        tmax="results/fit/{fit_sample}/model{model}/zoom/tmax.parquet",
-        chi2="results/fit/{fit_sample}/model{model}/zoom/chi2.parquet",
-        residuals="results/fit/{fit_sample}/model{model}/zoom/residuals.tsv",
+        tmax=per_fit("results/fit/{fit_sample}/model{model}/zoom/tmax.parquet"),
+        chi2=per_fit("results/fit/{fit_sample}/model{model}/zoom/chi2.parquet"),
+        residuals=per_fit("results/fit/{fit_sample}/model{model}/zoom/residuals.tsv"),
     log:
-        "logs/fit/zoom/{fit_sample}/model{model}.log",
+        "logs/fit/zoom/model{model}.log",
     benchmark:
-        "results/benchmarks/fit_zoom/{fit_sample}/model{model}.tsv"
+        "results/benchmarks/fit_zoom/model{model}.tsv"
     conda:
         "../../envs/fit.yaml"
     threads: 1
     params:
-        samples=fit_samples_param,
-        experiments=fit_experiments_of,
-        conditions=fit_conditions_param,
+        per_item=ZOOM_ITEMS,
         grid=config["fit"]["grid"],
         zoom=config["fit"]["zoom"],
         delta_rel=config["fit"]["interval_delta_chi2_rel"],
@@ -116,24 +109,17 @@ rule fit_zoom:
 
 rule fit_best:
     input:
-        unpack(fit_zoom_of),
-        unpack(fit_trajectory_of),
-        chi2="results/fit/{fit_sample}/model{model}/chi2.parquet",
-        chi2_weighted="results/fit/{fit_sample}/model{model}/chi2_weighted.parquet",
-        intensities=fit_intensities_of,
-        tmax=fit_tmax_of,
+        items_inputs(BEST_ITEMS),
     output:
-        best="results/fit/{fit_sample}/model{model}/best.json",
+        best=per_fit("results/fit/{fit_sample}/model{model}/best.json"),
     log:
-        "logs/fit/best/{fit_sample}/model{model}.log",
+        "logs/fit/best/model{model}.log",
     benchmark:
-        "results/benchmarks/fit_best/{fit_sample}/model{model}.tsv"
+        "results/benchmarks/fit_best/model{model}.tsv"
     conda:
         "../../envs/fit.yaml"
     params:
-        samples=fit_samples_param,
-        experiments=fit_experiments_of,
-        conditions=fit_conditions_param,
+        per_item=BEST_ITEMS,
         fit=config["fit"],
         cluster=CLUSTER,
         kinetics=config["kinetics"],
@@ -141,28 +127,30 @@ rule fit_best:
         "../scripts/fit_best.py"
 
 
-# One job per fit simulates its best point at every sample of the sheet (the figures show the
-# main sample's fit at the other mixing ratios too): one start-up instead of one per sample.
+# Every fit's best point simulated at every sample of the sheet (the figures show the main
+# sample's fit at the other mixing ratios too).
 rule simulate_best:
     input:
-        best="results/fit/{fit_sample}/model{model}/best.json",
+        items_inputs(SIMULATE_BEST_ITEMS),
     output:
         trajectories=expand(
-            "results/fit/{{fit_sample}}/model{{model}}/best_simulation/{sample}.tsv",
+            "results/fit/{fit_sample}/model{{model}}/best_simulation/{sample}.tsv",
+            fit_sample=FITS,
             sample=SAMPLES,
         ),
         isomers=expand(
-            "results/fit/{{fit_sample}}/model{{model}}/best_simulation/{sample}_isomers.parquet",
+            "results/fit/{fit_sample}/model{{model}}/best_simulation/{sample}_isomers.parquet",
+            fit_sample=FITS,
             sample=SAMPLES,
         ),
     log:
-        "logs/fit/simulate_best/{fit_sample}/model{model}.log",
+        "logs/fit/simulate_best/model{model}.log",
     benchmark:
-        "results/benchmarks/simulate_best/{fit_sample}/model{model}.tsv"
+        "results/benchmarks/simulate_best/model{model}.tsv"
     conda:
         "../../envs/fit.yaml"
     params:
-        samples=SAMPLES,
+        per_item=SIMULATE_BEST_ITEMS,
         conditions=all_conditions_param,
         cluster=CLUSTER,
         kinetics=config["kinetics"],
@@ -175,18 +163,18 @@ rule simulate_best:
 
 rule plausibility:
     input:
-        best="results/fit/{fit_sample}/model{model}/best.json",
+        items_inputs(PLAUSIBILITY_ITEMS),
     output:
-        json="results/plausibility/{fit_sample}/model{model}.json",
+        json=per_fit("results/plausibility/{fit_sample}/model{model}.json"),
     log:
-        "logs/plausibility/{fit_sample}/model{model}.log",
+        "logs/plausibility/model{model}.log",
     benchmark:
-        "results/benchmarks/plausibility/{fit_sample}/model{model}.tsv"
+        "results/benchmarks/plausibility/model{model}.tsv"
     conda:
         "../../envs/fit.yaml"
     params:
+        per_item=PLAUSIBILITY_ITEMS,
         settings=config["plausibility"],
-        conditions=fit_conditions_param,
     script:
         "../scripts/plausibility.py"
 

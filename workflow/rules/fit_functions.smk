@@ -2,6 +2,29 @@
 
 from types import SimpleNamespace
 
+# Every fit: each sample on its own, then all samples jointly (JOINT_SAMPLE).
+FITS = list(SAMPLES) + [JOINT_SAMPLE]
+
+
+# --- one job per model for the per-fit stages --------------------------------------------
+# fit_chi2, fit_zoom, fit_best, simulate_best and plausibility each run one job per model that
+# handles every fit of that model in turn (one process start-up instead of five; the work of
+# a fit is seconds). The rule's outputs are its per-fit outputs expanded over FITS; params.per_item
+# gives each fit its own inputs, outputs and params (intercluster.rule_script.items).
+
+
+def fit_items(inputs=None, outputs=None, params=None):
+    """params.per_item of a per-model rule: every fit of the job's model (stage_items)."""
+    return stage_items(
+        lambda wildcards: {s: {"fit_sample": s} for s in FITS}, inputs, outputs, params
+    )
+
+
+def per_fit(pattern):
+    """A per-fit output pattern expanded over every fit, for one model's job."""
+    return expand(pattern.replace("{model}", "{{model}}"), fit_sample=FITS)
+
+
 # --- input functions -------------------------------------------------------------------
 
 
@@ -76,9 +99,106 @@ def fit_conditions_param(wildcards):
     }
 
 
+def best_simulation_outputs(wildcards):
+    """Sample -> its trajectories and isomers files of rule simulate_best (the rule's outputs,
+    keyed by sample)."""
+    fit = f"results/fit/{wildcards.fit_sample}/model{wildcards.model}/best_simulation"
+    return {
+        s: {
+            "trajectories": f"{fit}/{s}.tsv",
+            "isomers": f"{fit}/{s}_isomers.parquet",
+        }
+        for s in SAMPLES
+    }
+
+
 def all_conditions_param(wildcards):
     """Sample -> its conditions, for every sample of the sheet."""
     return {s: conditions_of(SimpleNamespace(sample=s)) for s in SAMPLES}
+
+
+# --- the per-fit items of the per-model rules (fit_items) ----------------------------------
+
+CHI2_ITEMS = fit_items(
+    inputs={
+        "chunks": fit_chunks_of,
+        "intensities": fit_intensities_of,
+        "tmax": fit_tmax_of,
+    },
+    outputs={
+        "chi2": "results/fit/{fit_sample}/model{model}/chi2.parquet",
+        "residuals": "results/fit/{fit_sample}/model{model}/residuals.tsv",
+    },
+    params={
+        "samples": fit_samples_param,
+        "experiments": fit_experiments_of,
+        "chunks_of": fit_chunks_by_sample,
+    },
+)
+ZOOM_ITEMS = fit_items(
+    inputs={
+        "coarse": lambda w: f"results/fit/{w.fit_sample}/model{w.model}/chi2.parquet",
+        "intensities": fit_intensities_of,
+        "tmax": fit_tmax_of,
+    },
+    outputs={
+        "tmax": "results/fit/{fit_sample}/model{model}/zoom/tmax.parquet",
+        "chi2": "results/fit/{fit_sample}/model{model}/zoom/chi2.parquet",
+        "residuals": "results/fit/{fit_sample}/model{model}/zoom/residuals.tsv",
+    },
+    params={
+        "samples": fit_samples_param,
+        "experiments": fit_experiments_of,
+        "conditions": fit_conditions_param,
+    },
+)
+
+
+def fit_trajectory_of(wildcards):
+    """The trajectory objective's table for fit_best, when fit.objective is trajectory."""
+    if config["fit"]["objective"] != "trajectory":
+        return {}
+    fit = f"results/fit/{wildcards.fit_sample}/model{wildcards.model}"
+    return {"trajectory": f"{fit}/trajectory.parquet"}
+
+
+BEST_ITEMS = fit_items(
+    inputs={
+        "**zoom": fit_zoom_of,
+        "**trajectory": fit_trajectory_of,
+        "chi2": lambda w: f"results/fit/{w.fit_sample}/model{w.model}/chi2.parquet",
+        "chi2_weighted": lambda w: (
+            f"results/fit/{w.fit_sample}/model{w.model}/chi2_weighted.parquet"
+        ),
+        "intensities": fit_intensities_of,
+        "tmax": fit_tmax_of,
+    },
+    outputs={"best": "results/fit/{fit_sample}/model{model}/best.json"},
+    params={
+        "samples": fit_samples_param,
+        "experiments": fit_experiments_of,
+        "conditions": fit_conditions_param,
+    },
+)
+SIMULATE_BEST_ITEMS = fit_items(
+    inputs={"best": lambda w: f"results/fit/{w.fit_sample}/model{w.model}/best.json"},
+    outputs={
+        "trajectories": lambda w: [
+            f"results/fit/{w.fit_sample}/model{w.model}/best_simulation/{s}.tsv"
+            for s in SAMPLES
+        ],
+        "isomers": lambda w: [
+            f"results/fit/{w.fit_sample}/model{w.model}/best_simulation/{s}_isomers.parquet"
+            for s in SAMPLES
+        ],
+    },
+    params={"outputs": best_simulation_outputs},
+)
+PLAUSIBILITY_ITEMS = fit_items(
+    inputs={"best": lambda w: f"results/fit/{w.fit_sample}/model{w.model}/best.json"},
+    outputs={"json": "results/plausibility/{fit_sample}/model{model}.json"},
+    params={"conditions": fit_conditions_param},
+)
 
 
 def fit_intensities_of_sample(wildcards):
@@ -96,14 +216,6 @@ def fit_replicate_intensities_of(wildcards):
         for s in SAMPLES
         if s != wildcards.sample and samples.loc[s, "condition"] == condition
     ]
-
-
-def fit_trajectory_of(wildcards):
-    """The trajectory objective's table for fit_best, when fit.objective is trajectory."""
-    if config["fit"]["objective"] != "trajectory":
-        return {}
-    fit = f"results/fit/{wildcards.fit_sample}/model{wildcards.model}"
-    return {"trajectory": f"{fit}/trajectory.parquet"}
 
 
 def plausibility_jsons(wildcards):

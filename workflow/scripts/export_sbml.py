@@ -1,31 +1,32 @@
-"""SBML export of one model at its Table 1 constants (rule export_sbml)."""
+"""SBML export of every model at its Table 1 constants (rule export_sbml)."""
 
 import logging
 
 from intercluster.network import build_network
-from intercluster.records import SampleConditions
-from intercluster.rule_script import run
+from intercluster.records import RateConstants, SampleConditions
+from intercluster.rule_script import items, run
 from intercluster.sbml import consistency_errors, sbml_string
 
 log = logging.getLogger("intercluster")
 
 
-def main(smk):
+def model_one(smk):
     kinetics = smk.params.kinetics
-    conditions = kinetics["table1_conditions"]
-    initial_nM = SampleConditions.from_dict(conditions).initial_nM  # the reactants, in order
+    conditions = SampleConditions.from_dict(kinetics["table1_conditions"])
     network = build_network(smk.wildcards.model, kinetics["convention"], smk.params.cluster)
-    k = smk.params.constants
-    text = sbml_string(
-        network, k["k_dim"], k["k_diss"], k["k_ex"], *initial_nM
-    )
+    text = sbml_string(network, RateConstants.from_dict(smk.params.constants), conditions)
     errors = consistency_errors(text)
     if errors:
         raise RuntimeError("SBML consistency check failed:\n" + "\n".join(errors))
-    with open(smk.output[0], "w") as handle:
+    with open(smk.output.xml, "w") as handle:
         handle.write(text)
-    log.info("wrote %s (%d species, %d reactions)", smk.output[0], network.n_species,
+    log.info("wrote %s (%d species, %d reactions)", smk.output.xml, network.n_species,
              len(network.reactions))  # fmt: skip
+
+
+def main(smk):
+    for one in items(smk):  # every model (params.per_item)
+        model_one(one)
 
 
 run(main)

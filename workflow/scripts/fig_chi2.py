@@ -4,18 +4,19 @@ import pandas as pd
 
 from intercluster import figures
 from intercluster.records import read_best_fit
-from intercluster.rule_script import run
+from intercluster.rule_script import items, run
 from intercluster.settings import FiguresSettings
 
 
-def main(smk):
+def figure_one(smk):
     settings = FiguresSettings.from_config(smk.params.figures)
-    models = [int(m) for m in smk.params.models]
-    zooms = list(smk.input.zoom) if "zoom" in smk.input.keys() else [None] * len(models)
+    files = smk.params.files  # model -> chi2, best and (with fit.zoom) zoom
+    models = [int(m) for m in files]
     landscapes = [
-        (m, pd.read_parquet(chi2), read_best_fit(best), pd.read_parquet(zoom) if zoom else None)
-        for m, chi2, best, zoom in zip(models, smk.input.chi2, smk.input.best, zooms, strict=True)
-    ]
+        (int(m), pd.read_parquet(f["chi2"]), read_best_fit(f["best"]),
+         pd.read_parquet(f["zoom"]) if "zoom" in f else None)
+        for m, f in files.items()
+    ]  # fmt: skip
     fit_sample = smk.wildcards.fit_sample
     fig = figures.figure_chi2(landscapes, fit_sample, bool(smk.params.synthetic))
     record = {
@@ -27,6 +28,11 @@ def main(smk):
         "synthetic": bool(smk.params.synthetic),
     }
     figures.save_outputs(fig, smk.output, "chi2", settings.dpi, record, len(models))
+
+
+def main(smk):
+    for one in items(smk):  # every fit (params.per_item)
+        figure_one(one)
 
 
 run(main)

@@ -16,15 +16,16 @@ def main(smk):
     settings = FiguresSettings.from_config(smk.params.figures)
     system = ClusterSystem.from_config(smk.params.cluster)
     sample = smk.params.sample
-    models = [int(m) for m in smk.params.models]
+    files = smk.params.files  # model -> its simulation (and best.json for the best fits)
+    models = [int(m) for m in files]
     table1 = "constants" in smk.params.keys()
     if table1:
         constants = [dict(smk.params.constants[f"model{m}"]) for m in models]
         source = "Table 1 constants"
     else:
-        constants = [read_best_fit(path).constants.to_dict() for path in smk.input.best]
+        constants = [read_best_fit(f["best"]).constants.to_dict() for f in files.values()]
         source = "best fit"
-    simulations = [read_tsv(path) for path in smk.input.simulations]
+    simulations = [read_tsv(f["simulation"]) for f in files.values()]
     experiment = read_tsv(smk.input.experiment)
     log.info("Figure 3 (%s) for %s, models %s: %s", source, sample["sample"], models, constants)
     fig = figures.figure3(
@@ -41,7 +42,8 @@ def main(smk):
         "constants_source": source,
         "sample": sample,
         "models": {f"model{m}": c for m, c in zip(models, constants, strict=True)},
-        "inputs": {"experiment": smk.input.experiment, "simulations": list(smk.input.simulations)},
+        "inputs": {"experiment": smk.input.experiment,
+                   "simulations": [f["simulation"] for f in files.values()]},  # fmt: skip
         "synthetic": bool(sample["synthetic"]),
     }
     figures.save_outputs(fig, smk.output, "fig3", settings.dpi, record)

@@ -11,20 +11,21 @@ def main(smk):
     settings = FiguresSettings.from_config(smk.params.figures)
     system = ClusterSystem.from_config(smk.params.cluster)
     window = settings.equilibrium_window_min
+    infos = smk.params.samples  # sample -> its info, keyed like params.experiments
     entries = [
         figures.SampleDistribution(
-            info["sample"],
-            float(info["first_fraction"]),
+            sample,
+            float(infos[sample]["first_fraction"]),
             read_tsv(path),
-            bool(info["synthetic"]),
-            info["label"],
+            bool(infos[sample]["synthetic"]),
+            infos[sample]["label"],
         )
-        for info, path in zip(smk.params.samples, smk.input.experiments, strict=True)
+        for sample, path in smk.params.experiments.items()
     ]
     fig = figures.figure_s6(entries, system, window)
     record = {
         "figure": "figS6",
-        "samples": list(smk.params.samples),
+        "samples": [infos[e.sample] for e in entries],
         "equilibrium_window_min": window,
         "synthetic": any(e.synthetic for e in entries),
     }

@@ -5,13 +5,13 @@ import logging
 from intercluster import fit
 from intercluster import uncertainty as unc
 from intercluster.records import BestFit, write_record
-from intercluster.rule_script import run
+from intercluster.rule_script import items, run
 from intercluster.settings import FitSettings
 
 log = logging.getLogger("intercluster")
 
 
-def main(smk):
+def fit_one(smk):
     settings = FitSettings.from_config(smk.params.fit)
     chi2 = fit.read_parquet(smk.input.chi2)
     objective = None
@@ -61,6 +61,11 @@ def main(smk):
     for name, label in (record.identifiability or {}).items():
         log.info("weighted %s: %s %s", name, label, record.intervals_weighted[name])
     write_record(record, smk.output.best)
+
+
+def main(smk):
+    for one in items(smk):  # every fit of the job's model (params.per_item)
+        fit_one(one)
 
 
 run(main)

@@ -7,12 +7,12 @@ import logging
 from intercluster import fit
 from intercluster.errors import InputError
 from intercluster.io import write_tsv
-from intercluster.rule_script import run
+from intercluster.rule_script import items, run
 
 log = logging.getLogger("intercluster")
 
 
-def main(smk):
+def fit_one(smk):
     experiments = smk.params.experiments  # sample -> {intensities, tmax}
     samples = list(experiments)
     chunks, exp_tmax = {}, {}
@@ -40,6 +40,11 @@ def main(smk):
     point = int(best["point"])
     per_sample = {s: (fit.chunk_row(chunks[s], point), exp_tmax[s]) for s in samples}
     write_tsv(fit.residual_table(per_sample, point), smk.output.residuals)
+
+
+def main(smk):
+    for one in items(smk):  # every fit of the job's model (params.per_item)
+        fit_one(one)
 
 
 run(main)

@@ -7,14 +7,14 @@ import pandas as pd
 
 from intercluster import fit
 from intercluster.io import write_tsv
-from intercluster.rule_script import run
+from intercluster.rule_script import items, run
 from intercluster.settings import TmaxSettings, ZoomSettings
 from intercluster.system import ClusterSystem
 
 log = logging.getLogger("intercluster")
 
 
-def main(smk):
+def fit_one(smk):
     settings = ZoomSettings.from_config(smk.params.zoom)
     delta_rel = float(smk.params.delta_rel)
     coarse = fit.read_parquet(smk.input.coarse)
@@ -60,6 +60,11 @@ def main(smk):
              "(coarse %.6g)", best["point"], best["k_dim"], best["k_diss"], best["k_ex"],
              best["chi2"], float(fit.ranked(coarse)["chi2"].iloc[0]))  # fmt: skip
     write_tsv(fit.residual_table(per_sample, int(best["point"])), smk.output.residuals)
+
+
+def main(smk):
+    for one in items(smk):  # every fit of the job's model (params.per_item)
+        fit_one(one)
 
 
 run(main)

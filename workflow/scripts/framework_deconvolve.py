@@ -4,7 +4,7 @@ import logging
 
 from intercluster import frameworks as fw
 from intercluster.ingest import read_spectra
-from intercluster.io import write_json, write_tsv
+from intercluster.io import write_tsv
 from intercluster.rule_script import run
 from intercluster.system import load_system
 
@@ -20,17 +20,12 @@ def main(smk):
     )
     forms, _, qc, _ = fw.deconvolve_run_ion_forms(
         spectra, system, resolving_power_guess=float(cfg["resolving_power_guess"]),
-        fit_resolution=bool(cfg.get("fit_resolving_power", True)),
-        max_shift_ppm=float(cfg["max_shift_ppm"]), gaps=str(cfg.get("gaps", "censor")),
+        fit_resolution=bool(cfg["fit_resolving_power"]),
+        max_shift_ppm=float(cfg["max_shift_ppm"]), gaps=str(cfg["gaps"]),
     )  # fmt: skip
-    summary = fw.framework_summary(forms, system)
-    write_tsv(forms, smk.output.ion_forms)
-    write_tsv(summary, smk.output.summary)
-    write_tsv(qc, smk.output.qc)
-    # Whether the data are synthetic is recorded here, once, from the file itself.
-    write_json({"sample": smk.wildcards.sample, "synthetic": bool(spectra.synthetic),
-                "system": system.name, "mode": spectra.mode, "n_spectra": len(spectra),
-                "n_ion_forms": basis.n_cols}, smk.output.run)  # fmt: skip
+    fw.write_run_outputs(smk.wildcards.sample, spectra, system, forms, qc,
+                         smk.output.ion_forms, smk.output.qc, smk.output.run)  # fmt: skip
+    write_tsv(fw.framework_summary(forms, system), smk.output.summary)
     log.info("%d spectra x %d ion forms; residual norm median %.3g", len(spectra), basis.n_cols,
              qc["residual_norm"].median())  # fmt: skip
 

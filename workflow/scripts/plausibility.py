@@ -4,13 +4,13 @@ import logging
 
 from intercluster.plausibility import assess
 from intercluster.records import PlausibilityResult, SampleConditions, read_best_fit, write_record
-from intercluster.rule_script import run
+from intercluster.rule_script import items, run
 from intercluster.settings import PlausibilitySettings
 
 log = logging.getLogger("intercluster")
 
 
-def main(smk):
+def fit_one(smk):
     best = read_best_fit(smk.input.best)
     out = {"fit_sample": smk.wildcards.fit_sample, "model": int(smk.wildcards.model)}
     if not best.ok:
@@ -26,6 +26,11 @@ def main(smk):
         out["source"] = "best grid point of " + str(smk.input.best)
         log.info("%d of %d checks passed", out["n_passed"], out["n_checks"])
     write_record(PlausibilityResult.from_dict(out), smk.output.json)
+
+
+def main(smk):
+    for one in items(smk):  # every fit of the job's model (params.per_item)
+        fit_one(one)
 
 
 run(main)

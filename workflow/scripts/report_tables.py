@@ -144,8 +144,9 @@ def check_rows(record):
             yield f"{key} (numbers)", text, "info"
 
 
-def best_fit_page(smk, pairs, table1, synthetic):
-    """The best fits of every (sample, model) and the paper's Table 1."""
+def best_fit_page(smk, files, table1, synthetic):
+    """The best fits of every (sample, model) and the paper's Table 1 (``files``: (sample,
+    model) -> its paths)."""
     head = (
         "<tr><th class='l'>sample</th><th>model</th><th>k_dim / L nmol⁻¹ s⁻¹</th>"
         "<th>k_diss / s⁻¹</th><th>k_ex / s⁻¹</th><th>k_dim:k_diss</th><th>χ² / min²</th>"
@@ -153,9 +154,11 @@ def best_fit_page(smk, pairs, table1, synthetic):
         "<th>refined χ²</th><th>interval k_dim</th><th>interval k_diss</th><th>interval k_ex</th>"
         "<th>failed grid points</th></tr>"
     )
+    bests = [paths["best"] for paths in files.values()]
+    fit_samples = list(dict.fromkeys(sample for sample, _ in files))
     rows = []
-    for (sample, model), path in zip(pairs, smk.input.best, strict=True):
-        best = read_best_fit(path)
+    for (sample, model), paths in files.items():
+        best = read_best_fit(paths["best"])
         refined = best.refined or {}
         point = best.best or {}
         ratio = point["k_dim"] / point["k_diss"] if best.ok else None
@@ -190,9 +193,9 @@ def best_fit_page(smk, pairs, table1, synthetic):
             f"Best fits{synthetic}",
             f"<table>{head}{''.join(rows)}</table>{paper}<h4>Weighted χ² fit: best grid point, "
             "identifiability and profile-likelihood intervals (docs/science.md, "
-            f"\"Uncertainty\")</h4>{weighted_rows(pairs, smk.input.best)}"
-            + trajectory_rows(pairs, smk.input.best)
-            + comparison_section(list(smk.params.samples), smk.input.comparison),
+            f"\"Uncertainty\")</h4>{weighted_rows(list(files), bests)}"
+            + trajectory_rows(list(files), bests)
+            + comparison_section(fit_samples, smk.input.comparison),
             "Best grid point of eq 1; refined = Nelder-Mead from it; intervals: profile χ² ≤ "
             "(1 + fit.interval_delta_chi2_rel) χ²_min, ≤/≥ = open at the grid edge. Weighted: "
             "χ²_w = Σ((t_max,sim − t_max,exp)/σ)², interval where the profile stays below "
@@ -202,11 +205,11 @@ def best_fit_page(smk, pairs, table1, synthetic):
     )
 
 
-def plausibility_page(smk, pairs, synthetic):
+def plausibility_page(smk, files, synthetic):
     """Every plausibility check of every (sample, model)."""
     rows = []
-    for (sample, model), path in zip(pairs, smk.input.plausibility, strict=True):
-        record = read_plausibility(path)
+    for (sample, model), paths in files.items():
+        record = read_plausibility(paths["plausibility"])
         for name, text, passed in check_rows(record):
             verdict = (
                 "<td class='pass'>pass</td>"
@@ -234,13 +237,16 @@ def plausibility_page(smk, pairs, synthetic):
 
 
 def main(smk):
-    samples = list(smk.params.samples)
-    models = [int(m) for m in smk.params.models]
-    pairs = [(s, m) for s in samples for m in models]
+    # fit sample -> model -> paths (params.files), in sheet and model order
+    files = {
+        (sample, int(model)): paths
+        for sample, by_model in smk.params.files.items()
+        for model, paths in by_model.items()
+    }
     synthetic = " — SYNTHETIC virtual experiment" if smk.params.synthetic else ""
-    best_fit_page(smk, pairs, smk.params.table1, synthetic)
-    n_rows = plausibility_page(smk, pairs, synthetic)
-    log.info("wrote %d best-fit rows and %d plausibility rows", len(pairs), n_rows)
+    best_fit_page(smk, files, smk.params.table1, synthetic)
+    n_rows = plausibility_page(smk, files, synthetic)
+    log.info("wrote %d best-fit rows and %d plausibility rows", len(files), n_rows)
 
 
 run(main)

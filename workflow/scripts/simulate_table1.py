@@ -1,12 +1,12 @@
-"""Trajectories of one model at the paper's Table 1 constants (rule simulate_table1)."""
+"""Trajectories of every model at the paper's Table 1 constants (rule simulate_table1)."""
 
 import logging
 from pathlib import Path
 
 from intercluster.io import write_tsv
 from intercluster.network import build_network
-from intercluster.records import SampleConditions
-from intercluster.rule_script import run
+from intercluster.records import RateConstants, SampleConditions
+from intercluster.rule_script import items, run
 from intercluster.settings import KineticsSettings
 from intercluster.simulate import isomers_table, observables_table, output_times_s, simulate
 from intercluster.system import ClusterSystem
@@ -14,17 +14,15 @@ from intercluster.system import ClusterSystem
 log = logging.getLogger("intercluster")
 
 
-def main(smk):
+def model_one(smk):
     kinetics = smk.params.kinetics
-    conditions = kinetics["table1_conditions"]
-    initial_nM = SampleConditions.from_dict(conditions).initial_nM  # the reactants, in order
+    conditions = SampleConditions.from_dict(kinetics["table1_conditions"])
     system = ClusterSystem.from_config(smk.params.cluster)
     network = build_network(smk.wildcards.model, kinetics["convention"], system)
     k = smk.params.constants
     result = simulate(
-        network, k["k_dim"], k["k_diss"], k["k_ex"], *initial_nM,
-        output_times_s(kinetics), dead_time_s=conditions["dead_time_s"],
-        **KineticsSettings.from_config(kinetics).simulator_options(),
+        network, RateConstants.from_dict(k), conditions, output_times_s(kinetics),
+        KineticsSettings.from_config(kinetics).simulator_options(),
     )  # fmt: skip
     if not result.ok:
         raise RuntimeError(f"simulation of model {smk.wildcards.model} failed: {result.message}")
@@ -32,6 +30,11 @@ def main(smk):
     write_tsv(observables_table(result, system), smk.output.observables)
     Path(smk.output.isomers).parent.mkdir(parents=True, exist_ok=True)
     isomers_table(result).to_parquet(smk.output.isomers, index=False)
+
+
+def main(smk):
+    for one in items(smk):  # every model (params.per_item)
+        model_one(one)
 
 
 run(main)

@@ -15,12 +15,24 @@ FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
 
 
 @njit(cache=True, fastmath=True)
-def build_columns(mz, width, peak_mz, peak_prob, col_ptr, shift_ppm, resolving_power, n_sigma):
+def _sigma_per_mz(c, k_sig, r_slope, mz_ref):
+    """sd / m/z at centre ``c``: FWHM = c / R(c), R(c) = R (1 + slope (c - mz_ref) / 1000)."""
+    rel = 1.0 + r_slope * (c - mz_ref) * 1e-3
+    return k_sig / max(rel, 1e-3)
+
+
+@njit(cache=True, fastmath=True)
+def build_columns(
+    mz, width, peak_mz, peak_prob, col_ptr, shift_ppm, resolving_power, n_sigma,
+    r_slope=0.0, mz_ref=0.0,
+):  # fmt: skip
     """Pattern columns on the points ``mz`` as segments, plus their shift derivative.
 
     Peaks of column k are ``col_ptr[k]:col_ptr[k+1]`` (ascending m/z). Returns
     ``starts, ends, seg_ptr, values, deriv``: column k covers points ``starts[k]:ends[k]``
     with values ``values[seg_ptr[k]:seg_ptr[k+1]]``; ``deriv`` is d(values)/d(shift_ppm).
+    The resolving power at m/z c is ``resolving_power (1 + r_slope (c - mz_ref) / 1000)``
+    (constant for ``r_slope`` 0).
     """
     n_cols = col_ptr.shape[0] - 1
     scale = 1.0 + shift_ppm * 1e-6
@@ -32,8 +44,10 @@ def build_columns(mz, width, peak_mz, peak_prob, col_ptr, shift_ppm, resolving_p
         p0, p1 = col_ptr[k], col_ptr[k + 1] - 1
         c0 = peak_mz[p0] * scale
         c1 = peak_mz[p1] * scale
-        starts[k] = np.searchsorted(mz, c0 - n_sigma * c0 * k_sig)
-        ends[k] = np.searchsorted(mz, c1 + n_sigma * c1 * k_sig)
+        s0 = _sigma_per_mz(c0, k_sig, r_slope, mz_ref)
+        s1 = _sigma_per_mz(c1, k_sig, r_slope, mz_ref)
+        starts[k] = np.searchsorted(mz, c0 - n_sigma * c0 * s0)
+        ends[k] = np.searchsorted(mz, c1 + n_sigma * c1 * s1)
         if ends[k] < starts[k]:
             ends[k] = starts[k]
         seg_ptr[k + 1] = seg_ptr[k] + ends[k] - starts[k]
@@ -43,7 +57,7 @@ def build_columns(mz, width, peak_mz, peak_prob, col_ptr, shift_ppm, resolving_p
         base = seg_ptr[k] - starts[k]
         for p in range(col_ptr[k], col_ptr[k + 1]):
             c = peak_mz[p] * scale
-            sig = c * k_sig
+            sig = c * _sigma_per_mz(c, k_sig, r_slope, mz_ref)
             lo = np.searchsorted(mz, c - n_sigma * sig)
             hi = np.searchsorted(mz, c + n_sigma * sig)
             norm = peak_prob[p] / (sig * SQRT_2PI)

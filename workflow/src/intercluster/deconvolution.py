@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 
 from . import _deconv_kernels as kern
+from . import cid as cid_rule
 from .isotopes import IsotopePattern, point_grid, point_spacing, system_patterns
 from .system import ClusterSystem
 
@@ -65,6 +66,14 @@ REBUILD_PPM = 0.5  # columns moved to first order within this shift (error < 1e-
 GAP_TREATMENTS = ("censor", "zero", "ignore")
 CENSOR_MAX_ITER = 12  # active-set passes of a censored fit (typically 2-4)
 CENSOR_TOL = 1e-3  # stop when the points changing sides cost less than this part of the RSS
+RESOLVING_POWER_MODELS = ("constant", "linear")
+SLOPE_RANGE = (-0.4, 0.4)  # searched relative change of R per 1000 Th
+SLOPE_ROUNDS = 4  # alternations of the slope and R searches
+ROBUST_Z = 6.0  # a point is unexplained when its residual exceeds this many noise sds ...
+ROBUST_REL = 0.5  # ... and this part of the model there (a shape mismatch is not a new ion)
+ROBUST_GROW_Z = 2.0  # unexplained regions grow over neighbours with residuals above this
+ROBUST_PASSES = 3  # refits with the unexplained points at weight 0
+N_UNEXPLAINED_FEATURES = 5  # largest unexplained features kept per spectrum (QC)
 INTENSITY_COLUMNS = ["time_min", "species", "charge", "n_first", "intensity", "intensity_norm"]
 QC_COLUMNS = [
     "time_min",
@@ -78,6 +87,10 @@ QC_COLUMNS = [
     "coverage",
     "detection_level",
     "n_points",
+    "resolving_power_slope",
+    "resolving_power_mz_ref",
+    "unexplained_fraction",
+    "unexplained_mz",
 ]
 CID_COLUMNS = ["time_min", "n_first", "fraction"]
 
@@ -133,19 +146,18 @@ def monomer_mz_span(system: ClusterSystem) -> tuple[float, float]:
 
 
 def cid_basis(system: ClusterSystem, precursor_mz: float) -> tuple[PatternBasis, int]:
-    """Monomer fragment patterns plus the surviving precursor (the dimer ion nearest in m/z).
+    """The basis of an MS2 spectrum whose selected ion is at ``precursor_mz``: the fragment
+    patterns plus the surviving precursor (the CID rule, :func:`intercluster.cid.cid_selection`,
+    which the virtual experiment writes with).
 
-    Returns the basis and the column index of the precursor.
+    Returns the basis and the number of fragment columns (they come first).
     """
-    obs = system.observables()
-    patterns = list(system_patterns(system))
-    dimers = obs.index[obs["kind"] == "dimer"]
-    avg = np.array([patterns[k].average_mz for k in dimers])
-    precursor = int(dimers[np.argmin(np.abs(avg - precursor_mz))])
-    monomers = list(obs.index[obs["kind"] == "monomer"])
-    cols = monomers + [precursor]
-    basis = PatternBasis.from_patterns([patterns[k] for k in cols], obs.loc[cols])
-    return basis, len(monomers)
+    selection = cid_rule.cid_selection(system, precursor_mz)
+    patterns = system_patterns(system)
+    cols = selection.basis_rows
+    labels = system.observables().loc[cols]
+    basis = PatternBasis.from_patterns([patterns[k] for k in cols], labels)
+    return basis, len(selection.fragments)
 
 
 @dataclass
@@ -163,6 +175,13 @@ class SpectrumFit:
     coverage: float = 1.0
     detection_level: float = 0.0
     n_points: int = 0
+    #: R(m/z) = resolving_power (1 + resolving_power_slope (m/z - mz_ref) / 1000 Th)
+    resolving_power_slope: float = 0.0
+    mz_ref: float = 0.0
+    #: robust pass: the signal no column explains, as a part of the signal above the
+    #: baseline, and the largest such features (m/z, counts), largest first
+    unexplained_fraction: float = 0.0
+    unexplained_features: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -276,8 +295,10 @@ def _scan_windows(run) -> list:
 class _Columns:
     """Pattern columns built at one shift; moved to nearby shifts to first order."""
 
-    def __init__(self, mz, width, basis: PatternBasis, resolving_power: float):
+    def __init__(self, mz, width, basis: PatternBasis, resolving_power: float,
+                 r_slope: float = 0.0, mz_ref: float = 0.0):  # fmt: skip
         self.mz, self.width, self.basis, self.r = mz, width, basis, resolving_power
+        self.r_slope, self.mz_ref = float(r_slope), float(mz_ref)
         self.at = None
         self.parts = None
 
@@ -285,8 +306,9 @@ class _Columns:
         if self.at is None or abs(shift - self.at) > REBUILD_PPM:
             b = self.basis
             self.parts = kern.build_columns(
-                self.mz, self.width, b.peak_mz, b.peak_prob, b.col_ptr, shift, self.r, N_SIGMA
-            )
+                self.mz, self.width, b.peak_mz, b.peak_prob, b.col_ptr, shift, self.r, N_SIGMA,
+                self.r_slope, self.mz_ref,
+            )  # fmt: skip
             self.at = shift
         return self.parts, shift - self.at
 
@@ -327,6 +349,14 @@ def noise_weights(
     residuals; weights are scaled to mean 1. ``measured``: the points whose residuals
     estimate the variance (censored points have none); all when None.
     """
+    w = 1.0 / noise_variance(y, model, measured)
+    return w / w.mean()
+
+
+def noise_variance(
+    y: np.ndarray, model: np.ndarray, measured: np.ndarray | None = None
+) -> np.ndarray:
+    """The variance per point of :func:`noise_weights`' model, in counts squared."""
     if measured is not None:
         m_all = np.maximum(model, 0.0)
         r2 = np.square(y - model)[measured]
@@ -342,8 +372,7 @@ def noise_weights(
     floor = max(float(np.median(r2)), 1e-12)
     s0 = max(float(s0), 0.05 * floor)
     c = max(float(c), 0.0)
-    w = 1.0 / (s0 + c * m_all)
-    return w / w.mean()
+    return s0 + c * m_all
 
 
 def _gauss_newton(columns, y, w, shift, passive, baseline, max_shift_ppm, max_iter, tol_ppm):
@@ -422,6 +451,54 @@ def _censored_pass(columns, y, w, shift, passive, args, censored, level, above=N
     return y, result, above
 
 
+def unexplained_points(y, model, variance, measured=None) -> np.ndarray:
+    """Points whose signal no column explains: far above the noise model and the model.
+
+    A point is flagged when its residual exceeds ``ROBUST_Z`` noise sds and ``ROBUST_REL``
+    of the model there; each flagged region then grows over its neighbours whose residual
+    exceeds ``ROBUST_GROW_Z`` sds (the flanks of an unexplained peak).
+    """
+    resid = y - model
+    sd = np.sqrt(np.maximum(variance, 1e-300))
+    seed = (resid > ROBUST_Z * sd) & (resid > ROBUST_REL * np.maximum(model, 0.0))
+    grow = resid > ROBUST_GROW_Z * sd
+    if measured is not None:
+        seed &= measured
+        grow &= measured
+    if not seed.any():
+        return seed
+    # grow each seed over the contiguous run of "grow" points that contains it
+    run_id = np.cumsum(np.concatenate([[1], (grow[1:] != grow[:-1]).astype(np.int64)]))
+    hit = np.unique(run_id[seed])
+    return (np.isin(run_id, hit) & grow) | seed
+
+
+def _unexplained_summary(mz, y, model, flagged, baseline: float):
+    """Part of the signal above the baseline in flagged points, and the largest features."""
+    excess = np.where(flagged, np.maximum(y - model, 0.0), 0.0)
+    total = float(np.maximum(y - baseline, 0.0).sum())
+    fraction = float(excess.sum() / total) if total > 0 else 0.0
+    if not flagged.any():
+        return fraction, ()
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], flagged.astype(np.int8), [0]])))
+    features = []
+    for lo, hi in zip(edges[::2], edges[1::2], strict=True):
+        k = lo + int(np.argmax(excess[lo:hi]))
+        features.append((float(mz[k]), float(excess[lo:hi].sum())))
+    # features closer than 3 Th are one cluster (its isotope peaks): keep the largest
+    features.sort(key=lambda f: -f[1])
+    kept: list[tuple[float, float]] = []
+    for f in features:
+        near = [i for i, g in enumerate(kept) if abs(g[0] - f[0]) < 3.0]
+        if near:
+            g = kept[near[0]]
+            kept[near[0]] = (g[0], g[1] + f[1])
+        else:
+            kept.append(f)
+    kept.sort(key=lambda f: -f[1])
+    return fraction, tuple(kept[:N_UNEXPLAINED_FEATURES])
+
+
 def fit_spectrum(
     mz: np.ndarray,
     y: np.ndarray,
@@ -437,6 +514,9 @@ def fit_spectrum(
     weighted: bool = True,
     censored: np.ndarray | None = None,
     detection_level: float = 0.0,
+    r_slope: float = 0.0,
+    mz_ref: float = 0.0,
+    robust: bool = False,
 ) -> SpectrumFit:
     """NNLS abundances with the calibration shift fitted by variable projection.
 
@@ -444,6 +524,12 @@ def fit_spectrum(
     variance model (baseline + shot noise) fitted to the first pass's residuals.
     ``censored``: points known only to lie in ``[0, detection_level]`` (gaps of a sparse
     profile, see :func:`prepare_spectrum`); both passes and the shift fit treat them so.
+    ``r_slope``, ``mz_ref``: the resolving power varies linearly with m/z
+    (:func:`intercluster._deconv_kernels.build_columns`). ``robust`` (with ``weighted``):
+    points that no column explains (:func:`unexplained_points`: peaks of ions the basis does
+    not hold) get weight 0 and the fit is repeated, up to ``ROBUST_PASSES`` times, so that
+    such peaks are not absorbed into the species; their signal is reported as
+    ``unexplained_fraction``.
 
     Gauss-Newton on the shift for the NNLS solution (Kaufman's approximation), each step
     accepted only if it lowers the residual (else halved). Columns are rebuilt only when
@@ -455,7 +541,7 @@ def fit_spectrum(
         censored = None
     if width is None:
         width = point_spacing(mz)
-    columns = _Columns(mz, width, basis, float(resolving_power))
+    columns = _Columns(mz, width, basis, float(resolving_power), r_slope, mz_ref)
     m = basis.n_cols + (1 if baseline else 0)
     passive = np.ones(m, bool) if passive0 is None else passive0.copy()
     shift = float(np.clip(shift0, -max_shift_ppm, max_shift_ppm))
@@ -468,10 +554,27 @@ def fit_spectrum(
     if weighted:
         measured = None if censored is None else ~censored
         w = noise_weights(y_fit, model, measured)
-        y_fit, (shift, coef, passive, rss, model, n_more), _ = _censored_pass(
+        y_fit, (shift, coef, passive, rss, model, n_more), above = _censored_pass(
             columns, y_fit, w, shift, passive, args, censored, level, above
         )
         n_iter += n_more
+    flagged = np.zeros(y.size, bool)
+    if robust and weighted:
+        measured = np.ones(y.size, bool) if censored is None else ~censored
+        for _ in range(ROBUST_PASSES):
+            variance = noise_variance(y_fit, model, measured & ~flagged)
+            now = unexplained_points(y_fit, model, variance, measured) | flagged
+            if np.array_equal(now, flagged):
+                break
+            flagged = now
+            w_robust = np.where(flagged, 0.0, 1.0 / variance)
+            w_robust /= w_robust[~flagged].mean()
+            y_fit, (shift, coef, passive, rss, model, n_more), above = _censored_pass(
+                columns, y_fit, w_robust, shift, passive, args, censored, level, above
+            )
+            n_iter += n_more
+    base = float(coef[basis.n_cols]) if baseline else 0.0
+    unexplained, features = _unexplained_summary(mz, y_fit, model, flagged, base)
     rss = float(np.square(y_fit - model).sum())  # unweighted, for the QC
     y_norm = float(np.sqrt(np.square(y_fit).sum()))  # not np.dot: BLAS threads cost ms here
     return SpectrumFit(
@@ -483,6 +586,10 @@ def fit_spectrum(
         residual_norm=float(np.sqrt(max(rss, 0.0)) / y_norm) if y_norm > 0 else float("nan"),
         n_iter=n_iter,
         passive=passive,
+        resolving_power_slope=float(r_slope),
+        mz_ref=float(mz_ref),
+        unexplained_fraction=unexplained,
+        unexplained_features=features,
     )
 
 
@@ -494,12 +601,16 @@ def fit_prepared(
     max_shift_ppm: float = 20.0,
     passive0: np.ndarray | None = None,
     weighted: bool = True,
+    r_slope: float = 0.0,
+    mz_ref: float = 0.0,
+    robust: bool = False,
 ) -> SpectrumFit:
     """:func:`fit_spectrum` of a :class:`PreparedSpectrum`, with its sampling in the QC."""
     fit = fit_spectrum(
         spectrum.mz, spectrum.y, basis, resolving_power, shift0, max_shift_ppm, passive0,
         width=spectrum.width, weighted=weighted, censored=spectrum.censored,
-        detection_level=spectrum.detection_level,
+        detection_level=spectrum.detection_level, r_slope=r_slope, mz_ref=mz_ref,
+        robust=robust,
     )  # fmt: skip
     fit.mode, fit.coverage = spectrum.mode, spectrum.coverage
     fit.detection_level, fit.n_points = spectrum.detection_level, spectrum.n_points
@@ -507,8 +618,9 @@ def fit_prepared(
 
 
 def scan_shift(
-    spectrum: PreparedSpectrum, basis, resolving_power, max_shift_ppm=20.0, step_ppm=None
-) -> float:
+    spectrum: PreparedSpectrum, basis, resolving_power, max_shift_ppm=20.0, step_ppm=None,
+    r_slope: float = 0.0, mz_ref: float = 0.0,
+) -> float:  # fmt: skip
     """Coarse start for the shift: the grid point of least NNLS residual, then refined.
 
     The coarse scan takes censored points as zeros; the refinement treats them as censored.
@@ -521,14 +633,14 @@ def scan_shift(
     grid = np.arange(-max_shift_ppm, max_shift_ppm + 1e-9, step_ppm)
     passive = np.ones(basis.n_cols + 1, bool)
     best, best_rss = 0.0, np.inf
-    columns = _Columns(mz, width, basis, float(resolving_power))
+    columns = _Columns(mz, width, basis, float(resolving_power), r_slope, mz_ref)
     ones = np.ones_like(y)
     for shift in grid:
         _, passive, rss, _, _ = _evaluate(columns, y, ones, float(shift), passive)
         if rss < best_rss:
             best, best_rss = float(shift), rss
     return fit_prepared(spectrum, basis, resolving_power, best, max_shift_ppm,
-                        weighted=False).shift_ppm  # fmt: skip
+                        weighted=False, r_slope=r_slope, mz_ref=mz_ref).shift_ppm  # fmt: skip
 
 
 def fit_resolving_power(
@@ -539,24 +651,60 @@ def fit_resolving_power(
     max_shift_ppm: float = 20.0,
     rel_range: tuple[float, float] = (0.6, 1.6),
     tol_rel: float = 5e-3,
+    r_slope: float = 0.0,
+    mz_ref: float = 0.0,
 ) -> float:
-    """One resolving power for a set of spectra: golden section on log R of the summed RSS."""
+    """One resolving power for a set of spectra: golden section on log R of the summed RSS.
+
+    ``r_slope``, ``mz_ref``: R varies linearly with m/z (R is then the value at ``mz_ref``).
+    """
     shifts = [shift0] * len(spectra)
 
     def cost(log_r: float) -> float:
         total = 0.0
         r = float(np.exp(log_r))
         for n, spectrum in enumerate(spectra):
-            fit = fit_prepared(spectrum, basis, r, shifts[n], max_shift_ppm, weighted=False)
+            fit = fit_prepared(spectrum, basis, r, shifts[n], max_shift_ppm, weighted=False,
+                               r_slope=r_slope, mz_ref=mz_ref)  # fmt: skip
             shifts[n] = fit.shift_ppm
             total += fit.rss
         return total
 
     a, b = np.log(guess * rel_range[0]), np.log(guess * rel_range[1])
+    return float(np.exp(_golden(cost, a, b, tol_rel)))
+
+
+def fit_resolving_power_slope(
+    spectra: list[PreparedSpectrum],
+    basis: PatternBasis,
+    resolving_power: float,
+    shift0: float,
+    mz_ref: float,
+    max_shift_ppm: float = 20.0,
+    slope_range: tuple[float, float] = SLOPE_RANGE,
+    tol: float = 4e-3,
+) -> float:
+    """The relative change of R per 1000 Th about ``mz_ref``: golden section of the RSS."""
+    shifts = [shift0] * len(spectra)
+
+    def cost(slope: float) -> float:
+        total = 0.0
+        for n, spectrum in enumerate(spectra):
+            fit = fit_prepared(spectrum, basis, resolving_power, shifts[n], max_shift_ppm,
+                               weighted=False, r_slope=slope, mz_ref=mz_ref)  # fmt: skip
+            shifts[n] = fit.shift_ppm
+            total += fit.rss
+        return total
+
+    return _golden(cost, float(slope_range[0]), float(slope_range[1]), tol)
+
+
+def _golden(cost, a: float, b: float, tol: float) -> float:
+    """Golden-section search of a unimodal ``cost`` on [a, b]; the centre of the last bracket."""
     g = (np.sqrt(5.0) - 1.0) / 2.0
     c, d = b - g * (b - a), a + g * (b - a)
     fc, fd = cost(c), cost(d)
-    while b - a > tol_rel:
+    while b - a > tol:
         if fc < fd:
             b, d, fd = d, c, fc
             c = b - g * (b - a)
@@ -565,7 +713,7 @@ def fit_resolving_power(
             a, c, fc = c, d, fd
             d = a + g * (b - a)
             fd = cost(d)
-    return float(np.exp(0.5 * (a + b)))
+    return float(0.5 * (a + b))
 
 
 def _representative(n: int, k: int) -> np.ndarray:
@@ -584,12 +732,18 @@ def deconvolve_spectra(
     centroided: bool = False,
     windows: list | None = None,
     gaps: str = "censor",
+    resolving_power_model: str = "constant",
+    robust: bool = False,
 ) -> list[SpectrumFit]:
     """Fit every spectrum of one file; one resolving power for the file.
 
     The start shift comes from a coarse scan of the most intense spectrum; each spectrum then
     starts from its predecessor's shift (the calibration drifts slowly). ``windows``: per
     spectrum the acquired scan window or None; ``gaps``: see :func:`prepare_spectrum`.
+    ``resolving_power_model``: ``constant`` (one R) or ``linear`` (R at the centre of the
+    basis' m/z span and its relative change per 1000 Th, both fitted per file on the same
+    few spectra: R, then the slope, then R again). ``robust``: the robust pass of
+    :func:`fit_spectrum` (peaks no column explains get weight 0; ``unexplained_fraction``).
 
     ``centroided``: the spectra are peak lists, fitted as sticks
     (:func:`intercluster.centroid.fit_stick_spectra`) at the given or guessed resolving
@@ -608,13 +762,28 @@ def deconvolve_spectra(
                for mz, y, w in zip(mz_list, intensity_list, windows, strict=True)]  # fmt: skip
     tic = np.array([float(np.sum(y)) for y in intensity_list])
     ref = int(np.argmax(tic))
+    if resolving_power_model not in RESOLVING_POWER_MODELS:
+        raise ValueError(f"resolving_power_model must be one of {RESOLVING_POWER_MODELS}")
     r0 = resolving_power or resolving_power_guess
+    mz_ref = float(np.mean(basis.mz_span))
+    slope = 0.0
     shift0 = scan_shift(spectra[ref], basis, r0, max_shift_ppm)
     if resolving_power is None and fit_resolution:
-        pick = _representative(n, n_calibration_spectra)
-        r0 = fit_resolving_power([spectra[i] for i in pick], basis, r0, shift0, max_shift_ppm)
-        shift0 = scan_shift(spectra[ref], basis, r0, max_shift_ppm)
-    log.info("resolving power %.0f, start shift %.2f ppm", r0, shift0)
+        pick = [spectra[i] for i in _representative(n, n_calibration_spectra)]
+        r0 = fit_resolving_power(pick, basis, r0, shift0, max_shift_ppm)
+        if resolving_power_model == "linear":
+            # R at mz_ref and the slope are correlated: alternate, narrowing the slope range
+            half = 0.5 * (SLOPE_RANGE[1] - SLOPE_RANGE[0])
+            for _ in range(SLOPE_ROUNDS):
+                span = (slope - half, slope + half)
+                slope = fit_resolving_power_slope(pick, basis, r0, shift0, mz_ref,
+                                                  max_shift_ppm, span)  # fmt: skip
+                r0 = fit_resolving_power(pick, basis, r0, shift0, max_shift_ppm, (0.9, 1.1),
+                                         r_slope=slope, mz_ref=mz_ref)  # fmt: skip
+                half *= 0.4
+        shift0 = scan_shift(spectra[ref], basis, r0, max_shift_ppm, r_slope=slope, mz_ref=mz_ref)
+    log.info("resolving power %.0f at m/z %.0f (slope %+.3f per 1000 Th), start shift %.2f ppm",
+             r0, mz_ref, slope, shift0)  # fmt: skip
     fits: list[SpectrumFit | None] = [None] * n
     passive = None
     shift = shift0
@@ -622,7 +791,8 @@ def deconvolve_spectra(
     for order in (range(ref, n), range(ref - 1, -1, -1)):
         shift, passive = shift0, None
         for i in order:
-            fit = fit_prepared(spectra[i], basis, r0, shift, max_shift_ppm, passive)
+            fit = fit_prepared(spectra[i], basis, r0, shift, max_shift_ppm, passive,
+                               r_slope=slope, mz_ref=mz_ref, robust=robust)  # fmt: skip
             fits[i] = fit
             shift, passive = fit.shift_ppm, fit.passive
     return fits  # type: ignore[return-value]
@@ -662,6 +832,12 @@ def qc_table(times_min, native_ids, fits: list[SpectrumFit]) -> pd.DataFrame:
             "coverage": [f.coverage for f in fits],
             "detection_level": [f.detection_level for f in fits],
             "n_points": [f.n_points for f in fits],
+            "resolving_power_slope": [f.resolving_power_slope for f in fits],
+            "resolving_power_mz_ref": [f.mz_ref for f in fits],
+            "unexplained_fraction": [f.unexplained_fraction for f in fits],
+            "unexplained_mz": [
+                ";".join(f"{mz:.2f}" for mz, _ in f.unexplained_features) for f in fits
+            ],
         }
     )[QC_COLUMNS]
 
@@ -695,15 +871,19 @@ def fit_run(
     fit_resolution: bool = True,
     max_shift_ppm: float = 20.0,
     gaps: str = "censor",
+    resolving_power_model: str = "constant",
+    robust: bool = False,
 ) -> tuple[list[SpectrumFit], float]:
     """Every spectrum of a :class:`~intercluster.ingest.SpectraRun` fitted on ``basis``.
 
     Profiles or sticks as the run's mode says, the file's scan windows and the ``gaps``
-    treatment (:func:`prepare_spectrum`). Returns the fits and the resolving power used.
+    treatment (:func:`prepare_spectrum`); ``resolving_power_model`` and ``robust`` as in
+    :func:`deconvolve_spectra`. Returns the fits and the resolving power used.
     """
     fits = deconvolve_spectra(
         run.mz, run.intensity, basis, resolving_power_guess, fit_resolution, max_shift_ppm,
         centroided=run.mode == "centroid", windows=_scan_windows(run), gaps=gaps,
+        resolving_power_model=resolving_power_model, robust=robust,
     )  # fmt: skip
     _label_centroids(run, fits)
     resolving_power = fits[0].resolving_power if fits else float(resolving_power_guess)
@@ -717,6 +897,8 @@ def deconvolve_run(
     fit_resolution: bool = True,
     max_shift_ppm: float = 20.0,
     gaps: str = "censor",
+    resolving_power_model: str = "constant",
+    robust: bool = False,
 ):
     """Deconvolve an MS1 :class:`~intercluster.ingest.SpectraRun`.
 
@@ -726,8 +908,9 @@ def deconvolve_run(
     """
     basis = observable_basis(system)
     fits, resolving_power = fit_run(
-        run, basis, resolving_power_guess, fit_resolution, max_shift_ppm, gaps
-    )
+        run, basis, resolving_power_guess, fit_resolution, max_shift_ppm, gaps,
+        resolving_power_model, robust,
+    )  # fmt: skip
     intensities = intensities_table(run.times_min, fits, basis)
     qc = qc_table(run.times_min, run.native_ids, fits)
     worst = qc["residual_norm"].max()

@@ -65,9 +65,9 @@ import numpy as np
 import pandas as pd
 
 from .network import RATE_CONSTANTS, ReactionNetwork, build_network
-from .observables import tmax_of
-from .records import SampleConditions
-from .settings import KineticsSettings, TmaxSettings, ZoomSettings
+from .observables import ion_signal, tmax_of
+from .records import RateConstants, SampleConditions
+from .settings import KineticsSettings, SolverOptions, TmaxSettings, ZoomSettings
 
 log = logging.getLogger("intercluster.fit")
 
@@ -128,6 +128,11 @@ class Orbit:
     points: np.ndarray  # point ids, slowest member first
     scales: np.ndarray  # >= 1, ascending; scales[0] == 1
     base: tuple[float, float, float]  # k_dim, k_diss, k_ex of member 0
+
+    @property
+    def constants(self) -> RateConstants:
+        """Member 0's rate constants."""
+        return RateConstants(*self.base)
 
     @property
     def cost(self) -> float:
@@ -239,8 +244,9 @@ def plan_chunk(
 
 # --- simulation of one point -----------------------------------------------------------------
 def default_simulator() -> Callable:
-    """The fast simulator. Every simulator the fit calls takes the integrator options
-    (``rtol``, ``atol``, ``max_steps``: :meth:`KineticsSettings.simulator_options`)."""
+    """:func:`intercluster.simulate.simulate`. A simulator the fit calls has its interface:
+    ``simulator(network, constants, conditions, times_s, options)`` -> ``SimulationResult``
+    (options: :meth:`KineticsSettings.simulator_options`)."""
     from .simulate import simulate
 
     return simulate
@@ -252,14 +258,12 @@ Conditions = SampleConditions
 
 def simulate_tmax(
     network: ReactionNetwork,
-    k_dim: float,
-    k_diss: float,
-    k_ex: float,
+    constants: RateConstants,
     conditions: Conditions,
     times_min: np.ndarray,
     settings: TmaxSettings,
     simulator: Callable | None = None,
-    options: dict | None = None,
+    options: SolverOptions | None = None,
 ) -> tuple[str, str, np.ndarray]:
     """Simulate one parameter set and return (status, message, t_max of the observables).
 
@@ -270,25 +274,18 @@ def simulate_tmax(
     n_obs = 3 * network.nuclearity + 2
     nan = np.full(n_obs, np.nan)
     try:
-        for name, value in (("k_dim", k_dim), ("k_diss", k_diss), ("k_ex", k_ex)):
+        for name in RATE_CONSTANTS:
+            value = getattr(constants, name)
             if not (np.isfinite(value) and value >= 0):
                 return STATUS_FAILED, f"{name} must be finite and >= 0, got {value}", nan
         times_min = np.asarray(times_min, dtype=float)
-        result = simulator(
-            network,
-            float(k_dim),
-            float(k_diss),
-            float(k_ex),
-            *conditions.initial_nM,
-            times_min * 60.0,
-            conditions.dead_time_s,
-            **(options or {}),
-        )
+        result = simulator(network, constants, conditions, times_min * 60.0, options)
         if result.status != STATUS_OK:
             return STATUS_FAILED, result.message or "simulation failed", nan
         observables = np.asarray(result.observables, dtype=float)
         if not np.all(np.isfinite(observables)):
             return STATUS_FAILED, "non-finite concentrations", nan
+        observables = ion_signal(observables, network.n_monomers, settings.dimer_response)
         t_max, _ = tmax_of(
             times_min, observables, settings.smoothing_min,
             tolerance_rel=settings.peak_tolerance_rel,
@@ -308,7 +305,7 @@ def run_chunk(
     species: Sequence[str],
     settings: TmaxSettings,
     simulator: Callable | None = None,
-    options: dict | None = None,
+    options: SolverOptions | None = None,
     label: str = "chunk",
     log_every_s: float = 10.0,
     orbits: Sequence[Orbit] | None = None,
@@ -341,7 +338,7 @@ def run_chunk(
         return _chunk_frame(points, status, message, tmax, species)
     for row, p in enumerate(points.itertuples(index=False)):
         status[row], message[row], tmax[row] = simulate_tmax(
-            network, p.k_dim, p.k_diss, p.k_ex, conditions, times_min, settings,
+            network, RateConstants(p.k_dim, p.k_diss, p.k_ex), conditions, times_min, settings,
             simulator, options,
         )  # fmt: skip
         if status[row] != STATUS_OK:
@@ -384,7 +381,6 @@ def _run_orbits(
     if covered != len(points) or not row_of.index.is_unique:
         raise ValueError(f"{label}: the orbits cover {covered} points, the chunk has {len(points)}")
     finder = peak_finder(times_min, settings.smoothing_min)
-    kwargs = dict(options or {})
     n = len(points)
     done = 0
     started = last = time.perf_counter()
@@ -392,16 +388,16 @@ def _run_orbits(
         rows = row_of.loc[orbit.points].to_numpy()
         try:
             result = simulate_orbit(
-                network, *orbit.base, orbit.scales, *conditions.initial_nM,
-                times_min * 60.0, conditions.dead_time_s, **kwargs,
-            )  # fmt: skip
+                network, orbit.constants, orbit.scales, conditions, times_min * 60.0, options
+            )
             ok = result.ok.copy()
             reasons = list(result.messages)
             good = np.flatnonzero(ok)
             if good.size:
-                t_max, _ = finder.tmax_many(
-                    result.observables[good], tolerance_rel=settings.peak_tolerance_rel
+                signal = ion_signal(
+                    result.observables[good], network.n_monomers, settings.dimer_response
                 )
+                t_max, _ = finder.tmax_many(signal, tolerance_rel=settings.peak_tolerance_rel)
                 for m, t in zip(good, t_max, strict=True):
                     if np.all(np.isfinite(t)):
                         tmax[rows[m]] = t
@@ -933,7 +929,7 @@ def chi2_objective(
     experiments: dict[str, tuple[Conditions, np.ndarray, pd.DataFrame]],
     settings: TmaxSettings,
     simulator: Callable | None = None,
-    options: dict | None = None,
+    options: SolverOptions | None = None,
 ) -> Callable[[np.ndarray], float]:
     """chi²(log10 k) summed over samples; ``experiments``: sample -> (conditions, times, t_max)."""
     prepared = []
@@ -944,13 +940,12 @@ def chi2_objective(
                          exp_tmax["t_max_min"].to_numpy(dtype=float)))  # fmt: skip
 
     def objective(log_k: np.ndarray) -> float:
-        k_dim, k_diss, k_ex = (10.0 ** np.asarray(log_k, float)).tolist()
+        constants = RateConstants(*(10.0 ** np.asarray(log_k, float)).tolist())
         total = 0.0
         for conditions, times_min, mask, t_exp in prepared:
             status, _, t_sim = simulate_tmax(
-                network, k_dim, k_diss, k_ex, conditions, times_min, settings,
-                simulator, options,
-            )  # fmt: skip
+                network, constants, conditions, times_min, settings, simulator, options
+            )
             if status != STATUS_OK:
                 return math.inf
             total += float(np.sum((t_sim[mask] - t_exp[mask]) ** 2))
@@ -1036,7 +1031,7 @@ def network_for(model: int, cluster: dict, kinetics: dict) -> ReactionNetwork:
     return build_network(model, str(kinetics["convention"]), cluster)
 
 
-def simulator_options(kinetics: dict) -> dict:
+def simulator_options(kinetics: dict) -> SolverOptions:
     """Integration tolerances and the step limit from the validated ``kinetics`` config."""
     return KineticsSettings.from_config(kinetics).simulator_options()
 
@@ -1056,11 +1051,11 @@ def load_experiment(intensities_path, tmax_table_path=None):
 def best_trajectories(
     network: ReactionNetwork,
     observables: pd.DataFrame,
-    constants: dict,
+    constants: RateConstants,
     conditions: Conditions,
     times_min: np.ndarray,
     simulator: Callable | None = None,
-    options: dict | None = None,
+    options: SolverOptions | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Trajectories of one parameter set for the figures.
 
@@ -1072,11 +1067,7 @@ def best_trajectories(
 
     simulator = simulator or default_simulator()
     times_min = np.asarray(times_min, float)
-    result = simulator(
-        network, float(constants["k_dim"]), float(constants["k_diss"]),
-        float(constants["k_ex"]), *conditions.initial_nM, times_min * 60.0,
-        conditions.dead_time_s, **(options or {}),
-    )  # fmt: skip
+    result = simulator(network, constants, conditions, times_min * 60.0, options)
     if result.status != STATUS_OK:
         raise RuntimeError(f"simulation of the best fit failed: {result.message}")
     conc = np.asarray(result.observables, float)

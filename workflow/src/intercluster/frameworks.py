@@ -322,16 +322,24 @@ def _forms_of(system: SystemDefinition, labels: pd.DataFrame):
 
 
 # --- a kinetic system: ion forms summed per kinetic observable --------------------------------
-def observable_intensities(ion_forms: pd.DataFrame, system: SystemDefinition) -> pd.DataFrame:
+NORMALISE_OVER = ("observables", "all_clusters")
+
+
+def observable_intensities(
+    ion_forms: pd.DataFrame, system: SystemDefinition, normalise_over: str = "observables"
+) -> pd.DataFrame:
     """Sum the ion forms of each kinetic observable (the 26 + 51 of eq 1 for the demo).
 
     Returns the deconvolution's intensities table (``INTENSITY_COLUMNS``): per time and
     observable, in :meth:`~intercluster.system.SystemDefinition.kinetic_observables` order,
-    the summed ``intensity`` and its share of all observables at that time
-    (``intensity_norm``, the TIC normalisation; families the model does not know, e.g.
-    trimers, are not in the total). The first metal's count keeps the demo tables' column
-    name (the fourth of ``INTENSITY_COLUMNS``).
+    the summed ``intensity`` and its share (``intensity_norm``, the TIC normalisation) of the
+    total ``normalise_over`` names (config ``deconvolution.normalise_over``): ``observables``
+    (default, as eq 1: families the model does not know, e.g. trimers, are not in the
+    total) or ``all_clusters`` (every enabled family except fragments). The first metal's
+    count keeps the demo tables' column name (the fourth of ``INTENSITY_COLUMNS``).
     """
+    if normalise_over not in NORMALISE_OVER:
+        raise ValueError(f"normalise_over must be one of {NORMALISE_OVER}, got {normalise_over!r}")
     from .deconvolution import INTENSITY_COLUMNS
 
     observables = system.kinetic_observables()
@@ -340,6 +348,12 @@ def observable_intensities(ion_forms: pd.DataFrame, system: SystemDefinition) ->
     keys = pd.MultiIndex.from_arrays([observables["family"], observables["n_first"]])
     coef = np.stack([summed.loc[t].reindex(keys).to_numpy(float) for t in times])
     total = coef.sum(axis=1, keepdims=True)
+    if normalise_over == "all_clusters":
+        clusters = {f.name for f in system.enabled_families if f.role != "fragment"}
+        others = ion_forms[
+            ion_forms["family"].isin(clusters - set(observables["family"]))
+        ].groupby("time_min")["intensity"].sum()
+        total = total + others.reindex(times, fill_value=0.0).to_numpy(float)[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
         norm = np.where(total > 0, coef / np.where(total > 0, total, 1.0), np.nan)
     n_t, n_k = coef.shape
@@ -361,22 +375,59 @@ def deconvolve_run_ion_forms(
     fit_resolution: bool = True,
     max_shift_ppm: float = 20.0,
     gaps: str = "censor",
+    normalise_over: str = "observables",
+    resolving_power_model: str = "constant",
+    robust: bool = False,
 ):
     """Deconvolve an MS1 run over the system's ion forms.
 
     Returns ``(ion_forms, intensities, qc, resolving_power)``: one row per time and ion form,
-    the kinetic observables' sums (:func:`observable_intensities`; ``None`` for a system
-    without a kinetic model) and the QC of :func:`intercluster.deconvolution.qc_table`.
+    the kinetic observables' sums (:func:`observable_intensities`, normalised over
+    ``normalise_over``; ``None`` for a system without a kinetic model) and the QC of
+    :func:`intercluster.deconvolution.qc_table`.
     """
     from .deconvolution import fit_run, qc_table
 
     basis = ion_form_basis(system)
     fits, resolving_power = fit_run(
-        run, basis, resolving_power_guess, fit_resolution, max_shift_ppm, gaps
-    )
+        run, basis, resolving_power_guess, fit_resolution, max_shift_ppm, gaps,
+        resolving_power_model, robust,
+    )  # fmt: skip
     coef = np.array([f.coef for f in fits]).reshape(len(fits), basis.n_cols)
     ion_forms = ion_form_intensities(run.times_min, coef, basis.labels)
     kinetic = system.kinetics.model_family != "none"
-    intensities = observable_intensities(ion_forms, system) if kinetic else None
+    intensities = observable_intensities(ion_forms, system, normalise_over) if kinetic else None
     qc = qc_table(run.times_min, run.native_ids, fits)
     return ion_forms, intensities, qc, resolving_power
+
+
+def write_run_outputs(
+    sample: str,
+    run,
+    system: SystemDefinition,
+    ion_forms: pd.DataFrame,
+    qc: pd.DataFrame,
+    ion_forms_path,
+    qc_path,
+    run_path,
+) -> dict:
+    """Write a deconvolved run's ``ion_forms.tsv``, ``qc.tsv`` and ``run.json`` (rules
+    ``deconvolve`` and ``framework_deconvolve``); returns run.json's content.
+
+    ``run.json`` is where whether the data are synthetic is recorded, once, from the file
+    itself (``run.synthetic``); figures and reports read it from there.
+    """
+    from .io import write_json, write_tsv
+
+    write_tsv(ion_forms, ion_forms_path)
+    write_tsv(qc, qc_path)
+    info = {
+        "sample": str(sample),
+        "synthetic": bool(run.synthetic),
+        "system": system.name,
+        "mode": run.mode,
+        "n_spectra": len(run),
+        "n_ion_forms": int(ion_forms["label"].nunique()),
+    }
+    write_json(info, run_path)
+    return info

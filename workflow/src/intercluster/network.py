@@ -22,8 +22,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .records import SampleConditions
 
 MODELS = (1, 2, 3)
 CONVENTIONS = ("S", "U")
@@ -210,13 +214,29 @@ class ReactionNetwork:
             [n - np.arange(self.n_monomers), 2 * n - self.dimer_sum]
         ).astype(float)
 
-    def initial_state(self, c_a: float, c_b: float) -> np.ndarray:
-        """Pure A_N monomers at ``c_a`` and pure B_N monomers at ``c_b`` (nmol/L)."""
-        if c_a < 0 or c_b < 0:
-            raise ValueError(f"initial concentrations must be >= 0, got {c_a}, {c_b}")
+    def initial_state(self, conditions: SampleConditions) -> np.ndarray:
+        """The state at mixing of a sample (nmol/L): pure A_N monomers at the first
+        reactant's concentration, pure B_N monomers at the second's, less the part of the
+        second reactant already present as its homodimer D(0,0)
+        (``conditions.second_dimer_fraction`` f: ``c_b f / 2`` dimers, ``c_b (1 - f)``
+        monomers; the atoms of each metal are unchanged).
+
+        The one place that turns a sample's conditions into a state vector: every simulator
+        and the SBML export start from here.
+        """
+        c_a, c_b = (float(c) for c in conditions.initial_nM)  # the reactants, in the system's order
+        if not (np.isfinite(c_a) and np.isfinite(c_b) and c_a >= 0 and c_b >= 0):
+            raise ValueError(f"initial concentrations must be finite and >= 0, got {c_a}, {c_b}")
+        b_dimer_fraction = float(conditions.second_dimer_fraction)
+        if not 0.0 <= b_dimer_fraction <= 1.0:
+            raise ValueError(
+                f"second_dimer_fraction must be in [0, 1], got {b_dimer_fraction}"
+            )
         y0 = np.zeros(self.n_species)
         y0[self.nuclearity] += c_a
-        y0[0] += c_b
+        y0[0] += c_b * (1.0 - b_dimer_fraction)
+        if b_dimer_fraction > 0:
+            y0[self.n_monomers + int(self.block_offsets[0])] += 0.5 * c_b * b_dimer_fraction
         return y0
 
     # --- observables -------------------------------------------------------------------------

@@ -56,6 +56,44 @@ from .settings import TmaxSettings
 FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
 
 
+def ion_signal(observables: np.ndarray, n_monomers: int, dimer_response: float) -> np.ndarray:
+    """Simulated observables as a spectrum shows them: the dimer ions (every column from
+    ``n_monomers`` on) times ``dimer_response``, their signal per molecule relative to a
+    monomer's. With 1 the observables themselves (no copy)."""
+    if dimer_response == 1.0:
+        return observables
+    signal = np.array(observables, dtype=float, copy=True)
+    signal[..., n_monomers:] *= dimer_response
+    return signal
+
+
+def estimate_dimer_response(
+    measured: np.ndarray, simulated: np.ndarray, n_monomers: int, late_fraction: float = 0.5
+) -> float:
+    """The dimer response from data: measured against simulated dimer:monomer ratios.
+
+    ``measured``: deconvolved intensities (n_t, observables); ``simulated``: the best fit's
+    concentrations at the same times. The response is the median, over the last
+    ``late_fraction`` of the times (near equilibrium, where the simulated ratio depends least
+    on the rate constants' details), of (sum of dimer ions / sum of monomer ions) measured
+    divided by the same ratio simulated. NaN when no time has both.
+    """
+    measured = np.asarray(measured, float)
+    simulated = np.asarray(simulated, float)
+    n_t = measured.shape[0]
+    late = slice(int(np.floor(n_t * (1.0 - late_fraction))), n_t)
+
+    def ratio(y):
+        mono = np.nansum(y[late, :n_monomers], axis=1)
+        dim = np.nansum(y[late, n_monomers:], axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return dim / mono
+
+    r = ratio(measured) / ratio(simulated)
+    r = r[np.isfinite(r) & (r > 0)]
+    return float(np.median(r)) if r.size else float("nan")
+
+
 def normalise_rows(intensities: np.ndarray) -> np.ndarray:
     """Divide every time point (row) by its total signal; an all-zero row stays zero.
 

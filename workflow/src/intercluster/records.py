@@ -29,6 +29,8 @@ RATE_CONSTANTS = ("k_dim", "k_diss", "k_ex")
 #: What best.json's ``identifiability`` and ``intervals_weighted`` are keyed by: the constants
 #: and the combinations the data fix (intercluster.uncertainty profiles them).
 PROFILE_NAMES = (*RATE_CONSTANTS, "k_dim:k_diss", "k_dim*c/k_ex")
+# keys of a sample-conditions mapping that are not reactant concentrations
+CONDITION_EXTRAS = ("dead_time_s", "second_dimer_fraction")
 
 
 @dataclass(frozen=True)
@@ -65,12 +67,19 @@ class SampleConditions:
 
     concentrations_nM: tuple[tuple[str, float], ...]
     dead_time_s: float
+    #: part of the second reactant present as its homodimer at mixing (sheet column
+    #: ``second_dimer_fraction``; the initial state of every simulation of the sample)
+    second_dimer_fraction: float = 0.0
 
     @classmethod
     def from_dict(cls, d: dict) -> SampleConditions:
-        """Every key but ``dead_time_s`` is a reactant's concentration, in the mapping's order."""
-        concentrations = tuple((str(k), float(v)) for k, v in d.items() if k != "dead_time_s")
-        return cls(concentrations, float(d["dead_time_s"]))
+        """Every key but those of ``CONDITION_EXTRAS`` is a reactant's concentration, in the
+        mapping's order."""
+        concentrations = tuple(
+            (str(k), float(v)) for k, v in d.items() if k not in CONDITION_EXTRAS
+        )
+        second = float(d["second_dimer_fraction"]) if "second_dimer_fraction" in d else 0.0
+        return cls(concentrations, float(d["dead_time_s"]), second)
 
     @property
     def initial_nM(self) -> tuple[float, ...]:
@@ -78,7 +87,9 @@ class SampleConditions:
         return tuple(value for _, value in self.concentrations_nM)
 
     def to_dict(self) -> dict:
-        return {**dict(self.concentrations_nM), "dead_time_s": self.dead_time_s}
+        second = self.second_dimer_fraction
+        extra = {"second_dimer_fraction": second} if second else {}
+        return {**dict(self.concentrations_nM), "dead_time_s": self.dead_time_s, **extra}
 
 
 def _check_keys(kind: str, d: dict, required: set, optional: set) -> None:

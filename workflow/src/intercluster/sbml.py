@@ -17,6 +17,7 @@ from pathlib import Path
 import libsbml
 
 from .network import ReactionNetwork
+from .records import RateConstants, SampleConditions
 
 COMPARTMENT = "solution"
 
@@ -45,14 +46,11 @@ def _number(x: float) -> str:
 
 
 def sbml_document(
-    network: ReactionNetwork,
-    k_dim: float,
-    k_diss: float,
-    k_ex: float,
-    c_a: float,
-    c_b: float,
+    network: ReactionNetwork, constants: RateConstants, conditions: SampleConditions
 ) -> libsbml.SBMLDocument:
-    """Build the SBML document (initial state: ``c_a`` on M_N, ``c_b`` on M_0, nmol/L)."""
+    """Build the SBML document of ``network`` with ``constants``; the initial state is the
+    sample's at mixing (:meth:`ReactionNetwork.initial_state`, nmol/L). The dead time is
+    not part of the model: SBML time 0 is mixing."""
     doc = libsbml.SBMLDocument(3, 2)
     model = doc.createModel()
     model.setId(f"intercluster_model{network.model}_{network.convention}")
@@ -83,9 +81,9 @@ def sbml_document(
     comp.setConstant(True)
 
     for pid, value, units in (
-        ("k_dim", k_dim, "per_nM_per_s"),
-        ("k_diss", k_diss, "per_s"),
-        ("k_ex", k_ex, "per_s"),
+        ("k_dim", constants.k_dim, "per_nM_per_s"),
+        ("k_diss", constants.k_diss, "per_s"),
+        ("k_ex", constants.k_ex, "per_s"),
     ):
         par = model.createParameter()
         par.setId(pid)
@@ -93,7 +91,7 @@ def sbml_document(
         par.setUnits(units)
         par.setConstant(True)
 
-    y0 = network.initial_state(c_a, c_b)
+    y0 = network.initial_state(conditions)
     for sid, c0 in zip(network.species_ids, y0, strict=True):
         sp = model.createSpecies()
         sp.setId(sid)
@@ -128,16 +126,20 @@ def sbml_document(
     return doc
 
 
-def sbml_string(network: ReactionNetwork, k_dim, k_diss, k_ex, c_a, c_b) -> str:
-    """The SBML document as an XML string."""
-    return libsbml.writeSBMLToString(sbml_document(network, k_dim, k_diss, k_ex, c_a, c_b))
+def sbml_string(
+    network: ReactionNetwork, constants: RateConstants, conditions: SampleConditions
+) -> str:
+    """The SBML document (:func:`sbml_document`) as an XML string."""
+    return libsbml.writeSBMLToString(sbml_document(network, constants, conditions))
 
 
-def write_sbml(network: ReactionNetwork, path, k_dim, k_diss, k_ex, c_a, c_b) -> Path:
-    """Write the SBML file; returns its path."""
+def write_sbml(
+    network: ReactionNetwork, path, constants: RateConstants, conditions: SampleConditions
+) -> Path:
+    """Write the SBML file (:func:`sbml_document`); returns its path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(sbml_string(network, k_dim, k_diss, k_ex, c_a, c_b))
+    path.write_text(sbml_string(network, constants, conditions))
     return path
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "KineticsSettings",
     "PlausibilitySettings",
     "CoverageSettings",
+    "SolverOptions",
     "TmaxSettings",
     "UncertaintySettings",
     "ZoomSettings",
@@ -32,6 +33,34 @@ def _defaults(section: str) -> dict:
     from .validation import schema_defaults  # jsonschema only where defaults are asked for
 
     return schema_defaults(section)
+
+
+SOLVER_METHODS = ("fast", "reference")
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """How :mod:`intercluster.simulate` integrates: tolerances, step limit and method.
+
+    ``method`` is ``"fast"`` (numba RODAS4, the workflow's) or ``"reference"`` (scipy Radau,
+    the yardstick of the tests; it has no step limit). The workflow's values come from the
+    ``kinetics`` section (:meth:`KineticsSettings.simulator_options`).
+    """
+
+    rtol: float
+    atol: float
+    max_steps: int
+    method: str = "fast"
+
+    def __post_init__(self) -> None:
+        if self.method not in SOLVER_METHODS:
+            raise ValueError(f"solver method must be one of {SOLVER_METHODS}, got {self.method!r}")
+
+    @classmethod
+    def schema_default(cls) -> SolverOptions:
+        """The fast method with the schema's ``kinetics`` tolerances and step limit."""
+        kinetics = _defaults("kinetics")
+        return cls(float(kinetics["rtol"]), float(kinetics["atol"]), int(kinetics["max_steps"]))
 
 
 @dataclass(frozen=True)
@@ -58,9 +87,9 @@ class KineticsSettings:
             max_steps=int(kinetics["max_steps"]),
         )
 
-    def simulator_options(self) -> dict:
-        """Keyword arguments of the simulators: tolerances and the step limit."""
-        return {"rtol": self.rtol, "atol": self.atol, "max_steps": self.max_steps}
+    def simulator_options(self) -> SolverOptions:
+        """The simulators' options: tolerances and the step limit, fast method."""
+        return SolverOptions(rtol=self.rtol, atol=self.atol, max_steps=self.max_steps)
 
 
 @dataclass(frozen=True)
@@ -70,6 +99,9 @@ class TmaxSettings:
     smoothing_min: float
     min_signal: float
     peak_tolerance_rel: float
+    #: a dimer ion's signal per molecule relative to a monomer's, applied to the simulated
+    #: observables before they are normalised (:func:`intercluster.observables.ion_signal`)
+    dimer_response: float = 1.0
 
     @classmethod
     def from_config(cls, tmax: dict) -> TmaxSettings:
@@ -77,6 +109,7 @@ class TmaxSettings:
             smoothing_min=float(tmax["smoothing_min"]),
             min_signal=float(tmax["min_signal"]),
             peak_tolerance_rel=float(tmax["peak_tolerance_rel"]),
+            dimer_response=float(tmax["dimer_response"]),
         )
 
     @classmethod

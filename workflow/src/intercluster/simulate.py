@@ -1,8 +1,23 @@
-"""Integrate the reaction network in time.
+"""Integrate the reaction network in time: one interface, in the spirit of scipy's ``solve_ivp``.
+
+Three entry points, one per concept, all with the same inputs and one result type:
+
+* :func:`simulate` -- one parameter set -> one :class:`SimulationResult`;
+* :func:`simulate_orbit` -- the members ``a * k`` of one time-scale orbit, from ONE
+  integration -> a :class:`SimulationBatch` (a sequence of :class:`SimulationResult`);
+* :func:`simulate_many` -- many parameter sets, one by one -> a :class:`SimulationBatch`.
+
+The inputs are typed records: the rate constants (:class:`~intercluster.records.RateConstants`),
+the sample (:class:`~intercluster.records.SampleConditions`: initial concentrations and dead
+time; the initial state is :meth:`ReactionNetwork.initial_state`'s, nowhere else), the
+output times, and how to integrate (:class:`~intercluster.settings.SolverOptions`: rtol,
+atol, max_steps and ``method``, ``"fast"`` (numba RODAS4) or ``"reference"`` (scipy Radau,
+the yardstick the fast one is tested against)). Without options the schema's defaults of
+the ``kinetics`` section are used.
 
 Time conventions (docs/science.md §2): ``times_s`` are *experimental* times, 0 = first
-recorded spectrum, which is ``dead_time_s`` after mixing; the integration starts at mixing,
-so the simulated time is ``t_exp + dead_time_s``.
+recorded spectrum, which is ``conditions.dead_time_s`` after mixing; the integration starts
+at mixing, so the simulated time is ``t_exp + dead_time_s``.
 
 An integration that fails never raises: it returns a result with ``status == "failed"``
 and the reason in ``message``, so one bad grid point cannot bring down a grid chunk.
@@ -11,30 +26,61 @@ and the reason in ``message``, so one bad grid point cannot bring down a grid ch
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
 from .network import ReactionNetwork
+from .records import RATE_CONSTANTS, RateConstants, SampleConditions
+from .settings import SolverOptions
 
-# Default tolerances of the fast simulator. Against a reference at rtol 1e-10 they keep the
-# largest deviation of any species near 5e-4 relative (floor 1e-3 nmol/L), inside the
-# 1e-3 budget, at about half the time of rtol 1e-6 / atol 1e-9 (benchmarks/bench_simulate.py).
-DEFAULT_RTOL = 1e-5
-DEFAULT_ATOL = 1e-8
+__all__ = [
+    "SimulationBatch",
+    "SimulationResult",
+    "SolverOptions",
+    "isomers_table",
+    "observables_table",
+    "output_times_s",
+    "simulate",
+    "simulate_many",
+    "simulate_orbit",
+]
 
 
 @dataclass
 class SimulationResult:
-    status: str  # "ok" or "failed"
+    """Outcome of one simulation (one parameter set, one sample).
+
+    Attributes
+    ----------
+    status : str
+        ``"ok"`` or ``"failed"``.
+    message : str
+        Why it failed; empty when ok.
+    times_s : ndarray
+        Experimental times, s after the first spectrum.
+    states : ndarray or None
+        ``(n_times, n_species)`` in nmol/L; None when failed or when only the observables
+        were kept (``return_states=False``, orbit and batch members).
+    network : ReactionNetwork
+    stats : dict
+        Solver diagnostics (steps, rejected, rhs_calls, min_raw_nM, seconds); may be empty.
+    observables_only : ndarray or None
+        The observables when the states were dropped.
+    constants : RateConstants or None
+        The rate constants simulated.
+    """
+
+    status: str
     message: str
-    times_s: np.ndarray  # experimental times, s after the first spectrum
-    states: np.ndarray | None  # (n_times, n_species) in nmol/L, None when failed
+    times_s: np.ndarray
+    states: np.ndarray | None
     network: ReactionNetwork
-    # solver diagnostics (steps, rejected, rhs_calls, min_raw_nM, seconds); may be empty
     stats: dict = field(default_factory=dict)
-    # observables kept when the states were dropped (``simulate(..., return_states=False)``)
     observables_only: np.ndarray | None = None
+    constants: RateConstants | None = None
 
     @property
     def ok(self) -> bool:
@@ -61,68 +107,213 @@ class SimulationResult:
         return self.states[:, self.network.n_monomers :]
 
 
-def _failed(network, times_s, message) -> SimulationResult:
-    return SimulationResult("failed", message, np.asarray(times_s, float), None, network)
+class SimulationBatch(Sequence):
+    """Outcome of :func:`simulate_orbit` or :func:`simulate_many`: a sequence of
+    :class:`SimulationResult`, one per parameter set, with their observables stacked.
+
+    Attributes
+    ----------
+    observables : ndarray
+        ``(n_sets, n_times, 77)`` in nmol/L, NaN where a set failed (member ``m``'s
+        ``observables`` is row ``m``).
+    stats : dict
+        Diagnostics of the batch as a whole (an orbit: its one integration).
+    """
+
+    def __init__(self, results: Sequence[SimulationResult], observables: np.ndarray,
+                 stats: dict | None = None) -> None:  # fmt: skip
+        self.results = tuple(results)
+        self.observables = observables
+        self.stats = dict(stats or {})
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def __getitem__(self, index):
+        return self.results[index]
+
+    def __iter__(self) -> Iterator[SimulationResult]:
+        return iter(self.results)
+
+    @property
+    def status(self) -> np.ndarray:
+        """(n_sets,) ``"ok"`` / ``"failed"``."""
+        return np.array([r.status for r in self.results], dtype=str)
+
+    @property
+    def ok(self) -> np.ndarray:
+        return self.status == "ok"
+
+    @property
+    def messages(self) -> list[str]:
+        return [r.message for r in self.results]
+
+    @property
+    def constants(self) -> np.ndarray:
+        """(n_sets, 3): k_dim, k_diss, k_ex of every set."""
+        return np.array([[getattr(r.constants, k) for k in RATE_CONSTANTS]
+                         for r in self.results], dtype=float).reshape(-1, 3)  # fmt: skip
 
 
-def _check_inputs(k_dim, k_diss, k_ex, c_a, c_b, times_s, dead_time_s) -> str | None:
-    values = {"k_dim": k_dim, "k_diss": k_diss, "k_ex": k_ex, "c_a": c_a, "c_b": c_b}
-    for name, value in values.items():
+@lru_cache(maxsize=1)
+def _default_options() -> SolverOptions:
+    return SolverOptions.schema_default()  # read the schema once
+
+
+def _options(options: SolverOptions | None) -> SolverOptions:
+    return _default_options() if options is None else options
+
+
+def _failed(network, times_s, message, constants=None) -> SimulationResult:
+    return SimulationResult(
+        "failed", message, np.asarray(times_s, float), None, network, constants=constants
+    )
+
+
+def _prepare(network, constants: RateConstants, conditions: SampleConditions, times_s):
+    """(problem or None, initial state, experimental times) of a simulation's inputs."""
+    for name in RATE_CONSTANTS:
+        value = getattr(constants, name)
         if not np.isfinite(value) or value < 0:
-            return f"{name} must be finite and >= 0, got {value}"
+            return f"{name} must be finite and >= 0, got {value}", None, None
+    try:
+        y0 = network.initial_state(conditions)
+    except ValueError as exc:
+        return str(exc), None, None
+    dead_time_s = conditions.dead_time_s
     if not np.isfinite(dead_time_s) or dead_time_s < 0:
-        return f"dead_time_s must be finite and >= 0, got {dead_time_s}"
+        return f"dead_time_s must be finite and >= 0, got {dead_time_s}", None, None
     t = np.asarray(times_s, float)
     if t.ndim != 1 or t.size == 0 or not np.all(np.isfinite(t)):
-        return "times_s must be a non-empty 1-D array of finite times"
+        return "times_s must be a non-empty 1-D array of finite times", None, None
     if np.any(np.diff(t) < 0):
-        return "times_s must be sorted ascending"
+        return "times_s must be sorted ascending", None, None
     if t[0] + dead_time_s < 0:
-        return "times_s must not start before mixing (t_exp + dead_time_s >= 0)"
-    return None
+        return "times_s must not start before mixing (t_exp + dead_time_s >= 0)", None, None
+    return None, y0, t
 
 
-def simulate_reference(
+def _k(constants: RateConstants) -> tuple[float, float, float]:
+    return float(constants.k_dim), float(constants.k_diss), float(constants.k_ex)
+
+
+def simulate(
     network: ReactionNetwork,
-    k_dim: float,
-    k_diss: float,
-    k_ex: float,
-    c_a: float,
-    c_b: float,
+    constants: RateConstants,
+    conditions: SampleConditions,
     times_s,
-    dead_time_s: float = 20.0,
-    rtol: float = 1e-8,
-    atol: float = 1e-12,
-    method: str = "Radau",
+    options: SolverOptions | None = None,
+    *,
+    return_states: bool = True,
 ) -> SimulationResult:
-    """Slow, plain scipy ``solve_ivp`` integration with the sparse analytic Jacobian.
+    """Integrate the rate equations of ``network`` for one parameter set and one sample.
+
+    Parameters
+    ----------
+    network : ReactionNetwork
+    constants : RateConstants
+        k_dim, k_diss, k_ex.
+    conditions : SampleConditions
+        Initial concentrations (nmol/L) and dead time (s) of the sample.
+    times_s : array_like
+        Sorted experimental output times, s after the first spectrum.
+    options : SolverOptions, optional
+        Tolerances, step limit and method (``"fast"``: numba RODAS4 with a structured
+        linear solve, see ``_kernels``; ``"reference"``: scipy ``solve_ivp`` Radau with the
+        sparse analytic Jacobian, ignores ``max_steps``). Default: the schema's.
+    return_states : bool
+        With False only the observables are kept (``result.states`` is None,
+        ``result.observables`` works), which is what grid fits need.
+
+    Returns
+    -------
+    SimulationResult
+        Never raises for bad numbers: ``status == "failed"`` with the reason.
+
+    Notes
+    -----
+    Fast method: states at ``times_s`` come from the method's order-3 continuous extension,
+    so output times do not constrain the steps. A step that leaves a concentration below
+    ``-NEGATIVE_TOLERANCE`` nmol/L is rejected and retried smaller; the remaining round-off
+    negatives (>= -NEGATIVE_TOLERANCE) are clipped to 0 in the output, which changes the
+    atom totals by < 1e-10 nmol/L.
+    """
+    options = _options(options)
+    if options.method == "reference":
+        result = _simulate_reference(network, constants, conditions, times_s, options)
+        if result.ok and not return_states:
+            result.observables_only = result.observables
+            result.states = None
+        return result
+    from . import _kernels
+
+    started = time.perf_counter()
+    problem, y0, t_exp = _prepare(network, constants, conditions, times_s)
+    if problem:
+        return _failed(network, times_s, problem, constants)
+    t_sim = np.ascontiguousarray(t_exp + conditions.dead_time_s)
+    net = _kernel_network(network)
+    out = np.empty((t_sim.size, network.n_species))
+    raw = np.zeros(_kernels.N_STATS)
+    rtol, atol = float(options.rtol), float(options.atol)
+    code = _kernels.integrate(
+        y0, t_sim, *_k(constants), net,
+        rtol, atol, NEGATIVE_TOLERANCE, int(options.max_steps), out, raw,
+    )  # fmt: skip
+    stats = {
+        "steps": int(raw[_kernels.STAT_STEPS]),
+        "rejected": int(raw[_kernels.STAT_REJECTED]),
+        "rhs_calls": int(raw[_kernels.STAT_RHS]),
+        "min_raw_nM": float(min(raw[_kernels.STAT_MIN_RAW], out.min() if code == 0 else 0)),
+    }
+    if code != _kernels.OK:
+        result = _failed(network, t_exp, _kernels.STATUS_MESSAGES[code], constants)
+        result.stats = stats
+        return result
+    if stats["min_raw_nM"] < -NEGATIVE_TOLERANCE:
+        # the interpolant can undershoot between accepted (non-negative) steps
+        if stats["min_raw_nM"] < -max(atol, NEGATIVE_TOLERANCE):
+            result = _failed(network, t_exp, _kernels.STATUS_MESSAGES[_kernels.NEGATIVE],
+                             constants)  # fmt: skip
+            result.stats = stats
+            return result
+    np.maximum(out, 0.0, out=out)
+    stats["seconds"] = time.perf_counter() - started
+    if not return_states:
+        return SimulationResult("ok", "", t_exp, None, network, stats,
+                                observables_only=network.observables(out),
+                                constants=constants)  # fmt: skip
+    return SimulationResult("ok", "", t_exp, out, network, stats, constants=constants)
+
+
+def _simulate_reference(network, constants, conditions, times_s, options) -> SimulationResult:
+    """Slow, plain scipy ``solve_ivp`` (Radau) integration with the sparse analytic Jacobian.
 
     This is the yardstick the fast simulator is tested against; use tight tolerances.
     """
     from scipy.integrate import solve_ivp
 
-    problem = _check_inputs(k_dim, k_diss, k_ex, c_a, c_b, times_s, dead_time_s)
+    problem, y0, t_exp = _prepare(network, constants, conditions, times_s)
     if problem:
-        return _failed(network, times_s, problem)
-    t_exp = np.asarray(times_s, float)
-    t_sim = t_exp + dead_time_s
-    y0 = network.initial_state(c_a, c_b)
+        return _failed(network, times_s, problem, constants)
+    t_sim = t_exp + conditions.dead_time_s
+    k_dim, k_diss, k_ex = _k(constants)
     try:
         sol = solve_ivp(
             lambda t, y: network.rhs(y, k_dim, k_diss, k_ex),
             (0.0, float(t_sim[-1])),
             y0,
-            method=method,
+            method="Radau",
             t_eval=t_sim,
             jac=lambda t, y: network.jacobian(y, k_dim, k_diss, k_ex),
-            rtol=rtol,
-            atol=atol,
+            rtol=options.rtol,
+            atol=options.atol,
         )
     except Exception as exc:  # noqa: BLE001 - a failed integration is data, not a crash
-        return _failed(network, t_exp, f"{type(exc).__name__}: {exc}")
+        return _failed(network, t_exp, f"{type(exc).__name__}: {exc}", constants)
     if not sol.success:
-        return _failed(network, t_exp, f"solve_ivp: {sol.message}")
-    return SimulationResult("ok", "", t_exp, sol.y.T.copy(), network)
+        return _failed(network, t_exp, f"solve_ivp: {sol.message}", constants)
+    return SimulationResult("ok", "", t_exp, sol.y.T.copy(), network, constants=constants)
 
 
 # --- fast simulator ---------------------------------------------------------------------------
@@ -173,146 +364,81 @@ def _kernel_network(network: ReactionNetwork) -> tuple:
     return arrays
 
 
-def simulate(
-    network: ReactionNetwork,
-    k_dim: float,
-    k_diss: float,
-    k_ex: float,
-    c_a: float,
-    c_b: float,
-    times_s,
-    dead_time_s: float = 20.0,
-    rtol: float = DEFAULT_RTOL,
-    atol: float = DEFAULT_ATOL,
-    return_states: bool = True,
-    max_steps: int = 100_000,
-) -> SimulationResult:
-    """Fast integration (numba RODAS4 with a structured linear solve; see ``_kernels``).
-
-    Same conventions as :func:`simulate_reference`. States at ``times_s`` come from the
-    method's order-3 continuous extension, so output times do not constrain the steps.
-    A step that leaves a concentration below ``-NEGATIVE_TOLERANCE`` nmol/L is rejected
-    and retried smaller; the remaining round-off negatives (>= -NEGATIVE_TOLERANCE) are
-    clipped to 0 in the output, which changes the atom totals by < 1e-10 nmol/L.
-
-    Never raises for bad numbers: returns ``status == "failed"`` with the reason. With
-    ``return_states=False`` only the observables are kept (``result.states`` is None,
-    ``result.observables`` works), which is what grid fits need.
-    """
-    from . import _kernels
-
-    started = time.perf_counter()
-    problem = _check_inputs(k_dim, k_diss, k_ex, c_a, c_b, times_s, dead_time_s)
-    if problem:
-        return _failed(network, times_s, problem)
-    t_exp = np.asarray(times_s, float)
-    t_sim = np.ascontiguousarray(t_exp + dead_time_s)
-    y0 = network.initial_state(c_a, c_b)
-    net = _kernel_network(network)
-    out = np.empty((t_sim.size, network.n_species))
-    raw = np.zeros(_kernels.N_STATS)
-    code = _kernels.integrate(
-        y0, t_sim, float(k_dim), float(k_diss), float(k_ex), net,
-        float(rtol), float(atol), NEGATIVE_TOLERANCE, int(max_steps), out, raw,
-    )  # fmt: skip
-    stats = {
-        "steps": int(raw[_kernels.STAT_STEPS]),
-        "rejected": int(raw[_kernels.STAT_REJECTED]),
-        "rhs_calls": int(raw[_kernels.STAT_RHS]),
-        "min_raw_nM": float(min(raw[_kernels.STAT_MIN_RAW], out.min() if code == 0 else 0)),
-    }
-    if code != _kernels.OK:
-        result = _failed(network, t_exp, _kernels.STATUS_MESSAGES[code])
-        result.stats = stats
-        return result
-    if stats["min_raw_nM"] < -NEGATIVE_TOLERANCE:
-        # the interpolant can undershoot between accepted (non-negative) steps
-        if stats["min_raw_nM"] < -max(atol, NEGATIVE_TOLERANCE):
-            result = _failed(network, t_exp, _kernels.STATUS_MESSAGES[_kernels.NEGATIVE])
-            result.stats = stats
-            return result
-    np.maximum(out, 0.0, out=out)
-    stats["seconds"] = time.perf_counter() - started
-    if not return_states:
-        return SimulationResult(
-            "ok", "", t_exp, None, network, stats, observables_only=network.observables(out)
-        )
-    return SimulationResult("ok", "", t_exp, out, network, stats)
-
-
-@dataclass
-class OrbitResult:
-    """Outcome of :func:`simulate_orbit`: one entry per member of the orbit."""
-
-    scales: np.ndarray  # (n_members,) time-scale factor of each member
-    status: np.ndarray  # (n_members,) "ok" / "failed"
-    messages: list[str]
-    observables: np.ndarray  # (n_members, n_times, 77), NaN where failed
-    stats: dict = field(default_factory=dict)
-
-    @property
-    def ok(self) -> np.ndarray:
-        return self.status == "ok"
+def _scaled(constants: RateConstants, a: float) -> RateConstants:
+    return RateConstants(a * constants.k_dim, a * constants.k_diss, a * constants.k_ex)
 
 
 def simulate_orbit(
     network: ReactionNetwork,
-    k_dim: float,
-    k_diss: float,
-    k_ex: float,
+    constants: RateConstants,
     scales,
-    c_a: float,
-    c_b: float,
+    conditions: SampleConditions,
     times_s,
-    dead_time_s: float = 20.0,
-    rtol: float = DEFAULT_RTOL,
-    atol: float = DEFAULT_ATOL,
-    max_steps: int = 100_000,
-) -> OrbitResult:
-    """Observables of every member ``a * (k_dim, k_diss, k_ex)``, ``a`` in ``scales``, from ONE
+    options: SolverOptions | None = None,
+) -> SimulationBatch:
+    """Observables of every member ``a * constants``, ``a`` in ``scales``, from ONE
     integration of the base constants.
 
+    Parameters
+    ----------
+    network, conditions, times_s, options
+        As in :func:`simulate` (the fast method is always used).
+    constants : RateConstants
+        The base set, the slowest member.
+    scales : array_like
+        Time-scale factor of each member, finite, >= 1 and sorted ascending.
+
+    Returns
+    -------
+    SimulationBatch
+        One member per scale (``constants`` scaled), observables only; ``stats`` of the one
+        integration. ``scales = [1.0]`` is exactly :func:`simulate` (same output times,
+        same steps).
+
+    Notes
+    -----
     Time-scale invariance (docs/science.md §2): with the initial concentrations fixed, every
     term of the rate equations is linear in one rate constant, so the state at time t with
     constants a k equals the state at time a t with constants k. The base set is integrated
     once, with output at the union of ``a * (t_exp + dead_time_s)`` over the members, and
-    each member takes its own rows. ``scales`` must be >= 1 (the base is the slowest
-    member); ``scales = [1.0]`` is exactly :func:`simulate` (same output times, same steps).
+    each member takes its own rows.
 
     Never raises for bad numbers. When the integration fails, members whose last output
     time was reached keep their values; the others are ``"failed"`` with the reason.
     """
     from . import _kernels
 
+    options = _options(options)
     started = time.perf_counter()
     scales = np.asarray(scales, dtype=float).ravel()
     t_exp = np.asarray(times_s, float)
     n_obs = network.n_monomers + 2 * network.nuclearity + 1
     n_members = scales.size
+    members = [_scaled(constants, float(a)) for a in scales]
     observables = np.full((n_members, max(t_exp.size, 1), n_obs), np.nan)
-    status = np.full(n_members, "failed", dtype=object)
     if n_members == 0:
-        return OrbitResult(scales, status.astype(str), [], observables[:, :0])
-    problem = _check_inputs(k_dim, k_diss, k_ex, c_a, c_b, times_s, dead_time_s)
+        return SimulationBatch([], observables[:, :0])
+    problem, y0, _ = _prepare(network, constants, conditions, times_s)
     if problem is None and not (np.all(np.isfinite(scales)) and np.all(scales >= 1.0)):
         problem = "orbit scales must be finite and >= 1"
     if problem is None and np.any(np.diff(scales) < 0):
         problem = "orbit scales must be sorted ascending"
     if problem:
-        return OrbitResult(scales, status.astype(str), [problem] * n_members, observables)
-    t_sim = t_exp + dead_time_s
+        return SimulationBatch([_failed(network, t_exp, problem, c) for c in members],
+                               observables)  # fmt: skip
+    t_sim = t_exp + conditions.dead_time_s
     n_t = t_sim.size
     # member m owns rows m * n_t .. (m + 1) * n_t - 1 of the merged output
     t_all = (scales[:, None] * t_sim[None, :]).ravel()
     order = np.argsort(t_all, kind="stable")
     t_sorted = np.ascontiguousarray(t_all[order])
-    y0 = network.initial_state(c_a, c_b)
     net = _kernel_network(network)
     out = np.full((t_sorted.size, network.n_species), np.nan)
     raw = np.zeros(_kernels.N_STATS)
+    atol = float(options.atol)
     code = _kernels.integrate(
-        y0, t_sorted, float(k_dim), float(k_diss), float(k_ex), net,
-        float(rtol), float(atol), NEGATIVE_TOLERANCE, int(max_steps), out, raw,
+        y0, t_sorted, *_k(constants), net,
+        float(options.rtol), atol, NEGATIVE_TOLERANCE, int(options.max_steps), out, raw,
     )  # fmt: skip
     states = np.empty_like(out)
     states[order] = out
@@ -321,7 +447,8 @@ def simulate_orbit(
     if code != _kernels.OK and n_members > 1:
         failure += (
             f" (one integration for this orbit of {n_members} grid points at "
-            f"k = {k_dim:g}, {k_diss:g}, {k_ex:g}; it stopped before this point)"
+            f"k = {constants.k_dim:g}, {constants.k_diss:g}, {constants.k_ex:g}; "
+            "it stopped before this point)"
         )
     # all members at once: a member is whole when every one of its rows was written
     finite = np.isfinite(states).all(axis=(1, 2))
@@ -333,73 +460,77 @@ def simulate_orbit(
     np.maximum(states, 0.0, out=states)
     observables = network.observables(states)
     observables[~good] = np.nan
-    status[good] = "ok"
     not_reached = failure if code != _kernels.OK else _kernels.STATUS_MESSAGES[_kernels.NON_FINITE]
-    messages = [
-        "" if good[m] else (_kernels.STATUS_MESSAGES[_kernels.NEGATIVE] if negative[m]
-                            else not_reached)
-        for m in range(n_members)
-    ]  # fmt: skip
+    results = []
+    for m, member in enumerate(members):
+        if good[m]:
+            results.append(SimulationResult("ok", "", t_exp, None, network,
+                                            observables_only=observables[m],
+                                            constants=member))  # fmt: skip
+        else:
+            reason = _kernels.STATUS_MESSAGES[_kernels.NEGATIVE] if negative[m] else not_reached
+            results.append(_failed(network, t_exp, reason, member))
     stats = {
         "steps": int(raw[_kernels.STAT_STEPS]),
         "rejected": int(raw[_kernels.STAT_REJECTED]),
         "rhs_calls": int(raw[_kernels.STAT_RHS]),
         "seconds": time.perf_counter() - started,
     }
-    return OrbitResult(scales, status.astype(str), messages, observables, stats)
+    return SimulationBatch(results, observables, stats)
 
 
-@dataclass
-class ManyResult:
-    """Outcome of :func:`simulate_many`: one row per parameter set."""
-
-    param_sets: np.ndarray  # (n_sets, 3): k_dim, k_diss, k_ex
-    status: np.ndarray  # (n_sets,) "ok" / "failed"
-    messages: list[str]
-    observables: np.ndarray  # (n_sets, n_times, 77), NaN where failed
-    seconds: np.ndarray  # (n_sets,) wall time of each simulation
-    times_s: np.ndarray
+def _constant_sets(constants) -> list[RateConstants]:
+    if len(constants) and all(isinstance(c, RateConstants) for c in constants):
+        return list(constants)
+    params = np.atleast_2d(np.asarray(constants, dtype=float))
+    if params.ndim != 2 or params.shape[1] != 3:
+        raise ValueError(f"parameter sets must have shape (n, 3), got {params.shape}")
+    return [RateConstants(*(float(v) for v in row)) for row in params]
 
 
 def simulate_many(
     network: ReactionNetwork,
-    param_sets,
-    c_a: float,
-    c_b: float,
+    constants,
+    conditions: SampleConditions,
     times_s,
-    dead_time_s: float = 20.0,
-    rtol: float = DEFAULT_RTOL,
-    atol: float = DEFAULT_ATOL,
-) -> ManyResult:
-    """Run :func:`simulate` for every row (k_dim, k_diss, k_ex) of ``param_sets``.
+    options: SolverOptions | None = None,
+) -> SimulationBatch:
+    """Run :func:`simulate` (observables only) for every parameter set.
 
+    Parameters
+    ----------
+    constants : sequence of RateConstants or array_like of shape (n, 3)
+        The parameter sets (rows k_dim, k_diss, k_ex).
+    network, conditions, times_s, options
+        As in :func:`simulate`.
+
+    Returns
+    -------
+    SimulationBatch
+        Member ``n`` is set ``n``'s result (``stats["seconds"]``: its wall time); a failed
+        set leaves NaN observables and its reason in ``messages``.
+
+    Notes
+    -----
     Single-threaded on purpose: parallelism comes from running several chunks as separate
-    jobs. A failed set leaves NaN observables and its reason in ``messages``.
+    jobs.
     """
-    params = np.atleast_2d(np.asarray(param_sets, dtype=float))
-    if params.ndim != 2 or params.shape[1] != 3:
-        raise ValueError(f"param_sets must have shape (n, 3), got {params.shape}")
+    sets = _constant_sets(constants)
     t_exp = np.asarray(times_s, float)
     n_obs = network.n_monomers + 2 * network.nuclearity + 1
-    observables = np.full((len(params), t_exp.size, n_obs), np.nan)
-    status = np.empty(len(params), dtype=object)
-    messages: list[str] = []
-    seconds = np.zeros(len(params))
-    for n, (k_dim, k_diss, k_ex) in enumerate(params):
+    observables = np.full((len(sets), t_exp.size, n_obs), np.nan)
+    results = []
+    for n, k in enumerate(sets):
         started = time.perf_counter()
         try:
-            res = simulate(
-                network, k_dim, k_diss, k_ex, c_a, c_b, t_exp, dead_time_s,
-                rtol=rtol, atol=atol, return_states=False,
-            )  # fmt: skip
+            res = simulate(network, k, conditions, t_exp, options, return_states=False)
         except Exception as exc:  # noqa: BLE001 - one bad set must not sink the chunk
-            res = _failed(network, t_exp, f"{type(exc).__name__}: {exc}")
-        seconds[n] = time.perf_counter() - started
-        status[n] = res.status
-        messages.append(res.message)
+            res = _failed(network, t_exp, f"{type(exc).__name__}: {exc}", k)
+        res.stats["seconds"] = time.perf_counter() - started
         if res.ok:
             observables[n] = res.observables
-    return ManyResult(params, status.astype(str), messages, observables, seconds, t_exp)
+        results.append(res)
+    return SimulationBatch(results, observables)
 
 
 # --- tidy tables ------------------------------------------------------------------------------

@@ -436,7 +436,7 @@ def combination_concentration(conditions: Mapping[str, Mapping]) -> float:
     over the samples of a joint fit (``conditions``: sample -> the dict form of its
     :class:`~intercluster.records.SampleConditions`, or a mapping of concentrations only)."""
     values = [float(v) for cond in conditions.values() for k, v in cond.items()
-              if k != "dead_time_s" and float(v) > 0]  # fmt: skip
+              if k not in records.CONDITION_EXTRAS and float(v) > 0]  # fmt: skip
     if not values:
         raise ValueError("no positive initial concentration for k_dim*c/k_ex")
     return min(values)

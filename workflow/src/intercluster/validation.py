@@ -23,6 +23,7 @@ import pandas as pd
 import yaml
 
 from .errors import InputError
+from .records import CONDITION_EXTRAS
 
 __all__ = [
     "InputError",
@@ -136,7 +137,7 @@ def order_conditions(config: dict, columns: tuple[str, ...], where: str = "confi
         for name, entry in config["virtual_experiment"]["samples"].items()
     ]
     for key, mapping in mappings:
-        given = [k for k in mapping if k != "dead_time_s"]
+        given = [k for k in mapping if k not in CONDITION_EXTRAS]
         if set(given) != set(columns):
             raise InputError(
                 f"{where}: {key}: concentrations {', '.join(given) or '(none)'}; expected the "
@@ -161,6 +162,7 @@ def schema_defaults(section: str) -> dict:
 
 
 SHEET_COLUMNS = ("sample", "mzml")
+SHEET_NUMBERS = ("dead_time_s", "second_dimer_fraction")  # optional numeric columns
 REPO_DIR = Path(__file__).resolve().parents[3]
 
 
@@ -184,9 +186,9 @@ def load_sample_sheet(
     reactants name (:meth:`~intercluster.system.SystemDefinition.concentration_columns`;
     default: those of the demo's system file). Returns a frame indexed by ``sample`` with
     columns ``mzml``, the concentration columns, ``dead_time_s`` (default 20),
-    ``cid_mzml`` and ``condition`` (runs of one condition are replicates; both None where
-    absent). With ``check_files`` every referenced file must exist
-    (use it for a user's own data; the demo's files are made by the workflow).
+    ``second_dimer_fraction`` (default 0), ``cid_mzml`` and ``condition`` (runs of one
+    condition are replicates; both None where absent). With ``check_files`` every referenced
+    file must exist (use it for a user's own data; the demo's files are made by the workflow).
     """
     path = Path(path)
     where = f"sample sheet {path}"
@@ -215,8 +217,8 @@ def load_sample_sheet(
         row: dict = {}
         for key, value in raw.items():
             value = value.strip()
-            if key in concentration_columns or key == "dead_time_s":
-                if value == "" and key == "dead_time_s":
+            if key in concentration_columns or key in SHEET_NUMBERS:
+                if value == "" and key in SHEET_NUMBERS:
                     continue
                 try:
                     row[key] = float(value)
@@ -238,6 +240,9 @@ def load_sample_sheet(
                 "(results/<step>/<sample>/ would be a hidden or a parent directory)"
             )
         row.setdefault("dead_time_s", 20.0)
+        row.setdefault(
+            "second_dimer_fraction", schema["properties"]["second_dimer_fraction"]["default"]
+        )
         row.setdefault("cid_mzml", None)
         row.setdefault("condition", None)
         rows.append(row)

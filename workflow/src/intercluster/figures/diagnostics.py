@@ -404,8 +404,12 @@ def figure_deconvolution_qc(
     components: dict[str, tuple[str, np.ndarray]] | None = None,
     measured: np.ndarray | None = None,
     detection_level: float | None = None,
+    unexplained_mz: list[float] | None = None,
 ):
     """One spectrum: data, fitted model spectrum, residual and the species' sticks.
+
+    ``unexplained_mz``: the largest features no species explains (the robust pass, qc.tsv
+    ``unexplained_mz``), each marked in the full view with its m/z.
 
     ``sticks``: columns ``mz`` (position of each species, e.g. its most abundant isotope or
     average m/z), ``intensity`` (fitted amplitude, same units as ``data``), ``kind``
@@ -490,6 +494,14 @@ def figure_deconvolution_qc(
                     lw=1.2,
                     label=f"{kind} ions: fitted peak height (mirrored, ×0.5)",
                 )
+        if col == 0 and unexplained_mz:
+            for n, x in enumerate(unexplained_mz):
+                near = np.abs(mz - x) < 2.0
+                top = float(np.nanmax(shown[near])) / scale if near.any() else 0.0
+                ax.plot([x], [top + 0.06], marker="v", color="#6a3d9a", ms=5, ls="none",
+                        label="unexplained (no species): m/z" if n == 0 else None)  # fmt: skip
+                ax.annotate(f"{x:.1f}", (x, top + 0.09), fontsize=6.5, color="#6a3d9a",
+                            ha="center", rotation=90, va="bottom")  # fmt: skip
         ax.axhline(0, color="k", lw=0.5)
         ax.set_ylabel("intensity / base peak")
         if sparse:  # room above the data for the longer legend
