@@ -1309,6 +1309,16 @@ def trajectory_table(points: pd.DataFrame, result: TrajectoryFit) -> pd.DataFram
     return out
 
 
+def _solver_options(options):
+    """SolverOptions from None, SolverOptions or a mapping of its fields."""
+    from .settings import SolverOptions
+
+    if options is None or isinstance(options, SolverOptions):
+        return options
+    base = {"rtol": 1e-6, "atol": 1e-9, "max_steps": 10**6}
+    return SolverOptions(**{**base, **dict(options)})
+
+
 def trajectory_grid_fit(network, points: pd.DataFrame, experiments: Mapping, observables,
                         options: dict | None = None) -> pd.DataFrame:  # fmt: skip
     """The trajectory objective at every grid point for one or several samples (rule
@@ -1328,9 +1338,8 @@ def trajectory_grid_fit(network, points: pd.DataFrame, experiments: Mapping, obs
         conditions, intensities, exp_tmax = experiments[sample]
         times, y = experiment_matrix(intensities, species)
         included = exp_tmax.set_index("species").loc[species, "included"].to_numpy(bool)
-        tolerances = {k: v for k, v in (options or {}).items() if k in ("rtol", "atol")}
-        sims = simulate_many(network, params, *conditions.initial_nM, np.asarray(times) * 60.0,
-                             float(conditions.dead_time_s), **tolerances)  # fmt: skip
+        sims = simulate_many(network, params, conditions, np.asarray(times) * 60.0,
+                             _solver_options(options))  # fmt: skip
         samples.append((sims.observables, normalise_rows(y), included))
     return trajectory_table(points, trajectory_fit_samples(samples, is_dimer))
 
