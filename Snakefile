@@ -24,6 +24,7 @@ if KINETIC:
     include: "workflow/rules/experiment.smk"
     include: "workflow/rules/fit.smk"
     include: "workflow/rules/figures.smk"
+    include: "workflow/rules/uncertainty.smk"
 
 else:
 

@@ -32,6 +32,7 @@ from intercluster import fit
 from intercluster import uncertainty as unc
 from intercluster.network import ReactionNetwork
 from intercluster.observables import TmaxSettings
+from intercluster.replicas import virtual_replica
 from intercluster.system import system_of_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,7 +83,7 @@ def main() -> None:
     t_grid = time.perf_counter() - started
     started = time.perf_counter()
     replicas = [
-        unc.virtual_replica(system, ve, SAMPLE, 1000 + r, times, n_replicas=args.bootstrap,
+        virtual_replica(system, ve, SAMPLE, 1000 + r, times, n_replicas=args.bootstrap,
                             deconvolution=config["deconvolution"])[1]
         for r in range(args.n)
     ]  # fmt: skip

@@ -70,6 +70,32 @@ def test_best_fit_round_trip_and_constants(tmp_path):
     assert read_best_fit(tmp_path / "best.json") == record
 
 
+@pytest.mark.parametrize("scale, label", [(1.0, "flat"), (100.0, "identifiable")])
+def test_best_fit_round_trip_with_the_weighted_fit(scale, label):
+    """best.json with the weighted χ² fit (here the hand-made bowl, scaled): a rise of
+    1 per decade stays below the χ²₁ threshold 3.84 on a one-decade grid (flat); 100 per
+    decade closes every interval inside the grid (identifiable)."""
+    from intercluster import uncertainty as unc
+
+    chi2 = _chi2_table()
+    data = _best_dict(chi2)
+    weighted = chi2.assign(chi2=10.0 + scale * (chi2["chi2"] - 10.0))
+    data.update(json.loads(json.dumps(unc.weighted_fit_fields(weighted, c_nM=40.0))))
+    record = BestFit.from_dict(data)
+    assert record.to_dict() == data
+    assert set(record.identifiability) == set(unc.PROFILE_NAMES)
+    assert set(record.identifiability.values()) == {label}
+    for name, (low, high) in record.intervals_weighted.items():
+        assert (low is None and high is None) == (label == "flat"), name
+        if label != "flat":
+            assert low < high
+    assert record.weighted["best"]["point"] == 13
+    assert min(c for _, c in record.weighted_profile("k_ex")) == pytest.approx(10.0)
+    old = {k: v for k, v in data.items() if k not in ("identifiability", "intervals_weighted",
+                                                      "weighted")}  # fmt: skip
+    assert BestFit.from_dict(old).identifiability is None  # files written before stay readable
+
+
 def test_best_fit_without_a_successful_point():
     data = _best_dict(_chi2_table(failed=range(27)))
     record = BestFit.from_dict(data)
@@ -178,3 +204,20 @@ def test_read_synthetic_is_any_run_json(tmp_path):
         read_synthetic([bad])
     with pytest.raises(ValueError, match="no run.json"):
         read_synthetic([])
+
+
+def test_weighted_fit_on_a_grid_with_unequal_steps_leaves_the_combinations_out():
+    """k_dim and k_diss with different log steps: no k_dim:k_diss profile, named with the
+    reason; the constants and k_dim*c/k_ex (equal k_dim and k_ex steps) are profiled."""
+    from intercluster import uncertainty as unc
+
+    grid = {**GRID, "k_diss": {"min": 1e-2, "max": 1.0, "n": 5}}
+    points = fit.grid_points(grid)
+    table = points.assign(chi2=10.0 + np.log10(points["k_ex"] / 1e-2) ** 2 * 100, n_species=70,
+                          status="ok", message="")  # fmt: skip
+    fields = unc.weighted_fit_fields(table, c_nM=40.0)
+    assert set(fields["identifiability"]) == {"k_dim", "k_diss", "k_ex", "k_dim*c/k_ex"}
+    assert set(fields["weighted"]["not_profiled"]) == {"k_dim:k_diss"}
+    assert "equal log steps" in fields["weighted"]["not_profiled"]["k_dim:k_diss"]
+    assert fields["identifiability"]["k_ex"] == "identifiable"
+    assert fields["identifiability"]["k_dim"] == "flat"

@@ -16,7 +16,8 @@ from intercluster import uncertainty as unc
 from intercluster.io import SYNTHETIC_LABEL
 from intercluster.network import ReactionNetwork
 from intercluster.observables import TmaxSettings, experiment_matrix, experimental_tmax
-from intercluster.settings import SolverOptions
+from intercluster.replicas import virtual_replica
+from intercluster.settings import SolverOptions, UncertaintySettings
 from intercluster.simulate import simulate_many
 from intercluster.system import system_of_config
 
@@ -79,7 +80,7 @@ def replicas():
     """N noise replicas of the virtual experiment (new seeds, same truth), deconvolved."""
     ve = _ve()
     return [
-        unc.virtual_replica(SYSTEM, ve, SAMPLE, 1000 + r, TIMES, n_replicas=BOOTSTRAP)[1]
+        virtual_replica(SYSTEM, ve, SAMPLE, 1000 + r, TIMES, n_replicas=BOOTSTRAP)[1]
         for r in range(N_REPLICAS)
     ]
 
@@ -97,7 +98,7 @@ def _sigma(tmp_path, seeds, ions):
     for n, seed in enumerate(seeds):
         path = tmp_path / f"seed{seed}_ions{ions:.0e}.mzML" if n == 0 else None
         tables.append(
-            unc.virtual_replica(SYSTEM, ve, SAMPLE, seed, TIMES, n_replicas=BOOTSTRAP,
+            virtual_replica(SYSTEM, ve, SAMPLE, seed, TIMES, n_replicas=BOOTSTRAP,
                                 mzml_path=path)[1]
         )  # fmt: skip
     return tables
@@ -175,6 +176,33 @@ def test_replicate_sigma_is_the_spread_over_runs():
     assert (merged.loc[inc, "sigma_source"] == "replicates").all()
     with pytest.raises(ValueError):
         unc.replicate_sigma(runs[:1])
+
+
+def test_experiment_tmax_table_keeps_eq1_columns_and_adds_replicate_sigma():
+    """The rule's table: experimental_tmax's columns and values unchanged, σ added; with
+    replicate runs of the condition σ = max(bootstrap, replicate) and the replicate σ is the
+    spread of t_max over the runs (computed here independently)."""
+    settings = TmaxSettings.schema_default()
+    uncertainty = UncertaintySettings.schema_default()
+    runs = [synthetic_intensities(times_min=TIMES, seed=s) for s in (21, 22, 23)]
+    alone = unc.experiment_tmax_table(runs[0], OBS, settings, uncertainty)
+    plain = experimental_tmax(runs[0], OBS, settings)
+    pd.testing.assert_frame_equal(alone[plain.columns], plain)
+    assert "sigma_replicate_min" not in alone
+    use = alone["included"].to_numpy()
+    assert np.all(np.isfinite(alone.loc[use, "sigma_min"]))
+    with_reps = unc.experiment_tmax_table(runs[0], OBS, settings, uncertainty, runs[1:])
+    pd.testing.assert_frame_equal(with_reps[plain.columns], plain)
+    tmax = np.stack([experimental_tmax(r, OBS, settings)["t_max_min"].to_numpy() for r in runs])
+    both = use & np.logical_and.reduce(
+        [experimental_tmax(r, OBS, settings)["included"].to_numpy() for r in runs]
+    )
+    spread = np.std(tmax, axis=0, ddof=1)
+    assert with_reps.loc[both, "sigma_replicate_min"].to_numpy() == pytest.approx(spread[both])
+    expected = np.maximum(alone["sigma_min"].to_numpy(), spread)
+    assert with_reps.loc[both, "sigma_min"].to_numpy() == pytest.approx(expected[both])
+    assert (with_reps.loc[both & (spread > alone["sigma_min"].to_numpy()), "sigma_source"]
+            == "replicates").all()  # fmt: skip
 
 
 # --- weighted χ² and profiles ---------------------------------------------------------------
@@ -350,3 +378,36 @@ def test_trajectory_sse_equals_the_direct_sum_of_squares():
     assert fixed.sse == pytest.approx(direct, rel=1e-9)
     fitted = unc.trajectory_fit(conc, measured, is_dimer, included)
     assert np.all(fitted.sse <= fixed.sse + 1e-12)
+
+
+def test_wired_trajectory_fit_recovers_truth_with_dimer_response_0_7():
+    """The rule's path (trajectory_grid_fit, trajectory_fields): long intensity table whose
+    dimer ions carry 0.7 of a monomer's signal per molecule; the best point has k_ex on the
+    truth, k_dim:k_diss within one grid step and r = 0.7; a joint fit over two copies of the
+    sample has the same best point and twice the SSE."""
+    response = 0.7
+    table = synthetic_intensities(constants=TRUTH, times_min=TIMES, seed=12)
+    dimer = table["species"].isin(OBS.loc[OBS["kind"] == "dimer", "species"])
+    table["intensity_norm"] = table["intensity_norm"] * np.where(dimer, response, 1.0)
+    table["intensity_norm"] /= table.groupby("time_min")["intensity_norm"].transform("sum")
+    exp = experimental_tmax(table, OBS, TmaxSettings.schema_default())
+    points = fit.grid_points(GRID)
+    conditions = COND_40_40
+    options = {"rtol": 1e-6, "atol": 1e-9, "max_steps": 10**6}
+    single = unc.trajectory_grid_fit(ReactionNetwork(3), points, {"s": (conditions, table, exp)},
+                                     OBS, options)  # fmt: skip
+    fields = unc.trajectory_fields(single, c_nM=C_NM)
+    best = fields["best"]
+    print(f"trajectory best {best}")
+    assert best["k_ex"] == pytest.approx(TRUTH["k_ex"], rel=1e-6)
+    ratio = np.log10(best["k_dim"] / best["k_diss"]) - np.log10(TRUTH["k_dim"] / TRUTH["k_diss"])
+    assert abs(ratio) <= 0.25 + 1e-6
+    assert best["response"] == pytest.approx(response, abs=0.05)
+    for name, label in fields["identifiability"].items():
+        prof = [p["chi2_min"] for p in fields["profiles"][name]["profile"]]
+        assert label == _independent_label(np.array(prof, float), fields["profiles"][name]["level"])
+    joint = unc.trajectory_grid_fit(ReactionNetwork(3), points,
+                                    {"a": (conditions, table, exp), "b": (conditions, table, exp)},
+                                    OBS, {"rtol": 1e-6, "atol": 1e-9})  # fmt: skip
+    assert joint["chi2"].to_numpy() == pytest.approx(2 * single["chi2"].to_numpy(), rel=1e-6)
+    assert unc.trajectory_fields(joint, c_nM=C_NM)["best"]["point"] == best["point"]

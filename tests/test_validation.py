@@ -148,7 +148,17 @@ def test_sheet_defaults(tmp_path):
     )
     assert sheet.loc["x", "dead_time_s"] == 20.0
     assert sheet.loc["x", "cid_mzml"] is None
+    assert sheet.loc["x", "condition"] is None
     assert sheet.loc["x", "mzml"] == str(tmp_path / "a.mzML")
+
+
+def test_sheet_condition_column_names_replicate_runs(tmp_path):
+    text = (
+        "sample\tmzml\tag_nM\tau_nM\tcondition\n"
+        "r1\ta.mzML\t40\t40\tc40\nr2\ta.mzML\t40\t40\tc40\nr3\ta.mzML\t60\t40\t\n"
+    )
+    sheet = load_sample_sheet(_sheet(tmp_path, text))
+    assert sheet["condition"].tolist() == ["c40", "c40", None]
 
 
 def test_sheet_accepts_inner_dots_and_names_that_differ_in_more_than_case(tmp_path):

@@ -26,6 +26,7 @@ FULL = CHI2 + [
     "results/fit/all/model3/best.json",
     f"results/fit/{SAMPLE}/model3/best_simulation/{SAMPLE}.tsv",
     "results/plausibility/summary.md",
+    f"results/figures/tmax_residuals_{SAMPLE}.png",
 ]
 
 pytestmark = pytest.mark.slow
@@ -100,3 +101,62 @@ def test_fit_outputs_and_logs(runs):
     assert "27/27 sets done" in log and "sets/s" in log
     for rule in ("fit_grid_chunk", "fit_chi2", "fit_best", "plausibility"):
         assert any((work / "results/benchmarks" / rule).rglob("*.tsv")), rule
+
+
+def _independent_label(prof, level):
+    """The identifiability label by its definition, from the profile alone."""
+    if max(prof) <= level:
+        return "flat"
+    if prof[0] <= level or prof[-1] <= level:
+        return "practically non-identifiable"
+    return "identifiable"
+
+
+def test_weighted_fit_sigma_labels_and_intervals(runs):
+    """σ(t_max) in tmax_experiment.tsv (finite, floored, eq 1's columns kept) and the weighted
+    χ² fit in best.json: each label matches the profile it came from (recomputed here from the
+    weighted table), open ends are null, and k_dim:k_diss is narrower in decades than k_dim
+    and k_diss (the data fix the ratio better than either constant)."""
+    import numpy as np
+    import pandas as pd
+
+    work = runs["c2_n1"]
+    tmax = pd.read_csv(work / f"results/fit/{SAMPLE}/tmax_experiment.tsv", sep="\t")
+    assert {"species", "t_max_min", "included", "reason", "sigma_bootstrap_min",
+            "sigma_floor_min", "sigma_min", "sigma_source"} <= set(tmax.columns)  # fmt: skip
+    use = tmax["included"].astype(bool)
+    sigma = tmax.loc[use, "sigma_min"]
+    assert np.all(np.isfinite(sigma)) and np.all(sigma >= tmax.loc[use, "sigma_floor_min"])
+    assert tmax["sigma_floor_min"].iloc[0] == pytest.approx(0.1)  # 0.1 of 1-min scans
+    best = read_json(work / f"results/fit/{SAMPLE}/model3/best.json")
+    weighted = pd.read_parquet(work / f"results/fit/{SAMPLE}/model3/chi2_weighted.parquet")
+    names = ["k_dim", "k_diss", "k_ex", "k_dim:k_diss", "k_dim*c/k_ex"]
+    assert set(best["identifiability"]) == set(names) == set(best["intervals_weighted"])
+    level = weighted["chi2"].min() + 3.841458820694124  # χ²₁ quantile at 0.95
+    assert best["weighted"]["best"]["chi2"] == pytest.approx(weighted["chi2"].min())
+    for name in ("k_dim", "k_diss", "k_ex"):  # profiles recomputed from the table
+        prof = weighted.groupby(name)["chi2"].min().to_numpy()
+        stored = [p["chi2_min"] for p in best["weighted"]["profiles"][name]["profile"]]
+        assert stored == pytest.approx(prof)
+    ratio = np.round(np.log10(weighted["k_dim"] / weighted["k_diss"]), 6)
+    prof_ratio = weighted.groupby(ratio)["chi2"].min().to_numpy()
+    stored = [p["chi2_min"] for p in best["weighted"]["profiles"]["k_dim:k_diss"]["profile"]]
+    assert stored == pytest.approx(prof_ratio)
+
+    def decades(name):
+        entry = best["weighted"]["profiles"][name]
+        values = [p["value"] for p in entry["profile"]]
+        low, high = best["intervals_weighted"][name]
+        low = values[0] if low is None else low
+        high = values[-1] if high is None else high
+        return np.log10(high) - np.log10(low)
+
+    for name in names:
+        entry = best["weighted"]["profiles"][name]
+        prof = [p["chi2_min"] for p in entry["profile"]]
+        assert entry["level"] == pytest.approx(level)
+        assert best["identifiability"][name] == _independent_label(prof, level), name
+        low, high = best["intervals_weighted"][name]
+        assert (low is None) == (prof[0] <= level) and (high is None) == (prof[-1] <= level)
+    assert decades("k_dim:k_diss") < min(decades("k_dim"), decades("k_diss"))
+    assert (work / f"results/figures/tmax_residuals_{SAMPLE}.params.json").exists()

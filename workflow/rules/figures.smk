@@ -251,6 +251,9 @@ rule report_tables:
         best=best_fit_tables,
         plausibility=plausibility_tables,
         runs=runs_of_all,
+        comparison=expand(
+            "results/fit/{fit_sample}/model_comparison.md", fit_sample=FIT_SAMPLES
+        ),
     output:
         best=report(
             f"{FIGURES_DIR}/tables/best_fit.html",

@@ -88,6 +88,11 @@ def runs_of_all(wildcards):
     return [run_json(s) for s in SAMPLES]
 
 
+def fit_runs_of(wildcards):
+    """The run.json of a fit's samples (every sample for the joint fit)."""
+    return [run_json(s) for s in samples_of_fit(wildcards.fit_sample)]
+
+
 def runs_by_sample(wildcards):
     """Sample -> its run.json (params; runs_of_all lists the same paths as the input)."""
     return {s: run_json(s) for s in SAMPLES}

@@ -17,6 +17,7 @@ scattergather:
 rule fit_tmax_experiment:
     input:
         intensities=fit_intensities_of_sample,
+        replicates=fit_replicate_intensities_of,
     output:
         tmax="results/fit/{sample}/tmax_experiment.tsv",
     log:
@@ -28,6 +29,7 @@ rule fit_tmax_experiment:
     params:
         cluster=CLUSTER,
         tmax=config["fit"]["tmax"],
+        uncertainty=config["fit"]["uncertainty"],
     script:
         "../scripts/fit_tmax_experiment.py"
 

@@ -152,10 +152,24 @@ ZOOM_ITEMS = fit_items(
         "conditions": fit_conditions_param,
     },
 )
+
+
+def fit_trajectory_of(wildcards):
+    """The trajectory objective's table for fit_best, when fit.objective is trajectory."""
+    if config["fit"]["objective"] != "trajectory":
+        return {}
+    fit = f"results/fit/{wildcards.fit_sample}/model{wildcards.model}"
+    return {"trajectory": f"{fit}/trajectory.parquet"}
+
+
 BEST_ITEMS = fit_items(
     inputs={
         "**zoom": fit_zoom_of,
+        "**trajectory": fit_trajectory_of,
         "chi2": lambda w: f"results/fit/{w.fit_sample}/model{w.model}/chi2.parquet",
+        "chi2_weighted": lambda w: (
+            f"results/fit/{w.fit_sample}/model{w.model}/chi2_weighted.parquet"
+        ),
         "intensities": fit_intensities_of,
         "tmax": fit_tmax_of,
     },
@@ -189,6 +203,19 @@ PLAUSIBILITY_ITEMS = fit_items(
 
 def fit_intensities_of_sample(wildcards):
     return f"results/deconvolution/{wildcards.sample}/intensities.tsv"
+
+
+def fit_replicate_intensities_of(wildcards):
+    """The intensities of the OTHER runs of the sample's condition (sheet column
+    ``condition``; none when the sheet has no condition for it)."""
+    condition = samples.loc[wildcards.sample, "condition"]
+    if not condition:
+        return []
+    return [
+        f"results/deconvolution/{s}/intensities.tsv"
+        for s in SAMPLES
+        if s != wildcards.sample and samples.loc[s, "condition"] == condition
+    ]
 
 
 def plausibility_jsons(wildcards):

@@ -20,4 +20,5 @@ def all_targets():
     )
     targets += fit_targets()
     targets += figure_targets()
+    targets += uncertainty_targets()
     return targets

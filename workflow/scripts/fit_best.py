@@ -3,6 +3,7 @@
 import logging
 
 from intercluster import fit
+from intercluster import uncertainty as unc
 from intercluster.records import BestFit, write_record
 from intercluster.rule_script import items, run
 from intercluster.settings import FitSettings
@@ -38,6 +39,13 @@ def fit_one(smk):
     )
     result.update({"fit_sample": smk.wildcards.fit_sample, "model": int(smk.wildcards.model),
                    "samples": list(smk.params.samples)})  # fmt: skip
+    # beside eq 1: the weighted χ² fit's intervals and identifiability labels
+    c_nM = unc.combination_concentration(smk.params.conditions)
+    result.update(unc.weighted_fit_fields(fit.read_parquet(smk.input.chi2_weighted), c_nM,
+                                          settings.uncertainty.confidence))  # fmt: skip
+    if "trajectory" in smk.input.keys():  # fit.objective: trajectory
+        result["trajectory"] = unc.trajectory_fields(fit.read_parquet(smk.input.trajectory), c_nM,
+                                                     settings.uncertainty.confidence)  # fmt: skip
     record = BestFit.from_dict(result)
     log.info("best: k_dim=%s k_diss=%s k_ex=%s chi2=%s; %d failed", result["k_dim"],
              result["k_diss"], result["k_ex"], result["chi2"], result["n_failed"])  # fmt: skip
@@ -50,6 +58,8 @@ def fit_one(smk):
         r = result["refined"]
         log.info("refined (%d evaluations): k_dim=%.4g k_diss=%.4g k_ex=%.4g chi2=%.6g",
                  r["n_evaluations"], r["k_dim"], r["k_diss"], r["k_ex"], r["chi2"])  # fmt: skip
+    for name, label in (record.identifiability or {}).items():
+        log.info("weighted %s: %s %s", name, label, record.intervals_weighted[name])
     write_record(record, smk.output.best)
 
 

@@ -1,4 +1,5 @@
-"""t_max of the 77 experimental observables of one sample (docs/science.md §3).
+"""t_max of the 77 experimental observables of one sample, with σ(t_max) (docs/science.md
+§3 and "Uncertainty").
 
 Rule fit_tmax_experiment.
 """
@@ -6,10 +7,10 @@ Rule fit_tmax_experiment.
 import logging
 
 from intercluster.io import read_tsv, write_tsv
-from intercluster.observables import experimental_tmax
 from intercluster.rule_script import run
-from intercluster.settings import TmaxSettings
+from intercluster.settings import TmaxSettings, UncertaintySettings
 from intercluster.system import ClusterSystem
+from intercluster.uncertainty import experiment_tmax_table
 
 log = logging.getLogger("intercluster")
 
@@ -17,7 +18,10 @@ log = logging.getLogger("intercluster")
 def main(smk):
     system = ClusterSystem.from_config(smk.params.cluster)
     settings = TmaxSettings.from_config(smk.params.tmax)
-    table = experimental_tmax(read_tsv(smk.input.intensities), system.observables(), settings)
+    replicates = [read_tsv(path) for path in smk.input.replicates]
+    table = experiment_tmax_table(read_tsv(smk.input.intensities), system.observables(),
+                                  settings, UncertaintySettings.from_config(smk.params.uncertainty),
+                                  replicates)  # fmt: skip
     excluded = table[~table["included"]]
     log.info(
         "%s: %d of %d observables included; %d excluded (%s)",
@@ -29,6 +33,8 @@ def main(smk):
             f"{s} ({r})" for s, r in zip(excluded["species"], excluded["reason"], strict=True)
         ),
     )
+    sources = table.loc[table["included"], "sigma_source"].value_counts().to_dict()
+    log.info("σ(t_max) from %s (%d replicate run(s))", sources, len(replicates))
     write_tsv(table, smk.output.tmax)
 
 

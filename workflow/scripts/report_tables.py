@@ -4,7 +4,7 @@ import html
 import logging
 from pathlib import Path
 
-from intercluster.records import read_best_fit, read_plausibility, read_synthetic
+from intercluster.records import PROFILE_NAMES, read_best_fit, read_plausibility, read_synthetic
 from intercluster.rule_script import run
 
 log = logging.getLogger("intercluster")
@@ -36,6 +36,82 @@ def interval(best, name):
     low = ("≤" if entry["low_open"] else "") + fmt(entry["low"], 2)
     high = ("≥" if entry["high_open"] else "") + fmt(entry["high"], 2)
     return f"{low} – {high}"
+
+
+def weighted_interval(best, name):
+    """'identifiable: 1.2e-2 – 3.4e-2' of the weighted χ² fit ('open' for an open end)."""
+    label = (best.identifiability or {}).get(name)
+    if label is None:
+        return "–"
+    low, high = (best.intervals_weighted or {}).get(name, (None, None))
+    ends = " – ".join("open" if v is None else fmt(v, 3) for v in (low, high))
+    return f"{html.escape(label)}: {ends}"
+
+
+def weighted_rows(pairs, paths):
+    """Rows of the weighted χ² fit: its best point and each name's label and interval."""
+    rows = []
+    for (sample, model), path in zip(pairs, paths, strict=True):
+        best = read_best_fit(path)
+        w = (best.weighted or {}).get("best") or {}
+        cells = [
+            f"<td class='l'>{html.escape(sample)}</td>",
+            f"<td>{model}</td>",
+            *(f"<td>{fmt(w.get(k), 2)}</td>" for k in ("k_dim", "k_diss", "k_ex")),
+            f"<td>{fmt(w.get('chi2'), 4)}</td>",
+            *(f"<td class='l'>{weighted_interval(best, n)}</td>" for n in PROFILE_NAMES),
+        ]
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    head = (
+        "<tr><th class='l'>sample</th><th>model</th><th>k_dim</th><th>k_diss</th><th>k_ex</th>"
+        "<th>χ²_w</th>" + "".join(f"<th class='l'>{html.escape(n)}</th>" for n in PROFILE_NAMES)
+        + "</tr>"
+    )
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def trajectory_rows(pairs, paths):
+    """The trajectory fits (fit.objective: trajectory), empty when none was run."""
+    rows = []
+    for (sample, model), path in zip(pairs, paths, strict=True):
+        t = read_best_fit(path).trajectory
+        if not t or not t.get("best"):
+            continue
+        b = t["best"]
+        cells = [f"<td class='l'>{html.escape(sample)}</td><td>{model}</td>",
+                 *(f"<td>{fmt(b[k], 2)}</td>" for k in ("k_dim", "k_diss", "k_ex", "response")),
+                 f"<td>{fmt(b['sse'], 4)}</td>"]  # fmt: skip
+        for name in PROFILE_NAMES:
+            label = t["identifiability"].get(name)
+            if label is None:
+                cells.append("<td class='l'>–</td>")
+                continue
+            ends = " – ".join("open" if v is None else fmt(v, 3)
+                              for v in t["intervals"].get(name, (None, None)))  # fmt: skip
+            cells.append(f"<td class='l'>{html.escape(str(label))}: {ends}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    if not rows:
+        return ""
+    head = ("<tr><th class='l'>sample</th><th>model</th><th>k_dim</th><th>k_diss</th>"
+            "<th>k_ex</th><th>dimer response r</th><th>SSE</th>"
+            + "".join(f"<th class='l'>{html.escape(n)}</th>" for n in PROFILE_NAMES)
+            + "</tr>")  # fmt: skip
+    return ("<h4>Trajectory objective (fit.objective: trajectory): least squares of the "
+            "normalised intensities, dimer response r fitted; F-rule intervals</h4>"
+            f"<table>{head}{''.join(rows)}</table>")  # fmt: skip
+
+
+def comparison_section(samples, paths):
+    """Model comparison and goodness of fit per fit, in words (rule model_comparison)."""
+    parts = []
+    for sample, path in zip(samples, paths, strict=True):
+        lines = [t for t in Path(path).read_text().splitlines() if t and not t.startswith("#")]
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+        parts.append(f"<p><b>{html.escape(sample)}</b></p><ul>{items}</ul>")
+    return (
+        "<h4>Model comparison and goodness of fit (weighted χ², AIC; docs/science.md, "
+        "\"Uncertainty\")</h4>" + "".join(parts)
+    )
 
 
 def reasons(best):
@@ -78,6 +154,8 @@ def best_fit_page(smk, files, table1, synthetic):
         "<th>refined χ²</th><th>interval k_dim</th><th>interval k_diss</th><th>interval k_ex</th>"
         "<th>failed grid points</th></tr>"
     )
+    bests = [paths["best"] for paths in files.values()]
+    fit_samples = list(dict.fromkeys(sample for sample, _ in files))
     rows = []
     for (sample, model), paths in files.items():
         best = read_best_fit(paths["best"])
@@ -113,9 +191,16 @@ def best_fit_page(smk, files, table1, synthetic):
     Path(smk.output.best).write_text(
         page(
             f"Best fits{synthetic}",
-            f"<table>{head}{''.join(rows)}</table>{paper}",
+            f"<table>{head}{''.join(rows)}</table>{paper}<h4>Weighted χ² fit: best grid point, "
+            "identifiability and profile-likelihood intervals (docs/science.md, "
+            f"\"Uncertainty\")</h4>{weighted_rows(list(files), bests)}"
+            + trajectory_rows(list(files), bests)
+            + comparison_section(fit_samples, smk.input.comparison),
             "Best grid point of eq 1; refined = Nelder-Mead from it; intervals: profile χ² ≤ "
-            "(1 + fit.interval_delta_chi2_rel) χ²_min, ≤/≥ = open at the grid edge.",
+            "(1 + fit.interval_delta_chi2_rel) χ²_min, ≤/≥ = open at the grid edge. Weighted: "
+            "χ²_w = Σ((t_max,sim − t_max,exp)/σ)², interval where the profile stays below "
+            "χ²_w,min + the χ²₁ quantile at fit.uncertainty.confidence; open = the profile stays "
+            "below it at the grid edge (practically non-identifiable); flat = nowhere above it.",
         )
     )
 

@@ -27,6 +27,9 @@ __all__ = [
 ]
 
 RATE_CONSTANTS = ("k_dim", "k_diss", "k_ex")
+#: What best.json's ``identifiability`` and ``intervals_weighted`` are keyed by: the constants
+#: and the combinations the data fix (intercluster.uncertainty profiles them).
+PROFILE_NAMES = (*RATE_CONSTANTS, "k_dim:k_diss", "k_dim*c/k_ex")
 # keys of a sample-conditions mapping that are not reactant concentrations
 CONDITION_EXTRAS = ("dead_time_s", "second_dimer_fraction")
 
@@ -125,6 +128,10 @@ _BEST_FIT_OPTIONAL = (
     "zoom",
     "intervals_coarse",
     "intervals_f_test_coarse",
+    "identifiability",
+    "intervals_weighted",
+    "weighted",
+    "trajectory",
 )
 
 
@@ -156,6 +163,13 @@ class BestFit:
     zoom: dict | None = None
     intervals_coarse: dict | None = None
     intervals_f_test_coarse: dict | None = None
+    # the weighted χ² fit (intercluster.uncertainty.weighted_fit_fields): name -> label,
+    # name -> [low, high] (None: open end), and its best point, profiles and levels
+    identifiability: dict | None = None
+    intervals_weighted: dict | None = None
+    weighted: dict | None = None
+    # fit.objective trajectory: the trajectory fit's best point, response factor, profiles
+    trajectory: dict | None = None
     k_dim_to_k_diss: float | None = field(default=None, repr=False)
 
     @property
@@ -187,6 +201,20 @@ class BestFit:
         return [
             (float(p["value"]), float(p["chi2_min"]))
             for p in intervals[name]["profile"]
+            if p["chi2_min"] is not None
+        ]
+
+    def weighted_profile(self, name: str) -> list[tuple[float, float]]:
+        """The weighted χ² profile of a constant or combination (value, min χ²_w); values
+        where every point failed are left out."""
+        profiles = (self.weighted or {}).get("profiles") or {}
+        if name not in profiles:
+            raise ValueError(
+                f"best fit {self.fit_sample} model {self.model}: no weighted profile of {name}"
+            )
+        return [
+            (float(p["value"]), float(p["chi2_min"]))
+            for p in profiles[name]["profile"]
             if p["chi2_min"] is not None
         ]
 

@@ -19,8 +19,10 @@ __all__ = [
     "FitSettings",
     "KineticsSettings",
     "PlausibilitySettings",
+    "CoverageSettings",
     "SolverOptions",
     "TmaxSettings",
+    "UncertaintySettings",
     "ZoomSettings",
 ]
 
@@ -139,6 +141,60 @@ class ZoomSettings:
 
 
 @dataclass(frozen=True)
+class CoverageSettings:
+    """``fit.uncertainty.coverage``: the noise replicas and the grid of rule coverage."""
+
+    sample: str | None  # None: figures.main_sample
+    model: int | None  # None: virtual_experiment.model (the truth's model)
+    n_replicas: int
+    bootstrap_replicas: int
+    seed: int  # replica r uses noise seed seed + r
+    scan_interval_min: float
+    steps_decades: dict  # constant -> log10 step of the grid centred on the truth
+    half_width_steps: dict  # constant -> values on each side of the truth
+
+    @classmethod
+    def from_config(cls, coverage: dict) -> CoverageSettings:
+        return cls(
+            sample=None if coverage["sample"] is None else str(coverage["sample"]),
+            model=None if coverage["model"] is None else int(coverage["model"]),
+            n_replicas=int(coverage["n_replicas"]),
+            bootstrap_replicas=int(coverage["bootstrap_replicas"]),
+            seed=int(coverage["seed"]),
+            scan_interval_min=float(coverage["scan_interval_min"]),
+            steps_decades={k: float(coverage["steps_decades"][k]) for k in RATE_CONSTANTS},
+            half_width_steps={k: int(coverage["half_width_steps"][k]) for k in RATE_CONSTANTS},
+        )
+
+
+@dataclass(frozen=True)
+class UncertaintySettings:
+    """``fit.uncertainty``: σ(t_max) bootstrap, σ floor and the weighted intervals' confidence."""
+
+    bootstrap_replicas: int
+    block_length: int  # consecutive time points per resampled block
+    seed: int
+    sigma_floor_fraction: float  # σ floor as a fraction of the scan interval
+    confidence: float  # of the weighted χ² profile intervals (Δχ² from χ² with 1 dof)
+    coverage: CoverageSettings
+
+    @classmethod
+    def from_config(cls, uncertainty: dict) -> UncertaintySettings:
+        return cls(
+            bootstrap_replicas=int(uncertainty["bootstrap_replicas"]),
+            block_length=int(uncertainty["block_length"]),
+            seed=int(uncertainty["seed"]),
+            sigma_floor_fraction=float(uncertainty["sigma_floor_fraction"]),
+            confidence=float(uncertainty["confidence"]),
+            coverage=CoverageSettings.from_config(uncertainty["coverage"]),
+        )
+
+    @classmethod
+    def schema_default(cls) -> UncertaintySettings:
+        return cls.from_config(_defaults("fit")["uncertainty"])
+
+
+@dataclass(frozen=True)
 class FitSettings:
     """``fit``: the grid, its scatter, t_max, zoom, refinement and intervals."""
 
@@ -153,6 +209,8 @@ class FitSettings:
     refine_max_evaluations: int
     interval_delta_chi2_rel: float
     interval_f_confidence: float
+    uncertainty: UncertaintySettings
+    objective: str  # tmax (eq 1 only) | trajectory (also the trajectory fit)
 
     @classmethod
     def from_config(cls, fit: dict) -> FitSettings:
@@ -168,6 +226,8 @@ class FitSettings:
             refine_max_evaluations=int(fit["refine_max_evaluations"]),
             interval_delta_chi2_rel=float(fit["interval_delta_chi2_rel"]),
             interval_f_confidence=float(fit["interval_f_confidence"]),
+            uncertainty=UncertaintySettings.from_config(fit["uncertainty"]),
+            objective=str(fit["objective"]),
         )
 
 

@@ -99,15 +99,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import fit
+from . import fit, records
 from .network import RATE_CONSTANTS
 from .observables import TmaxSettings, peak_finder, tmax_of
 
 #: σ(t_max) is never below this fraction of the (median) scan interval (module docstring).
 SIGMA_FLOOR_FRACTION = 0.1
-RATIO = "k_dim:k_diss"
-RATE_RATIO = "k_dim*c/k_ex"
-PROFILE_NAMES = (*RATE_CONSTANTS, RATIO, RATE_RATIO)
+PROFILE_NAMES = records.PROFILE_NAMES
+RATIO, RATE_RATIO = PROFILE_NAMES[3], PROFILE_NAMES[4]
 IDENTIFIABLE = "identifiable"
 PRACTICALLY_NON_IDENTIFIABLE = "practically non-identifiable"
 FLAT = "flat"
@@ -324,6 +323,47 @@ def with_replicate_sigma(table: pd.DataFrame, replicates: pd.DataFrame) -> pd.Da
     return out
 
 
+def experiment_tmax_table(
+    intensities: pd.DataFrame,
+    observables: pd.DataFrame,
+    settings: TmaxSettings,
+    uncertainty,
+    replicates: Sequence[pd.DataFrame] = (),
+) -> pd.DataFrame:
+    """``tmax_experiment.tsv`` of one run: t_max, its bootstrap σ and, with replicates, σ
+    over the runs of its condition (rule fit_tmax_experiment).
+
+    Parameters
+    ----------
+    intensities : DataFrame
+        The run's long intensity table.
+    observables : DataFrame
+        :meth:`ClusterSystem.observables`.
+    settings : TmaxSettings
+        THE t_max rule.
+    uncertainty : UncertaintySettings
+        ``fit.uncertainty`` (bootstrap replicas, block length, seed, σ floor).
+    replicates : sequence of DataFrame
+        Intensity tables of the OTHER runs of the same condition (none: no replicate σ).
+
+    Returns
+    -------
+    DataFrame
+        :func:`tmax_uncertainty_table`; with replicates also ``sigma_replicate_min`` and
+        σ = max(bootstrap σ, replicate σ) (:func:`with_replicate_sigma`).
+    """
+    from .observables import experimental_tmax
+
+    table = tmax_uncertainty_table(
+        intensities, observables, settings, uncertainty.bootstrap_replicas,
+        uncertainty.block_length, uncertainty.seed, uncertainty.sigma_floor_fraction,
+    )  # fmt: skip
+    if not replicates:
+        return table
+    runs = [table] + [experimental_tmax(r, observables, settings) for r in replicates]
+    return with_replicate_sigma(table, replicate_sigma(runs))
+
+
 # --- weighted χ² ----------------------------------------------------------------------------
 def weighted_chi2_single(sim: pd.DataFrame, exp_tmax: pd.DataFrame) -> pd.DataFrame:
     """Weighted χ² of one sample per grid point (columns of ``fit.CHI2_COLUMNS``).
@@ -366,6 +406,77 @@ def weighted_chi2_table(
         "; ".join(m for m in ms if m) for ms in zip(*[t["message"] for t in tables], strict=True)
     ]
     return out[fit.CHI2_COLUMNS].sort_values("point").reset_index(drop=True)
+
+
+def weighted_chi2_from_chunks(
+    chunks: Mapping[str, Sequence], exp_tmax: Mapping[str, pd.DataFrame]
+) -> pd.DataFrame:
+    """:func:`weighted_chi2_table` from the chunk files of every sample (rule fit_chi2_weighted).
+
+    ``chunks`` maps sample -> its chunk files (parquet, :func:`intercluster.fit.run_chunk`
+    layout), ``exp_tmax`` sample -> its ``tmax_experiment.tsv`` (with ``sigma_min``). Only
+    the included observables' columns are read.
+    """
+    import pyarrow.parquet as pq
+
+    per_sample = {}
+    for sample, paths in chunks.items():
+        use = fit.included_species(exp_tmax[sample])
+        columns = ["point", *RATE_CONSTANTS, "status", "message", *use]
+        frames = [pq.read_table(str(p), columns=columns).to_pandas() for p in paths]
+        sim = pd.concat(frames, ignore_index=True).sort_values("point").reset_index(drop=True)
+        if sim["point"].duplicated().any():
+            raise ValueError(f"sample {sample}: a grid point appears in more than one chunk")
+        per_sample[sample] = (sim, exp_tmax[sample])
+    return weighted_chi2_table(per_sample)
+
+
+def combination_concentration(conditions: Mapping[str, Mapping]) -> float:
+    """c (nmol/L) of ``k_dim*c/k_ex``: the lower initial reactant concentration, the lowest
+    over the samples of a joint fit (``conditions``: sample -> the dict form of its
+    :class:`~intercluster.records.SampleConditions`, or a mapping of concentrations only)."""
+    values = [float(v) for cond in conditions.values() for k, v in cond.items()
+              if k not in records.CONDITION_EXTRAS and float(v) > 0]  # fmt: skip
+    if not values:
+        raise ValueError("no positive initial concentration for k_dim*c/k_ex")
+    return min(values)
+
+
+def weighted_fit_fields(
+    weighted: pd.DataFrame, c_nM: float | None, confidence: float = 0.95
+) -> dict:
+    """What ``best.json`` carries of the weighted χ² fit (rule fit_best).
+
+    Returns ``identifiability`` and ``intervals_weighted`` (:func:`best_json_fields`) and
+    ``weighted``: the rule, confidence, Δχ², c, the best point of χ²_w and, per name, the
+    label, interval, whether it is resolved by the grid, the level and the profile. A
+    combination the grid cannot profile (unequal log steps) is left out and named in
+    ``not_profiled`` with the reason. Without a successful grid point: only ``weighted``
+    with ``best`` None.
+    """
+    ok = (weighted["status"] == fit.STATUS_OK).to_numpy() & np.isfinite(weighted["chi2"])
+    section: dict = {
+        "rule": "profile chi2_w <= chi2_w,min + chi2_1 quantile(confidence)",
+        "chi2_unit": "dimensionless",
+        "confidence": float(confidence),
+        "delta_chi2": delta_chi2(confidence),
+        "c_nM": None if c_nM is None else float(c_nM),
+        "best": None,
+    }
+    if not ok.any():
+        return {"weighted": section}
+    row = weighted[ok].sort_values(["chi2", "point"]).iloc[0]
+    section["best"] = {
+        "point": int(row["point"]),
+        **{k: float(row[k]) for k in RATE_CONSTANTS},
+        "chi2": float(row["chi2"]),
+        "n_species": int(row["n_species"]),
+    }
+    names, skipped = profilable_names(weighted, c_nM)
+    results = profile_results(weighted, c_nM=c_nM, confidence=confidence, names=names)
+    section["not_profiled"] = skipped
+    section["profiles"] = {name: r.as_dict() for name, r in results.items()}
+    return {**best_json_fields(results), "weighted": section}
 
 
 # --- grid geometry and profiles ---------------------------------------------------------------
@@ -570,6 +681,21 @@ def profile_results(
         name: profile_result(name, v, p, level)
         for name, (v, p) in _profiles(values, grid, c_nM, names).items()
     }
+
+
+def profilable_names(chi2: pd.DataFrame, c_nM: float | None = None) -> tuple[list, dict]:
+    """(names the grid can profile, name -> why not): a combination needs equal log steps of
+    the constants it joins (k_dim*c/k_ex also needs c)."""
+    grid = GridIndex.from_table(chi2)
+    names, skipped = [], {}
+    for name in PROFILE_NAMES:
+        try:
+            grid.combination(name, c_nM)
+        except ValueError as exc:
+            skipped[name] = str(exc)
+            continue
+        names.append(name)
+    return names, skipped
 
 
 def best_json_fields(results: Mapping[str, ProfileResult]) -> dict:
@@ -779,6 +905,121 @@ def coverage_table(result: CoverageResult, names: Sequence[str] | None = None) -
     return wide.reindex(index=order, columns=[r for r in RULES if r in wide.columns])
 
 
+def coverage_grid(
+    truth: Mapping[str, float], steps: Mapping[str, float], half_width: Mapping[str, int]
+) -> dict:
+    """A log-equidistant grid CENTRED on the truth (so the truth is a grid point): per
+    constant ``2 * half_width + 1`` values ``step`` decades apart (``fit.grid`` layout)."""
+    grid = {}
+    for name in RATE_CONSTANTS:
+        step, n = float(steps[name]), int(half_width[name])
+        if not step > 0 or n < 1:
+            raise ValueError(f"coverage grid of {name}: step > 0 and half width >= 1 needed")
+        centre = np.log10(float(truth[name]))
+        grid[name] = {"min": 10 ** (centre - n * step), "max": 10 ** (centre + n * step),
+                      "n": 2 * n + 1}  # fmt: skip
+    return grid
+
+
+def coverage_times(t_end_min: float, scan_interval_min: float) -> np.ndarray:
+    """The replicas' time grid: one spectrum every ``scan_interval_min`` up to ``t_end_min``."""
+    return np.arange(0.0, float(t_end_min) + 1e-9, float(scan_interval_min))
+
+
+def _coverage_ve(ve: Mapping, sample: str) -> dict:
+    """The virtual experiment of one sample without CID spectra (replicas need MS1 only)."""
+    import copy
+
+    if sample not in ve["samples"]:
+        raise ValueError(f"coverage sample {sample!r} is not a virtual_experiment sample")
+    out = copy.deepcopy(dict(ve))
+    out["samples"] = {sample: out["samples"][sample]}
+    out["cid"] = {**out.get("cid", {}), "times_min": []}
+    return out
+
+
+def coverage_grid_tmax(system, cluster: dict, ve: Mapping, kinetics: dict, sample: str,
+                       settings, tmax: TmaxSettings) -> pd.DataFrame:  # fmt: skip
+    """ONE table of the simulated t_max of the coverage grid (rule coverage_grid): the grid
+    centred on the virtual experiment's truth, the truth's model (or ``settings.model``),
+    the sample's conditions and the replicas' time grid. ``settings``: CoverageSettings."""
+    ve = _coverage_ve(ve, sample)
+    model = int(settings.model if settings.model is not None else ve["model"])
+    grid = coverage_grid(ve["rate_constants"], settings.steps_decades, settings.half_width_steps)
+    times = coverage_times(ve["t_end_min"], settings.scan_interval_min)
+    conditions = fit.Conditions.from_dict({**ve["samples"][sample],
+                                           "dead_time_s": ve["dead_time_s"]})  # fmt: skip
+    return fit.run_chunk(
+        fit.network_for(model, cluster, kinetics), fit.grid_points(grid), conditions, times,
+        system.observables()["species"].tolist(), tmax,
+        options=fit.simulator_options(kinetics), label=f"coverage grid, model {model}",
+    )  # fmt: skip
+
+
+def read_tmax_table(path) -> pd.DataFrame:
+    """A t_max table with σ as written (``included`` read back as bool)."""
+    from .io import read_tsv
+
+    table = read_tsv(path)
+    table["included"] = table["included"].astype(str).str.lower() == "true"
+    return table
+
+
+def coverage_of_replicas(sim: pd.DataFrame, replicas: Sequence[pd.DataFrame], ve: Mapping,
+                         sample: str, settings, confidence: float, delta_rel: float,
+                         f_confidence: float) -> CoverageResult:  # fmt: skip
+    """:func:`coverage` of the rule's replicas against its grid table; ``k_dim*c/k_ex`` is
+    scored when the grid's k_dim and k_ex steps are equal (c: the lower concentration)."""
+    truth = {k: float(ve["rate_constants"][k]) for k in RATE_CONSTANTS}
+    equal = abs(settings.steps_decades["k_dim"] - settings.steps_decades["k_ex"]) < _LOG_TOL
+    c_nM = combination_concentration({sample: ve["samples"][sample]}) if equal else None
+    return coverage(sim, replicas, truth, c_nM=c_nM, confidence=confidence,
+                    delta_rel=delta_rel, f_confidence=f_confidence)  # fmt: skip
+
+
+def coverage_report(
+    result: CoverageResult, truth: Mapping[str, float], confidence: float, title: str = ""
+) -> str:
+    """The coverage printout: the rules side by side, the median interval widths and the
+    parametric-bootstrap threshold calibration (markdown)."""
+    table = coverage_table(result)
+    n = int(result.summary["n_replicas"].max())
+    lo, hi = binomial_range(n, confidence)
+    widths = result.intervals.copy()
+    widths["decades"] = [
+        np.log10(h) - np.log10(low) if h is not None and low is not None else np.nan
+        for low, h in zip(widths["low"], widths["high"], strict=True)
+    ]
+    median = widths.pivot_table(index="name", columns="rule", values="decades", aggfunc="median")
+    median = median.reindex(index=table.index, columns=table.columns)
+    lines = [
+        f"# Coverage of the interval rules{(' — ' + title) if title else ''}",
+        "",
+        f"Truth {dict(truth)}; {n} noise replicas; confidence {confidence:g}; binomial 99 % "
+        f"range of the count containing the truth: {lo}-{hi} of {n}.",
+        "",
+        "Fraction of replicas whose interval contains the truth:",
+        "",
+        "```",
+        table.to_string(float_format=lambda v: f"{v:.2f}"),
+        "```",
+        "",
+        "Median interval width (decades; NaN: an end open):",
+        "",
+        "```",
+        median.to_string(float_format=lambda v: f"{v:.4f}"),
+        "```",
+        "",
+        "Parametric-bootstrap threshold calibration (Δχ²_w at the truth over the replicas):",
+        "",
+    ]
+    for name, cal in result.calibration.items():
+        used = "USED" if cal["used"] else "not used"
+        lines.append(f"- {name}: calibrated Δ {cal['calibrated']:.3g} vs χ²₁ "
+                     f"{cal['chi2_quantile']:.3g}: {used} ({cal['reason']})")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 # --- model comparison --------------------------------------------------------------------------
 def compare_models(
     chi2_min: Mapping[int, float],
@@ -858,6 +1099,19 @@ def compare_models(
             "statement": statements,
         }
     )
+
+
+def compare_fitted_models(weighted: Mapping[int, pd.DataFrame]) -> pd.DataFrame:
+    """:func:`compare_models` of one fit's weighted χ² tables (model -> table; rule
+    model_comparison), against χ²(n − 3): the workflow has no replicas of the data."""
+    chi2_min, n_residuals = {}, set()
+    for model, table in weighted.items():
+        ok = table[(table["status"] == fit.STATUS_OK) & np.isfinite(table["chi2"])]
+        chi2_min[int(model)] = float(ok["chi2"].min()) if not ok.empty else np.nan
+        n_residuals.update(int(n) for n in table["n_species"].unique())
+    if len(n_residuals) != 1:
+        raise ValueError(f"the models were fitted to different observables: {n_residuals}")
+    return compare_models(chi2_min, n_residuals.pop())
 
 
 def model_comparison_statement(comparison: pd.DataFrame) -> str:
@@ -967,17 +1221,49 @@ def trajectory_fit(
     response_bounds : (float, float)
         Search range of r.
     """
-    conc = np.asarray(concentrations, float)
-    measured = np.asarray(measured_norm, float)
+    return trajectory_fit_samples(
+        [(concentrations, measured_norm, included)], is_dimer, fit_response, response_bounds,
+        fixed_response, n_coarse, n_refine,
+    )  # fmt: skip
+
+
+def trajectory_fit_samples(
+    samples: Sequence[tuple],
+    is_dimer,
+    fit_response: bool = True,
+    response_bounds: tuple[float, float] = (0.1, 10.0),
+    fixed_response: float = 1.0,
+    n_coarse: int = 25,
+    n_refine: int = 30,
+) -> TrajectoryFit:
+    """:func:`trajectory_fit` summed over samples (a joint fit: one response factor r for all).
+
+    ``samples``: (concentrations (n_points, n_t, n_obs), measured_norm (n_t, n_obs),
+    included (n_obs,)) per sample, the same grid points in the same order. Each sample is
+    reduced to its per-(point, time) sums at once, so its concentrations can be freed.
+    """
     is_dimer = np.asarray(is_dimer, bool)
-    included = np.asarray(included, bool)
-    if conc.ndim != 3 or conc.shape[1:] != measured.shape:
-        raise ValueError(f"concentrations {conc.shape} do not match the data {measured.shape}")
-    failed = ~np.all(np.isfinite(conc), axis=(1, 2))
-    conc = np.where(failed[:, None, None], 0.0, conc)
-    n_points = conc.shape[0]
-    n_residuals = int(np.sum(np.isfinite(measured[:, included])))
-    objective = _trajectory_objective(conc, measured, is_dimer, included)
+    parts, failed, n_residuals = [], None, 0
+    for concentrations, measured_norm, included in samples:
+        conc = np.asarray(concentrations, float)
+        measured = np.asarray(measured_norm, float)
+        included = np.asarray(included, bool)
+        if conc.ndim != 3 or conc.shape[1:] != measured.shape:
+            raise ValueError(
+                f"concentrations {conc.shape} do not match the data {measured.shape}"
+            )
+        bad = ~np.all(np.isfinite(conc), axis=(1, 2))
+        failed = bad if failed is None else failed | bad
+        conc = np.where(bad[:, None, None], 0.0, conc)
+        n_residuals += int(np.sum(np.isfinite(measured[:, included])))
+        parts.append(_trajectory_objective(conc, measured, is_dimer, included))
+    if not parts:
+        raise ValueError("no samples for the trajectory objective")
+    n_points = failed.size
+
+    def objective(r):
+        return sum(part(r) for part in parts)
+
     if not fit_response:
         r = np.full(n_points, float(fixed_response))
         sse = objective(r)
@@ -1023,6 +1309,67 @@ def trajectory_table(points: pd.DataFrame, result: TrajectoryFit) -> pd.DataFram
     return out
 
 
+def _solver_options(options):
+    """SolverOptions from None, SolverOptions or a mapping of its fields."""
+    from .settings import SolverOptions
+
+    if options is None or isinstance(options, SolverOptions):
+        return options
+    base = {"rtol": 1e-6, "atol": 1e-9, "max_steps": 10**6}
+    return SolverOptions(**{**base, **dict(options)})
+
+
+def trajectory_grid_fit(network, points: pd.DataFrame, experiments: Mapping, observables,
+                        options: dict | None = None) -> pd.DataFrame:  # fmt: skip
+    """The trajectory objective at every grid point for one or several samples (rule
+    fit_trajectory): :func:`trajectory_table` of :func:`trajectory_fit_samples`.
+
+    ``experiments``: sample -> (SampleConditions, long intensity table, t_max table with
+    ``included``); the included observables are THE t_max rule's.
+    """
+    from .observables import experiment_matrix, normalise_rows
+    from .simulate import simulate_many
+
+    species = observables["species"].tolist()
+    is_dimer = (observables["kind"] == "dimer").to_numpy()
+    params = points[list(RATE_CONSTANTS)].to_numpy(float)
+    samples = []
+    for sample in sorted(experiments):
+        conditions, intensities, exp_tmax = experiments[sample]
+        times, y = experiment_matrix(intensities, species)
+        included = exp_tmax.set_index("species").loc[species, "included"].to_numpy(bool)
+        sims = simulate_many(network, params, conditions, np.asarray(times) * 60.0,
+                             _solver_options(options))  # fmt: skip
+        samples.append((sims.observables, normalise_rows(y), included))
+    return trajectory_table(points, trajectory_fit_samples(samples, is_dimer))
+
+
+def trajectory_fields(table: pd.DataFrame, c_nM: float | None, confidence: float = 0.95) -> dict:
+    """What ``best.json``'s ``trajectory`` section holds: the best point with its response
+    factor, and profiles, intervals and labels at the F rule's Δ (:func:`trajectory_delta`)."""
+    ok = table[(table["status"] == fit.STATUS_OK) & np.isfinite(table["chi2"])]
+    if ok.empty:
+        return {"best": None}
+    row = ok.sort_values(["chi2", "point"]).iloc[0]
+    delta = trajectory_delta(table, confidence)
+    names, skipped = profilable_names(table, c_nM)
+    results = profile_results(table, c_nM=c_nM, delta=delta, names=names)
+    return {
+        "rule": "profile SSE <= SSE_min (1 + F(1, n-4; conf)/(n-4)); r fitted per point",
+        "sse_unit": "normalised intensity^2",
+        "confidence": float(confidence),
+        "delta": float(delta),
+        "c_nM": None if c_nM is None else float(c_nM),
+        "best": {"point": int(row["point"]), **{k: float(row[k]) for k in RATE_CONSTANTS},
+                 "sse": float(row["chi2"]), "response": float(row["response"]),
+                 "n_residuals": int(row["n_species"])},  # fmt: skip
+        "identifiability": {name: r.label for name, r in results.items()},
+        "intervals": {name: [r.low, r.high] for name, r in results.items()},
+        "profiles": {name: r.as_dict() for name, r in results.items()},
+        "not_profiled": skipped,
+    }
+
+
 def trajectory_delta(table: pd.DataFrame, confidence: float = 0.95, n_parameters: int = 4) -> float:
     """Δ of the trajectory profiles: the F-test rule on the SSE (σ² estimated from the minimum).
 
@@ -1030,71 +1377,3 @@ def trajectory_delta(table: pd.DataFrame, confidence: float = 0.95, n_parameters
     """
     n = int(table["n_species"].iloc[0])
     return float(np.nanmin(table["chi2"])) * fit.f_test_delta(n, n_parameters, confidence)
-
-
-# --- virtual-experiment replicas ----------------------------------------------------------------
-def virtual_replica(
-    system,
-    ve: dict,
-    sample: str,
-    seed: int,
-    times_min=None,
-    convention: str = "S",
-    settings: TmaxSettings | None = None,
-    deconvolution: dict | None = None,
-    n_replicas: int = 200,
-    block_length: int = 1,
-    floor_fraction: float = SIGMA_FLOOR_FRACTION,
-    mzml_path=None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One noise replica of a SYNTHETIC virtual-experiment sample, through the MS front end.
-
-    The virtual experiment (``ve``, the ``virtual_experiment`` config section) is simulated
-    with noise seed ``seed`` (same truth), deconvolved
-    (:func:`intercluster.deconvolution.deconvolve_run`) and reduced to t_max with σ
-    (:func:`tmax_uncertainty_table`; the bootstrap uses ``seed`` too). With ``mzml_path``
-    the spectra go through a real mzML file (write, read back); without, the in-memory
-    spectra are deconvolved directly (the round trip is lossless).
-
-    Returns
-    -------
-    (DataFrame, DataFrame)
-        The intensity table of the deconvolution and the t_max table with σ, both with a
-        ``source`` column saying SYNTHETIC.
-    """
-    from .deconvolution import deconvolve_run, observable_basis
-    from .ingest import SpectraRun, read_spectra
-    from .io import SYNTHETIC_LABEL
-    from .virtual_experiment import simulate_sample, write_mzml
-
-    deconvolution = deconvolution or {}
-    ve = {**ve, "seed": int(seed)}
-    vs = simulate_sample(system, ve, sample, convention, times_min=times_min)
-    if mzml_path is not None:
-        write_mzml(mzml_path, vs.ms1, resolving_power=ve.get("resolving_power"))
-        run = read_spectra(mzml_path, mz_required=observable_basis(system).mz_span)
-    else:
-        run = SpectraRun(
-            path=f"SYNTHETIC replica {seed}",
-            ms_level=1,
-            times_min=np.array([s["time_min"] for s in vs.ms1]),
-            native_ids=[s["id"] for s in vs.ms1],
-            index=np.arange(len(vs.ms1)),
-            mz=[s["mz"] for s in vs.ms1],
-            intensity=[s["intensity"] for s in vs.ms1],
-            synthetic=True,
-        )
-    intensities, _, _ = deconvolve_run(
-        run,
-        system,
-        float(deconvolution.get("resolving_power_guess", ve.get("resolving_power", 25000.0))),
-        bool(deconvolution.get("fit_resolving_power", True)),
-        float(deconvolution.get("max_shift_ppm", 20.0)),
-    )
-    table = tmax_uncertainty_table(
-        intensities, system.observables(), settings, n_replicas, block_length, seed,
-        floor_fraction,
-    )  # fmt: skip
-    for frame in (intensities, table):
-        frame["source"] = SYNTHETIC_LABEL
-    return intensities, table

@@ -186,9 +186,9 @@ def load_sample_sheet(
     reactants name (:meth:`~intercluster.system.SystemDefinition.concentration_columns`;
     default: those of the demo's system file). Returns a frame indexed by ``sample`` with
     columns ``mzml``, the concentration columns, ``dead_time_s`` (default 20),
-    ``second_dimer_fraction`` (default 0) and ``cid_mzml`` (None where absent). With
-    ``check_files`` every referenced file must exist (use it for a user's own data; the
-    demo's files are made by the workflow).
+    ``second_dimer_fraction`` (default 0), ``cid_mzml`` and ``condition`` (runs of one
+    condition are replicates; both None where absent). With ``check_files`` every referenced
+    file must exist (use it for a user's own data; the demo's files are made by the workflow).
     """
     path = Path(path)
     where = f"sample sheet {path}"
@@ -229,7 +229,7 @@ def load_sample_sheet(
                     ) from None
                 if row[key] < 0:
                     raise InputError(f"{where}, line {line_no}: {key} = {row[key]!r}: must be >= 0")
-            elif key == "cid_mzml":
+            elif key in ("cid_mzml", "condition"):
                 row[key] = value or None
             else:
                 row[key] = value
@@ -244,6 +244,7 @@ def load_sample_sheet(
             "second_dimer_fraction", schema["properties"]["second_dimer_fraction"]["default"]
         )
         row.setdefault("cid_mzml", None)
+        row.setdefault("condition", None)
         rows.append(row)
     frame = pd.DataFrame(rows)
     duplicated = frame["sample"][frame["sample"].duplicated()].unique().tolist()
@@ -267,6 +268,11 @@ def load_sample_sheet(
         raise InputError(
             f"{where}: sample(s) {', '.join(bad)}: {' + '.join(concentration_columns)} must be > 0"
         )
+    # None, not NaN, where a run names no condition (pandas turns a None beside strings to NaN)
+    frame["condition"] = pd.Series(
+        [c if isinstance(c, str) else None for c in frame["condition"]],
+        index=frame.index, dtype=object,
+    )  # fmt: skip
     base = path.parent
     for column in ("mzml", "cid_mzml"):
         frame[column] = [

@@ -30,6 +30,8 @@ from .diagnostics import (  # noqa: E402
     figure_deconvolution_qc,
     figure_s11,
     figure_stick_qc,
+    figure_tmax_residuals,
+    tmax_residual_frame,
 )
 from .distributions import (  # noqa: E402
     SampleDistribution,
@@ -91,6 +93,7 @@ __all__ = [
     "figure_s7_9",
     "figure_stick_qc",
     "figure_size",
+    "figure_tmax_residuals",
     "format_constants",
     "format_k",
     "fragment_distribution",
@@ -104,6 +107,7 @@ __all__ = [
     "s7_s9_title",
     "save_figure",
     "save_outputs",
+    "tmax_residual_frame",
     "trace_species",
     "with_kind",
 ]

@@ -107,6 +107,54 @@ def _profile_frame(profile: list[tuple[float, float]], name: str) -> pd.DataFram
     return pd.DataFrame(profile, columns=[name, "chi2"])
 
 
+def _weighted_label(best: BestFit, name: str) -> str:
+    """'weighted 95 %: identifiable, 1.2e-2 – 3.4e-2' of a best fit, '' without the weighted fit."""
+    labels = best.identifiability or {}
+    if name not in labels:
+        return ""
+    low, high = (best.intervals_weighted or {}).get(name, (None, None))
+    confidence = float((best.weighted or {}).get("confidence", float("nan")))
+
+    def end(v, open_sign):
+        return open_sign if v is None else format_k(float(v))
+
+    return (
+        f"weighted {100 * confidence:g} %: {labels[name]}, "
+        f"{end(low, 'open')} – {end(high, 'open')}"
+    )
+
+
+def _draw_weighted_profile(ax, best: BestFit, name: str) -> None:
+    """The weighted χ² profile and its threshold on a right-hand axis (dimensionless)."""
+    try:
+        prof = _profile_frame(best.weighted_profile(name), name)
+    except ValueError:
+        return
+    level = (best.weighted or {}).get("profiles", {}).get(name, {}).get("level")
+    right = ax.twinx()
+    right.plot(prof[name], prof["chi2"], "^-", color="#762a83", ms=3, lw=1,
+               label="weighted χ²$_w$ profile (right axis)")  # fmt: skip
+    if level is not None:
+        right.axhline(float(level), color="#762a83", lw=0.8, ls="-.",
+                      label="weighted threshold χ²$_{w,\\mathrm{min}}$ + Δχ²")  # fmt: skip
+    if np.all(prof["chi2"].to_numpy(float) > 0):
+        right.set_yscale("log")
+    right.yaxis.set_minor_formatter(NullFormatter())
+    right.set_ylabel("χ²$_w$ (dimensionless)", color="#762a83", fontsize=8)
+    right.tick_params(axis="y", colors="#762a83", labelsize=7)
+    return right
+
+
+def _combination_note(best: BestFit) -> str:
+    """The identifiability of the combinations k_dim:k_diss and k_dim*c/k_ex, in words."""
+    lines = []
+    for name in ("k_dim:k_diss", "k_dim*c/k_ex"):
+        label = _weighted_label(best, name)
+        if label:
+            lines.append(f"{name}: {label.removeprefix('weighted ')}")
+    return "\n".join(lines)
+
+
 def figure_chi2(
     landscapes: Sequence[tuple],
     fit_label: str = "",
@@ -230,6 +278,14 @@ def figure_chi2(
                     ls=":",
                     label="threshold (1 + δ) χ²$_\\mathrm{min}$",
                 )
+            right = _draw_weighted_profile(ax, best, name)
+            weighted = _weighted_label(best, name)
+            if weighted:
+                values += f"\n{weighted}"
+            if col == 2 and _combination_note(best):
+                ax.text(0.02, 0.02, _combination_note(best), transform=ax.transAxes,
+                        fontsize=7, va="bottom", color="#762a83",
+                        bbox={"facecolor": "white", "alpha": 0.8, "lw": 0})  # fmt: skip
             ax.set_xscale("log")
             if np.all(s["chi2"].to_numpy(float) > 0) and np.all(prof["chi2"].to_numpy(float) > 0):
                 ax.set_yscale("log")
@@ -253,12 +309,81 @@ def figure_chi2(
             ax.grid(alpha=0.3, which="both", lw=0.4)
             if row == 0 and col == 0:
                 handles, labels = ax.get_legend_handles_labels()
+                if right is not None:
+                    more = right.get_legend_handles_labels()
+                    handles, labels = handles + more[0], labels + more[1]
     if handles:
         fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8, frameon=False)
     fig.suptitle(
         f"χ² landscape (eq 1: sum of squared t$_\\mathrm{{max}}$ differences), fit to {fit_label}"
         + (f" — {SYNTHETIC_LABEL}" if synthetic else ""),
         fontsize=12,
+    )
+    mark_synthetic(fig, synthetic)
+    return fig
+
+
+# --- beyond the paper: t_max residuals with σ ----------------------------------------------
+
+
+def tmax_residual_frame(residuals: pd.DataFrame, tmax: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """A fit's ``residuals.tsv`` with the σ(t_max) of ``tmax_experiment.tsv`` (sample ->
+    table) joined on (sample, species); only the included observables."""
+    sigma = pd.concat(
+        [t[["species", "sigma_min"]].assign(sample=s) for s, t in tmax.items()], ignore_index=True
+    )
+    out = residuals.merge(sigma, on=["sample", "species"], how="left", validate="one_to_one")
+    out = out[out["included"].astype(str).str.lower() == "true"].copy()
+    out["z"] = out["residual_min"].astype(float) / out["sigma_min"].astype(float)
+    return out
+
+
+def figure_tmax_residuals(
+    per_model: Sequence[tuple[int, pd.DataFrame]],
+    fit_label: str = "",
+    synthetic: bool = False,
+):
+    """t_max,sim − t_max,exp at each model's best grid point (eq 1) against the number of
+    first-metal atoms, monomer and dimer ions apart, with σ(t_max) as error bars; the panel
+    title gives the weighted χ² of the point. ``per_model``: (model, :func:`tmax_residual_frame`).
+    """
+    fig, axes = plt.subplots(
+        len(per_model), 1, figsize=figure_size("tmax_residuals", len(per_model)),
+        layout="constrained", squeeze=False, sharex=True,
+    )  # fmt: skip
+    markers = {"monomer": ("o", "#2166ac"), "dimer": ("s", "#b2182b")}
+    for row, (model, frame) in enumerate(per_model):
+        ax = axes[row, 0]
+        samples = sorted(frame["sample"].unique())
+        width = 0.6 / max(len(samples), 1)
+        for n, sample in enumerate(samples):
+            for kind, (marker, color) in markers.items():
+                part = frame[(frame["sample"] == sample) & (frame["kind"] == kind)]
+                if part.empty:
+                    continue
+                x = part["n_first"].to_numpy(float) + (n - (len(samples) - 1) / 2) * width
+                label = kind if len(samples) == 1 else f"{sample}, {kind}"
+                ax.errorbar(x, part["residual_min"].to_numpy(float),
+                            yerr=part["sigma_min"].to_numpy(float), fmt=marker, ms=3.5,
+                            color=color, alpha=1.0 - 0.5 * n / max(len(samples), 1), lw=0.8,
+                            capsize=1.5, label=label)  # fmt: skip
+        ax.axhline(0.0, color="0.4", lw=0.8)
+        chi2_w = float(np.sum(frame["z"].to_numpy(float) ** 2))
+        worst = frame.loc[frame["z"].abs().idxmax()] if not frame.empty else None
+        note = f"; largest |residual/σ| {abs(worst['z']):.1f} at {worst['species']}" if (
+            worst is not None) else ""  # fmt: skip
+        ax.set_title(
+            f"({'abcdefghijklmnop'[row]}) model {model}: weighted χ²$_w$ {chi2_w:.4g} over "
+            f"{len(frame)} observables{note}", loc="left", fontsize=9,
+        )  # fmt: skip
+        ax.set_ylabel("t$_\\mathrm{max,sim}$ − t$_\\mathrm{max,exp}$ / min")
+        ax.grid(alpha=0.3, lw=0.4)
+        ax.legend(frameon=False, fontsize=7.5, loc="upper right", ncols=2)
+    axes[-1, 0].set_xlabel("atoms of the first metal in the ion")
+    fig.suptitle(
+        f"t$_\\mathrm{{max}}$ residuals at the best grid point (eq 1) with σ(t$_\\mathrm{{max}}$), "
+        f"fit to {fit_label}" + (f" — {SYNTHETIC_LABEL}" if synthetic else ""),
+        fontsize=11,
     )
     mark_synthetic(fig, synthetic)
     return fig

@@ -40,13 +40,16 @@ _SIZES = {
     "s11": (6.5, 4.5),
     "chi2_row": 3.0,
     "chi2_width": 13.0,
+    "tmax_residuals_row": 3.2,
+    "tmax_residuals_width": 11.0,
     "qc": (14.0, 7.5),
 }
 
 
 def figure_size(name: str, n_rows: int = 1) -> tuple[float, float]:
-    """Size in inches of figure ``name``; ``n_rows`` for the figures that grow (s6, chi2)."""
-    if name in ("s6", "chi2"):
+    """Size in inches of figure ``name``; ``n_rows`` for the figures that grow (s6, chi2,
+    tmax_residuals)."""
+    if name in ("s6", "chi2", "tmax_residuals"):
         return (_SIZES[f"{name}_width"], _SIZES[f"{name}_row"] * n_rows + 1.0)
     return _SIZES[name]
 

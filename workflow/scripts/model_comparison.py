@@ -1,0 +1,25 @@
+"""AIC comparison and goodness of fit of the models of one fit (rule model_comparison)."""
+
+import logging
+from pathlib import Path
+
+from intercluster import fit
+from intercluster import uncertainty as unc
+from intercluster.io import write_tsv
+from intercluster.rule_script import run
+
+log = logging.getLogger("intercluster")
+
+
+def main(smk):
+    models = [int(m) for m in smk.params.models]
+    weighted = {m: fit.read_parquet(p) for m, p in zip(models, smk.input.weighted, strict=True)}
+    comparison = unc.compare_fitted_models(weighted)
+    text = unc.model_comparison_statement(comparison)
+    log.info("%s:\n%s", smk.wildcards.fit_sample, text)
+    write_tsv(comparison, smk.output.tsv)
+    Path(smk.output.md).write_text(f"# Model comparison, fit to {smk.wildcards.fit_sample}\n\n"
+                                   + "\n\n".join(text.splitlines()) + "\n")  # fmt: skip
+
+
+run(main)

@@ -1,0 +1,102 @@
+"""Noise replicas of the virtual experiment through the MS front end (spectra, deconvolution,
+t_max with σ): the coverage measurement of :mod:`intercluster.uncertainty` (rule
+coverage_replica, ``benchmarks/bench_coverage.py``). Apart from the uncertainty module because
+it needs the MS stack (mzML writing and reading).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from .observables import TmaxSettings
+from .uncertainty import SIGMA_FLOOR_FRACTION, _coverage_ve, coverage_times, tmax_uncertainty_table
+
+__all__ = ["coverage_replica_table", "virtual_replica"]
+
+
+def virtual_replica(
+    system,
+    ve: dict,
+    sample: str,
+    seed: int,
+    times_min=None,
+    convention: str = "S",
+    settings: TmaxSettings | None = None,
+    deconvolution: dict | None = None,
+    n_replicas: int = 200,
+    block_length: int = 1,
+    floor_fraction: float = SIGMA_FLOOR_FRACTION,
+    mzml_path=None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One noise replica of a SYNTHETIC virtual-experiment sample, through the MS front end.
+
+    The virtual experiment (``ve``, the ``virtual_experiment`` config section) is simulated
+    with noise seed ``seed`` (same truth), deconvolved
+    (:func:`intercluster.deconvolution.deconvolve_run`) and reduced to t_max with σ
+    (:func:`tmax_uncertainty_table`; the bootstrap uses ``seed`` too). With ``mzml_path``
+    the spectra go through a real mzML file (write, read back); without, the in-memory
+    spectra are deconvolved directly (the round trip is lossless).
+
+    Returns
+    -------
+    (DataFrame, DataFrame)
+        The intensity table of the deconvolution and the t_max table with σ, both with a
+        ``source`` column saying SYNTHETIC.
+    """
+    from .deconvolution import deconvolve_run, observable_basis
+    from .ingest import SpectraRun, read_spectra
+    from .io import SYNTHETIC_LABEL
+    from .virtual_experiment import simulate_sample, write_mzml
+
+    deconvolution = deconvolution or {}
+    ve = {**ve, "seed": int(seed)}
+    vs = simulate_sample(system, ve, sample, convention, times_min=times_min)
+    if mzml_path is not None:
+        write_mzml(mzml_path, vs.ms1, resolving_power=ve.get("resolving_power"))
+        run = read_spectra(mzml_path, mz_required=observable_basis(system).mz_span)
+    else:
+        run = SpectraRun(
+            path=f"SYNTHETIC replica {seed}",
+            ms_level=1,
+            times_min=np.array([s["time_min"] for s in vs.ms1]),
+            native_ids=[s["id"] for s in vs.ms1],
+            index=np.arange(len(vs.ms1)),
+            mz=[s["mz"] for s in vs.ms1],
+            intensity=[s["intensity"] for s in vs.ms1],
+            synthetic=True,
+        )
+    intensities, _, _ = deconvolve_run(
+        run,
+        system,
+        float(deconvolution.get("resolving_power_guess", ve.get("resolving_power", 25000.0))),
+        bool(deconvolution.get("fit_resolving_power", True)),
+        float(deconvolution.get("max_shift_ppm", 20.0)),
+    )
+    table = tmax_uncertainty_table(
+        intensities, system.observables(), settings, n_replicas, block_length, seed,
+        floor_fraction,
+    )  # fmt: skip
+    for frame in (intensities, table):
+        frame["source"] = SYNTHETIC_LABEL
+    return intensities, table
+
+
+def coverage_replica_table(system, ve: Mapping, kinetics: dict, deconvolution: dict,
+                           sample: str, replica: int, settings, uncertainty,
+                           tmax: TmaxSettings) -> pd.DataFrame:  # fmt: skip
+    """t_max with σ of noise replica ``replica`` (noise seed ``settings.seed + replica``) of
+    the virtual experiment's sample, through spectra and deconvolution (rule coverage_replica).
+    ``settings``: CoverageSettings; ``uncertainty``: UncertaintySettings (block length, floor)."""
+    ve = _coverage_ve(ve, sample)
+    times = coverage_times(ve["t_end_min"], settings.scan_interval_min)
+    table = virtual_replica(
+        system, ve, sample, settings.seed + int(replica), times,
+        convention=str(kinetics["convention"]), settings=tmax, deconvolution=deconvolution,
+        n_replicas=settings.bootstrap_replicas, block_length=uncertainty.block_length,
+        floor_fraction=uncertainty.sigma_floor_fraction,
+    )[1]  # fmt: skip
+    table.insert(0, "replica", int(replica))
+    return table
