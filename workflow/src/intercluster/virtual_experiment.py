@@ -284,8 +284,8 @@ def simulate_sample(
     conditions = SampleConditions.from_dict(
         {**ve["samples"][sample], "dead_time_s": ve["dead_time_s"]}
     )
-    noise = ve.get("noise", {})
-    calibration = ve.get("calibration", {})
+    noise = ve["noise"]  # validated: the schema filled in every default
+    calibration = ve["calibration"]
     cid_cfg = ve.get("cid", {})
     resolving_power = float(ve["resolving_power"])
     network = build_network(ve["model"], convention, system)
@@ -342,11 +342,11 @@ def simulate_sample(
         parts.append(np.tile(contaminant_share * contaminant_frac, (all_times.size, 1)))
     shares = np.hstack(parts)
     flat = _flatten(patterns)
-    ions = float(noise.get("ions_per_spectrum", 2e6))
-    baseline_rel = float(noise.get("baseline_rel", 0.0))
-    instability = float(noise.get("source_instability_rel", 0.0))
-    offset = float(calibration.get("offset_ppm", 0.0))
-    drift = float(calibration.get("drift_ppm_per_h", 0.0))
+    ions = float(noise["ions_per_spectrum"])
+    baseline_rel = float(noise["baseline_rel"])
+    instability = float(noise["source_instability_rel"])
+    offset = float(calibration["offset_ppm"])
+    drift = float(calibration["drift_ppm_per_h"])
 
     factors = np.exp(rng.normal(0.0, instability, times_min.size) - 0.5 * instability**2)
     shifts = offset + drift * times_min / 60.0
