@@ -36,12 +36,10 @@ import pandas as pd
 from .ingest import SpectraRun, detect_mode, peak_shapes, read_runs
 from .isotopes import FWHM_TO_SIGMA
 from .system import ClusterSystem, default_system, system_of_config
-from .validation import InputError
+from .validation import InputError, schema_defaults
 
 DEFAULT_CONFIG = "config.yaml"
 REPO_DIR = Path(__file__).resolve().parents[3]  # where resources/systems/ ships
-DEFAULT_RESOLVING_POWER = 25000.0  # when the config gives no deconvolution section
-DEFAULT_MAX_SHIFT_PPM = 20.0
 STICK_POINTS_PER_FWHM = 5  # sampling of the profile a centroid spectrum is broadened into
 
 
@@ -171,9 +169,10 @@ def inspect_file(
         scan_shift,
     )
 
-    cfg = deconvolution or {}
-    guess = float(cfg.get("resolving_power_guess", DEFAULT_RESOLVING_POWER))
-    max_shift = float(cfg.get("max_shift_ppm", DEFAULT_MAX_SHIFT_PPM))
+    # the schema's defaults under whatever the config gives (validated configs have them all)
+    cfg = {**schema_defaults("deconvolution"), **(deconvolution or {})}
+    guess = float(cfg["resolving_power_guess"])
+    max_shift = float(cfg["max_shift_ppm"])
     runs, n_spectra = read_runs(path, polarity=None)
     basis = observable_basis(system)
     span = basis.mz_span
@@ -227,7 +226,7 @@ def inspect_file(
         if not np.isfinite(r0) or not 0.5 * guess <= r0 <= 2.0 * guess:
             r0 = guess
         # the same gap treatment as the workflow's deconvolution (sparse profiles)
-        spectrum = prepare_spectrum(mz, y, None, str(cfg.get("gaps", "censor")))
+        spectrum = prepare_spectrum(mz, y, None, str(cfg["gaps"]))
         shift0 = scan_shift(spectrum, basis, r0, max_shift)
         r_fit = fit_resolving_power([spectrum], basis, r0, shift0, max_shift)
         shift0 = scan_shift(spectrum, basis, r_fit, max_shift)
