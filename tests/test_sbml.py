@@ -64,3 +64,27 @@ def test_roadrunner_reproduces_simulator(exported):
     ours = simulate(net, TABLE1[net.model], COND, t_exp).states
     dev = np.max(np.abs(out - ours) / np.maximum(np.abs(ours), 1e-3))
     assert dev <= 1e-3
+
+
+def test_best_fit_sbml_carries_the_fit_and_the_sample():
+    """The rule best_fit_sbml's call: the best fit's constants and the sample's initial state
+    (the second reactant's homodimer at mixing included), read back with libsbml."""
+    from types import SimpleNamespace
+
+    from intercluster.sbml import best_fit_sbml
+
+    net = ReactionNetwork(3, "S")
+    best = SimpleNamespace(constants=RateConstants(1.78e-2, 3.16e-2, 5.62e-2))
+    cond = SampleConditions.from_dict(
+        {"ag_nM": 80.0, "au_nM": 40.0, "dead_time_s": 20.0, "second_dimer_fraction": 0.1}
+    )
+    model = libsbml.readSBMLFromString(best_fit_sbml(best, net, cond)).getModel()
+    values = {model.getParameter(k).getId(): model.getParameter(k).getValue() for k in range(3)}
+    assert values == {"k_dim": 1.78e-2, "k_diss": 3.16e-2, "k_ex": 5.62e-2}
+    assert model.getSpecies("M_25").getInitialConcentration() == 80.0
+    assert model.getSpecies("M_0").getInitialConcentration() == pytest.approx(36.0)
+    assert model.getSpecies("D_0_0").getInitialConcentration() == pytest.approx(2.0)
+    # negative control: another fit gives other constants
+    other = SimpleNamespace(constants=TABLE1[3])
+    text = best_fit_sbml(other, net, cond)
+    assert libsbml.readSBMLFromString(text).getModel().getParameter("k_dim").getValue() == 1e-2

@@ -162,8 +162,7 @@ def best_fit_sbml(best, network, conditions) -> str:
     """SBML of a best fit with its constants set (eq 1's best grid point) and the initial
     concentrations of ``conditions`` (SampleConditions; rule best_fit_sbml). ``best`` is a
     :class:`~intercluster.records.BestFit`."""
-    k = best.constants
-    text = sbml_string(network, k.k_dim, k.k_diss, k.k_ex, *conditions.initial_nM)
+    text = sbml_string(network, best.constants, conditions)
     errors = consistency_errors(text)
     if errors:
         raise RuntimeError("SBML consistency check failed:\n" + "\n".join(errors))
