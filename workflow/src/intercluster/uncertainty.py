@@ -1242,7 +1242,7 @@ def trajectory_fit_samples(
     fit_response: bool = True,
     response_bounds: tuple[float, float] = (0.1, 10.0),
     fixed_response: float = 1.0,
-    n_coarse: int = 25,
+    n_coarse: int = 25,  # not a system literal (points of the coarse scan)
     n_refine: int = 30,
 ) -> TrajectoryFit:
     """:func:`trajectory_fit` summed over samples (a joint fit: one response factor r for all).
