@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from workflow_helpers import system_file_without_trimers
 
 from intercluster import frameworks as fw
 from intercluster.system import load_system
@@ -165,15 +166,6 @@ def demo_run(tmp_path_factory):
     return read_spectra(path), config["deconvolution"]
 
 
-def _without_trimers(tmp_path) -> Path:
-    import yaml
-
-    data = yaml.safe_load(AG25.read_text())
-    data["families"]["trimer"]["enabled"] = False
-    path = tmp_path / "without_trimers.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
-
 
 def test_demo_ion_forms_sum_to_the_previous_intensities(demo_run, tmp_path):
     """The system file without its trimer family: exactly the observable deconvolution."""
@@ -181,7 +173,7 @@ def test_demo_ion_forms_sum_to_the_previous_intensities(demo_run, tmp_path):
 
     run, dec = demo_run
     args = (dec["resolving_power_guess"], dec["fit_resolving_power"], dec["max_shift_ppm"])
-    system = load_system(_without_trimers(tmp_path))
+    system = load_system(system_file_without_trimers(tmp_path))
     before, qc_before, _ = deconvolve_run(run, system.cluster_system(), *args)
     forms, after, qc_after, _ = fw.deconvolve_run_ion_forms(run, system, *args)
     assert len(forms) == 3 * 77
@@ -206,7 +198,7 @@ def test_trimers_get_their_own_columns_but_stay_out_of_the_observables(demo_run,
     trimer = forms.loc[forms["family"] == "trimer", "intensity"].sum()
     assert trimer < 0.01 * forms["intensity"].sum()
     _, without, _, _ = fw.deconvolve_run_ion_forms(
-        run, load_system(_without_trimers(tmp_path)), *args
+        run, load_system(system_file_without_trimers(tmp_path)), *args
     )
     diff = np.abs(intensities["intensity_norm"].to_numpy() - without["intensity_norm"].to_numpy())
     assert diff.reshape(3, 77).sum(axis=1).max() < 1e-3

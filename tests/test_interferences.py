@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from workflow_helpers import cluster_of
+from workflow_helpers import cluster_of, system_file_without_trimers
 
 from intercluster import fit
 from intercluster import frameworks as fw
@@ -62,13 +62,6 @@ def _ve(interferences, second_dimer=0.0):
     return ve
 
 
-def _without_trimers(tmp_path) -> Path:
-    data = yaml.safe_load(AG25.read_text())
-    data["families"]["trimer"]["enabled"] = False
-    path = tmp_path / "without_trimers.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
-
 
 def _spectra(tmp, tag, interferences, times, second_dimer=0.0):
     system = load_system(AG25).cluster_system()
@@ -100,7 +93,7 @@ def mixed(tmp_path_factory):
     times = np.arange(0.0, 60.0 + 1e-9, SCAN_MIN)
     vs, run = _spectra(tmp, "all", ALL, times, SECOND_DIMER)
     on = _deconvolve(run, AG25, ON)
-    off = _deconvolve(run, _without_trimers(tmp), OFF)
+    off = _deconvolve(run, system_file_without_trimers(tmp), OFF)
     clean_vs, clean_run = _spectra(tmp, "clean", NONE, times)
     clean = _deconvolve(clean_run, AG25, ON)
     return {"vs": vs, "run": run, "on": on, "off": off, "clean_vs": clean_vs, "clean": clean}
@@ -266,7 +259,7 @@ def test_each_correction_tolerates_more(tmp_path, item):
     results = {}
     for name, (system_file, options) in {
         "on": (AG25, ON),
-        "off": (_without_trimers(tmp_path), OFF),
+        "off": (system_file_without_trimers(tmp_path), OFF),
     }.items():
         moved = _l1(_deconvolve(run, system_file, options)[1], vs).mean()
         base = _l1(_deconvolve(clean_run, system_file, options)[1], clean_vs).mean()

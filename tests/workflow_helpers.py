@@ -107,3 +107,13 @@ def small_config() -> dict:
 
 
 _SMALL = merged(yaml.safe_load(BASE_CONFIG.read_text()), yaml.safe_load(SMALL_CONFIG.read_text()))
+
+
+def system_file_without_trimers(tmp_path) -> Path:
+    """A copy of the demo's system file with its trimer family switched off (the ion model
+    before trimers), written under ``tmp_path``."""
+    data = yaml.safe_load((REPO / "resources" / "systems" / "ag25_au25.yaml").read_text())
+    data["families"]["trimer"]["enabled"] = False
+    path = Path(tmp_path) / "without_trimers.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
