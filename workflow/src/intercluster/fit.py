@@ -376,16 +376,18 @@ def _run_orbits(
     from .simulate import simulate_orbit
 
     times_min = np.asarray(times_min, dtype=float)
-    row_of = pd.Series(np.arange(len(points)), index=points["point"].to_numpy())
+    ids = points["point"].to_numpy()  # sorted (run_chunk)
     covered = sum(o.points.size for o in orbits)
-    if covered != len(points) or not row_of.index.is_unique:
+    if covered != len(points) or np.any(np.diff(ids) <= 0):
         raise ValueError(f"{label}: the orbits cover {covered} points, the chunk has {len(points)}")
     finder = peak_finder(times_min, settings.smoothing_min)
     n = len(points)
     done = 0
     started = last = time.perf_counter()
     for orbit in orbits:
-        rows = row_of.loc[orbit.points].to_numpy()
+        rows = np.searchsorted(ids, orbit.points)
+        if np.any(rows >= ids.size) or np.any(ids[np.minimum(rows, ids.size - 1)] != orbit.points):
+            raise ValueError(f"{label}: an orbit holds points that are not in the chunk")
         try:
             result = simulate_orbit(
                 network, orbit.constants, orbit.scales, conditions, times_min * 60.0, options
