@@ -21,6 +21,7 @@ from intercluster import frameworks as fw
 from intercluster.ingest import read_spectra
 from intercluster.observables import (
     TmaxSettings,
+    dimer_response_row,
     estimate_dimer_response,
     experiment_times,
     experimental_tmax,
@@ -28,6 +29,7 @@ from intercluster.observables import (
 )
 from intercluster.records import RateConstants
 from intercluster.system import ClusterSystem, load_system
+from intercluster.validation import load_sample_sheet
 from intercluster.virtual_experiment import simulate_sample, simulate_truth, write_mzml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -222,6 +224,72 @@ def test_grid_fit_recovers_the_truth(mixed, grid):
           f"k_ex {ex:+.2f} steps, k_dim:k_diss {ratio:+.2f} steps")  # fmt: skip
     assert abs(ex) < 0.5  # the grid value nearest the truth's k_ex
     assert abs(ratio) < 1.5  # within one grid step
+
+
+def test_dimer_response_estimated_against_the_best_grid_fit(mixed, grid):
+    """As rule dimer_response does it: the best grid point's trajectories on the simulation's
+    own output grid (interpolated to the scans) against the deconvolved intensities. The
+    best grid point is not the truth (k_dim and k_diss may sit a step off), so the tolerance
+    is wider than against the truth's own simulation below."""
+    system, chunk = grid
+    exp_tmax = experimental_tmax(mixed["on"][1], system.observables(), _settings(DIMER_RESPONSE))
+    best = fit.ranked(fit.chi2_table({SAMPLE: (chunk, exp_tmax)})).iloc[0]
+    network = fit.network_for(3, cluster_of(CONFIG), CONFIG["kinetics"])
+    conditions = fit.Conditions.from_dict(
+        {**CONFIG["virtual_experiment"]["samples"][SAMPLE], "dead_time_s": 20.0,
+         "second_dimer_fraction": SECOND_DIMER}
+    )  # fmt: skip
+    step = float(CONFIG["kinetics"]["output_step_min"])
+    times = np.arange(0.0, float(CONFIG["kinetics"]["t_end_min"]) + 0.5 * step, step)
+    trajectories, _ = fit.best_trajectories(
+        network, system.observables(), RateConstants.from_dict(best), conditions, times,
+        options=fit.simulator_options(CONFIG["kinetics"]),
+    )  # fmt: skip
+    row = dimer_response_row(SAMPLE, mixed["on"][1], trajectories, system.observables(), 1.0)
+    print(f"dimer response against the best grid point: {row['dimer_response_estimated']:.3f} "
+          f"(truth {DIMER_RESPONSE}; {row['n_times']} times from {row['late_from_min']} min)")
+    assert row["dimer_response_estimated"] == pytest.approx(DIMER_RESPONSE, rel=0.1)
+    assert row["dimer_response_used"] == 1.0 and row["n_times"] >= 25
+    clean = dimer_response_row(SAMPLE, mixed["clean"][1], trajectories, system.observables(), 1.0)
+    assert clean["dimer_response_estimated"] > 0.85  # response-1 spectra are not read as 0.7
+
+
+def test_sheet_dimer_response_changes_only_its_sample(tmp_path):
+    """The sheet column reaches the simulations of its own sample only; an empty cell keeps
+    the global fit.tmax.dimer_response."""
+    (tmp_path / "a.mzML").write_text("")
+    head = "sample\tmzml\tag_nM\tau_nM\tdimer_response\n"
+    sheets = {
+        "column": head + "a\ta.mzML\t40\t40\t0.5\nb\ta.mzML\t80\t40\t\n",
+        "none": head + "a\ta.mzML\t40\t40\t\nb\ta.mzML\t80\t40\t\n",
+    }
+    network = fit.network_for(3, cluster_of(CONFIG), CONFIG["kinetics"])
+    times = np.arange(0.0, 60.0 + 1e-9, float(CONFIG["virtual_experiment"]["scan_interval_min"]))
+    tmax = {}
+    for name, text in sheets.items():
+        path = tmp_path / f"{name}.tsv"
+        path.write_text(text)
+        sheet = load_sample_sheet(path)
+        for sample, row in sheet.iterrows():
+            conditions = fit.Conditions.from_dict({  # as the workflow's conditions_of
+                "ag_nM": row["ag_nM"], "au_nM": row["au_nM"], "dead_time_s": row["dead_time_s"],
+                "second_dimer_fraction": row["second_dimer_fraction"],
+                "dimer_response": row["dimer_response"],
+            })  # fmt: skip
+            status, _, tmax[name, sample] = fit.simulate_tmax(
+                network, RateConstants.from_dict(TRUTH), conditions, times, _settings(1.0)
+            )
+            assert status == "ok"
+    moved = np.abs(tmax["column", "a"] - tmax["none", "a"]).max()
+    print(f"sheet dimer_response 0.5: sample a's t_max move by up to {moved:.2f} min")
+    assert moved > 0.1  # the column is used (t_max are continuous: 0 if it were not) ...
+    np.testing.assert_array_equal(tmax["column", "b"], tmax["none", "b"])  # ... for a only
+    # the column acts as the global setting would for that sample
+    a = fit.Conditions.from_dict({**CONFIG["virtual_experiment"]["samples"][SAMPLE],
+                                  "dead_time_s": 20.0})  # fmt: skip
+    _, _, global_05 = fit.simulate_tmax(network, RateConstants.from_dict(TRUTH), a, times,
+                                        _settings(0.5))  # fmt: skip
+    np.testing.assert_allclose(tmax["column", "a"], global_05)
 
 
 def test_dimer_response_estimated_from_the_data(mixed):

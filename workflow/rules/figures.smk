@@ -250,6 +250,7 @@ rule report_tables:
     input:
         best=best_fit_tables,
         plausibility=plausibility_tables,
+        dimer_response=dimer_response_tables,
         runs=runs_of_all,
         comparison=expand(
             "results/fit/{fit_sample}/model_comparison.md", fit_sample=FIT_SAMPLES

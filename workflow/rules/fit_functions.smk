@@ -199,6 +199,17 @@ PLAUSIBILITY_ITEMS = fit_items(
     outputs={"json": "results/plausibility/{fit_sample}/model{model}.json"},
     params={"conditions": fit_conditions_param},
 )
+DIMER_RESPONSE_ITEMS = fit_items(
+    inputs={
+        "intensities": fit_intensities_of,
+        "trajectories": lambda w: [
+            f"results/fit/{w.fit_sample}/model{w.model}/best_simulation/{s}.tsv"
+            for s in samples_of_fit(w.fit_sample)
+        ],
+    },
+    outputs={"tsv": "results/fit/{fit_sample}/model{model}/dimer_response.tsv"},
+    params={"samples": fit_samples_param, "conditions": fit_conditions_param},
+)
 
 
 def fit_intensities_of_sample(wildcards):
@@ -248,6 +259,11 @@ def fit_targets():
         model=FIT_MODELS,
     )
     targets.append("results/plausibility/summary.md")
+    targets += expand(
+        "results/fit/{fit_sample}/model{model}/dimer_response.tsv",
+        fit_sample=fit_samples,
+        model=FIT_MODELS,
+    )
     # best fits simulated at their own samples' conditions (all samples for the joint fit)
     for fit_sample in fit_samples:
         for model in FIT_MODELS:
