@@ -9,6 +9,7 @@ must not (negative control), and for each item a strength where the uncorrected 
 moves while the corrected one does not is shown.
 """
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -424,3 +425,46 @@ def test_fit_corrections_tolerate_more(item, ve_value, fit_on):
     assert errors["on"] < 0.01 * scan
     if item == "dimer response":
         assert errors["off"] > scan
+
+
+def test_qc_figure_refits_as_the_deconvolution_did(mixed, tmp_path):
+    """The QC figure's refit of the worst spectrum: on the ion-form basis (trimer columns
+    included), with the file's R(m/z) and the robust pass, it reproduces the
+    deconvolution's residual and unexplained fraction; its model curve is the fit's (the
+    R slope included); the figure marks the unexplained features with their m/z and shows
+    R(m/z)."""
+    from intercluster import figures
+    from intercluster.deconvolution import prepare_spectrum
+    from intercluster.frameworks import ion_form_basis
+    from intercluster.spectrum_model import fitted_spectrum, qc_spectrum, worst_spectrum
+
+    qc, run = mixed["on"][2], mixed["run"]
+    pick = worst_spectrum(qc)
+    row = qc.iloc[pick]
+    prepared = prepare_spectrum(run.mz[pick], run.intensity[pick], None, "censor")
+    basis = ion_form_basis(load_system(AG25))
+    view = qc_spectrum(prepared, row, basis, float(CONFIG["deconvolution"]["max_shift_ppm"]),
+                       True, pick)  # fmt: skip
+    print(f"QC refit of spectrum {pick}: residual {view.fit.residual_norm:.4f} (qc.tsv "
+          f"{row['residual_norm']:.4f}), unexplained {view.fit.unexplained_fraction:.4f} "
+          f"(qc.tsv {row['unexplained_fraction']:.4f}); {view.record()['ion_forms_by_kind']}")
+    assert view.fit.residual_norm == pytest.approx(row["residual_norm"], rel=1e-3)
+    assert view.fit.unexplained_fraction == pytest.approx(row["unexplained_fraction"], rel=1e-2)
+    assert (view.sticks["kind"] == "trimer").sum() > 10
+    assert any(kind == "trimer" for kind, _ in view.components.values())
+    rss = float(np.square(prepared.y - view.model).sum())
+    assert rss == pytest.approx(view.fit.rss, rel=1e-6)  # the curve drawn is the fit's
+    constant_r = dataclasses.replace(view.fit, resolving_power_slope=0.0)
+    flat = fitted_spectrum(prepared.mz, constant_r, basis, width=prepared.width)[0]
+    assert float(np.square(prepared.y - flat).sum()) > 1.05 * rss  # control: R slope matters
+    marked = [float(v) for v in str(row["unexplained_mz"]).split(";")]
+    assert [x for x, _ in view.unexplained] == pytest.approx(marked, abs=0.01)
+    assert sum(share for _, share in view.unexplained) <= view.fit.unexplained_fraction
+    mz, r = view.resolving_power_curve
+    assert r[0] > r[-1]  # R falls with m/z, as rendered (-8 % per 1000 Th)
+    system = ClusterSystem.from_config(cluster_of(CONFIG))
+    fig = figures.figure_deconvolution_qc_of(view, figures.qc_title("QC", view), True, system)
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert all(any(t.startswith(f"{x:.1f}") for t in texts) for x in marked)
+    assert any(ax.get_ylabel().startswith("R = ") for ax in fig.axes)
+    figures.save_figure(fig, tmp_path / "qc.png", tmp_path / "qc.pdf", dpi=60)

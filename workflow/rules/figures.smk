@@ -239,6 +239,7 @@ rule figure_deconvolution_qc:
         "../../envs/figures.yaml"
     params:
         sample=this_sample_info,
+        system=SYSTEM.source,
         cluster=CLUSTER,
         deconvolution=config["deconvolution"],
         figures=FIG_CFG,
