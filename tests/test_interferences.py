@@ -9,7 +9,7 @@ must not (negative control), and for each item a strength where the uncorrected 
 moves while the corrected one does not is shown.
 """
 
-import dataclasses
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,7 @@ from intercluster.observables import (
     tmax_of,
 )
 from intercluster.records import RateConstants
+from intercluster.settings import DeconvolutionSettings
 from intercluster.system import ClusterSystem, load_system
 from intercluster.validation import load_sample_sheet
 from intercluster.virtual_experiment import simulate_sample, simulate_truth, write_mzml
@@ -77,11 +78,8 @@ def _spectra(tmp, tag, interferences, times, second_dimer=0.0):
 
 
 def _deconvolve(run, system_file, options):
-    dec = CONFIG["deconvolution"]
-    return fw.deconvolve_run_ion_forms(
-        run, load_system(system_file), dec["resolving_power_guess"], dec["fit_resolving_power"],
-        dec["max_shift_ppm"], **options,
-    )  # fmt: skip
+    settings = replace(DeconvolutionSettings.from_config(CONFIG["deconvolution"]), **options)
+    return fw.deconvolve_run_ion_forms(run, load_system(system_file), settings)
 
 
 def _l1(intensities, vs) -> np.ndarray:
@@ -443,8 +441,8 @@ def test_qc_figure_refits_as_the_deconvolution_did(mixed, tmp_path):
     row = qc.iloc[pick]
     prepared = prepare_spectrum(run.mz[pick], run.intensity[pick], None, "censor")
     basis = ion_form_basis(load_system(AG25))
-    view = qc_spectrum(prepared, row, basis, float(CONFIG["deconvolution"]["max_shift_ppm"]),
-                       True, pick)  # fmt: skip
+    settings = replace(DeconvolutionSettings.from_config(CONFIG["deconvolution"]), **ON)
+    view = qc_spectrum(prepared, row, basis, settings, pick)
     print(f"QC refit of spectrum {pick}: residual {view.fit.residual_norm:.4f} (qc.tsv "
           f"{row['residual_norm']:.4f}), unexplained {view.fit.unexplained_fraction:.4f} "
           f"(qc.tsv {row['unexplained_fraction']:.4f}); {view.record()['ion_forms_by_kind']}")
@@ -454,7 +452,7 @@ def test_qc_figure_refits_as_the_deconvolution_did(mixed, tmp_path):
     assert any(kind == "trimer" for kind, _ in view.components.values())
     rss = float(np.square(prepared.y - view.model).sum())
     assert rss == pytest.approx(view.fit.rss, rel=1e-6)  # the curve drawn is the fit's
-    constant_r = dataclasses.replace(view.fit, resolving_power_slope=0.0)
+    constant_r = replace(view.fit, resolving_power_slope=0.0)
     flat = fitted_spectrum(prepared.mz, constant_r, basis, width=prepared.width)[0]
     assert float(np.square(prepared.y - flat).sum()) > 1.05 * rss  # control: R slope matters
     marked = [float(v) for v in str(row["unexplained_mz"]).split(";")]

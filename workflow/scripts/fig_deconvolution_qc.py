@@ -10,6 +10,7 @@ from intercluster.ingest import bin_spectra, read_spectra
 from intercluster.io import read_tsv
 from intercluster.records import read_synthetic
 from intercluster.rule_script import run
+from intercluster.settings import DeconvolutionSettings
 from intercluster.spectrum_model import qc_spectrum, stick_qc, worst_spectrum
 from intercluster.system import ClusterSystem, load_system
 
@@ -19,14 +20,15 @@ log = logging.getLogger("intercluster")
 def main(smk):
     system_file = load_system(smk.params.system)
     system = ClusterSystem.from_config(smk.params.cluster)
-    sample, settings = smk.params.sample, smk.params.deconvolution
+    sample = smk.params.sample
+    settings = DeconvolutionSettings.from_config(smk.params.deconvolution)
     qc = read_tsv(smk.input.qc)
     synthetic = read_synthetic(smk.input.run)  # recorded once by the deconvolution
     # The basis the deconvolution fitted: every ion form of the system file, trimers included.
     basis = ion_form_basis(system_file)
     spectra = read_spectra(smk.input.mzml, ms_level=1, polarity=system_file.polarity,
                            mz_required=basis.mz_span)  # fmt: skip
-    spectra = bin_spectra(spectra, float(settings["time_bin_min"]))
+    spectra = bin_spectra(spectra, settings.time_bin_min)
     if len(spectra) != len(qc):
         raise ValueError(f"{smk.input.mzml}: {len(spectra)} spectra, but qc.tsv has {len(qc)} rows")
     pick = worst_spectrum(qc)
@@ -35,8 +37,7 @@ def main(smk):
     head = (f"Deconvolution QC — {sample['label']}\nworst-fitted spectrum: {pick + 1} of "
             f"{len(qc)} (t = {row['time_min']:.2f} min)")  # fmt: skip
     if spectra.mode == "centroid":
-        view = stick_qc(spectra.mz[pick], spectra.intensity[pick], row, basis,
-                        float(settings["max_shift_ppm"]), pick)  # fmt: skip
+        view = stick_qc(spectra.mz[pick], spectra.intensity[pick], row, basis, settings, pick)
         fig = figures.figure_stick_qc(view.table, figures.stick_qc_title(head, view),
                                       view.zoom_mz, synthetic)  # fmt: skip
         record = {**view.record(), "qc_residual_norm": float(row["residual_norm"])}
@@ -45,9 +46,8 @@ def main(smk):
         windows = getattr(spectra, "scan_windows", None)
         window = windows[pick] if windows else None
         prepared = prepare_spectrum(spectra.mz[pick], spectra.intensity[pick], window,
-                                    str(settings["gaps"]))  # fmt: skip
-        view = qc_spectrum(prepared, row, basis, float(settings["max_shift_ppm"]),
-                           bool(settings["robust"]), pick)  # fmt: skip
+                                    settings.gaps)  # fmt: skip
+        view = qc_spectrum(prepared, row, basis, settings, pick)
         log.info("spectrum %s (t = %.3f min): refit residual %.4g (qc.tsv %.4g), unexplained "
                  "%.4g (qc.tsv %.4g)", view.native_id, view.time_min, view.fit.residual_norm,
                  row["residual_norm"], view.fit.unexplained_fraction,

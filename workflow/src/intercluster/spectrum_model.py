@@ -17,6 +17,7 @@ import pandas as pd
 from . import _deconv_kernels as kern
 from .deconvolution import N_SIGMA, PatternBasis, PreparedSpectrum, SpectrumFit
 from .isotopes import point_spacing
+from .settings import DeconvolutionSettings
 
 #: half-width (Th) of the QC figure's zoom: a monomer, the dimer and the trimer of the same
 #: composition ratio share its nominal m/z (isotope spacings 1, 1/2 and 1/3 Th)
@@ -171,21 +172,20 @@ def qc_spectrum(
     spectrum: PreparedSpectrum,
     qc_row,
     basis: PatternBasis,
-    max_shift_ppm: float,
-    robust: bool,
+    settings: DeconvolutionSettings,
     index: int,
 ) -> QcSpectrum:
     """Refit one prepared profile spectrum as the deconvolution did: on ``basis`` (the ion
     forms the deconvolution fitted, trimers included), at the file's resolving power model
-    and from the spectrum's shift (``qc_row``: its row of ``qc.tsv``), with the robust pass
-    when the deconvolution had it; then the model curve, the ion forms' sticks, the zoom
-    and its components."""
+    and from the spectrum's shift (``qc_row``: its row of ``qc.tsv``), with the shift range
+    and the robust pass of ``settings``; then the model curve, the ion forms' sticks, the
+    zoom and its components."""
     from .deconvolution import fit_prepared
 
     fit = fit_prepared(
         spectrum, basis, float(qc_row["resolving_power"]), float(qc_row["shift_ppm"]),
-        max_shift_ppm, r_slope=float(qc_row["resolving_power_slope"]),
-        mz_ref=float(qc_row["resolving_power_mz_ref"]), robust=robust,
+        settings.max_shift_ppm, r_slope=float(qc_row["resolving_power_slope"]),
+        mz_ref=float(qc_row["resolving_power_mz_ref"]), robust=settings.robust,
     )  # fmt: skip
     mz = spectrum.mz
     model, species, parts = fitted_spectrum(mz, fit, basis, components=True, width=spectrum.width)
@@ -235,7 +235,8 @@ class StickQc:
         }  # fmt: skip
 
 
-def stick_qc(mz, intensity, qc_row, basis: PatternBasis, max_shift_ppm: float, index: int):
+def stick_qc(mz, intensity, qc_row, basis: PatternBasis, settings: DeconvolutionSettings,
+             index: int) -> StickQc:  # fmt: skip
     """Refit one peak list on ``basis`` at the spectrum's resolving power and shift
     (``qc_row``) and shape it for the stick QC figure; the zoom is centred on the largest
     observed window."""
@@ -243,7 +244,7 @@ def stick_qc(mz, intensity, qc_row, basis: PatternBasis, max_shift_ppm: float, i
 
     mz = np.asarray(mz, float)
     fit = fit_sticks(mz, intensity, basis, float(qc_row["resolving_power"]),
-                     float(qc_row["shift_ppm"]), max_shift_ppm)  # fmt: skip
+                     float(qc_row["shift_ppm"]), settings.max_shift_ppm)  # fmt: skip
     table = fitted_sticks(mz, intensity, fit, basis)
     strongest = float(table.loc[table["observed"].idxmax(), "mz"]) if len(table) else 0.0
     zoom = (strongest - ZOOM_HALF_WIDTH, strongest + ZOOM_HALF_WIDTH)
