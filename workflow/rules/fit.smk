@@ -200,11 +200,15 @@ rule dimer_response:
     input:
         items_inputs(DIMER_RESPONSE_ITEMS),
     output:
-        tsv=per_fit("results/fit/{fit_sample}/model{model}/dimer_response.tsv"),
+        tsv=expand(
+            "results/fit/{fit_sample}/model{model}/dimer_response.tsv",
+            fit_sample=FITS,
+            model=FIT_MODELS,
+        ),
     log:
-        "logs/fit/dimer_response/model{model}.log",
+        "logs/fit/dimer_response.log",
     benchmark:
-        "results/benchmarks/dimer_response/model{model}.tsv"
+        "results/benchmarks/dimer_response/all.tsv"
     conda:
         "../../envs/fit.yaml"
     params:

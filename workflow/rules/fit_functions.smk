@@ -199,7 +199,13 @@ PLAUSIBILITY_ITEMS = fit_items(
     outputs={"json": "results/plausibility/{fit_sample}/model{model}.json"},
     params={"conditions": fit_conditions_param},
 )
-DIMER_RESPONSE_ITEMS = fit_items(
+# one job for every fit and model: reading two tables per sample is less than a start-up
+DIMER_RESPONSE_ITEMS = stage_items(
+    lambda wildcards: {
+        f"{s}/model{m}": {"fit_sample": s, "model": str(m)}
+        for s in FITS
+        for m in FIT_MODELS
+    },
     inputs={
         "intensities": fit_intensities_of,
         "trajectories": lambda w: [

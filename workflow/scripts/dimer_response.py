@@ -36,7 +36,7 @@ def fit_one(smk, observables, settings):
 def main(smk):
     observables = ClusterSystem.from_config(smk.params.cluster).observables()
     settings = TmaxSettings.from_config(smk.params.tmax)
-    for one in items(smk):  # every fit of the job's model (params.per_item)
+    for one in items(smk):  # every fit and model (params.per_item)
         fit_one(one, observables, settings)
 
 
