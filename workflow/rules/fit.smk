@@ -193,3 +193,28 @@ rule plausibility_summary:
         "../../envs/fit.yaml"
     script:
         "../scripts/plausibility_summary.py"
+
+
+# The dimer response of every sample of a fit, estimated from its data against the best fit
+# (the equilibrium dimer:monomer ratio; intercluster.observables.dimer_response_row).
+rule dimer_response:
+    input:
+        items_inputs(DIMER_RESPONSE_ITEMS),
+    output:
+        tsv=expand(
+            "results/fit/{fit_sample}/model{model}/dimer_response.tsv",
+            fit_sample=FITS,
+            model=FIT_MODELS,
+        ),
+    log:
+        "logs/fit/dimer_response.log",
+    benchmark:
+        "results/benchmarks/dimer_response/all.tsv"
+    conda:
+        "../../envs/fit.yaml"
+    params:
+        per_item=DIMER_RESPONSE_ITEMS,
+        tmax=config["fit"]["tmax"],
+        cluster=CLUSTER,
+    script:
+        "../scripts/dimer_response.py"

@@ -65,7 +65,7 @@ import numpy as np
 import pandas as pd
 
 from .network import RATE_CONSTANTS, ReactionNetwork, build_network
-from .observables import ion_signal, tmax_of
+from .observables import dimer_response_of, ion_signal, tmax_of
 from .records import RateConstants, SampleConditions
 from .settings import KineticsSettings, SolverOptions, TmaxSettings, ZoomSettings
 
@@ -285,7 +285,8 @@ def simulate_tmax(
         observables = np.asarray(result.observables, dtype=float)
         if not np.all(np.isfinite(observables)):
             return STATUS_FAILED, "non-finite concentrations", nan
-        observables = ion_signal(observables, network.n_monomers, settings.dimer_response)
+        response = dimer_response_of(conditions, settings)
+        observables = ion_signal(observables, network.n_monomers, response)
         t_max, _ = tmax_of(
             times_min, observables, settings.smoothing_min,
             tolerance_rel=settings.peak_tolerance_rel,
@@ -381,6 +382,7 @@ def _run_orbits(
     if covered != len(points) or np.any(np.diff(ids) <= 0):
         raise ValueError(f"{label}: the orbits cover {covered} points, the chunk has {len(points)}")
     finder = peak_finder(times_min, settings.smoothing_min)
+    response = dimer_response_of(conditions, settings)
     n = len(points)
     done = 0
     started = last = time.perf_counter()
@@ -397,7 +399,7 @@ def _run_orbits(
             good = np.flatnonzero(ok)
             if good.size:
                 signal = ion_signal(
-                    result.observables[good], network.n_monomers, settings.dimer_response
+                    result.observables[good], network.n_monomers, response
                 )
                 t_max, _ = finder.tmax_many(signal, tolerance_rel=settings.peak_tolerance_rel)
                 for m, t in zip(good, t_max, strict=True):
