@@ -10,9 +10,14 @@ with ``P_k`` the profile of observable k (its nominal isotope peaks as Gaussians
 ``m/z / R``, centred at ``m/z (1 + shift 1e-6)``, in counts per point, so ``a_k`` is an ion
 count). The abundances come from a non-negative least-squares fit; the calibration shift is
 fitted per spectrum by variable projection (Gauss-Newton on the NNLS residual with a step
-check), the resolving power once per file by a golden-section search on the summed
-residual of a few spectra. Each time point is then normalised to the sum of the 77
+check), the resolving power (and its slope in m/z) once per file by Brent's search on the
+summed residual of a few spectra. Each time point is then normalised to the sum of the 77
 observables (TIC normalisation, docs/science.md §3).
+
+Cost: building a spectrum's columns costs about as much as fitting it, so spectra on one
+m/z grid share them (:class:`ColumnPool`: the R search's spectra at each trial R, and each
+spectrum with its neighbour, whose shift is close); the isotope patterns are computed once
+per process (:func:`intercluster.isotopes.isotope_pattern` is cached).
 
 QC per spectrum: fitted shift, resolving power, relative residual norm ``||y - fit|| / ||y||``,
 and how the spectrum was sampled: ``mode`` (dense or sparse profile), ``coverage`` (fraction of
