@@ -14,19 +14,20 @@ scattergather:
 # --- rules ------------------------------------------------------------------------------
 
 
+# One job for every sample (TMAX_ITEMS; a sample's t_max and σ take less than a start-up).
 rule fit_tmax_experiment:
     input:
-        intensities=fit_intensities_of_sample,
-        replicates=fit_replicate_intensities_of,
+        items_inputs(TMAX_ITEMS),
     output:
-        tmax="results/fit/{sample}/tmax_experiment.tsv",
+        tmax=expand("results/fit/{sample}/tmax_experiment.tsv", sample=SAMPLES),
     log:
-        "logs/fit/tmax_experiment/{sample}.log",
+        "logs/fit/tmax_experiment.log",
     benchmark:
-        "results/benchmarks/fit_tmax_experiment/{sample}.tsv"
+        "results/benchmarks/fit_tmax_experiment/all.tsv"
     conda:
         "../../envs/fit.yaml"
     params:
+        per_item=TMAX_ITEMS,
         cluster=CLUSTER,
         tmax=config["fit"]["tmax"],
         uncertainty=config["fit"]["uncertainty"],

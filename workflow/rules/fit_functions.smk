@@ -277,3 +277,13 @@ def fit_targets():
                 base = f"results/fit/{fit_sample}/model{model}/best_simulation/{sample}"
                 targets += [f"{base}.tsv", f"{base}_isomers.parquet"]
     return targets
+
+
+TMAX_ITEMS = stage_items(
+    lambda wildcards: {s: {"sample": s} for s in SAMPLES},
+    inputs={
+        "intensities": fit_intensities_of_sample,
+        "replicates": fit_replicate_intensities_of,
+    },
+    outputs={"tmax": "results/fit/{sample}/tmax_experiment.tsv"},
+)
