@@ -134,6 +134,10 @@ rule model_comparison:
             "results/fit/{{fit_sample}}/model{model}/chi2_weighted.parquet",
             model=FIT_MODELS,
         ),
+        # the refined weighted optimum (fit.refine) at which goodness of fit is judged
+        best=expand(
+            "results/fit/{{fit_sample}}/model{model}/best.json", model=FIT_MODELS
+        ),
     output:
         tsv="results/fit/{fit_sample}/model_comparison.tsv",
         md="results/fit/{fit_sample}/model_comparison.md",
