@@ -33,6 +33,7 @@ from intercluster import uncertainty as unc
 from intercluster.network import ReactionNetwork
 from intercluster.observables import TmaxSettings
 from intercluster.replicas import virtual_replica
+from intercluster.settings import DeconvolutionSettings
 from intercluster.system import system_of_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,7 +85,8 @@ def main() -> None:
     started = time.perf_counter()
     replicas = [
         virtual_replica(system, ve, SAMPLE, 1000 + r, times, n_replicas=args.bootstrap,
-                            deconvolution=config["deconvolution"])[1]
+                            deconvolution=DeconvolutionSettings.from_config(
+                                config["deconvolution"]))[1]
         for r in range(args.n)
     ]  # fmt: skip
     t_replicas = time.perf_counter() - started

@@ -18,6 +18,7 @@ import json
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ import yaml
 from intercluster.deconvolution import deconvolve_run, observable_basis
 from intercluster.frameworks import deconvolve_run_ion_forms, ion_form_basis
 from intercluster.ingest import read_spectra
+from intercluster.settings import DeconvolutionSettings
 from intercluster.system import system_of_config
 from intercluster.virtual_experiment import exported_spectra, simulate_sample, write_mzml
 
@@ -41,11 +43,12 @@ def _measure(path, system, basis, dec, repeats, truth_shift):
         run = read_spectra(path, mz_required=basis.mz_span)
     ingest_s = (time.perf_counter() - started) / repeats
     n = len(run)
-    args = (dec["resolving_power_guess"], dec["fit_resolving_power"], dec["max_shift_ppm"])
-    deconvolve_run(run, system, *args)  # warm-up (numba compilation / cache load)
+    # the current (observable) model: one R per file, no robust pass
+    dense = replace(dec, resolving_power_model="constant", robust=False)
+    deconvolve_run(run, system, dense)  # warm-up (numba compilation / cache load)
     started = time.perf_counter()
     for _ in range(repeats):
-        _, qc, r = deconvolve_run(run, system, *args)
+        _, qc, r = deconvolve_run(run, system, dense)
     deconv_s = (time.perf_counter() - started) / repeats
     return {
         "n_spectra": n,
@@ -63,12 +66,11 @@ def _measure_full(path, system_file, dec, repeats, truth_shift):
     """The full ion model on one file: ion forms (trimers too), linear R, robust pass."""
     basis = ion_form_basis(system_file)
     run = read_spectra(path, mz_required=basis.mz_span)
-    args = (dec["resolving_power_guess"], dec["fit_resolving_power"], dec["max_shift_ppm"])
-    options = {"resolving_power_model": "linear", "robust": True}
-    deconvolve_run_ion_forms(run, system_file, *args, **options)  # warm-up
+    full = replace(dec, resolving_power_model="linear", robust=True)
+    deconvolve_run_ion_forms(run, system_file, full)  # warm-up
     started = time.perf_counter()
     for _ in range(repeats):
-        _, _, qc, r = deconvolve_run_ion_forms(run, system_file, *args, **options)
+        _, _, qc, r = deconvolve_run_ion_forms(run, system_file, full)
     deconv_s = (time.perf_counter() - started) / repeats
     n = len(run)
     return {
@@ -90,7 +92,7 @@ def main(repeats: int = 3) -> dict:
     system_file = system_of_config(config, search_dirs=[ROOT])
     system = system_file.cluster_system()
     ve = config["virtual_experiment"]
-    dec = config["deconvolution"]
+    dec = DeconvolutionSettings.from_config(config["deconvolution"])
     sample = next(iter(ve["samples"]))
     vs = simulate_sample(system, ve, sample, config["kinetics"]["convention"])
     basis = observable_basis(system)

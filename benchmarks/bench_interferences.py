@@ -33,6 +33,7 @@ Usage: python benchmarks/bench_interferences.py [quick]
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,7 @@ from intercluster import frameworks as fw
 from intercluster.ingest import read_spectra
 from intercluster.observables import TmaxSettings, experiment_times, experimental_tmax
 from intercluster.records import RateConstants
+from intercluster.settings import DeconvolutionSettings
 from intercluster.system import load_system, system_of_config
 from intercluster.virtual_experiment import simulate_sample, write_mzml
 
@@ -98,13 +100,12 @@ class Sweep:
         return vs, read_spectra(path)
 
     def deconvolve(self, run, mode: str):
-        dec = self.config["deconvolution"]
+        settings = DeconvolutionSettings.from_config(self.config["deconvolution"])
         options = ({"resolving_power_model": "linear", "robust": True} if mode == "on"
                    else {"resolving_power_model": "constant", "robust": False})  # fmt: skip
         return fw.deconvolve_run_ion_forms(
-            run, load_system(self.files[mode]), dec["resolving_power_guess"],
-            dec["fit_resolving_power"], dec["max_shift_ppm"], **options,
-        )[1]  # fmt: skip
+            run, load_system(self.files[mode]), replace(settings, **options)
+        )[1]
 
     def conditions(self, second: float):
         """The sample's conditions as the fit has them (sheet column second_dimer_fraction)."""

@@ -9,6 +9,7 @@ back. Negative controls show the checks can fail: the same sticks without the me
 zeros, and sticks fitted as if they were a profile spectrum.
 """
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -35,13 +36,16 @@ from intercluster.deconvolution import (
 )
 from intercluster.ingest import read_spectra
 from intercluster.isotopes import FWHM_TO_SIGMA, IsotopePattern, render_profile, system_patterns
+from intercluster.settings import DeconvolutionSettings
 from intercluster.system import ClusterSystem
 from intercluster.virtual_experiment import mz_grid, simulate_sample, write_mzml, write_sample
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
 VE = CONFIG["virtual_experiment"]
-DEC = CONFIG["deconvolution"]
+# The model these tests were written for: one resolving power per file, no robust pass.
+DEC = replace(DeconvolutionSettings.from_config(CONFIG["deconvolution"]),
+              resolving_power_model="constant", robust=False)  # fmt: skip
 R = float(VE["resolving_power"])
 SAMPLE = "ag40_au40"
 ABSENT = 1e-5  # a truth share below this counts as absent
@@ -243,7 +247,6 @@ def runs(tmp_path_factory, virtual, system, basis):
     paths = {key: out / f"{key}.{'mzML' if 'mzml' in key else 'tsv'}" for key in keys}
     write_sample(virtual, **paths, resolving_power=R, sample=SAMPLE, spectra={"mode": "centroid"})
     centroid_path, cid_path = paths["mzml"], paths["cid_mzml"]
-    args = (DEC["resolving_power_guess"], DEC["fit_resolving_power"], DEC["max_shift_ppm"])
     dense = read_spectra(dense_path, mz_required=basis.mz_span)
     centroid = read_spectra(centroid_path, mz_required=basis.mz_span)
     cid = read_spectra(cid_path, ms_level=2, mz_required=monomer_mz_span(system))
@@ -251,8 +254,8 @@ def runs(tmp_path_factory, virtual, system, basis):
         "dense": dense,
         "centroid": centroid,
         "cid": cid,
-        "dense_fit": deconvolve_run(dense, system, *args),
-        "centroid_fit": deconvolve_run(centroid, system, *args),
+        "dense_fit": deconvolve_run(dense, system, DEC),
+        "centroid_fit": deconvolve_run(centroid, system, DEC),
     }
 
 
@@ -277,8 +280,8 @@ def test_centroid_run_deconvolves_like_the_dense_profile(runs, basis, truth, vir
     assert len(intensities) == len(dense_intensities) and len(qc) == len(dense_qc)
     assert (qc["baseline"] == 0).all()
     # A peak list keeps no peak shape: the resolving power used is the configured guess.
-    assert (qc["resolving_power"] == DEC["resolving_power_guess"]).all()
-    assert r == DEC["resolving_power_guess"]
+    assert (qc["resolving_power"] == DEC.resolving_power_guess).all()
+    assert r == DEC.resolving_power_guess
     assert qc["residual_norm"].between(0, 0.05).all()
     np.testing.assert_allclose(qc["total_intensity"], _wide(intensities, basis).sum(axis=1))
 
@@ -303,13 +306,13 @@ def test_centroid_run_deconvolves_like_the_dense_profile(runs, basis, truth, vir
     assert _l1(loose, truth).max() > 0.2
     assert (loose / loose.sum(axis=1, keepdims=True))[absent].max() > 0.05
     pick = slice(None, None, 6)
-    as_profile = deconvolve_spectra(run.mz[pick], run.intensity[pick], basis,
+    as_profile = deconvolve_spectra(run.mz[pick], run.intensity[pick], basis, DEC,
                                     resolving_power=R)  # fmt: skip
     assert _l1(np.array([f.coef for f in as_profile]), truth[pick]).mean() > 0.1
 
 
 def test_centroid_cid_fragment_fractions(runs, system, virtual):
-    cid = deconvolve_cid_run(runs["cid"], system, R, DEC["max_shift_ppm"])
+    cid = deconvolve_cid_run(runs["cid"], system, R, DEC)
     truth = virtual.cid_truth
     merged = cid.merge(truth, on=["time_min", "n_first"], suffixes=("", "_truth"))
     assert len(merged) == len(truth) > 0

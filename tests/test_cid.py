@@ -22,6 +22,7 @@ from intercluster.deconvolution import cid_basis, deconvolve_cid_run, monomer_mz
 from intercluster.ingest import read_spectra
 from intercluster.isotopes import system_patterns
 from intercluster.network import build_network
+from intercluster.settings import DeconvolutionSettings
 from intercluster.system import ClusterSystem
 from intercluster.virtual_experiment import simulate_sample, simulate_truth, write_sample
 
@@ -72,7 +73,8 @@ def written_and_read(tmp_path_factory):
     }
     write_sample(vs, **paths, resolving_power=ve["resolving_power"], sample=sample)
     run = read_spectra(paths["cid_mzml"], ms_level=2, mz_required=monomer_mz_span(SYSTEM))
-    estimate = deconvolve_cid_run(run, SYSTEM, float(ve["resolving_power"]))
+    settings = DeconvolutionSettings.from_config(CONFIG["deconvolution"])
+    estimate = deconvolve_cid_run(run, SYSTEM, float(ve["resolving_power"]), settings)
     return ve, sample, vs, run, estimate
 
 

@@ -5,6 +5,7 @@ the real config's scan interval, noise, calibration, resolving power and CID set
 written as mzML, read back and deconvolved; the tests compare with the simulated truth.
 """
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,12 +28,16 @@ from intercluster.ingest import read_spectra
 from intercluster.io import SYNTHETIC_LABEL
 from intercluster.network import ReactionNetwork
 from intercluster.records import RateConstants, SampleConditions
+from intercluster.settings import DeconvolutionSettings
 from intercluster.system import ClusterSystem
 from intercluster.virtual_experiment import simulate_sample, simulate_truth, write_sample
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
 SAMPLES = list(CONFIG["virtual_experiment"]["samples"])
+# The model these tests were written for: one resolving power per file, no robust pass.
+DEC = replace(DeconvolutionSettings.from_config(CONFIG["deconvolution"]),
+              resolving_power_model="constant", robust=False)  # fmt: skip
 
 
 @pytest.fixture(scope="module", params=SAMPLES)
@@ -51,12 +56,9 @@ def experiment(request, tmp_path_factory):
     write_sample(vs, **paths, resolving_power=ve["resolving_power"], sample=sample)
     basis = observable_basis(system)
     run = read_spectra(paths["mzml"], mz_required=basis.mz_span)
-    dec = CONFIG["deconvolution"]
-    intensities, qc, r = deconvolve_run(
-        run, system, dec["resolving_power_guess"], dec["fit_resolving_power"], dec["max_shift_ppm"]
-    )
+    intensities, qc, r = deconvolve_run(run, system, DEC)
     cid_run = read_spectra(paths["cid_mzml"], ms_level=2, mz_required=monomer_mz_span(system))
-    cid = deconvolve_cid_run(cid_run, system, r, dec["max_shift_ppm"])
+    cid = deconvolve_cid_run(cid_run, system, r, DEC)
     return {
         "system": system, "vs": vs, "paths": paths, "run": run, "intensities": intensities,
         "qc": qc, "cid": cid, "resolving_power": r, "sample": sample,

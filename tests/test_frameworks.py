@@ -8,6 +8,7 @@ distance of the framework populations and of each framework's composition distri
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,12 +16,16 @@ import pytest
 from workflow_helpers import system_file_without_trimers
 
 from intercluster import frameworks as fw
+from intercluster.settings import DeconvolutionSettings
 from intercluster.system import load_system
 
 REPO = Path(__file__).resolve().parents[1]
 AU44 = REPO / "resources" / "systems" / "au44_ag44.yaml"
 FRAMEWORKS = ("ag44_framework", "mixed_framework", "au44_framework")
 TIMES = [0.0, 2.0, 5.0, 10.0, 20.0, 40.0, 60.0]
+# The model these tests were written for: one resolving power per file, no robust pass.
+DEC = replace(DeconvolutionSettings.schema_default(), resolving_power_model="constant",
+              robust=False)  # fmt: skip
 TOLERANCE = 0.02  # 2 percentage points, L1 per spectrum (mean)
 
 
@@ -40,7 +45,7 @@ def _evolution(**changes) -> fw.FrameworkEvolution:
 def _recover(system, evolution, seed=1):
     ex = fw.simulate_framework_experiment(system, evolution, TIMES, seed=seed)
     forms, fits = fw.deconvolve_ion_forms(ex.times_min, [ex.mz] * len(ex.spectra), ex.spectra,
-                                          system)  # fmt: skip
+                                          system, DEC)  # fmt: skip
     return ex, forms, fw.framework_summary(forms, system)
 
 
@@ -101,7 +106,7 @@ def test_negative_control_a_basis_without_the_sodium_forms_fails(au44, tmp_path)
     path.write_text(text.replace(old, ""))
     narrow = load_system(path)
     forms, _ = fw.deconvolve_ion_forms(ex.times_min, [ex.mz] * len(ex.spectra), ex.spectra,
-                                       narrow)  # fmt: skip
+                                       narrow, DEC)  # fmt: skip
     summary = fw.framework_summary(forms, narrow)
     assert fw.population_l1(summary, ex.truth) > 5 * TOLERANCE
 
@@ -163,7 +168,7 @@ def demo_run(tmp_path_factory):
     vs = simulate_sample(system, ve, "ag40_au40", times_min=np.array([0.0, 10.0, 40.0]))
     path = tmp_path_factory.mktemp("demo") / "demo.mzML"
     write_mzml(path, vs.ms1, resolving_power=ve["resolving_power"])
-    return read_spectra(path), config["deconvolution"]
+    return read_spectra(path), DEC
 
 
 
@@ -172,10 +177,9 @@ def test_demo_ion_forms_sum_to_the_previous_intensities(demo_run, tmp_path):
     from intercluster.deconvolution import deconvolve_run
 
     run, dec = demo_run
-    args = (dec["resolving_power_guess"], dec["fit_resolving_power"], dec["max_shift_ppm"])
     system = load_system(system_file_without_trimers(tmp_path))
-    before, qc_before, _ = deconvolve_run(run, system.cluster_system(), *args)
-    forms, after, qc_after, _ = fw.deconvolve_run_ion_forms(run, system, *args)
+    before, qc_before, _ = deconvolve_run(run, system.cluster_system(), dec)
+    forms, after, qc_after, _ = fw.deconvolve_run_ion_forms(run, system, dec)
     assert len(forms) == 3 * 77
     assert list(after.columns) == list(before.columns)
     assert (after["species"] == before["species"]).all()
@@ -189,21 +193,21 @@ def test_trimers_get_their_own_columns_but_stay_out_of_the_observables(demo_run,
     the intensities table keeps the 77 observables normalised among themselves, and they
     are the 77 of the fit without trimers to well below the noise (1e-3 L1 per spectrum)."""
     run, dec = demo_run
-    args = (dec["resolving_power_guess"], dec["fit_resolving_power"], dec["max_shift_ppm"])
     system = load_system(AG25)
-    forms, intensities, _, _ = fw.deconvolve_run_ion_forms(run, system, *args)
+    forms, intensities, _, _ = fw.deconvolve_run_ion_forms(run, system, dec)
     assert len(forms) == 3 * (77 + 76)
     assert len(intensities) == 3 * 77
     assert np.allclose(intensities.groupby("time_min")["intensity_norm"].sum(), 1.0)
     trimer = forms.loc[forms["family"] == "trimer", "intensity"].sum()
     assert trimer < 0.01 * forms["intensity"].sum()
     _, without, _, _ = fw.deconvolve_run_ion_forms(
-        run, load_system(system_file_without_trimers(tmp_path)), *args
+        run, load_system(system_file_without_trimers(tmp_path)), dec
     )
     diff = np.abs(intensities["intensity_norm"].to_numpy() - without["intensity_norm"].to_numpy())
     assert diff.reshape(3, 77).sum(axis=1).max() < 1e-3
     # the other total: trimers counted, so the 77 sum to less than 1 (by the trimer share)
-    _, with_all, _, _ = fw.deconvolve_run_ion_forms(run, system, *args,
-                                                     normalise_over="all_clusters")  # fmt: skip
+    _, with_all, _, _ = fw.deconvolve_run_ion_forms(
+        run, system, replace(dec, normalise_over="all_clusters")
+    )
     sums = with_all.groupby("time_min")["intensity_norm"].sum().to_numpy()
     assert np.all(sums < 1.0) and np.all(sums > 1.0 - 0.01)

@@ -21,6 +21,7 @@ from workflow_helpers import BASE_CONFIG, cluster_of, small_config
 
 from intercluster.cli import main as cli_main
 from intercluster.inspect import format_inspection, inspect_file
+from intercluster.settings import DeconvolutionSettings
 from intercluster.system import ClusterSystem
 from intercluster.virtual_experiment import simulate_sample, write_mzml
 
@@ -57,6 +58,10 @@ def virtual(tmp_path_factory):
     return profile, centroid, vs, system, config
 
 
+def _settings(config) -> DeconvolutionSettings:
+    return DeconvolutionSettings.from_config(config["deconvolution"])
+
+
 def _truth_at(vs, time_min: float):
     obs = vs.observables
     at = obs[np.isclose(obs["time_min"], time_min)]
@@ -67,7 +72,7 @@ def _truth_at(vs, time_min: float):
 def test_reports_the_true_strongest_ions(virtual, which):
     profile, centroid, vs, system, config = virtual
     result = inspect_file(profile if which == "profile" else centroid, system,
-                          config["deconvolution"])  # fmt: skip
+                          _settings(config))  # fmt: skip
     tic = [float(s["intensity"].sum()) for s in vs.ms1]
     assert result.spectrum_id == vs.ms1[int(np.argmax(tic))]["id"]
     truth = _truth_at(vs, result.spectrum_time_min)
@@ -189,11 +194,11 @@ def test_a_mode_the_peaks_contradict_is_pointed_out(virtual, tmp_path):
         )
     )
     system, config = virtual[3], virtual[4]
-    result = inspect_file(mislabelled, system, config["deconvolution"])
+    result = inspect_file(mislabelled, system, _settings(config))
     assert (result.levels[0].mode, result.levels[0].looks) == ("centroid", "profile")
     assert "centroid (stated by cvParam) but its most intense spectrum looks profile" in (
         format_inspection(result)
     )
     for path in virtual[:2]:  # the controls: the truthful labels raise no doubt
-        level = inspect_file(path, system, config["deconvolution"]).levels[0]
+        level = inspect_file(path, system, _settings(config)).levels[0]
         assert level.looks == level.mode

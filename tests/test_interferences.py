@@ -9,6 +9,7 @@ must not (negative control), and for each item a strength where the uncorrected 
 moves while the corrected one does not is shown.
 """
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from intercluster.observables import (
     tmax_of,
 )
 from intercluster.records import RateConstants
+from intercluster.settings import DeconvolutionSettings
 from intercluster.system import ClusterSystem, load_system
 from intercluster.virtual_experiment import simulate_sample, simulate_truth, write_mzml
 
@@ -72,11 +74,8 @@ def _spectra(tmp, tag, interferences, times, second_dimer=0.0):
 
 
 def _deconvolve(run, system_file, options):
-    dec = CONFIG["deconvolution"]
-    return fw.deconvolve_run_ion_forms(
-        run, load_system(system_file), dec["resolving_power_guess"], dec["fit_resolving_power"],
-        dec["max_shift_ppm"], **options,
-    )  # fmt: skip
+    settings = replace(DeconvolutionSettings.from_config(CONFIG["deconvolution"]), **options)
+    return fw.deconvolve_run_ion_forms(run, load_system(system_file), settings)
 
 
 def _l1(intensities, vs) -> np.ndarray:

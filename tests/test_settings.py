@@ -9,12 +9,16 @@ settings read a validated config without fallbacks.
 from __future__ import annotations
 
 import copy
+import dataclasses
+import inspect
 from pathlib import Path
 
 import pytest
 import yaml
 
+from intercluster import deconvolution, frameworks
 from intercluster.settings import (
+    DeconvolutionSettings,
     FiguresSettings,
     FitSettings,
     KineticsSettings,
@@ -108,6 +112,38 @@ def test_typed_settings_from_the_validated_config():
     assert FiguresSettings.from_config(config["figures"]).dpi == 300
     with pytest.raises(KeyError):
         TmaxSettings.from_config({"smoothing_min": 2.0})  # no fallback: unvalidated is a bug
+
+
+def test_deconvolution_settings_come_from_the_schema_only():
+    """The deconvolution functions take the settings object, and no keyword of theirs
+    repeats a settings field with a default of its own (the former ones disagreed with the
+    schema: constant R and no robust pass against the schema's linear and robust)."""
+    config = validate_config(copy.deepcopy(CONFIG))
+    settings = DeconvolutionSettings.from_config(config["deconvolution"])
+    assert settings == DeconvolutionSettings.schema_default()
+    assert (settings.resolving_power_model, settings.robust) == ("linear", True)
+    changed = copy.deepcopy(CONFIG)
+    changed["deconvolution"]["resolving_power_model"] = "constant"
+    validate_config(changed)
+    assert DeconvolutionSettings.from_config(changed["deconvolution"]) == dataclasses.replace(
+        settings, resolving_power_model="constant"
+    )
+    with pytest.raises(ValueError, match="gaps"):
+        dataclasses.replace(settings, gaps="fill")
+    with pytest.raises(KeyError):
+        DeconvolutionSettings.from_config({"gaps": "censor"})  # unvalidated is a bug
+    fields = {f.name for f in dataclasses.fields(DeconvolutionSettings)} | {
+        "fit_resolution", "n_calibration_spectra",
+    }  # fmt: skip
+    functions = (
+        deconvolution.deconvolve_spectra, deconvolution.fit_run, deconvolution.deconvolve_run,
+        deconvolution.deconvolve_cid_run, frameworks.deconvolve_run_ion_forms,
+        frameworks.deconvolve_ion_forms,
+    )  # fmt: skip
+    for function in functions:
+        parameters = inspect.signature(function).parameters
+        assert "settings" in parameters, function.__name__
+        assert not fields & set(parameters), function.__name__
 
 
 def test_section_defaults_are_what_validation_fills_in():

@@ -7,49 +7,47 @@
 include: "uncertainty_functions.smk"
 
 
+# One job per model for every fit (as fit_chi2; WEIGHTED_ITEMS in uncertainty_functions.smk).
 rule fit_chi2_weighted:
     input:
-        chunks=fit_chunks_of,
-        tmax=fit_tmax_of,
+        items_inputs(WEIGHTED_ITEMS),
     output:
-        chi2="results/fit/{fit_sample}/model{model}/chi2_weighted.parquet",
+        chi2=per_fit("results/fit/{fit_sample}/model{model}/chi2_weighted.parquet"),
     log:
-        "logs/fit/chi2_weighted/{fit_sample}/model{model}.log",
+        "logs/fit/chi2_weighted/model{model}.log",
     benchmark:
-        "results/benchmarks/fit_chi2_weighted/{fit_sample}/model{model}.tsv"
+        "results/benchmarks/fit_chi2_weighted/model{model}.tsv"
     conda:
         "../../envs/fit.yaml"
     params:
-        experiments=fit_experiments_of,
-        chunks_of=fit_chunks_by_sample,
+        per_item=WEIGHTED_ITEMS,
     script:
         "../scripts/fit_chi2_weighted.py"
 
 
-# t_max residuals of every model's best grid point with σ(t_max) as error bars, per fit.
+# t_max residuals of every model's best grid point with σ(t_max) as error bars: one figure per
+# fit, all drawn by one job (a figure costs less than a job's start-up).
 rule figure_tmax_residuals:
     input:
-        residuals=expand(
-            "results/fit/{{fit_sample}}/model{model}/residuals.tsv", model=FIT_MODELS
-        ),
-        tmax=fit_tmax_of,
-        runs=fit_runs_of,
+        items_inputs(TMAX_RESIDUALS_ITEMS),
     output:
         png=report(
-            f"{FIGURES_DIR}/tmax_residuals_{{fit_sample}}.png",
+            every_fit(f"{FIGURES_DIR}/tmax_residuals_{{fit_sample}}.png"),
             caption="../report/tmax_residuals.rst",
             category="Beyond the paper",
             subcategory="t_max residuals",
         ),
-        pdf=f"{FIGURES_DIR}/tmax_residuals_{{fit_sample}}.pdf",
-        params=f"{FIGURES_DIR}/tmax_residuals_{{fit_sample}}.params.json",
+        pdf=every_fit(f"{FIGURES_DIR}/tmax_residuals_{{fit_sample}}.pdf"),
+        params=every_fit(f"{FIGURES_DIR}/tmax_residuals_{{fit_sample}}.params.json"),
     log:
-        "logs/figures/tmax_residuals_{fit_sample}.log",
+        "logs/figures/tmax_residuals.log",
+    benchmark:
+        "results/benchmarks/figure_tmax_residuals/all.tsv"
     conda:
         "../../envs/figures.yaml"
     params:
+        per_item=TMAX_RESIDUALS_ITEMS,
         models=FIT_MODELS,
-        samples=fit_samples_param,
         figures=FIG_CFG,
     script:
         "../scripts/fig_tmax_residuals.py"
@@ -128,24 +126,21 @@ rule coverage:
 # --- model comparison and SBML of the best fits -----------------------------------------------
 
 
+# Both rules below run one job for every fit (and model): each item is a small table or file.
 rule model_comparison:
     input:
-        weighted=expand(
-            "results/fit/{{fit_sample}}/model{model}/chi2_weighted.parquet",
-            model=FIT_MODELS,
-        ),
-        # the refined weighted optimum (fit.refine) at which goodness of fit is judged
-        best=expand(
-            "results/fit/{{fit_sample}}/model{model}/best.json", model=FIT_MODELS
-        ),
+        items_inputs(COMPARISON_ITEMS),
     output:
-        tsv="results/fit/{fit_sample}/model_comparison.tsv",
-        md="results/fit/{fit_sample}/model_comparison.md",
+        tsv=every_fit("results/fit/{fit_sample}/model_comparison.tsv"),
+        md=every_fit("results/fit/{fit_sample}/model_comparison.md"),
     log:
-        "logs/fit/model_comparison/{fit_sample}.log",
+        "logs/fit/model_comparison.log",
+    benchmark:
+        "results/benchmarks/model_comparison/all.tsv"
     conda:
         "../../envs/fit.yaml"
     params:
+        per_item=COMPARISON_ITEMS,
         models=FIT_MODELS,
     script:
         "../scripts/model_comparison.py"
@@ -153,17 +148,23 @@ rule model_comparison:
 
 rule best_fit_sbml:
     input:
-        best="results/fit/{fit_sample}/model{model}/best.json",
+        items_inputs(SBML_ITEMS),
     output:
-        sbml="results/fit/{fit_sample}/model{model}/best.xml",
+        sbml=expand(
+            "results/fit/{fit_sample}/model{model}/best.xml",
+            fit_sample=FITS,
+            model=FIT_MODELS,
+        ),
     log:
-        "logs/fit/best_fit_sbml/{fit_sample}/model{model}.log",
+        "logs/fit/best_fit_sbml.log",
+    benchmark:
+        "results/benchmarks/best_fit_sbml/all.tsv"
     conda:
         "../../envs/kinetics.yaml"
     params:
+        per_item=SBML_ITEMS,
         cluster=CLUSTER,
         kinetics=config["kinetics"],
-        conditions=fit_conditions_param,
     script:
         "../scripts/best_fit_sbml.py"
 

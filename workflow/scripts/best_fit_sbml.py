@@ -1,26 +1,33 @@
-"""SBML of a best fit with its constants set, for COPASI or Tellurium (rule best_fit_sbml).
+"""SBML of each best fit with its constants set, for COPASI or Tellurium (rule best_fit_sbml).
 
 Initial concentrations: the fit's first sample (the joint fit covers several)."""
 
 import logging
+from functools import cache
 from pathlib import Path
 
 from intercluster import fit
 from intercluster.records import read_best_fit
-from intercluster.rule_script import run
+from intercluster.rule_script import items, run
 from intercluster.sbml import best_fit_sbml
 
 log = logging.getLogger("intercluster")
 
 
-def main(smk):
+def write_one(smk, network):
     best = read_best_fit(smk.input.best)
-    network = fit.network_for(smk.wildcards.model, smk.params.cluster, smk.params.kinetics)
     sample = best.samples[0]
     conditions = fit.Conditions.from_dict(smk.params.conditions[sample])
     Path(smk.output.sbml).write_text(best_fit_sbml(best, network, conditions))
     log.info("wrote %s: model %s at %s, initial state of %s", smk.output.sbml,
              smk.wildcards.model, best.constants.to_dict(), sample)  # fmt: skip
+
+
+def main(smk):
+    # one network per model, shared by every fit of that model
+    network = cache(lambda model: fit.network_for(model, smk.params.cluster, smk.params.kinetics))
+    for one in items(smk):  # every fit and model (params.per_item)
+        write_one(one, network(one.wildcards.model))
 
 
 run(main)

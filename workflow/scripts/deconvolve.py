@@ -8,6 +8,7 @@ from intercluster.frameworks import deconvolve_run_ion_forms, ion_form_basis, wr
 from intercluster.ingest import bin_spectra, read_spectra
 from intercluster.io import write_tsv
 from intercluster.rule_script import run
+from intercluster.settings import DeconvolutionSettings
 from intercluster.system import ClusterSystem, load_system
 
 log = logging.getLogger("intercluster")
@@ -16,24 +17,16 @@ log = logging.getLogger("intercluster")
 def main(smk):
     system_file = load_system(smk.params.system)
     system = ClusterSystem.from_config(smk.params.cluster)
-    cfg = smk.params.deconvolution
+    settings = DeconvolutionSettings.from_config(smk.params.deconvolution)
     polarity = system_file.polarity
     basis = ion_form_basis(system_file)
 
     spectra = read_spectra(
         smk.input.mzml, ms_level=1, polarity=polarity, mz_required=basis.mz_span
     )
-    spectra = bin_spectra(spectra, float(cfg["time_bin_min"]))
+    spectra = bin_spectra(spectra, settings.time_bin_min)
     ion_forms, intensities, qc, resolving_power = deconvolve_run_ion_forms(
-        spectra,
-        system_file,
-        resolving_power_guess=float(cfg["resolving_power_guess"]),
-        fit_resolution=bool(cfg["fit_resolving_power"]),
-        max_shift_ppm=float(cfg["max_shift_ppm"]),
-        gaps=str(cfg["gaps"]),
-        normalise_over=str(cfg["normalise_over"]),
-        resolving_power_model=str(cfg["resolving_power_model"]),
-        robust=bool(cfg["robust"]),
+        spectra, system_file, settings
     )
     log.info("%d spectra x %d ion forms, R %.0f, residual norm median %.3g", len(qc),
              basis.n_cols, resolving_power, qc["residual_norm"].median())  # fmt: skip
@@ -47,8 +40,7 @@ def main(smk):
         cid_run = read_spectra(
             cid_files[0], ms_level=2, polarity=polarity, mz_required=monomer_mz_span(system)
         )
-        cid = deconvolve_cid_run(cid_run, system, resolving_power, float(cfg["max_shift_ppm"]),
-                                 gaps=str(cfg["gaps"]))  # fmt: skip
+        cid = deconvolve_cid_run(cid_run, system, resolving_power, settings)
     else:
         log.info("the sample sheet names no CID file: cid.tsv gets the header only")
         cid = empty_cid_table()

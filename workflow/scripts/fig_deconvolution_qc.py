@@ -10,6 +10,7 @@ from intercluster.ingest import bin_spectra, read_spectra
 from intercluster.io import read_tsv
 from intercluster.records import read_synthetic
 from intercluster.rule_script import run
+from intercluster.settings import DeconvolutionSettings
 from intercluster.spectrum_model import fitted_spectrum
 from intercluster.system import ClusterSystem
 
@@ -19,7 +20,7 @@ log = logging.getLogger("intercluster")
 def main(smk):
     system = ClusterSystem.from_config(smk.params.cluster)
     sample = smk.params.sample
-    settings = smk.params.deconvolution
+    settings = DeconvolutionSettings.from_config(smk.params.deconvolution)
     qc = read_tsv(smk.input.qc)
     # Recorded once by the deconvolution, from the mzML itself.
     synthetic = read_synthetic(smk.input.run)
@@ -27,8 +28,8 @@ def main(smk):
     pick = int(np.nanargmax(qc["residual_norm"].to_numpy(float)))
     row = qc.iloc[pick]
     spectra = read_spectra(smk.input.mzml, ms_level=1, polarity=system.polarity)
-    if float(settings["time_bin_min"]) > 0:
-        spectra = bin_spectra(spectra, float(settings["time_bin_min"]))
+    if settings.time_bin_min > 0:
+        spectra = bin_spectra(spectra, settings.time_bin_min)
     if len(spectra) != len(qc):
         raise ValueError(f"{smk.input.mzml}: {len(spectra)} spectra, but qc.tsv has {len(qc)} rows")
     dpi = int(smk.params.figures["dpi"])
@@ -39,7 +40,7 @@ def main(smk):
         basis = observable_basis(system)
         mz, y = spectra.mz[pick], spectra.intensity[pick]
         fit = fit_sticks(mz, y, basis, float(row["resolving_power"]), float(row["shift_ppm"]),
-                         float(settings["max_shift_ppm"]))  # fmt: skip
+                         settings.max_shift_ppm)  # fmt: skip
         table = fitted_sticks(mz, y, fit, basis)
         strongest = float(table.loc[table["observed"].idxmax(), "mz"]) if len(table) else 0.0
         zoom = (strongest - 5.0, strongest + 5.0)
@@ -62,7 +63,7 @@ def main(smk):
     else:
         # The refit treats the spectrum's gaps as the deconvolution did (same window, same gaps).
         windows = getattr(spectra, "scan_windows", None)
-        gaps = str(settings["gaps"])
+        gaps = settings.gaps
         spectrum = prepare_spectrum(
             spectra.mz[pick], spectra.intensity[pick],
             windows[pick] if windows is not None else None, gaps,
@@ -75,7 +76,7 @@ def main(smk):
             basis,
             float(row["resolving_power"]),
             float(row["shift_ppm"]),
-            float(settings["max_shift_ppm"]),
+            settings.max_shift_ppm,
             r_slope=r_slope,
             mz_ref=mz_ref,
         )

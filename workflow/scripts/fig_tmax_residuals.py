@@ -3,12 +3,11 @@
 from intercluster import figures
 from intercluster.io import read_tsv
 from intercluster.records import read_synthetic
-from intercluster.rule_script import run
+from intercluster.rule_script import items, run
 from intercluster.settings import FiguresSettings
 
 
-def main(smk):
-    settings = FiguresSettings.from_config(smk.params.figures)
+def draw_one(smk, settings):
     models = [int(m) for m in smk.params.models]
     tmax = {s: read_tsv(p) for s, p in zip(smk.params.samples, smk.input.tmax, strict=True)}
     per_model = [(m, figures.tmax_residual_frame(read_tsv(p), tmax))
@@ -23,6 +22,12 @@ def main(smk):
         "synthetic": synthetic,
     }
     figures.save_outputs(fig, smk.output, "tmax_residuals", settings.dpi, record, len(models))
+
+
+def main(smk):
+    settings = FiguresSettings.from_config(smk.params.figures)
+    for one in items(smk):  # every fit (params.per_item)
+        draw_one(one, settings)
 
 
 run(main)

@@ -4,12 +4,12 @@ import logging
 
 from intercluster import fit
 from intercluster import uncertainty as unc
-from intercluster.rule_script import run
+from intercluster.rule_script import items, run
 
 log = logging.getLogger("intercluster")
 
 
-def main(smk):
+def fit_one(smk):
     experiments = smk.params.experiments  # sample -> {intensities, tmax}
     exp_tmax = {s: fit.load_experiment(f["intensities"], f["tmax"])[1]
                 for s, f in experiments.items()}  # fmt: skip
@@ -22,6 +22,11 @@ def main(smk):
                  "(%d observables)", smk.wildcards.fit_sample, smk.wildcards.model, b["chi2"],
                  b["k_dim"], b["k_diss"], b["k_ex"], b["n_species"])  # fmt: skip
     fit.write_parquet(weighted, smk.output.chi2)
+
+
+def main(smk):
+    for one in items(smk):  # every fit of the job's model (params.per_item)
+        fit_one(one)
 
 
 run(main)

@@ -6,6 +6,7 @@ from intercluster import frameworks as fw
 from intercluster.ingest import read_spectra
 from intercluster.io import write_tsv
 from intercluster.rule_script import run
+from intercluster.settings import DeconvolutionSettings
 from intercluster.system import load_system
 
 log = logging.getLogger("intercluster")
@@ -13,16 +14,12 @@ log = logging.getLogger("intercluster")
 
 def main(smk):
     system = load_system(smk.params.system)
-    cfg = smk.params.deconvolution
+    settings = DeconvolutionSettings.from_config(smk.params.deconvolution)
     basis = fw.ion_form_basis(system)
     spectra = read_spectra(
         smk.input.mzml, ms_level=1, polarity=system.polarity, mz_required=basis.mz_span
     )
-    forms, _, qc, _ = fw.deconvolve_run_ion_forms(
-        spectra, system, resolving_power_guess=float(cfg["resolving_power_guess"]),
-        fit_resolution=bool(cfg["fit_resolving_power"]),
-        max_shift_ppm=float(cfg["max_shift_ppm"]), gaps=str(cfg["gaps"]),
-    )  # fmt: skip
+    forms, _, qc, _ = fw.deconvolve_run_ion_forms(spectra, system, settings)
     fw.write_run_outputs(smk.wildcards.sample, spectra, system, forms, qc,
                          smk.output.ion_forms, smk.output.qc, smk.output.run)  # fmt: skip
     write_tsv(fw.framework_summary(forms, system), smk.output.summary)

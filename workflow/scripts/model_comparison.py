@@ -1,4 +1,4 @@
-"""AIC comparison and goodness of fit of the models of one fit (rule model_comparison)."""
+"""AIC comparison and goodness of fit of the models of each fit (rule model_comparison)."""
 
 import logging
 from pathlib import Path
@@ -7,12 +7,12 @@ from intercluster import fit
 from intercluster import uncertainty as unc
 from intercluster.io import write_tsv
 from intercluster.records import read_best_fit
-from intercluster.rule_script import run
+from intercluster.rule_script import items, run
 
 log = logging.getLogger("intercluster")
 
 
-def main(smk):
+def compare_one(smk):
     models = [int(m) for m in smk.params.models]
     weighted = {m: fit.read_parquet(p) for m, p in zip(models, smk.input.weighted, strict=True)}
     refined = {m: unc.refined_weighted_chi2(read_best_fit(p))
@@ -23,6 +23,11 @@ def main(smk):
     write_tsv(comparison, smk.output.tsv)
     Path(smk.output.md).write_text(f"# Model comparison, fit to {smk.wildcards.fit_sample}\n\n"
                                    + "\n\n".join(text.splitlines()) + "\n")  # fmt: skip
+
+
+def main(smk):
+    for one in items(smk):  # every fit (params.per_item)
+        compare_one(one)
 
 
 run(main)

@@ -57,16 +57,16 @@ import pandas as pd
 from . import _deconv_kernels as kern
 from . import cid as cid_rule
 from .isotopes import IsotopePattern, point_grid, point_spacing, system_patterns
+from .settings import GAP_TREATMENTS, RESOLVING_POWER_MODELS, DeconvolutionSettings
 from .system import ClusterSystem
 
 log = logging.getLogger(__name__)
 
 N_SIGMA = 4.5  # Gaussian windows cover +-4.5 sd (the tails beyond hold < 1e-5)
 REBUILD_PPM = 0.5  # columns moved to first order within this shift (error < 1e-3)
-GAP_TREATMENTS = ("censor", "zero", "ignore")
 CENSOR_MAX_ITER = 12  # active-set passes of a censored fit (typically 2-4)
 CENSOR_TOL = 1e-3  # stop when the points changing sides cost less than this part of the RSS
-RESOLVING_POWER_MODELS = ("constant", "linear")
+N_CALIBRATION_SCANS = 3  # spectra, spread over the file, on which R (and its slope) is fitted
 SLOPE_RANGE = (-0.4, 0.4)  # searched relative change of R per 1000 Th
 SLOPE_ROUNDS = 4  # alternations of the slope and R searches
 ROBUST_Z = 6.0  # a point is unexplained when its residual exceeds this many noise sds ...
@@ -724,22 +724,20 @@ def deconvolve_spectra(
     mz_list: list[np.ndarray],
     intensity_list: list[np.ndarray],
     basis: PatternBasis,
-    resolving_power_guess: float = 25000.0,
-    fit_resolution: bool = True,
-    max_shift_ppm: float = 20.0,
+    settings: DeconvolutionSettings,
+    *,
     resolving_power: float | None = None,
-    n_calibration_spectra: int = 3,
     centroided: bool = False,
     windows: list | None = None,
-    gaps: str = "censor",
-    resolving_power_model: str = "constant",
-    robust: bool = False,
 ) -> list[SpectrumFit]:
     """Fit every spectrum of one file; one resolving power for the file.
 
-    The start shift comes from a coarse scan of the most intense spectrum; each spectrum then
-    starts from its predecessor's shift (the calibration drifts slowly). ``windows``: per
-    spectrum the acquired scan window or None; ``gaps``: see :func:`prepare_spectrum`.
+    ``settings`` (the config's ``deconvolution`` section): the start and search of R
+    (``resolving_power_guess``, ``fit_resolving_power``), the shift range, the gap treatment
+    (:func:`prepare_spectrum`), the R model and the robust pass. ``resolving_power``: a
+    known R (not fitted). The start shift comes from a coarse scan of the most intense
+    spectrum; each spectrum then starts from its predecessor's shift (the calibration drifts
+    slowly). ``windows``: per spectrum the acquired scan window or None.
     ``resolving_power_model``: ``constant`` (one R) or ``linear`` (R at the centre of the
     basis' m/z span and its relative change per 1000 Th, both fitted per file on the same
     few spectra: R, then the slope, then R again). ``robust``: the robust pass of
@@ -749,6 +747,12 @@ def deconvolve_spectra(
     (:func:`intercluster.centroid.fit_stick_spectra`) at the given or guessed resolving
     power, which sets the matching tolerance (a peak list keeps no shape to fit it from).
     """
+    resolving_power_guess = settings.resolving_power_guess
+    fit_resolution = settings.fit_resolving_power
+    max_shift_ppm = settings.max_shift_ppm
+    gaps = settings.gaps
+    resolving_power_model = settings.resolving_power_model
+    robust = settings.robust
     n = len(mz_list)
     if n == 0:
         return []
@@ -769,7 +773,7 @@ def deconvolve_spectra(
     slope = 0.0
     shift0 = scan_shift(spectra[ref], basis, r0, max_shift_ppm)
     if resolving_power is None and fit_resolution:
-        pick = [spectra[i] for i in _representative(n, n_calibration_spectra)]
+        pick = [spectra[i] for i in _representative(n, N_CALIBRATION_SCANS)]
         r0 = fit_resolving_power(pick, basis, r0, shift0, max_shift_ppm)
         if resolving_power_model == "linear":
             # R at mz_ref and the slope are correlated: alternate, narrowing the slope range
@@ -865,52 +869,32 @@ def empty_cid_table() -> pd.DataFrame:
 
 # --- whole files -----------------------------------------------------------------------------
 def fit_run(
-    run,
-    basis: PatternBasis,
-    resolving_power_guess: float = 25000.0,
-    fit_resolution: bool = True,
-    max_shift_ppm: float = 20.0,
-    gaps: str = "censor",
-    resolving_power_model: str = "constant",
-    robust: bool = False,
+    run, basis: PatternBasis, settings: DeconvolutionSettings
 ) -> tuple[list[SpectrumFit], float]:
     """Every spectrum of a :class:`~intercluster.ingest.SpectraRun` fitted on ``basis``.
 
-    Profiles or sticks as the run's mode says, the file's scan windows and the ``gaps``
-    treatment (:func:`prepare_spectrum`); ``resolving_power_model`` and ``robust`` as in
-    :func:`deconvolve_spectra`. Returns the fits and the resolving power used.
+    Profiles or sticks as the run's mode says, the file's scan windows, everything else as
+    ``settings`` say (:func:`deconvolve_spectra`). Returns the fits and the resolving power
+    used.
     """
     fits = deconvolve_spectra(
-        run.mz, run.intensity, basis, resolving_power_guess, fit_resolution, max_shift_ppm,
-        centroided=run.mode == "centroid", windows=_scan_windows(run), gaps=gaps,
-        resolving_power_model=resolving_power_model, robust=robust,
+        run.mz, run.intensity, basis, settings,
+        centroided=run.mode == "centroid", windows=_scan_windows(run),
     )  # fmt: skip
     _label_centroids(run, fits)
-    resolving_power = fits[0].resolving_power if fits else float(resolving_power_guess)
+    resolving_power = fits[0].resolving_power if fits else settings.resolving_power_guess
     return fits, resolving_power
 
 
-def deconvolve_run(
-    run,
-    system: ClusterSystem,
-    resolving_power_guess: float = 25000.0,
-    fit_resolution: bool = True,
-    max_shift_ppm: float = 20.0,
-    gaps: str = "censor",
-    resolving_power_model: str = "constant",
-    robust: bool = False,
-):
-    """Deconvolve an MS1 :class:`~intercluster.ingest.SpectraRun`.
+def deconvolve_run(run, system: ClusterSystem, settings: DeconvolutionSettings):
+    """Deconvolve an MS1 :class:`~intercluster.ingest.SpectraRun` on the 77 observables.
 
     A centroided run (``run.mode == "centroid"``) is fitted as sticks, with the same tables.
-    ``gaps``: how m/z inside the scan window that no point covers is treated
-    (:func:`prepare_spectrum`). Returns ``(intensities, qc, resolving_power)``.
+    ``settings``: as in :func:`deconvolve_spectra`. Returns ``(intensities, qc,
+    resolving_power)``.
     """
     basis = observable_basis(system)
-    fits, resolving_power = fit_run(
-        run, basis, resolving_power_guess, fit_resolution, max_shift_ppm, gaps,
-        resolving_power_model, robust,
-    )  # fmt: skip
+    fits, resolving_power = fit_run(run, basis, settings)
     intensities = intensities_table(run.times_min, fits, basis)
     qc = qc_table(run.times_min, run.native_ids, fits)
     worst = qc["residual_norm"].max()
@@ -923,17 +907,15 @@ def deconvolve_run(
 
 
 def deconvolve_cid_run(
-    run,
-    system: ClusterSystem,
-    resolving_power: float,
-    max_shift_ppm: float = 20.0,
-    gaps: str = "censor",
+    run, system: ClusterSystem, resolving_power: float, settings: DeconvolutionSettings
 ) -> pd.DataFrame:
     """Monomer fragment distributions of the MS2 spectra of a CID file.
 
     Each spectrum is fitted on the N+1 monomer patterns plus its precursor's pattern (the
-    dimer ion nearest the spectrum's selected-ion m/z), with its own calibration shift.
+    dimer ion nearest the spectrum's selected-ion m/z), with its own calibration shift, at
+    the MS1 file's ``resolving_power``; ``settings``: the shift range and the gap treatment.
     """
+    max_shift_ppm, gaps = settings.max_shift_ppm, settings.gaps
     from .validation import InputError
 
     fits, times, n_fragments, basis = [], [], 0, None

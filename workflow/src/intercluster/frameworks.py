@@ -36,6 +36,7 @@ import pandas as pd
 from scipy.stats import binom
 
 from .deconvolution import PatternBasis, deconvolve_spectra
+from .settings import DeconvolutionSettings
 from .system import SystemDefinition
 
 ION_FORM_INTENSITY_COLUMNS = [
@@ -70,18 +71,16 @@ def deconvolve_ion_forms(
     mz_list: list[np.ndarray],
     intensity_list: list[np.ndarray],
     system: SystemDefinition,
-    resolving_power_guess: float = 25000.0,
-    fit_resolution: bool = True,
-    max_shift_ppm: float = 20.0,
+    settings: DeconvolutionSettings,
+    *,
     centroided: bool = False,
     windows: list | None = None,
 ):
     """Fit every spectrum on the ion-form basis: ``(ion-form intensities, fits)``."""
     basis = ion_form_basis(system)
     fits = deconvolve_spectra(
-        mz_list, intensity_list, basis, resolving_power_guess, fit_resolution, max_shift_ppm,
-        centroided=centroided, windows=windows,
-    )  # fmt: skip
+        mz_list, intensity_list, basis, settings, centroided=centroided, windows=windows
+    )
     coef = np.array([f.coef for f in fits]).reshape(len(fits), basis.n_cols)
     return ion_form_intensities(times_min, coef, basis.labels), fits
 
@@ -368,31 +367,19 @@ def observable_intensities(
     return pd.DataFrame(dict(zip(INTENSITY_COLUMNS, values, strict=True)))
 
 
-def deconvolve_run_ion_forms(
-    run,
-    system: SystemDefinition,
-    resolving_power_guess: float = 25000.0,
-    fit_resolution: bool = True,
-    max_shift_ppm: float = 20.0,
-    gaps: str = "censor",
-    normalise_over: str = "observables",
-    resolving_power_model: str = "constant",
-    robust: bool = False,
-):
-    """Deconvolve an MS1 run over the system's ion forms.
+def deconvolve_run_ion_forms(run, system: SystemDefinition, settings: DeconvolutionSettings):
+    """Deconvolve an MS1 run over the system's ion forms, as ``settings`` say.
 
     Returns ``(ion_forms, intensities, qc, resolving_power)``: one row per time and ion form,
     the kinetic observables' sums (:func:`observable_intensities`, normalised over
-    ``normalise_over``; ``None`` for a system without a kinetic model) and the QC of
+    ``settings.normalise_over``; ``None`` for a system without a kinetic model) and the QC of
     :func:`intercluster.deconvolution.qc_table`.
     """
     from .deconvolution import fit_run, qc_table
 
     basis = ion_form_basis(system)
-    fits, resolving_power = fit_run(
-        run, basis, resolving_power_guess, fit_resolution, max_shift_ppm, gaps,
-        resolving_power_model, robust,
-    )  # fmt: skip
+    normalise_over = settings.normalise_over
+    fits, resolving_power = fit_run(run, basis, settings)
     coef = np.array([f.coef for f in fits]).reshape(len(fits), basis.n_cols)
     ion_forms = ion_form_intensities(run.times_min, coef, basis.labels)
     kinetic = system.kinetics.model_family != "none"

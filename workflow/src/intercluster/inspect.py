@@ -35,8 +35,9 @@ import pandas as pd
 
 from .ingest import SpectraRun, detect_mode, peak_shapes, read_runs
 from .isotopes import FWHM_TO_SIGMA
+from .settings import DeconvolutionSettings
 from .system import ClusterSystem, default_system, system_of_config
-from .validation import InputError, schema_defaults
+from .validation import InputError
 
 DEFAULT_CONFIG = "config.yaml"
 REPO_DIR = Path(__file__).resolve().parents[3]  # where resources/systems/ ships
@@ -86,7 +87,7 @@ DEFAULT_SOURCE = "the default demo's system file (no config.yaml here)"
 
 
 def load_system(config_path: str | None, cwd: Path | None = None):
-    """``(ClusterSystem, deconvolution section of the config, where they came from)``."""
+    """``(ClusterSystem, the config's DeconvolutionSettings, where they came from)``."""
     import yaml
 
     from .validation import validate_config
@@ -94,7 +95,7 @@ def load_system(config_path: str | None, cwd: Path | None = None):
     if config_path is None:
         candidate = (cwd or Path.cwd()) / DEFAULT_CONFIG
         if not candidate.is_file():
-            return default_system(), {}, DEFAULT_SOURCE
+            return default_system(), DeconvolutionSettings.schema_default(), DEFAULT_SOURCE
         config_path = str(candidate)
     path = Path(config_path)
     where = f"config ({config_path})"
@@ -110,7 +111,8 @@ def load_system(config_path: str | None, cwd: Path | None = None):
     validate_config(config, where=where)
     # The config's system file: from the current directory, the config's, or the workflow's.
     system_file = system_of_config(config, where, search_dirs=[path.parent, REPO_DIR])
-    return system_file.cluster_system(), config.get("deconvolution") or {}, where
+    deconvolution = DeconvolutionSettings.from_config(config["deconvolution"])
+    return system_file.cluster_system(), deconvolution, where
 
 
 def _summary(run: SpectraRun) -> LevelSummary:
@@ -157,7 +159,7 @@ def sticks_to_profile(mz, intensity, resolving_power: float, span=None):
 def inspect_file(
     path,
     system: ClusterSystem,
-    deconvolution: dict | None = None,
+    deconvolution: DeconvolutionSettings | None = None,
     system_source: str = DEFAULT_SOURCE,
 ) -> Inspection:
     """Read ``path`` (every ms level, any polarity) and make the quick look described above."""
@@ -169,10 +171,9 @@ def inspect_file(
         scan_shift,
     )
 
-    # the schema's defaults under whatever the config gives (validated configs have them all)
-    cfg = {**schema_defaults("deconvolution"), **(deconvolution or {})}
-    guess = float(cfg["resolving_power_guess"])
-    max_shift = float(cfg["max_shift_ppm"])
+    cfg = deconvolution or DeconvolutionSettings.schema_default()  # None: the workflow's
+    guess = cfg.resolving_power_guess
+    max_shift = cfg.max_shift_ppm
     runs, n_spectra = read_runs(path, polarity=None)
     basis = observable_basis(system)
     span = basis.mz_span
@@ -226,7 +227,7 @@ def inspect_file(
         if not np.isfinite(r0) or not 0.5 * guess <= r0 <= 2.0 * guess:
             r0 = guess
         # the same gap treatment as the workflow's deconvolution (sparse profiles)
-        spectrum = prepare_spectrum(mz, y, None, str(cfg["gaps"]))
+        spectrum = prepare_spectrum(mz, y, None, cfg.gaps)
         shift0 = scan_shift(spectrum, basis, r0, max_shift)
         r_fit = fit_resolving_power([spectrum], basis, r0, shift0, max_shift)
         shift0 = scan_shift(spectrum, basis, r_fit, max_shift)

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .observables import TmaxSettings
+from .settings import DeconvolutionSettings
 from .uncertainty import SIGMA_FLOOR_FRACTION, _coverage_ve, coverage_times, tmax_uncertainty_table
 
 __all__ = ["coverage_replica_table", "virtual_replica"]
@@ -25,7 +26,7 @@ def virtual_replica(
     times_min=None,
     convention: str = "S",
     settings: TmaxSettings | None = None,
-    deconvolution: dict | None = None,
+    deconvolution: DeconvolutionSettings | None = None,
     n_replicas: int = 200,
     block_length: int = 1,
     floor_fraction: float = SIGMA_FLOOR_FRACTION,
@@ -51,7 +52,8 @@ def virtual_replica(
     from .io import SYNTHETIC_LABEL
     from .virtual_experiment import simulate_sample, write_mzml
 
-    deconvolution = deconvolution or {}
+    # None: the workflow's deconvolution (the schema's), so replicas see the rule's front end
+    deconvolution = deconvolution or DeconvolutionSettings.schema_default()
     ve = {**ve, "seed": int(seed)}
     vs = simulate_sample(system, ve, sample, convention, times_min=times_min)
     if mzml_path is not None:
@@ -68,13 +70,7 @@ def virtual_replica(
             intensity=[s["intensity"] for s in vs.ms1],
             synthetic=True,
         )
-    intensities, _, _ = deconvolve_run(
-        run,
-        system,
-        float(deconvolution.get("resolving_power_guess", ve.get("resolving_power", 25000.0))),
-        bool(deconvolution.get("fit_resolving_power", True)),
-        float(deconvolution.get("max_shift_ppm", 20.0)),
-    )
+    intensities, _, _ = deconvolve_run(run, system, deconvolution)
     table = tmax_uncertainty_table(
         intensities, system.observables(), settings, n_replicas, block_length, seed,
         floor_fraction,
@@ -94,7 +90,8 @@ def coverage_replica_table(system, ve: Mapping, kinetics: dict, deconvolution: d
     times = coverage_times(ve["t_end_min"], settings.scan_interval_min)
     table = virtual_replica(
         system, ve, sample, settings.seed + int(replica), times,
-        convention=str(kinetics["convention"]), settings=tmax, deconvolution=deconvolution,
+        convention=str(kinetics["convention"]), settings=tmax,
+        deconvolution=DeconvolutionSettings.from_config(deconvolution),
         n_replicas=settings.bootstrap_replicas, block_length=uncertainty.block_length,
         floor_fraction=uncertainty.sigma_floor_fraction,
     )[1]  # fmt: skip

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "DeconvolutionSettings",
     "FiguresSettings",
     "FitSettings",
     "KineticsSettings",
@@ -36,6 +37,54 @@ def _defaults(section: str) -> dict:
 
 
 SOLVER_METHODS = ("fast", "reference")
+GAP_TREATMENTS = ("censor", "zero", "ignore")
+RESOLVING_POWER_MODELS = ("constant", "linear")
+NORMALISE_OVER = ("observables", "all_clusters")
+
+
+@dataclass(frozen=True)
+class DeconvolutionSettings:
+    """``deconvolution``: ingestion binning and the isotope-pattern fit of every spectrum.
+
+    The library's deconvolution functions (:mod:`intercluster.deconvolution`,
+    :func:`intercluster.frameworks.deconvolve_run_ion_forms`) take this object, so the
+    workflow, the tests and the benchmarks fit with the same values unless they say otherwise
+    (``dataclasses.replace(settings, resolving_power_model="constant")``).
+    """
+
+    time_bin_min: float  # sum consecutive spectra into bins of this width (0: off)
+    resolving_power_guess: float  # start of the per-file R search (or R when not fitted)
+    max_shift_ppm: float  # search range of the per-spectrum calibration shift
+    fit_resolving_power: bool  # fit R per file (else the guess is used)
+    gaps: str  # censor | zero | ignore (deconvolution.prepare_spectrum)
+    normalise_over: str  # the total of intensity_norm: observables | all_clusters
+    resolving_power_model: str  # constant | linear in m/z
+    robust: bool  # the robust pass: points no column explains get weight 0
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("gaps", GAP_TREATMENTS),
+                              ("resolving_power_model", RESOLVING_POWER_MODELS),
+                              ("normalise_over", NORMALISE_OVER)):  # fmt: skip
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+
+    @classmethod
+    def from_config(cls, deconvolution: dict) -> DeconvolutionSettings:
+        return cls(
+            time_bin_min=float(deconvolution["time_bin_min"]),
+            resolving_power_guess=float(deconvolution["resolving_power_guess"]),
+            max_shift_ppm=float(deconvolution["max_shift_ppm"]),
+            fit_resolving_power=bool(deconvolution["fit_resolving_power"]),
+            gaps=str(deconvolution["gaps"]),
+            normalise_over=str(deconvolution["normalise_over"]),
+            resolving_power_model=str(deconvolution["resolving_power_model"]),
+            robust=bool(deconvolution["robust"]),
+        )
+
+    @classmethod
+    def schema_default(cls) -> DeconvolutionSettings:
+        """The settings of a config without a ``deconvolution`` section (the workflow's)."""
+        return cls.from_config(_defaults("deconvolution"))
 
 
 @dataclass(frozen=True)
