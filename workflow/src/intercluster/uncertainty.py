@@ -630,6 +630,8 @@ def weighted_fit_fields(
     results = profile_results(weighted, c_nM=c_nM, confidence=confidence, names=names)
     section["not_profiled"] = skipped
     section["profiles"] = {name: r.as_dict() for name, r in results.items()}
+    # at the grid's resolution too: an interval narrower than a step is not a measurement
+    section["intervals_grid"] = {name: [r.grid_low, r.grid_high] for name, r in results.items()}
     return {**best_json_fields(results), "weighted": section}
 
 
@@ -734,6 +736,9 @@ class ProfileResult:
     ``resolved`` is False when no grid value but the best one lies below the threshold:
     the interval is then narrower than one grid step and its ends are only the linear
     interpolation between the best value and its neighbours (a finer grid measures it).
+    ``grid_low``/``grid_high`` give the interval at the grid's resolution, a conservative
+    bracket: each end is the first grid value outside the threshold (None when open), the
+    same rule as ``fit.interval_from_profile``'s crossings but without the interpolation.
     """
 
     name: str
@@ -746,6 +751,8 @@ class ProfileResult:
     high_edge: float | None
     label: str
     resolved: bool = True
+    grid_low: float | None = None
+    grid_high: float | None = None
 
     def contains(self, value: float) -> bool:
         """Whether ``value`` lies in the interval (open ends reach to the grid edge)."""
@@ -759,6 +766,7 @@ class ProfileResult:
             "label": self.label,
             "interval": [self.low, self.high],
             "resolved": bool(self.resolved),
+            "interval_grid": [self.grid_low, self.grid_high],
             "level": float(self.level),
             "profile": [
                 {"value": float(v), "chi2_min": float(c) if np.isfinite(c) else None}
@@ -767,9 +775,31 @@ class ProfileResult:
         }
 
 
+def grid_bracket(values, prof, level: float) -> tuple[float | None, float | None]:
+    """The interval at the grid's resolution: around the profile minimum, the first grid
+    value on each side whose profile lies above ``level`` (failed values count as above);
+    None where the profile stays below it up to the grid edge (an open end)."""
+    values = np.asarray(values, float)
+    prof = np.asarray(prof, float)
+    inside = np.isfinite(prof) & (prof <= level)
+    if not np.isfinite(prof).any():
+        return None, None
+    best = int(np.nanargmin(np.where(np.isfinite(prof), prof, np.inf)))
+    lo = best
+    while lo > 0 and inside[lo - 1]:
+        lo -= 1
+    hi = best
+    while hi < prof.size - 1 and inside[hi + 1]:
+        hi += 1
+    low = float(values[lo - 1]) if lo > 0 else None
+    high = float(values[hi + 1]) if hi < prof.size - 1 else None
+    return low, high
+
+
 def profile_result(name: str, values: np.ndarray, prof: np.ndarray, level: float) -> ProfileResult:
-    """Interval and label of one profile at ``level``."""
+    """Interval, its grid bracket and the label of one profile at ``level``."""
     iv = fit.interval_from_profile(values, prof, level)
+    grid_low, grid_high = grid_bracket(values, prof, level)
     return ProfileResult(
         name=name,
         values=np.asarray(values, float),
@@ -781,6 +811,8 @@ def profile_result(name: str, values: np.ndarray, prof: np.ndarray, level: float
         high_edge=iv["high"],
         label=identifiability_label(prof, level),
         resolved=bool(np.sum(np.asarray(prof, float) <= level) > 1),
+        grid_low=grid_low,
+        grid_high=grid_high,
     )
 
 
@@ -1237,7 +1269,7 @@ def compare_models(
         )
         statements.append(
             f"model {m}: weighted chi2 {c:.4g} for {n_residuals} observables, {verdict}; "
-            f"ΔAIC {d:.3g}, Akaike weight {w:.3g}, p {'<=' if pv <= p_floor else '='} {pv:.3g}"
+            f"ΔAIC {d:.3g}, Akaike weight {w:.3g}, p {'<=' if p_floor > 0 and pv <= p_floor else '='} {pv:.3g}"
         )
     return pd.DataFrame(
         {
