@@ -147,7 +147,7 @@ def main() -> None:
     by_points(warm.head(2), settings, options)
 
     print(f"one sample (40:40 nmol/L), model {MODEL}, {TIMES_MIN.size} time points, rtol "
-          f"{options['rtol']:g}, atol {options['atol']:g}; CPU-seconds of one process")  # fmt: skip
+          f"{options.rtol:g}, atol {options.atol:g}; CPU-seconds of one process")  # fmt: skip
     results = {}
     paper = fit.grid_points(grid(13))
     orbit_13, t_orbit_13 = cpu(by_orbits, paper, settings, options)

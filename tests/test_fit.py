@@ -59,8 +59,35 @@ def test_interval_from_profile_interpolates_in_log_and_flags_open_ends():
     assert iv["low"] == pytest.approx(10**-1.75, rel=1e-9)
     assert iv["high"] == pytest.approx(10**-1.25, rel=1e-9)
     assert not iv["low_open"] and not iv["high_open"]
+    # the grid bracket: the first grid values outside the threshold (10^-1.75 is on it)
+    assert iv["low_grid"] == pytest.approx(10**-2.0, rel=1e-9)
+    assert iv["high_grid"] == pytest.approx(10**-1.0, rel=1e-9)
     iv = fit.interval_from_profile(values, prof, 100.0)
     assert iv["low_open"] and iv["high_open"]
+    assert iv["low_grid"] is None and iv["high_grid"] is None
+
+
+def test_interval_narrower_than_a_grid_step_keeps_a_grid_bracket():
+    """Only the best grid value below the threshold: the interpolated ends lie within one
+    step of it, the bracket is its two neighbours; a point between grid values, inside the
+    bracket but outside the interpolated ends, is in the box, a point beyond is not."""
+    values = 10.0 ** np.arange(-3, 0.01, 0.25)
+    prof = 100.0 * (np.log10(values) + 1.5) ** 2 + 1.0  # steep: only 10^-1.5 below 1.1
+    iv = fit.interval_from_profile(values, prof, 1.1)
+    assert np.log10(iv["high"]) - np.log10(iv["low"]) < 0.25
+    assert iv["low_grid"] == pytest.approx(10**-1.75)
+    assert iv["high_grid"] == pytest.approx(10**-1.25)
+    intervals = dict.fromkeys(fit.RATE_CONSTANTS, iv)
+    between = dict.fromkeys(fit.RATE_CONSTANTS, 10**-1.4)  # beyond iv["high"], inside bracket
+    assert between["k_ex"] > iv["high"]
+    assert all(fit.in_interval_box(intervals, between).values())
+    beyond = {**between, "k_diss": 10**-1.2}
+    assert fit.in_interval_box(intervals, beyond) == {"k_dim": True, "k_diss": False, "k_ex": True}
+    # an open end bounds nothing on its side
+    open_low = fit.interval_from_profile(values, (np.log10(values) + 3) ** 2 + 1.0, 1.1)
+    assert open_low["low_open"] and open_low["low_grid"] is None
+    assert fit.in_interval_box(dict.fromkeys(fit.RATE_CONSTANTS, open_low),
+                               dict.fromkeys(fit.RATE_CONSTANTS, 1e-9))["k_ex"]  # fmt: skip
 
 
 def _experiment(seed=20210513, **kwargs):
@@ -327,26 +354,41 @@ def test_zoom_intervals_use_the_coarse_end_beyond_the_box():
     assert best["zoom"]["best"]["chi2"] == pytest.approx(1.0)
 
 
+def test_zoom_interval_at_its_box_takes_the_coarse_bracket_not_a_narrower_crossing():
+    """A zoom still below the threshold at its box edge, around a coarse interval narrower
+    than a grid step: the coarse crossings lie inside the box (they would shrink what the zoom
+    measured), so the ends become the coarse grid bracket (first grid values outside)."""
+    points = fit.grid_points(DEFAULT_GRID)
+    axes = fit.grid_axes(DEFAULT_GRID)
+    centre = (1e-2, 10**-1.25, 10**-1.5)
+    logs = np.log10(points[["k_dim", "k_diss", "k_ex"]].to_numpy())
+    chi2 = _chi2_of(points, 1.0 + 100 * np.sum((logs - np.log10(centre)) ** 2, axis=1))
+    settings = fit.ZoomSettings(enabled=True, step_decades=0.05, half_width_steps=1, max_centres=3)
+    zoom_pts = fit.zoom_points(chi2, DEFAULT_GRID, 0.10, settings)
+    zoom_chi2 = _chi2_of(zoom_pts, np.ones(len(zoom_pts)))  # flat over the whole box
+    best = fit.best_fit(chi2, axes, **INTERVALS, zoom_chi2=zoom_chi2, zoom_settings=settings)
+    for name, c in zip(fit.RATE_CONSTANTS, centre, strict=True):
+        coarse, zoomed = best["intervals_coarse"][name], best["intervals"][name]
+        assert coarse["high"] < c * 10**0.05  # the crossing: inside the box's first fine step
+        assert zoomed["low_from"] == zoomed["high_from"] == "coarse_grid"
+        assert zoomed["low"] == pytest.approx(c * 10**-0.25) == coarse["low_grid"]
+        assert zoomed["high"] == pytest.approx(c * 10**0.25) == coarse["high_grid"]
+
+
 @pytest.mark.slow
 def test_zoom_on_the_40_40_sample_stays_inside_the_coarse_interval_box():
-    """The paper's 13^3 grid on a 40:40 virtual experiment (model 3; the noisy stand-in of
-    fit_helpers, no MS in the loop), then the zoom with the settings of config.yaml fit.zoom:
-    its chi² is not worse than the coarse optimum's, and its best point lies inside
-    the coarse interval box *as far as the coarse grid resolves it*: between the grid values
-    next outside the interval's ends.
+    """The issue's acceptance, literally: on a 40:40 virtual experiment (model 3, the paper's
+    13^3 grid; the noisy stand-in of fit_helpers, no MS in the loop) the zoom with the
+    settings of config.yaml fit.zoom finds a best point inside the coarse grid's interval box
+    and a chi² <= the coarse optimum's.
 
-    The interpolated coarse ends themselves cannot hold it. On the demo's own 40:40 sample
-    (model 3) only the best grid value's profile is below the threshold 12.04 (= 1.1 x
-    10.94): its neighbours' are 103.5 and 15.4 along k_dim, 62.2 and 15.4 along k_diss, so
-    the coarse intervals are narrower than one grid step (k_dim 9.93e-3..1.15e-2, k_diss
-    5.56e-2..6.48e-2: 0.06-0.07 decades against a step of 0.25). The zoom's best (chi² 9.47)
-    is at k_dim 8.91e-3, k_diss 4.47e-2, k_ex 3.16e-2: 0.05 and 0.10 decades off the coarse
-    best along the k_dim-k_diss valley, which runs diagonally between the grid points, and
-    so outside those two intervals (k_ex is inside). A parabola through the coarse profile
-    does not help: its vertex along k_dim is at 10^-1.89, on the other side of the grid
-    point from the zoom's 10^-2.05. The coarse profile next to the optimum is a minimum
-    over the coarse values of the other two constants, which miss the valley; the grid
-    resolves the optimum to a grid step, not to the width of its own interval."""
+    The box is the grid-resolution bracket of the coarse intervals (``low_grid``/``high_grid``
+    of fit.interval_from_profile: the first grid value outside the threshold on each side).
+    The interpolated ends cannot hold it: only the best grid value's profile lies below the
+    threshold, so they are narrower than one grid step, while the k_dim-k_diss valley runs
+    diagonally between grid points and the zoom's best lies off them.
+    Negative control: the box of a wrong point (the coarse table with another point made the
+    best, two grid steps away along k_ex) does not contain the zoom's best."""
     from pathlib import Path
 
     import yaml
@@ -373,14 +415,26 @@ def test_zoom_on_the_40_40_sample_stays_inside_the_coarse_interval_box():
     best = fit.best_fit(chi2, fit.grid_axes(grid), delta_rel=delta, f_confidence=0.95,
                         zoom_chi2=zoom_chi2, zoom_settings=settings)  # fmt: skip
     zoom_best = best["zoom"]["best"]
-    axes = fit.grid_axes(grid)
-    for name in ("k_dim", "k_diss", "k_ex"):
-        iv = best["intervals_coarse"][name]
-        below = axes[name][axes[name] <= iv["low"] * (1 + 1e-9)].max()
-        above = axes[name][axes[name] >= iv["high"] * (1 - 1e-9)].min()
-        assert below * (1 - 1e-9) <= zoom_best[name] <= above * (1 + 1e-9), name
+    coarse_iv = best["intervals_coarse"]
+    assert fit.in_interval_box(coarse_iv, zoom_best) == dict.fromkeys(fit.RATE_CONSTANTS, True)
+    assert best["zoom"]["best_in_coarse_box"] == dict.fromkeys(fit.RATE_CONSTANTS, True)
+    assert zoom_best["chi2"] <= best["chi2"]
+    for name in fit.RATE_CONSTANTS:
+        iv = coarse_iv[name]  # a bracket, not a point: both ends on the grid, around the best
+        assert iv["low_grid"] < best[name] < iv["high_grid"], name
+        assert np.isclose(fit.grid_axes(grid)[name], iv["low_grid"], rtol=1e-12).any()
         # the intervals are now the zoom's, around its own best point
         zoom_iv = best["intervals"][name]
         assert zoom_iv["low"] * (1 - 1e-9) <= zoom_best[name] <= zoom_iv["high"] * (1 + 1e-9)
-    assert zoom_best["chi2"] <= best["chi2"]
+    # negative control: the box around a wrong point
+    step = float(np.diff(np.log10(fit.grid_axes(grid)["k_ex"]))[0])
+    wrong = chi2.copy()
+    target = np.isclose(wrong["k_dim"], best["k_dim"]) & np.isclose(
+        wrong["k_diss"], best["k_diss"]) & np.isclose(
+        np.log10(wrong["k_ex"]), np.log10(best["k_ex"]) + 2 * step)  # fmt: skip
+    assert target.sum() == 1
+    wrong.loc[target, "chi2"] = 0.5 * best["chi2"]
+    wrong_iv = fit.profile_intervals(wrong, delta)
+    inside = fit.in_interval_box(wrong_iv, zoom_best)
+    assert not inside["k_ex"], wrong_iv["k_ex"]
     assert best["zoom"]["n_failed"] == 0 and len(zoom_chi2) >= 11**3

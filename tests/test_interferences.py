@@ -22,14 +22,18 @@ from intercluster import frameworks as fw
 from intercluster.ingest import read_spectra
 from intercluster.observables import (
     TmaxSettings,
+    dimer_response_row,
     estimate_dimer_response,
+    experiment_matrix,
     experiment_times,
     experimental_tmax,
+    peak_finder,
     tmax_of,
 )
 from intercluster.records import RateConstants
 from intercluster.settings import DeconvolutionSettings
 from intercluster.system import ClusterSystem, load_system
+from intercluster.validation import load_sample_sheet
 from intercluster.virtual_experiment import simulate_sample, simulate_truth, write_mzml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -166,22 +170,63 @@ def _tmax_errors(intensities, vs, settings) -> tuple[np.ndarray, np.ndarray, np.
     return np.abs(exp["t_max_min"] - truth["t_max_min"]).to_numpy(), above, pronounced
 
 
+def _plateau_depth(intensities, vs, settings, shift_min: float = 0.0) -> np.ndarray:
+    """Per observable: how far below its own peak the (smoothed, noise-free) truth lies at
+    the estimated t_max, in units of the noise of the smoothed measured curve (the sd of
+    smoothed measured minus smoothed truth over the record): what the peak rule sees.
+    ``shift_min`` moves the estimates (the negative control)."""
+    observables = ClusterSystem.from_config(cluster_of(CONFIG)).observables()
+    species = observables["species"].tolist()
+    times, truth = experiment_matrix(vs.observables, species)
+    _, measured = experiment_matrix(intensities, species)
+    finder = peak_finder(times, settings.smoothing_min)
+    s_truth, s_measured = finder.smooth(truth), finder.smooth(measured)
+    t_est, _ = finder.tmax(measured, settings.peak_tolerance_rel)
+    _, peak = finder.tmax(truth, settings.peak_tolerance_rel)
+    t_est = np.clip(t_est + shift_min, times[0], times[-1])
+    at_est = np.array([np.interp(t, times, s_truth[:, j]) for j, t in enumerate(t_est)])
+    noise = np.std(s_measured - s_truth, axis=0)
+    return (peak - at_est) / noise
+
+
 def test_tmax_within_one_scan_interval(mixed):
-    """Observables with a pronounced maximum: t_max within one scan interval of the truth.
-    Those on a plateau near equilibrium (t_max near the end) are noise-limited even in
-    clean spectra (several minutes): there the largest error may exceed the clean spectra's
-    largest by at most one scan interval."""
+    """t_max within one scan interval of the truth (the same rule on the noise-free truth at
+    the scan times), for every observable with a pronounced maximum.
+
+    The others above 1 % (16 of 62 here) sit on a plateau: they approach equilibrium (t_max
+    at or near the end) or pass through a maximum so broad that the truth stays within a
+    few tenths of a per cent of its peak for 5-20 min, while the noise of the smoothed
+    measured curve is 0.1-0.5 % of the peak. The time of the maximum of such a curve is not
+    determined by the data to one scan interval, by any estimator of the maximum: a
+    different noise realisation moves it across the plateau (the clean spectra, without
+    any interference, miss by up to ~5 min). For those of them beyond one scan interval
+    (6 here) the test asserts what the data do determine: the estimated t_max lies where the
+    truth is within 2 noise sd of its peak (on the plateau, not beside it; measured: within
+    1.6 sd; estimates 10 min early would not be), and the largest error is no worse than
+    the clean spectra's plus one scan interval."""
     settings = _settings(DIMER_RESPONSE)
     on, above, pronounced = _tmax_errors(mixed["on"][1], mixed["vs"], settings)
+    depth = _plateau_depth(mixed["on"][1], mixed["vs"], settings)
+    plateau = above & ~pronounced
     off, _, _ = _tmax_errors(mixed["off"][1], mixed["vs"], settings)
     clean, clean_above, _ = _tmax_errors(mixed["clean"][1], mixed["clean_vs"], _settings(1.0))
     print(f"{above.sum()} observables above 1 %, {pronounced.sum()} with a pronounced maximum: "
           f"t_max max |error| {on[pronounced].max():.3f} min (corrections off "
           f"{off[pronounced].max():.3f}); all above 1 %: {on[above].max():.3f} min, clean "
           f"spectra {clean[clean_above].max():.3f} min")  # fmt: skip
+    missed = plateau & (on > SCAN_MIN)
+    print(f"plateau observables: {plateau.sum()}, {missed.sum()} beyond one scan interval; "
+          f"there the truth at the estimate is below its peak by at most "
+          f"{depth[missed].max() if missed.any() else 0:.2f} noise sd")  # fmt: skip
     assert pronounced.sum() >= 20
     assert on[pronounced].max() <= SCAN_MIN
     assert on[above].max() <= clean[clean_above].max() + SCAN_MIN
+    # beyond one scan interval only on the plateau, where the data cannot tell
+    assert np.all(depth[missed] < 2.0)
+    # negative control: estimates 10 min early would be off most of those plateaus
+    early = _plateau_depth(mixed["on"][1], mixed["vs"], settings, shift_min=-10.0)
+    print(f"10 min early: {np.sum(early[missed] >= 2.0)} of {missed.sum()} off the plateau")
+    assert np.mean(early[missed] >= 2.0) > 0.5
 
 
 @pytest.fixture(scope="module")
@@ -221,6 +266,72 @@ def test_grid_fit_recovers_the_truth(mixed, grid):
           f"k_ex {ex:+.2f} steps, k_dim:k_diss {ratio:+.2f} steps")  # fmt: skip
     assert abs(ex) < 0.5  # the grid value nearest the truth's k_ex
     assert abs(ratio) < 1.5  # within one grid step
+
+
+def test_dimer_response_estimated_against_the_best_grid_fit(mixed, grid):
+    """As rule dimer_response does it: the best grid point's trajectories on the simulation's
+    own output grid (interpolated to the scans) against the deconvolved intensities. The
+    best grid point is not the truth (k_dim and k_diss may sit a step off), so the tolerance
+    is wider than against the truth's own simulation below."""
+    system, chunk = grid
+    exp_tmax = experimental_tmax(mixed["on"][1], system.observables(), _settings(DIMER_RESPONSE))
+    best = fit.ranked(fit.chi2_table({SAMPLE: (chunk, exp_tmax)})).iloc[0]
+    network = fit.network_for(3, cluster_of(CONFIG), CONFIG["kinetics"])
+    conditions = fit.Conditions.from_dict(
+        {**CONFIG["virtual_experiment"]["samples"][SAMPLE], "dead_time_s": 20.0,
+         "second_dimer_fraction": SECOND_DIMER}
+    )  # fmt: skip
+    step = float(CONFIG["kinetics"]["output_step_min"])
+    times = np.arange(0.0, float(CONFIG["kinetics"]["t_end_min"]) + 0.5 * step, step)
+    trajectories, _ = fit.best_trajectories(
+        network, system.observables(), RateConstants.from_dict(best), conditions, times,
+        options=fit.simulator_options(CONFIG["kinetics"]),
+    )  # fmt: skip
+    row = dimer_response_row(SAMPLE, mixed["on"][1], trajectories, system.observables(), 1.0)
+    print(f"dimer response against the best grid point: {row['dimer_response_estimated']:.3f} "
+          f"(truth {DIMER_RESPONSE}; {row['n_times']} times from {row['late_from_min']} min)")
+    assert row["dimer_response_estimated"] == pytest.approx(DIMER_RESPONSE, rel=0.1)
+    assert row["dimer_response_used"] == 1.0 and row["n_times"] >= 25
+    clean = dimer_response_row(SAMPLE, mixed["clean"][1], trajectories, system.observables(), 1.0)
+    assert clean["dimer_response_estimated"] > 0.85  # response-1 spectra are not read as 0.7
+
+
+def test_sheet_dimer_response_changes_only_its_sample(tmp_path):
+    """The sheet column reaches the simulations of its own sample only; an empty cell keeps
+    the global fit.tmax.dimer_response."""
+    (tmp_path / "a.mzML").write_text("")
+    head = "sample\tmzml\tag_nM\tau_nM\tdimer_response\n"
+    sheets = {
+        "column": head + "a\ta.mzML\t40\t40\t0.5\nb\ta.mzML\t80\t40\t\n",
+        "none": head + "a\ta.mzML\t40\t40\t\nb\ta.mzML\t80\t40\t\n",
+    }
+    network = fit.network_for(3, cluster_of(CONFIG), CONFIG["kinetics"])
+    times = np.arange(0.0, 60.0 + 1e-9, float(CONFIG["virtual_experiment"]["scan_interval_min"]))
+    tmax = {}
+    for name, text in sheets.items():
+        path = tmp_path / f"{name}.tsv"
+        path.write_text(text)
+        sheet = load_sample_sheet(path)
+        for sample, row in sheet.iterrows():
+            conditions = fit.Conditions.from_dict({  # as the workflow's conditions_of
+                "ag_nM": row["ag_nM"], "au_nM": row["au_nM"], "dead_time_s": row["dead_time_s"],
+                "second_dimer_fraction": row["second_dimer_fraction"],
+                "dimer_response": row["dimer_response"],
+            })  # fmt: skip
+            status, _, tmax[name, sample] = fit.simulate_tmax(
+                network, RateConstants.from_dict(TRUTH), conditions, times, _settings(1.0)
+            )
+            assert status == "ok"
+    moved = np.abs(tmax["column", "a"] - tmax["none", "a"]).max()
+    print(f"sheet dimer_response 0.5: sample a's t_max move by up to {moved:.2f} min")
+    assert moved > 0.1  # the column is used (t_max are continuous: 0 if it were not) ...
+    np.testing.assert_array_equal(tmax["column", "b"], tmax["none", "b"])  # ... for a only
+    # the column acts as the global setting would for that sample
+    a = fit.Conditions.from_dict({**CONFIG["virtual_experiment"]["samples"][SAMPLE],
+                                  "dead_time_s": 20.0})  # fmt: skip
+    _, _, global_05 = fit.simulate_tmax(network, RateConstants.from_dict(TRUTH), a, times,
+                                        _settings(0.5))  # fmt: skip
+    np.testing.assert_allclose(tmax["column", "a"], global_05)
 
 
 def test_dimer_response_estimated_from_the_data(mixed):
@@ -312,3 +423,46 @@ def test_fit_corrections_tolerate_more(item, ve_value, fit_on):
     assert errors["on"] < 0.01 * scan
     if item == "dimer response":
         assert errors["off"] > scan
+
+
+def test_qc_figure_refits_as_the_deconvolution_did(mixed, tmp_path):
+    """The QC figure's refit of the worst spectrum: on the ion-form basis (trimer columns
+    included), with the file's R(m/z) and the robust pass, it reproduces the
+    deconvolution's residual and unexplained fraction; its model curve is the fit's (the
+    R slope included); the figure marks the unexplained features with their m/z and shows
+    R(m/z)."""
+    from intercluster import figures
+    from intercluster.deconvolution import prepare_spectrum
+    from intercluster.frameworks import ion_form_basis
+    from intercluster.spectrum_model import fitted_spectrum, qc_spectrum, worst_spectrum
+
+    qc, run = mixed["on"][2], mixed["run"]
+    pick = worst_spectrum(qc)
+    row = qc.iloc[pick]
+    prepared = prepare_spectrum(run.mz[pick], run.intensity[pick], None, "censor")
+    basis = ion_form_basis(load_system(AG25))
+    settings = replace(DeconvolutionSettings.from_config(CONFIG["deconvolution"]), **ON)
+    view = qc_spectrum(prepared, row, basis, settings, pick)
+    print(f"QC refit of spectrum {pick}: residual {view.fit.residual_norm:.4f} (qc.tsv "
+          f"{row['residual_norm']:.4f}), unexplained {view.fit.unexplained_fraction:.4f} "
+          f"(qc.tsv {row['unexplained_fraction']:.4f}); {view.record()['ion_forms_by_kind']}")
+    assert view.fit.residual_norm == pytest.approx(row["residual_norm"], rel=1e-3)
+    assert view.fit.unexplained_fraction == pytest.approx(row["unexplained_fraction"], rel=1e-2)
+    assert (view.sticks["kind"] == "trimer").sum() > 10
+    assert any(kind == "trimer" for kind, _ in view.components.values())
+    rss = float(np.square(prepared.y - view.model).sum())
+    assert rss == pytest.approx(view.fit.rss, rel=1e-6)  # the curve drawn is the fit's
+    constant_r = replace(view.fit, resolving_power_slope=0.0)
+    flat = fitted_spectrum(prepared.mz, constant_r, basis, width=prepared.width)[0]
+    assert float(np.square(prepared.y - flat).sum()) > 1.05 * rss  # control: R slope matters
+    marked = [float(v) for v in str(row["unexplained_mz"]).split(";")]
+    assert [x for x, _ in view.unexplained] == pytest.approx(marked, abs=0.01)
+    assert sum(share for _, share in view.unexplained) <= view.fit.unexplained_fraction
+    mz, r = view.resolving_power_curve
+    assert r[0] > r[-1]  # R falls with m/z, as rendered (-8 % per 1000 Th)
+    system = ClusterSystem.from_config(cluster_of(CONFIG))
+    fig = figures.figure_deconvolution_qc_of(view, figures.qc_title("QC", view), True, system)
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert all(any(t.startswith(f"{x:.1f}") for t in texts) for x in marked)
+    assert any(ax.get_ylabel().startswith("R = ") for ax in fig.axes)
+    figures.save_figure(fig, tmp_path / "qc.png", tmp_path / "qc.pdf", dpi=60)

@@ -126,6 +126,7 @@ def test_config_conditions_follow_the_system(config):
 
 HEAD = "sample\tmzml\tag_nM\tau_nM\n"
 HEAD_DT = "sample\tmzml\tag_nM\tau_nM\tdead_time_s\n"
+HEAD_DR = "sample\tmzml\tag_nM\tau_nM\tdimer_response\n"
 
 
 def _sheet(tmp_path: Path, text: str) -> Path:
@@ -161,6 +162,15 @@ def test_sheet_condition_column_names_replicate_runs(tmp_path):
     assert sheet["condition"].tolist() == ["c40", "c40", None]
 
 
+def test_sheet_dimer_response_column_empty_means_the_global_one(tmp_path):
+    text = HEAD_DR + "r1\ta.mzML\t40\t40\t0.7\nr2\ta.mzML\t40\t40\t\n"
+    sheet = load_sample_sheet(_sheet(tmp_path, text))
+    assert sheet["dimer_response"].tolist() == [0.7, None]
+    # a sheet without the column: every sample takes the global fit.tmax.dimer_response
+    bare = load_sample_sheet(_sheet(tmp_path, HEAD + "x\ta.mzML\t40\t40\n"))
+    assert bare.loc["x", "dimer_response"] is None
+
+
 def test_sheet_accepts_inner_dots_and_names_that_differ_in_more_than_case(tmp_path):
     """The control of the two name rules below: only a leading '.' and case-only twins fail."""
     (tmp_path / "a.mzML").write_text("")
@@ -187,6 +197,8 @@ def test_sheet_accepts_inner_dots_and_names_that_differ_in_more_than_case(tmp_pa
         (HEAD, "has no samples"),
         (HEAD + "x\tmissing.mzML\t40\t40\n", "mzml file"),
         (HEAD + "x\ta.mzML\t0\t0\n", "ag_nM + au_nM must be > 0"),
+        (HEAD_DR + "x\ta.mzML\t40\t40\t0\n", "line 2: dimer_response"),
+        (HEAD_DR + "x\ta.mzML\t40\t40\thalf\n", "dimer_response = 'half': must be a number"),
     ],
 )
 def test_bad_sheet_names_line_and_field(tmp_path, text, expected):

@@ -119,6 +119,8 @@ def conditions_of(wildcards):
         **{column: float(row[column]) for column in CONCENTRATION_COLUMNS},
         "dead_time_s": float(row["dead_time_s"]),
         "second_dimer_fraction": float(row["second_dimer_fraction"]),
+        # None: the global fit.tmax.dimer_response (intercluster.observables.dimer_response_of)
+        "dimer_response": row["dimer_response"],
     }
 
 

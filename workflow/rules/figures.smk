@@ -239,6 +239,7 @@ rule figure_deconvolution_qc:
         "../../envs/figures.yaml"
     params:
         sample=this_sample_info,
+        system=SYSTEM.source,
         cluster=CLUSTER,
         deconvolution=config["deconvolution"],
         figures=FIG_CFG,
@@ -250,6 +251,7 @@ rule report_tables:
     input:
         best=best_fit_tables,
         plausibility=plausibility_tables,
+        dimer_response=dimer_response_tables,
         runs=runs_of_all,
         comparison=expand(
             "results/fit/{fit_sample}/model_comparison.md", fit_sample=FIT_SAMPLES

@@ -222,6 +222,7 @@ def report_table_files(wildcards):
             m: {
                 "best": f"results/fit/{s}/model{m}/best.json",
                 "plausibility": f"results/plausibility/{s}/model{m}.json",
+                "dimer_response": f"results/fit/{s}/model{m}/dimer_response.tsv",
             }
             for m in FIT_MODELS
         }
@@ -237,6 +238,11 @@ def best_fit_tables(wildcards):
 def plausibility_tables(wildcards):
     files = report_table_files(wildcards).values()
     return [paths["plausibility"] for models in files for paths in models.values()]
+
+
+def dimer_response_tables(wildcards):
+    files = report_table_files(wildcards).values()
+    return [paths["dimer_response"] for models in files for paths in models.values()]
 
 
 # --- params functions -------------------------------------------------------------------

@@ -14,19 +14,20 @@ scattergather:
 # --- rules ------------------------------------------------------------------------------
 
 
+# One job for every sample (TMAX_ITEMS; a sample's t_max and σ take less than a start-up).
 rule fit_tmax_experiment:
     input:
-        intensities=fit_intensities_of_sample,
-        replicates=fit_replicate_intensities_of,
+        items_inputs(TMAX_ITEMS),
     output:
-        tmax="results/fit/{sample}/tmax_experiment.tsv",
+        tmax=expand("results/fit/{sample}/tmax_experiment.tsv", sample=SAMPLES),
     log:
-        "logs/fit/tmax_experiment/{sample}.log",
+        "logs/fit/tmax_experiment.log",
     benchmark:
-        "results/benchmarks/fit_tmax_experiment/{sample}.tsv"
+        "results/benchmarks/fit_tmax_experiment/all.tsv"
     conda:
         "../../envs/fit.yaml"
     params:
+        per_item=TMAX_ITEMS,
         cluster=CLUSTER,
         tmax=config["fit"]["tmax"],
         uncertainty=config["fit"]["uncertainty"],
@@ -192,3 +193,28 @@ rule plausibility_summary:
         "../../envs/fit.yaml"
     script:
         "../scripts/plausibility_summary.py"
+
+
+# The dimer response of every sample of a fit, estimated from its data against the best fit
+# (the equilibrium dimer:monomer ratio; intercluster.observables.dimer_response_row).
+rule dimer_response:
+    input:
+        items_inputs(DIMER_RESPONSE_ITEMS),
+    output:
+        tsv=expand(
+            "results/fit/{fit_sample}/model{model}/dimer_response.tsv",
+            fit_sample=FITS,
+            model=FIT_MODELS,
+        ),
+    log:
+        "logs/fit/dimer_response.log",
+    benchmark:
+        "results/benchmarks/dimer_response/all.tsv"
+    conda:
+        "../../envs/fit.yaml"
+    params:
+        per_item=DIMER_RESPONSE_ITEMS,
+        tmax=config["fit"]["tmax"],
+        cluster=CLUSTER,
+    script:
+        "../scripts/dimer_response.py"

@@ -199,6 +199,23 @@ PLAUSIBILITY_ITEMS = fit_items(
     outputs={"json": "results/plausibility/{fit_sample}/model{model}.json"},
     params={"conditions": fit_conditions_param},
 )
+# one job for every fit and model: reading two tables per sample is less than a start-up
+DIMER_RESPONSE_ITEMS = stage_items(
+    lambda wildcards: {
+        f"{s}/model{m}": {"fit_sample": s, "model": str(m)}
+        for s in FITS
+        for m in FIT_MODELS
+    },
+    inputs={
+        "intensities": fit_intensities_of,
+        "trajectories": lambda w: [
+            f"results/fit/{w.fit_sample}/model{w.model}/best_simulation/{s}.tsv"
+            for s in samples_of_fit(w.fit_sample)
+        ],
+    },
+    outputs={"tsv": "results/fit/{fit_sample}/model{model}/dimer_response.tsv"},
+    params={"samples": fit_samples_param, "conditions": fit_conditions_param},
+)
 
 
 def fit_intensities_of_sample(wildcards):
@@ -248,6 +265,11 @@ def fit_targets():
         model=FIT_MODELS,
     )
     targets.append("results/plausibility/summary.md")
+    targets += expand(
+        "results/fit/{fit_sample}/model{model}/dimer_response.tsv",
+        fit_sample=fit_samples,
+        model=FIT_MODELS,
+    )
     # best fits simulated at their own samples' conditions (all samples for the joint fit)
     for fit_sample in fit_samples:
         for model in FIT_MODELS:
@@ -255,3 +277,13 @@ def fit_targets():
                 base = f"results/fit/{fit_sample}/model{model}/best_simulation/{sample}"
                 targets += [f"{base}.tsv", f"{base}_isomers.parquet"]
     return targets
+
+
+TMAX_ITEMS = stage_items(
+    lambda wildcards: {s: {"sample": s} for s in SAMPLES},
+    inputs={
+        "intensities": fit_intensities_of_sample,
+        "replicates": fit_replicate_intensities_of,
+    },
+    outputs={"tmax": "results/fit/{sample}/tmax_experiment.tsv"},
+)

@@ -1,13 +1,13 @@
-"""t_max of the 77 experimental observables of one sample, with σ(t_max) (docs/science.md
+"""t_max of the 77 experimental observables of each sample, with σ(t_max) (docs/science.md
 §3 and "Uncertainty").
 
-Rule fit_tmax_experiment.
+Rule fit_tmax_experiment (one job for every sample, params.per_item).
 """
 
 import logging
 
 from intercluster.io import read_tsv, write_tsv
-from intercluster.rule_script import run
+from intercluster.rule_script import items, run
 from intercluster.settings import TmaxSettings, UncertaintySettings
 from intercluster.system import ClusterSystem
 from intercluster.uncertainty import experiment_tmax_table
@@ -15,9 +15,7 @@ from intercluster.uncertainty import experiment_tmax_table
 log = logging.getLogger("intercluster")
 
 
-def main(smk):
-    system = ClusterSystem.from_config(smk.params.cluster)
-    settings = TmaxSettings.from_config(smk.params.tmax)
+def tmax_one(smk, system, settings):
     replicates = [read_tsv(path) for path in smk.input.replicates]
     table = experiment_tmax_table(read_tsv(smk.input.intensities), system.observables(),
                                   settings, UncertaintySettings.from_config(smk.params.uncertainty),
@@ -36,6 +34,13 @@ def main(smk):
     sources = table.loc[table["included"], "sigma_source"].value_counts().to_dict()
     log.info("σ(t_max) from %s (%d replicate run(s))", sources, len(replicates))
     write_tsv(table, smk.output.tmax)
+
+
+def main(smk):
+    system = ClusterSystem.from_config(smk.params.cluster)
+    settings = TmaxSettings.from_config(smk.params.tmax)
+    for one in items(smk):  # every sample (params.per_item)
+        tmax_one(one, system, settings)
 
 
 run(main)

@@ -4,6 +4,7 @@ import html
 import logging
 from pathlib import Path
 
+from intercluster.io import read_tsv
 from intercluster.records import PROFILE_NAMES, read_best_fit, read_plausibility, read_synthetic
 from intercluster.rule_script import run
 
@@ -106,6 +107,28 @@ def trajectory_rows(pairs, paths):
             f"<table>{head}{''.join(rows)}</table>")  # fmt: skip
 
 
+def dimer_response_section(files):
+    """Each sample's dimer response: the one its simulations used (sheet column or
+    fit.tmax.dimer_response) and the one its data give against the best fit (rule
+    dimer_response)."""
+    rows = []
+    for (fit_sample, model), paths in files.items():
+        for r in read_tsv(paths["dimer_response"]).itertuples():
+            rows.append(
+                f"<tr><td class='l'>{html.escape(fit_sample)}</td><td>{model}</td>"
+                f"<td class='l'>{html.escape(str(r.sample))}</td>"
+                f"<td>{fmt(r.dimer_response_used, 3)}</td>"
+                f"<td>{fmt(r.dimer_response_estimated, 3)}</td>"
+                f"<td>{fmt(int(r.n_times))} from {fmt(r.late_from_min, 3)} min</td></tr>"
+            )
+    head = ("<tr><th class='l'>fit</th><th>model</th><th class='l'>sample</th>"
+            "<th>dimer response used</th><th>estimated from the data</th>"
+            "<th>late times used</th></tr>")  # fmt: skip
+    return ("<h4>Dimer response (a dimer ion's signal per molecule / a monomer's): used by the "
+            "fit and estimated from the late dimer:monomer ratio, measured / best fit</h4>"
+            f"<table>{head}{''.join(rows)}</table>")  # fmt: skip
+
+
 def comparison_section(samples, paths):
     """Model comparison and goodness of fit per fit, in words (rule model_comparison)."""
     parts = []
@@ -200,6 +223,7 @@ def best_fit_page(smk, files, table1, synthetic):
             "identifiability and profile-likelihood intervals (docs/science.md, "
             f"\"Uncertainty\")</h4>{weighted_rows(list(files), bests)}"
             + trajectory_rows(list(files), bests)
+            + dimer_response_section(files)
             + comparison_section(fit_samples, smk.input.comparison),
             "Best grid point of eq 1; refined = Nelder-Mead from it; intervals: profile χ² ≤ "
             "(1 + fit.interval_delta_chi2_rel) χ²_min, ≤/≥ = open at the grid edge. Weighted: "

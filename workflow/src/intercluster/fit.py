@@ -65,7 +65,7 @@ import numpy as np
 import pandas as pd
 
 from .network import RATE_CONSTANTS, ReactionNetwork, build_network
-from .observables import ion_signal, tmax_of
+from .observables import dimer_response_of, ion_signal, tmax_of
 from .records import RateConstants, SampleConditions
 from .settings import KineticsSettings, SolverOptions, TmaxSettings, ZoomSettings
 
@@ -285,7 +285,8 @@ def simulate_tmax(
         observables = np.asarray(result.observables, dtype=float)
         if not np.all(np.isfinite(observables)):
             return STATUS_FAILED, "non-finite concentrations", nan
-        observables = ion_signal(observables, network.n_monomers, settings.dimer_response)
+        response = dimer_response_of(conditions, settings)
+        observables = ion_signal(observables, network.n_monomers, response)
         t_max, _ = tmax_of(
             times_min, observables, settings.smoothing_min,
             tolerance_rel=settings.peak_tolerance_rel,
@@ -376,16 +377,19 @@ def _run_orbits(
     from .simulate import simulate_orbit
 
     times_min = np.asarray(times_min, dtype=float)
-    row_of = pd.Series(np.arange(len(points)), index=points["point"].to_numpy())
+    ids = points["point"].to_numpy()  # sorted (run_chunk)
     covered = sum(o.points.size for o in orbits)
-    if covered != len(points) or not row_of.index.is_unique:
+    if covered != len(points) or np.any(np.diff(ids) <= 0):
         raise ValueError(f"{label}: the orbits cover {covered} points, the chunk has {len(points)}")
     finder = peak_finder(times_min, settings.smoothing_min)
+    response = dimer_response_of(conditions, settings)
     n = len(points)
     done = 0
     started = last = time.perf_counter()
     for orbit in orbits:
-        rows = row_of.loc[orbit.points].to_numpy()
+        rows = np.searchsorted(ids, orbit.points)
+        if np.any(rows >= ids.size) or np.any(ids[np.minimum(rows, ids.size - 1)] != orbit.points):
+            raise ValueError(f"{label}: an orbit holds points that are not in the chunk")
         try:
             result = simulate_orbit(
                 network, orbit.constants, orbit.scales, conditions, times_min * 60.0, options
@@ -395,7 +399,7 @@ def _run_orbits(
             good = np.flatnonzero(ok)
             if good.size:
                 signal = ion_signal(
-                    result.observables[good], network.n_monomers, settings.dimer_response
+                    result.observables[good], network.n_monomers, response
                 )
                 t_max, _ = finder.tmax_many(signal, tolerance_rel=settings.peak_tolerance_rel)
                 for m, t in zip(good, t_max, strict=True):
@@ -636,14 +640,22 @@ def _crossing(x0: float, y0: float, x1: float, y1: float, level: float) -> float
 def interval_from_profile(values: np.ndarray, prof: np.ndarray, level: float) -> dict:
     """Interval of k where the profile stays <= ``level`` around the profile minimum.
 
-    Crossings are interpolated linearly in log10(k); an end at the grid edge is "open".
-    Failed grid values (NaN profile) count as outside.
+    ``low``/``high``: crossings interpolated linearly in log10(k); an end at the grid edge is
+    "open". ``low_grid``/``high_grid``: the grid-resolution bracket, the first grid value
+    outside the threshold on each side (None when the end is open). A grid cannot resolve
+    an interval finer than its step: the interpolated ends can be narrower than one step
+    (only the best value below the threshold) while the optimum of a finer grid lies
+    between grid values, so the bracket is what the grid can vouch for. Failed grid values
+    (NaN profile) count as outside.
     """
     values = np.asarray(values, float)
     prof = np.asarray(prof, float)
     finite = np.isfinite(prof)
     if not finite.any():
-        return {"low": None, "high": None, "low_open": True, "high_open": True}
+        return {
+            "low": None, "high": None, "low_open": True, "high_open": True,
+            "low_grid": None, "high_grid": None,
+        }  # fmt: skip
     x = np.log10(values)
     best = int(np.nanargmin(np.where(finite, prof, np.inf)))
     lo = best
@@ -661,7 +673,24 @@ def interval_from_profile(values: np.ndarray, prof: np.ndarray, level: float) ->
         "high": float(10.0**x_hi),
         "low_open": bool(low_open),
         "high_open": bool(high_open),
+        "low_grid": None if low_open else float(values[lo - 1]),
+        "high_grid": None if high_open else float(values[hi + 1]),
     }
+
+
+def in_interval_box(intervals: dict, point: dict, rel_tol: float = 1e-9) -> dict[str, bool]:
+    """Per constant, whether ``point`` lies in the grid-resolution bracket of ``intervals``
+    (:func:`profile_intervals`; ends ``low_grid``/``high_grid``, None: unbounded there)."""
+    out = {}
+    for name in RATE_CONSTANTS:
+        entry = intervals[name]
+        value = float(point[name])
+        low, high = entry["low_grid"], entry["high_grid"]
+        out[name] = bool(
+            (low is None or value >= low * (1.0 - rel_tol))
+            and (high is None or value <= high * (1.0 + rel_tol))
+        )
+    return out
 
 
 def f_test_delta(n_residuals: int, n_parameters: int = 3, confidence: float = 0.95) -> float:
@@ -783,8 +812,11 @@ def zoom_summary(
     """The zoom's part of ``best.json``: its best point, profiles and intervals.
 
     An interval end that reaches the zoom box (not the coarse grid's edge) is taken from the
-    coarse intervals ``coarse`` and marked ``"<end>_from": "coarse"``: the box is too small
-    to bound the interval there.
+    coarse intervals ``coarse`` and marked ``"<end>_from": "coarse"`` (the interpolated
+    crossing) or ``"coarse_grid"`` (its grid bracket, where the crossing lies inside the
+    box): the box is too small to bound the interval there. ``best_in_coarse_box``: per
+    constant, whether the zoom's best lies in the coarse intervals' grid brackets
+    (:func:`in_interval_box`).
     """
     ranking = ranked(zoom_chi2)
     out: dict = {
@@ -798,6 +830,9 @@ def zoom_summary(
         return out
     out["best"] = _point_dict(ranking.iloc[0])
     out["n_species"] = int(ranking.iloc[0]["n_species"])
+    coarse_intervals = coarse.get("intervals") or {}
+    if all(name in coarse_intervals for name in RATE_CONSTANTS):
+        out["best_in_coarse_box"] = in_interval_box(coarse_intervals, out["best"])
     out["intervals"] = _zoom_intervals(
         zoom_chi2, coarse.get("intervals") or {}, delta_rel, coarse
     )
@@ -818,13 +853,23 @@ def _zoom_intervals(zoom_chi2, coarse_intervals: dict, delta_rel: float, coarse:
             continue
         coarse_entry = coarse_intervals.get(name) or {}
         edges = grid.get(name) or [None]
-        for end, edge in (("low", min(edges)), ("high", max(edges))):
+        for end, edge, outward in (("low", min(edges), -1.0), ("high", max(edges), 1.0)):
             at_box = entry[f"{end}_open"]
             at_grid = edge is not None and np.isclose(entry[end], edge, rtol=1e-9)
-            if at_box and not at_grid and coarse_entry.get(end) is not None:
-                entry[end] = coarse_entry[end]
-                entry[f"{end}_open"] = bool(coarse_entry[f"{end}_open"])
-                entry[f"{end}_from"] = "coarse"
+            if not at_box or at_grid or coarse_entry.get(end) is None:
+                continue
+            # The zoom is still below the threshold at its box edge: the end lies beyond it.
+            # The coarse crossing estimates it unless it lies inside what the zoom has
+            # seen (an interval narrower than a coarse step); then the coarse grid vouches
+            # only for its bracket, the first grid value outside the threshold.
+            value, is_open, source = coarse_entry[end], coarse_entry[f"{end}_open"], "coarse"
+            if outward * (np.log10(value) - np.log10(entry[end])) < 0:
+                bracket = coarse_entry.get(f"{end}_grid")
+                value = edge if bracket is None else bracket
+                is_open, source = bracket is None, "coarse_grid"
+            entry[end] = float(value)
+            entry[f"{end}_open"] = bool(is_open)
+            entry[f"{end}_from"] = source
     return intervals
 
 

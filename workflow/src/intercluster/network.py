@@ -255,13 +255,17 @@ class ReactionNetwork:
         Monomer ions are the monomers; a dimer ion [A_s B_(2N-s)] is the sum of its isomers
         (each dimer counts as one ion).
         """
-        states = np.asarray(states)
+        states = np.asarray(states, dtype=float)
         m = self.n_monomers
-        dimer_ions = np.zeros(states.shape[:-1] + (2 * self.nuclearity + 1,))
-        offsets = self.block_offsets
+        offsets = np.asarray(self.block_offsets, dtype=np.int64)
         dimers = states[..., m:]
-        for s in range(2 * self.nuclearity + 1):
-            dimer_ions[..., s] = dimers[..., offsets[s] : offsets[s + 1]].sum(axis=-1)
+        if dimers.shape[-1] and np.all(np.diff(offsets) > 0):
+            # one pass over all blocks (every dimer ion has at least one isomer)
+            dimer_ions = np.add.reduceat(dimers, offsets[:-1], axis=-1)
+        else:
+            dimer_ions = np.zeros(states.shape[:-1] + (2 * self.nuclearity + 1,))
+            for s in range(2 * self.nuclearity + 1):
+                dimer_ions[..., s] = dimers[..., offsets[s] : offsets[s + 1]].sum(axis=-1)
         return np.concatenate([states[..., :m], dimer_ions], axis=-1)
 
     # --- right-hand side (vectorised numpy; the reference for faster kernels) --------------

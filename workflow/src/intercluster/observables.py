@@ -68,8 +68,23 @@ def ion_signal(observables: np.ndarray, n_monomers: int, dimer_response: float) 
     return signal
 
 
+def dimer_response_of(conditions, settings: TmaxSettings) -> float:
+    """The dimer response the simulations of one sample use: the sample's own (sheet column
+    ``dimer_response``, :class:`~intercluster.records.SampleConditions`) when the sheet gives
+    one, else the global ``fit.tmax.dimer_response``."""
+    own = conditions.dimer_response
+    return float(settings.dimer_response if own is None else own)
+
+
+#: the part of the record, at its end, from which the dimer response is estimated
+DIMER_RESPONSE_LATE_FRACTION = 0.5
+
+
 def estimate_dimer_response(
-    measured: np.ndarray, simulated: np.ndarray, n_monomers: int, late_fraction: float = 0.5
+    measured: np.ndarray,
+    simulated: np.ndarray,
+    n_monomers: int,
+    late_fraction: float = DIMER_RESPONSE_LATE_FRACTION,
 ) -> float:
     """The dimer response from data: measured against simulated dimer:monomer ratios.
 
@@ -93,6 +108,46 @@ def estimate_dimer_response(
     r = ratio(measured) / ratio(simulated)
     r = r[np.isfinite(r) & (r > 0)]
     return float(np.median(r)) if r.size else float("nan")
+
+
+DIMER_RESPONSE_COLUMNS = [
+    "sample", "dimer_response_used", "dimer_response_estimated", "n_times", "late_from_min",
+]  # fmt: skip
+
+
+def dimer_response_row(
+    sample: str,
+    measured: pd.DataFrame,
+    simulated: pd.DataFrame,
+    observables: pd.DataFrame,
+    used: float,
+    late_fraction: float = DIMER_RESPONSE_LATE_FRACTION,
+) -> dict:
+    """One sample's dimer response, estimated from its data against a best fit's simulation.
+
+    ``measured``: the deconvolution's intensities table; ``simulated``: the best fit's
+    trajectories at that sample (:func:`intercluster.fit.best_trajectories`, on the
+    simulation's own time grid, interpolated linearly to the measured times inside its
+    span); ``observables``: :meth:`ClusterSystem.observables` (monomers first); ``used``:
+    the response the fit's simulations of this sample used (:func:`dimer_response_of`).
+    The ratio is taken per time point, so the normalisation of either table cancels.
+    """
+    species = observables["species"].tolist()
+    n_monomers = int((observables["kind"] == "monomer").sum())
+    times, y = experiment_matrix(measured, species)
+    sim = simulated.pivot_table(
+        index="time_min", columns="species", values="concentration_nM", aggfunc="mean"
+    ).reindex(columns=species).sort_index()
+    t_sim = sim.index.to_numpy(float)
+    inside = (times >= t_sim[0]) & (times <= t_sim[-1])
+    times, y = times[inside], y[inside]
+    s = np.column_stack([np.interp(times, t_sim, sim[c].to_numpy(float)) for c in species])
+    late = int(np.floor(times.size * (1.0 - late_fraction)))
+    estimate = estimate_dimer_response(y, s, n_monomers, late_fraction) if times.size else np.nan
+    return dict(zip(DIMER_RESPONSE_COLUMNS, (
+        str(sample), float(used), float(estimate), int(times.size - late),
+        float(times[late]) if times.size else float("nan"),
+    ), strict=True))  # fmt: skip
 
 
 def normalise_rows(intensities: np.ndarray) -> np.ndarray:

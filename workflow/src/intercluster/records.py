@@ -31,7 +31,7 @@ RATE_CONSTANTS = ("k_dim", "k_diss", "k_ex")
 #: and the combinations the data fix (intercluster.uncertainty profiles them).
 PROFILE_NAMES = (*RATE_CONSTANTS, "k_dim:k_diss", "k_dim*c/k_ex")
 # keys of a sample-conditions mapping that are not reactant concentrations
-CONDITION_EXTRAS = ("dead_time_s", "second_dimer_fraction")
+CONDITION_EXTRAS = ("dead_time_s", "second_dimer_fraction", "dimer_response")
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,10 @@ class SampleConditions:
     #: part of the second reactant present as its homodimer at mixing (sheet column
     #: ``second_dimer_fraction``; the initial state of every simulation of the sample)
     second_dimer_fraction: float = 0.0
+    #: a dimer ion's signal per molecule relative to a monomer's in this sample's spectra
+    #: (sheet column ``dimer_response``); None: the global ``fit.tmax.dimer_response``
+    #: (:func:`intercluster.observables.dimer_response_of`)
+    dimer_response: float | None = None
 
     @classmethod
     def from_dict(cls, d: dict) -> SampleConditions:
@@ -80,7 +84,9 @@ class SampleConditions:
             (str(k), float(v)) for k, v in d.items() if k not in CONDITION_EXTRAS
         )
         second = float(d["second_dimer_fraction"]) if "second_dimer_fraction" in d else 0.0
-        return cls(concentrations, float(d["dead_time_s"]), second)
+        response = d["dimer_response"] if "dimer_response" in d else None
+        response = None if response is None else float(response)
+        return cls(concentrations, float(d["dead_time_s"]), second, response)
 
     @property
     def initial_nM(self) -> tuple[float, ...]:
@@ -90,6 +96,8 @@ class SampleConditions:
     def to_dict(self) -> dict:
         second = self.second_dimer_fraction
         extra = {"second_dimer_fraction": second} if second else {}
+        if self.dimer_response is not None:
+            extra["dimer_response"] = self.dimer_response
         return {**dict(self.concentrations_nM), "dead_time_s": self.dead_time_s, **extra}
 
 

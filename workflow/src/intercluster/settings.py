@@ -149,8 +149,10 @@ class TmaxSettings:
     min_signal: float
     peak_tolerance_rel: float
     #: a dimer ion's signal per molecule relative to a monomer's, applied to the simulated
-    #: observables before they are normalised (:func:`intercluster.observables.ion_signal`)
-    dimer_response: float = 1.0
+    #: observables before they are normalised (:func:`intercluster.observables.ion_signal`);
+    #: the global value: a sample's sheet column ``dimer_response`` overrides it for that
+    #: sample (:func:`intercluster.observables.dimer_response_of`)
+    dimer_response: float
 
     @classmethod
     def from_config(cls, tmax: dict) -> TmaxSettings:

@@ -440,9 +440,13 @@ def simulate_orbit(
         y0, t_sorted, *_k(constants), net,
         float(options.rtol), atol, NEGATIVE_TOLERANCE, int(options.max_steps), out, raw,
     )  # fmt: skip
-    states = np.empty_like(out)
-    states[order] = out
-    states = states.reshape(n_members, n_t, network.n_species)
+    # Checks and observables row by row on the sorted output, then the (77-column) rows put
+    # back in member order: reordering the 377-species states would cost a full extra pass.
+    rows = np.empty_like(order)
+    rows[order] = np.arange(order.size)
+    row_finite = np.isfinite(out).all(axis=1)
+    with np.errstate(invalid="ignore"):
+        row_lowest = np.where(row_finite, out.min(axis=1), 0.0)
     failure = _kernels.STATUS_MESSAGES.get(code, f"status {code}")
     if code != _kernels.OK and n_members > 1:
         failure += (
@@ -451,14 +455,13 @@ def simulate_orbit(
             "it stopped before this point)"
         )
     # all members at once: a member is whole when every one of its rows was written
-    finite = np.isfinite(states).all(axis=(1, 2))
-    with np.errstate(invalid="ignore"):
-        lowest = np.where(finite, states.min(axis=(1, 2)), 0.0)
+    finite = row_finite[rows].reshape(n_members, n_t).all(axis=1)
+    lowest = np.where(finite, row_lowest[rows].reshape(n_members, n_t).min(axis=1), 0.0)
     # the interpolant can undershoot between accepted (non-negative) steps
     negative = finite & (lowest < -max(atol, NEGATIVE_TOLERANCE))
     good = finite & ~negative
-    np.maximum(states, 0.0, out=states)
-    observables = network.observables(states)
+    np.maximum(out, 0.0, out=out)
+    observables = network.observables(out)[rows].reshape(n_members, n_t, n_obs)
     observables[~good] = np.nan
     not_reached = failure if code != _kernels.OK else _kernels.STATUS_MESSAGES[_kernels.NON_FINITE]
     results = []

@@ -162,7 +162,7 @@ def schema_defaults(section: str) -> dict:
 
 
 SHEET_COLUMNS = ("sample", "mzml")
-SHEET_NUMBERS = ("dead_time_s", "second_dimer_fraction")  # optional numeric columns
+SHEET_NUMBERS = ("dead_time_s", "second_dimer_fraction", "dimer_response")  # optional numbers
 REPO_DIR = Path(__file__).resolve().parents[3]
 
 
@@ -186,7 +186,8 @@ def load_sample_sheet(
     reactants name (:meth:`~intercluster.system.SystemDefinition.concentration_columns`;
     default: those of the demo's system file). Returns a frame indexed by ``sample`` with
     columns ``mzml``, the concentration columns, ``dead_time_s`` (default 20),
-    ``second_dimer_fraction`` (default 0), ``cid_mzml`` and ``condition`` (runs of one
+    ``second_dimer_fraction`` (default 0), ``dimer_response`` (None: the global
+    ``fit.tmax.dimer_response``), ``cid_mzml`` and ``condition`` (runs of one
     condition are replicates; both None where absent). With ``check_files`` every referenced
     file must exist (use it for a user's own data; the demo's files are made by the workflow).
     """
@@ -243,6 +244,7 @@ def load_sample_sheet(
         row.setdefault(
             "second_dimer_fraction", schema["properties"]["second_dimer_fraction"]["default"]
         )
+        row.setdefault("dimer_response", schema["properties"]["dimer_response"]["default"])
         row.setdefault("cid_mzml", None)
         row.setdefault("condition", None)
         rows.append(row)
@@ -271,6 +273,11 @@ def load_sample_sheet(
     # None, not NaN, where a run names no condition (pandas turns a None beside strings to NaN)
     frame["condition"] = pd.Series(
         [c if isinstance(c, str) else None for c in frame["condition"]],
+        index=frame.index, dtype=object,
+    )  # fmt: skip
+    # None, not NaN, where a run gives no dimer response of its own (the global one applies)
+    frame["dimer_response"] = pd.Series(
+        [None if v is None or pd.isna(v) else float(v) for v in frame["dimer_response"]],
         index=frame.index, dtype=object,
     )  # fmt: skip
     base = path.parent

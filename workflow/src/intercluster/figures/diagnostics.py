@@ -392,6 +392,51 @@ def figure_tmax_residuals(
 # --- beyond the paper: deconvolution QC ---------------------------------------------------
 
 
+QC_COLOURS = {"monomer": "#2166ac", "dimer": "#b2182b", "trimer": "#01665e"}
+UNEXPLAINED_COLOUR = "#6a3d9a"
+
+
+def _mark_unexplained(ax, ax_r, mz, shown, scale, keep, unexplained, shares, full_view):
+    """Each unexplained feature: a dotted line through both panels; in the full view also a
+    marker with its m/z (and part of the signal) above the data."""
+    for n, x in enumerate(unexplained):
+        if not (mz[keep].min() <= x <= mz[keep].max()):
+            continue
+        for a in (ax, ax_r):
+            a.axvline(x, color=UNEXPLAINED_COLOUR, lw=0.6, ls=":", alpha=0.8)
+        if not full_view:
+            continue
+        near = np.abs(mz - x) < 2.0
+        top = float(np.nanmax(shown[near])) / scale if near.any() else 0.0
+        share = f" ({100 * shares[n]:.1f} %)" if shares is not None else ""
+        label = "unexplained (no ion form): m/z (part of the signal)" if n == 0 else None
+        ax.plot([x], [top + 0.06], marker="v", color=UNEXPLAINED_COLOUR, ms=5, ls="none",
+                label=label)  # fmt: skip
+        ax.annotate(f"{x:.1f}{share}", (x, top + 0.09), fontsize=6.5, color=UNEXPLAINED_COLOUR,
+                    ha="center", rotation=90, va="bottom")  # fmt: skip
+
+
+def _resolving_power_panel(ax, curve, zoom_mz, mz_ref):
+    """R(m/z) of the fit: the resolving power model across the spectrum, the zoom shaded."""
+    x, r = (np.asarray(v, float) for v in curve)
+    ax.plot(x, r, color="k", lw=1.0, label="fitted resolving power R(m/z)")
+    if zoom_mz:
+        ax.axvspan(*zoom_mz, color="0.85", lw=0, label="zoom (b)")
+    if mz_ref is not None:
+        at = float(np.interp(mz_ref, x, r))
+        ax.plot([mz_ref], [at], "o", color="k", ms=3.5,
+                label=f"R = {at:.0f} at m/z {mz_ref:.0f}")  # fmt: skip
+    span = float(r.max() - r.min())
+    pad = max(0.1 * span, 0.01 * float(r.mean()))
+    ax.set_ylim(float(r.min()) - pad, float(r.max()) + pad)
+    ax.set_xlim(float(x.min()), float(x.max()))
+    ax.set_ylabel("R = m/Δm")
+    ax.set_xlabel("m/z / Th")
+    ax.set_title("(c) resolving power", loc="left", fontsize=10)
+    ax.legend(fontsize=7.5, frameon=False, loc="upper right", ncols=3)
+    ax.grid(alpha=0.3, lw=0.4)
+
+
 def figure_deconvolution_qc(
     mz: np.ndarray,
     data: np.ndarray,
@@ -405,16 +450,22 @@ def figure_deconvolution_qc(
     measured: np.ndarray | None = None,
     detection_level: float | None = None,
     unexplained_mz: list[float] | None = None,
+    unexplained_share: list[float] | None = None,
+    resolving_power_curve: tuple[np.ndarray, np.ndarray] | None = None,
+    resolving_power_mz_ref: float | None = None,
 ):
-    """One spectrum: data, fitted model spectrum, residual and the species' sticks.
+    """One spectrum: data, fitted model spectrum, residual and the ion forms' sticks.
 
-    ``unexplained_mz``: the largest features no species explains (the robust pass, qc.tsv
-    ``unexplained_mz``), each marked in the full view with its m/z.
+    ``unexplained_mz``: the largest features no ion form explains (the robust pass; qc.tsv
+    ``unexplained_mz``), each marked with its m/z in the full view (with
+    ``unexplained_share``, their part of the signal, too) and by a dotted line in every
+    panel. ``resolving_power_curve`` ((m/z, R) arrays) adds a row (c) with R(m/z), the
+    zoom's m/z shaded and ``resolving_power_mz_ref`` marked.
 
-    ``sticks``: columns ``mz`` (position of each species, e.g. its most abundant isotope or
-    average m/z), ``intensity`` (fitted amplitude, same units as ``data``), ``kind``
-    (monomer/dimer) and ``species`` (label). ``zoom_mz`` adds a zoomed column, in which
-    ``components`` ({label: (kind, contribution on the mz grid)}) are drawn one by one.
+    ``sticks``: columns ``mz`` (position of each ion form, e.g. its abundance-weighted
+    m/z), ``intensity`` (fitted peak height, same units as ``data``) and ``kind`` (monomer,
+    dimer, trimer, ...). ``zoom_mz`` adds a zoomed column, in which ``components``
+    ({label: (kind, contribution on the mz grid)}) are drawn one by one.
 
     Sparse profiles: ``mz`` are the points the fit used and ``measured`` marks those the
     file has; the data are drawn only there (never joined across a gap), the m/z without
@@ -428,17 +479,19 @@ def figure_deconvolution_qc(
     measured = np.ones(mz.size, bool) if measured is None else np.asarray(measured, bool)
     shown = np.where(measured, data, np.nan)
     ncols = 2 if zoom_mz else 1
-    fig, axes = plt.subplots(
-        2,
-        ncols,
-        figsize=figure_size("qc"),
-        layout="constrained",
-        height_ratios=[3, 1],
-        squeeze=False,
-        sharex="col",
-    )
+    top_row = ["main", "zoom"][:ncols]
+    mosaic = [top_row, [f"{k}_r" for k in top_row]]
+    heights = [3, 1]
+    if resolving_power_curve is not None:
+        mosaic.append(["r_of_mz"] * ncols)
+        heights.append(0.9)
+    fig, named = plt.subplot_mosaic(mosaic, figsize=figure_size("qc"), layout="constrained",
+                                    height_ratios=heights)  # fmt: skip
+    named["main_r"].sharex(named["main"])
+    if zoom_mz:
+        named["zoom_r"].sharex(named["zoom"])
+    axes = np.array([[named[k] for k in top_row], [named[f"{k}_r"] for k in top_row]])
     scale = float(np.nanmax(shown)) if np.nanmax(shown) > 0 else 1.0
-    colours = {"monomer": "#2166ac", "dimer": "#b2182b"}
     level = float(detection_level) if detection_level else None
     for col in range(ncols):
         ax, ax_r = axes[0, col], axes[1, col]
@@ -459,14 +512,8 @@ def figure_deconvolution_qc(
             marker="." if sparse and col == 1 else None, ms=2.5,
             label="data (written points only)" if sparse else "data",
         )  # fmt: skip
-        ax.plot(
-            mz[keep],
-            fit[keep] / scale,
-            color="#ff7f00",
-            lw=0.8,
-            alpha=0.9,
-            label="fitted model spectrum",
-        )
+        ax.plot(mz[keep], fit[keep] / scale, color="#ff7f00", lw=0.8, alpha=0.9,
+                label="fitted model spectrum")  # fmt: skip
         if level is not None and sparse:
             ax.axhline(
                 level / scale, color="#1b7837", lw=0.8, ls="--",
@@ -475,39 +522,25 @@ def figure_deconvolution_qc(
         if col == 1 and components:
             for label, (kind, part) in components.items():
                 if np.any(part[keep] > 0):
-                    ax.fill_between(
-                        mz[keep],
-                        0,
-                        part[keep] / scale,
-                        alpha=0.25,
-                        lw=0,
-                        color=colours.get(kind, "k"),
-                        label=f"component {label}",
-                    )
+                    ax.fill_between(mz[keep], 0, part[keep] / scale, alpha=0.25, lw=0,
+                                    color=QC_COLOURS.get(kind, "0.5"),
+                                    label=f"{kind} {label}")  # fmt: skip
         if col == 0:  # sticks in the full view; the zoom shows the components instead
             for kind, part in sticks.groupby("kind"):
-                ax.vlines(
-                    part["mz"],
-                    0,
-                    -part["intensity"] / scale * 0.5,
-                    color=colours.get(kind, "k"),
-                    lw=1.2,
-                    label=f"{kind} ions: fitted peak height (mirrored, ×0.5)",
-                )
-        if col == 0 and unexplained_mz:
-            for n, x in enumerate(unexplained_mz):
-                near = np.abs(mz - x) < 2.0
-                top = float(np.nanmax(shown[near])) / scale if near.any() else 0.0
-                ax.plot([x], [top + 0.06], marker="v", color="#6a3d9a", ms=5, ls="none",
-                        label="unexplained (no species): m/z" if n == 0 else None)  # fmt: skip
-                ax.annotate(f"{x:.1f}", (x, top + 0.09), fontsize=6.5, color="#6a3d9a",
-                            ha="center", rotation=90, va="bottom")  # fmt: skip
+                ax.vlines(part["mz"], 0, -part["intensity"] / scale * 0.5,
+                          color=QC_COLOURS.get(kind, "0.5"), lw=1.2,
+                          label=f"{kind} ions: fitted peak height (mirrored, ×0.5)")  # fmt: skip
+        if unexplained_mz:
+            _mark_unexplained(ax, ax_r, mz, shown, scale, keep, unexplained_mz,
+                              unexplained_share, full_view=col == 0)  # fmt: skip
         ax.axhline(0, color="k", lw=0.5)
         ax.set_ylabel("intensity / base peak")
-        if sparse:  # room above the data for the longer legend
+        two = sparse or (col == 0 and bool(unexplained_mz))
+        if two:  # room above the data (and the unexplained features' m/z) for the legend
             bottom, top = ax.get_ylim()
             ax.set_ylim(bottom, top + 0.35 * (top - bottom))
-        ax.legend(fontsize=7.5, frameon=False, loc="upper right", ncol=2 if sparse else 1)
+        ax.legend(fontsize=7.5, frameon=False, loc="upper right", ncol=2 if two else 1)
+        ax.tick_params(labelbottom=False)
         resid = np.where(measured, data - fit, np.nan)[keep] / scale
         ax_r.plot(mz[keep], resid, color="#4d4d4d", lw=0.5, label="data − model")
         if sparse and level is not None:
@@ -526,12 +559,59 @@ def figure_deconvolution_qc(
         finite = resid[np.isfinite(resid)]
         lim = max(float(np.abs(finite).max()) if finite.size else 0, 1e-3)
         ax_r.set_ylim(-1.1 * lim, 1.1 * lim)
+    if resolving_power_curve is not None:
+        _resolving_power_panel(named["r_of_mz"], resolving_power_curve, zoom_mz,
+                               resolving_power_mz_ref)  # fmt: skip
     fig.suptitle(
         _with_synthetic_first_line(title or "Deconvolution QC", synthetic),
         fontsize=12,
     )
     mark_synthetic(fig, synthetic)
     return fig
+
+
+def qc_title(head: str, view) -> str:
+    """Title of the profile QC figure: ``head`` (sample, which spectrum) and the refit's
+    numbers (:class:`~intercluster.spectrum_model.QcSpectrum`)."""
+    f, sp = view.fit, view.spectrum
+    kinds = view.sticks["kind"].value_counts()
+    order = [k for k in QC_COLOURS if k in kinds] + sorted(set(kinds.index) - set(QC_COLOURS))
+    forms = ", ".join(f"{int(kinds[k])} {k}" for k in order)
+    r_text = (f"R = {f.resolving_power:.0f} at m/z {f.mz_ref:.0f}, "
+              f"{100 * f.resolving_power_slope:+.1f} % per 1000 Th" if f.resolving_power_slope
+              else f"R = {f.resolving_power:.0f}")  # fmt: skip
+    sampling = f"{sp.mode} profile, coverage {100 * sp.coverage:.1f} % of the scan window, " + (
+        f"detection level {sp.detection_level:.3g} counts (gaps: {sp.gaps})"
+        if sp.mode == "sparse" else "no gaps"
+    )  # fmt: skip
+    unexplained = (f"unexplained {100 * f.unexplained_fraction:.1f} % of the signal "
+                   f"({len(view.unexplained)} largest marked); "
+                   if view.unexplained else "")  # fmt: skip
+    return (f"{head}, residual norm {f.residual_norm:.3f}, shift {f.shift_ppm:.2f} ppm, "
+            f"{r_text}\n{unexplained}ion forms fitted: {forms}\n{sampling}")  # fmt: skip
+
+
+def stick_qc_title(head: str, view) -> str:
+    """Title of the stick QC figure (:class:`~intercluster.spectrum_model.StickQc`)."""
+    f = view.fit
+    return (f"{head}, residual norm {f.residual_norm:.3f}, shift {f.shift_ppm:.2f} ppm, "
+            f"R = {f.resolving_power:.0f} (window width)\ncentroid spectrum: {view.n_sticks} "
+            "sticks, stick fit")  # fmt: skip
+
+
+def figure_deconvolution_qc_of(view, title: str, synthetic: bool, system: ClusterSystem):
+    """:func:`figure_deconvolution_qc` of a refitted spectrum
+    (:class:`~intercluster.spectrum_model.QcSpectrum`), with its unexplained features and
+    R(m/z)."""
+    sp = view.spectrum
+    return figure_deconvolution_qc(
+        sp.mz, sp.y, view.model, view.sticks, title, view.zoom_mz, synthetic, system,
+        view.components, measured=sp.written, detection_level=sp.detection_level,
+        unexplained_mz=[x for x, _ in view.unexplained],
+        unexplained_share=[share for _, share in view.unexplained],
+        resolving_power_curve=view.resolving_power_curve,
+        resolving_power_mz_ref=view.fit.mz_ref if view.fit.resolving_power_slope else None,
+    )  # fmt: skip
 
 
 def figure_stick_qc(
