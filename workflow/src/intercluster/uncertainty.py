@@ -1262,6 +1262,8 @@ def compare_models(
     fits = chi2 <= limit
     statements = []
     for m, c, d, w, f, pv in zip(models, chi2, delta, weight, fits, p, strict=True):
+        # replicas cannot show a p below 1/(n + 1): say "<=" there
+        bound = "<=" if p_floor > 0 and pv <= p_floor else "="
         verdict = (
             "consistent with the noise"
             if f
@@ -1269,7 +1271,7 @@ def compare_models(
         )
         statements.append(
             f"model {m}: weighted chi2 {c:.4g} for {n_residuals} observables, {verdict}; "
-            f"ΔAIC {d:.3g}, Akaike weight {w:.3g}, p {'<=' if p_floor > 0 and pv <= p_floor else '='} {pv:.3g}"
+            f"ΔAIC {d:.3g}, Akaike weight {w:.3g}, p {bound} {pv:.3g}"
         )
     return pd.DataFrame(
         {
