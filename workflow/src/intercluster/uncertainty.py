@@ -99,8 +99,12 @@ Model comparison (:func:`compare_models`)
     another on the grid), so the likelihood-ratio test does not apply (its χ² reference
     needs nesting). Akaike's information criterion does: AIC = χ²_w,min + 2p, equal p, so
     ΔAIC = Δχ²_w and the Akaike weights exp(−ΔAIC/2) normalised say how strongly the data
-    prefer a model. Goodness of fit: χ²_w,min against what replicas of a correct model give
-    (their χ²_w,min), or against χ²(n − p) when no replicas are given.
+    prefer a model. Goodness of fit: χ²_w at the refined weighted optimum
+    (:func:`weighted_chi2_objective` minimised by ``fit.refine`` from the best grid point;
+    the weighted minimum is far narrower than a grid step, so the grid's χ²_w,min mostly
+    measures the grid's distance from it), against what replicas of a correct model give
+    (their χ²_w,min), or against χ²(n − p) when no replicas are given; the statement names
+    the reference it used.
 
 Trajectory objective (:func:`trajectory_fit`)
     Least squares between the simulated and the measured normalised intensities of all
