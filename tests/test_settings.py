@@ -166,3 +166,25 @@ def test_small_config_is_an_overlay_of_only_the_keys_it_changes():
     assert not same, f"tests/config/small.yaml repeats config.yaml: {same}"
     unknown = [".".join(path) for path, _ in leaves if _lookup(CONFIG, path) is None]
     assert not unknown, f"tests/config/small.yaml sets keys config.yaml lacks: {unknown}"
+
+
+def test_low_level_deconvolution_keywords_default_to_the_schema():
+    """The per-spectrum functions that take a settings field as a keyword leave it at None,
+    which means the schema's value: no number of the schema is repeated in a signature."""
+    from intercluster import centroid
+
+    schema = DeconvolutionSettings.schema_default()
+    assert deconvolution.schema_settings() == schema
+    functions = (
+        deconvolution.prepare_spectrum, deconvolution.fit_spectrum, deconvolution.fit_prepared,
+        deconvolution.scan_shift, deconvolution.fit_resolving_power,
+        deconvolution.fit_resolving_power_slope, centroid.fit_sticks, centroid.fit_stick_spectra,
+    )  # fmt: skip
+    fields = {f.name for f in dataclasses.fields(DeconvolutionSettings)}
+    checked = 0
+    for function in functions:
+        for name, parameter in inspect.signature(function).parameters.items():
+            if name in fields:
+                assert parameter.default is None, (function.__name__, name)
+                checked += 1
+    assert checked >= len(functions)  # every one of them takes max_shift_ppm or gaps

@@ -44,7 +44,7 @@ from scipy.sparse import csr_matrix
 from scipy.stats import sigmaclip
 
 from . import _deconv_kernels as kern
-from .deconvolution import PatternBasis, SpectrumFit
+from .deconvolution import PatternBasis, SpectrumFit, schema_settings
 from .isotopes import FWHM_TO_SIGMA
 
 TOLERANCE_FWHM = 0.5  # a stick belongs to a predicted peak within half a FWHM of its centroid
@@ -338,7 +338,7 @@ def fit_sticks(
     basis: PatternBasis,
     resolving_power: float,
     shift0: float = 0.0,
-    max_shift_ppm: float = 20.0,
+    max_shift_ppm: float | None = None,
     design: StickDesign | None = None,
     zero_unsupported: bool = True,
     weighted: bool = True,
@@ -363,6 +363,8 @@ def fit_sticks(
     if design is None:
         design = stick_design(basis, resolving_power)
     sigma_ppm = 1e6 * FWHM_TO_SIGMA / design.resolving_power
+    if max_shift_ppm is None:
+        max_shift_ppm = schema_settings().max_shift_ppm
     grid = np.arange(-max_shift_ppm, max_shift_ppm + 1e-9, 0.25 * sigma_ppm)
     grid = np.concatenate([grid, [float(np.clip(shift0, -max_shift_ppm, max_shift_ppm))]])
     if mz.size:
@@ -416,7 +418,7 @@ def fit_stick_spectra(
     intensity_list: list[np.ndarray],
     basis: PatternBasis,
     resolving_power: float,
-    max_shift_ppm: float = 20.0,
+    max_shift_ppm: float | None = None,
 ) -> list[SpectrumFit]:
     """:func:`fit_sticks` for every peak list of a file, each starting from its predecessor.
 

@@ -53,6 +53,7 @@ it fails, and is kept as the negative control of the tests). A spectrum without 
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -209,6 +210,12 @@ class PreparedSpectrum:
     written: np.ndarray | None = None  # which points are the file's (None: all of them)
 
 
+@functools.cache
+def schema_settings() -> DeconvolutionSettings:
+    """The schema's deconvolution settings: what a keyword left at ``None`` means here."""
+    return DeconvolutionSettings.schema_default()
+
+
 def _window_fill(edge: float, first: float, step: float, direction: int) -> np.ndarray:
     """Points on the native step from ``first`` towards the scan-window limit ``edge``."""
     n = int(np.rint((first - edge) * direction / step)) if np.isfinite(edge) else 0
@@ -219,13 +226,14 @@ def prepare_spectrum(
     mz: np.ndarray,
     y: np.ndarray,
     window: tuple[float, float] | None = None,
-    gaps: str = "censor",
+    gaps: str | None = None,
 ) -> PreparedSpectrum:
     """The points to fit for one profile spectrum, with its gaps filled (module docstring).
 
     ``window``: the acquired scan window (MS:1000501/MS:1000500); ``None``: the data's first
     and last m/z. ``gaps``: ``"censor"``, ``"zero"`` or ``"ignore"`` (see above).
     """
+    gaps = schema_settings().gaps if gaps is None else gaps
     if gaps not in GAP_TREATMENTS:
         raise ValueError(f"gaps must be one of {GAP_TREATMENTS}, got {gaps!r}")
     mz = np.ascontiguousarray(mz, float)
@@ -553,7 +561,7 @@ def fit_spectrum(
     basis: PatternBasis,
     resolving_power: float,
     shift0: float = 0.0,
-    max_shift_ppm: float = 20.0,
+    max_shift_ppm: float | None = None,
     passive0: np.ndarray | None = None,
     max_iter: int = 12,
     tol_ppm: float = 0.01,
@@ -564,7 +572,7 @@ def fit_spectrum(
     detection_level: float = 0.0,
     r_slope: float = 0.0,
     mz_ref: float = 0.0,
-    robust: bool = False,
+    robust: bool | None = None,
     pool: ColumnPool | None = None,
 ) -> SpectrumFit:
     """NNLS abundances with the calibration shift fitted by variable projection.
@@ -584,7 +592,8 @@ def fit_spectrum(
     accepted only if it lowers the residual (else halved). Columns are rebuilt only when
     the shift moves by more than ``REBUILD_PPM`` from where they were built. ``pool``: take
     the columns from there when another spectrum on the same points left them (and leave
-    these there).
+    these there). ``max_shift_ppm``: ``None`` is the schema's ``deconvolution.max_shift_ppm``
+    (:func:`schema_settings`), as for every keyword of this module that names a setting.
     """
     mz = np.ascontiguousarray(mz, float)
     y = np.ascontiguousarray(y, float)
@@ -592,6 +601,8 @@ def fit_spectrum(
         censored = None
     if width is None:
         width = point_spacing(mz)
+    if max_shift_ppm is None:
+        max_shift_ppm = schema_settings().max_shift_ppm
     shift = float(np.clip(shift0, -max_shift_ppm, max_shift_ppm))
     r, r_slope, mz_ref = float(resolving_power), float(r_slope), float(mz_ref)
     if pool is None:
@@ -617,6 +628,8 @@ def fit_spectrum(
         )
         n_iter += n_more
     flagged = np.zeros(y.size, bool)
+    if robust is None:
+        robust = schema_settings().robust
     if robust and weighted:
         measured = np.ones(y.size, bool) if censored is None else ~censored
         for _ in range(ROBUST_PASSES):
@@ -656,12 +669,12 @@ def fit_prepared(
     basis: PatternBasis,
     resolving_power: float,
     shift0: float = 0.0,
-    max_shift_ppm: float = 20.0,
+    max_shift_ppm: float | None = None,
     passive0: np.ndarray | None = None,
     weighted: bool = True,
     r_slope: float = 0.0,
     mz_ref: float = 0.0,
-    robust: bool = False,
+    robust: bool | None = None,
     pool: ColumnPool | None = None,
 ) -> SpectrumFit:
     """:func:`fit_spectrum` of a :class:`PreparedSpectrum`, with its sampling in the QC."""
@@ -677,7 +690,7 @@ def fit_prepared(
 
 
 def scan_shift(
-    spectrum: PreparedSpectrum, basis, resolving_power, max_shift_ppm=20.0, step_ppm=None,
+    spectrum: PreparedSpectrum, basis, resolving_power, max_shift_ppm=None, step_ppm=None,
     r_slope: float = 0.0, mz_ref: float = 0.0,
 ) -> float:  # fmt: skip
     """Coarse start for the shift: the grid point of least NNLS residual, then refined.
@@ -689,6 +702,8 @@ def scan_shift(
         # An eighth of the FWHM: the residual is unimodal in the shift within about one
         # FWHM (the next minimum is an isotope spacing, > 100 ppm, away).
         step_ppm = 0.125e6 / resolving_power
+    if max_shift_ppm is None:
+        max_shift_ppm = schema_settings().max_shift_ppm
     grid = np.arange(-max_shift_ppm, max_shift_ppm + 1e-9, step_ppm)
     passive = np.ones(basis.n_cols + 1, bool)
     best, best_rss = 0.0, np.inf
@@ -707,7 +722,7 @@ def fit_resolving_power(
     basis: PatternBasis,
     guess: float,
     shift0: float,
-    max_shift_ppm: float = 20.0,
+    max_shift_ppm: float | None = None,
     rel_range: tuple[float, float] = (0.6, 1.6),
     tol_rel: float = R_TOL,
     r_slope: float = 0.0,
@@ -741,7 +756,7 @@ def fit_resolving_power_slope(
     resolving_power: float,
     shift0: float,
     mz_ref: float,
-    max_shift_ppm: float = 20.0,
+    max_shift_ppm: float | None = None,
     slope_range: tuple[float, float] = SLOPE_RANGE,
     tol: float = SLOPE_TOL,
 ) -> float:
