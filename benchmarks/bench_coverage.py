@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+from scipy.stats import chi2 as chi2_dist
 
 from intercluster import fit
 from intercluster import uncertainty as unc
@@ -122,9 +123,11 @@ def main() -> None:
     for exp in replicas:
         chi2_min.append(float(unc.weighted_chi2_table({SAMPLE: (sims[3], exp)})["chi2"].min()))
     n_obs = int(replicas[0]["included"].sum())
+    limit = float(chi2_dist.ppf(0.99, n_obs - 3))
     print(f"\nminimum weighted χ² of the replicas (correct model, {n_obs} observables): median "
           f"{np.median(chi2_min):.1f}, 5-95 % {np.percentile(chi2_min, 5):.1f}-"
-          f"{np.percentile(chi2_min, 95):.1f}")  # fmt: skip
+          f"{np.percentile(chi2_min, 95):.1f}; above the χ²({n_obs - 3}) 0.99 quantile "
+          f"{limit:.1f}: {int(np.sum(np.array(chi2_min) > limit))} of {len(chi2_min)}")  # fmt: skip
     comparison = None
     if not args.no_models:
         first = {m: float(unc.weighted_chi2_table({SAMPLE: (s, replicas[0])})["chi2"].min())

@@ -417,6 +417,28 @@ def test_report_contains_every_figure_and_table(small_run):
 
 
 @pytest.mark.slow
+def test_dimer_response_estimated_per_fit_and_shown_in_the_report(small_run):
+    """Rule dimer_response: every sample of every fit gets the response its simulations used
+    and the one its data give against the best fit; the small virtual experiment renders
+    none (1), so against the truth's model the estimate is near 1. Against another model it
+    need not be: the late dimer:monomer ratio also depends on the model's equilibrium, so
+    the estimate is only as good as the best fit's (the table is read per model)."""
+    work, config = small_run
+    tables = sorted((work / "results" / "fit").glob("*/model*/dimer_response.tsv"))
+    assert len(tables) == 2 * len(config["fit"]["models"])  # the sample and the joint fit
+    truth_model = f"model{config['virtual_experiment']['model']}"
+    for path in tables:
+        table = pd.read_csv(path, sep="\t")
+        print(path.relative_to(work), table.to_dict("records"))
+        assert (table["dimer_response_used"] == 1.0).all()
+        assert (table["dimer_response_estimated"] > 0).all()
+        if path.parent.name == truth_model:
+            assert table["dimer_response_estimated"].between(0.9, 1.1).all()
+    page = (work / "results" / "figures" / "tables" / "best_fit.html").read_text()
+    assert "Dimer response" in page and "estimated from the data" in page
+
+
+@pytest.mark.slow
 def test_figure3_table1_uses_exactly_the_table1_constants(small_run):
     work, config = small_run
     params = json.loads((work / "results" / "figures" / "fig3_table1.params.json").read_text())

@@ -138,3 +138,47 @@ def test_unknown_species_label_is_an_error():
     long = pd.DataFrame({"time_min": [0.0], "species": ["[Xx1]-"], "intensity_norm": [1.0]})
     with pytest.raises(ValueError, match="unknown species"):
         experimental_tmax(long, obs, TmaxSettings.schema_default())
+
+
+def test_dimer_response_row_recovers_a_scaled_dimer_signal_on_another_time_grid():
+    """Measured = simulated with every dimer ion times 0.6, at scan times the simulation's
+    output grid does not hold: the row interpolates and recovers 0.6; unscaled gives 1."""
+    from intercluster.observables import dimer_response_row
+
+    observables = DEFAULT_SYSTEM.observables()
+    species = observables["species"].tolist()
+    dimer = (observables["kind"] == "dimer").to_numpy()
+    rng = np.random.default_rng(3)
+    rates = rng.uniform(0.02, 0.2, len(species))
+    levels = rng.uniform(0.5, 2.0, len(species))
+
+    def table(times, response, value):
+        curves = levels * (1.0 - np.exp(-np.outer(times, rates))) + 0.1
+        curves[:, dimer] *= response
+        return pd.DataFrame({"time_min": np.repeat(times, len(species)),
+                             "species": np.tile(species, times.size),
+                             value: curves.ravel()})  # fmt: skip
+
+    simulated = table(np.arange(0.0, 60.01, 0.1), 1.0, "concentration_nM")
+    scans = np.arange(0.25, 60.0, 1.0)
+    row = dimer_response_row("s", table(scans, 0.6, "intensity"), simulated, observables, 1.0)
+    assert row["dimer_response_estimated"] == pytest.approx(0.6, rel=1e-3)
+    assert row["n_times"] == 30 and row["late_from_min"] == pytest.approx(30.25)
+    same = dimer_response_row("s", table(scans, 1.0, "intensity"), simulated, observables, 0.7)
+    assert same["dimer_response_estimated"] == pytest.approx(1.0, rel=1e-3)
+    assert same["dimer_response_used"] == 0.7
+
+
+def test_dimer_response_of_a_sample_overrides_the_global_one():
+    from intercluster.observables import dimer_response_of
+    from intercluster.records import SampleConditions
+
+    settings = replace(TmaxSettings.schema_default(), dimer_response=0.8)
+    own = SampleConditions.from_dict({"ag_nM": 40, "au_nM": 40, "dead_time_s": 20,
+                                      "dimer_response": 0.5})  # fmt: skip
+    none = SampleConditions.from_dict({"ag_nM": 40, "au_nM": 40, "dead_time_s": 20,
+                                       "dimer_response": None})  # fmt: skip
+    assert dimer_response_of(own, settings) == 0.5
+    assert dimer_response_of(none, settings) == 0.8
+    assert own.to_dict()["dimer_response"] == 0.5 and "dimer_response" not in none.to_dict()
+    assert own.initial_nM == (40.0, 40.0)  # the response is not taken for a concentration

@@ -159,6 +159,33 @@ def test_bootstrap_sigma_follows_the_noise_level():
     assert 2.8 < sigmas[1] / sigmas[0] < 5.5
 
 
+def test_end_plateau_sigma_only_for_a_flat_top_reaching_the_end():
+    """A flat top reaching the record's end leaves t_max undecided over minutes: σ (bootstrap
+    or end plateau) is minutes in every noise draw, and the end-plateau term is bounded by
+    the record's length; a peak inside the record or a steep rise at the end get none."""
+    times = np.arange(0.0, 60.0 + 1e-9, 0.5)
+    curves = {
+        "flat": 0.2 * np.minimum(times / 40.0, 1.0),  # flat for the last 20 min
+        "peak": 0.3 * np.exp(-(((times - 20.0) / 5.0) ** 2)) + 0.05,
+        "steep": 0.004 * times,
+    }
+    plateau = {name: [] for name in curves}
+    sigma_flat = []
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        for name, curve in curves.items():
+            assert curve.max() < 0.5  # its complement stays positive
+            # the curve with its complement: rows sum to 1, the rule's normalisation keeps them
+            noisy = curve + 2e-4 * rng.standard_normal(times.size)
+            boot = unc.bootstrap_tmax(times, _two_columns(noisy), n_replicas=50, seed=1)
+            plateau[name].append(boot.end_plateau[0])
+            if name == "flat":
+                sigma_flat.append(max(boot.sigma[0], boot.end_plateau[0]))
+    assert max(plateau["peak"]) == 0.0 and max(plateau["steep"]) == 0.0
+    assert min(sigma_flat) > 1.0
+    assert max(plateau["flat"]) > 1.0 and max(plateau["flat"]) <= 60.0 / np.sqrt(12.0)
+
+
 def test_replicate_sigma_is_the_spread_over_runs():
     base = experimental_tmax(synthetic_intensities(seed=1), OBS, TmaxSettings.schema_default())
     runs = []
@@ -330,6 +357,63 @@ def test_model_comparison_aic_and_goodness_of_fit_in_words():
     assert "prefers model 3" in text and "No model of the set fits" not in text
     none_fit = unc.compare_models({1: 900.0, 2: 500.0, 3: 400.0}, 66)
     assert "No model of the set fits" in unc.model_comparison_statement(none_fit)
+
+
+def test_grid_bracket_reports_an_unresolved_interval_at_the_grid_resolution():
+    values = 10.0 ** np.arange(-3.0, -0.9, 0.25)
+    prof = np.array([90.0, 60.0, 30.0, 10.0, 0.0, 12.0, 40.0, 70.0, 95.0])
+    level = 3.84  # only the best value lies below: the interval is narrower than a step
+    r = unc.profile_result("k_ex", values, prof, level)
+    assert not r.resolved
+    assert r.grid_low == pytest.approx(values[3]) and r.grid_high == pytest.approx(values[5])
+    assert r.grid_low < r.low < values[4] < r.high < r.grid_high
+    assert r.as_dict()["interval_grid"] == [r.grid_low, r.grid_high]
+    wide = unc.profile_result("k_ex", values, prof, 35.0)  # resolved, high end on the grid
+    assert wide.resolved and wide.grid_low == pytest.approx(values[1])
+    assert wide.grid_high == pytest.approx(values[6])
+    open_end = unc.profile_result("k_ex", values, prof[::-1] * 0 + np.linspace(9, 0, 9), 3.84)
+    assert open_end.grid_high is None and open_end.high is None
+
+
+def _model_grid(model, grid):
+    return fit.run_chunk(
+        ReactionNetwork(model), fit.grid_points(grid), COND_40_40, TIMES, OBS["species"],
+        TmaxSettings.schema_default(), options=SolverOptions(1e-6, 1e-9, 100_000),
+    )  # fmt: skip
+
+
+def test_goodness_of_fit_keeps_the_true_model_and_rejects_wrong_ones():
+    """The demo's own truth (Table 1's model 3, 5.6e-2 and 3.2e-2: not on the quarter-decade
+    grid) in a small virtual experiment: judged at the refined weighted optimum against
+    χ²(n − 3), model 3 fits; models 1 and 2 (negative controls) are flagged."""
+    ve = _ve()
+    ve["rate_constants"] = dict(CONFIG["virtual_experiment"]["rate_constants"])
+    exp = virtual_replica(SYSTEM, ve, SAMPLE, 4242, TIMES, n_replicas=BOOTSTRAP)[1]
+    weighted, refined = {}, {}
+    for model in (1, 2, 3):
+        weighted[model] = unc.weighted_chi2_table({SAMPLE: (_model_grid(model, GRID), exp)})
+        objective = unc.weighted_chi2_objective(
+            ReactionNetwork(model), {SAMPLE: (COND_40_40, TIMES, exp)},
+            TmaxSettings.schema_default(), options=SolverOptions(1e-6, 1e-9, 100_000),
+        )  # fmt: skip
+        fields = unc.weighted_fit_fields(weighted[model], C_NM, 0.95, objective, 60)
+        refined[model] = fields["weighted"]["refined"]["chi2"]
+        assert refined[model] <= fields["weighted"]["best"]["chi2"]
+    cmp = unc.compare_fitted_models(weighted, refined)
+    text = unc.model_comparison_statement(cmp)
+    print(cmp[["model", "chi2_weighted_grid_min", "chi2_weighted_min", "reference_limit",
+               "fits"]].to_string())  # fmt: skip
+    print(text)
+    assert cmp.set_index("model")["fits"].to_dict() == {1: False, 2: False, 3: True}
+    assert "prefers model 3" in text and "No model of the set fits" not in text
+    assert "chi2 distribution chi2(" in text  # says which reference was used
+    # off the grid the refinement is what keeps model 3: its grid minimum is far higher
+    m3 = cmp.set_index("model").loc[3]
+    assert m3["chi2_weighted_grid_min"] > 2 * m3["chi2_weighted_min"]
+    # with replicas of a correct model as the reference, the statement names them instead
+    by_replicas = unc.compare_fitted_models(weighted, refined,
+                                            replica_chi2_min=np.full(19, refined[3]))  # fmt: skip
+    assert "19 replicas of a correct model" in unc.model_comparison_statement(by_replicas)
 
 
 # --- trajectory objective ---------------------------------------------------------------------

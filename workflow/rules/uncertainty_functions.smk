@@ -78,6 +78,10 @@ COMPARISON_ITEMS = stage_items(
             f"results/fit/{w.fit_sample}/model{{model}}/chi2_weighted.parquet",
             model=FIT_MODELS,
         ),
+        # the refined weighted optimum (fit.refine) at which goodness of fit is judged
+        "best": lambda w: expand(
+            f"results/fit/{w.fit_sample}/model{{model}}/best.json", model=FIT_MODELS
+        ),
     },
     outputs={
         "tsv": "results/fit/{fit_sample}/model_comparison.tsv",

@@ -14,19 +14,18 @@ log = logging.getLogger("intercluster")
 def fit_one(smk):
     settings = FitSettings.from_config(smk.params.fit)
     chi2 = fit.read_parquet(smk.input.chi2)
-    objective = None
+    objective = weighted_objective = None
     if settings.refine:
         experiments = {}
         for sample, files in smk.params.experiments.items():
             times, exp_tmax = fit.load_experiment(files["intensities"], files["tmax"])
             conditions = fit.Conditions.from_dict(smk.params.conditions[sample])
             experiments[sample] = (conditions, times, exp_tmax)
-        objective = fit.chi2_objective(
-            fit.network_for(smk.wildcards.model, smk.params.cluster, smk.params.kinetics),
-            experiments,
-            settings.tmax,
-            options=fit.simulator_options(smk.params.kinetics),
-        )
+        network = fit.network_for(smk.wildcards.model, smk.params.cluster, smk.params.kinetics)
+        options = fit.simulator_options(smk.params.kinetics)
+        objective = fit.chi2_objective(network, experiments, settings.tmax, options=options)
+        weighted_objective = unc.weighted_chi2_objective(network, experiments, settings.tmax,
+                                                         options=options)  # fmt: skip
     result = fit.best_fit(
         chi2,
         fit.grid_axes(settings.grid),
@@ -41,8 +40,10 @@ def fit_one(smk):
                    "samples": list(smk.params.samples)})  # fmt: skip
     # beside eq 1: the weighted χ² fit's intervals and identifiability labels
     c_nM = unc.combination_concentration(smk.params.conditions)
-    result.update(unc.weighted_fit_fields(fit.read_parquet(smk.input.chi2_weighted), c_nM,
-                                          settings.uncertainty.confidence))  # fmt: skip
+    result.update(unc.weighted_fit_fields(
+        fit.read_parquet(smk.input.chi2_weighted), c_nM, settings.uncertainty.confidence,
+        weighted_objective, settings.refine_max_evaluations,
+    ))  # fmt: skip
     if "trajectory" in smk.input.keys():  # fit.objective: trajectory
         result["trajectory"] = unc.trajectory_fields(fit.read_parquet(smk.input.trajectory), c_nM,
                                                      settings.uncertainty.confidence)  # fmt: skip

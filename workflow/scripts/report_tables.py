@@ -46,6 +46,11 @@ def weighted_interval(best, name):
         return "–"
     low, high = (best.intervals_weighted or {}).get(name, (None, None))
     ends = " – ".join("open" if v is None else fmt(v, 3) for v in (low, high))
+    profile = ((best.weighted or {}).get("profiles") or {}).get(name) or {}
+    if profile and not profile["resolved"]:
+        # narrower than a grid step: also the conservative bracket at the grid's resolution
+        grid = " – ".join("open" if v is None else fmt(v, 3) for v in profile["interval_grid"])
+        ends += f" (below the grid step; grid: {grid})"
     return f"{html.escape(label)}: {ends}"
 
 

@@ -7,28 +7,46 @@ its χ² has no absolute scale. Everything here sits *beside* eq 1, never replac
 
 σ(t_max): moving-block residual bootstrap (:func:`bootstrap_tmax`)
     Every column of the normalised intensity matrix is split into a smooth curve and a
-    residual with the local quadratic that THE t_max rule uses
-    (``observables.PeakFinder.smooth``, hat matrix H), applied twice ("twicing", Tukey):
-    residual = (I − H)² y. A single pass would leave the smoother's own bias at sharp early
-    peaks in the residual and resample it as if it were noise (an ion-count-independent
-    part of σ); twicing makes that bias second order. Each residual is divided by the norm
-    of its row of (I − H)² (the share of white noise it keeps) and standardised by the
-    local rms of the residuals (Gaussian kernel, FWHM = the rule's smoothing width; shot
-    noise grows with the signal, so a residual from the baseline must not land on a peak).
-    Blocks of ``block_length`` consecutive time points, the same blocks for every
-    observable (normalisation and overlapping isotope patterns correlate the observables of
-    one spectrum), are drawn with replacement and laid end to end; rescaled by the local rms
-    at their new place and added to the smooth curve, they make one replica. THE t_max rule
-    (:func:`intercluster.observables.tmax_of`) runs on every replica; σ is the standard
-    deviation over the replicas.
+    residual with a local quadratic of THE t_max rule's kind (``observables.PeakFinder``,
+    hat matrix H), applied twice ("twicing", Tukey): residual = (I − H)² y, so that the
+    smoother's own bias at a sharp peak is second order and not resampled as noise. The
+    width of that split is chosen per observable (:func:`_centre_split`) among
+    :data:`CENTRE_FACTORS` × the rule's width by Lepski's rule: the widest whose curve stays
+    within :data:`CENTRE_Z` noise sds of every narrower curve on the top of the peak (where
+    the curve exceeds half its maximum). Why wider than the rule: the replicas are laid
+    around the split's curve, and a curve that still carries the data's own noise gives every
+    replica the data's accidental shape at the top (a flattened or a sharpened peak, a
+    second maximum just above or below the rule's tolerance), so σ followed the accident:
+    measured on 20 noise replicas of the demo's 40:40 sample (0.5-min scans, demo noise;
+    ``benchmarks/bench_tmax_sigma.py``), σ / replica-to-replica SD of t_max was 0.86 in the
+    median over the observables with the rule's width and no end-plateau term (one replica's
+    σ: 0.38-1.47, 10-90 %), χ²_w at the truth median 69.7, max 133 for 69 observables; with
+    the adaptive width and the end-plateau σ below: 0.97 (one replica's: 0.58-1.61), χ²_w at
+    the truth median 46.1, max 117.5. Where
+    noise is low (4× the ions) a bias shows against the narrower curves and the rule falls
+    back to them, so σ still halves.
+    Each residual is divided by the norm of its row of (I − H)² (the share of white noise
+    it keeps) and standardised by the local rms of the residuals (Gaussian kernel, FWHM =
+    the rule's smoothing width; shot noise grows with the signal, so a residual from the
+    baseline must not land on a peak). Blocks of ``block_length`` consecutive time points,
+    the same blocks for every observable (normalisation and overlapping isotope patterns
+    correlate the observables of one spectrum), are drawn with replacement and laid end to
+    end; rescaled by the local rms at their new place and added to the smooth curve, they
+    make one replica. THE t_max rule (:func:`intercluster.observables.tmax_of`) runs on every
+    replica; σ is the standard deviation over the replicas.
     Block length (default 1 time point): the virtual experiment's spectra carry independent
-    noise, and the residuals of a local quadratic are anticorrelated over about one
+    noise (lag-1 autocorrelation of the deconvolved intensities over 20 replicas: 0.001 in
+    the median), and the residuals of a local quadratic are anticorrelated over about one
     smoothing width; longer blocks carry that anticorrelation (missing low frequencies)
-    into the replicas. Measured on the 40:40 virtual experiment (1-min scans, baseline
-    noise 1e-4, 12 noise seeds): bootstrap σ / seed-to-seed scatter of t_max, median over
-    the observables, 0.89 (5e6 ions) and 0.98 (2e7 ions) with blocks of 1, 0.62 and 0.70
-    with blocks of 3. Use longer blocks for data whose noise is
-    correlated over several spectra (e.g. a source that drifts over minutes).
+    into the replicas. Use longer blocks for data whose noise is correlated over several
+    spectra (e.g. a source that drifts over minutes).
+
+σ of an end plateau (:func:`end_plateau_sigma`)
+    A species still rising at the end of the record has t_max = t_end, one that has just
+    peaked a little earlier; when the smoothed curve stays within :data:`END_PLATEAU_Z`
+    noise sds of its top all the way to the last spectrum, the data cannot tell the two
+    apart, and a bootstrap around the data's curve keeps whichever it found. Such a t_max is
+    taken as uniform on the top: σ ≥ (t_end − start of the top) / √12.
 
 σ floor (:data:`SIGMA_FLOOR_FRACTION`)
     σ is floored at 0.1 of the scan interval. t_max of a reactant (always 0), of a species
@@ -81,8 +99,12 @@ Model comparison (:func:`compare_models`)
     another on the grid), so the likelihood-ratio test does not apply (its χ² reference
     needs nesting). Akaike's information criterion does: AIC = χ²_w,min + 2p, equal p, so
     ΔAIC = Δχ²_w and the Akaike weights exp(−ΔAIC/2) normalised say how strongly the data
-    prefer a model. Goodness of fit: χ²_w,min against what replicas of a correct model give
-    (their χ²_w,min), or against χ²(n − p) when no replicas are given.
+    prefer a model. Goodness of fit: χ²_w at the refined weighted optimum
+    (:func:`weighted_chi2_objective` minimised by ``fit.refine`` from the best grid point;
+    the weighted minimum is far narrower than a grid step, so the grid's χ²_w,min mostly
+    measures the grid's distance from it), against what replicas of a correct model give
+    (their χ²_w,min), or against χ²(n − p) when no replicas are given; the statement names
+    the reference it used.
 
 Trajectory objective (:func:`trajectory_fit`)
     Least squares between the simulated and the measured normalised intensities of all
@@ -105,6 +127,13 @@ from .observables import TmaxSettings, peak_finder, tmax_of
 
 #: σ(t_max) is never below this fraction of the (median) scan interval (module docstring).
 SIGMA_FLOOR_FRACTION = 0.1
+#: Widths (multiples of THE rule's smoothing width) among which the bootstrap's curve/residual
+#: split is chosen per observable by Lepski's rule (module docstring).
+CENTRE_FACTORS = (1.0, 1.5, 2.0, 3.0, 4.0)
+#: Lepski's rule: a wider curve is kept while within this many noise sds of the narrower ones.
+CENTRE_Z = 3.0
+#: A flat top reaching the record's end spans the times within this many noise sds of t_max's.
+END_PLATEAU_Z = 2.0
 PROFILE_NAMES = records.PROFILE_NAMES
 RATIO, RATE_RATIO = PROFILE_NAMES[3], PROFILE_NAMES[4]
 IDENTIFIABLE = "identifiable"
@@ -129,12 +158,15 @@ class TmaxBootstrap:
         Standard deviation of the replicas (min), not floored.
     block_length : int
         Time points per resampled block.
+    end_plateau : ndarray, shape (n_obs,)
+        :func:`end_plateau_sigma` (min): > 0 only for a flat top reaching the record's end.
     """
 
     t_max: np.ndarray
     replicas: np.ndarray
     sigma: np.ndarray
     block_length: int
+    end_plateau: np.ndarray
 
 
 def scan_interval_min(times_min) -> float:
@@ -157,6 +189,54 @@ def _local_rms(times: np.ndarray, residuals: np.ndarray, width_min: float) -> np
     return np.sqrt(np.maximum(ms, tiny))
 
 
+def _twicing(times: np.ndarray, width_min: float) -> tuple[np.ndarray, np.ndarray]:
+    """(residual operator (I − H)², its row norms) of the local quadratic of ``width_min``."""
+    n_t = times.size
+    hat = peak_finder(times, width_min).smooth(np.eye(n_t))
+    residual_op = (np.eye(n_t) - hat) @ (np.eye(n_t) - hat)
+    return residual_op, np.sqrt(np.sum(residual_op * residual_op, axis=1))
+
+
+def _centre_split(times: np.ndarray, y: np.ndarray, smoothing_min: float,
+                  factors: Sequence[float], z: float = CENTRE_Z,
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """(smooth curve, residual scaled to unit noise share, local rms) of every observable,
+    with the curve/residual smoother chosen per observable among ``factors`` ×
+    ``smoothing_min`` by Lepski's rule: the widest whose curve stays within ``z`` noise sds
+    of every narrower one's at every time (module docstring)."""
+    if not factors or min(factors) <= 0:
+        raise ValueError(f"centre smoothing factors must be > 0, got {factors}")
+    rms_width = max(smoothing_min, scan_interval_min(times))
+    n_t = times.size
+    curves, residuals, rmss, noise = [], [], [], []
+    for factor in sorted(factors):
+        residual_op, scale = _twicing(times, float(factor) * smoothing_min)
+        raw = residual_op @ y
+        residual = raw / np.clip(scale, 0.2, None)[:, None]
+        rms = _local_rms(times, residual, rms_width)
+        curve_op = np.eye(n_t) - residual_op
+        curves.append(y - raw)
+        residuals.append(residual)
+        rmss.append(rms)
+        # noise sd of the curve: the narrowest split's noise estimate through the operator
+        noise.append(np.sqrt((curve_op * curve_op) @ (rmss[0] * rmss[0])))
+    n_obs = y.shape[1]
+    best = np.zeros(n_obs, dtype=np.int64)
+    still = np.ones(n_obs, dtype=bool)
+    # t_max is decided on the top of the curve: compare where it exceeds half its maximum
+    top = curves[0] >= 0.5 * np.max(curves[0], axis=0, keepdims=True)
+    for k in range(1, len(curves)):
+        within = np.ones(n_obs, dtype=bool)
+        for i in range(k):
+            close = (np.abs(curves[k] - curves[i]) <= z * noise[i]) | ~top
+            within &= np.all(close, axis=0)
+        still &= within
+        best[still] = k
+    cols = np.arange(n_obs)
+    pick = [np.stack(arrays)[best, :, cols].T for arrays in (curves, residuals, rmss)]
+    return pick[0], pick[1], pick[2]
+
+
 def bootstrap_tmax(
     times_min,
     intensities_norm,
@@ -164,7 +244,7 @@ def bootstrap_tmax(
     n_replicas: int = 200,
     block_length: int = 1,
     seed: int = 0,
-    residual_smoothing_min: float | None = None,
+    centre_factors: Sequence[float] = CENTRE_FACTORS,
 ) -> TmaxBootstrap:
     """σ(t_max) of every observable by a moving-block residual bootstrap.
 
@@ -200,15 +280,8 @@ def bootstrap_tmax(
         raise ValueError(f"block_length must be within 1..{n_t}, got {block_length}")
     missing = np.isnan(y)
     filled = np.where(missing, 0.0, y)
-    width = settings.smoothing_min if residual_smoothing_min is None else residual_smoothing_min
-    hat = peak_finder(times, width).smooth(np.eye(n_t))
-    # twicing: residual operator (I - H)^2, whose bias at a sharp peak is second order
-    residual_op = (np.eye(n_t) - hat) @ (np.eye(n_t) - hat)
-    smooth = filled - residual_op @ filled
-    # each residual's noise share: the norm of its row of the residual operator
-    scale = np.sqrt(np.sum(residual_op * residual_op, axis=1))
-    residual = (residual_op @ filled) / np.clip(scale, 0.2, None)[:, None]
-    rms = _local_rms(times, residual, max(settings.smoothing_min, scan_interval_min(times)))
+    smooth, residual, rms = _centre_split(times, filled, settings.smoothing_min,
+                                          centre_factors)  # fmt: skip
     standard = residual / rms
 
     rng = np.random.default_rng(seed)
@@ -224,7 +297,40 @@ def bootstrap_tmax(
         replicas[r], _ = tmax_of(
             times, replica, settings.smoothing_min, tolerance_rel=settings.peak_tolerance_rel
         )
-    return TmaxBootstrap(t_max, replicas, np.nanstd(replicas, axis=0, ddof=1), int(block_length))
+    plateau = end_plateau_sigma(times, filled, rms, t_max, settings.smoothing_min)
+    plateau = np.where(np.all(missing, axis=0), np.nan, plateau)
+    sigma = np.nanstd(replicas, axis=0, ddof=1)
+    return TmaxBootstrap(t_max, replicas, sigma, int(block_length), plateau)
+
+
+def end_plateau_sigma(times: np.ndarray, curve: np.ndarray, rms: np.ndarray, t_max: np.ndarray,
+                      smoothing_min: float, z: float = END_PLATEAU_Z) -> np.ndarray:  # fmt: skip
+    """σ of a t_max on a flat top that reaches the end of the record: width / √12.
+
+    The top is the run of time points around t_max where THE rule's smoothed ``curve`` stays
+    within ``z`` noise sds (of a difference of two smoothed values) of its value at t_max.
+    When that run reaches the last spectrum, whether the species still rises at t_end (t_max
+    = t_end) or has just peaked is undecided by the data; t_max is then taken as equally
+    likely anywhere on the top. 0 for every other observable (the bootstrap resolves them).
+    """
+    finder = peak_finder(times, smoothing_min)
+    smooth = finder.smooth(curve)
+    hat = finder.smooth(np.eye(times.size))
+    sd_smooth = np.sqrt((hat * hat) @ (rms * rms))
+    n_t = times.size
+    out = np.zeros(curve.shape[1])
+    for j in range(curve.shape[1]):
+        if not np.isfinite(t_max[j]):
+            out[j] = np.nan
+            continue
+        k = int(np.argmin(np.abs(times - t_max[j])))
+        level = smooth[k, j] - z * np.sqrt(2.0) * sd_smooth[k, j]
+        if np.all(smooth[k:, j] >= level):
+            lo = k
+            while lo > 0 and smooth[lo - 1, j] >= level:
+                lo -= 1
+            out[j] = (times[n_t - 1] - times[lo]) / np.sqrt(12.0)
+    return out
 
 
 def sigma_floor_min(times_min, fraction: float = SIGMA_FLOOR_FRACTION) -> float:
@@ -260,8 +366,9 @@ def tmax_uncertainty_table(
     -------
     DataFrame
         :func:`intercluster.observables.experimental_tmax` plus ``sigma_bootstrap_min``
-        (unfloored), ``sigma_floor_min``, ``sigma_min`` (floored; used by the weighted χ²)
-        and ``sigma_source``.
+        (unfloored), ``sigma_end_plateau_min`` (:func:`end_plateau_sigma`),
+        ``sigma_floor_min``, ``sigma_min`` (the largest of the three; used by the weighted
+        χ²) and ``sigma_source`` (which of them it is).
     """
     from .observables import experiment_matrix, experimental_tmax
 
@@ -272,10 +379,17 @@ def tmax_uncertainty_table(
 
     boot = bootstrap_tmax(times, normalise_rows(y), settings, n_replicas, block_length, seed)
     floor = sigma_floor_min(times, floor_fraction)
+    boot_sigma = np.nan_to_num(boot.sigma, nan=np.inf)
+    plateau = np.nan_to_num(boot.end_plateau, nan=0.0)
     table["sigma_bootstrap_min"] = boot.sigma
+    table["sigma_end_plateau_min"] = boot.end_plateau
     table["sigma_floor_min"] = floor
-    table["sigma_min"] = np.maximum(np.nan_to_num(boot.sigma, nan=np.inf), floor)
-    table["sigma_source"] = np.where(boot.sigma >= floor, "bootstrap", "floor")
+    table["sigma_min"] = np.maximum(np.maximum(boot_sigma, plateau), floor)
+    table["sigma_source"] = np.select(
+        [(boot_sigma >= plateau) & (boot_sigma >= floor), plateau >= floor],
+        ["bootstrap", "end plateau"],
+        "floor",
+    )
     return table
 
 
@@ -442,8 +556,44 @@ def combination_concentration(conditions: Mapping[str, Mapping]) -> float:
     return min(values)
 
 
+def weighted_chi2_objective(network, experiments: Mapping, settings: TmaxSettings,
+                            simulator=None, options=None):  # fmt: skip
+    """χ²_w(log10 k) summed over samples, by simulation: the weighted twin of
+    :func:`intercluster.fit.chi2_objective` (``experiments``: sample -> (conditions, times,
+    t_max table with ``sigma_min``)); inf when a simulation fails."""
+    from .records import RateConstants
+
+    prepared = []
+    for sample in sorted(experiments):
+        conditions, times_min, exp_tmax = experiments[sample]
+        mask = exp_tmax["included"].astype(bool).to_numpy()
+        sigma = exp_tmax["sigma_min"].to_numpy(float)[mask]
+        if not np.all(np.isfinite(sigma) & (sigma > 0)):
+            raise ValueError(f"sample {sample}: every included observable needs σ > 0")
+        prepared.append((conditions, np.asarray(times_min, float), mask,
+                         exp_tmax["t_max_min"].to_numpy(float)[mask], sigma))  # fmt: skip
+
+    def objective(log_k: np.ndarray) -> float:
+        constants = RateConstants(*(10.0 ** np.asarray(log_k, float)).tolist())
+        total = 0.0
+        for conditions, times_min, mask, t_exp, sigma in prepared:
+            status, _, t_sim = fit.simulate_tmax(
+                network, constants, conditions, times_min, settings, simulator, options
+            )
+            if status != fit.STATUS_OK:
+                return np.inf
+            total += float(np.sum(((t_sim[mask] - t_exp) / sigma) ** 2))
+        return total
+
+    return objective
+
+
 def weighted_fit_fields(
-    weighted: pd.DataFrame, c_nM: float | None, confidence: float = 0.95
+    weighted: pd.DataFrame,
+    c_nM: float | None,
+    confidence: float = 0.95,
+    objective=None,
+    max_evaluations: int | None = None,
 ) -> dict:
     """What ``best.json`` carries of the weighted χ² fit (rule fit_best).
 
@@ -472,10 +622,20 @@ def weighted_fit_fields(
         "chi2": float(row["chi2"]),
         "n_species": int(row["n_species"]),
     }
+    if objective is not None:
+        if max_evaluations is None:
+            raise ValueError("weighted_fit_fields: objective needs max_evaluations")
+        # the weighted minimum is far narrower than a grid step (about 0.001 decades of k_ex
+        # on the demo), so the grid's χ²_w,min overstates the model's misfit by the grid's
+        # distance from the optimum; goodness of fit is judged at the refined optimum
+        axes = GridIndex.from_table(weighted).axes
+        section["refined"] = fit.refine(objective, section["best"], axes, max_evaluations)
     names, skipped = profilable_names(weighted, c_nM)
     results = profile_results(weighted, c_nM=c_nM, confidence=confidence, names=names)
     section["not_profiled"] = skipped
     section["profiles"] = {name: r.as_dict() for name, r in results.items()}
+    # at the grid's resolution too: an interval narrower than a step is not a measurement
+    section["intervals_grid"] = {name: [r.grid_low, r.grid_high] for name, r in results.items()}
     return {**best_json_fields(results), "weighted": section}
 
 
@@ -580,6 +740,9 @@ class ProfileResult:
     ``resolved`` is False when no grid value but the best one lies below the threshold:
     the interval is then narrower than one grid step and its ends are only the linear
     interpolation between the best value and its neighbours (a finer grid measures it).
+    ``grid_low``/``grid_high`` give the interval at the grid's resolution, a conservative
+    bracket: each end is the first grid value outside the threshold (None when open), the
+    same rule as ``fit.interval_from_profile``'s crossings but without the interpolation.
     """
 
     name: str
@@ -592,6 +755,8 @@ class ProfileResult:
     high_edge: float | None
     label: str
     resolved: bool = True
+    grid_low: float | None = None
+    grid_high: float | None = None
 
     def contains(self, value: float) -> bool:
         """Whether ``value`` lies in the interval (open ends reach to the grid edge)."""
@@ -605,6 +770,7 @@ class ProfileResult:
             "label": self.label,
             "interval": [self.low, self.high],
             "resolved": bool(self.resolved),
+            "interval_grid": [self.grid_low, self.grid_high],
             "level": float(self.level),
             "profile": [
                 {"value": float(v), "chi2_min": float(c) if np.isfinite(c) else None}
@@ -613,9 +779,31 @@ class ProfileResult:
         }
 
 
+def grid_bracket(values, prof, level: float) -> tuple[float | None, float | None]:
+    """The interval at the grid's resolution: around the profile minimum, the first grid
+    value on each side whose profile lies above ``level`` (failed values count as above);
+    None where the profile stays below it up to the grid edge (an open end)."""
+    values = np.asarray(values, float)
+    prof = np.asarray(prof, float)
+    inside = np.isfinite(prof) & (prof <= level)
+    if not np.isfinite(prof).any():
+        return None, None
+    best = int(np.nanargmin(np.where(np.isfinite(prof), prof, np.inf)))
+    lo = best
+    while lo > 0 and inside[lo - 1]:
+        lo -= 1
+    hi = best
+    while hi < prof.size - 1 and inside[hi + 1]:
+        hi += 1
+    low = float(values[lo - 1]) if lo > 0 else None
+    high = float(values[hi + 1]) if hi < prof.size - 1 else None
+    return low, high
+
+
 def profile_result(name: str, values: np.ndarray, prof: np.ndarray, level: float) -> ProfileResult:
-    """Interval and label of one profile at ``level``."""
+    """Interval, its grid bracket and the label of one profile at ``level``."""
     iv = fit.interval_from_profile(values, prof, level)
+    grid_low, grid_high = grid_bracket(values, prof, level)
     return ProfileResult(
         name=name,
         values=np.asarray(values, float),
@@ -627,6 +815,8 @@ def profile_result(name: str, values: np.ndarray, prof: np.ndarray, level: float
         high_edge=iv["high"],
         label=identifiability_label(prof, level),
         resolved=bool(np.sum(np.asarray(prof, float) <= level) > 1),
+        grid_low=grid_low,
+        grid_high=grid_high,
     )
 
 
@@ -1076,6 +1266,8 @@ def compare_models(
     fits = chi2 <= limit
     statements = []
     for m, c, d, w, f, pv in zip(models, chi2, delta, weight, fits, p, strict=True):
+        # replicas cannot show a p below 1/(n + 1): say "<=" there
+        bound = "<=" if p_floor > 0 and pv <= p_floor else "="
         verdict = (
             "consistent with the noise"
             if f
@@ -1083,7 +1275,7 @@ def compare_models(
         )
         statements.append(
             f"model {m}: weighted chi2 {c:.4g} for {n_residuals} observables, {verdict}; "
-            f"ΔAIC {d:.3g}, Akaike weight {w:.3g}, p {'<=' if pv <= p_floor else '='} {pv:.3g}"
+            f"ΔAIC {d:.3g}, Akaike weight {w:.3g}, p {bound} {pv:.3g}"
         )
     return pd.DataFrame(
         {
@@ -1095,28 +1287,76 @@ def compare_models(
             "reference": reference,
             "p_value": p,
             "reference_limit": limit,
+            "reference_quantile": float(far_quantile),
             "fits": fits,
             "statement": statements,
         }
     )
 
 
-def compare_fitted_models(weighted: Mapping[int, pd.DataFrame]) -> pd.DataFrame:
+def compare_fitted_models(
+    weighted: Mapping[int, pd.DataFrame],
+    refined: Mapping[int, float | None] | None = None,
+    replica_chi2_min: Sequence[float] | None = None,
+) -> pd.DataFrame:
     """:func:`compare_models` of one fit's weighted χ² tables (model -> table; rule
-    model_comparison), against χ²(n − 3): the workflow has no replicas of the data."""
-    chi2_min, n_residuals = {}, set()
+    model_comparison).
+
+    ``refined``: model -> χ²_w at the refined (continuous) weighted optimum (``best.json``'s
+    ``weighted.refined``; None where not refined); each model is judged at the lower of it
+    and its grid minimum, and the grid minimum is kept as ``chi2_weighted_grid_min``.
+    ``replica_chi2_min``: χ²_w,min of replicas of a correct model, the reference when given;
+    else χ²(n − 3) (the workflow has no replicas of real data).
+    """
+    chi2_min, grid_min, n_residuals = {}, {}, set()
+    refined = refined or {}
     for model, table in weighted.items():
         ok = table[(table["status"] == fit.STATUS_OK) & np.isfinite(table["chi2"])]
-        chi2_min[int(model)] = float(ok["chi2"].min()) if not ok.empty else np.nan
+        grid_min[int(model)] = float(ok["chi2"].min()) if not ok.empty else np.nan
+        value = refined.get(int(model))
+        chi2_min[int(model)] = (
+            grid_min[int(model)] if value is None else float(np.fmin(value, grid_min[int(model)]))
+        )
         n_residuals.update(int(n) for n in table["n_species"].unique())
     if len(n_residuals) != 1:
         raise ValueError(f"the models were fitted to different observables: {n_residuals}")
-    return compare_models(chi2_min, n_residuals.pop())
+    out = compare_models(chi2_min, n_residuals.pop(), replica_chi2_min=replica_chi2_min)
+    out.insert(2, "chi2_weighted_grid_min", [grid_min[m] for m in out["model"]])
+    out.insert(3, "refined", [refined.get(int(m)) is not None for m in out["model"]])
+    at = np.where(out["refined"], "at the refined optimum", "at the best grid point")
+    out["statement"] = [
+        st.replace(" observables,", f" observables ({where}; grid {g:.4g}),", 1)
+        for st, where, g in zip(out["statement"], at, out["chi2_weighted_grid_min"], strict=True)
+    ]
+    return out
+
+
+def refined_weighted_chi2(best: records.BestFit) -> float | None:
+    """χ²_w at the refined weighted optimum of a best fit (None when not refined)."""
+    if best.weighted is None or "refined" not in best.weighted:
+        return None
+    return float(best.weighted["refined"]["chi2"])
 
 
 def model_comparison_statement(comparison: pd.DataFrame) -> str:
-    """The comparison in words, including the verdict when no model of the set fits."""
-    lines = list(comparison["statement"])
+    """The comparison in words: which reference the goodness of fit used, each model's
+    verdict, the AIC preference and, when no model passes, that no model of the set fits."""
+    reference = str(comparison["reference"].iloc[0])
+    limit = float(comparison["reference_limit"].iloc[0])
+    q = float(comparison["reference_quantile"].iloc[0])
+    if reference.startswith("chi2("):
+        source = (
+            f"Goodness-of-fit reference: the chi2 distribution {reference} (limit {limit:.4g}, "
+            f"its {q:g} quantile); no replicas of the data are available, so this trusts the "
+            "bootstrap sigma(t_max) to hold all of the t_max scatter."
+        )
+    else:
+        source = (
+            f"Goodness-of-fit reference: {reference} (limit {limit:.4g}, the {q:g} quantile "
+            "of their minimum weighted chi2), calibrated by replicas rather than the chi2 "
+            "distribution."
+        )
+    lines = [source, *comparison["statement"]]
     best = comparison.loc[comparison["aic"].idxmin()]
     lines.append(
         f"AIC prefers model {int(best['model'])} (equal numbers of constants, not nested: "
@@ -1127,15 +1367,6 @@ def model_comparison_statement(comparison: pd.DataFrame) -> str:
             "No model of the set fits: every weighted chi2 lies far above what the noise gives "
             "for a correct model."
         )
-        if str(best["reference"]).startswith("chi2("):
-            # Without replicas the reference trusts the bootstrap sigma(t_max) to hold all of
-            # the t_max scatter; on synthetic data even the true model can exceed it.
-            lines.append(
-                "Caution: this verdict uses the chi2 distribution, not replicas of the data; "
-                "the bootstrap sigma(t_max) can underestimate the scatter of t_max (a peak "
-                "that jumps between near-equal maxima), so check it against the replica "
-                "threshold of the coverage rule (snakemake coverage) before rejecting every model."
-            )
     return "\n".join(lines)
 
 
