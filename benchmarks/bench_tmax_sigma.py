@@ -37,6 +37,7 @@ from intercluster.observables import (
     normalise_rows,
 )
 from intercluster.replicas import virtual_replica
+from intercluster.settings import DeconvolutionSettings
 from intercluster.system import system_of_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,7 +63,8 @@ def main() -> None:
 
     started = time.perf_counter()
     runs = [virtual_replica(system, ve, SAMPLE, 1000 + r, None, n_replicas=2,
-                            deconvolution=config["deconvolution"])[0]
+                            deconvolution=DeconvolutionSettings.from_config(
+                                config["deconvolution"]))[0]
             for r in range(args.n)]  # fmt: skip
     t_replicas = time.perf_counter() - started
     times, _ = experiment_matrix(runs[0], species)

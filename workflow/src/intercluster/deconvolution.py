@@ -10,9 +10,14 @@ with ``P_k`` the profile of observable k (its nominal isotope peaks as Gaussians
 ``m/z / R``, centred at ``m/z (1 + shift 1e-6)``, in counts per point, so ``a_k`` is an ion
 count). The abundances come from a non-negative least-squares fit; the calibration shift is
 fitted per spectrum by variable projection (Gauss-Newton on the NNLS residual with a step
-check), the resolving power once per file by a golden-section search on the summed
-residual of a few spectra. Each time point is then normalised to the sum of the 77
+check), the resolving power (and its slope in m/z) once per file by Brent's search on the
+summed residual of a few spectra. Each time point is then normalised to the sum of the 77
 observables (TIC normalisation, docs/science.md §3).
+
+Cost: building a spectrum's columns costs about as much as fitting it, so spectra on one
+m/z grid share them (:class:`ColumnPool`: the R search's spectra at each trial R, and each
+spectrum with its neighbour, whose shift is close); the isotope patterns are computed once
+per process (:func:`intercluster.isotopes.isotope_pattern` is cached).
 
 QC per spectrum: fitted shift, resolving power, relative residual norm ``||y - fit|| / ||y||``,
 and how the spectrum was sampled: ``mode`` (dense or sparse profile), ``coverage`` (fraction of
@@ -68,11 +73,15 @@ CENSOR_MAX_ITER = 12  # active-set passes of a censored fit (typically 2-4)
 CENSOR_TOL = 1e-3  # stop when the points changing sides cost less than this part of the RSS
 N_CALIBRATION_SCANS = 3  # spectra, spread over the file, on which R (and its slope) is fitted
 SLOPE_RANGE = (-0.4, 0.4)  # searched relative change of R per 1000 Th
-SLOPE_ROUNDS = 4  # alternations of the slope and R searches
+SLOPE_ROUNDS = 4  # at most this many alternations of the slope and R searches
+SLOPE_TOL = 4e-3  # the slope's search tolerance, per 1000 Th
+R_TOL = 5e-3  # the search tolerance of log R
+R_START_TOL = 2e-2  # ... of the start of the alternations (refined in each of them)
 ROBUST_Z = 6.0  # a point is unexplained when its residual exceeds this many noise sds ...
 ROBUST_REL = 0.5  # ... and this part of the model there (a shape mismatch is not a new ion)
 ROBUST_GROW_Z = 2.0  # unexplained regions grow over neighbours with residuals above this
 ROBUST_PASSES = 3  # refits with the unexplained points at weight 0
+FIRST_PASS_TOL_PPM = 0.1  # shift tolerance of the unweighted pass before a weighted one
 N_UNEXPLAINED_FEATURES = 5  # largest unexplained features kept per spectrum (QC)
 INTENSITY_COLUMNS = ["time_min", "species", "charge", "n_first", "intensity", "intensity_norm"]
 QC_COLUMNS = [
@@ -312,6 +321,38 @@ class _Columns:
             self.at = shift
         return self.parts, shift - self.at
 
+    def serves(self, mz, width, basis, resolving_power, r_slope, mz_ref, shift) -> bool:
+        """Whether these columns are those of another spectrum on the same points."""
+        return (
+            self.basis is basis and self.r == resolving_power and self.r_slope == r_slope
+            and self.mz_ref == mz_ref and self.at is not None
+            and abs(shift - self.at) <= REBUILD_PPM
+            and (self.mz is mz or (self.mz.shape == mz.shape and np.array_equal(self.mz, mz)))
+            and (self.width is width or np.array_equal(self.width, width))
+        )  # fmt: skip
+
+
+class ColumnPool:
+    """Columns already built, for the next spectrum fitted on the same points.
+
+    A file's spectra mostly share one m/z grid and their calibration drifts slowly, so the
+    columns one spectrum was fitted with serve its neighbour (moved to first order, as within
+    one fit) and the R search's few spectra share the columns of each trial R: building them
+    costs about as much as a fit. A few entries (different grids or shifts) are kept.
+    """
+
+    def __init__(self, size: int = 4):
+        self.size = size
+        self.entries: list[_Columns] = []
+
+    def columns(self, mz, width, basis, resolving_power, r_slope, mz_ref, shift) -> _Columns:
+        for entry in self.entries:
+            if entry.serves(mz, width, basis, resolving_power, r_slope, mz_ref, shift):
+                return entry
+        entry = _Columns(mz, width, basis, resolving_power, r_slope, mz_ref)
+        self.entries = [entry, *self.entries[: self.size - 1]]
+        return entry
+
 
 class _SubColumns:
     """The columns of a :class:`_Columns` on a subset of its points (sliced, not rebuilt)."""
@@ -368,9 +409,13 @@ def noise_variance(
     n, sm, smm, sr, smr = m.size, m.sum(), np.square(m).sum(), r2.sum(), (m * r2).sum()
     det = n * smm - sm * sm
     c = (n * smr - sm * sr) / det if det > 0 else 0.0
-    s0 = (sr - c * sm) / n
-    floor = max(float(np.median(r2)), 1e-12)
-    s0 = max(float(s0), 0.05 * floor)
+    s0 = float((sr - c * sm) / n)
+    # The floor is 5 % of the median squared residual, and the median is at most twice the
+    # mean (Markov): when s0 is above a tenth of the mean the floor cannot bind, and the
+    # median (a partition of every point, the dearest step here) is not needed.
+    if s0 < max(0.1 * sr / n, 0.05e-12):
+        floor = max(float(np.median(r2)), 1e-12)
+        s0 = max(s0, 0.05 * floor)
     c = max(float(c), 0.0)
     return s0 + c * m_all
 
@@ -380,6 +425,9 @@ def _gauss_newton(columns, y, w, shift, passive, baseline, max_shift_ppm, max_it
     max_step = 0.25e6 / columns.r  # a quarter of the FWHM, in ppm
     n_iter = 0
     for n_iter in range(1, max_iter + 1):  # noqa: B007 - reported
+        if abs(step) < tol_ppm:  # the start is converged already (a neighbour's shift)
+            n_iter -= 1
+            break
         step = float(np.clip(step, -max_step, max_step))
         accepted = False
         for _ in range(6):
@@ -517,6 +565,7 @@ def fit_spectrum(
     r_slope: float = 0.0,
     mz_ref: float = 0.0,
     robust: bool = False,
+    pool: ColumnPool | None = None,
 ) -> SpectrumFit:
     """NNLS abundances with the calibration shift fitted by variable projection.
 
@@ -533,7 +582,9 @@ def fit_spectrum(
 
     Gauss-Newton on the shift for the NNLS solution (Kaufman's approximation), each step
     accepted only if it lowers the residual (else halved). Columns are rebuilt only when
-    the shift moves by more than ``REBUILD_PPM`` from where they were built.
+    the shift moves by more than ``REBUILD_PPM`` from where they were built. ``pool``: take
+    the columns from there when another spectrum on the same points left them (and leave
+    these there).
     """
     mz = np.ascontiguousarray(mz, float)
     y = np.ascontiguousarray(y, float)
@@ -541,15 +592,22 @@ def fit_spectrum(
         censored = None
     if width is None:
         width = point_spacing(mz)
-    columns = _Columns(mz, width, basis, float(resolving_power), r_slope, mz_ref)
+    shift = float(np.clip(shift0, -max_shift_ppm, max_shift_ppm))
+    r, r_slope, mz_ref = float(resolving_power), float(r_slope), float(mz_ref)
+    if pool is None:
+        columns = _Columns(mz, width, basis, r, r_slope, mz_ref)
+    else:
+        columns = pool.columns(mz, width, basis, r, r_slope, mz_ref, shift)
     m = basis.n_cols + (1 if baseline else 0)
     passive = np.ones(m, bool) if passive0 is None else passive0.copy()
-    shift = float(np.clip(shift0, -max_shift_ppm, max_shift_ppm))
     w = np.ones_like(y)
     args = (baseline, max_shift_ppm, max_iter, tol_ppm)
+    # Before a weighted pass the first one only sets the noise model: its shift need not be
+    # converged to the last hundredth of a ppm (the weighted pass fits it to ``tol_ppm``).
+    first = (baseline, max_shift_ppm, max_iter, FIRST_PASS_TOL_PPM) if weighted else args
     level = float(detection_level)
     y_fit, (shift, coef, passive, rss, model, n_iter), above = _censored_pass(
-        columns, y, w, shift, passive, args, censored, level
+        columns, y, w, shift, passive, first, censored, level
     )
     if weighted:
         measured = None if censored is None else ~censored
@@ -604,13 +662,14 @@ def fit_prepared(
     r_slope: float = 0.0,
     mz_ref: float = 0.0,
     robust: bool = False,
+    pool: ColumnPool | None = None,
 ) -> SpectrumFit:
     """:func:`fit_spectrum` of a :class:`PreparedSpectrum`, with its sampling in the QC."""
     fit = fit_spectrum(
         spectrum.mz, spectrum.y, basis, resolving_power, shift0, max_shift_ppm, passive0,
         width=spectrum.width, weighted=weighted, censored=spectrum.censored,
         detection_level=spectrum.detection_level, r_slope=r_slope, mz_ref=mz_ref,
-        robust=robust,
+        robust=robust, pool=pool,
     )  # fmt: skip
     fit.mode, fit.coverage = spectrum.mode, spectrum.coverage
     fit.detection_level, fit.n_points = spectrum.detection_level, spectrum.n_points
@@ -650,28 +709,30 @@ def fit_resolving_power(
     shift0: float,
     max_shift_ppm: float = 20.0,
     rel_range: tuple[float, float] = (0.6, 1.6),
-    tol_rel: float = 5e-3,
+    tol_rel: float = R_TOL,
     r_slope: float = 0.0,
     mz_ref: float = 0.0,
 ) -> float:
-    """One resolving power for a set of spectra: golden section on log R of the summed RSS.
+    """One resolving power for a set of spectra: Brent's search on log R of the summed RSS.
 
     ``r_slope``, ``mz_ref``: R varies linearly with m/z (R is then the value at ``mz_ref``).
+    The spectra on one m/z grid share the columns of each trial R (:class:`ColumnPool`).
     """
     shifts = [shift0] * len(spectra)
+    pool = ColumnPool()
 
     def cost(log_r: float) -> float:
         total = 0.0
         r = float(np.exp(log_r))
         for n, spectrum in enumerate(spectra):
             fit = fit_prepared(spectrum, basis, r, shifts[n], max_shift_ppm, weighted=False,
-                               r_slope=r_slope, mz_ref=mz_ref)  # fmt: skip
+                               r_slope=r_slope, mz_ref=mz_ref, pool=pool)  # fmt: skip
             shifts[n] = fit.shift_ppm
             total += fit.rss
         return total
 
     a, b = np.log(guess * rel_range[0]), np.log(guess * rel_range[1])
-    return float(np.exp(_golden(cost, a, b, tol_rel)))
+    return float(np.exp(_minimise(cost, a, b, tol_rel)))
 
 
 def fit_resolving_power_slope(
@@ -682,38 +743,33 @@ def fit_resolving_power_slope(
     mz_ref: float,
     max_shift_ppm: float = 20.0,
     slope_range: tuple[float, float] = SLOPE_RANGE,
-    tol: float = 4e-3,
+    tol: float = SLOPE_TOL,
 ) -> float:
-    """The relative change of R per 1000 Th about ``mz_ref``: golden section of the RSS."""
+    """The relative change of R per 1000 Th about ``mz_ref``: Brent's search of the RSS."""
     shifts = [shift0] * len(spectra)
+    pool = ColumnPool()
 
     def cost(slope: float) -> float:
         total = 0.0
         for n, spectrum in enumerate(spectra):
             fit = fit_prepared(spectrum, basis, resolving_power, shifts[n], max_shift_ppm,
-                               weighted=False, r_slope=slope, mz_ref=mz_ref)  # fmt: skip
+                               weighted=False, r_slope=slope, mz_ref=mz_ref, pool=pool)  # fmt: skip
             shifts[n] = fit.shift_ppm
             total += fit.rss
         return total
 
-    return _golden(cost, float(slope_range[0]), float(slope_range[1]), tol)
+    return _minimise(cost, float(slope_range[0]), float(slope_range[1]), tol)
 
 
-def _golden(cost, a: float, b: float, tol: float) -> float:
-    """Golden-section search of a unimodal ``cost`` on [a, b]; the centre of the last bracket."""
-    g = (np.sqrt(5.0) - 1.0) / 2.0
-    c, d = b - g * (b - a), a + g * (b - a)
-    fc, fd = cost(c), cost(d)
-    while b - a > tol:
-        if fc < fd:
-            b, d, fd = d, c, fc
-            c = b - g * (b - a)
-            fc = cost(c)
-        else:
-            a, c, fc = c, d, fd
-            d = a + g * (b - a)
-            fd = cost(d)
-    return float(0.5 * (a + b))
+def _minimise(cost, a: float, b: float, tol: float) -> float:
+    """Minimum of a unimodal ``cost`` on [a, b] to within ``tol``/2 (a golden-section bracket
+    of width ``tol`` has its centre as close). Brent's method: golden-section steps where
+    the cost is not parabolic, parabolic ones near the minimum of these smooth RSS curves,
+    which takes about half the evaluations of golden section alone."""
+    from scipy.optimize import minimize_scalar
+
+    result = minimize_scalar(cost, bounds=(a, b), method="bounded", options={"xatol": 0.5 * tol})
+    return float(result.x)
 
 
 def _representative(n: int, k: int) -> np.ndarray:
@@ -774,29 +830,39 @@ def deconvolve_spectra(
     shift0 = scan_shift(spectra[ref], basis, r0, max_shift_ppm)
     if resolving_power is None and fit_resolution:
         pick = [spectra[i] for i in _representative(n, N_CALIBRATION_SCANS)]
-        r0 = fit_resolving_power(pick, basis, r0, shift0, max_shift_ppm)
-        if resolving_power_model == "linear":
-            # R at mz_ref and the slope are correlated: alternate, narrowing the slope range
+        linear = resolving_power_model == "linear"
+        # with a slope to come, R is refined in every round: a start within 2 % will do
+        r0 = fit_resolving_power(pick, basis, r0, shift0, max_shift_ppm,
+                                 tol_rel=R_START_TOL if linear else R_TOL)  # fmt: skip
+        if linear:
+            # R at mz_ref and the slope are correlated: alternate, narrowing the slope range,
+            # until a round moves neither by more than its tolerance
             half = 0.5 * (SLOPE_RANGE[1] - SLOPE_RANGE[0])
             for _ in range(SLOPE_ROUNDS):
                 span = (slope - half, slope + half)
-                slope = fit_resolving_power_slope(pick, basis, r0, shift0, mz_ref,
-                                                  max_shift_ppm, span)  # fmt: skip
-                r0 = fit_resolving_power(pick, basis, r0, shift0, max_shift_ppm, (0.9, 1.1),
-                                         r_slope=slope, mz_ref=mz_ref)  # fmt: skip
+                new_slope = fit_resolving_power_slope(pick, basis, r0, shift0, mz_ref,
+                                                      max_shift_ppm, span)  # fmt: skip
+                new_r = fit_resolving_power(pick, basis, r0, shift0, max_shift_ppm, (0.9, 1.1),
+                                            r_slope=new_slope, mz_ref=mz_ref)  # fmt: skip
+                settled = abs(new_slope - slope) < SLOPE_TOL and abs(np.log(new_r / r0)) < R_TOL
+                slope, r0 = new_slope, new_r
                 half *= 0.4
+                if settled:
+                    break
         shift0 = scan_shift(spectra[ref], basis, r0, max_shift_ppm, r_slope=slope, mz_ref=mz_ref)
     log.info("resolving power %.0f at m/z %.0f (slope %+.3f per 1000 Th), start shift %.2f ppm",
              r0, mz_ref, slope, shift0)  # fmt: skip
     fits: list[SpectrumFit | None] = [None] * n
     passive = None
     shift = shift0
-    # Walk outwards from the reference spectrum so every start is a neighbour's shift.
+    # Walk outwards from the reference spectrum so every start is a neighbour's shift (and
+    # its columns serve the next spectrum on the same points).
+    pool = ColumnPool()
     for order in (range(ref, n), range(ref - 1, -1, -1)):
         shift, passive = shift0, None
         for i in order:
             fit = fit_prepared(spectra[i], basis, r0, shift, max_shift_ppm, passive,
-                               r_slope=slope, mz_ref=mz_ref, robust=robust)  # fmt: skip
+                               r_slope=slope, mz_ref=mz_ref, robust=robust, pool=pool)  # fmt: skip
             fits[i] = fit
             shift, passive = fit.shift_ppm, fit.passive
     return fits  # type: ignore[return-value]

@@ -117,14 +117,31 @@ def isotope_pattern(
     dropped and the rest renormalised to sum to 1. ``isotopes`` overrides the natural isotope
     masses and abundances of some elements (default: IsoSpecPy's natural ones).
     """
-    masses, probs, excess = _isospec_arrays(formula, coverage, isotopes)
+    key = tuple(sorted((str(el), int(n)) for el, n in formula.items()))
+    overrides = None if not isotopes else tuple(
+        sorted((str(el), tuple(map(float, m)), tuple(map(float, a)))
+               for el, (m, a) in isotopes.items())
+    )  # fmt: skip
+    return _pattern_of(key, int(charge), float(coverage), float(min_prob), overrides)
+
+
+# Every deconvolution in a process asks for the same ~150 patterns again (each file, each
+# basis built of the system, each test and benchmark repeat), and IsoSpecPy takes ~8 ms for
+# each. The arrays are made read-only, as one cached pattern is shared by every caller.
+@lru_cache(maxsize=4096)
+def _pattern_of(formula: tuple, charge: int, coverage: float, min_prob: float,
+                overrides: tuple | None) -> IsotopePattern:  # fmt: skip
+    isotopes = None if overrides is None else {el: (m, a) for el, m, a in overrides}
+    masses, probs, excess = _isospec_arrays(dict(formula), coverage, isotopes)
     offset = excess - excess.min()
     weight = np.bincount(offset, weights=probs)
     mass_sum = np.bincount(offset, weights=probs * masses)
     keep = weight > min_prob * weight.sum()
-    centroid = mass_sum[keep] / weight[keep]
+    centroid = ion_mz(mass_sum[keep] / weight[keep], charge)
     prob = weight[keep] / weight[keep].sum()
-    return IsotopePattern(ion_mz(centroid, charge), prob, int(charge))
+    centroid.flags.writeable = False
+    prob.flags.writeable = False
+    return IsotopePattern(centroid, prob, int(charge))
 
 
 def average_mz(
