@@ -107,7 +107,7 @@ def _profile_frame(profile: list[tuple[float, float]], name: str) -> pd.DataFram
     return pd.DataFrame(profile, columns=[name, "chi2"])
 
 
-def _weighted_label(best: BestFit, name: str) -> str:
+def _weighted_label(best: BestFit, name: str, step_decades: float = 0.0) -> str:
     """'weighted 95 %: identifiable, 1.2e-2 – 3.4e-2' of a best fit, '' without the weighted fit."""
     labels = best.identifiability or {}
     if name not in labels:
@@ -118,10 +118,16 @@ def _weighted_label(best: BestFit, name: str) -> str:
     def end(v, open_sign):
         return open_sign if v is None else format_k(float(v))
 
-    return (
-        f"weighted {100 * confidence:g} %: {labels[name]}, "
-        f"{end(low, 'open')} – {end(high, 'open')}"
-    )
+    text = f"weighted {100 * confidence:g} %: {labels[name]}, "
+    text += f"{end(low, 'open')} – {end(high, 'open')}"
+    # an interval inside one grid step says more than the grid can: give its grid bracket
+    brackets = (best.weighted or {}).get("intervals_grid") or {}
+    grid_low, grid_high = brackets.get(name, (None, None))
+    narrow = None not in (low, high) and np.log10(float(high) / float(low)) < step_decades
+    if narrow and (grid_low, grid_high) != (None, None):
+        bracket = f"{end(grid_low, 'open')} – {end(grid_high, 'open')}"
+        text += f",\n  inside one grid step (grid bracket {bracket})"
+    return text
 
 
 def _draw_weighted_profile(ax, best: BestFit, name: str) -> None:
@@ -279,13 +285,12 @@ def figure_chi2(
                     label="threshold (1 + δ) χ²$_\\mathrm{min}$",
                 )
             right = _draw_weighted_profile(ax, best, name)
-            weighted = _weighted_label(best, name)
+            steps = np.diff(np.log10(np.unique(prof[name].to_numpy(float))))
+            weighted = _weighted_label(best, name, float(np.median(steps)) if steps.size else 0.0)
             if weighted:
                 values += f"\n{weighted}"
             if col == 2 and _combination_note(best):
-                ax.text(0.02, 0.02, _combination_note(best), transform=ax.transAxes,
-                        fontsize=7, va="bottom", color="#762a83",
-                        bbox={"facecolor": "white", "alpha": 0.8, "lw": 0})  # fmt: skip
+                values += "\n" + _combination_note(best)
             ax.set_xscale("log")
             if np.all(s["chi2"].to_numpy(float) > 0) and np.all(prof["chi2"].to_numpy(float) > 0):
                 ax.set_yscale("log")
