@@ -13,7 +13,7 @@ import pandas as pd
 
 from .observables import TmaxSettings
 from .settings import DeconvolutionSettings
-from .uncertainty import SIGMA_FLOOR_FRACTION, _coverage_ve, coverage_times, tmax_uncertainty_table
+from .uncertainty import _coverage_ve, coverage_times, tmax_uncertainty_table
 
 __all__ = ["coverage_replica_table", "virtual_replica"]
 
@@ -24,12 +24,12 @@ def virtual_replica(
     sample: str,
     seed: int,
     times_min=None,
-    convention: str = "S",
+    convention: str | None = None,
     settings: TmaxSettings | None = None,
     deconvolution: DeconvolutionSettings | None = None,
-    n_replicas: int = 200,
-    block_length: int = 1,
-    floor_fraction: float = SIGMA_FLOOR_FRACTION,
+    n_replicas: int | None = None,
+    block_length: int | None = None,
+    floor_fraction: float | None = None,
     mzml_path=None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One noise replica of a SYNTHETIC virtual-experiment sample, through the MS front end.
@@ -39,7 +39,8 @@ def virtual_replica(
     (:func:`intercluster.deconvolution.deconvolve_run`) and reduced to t_max with σ
     (:func:`tmax_uncertainty_table`; the bootstrap uses ``seed`` too). With ``mzml_path``
     the spectra go through a real mzML file (write, read back); without, the in-memory
-    spectra are deconvolved directly (the round trip is lossless).
+    spectra are deconvolved directly (the round trip is lossless). A keyword left at
+    ``None`` is the schema's value (``kinetics.convention``, ``fit.uncertainty``).
 
     Returns
     -------

@@ -48,15 +48,15 @@ its χ² has no absolute scale. Everything here sits *beside* eq 1, never replac
     apart, and a bootstrap around the data's curve keeps whichever it found. Such a t_max is
     taken as uniform on the top: σ ≥ (t_end − start of the top) / √12.
 
-σ floor (:data:`SIGMA_FLOOR_FRACTION`)
-    σ is floored at 0.1 of the scan interval. t_max of a reactant (always 0), of a species
-    still rising at the end of the record (always t_end) or of a very sharp peak is almost
-    the same in every replica, so its bootstrap σ is near 0 and its weight 1/σ² unbounded:
-    one observable would decide the fit, although a tenth of a scan interval is already
-    below what the peak rule (a vertex clamped between neighbouring scans) and a simulation
-    on the same time grid resolve reliably. (At the demo noise with 1-min scans the floor
-    is above the bootstrap σ of most observables; the measured coverage below holds with
-    it.)
+σ floor (``fit.uncertainty.sigma_floor_fraction``)
+    σ is floored at a fraction (0.1 by default) of the scan interval. t_max of a reactant
+    (always 0), of a species still rising at the end of the record (always t_end) or of a
+    very sharp peak is almost the same in every replica, so its bootstrap σ is near 0 and
+    its weight 1/σ² unbounded: one observable would decide the fit, although a tenth of a
+    scan interval is already below what the peak rule (a vertex clamped between neighbouring
+    scans) and a simulation on the same time grid resolve reliably. (At the demo noise with
+    1-min scans the floor is above the bootstrap σ of most observables; the measured coverage
+    below holds with it.)
 
 Replicates (:func:`replicate_sigma`)
     Several runs of one condition give a σ of their own, the standard deviation of their
@@ -115,6 +115,7 @@ Trajectory objective (:func:`trajectory_fit`)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -124,9 +125,19 @@ import pandas as pd
 from . import fit, records
 from .network import RATE_CONSTANTS
 from .observables import TmaxSettings, peak_finder, tmax_of
+from .settings import UncertaintySettings
 
-#: σ(t_max) is never below this fraction of the (median) scan interval (module docstring).
-SIGMA_FLOOR_FRACTION = 0.1
+
+@functools.cache
+def schema_settings() -> UncertaintySettings:
+    """The schema's ``fit.uncertainty`` settings: what a keyword left at ``None`` means here."""
+    return UncertaintySettings.schema_default()
+
+
+def _confidence(confidence: float | None) -> float:
+    return schema_settings().confidence if confidence is None else confidence
+
+
 #: Widths (multiples of THE rule's smoothing width) among which the bootstrap's curve/residual
 #: split is chosen per observable by Lepski's rule (module docstring).
 CENTRE_FACTORS = (1.0, 1.5, 2.0, 3.0, 4.0)
@@ -241,9 +252,9 @@ def bootstrap_tmax(
     times_min,
     intensities_norm,
     settings: TmaxSettings | None = None,
-    n_replicas: int = 200,
-    block_length: int = 1,
-    seed: int = 0,
+    n_replicas: int | None = None,
+    block_length: int | None = None,
+    seed: int | None = None,
     centre_factors: Sequence[float] = CENTRE_FACTORS,
 ) -> TmaxBootstrap:
     """σ(t_max) of every observable by a moving-block residual bootstrap.
@@ -269,6 +280,10 @@ def bootstrap_tmax(
     TmaxBootstrap
     """
     settings = settings or TmaxSettings.schema_default()
+    schema = schema_settings()
+    n_replicas = schema.bootstrap_replicas if n_replicas is None else n_replicas
+    block_length = schema.block_length if block_length is None else block_length
+    seed = schema.seed if seed is None else seed
     times = np.asarray(times_min, float)
     y = np.asarray(intensities_norm, float)
     if y.ndim != 2 or y.shape[0] != times.size:
@@ -333,8 +348,10 @@ def end_plateau_sigma(times: np.ndarray, curve: np.ndarray, rms: np.ndarray, t_m
     return out
 
 
-def sigma_floor_min(times_min, fraction: float = SIGMA_FLOOR_FRACTION) -> float:
-    """The σ floor (min): ``fraction`` of the median scan interval."""
+def sigma_floor_min(times_min, fraction: float | None = None) -> float:
+    """The σ floor (min): ``fraction`` of the median scan interval (``None``: the schema's
+    ``sigma_floor_fraction``)."""
+    fraction = schema_settings().sigma_floor_fraction if fraction is None else fraction
     if not fraction >= 0:
         raise ValueError(f"the σ floor fraction must be >= 0, got {fraction}")
     return fraction * scan_interval_min(times_min)
@@ -344,10 +361,10 @@ def tmax_uncertainty_table(
     intensities: pd.DataFrame,
     observables: pd.DataFrame,
     settings: TmaxSettings | None = None,
-    n_replicas: int = 200,
-    block_length: int = 1,
-    seed: int = 0,
-    floor_fraction: float = SIGMA_FLOOR_FRACTION,
+    n_replicas: int | None = None,
+    block_length: int | None = None,
+    seed: int | None = None,
+    floor_fraction: float | None = None,
 ) -> pd.DataFrame:
     """Experimental t_max of one sample with its σ: the layout of ``tmax_experiment.tsv``.
 
@@ -591,7 +608,7 @@ def weighted_chi2_objective(network, experiments: Mapping, settings: TmaxSetting
 def weighted_fit_fields(
     weighted: pd.DataFrame,
     c_nM: float | None,
-    confidence: float = 0.95,
+    confidence: float | None = None,
     objective=None,
     max_evaluations: int | None = None,
 ) -> dict:
@@ -604,6 +621,7 @@ def weighted_fit_fields(
     ``not_profiled`` with the reason. Without a successful grid point: only ``weighted``
     with ``best`` None.
     """
+    confidence = _confidence(confidence)
     ok = (weighted["status"] == fit.STATUS_OK).to_numpy() & np.isfinite(weighted["chi2"])
     section: dict = {
         "rule": "profile chi2_w <= chi2_w,min + chi2_1 quantile(confidence)",
@@ -820,10 +838,11 @@ def profile_result(name: str, values: np.ndarray, prof: np.ndarray, level: float
     )
 
 
-def delta_chi2(confidence: float = 0.95, dof: int = 1) -> float:
+def delta_chi2(confidence: float | None = None, dof: int = 1) -> float:
     """Δχ² threshold: the χ² quantile with ``dof`` degrees of freedom (3.84 at 0.95, 1 dof)."""
     from scipy.stats import chi2
 
+    confidence = _confidence(confidence)
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be within (0, 1), got {confidence}")
     return float(chi2.ppf(confidence, dof))
@@ -840,7 +859,7 @@ def _profiles(chi2: np.ndarray, grid: GridIndex, c_nM, names) -> dict:
 def profile_results(
     chi2: pd.DataFrame,
     c_nM: float | None = None,
-    confidence: float = 0.95,
+    confidence: float | None = None,
     delta: float | None = None,
     names: Sequence[str] = PROFILE_NAMES,
 ) -> dict[str, ProfileResult]:
@@ -946,13 +965,14 @@ class CoverageResult:
     calibration: dict = field(default_factory=dict)
 
 
-def threshold_calibration(delta_at_truth: pd.DataFrame, confidence: float = 0.95) -> dict:
+def threshold_calibration(delta_at_truth: pd.DataFrame, confidence: float | None = None) -> dict:
     """Parametric-bootstrap Δχ² threshold per name and whether it replaces the χ²₁ one.
 
     The calibrated threshold is the ``confidence`` quantile of the replicas' Δχ²_w at the
     truth. It is *used* when the χ²₁ threshold contains the truth in a number of replicas
     outside the binomial 99 % range of the nominal confidence.
     """
+    confidence = _confidence(confidence)
     nominal = delta_chi2(confidence)
     out = {}
     for name, group in delta_at_truth.groupby("name", sort=False):
@@ -982,7 +1002,7 @@ def coverage(
     replicas: Sequence[pd.DataFrame],
     truth: Mapping[str, float],
     c_nM: float | None = None,
-    confidence: float = 0.95,
+    confidence: float | None = None,
     delta_rel: float = 0.10,
     f_confidence: float = 0.95,
     names: Sequence[str] = PROFILE_NAMES,
@@ -1012,6 +1032,7 @@ def coverage(
         raise ValueError("coverage needs at least two replicas")
     if c_nM is None:
         names = [n for n in names if n != RATE_RATIO]
+    confidence = _confidence(confidence)
     grid = GridIndex.from_table(sim)
     ok = (sim["status"] == fit.STATUS_OK).to_numpy()
     nominal = delta_chi2(confidence)
@@ -1584,9 +1605,12 @@ def trajectory_grid_fit(network, points: pd.DataFrame, experiments: Mapping, obs
     return trajectory_table(points, trajectory_fit_samples(samples, is_dimer))
 
 
-def trajectory_fields(table: pd.DataFrame, c_nM: float | None, confidence: float = 0.95) -> dict:
+def trajectory_fields(
+    table: pd.DataFrame, c_nM: float | None, confidence: float | None = None
+) -> dict:
     """What ``best.json``'s ``trajectory`` section holds: the best point with its response
     factor, and profiles, intervals and labels at the F rule's Δ (:func:`trajectory_delta`)."""
+    confidence = _confidence(confidence)
     ok = table[(table["status"] == fit.STATUS_OK) & np.isfinite(table["chi2"])]
     if ok.empty:
         return {"best": None}
@@ -1610,10 +1634,13 @@ def trajectory_fields(table: pd.DataFrame, c_nM: float | None, confidence: float
     }
 
 
-def trajectory_delta(table: pd.DataFrame, confidence: float = 0.95, n_parameters: int = 4) -> float:
+def trajectory_delta(
+    table: pd.DataFrame, confidence: float | None = None, n_parameters: int = 4
+) -> float:
     """Δ of the trajectory profiles: the F-test rule on the SSE (σ² estimated from the minimum).
 
     Δ = SSE_min F(1, n − p; conf)/(n − p), p = 3 constants + the response factor.
     """
     n = int(table["n_species"].iloc[0])
-    return float(np.nanmin(table["chi2"])) * fit.f_test_delta(n, n_parameters, confidence)
+    return float(np.nanmin(table["chi2"])) * fit.f_test_delta(n, n_parameters,
+                                                              _confidence(confidence))

@@ -45,7 +45,7 @@ import logging
 import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -267,6 +267,14 @@ class VirtualSample:
     interferences: pd.DataFrame | None = None  # truth of the interferences (INTERFERENCE_COLUMNS)
 
 
+@cache
+def schema_convention() -> str:
+    """The schema's ``kinetics.convention``: what ``convention=None`` means here."""
+    from .validation import schema_defaults  # jsonschema only where the default is asked for
+
+    return str(schema_defaults("kinetics")["convention"])
+
+
 def _sample_rng(seed: int, sample: str, stream: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), zlib.crc32(sample.encode()), stream])
 
@@ -275,11 +283,15 @@ def simulate_sample(
     system: ClusterSystem,
     ve: dict,
     sample: str,
-    convention: str = "S",
+    convention: str | None = None,
     times_min=None,
     fine_step_min: float = 0.05,
 ) -> VirtualSample:
-    """Simulate one sample of the ``virtual_experiment`` config section (spectra + truth)."""
+    """Simulate one sample of the ``virtual_experiment`` config section (spectra + truth).
+
+    ``convention``: the rate-law convention; ``None``: the schema's ``kinetics.convention``.
+    """
+    convention = schema_convention() if convention is None else convention
     # the reactants' concentrations, in the system's order (records.SampleConditions)
     conditions = SampleConditions.from_dict(
         {**ve["samples"][sample], "dead_time_s": ve["dead_time_s"]}
