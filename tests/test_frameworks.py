@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from workflow_helpers import system_file_without_trimers
 
 from intercluster import frameworks as fw
@@ -27,6 +28,12 @@ TIMES = [0.0, 2.0, 5.0, 10.0, 20.0, 40.0, 60.0]
 DEC = replace(DeconvolutionSettings.schema_default(), resolving_power_model="constant",
               robust=False)  # fmt: skip
 TOLERANCE = 0.02  # 2 percentage points, L1 per spectrum (mean)
+# The instrument and noise of the system's config (framework_experiment), which the tests
+# were written for; the seed is each test's own.
+with open(REPO / "config" / "au44_ag44.yaml") as _handle:
+    _EXPERIMENT = yaml.safe_load(_handle)["framework_experiment"]
+INSTRUMENT = {key: float(_EXPERIMENT[key])
+              for key in ("resolving_power", "ions_per_spectrum", "baseline_rel")}  # fmt: skip
 
 
 def _evolution(**changes) -> fw.FrameworkEvolution:
@@ -43,7 +50,7 @@ def _evolution(**changes) -> fw.FrameworkEvolution:
 
 
 def _recover(system, evolution, seed=1):
-    ex = fw.simulate_framework_experiment(system, evolution, TIMES, seed=seed)
+    ex = fw.simulate_framework_experiment(system, evolution, TIMES, **INSTRUMENT, seed=seed)
     forms, fits = fw.deconvolve_ion_forms(ex.times_min, [ex.mz] * len(ex.spectra), ex.spectra,
                                           system, DEC)  # fmt: skip
     return ex, forms, fw.framework_summary(forms, system)

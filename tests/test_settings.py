@@ -188,3 +188,73 @@ def test_low_level_deconvolution_keywords_default_to_the_schema():
                 assert parameter.default is None, (function.__name__, name)
                 checked += 1
     assert checked >= len(functions)  # every one of them takes max_shift_ppm or gaps
+
+
+def test_library_keywords_that_name_a_setting_default_to_the_schema():
+    """Every library keyword that mirrors a schema key (σ bootstrap, floor and confidence,
+    the t_max smoothing and tolerance, the rate-law convention, the plausibility solvent, the
+    figures' time axis and dpi) defaults to None, and None gives the schema's value: no
+    number of the schema is repeated (or contradicted) in a signature."""
+    from intercluster import framework_figures, observables, plausibility, replicas
+    from intercluster import uncertainty as unc
+    from intercluster import virtual_experiment as vx
+    from intercluster.figures import maps, style
+    from intercluster.settings import UncertaintySettings
+
+    uncertainty = UncertaintySettings.schema_default()
+    tmax = TmaxSettings.schema_default()
+    plaus = PlausibilitySettings.schema_default()
+    figures_schema = schema_defaults("figures")
+    assert unc.schema_settings() == uncertainty
+    assert observables.schema_settings() == tmax
+    assert plausibility.schema_settings() == plaus
+    assert style.schema_settings().dpi == figures_schema["dpi"]
+    assert style.schema_settings().time_max_min == figures_schema["time_max_min"]
+    assert vx.schema_convention() == schema_defaults("kinetics")["convention"]
+
+    keywords = {
+        unc.bootstrap_tmax: ("n_replicas", "block_length", "seed"),
+        unc.tmax_uncertainty_table: ("n_replicas", "block_length", "seed", "floor_fraction"),
+        unc.sigma_floor_min: ("fraction",),
+        unc.weighted_fit_fields: ("confidence",),
+        unc.delta_chi2: ("confidence",),
+        unc.profile_results: ("confidence",),
+        unc.threshold_calibration: ("confidence",),
+        unc.coverage: ("confidence",),
+        unc.trajectory_fields: ("confidence",),
+        unc.trajectory_delta: ("confidence",),
+        replicas.virtual_replica: ("convention", "n_replicas", "block_length", "floor_fraction"),
+        vx.simulate_sample: ("convention",),
+        observables.PeakFinder.__init__: ("smoothing_min",),
+        observables.PeakFinder.tmax: ("tolerance_rel",),
+        observables.PeakFinder.tmax_many: ("tolerance_rel",),
+        observables.peak_finder: ("smoothing_min",),
+        observables.tmax_of: ("smoothing_min", "tolerance_rel"),
+        plausibility.debye_factor: ("temperature_K", "relative_permittivity", "charges"),
+        maps.contour_figure: ("time_max_min",),
+        maps.figure3: ("time_max_min",),
+        maps.figure_s7_9: ("time_max_min",),
+        style.save_figure: ("dpi",),
+        framework_figures.save_figure: ("dpi",),
+    }
+    for function, names in keywords.items():
+        parameters = inspect.signature(function).parameters
+        for name in names:
+            assert parameters[name].default is None, (function.__qualname__, name)
+
+    # None means the schema's value, not some other fallback
+    assert unc.delta_chi2() == unc.delta_chi2(uncertainty.confidence)
+    times = [0.0, 1.0, 2.0, 4.0]
+    assert unc.sigma_floor_min(times) == unc.sigma_floor_min(
+        times, uncertainty.sigma_floor_fraction
+    )
+    assert plausibility.debye_factor(plaus.reaction_distance_A) == plausibility.debye_factor(
+        plaus.reaction_distance_A, plaus.temperature_K, plaus.relative_permittivity,
+        plaus.charges,
+    )  # fmt: skip
+    assert observables.peak_finder(times).smoothing_min == tmax.smoothing_min
+    # the framework experiment's instrument and noise are required config keys without a
+    # schema default, so the library takes them without one too
+    parameters = inspect.signature(frameworks.simulate_framework_experiment).parameters
+    for name in ("resolving_power", "ions_per_spectrum", "baseline_rel", "seed"):
+        assert parameters[name].default is inspect.Parameter.empty, name

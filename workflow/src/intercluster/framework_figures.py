@@ -92,8 +92,13 @@ def figure_frameworks(
 
 
 
-def save_figure(fig, png: str | os.PathLike, pdf: str | os.PathLike, dpi: int = 300) -> None:
-    """Write ``fig`` as PNG (at ``dpi``) and PDF, then close it."""
+def save_figure(
+    fig, png: str | os.PathLike, pdf: str | os.PathLike, dpi: int | None = None
+) -> None:
+    """Write ``fig`` as PNG (at ``dpi``; ``None``: the schema's) and PDF, then close it."""
+    from .settings import FiguresSettings
+
+    dpi = FiguresSettings.schema_default().dpi if dpi is None else dpi
     for path in (png, pdf):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=dpi, metadata={"Software": "intercluster.framework_figures"})

@@ -275,16 +275,19 @@ def simulate_framework_experiment(
     system: SystemDefinition,
     evolution: FrameworkEvolution,
     times_min,
-    resolving_power: float = 25000.0,
+    *,
+    resolving_power: float,
+    ions_per_spectrum: float,
+    baseline_rel: float,
+    seed: int,
     mz_step: float = 2.0**-6,
-    ions_per_spectrum: float = 2.0e7,
-    baseline_rel: float = 1.0e-3,
     shift_ppm: float = 0.0,
-    seed: int = 0,
 ) -> FrameworkExperiment:
     """Profile spectra (Gaussian peaks at ``resolving_power``, shot and baseline noise).
 
-    The m/z window spans every ion form with 1 % margins on both sides.
+    The m/z window spans every ion form with 1 % margins on both sides. The resolving power,
+    noise and seed are the ``framework_experiment`` config section's (required there, so no
+    default here).
     """
     from .virtual_experiment import _flatten, expected_counts, mz_grid, noisy_spectrum
 

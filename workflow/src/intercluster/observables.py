@@ -47,7 +47,7 @@ Times are in minutes throughout (experimental time, 0 = first recorded spectrum)
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 import pandas as pd
@@ -66,6 +66,21 @@ def ion_signal(observables: np.ndarray, n_monomers: int, dimer_response: float) 
     signal = np.array(observables, dtype=float, copy=True)
     signal[..., n_monomers:] *= dimer_response
     return signal
+
+
+@cache
+def schema_settings() -> TmaxSettings:
+    """The schema's ``fit.tmax`` settings: what a smoothing or tolerance keyword left at
+    ``None`` means here (read once: the peak rule runs for every grid point)."""
+    return TmaxSettings.schema_default()
+
+
+def _smoothing(smoothing_min: float | None) -> float:
+    return schema_settings().smoothing_min if smoothing_min is None else smoothing_min
+
+
+def _tolerance(tolerance_rel: float | None) -> float:
+    return schema_settings().peak_tolerance_rel if tolerance_rel is None else tolerance_rel
 
 
 def dimer_response_of(conditions, settings: TmaxSettings) -> float:
@@ -208,7 +223,8 @@ def _local_quadratic_operators(times: np.ndarray, smoothing_min: float):
 class PeakFinder:
     """Smoothing and peak rule on one time grid (minutes); see the module docstring."""
 
-    def __init__(self, times_min, smoothing_min: float = 2.0):
+    def __init__(self, times_min, smoothing_min: float | None = None):
+        smoothing_min = _smoothing(smoothing_min)
         times = np.asarray(times_min, dtype=float)
         if times.ndim != 1 or times.size == 0:
             raise ValueError("times_min must be a non-empty 1-D array")
@@ -250,7 +266,7 @@ class PeakFinder:
         return slope, curv
 
     def tmax(
-        self, intensities: np.ndarray, tolerance_rel: float = 0.1
+        self, intensities: np.ndarray, tolerance_rel: float | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """t_max (min) and the largest smoothed value of every column of ``intensities``.
 
@@ -258,6 +274,7 @@ class PeakFinder:
         :func:`normalise_rows` (the peak rule itself does not need normalised data);
         ``tolerance_rel`` is the near-equal-maxima tolerance r of the module docstring.
         """
+        tolerance_rel = _tolerance(tolerance_rel)
         y = np.asarray(intensities, dtype=float)
         if y.ndim == 1:
             y = y[:, None]
@@ -284,7 +301,7 @@ class PeakFinder:
         return t_max, peak
 
     def tmax_many(
-        self, curves: np.ndarray, tolerance_rel: float = 0.1, normalise: bool = True
+        self, curves: np.ndarray, tolerance_rel: float | None = None, normalise: bool = True
     ) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`tmax` of many curve sets at once: ``curves`` is (n_sets, n_times, n_obs).
 
@@ -295,6 +312,7 @@ class PeakFinder:
         """
         from ._kernels import earliest_prominent_columns
 
+        tolerance_rel = _tolerance(tolerance_rel)
         y = np.asarray(curves, dtype=float)
         if y.ndim != 3:
             raise ValueError(f"curves must be (n_sets, n_times, n_obs), got shape {y.shape}")
@@ -358,24 +376,25 @@ def _cached_finder(times_key: bytes, smoothing_min: float) -> PeakFinder:
     return PeakFinder(np.frombuffer(times_key, dtype=float), smoothing_min)
 
 
-def peak_finder(times_min, smoothing_min: float = 2.0) -> PeakFinder:
-    """A (cached) :class:`PeakFinder` for a time grid."""
+def peak_finder(times_min, smoothing_min: float | None = None) -> PeakFinder:
+    """A (cached) :class:`PeakFinder` for a time grid (``smoothing_min=None``: the schema's)."""
     times = np.ascontiguousarray(times_min, dtype=float)
-    return _cached_finder(times.tobytes(), float(smoothing_min))
+    return _cached_finder(times.tobytes(), float(_smoothing(smoothing_min)))
 
 
 def tmax_of(
     times_min,
     intensities,
-    smoothing_min: float = 2.0,
+    smoothing_min: float | None = None,
     normalise: bool = True,
-    tolerance_rel: float = 0.1,
+    tolerance_rel: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """THE t_max rule, for data and simulations alike.
 
     ``intensities`` is (n_times, n_observables) (ion intensities or concentrations). With
     ``normalise`` every time point is first divided by its total over the observables;
-    ``tolerance_rel`` is the near-equal-maxima tolerance (module docstring, step 3).
+    ``tolerance_rel`` is the near-equal-maxima tolerance (module docstring, step 3); either
+    keyword left at ``None`` is the schema's (``fit.tmax``).
     Columns with missing values (NaN) are evaluated on their own non-missing time points;
     an all-missing column gives NaN. Returns ``(t_max_min, peak_norm)``, one value per
     column: the time of the maximum (min) and the largest smoothed (normalised) intensity.

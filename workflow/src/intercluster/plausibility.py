@@ -24,6 +24,7 @@ Checks (each pass/fail with its numbers):
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -33,6 +34,12 @@ from .records import PlausibilityResult
 from .settings import PlausibilitySettings
 
 RTOL = 1e-6
+
+
+@functools.cache
+def schema_settings() -> PlausibilitySettings:
+    """The schema's ``plausibility`` settings: what a keyword left at ``None`` means here."""
+    return PlausibilitySettings.schema_default()
 
 
 def diffusion_limit(temperature_K: float, viscosity_Pa_s: float) -> float:
@@ -50,13 +57,19 @@ def debye_x(distance_A, temperature_K: float, relative_permittivity: float, char
 
 
 def debye_factor(
-    distance_A, temperature_K: float = 298.0, relative_permittivity: float = 38.4,
-    charges=(-1, -1),
+    distance_A, temperature_K: float | None = None, relative_permittivity: float | None = None,
+    charges: tuple[int, int] | None = None,
 ):  # fmt: skip
     """f = x / (exp(x) - 1) (eq 5) for reaction distances R in Angstrom (scalar or array).
 
-    For Figure S11 pass an array of R. f -> 1 as x -> 0 (evaluated with expm1).
+    For Figure S11 pass an array of R. f -> 1 as x -> 0 (evaluated with expm1). A solvent
+    keyword left at ``None`` is the schema's (``plausibility``: DMF at 298 K, both ions -1).
     """
+    schema = schema_settings()
+    temperature_K = schema.temperature_K if temperature_K is None else temperature_K
+    if relative_permittivity is None:
+        relative_permittivity = schema.relative_permittivity
+    charges = schema.charges if charges is None else charges
     x = np.asarray(debye_x(distance_A, temperature_K, relative_permittivity, charges))
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         f = np.where(np.abs(x) < 1e-12, 1.0, x / np.expm1(np.where(x == 0, 1.0, x)))

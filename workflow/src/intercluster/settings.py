@@ -336,3 +336,9 @@ class FiguresSettings:
             s10_times_min=tuple(float(t) for t in figures["s10_times_min"]),
             dpi=int(figures["dpi"]),
         )
+
+    @classmethod
+    def schema_default(cls) -> FiguresSettings:
+        """The schema's figure settings; ``main_sample`` has no default (a config names it),
+        so it is empty here."""
+        return cls.from_config({"main_sample": "", **_defaults("figures")})

@@ -125,6 +125,7 @@ import pandas as pd
 from . import fit, records
 from .network import RATE_CONSTANTS
 from .observables import TmaxSettings, peak_finder, tmax_of
+from .observables import schema_settings as tmax_schema_settings
 from .settings import UncertaintySettings
 
 
@@ -279,7 +280,7 @@ def bootstrap_tmax(
     -------
     TmaxBootstrap
     """
-    settings = settings or TmaxSettings.schema_default()
+    settings = settings or tmax_schema_settings()
     schema = schema_settings()
     n_replicas = schema.bootstrap_replicas if n_replicas is None else n_replicas
     block_length = schema.block_length if block_length is None else block_length
@@ -389,7 +390,7 @@ def tmax_uncertainty_table(
     """
     from .observables import experiment_matrix, experimental_tmax
 
-    settings = settings or TmaxSettings.schema_default()
+    settings = settings or tmax_schema_settings()
     table = experimental_tmax(intensities, observables, settings)
     times, y = experiment_matrix(intensities, observables["species"].tolist())
     from .observables import normalise_rows

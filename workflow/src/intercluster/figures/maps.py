@@ -23,6 +23,7 @@ from .style import (
     mark_synthetic,
     observable_matrices,
     plt,
+    schema_settings,
     with_kind,
 )
 
@@ -81,7 +82,7 @@ def _contour_panel(ax, frame, system, norm, levels, time_max_min, cmap):
 def contour_figure(
     panels: Sequence[tuple[str, pd.DataFrame]],
     system: ClusterSystem,
-    time_max_min: float = 54.0,
+    time_max_min: float | None = None,
     suptitle: str = "",
     synthetic: bool = False,
     n_levels: int = 21,
@@ -94,8 +95,10 @@ def contour_figure(
 
     ``panels`` is a list of (title, observables table). Returns the figure; with
     ``extra_rows`` the grid has that many empty full-width rows below (for traces), and
-    the caller gets them from ``fig.extra_axes``.
+    the caller gets them from ``fig.extra_axes``. ``time_max_min``: the time axis' end;
+    ``None``: the schema's ``figures.time_max_min``.
     """
+    time_max_min = schema_settings().time_max_min if time_max_min is None else time_max_min
     nrows = math.ceil(len(panels) / ncols)
     fig = plt.figure(figsize=size or figure_size("fig3"), layout="constrained")
     grid = fig.add_gridspec(
@@ -134,7 +137,7 @@ def figure3(
     experiment: pd.DataFrame,
     models: Sequence[tuple[int, dict, pd.DataFrame]],
     system: ClusterSystem,
-    time_max_min: float = 54.0,
+    time_max_min: float | None = None,
     sample_label: str = "",
     synthetic: bool = False,
     constants_source: str = "best fit",
@@ -195,12 +198,14 @@ def figure_s7_9(
     first_fraction: float,
     system: ClusterSystem,
     sample_label: str = "",
-    time_max_min: float = 54.0,
+    time_max_min: float | None = None,
     synthetic: bool = False,
     model_number: int = 3,
     figure_name: str = "Figures S7-S9",
 ):
-    """S7-S9 for one mixing ratio: contours of experiment and model, and selected traces."""
+    """S7-S9 for one mixing ratio: contours of experiment and model, and selected traces
+    (``time_max_min=None``: the schema's ``figures.time_max_min``)."""
+    time_max_min = schema_settings().time_max_min if time_max_min is None else time_max_min
     exp_name = "synthetic experiment" if synthetic else "experiment"
     panels = [
         (f"(a) {exp_name} {sample_label}", experiment),

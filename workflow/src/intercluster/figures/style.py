@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from pathlib import Path
@@ -15,6 +16,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..io import SYNTHETIC_LABEL, write_json  # noqa: E402
+from ..settings import FiguresSettings  # noqa: E402
 from ..system import ClusterSystem  # noqa: E402
 
 RATE_CONSTANTS = ("k_dim", "k_diss", "k_ex")
@@ -60,8 +62,18 @@ def pixel_size(name: str, dpi: int, n_rows: int = 1) -> tuple[int, int]:
     return (int(round(w * dpi)), int(round(h * dpi)))
 
 
-def save_figure(fig, png: str | os.PathLike, pdf: str | os.PathLike, dpi: int = 300) -> None:
-    """Write ``fig`` as PNG (at ``dpi``) and PDF, then close it."""
+@functools.cache
+def schema_settings() -> FiguresSettings:
+    """The schema's ``figures`` settings: what a ``time_max_min`` or ``dpi`` keyword left at
+    ``None`` means here."""
+    return FiguresSettings.schema_default()
+
+
+def save_figure(
+    fig, png: str | os.PathLike, pdf: str | os.PathLike, dpi: int | None = None
+) -> None:
+    """Write ``fig`` as PNG (at ``dpi``; ``None``: the schema's) and PDF, then close it."""
+    dpi = schema_settings().dpi if dpi is None else dpi
     for path in (png, pdf):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     meta_png = {"Software": "intercluster.figures"}
