@@ -195,7 +195,7 @@ def test_library_keywords_that_name_a_setting_default_to_the_schema():
     the t_max smoothing and tolerance, the rate-law convention, the plausibility solvent, the
     figures' time axis and dpi) defaults to None, and None gives the schema's value: no
     number of the schema is repeated (or contradicted) in a signature."""
-    from intercluster import framework_figures, observables, plausibility, replicas
+    from intercluster import fit, framework_figures, observables, plausibility, replicas
     from intercluster import uncertainty as unc
     from intercluster import virtual_experiment as vx
     from intercluster.figures import maps, style
@@ -211,6 +211,10 @@ def test_library_keywords_that_name_a_setting_default_to_the_schema():
     assert style.schema_settings().dpi == figures_schema["dpi"]
     assert style.schema_settings().time_max_min == figures_schema["time_max_min"]
     assert vx.schema_convention() == schema_defaults("kinetics")["convention"]
+    fit_schema = schema_defaults("fit")
+    assert fit.schema_interval_rules() == (
+        fit_schema["interval_delta_chi2_rel"], fit_schema["interval_f_confidence"]
+    )
 
     keywords = {
         unc.bootstrap_tmax: ("n_replicas", "block_length", "seed"),
@@ -220,7 +224,7 @@ def test_library_keywords_that_name_a_setting_default_to_the_schema():
         unc.delta_chi2: ("confidence",),
         unc.profile_results: ("confidence",),
         unc.threshold_calibration: ("confidence",),
-        unc.coverage: ("confidence",),
+        unc.coverage: ("confidence", "delta_rel", "f_confidence"),
         unc.trajectory_fields: ("confidence",),
         unc.trajectory_delta: ("confidence",),
         replicas.virtual_replica: ("convention", "n_replicas", "block_length", "floor_fraction"),
@@ -235,6 +239,7 @@ def test_library_keywords_that_name_a_setting_default_to_the_schema():
         maps.figure3: ("time_max_min",),
         maps.figure_s7_9: ("time_max_min",),
         style.save_figure: ("dpi",),
+        fit.f_test_delta: ("confidence",),
         framework_figures.save_figure: ("dpi",),
     }
     for function, names in keywords.items():
@@ -244,6 +249,7 @@ def test_library_keywords_that_name_a_setting_default_to_the_schema():
 
     # None means the schema's value, not some other fallback
     assert unc.delta_chi2() == unc.delta_chi2(uncertainty.confidence)
+    assert fit.f_test_delta(12) == fit.f_test_delta(12, 3, fit_schema["interval_f_confidence"])
     times = [0.0, 1.0, 2.0, 4.0]
     assert unc.sigma_floor_min(times) == unc.sigma_floor_min(
         times, uncertainty.sigma_floor_fraction

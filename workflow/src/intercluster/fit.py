@@ -53,6 +53,7 @@ improvement, reported next to (never instead of) the grid optimum.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -693,10 +694,25 @@ def in_interval_box(intervals: dict, point: dict, rel_tol: float = 1e-9) -> dict
     return out
 
 
-def f_test_delta(n_residuals: int, n_parameters: int = 3, confidence: float = 0.95) -> float:
-    """delta_F = F(1, n - p; confidence) / (n - p), or NaN when n <= p."""
+@functools.cache
+def schema_interval_rules() -> tuple[float, float]:
+    """The schema's ``fit.interval_delta_chi2_rel`` and ``fit.interval_f_confidence``: what
+    ``delta_rel`` or an F confidence left at ``None`` means (the rest of the ``fit`` section,
+    e.g. its models and grid, has no default, so :class:`FitSettings` cannot be built)."""
+    from .validation import schema_defaults  # jsonschema only where defaults are asked for
+
+    section = schema_defaults("fit")
+    return float(section["interval_delta_chi2_rel"]), float(section["interval_f_confidence"])
+
+
+def f_test_delta(
+    n_residuals: int, n_parameters: int = 3, confidence: float | None = None
+) -> float:
+    """delta_F = F(1, n - p; confidence) / (n - p), or NaN when n <= p (``confidence=None``:
+    the schema's ``fit.interval_f_confidence``)."""
     from scipy.stats import f
 
+    confidence = schema_interval_rules()[1] if confidence is None else confidence
     dof = n_residuals - n_parameters
     if dof <= 0:
         return float("nan")

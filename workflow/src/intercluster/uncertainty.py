@@ -1004,8 +1004,8 @@ def coverage(
     truth: Mapping[str, float],
     c_nM: float | None = None,
     confidence: float | None = None,
-    delta_rel: float = 0.10,
-    f_confidence: float = 0.95,
+    delta_rel: float | None = None,
+    f_confidence: float | None = None,
     names: Sequence[str] = PROFILE_NAMES,
 ) -> CoverageResult:
     """How often each interval rule contains the truth over noise replicas.
@@ -1020,12 +1020,12 @@ def coverage(
         The true k_dim, k_diss, k_ex (on the grid).
     c_nM : float, optional
         Concentration c of ``k_dim*c/k_ex``.
-    confidence : float
-        Confidence of the weighted rules.
-    delta_rel : float
-        δ of the relative rule.
-    f_confidence : float
-        Confidence of the F rule.
+    confidence : float, optional
+        Confidence of the weighted rules (``None``: ``fit.uncertainty.confidence``).
+    delta_rel : float, optional
+        δ of the relative rule (``None``: ``fit.interval_delta_chi2_rel``).
+    f_confidence : float, optional
+        Confidence of the F rule (``None``: ``fit.interval_f_confidence``).
     names : sequence of str
         Constants and combinations to score.
     """
@@ -1034,6 +1034,9 @@ def coverage(
     if c_nM is None:
         names = [n for n in names if n != RATE_RATIO]
     confidence = _confidence(confidence)
+    schema_delta_rel, schema_f_confidence = fit.schema_interval_rules()
+    delta_rel = schema_delta_rel if delta_rel is None else delta_rel
+    f_confidence = schema_f_confidence if f_confidence is None else f_confidence
     grid = GridIndex.from_table(sim)
     ok = (sim["status"] == fit.STATUS_OK).to_numpy()
     nominal = delta_chi2(confidence)
