@@ -199,6 +199,7 @@ def test_library_keywords_that_name_a_setting_default_to_the_schema():
     from intercluster import uncertainty as unc
     from intercluster import virtual_experiment as vx
     from intercluster.figures import maps, style
+    from intercluster.network import ReactionNetwork
     from intercluster.settings import UncertaintySettings
 
     uncertainty = UncertaintySettings.schema_default()
@@ -229,6 +230,7 @@ def test_library_keywords_that_name_a_setting_default_to_the_schema():
         unc.trajectory_delta: ("confidence",),
         replicas.virtual_replica: ("convention", "n_replicas", "block_length", "floor_fraction"),
         vx.simulate_sample: ("convention",),
+        ReactionNetwork: ("convention",),
         observables.PeakFinder.__init__: ("smoothing_min",),
         observables.PeakFinder.tmax: ("tolerance_rel",),
         observables.PeakFinder.tmax_many: ("tolerance_rel",),
@@ -259,6 +261,7 @@ def test_library_keywords_that_name_a_setting_default_to_the_schema():
         plaus.charges,
     )  # fmt: skip
     assert observables.peak_finder(times).smoothing_min == tmax.smoothing_min
+    assert ReactionNetwork(3).convention == vx.schema_convention()
     # the framework experiment's instrument and noise are required config keys without a
     # schema default, so the library takes them without one too
     parameters = inspect.signature(frameworks.simulate_framework_experiment).parameters

@@ -21,7 +21,7 @@ Every reaction's rate is ``k * factor * (reactant concentrations)`` with ``k`` o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -68,20 +68,30 @@ class Reaction:
     factor: float
 
 
+@cache
+def schema_convention() -> str:
+    """The schema's ``kinetics.convention``: what ``convention=None`` means in this package."""
+    from .validation import schema_defaults  # jsonschema only where the default is asked for
+
+    return str(schema_defaults("kinetics")["convention"])
+
+
 @dataclass(frozen=True)
 class ReactionNetwork:
     """The network of one model and one convention for clusters of nuclearity N.
 
     ``nuclearity`` None takes the monomer nuclearity of the default demo's system file
     (:func:`intercluster.system.default_system`); the workflow always passes it
-    (:func:`build_network`).
+    (:func:`build_network`). ``convention`` None is the schema's ``kinetics.convention``.
     """
 
     model: int = 3
-    convention: str = "S"
+    convention: str | None = None
     nuclearity: int | None = None
 
     def __post_init__(self) -> None:
+        if self.convention is None:
+            object.__setattr__(self, "convention", schema_convention())
         if self.nuclearity is None:
             from .system import default_system  # system does not import this module
 

@@ -45,7 +45,7 @@ import logging
 import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -56,7 +56,7 @@ from scipy.special import ndtr
 from . import cid as cid_rule
 from .io import SYNTHETIC_LABEL
 from .isotopes import FWHM_TO_SIGMA, IsotopePattern, system_patterns
-from .network import ReactionNetwork, build_network
+from .network import ReactionNetwork, build_network, schema_convention
 from .records import RateConstants, SampleConditions
 from .system import ClusterSystem
 
@@ -265,14 +265,6 @@ class VirtualSample:
     cid_truth: pd.DataFrame
     scans: pd.DataFrame  # per scan: time_min, native_id, shift_ppm, source_factor, ions
     interferences: pd.DataFrame | None = None  # truth of the interferences (INTERFERENCE_COLUMNS)
-
-
-@cache
-def schema_convention() -> str:
-    """The schema's ``kinetics.convention``: what ``convention=None`` means here."""
-    from .validation import schema_defaults  # jsonschema only where the default is asked for
-
-    return str(schema_defaults("kinetics")["convention"])
 
 
 def _sample_rng(seed: int, sample: str, stream: int) -> np.random.Generator:
