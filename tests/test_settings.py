@@ -174,7 +174,7 @@ def test_low_level_deconvolution_keywords_default_to_the_schema():
     from intercluster import centroid
 
     schema = DeconvolutionSettings.schema_default()
-    assert deconvolution.schema_settings() == schema
+    assert DeconvolutionSettings.schema_default() == schema
     functions = (
         deconvolution.prepare_spectrum, deconvolution.fit_spectrum, deconvolution.fit_prepared,
         deconvolution.scan_shift, deconvolution.fit_resolving_power,
@@ -206,11 +206,11 @@ def test_library_keywords_that_name_a_setting_default_to_the_schema():
     tmax = TmaxSettings.schema_default()
     plaus = PlausibilitySettings.schema_default()
     figures_schema = schema_defaults("figures")
-    assert unc.schema_settings() == uncertainty
-    assert observables.schema_settings() == tmax
-    assert plausibility.schema_settings() == plaus
-    assert style.schema_settings().dpi == figures_schema["dpi"]
-    assert style.schema_settings().time_max_min == figures_schema["time_max_min"]
+    assert UncertaintySettings.schema_default() == uncertainty
+    assert TmaxSettings.schema_default() == tmax
+    assert PlausibilitySettings.schema_default() == plaus
+    assert FiguresSettings.schema_default().dpi == figures_schema["dpi"]
+    assert FiguresSettings.schema_default().time_max_min == figures_schema["time_max_min"]
     assert vx.schema_convention() == schema_defaults("kinetics")["convention"]
     fit_schema = schema_defaults("fit")
     assert fit.schema_interval_rules() == (

@@ -140,7 +140,7 @@ def test_bootstrap_of_a_noise_free_curve_has_no_spread_and_floor_applies():
     curve = 0.4 * np.exp(-(((times - 10.3) / 4.0) ** 2))
     boot = unc.bootstrap_tmax(times, _two_columns(curve), n_replicas=20, seed=1)
     assert boot.t_max[0] == pytest.approx(10.3, abs=0.05)
-    fraction = unc.schema_settings().sigma_floor_fraction
+    fraction = UncertaintySettings.schema_default().sigma_floor_fraction
     assert boot.sigma[0] < 0.01 * unc.sigma_floor_min(times) / fraction
     assert unc.sigma_floor_min(times) == pytest.approx(fraction * 1.0)
     with pytest.raises(ValueError):

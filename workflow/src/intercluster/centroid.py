@@ -44,8 +44,9 @@ from scipy.sparse import csr_matrix
 from scipy.stats import sigmaclip
 
 from . import _deconv_kernels as kern
-from .deconvolution import PatternBasis, SpectrumFit, schema_settings
+from .deconvolution import PatternBasis, SpectrumFit
 from .isotopes import FWHM_TO_SIGMA
+from .settings import DeconvolutionSettings
 
 TOLERANCE_FWHM = 0.5  # a stick belongs to a predicted peak within half a FWHM of its centroid
 SIGNIFICANT_PROB = 0.05  # of a species' most probable isotope peak: an absent stick is a zero
@@ -364,7 +365,7 @@ def fit_sticks(
         design = stick_design(basis, resolving_power)
     sigma_ppm = 1e6 * FWHM_TO_SIGMA / design.resolving_power
     if max_shift_ppm is None:
-        max_shift_ppm = schema_settings().max_shift_ppm
+        max_shift_ppm = DeconvolutionSettings.schema_default().max_shift_ppm
     grid = np.arange(-max_shift_ppm, max_shift_ppm + 1e-9, 0.25 * sigma_ppm)
     grid = np.concatenate([grid, [float(np.clip(shift0, -max_shift_ppm, max_shift_ppm))]])
     if mz.size:

@@ -53,7 +53,6 @@ it fails, and is kept as the negative control of the tests). A spectrum without 
 
 from __future__ import annotations
 
-import functools
 import logging
 from dataclasses import dataclass
 
@@ -210,11 +209,6 @@ class PreparedSpectrum:
     written: np.ndarray | None = None  # which points are the file's (None: all of them)
 
 
-@functools.cache
-def schema_settings() -> DeconvolutionSettings:
-    """The schema's deconvolution settings: what a keyword left at ``None`` means here."""
-    return DeconvolutionSettings.schema_default()
-
 
 def _window_fill(edge: float, first: float, step: float, direction: int) -> np.ndarray:
     """Points on the native step from ``first`` towards the scan-window limit ``edge``."""
@@ -233,7 +227,7 @@ def prepare_spectrum(
     ``window``: the acquired scan window (MS:1000501/MS:1000500); ``None``: the data's first
     and last m/z. ``gaps``: ``"censor"``, ``"zero"`` or ``"ignore"`` (see above).
     """
-    gaps = schema_settings().gaps if gaps is None else gaps
+    gaps = DeconvolutionSettings.schema_default().gaps if gaps is None else gaps
     if gaps not in GAP_TREATMENTS:
         raise ValueError(f"gaps must be one of {GAP_TREATMENTS}, got {gaps!r}")
     mz = np.ascontiguousarray(mz, float)
@@ -593,7 +587,8 @@ def fit_spectrum(
     the shift moves by more than ``REBUILD_PPM`` from where they were built. ``pool``: take
     the columns from there when another spectrum on the same points left them (and leave
     these there). ``max_shift_ppm``: ``None`` is the schema's ``deconvolution.max_shift_ppm``
-    (:func:`schema_settings`), as for every keyword of this module that names a setting.
+    (``DeconvolutionSettings.schema_default()``), as for every keyword of this module that
+    names a setting.
     """
     mz = np.ascontiguousarray(mz, float)
     y = np.ascontiguousarray(y, float)
@@ -602,7 +597,7 @@ def fit_spectrum(
     if width is None:
         width = point_spacing(mz)
     if max_shift_ppm is None:
-        max_shift_ppm = schema_settings().max_shift_ppm
+        max_shift_ppm = DeconvolutionSettings.schema_default().max_shift_ppm
     shift = float(np.clip(shift0, -max_shift_ppm, max_shift_ppm))
     r, r_slope, mz_ref = float(resolving_power), float(r_slope), float(mz_ref)
     if pool is None:
@@ -629,7 +624,7 @@ def fit_spectrum(
         n_iter += n_more
     flagged = np.zeros(y.size, bool)
     if robust is None:
-        robust = schema_settings().robust
+        robust = DeconvolutionSettings.schema_default().robust
     if robust and weighted:
         measured = np.ones(y.size, bool) if censored is None else ~censored
         for _ in range(ROBUST_PASSES):
@@ -703,7 +698,7 @@ def scan_shift(
         # FWHM (the next minimum is an isotope spacing, > 100 ppm, away).
         step_ppm = 0.125e6 / resolving_power
     if max_shift_ppm is None:
-        max_shift_ppm = schema_settings().max_shift_ppm
+        max_shift_ppm = DeconvolutionSettings.schema_default().max_shift_ppm
     grid = np.arange(-max_shift_ppm, max_shift_ppm + 1e-9, step_ppm)
     passive = np.ones(basis.n_cols + 1, bool)
     best, best_rss = 0.0, np.inf

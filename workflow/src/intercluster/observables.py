@@ -47,7 +47,7 @@ Times are in minutes throughout (experimental time, 0 = first recorded spectrum)
 
 from __future__ import annotations
 
-from functools import cache, lru_cache
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -68,19 +68,14 @@ def ion_signal(observables: np.ndarray, n_monomers: int, dimer_response: float) 
     return signal
 
 
-@cache
-def schema_settings() -> TmaxSettings:
-    """The schema's ``fit.tmax`` settings: what a smoothing or tolerance keyword left at
-    ``None`` means here (read once: the peak rule runs for every grid point)."""
-    return TmaxSettings.schema_default()
-
-
 def _smoothing(smoothing_min: float | None) -> float:
-    return schema_settings().smoothing_min if smoothing_min is None else smoothing_min
+    return TmaxSettings.schema_default().smoothing_min if smoothing_min is None else smoothing_min
 
 
 def _tolerance(tolerance_rel: float | None) -> float:
-    return schema_settings().peak_tolerance_rel if tolerance_rel is None else tolerance_rel
+    if tolerance_rel is None:
+        return TmaxSettings.schema_default().peak_tolerance_rel
+    return tolerance_rel
 
 
 def dimer_response_of(conditions, settings: TmaxSettings) -> float:

@@ -24,7 +24,6 @@ Checks (each pass/fail with its numbers):
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
@@ -35,11 +34,6 @@ from .settings import PlausibilitySettings
 
 RTOL = 1e-6
 
-
-@functools.cache
-def schema_settings() -> PlausibilitySettings:
-    """The schema's ``plausibility`` settings: what a keyword left at ``None`` means here."""
-    return PlausibilitySettings.schema_default()
 
 
 def diffusion_limit(temperature_K: float, viscosity_Pa_s: float) -> float:
@@ -65,7 +59,7 @@ def debye_factor(
     For Figure S11 pass an array of R. f -> 1 as x -> 0 (evaluated with expm1). A solvent
     keyword left at ``None`` is the schema's (``plausibility``: DMF at 298 K, both ions -1).
     """
-    schema = schema_settings()
+    schema = PlausibilitySettings.schema_default()
     temperature_K = schema.temperature_K if temperature_K is None else temperature_K
     if relative_permittivity is None:
         relative_permittivity = schema.relative_permittivity

@@ -12,6 +12,7 @@ The ``cluster``, ``virtual_experiment`` and sample-sheet parts are read by
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 __all__ = [
@@ -82,6 +83,7 @@ class DeconvolutionSettings:
         )
 
     @classmethod
+    @functools.cache  # frozen settings: one object per class, read once
     def schema_default(cls) -> DeconvolutionSettings:
         """The settings of a config without a ``deconvolution`` section (the workflow's)."""
         return cls.from_config(_defaults("deconvolution"))
@@ -106,6 +108,7 @@ class SolverOptions:
             raise ValueError(f"solver method must be one of {SOLVER_METHODS}, got {self.method!r}")
 
     @classmethod
+    @functools.cache  # frozen settings: one object per class, read once
     def schema_default(cls) -> SolverOptions:
         """The fast method with the schema's ``kinetics`` tolerances and step limit."""
         kinetics = _defaults("kinetics")
@@ -164,6 +167,7 @@ class TmaxSettings:
         )
 
     @classmethod
+    @functools.cache  # frozen settings: one object per class, read once
     def schema_default(cls) -> TmaxSettings:
         return cls.from_config(_defaults("fit")["tmax"])
 
@@ -187,6 +191,7 @@ class ZoomSettings:
         )
 
     @classmethod
+    @functools.cache  # frozen settings: one object per class, read once
     def schema_default(cls) -> ZoomSettings:
         return cls.from_config(_defaults("fit")["zoom"])
 
@@ -241,6 +246,7 @@ class UncertaintySettings:
         )
 
     @classmethod
+    @functools.cache  # frozen settings: one object per class, read once
     def schema_default(cls) -> UncertaintySettings:
         return cls.from_config(_defaults("fit")["uncertainty"])
 
@@ -313,6 +319,7 @@ class PlausibilitySettings:
         )
 
     @classmethod
+    @functools.cache  # frozen settings: one object per class, read once
     def schema_default(cls) -> PlausibilitySettings:
         return cls.from_config(_defaults("plausibility"))
 
@@ -338,6 +345,7 @@ class FiguresSettings:
         )
 
     @classmethod
+    @functools.cache  # frozen settings: one object per class, read once
     def schema_default(cls) -> FiguresSettings:
         """The schema's figure settings; ``main_sample`` has no default (a config names it),
         so it is empty here."""

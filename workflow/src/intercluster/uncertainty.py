@@ -115,7 +115,6 @@ Trajectory objective (:func:`trajectory_fit`)
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -125,18 +124,11 @@ import pandas as pd
 from . import fit, records
 from .network import RATE_CONSTANTS
 from .observables import TmaxSettings, peak_finder, tmax_of
-from .observables import schema_settings as tmax_schema_settings
 from .settings import UncertaintySettings
 
 
-@functools.cache
-def schema_settings() -> UncertaintySettings:
-    """The schema's ``fit.uncertainty`` settings: what a keyword left at ``None`` means here."""
-    return UncertaintySettings.schema_default()
-
-
 def _confidence(confidence: float | None) -> float:
-    return schema_settings().confidence if confidence is None else confidence
+    return UncertaintySettings.schema_default().confidence if confidence is None else confidence
 
 
 #: Widths (multiples of THE rule's smoothing width) among which the bootstrap's curve/residual
@@ -280,8 +272,8 @@ def bootstrap_tmax(
     -------
     TmaxBootstrap
     """
-    settings = settings or tmax_schema_settings()
-    schema = schema_settings()
+    settings = settings or TmaxSettings.schema_default()
+    schema = UncertaintySettings.schema_default()
     n_replicas = schema.bootstrap_replicas if n_replicas is None else n_replicas
     block_length = schema.block_length if block_length is None else block_length
     seed = schema.seed if seed is None else seed
@@ -352,7 +344,8 @@ def end_plateau_sigma(times: np.ndarray, curve: np.ndarray, rms: np.ndarray, t_m
 def sigma_floor_min(times_min, fraction: float | None = None) -> float:
     """The σ floor (min): ``fraction`` of the median scan interval (``None``: the schema's
     ``sigma_floor_fraction``)."""
-    fraction = schema_settings().sigma_floor_fraction if fraction is None else fraction
+    if fraction is None:
+        fraction = UncertaintySettings.schema_default().sigma_floor_fraction
     if not fraction >= 0:
         raise ValueError(f"the σ floor fraction must be >= 0, got {fraction}")
     return fraction * scan_interval_min(times_min)
@@ -390,7 +383,7 @@ def tmax_uncertainty_table(
     """
     from .observables import experiment_matrix, experimental_tmax
 
-    settings = settings or tmax_schema_settings()
+    settings = settings or TmaxSettings.schema_default()
     table = experimental_tmax(intensities, observables, settings)
     times, y = experiment_matrix(intensities, observables["species"].tolist())
     from .observables import normalise_rows

@@ -11,6 +11,7 @@ import seaborn as sns
 from matplotlib.colors import PowerNorm
 
 from ..io import SYNTHETIC_LABEL
+from ..settings import FiguresSettings
 from ..system import ClusterSystem
 from .style import (
     CONTOUR_CMAP,
@@ -23,7 +24,6 @@ from .style import (
     mark_synthetic,
     observable_matrices,
     plt,
-    schema_settings,
     with_kind,
 )
 
@@ -98,7 +98,8 @@ def contour_figure(
     the caller gets them from ``fig.extra_axes``. ``time_max_min``: the time axis' end;
     ``None``: the schema's ``figures.time_max_min``.
     """
-    time_max_min = schema_settings().time_max_min if time_max_min is None else time_max_min
+    if time_max_min is None:
+        time_max_min = FiguresSettings.schema_default().time_max_min
     nrows = math.ceil(len(panels) / ncols)
     fig = plt.figure(figsize=size or figure_size("fig3"), layout="constrained")
     grid = fig.add_gridspec(
@@ -205,7 +206,8 @@ def figure_s7_9(
 ):
     """S7-S9 for one mixing ratio: contours of experiment and model, and selected traces
     (``time_max_min=None``: the schema's ``figures.time_max_min``)."""
-    time_max_min = schema_settings().time_max_min if time_max_min is None else time_max_min
+    if time_max_min is None:
+        time_max_min = FiguresSettings.schema_default().time_max_min
     exp_name = "synthetic experiment" if synthetic else "experiment"
     panels = [
         (f"(a) {exp_name} {sample_label}", experiment),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 from pathlib import Path
@@ -62,18 +61,12 @@ def pixel_size(name: str, dpi: int, n_rows: int = 1) -> tuple[int, int]:
     return (int(round(w * dpi)), int(round(h * dpi)))
 
 
-@functools.cache
-def schema_settings() -> FiguresSettings:
-    """The schema's ``figures`` settings: what a ``time_max_min`` or ``dpi`` keyword left at
-    ``None`` means here."""
-    return FiguresSettings.schema_default()
-
 
 def save_figure(
     fig, png: str | os.PathLike, pdf: str | os.PathLike, dpi: int | None = None
 ) -> None:
     """Write ``fig`` as PNG (at ``dpi``; ``None``: the schema's) and PDF, then close it."""
-    dpi = schema_settings().dpi if dpi is None else dpi
+    dpi = FiguresSettings.schema_default().dpi if dpi is None else dpi
     for path in (png, pdf):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     meta_png = {"Software": "intercluster.figures"}
