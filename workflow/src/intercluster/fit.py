@@ -991,25 +991,35 @@ def chi2_objective(
     settings: TmaxSettings,
     simulator: Callable | None = None,
     options: SolverOptions | None = None,
+    weighted: bool = False,
 ) -> Callable[[np.ndarray], float]:
-    """chi²(log10 k) summed over samples; ``experiments``: sample -> (conditions, times, t_max)."""
+    """chi²(log10 k) summed over samples; ``experiments``: sample -> (conditions, times, t_max).
+
+    ``weighted``: each residual divided by the table's ``sigma_min`` (the weighted χ²_w of
+    :mod:`intercluster.uncertainty`); every included observable then needs σ > 0.
+    """
     prepared = []
     for sample in sorted(experiments):
         conditions, times_min, exp_tmax = experiments[sample]
         mask = exp_tmax["included"].astype(bool).to_numpy()
+        scale = np.ones(int(mask.sum()))
+        if weighted:
+            scale = exp_tmax["sigma_min"].to_numpy(float)[mask]
+            if not np.all(np.isfinite(scale) & (scale > 0)):
+                raise ValueError(f"sample {sample}: every included observable needs σ > 0")
         prepared.append((conditions, np.asarray(times_min, float), mask,
-                         exp_tmax["t_max_min"].to_numpy(dtype=float)))  # fmt: skip
+                         exp_tmax["t_max_min"].to_numpy(dtype=float)[mask], scale))  # fmt: skip
 
     def objective(log_k: np.ndarray) -> float:
         constants = RateConstants(*(10.0 ** np.asarray(log_k, float)).tolist())
         total = 0.0
-        for conditions, times_min, mask, t_exp in prepared:
+        for conditions, times_min, mask, t_exp, scale in prepared:
             status, _, t_sim = simulate_tmax(
                 network, constants, conditions, times_min, settings, simulator, options
             )
             if status != STATUS_OK:
                 return math.inf
-            total += float(np.sum((t_sim[mask] - t_exp[mask]) ** 2))
+            total += float(np.sum(((t_sim[mask] - t_exp) / scale) ** 2))
         return total
 
     return objective

@@ -569,34 +569,10 @@ def combination_concentration(conditions: Mapping[str, Mapping]) -> float:
 
 def weighted_chi2_objective(network, experiments: Mapping, settings: TmaxSettings,
                             simulator=None, options=None):  # fmt: skip
-    """χ²_w(log10 k) summed over samples, by simulation: the weighted twin of
-    :func:`intercluster.fit.chi2_objective` (``experiments``: sample -> (conditions, times,
-    t_max table with ``sigma_min``)); inf when a simulation fails."""
-    from .records import RateConstants
-
-    prepared = []
-    for sample in sorted(experiments):
-        conditions, times_min, exp_tmax = experiments[sample]
-        mask = exp_tmax["included"].astype(bool).to_numpy()
-        sigma = exp_tmax["sigma_min"].to_numpy(float)[mask]
-        if not np.all(np.isfinite(sigma) & (sigma > 0)):
-            raise ValueError(f"sample {sample}: every included observable needs σ > 0")
-        prepared.append((conditions, np.asarray(times_min, float), mask,
-                         exp_tmax["t_max_min"].to_numpy(float)[mask], sigma))  # fmt: skip
-
-    def objective(log_k: np.ndarray) -> float:
-        constants = RateConstants(*(10.0 ** np.asarray(log_k, float)).tolist())
-        total = 0.0
-        for conditions, times_min, mask, t_exp, sigma in prepared:
-            status, _, t_sim = fit.simulate_tmax(
-                network, constants, conditions, times_min, settings, simulator, options
-            )
-            if status != fit.STATUS_OK:
-                return np.inf
-            total += float(np.sum(((t_sim[mask] - t_exp) / sigma) ** 2))
-        return total
-
-    return objective
+    """χ²_w(log10 k) summed over samples, by simulation (``experiments``: sample ->
+    (conditions, times, t_max table with ``sigma_min``)); inf when a simulation fails:
+    :func:`intercluster.fit.chi2_objective` with ``weighted=True``."""
+    return fit.chi2_objective(network, experiments, settings, simulator, options, weighted=True)
 
 
 def weighted_fit_fields(
