@@ -11,7 +11,7 @@ from intercluster.settings import FitSettings
 log = logging.getLogger("intercluster")
 
 
-def fit_one(smk):
+def fit_one(smk, simulations):
     settings = FitSettings.from_config(smk.params.fit)
     chi2 = fit.read_parquet(smk.input.chi2)
     objective = weighted_objective = None
@@ -23,9 +23,10 @@ def fit_one(smk):
             experiments[sample] = (conditions, times, exp_tmax)
         network = fit.network_for(smk.wildcards.model, smk.params.cluster, smk.params.kinetics)
         options = fit.simulator_options(smk.params.kinetics)
-        objective = fit.chi2_objective(network, experiments, settings.tmax, options=options)
+        shared = {"options": options, "cache": simulations}
+        objective = fit.chi2_objective(network, experiments, settings.tmax, **shared)
         weighted_objective = unc.weighted_chi2_objective(network, experiments, settings.tmax,
-                                                         options=options)  # fmt: skip
+                                                         **shared)  # fmt: skip
     result = fit.best_fit(
         chi2,
         fit.grid_axes(settings.grid),
@@ -65,8 +66,9 @@ def fit_one(smk):
 
 
 def main(smk):
+    simulations = {}  # t_max by point and sample, shared by every refinement of the job
     for one in items(smk):  # every fit of the job's model (params.per_item)
-        fit_one(one)
+        fit_one(one, simulations)
 
 
 run(main)
