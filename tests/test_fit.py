@@ -208,6 +208,54 @@ def test_refinement_does_not_get_worse_and_stays_in_bounds(virtual_fit):
     assert value == pytest.approx(row["chi2"], rel=1e-12)
 
 
+def test_shared_cache_simulates_each_point_once_and_changes_no_value(virtual_fit):
+    """Objectives sharing a cache (the weighted and unweighted refinement of a job) simulate
+    a point of a sample once and give the values of their uncached twins; a point of another
+    sample, or other settings, is simulated anew."""
+    from intercluster.simulate import simulate
+
+    times, exp_tmax, _ = virtual_fit
+    exp_tmax = exp_tmax.assign(sigma_min=0.1 + 0.01 * np.arange(len(exp_tmax)))
+    calls = []
+
+    def counting(*args):
+        calls.append(args[1])
+        return simulate(*args)
+
+    net = ReactionNetwork(3)
+    other = fit.Conditions.from_dict({"ag_nM": 60.0, "au_nM": 100.0, "dead_time_s": 20.0})
+    one = {"ag40_au40": (COND, times, exp_tmax)}
+    cache = {}
+    shared = {"simulator": counting, "cache": cache}
+    plain = fit.chi2_objective(net, one, SETTINGS, **shared)
+    weighted = fit.chi2_objective(net, one, SETTINGS, weighted=True, **shared)
+    both = fit.chi2_objective(net, {**one, "b": (other, times, exp_tmax)}, SETTINGS, **shared)
+    x, y = np.log10([TRUTH["k_dim"], TRUTH["k_diss"], TRUTH["k_ex"]]), np.log10([2e-2, 5e-2, 3e-2])
+    values = [plain(x), weighted(x), plain(x), plain(y), both(x)]
+    assert len(calls) == 3  # x, y, then x of the second sample only
+    assert len(cache) == 3
+    uncached = [
+        fit.chi2_objective(net, one, SETTINGS)(x),
+        fit.chi2_objective(net, one, SETTINGS, weighted=True)(x),
+        fit.chi2_objective(net, one, SETTINGS)(x),
+        fit.chi2_objective(net, one, SETTINGS)(y),
+        fit.chi2_objective(net, {**one, "b": (other, times, exp_tmax)}, SETTINGS)(x),
+    ]
+    assert values == uncached
+    assert values[1] != values[0]  # the weighted one divides by sigma_min
+    wider = TmaxSettings(**{**SETTINGS.__dict__, "smoothing_min": 2 * SETTINGS.smoothing_min})
+    fit.chi2_objective(net, one, wider, **shared)(x)
+    assert len(calls) == 4
+
+
+def test_f_test_delta_is_scipy_stats_f_quantile():
+    from scipy.stats import f
+
+    for n, conf in ((77, 0.95), (5, 0.68), (300, 0.99)):
+        assert fit.f_test_delta(n, 3, conf) == f.ppf(conf, 1, n - 3) / (n - 3)
+    assert np.isnan(fit.f_test_delta(3, 3, 0.95))
+
+
 def test_chunk_results_do_not_depend_on_the_chunking(virtual_fit):
     times, exp_tmax, fits = virtual_fit
     points = fit.grid_points(TEST_GRID)

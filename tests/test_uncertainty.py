@@ -496,3 +496,14 @@ def test_wired_trajectory_fit_recovers_truth_with_dimer_response_0_7():
                                     OBS, {"rtol": 1e-6, "atol": 1e-9})  # fmt: skip
     assert joint["chi2"].to_numpy() == pytest.approx(2 * single["chi2"].to_numpy(), rel=1e-6)
     assert unc.trajectory_fields(joint, c_nM=C_NM)["best"]["point"] == best["point"]
+
+
+def test_delta_chi2_is_scipy_stats_chi2_quantile():
+    from scipy.stats import chi2
+
+    for confidence in (0.6827, 0.9, 0.95, 0.99):
+        for dof in (1, 2, 3, 74):
+            assert unc.delta_chi2(confidence, dof) == chi2.ppf(confidence, dof)
+    assert unc.delta_chi2(0.95) == pytest.approx(3.841458820694124, rel=1e-12)
+    with pytest.raises(ValueError):
+        unc.delta_chi2(1.0)

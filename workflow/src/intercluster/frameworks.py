@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binom
 
 from .deconvolution import PatternBasis, deconvolve_spectra
 from .settings import DeconvolutionSettings
@@ -222,6 +221,10 @@ def framework_truth(
 
     Abundances are shares of the total ion signal (all ion forms sum to 1 at each time).
     """
+    # here, not at the top: scipy.stats costs ~0.8 s CPU to import and rule deconvolve
+    # imports this module without ever needing it
+    from scipy.stats import binom
+
     times = np.asarray(times_min, float)
     pops = _chain_populations(evolution, times)
     member: dict[tuple[str, int], np.ndarray] = {}
