@@ -223,18 +223,27 @@ def factorize(y, g, k_dim, k_diss, k_ex, net, tri_cp, tri_inv, dm, tinv, g_i, g_
 
 
 @nb.njit(cache=True, fastmath=_FASTMATH)
-def _tridiagonal_solve(rhs_d, x_d, k_ex, ex_low, tri_cp, tri_inv):
-    """x_D = W_DD^-1 rhs_D with the LU factors of the tridiagonal W_DD (Thomas sweep)."""
-    n_d = tri_inv.size
-    prev = 0.0
-    for p in range(n_d):
-        v = rhs_d[p]
-        if p > 0:
-            v += k_ex * ex_low[p] * prev
-        prev = v * tri_inv[p]
-        x_d[p] = prev
-    for p in range(n_d - 2, -1, -1):
-        x_d[p] -= tri_cp[p] * x_d[p + 1]
+def _tridiagonal_solve(rhs_d, x_d, k_ex, ex_low, tri_cp, tri_inv, block_start):
+    """x_D = W_DD^-1 rhs_D with the LU factors of the tridiagonal W_DD (Thomas sweep).
+
+    Block by block (exchange never leaves a block of equal total count: ``ex_low`` is 0 at a
+    block's first row, ``tri_cp`` at its last), so both sweeps restart at every block: the
+    same numbers as one sweep over all rows, but short dependency chains that the CPU runs
+    side by side (the sweeps are most of a solve, a solve most of a step).
+    """
+    for blk in range(block_start.size - 1):
+        lo = block_start[blk]
+        prev = 0.0
+        for p in range(lo, block_start[blk + 1]):
+            v = rhs_d[p]
+            if p > lo:
+                v += k_ex * ex_low[p] * prev
+            prev = v * tri_inv[p]
+            x_d[p] = prev
+    for blk in range(block_start.size - 1):
+        lo = block_start[blk]
+        for p in range(block_start[blk + 1] - 2, lo - 1, -1):
+            x_d[p] -= tri_cp[p] * x_d[p + 1]
 
 
 @nb.njit(cache=True, fastmath=_FASTMATH)
@@ -245,7 +254,7 @@ def solve(b, x, k_diss, k_ex, net, tri_cp, tri_inv, dm, s_lu, piv, xm, work):
     """
     pi, pj, dim_fac, ex_out, ex_low, ex_up, block_start, n_m = net
     n_d = pi.size
-    _tridiagonal_solve(b[n_m:], work, k_ex, ex_low, tri_cp, tri_inv)
+    _tridiagonal_solve(b[n_m:], work, k_ex, ex_low, tri_cp, tri_inv, block_start)
     for r in range(n_m):
         xm[r] = b[r]
     for p in range(n_d):
@@ -272,7 +281,7 @@ def solve(b, x, k_diss, k_ex, net, tri_cp, tri_inv, dm, s_lu, piv, xm, work):
         x[r] = xm[r]
     for p in range(n_d):
         work[p] = b[n_m + p] + dm[p, 0] * xm[pi[p]] + dm[p, 1] * xm[pj[p]]
-    _tridiagonal_solve(work, x[n_m:], k_ex, ex_low, tri_cp, tri_inv)
+    _tridiagonal_solve(work, x[n_m:], k_ex, ex_low, tri_cp, tri_inv, block_start)
 
 
 @nb.njit(cache=True, fastmath=_FASTMATH)

@@ -342,6 +342,9 @@ def _kernel_network(network: ReactionNetwork) -> tuple:
     src, dst, fac = network.exchange
     if np.any(np.abs(dst - src) != 1):
         raise ValueError("exchange must link neighbouring dimers in network order")
+    # the kernels sweep W_DD block by block (_kernels._tridiagonal_solve)
+    if np.any(network.dimer_sum[src] != network.dimer_sum[dst]):
+        raise ValueError("exchange must stay inside a block of equal first-metal count")
     ex_out = np.zeros(n_d)
     ex_low = np.zeros(n_d)
     ex_up = np.zeros(n_d)
