@@ -46,15 +46,18 @@ its χ² has no absolute scale. Everything here sits *beside* eq 1, never replac
     peaked a little earlier; when the smoothed curve stays within :data:`END_PLATEAU_Z`
     noise sds of its top all the way to the last spectrum, the data cannot tell the two
     apart, and a bootstrap around the data's curve keeps whichever it found. Such a t_max is
-    taken as uniform on the top: σ ≥ (t_end − start of the top) / √12.
+    taken as uniform on the top: σ ≥ (t_end − start of the top) / √12. Only for the vertex
+    rule (``fit.tmax.plateau_rel = 0``): the default rule takes the centre of the top as
+    t_max, whose spread over the bootstrap replicas is the σ.
 
 σ floor (``fit.uncertainty.sigma_floor_fraction``)
     σ is floored at a fraction (0.1 by default) of the scan interval. t_max of a reactant
-    (always 0), of a species still rising at the end of the record (always t_end) or of a
-    very sharp peak is almost the same in every replica, so its bootstrap σ is near 0 and
-    its weight 1/σ² unbounded: one observable would decide the fit, although a tenth of a
-    scan interval is already below what the peak rule (a vertex clamped between neighbouring
-    scans) and a simulation on the same time grid resolve reliably. (At the demo noise with
+    that decays fast (its top ends at a steep crossing), of a species on a steep rise at the
+    end of the record or of a very sharp peak is almost the same in every replica, so its
+    bootstrap σ is near 0 and its weight 1/σ² unbounded: one observable would decide the
+    fit, although a tenth of a scan interval is already below what the peak rule (crossings,
+    or a vertex clamped between neighbouring scans) and a simulation on the same time grid
+    resolve reliably. (At the demo noise with
     1-min scans the floor is above the bootstrap σ of most observables; the measured coverage
     below holds with it.)
 
@@ -297,15 +300,18 @@ def bootstrap_tmax(
     starts = rng.integers(0, n_t - block_length + 1, size=(n_replicas, n_blocks))
     rows = (starts[:, :, None] + np.arange(block_length)[None, None, :]).reshape(n_replicas, -1)
     rows = rows[:, :n_t]
-    t_max, _ = tmax_of(times, y, settings.smoothing_min, tolerance_rel=settings.peak_tolerance_rel)
+    rule = {"tolerance_rel": settings.peak_tolerance_rel, "plateau_rel": settings.plateau_rel}
+    t_max, _ = tmax_of(times, y, settings.smoothing_min, **rule)
     replicas = np.empty((n_replicas, y.shape[1]))
     for r in range(n_replicas):
         replica = smooth + rms * standard[rows[r]]
         replica[missing] = np.nan
-        replicas[r], _ = tmax_of(
-            times, replica, settings.smoothing_min, tolerance_rel=settings.peak_tolerance_rel
-        )
-    plateau = end_plateau_sigma(times, filled, rms, t_max, settings.smoothing_min)
+        replicas[r], _ = tmax_of(times, replica, settings.smoothing_min, **rule)
+    if settings.plateau_rel > 0:
+        # t_max is the centre of the top: the replicas resolve where the top starts
+        plateau = np.zeros(y.shape[1])
+    else:
+        plateau = end_plateau_sigma(times, filled, rms, t_max, settings.smoothing_min)
     plateau = np.where(np.all(missing, axis=0), np.nan, plateau)
     sigma = np.nanstd(replicas, axis=0, ddof=1)
     return TmaxBootstrap(t_max, replicas, sigma, int(block_length), plateau)
