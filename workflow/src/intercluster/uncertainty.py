@@ -18,13 +18,14 @@ its χ² has no absolute scale. Everything here sits *beside* eq 1, never replac
     replica the data's accidental shape at the top (a flattened or a sharpened peak, a
     second maximum just above or below the rule's tolerance), so σ followed the accident:
     measured on 20 noise replicas of the demo's 40:40 sample (0.5-min scans, demo noise;
-    ``benchmarks/bench_tmax_sigma.py``), σ / replica-to-replica SD of t_max was 0.86 in the
-    median over the observables with the rule's width and no end-plateau term (one replica's
-    σ: 0.38-1.47, 10-90 %), χ²_w at the truth median 69.7, max 133 for 69 observables; with
-    the adaptive width and the end-plateau σ below: 0.97 (one replica's: 0.58-1.61), χ²_w at
-    the truth median 46.1, max 117.5. Where
-    noise is low (4× the ions) a bias shows against the narrower curves and the rule falls
-    back to them, so σ still halves.
+    ``benchmarks/bench_tmax_sigma.py 20``; the 21 of 69 observables whose replica SD exceeds
+    the σ floor), σ / replica-to-replica SD of t_max is 0.84 in the median over the
+    observables with the rule's width (one replica's σ: 0.49-1.35, 10-90 %), χ²_w at the
+    truth median 56.5, max 79.7 for 69 observables; with the adaptive width: 0.89 (one
+    replica's: 0.58-1.28), χ²_w at the truth median 48.0, max 77.7. (With the former vertex
+    rule of t_max, ``plateau_rel = 0``, plateaus made the tail: 0.86 and 0.97, χ²_w max 133
+    and 117.5 with the end-plateau σ below.) Where noise is low (4× the ions) a bias shows
+    against the narrower curves and the rule falls back to them, so σ still nearly halves.
     Each residual is divided by the norm of its row of (I − H)² (the share of white noise
     it keeps) and standardised by the local rms of the residuals (Gaussian kernel, FWHM =
     the rule's smoothing width; shot noise grows with the signal, so a residual from the
