@@ -90,8 +90,13 @@ def save_outputs(fig, output, size: str, dpi: int, record: dict, n_rows: int = 1
 # --- small helpers -----------------------------------------------------------------------
 
 
-def format_k(value: float, digits: int = 2) -> str:
-    """3.2e-3 -> '3.2×10$^{-3}$' (mathtext)."""
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def format_k(value: float, digits: int = 2, math_text: bool = True) -> str:
+    """3.2e-3 -> '3.2×10$^{-3}$' (mathtext); ``math_text=False``: '3.2×10⁻³' (Unicode
+    superscripts), for labels drawn many times: matplotlib parses every mathtext string
+    anew at each dpi, and that parse is most of a text-heavy figure's drawing time."""
     if value is None or not np.isfinite(value) or value <= 0:
         return "n/a"
     exponent = int(math.floor(math.log10(value)))
@@ -99,7 +104,8 @@ def format_k(value: float, digits: int = 2) -> str:
     if round(mantissa, digits - 1) >= 10:
         mantissa, exponent = mantissa / 10, exponent + 1
     text = f"{mantissa:.{digits - 1}f}".rstrip("0").rstrip(".")
-    return (f"{text}×" if text != "1" else "") + f"10$^{{{exponent}}}$"
+    power = f"10$^{{{exponent}}}$" if math_text else "10" + str(exponent).translate(_SUPERSCRIPT)
+    return (f"{text}×" if text != "1" else "") + power
 
 
 def format_constants(constants: dict, multiline: bool = False) -> str:
