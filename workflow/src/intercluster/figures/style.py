@@ -70,7 +70,9 @@ def save_figure(
     for path in (png, pdf):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     meta_png = {"Software": "intercluster.figures"}
-    fig.savefig(png, dpi=dpi, metadata=meta_png)
+    # zlib level 1, not PIL's 6: the same pixels, a file ~8 % larger, compressed in about
+    # half the time (a 300-dpi figure's PNG encoding was a tenth of its cost)
+    fig.savefig(png, dpi=dpi, metadata=meta_png, pil_kwargs={"compress_level": 1})
     # The PNG's draw placed the axes (constrained layout); the PDF keeps that placement
     # instead of laying the figure out again (a third of a figure's cost). None, not
     # "none": savefig runs a whole extra draw before printing whenever the figure has any
