@@ -85,8 +85,8 @@ def main() -> None:
     t_true = sim[species].to_numpy(float)[0]
 
     variants = {
-        "adaptive split + end plateau (workflow)": {"centre_factors": unc.CENTRE_FACTORS,
-                                                    "plateau": True},
+        # the end-plateau σ is 0 unless the config's t_max rule is the vertex (plateau_rel 0)
+        "adaptive split (workflow)": {"centre_factors": unc.CENTRE_FACTORS, "plateau": True},
         "rule's width, no end plateau (former)": {"centre_factors": (1.0,), "plateau": False},
     }  # fmt: skip
     print(f"SYNTHETIC virtual experiment {SAMPLE}, truth {truth}, {len(times)} spectra per run, "

@@ -24,10 +24,8 @@ from intercluster.observables import (
     TmaxSettings,
     dimer_response_row,
     estimate_dimer_response,
-    experiment_matrix,
     experiment_times,
     experimental_tmax,
-    peak_finder,
     tmax_of,
 )
 from intercluster.records import RateConstants
@@ -170,63 +168,34 @@ def _tmax_errors(intensities, vs, settings) -> tuple[np.ndarray, np.ndarray, np.
     return np.abs(exp["t_max_min"] - truth["t_max_min"]).to_numpy(), above, pronounced
 
 
-def _plateau_depth(intensities, vs, settings, shift_min: float = 0.0) -> np.ndarray:
-    """Per observable: how far below its own peak the (smoothed, noise-free) truth lies at
-    the estimated t_max, in units of the noise of the smoothed measured curve (the sd of
-    smoothed measured minus smoothed truth over the record): what the peak rule sees.
-    ``shift_min`` moves the estimates (the negative control)."""
-    observables = ClusterSystem.from_config(cluster_of(CONFIG)).observables()
-    species = observables["species"].tolist()
-    times, truth = experiment_matrix(vs.observables, species)
-    _, measured = experiment_matrix(intensities, species)
-    finder = peak_finder(times, settings.smoothing_min)
-    s_truth, s_measured = finder.smooth(truth), finder.smooth(measured)
-    t_est, _ = finder.tmax(measured, settings.peak_tolerance_rel)
-    _, peak = finder.tmax(truth, settings.peak_tolerance_rel)
-    t_est = np.clip(t_est + shift_min, times[0], times[-1])
-    at_est = np.array([np.interp(t, times, s_truth[:, j]) for j, t in enumerate(t_est)])
-    noise = np.std(s_measured - s_truth, axis=0)
-    return (peak - at_est) / noise
-
-
 def test_tmax_within_one_scan_interval(mixed):
-    """t_max within one scan interval of the truth (the same rule on the noise-free truth at
-    the scan times), for every observable with a pronounced maximum.
+    """t_max of every observable above 1 % within one scan interval of the truth (the same
+    rule on the noise-free truth at the scan times), with every interference at once.
 
-    The others above 1 % (16 of 62 here) sit on a plateau: they approach equilibrium (t_max
-    at or near the end) or pass through a maximum so broad that the truth stays within a
-    few tenths of a per cent of its peak for 5-20 min, while the noise of the smoothed
-    measured curve is 0.1-0.5 % of the peak. The time of the maximum of such a curve is not
-    determined by the data to one scan interval, by any estimator of the maximum: a
-    different noise realisation moves it across the plateau (the clean spectra, without
-    any interference, miss by up to ~5 min). For those of them beyond one scan interval
-    (6 here) the test asserts what the data do determine: the estimated t_max lies where the
-    truth is within 2 noise sd of its peak (on the plateau, not beside it; measured: within
-    1.6 sd; estimates 10 min early would not be), and the largest error is no worse than
-    the clean spectra's plus one scan interval."""
+    16 of the 62 observables above 1 % sit on a plateau: they approach equilibrium or pass
+    through a maximum so broad that the truth stays within a few tenths of a per cent of its
+    peak for 5-20 min, while the noise of the smoothed measured curve is 0.1-0.5 % of the
+    peak. The rule's t_max is the centre of the top (``fit.tmax.plateau_rel``), which those
+    data determine; the vertex of the maximum, which they do not, is the negative control:
+    on the same spectra it misses by more than a scan interval, and on clean spectra
+    (without any interference) by minutes."""
     settings = _settings(DIMER_RESPONSE)
+    assert settings.plateau_rel > 0
     on, above, pronounced = _tmax_errors(mixed["on"][1], mixed["vs"], settings)
-    depth = _plateau_depth(mixed["on"][1], mixed["vs"], settings)
-    plateau = above & ~pronounced
     off, _, _ = _tmax_errors(mixed["off"][1], mixed["vs"], settings)
-    clean, clean_above, _ = _tmax_errors(mixed["clean"][1], mixed["clean_vs"], _settings(1.0))
-    print(f"{above.sum()} observables above 1 %, {pronounced.sum()} with a pronounced maximum: "
-          f"t_max max |error| {on[pronounced].max():.3f} min (corrections off "
-          f"{off[pronounced].max():.3f}); all above 1 %: {on[above].max():.3f} min, clean "
-          f"spectra {clean[clean_above].max():.3f} min")  # fmt: skip
-    missed = plateau & (on > SCAN_MIN)
-    print(f"plateau observables: {plateau.sum()}, {missed.sum()} beyond one scan interval; "
-          f"there the truth at the estimate is below its peak by at most "
-          f"{depth[missed].max() if missed.any() else 0:.2f} noise sd")  # fmt: skip
-    assert pronounced.sum() >= 20
-    assert on[pronounced].max() <= SCAN_MIN
-    assert on[above].max() <= clean[clean_above].max() + SCAN_MIN
-    # beyond one scan interval only on the plateau, where the data cannot tell
-    assert np.all(depth[missed] < 2.0)
-    # negative control: estimates 10 min early would be off most of those plateaus
-    early = _plateau_depth(mixed["on"][1], mixed["vs"], settings, shift_min=-10.0)
-    print(f"10 min early: {np.sum(early[missed] >= 2.0)} of {missed.sum()} off the plateau")
-    assert np.mean(early[missed] >= 2.0) > 0.5
+    vertex = replace(settings, plateau_rel=0.0)
+    on_vertex, _, _ = _tmax_errors(mixed["on"][1], mixed["vs"], vertex)
+    clean_rule = replace(_settings(1.0), plateau_rel=0.0)
+    clean_vertex, clean_above, _ = _tmax_errors(mixed["clean"][1], mixed["clean_vs"], clean_rule)
+    print(f"{above.sum()} observables above 1 % ({pronounced.sum()} with a pronounced "
+          f"maximum): t_max max |error| {on[above].max():.3f} min (corrections off "
+          f"{off[above].max():.3f}); vertex rule {on_vertex[above].max():.3f} min "
+          f"({np.sum(on_vertex[above] > SCAN_MIN)} beyond one scan), clean spectra "
+          f"{clean_vertex[clean_above].max():.3f}")  # fmt: skip
+    assert above.sum() >= 50
+    assert on[above].max() <= SCAN_MIN
+    # negative control: the vertex of a plateau is not determined by the data
+    assert on_vertex[above].max() > SCAN_MIN
 
 
 @pytest.fixture(scope="module")
@@ -388,8 +357,10 @@ def test_fit_corrections_tolerate_more(item, ve_value, fit_on):
     """t_max the fit simulates at the truth's constants against the spectra's true t_max
     (the config's scan interval, 0.5 min). With the correction (the fit knows the response /
     the initial homodimer) the error vanishes. Without it a response of 0.3 moves a t_max by
-    more than a scan interval; a homodimer at mixing moves them less (t_max is why the paper
-    neglected it), so there the test asserts only that the correction removes the error."""
+    ~0.15 min, 0.3 scan intervals (by more than a scan interval with the vertex rule,
+    ``plateau_rel = 0``: the centre of the top depends less on the dimer:monomer ratio); a
+    homodimer at mixing moves them less (t_max is why the paper neglected it), so there the
+    test asserts only that the correction removes the error."""
     network = fit.network_for(3, cluster_of(CONFIG), CONFIG["kinetics"])
     cond = CONFIG["virtual_experiment"]["samples"][SAMPLE]
     scan = float(CONFIG["virtual_experiment"]["scan_interval_min"])
@@ -422,7 +393,7 @@ def test_fit_corrections_tolerate_more(item, ve_value, fit_on):
     assert errors["on"] < 0.01 * errors["off"]
     assert errors["on"] < 0.01 * scan
     if item == "dimer response":
-        assert errors["off"] > scan
+        assert errors["off"] > 0.2 * scan
 
 
 def test_qc_figure_refits_as_the_deconvolution_did(mixed, tmp_path):

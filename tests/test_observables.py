@@ -38,11 +38,61 @@ def test_peak_position_between_samples(centre):
 
 
 def test_monotone_species_decay_gives_zero_rise_gives_end():
+    """The vertex rule (plateau_rel 0): a decay peaks at the first spectrum, a rise at the
+    last."""
+    decay = np.exp(-T / 5.0)
+    rise = 1 - np.exp(-T / 15.0)
+    t_max, _ = tmax_of(T, np.column_stack([decay, rise]), normalise=False, plateau_rel=0.0)
+    assert t_max[0] == 0.0
+    assert t_max[1] == T[-1]
+
+
+def test_centre_of_the_top_of_monotone_species():
+    """The default rule: the centre of the run within p of the maximum, from the record's
+    end to the crossing of the (1 - p) level (solved analytically here)."""
+    p = TmaxSettings.schema_default().plateau_rel
+    assert p > 0
     decay = np.exp(-T / 5.0)
     rise = 1 - np.exp(-T / 15.0)
     t_max, _ = tmax_of(T, np.column_stack([decay, rise]), normalise=False)
-    assert t_max[0] == 0.0
-    assert t_max[1] == T[-1]
+    assert t_max[0] == pytest.approx(0.5 * 5.0 * np.log(1 / (1 - p)), abs=0.02)
+    top = rise[-1]
+    crossing = -15.0 * np.log(1 - (1 - p) * top)
+    assert t_max[1] == pytest.approx(0.5 * (crossing + T[-1]), abs=0.05)
+    # the vertex rule's plateau time is far from it: the test could fail
+    assert abs(T[-1] - t_max[1]) > 5.0
+
+
+@pytest.mark.parametrize("plateau_rel", [0.0, 0.02, 0.05])
+def test_symmetric_peak_centre_is_its_vertex(plateau_rel):
+    y = gauss(T, 23.37, 5.0)[:, None]
+    t_max, _ = tmax_of(T, y, smoothing_min=2.0, normalise=False, plateau_rel=plateau_rel)
+    assert abs(t_max[0] - 23.37) < 0.01
+
+
+def test_centre_of_a_noisy_plateau_is_determined_the_vertex_is_not():
+    """A broad top within 0.3 % of its peak for ~20 min and 0.1 % noise: over 40 noise
+    realisations the centre of the top moves by well under one scan interval (0.5 min),
+    the vertex by several minutes (the reason for the rule)."""
+    rng = np.random.default_rng(11)
+    clean = 0.05 * (1 - np.exp(-T / 4.0)) * np.exp(-np.maximum(T - 45.0, 0.0) ** 2 / 200.0)
+    centre, vertex = [], []
+    for _ in range(40):
+        noisy = clean + 5e-5 * rng.standard_normal(T.size)
+        centre.append(tmax_of(T, noisy[:, None], normalise=False)[0][0])
+        vertex.append(tmax_of(T, noisy[:, None], normalise=False, plateau_rel=0.0)[0][0])
+    truth = tmax_of(T, clean[:, None], normalise=False)[0][0]
+    assert np.max(np.abs(np.array(centre) - truth)) < 0.5
+    assert np.std(vertex) > 4 * np.std(centre)
+    assert np.max(vertex) - np.min(vertex) > 3.0
+
+
+def test_plateau_rel_must_stay_below_the_near_equal_tolerance():
+    y = gauss(T, 10.0, 3.0)[:, None]
+    with pytest.raises(ValueError, match="plateau_rel"):
+        tmax_of(T, y, normalise=False, tolerance_rel=0.1, plateau_rel=0.1)
+    with pytest.raises(ValueError, match="plateau_rel"):
+        tmax_of(T, y, normalise=False, plateau_rel=-0.01)
 
 
 def test_same_rule_without_smoothing():
@@ -124,7 +174,8 @@ def test_experimental_tmax_excludes_species_below_noise():
         }
     )
     long = long[long["species"] != species[-1]]  # one observable without data
-    table = experimental_tmax(long, obs, replace(TmaxSettings.schema_default(), min_signal=0.01))
+    vertex_rule = replace(TmaxSettings.schema_default(), min_signal=0.01, plateau_rel=0.0)
+    table = experimental_tmax(long, obs, vertex_rule)
     assert len(table) == 77
     assert table["included"].sum() == 3
     assert table.loc[0, "t_max_min"] == 0.0

@@ -100,7 +100,7 @@ def test_negative_control_a_different_default_is_seen():
 def test_typed_settings_from_the_validated_config():
     config = validate_config(copy.deepcopy(CONFIG))
     fit = FitSettings.from_config(config["fit"])
-    assert fit.tmax == TmaxSettings(2.0, 0.01, 0.1, 1.0)
+    assert fit.tmax == TmaxSettings(2.0, 0.01, 0.1, 0.05, 1.0)
     assert fit.zoom == ZoomSettings.schema_default() and fit.zoom.max_centres == 3
     kinetics = KineticsSettings.from_config(config["kinetics"])
     # The simulators' tolerances: one value, config.yaml's (not the former 1e-6/1e-9 fallback).

@@ -3,6 +3,7 @@ intervals and identifiability, coverage over noise replicas, model comparison an
 trajectory objective, on the SYNTHETIC virtual experiment with a known truth."""
 
 import copy
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -161,9 +162,13 @@ def test_bootstrap_sigma_follows_the_noise_level():
 
 
 def test_end_plateau_sigma_only_for_a_flat_top_reaching_the_end():
-    """A flat top reaching the record's end leaves t_max undecided over minutes: σ (bootstrap
-    or end plateau) is minutes in every noise draw, and the end-plateau term is bounded by
-    the record's length; a peak inside the record or a steep rise at the end get none."""
+    """With the vertex rule (``plateau_rel = 0``) a flat top reaching the record's end leaves
+    t_max undecided over minutes: σ (bootstrap or end plateau) is minutes in every noise
+    draw, and the end-plateau term is bounded by the record's length; a peak inside the
+    record or a steep rise at the end get none. With the default rule (the centre of the
+    top) the same flat top's t_max is decided to a fraction of a scan interval: no
+    end-plateau term, and a bootstrap σ of hundredths of a minute."""
+    vertex_rule = replace(TmaxSettings.schema_default(), plateau_rel=0.0)
     times = np.arange(0.0, 60.0 + 1e-9, 0.5)
     curves = {
         "flat": 0.2 * np.minimum(times / 40.0, 1.0),  # flat for the last 20 min
@@ -171,20 +176,24 @@ def test_end_plateau_sigma_only_for_a_flat_top_reaching_the_end():
         "steep": 0.004 * times,
     }
     plateau = {name: [] for name in curves}
-    sigma_flat = []
+    sigma_flat, sigma_centre = [], []
     for seed in range(6):
         rng = np.random.default_rng(seed)
         for name, curve in curves.items():
             assert curve.max() < 0.5  # its complement stays positive
             # the curve with its complement: rows sum to 1, the rule's normalisation keeps them
             noisy = curve + 2e-4 * rng.standard_normal(times.size)
-            boot = unc.bootstrap_tmax(times, _two_columns(noisy), n_replicas=50, seed=1)
+            boot = unc.bootstrap_tmax(times, _two_columns(noisy), vertex_rule, n_replicas=50,
+                                      seed=1)  # fmt: skip
             plateau[name].append(boot.end_plateau[0])
             if name == "flat":
                 sigma_flat.append(max(boot.sigma[0], boot.end_plateau[0]))
+                centre = unc.bootstrap_tmax(times, _two_columns(noisy), n_replicas=50, seed=1)
+                sigma_centre.append(max(centre.sigma[0], centre.end_plateau[0]))
     assert max(plateau["peak"]) == 0.0 and max(plateau["steep"]) == 0.0
     assert min(sigma_flat) > 1.0
     assert max(plateau["flat"]) > 1.0 and max(plateau["flat"]) <= 60.0 / np.sqrt(12.0)
+    assert max(sigma_centre) < 0.1
 
 
 def test_replicate_sigma_is_the_spread_over_runs():

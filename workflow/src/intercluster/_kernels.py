@@ -546,6 +546,26 @@ def earliest_prominent_columns(smooth, k, r):
 
 
 @nb.njit(cache=True)
+def top_run_bounds(smooth, k, p, lo, hi):
+    """For every column c of ``smooth`` (n_times, n_curves): the first (``lo[c]``) and last
+    (``hi[c]``) index of the contiguous run around ``k[c]`` where the curve stays at or
+    above ``(1 - p)`` times its value at ``k[c]`` (the top of the t_max rule of
+    ``intercluster.observables``)."""
+    n, n_cols = smooth.shape
+    for c in range(n_cols):
+        kc = k[c]
+        level = smooth[kc, c] - p * abs(smooth[kc, c])
+        a = kc
+        while a > 0 and smooth[a - 1, c] >= level:
+            a -= 1
+        b = kc
+        while b < n - 1 and smooth[b + 1, c] >= level:
+            b += 1
+        lo[c] = a
+        hi[c] = b
+
+
+@nb.njit(cache=True)
 def peak_vertex_terms(h1, h2, y, k, lo, hi, slope, curv):
     """``slope[c] = h1[k[c]] @ y[:, c]`` and ``curv[c] = h2[k[c]] @ y[:, c]`` over the
     non-zero span ``lo[k[c]] .. hi[k[c]]`` of the rows (the local fit's window), in a fixed

@@ -290,7 +290,7 @@ def simulate_tmax(
         observables = ion_signal(observables, network.n_monomers, response)
         t_max, _ = tmax_of(
             times_min, observables, settings.smoothing_min,
-            tolerance_rel=settings.peak_tolerance_rel,
+            tolerance_rel=settings.peak_tolerance_rel, plateau_rel=settings.plateau_rel,
         )  # fmt: skip
         if not np.all(np.isfinite(t_max)):
             return STATUS_FAILED, "non-finite t_max", nan
@@ -402,7 +402,8 @@ def _run_orbits(
                 signal = ion_signal(
                     result.observables[good], network.n_monomers, response
                 )
-                t_max, _ = finder.tmax_many(signal, tolerance_rel=settings.peak_tolerance_rel)
+                t_max, _ = finder.tmax_many(signal, tolerance_rel=settings.peak_tolerance_rel,
+                                            plateau_rel=settings.plateau_rel)  # fmt: skip
                 for m, t in zip(good, t_max, strict=True):
                     if np.all(np.isfinite(t)):
                         tmax[rows[m]] = t

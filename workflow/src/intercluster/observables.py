@@ -32,9 +32,27 @@ The rule **(choice, documented in the README)**:
    ``r = peak_tolerance_rel`` (config ``fit.tmax.peak_tolerance_rel``, default 0.1; 0 gives
    the plain global maximum). Prominence is measured as in ``scipy.signal.peak_prominences``,
    the record ends counting as -infinity, so noise wiggles on a plateau never qualify.
+   Top of the curve (``plateau_rel`` = p, config ``fit.tmax.plateau_rel``, default 0.05;
+   **choice**, beyond the paper): with p > 0 the time is not that vertex but the *centre of
+   the top*: the contiguous run of the smoothed curve around the chosen maximum ``k`` that
+   stays at or above ``(1 - p)`` times its value there, from the crossing of that level on
+   the rising side to the crossing on the falling side (each crossing solved on the local
+   quadratic of the last point inside the run; a record end inside the run is its bound).
+   Why: a species that approaches equilibrium, or passes through a maximum so broad that
+   the curve stays within a few tenths of a per cent of its peak for 5-20 min, has its
+   vertex anywhere on that top depending on the noise (the vertex of a 0.3 %-noisy plateau
+   moved by up to 5 min between noise realisations); the crossings of a level 5 % below the
+   top lie where the curve is steep and move by a fraction of a scan interval. For a
+   symmetric peak the centre is the vertex; a skewed peak's centre differs from its vertex,
+   but simulations and data go through the same rule, so the difference cancels in the
+   residual. p must stay below r (when r > 0): the earliest maximum stands out by r, so the
+   run cannot reach a neighbouring maximum. ``plateau_rel = 0`` gives the vertex (the
+   paper's plain time of the maximum).
 4. Monotone species: a species that only decays (the reactants) has its maximum at the
-   first point and ``t_max = t_0`` (0 min, the first spectrum); one that still rises at the
-   end of the record has ``t_max = t_end``. Both are defined, not errors.
+   first point and, with ``plateau_rel = 0``, ``t_max = t_0`` (0 min, the first spectrum);
+   one that still rises at the end of the record has ``t_max = t_end``. With p > 0 their
+   t_max is the centre of the run from the record's end to the crossing of the (1 - p)
+   level. All are defined, not errors.
 5. Species that never rise above noise: an *experimental* observable whose largest smoothed
    normalised intensity stays below ``min_signal`` (config ``fit.tmax.min_signal``, default
    0.01 = 1 % of the total ion signal) has no meaningful t_max; it is excluded from chi²,
@@ -76,6 +94,18 @@ def _tolerance(tolerance_rel: float | None) -> float:
     if tolerance_rel is None:
         return TmaxSettings.schema_default().peak_tolerance_rel
     return tolerance_rel
+
+
+def _plateau(plateau_rel: float | None, tolerance_rel: float) -> float:
+    p = TmaxSettings.schema_default().plateau_rel if plateau_rel is None else plateau_rel
+    if not 0 <= p < 1:
+        raise ValueError(f"plateau_rel must be within [0, 1), got {p}")
+    if tolerance_rel > 0 and p >= tolerance_rel:
+        raise ValueError(
+            f"plateau_rel ({p}) must be below peak_tolerance_rel ({tolerance_rel}): the top "
+            "of the earliest maximum would reach into its neighbour"
+        )
+    return float(p)
 
 
 def dimer_response_of(conditions, settings: TmaxSettings) -> float:
@@ -260,16 +290,79 @@ class PeakFinder:
                           self._span_lo, self._span_hi, slope, curv)  # fmt: skip
         return slope, curv
 
+    def _time_of_top(self, y: np.ndarray, smooth: np.ndarray, k: np.ndarray,
+                     plateau_rel: float) -> np.ndarray:  # fmt: skip
+        """t_max of every column from the index ``k`` of its chosen maximum: the vertex
+        (``plateau_rel = 0``) or the centre of the top (module docstring, step 3)."""
+        if plateau_rel <= 0:
+            slope, curv = self._vertex(y, k)
+            t_k = self.times[k]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                offset = np.where(curv < 0, -slope / (2.0 * curv), 0.0)
+            offset = np.where(np.isfinite(offset), offset, 0.0)
+            return np.clip(t_k + offset, self._lower[k], self._upper[k])
+        from ._kernels import top_run_bounds
+
+        cols = np.arange(y.shape[1])
+        top = smooth[k, cols]
+        level = top - plateau_rel * np.abs(top)
+        lo = np.empty(y.shape[1], dtype=np.int64)
+        hi = np.empty(y.shape[1], dtype=np.int64)
+        top_run_bounds(smooth, k.astype(np.int64), float(plateau_rel), lo, hi)
+        left = self._crossing(y, smooth, lo, level, -1)
+        right = self._crossing(y, smooth, hi, level, +1)
+        return 0.5 * (left + right)
+
+    def _crossing(self, y: np.ndarray, smooth: np.ndarray, inside: np.ndarray,
+                  level: np.ndarray, side: int) -> np.ndarray:  # fmt: skip
+        """Time at which each column's smoothed curve crosses ``level`` between its point
+        ``inside`` (at or above the level) and the neighbour on ``side`` (-1 before, +1
+        after; below the level), on the local quadratic around ``inside``; the record's end
+        when ``inside`` is the end point."""
+        n = self.times.size
+        cols = np.arange(y.shape[1])
+        outside = np.clip(inside + side, 0, n - 1)
+        t_in = self.times[inside]
+        step = self.times[outside] - t_in  # signed; 0 at a record end
+        s_in = smooth[inside, cols]
+        s_out = smooth[outside, cols]
+        # linear interpolation between the two points: the fallback
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = np.clip((s_in - level) / (s_in - s_out), 0.0, 1.0)
+        x = np.where(np.isfinite(frac), frac, 0.0) * step
+        slope, curv = self._vertex(y, inside)
+        a = s_in - level
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            root = np.sqrt(np.maximum(slope * slope - 4.0 * curv * a, 0.0))
+            quad = (-slope[None] + np.array([-1.0, 1.0])[:, None] * root[None]) / (2.0 * curv)
+            linear = -a / slope
+        no_quad = np.vstack([np.full((2, cols.size), np.nan), linear[None]])
+        candidates = np.where(np.abs(curv)[None] > 0, np.vstack([quad, linear[None]]), no_quad)
+        # a root on the outside segment (between the inside point and its neighbour)
+        ok = np.isfinite(candidates) & (candidates * side >= 0) & (
+            np.abs(candidates) <= np.abs(step)[None]
+        )
+        nearest = np.where(ok, np.abs(candidates), np.inf)
+        pick = np.argmin(nearest, axis=0)
+        found = np.isfinite(nearest[pick, cols])
+        x = np.where(found, candidates[pick, cols], x)
+        return np.where(step == 0, t_in, t_in + x)
+
     def tmax(
-        self, intensities: np.ndarray, tolerance_rel: float | None = None
+        self,
+        intensities: np.ndarray,
+        tolerance_rel: float | None = None,
+        plateau_rel: float | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """t_max (min) and the largest smoothed value of every column of ``intensities``.
 
         ``intensities`` is (n_times, n_observables) on this finder's grid, normalised with
         :func:`normalise_rows` (the peak rule itself does not need normalised data);
-        ``tolerance_rel`` is the near-equal-maxima tolerance r of the module docstring.
+        ``tolerance_rel`` is the near-equal-maxima tolerance r and ``plateau_rel`` the
+        top's depth p of the module docstring (``None``: the schema's).
         """
         tolerance_rel = _tolerance(tolerance_rel)
+        plateau_rel = _plateau(plateau_rel, tolerance_rel)
         y = np.asarray(intensities, dtype=float)
         if y.ndim == 1:
             y = y[:, None]
@@ -287,16 +380,14 @@ class PeakFinder:
             first = np.argmax(near, axis=0)
             for j in np.flatnonzero(first < k):
                 k[j] = _earliest_prominent(smooth[:, j], int(k[j]), tolerance_rel)
-        slope, curv = self._vertex(y, k)
-        t_k = self.times[k]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            offset = np.where(curv < 0, -slope / (2.0 * curv), 0.0)
-        offset = np.where(np.isfinite(offset), offset, 0.0)
-        t_max = np.clip(t_k + offset, self._lower[k], self._upper[k])
-        return t_max, peak
+        return self._time_of_top(y, smooth, k, plateau_rel), peak
 
     def tmax_many(
-        self, curves: np.ndarray, tolerance_rel: float | None = None, normalise: bool = True
+        self,
+        curves: np.ndarray,
+        tolerance_rel: float | None = None,
+        normalise: bool = True,
+        plateau_rel: float | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`tmax` of many curve sets at once: ``curves`` is (n_sets, n_times, n_obs).
 
@@ -308,6 +399,7 @@ class PeakFinder:
         from ._kernels import earliest_prominent_columns
 
         tolerance_rel = _tolerance(tolerance_rel)
+        plateau_rel = _plateau(plateau_rel, tolerance_rel)
         y = np.asarray(curves, dtype=float)
         if y.ndim != 3:
             raise ValueError(f"curves must be (n_sets, n_times, n_obs), got shape {y.shape}")
@@ -323,12 +415,7 @@ class PeakFinder:
         peak = smooth[k, cols]
         if tolerance_rel > 0:
             earliest_prominent_columns(smooth, k, float(tolerance_rel))
-        slope, curv = self._vertex(flat, k)
-        t_k = self.times[k]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            offset = np.where(curv < 0, -slope / (2.0 * curv), 0.0)
-        offset = np.where(np.isfinite(offset), offset, 0.0)
-        t_max = np.clip(t_k + offset, self._lower[k], self._upper[k])
+        t_max = self._time_of_top(flat, smooth, k, plateau_rel)
         return t_max.reshape(n_sets, n_obs), peak.reshape(n_sets, n_obs)
 
 
@@ -383,13 +470,15 @@ def tmax_of(
     smoothing_min: float | None = None,
     normalise: bool = True,
     tolerance_rel: float | None = None,
+    plateau_rel: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """THE t_max rule, for data and simulations alike.
 
     ``intensities`` is (n_times, n_observables) (ion intensities or concentrations). With
     ``normalise`` every time point is first divided by its total over the observables;
-    ``tolerance_rel`` is the near-equal-maxima tolerance (module docstring, step 3); either
-    keyword left at ``None`` is the schema's (``fit.tmax``).
+    ``tolerance_rel`` is the near-equal-maxima tolerance and ``plateau_rel`` the depth of
+    the top whose centre is t_max (module docstring, step 3); a keyword left at ``None`` is
+    the schema's (``fit.tmax``).
     Columns with missing values (NaN) are evaluated on their own non-missing time points;
     an all-missing column gives NaN. Returns ``(t_max_min, peak_norm)``, one value per
     column: the time of the maximum (min) and the largest smoothed (normalised) intensity.
@@ -402,17 +491,18 @@ def tmax_of(
         y = normalise_rows(y)
     missing = np.isnan(y)
     if not missing.any():
-        return peak_finder(times, smoothing_min).tmax(y, tolerance_rel)
+        return peak_finder(times, smoothing_min).tmax(y, tolerance_rel, plateau_rel)
     t_max = np.full(y.shape[1], np.nan)
     peak = np.full(y.shape[1], np.nan)
     complete = ~missing.any(axis=0)
     if complete.any():
         finder = peak_finder(times, smoothing_min)
-        t_max[complete], peak[complete] = finder.tmax(y[:, complete], tolerance_rel)
+        t_max[complete], peak[complete] = finder.tmax(y[:, complete], tolerance_rel, plateau_rel)
     for j in np.flatnonzero(~complete):
         ok = ~missing[:, j]
         if ok.any():
-            tj, pj = peak_finder(times[ok], smoothing_min).tmax(y[ok, j], tolerance_rel)
+            finder_j = peak_finder(times[ok], smoothing_min)
+            tj, pj = finder_j.tmax(y[ok, j], tolerance_rel, plateau_rel)
             t_max[j], peak[j] = tj[0], pj[0]
     return t_max, peak
 
@@ -448,9 +538,9 @@ def experimental_tmax(
     """
     species = observables["species"].tolist()
     times, y = experiment_matrix(table, species)
-    t_max, peak = tmax_of(
-        times, y, settings.smoothing_min, tolerance_rel=settings.peak_tolerance_rel
-    )
+    t_max, peak = tmax_of(times, y, settings.smoothing_min,
+                          tolerance_rel=settings.peak_tolerance_rel,
+                          plateau_rel=settings.plateau_rel)  # fmt: skip
     no_data = np.isnan(t_max)
     below = ~no_data & (peak < settings.min_signal)
     reason = np.where(no_data, "no data", np.where(below, "below min_signal", ""))

@@ -151,6 +151,8 @@ class TmaxSettings:
     smoothing_min: float
     min_signal: float
     peak_tolerance_rel: float
+    #: depth of the top whose centre is t_max, relative to the maximum (0: the vertex)
+    plateau_rel: float
     #: a dimer ion's signal per molecule relative to a monomer's, applied to the simulated
     #: observables before they are normalised (:func:`intercluster.observables.ion_signal`);
     #: the global value: a sample's sheet column ``dimer_response`` overrides it for that
@@ -163,6 +165,7 @@ class TmaxSettings:
             smoothing_min=float(tmax["smoothing_min"]),
             min_signal=float(tmax["min_signal"]),
             peak_tolerance_rel=float(tmax["peak_tolerance_rel"]),
+            plateau_rel=float(tmax["plateau_rel"]),
             dimer_response=float(tmax["dimer_response"]),
         )
 

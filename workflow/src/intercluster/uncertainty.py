@@ -18,13 +18,14 @@ its χ² has no absolute scale. Everything here sits *beside* eq 1, never replac
     replica the data's accidental shape at the top (a flattened or a sharpened peak, a
     second maximum just above or below the rule's tolerance), so σ followed the accident:
     measured on 20 noise replicas of the demo's 40:40 sample (0.5-min scans, demo noise;
-    ``benchmarks/bench_tmax_sigma.py``), σ / replica-to-replica SD of t_max was 0.86 in the
-    median over the observables with the rule's width and no end-plateau term (one replica's
-    σ: 0.38-1.47, 10-90 %), χ²_w at the truth median 69.7, max 133 for 69 observables; with
-    the adaptive width and the end-plateau σ below: 0.97 (one replica's: 0.58-1.61), χ²_w at
-    the truth median 46.1, max 117.5. Where
-    noise is low (4× the ions) a bias shows against the narrower curves and the rule falls
-    back to them, so σ still halves.
+    ``benchmarks/bench_tmax_sigma.py 20``; the 21 of 69 observables whose replica SD exceeds
+    the σ floor), σ / replica-to-replica SD of t_max is 0.84 in the median over the
+    observables with the rule's width (one replica's σ: 0.49-1.35, 10-90 %), χ²_w at the
+    truth median 56.5, max 79.7 for 69 observables; with the adaptive width: 0.89 (one
+    replica's: 0.58-1.28), χ²_w at the truth median 48.0, max 77.7. (With the former vertex
+    rule of t_max, ``plateau_rel = 0``, plateaus made the tail: 0.86 and 0.97, χ²_w max 133
+    and 117.5 with the end-plateau σ below.) Where noise is low (4× the ions) a bias shows
+    against the narrower curves and the rule falls back to them, so σ still nearly halves.
     Each residual is divided by the norm of its row of (I − H)² (the share of white noise
     it keeps) and standardised by the local rms of the residuals (Gaussian kernel, FWHM =
     the rule's smoothing width; shot noise grows with the signal, so a residual from the
@@ -46,15 +47,18 @@ its χ² has no absolute scale. Everything here sits *beside* eq 1, never replac
     peaked a little earlier; when the smoothed curve stays within :data:`END_PLATEAU_Z`
     noise sds of its top all the way to the last spectrum, the data cannot tell the two
     apart, and a bootstrap around the data's curve keeps whichever it found. Such a t_max is
-    taken as uniform on the top: σ ≥ (t_end − start of the top) / √12.
+    taken as uniform on the top: σ ≥ (t_end − start of the top) / √12. Only for the vertex
+    rule (``fit.tmax.plateau_rel = 0``): the default rule takes the centre of the top as
+    t_max, whose spread over the bootstrap replicas is the σ.
 
 σ floor (``fit.uncertainty.sigma_floor_fraction``)
     σ is floored at a fraction (0.1 by default) of the scan interval. t_max of a reactant
-    (always 0), of a species still rising at the end of the record (always t_end) or of a
-    very sharp peak is almost the same in every replica, so its bootstrap σ is near 0 and
-    its weight 1/σ² unbounded: one observable would decide the fit, although a tenth of a
-    scan interval is already below what the peak rule (a vertex clamped between neighbouring
-    scans) and a simulation on the same time grid resolve reliably. (At the demo noise with
+    that decays fast (its top ends at a steep crossing), of a species on a steep rise at the
+    end of the record or of a very sharp peak is almost the same in every replica, so its
+    bootstrap σ is near 0 and its weight 1/σ² unbounded: one observable would decide the
+    fit, although a tenth of a scan interval is already below what the peak rule (crossings,
+    or a vertex clamped between neighbouring scans) and a simulation on the same time grid
+    resolve reliably. (At the demo noise with
     1-min scans the floor is above the bootstrap σ of most observables; the measured coverage
     below holds with it.)
 
@@ -297,15 +301,18 @@ def bootstrap_tmax(
     starts = rng.integers(0, n_t - block_length + 1, size=(n_replicas, n_blocks))
     rows = (starts[:, :, None] + np.arange(block_length)[None, None, :]).reshape(n_replicas, -1)
     rows = rows[:, :n_t]
-    t_max, _ = tmax_of(times, y, settings.smoothing_min, tolerance_rel=settings.peak_tolerance_rel)
+    rule = {"tolerance_rel": settings.peak_tolerance_rel, "plateau_rel": settings.plateau_rel}
+    t_max, _ = tmax_of(times, y, settings.smoothing_min, **rule)
     replicas = np.empty((n_replicas, y.shape[1]))
     for r in range(n_replicas):
         replica = smooth + rms * standard[rows[r]]
         replica[missing] = np.nan
-        replicas[r], _ = tmax_of(
-            times, replica, settings.smoothing_min, tolerance_rel=settings.peak_tolerance_rel
-        )
-    plateau = end_plateau_sigma(times, filled, rms, t_max, settings.smoothing_min)
+        replicas[r], _ = tmax_of(times, replica, settings.smoothing_min, **rule)
+    if settings.plateau_rel > 0:
+        # t_max is the centre of the top: the replicas resolve where the top starts
+        plateau = np.zeros(y.shape[1])
+    else:
+        plateau = end_plateau_sigma(times, filled, rms, t_max, settings.smoothing_min)
     plateau = np.where(np.all(missing, axis=0), np.nan, plateau)
     sigma = np.nanstd(replicas, axis=0, ddof=1)
     return TmaxBootstrap(t_max, replicas, sigma, int(block_length), plateau)
