@@ -133,6 +133,11 @@ def test_format_k():
     assert figures.format_k(1e-2) == "10$^{-2}$"
     assert figures.format_k(5.6e-2) == "5.6×10$^{-2}$"
     assert figures.format_k(float("nan")) == "n/a"
+    # without mathtext (labels drawn many times): Unicode superscripts, same rounding
+    assert figures.format_k(3.2e-3, math_text=False) == "3.2×10⁻³"
+    assert figures.format_k(1e-2, math_text=False) == "10⁻²"
+    assert figures.format_k(9.96e4, math_text=False) == "10⁵"
+    assert figures.format_k(0.0, math_text=False) == "n/a"
 
 
 def test_ion_math_drops_empty_metal():
@@ -311,7 +316,30 @@ def test_figure_chi2(tmp_path):
         line for line in fig.axes[2].get_lines() if line.get_label().startswith("profile")
     )
     assert np.allclose(profile_line.get_ydata(), 1.5 + np.log10(g / 1e-2) ** 2)
+    fig.canvas.draw()
+    for ax in fig.axes:  # every axis keeps labels: decades, or minor ones within a decade
+        for axis in (ax.xaxis, ax.yaxis) if ax.xaxis.get_visible() else (ax.yaxis,):
+            shown = [t.get_text() for t in axis.get_ticklabels(which="both") if t.get_text()]
+            assert shown, (ax.get_title(), axis.axis_name)
     save_and_check(fig, tmp_path, "chi2", n_rows=2)
+
+
+def test_chi2_log_axes_label_decades_in_unicode_and_keep_minor_labels_within_a_decade():
+    from intercluster.figures.diagnostics import _decade_labels
+
+    fig, (wide, narrow) = figures.plt.subplots(1, 2)
+    for ax, (low, high) in ((wide, (20.0, 3e4)), (narrow, (2.1e3, 8.7e3))):
+        ax.plot([1, 2], [low, high])
+        ax.set_yscale("log")
+        _decade_labels(ax.yaxis)
+    fig.canvas.draw()
+    major = [t.get_text() for t in wide.yaxis.get_ticklabels() if t.get_text()]
+    assert {"10²", "10³", "10⁴"} <= set(major) and not any("$" in t for t in major)
+    assert not wide.yaxis.get_minorticklocs().size
+    # no decade inside: the minor ticks and their labels stay (the only labels there are)
+    assert narrow.yaxis.get_minorticklocs().size
+    assert any(t.get_text() for t in narrow.yaxis.get_ticklabels(minor=True))
+    figures.plt.close(fig)
 
 
 def test_fitted_spectrum_matches_the_fit_and_qc_figure(tmp_path):

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import NullFormatter, NullLocator
+from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 
 from ..io import SYNTHETIC_LABEL
 from ..records import BestFit
@@ -116,7 +116,7 @@ def _weighted_label(best: BestFit, name: str, step_decades: float = 0.0) -> str:
     confidence = float((best.weighted or {}).get("confidence", float("nan")))
 
     def end(v, open_sign):
-        return open_sign if v is None else format_k(float(v))
+        return open_sign if v is None else format_k(float(v), math_text=False)
 
     text = f"weighted {100 * confidence:g} %: {labels[name]}, "
     text += f"{end(low, 'open')} – {end(high, 'open')}"
@@ -145,10 +145,25 @@ def _draw_weighted_profile(ax, best: BestFit, name: str) -> None:
                       label="weighted threshold χ²$_{w,\\mathrm{min}}$ + Δχ²")  # fmt: skip
     if np.all(prof["chi2"].to_numpy(float) > 0):
         right.set_yscale("log")
+        _decade_labels(right.yaxis)
     right.yaxis.set_minor_formatter(NullFormatter())
     right.set_ylabel("χ²$_w$ (dimensionless)", color="#762a83", fontsize=8)
     right.tick_params(axis="y", colors="#762a83", labelsize=7)
     return right
+
+
+def _decade_labels(axis) -> None:
+    """Label a log axis' decades 10⁻³ (Unicode), not $10^{-3}$: a chi² figure has dozens of
+    log axes, drawn for the layout, the PNG and the PDF, and mathtext tick labels made up
+    much of that time. Where the axis spans a decade or more, its unlabelled minor ticks
+    go too: each tick is several artists that constrained layout measures again and
+    again, and they were a third of the figure's time (the decades keep their grid lines;
+    the grid points are the markers)."""
+    axis.set_major_formatter(FuncFormatter(lambda value, _pos: format_k(value, 2, False)))
+    low, high = axis.get_view_interval()
+    if low > 0 and high / low >= 10:
+        axis.set_minor_locator(NullLocator())
+        axis.set_minor_formatter(NullFormatter())
 
 
 def _combination_note(best: BestFit) -> str:
@@ -251,7 +266,7 @@ def figure_chi2(
                 zorder=5,
                 label="best grid point",
             )
-            values = f"best {format_k(best_grid)}"
+            values = f"best {format_k(best_grid, math_text=False)}"
             if refined.get(name) is not None:
                 ax.axvline(
                     float(refined[name]),
@@ -260,7 +275,7 @@ def figure_chi2(
                     lw=1,
                     label="refined (Nelder-Mead)",
                 )
-                values += f", refined {format_k(float(refined[name]))}"
+                values += f", refined {format_k(float(refined[name]), math_text=False)}"
             interval = _interval_of(best, name)
             if interval is not None:
                 lo, hi, lo_open, hi_open = interval
@@ -273,8 +288,8 @@ def figure_chi2(
                     label="interval (profile below the threshold)",
                 )
                 values += (
-                    f"\ninterval {'≤' if lo_open else ''}{format_k(lo)} – "
-                    f"{'≥' if hi_open else ''}{format_k(hi)}"
+                    f"\ninterval {'≤' if lo_open else ''}{format_k(lo, math_text=False)} – "
+                    f"{'≥' if hi_open else ''}{format_k(hi, math_text=False)}"
                 )
             if threshold is not None:
                 ax.axhline(
@@ -294,14 +309,16 @@ def figure_chi2(
             ax.set_xscale("log")
             if np.all(s["chi2"].to_numpy(float) > 0) and np.all(prof["chi2"].to_numpy(float) > 0):
                 ax.set_yscale("log")
-            ax.xaxis.set_minor_formatter(NullFormatter())
-            low, high = ax.get_ylim()
-            if ax.get_yscale() != "log" or high / low >= 10:
+            _decade_labels(ax.xaxis)
+            if ax.get_yscale() == "log":
                 # less than a decade has no major tick: keep matplotlib's minor labels there
+                _decade_labels(ax.yaxis)
+            else:
                 ax.yaxis.set_minor_formatter(NullFormatter())
             grid_values = np.sort(chi2[name].unique())
             if len(grid_values) <= 7:  # few grid values: label each of them
-                ax.set_xticks(grid_values, [format_k(v) for v in grid_values], fontsize=8)
+                ax.set_xticks(grid_values, [format_k(v, 2, False) for v in grid_values],
+                              fontsize=8)  # fmt: skip
                 ax.xaxis.set_minor_locator(NullLocator())
             ax.set_xlabel(f"{RATE_SYMBOLS[name]} / {RATE_UNITS[name]}")
             ax.set_ylabel("χ² / min²")

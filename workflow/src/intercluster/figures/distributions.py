@@ -8,8 +8,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import seaborn as sns
-from scipy.stats import binom
 
 from ..io import SYNTHETIC_LABEL
 from ..system import ClusterSystem
@@ -81,6 +79,8 @@ def figure_s5(
     fractions = isomer_fractions(isomers, target)
     # i = the subunit richer in the first metal: N .. N/2
     pairs = sorted(fractions.columns, reverse=True)
+    import seaborn as sns  # here, not at the top: see figure_s6
+
     palette = sns.color_palette("viridis", len(pairs))
     for colour, i in zip(palette, pairs, strict=True):
         ax_b.plot(
@@ -154,6 +154,11 @@ def figure_s6(
 ):
     """S6: per sample, the mean monomer and dimer distributions of the last ``window_min``
     minutes against binomials B(N, p) and B(2N, p), p = the sample's first-metal atom fraction."""
+    # scipy.stats (and seaborn, which imports it) are imported by the figures that use
+    # them, not with the package: together they were half a second of every figure job's
+    # start-up, and most figure jobs use neither.
+    from scipy.stats import binom
+
     n = system.nuclearity
     a, b = system.metals
     fig, axes = plt.subplots(

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.colors import PowerNorm
 
 from ..io import SYNTHETIC_LABEL
@@ -234,6 +233,8 @@ def figure_s7_9(
     ax = fig.extra_axes[0]
     exp = with_kind(experiment, system)
     mod = with_kind(model, system)
+    import seaborn as sns  # only this figure needs it (distributions.figure_s6 says why)
+
     palette = sns.color_palette("colorblind", 8)
     traced = trace_species(system, first_fraction)
     for colour, (kind, n_first) in zip(palette, traced, strict=False):

@@ -70,10 +70,14 @@ def save_figure(
     for path in (png, pdf):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     meta_png = {"Software": "intercluster.figures"}
-    fig.savefig(png, dpi=dpi, metadata=meta_png)
+    # zlib level 1, not PIL's 6: the same pixels, a file ~8 % larger, compressed in about
+    # half the time (a 300-dpi figure's PNG encoding was a tenth of its cost)
+    fig.savefig(png, dpi=dpi, metadata=meta_png, pil_kwargs={"compress_level": 1})
     # The PNG's draw placed the axes (constrained layout); the PDF keeps that placement
-    # instead of laying the figure out again (a third of a figure's cost).
-    fig.set_layout_engine("none")
+    # instead of laying the figure out again (a third of a figure's cost). None, not
+    # "none": savefig runs a whole extra draw before printing whenever the figure has any
+    # layout engine, even the placeholder "none" leaves (the PDF is the same either way).
+    fig.set_layout_engine(None)
     fig.savefig(pdf, metadata={"Creator": "intercluster.figures", "CreationDate": None})
     plt.close(fig)
 
@@ -88,8 +92,13 @@ def save_outputs(fig, output, size: str, dpi: int, record: dict, n_rows: int = 1
 # --- small helpers -----------------------------------------------------------------------
 
 
-def format_k(value: float, digits: int = 2) -> str:
-    """3.2e-3 -> '3.2×10$^{-3}$' (mathtext)."""
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def format_k(value: float, digits: int = 2, math_text: bool = True) -> str:
+    """3.2e-3 -> '3.2×10$^{-3}$' (mathtext); ``math_text=False``: '3.2×10⁻³' (Unicode
+    superscripts), for labels drawn many times: matplotlib parses every mathtext string
+    anew at each dpi, and that parse is most of a text-heavy figure's drawing time."""
     if value is None or not np.isfinite(value) or value <= 0:
         return "n/a"
     exponent = int(math.floor(math.log10(value)))
@@ -97,7 +106,8 @@ def format_k(value: float, digits: int = 2) -> str:
     if round(mantissa, digits - 1) >= 10:
         mantissa, exponent = mantissa / 10, exponent + 1
     text = f"{mantissa:.{digits - 1}f}".rstrip("0").rstrip(".")
-    return (f"{text}×" if text != "1" else "") + f"10$^{{{exponent}}}$"
+    power = f"10$^{{{exponent}}}$" if math_text else "10" + str(exponent).translate(_SUPERSCRIPT)
+    return (f"{text}×" if text != "1" else "") + power
 
 
 def format_constants(constants: dict, multiline: bool = False) -> str:
