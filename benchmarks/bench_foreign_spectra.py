@@ -113,17 +113,19 @@ def _write_like(run, spectra, path: Path, centroid: bool) -> None:
                               else "profile spectrum"])  # fmt: skip
         out.software_list([{"id": "bench", "version": "0", "params": ["custom unreleased "
                                                                       "software tool"]}])
-        out.instrument_configuration_list([out.InstrumentConfiguration(id="IC1", component_list=[])])
+        out.instrument_configuration_list(
+            [out.InstrumentConfiguration(id="IC1", component_list=[])]
+        )
         out.data_processing_list([out.DataProcessing([out.ProcessingMethod(
             order=1, software_reference="bench", params=["Conversion to mzML"])], id="DP")])
         with out.run(id="run"), out.spectrum_list(count=len(spectra)):
             for k, (mz, y) in enumerate(spectra):
                 window = run.scan_windows[k] if run.scan_windows else None
-                params = ["MS1 spectrum", {"ms level": 1}, "negative scan",
-                          "centroid spectrum" if centroid else "profile spectrum"]
-                scan = {"scan start time": run.times_min[k], "unit_name": "minute"}
+                params = ["MS1 spectrum", {"ms level": 1}, "negative scan"]
                 out.write_spectrum(
-                    mz, y, id=run.native_ids[k], params=params, scan_start_time=scan,
+                    mz, y, id=run.native_ids[k], params=params, centroided=centroid,
+                    scan_start_time={"name": "scan start time", "value": float(run.times_min[k]),
+                                     "unitName": "minute"},
                     scan_window_list=[window] if window else None,
                 )  # fmt: skip
 
@@ -206,8 +208,8 @@ def measure(out: Path, name: str, settings_overrides: dict | None = None) -> dic
             t = spectrum["t_exp_min"]
             row = cid[np.isclose(cid["time_min"], t, atol=0.01)].sort_values("n_first")
             if len(row):
-                errors.append(np.abs(row["fraction"].to_numpy()
-                                     - np.asarray(spectrum["fragment_fraction"])).max())  # fmt: skip
+                true = np.asarray(spectrum["fragment_fraction"])
+                errors.append(np.abs(row["fraction"].to_numpy() - true).max())
         cid_error = 100 * float(max(errors)) if errors else float("nan")
     floor = truth["detection_floor_l1"]
     decided = (qc["centroid_intensity"].iloc[0] if "centroid_intensity" in qc else

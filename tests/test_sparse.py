@@ -327,7 +327,9 @@ def test_qc_figure_never_joins_data_across_a_gap(virtual, sparse):
     basis = observable_basis(virtual["system"])
     row = qc.iloc[k]
     fit = fit_prepared(spectrum, basis, row["resolving_power"], row["shift_ppm"])
-    assert fit.residual_norm == pytest.approx(row["residual_norm"], rel=1e-4)  # the same fit
+    # the same fit: the run moved its columns from a neighbour's shift to first order
+    # (deconvolution.REBUILD_PPM, error < 1e-3), the refit builds them at the shift itself
+    assert fit.residual_norm == pytest.approx(row["residual_norm"], rel=2e-3)
     model, species = fitted_spectrum(spectrum.mz, fit, basis, width=spectrum.width)
     # The model is what the fit saw: below the detection level wherever no point was written.
     gap = ~spectrum.written

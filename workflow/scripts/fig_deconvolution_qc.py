@@ -45,8 +45,9 @@ def main(smk):
         # The refit treats the spectrum's gaps as the deconvolution did (same window, same gaps).
         windows = getattr(spectra, "scan_windows", None)
         window = windows[pick] if windows else None
+        levels = getattr(spectra, "detection_levels", None)
         prepared = prepare_spectrum(spectra.mz[pick], spectra.intensity[pick], window,
-                                    settings.gaps)  # fmt: skip
+                                    settings.gaps, levels[pick] if levels else None)  # fmt: skip
         view = qc_spectrum(prepared, row, basis, settings, pick)
         log.info("spectrum %s (t = %.3f min): refit residual %.4g (qc.tsv %.4g), unexplained "
                  "%.4g (qc.tsv %.4g)", view.native_id, view.time_min, view.fit.residual_norm,

@@ -71,6 +71,20 @@ N_SIGMA = 4.5  # Gaussian windows cover +-4.5 sd (the tails beyond hold < 1e-5)
 REBUILD_PPM = 0.5  # columns moved to first order within this shift (error < 1e-3)
 CENSOR_MAX_ITER = 12  # active-set passes of a censored fit (typically 2-4)
 CENSOR_TOL = 1e-3  # stop when the points changing sides cost less than this part of the RSS
+TOBIT_MAX_ITER = 30  # Newton steps of the censored likelihood (typically 3-8)
+TOBIT_TOL = 1e-9  # stop when a step lowers the censored likelihood's cost by less than this
+NOISE_ROUNDS = 8  # noise-model re-estimations of a censored-likelihood fit (typically 2-3)
+NOISE_SETTLED = 1e-3  # ... until no point's variance moves by more than this part
+ZEROED_MIN_SHARE = 0.1  # a complete grid with this share of exact zeros ...
+ZEROED_MIN_LEVEL = 1e-3  # ... and no positive value below this part of its largest: zeroed
+LISTED_REACH = 0.5  # an ion form's m/z: where its column reaches half its largest value
+R_START_RANGE = (0.6, 1.6)  # R searched from this much below to this much above the guess
+R_MEASURED_RANGE = (0.7, 2.0)  # ... or above the R the peaks show (see _start_resolving_power)
+R_GUESS_TOLERANCE = 1.3  # peaks showing an R beyond 1.3x (or 1/1.3x) the guess: start there
+SINGLE_CHARGE_REACH = 1e-3  # a column reaches the points where it exceeds this part of its peak
+SINGLE_CHARGE_MIN_SHARE = 0.1  # R searched on single-charge points when they are this many
+DETECTION_OWN_LEVEL = 0.25  # a detected ion reaches this part of the detection level ...
+DETECTION_OWN_SHARE = 0.5  # ... with at least this share of the model, at a written point
 N_CALIBRATION_SCANS = 3  # spectra, spread over the file, on which R (and its slope) is fitted
 SLOPE_RANGE = (-0.4, 0.4)  # searched relative change of R per 1000 Th
 SLOPE_ROUNDS = 4  # at most this many alternations of the slope and R searches
@@ -100,6 +114,9 @@ QC_COLUMNS = [
     "resolving_power_mz_ref",
     "unexplained_fraction",
     "unexplained_mz",
+    "ions_not_detected",
+    "not_detected_fraction",
+    "listed_misfit_fraction",
 ]
 CID_COLUMNS = ["time_min", "n_first", "fraction"]
 
@@ -191,6 +208,16 @@ class SpectrumFit:
     #: baseline, and the largest such features (m/z, counts), largest first
     unexplained_fraction: float = 0.0
     unexplained_features: tuple = ()
+    #: the part of the signal above the baseline that the robust pass would have called
+    #: unexplained at the m/z of a listed ion form (kept in the fit: a misfit to report)
+    listed_misfit_fraction: float = 0.0
+    #: censored fits: ion forms that no written point shows, held at 0
+    #: (:func:`detected_columns`), and the part of the signal they held before
+    ions_not_detected: int = 0
+    not_detected_fraction: float = 0.0
+    #: a censored-likelihood fit's -2 log-likelihood (written points with their noise
+    #: model's log-variance, censored points' -2 log Phi); None for other fits
+    censored_cost: float | None = None
 
 
 @dataclass(frozen=True)
@@ -204,7 +231,7 @@ class PreparedSpectrum:
     detection_level: float  # counts; the lowest intensity written (0 for a dense spectrum)
     coverage: float  # fraction of the scan window covered by written points
     n_points: int  # written points
-    mode: str  # "dense" (no gap) or "sparse"
+    mode: str  # "dense" (no gap), "sparse" (points left out) or "zeroed" (written as 0)
     gaps: str  # the gap treatment used
     written: np.ndarray | None = None  # which points are the file's (None: all of them)
 
@@ -216,16 +243,38 @@ def _window_fill(edge: float, first: float, step: float, direction: int) -> np.n
     return first - direction * step * np.arange(1, max(n, 0) + 1)
 
 
+def _zeroed_level(y: np.ndarray) -> float:
+    """The threshold of a profile whose points below it were written as 0, else 0.
+
+    Exporters that zero rather than drop the points below a threshold write a complete grid
+    with many exact zeros and no positive value below the threshold. A spectrum counts as
+    zeroed when at least ``ZEROED_MIN_SHARE`` of its points are 0 and its smallest positive
+    value is at least ``ZEROED_MIN_LEVEL`` of its largest (dense count data with zeros have
+    positive values down to a count or so).
+    """
+    if y.size == 0 or np.mean(y <= 0) < ZEROED_MIN_SHARE:
+        return 0.0
+    positive = y[y > 0]
+    if positive.size == 0:
+        return 0.0
+    level = float(positive.min())
+    return level if level >= ZEROED_MIN_LEVEL * float(positive.max()) else 0.0
+
+
 def prepare_spectrum(
     mz: np.ndarray,
     y: np.ndarray,
     window: tuple[float, float] | None = None,
     gaps: str | None = None,
+    level: float | None = None,
 ) -> PreparedSpectrum:
     """The points to fit for one profile spectrum, with its gaps filled (module docstring).
 
     ``window``: the acquired scan window (MS:1000501/MS:1000500); ``None``: the data's first
-    and last m/z. ``gaps``: ``"censor"``, ``"zero"`` or ``"ignore"`` (see above).
+    and last m/z. ``gaps``: ``"censor"``, ``"censor_free"``, ``"zero"`` or ``"ignore"`` (see
+    above). ``level``: the detection level when the spectrum's making says it (a time bin of
+    sparse spectra, :attr:`intercluster.ingest.SpectraRun.detection_levels`); None: the
+    lowest intensity written.
     """
     gaps = DeconvolutionSettings.schema_default().gaps if gaps is None else gaps
     if gaps not in GAP_TREATMENTS:
@@ -245,9 +294,18 @@ def prepare_spectrum(
     above = _window_fill(hi, mz[-1], grid.step[-1], -1)
     if not grid.has_gaps and below.size == 0 and above.size == 0:
         width = point_spacing(mz)
+        zeroed = _zeroed_level(y)
+        if zeroed > 0 and gaps in ("censor", "censor_free"):
+            # a complete grid whose points below a threshold were written as 0: those zeros
+            # say "below the level", as a gap does
+            censored = y <= 0
+            coverage = float(1.0 - censored.mean())
+            return PreparedSpectrum(mz, y, width, censored, zeroed, coverage, n, "zeroed",
+                                    gaps, ~censored)  # fmt: skip
         return PreparedSpectrum(mz, y, width, None, 0.0, coverage, n, "dense", gaps)
-    positive = y[y > 0]
-    level = float(positive.min()) if positive.size else 0.0
+    if level is None:
+        positive = y[y > 0]
+        level = float(positive.min()) if positive.size else 0.0
     if gaps == "ignore":
         width = point_spacing(mz)
         return PreparedSpectrum(mz, y, width, None, level, coverage, n, "sparse", gaps)
@@ -281,7 +339,7 @@ def prepare_spectrum(
     filled_mz[
         ~written & (np.arange(size) >= below.size) & (np.arange(size) < size - above.size)
     ] = inner
-    censored = (~written | (filled_y <= 0)) if gaps == "censor" else None
+    censored = (~written | (filled_y <= 0)) if gaps in ("censor", "censor_free") else None
     width = point_spacing(filled_mz)
     return PreparedSpectrum(
         filled_mz, filled_y, width, censored, level, coverage, n, "sparse", gaps, written
@@ -372,9 +430,17 @@ class _SubColumns:
         return self.parts, delta
 
 
-def _evaluate(columns: _Columns, y, w, shift, passive0, baseline=True):
+def _evaluate(columns: _Columns, y, w, shift, passive0, baseline=True, allowed=None):
     (starts, ends, seg_ptr, values, deriv), delta = columns.get(shift)
     gram, rhs = kern.normal_equations(starts, ends, seg_ptr, values, deriv, delta, y, w, baseline)
+    if allowed is not None:
+        # columns held at zero (ions not detected in this spectrum): a unit row with a zero
+        # right-hand side gives them 0 whether or not the active set frees them
+        held = np.flatnonzero(~allowed)
+        gram[held, :] = 0.0
+        gram[:, held] = 0.0
+        gram[held, held] = 1.0
+        rhs[held] = 0.0
     coef, passive = kern.nnls_gram(gram, rhs, passive0)
     rss, step, model = kern.model_and_shift_step(
         starts, ends, seg_ptr, values, deriv, delta, coef, y, w, baseline
@@ -422,8 +488,9 @@ def noise_variance(
     return s0 + c * m_all
 
 
-def _gauss_newton(columns, y, w, shift, passive, baseline, max_shift_ppm, max_iter, tol_ppm):
-    coef, passive, rss, step, model = _evaluate(columns, y, w, shift, passive, baseline)
+def _gauss_newton(columns, y, w, shift, passive, baseline, max_shift_ppm, max_iter, tol_ppm,
+                  allowed=None):  # fmt: skip
+    coef, passive, rss, step, model = _evaluate(columns, y, w, shift, passive, baseline, allowed)
     max_step = 0.25e6 / columns.r  # a quarter of the FWHM, in ppm
     n_iter = 0
     for n_iter in range(1, max_iter + 1):  # noqa: B007 - reported
@@ -435,7 +502,7 @@ def _gauss_newton(columns, y, w, shift, passive, baseline, max_shift_ppm, max_it
         for _ in range(6):
             trial = float(np.clip(shift + step, -max_shift_ppm, max_shift_ppm))
             t_coef, t_passive, t_rss, t_step, t_model = _evaluate(
-                columns, y, w, trial, passive, baseline
+                columns, y, w, trial, passive, baseline, allowed
             )
             if t_rss <= rss * (1 + 1e-12):
                 accepted = True
@@ -499,6 +566,154 @@ def _censored_pass(columns, y, w, shift, passive, args, censored, level, above=N
             break
     y[which] = np.clip(result[4][which], 0.0, level)
     return y, result, above
+
+
+def _tobit_terms(model, variance, level):
+    """Cost, gradient and curvature of the censored points' likelihood, per point.
+
+    A censored point says only "the measurement was below ``level``": with the noise model's
+    sd ``s`` its likelihood is ``Phi(z)``, ``z = (level - m) / s``, and its cost
+    ``-2 log Phi(z)``. Returned: the cost, and the Newton target and weight of a quadratic
+    model ``weight (m - target)^2`` of it at ``m`` (curvature ``lambda (z + lambda) / s^2``
+    with ``lambda = phi / Phi``, the inverse Mills ratio, in (0, 1 / s^2]), and the
+    majorising one (weight ``1 / s^2``, target ``m - s lambda``: the curvature never exceeds
+    it, so that step never raises the cost).
+    """
+    from scipy.special import log_ndtr
+
+    sd = np.sqrt(np.maximum(variance, 1e-300))
+    z = (level - model) / sd
+    log_cdf = log_ndtr(z)
+    mills = np.exp(-0.5 * z * z - 0.5 * np.log(2.0 * np.pi) - log_cdf)
+    curvature = np.clip(mills * (z + mills), 1e-12, 1.0)
+    newton_target = model - sd * mills / curvature
+    newton_weight = curvature / np.square(sd)
+    return -2.0 * log_cdf, (newton_target, newton_weight), (model - sd * mills, 1.0 / sd**2)
+
+
+def _tobit_pass(columns, y, model, shift, passive, args, censored, level, excluded=None,
+                allowed=None):  # fmt: skip
+    """Gauss-Newton fit in which each censored point costs what its likelihood says.
+
+    Censoring "free below the detection level" (:func:`_censored_pass`, ``gaps:
+    censor_free``) lets an ion with no written point take any amplitude whose peaks stay
+    under the level: each such ion is small, but dozens of them hold tens of percent of a
+    sparse spectrum's signal (the signal that normalisation then takes from the ions that
+    are there). Here a censored point whose model is near the level pays
+    ``-2 log Phi((level - m) / s)`` with ``s`` from the spectrum's own noise model (fitted to
+    the written points' residuals, :func:`noise_variance`), so many censored points that
+    the model puts near the level are as unlikely as the data say; the wings of real peaks,
+    far below the level, cost next to nothing (Tobit regression). Solved by Newton steps
+    (:func:`_tobit_terms`), each a weighted NNLS with the shift, with a majorise-minimise
+    step instead where a Newton step would raise the cost: the cost is convex in the
+    abundances, so the solution does not depend on the start (the QC figure's refit and the
+    run's fit agree). ``excluded``: written points left out (the robust pass's unexplained
+    points); ``allowed``: the columns that may take signal (:func:`detected_columns`).
+
+    Returns the intensities as fitted (censored points at ``min(model, level)``), the fit
+    tuple of :func:`_gauss_newton` and the fit's -2 log-likelihood (the written points with
+    the log of their noise variance, so that fits with different noise models compare).
+    """
+    written = ~censored
+    fit_points = written if excluded is None else written & ~excluded
+    # The noise model comes from the residuals of the model it weights: re-estimated from
+    # each round's fit until it settles, so that the result does not depend on the start.
+    result, n_iter, used = None, 0, None
+    for _ in range(NOISE_ROUNDS):
+        variance = noise_variance(np.where(censored, np.minimum(model, level), y), model,
+                                  fit_points)  # fmt: skip
+        if used is not None and np.max(np.abs(variance / used - 1.0)) < NOISE_SETTLED:
+            break
+        used = variance
+        result, more = _tobit_fit(columns, y, model, variance, shift, passive, args, censored,
+                                  level, fit_points, allowed)  # fmt: skip
+        shift, _, passive, _, model, _ = result
+        n_iter += more
+    y_fit = y.copy()
+    which = np.flatnonzero(censored)
+    y_fit[which] = np.clip(result[4][which], 0.0, level)
+    shift, coef, passive, rss, model, _ = result
+    resid = (y - model)[fit_points]
+    cost = _tobit_terms(model[which], used[which], level)[0]
+    minus_two_log_l = float(np.sum(resid * resid / used[fit_points] + np.log(used[fit_points]))
+                            + cost.sum())  # fmt: skip
+    return y_fit, (shift, coef, passive, rss, model, n_iter), minus_two_log_l
+
+
+def _tobit_fit(columns, y, model, variance, shift, passive, args, censored, level, fit_points,
+               allowed):  # fmt: skip
+    """:func:`_tobit_pass` at a fixed noise variance: Newton / majorise-minimise steps."""
+    which = np.flatnonzero(censored)
+    w_written = np.where(fit_points, 1.0 / variance, 0.0)
+    scale = 1.0 / w_written[fit_points].mean()
+
+    def objective(m):
+        resid = (y - m)[fit_points]
+        cost = _tobit_terms(m[which], variance[which], level)[0]
+        return float(np.sum(resid * resid / variance[fit_points]) + cost.sum())
+
+    # The start (the first pass's model, or one with columns since held at 0) need not be
+    # reachable: the first step takes the better of the two, later steps must descend.
+    result, n_iter, current = None, 0, np.inf
+    target, w = y.copy(), w_written * scale
+    for _ in range(TOBIT_MAX_ITER):
+        _, newton, majorant = _tobit_terms(model[which], variance[which], level)
+        trials = []
+        for target[which], weight in (newton, majorant):
+            w[which] = weight * scale
+            trial = _gauss_newton(columns, target, w, shift, passive, *args, allowed=allowed)
+            trials.append((objective(trial[4]), trial))
+            if trials[-1][0] <= current:
+                break
+        value, step = min(trials, key=lambda t: t[0])
+        if value > current:  # neither lowers the cost: converged to rounding
+            break
+        n_iter += step[5]
+        shift, _, passive, _, model, _ = step
+        result, previous, current = step, current, value
+        if previous - current <= TOBIT_TOL * max(current, 1.0):
+            break
+    return result, n_iter
+
+
+def detected_columns(columns: _Columns, coef, shift, y, model, written, level) -> np.ndarray:
+    """Which columns (ion forms) the written points of a sparse spectrum show.
+
+    An ion form is detected when at some written point its own contribution reaches
+    ``DETECTION_OWN_LEVEL`` of the detection level and at least ``DETECTION_OWN_SHARE`` of
+    the ions' model there (the baseline not counted: a weak ion on a high background is
+    still the only ion there): the point is one the ion itself put above the level. An ion form whose
+    peaks all stay far below the detection level, or that only shares written points with
+    stronger ions (a dimer's integer peaks under its monomer's), is not in the data: the
+    likelihood of the censored points (:func:`_tobit_pass`) pushes such ions down, but leaves
+    each a little signal, and dozens of them add up under normalisation. They are held at 0
+    (the generalisation of "what no written point shows reads 0", the detection floor).
+    """
+    (starts, ends, seg_ptr, values, deriv), delta = columns.get(shift)
+    n_cols = starts.shape[0]
+    detected = np.zeros(n_cols, bool)
+    floor = DETECTION_OWN_LEVEL * level
+    ions = model - (coef[n_cols] if coef.size > n_cols else 0.0)
+    for k in np.flatnonzero(coef[:n_cols] > 0):
+        lo, hi, at = starts[k], ends[k], seg_ptr[k]
+        own = coef[k] * (values[at : at + hi - lo] + delta * deriv[at : at + hi - lo])
+        here = written[lo:hi] & (own >= floor) & (own >= DETECTION_OWN_SHARE * ions[lo:hi])
+        detected[k] = bool(here.any())
+    return detected
+
+
+def listed_points(columns: _Columns, shift: float, coef: np.ndarray) -> np.ndarray:
+    """The points at the m/z of the listed ion forms the fit finds present (``coef`` > 0):
+    where such a column reaches ``LISTED_REACH`` of its own largest value (its significant
+    isotope peaks). An ion form the fit gives nothing has no signal there to lose, and a
+    peak at its m/z may be an unknown ion's."""
+    (starts, ends, seg_ptr, values, _), _ = columns.get(shift)
+    listed = np.zeros(columns.mz.size, bool)
+    for k in np.flatnonzero(coef[: starts.shape[0]] > 0):
+        seg = values[seg_ptr[k] : seg_ptr[k + 1]]
+        if seg.size:
+            listed[starts[k] : ends[k]] |= seg >= LISTED_REACH * seg.max()
+    return listed
 
 
 def unexplained_points(y, model, variance, measured=None) -> np.ndarray:
@@ -568,6 +783,7 @@ def fit_spectrum(
     mz_ref: float = 0.0,
     robust: bool | None = None,
     pool: ColumnPool | None = None,
+    censor_cost: str = "likelihood",
 ) -> SpectrumFit:
     """NNLS abundances with the calibration shift fitted by variable projection.
 
@@ -575,6 +791,9 @@ def fit_spectrum(
     variance model (baseline + shot noise) fitted to the first pass's residuals.
     ``censored``: points known only to lie in ``[0, detection_level]`` (gaps of a sparse
     profile, see :func:`prepare_spectrum`); both passes and the shift fit treat them so.
+    ``censor_cost``: what a censored point costs in the weighted passes: ``"likelihood"``
+    (``-2 log Phi((level - model) / sd)``, :func:`_tobit_pass`) or ``"free"`` (nothing
+    below the level, :func:`_censored_pass`; the former treatment, ``gaps: censor_free``).
     ``r_slope``, ``mz_ref``: the resolving power varies linearly with m/z
     (:func:`intercluster._deconv_kernels.build_columns`). ``robust`` (with ``weighted``):
     points that no column explains (:func:`unexplained_points`: peaks of ions the basis does
@@ -615,7 +834,24 @@ def fit_spectrum(
     y_fit, (shift, coef, passive, rss, model, n_iter), above = _censored_pass(
         columns, y, w, shift, passive, first, censored, level
     )
-    if weighted:
+    likelihood = censored is not None and censor_cost == "likelihood"
+    allowed, censored_cost, not_detected = None, None, (0, 0.0)
+    if weighted and likelihood:
+        y_fit, (shift, coef, passive, rss, model, n_more), censored_cost = _tobit_pass(
+            columns, y, model, shift, passive, args, censored, level
+        )
+        n_iter += n_more
+        allowed = detected_columns(columns, coef, shift, y, model, ~censored, level)
+        allowed |= coef[: basis.n_cols] <= 0  # nothing to hold where there is no signal
+        held = coef[: basis.n_cols][~allowed].sum()
+        total = coef[: basis.n_cols].sum()
+        not_detected = (int((~allowed).sum()), float(held / total) if total > 0 else 0.0)
+        if not allowed.all():
+            y_fit, (shift, coef, passive, rss, model, n_more), censored_cost = _tobit_pass(
+                columns, y, model, shift, passive, args, censored, level, allowed=allowed
+            )
+            n_iter += n_more
+    elif weighted:
         measured = None if censored is None else ~censored
         w = noise_weights(y_fit, model, measured)
         y_fit, (shift, coef, passive, rss, model, n_more), above = _censored_pass(
@@ -625,14 +861,27 @@ def fit_spectrum(
     flagged = np.zeros(y.size, bool)
     if robust is None:
         robust = DeconvolutionSettings.schema_default().robust
+    listed_misfit = 0.0
     if robust and weighted:
         measured = np.ones(y.size, bool) if censored is None else ~censored
+        # a residual at the m/z of an ion form the system lists is a misfit of that ion (R,
+        # shape, calibration), reported, never signal to leave out
+        listed = listed_points(columns, shift, coef)
         for _ in range(ROBUST_PASSES):
             variance = noise_variance(y_fit, model, measured & ~flagged)
-            now = unexplained_points(y_fit, model, variance, measured) | flagged
+            candidates = unexplained_points(y_fit, model, variance, measured)
+            listed_misfit = _unexplained_summary(mz, y_fit, model, candidates & listed,
+                                                 float(coef[basis.n_cols]) if baseline else 0.0)[0]
+            now = (candidates & ~listed) | flagged
             if np.array_equal(now, flagged):
                 break
             flagged = now
+            if likelihood:
+                y_fit, (shift, coef, passive, rss, model, n_more), censored_cost = _tobit_pass(
+                    columns, y, model, shift, passive, args, censored, level, flagged, allowed
+                )
+                n_iter += n_more
+                continue
             w_robust = np.where(flagged, 0.0, 1.0 / variance)
             w_robust /= w_robust[~flagged].mean()
             y_fit, (shift, coef, passive, rss, model, n_more), above = _censored_pass(
@@ -656,6 +905,10 @@ def fit_spectrum(
         mz_ref=float(mz_ref),
         unexplained_fraction=unexplained,
         unexplained_features=features,
+        listed_misfit_fraction=listed_misfit,
+        ions_not_detected=not_detected[0],
+        not_detected_fraction=not_detected[1],
+        censored_cost=censored_cost,
     )
 
 
@@ -678,6 +931,7 @@ def fit_prepared(
         width=spectrum.width, weighted=weighted, censored=spectrum.censored,
         detection_level=spectrum.detection_level, r_slope=r_slope, mz_ref=mz_ref,
         robust=robust, pool=pool,
+        censor_cost="free" if spectrum.gaps == "censor_free" else "likelihood",
     )  # fmt: skip
     fit.mode, fit.coverage = spectrum.mode, spectrum.coverage
     fit.detection_level, fit.n_points = spectrum.detection_level, spectrum.n_points
@@ -712,13 +966,52 @@ def scan_shift(
                         weighted=False, r_slope=r_slope, mz_ref=mz_ref).shift_ppm  # fmt: skip
 
 
+def single_charge_part(
+    spectrum: PreparedSpectrum, basis: PatternBasis, resolving_power: float, shift: float
+) -> PreparedSpectrum:
+    """The points of a spectrum that ions of one charge state alone cover, for the R search.
+
+    Where ions of different charge overlap (a monomer [A_m B_(N-m)]- and the dimer
+    [A_2m B_(2N-2m)]2- at the same m/z), a narrower peak model can be made up by the other
+    charge's peaks between the first one's: at low resolving power the R search then trades
+    R against the monomer/dimer split (R 3 % high at R 12000, the dimers too high). On points
+    that one charge covers (the odd dimers lie between the monomers) the peak shape alone
+    sets R. Falls back to the whole spectrum when such points hold less than
+    ``SINGLE_CHARGE_MIN_SHARE`` of the columns' reach or the basis has one charge only.
+    """
+    charges = np.abs(basis.labels["charge"].to_numpy(int)) if "charge" in basis.labels else None
+    if charges is None or np.unique(charges).size < 2:
+        return spectrum
+    starts, ends, seg_ptr, values, _ = kern.build_columns(
+        spectrum.mz, spectrum.width, basis.peak_mz, basis.peak_prob, basis.col_ptr,
+        float(shift), float(resolving_power), N_SIGMA,
+    )  # fmt: skip
+    present = np.zeros(spectrum.mz.size, np.int64)  # bit per charge state with signal there
+    for k in range(basis.n_cols):
+        seg = values[seg_ptr[k] : seg_ptr[k + 1]]
+        if seg.size == 0:
+            continue
+        reach = seg > SINGLE_CHARGE_REACH * seg.max()
+        present[starts[k] : ends[k]][reach] |= 1 << int(charges[k])
+    covered = present > 0
+    single = covered & ((present & (present - 1)) == 0)
+    if single.sum() < SINGLE_CHARGE_MIN_SHARE * covered.sum():
+        return spectrum
+    return PreparedSpectrum(
+        spectrum.mz[single], spectrum.y[single], spectrum.width[single],
+        None if spectrum.censored is None else spectrum.censored[single],
+        spectrum.detection_level, spectrum.coverage, int(single.sum()), spectrum.mode,
+        spectrum.gaps, None if spectrum.written is None else spectrum.written[single],
+    )  # fmt: skip
+
+
 def fit_resolving_power(
     spectra: list[PreparedSpectrum],
     basis: PatternBasis,
     guess: float,
     shift0: float,
     max_shift_ppm: float | None = None,
-    rel_range: tuple[float, float] = (0.6, 1.6),
+    rel_range: tuple[float, float] = R_START_RANGE,
     tol_rel: float = R_TOL,
     r_slope: float = 0.0,
     mz_ref: float = 0.0,
@@ -786,6 +1079,28 @@ def _representative(n: int, k: int) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, min(n, k)).round().astype(int))
 
 
+def _start_resolving_power(mz, intensity, guess: float) -> float:
+    """Where the R search starts: the guess, or the R the peaks show when it is far off.
+
+    The search covers ``R_START_RANGE`` times its start; a smaller instrument (R 12000 against the
+    25000 guess) would leave the truth outside it and the slope of R(m/z) would make up the
+    difference. The median m/z / FWHM of the spectrum's strongest peaks
+    (:func:`intercluster.ingest.peak_shapes`) replaces a guess more than
+    ``R_GUESS_TOLERANCE`` off it, with a warning that names the key to set.
+    """
+    from .ingest import peak_shapes
+
+    shape = peak_shapes(mz, intensity)
+    measured = shape.resolving_power if shape is not None else float("nan")
+    if not np.isfinite(measured) or abs(np.log(measured / guess)) <= np.log(R_GUESS_TOLERANCE):
+        return guess
+    log.warning("the peaks show a resolving power of %.0f, %.0f %% off "
+                "deconvolution.resolving_power_guess (%.0f): the R search starts there (set "
+                "the guess near it to silence this)", measured,
+                100 * (measured / guess - 1), guess)  # fmt: skip
+    return float(measured)
+
+
 def deconvolve_spectra(
     mz_list: list[np.ndarray],
     intensity_list: list[np.ndarray],
@@ -795,6 +1110,7 @@ def deconvolve_spectra(
     resolving_power: float | None = None,
     centroided: bool = False,
     windows: list | None = None,
+    levels: list | None = None,
 ) -> list[SpectrumFit]:
     """Fit every spectrum of one file; one resolving power for the file.
 
@@ -828,21 +1144,33 @@ def deconvolve_spectra(
         r = resolving_power or resolving_power_guess
         return fit_stick_spectra(mz_list, intensity_list, basis, r, max_shift_ppm)
     windows = [None] * n if windows is None else windows
-    spectra = [prepare_spectrum(mz, y, w, gaps)
-               for mz, y, w in zip(mz_list, intensity_list, windows, strict=True)]  # fmt: skip
+    levels = [None] * n if not levels else levels
+    spectra = [prepare_spectrum(mz, y, w, gaps, level)
+               for mz, y, w, level in zip(mz_list, intensity_list, windows, levels,
+                                          strict=True)]  # fmt: skip
     tic = np.array([float(np.sum(y)) for y in intensity_list])
     ref = int(np.argmax(tic))
     if resolving_power_model not in RESOLVING_POWER_MODELS:
         raise ValueError(f"resolving_power_model must be one of {RESOLVING_POWER_MODELS}")
     r0 = resolving_power or resolving_power_guess
+    start_range = R_START_RANGE
+    if resolving_power is None and fit_resolution:
+        measured = _start_resolving_power(mz_list[ref], intensity_list[ref], r0)
+        if measured != r0:
+            # a measured start is low where the peaks of other ions widen the strongest ones
+            r0, start_range = measured, R_MEASURED_RANGE
     mz_ref = float(np.mean(basis.mz_span))
     slope = 0.0
     shift0 = scan_shift(spectra[ref], basis, r0, max_shift_ppm)
     if resolving_power is None and fit_resolution:
-        pick = [spectra[i] for i in _representative(n, N_CALIBRATION_SCANS)]
+        whole = [spectra[i] for i in _representative(n, N_CALIBRATION_SCANS)]
+        # R on the points one charge state covers (no trade with the monomer/dimer split),
+        # its slope on the whole spectra (that trade is the same at every m/z, and the
+        # single-charge points leave the ends of the m/z range to a few weak ions)
+        pick = [single_charge_part(spectrum, basis, r0, shift0) for spectrum in whole]
         linear = resolving_power_model == "linear"
         # with a slope to come, R is refined in every round: a start within 2 % will do
-        r0 = fit_resolving_power(pick, basis, r0, shift0, max_shift_ppm,
+        r0 = fit_resolving_power(pick, basis, r0, shift0, max_shift_ppm, start_range,
                                  tol_rel=R_START_TOL if linear else R_TOL)  # fmt: skip
         if linear:
             # R at mz_ref and the slope are correlated: alternate, narrowing the slope range,
@@ -850,7 +1178,7 @@ def deconvolve_spectra(
             half = 0.5 * (SLOPE_RANGE[1] - SLOPE_RANGE[0])
             for _ in range(SLOPE_ROUNDS):
                 span = (slope - half, slope + half)
-                new_slope = fit_resolving_power_slope(pick, basis, r0, shift0, mz_ref,
+                new_slope = fit_resolving_power_slope(whole, basis, r0, shift0, mz_ref,
                                                       max_shift_ppm, span)  # fmt: skip
                 new_r = fit_resolving_power(pick, basis, r0, shift0, max_shift_ppm, (0.9, 1.1),
                                             r_slope=new_slope, mz_ref=mz_ref)  # fmt: skip
@@ -918,6 +1246,9 @@ def qc_table(times_min, native_ids, fits: list[SpectrumFit]) -> pd.DataFrame:
             "unexplained_mz": [
                 ";".join(f"{mz:.2f}" for mz, _ in f.unexplained_features) for f in fits
             ],
+            "ions_not_detected": [f.ions_not_detected for f in fits],
+            "not_detected_fraction": [f.not_detected_fraction for f in fits],
+            "listed_misfit_fraction": [f.listed_misfit_fraction for f in fits],
         }
     )[QC_COLUMNS]
 
@@ -956,6 +1287,7 @@ def fit_run(
     fits = deconvolve_spectra(
         run.mz, run.intensity, basis, settings,
         centroided=run.mode == "centroid", windows=_scan_windows(run),
+        levels=run.detection_levels or None,
     )  # fmt: skip
     _label_centroids(run, fits)
     resolving_power = fits[0].resolving_power if fits else settings.resolving_power_guess

@@ -105,6 +105,11 @@ class SpectraRun:
     polarity: str | None = None
     #: the unit the file gives scan times in (``times_min`` is always in minutes)
     time_unit: str = "minute"
+    #: per spectrum, the level below which its left-out points lie when the spectrum says
+    #: more than its lowest written point: a time bin's sum of its members' lowest written
+    #: points (:func:`bin_spectra`; a point none of them wrote may be up to that). Empty, or
+    #: None for a spectrum: its lowest written point (deconvolution.prepare_spectrum)
+    detection_levels: list[float | None] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.native_ids)
@@ -625,8 +630,10 @@ def bin_spectra(run: SpectraRun, bin_min: float) -> SpectraRun:
     key = np.floor((run.times_min - run.times_min[0]) / bin_min + 1e-9).astype(np.int64)
     windows = run.scan_windows or None
     times, ids, index, mzs, ys, precursors, bin_windows = [], [], [], [], [], [], []
+    levels: list[float | None] = []
     for b in np.unique(key):
         members = np.flatnonzero(key == b)
+        levels.append(_summed_level(run, members))
         if members.size == 1:
             mz, y = run.mz[members[0]], run.intensity[members[0]]
         elif run.mode == "centroid":
@@ -648,4 +655,21 @@ def bin_spectra(run: SpectraRun, bin_min: float) -> SpectraRun:
             bin_windows.append(union)
     extra = {"scan_windows": bin_windows} if windows is not None else {}
     return replace(run, times_min=np.asarray(times), native_ids=ids, index=np.asarray(index),
-                   mz=mzs, intensity=ys, precursor_mz=precursors, **extra)  # fmt: skip
+                   mz=mzs, intensity=ys, precursor_mz=precursors, detection_levels=levels,
+                   **extra)  # fmt: skip
+
+
+def _summed_level(run: SpectraRun, members: np.ndarray) -> float | None:
+    """A bin's detection level: the sum of its members' (a point none of them wrote holds up
+    to each one's lowest written point); None for one member or a peak list."""
+    if members.size == 1 or run.mode == "centroid":
+        return None if not run.detection_levels else run.detection_levels[members[0]]
+    total = 0.0
+    for m in members:
+        known = run.detection_levels[m] if run.detection_levels else None
+        if known is None:
+            y = np.asarray(run.intensity[m])
+            positive = y[y > 0]
+            known = float(positive.min()) if positive.size else 0.0
+        total += known
+    return total

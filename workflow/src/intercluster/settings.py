@@ -38,7 +38,7 @@ def _defaults(section: str) -> dict:
 
 
 SOLVER_METHODS = ("fast", "reference")
-GAP_TREATMENTS = ("censor", "zero", "ignore")
+GAP_TREATMENTS = ("censor", "censor_free", "zero", "ignore")
 RESOLVING_POWER_MODELS = ("constant", "linear")
 NORMALISE_OVER = ("observables", "all_clusters")
 

@@ -65,7 +65,7 @@ log = logging.getLogger(__name__)
 MZ_STEP = 2.0**-4  # Th; exactly representable, so the m/z arrays compress well
 PRECURSOR_SURVIVAL = 0.15  # fraction of the MS2 ions that are the unfragmented precursor
 BASELINE_LEVEL_SD = 3.0  # constant background, in baseline-noise sds
-OUTPUT_MODES = ("dense", "sparse", "centroid")
+OUTPUT_MODES = ("dense", "sparse", "centroid", "zeroed")
 
 
 # --- truth -----------------------------------------------------------------------------------
@@ -462,7 +462,8 @@ def exported_spectra(
 ) -> list[dict]:
     """The spectra as written in the mode of ``options`` (config ``virtual_experiment.spectra``).
 
-    ``dense``: unchanged; ``sparse``: :func:`sparse_profile`; ``centroid``: one stick per peak
+    ``dense``: unchanged; ``sparse``: :func:`sparse_profile`; ``zeroed``: every point, those
+    below ``threshold_rel`` of the base peak written as 0; ``centroid``: one stick per peak
     (centroid m/z, area) from :func:`intercluster.centroid.pick_peaks`.
     """
     options = options or {}
@@ -477,6 +478,11 @@ def exported_spectra(
             threshold = float(options.get("threshold_rel", 0.01))
             flanks = bool(options.get("keep_flanking_zeros", False))
             mz, intensity = sparse_profile(spec["mz"], spec["intensity"], threshold, flanks)
+        elif mode == "zeroed":
+            # every point written, those below the threshold as 0 (a smaller Q-TOF's export)
+            threshold = float(options.get("threshold_rel", 0.01))
+            mz, intensity = np.asarray(spec["mz"], float), np.asarray(spec["intensity"], float)
+            intensity = np.where(intensity >= threshold * intensity.max(), intensity, 0.0)
         else:
             from .centroid import pick_peaks  # provided with the centroid fit
 

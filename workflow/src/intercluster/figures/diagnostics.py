@@ -604,7 +604,7 @@ def qc_title(head: str, view) -> str:
               else f"R = {f.resolving_power:.0f}")  # fmt: skip
     sampling = f"{sp.mode} profile, coverage {100 * sp.coverage:.1f} % of the scan window, " + (
         f"detection level {sp.detection_level:.3g} counts (gaps: {sp.gaps})"
-        if sp.mode == "sparse" else "no gaps"
+        if sp.mode in ("sparse", "zeroed") else "no gaps"
     )  # fmt: skip
     unexplained = (f"unexplained {100 * f.unexplained_fraction:.1f} % of the signal "
                    f"({len(view.unexplained)} largest marked); "
