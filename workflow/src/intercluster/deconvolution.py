@@ -682,12 +682,12 @@ def detected_columns(columns: _Columns, coef, shift, y, model, written, level) -
     An ion form is detected when at some written point its own contribution reaches
     ``DETECTION_OWN_LEVEL`` of the detection level and at least ``DETECTION_OWN_SHARE`` of
     the ions' model there (the baseline not counted: a weak ion on a high background is
-    still the only ion there): the point is one the ion itself put above the level. An ion form whose
-    peaks all stay far below the detection level, or that only shares written points with
-    stronger ions (a dimer's integer peaks under its monomer's), is not in the data: the
-    likelihood of the censored points (:func:`_tobit_pass`) pushes such ions down, but leaves
-    each a little signal, and dozens of them add up under normalisation. They are held at 0
-    (the generalisation of "what no written point shows reads 0", the detection floor).
+    still the only ion there): the point is one the ion itself put above the level. An ion
+    form whose peaks all stay far below the detection level, or that only shares written
+    points with stronger ions (a dimer's integer peaks under its monomer's), is not in the
+    data: the likelihood of the censored points (:func:`_tobit_pass`) pushes such ions down,
+    but leaves each a little signal, and dozens of them add up under normalisation. They
+    are held at 0 (what no written point shows reads 0: the detection floor).
     """
     (starts, ends, seg_ptr, values, deriv), delta = columns.get(shift)
     n_cols = starts.shape[0]
