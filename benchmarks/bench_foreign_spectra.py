@@ -113,7 +113,8 @@ def _write_like(run, spectra, path: Path, centroid: bool) -> None:
                               else "profile spectrum"])  # fmt: skip
         out.software_list([{"id": "bench", "version": "0", "params": ["custom unreleased "
                                                                       "software tool"]}])
-        out.instrument_configuration_list([out.InstrumentConfiguration(id="IC1", component_list=[])])
+        out.instrument_configuration_list(
+            [out.InstrumentConfiguration(id="IC1", component_list=[])])  # fmt: skip
         out.data_processing_list([out.DataProcessing([out.ProcessingMethod(
             order=1, software_reference="bench", params=["Conversion to mzML"])], id="DP")])
         with out.run(id="run"), out.spectrum_list(count=len(spectra)):
@@ -200,14 +201,16 @@ def measure(out: Path, name: str, settings_overrides: dict | None = None) -> dic
     if (out / f"{name}_cid.mzML").exists():
         cid_run = read_spectra(out / f"{name}_cid.mzML", ms_level=2, polarity="negative",
                                mz_required=monomer_mz_span(system))  # fmt: skip
-        cid = deconvolve_cid_run(cid_run, system, r, settings)
+        ms1_reading = qc["centroid_intensity"].iloc[0] if "centroid_intensity" in qc else "-"
+        cid = deconvolve_cid_run(cid_run, system, r, settings,
+                                 ms1_reading if ms1_reading != "-" else None)  # fmt: skip
         errors = []
         for spectrum in truth["cid"]["spectra"]:
             t = spectrum["t_exp_min"]
             row = cid[np.isclose(cid["time_min"], t, atol=0.01)].sort_values("n_first")
             if len(row):
-                errors.append(np.abs(row["fraction"].to_numpy()
-                                     - np.asarray(spectrum["fragment_fraction"])).max())  # fmt: skip
+                true_fraction = np.asarray(spectrum["fragment_fraction"])
+                errors.append(np.abs(row["fraction"].to_numpy() - true_fraction).max())
         cid_error = 100 * float(max(errors)) if errors else float("nan")
     floor = truth["detection_floor_l1"]
     decided = (qc["centroid_intensity"].iloc[0] if "centroid_intensity" in qc else

@@ -34,7 +34,8 @@ so such files must be converted to areas (or written with areas) first.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -47,6 +48,8 @@ from . import _deconv_kernels as kern
 from .deconvolution import PatternBasis, SpectrumFit
 from .isotopes import FWHM_TO_SIGMA
 from .settings import DeconvolutionSettings
+
+log = logging.getLogger(__name__)
 
 TOLERANCE_FWHM = 0.5  # a stick belongs to a predicted peak within half a FWHM of its centroid
 SIGNIFICANT_PROB = 0.05  # of a species' most probable isotope peak: an absent stick is a zero
@@ -159,6 +162,65 @@ def pick_peaks(
     area = _peak_areas(mz, s, apex, centre, resolving_power, window_fwhm)
     keep = area > 0
     return centre[keep], area[keep]
+
+
+def peak_heights(
+    mz: np.ndarray, intensity: np.ndarray, min_rel: float = 0.01
+) -> tuple[np.ndarray, np.ndarray]:
+    """Centroid a profile as vendor peak pickers do: ``(apex_mz, height)`` of every local maximum.
+
+    Every local maximum whose intensity reaches ``min_rel`` of the base peak is a stick (no
+    noise or prominence test: maxima of the noise on a peak's top or in the baseline above
+    the threshold are kept); its m/z and intensity are the vertex of the Gaussian (parabola
+    through the log intensities) at the maximum and its two neighbours: the peak's
+    **height**, not its area. What :func:`read_centroid_file` and :func:`heights_to_areas` undo.
+    """
+    mz = np.asarray(mz, float)
+    y = np.asarray(intensity, float)
+    if mz.size < 3 or not (y > 0).any():
+        return np.zeros(0), np.zeros(0)
+    apex, _ = find_peaks(y, height=min_rel * float(y.max()))
+    apex = apex[(apex > 0) & (apex < y.size - 1)]
+    a, b, c = (np.log(np.maximum(y[apex + k], 1e-300)) for k in (-1, 0, 1))
+    # log-parabola vertex on the local grid (x in steps); flat or degenerate tops keep the point
+    den = a - 2 * b + c
+    offset = np.where(den < 0, 0.5 * (a - c) / np.where(den < 0, den, -1.0), 0.0)
+    offset = np.clip(offset, -1.0, 1.0)
+    step = np.where(offset >= 0, mz[apex + 1] - mz[apex], mz[apex] - mz[apex - 1])
+    height = np.exp(b - 0.25 * (a - c) * offset)
+    return mz[apex] + offset * step, height
+
+
+# --- stick intensities: heights or areas ------------------------------------------------------
+HEIGHT_MERGE_FWHM = 0.5  # sticks within half a FWHM of a higher one are maxima of its top
+SQRT_2PI = float(np.sqrt(2.0 * np.pi))
+
+
+def heights_to_areas(
+    mz: np.ndarray, height: np.ndarray, resolving_power: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """A peak list of heights as one of areas: ``area = height sigma sqrt(2 pi)``.
+
+    ``sigma = FWHM / 2.3548`` with ``FWHM = m/z / resolving_power`` (a Gaussian's area over
+    its height), so the areas are in the heights' unit times Th. A picker that writes every
+    local maximum leaves several sticks on one noisy peak top: each stick within
+    ``HEIGHT_MERGE_FWHM`` FWHM of a higher one is dropped first (their heights are the same
+    peak's, and summing them would count it several times).
+    """
+    mz = np.asarray(mz, float)
+    height = np.asarray(height, float)
+    if mz.size == 0:
+        return mz.copy(), height.copy()
+    fwhm = mz / resolving_power
+    kept = np.zeros(mz.size, bool)
+    # highest first: a stick survives unless a kept (higher) stick is within half a FWHM
+    for i in np.argsort(-height, kind="stable"):
+        lo = np.searchsorted(mz, mz[i] - HEIGHT_MERGE_FWHM * fwhm[i])
+        hi = np.searchsorted(mz, mz[i] + HEIGHT_MERGE_FWHM * fwhm[i], side="right")
+        if not kept[lo:hi].any():
+            kept[i] = True
+    sigma = fwhm[kept] * FWHM_TO_SIGMA
+    return mz[kept], height[kept] * sigma * SQRT_2PI
 
 
 # --- stick fit -------------------------------------------------------------------------------
@@ -432,6 +494,139 @@ def fit_stick_spectra(
         fits.append(fit)
         shift = fit.shift_ppm
     return fits
+
+
+# --- height or area: the reading of a file --------------------------------------------------
+@dataclass(frozen=True)
+class StickReading:
+    """What a centroid file's stick intensities are, how that was decided, and the evidence.
+
+    ``intensity``: ``"area"`` (ion counts, fitted as they are) or ``"height"`` (converted by
+    :func:`heights_to_areas` at ``resolving_power``). ``decided_by``: ``"config"`` or
+    ``"auto"``. The evidence of :func:`read_centroid_file` under each reading, ``(area,
+    height)``, NaN where not computed: ``balance_spread``, the relative sd over the file's
+    spectra of the first metal's share of the metal atoms the cluster ions carry (constant
+    in a closed reaction), and ``residual_norm``, the median relative residual of the stick
+    fit.
+    """
+
+    intensity: str
+    decided_by: str
+    resolving_power: float
+    balance_spread: tuple[float, float] = (float("nan"), float("nan"))
+    residual_norm: tuple[float, float] = (float("nan"), float("nan"))
+
+    def areas(self, mz: np.ndarray, intensity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One peak list as areas (unchanged when the sticks are areas)."""
+        if self.intensity == "height":
+            return heights_to_areas(mz, intensity, self.resolving_power)
+        return np.asarray(mz, float), np.asarray(intensity, float)
+
+    @property
+    def evidence(self) -> float:
+        """ln(area/height) of the balance spread plus that of the residual: > 0 says height."""
+        logs = [np.log(a / h) for a, h in (self.balance_spread, self.residual_norm)
+                if np.isfinite(a) and np.isfinite(h) and a > 0 and h > 0]  # fmt: skip
+        return float(np.sum(logs)) if logs else float("nan")
+
+
+def metal_balance_spread(coef: np.ndarray, labels: pd.DataFrame) -> float:
+    """Relative sd over spectra of the first metal's share of the cluster ions' metal atoms.
+
+    ``coef``: fitted ion counts (rows spectra, columns the basis). The metal exchange moves
+    atoms between ions but keeps their total: in ion counts (areas), the first metal's share
+    of the metal atoms is the same in every spectrum, while a reading that weights ions by
+    1 / FWHM (heights taken for areas, or areas for heights) tilts it as the composition
+    moves across the m/z range. A family's metal atoms per ion are its largest ``n_first``
+    (families span their whole composition range); ions of another role (fragments made in
+    the source) are left out.
+    """
+    family = "family" if "family" in labels else "kind"
+    cluster = (labels["role"] == "cluster").to_numpy() if "role" in labels else True
+    first = labels["n_first"].to_numpy(float)
+    atoms = labels.groupby(family)["n_first"].transform("max").to_numpy(float)
+    c = np.asarray(coef, float) * cluster
+    total = (c * atoms).sum(axis=1)
+    seen = total > 0
+    if seen.sum() < 3:
+        return float("nan")
+    share = (c * first).sum(axis=1)[seen] / total[seen]
+    return float(np.std(share) / np.mean(share)) if np.mean(share) > 0 else float("nan")
+
+
+def read_centroid_file(
+    mz_list: list[np.ndarray],
+    intensity_list: list[np.ndarray],
+    basis: PatternBasis,
+    resolving_power: float,
+    centroid_intensity: str,
+    max_shift_ppm: float | None = None,
+) -> tuple[StickReading, list[SpectrumFit]]:
+    """Fit every peak list of a file, its sticks read as areas, heights, or as the data say.
+
+    ``centroid_intensity`` ``"area"``/``"height"``: that reading. ``"auto"``: the file is
+    fitted under both and the reading kept whose :attr:`StickReading.evidence` wins, i.e. the
+    one under which (1) the first metal's share of the metal atoms stays the same from
+    spectrum to spectrum (:func:`metal_balance_spread`: heights differ from areas by the
+    factor FWHM ~ m/z / R, smooth across the file, which no species' own fit can see but the
+    atom balance between Ag-rich ions at low m/z and Au-rich ions at high m/z does, as soon
+    as the composition changes over the file) and (2) the isotope patterns fit better (the
+    several sticks a local-maximum picker leaves on one noisy peak top inflate a window read
+    as areas). Ties (no evidence either way) keep ``area``.
+    """
+    readings = ("area", "height") if centroid_intensity == "auto" else (centroid_intensity,)
+    decided_by = "auto" if centroid_intensity == "auto" else "config"
+    fitted = {}
+    for intensity in readings:
+        reading = StickReading(intensity, decided_by, float(resolving_power))
+        sticks = [reading.areas(mz, y) for mz, y in zip(mz_list, intensity_list, strict=True)]
+        fitted[intensity] = fit_stick_spectra([m for m, _ in sticks], [a for _, a in sticks],
+                                              basis, resolving_power, max_shift_ppm)  # fmt: skip
+    if centroid_intensity != "auto":
+        reading = StickReading(centroid_intensity, decided_by, float(resolving_power))
+        return reading, fitted[centroid_intensity]
+    spread = tuple(metal_balance_spread(np.array([f.coef for f in fitted[k]]), basis.labels)
+                   for k in readings)  # fmt: skip
+    residual = tuple(float(np.nanmedian([f.residual_norm for f in fitted[k]]))
+                     if fitted[k] else float("nan") for k in readings)  # fmt: skip
+    reading = StickReading("area", decided_by, float(resolving_power), spread, residual)
+    if reading.evidence > 0:
+        reading = replace(reading, intensity="height")
+    log.info("centroid sticks read as %s (balance spread area %.3g / height %.3g, residual "
+             "area %.3g / height %.3g)", reading.intensity, *spread, *residual)  # fmt: skip
+    return reading, fitted[reading.intensity]
+
+
+def cid_stick_reading(
+    run, system, resolving_power: float, settings: DeconvolutionSettings,
+    centroid_intensity: str | None = None,
+) -> StickReading:
+    """How a centroided CID file's sticks are read (:func:`deconvolve_cid_run`).
+
+    ``centroid_intensity`` (the MS1 file's reading, same instrument and exporter) if given,
+    else ``settings.centroid_intensity``; ``"auto"`` without the MS1 file's reading decides
+    from the CID file alone, by the median residual of its spectra under each reading (a
+    fragment spectrum holds no atom balance across time: each has its own precursor), with
+    ``area`` on a tie.
+    """
+    r = float(resolving_power)
+    if centroid_intensity in ("area", "height"):
+        return StickReading(centroid_intensity, "ms1", r)
+    if settings.centroid_intensity != "auto":
+        return StickReading(settings.centroid_intensity, "config", r)
+    from .deconvolution import cid_basis
+
+    residual = []
+    for intensity in ("area", "height"):
+        reading = StickReading(intensity, "auto", r)
+        norms = []
+        for k in range(len(run)):
+            basis, _ = cid_basis(system, run.precursor_mz[k])
+            mz, area = reading.areas(run.mz[k], run.intensity[k])
+            norms.append(fit_sticks(mz, area, basis, r, 0.0, settings.max_shift_ppm).residual_norm)
+        residual.append(float(np.nanmedian(norms)) if norms else float("nan"))
+    reading = StickReading("area", "auto", r, residual_norm=(residual[0], residual[1]))
+    return replace(reading, intensity="height") if reading.evidence > 0 else reading
 
 
 def fitted_sticks(

@@ -100,6 +100,7 @@ QC_COLUMNS = [
     "resolving_power_mz_ref",
     "unexplained_fraction",
     "unexplained_mz",
+    "centroid_intensity",
 ]
 CID_COLUMNS = ["time_min", "n_first", "fraction"]
 
@@ -191,6 +192,9 @@ class SpectrumFit:
     #: baseline, and the largest such features (m/z, counts), largest first
     unexplained_fraction: float = 0.0
     unexplained_features: tuple = ()
+    #: a centroid file's sticks read as "area" or "height" (centroid.read_centroid_file);
+    #: "-" for profiles
+    centroid_intensity: str = "-"
 
 
 @dataclass(frozen=True)
@@ -810,8 +814,10 @@ def deconvolve_spectra(
     :func:`fit_spectrum` (peaks no column explains get weight 0; ``unexplained_fraction``).
 
     ``centroided``: the spectra are peak lists, fitted as sticks
-    (:func:`intercluster.centroid.fit_stick_spectra`) at the given or guessed resolving
-    power, which sets the matching tolerance (a peak list keeps no shape to fit it from).
+    (:func:`intercluster.centroid.read_centroid_file`) at the given or guessed resolving
+    power, which sets the matching tolerance and converts peak heights to areas (a peak list
+    keeps no shape to fit it from); ``centroid_intensity`` says whether the sticks are areas,
+    heights or to be decided from the data (each fit's ``centroid_intensity`` says which).
     """
     resolving_power_guess = settings.resolving_power_guess
     fit_resolution = settings.fit_resolving_power
@@ -823,10 +829,14 @@ def deconvolve_spectra(
     if n == 0:
         return []
     if centroided:
-        from .centroid import fit_stick_spectra
+        from .centroid import read_centroid_file
 
         r = resolving_power or resolving_power_guess
-        return fit_stick_spectra(mz_list, intensity_list, basis, r, max_shift_ppm)
+        reading, fits = read_centroid_file(mz_list, intensity_list, basis, r,
+                                           settings.centroid_intensity, max_shift_ppm)  # fmt: skip
+        for fit in fits:
+            fit.centroid_intensity = reading.intensity
+        return fits
     windows = [None] * n if windows is None else windows
     spectra = [prepare_spectrum(mz, y, w, gaps)
                for mz, y, w in zip(mz_list, intensity_list, windows, strict=True)]  # fmt: skip
@@ -918,6 +928,7 @@ def qc_table(times_min, native_ids, fits: list[SpectrumFit]) -> pd.DataFrame:
             "unexplained_mz": [
                 ";".join(f"{mz:.2f}" for mz, _ in f.unexplained_features) for f in fits
             ],
+            "centroid_intensity": [f.centroid_intensity for f in fits],
         }
     )[QC_COLUMNS]
 
@@ -983,19 +994,32 @@ def deconvolve_run(run, system: ClusterSystem, settings: DeconvolutionSettings):
 
 
 def deconvolve_cid_run(
-    run, system: ClusterSystem, resolving_power: float, settings: DeconvolutionSettings
+    run,
+    system: ClusterSystem,
+    resolving_power: float,
+    settings: DeconvolutionSettings,
+    centroid_intensity: str | None = None,
 ) -> pd.DataFrame:
     """Monomer fragment distributions of the MS2 spectra of a CID file.
 
     Each spectrum is fitted on the N+1 monomer patterns plus its precursor's pattern (the
     dimer ion nearest the spectrum's selected-ion m/z), with its own calibration shift, at
     the MS1 file's ``resolving_power``; ``settings``: the shift range and the gap treatment.
+    A centroided CID file's sticks are read as ``centroid_intensity`` (``"area"`` or
+    ``"height"``: what the MS1 file of the same instrument was read as, qc.tsv) if given,
+    else as ``settings.centroid_intensity`` says (``"auto"``:
+    :func:`intercluster.centroid.cid_stick_reading`).
     """
     max_shift_ppm, gaps = settings.max_shift_ppm, settings.gaps
     from .validation import InputError
 
     fits, times, n_fragments, basis = [], [], 0, None
     windows = _scan_windows(run)
+    reading = None
+    if run.mode == "centroid":
+        from .centroid import cid_stick_reading
+
+        reading = cid_stick_reading(run, system, resolving_power, settings, centroid_intensity)
     for k in range(len(run)):
         precursor = run.precursor_mz[k] if run.precursor_mz else None
         if precursor is None:
@@ -1004,12 +1028,11 @@ def deconvolve_cid_run(
                 "selected ion m/z (MS:1000744); expected the CID precursor (a dimer ion's m/z)"
             )
         basis, n_fragments = cid_basis(system, precursor)
-        if run.mode == "centroid":
+        if reading is not None:
             from .centroid import fit_sticks
 
-            fits.append(
-                fit_sticks(run.mz[k], run.intensity[k], basis, resolving_power, 0.0, max_shift_ppm)
-            )
+            mz, area = reading.areas(run.mz[k], run.intensity[k])
+            fits.append(fit_sticks(mz, area, basis, resolving_power, 0.0, max_shift_ppm))
             times.append(run.times_min[k])
             continue
         spectrum = prepare_spectrum(run.mz[k], run.intensity[k], windows[k], gaps)
