@@ -194,6 +194,7 @@ def peak_heights(
 # --- stick intensities: heights or areas ------------------------------------------------------
 HEIGHT_MERGE_FWHM = 0.5  # sticks within half a FWHM of a higher one are maxima of its top
 SQRT_2PI = float(np.sqrt(2.0 * np.pi))
+PEDESTAL_ROUNDS = 5  # alternations of the species' NNLS and the pedestal's least squares
 
 
 def heights_to_areas(
@@ -387,6 +388,17 @@ def stick_weights(observed: np.ndarray, model: np.ndarray) -> np.ndarray:
     return w / w.mean()
 
 
+def _pedestal_unit(design: StickDesign, rows: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """The pedestal's column: the area a unit height has at each fitted window with a stick.
+
+    A height picker reads the profile's baseline into every height; converted, that is a
+    height x FWHM x 1.064 at each window. The measured zeros (no stick) were below the
+    picker's threshold, pedestal or not, and get none.
+    """
+    centre = 0.5 * (design.lo[rows] + design.hi[rows])
+    return np.where(observed > 0, centre / design.resolving_power * FWHM_TO_SIGMA * SQRT_2PI, 0.0)
+
+
 def _rows(design: StickDesign, observed: np.ndarray, zero_unsupported: bool) -> np.ndarray:
     """Indices of the windows fitted: those with a stick, and the measured zeros."""
     keep = observed > 0
@@ -407,6 +419,7 @@ def fit_sticks(
     weighted: bool = True,
     max_iter: int = 8,
     tol_ppm: float = 0.01,
+    pedestal: bool = False,
 ) -> SpectrumFit:
     """Fit one peak list (stick m/z, stick area in counts) on the basis's isotope patterns.
 
@@ -416,10 +429,14 @@ def fit_sticks(
     stick/peak correlation, then alternating NNLS and the least-squares shift of the
     matched window centroids (area-weighted) until the shift moves less than ``tol_ppm``.
     With ``weighted`` a last NNLS weights every row by 1 / its noise variance, fitted to
-    the unweighted fit's residuals (:func:`stick_weights`).
+    the unweighted fit's residuals (:func:`stick_weights`). ``pedestal`` (converted heights,
+    :class:`StickReading`): every window with a stick also holds a common height (the
+    profile's baseline under each apex, :func:`_pedestal_unit`), fitted by least squares
+    (>= 0) alternating with the species' NNLS; unconstrained, it would be read as signal,
+    most of all by the weak ions.
 
     ``residual_norm`` is ``||y - fit|| / ||y||`` over the rows and the unmatched sticks;
-    ``baseline`` is 0 (a peak list has none).
+    ``baseline`` is the pedestal's height (0 for areas: a peak list of areas has none).
     """
     mz = np.asarray(mz, float)
     area = np.asarray(intensity, float)
@@ -457,16 +474,27 @@ def fit_sticks(
     observed, _, inside = _match(design, mz, area, shift)
     rows = _rows(design, observed, zero_unsupported)
     y = observed[rows]
-    coef, passive = _nnls(design, rows, y, np.ones(y.size), passive)
-    if weighted and y.size > 2:
-        w = stick_weights(y, _model(design, rows, coef))
-        coef, passive = _nnls(design, rows, y, w, passive)
+    unit = _pedestal_unit(design, rows, y) if pedestal else np.zeros(y.size)
+    level = 0.0
+    for _ in range(PEDESTAL_ROUNDS if pedestal else 1):
+        coef, passive = _nnls(design, rows, y - level * unit, np.ones(y.size), passive)
+        w = np.ones(y.size)
+        if weighted and y.size > 2:
+            w = stick_weights(y - level * unit, _model(design, rows, coef))
+            coef, passive = _nnls(design, rows, y - level * unit, w, passive)
+        if pedestal:
+            # weighted least squares of the pedestal on what the species leave, at least 0
+            left = y - _model(design, rows, coef)
+            level = max(float(np.dot(w * unit, left) / max(np.dot(w * unit, unit), 1e-300)), 0.0)
+    if pedestal:  # the species at the final pedestal
+        coef, passive = _nnls(design, rows, y - level * unit, w, passive)
     unmatched = area[~inside]
-    rss = float(np.square(y - _model(design, rows, coef)).sum() + np.square(unmatched).sum())
+    rss = float(np.square(y - level * unit - _model(design, rows, coef)).sum()
+                + np.square(unmatched).sum())  # fmt: skip
     total = float(np.square(y).sum() + np.square(unmatched).sum())
     return SpectrumFit(
         coef=coef,
-        baseline=0.0,
+        baseline=level,
         shift_ppm=shift,
         resolving_power=float(design.resolving_power),
         rss=rss,
@@ -482,15 +510,18 @@ def fit_stick_spectra(
     basis: PatternBasis,
     resolving_power: float,
     max_shift_ppm: float | None = None,
+    reading: StickReading | None = None,
 ) -> list[SpectrumFit]:
     """:func:`fit_sticks` for every peak list of a file, each starting from its predecessor.
 
     The resolving power is not fitted (a peak list keeps no peak shape); it sets the windows.
+    ``reading``: how the sticks are read (:class:`StickReading`; None: as areas).
     """
     design = stick_design(basis, resolving_power)
+    reading = reading or StickReading("area", "config", float(resolving_power))
     fits, shift = [], 0.0
-    for mz, area in zip(mz_list, intensity_list, strict=True):
-        fit = fit_sticks(mz, area, basis, resolving_power, shift, max_shift_ppm, design)
+    for mz, y in zip(mz_list, intensity_list, strict=True):
+        fit = reading.fit(mz, y, basis, shift, max_shift_ppm, design)
         fits.append(fit)
         shift = fit.shift_ppm
     return fits
@@ -521,6 +552,18 @@ class StickReading:
         if self.intensity == "height":
             return heights_to_areas(mz, intensity, self.resolving_power)
         return np.asarray(mz, float), np.asarray(intensity, float)
+
+    @property
+    def pedestal(self) -> bool:
+        """Heights carry the profile's baseline (an area has it subtracted): fit it."""
+        return self.intensity == "height"
+
+    def fit(self, mz, intensity, basis: PatternBasis, shift0: float = 0.0,
+            max_shift_ppm: float | None = None, design: StickDesign | None = None) -> SpectrumFit:
+        """:func:`fit_sticks` of one peak list read this way (converted, with the pedestal)."""
+        mz, area = self.areas(mz, intensity)
+        return fit_sticks(mz, area, basis, self.resolving_power, shift0, max_shift_ppm, design,
+                          pedestal=self.pedestal)  # fmt: skip
 
     @property
     def evidence(self) -> float:
@@ -579,9 +622,8 @@ def read_centroid_file(
     fitted = {}
     for intensity in readings:
         reading = StickReading(intensity, decided_by, float(resolving_power))
-        sticks = [reading.areas(mz, y) for mz, y in zip(mz_list, intensity_list, strict=True)]
-        fitted[intensity] = fit_stick_spectra([m for m, _ in sticks], [a for _, a in sticks],
-                                              basis, resolving_power, max_shift_ppm)  # fmt: skip
+        fitted[intensity] = fit_stick_spectra(mz_list, intensity_list, basis, resolving_power,
+                                              max_shift_ppm, reading)  # fmt: skip
     if centroid_intensity != "auto":
         reading = StickReading(centroid_intensity, decided_by, float(resolving_power))
         return reading, fitted[centroid_intensity]
@@ -604,10 +646,12 @@ def cid_stick_reading(
     """How a centroided CID file's sticks are read (:func:`deconvolve_cid_run`).
 
     ``centroid_intensity`` (the MS1 file's reading, same instrument and exporter) if given,
-    else ``settings.centroid_intensity``; ``"auto"`` without the MS1 file's reading decides
-    from the CID file alone, by the median residual of its spectra under each reading (a
-    fragment spectrum holds no atom balance across time: each has its own precursor), with
-    ``area`` on a tie.
+    else ``settings.centroid_intensity``. ``"auto"`` without the MS1 file's reading decides
+    from the CID file alone, by the same two pieces of evidence as
+    :func:`read_centroid_file`, the balance being that of each spectrum's fragments: a
+    dimer ion with ``s`` atoms of the first metal falls apart into two monomers whose first-
+    metal atoms add up to ``s``, so the fragments' mean first-metal count is ``s / 2``
+    (``balance_spread``: the rms of the fragments' mean over ``s / 2`` - 1).
     """
     r = float(resolving_power)
     if centroid_intensity in ("area", "height"):
@@ -616,16 +660,24 @@ def cid_stick_reading(
         return StickReading(settings.centroid_intensity, "config", r)
     from .deconvolution import cid_basis
 
-    residual = []
+    spread, residual = [], []
     for intensity in ("area", "height"):
         reading = StickReading(intensity, "auto", r)
-        norms = []
+        norms, offsets = [], []
         for k in range(len(run)):
-            basis, _ = cid_basis(system, run.precursor_mz[k])
-            mz, area = reading.areas(run.mz[k], run.intensity[k])
-            norms.append(fit_sticks(mz, area, basis, r, 0.0, settings.max_shift_ppm).residual_norm)
+            basis, n_fragments = cid_basis(system, run.precursor_mz[k])
+            fit = reading.fit(run.mz[k], run.intensity[k], basis, 0.0, settings.max_shift_ppm)
+            norms.append(fit.residual_norm)
+            first = basis.labels["n_first"].to_numpy(float)
+            fragments = fit.coef[:n_fragments]
+            if fragments.sum() > 0:
+                mean = float(np.dot(first[:n_fragments], fragments) / fragments.sum())
+                offsets.append(mean / (0.5 * first[-1]) - 1.0 if first[-1] > 0 else np.nan)
         residual.append(float(np.nanmedian(norms)) if norms else float("nan"))
-    reading = StickReading("area", "auto", r, residual_norm=(residual[0], residual[1]))
+        spread.append(float(np.sqrt(np.nanmean(np.square(offsets)))) if offsets else np.nan)
+    reading = StickReading("area", "auto", r, (spread[0], spread[1]), (residual[0], residual[1]))
+    log.info("CID sticks: balance offset area %.3g / height %.3g, residual area %.3g / height "
+             "%.3g", *spread, *residual)  # fmt: skip
     return replace(reading, intensity="height") if reading.evidence > 0 else reading
 
 
@@ -636,8 +688,9 @@ def fitted_sticks(
 
     One row per window that was fitted (holds a stick or a measured zero): ``mz`` (the
     model's centroid in the window, shifted; the window centre where the model is 0),
-    ``observed`` (summed stick area), ``fitted`` (the model's area). Sticks in no window
-    are not listed (they count in ``fit.residual_norm``).
+    ``observed`` (summed stick area), ``fitted`` (the model's area, plus the pedestal of a
+    height reading, ``fit.baseline``). Sticks in no window are not listed (they count in
+    ``fit.residual_norm``).
     """
     design = stick_design(basis, fit.resolving_power)
     mz = np.asarray(mz, float)
@@ -651,6 +704,6 @@ def fitted_sticks(
         {
             "mz": where * (1.0 + fit.shift_ppm * 1e-6),
             "observed": observed[rows],
-            "fitted": model,
+            "fitted": model + fit.baseline * _pedestal_unit(design, rows, observed[rows]),
         }
     )

@@ -1029,10 +1029,7 @@ def deconvolve_cid_run(
             )
         basis, n_fragments = cid_basis(system, precursor)
         if reading is not None:
-            from .centroid import fit_sticks
-
-            mz, area = reading.areas(run.mz[k], run.intensity[k])
-            fits.append(fit_sticks(mz, area, basis, resolving_power, 0.0, max_shift_ppm))
+            fits.append(reading.fit(run.mz[k], run.intensity[k], basis, 0.0, max_shift_ppm))
             times.append(run.times_min[k])
             continue
         spectrum = prepare_spectrum(run.mz[k], run.intensity[k], windows[k], gaps)
