@@ -76,6 +76,30 @@ def test_maxima_on_one_noisy_top_are_one_peak():
     np.testing.assert_allclose(area, height[[1, 4]] * sigma * np.sqrt(2 * np.pi))
 
 
+def test_noise_maxima_in_a_valley_are_not_peaks():
+    """Two peaks 0.5 Th apart (a dimer's) on a noisy profile: the local maxima of the noise
+    in the valley between them are dropped before the conversion; a weak real peak halfway
+    between two peaks 1 Th apart (a dimer's half-integer peak) is kept."""
+    centre = 6300.0
+    sigma = centre / R * FWHM_TO_SIGMA
+    grid = np.arange(centre - 2.0, centre + 3.0, 0.01)
+    y = render_profile(grid, [_peak([centre, centre + 0.5])], [2e6], R)
+    in_valley = 0
+    for seed in range(8):
+        noisy = y + np.random.default_rng(seed).normal(0.0, 0.01 * y.max(), grid.size)
+        mz, height = peak_heights(grid, noisy, min_rel=0.01)
+        in_valley += int(((mz > centre + sigma) & (mz < centre + 0.5 - sigma)).sum())
+        kept_mz, _ = heights_to_areas(mz, height, R)
+        near = kept_mz[(kept_mz > centre - sigma) & (kept_mz < centre + 0.5 + sigma)]
+        np.testing.assert_allclose(near, [centre, centre + 0.5], atol=0.3 * sigma)
+    assert in_valley >= 3  # the picker did write maxima of the noise in the valley
+    weak = render_profile(grid, [_peak(centre + 0.5)], [1e5], R)
+    y = render_profile(grid, [_peak([centre, centre + 1.0])], [2e6], R)
+    mz, height = peak_heights(grid, y + weak)
+    kept_mz, _ = heights_to_areas(mz, height, R)
+    np.testing.assert_allclose(kept_mz, [centre, centre + 0.5, centre + 1.0], atol=0.1 * sigma)
+
+
 # --- the virtual experiment written three ways --------------------------------------------
 @pytest.fixture(scope="module")
 def system():

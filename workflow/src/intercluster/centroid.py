@@ -181,11 +181,15 @@ def peak_heights(
         return np.zeros(0), np.zeros(0)
     apex, _ = find_peaks(y, height=min_rel * float(y.max()))
     apex = apex[(apex > 0) & (apex < y.size - 1)]
-    a, b, c = (np.log(np.maximum(y[apex + k], 1e-300)) for k in (-1, 0, 1))
-    # log-parabola vertex on the local grid (x in steps); flat or degenerate tops keep the point
+    # a log-parabola needs three positive points (a maximum of the noise near 0 may not have)
+    positive = (y[apex - 1] > 0) & (y[apex] > 0) & (y[apex + 1] > 0)
+    a, b, c = (np.log(np.where(positive, y[apex + k], 1.0)) for k in (-1, 0, 1))
+    b = np.where(positive, b, np.log(np.maximum(y[apex], 1e-300)))
+    # log-parabola vertex on the local grid (x in steps; within half a step of a maximum's
+    # point); flat or degenerate tops keep the point
     den = a - 2 * b + c
-    offset = np.where(den < 0, 0.5 * (a - c) / np.where(den < 0, den, -1.0), 0.0)
-    offset = np.clip(offset, -1.0, 1.0)
+    offset = np.where(positive & (den < 0), 0.5 * (a - c) / np.where(den < 0, den, -1.0), 0.0)
+    offset = np.clip(offset, -0.5, 0.5)
     step = np.where(offset >= 0, mz[apex + 1] - mz[apex], mz[apex] - mz[apex - 1])
     height = np.exp(b - 0.25 * (a - c) * offset)
     return mz[apex] + offset * step, height
@@ -193,6 +197,8 @@ def peak_heights(
 
 # --- stick intensities: heights or areas ------------------------------------------------------
 HEIGHT_MERGE_FWHM = 0.5  # sticks within half a FWHM of a higher one are maxima of its top
+VALLEY_FACTOR = 2.0  # a peak stands at least this many times above its neighbours' tails
+VALLEY_REACH_SD = 3.0  # neighbours' tails counted within this many sds
 SQRT_2PI = float(np.sqrt(2.0 * np.pi))
 PEDESTAL_ROUNDS = 5  # alternations of the species' NNLS and the pedestal's least squares
 
@@ -204,9 +210,13 @@ def heights_to_areas(
 
     ``sigma = FWHM / 2.3548`` with ``FWHM = m/z / resolving_power`` (a Gaussian's area over
     its height), so the areas are in the heights' unit times Th. A picker that writes every
-    local maximum leaves several sticks on one noisy peak top: each stick within
-    ``HEIGHT_MERGE_FWHM`` FWHM of a higher one is dropped first (their heights are the same
-    peak's, and summing them would count it several times).
+    local maximum leaves several sticks on one noisy peak top and in the valleys between
+    peaks; before the conversion, a stick is dropped when it is within ``HEIGHT_MERGE_FWHM``
+    FWHM of a higher one (their heights are the same peak's, and summing them would count it
+    several times), and when it is not ``VALLEY_FACTOR`` times higher than the Gaussian tails
+    of its higher neighbours put there (a maximum of the noise in a valley). The latter also
+    drops a real peak that weak beside a strong one closer than ~2 sd (at low resolving
+    power, a dimer's half-integer peak under 2 x the tails of its integer neighbours).
     """
     mz = np.asarray(mz, float)
     height = np.asarray(height, float)
@@ -220,8 +230,21 @@ def heights_to_areas(
         hi = np.searchsorted(mz, mz[i] + HEIGHT_MERGE_FWHM * fwhm[i], side="right")
         if not kept[lo:hi].any():
             kept[i] = True
+    mz, height = mz[kept], height[kept]
     sigma = fwhm[kept] * FWHM_TO_SIGMA
-    return mz[kept], height[kept] * sigma * SQRT_2PI
+    # A stick that the tails of its higher neighbours explain is a maximum of the noise in a
+    # valley between peaks (of one isotope pattern, or of a monomer's and a dimer's), not a
+    # peak: dropped.
+    lo = np.searchsorted(mz, mz - VALLEY_REACH_SD * sigma)
+    hi = np.searchsorted(mz, mz + VALLEY_REACH_SD * sigma, side="right")
+    peak = np.ones(mz.size, bool)
+    for j in range(mz.size):
+        near = np.arange(lo[j], hi[j])
+        near = near[height[near] > height[j]]
+        if near.size:
+            u = (mz[near] - mz[j]) / sigma[near]
+            peak[j] = height[j] > VALLEY_FACTOR * float(np.dot(height[near], np.exp(-0.5 * u * u)))
+    return mz[peak], height[peak] * sigma[peak] * SQRT_2PI
 
 
 # --- stick fit -------------------------------------------------------------------------------
