@@ -664,12 +664,12 @@ def read_centroid_file(
 
 def cid_stick_reading(
     run, system, resolving_power: float, settings: DeconvolutionSettings,
-    centroid_intensity: str | None = None,
+    ms1_reading: str | None = None,
 ) -> StickReading:
     """How a centroided CID file's sticks are read (:func:`deconvolve_cid_run`).
 
-    ``centroid_intensity`` (the MS1 file's reading, same instrument and exporter) if given,
-    else ``settings.centroid_intensity``. ``"auto"`` without the MS1 file's reading decides
+    ``ms1_reading`` (the MS1 file's reading, same instrument and exporter) if given, else
+    ``settings.centroid_intensity``. ``"auto"`` without the MS1 file's reading decides
     from the CID file alone, by the same two pieces of evidence as
     :func:`read_centroid_file`, the balance being that of each spectrum's fragments: a
     dimer ion with ``s`` atoms of the first metal falls apart into two monomers whose first-
@@ -677,8 +677,8 @@ def cid_stick_reading(
     (``balance_spread``: the rms of the fragments' mean over ``s / 2`` - 1).
     """
     r = float(resolving_power)
-    if centroid_intensity in ("area", "height"):
-        return StickReading(centroid_intensity, "ms1", r)
+    if ms1_reading in ("area", "height"):
+        return StickReading(ms1_reading, "ms1", r)
     if settings.centroid_intensity != "auto":
         return StickReading(settings.centroid_intensity, "config", r)
     from .deconvolution import cid_basis

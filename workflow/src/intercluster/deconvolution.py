@@ -816,8 +816,9 @@ def deconvolve_spectra(
     ``centroided``: the spectra are peak lists, fitted as sticks
     (:func:`intercluster.centroid.read_centroid_file`) at the given or guessed resolving
     power, which sets the matching tolerance and converts peak heights to areas (a peak list
-    keeps no shape to fit it from); ``centroid_intensity`` says whether the sticks are areas,
-    heights or to be decided from the data (each fit's ``centroid_intensity`` says which).
+    keeps no shape to fit it from); ``settings.centroid_intensity`` says whether the sticks
+    are areas, heights or to be decided from the data (each fit's ``centroid_intensity``
+    says which).
     """
     resolving_power_guess = settings.resolving_power_guess
     fit_resolution = settings.fit_resolving_power
@@ -998,16 +999,16 @@ def deconvolve_cid_run(
     system: ClusterSystem,
     resolving_power: float,
     settings: DeconvolutionSettings,
-    centroid_intensity: str | None = None,
+    ms1_reading: str | None = None,
 ) -> pd.DataFrame:
     """Monomer fragment distributions of the MS2 spectra of a CID file.
 
     Each spectrum is fitted on the N+1 monomer patterns plus its precursor's pattern (the
     dimer ion nearest the spectrum's selected-ion m/z), with its own calibration shift, at
     the MS1 file's ``resolving_power``; ``settings``: the shift range and the gap treatment.
-    A centroided CID file's sticks are read as ``centroid_intensity`` (``"area"`` or
-    ``"height"``: what the MS1 file of the same instrument was read as, qc.tsv) if given,
-    else as ``settings.centroid_intensity`` says (``"auto"``:
+    A centroided CID file's sticks are read as ``ms1_reading`` (``"area"`` or ``"height"``:
+    what the MS1 file of the same instrument was read as, qc.tsv) if given, else as
+    ``settings.centroid_intensity`` says (``"auto"``:
     :func:`intercluster.centroid.cid_stick_reading`).
     """
     max_shift_ppm, gaps = settings.max_shift_ppm, settings.gaps
@@ -1019,7 +1020,7 @@ def deconvolve_cid_run(
     if run.mode == "centroid":
         from .centroid import cid_stick_reading
 
-        reading = cid_stick_reading(run, system, resolving_power, settings, centroid_intensity)
+        reading = cid_stick_reading(run, system, resolving_power, settings, ms1_reading)
     for k in range(len(run)):
         precursor = run.precursor_mz[k] if run.precursor_mz else None
         if precursor is None:
