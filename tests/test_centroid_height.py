@@ -19,7 +19,7 @@ import pytest
 import yaml
 from workflow_helpers import cluster_of
 
-from intercluster.centroid import StickReading, heights_to_areas, peak_heights
+from intercluster.centroid import heights_to_areas, peak_heights
 from intercluster.deconvolution import (
     deconvolve_cid_run,
     deconvolve_run,
@@ -131,10 +131,15 @@ def files(tmp_path_factory, system, basis):
 
 
 @pytest.fixture(scope="module")
-def dense_l1(files, system, basis):
+def dense_fit(files, system, basis):
+    """The dense profile's mean L1 against the truth, and its qc table."""
     intensities, qc, _ = deconvolve_run(files["dense"], system, DEC)
-    assert (qc["centroid_intensity"] == "-").all()  # a profile has no stick reading
-    return float(_l1(_wide(intensities, basis), files["truth"]).mean())
+    return float(_l1(_wide(intensities, basis), files["truth"]).mean()), qc
+
+
+@pytest.fixture(scope="module")
+def dense_l1(dense_fit):
+    return dense_fit[0]
 
 
 def _wide(intensities, basis):
@@ -210,8 +215,9 @@ def test_auto_keeps_areas_as_areas(files, system, basis):
     ).mean() + L1_TOLERANCE
 
 
-def test_reading_is_in_run_json_and_the_qc_figure(files, tmp_path):
-    """run.json and the stick QC figure's title say how the sticks were read."""
+def test_reading_is_in_run_json_and_the_qc_figure(files, dense_fit, tmp_path):
+    """qc.tsv, run.json and the stick QC figure's title say how the sticks were read; a
+    profile says ``-``."""
     from intercluster import figures
     from intercluster.frameworks import (
         deconvolve_run_ion_forms,
@@ -233,5 +239,8 @@ def test_reading_is_in_run_json_and_the_qc_figure(files, tmp_path):
     assert view.centroid_intensity == "height" and view.record()["centroid_intensity"] == "height"
     assert view.fit.residual_norm == pytest.approx(float(qc["residual_norm"].iloc[k]), rel=1e-6)
     assert "HEIGHTS" in figures.stick_qc_title("QC", view)
-    # a profile file's run.json says "-"
-    assert StickReading("area", "config", R).areas(run.mz[0], run.intensity[0])[1] is not None
+    # a profile has no stick reading: "-" in qc.tsv and run.json
+    dense_qc = dense_fit[1]
+    assert (dense_qc["centroid_intensity"] == "-").all()
+    write_run_outputs(SAMPLE, files["dense"], system_file, ion_forms, dense_qc, *paths)
+    assert json.loads(paths[2].read_text())["centroid_intensity"] == "-"
