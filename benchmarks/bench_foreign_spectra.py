@@ -75,6 +75,9 @@ CASES = {
 DERIVED = {
     "f1_paper-centroid-height": ("f1_paper", "centroid_height"),
     "f4_interf-centroid-height": ("f4_interf", "centroid_height"),
+    "f2_model2-centroid-height": ("f2_model2", "centroid_height"),
+    "f3_thr3_noisy-centroid-height": ("f3_thr3_noisy", "centroid_height"),
+    "f5_thr05-centroid-height": ("f5_thr05", "centroid_height"),
     "f6_lowR-zeroed": ("f6_lowR", "zero_fill"),
 }
 CENTROID_MIN_REL = 0.01

@@ -42,7 +42,7 @@ import pandas as pd
 from numba import njit
 from scipy.signal import find_peaks
 from scipy.sparse import csr_matrix
-from scipy.stats import sigmaclip
+from scipy.stats import norm, sigmaclip
 
 from . import _deconv_kernels as kern
 from .deconvolution import PatternBasis, SpectrumFit
@@ -200,7 +200,8 @@ HEIGHT_MERGE_FWHM = 0.5  # sticks within half a FWHM of a higher one are maxima 
 VALLEY_FACTOR = 2.0  # a peak stands at least this many times above its neighbours' tails
 VALLEY_REACH_SD = 3.0  # neighbours' tails counted within this many sds
 SQRT_2PI = float(np.sqrt(2.0 * np.pi))
-PEDESTAL_ROUNDS = 5  # alternations of the species' NNLS and the pedestal's least squares
+AUTO_EVIDENCE = 2.0  # auto: heights when the evidence favours them by this factor (choice)
+HEIGHT_ROUNDS = 5  # alternations of the species' NNLS, the pedestal and the censored values
 
 
 def heights_to_areas(
@@ -419,7 +420,12 @@ def _pedestal_unit(design: StickDesign, rows: np.ndarray, observed: np.ndarray) 
     picker's threshold, pedestal or not, and get none.
     """
     centre = 0.5 * (design.lo[rows] + design.hi[rows])
-    return np.where(observed > 0, centre / design.resolving_power * FWHM_TO_SIGMA * SQRT_2PI, 0.0)
+    return np.where(observed > 0, _unit_area(centre, design.resolving_power), 0.0)
+
+
+def _unit_area(mz, resolving_power: float):
+    """The area of a Gaussian peak of height 1 at ``mz``: FWHM / 2.3548 x sqrt(2 pi)."""
+    return np.asarray(mz, float) / resolving_power * FWHM_TO_SIGMA * SQRT_2PI
 
 
 def _rows(design: StickDesign, observed: np.ndarray, zero_unsupported: bool) -> np.ndarray:
@@ -442,7 +448,7 @@ def fit_sticks(
     weighted: bool = True,
     max_iter: int = 8,
     tol_ppm: float = 0.01,
-    pedestal: bool = False,
+    heights: bool = False,
 ) -> SpectrumFit:
     """Fit one peak list (stick m/z, stick area in counts) on the basis's isotope patterns.
 
@@ -452,11 +458,16 @@ def fit_sticks(
     stick/peak correlation, then alternating NNLS and the least-squares shift of the
     matched window centroids (area-weighted) until the shift moves less than ``tol_ppm``.
     With ``weighted`` a last NNLS weights every row by 1 / its noise variance, fitted to
-    the unweighted fit's residuals (:func:`stick_weights`). ``pedestal`` (converted heights,
-    :class:`StickReading`): every window with a stick also holds a common height (the
-    profile's baseline under each apex, :func:`_pedestal_unit`), fitted by least squares
-    (>= 0) alternating with the species' NNLS; unconstrained, it would be read as signal,
-    most of all by the weak ions.
+    the unweighted fit's residuals (:func:`stick_weights`). ``heights`` (the sticks are
+    converted heights, :class:`StickReading`): every window with a stick also holds a
+    common height (the profile's baseline under each apex, :func:`_pedestal_unit`), fitted
+    by least squares (>= 0) alternating with the species' NNLS (unconstrained, the weak
+    ions would take it); and a window without a stick is censored at the picker's threshold
+    (the lowest height written), not a zero: an EM of a censored (Tobit) regression puts in
+    its expected height below the threshold under the current fit (a weak ion whose
+    smaller isotope peaks stay under the threshold is otherwise pulled down by their
+    zeros). Its rows are the same (an ion whose significant peaks have no stick still
+    meets values under the threshold).
 
     ``residual_norm`` is ``||y - fit|| / ||y||`` over the rows and the unmatched sticks;
     ``baseline`` is the pedestal's height (0 for areas: a peak list of areas has none).
@@ -497,20 +508,38 @@ def fit_sticks(
     observed, _, inside = _match(design, mz, area, shift)
     rows = _rows(design, observed, zero_unsupported)
     y = observed[rows]
-    unit = _pedestal_unit(design, rows, y) if pedestal else np.zeros(y.size)
-    level = 0.0
-    for _ in range(PEDESTAL_ROUNDS if pedestal else 1):
-        coef, passive = _nnls(design, rows, y - level * unit, np.ones(y.size), passive)
+    unit = _pedestal_unit(design, rows, y) if heights else np.zeros(y.size)
+    every = _pedestal_unit(design, rows, np.ones(y.size))  # a unit height's area per window
+    # heights: a window without a stick holds a height below the picker's threshold, the
+    # lowest height written (censored, not zero)
+    censored = (y <= 0) & heights
+    written = area > 0
+    threshold = float(np.min(area[written] / _unit_area(mz[written], design.resolving_power))
+                      if written.any() else 0.0)  # fmt: skip
+    target, level = y.copy(), 0.0
+    for _ in range(HEIGHT_ROUNDS if heights else 1):
+        coef, passive = _nnls(design, rows, target - level * unit, np.ones(y.size), passive)
         w = np.ones(y.size)
         if weighted and y.size > 2:
-            w = stick_weights(y - level * unit, _model(design, rows, coef))
-            coef, passive = _nnls(design, rows, y - level * unit, w, passive)
-        if pedestal:
-            # weighted least squares of the pedestal on what the species leave, at least 0
-            left = y - _model(design, rows, coef)
-            level = max(float(np.dot(w * unit, left) / max(np.dot(w * unit, unit), 1e-300)), 0.0)
-    if pedestal:  # the species at the final pedestal
-        coef, passive = _nnls(design, rows, y - level * unit, w, passive)
+            w = stick_weights(target - level * unit, _model(design, rows, coef))
+            coef, passive = _nnls(design, rows, target - level * unit, w, passive)
+        if not heights:
+            break
+        # the pedestal: weighted least squares on what the species leave, at least 0
+        left = target - _model(design, rows, coef)
+        level = max(float(np.dot(w * unit, left) / max(np.dot(w * unit, unit), 1e-300)), 0.0)
+        if censored.any() and threshold > 0:
+            # EM of a censored (Tobit) regression: each censored window enters as the
+            # expected height below the threshold under the model, with the height noise
+            # (robust sd) of the windows that hold a stick
+            mu = _model(design, rows, coef) / every
+            r = (y / every - mu - level)[~censored]
+            sd = max(1.4826 * float(np.median(np.abs(r - np.median(r)))), 1e-6 * threshold)
+            alpha = (threshold - mu[censored]) / sd
+            below = norm.pdf(alpha) / np.maximum(norm.cdf(alpha), 1e-300)
+            target[censored] = (mu[censored] - sd * below) * every[censored]
+    if heights:  # the species at the final pedestal and censored values
+        coef, passive = _nnls(design, rows, target - level * unit, w, passive)
     unmatched = area[~inside]
     rss = float(np.square(y - level * unit - _model(design, rows, coef)).sum()
                 + np.square(unmatched).sum())  # fmt: skip
@@ -576,21 +605,19 @@ class StickReading:
             return heights_to_areas(mz, intensity, self.resolving_power)
         return np.asarray(mz, float), np.asarray(intensity, float)
 
-    @property
-    def pedestal(self) -> bool:
-        """Heights carry the profile's baseline (an area has it subtracted): fit it."""
-        return self.intensity == "height"
 
     def fit(self, mz, intensity, basis: PatternBasis, shift0: float = 0.0,
             max_shift_ppm: float | None = None, design: StickDesign | None = None) -> SpectrumFit:
-        """:func:`fit_sticks` of one peak list read this way (converted, with the pedestal)."""
+        """:func:`fit_sticks` of one peak list read this way (heights: converted, and fitted
+        with their pedestal and threshold)."""
         mz, area = self.areas(mz, intensity)
         return fit_sticks(mz, area, basis, self.resolving_power, shift0, max_shift_ppm, design,
-                          pedestal=self.pedestal)  # fmt: skip
+                          heights=self.intensity == "height")  # fmt: skip
 
     @property
     def evidence(self) -> float:
-        """ln(area/height) of the balance spread plus that of the residual: > 0 says height."""
+        """ln(area / height) of the balance spread plus that of the residual: > 0 favours
+        height (``auto`` takes it above ln ``AUTO_EVIDENCE``)."""
         logs = [np.log(a / h) for a, h in (self.balance_spread, self.residual_norm)
                 if np.isfinite(a) and np.isfinite(h) and a > 0 and h > 0]  # fmt: skip
         return float(np.sum(logs)) if logs else float("nan")
@@ -638,7 +665,10 @@ def read_centroid_file(
     atom balance between Ag-rich ions at low m/z and Au-rich ions at high m/z does, as soon
     as the composition changes over the file) and (2) the isotope patterns fit better (the
     several sticks a local-maximum picker leaves on one noisy peak top inflate a window read
-    as areas). Ties (no evidence either way) keep ``area``.
+    as areas). ``height`` needs the evidence to favour it by a factor of ``AUTO_EVIDENCE``
+    (:attr:`StickReading.evidence` > ln 2); otherwise the sticks stay areas (a wrong
+    conversion of areas costs as much as none of heights, and poorly fitted area files show
+    small differences either way).
     """
     readings = ("area", "height") if centroid_intensity == "auto" else (centroid_intensity,)
     decided_by = "auto" if centroid_intensity == "auto" else "config"
@@ -655,7 +685,7 @@ def read_centroid_file(
     residual = tuple(float(np.nanmedian([f.residual_norm for f in fitted[k]]))
                      if fitted[k] else float("nan") for k in readings)  # fmt: skip
     reading = StickReading("area", decided_by, float(resolving_power), spread, residual)
-    if reading.evidence > 0:
+    if reading.evidence > np.log(AUTO_EVIDENCE):
         reading = replace(reading, intensity="height")
     log.info("centroid sticks read as %s (balance spread area %.3g / height %.3g, residual "
              "area %.3g / height %.3g)", reading.intensity, *spread, *residual)  # fmt: skip
@@ -701,7 +731,9 @@ def cid_stick_reading(
     reading = StickReading("area", "auto", r, (spread[0], spread[1]), (residual[0], residual[1]))
     log.info("CID sticks: balance offset area %.3g / height %.3g, residual area %.3g / height "
              "%.3g", *spread, *residual)  # fmt: skip
-    return replace(reading, intensity="height") if reading.evidence > 0 else reading
+    if reading.evidence > np.log(AUTO_EVIDENCE):
+        return replace(reading, intensity="height")
+    return reading
 
 
 def fitted_sticks(
