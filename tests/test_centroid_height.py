@@ -244,3 +244,16 @@ def test_reading_is_in_run_json_and_the_qc_figure(files, dense_fit, tmp_path):
     assert (dense_qc["centroid_intensity"] == "-").all()
     write_run_outputs(SAMPLE, files["dense"], system_file, ion_forms, dense_qc, *paths)
     assert json.loads(paths[2].read_text())["centroid_intensity"] == "-"
+
+
+def test_inspect_says_how_the_sticks_are_read(files, system):
+    """``intercluster inspect`` on the height file: read as heights, decided from the data;
+    on the area file: areas."""
+    from intercluster.inspect import format_inspection, inspect_file
+
+    heights = format_inspection(inspect_file(files["centroid_height"].path, system, DEC))
+    assert "centroid stick intensities: peak heights (decided from the data" in heights
+    areas = format_inspection(inspect_file(files["centroid"].path, system, DEC))
+    assert "centroid stick intensities: peak areas (decided from the data" in areas
+    profile = format_inspection(inspect_file(files["dense"].path, system, DEC))
+    assert "centroid stick intensities" not in profile

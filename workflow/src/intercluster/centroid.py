@@ -27,9 +27,14 @@ zero, are what tell the two apart.
 Intensities are ion counts: a stick's intensity is its peak's area in counts (the sum of
 the peak's baseline-subtracted points, :func:`pick_peaks`), so the fitted abundance of a
 species is its ion count, as in the profile fit. A centroider that writes peak *heights*
-instead gives each ion a weight proportional to 1 / FWHM, i.e. to R / (m/z): across the
-m/z 5200-7400 of the demo's species that biases the normalised intensities by up to 40 %,
-so such files must be converted to areas (or written with areas) first.
+instead (vendor peak pickers: one stick per local maximum, :func:`peak_heights` makes such
+lists) gives each ion a weight proportional to 1 / FWHM, i.e. to R / (m/z): across the
+m/z 5200-7400 of the demo's species that tilts the normalised intensities by up to 40 %.
+:func:`read_centroid_file` reads a file's sticks as areas or heights (config
+``deconvolution.centroid_intensity``; ``auto`` decides from the data, docs/science.md §1):
+heights are thinned to one stick per peak and converted (:func:`heights_to_areas`, at the
+configured resolving power, which a peak list cannot give) and fitted with the baseline
+they carry and the picker's threshold (:func:`fit_sticks` ``heights``).
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -41,6 +42,9 @@ from .isotopes import FWHM_TO_SIGMA
 from .settings import DeconvolutionSettings
 from .system import ClusterSystem, default_system, system_of_config
 from .validation import InputError
+
+if TYPE_CHECKING:
+    from .centroid import StickReading
 
 DEFAULT_CONFIG = "config.yaml"
 REPO_DIR = Path(__file__).resolve().parents[3]  # where resources/systems/ ships
@@ -85,7 +89,7 @@ class Inspection:
     problems: list[str] = field(default_factory=list)
     #: centroid files: the sticks read as "area" or "height" and how that was decided
     #: (:class:`intercluster.centroid.StickReading`); None for profiles
-    stick_reading: object | None = None
+    stick_reading: StickReading | None = None
 
 
 # Where the system comes from when no config.yaml is found.
