@@ -643,7 +643,7 @@ def metal_balance_spread(coef: np.ndarray, labels: pd.DataFrame) -> float:
     cluster = (labels["role"] == "cluster").to_numpy() if "role" in labels else True
     first = labels["n_first"].to_numpy(float)
     atoms = labels.groupby(family)["n_first"].transform("max").to_numpy(float)
-    c = np.asarray(coef, float) * cluster
+    c = np.asarray(coef, float).reshape(-1, len(labels)) * cluster
     total = (c * atoms).sum(axis=1)
     seen = total > 0
     if seen.sum() < 3:
