@@ -257,3 +257,44 @@ def test_inspect_says_how_the_sticks_are_read(files, system):
     assert "centroid stick intensities: peak areas (decided from the data" in areas
     profile = format_inspection(inspect_file(files["dense"].path, system, DEC))
     assert "centroid stick intensities" not in profile
+
+
+@pytest.mark.parametrize("factor", [0.75, 1.3])
+def test_height_reading_with_a_wrong_configured_resolving_power(files, system, basis, dense_l1,
+                                                                factor):
+    """A configured R 25 % low or 30 % high: the R of the height reading (qc.tsv) is one of
+    its scan, and the intensities stay within the tolerance (R sets the conversion's
+    trend, which is the same, and the thinning of the sticks)."""
+    from intercluster.centroid import R_SCAN
+
+    settings = replace(DEC, resolving_power_guess=factor * R)
+    intensities, qc, _ = deconvolve_run(files["centroid_height"], system, settings)
+    assert (qc["centroid_intensity"] == "height").all()
+    r_used = float(qc["resolving_power"].iloc[0])
+    assert np.isclose(r_used / (factor * R), R_SCAN).any(), r_used
+    assert _l1(_wide(intensities, basis), files["truth"]).mean() < dense_l1 + L1_TOLERANCE
+
+
+def test_height_reading_bounds_its_resolving_power_from_above(system, basis):
+    """Profiles sampled finely (0.01 Th) with shot and baseline noise, picked as a vendor
+    picker does (several maxima per noisy top): configured 30 % too high, the scan comes
+    down to within 10 % of the true R; at the configured R the stick fit is much worse
+    (the negative control: the scan has something to find)."""
+    from intercluster.centroid import StickReading, fit_stick_spectra, height_resolving_power
+    from intercluster.isotopes import system_patterns
+
+    rng = np.random.default_rng(2)
+    grid = np.arange(5100.0, 7450.0, 0.01)
+    abundance = np.where(rng.uniform(0, 1, basis.n_cols) < 0.1, 1e7, 0.0)
+    y = render_profile(grid, list(system_patterns(system)), abundance, R)
+    sticks = [peak_heights(grid, rng.poisson(y) + rng.normal(0, 0.005 * y.max(), y.size), 0.02)
+              for _ in range(6)]  # fmt: skip
+    mz, heights = [m for m, _ in sticks], [h for _, h in sticks]
+    chosen = height_resolving_power(mz, heights, basis, 1.3 * R)
+    assert 0.9 * R <= chosen <= 1.1 * R, chosen
+
+    def residual(r):
+        fits = fit_stick_spectra(mz, heights, basis, r, reading=StickReading("height", "", r))
+        return np.median([f.residual_norm for f in fits])
+
+    assert residual(1.3 * R) > 2 * residual(chosen)

@@ -205,6 +205,9 @@ HEIGHT_MERGE_FWHM = 0.5  # sticks within half a FWHM of a higher one are maxima 
 VALLEY_FACTOR = 2.0  # a peak stands at least this many times above its neighbours' tails
 VALLEY_REACH_SD = 3.0  # neighbours' tails counted within this many sds
 SQRT_2PI = float(np.sqrt(2.0 * np.pi))
+R_SCAN = 2.0 ** (np.arange(-4, 4) / 6)  # trial R of the height reading, x the configured R
+R_SCAN_SPECTRA = 6  # spectra (spread over the file) the trials are fitted on
+R_RESIDUAL_SLACK = 1.2  # the largest R whose residual is within 20 % of the best (choice)
 AUTO_EVIDENCE = 2.0  # auto: heights when the evidence favours them by this factor (choice)
 HEIGHT_ROUNDS = 5  # alternations of the species' NNLS, the pedestal and the censored values
 
@@ -652,6 +655,51 @@ def metal_balance_spread(coef: np.ndarray, labels: pd.DataFrame) -> float:
     return float(np.std(share) / np.mean(share)) if np.mean(share) > 0 else float("nan")
 
 
+def height_resolving_power(
+    mz_list: list[np.ndarray],
+    intensity_list: list[np.ndarray],
+    basis: PatternBasis,
+    resolving_power: float,
+    max_shift_ppm: float | None = None,
+) -> float:
+    """The resolving power for reading a file's sticks as heights, from the stick fit itself.
+
+    A peak list keeps no peak shape, but the height reading needs R (the conversion, the
+    thinning of the sticks on one top and in the valleys, the windows), and it shows when R
+    is too high: one peak's sticks stop merging and fall outside the narrowed windows, and
+    the residual jumps (the independent generator's files: 0.02-0.08 at and below the true
+    R, 0.1-0.2 at 1.2 x it), while a lower R only widens the windows. On a few spectra
+    spread over the file, each R of ``R_SCAN`` x ``resolving_power`` is tried and the
+    largest kept whose median residual is within ``R_RESIDUAL_SLACK`` of the best; where
+    even the largest is (no jump: a clean list, one stick per peak), the configured R is
+    kept. The config's ``resolving_power_guess`` is thus a start where the residual bounds
+    R, and the value used where it does not.
+    """
+    n = len(mz_list)
+    if n == 0:
+        return float(resolving_power)
+    pick = np.unique(np.linspace(0, n - 1, min(n, R_SCAN_SPECTRA)).round().astype(int))
+    trials = float(resolving_power) * np.asarray(R_SCAN)
+    residual = []
+    for r in trials:
+        reading = StickReading("height", "scan", float(r))
+        fits = fit_stick_spectra([mz_list[i] for i in pick], [intensity_list[i] for i in pick],
+                                 basis, float(r), max_shift_ppm, reading)  # fmt: skip
+        residual.append(float(np.nanmedian([f.residual_norm for f in fits])))
+    residual = np.asarray(residual)
+    if not np.isfinite(residual).any():
+        return float(resolving_power)
+    near_best = residual <= R_RESIDUAL_SLACK * np.nanmin(residual)
+    if near_best[-1]:
+        # no R of the scan spoils the fit (one stick per peak, precise apexes): the data do
+        # not bound R, and the configured one stays
+        return float(resolving_power)
+    chosen = float(trials[np.flatnonzero(near_best)[-1]])
+    log.info("height reading: R %.0f (residuals %s at R %s)", chosen,
+             np.round(residual, 4).tolist(), np.round(trials).tolist())  # fmt: skip
+    return chosen
+
+
 def read_centroid_file(
     mz_list: list[np.ndarray],
     intensity_list: list[np.ndarray],
@@ -677,21 +725,25 @@ def read_centroid_file(
     """
     readings = ("area", "height") if centroid_intensity == "auto" else (centroid_intensity,)
     decided_by = "auto" if centroid_intensity == "auto" else "config"
+    r_of = {"area": float(resolving_power)}
+    if "height" in readings:
+        r_of["height"] = height_resolving_power(mz_list, intensity_list, basis,
+                                                resolving_power, max_shift_ppm)  # fmt: skip
     fitted = {}
     for intensity in readings:
-        reading = StickReading(intensity, decided_by, float(resolving_power))
-        fitted[intensity] = fit_stick_spectra(mz_list, intensity_list, basis, resolving_power,
+        reading = StickReading(intensity, decided_by, r_of[intensity])
+        fitted[intensity] = fit_stick_spectra(mz_list, intensity_list, basis, r_of[intensity],
                                               max_shift_ppm, reading)  # fmt: skip
     if centroid_intensity != "auto":
-        reading = StickReading(centroid_intensity, decided_by, float(resolving_power))
+        reading = StickReading(centroid_intensity, decided_by, r_of[centroid_intensity])
         return reading, fitted[centroid_intensity]
     spread = tuple(metal_balance_spread(np.array([f.coef for f in fitted[k]]), basis.labels)
                    for k in readings)  # fmt: skip
     residual = tuple(float(np.nanmedian([f.residual_norm for f in fitted[k]]))
                      if fitted[k] else float("nan") for k in readings)  # fmt: skip
-    reading = StickReading("area", decided_by, float(resolving_power), spread, residual)
+    reading = StickReading("area", decided_by, r_of["area"], spread, residual)
     if reading.evidence > np.log(AUTO_EVIDENCE):
-        reading = replace(reading, intensity="height")
+        reading = replace(reading, intensity="height", resolving_power=r_of["height"])
     log.info("centroid sticks read as %s (balance spread area %.3g / height %.3g, residual "
              "area %.3g / height %.3g)", reading.intensity, *spread, *residual)  # fmt: skip
     return reading, fitted[reading.intensity]
