@@ -40,7 +40,10 @@ def main(smk):
         cid_run = read_spectra(
             cid_files[0], ms_level=2, polarity=polarity, mz_required=monomer_mz_span(system)
         )
-        cid = deconvolve_cid_run(cid_run, system, resolving_power, settings)
+        # the MS1 file's reading of its sticks, if centroid (same instrument and exporter)
+        ms1_reading = qc["centroid_intensity"].iloc[0] if len(qc) else "-"
+        cid = deconvolve_cid_run(cid_run, system, resolving_power, settings,
+                                 ms1_reading if ms1_reading != "-" else None)  # fmt: skip
     else:
         log.info("the sample sheet names no CID file: cid.tsv gets the header only")
         cid = empty_cid_table()

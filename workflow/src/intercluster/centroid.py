@@ -27,26 +27,34 @@ zero, are what tell the two apart.
 Intensities are ion counts: a stick's intensity is its peak's area in counts (the sum of
 the peak's baseline-subtracted points, :func:`pick_peaks`), so the fitted abundance of a
 species is its ion count, as in the profile fit. A centroider that writes peak *heights*
-instead gives each ion a weight proportional to 1 / FWHM, i.e. to R / (m/z): across the
-m/z 5200-7400 of the demo's species that biases the normalised intensities by up to 40 %,
-so such files must be converted to areas (or written with areas) first.
+instead (vendor peak pickers: one stick per local maximum, :func:`peak_heights` makes such
+lists) gives each ion a weight proportional to 1 / FWHM, i.e. to R / (m/z): across the
+m/z 5200-7400 of the demo's species that tilts the normalised intensities by up to 40 %.
+:func:`read_centroid_file` reads a file's sticks as areas or heights (config
+``deconvolution.centroid_intensity``; ``auto`` decides from the data, docs/science.md §1):
+heights are thinned to one stick per peak and converted (:func:`heights_to_areas`, at the
+configured resolving power, which a peak list cannot give) and fitted with the baseline
+they carry and the picker's threshold (:func:`fit_sticks` ``heights``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 from numba import njit
 from scipy.signal import find_peaks
 from scipy.sparse import csr_matrix
-from scipy.stats import sigmaclip
+from scipy.stats import norm, sigmaclip
 
 from . import _deconv_kernels as kern
 from .deconvolution import PatternBasis, SpectrumFit
 from .isotopes import FWHM_TO_SIGMA
 from .settings import DeconvolutionSettings
+
+log = logging.getLogger(__name__)
 
 TOLERANCE_FWHM = 0.5  # a stick belongs to a predicted peak within half a FWHM of its centroid
 SIGNIFICANT_PROB = 0.05  # of a species' most probable isotope peak: an absent stick is a zero
@@ -159,6 +167,93 @@ def pick_peaks(
     area = _peak_areas(mz, s, apex, centre, resolving_power, window_fwhm)
     keep = area > 0
     return centre[keep], area[keep]
+
+
+def peak_heights(
+    mz: np.ndarray, intensity: np.ndarray, min_rel: float = 0.01
+) -> tuple[np.ndarray, np.ndarray]:
+    """Centroid a profile as vendor peak pickers do: ``(apex_mz, height)`` of every local maximum.
+
+    Every local maximum whose intensity reaches ``min_rel`` of the base peak is a stick (no
+    noise or prominence test: maxima of the noise on a peak's top or in the baseline above
+    the threshold are kept); its m/z and intensity are the vertex of the Gaussian (parabola
+    through the log intensities) at the maximum and its two neighbours: the peak's
+    **height**, not its area. What :func:`read_centroid_file` and :func:`heights_to_areas` undo.
+    """
+    mz = np.asarray(mz, float)
+    y = np.asarray(intensity, float)
+    if mz.size < 3 or not (y > 0).any():
+        return np.zeros(0), np.zeros(0)
+    apex, _ = find_peaks(y, height=min_rel * float(y.max()))
+    apex = apex[(apex > 0) & (apex < y.size - 1)]
+    # a log-parabola needs three positive points (a maximum of the noise near 0 may not have)
+    positive = (y[apex - 1] > 0) & (y[apex] > 0) & (y[apex + 1] > 0)
+    a, b, c = (np.log(np.where(positive, y[apex + k], 1.0)) for k in (-1, 0, 1))
+    b = np.where(positive, b, np.log(np.maximum(y[apex], 1e-300)))
+    # log-parabola vertex on the local grid (x in steps; within half a step of a maximum's
+    # point); flat or degenerate tops keep the point
+    den = a - 2 * b + c
+    offset = np.where(positive & (den < 0), 0.5 * (a - c) / np.where(den < 0, den, -1.0), 0.0)
+    offset = np.clip(offset, -0.5, 0.5)
+    step = np.where(offset >= 0, mz[apex + 1] - mz[apex], mz[apex] - mz[apex - 1])
+    height = np.exp(b - 0.25 * (a - c) * offset)
+    return mz[apex] + offset * step, height
+
+
+# --- stick intensities: heights or areas ------------------------------------------------------
+HEIGHT_MERGE_FWHM = 0.5  # sticks within half a FWHM of a higher one are maxima of its top
+VALLEY_FACTOR = 2.0  # a peak stands at least this many times above its neighbours' tails
+VALLEY_REACH_SD = 3.0  # neighbours' tails counted within this many sds
+SQRT_2PI = float(np.sqrt(2.0 * np.pi))
+R_SCAN = 2.0 ** (np.arange(-4, 4) / 6)  # trial R of the height reading, x the configured R
+R_SCAN_SPECTRA = 6  # spectra (spread over the file) the trials are fitted on
+R_RESIDUAL_SLACK = 1.2  # the largest R whose residual is within 20 % of the best (choice)
+AUTO_EVIDENCE = 2.0  # auto: heights when the evidence favours them by this factor (choice)
+HEIGHT_ROUNDS = 5  # alternations of the species' NNLS, the pedestal and the censored values
+
+
+def heights_to_areas(
+    mz: np.ndarray, height: np.ndarray, resolving_power: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """A peak list of heights as one of areas: ``area = height sigma sqrt(2 pi)``.
+
+    ``sigma = FWHM / 2.3548`` with ``FWHM = m/z / resolving_power`` (a Gaussian's area over
+    its height), so the areas are in the heights' unit times Th. A picker that writes every
+    local maximum leaves several sticks on one noisy peak top and in the valleys between
+    peaks; before the conversion, a stick is dropped when it is within ``HEIGHT_MERGE_FWHM``
+    FWHM of a higher one (their heights are the same peak's, and summing them would count it
+    several times), and when it is not ``VALLEY_FACTOR`` times higher than the Gaussian tails
+    of its higher neighbours put there (a maximum of the noise in a valley). The latter also
+    drops a real peak that weak beside a strong one closer than ~2 sd (at low resolving
+    power, a dimer's half-integer peak under 2 x the tails of its integer neighbours).
+    """
+    mz = np.asarray(mz, float)
+    height = np.asarray(height, float)
+    if mz.size == 0:
+        return mz.copy(), height.copy()
+    fwhm = mz / resolving_power
+    kept = np.zeros(mz.size, bool)
+    # highest first: a stick survives unless a kept (higher) stick is within half a FWHM
+    for i in np.argsort(-height, kind="stable"):
+        lo = np.searchsorted(mz, mz[i] - HEIGHT_MERGE_FWHM * fwhm[i])
+        hi = np.searchsorted(mz, mz[i] + HEIGHT_MERGE_FWHM * fwhm[i], side="right")
+        if not kept[lo:hi].any():
+            kept[i] = True
+    mz, height = mz[kept], height[kept]
+    sigma = fwhm[kept] * FWHM_TO_SIGMA
+    # A stick that the tails of its higher neighbours explain is a maximum of the noise in a
+    # valley between peaks (of one isotope pattern, or of a monomer's and a dimer's), not a
+    # peak: dropped.
+    lo = np.searchsorted(mz, mz - VALLEY_REACH_SD * sigma)
+    hi = np.searchsorted(mz, mz + VALLEY_REACH_SD * sigma, side="right")
+    peak = np.ones(mz.size, bool)
+    for j in range(mz.size):
+        near = np.arange(lo[j], hi[j])
+        near = near[height[near] > height[j]]
+        if near.size:
+            u = (mz[near] - mz[j]) / sigma[near]
+            peak[j] = height[j] > VALLEY_FACTOR * float(np.dot(height[near], np.exp(-0.5 * u * u)))
+    return mz[peak], height[peak] * sigma[peak] * SQRT_2PI
 
 
 # --- stick fit -------------------------------------------------------------------------------
@@ -325,6 +420,22 @@ def stick_weights(observed: np.ndarray, model: np.ndarray) -> np.ndarray:
     return w / w.mean()
 
 
+def _pedestal_unit(design: StickDesign, rows: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """The pedestal's column: the area a unit height has at each fitted window with a stick.
+
+    A height picker reads the profile's baseline into every height; converted, that is a
+    height x FWHM x 1.064 at each window. The measured zeros (no stick) were below the
+    picker's threshold, pedestal or not, and get none.
+    """
+    centre = 0.5 * (design.lo[rows] + design.hi[rows])
+    return np.where(observed > 0, _unit_area(centre, design.resolving_power), 0.0)
+
+
+def _unit_area(mz, resolving_power: float):
+    """The area of a Gaussian peak of height 1 at ``mz``: FWHM / 2.3548 x sqrt(2 pi)."""
+    return np.asarray(mz, float) / resolving_power * FWHM_TO_SIGMA * SQRT_2PI
+
+
 def _rows(design: StickDesign, observed: np.ndarray, zero_unsupported: bool) -> np.ndarray:
     """Indices of the windows fitted: those with a stick, and the measured zeros."""
     keep = observed > 0
@@ -345,6 +456,7 @@ def fit_sticks(
     weighted: bool = True,
     max_iter: int = 8,
     tol_ppm: float = 0.01,
+    heights: bool = False,
 ) -> SpectrumFit:
     """Fit one peak list (stick m/z, stick area in counts) on the basis's isotope patterns.
 
@@ -354,10 +466,19 @@ def fit_sticks(
     stick/peak correlation, then alternating NNLS and the least-squares shift of the
     matched window centroids (area-weighted) until the shift moves less than ``tol_ppm``.
     With ``weighted`` a last NNLS weights every row by 1 / its noise variance, fitted to
-    the unweighted fit's residuals (:func:`stick_weights`).
+    the unweighted fit's residuals (:func:`stick_weights`). ``heights`` (the sticks are
+    converted heights, :class:`StickReading`): every window with a stick also holds a
+    common height (the profile's baseline under each apex, :func:`_pedestal_unit`), fitted
+    by least squares (>= 0) alternating with the species' NNLS (unconstrained, the weak
+    ions would take it); and a window without a stick is censored at the picker's threshold
+    (the lowest height written), not a zero: an EM of a censored (Tobit) regression puts in
+    its expected height below the threshold under the current fit (a weak ion whose
+    smaller isotope peaks stay under the threshold is otherwise pulled down by their
+    zeros). Its rows are the same (an ion whose significant peaks have no stick still
+    meets values under the threshold).
 
     ``residual_norm`` is ``||y - fit|| / ||y||`` over the rows and the unmatched sticks;
-    ``baseline`` is 0 (a peak list has none).
+    ``baseline`` is the pedestal's height (0 for areas: a peak list of areas has none).
     """
     mz = np.asarray(mz, float)
     area = np.asarray(intensity, float)
@@ -395,16 +516,45 @@ def fit_sticks(
     observed, _, inside = _match(design, mz, area, shift)
     rows = _rows(design, observed, zero_unsupported)
     y = observed[rows]
-    coef, passive = _nnls(design, rows, y, np.ones(y.size), passive)
-    if weighted and y.size > 2:
-        w = stick_weights(y, _model(design, rows, coef))
-        coef, passive = _nnls(design, rows, y, w, passive)
+    unit = _pedestal_unit(design, rows, y) if heights else np.zeros(y.size)
+    every = _pedestal_unit(design, rows, np.ones(y.size))  # a unit height's area per window
+    # heights: a window without a stick holds a height below the picker's threshold, the
+    # lowest height written (censored, not zero)
+    censored = (y <= 0) & heights
+    written = area > 0
+    threshold = float(np.min(area[written] / _unit_area(mz[written], design.resolving_power))
+                      if written.any() else 0.0)  # fmt: skip
+    target, level = y.copy(), 0.0
+    for _ in range(HEIGHT_ROUNDS if heights else 1):
+        coef, passive = _nnls(design, rows, target - level * unit, np.ones(y.size), passive)
+        w = np.ones(y.size)
+        if weighted and y.size > 2:
+            w = stick_weights(target - level * unit, _model(design, rows, coef))
+            coef, passive = _nnls(design, rows, target - level * unit, w, passive)
+        if not heights:
+            break
+        # the pedestal: weighted least squares on what the species leave, at least 0
+        left = target - _model(design, rows, coef)
+        level = max(float(np.dot(w * unit, left) / max(np.dot(w * unit, unit), 1e-300)), 0.0)
+        if censored.any() and threshold > 0:
+            # EM of a censored (Tobit) regression: each censored window enters as the
+            # expected height below the threshold under the model, with the height noise
+            # (robust sd) of the windows that hold a stick
+            mu = _model(design, rows, coef) / every
+            r = (y / every - mu - level)[~censored]
+            sd = max(1.4826 * float(np.median(np.abs(r - np.median(r)))), 1e-6 * threshold)
+            alpha = (threshold - mu[censored]) / sd
+            below = norm.pdf(alpha) / np.maximum(norm.cdf(alpha), 1e-300)
+            target[censored] = (mu[censored] - sd * below) * every[censored]
+    if heights:  # the species at the final pedestal and censored values
+        coef, passive = _nnls(design, rows, target - level * unit, w, passive)
     unmatched = area[~inside]
-    rss = float(np.square(y - _model(design, rows, coef)).sum() + np.square(unmatched).sum())
+    rss = float(np.square(y - level * unit - _model(design, rows, coef)).sum()
+                + np.square(unmatched).sum())  # fmt: skip
     total = float(np.square(y).sum() + np.square(unmatched).sum())
     return SpectrumFit(
         coef=coef,
-        baseline=0.0,
+        baseline=level,
         shift_ppm=shift,
         resolving_power=float(design.resolving_power),
         rss=rss,
@@ -420,18 +570,227 @@ def fit_stick_spectra(
     basis: PatternBasis,
     resolving_power: float,
     max_shift_ppm: float | None = None,
+    reading: StickReading | None = None,
 ) -> list[SpectrumFit]:
     """:func:`fit_sticks` for every peak list of a file, each starting from its predecessor.
 
     The resolving power is not fitted (a peak list keeps no peak shape); it sets the windows.
+    ``reading``: how the sticks are read (:class:`StickReading`; None: as areas).
     """
     design = stick_design(basis, resolving_power)
+    reading = reading or StickReading("area", "config", float(resolving_power))
     fits, shift = [], 0.0
-    for mz, area in zip(mz_list, intensity_list, strict=True):
-        fit = fit_sticks(mz, area, basis, resolving_power, shift, max_shift_ppm, design)
+    for mz, y in zip(mz_list, intensity_list, strict=True):
+        fit = reading.fit(mz, y, basis, shift, max_shift_ppm, design)
         fits.append(fit)
         shift = fit.shift_ppm
     return fits
+
+
+# --- height or area: the reading of a file --------------------------------------------------
+@dataclass(frozen=True)
+class StickReading:
+    """What a centroid file's stick intensities are, how that was decided, and the evidence.
+
+    ``intensity``: ``"area"`` (ion counts, fitted as they are) or ``"height"`` (converted by
+    :func:`heights_to_areas` at ``resolving_power``). ``decided_by``: ``"config"`` or
+    ``"auto"``. The evidence of :func:`read_centroid_file` under each reading, ``(area,
+    height)``, NaN where not computed: ``balance_spread``, the relative sd over the file's
+    spectra of the first metal's share of the metal atoms the cluster ions carry (constant
+    in a closed reaction), and ``residual_norm``, the median relative residual of the stick
+    fit.
+    """
+
+    intensity: str
+    decided_by: str
+    resolving_power: float
+    balance_spread: tuple[float, float] = (float("nan"), float("nan"))
+    residual_norm: tuple[float, float] = (float("nan"), float("nan"))
+
+    def areas(self, mz: np.ndarray, intensity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One peak list as areas (unchanged when the sticks are areas)."""
+        if self.intensity == "height":
+            return heights_to_areas(mz, intensity, self.resolving_power)
+        return np.asarray(mz, float), np.asarray(intensity, float)
+
+
+    def fit(self, mz, intensity, basis: PatternBasis, shift0: float = 0.0,
+            max_shift_ppm: float | None = None, design: StickDesign | None = None) -> SpectrumFit:
+        """:func:`fit_sticks` of one peak list read this way (heights: converted, and fitted
+        with their pedestal and threshold)."""
+        mz, area = self.areas(mz, intensity)
+        return fit_sticks(mz, area, basis, self.resolving_power, shift0, max_shift_ppm, design,
+                          heights=self.intensity == "height")  # fmt: skip
+
+    @property
+    def evidence(self) -> float:
+        """ln(area / height) of the balance spread plus that of the residual: > 0 favours
+        height (``auto`` takes it above ln ``AUTO_EVIDENCE``)."""
+        logs = [np.log(a / h) for a, h in (self.balance_spread, self.residual_norm)
+                if np.isfinite(a) and np.isfinite(h) and a > 0 and h > 0]  # fmt: skip
+        return float(np.sum(logs)) if logs else float("nan")
+
+
+def metal_balance_spread(coef: np.ndarray, labels: pd.DataFrame) -> float:
+    """Relative sd over spectra of the first metal's share of the cluster ions' metal atoms.
+
+    ``coef``: fitted ion counts (rows spectra, columns the basis). The metal exchange moves
+    atoms between ions but keeps their total: in ion counts (areas), the first metal's share
+    of the metal atoms is the same in every spectrum, while a reading that weights ions by
+    1 / FWHM (heights taken for areas, or areas for heights) tilts it as the composition
+    moves across the m/z range. A family's metal atoms per ion are its largest ``n_first``
+    (families span their whole composition range); ions of another role (fragments made in
+    the source) are left out.
+    """
+    family = "family" if "family" in labels else "kind"
+    cluster = (labels["role"] == "cluster").to_numpy() if "role" in labels else True
+    first = labels["n_first"].to_numpy(float)
+    atoms = labels.groupby(family)["n_first"].transform("max").to_numpy(float)
+    c = np.asarray(coef, float).reshape(-1, len(labels)) * cluster
+    total = (c * atoms).sum(axis=1)
+    seen = total > 0
+    if seen.sum() < 3:
+        return float("nan")
+    share = (c * first).sum(axis=1)[seen] / total[seen]
+    return float(np.std(share) / np.mean(share)) if np.mean(share) > 0 else float("nan")
+
+
+def height_resolving_power(
+    mz_list: list[np.ndarray],
+    intensity_list: list[np.ndarray],
+    basis: PatternBasis,
+    resolving_power: float,
+    max_shift_ppm: float | None = None,
+) -> float:
+    """The resolving power for reading a file's sticks as heights, from the stick fit itself.
+
+    A peak list keeps no peak shape, but the height reading needs R (the conversion, the
+    thinning of the sticks on one top and in the valleys, the windows), and it shows when R
+    is too high: one peak's sticks stop merging and fall outside the narrowed windows, and
+    the residual jumps (the independent generator's files: 0.02-0.08 at and below the true
+    R, 0.1-0.2 at 1.2 x it), while a lower R only widens the windows. On a few spectra
+    spread over the file, each R of ``R_SCAN`` x ``resolving_power`` is tried and the
+    largest kept whose median residual is within ``R_RESIDUAL_SLACK`` of the best; where
+    even the largest is (no jump: a clean list, one stick per peak), the configured R is
+    kept. The config's ``resolving_power_guess`` is thus a start where the residual bounds
+    R, and the value used where it does not.
+    """
+    n = len(mz_list)
+    if n == 0:
+        return float(resolving_power)
+    pick = np.unique(np.linspace(0, n - 1, min(n, R_SCAN_SPECTRA)).round().astype(int))
+    trials = float(resolving_power) * np.asarray(R_SCAN)
+    residual = []
+    for r in trials:
+        reading = StickReading("height", "scan", float(r))
+        fits = fit_stick_spectra([mz_list[i] for i in pick], [intensity_list[i] for i in pick],
+                                 basis, float(r), max_shift_ppm, reading)  # fmt: skip
+        residual.append(float(np.nanmedian([f.residual_norm for f in fits])))
+    residual = np.asarray(residual)
+    if not np.isfinite(residual).any():
+        return float(resolving_power)
+    near_best = residual <= R_RESIDUAL_SLACK * np.nanmin(residual)
+    if near_best[-1]:
+        # no R of the scan spoils the fit (one stick per peak, precise apexes): the data do
+        # not bound R, and the configured one stays
+        return float(resolving_power)
+    chosen = float(trials[np.flatnonzero(near_best)[-1]])
+    log.info("height reading: R %.0f (residuals %s at R %s)", chosen,
+             np.round(residual, 4).tolist(), np.round(trials).tolist())  # fmt: skip
+    return chosen
+
+
+def read_centroid_file(
+    mz_list: list[np.ndarray],
+    intensity_list: list[np.ndarray],
+    basis: PatternBasis,
+    resolving_power: float,
+    centroid_intensity: str,
+    max_shift_ppm: float | None = None,
+) -> tuple[StickReading, list[SpectrumFit]]:
+    """Fit every peak list of a file, its sticks read as areas, heights, or as the data say.
+
+    ``centroid_intensity`` ``"area"``/``"height"``: that reading. ``"auto"``: the file is
+    fitted under both and the reading kept whose :attr:`StickReading.evidence` wins, i.e. the
+    one under which (1) the first metal's share of the metal atoms stays the same from
+    spectrum to spectrum (:func:`metal_balance_spread`: heights differ from areas by the
+    factor FWHM ~ m/z / R, smooth across the file, which no species' own fit can see but the
+    atom balance between Ag-rich ions at low m/z and Au-rich ions at high m/z does, as soon
+    as the composition changes over the file) and (2) the isotope patterns fit better (the
+    several sticks a local-maximum picker leaves on one noisy peak top inflate a window read
+    as areas). ``height`` needs the evidence to favour it by a factor of ``AUTO_EVIDENCE``
+    (:attr:`StickReading.evidence` > ln 2); otherwise the sticks stay areas (a wrong
+    conversion of areas costs as much as none of heights, and poorly fitted area files show
+    small differences either way).
+    """
+    readings = ("area", "height") if centroid_intensity == "auto" else (centroid_intensity,)
+    decided_by = "auto" if centroid_intensity == "auto" else "config"
+    r_of = {"area": float(resolving_power)}
+    if "height" in readings:
+        r_of["height"] = height_resolving_power(mz_list, intensity_list, basis,
+                                                resolving_power, max_shift_ppm)  # fmt: skip
+    fitted = {}
+    for intensity in readings:
+        reading = StickReading(intensity, decided_by, r_of[intensity])
+        fitted[intensity] = fit_stick_spectra(mz_list, intensity_list, basis, r_of[intensity],
+                                              max_shift_ppm, reading)  # fmt: skip
+    if centroid_intensity != "auto":
+        reading = StickReading(centroid_intensity, decided_by, r_of[centroid_intensity])
+        return reading, fitted[centroid_intensity]
+    spread = tuple(metal_balance_spread(np.array([f.coef for f in fitted[k]]), basis.labels)
+                   for k in readings)  # fmt: skip
+    residual = tuple(float(np.nanmedian([f.residual_norm for f in fitted[k]]))
+                     if fitted[k] else float("nan") for k in readings)  # fmt: skip
+    reading = StickReading("area", decided_by, r_of["area"], spread, residual)
+    if reading.evidence > np.log(AUTO_EVIDENCE):
+        reading = replace(reading, intensity="height", resolving_power=r_of["height"])
+    log.info("centroid sticks read as %s (balance spread area %.3g / height %.3g, residual "
+             "area %.3g / height %.3g)", reading.intensity, *spread, *residual)  # fmt: skip
+    return reading, fitted[reading.intensity]
+
+
+def cid_stick_reading(
+    run, system, resolving_power: float, settings: DeconvolutionSettings,
+    ms1_reading: str | None = None,
+) -> StickReading:
+    """How a centroided CID file's sticks are read (:func:`deconvolve_cid_run`).
+
+    ``ms1_reading`` (the MS1 file's reading, same instrument and exporter) if given, else
+    ``settings.centroid_intensity``. ``"auto"`` without the MS1 file's reading decides
+    from the CID file alone, by the same two pieces of evidence as
+    :func:`read_centroid_file`, the balance being that of each spectrum's fragments: a
+    dimer ion with ``s`` atoms of the first metal falls apart into two monomers whose first-
+    metal atoms add up to ``s``, so the fragments' mean first-metal count is ``s / 2``
+    (``balance_spread``: the rms of the fragments' mean over ``s / 2`` - 1).
+    """
+    r = float(resolving_power)
+    if ms1_reading in ("area", "height"):
+        return StickReading(ms1_reading, "ms1", r)
+    if settings.centroid_intensity != "auto":
+        return StickReading(settings.centroid_intensity, "config", r)
+    from .deconvolution import cid_basis
+
+    spread, residual = [], []
+    for intensity in ("area", "height"):
+        reading = StickReading(intensity, "auto", r)
+        norms, offsets = [], []
+        for k in range(len(run)):
+            basis, n_fragments = cid_basis(system, run.precursor_mz[k])
+            fit = reading.fit(run.mz[k], run.intensity[k], basis, 0.0, settings.max_shift_ppm)
+            norms.append(fit.residual_norm)
+            first = basis.labels["n_first"].to_numpy(float)
+            fragments = fit.coef[:n_fragments]
+            if fragments.sum() > 0:
+                mean = float(np.dot(first[:n_fragments], fragments) / fragments.sum())
+                offsets.append(mean / (0.5 * first[-1]) - 1.0 if first[-1] > 0 else np.nan)
+        residual.append(float(np.nanmedian(norms)) if norms else float("nan"))
+        spread.append(float(np.sqrt(np.nanmean(np.square(offsets)))) if offsets else np.nan)
+    reading = StickReading("area", "auto", r, (spread[0], spread[1]), (residual[0], residual[1]))
+    log.info("CID sticks: balance offset area %.3g / height %.3g, residual area %.3g / height "
+             "%.3g", *spread, *residual)  # fmt: skip
+    if reading.evidence > np.log(AUTO_EVIDENCE):
+        return replace(reading, intensity="height")
+    return reading
 
 
 def fitted_sticks(
@@ -441,8 +800,9 @@ def fitted_sticks(
 
     One row per window that was fitted (holds a stick or a measured zero): ``mz`` (the
     model's centroid in the window, shifted; the window centre where the model is 0),
-    ``observed`` (summed stick area), ``fitted`` (the model's area). Sticks in no window
-    are not listed (they count in ``fit.residual_norm``).
+    ``observed`` (summed stick area), ``fitted`` (the model's area, plus the pedestal of a
+    height reading, ``fit.baseline``). Sticks in no window are not listed (they count in
+    ``fit.residual_norm``).
     """
     design = stick_design(basis, fit.resolving_power)
     mz = np.asarray(mz, float)
@@ -456,6 +816,6 @@ def fitted_sticks(
         {
             "mz": where * (1.0 + fit.shift_ppm * 1e-6),
             "observed": observed[rows],
-            "fitted": model,
+            "fitted": model + fit.baseline * _pedestal_unit(design, rows, observed[rows]),
         }
     )

@@ -77,7 +77,7 @@ NOISE_ROUNDS = 8  # noise-model re-estimations of a censored-likelihood fit (typ
 NOISE_SETTLED = 1e-3  # ... until no point's variance moves by more than this part
 ZEROED_MIN_SHARE = 0.1  # a complete grid with this share of exact zeros ...
 ZEROED_MIN_LEVEL = 1e-3  # ... and no positive value below this part of its largest: zeroed
-LISTED_REACH = 0.5  # an ion form's m/z: where its column reaches half its largest value
+LISTED_REACH = 0.5  # a present ion form's m/z: where its column reaches half its largest value
 R_START_RANGE = (0.6, 1.6)  # R searched from this much below to this much above the guess
 R_MEASURED_RANGE = (0.7, 2.0)  # ... or above the R the peaks show (see _start_resolving_power)
 R_GUESS_TOLERANCE = 1.3  # peaks showing an R beyond 1.3x (or 1/1.3x) the guess: start there
@@ -117,6 +117,7 @@ QC_COLUMNS = [
     "ions_not_detected",
     "not_detected_fraction",
     "listed_misfit_fraction",
+    "centroid_intensity",
 ]
 CID_COLUMNS = ["time_min", "n_first", "fraction"]
 
@@ -218,6 +219,9 @@ class SpectrumFit:
     #: a censored-likelihood fit's -2 log-likelihood (written points with their noise
     #: model's log-variance, censored points' -2 log Phi); None for other fits
     censored_cost: float | None = None
+    #: a centroid file's sticks read as "area" or "height" (centroid.read_centroid_file);
+    #: "-" for profiles
+    centroid_intensity: str = "-"
 
 
 @dataclass(frozen=True)
@@ -1126,8 +1130,11 @@ def deconvolve_spectra(
     :func:`fit_spectrum` (peaks no column explains get weight 0; ``unexplained_fraction``).
 
     ``centroided``: the spectra are peak lists, fitted as sticks
-    (:func:`intercluster.centroid.fit_stick_spectra`) at the given or guessed resolving
-    power, which sets the matching tolerance (a peak list keeps no shape to fit it from).
+    (:func:`intercluster.centroid.read_centroid_file`) at the given or guessed resolving
+    power, which sets the matching tolerance and converts peak heights to areas (a peak list
+    keeps no shape to fit it from); ``settings.centroid_intensity`` says whether the sticks
+    are areas, heights or to be decided from the data (each fit's ``centroid_intensity``
+    says which).
     """
     resolving_power_guess = settings.resolving_power_guess
     fit_resolution = settings.fit_resolving_power
@@ -1139,10 +1146,14 @@ def deconvolve_spectra(
     if n == 0:
         return []
     if centroided:
-        from .centroid import fit_stick_spectra
+        from .centroid import read_centroid_file
 
         r = resolving_power or resolving_power_guess
-        return fit_stick_spectra(mz_list, intensity_list, basis, r, max_shift_ppm)
+        reading, fits = read_centroid_file(mz_list, intensity_list, basis, r,
+                                           settings.centroid_intensity, max_shift_ppm)  # fmt: skip
+        for fit in fits:
+            fit.centroid_intensity = reading.intensity
+        return fits
     windows = [None] * n if windows is None else windows
     levels = [None] * n if not levels else levels
     spectra = [prepare_spectrum(mz, y, w, gaps, level)
@@ -1249,6 +1260,7 @@ def qc_table(times_min, native_ids, fits: list[SpectrumFit]) -> pd.DataFrame:
             "ions_not_detected": [f.ions_not_detected for f in fits],
             "not_detected_fraction": [f.not_detected_fraction for f in fits],
             "listed_misfit_fraction": [f.listed_misfit_fraction for f in fits],
+            "centroid_intensity": [f.centroid_intensity for f in fits],
         }
     )[QC_COLUMNS]
 
@@ -1315,19 +1327,32 @@ def deconvolve_run(run, system: ClusterSystem, settings: DeconvolutionSettings):
 
 
 def deconvolve_cid_run(
-    run, system: ClusterSystem, resolving_power: float, settings: DeconvolutionSettings
+    run,
+    system: ClusterSystem,
+    resolving_power: float,
+    settings: DeconvolutionSettings,
+    ms1_reading: str | None = None,
 ) -> pd.DataFrame:
     """Monomer fragment distributions of the MS2 spectra of a CID file.
 
     Each spectrum is fitted on the N+1 monomer patterns plus its precursor's pattern (the
     dimer ion nearest the spectrum's selected-ion m/z), with its own calibration shift, at
     the MS1 file's ``resolving_power``; ``settings``: the shift range and the gap treatment.
+    A centroided CID file's sticks are read as ``ms1_reading`` (``"area"`` or ``"height"``:
+    what the MS1 file of the same instrument was read as, qc.tsv) if given, else as
+    ``settings.centroid_intensity`` says (``"auto"``:
+    :func:`intercluster.centroid.cid_stick_reading`).
     """
     max_shift_ppm, gaps = settings.max_shift_ppm, settings.gaps
     from .validation import InputError
 
     fits, times, n_fragments, basis = [], [], 0, None
     windows = _scan_windows(run)
+    reading = None
+    if run.mode == "centroid":
+        from .centroid import cid_stick_reading
+
+        reading = cid_stick_reading(run, system, resolving_power, settings, ms1_reading)
     for k in range(len(run)):
         precursor = run.precursor_mz[k] if run.precursor_mz else None
         if precursor is None:
@@ -1336,12 +1361,8 @@ def deconvolve_cid_run(
                 "selected ion m/z (MS:1000744); expected the CID precursor (a dimer ion's m/z)"
             )
         basis, n_fragments = cid_basis(system, precursor)
-        if run.mode == "centroid":
-            from .centroid import fit_sticks
-
-            fits.append(
-                fit_sticks(run.mz[k], run.intensity[k], basis, resolving_power, 0.0, max_shift_ppm)
-            )
+        if reading is not None:
+            fits.append(reading.fit(run.mz[k], run.intensity[k], basis, 0.0, max_shift_ppm))
             times.append(run.times_min[k])
             continue
         spectrum = prepare_spectrum(run.mz[k], run.intensity[k], windows[k], gaps)

@@ -396,6 +396,13 @@ def deconvolve_run_ion_forms(run, system: SystemDefinition, settings: Deconvolut
     return ion_forms, intensities, qc, resolving_power
 
 
+def _centroid_intensity(qc: pd.DataFrame) -> str:
+    """The file's reading of its sticks (one per file): ``area``, ``height``, or ``-``."""
+    if "centroid_intensity" not in qc or qc.empty:
+        return "-"
+    return str(qc["centroid_intensity"].iloc[0])
+
+
 def write_run_outputs(
     sample: str,
     run,
@@ -423,6 +430,8 @@ def write_run_outputs(
         "mode": run.mode,
         "n_spectra": len(run),
         "n_ion_forms": int(ion_forms["label"].nunique()),
+        # a centroid file's sticks read as area or height (qc.tsv); "-" for profiles
+        "centroid_intensity": _centroid_intensity(qc),
     }
     write_json(info, run_path)
     return info

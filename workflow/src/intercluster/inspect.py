@@ -9,7 +9,10 @@ that spectrum and how strongly: a quick fit with
 strongest ions with their fraction of the fitted signal. A centroided spectrum is first
 broadened into a profile (each stick a Gaussian of FWHM m/z / the configured
 ``resolving_power_guess``, area kept), so the same fit applies; that is a quick look, not
-the workflow's deconvolution.
+the workflow's deconvolution. Whether a centroid file's sticks are peak areas or heights is
+decided as the workflow decides it (the config's ``centroid_intensity``; ``auto``: over the
+whole run, :func:`intercluster.centroid.read_centroid_file`), and heights are converted
+before the quick look.
 
 The cluster system comes from the workflow config: ``--config FILE``, else
 ``config.yaml`` in the current directory if there is one, else the default demo's system
@@ -29,6 +32,7 @@ import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -38,6 +42,9 @@ from .isotopes import FWHM_TO_SIGMA
 from .settings import DeconvolutionSettings
 from .system import ClusterSystem, default_system, system_of_config
 from .validation import InputError
+
+if TYPE_CHECKING:
+    from .centroid import StickReading
 
 DEFAULT_CONFIG = "config.yaml"
 REPO_DIR = Path(__file__).resolve().parents[3]  # where resources/systems/ ships
@@ -80,6 +87,9 @@ class Inspection:
     ions: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: why the workflow would refuse the file (one line each)
     problems: list[str] = field(default_factory=list)
+    #: centroid files: the sticks read as "area" or "height" and how that was decided
+    #: (:class:`intercluster.centroid.StickReading`); None for profiles
+    stick_reading: StickReading | None = None
 
 
 # Where the system comes from when no config.yaml is found.
@@ -213,6 +223,12 @@ def inspect_file(
         )
         return result
     if run.mode == "centroid":
+        from .centroid import read_centroid_file
+
+        reading, _ = read_centroid_file(run.mz, run.intensity, basis, guess,
+                                        cfg.centroid_intensity, max_shift)  # fmt: skip
+        result.stick_reading = reading
+        mz, y = reading.areas(mz, y)
         # A quick look: the sticks broadened into Gaussians at the configured resolving power
         # and fitted as a profile. (The workflow's stick fit, intercluster.centroid, makes
         # every predicted peak without a stick a measured zero, which a peak list holding
@@ -280,6 +296,16 @@ def format_inspection(result: Inspection, top: int = 10) -> str:
         )
     else:
         lines.append("resolving power from its peaks: not measurable (centroid or too few peaks)")
+    reading = result.stick_reading
+    if reading is not None:
+        how = ("decided from the data: metal-atom balance spread "
+               f"{reading.balance_spread[0]:.3g} as areas / {reading.balance_spread[1]:.3g} as "
+               f"heights, stick-fit residual {reading.residual_norm[0]:.3g} / "
+               f"{reading.residual_norm[1]:.3g}" if reading.decided_by == "auto"
+               else "as the config says (deconvolution.centroid_intensity)")  # fmt: skip
+        converted = (f"; converted to areas at R {reading.resolving_power:.0f}"
+                     if reading.intensity == "height" else "")  # fmt: skip
+        lines.append(f"centroid stick intensities: peak {reading.intensity}s ({how}){converted}")
     for problem in result.problems:
         lines.append(f"the workflow would refuse it: {problem}")
     if not result.ions.empty:

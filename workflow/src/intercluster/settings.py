@@ -41,6 +41,7 @@ SOLVER_METHODS = ("fast", "reference")
 GAP_TREATMENTS = ("censor", "censor_free", "zero", "ignore")
 RESOLVING_POWER_MODELS = ("constant", "linear")
 NORMALISE_OVER = ("observables", "all_clusters")
+CENTROID_INTENSITIES = ("auto", "area", "height")
 
 
 @dataclass(frozen=True)
@@ -61,11 +62,14 @@ class DeconvolutionSettings:
     normalise_over: str  # the total of intensity_norm: observables | all_clusters
     resolving_power_model: str  # constant | linear in m/z
     robust: bool  # the robust pass: points no column explains get weight 0
+    #: what a centroid file's stick intensities are: auto (decided per file, centroid.py)
+    centroid_intensity: str
 
     def __post_init__(self) -> None:
         for name, allowed in (("gaps", GAP_TREATMENTS),
                               ("resolving_power_model", RESOLVING_POWER_MODELS),
-                              ("normalise_over", NORMALISE_OVER)):  # fmt: skip
+                              ("normalise_over", NORMALISE_OVER),
+                              ("centroid_intensity", CENTROID_INTENSITIES)):  # fmt: skip
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
 
@@ -80,6 +84,7 @@ class DeconvolutionSettings:
             normalise_over=str(deconvolution["normalise_over"]),
             resolving_power_model=str(deconvolution["resolving_power_model"]),
             robust=bool(deconvolution["robust"]),
+            centroid_intensity=str(deconvolution["centroid_intensity"]),
         )
 
     @classmethod

@@ -224,6 +224,8 @@ class StickQc:
     fit: SpectrumFit
     table: pd.DataFrame
     zoom_mz: tuple[float, float]
+    #: how the file's sticks were read (qc.tsv ``centroid_intensity``): area or height
+    centroid_intensity: str = "area"
 
     def record(self) -> dict:
         f = self.fit
@@ -232,6 +234,7 @@ class StickQc:
             "time_min": self.time_min, "residual_norm": float(f.residual_norm),
             "shift_ppm": float(f.shift_ppm), "resolving_power": float(f.resolving_power),
             "mode": "centroid", "n_sticks": self.n_sticks, "zoom_mz": list(self.zoom_mz),
+            "centroid_intensity": self.centroid_intensity,
         }  # fmt: skip
 
 
@@ -239,14 +242,18 @@ def stick_qc(mz, intensity, qc_row, basis: PatternBasis, settings: Deconvolution
              index: int) -> StickQc:  # fmt: skip
     """Refit one peak list on ``basis`` at the spectrum's resolving power and shift
     (``qc_row``) and shape it for the stick QC figure; the zoom is centred on the largest
-    observed window."""
-    from .centroid import fit_sticks, fitted_sticks
+    observed window. The sticks are read as the deconvolution read them (``qc_row``'s
+    ``centroid_intensity``: heights are converted to areas first)."""
+    from .centroid import StickReading, fitted_sticks
 
-    mz = np.asarray(mz, float)
-    fit = fit_sticks(mz, intensity, basis, float(qc_row["resolving_power"]),
-                     float(qc_row["shift_ppm"]), settings.max_shift_ppm)  # fmt: skip
+    n_sticks = int(np.size(mz))
+    r = float(qc_row["resolving_power"])
+    intensity_kind = str(qc_row.get("centroid_intensity", "area"))
+    reading = StickReading("height" if intensity_kind == "height" else "area", "qc.tsv", r)
+    fit = reading.fit(mz, intensity, basis, float(qc_row["shift_ppm"]), settings.max_shift_ppm)
+    mz, intensity = reading.areas(mz, intensity)
     table = fitted_sticks(mz, intensity, fit, basis)
     strongest = float(table.loc[table["observed"].idxmax(), "mz"]) if len(table) else 0.0
     zoom = (strongest - ZOOM_HALF_WIDTH, strongest + ZOOM_HALF_WIDTH)
-    return StickQc(int(index), str(qc_row["native_id"]), float(qc_row["time_min"]), int(mz.size),
-                   fit, table, zoom)  # fmt: skip
+    return StickQc(int(index), str(qc_row["native_id"]), float(qc_row["time_min"]), n_sticks,
+                   fit, table, zoom, reading.intensity)  # fmt: skip

@@ -21,8 +21,11 @@ Output modes (config ``virtual_experiment.spectra``): ``dense`` writes every pro
 the uniform grid (the default); ``sparse`` leaves out the points below ``threshold_rel`` of
 each spectrum's base peak, as vendor exporters and msconvert's threshold / zero-sample
 filters do (``keep_flanking_zeros``: the points next to each island are kept, written as 0,
-like msconvert's ``removeExtra``); ``centroid`` writes one stick per peak
-(:func:`intercluster.centroid.pick_peaks`). Every spectrum states its acquired scan window
+like msconvert's ``removeExtra``); ``centroid`` writes one stick per peak, its area
+(:func:`intercluster.centroid.pick_peaks`); ``centroid_height`` writes what vendor peak
+pickers write: one stick per local maximum of the noisy profile at or above
+``centroid_min_rel`` of the base peak (noise maxima included), its HEIGHT
+(:func:`intercluster.centroid.peak_heights`). Every spectrum states its acquired scan window
 (MS:1000501/MS:1000500), the configured ``mz_range``.
 
 Interferences (config ``virtual_experiment.interferences``, all off by default; see
@@ -65,7 +68,8 @@ log = logging.getLogger(__name__)
 MZ_STEP = 2.0**-4  # Th; exactly representable, so the m/z arrays compress well
 PRECURSOR_SURVIVAL = 0.15  # fraction of the MS2 ions that are the unfragmented precursor
 BASELINE_LEVEL_SD = 3.0  # constant background, in baseline-noise sds
-OUTPUT_MODES = ("dense", "sparse", "centroid", "zeroed")
+OUTPUT_MODES = ("dense", "sparse", "zeroed", "centroid", "centroid_height")
+CENTROID_MODES = ("centroid", "centroid_height")
 
 
 # --- truth -----------------------------------------------------------------------------------
@@ -464,7 +468,9 @@ def exported_spectra(
 
     ``dense``: unchanged; ``sparse``: :func:`sparse_profile`; ``zeroed``: every point, those
     below ``threshold_rel`` of the base peak written as 0; ``centroid``: one stick per peak
-    (centroid m/z, area) from :func:`intercluster.centroid.pick_peaks`.
+    (centroid m/z, area) from :func:`intercluster.centroid.pick_peaks`; ``centroid_height``:
+    one stick per local maximum above ``centroid_min_rel`` of the base peak (apex m/z,
+    height) from :func:`intercluster.centroid.peak_heights`.
     """
     options = options or {}
     mode = str(options.get("mode", "dense"))
@@ -483,6 +489,11 @@ def exported_spectra(
             threshold = float(options.get("threshold_rel", 0.01))
             mz, intensity = np.asarray(spec["mz"], float), np.asarray(spec["intensity"], float)
             intensity = np.where(intensity >= threshold * intensity.max(), intensity, 0.0)
+        elif mode == "centroid_height":
+            from .centroid import peak_heights
+
+            min_rel = float(options.get("centroid_min_rel", 0.01))
+            mz, intensity = peak_heights(spec["mz"], spec["intensity"], min_rel)
         else:
             from .centroid import pick_peaks  # provided with the centroid fit
 
@@ -636,7 +647,7 @@ def write_sample(vs: VirtualSample, mzml, cid_mzml, observables, tmax, cid_truth
 
     run_id = f"SYNTHETIC_virtual_experiment_{sample}" if sample else "SYNTHETIC_virtual_experiment"
     mode = str((spectra or {}).get("mode", "dense"))
-    extra = {"centroided": True} if mode == "centroid" else {}
+    extra = {"centroided": True} if mode in CENTROID_MODES else {}
     ms1 = exported_spectra(vs.ms1, spectra, resolving_power)
     cid = exported_spectra(vs.cid, spectra, resolving_power)
     write_mzml(mzml, ms1, ms_level=1, run_id=run_id, resolving_power=resolving_power, **extra)

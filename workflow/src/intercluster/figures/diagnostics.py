@@ -616,9 +616,12 @@ def qc_title(head: str, view) -> str:
 def stick_qc_title(head: str, view) -> str:
     """Title of the stick QC figure (:class:`~intercluster.spectrum_model.StickQc`)."""
     f = view.fit
+    reading = ("stick intensities read as peak HEIGHTS, converted to areas (height x FWHM x "
+               "1.064, FWHM = m/z / R)" if view.centroid_intensity == "height"
+               else "stick intensities read as peak areas")  # fmt: skip
     return (f"{head}, residual norm {f.residual_norm:.3f}, shift {f.shift_ppm:.2f} ppm, "
             f"R = {f.resolving_power:.0f} (window width)\ncentroid spectrum: {view.n_sticks} "
-            "sticks, stick fit")  # fmt: skip
+            f"sticks, stick fit; {reading}")  # fmt: skip
 
 
 def figure_deconvolution_qc_of(view, title: str, synthetic: bool, system: ClusterSystem):
