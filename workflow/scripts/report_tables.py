@@ -133,7 +133,7 @@ def comparison_section(samples, paths):
     """Model comparison and goodness of fit per fit, in words (rule model_comparison)."""
     parts = []
     for sample, path in zip(samples, paths, strict=True):
-        lines = [t for t in Path(path).read_text().splitlines() if t and not t.startswith("#")]
+        lines = [t for t in Path(path).read_text(encoding="utf-8").splitlines() if t and not t.startswith("#")]
         items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
         parts.append(f"<p><b>{html.escape(sample)}</b></p><ul>{items}</ul>")
     return (

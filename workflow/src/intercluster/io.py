@@ -80,11 +80,11 @@ def _jsonable(value):
 def write_json(data: dict, path: str | os.PathLike) -> None:
     """Write JSON with sorted keys; NaN/inf become null (strict JSON)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
+    with open(path, "w", encoding="utf-8") as handle:
         json.dump(_jsonable(data), handle, indent=2, sort_keys=True)
         handle.write("\n")
 
 
 def read_json(path: str | os.PathLike) -> dict:
-    with open(path) as handle:
+    with open(path, encoding="utf-8") as handle:
         return json.load(handle)
