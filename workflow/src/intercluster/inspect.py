@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .ingest import SpectraRun, detect_mode, peak_shapes, read_runs
+from .ingest import SpectraRun, degenerate_run_problem, detect_mode, peak_shapes, read_runs
 from .isotopes import FWHM_TO_SIGMA
 from .settings import DeconvolutionSettings
 from .system import ClusterSystem, default_system, system_of_config
@@ -193,6 +193,10 @@ def inspect_file(
             f"the MS{run.ms_level} spectra cover m/z {lo:.1f}-{hi:.1f}, which misses the species; "
             f"expected at least m/z {span[0]:.1f}-{span[1]:.1f}"
         )
+    # the workflow's before-any-job rule for runs no t_max can come from (one owner)
+    degenerate = degenerate_run_problem(run, span, cfg.time_bin_min)
+    if degenerate is not None:
+        result.problems.append(degenerate)
     ref = int(np.argmax([float(y.sum()) for y in run.intensity]))
     result.spectrum_id = run.native_ids[ref]
     result.spectrum_index = int(run.index[ref])

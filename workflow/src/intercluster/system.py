@@ -583,8 +583,8 @@ def _schema_check(data: dict, where: str, path=None) -> None:
     elif error.validator == "anyOf":
         words = "must be an integer or {min, max}"
     line = yaml_line(where, list(error.absolute_path)) if path is not None else None
-    at = f", line {line}" if line else ""
-    raise _input_error(f"{where}{at}: {_path(error)}{value}: {words}")
+    at = f" (line {line})" if line else ""
+    raise _input_error(f"{where}: {_path(error)}{value}: {words}{at}")
 
 
 def _range(value) -> tuple[int, int]:
@@ -959,7 +959,8 @@ def find_system_literals(
             files += [p for p in root.rglob("*") if p.is_file() and p.suffix in suffixes]
     found = []
     for file in sorted(set(files)):
-        for line_no, text in enumerate(file.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        source = file.read_text(encoding="utf-8", errors="replace")
+        for line_no, text in enumerate(source.splitlines(), start=1):
             if NOT_A_SYSTEM_LITERAL in text:
                 continue
             for kind, token, pattern in patterns:

@@ -26,8 +26,8 @@ import pandas as pd
 import yaml
 
 from .errors import InputError
-from .textfiles import quote, read_text
 from .records import CONDITION_EXTRAS
+from .textfiles import quote, read_text
 
 __all__ = [
     "InputError",
@@ -235,7 +235,9 @@ def _sheet_table(path: Path, where: str, known: tuple[str, ...]):
             else:
                 rows.append((line_no, fields))
     except csv.Error as exc:
-        raise InputError(f"{where}, line {reader.line_num}: cannot be read as TSV ({exc})") from None
+        raise InputError(
+            f"{where}, line {reader.line_num}: cannot be read as TSV ({exc})"
+        ) from None
     if header is None:
         raise InputError(f"{where}: has no header line; expected tab-separated columns "
                          f"{', '.join(known)}")  # fmt: skip
