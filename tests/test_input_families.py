@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import errno
+import os
 from pathlib import Path
 
 import numpy as np
@@ -487,4 +488,36 @@ def test_a_write_error_is_logged_as_one_line(tmp_path):
     lines = (tmp_path / "x.log").read_text().splitlines()
     assert len(lines) == 1 and lines[0].endswith(
         "ERROR intercluster: results/x.tsv: cannot be written (File too large); nothing"
+    )
+
+
+# --- 8. resume: a lock left by a killed run is explained --------------------------------------
+def test_lock_owner_is_explained(tmp_path):
+    import json
+    import socket
+    import subprocess
+    import sys
+
+    from intercluster.runlock import explain_lock, record_lock_owner
+
+    smk = tmp_path / ".snakemake"
+    assert explain_lock(smk) is None  # the control: no lock, nothing to say
+    (smk / "locks").mkdir(parents=True)
+    (smk / "locks" / "0.output.lock").write_text("results/x.tsv\n")
+    assert "locked by an earlier snakemake run that did not record itself" in explain_lock(smk)
+    record_lock_owner(smk)  # this process holds the lock
+    assert json.loads((smk / "locks" / "owner.json").read_text())["pid"] == os.getpid()
+    host = socket.gethostname()
+    assert explain_lock(smk).startswith(
+        f"{smk / 'locks'}: locked by snakemake process {os.getpid()} on {host} (still running)"
+    )
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    pid = int(gone.stdout)
+    (smk / "locks" / "owner.json").write_text(json.dumps({"host": host, "pid": pid}))
+    assert explain_lock(smk) == (
+        f"{smk / 'locks'}: stale lock of snakemake process {pid} on {host}, which no longer "
+        "runs (the run was killed): snakemake --unlock with the same --configfile/--config/"
+        "--workflow-profile options, then the same command again (the default profile's "
+        "rerun-incomplete redoes the jobs that were cut off)"
     )

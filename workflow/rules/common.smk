@@ -20,6 +20,7 @@ os.environ.update(
     )
 )
 
+from intercluster.runlock import explain_lock, record_lock_owner
 from intercluster.system import system_of_config
 from intercluster.validation import (
     InputError,
@@ -99,6 +100,18 @@ try:
             logger.warning(f"warning: {_warning}")
 except InputError as error:
     raise WorkflowError(str(error)) from None
+
+# A lock left by a killed run: one line saying whose it is and how to clear it (snakemake's
+# own refusal follows). onstart, after snakemake took the lock, records its owner.
+if workflow.is_main_process and (_lock_note := explain_lock(".snakemake")):
+    from snakemake.logging import logger
+
+    logger.warning(_lock_note)
+
+
+onstart:
+    record_lock_owner(".snakemake")
+
 
 SAMPLES = samples["sample"].tolist()
 JOINT_SAMPLE = config["fit"]["joint_sample_name"]
