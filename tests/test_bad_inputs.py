@@ -190,6 +190,14 @@ MZML_CASES = {
     "xml_but_not_mzml": Case(
         lambda good, target: target.write_text("<?xml version='1.0'?>\n<run><scan/></run>\n"),
         (f"{MZML}: is XML but not mzML (no <mzML> element at the start)",)),
+    "absurd_intensity": Case(
+        _arrays(_set_value(4, 1000, 1e300)),
+        (f"{MZML}: spectrum 'scan=5' (index 4): intensity 1e+300 at m/z ",
+         "expected counts below 1e+20 (a value this large is a unit or conversion error)")),
+    "negative_scan_time": Case(
+        _scan_times({0: "-29.9"}),
+        (f"{MZML}: spectrum 'scan=1' (index 0): scan time -29.9 min; expected scan times >= 0 "
+         "(minutes since the acquisition started), increasing",)),
     "cid_file_without_ms2": Case(  # fails after intensities.tsv and qc.tsv were written
         None, ("data/s1.mzML: no MS2 spectra among 11 spectra; expected ms level 2",),
         sheet=SHEET_HEAD.replace("\n", "\tcid_mzml\n") + GOOD_ROW.replace("\n", "\ts1.mzML\n")),
@@ -273,6 +281,39 @@ PARSE_CASES = {
         "      - charge: -1\n", "      - charge: -1\n      - charge: -1\n",
         "families.monomer.ion_forms.1: charge -1 with 0 Na: duplicate ion form "
         "(also in families.monomer.ion_forms.0)"),
+    # --- second round: non-finite numbers, sheet ambiguities, degenerate runs -------------
+    "sheet_nan_concentration": Case(
+        None, (f"{SHEET}, line 2: ag_nM = nan: must be a finite number",),
+        sheet=SHEET_HEAD + GOOD_ROW.replace("\t40\t40", "\tnan\t40")),
+    "sheet_infinite_dead_time": Case(
+        None, (f"{SHEET}, line 2: dead_time_s = inf: must be a finite number",),
+        sheet=SHEET_HEAD + GOOD_ROW.replace("\t20\n", "\tinf\n")),
+    "sheet_duplicate_column": Case(
+        None, (f"{SHEET}, line 1: column 'ag_nM' is given twice (columns 3 and 6); expected "
+               "each column once",),
+        sheet=SHEET_HEAD.replace("\n", "\tag_nM\n") + GOOD_ROW.replace("\n", "\t400\n")),
+    "sheet_misspelt_column": Case(
+        None, (f"{SHEET}, line 1: `dead_time`: unknown column; did you mean `dead_time_s`?",),
+        sheet=SHEET_HEAD.replace("dead_time_s", "dead_time") + GOOD_ROW),
+    "sheet_hash_is_not_a_comment": Case(  # the whole path is named, not a cut-off one
+        None, (f"{SHEET}: sample {SAMPLE}: mzml file data/run#1/s1.mzML not found",),
+        sheet=SHEET_HEAD + GOOD_ROW.replace("s1.mzML", "run#1/s1.mzML")),
+    "config_nan_grid_bound": Case(
+        None, ("fit.grid.k_dim.max = nan: must be a finite number",),
+        config={"fit.grid.k_dim.max": float("nan")}),
+    "run_of_one_spectrum": Case(
+        _arrays(lambda spectra: spectra.__delitem__(slice(1, None))),
+        (f"{MZML}: sample {SAMPLE}: 1 MS1 spectra; t_max needs at least 3 time points (a "
+         "quadratic through the top of each curve); expected a time series",)),
+    "run_of_zero_spectra": Case(
+        _arrays(lambda spectra: [s["intensity"].fill(0.0) for s in spectra]),
+        (f"{MZML}: sample {SAMPLE}: all 11 MS1 spectra are zero; expected measured "
+         "intensities",)),
+    "dead_time_longer_than_the_run": Case(
+        None, (f"{MZML}: sample {SAMPLE}: dead_time_s = 1e+06 (1.667e+04 min) is longer than "
+               "the run (60 min of spectra); expected the seconds from mixing to the first "
+               "spectrum",),
+        sheet=SHEET_HEAD + GOOD_ROW.replace("\t20\n", "\t1e6\n")),
     "system_sheet_lacks_reactant_column": Case(  # the sheet's columns come from the system
         None, (f"{SHEET}: missing column(s) gold_nM; expected tab-separated columns sample, "
                "mzml, ag_nM, gold_nM[, dead_time_s, cid_mzml]",),
