@@ -88,8 +88,7 @@ DEFAULT_SOURCE = "the default demo's system file (no config.yaml here)"
 
 def load_system(config_path: str | None, cwd: Path | None = None):
     """``(ClusterSystem, the config's DeconvolutionSettings, where they came from)``."""
-    import yaml
-
+    from .textfiles import load_yaml
     from .validation import validate_config
 
     if config_path is None:
@@ -101,11 +100,7 @@ def load_system(config_path: str | None, cwd: Path | None = None):
     where = f"config ({config_path})"
     if not path.is_file():
         raise InputError(f"{where}: file not found; expected the workflow's config.yaml")
-    try:
-        config = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        reason = " ".join(str(exc).split())
-        raise InputError(f"{where}: not valid YAML ({reason})") from None
+    config = load_yaml(path, where)  # UTF-8, bounded size and alias expansion
     if not isinstance(config, dict):
         raise InputError(f"{where}: expected a mapping of config sections (cluster, ...)")
     validate_config(config, where=where)
