@@ -279,6 +279,15 @@ def test_hash_inside_a_field_is_data_and_comment_lines_keep_line_numbers(tmp_pat
                        "must match the pattern ^[A-Za-z0-9_.-]+$")  # fmt: skip
 
 
+def test_a_utf16_sheet_is_read(tmp_path):
+    """Excel's "Unicode Text" export: UTF-16 with a byte-order mark, tab-separated, CRLF."""
+    text = f"{HEAD}\tcondition\r\nx\ta.mzML\t40\t60\tRéf\r\n"
+    assert load_sample_sheet(_sheet(tmp_path, text.encode("utf-16"))).loc["x", "condition"] == "Réf"
+    # the control: the same bytes without their byte-order mark are not UTF-8
+    with pytest.raises(InputError, match="not UTF-8 text"):
+        load_sample_sheet(_sheet(tmp_path, text.encode("utf-16-le")))
+
+
 def test_what_spreadsheets_write_is_read(tmp_path):
     """A BOM, Windows line endings, blanks around names and values, trailing tabs (empty
     unnamed columns) and blank lines: the same sheet as the clean one."""
@@ -364,7 +373,7 @@ def test_latin1_system_file_names_the_byte_offset(tmp_path):
     line = data[:offset].count(b"\n") + 1
     assert _message(load_system, path) == (
         f"{path}, line {line}: not UTF-8 text (byte 0xe9 at byte offset {offset}); expected a "
-        "UTF-8 file (save it as UTF-8, e.g. 'CSV UTF-8' / 'Unicode text')"
+        "UTF-8 file (save it with the encoding UTF-8)"
     )
 
 

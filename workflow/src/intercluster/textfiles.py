@@ -1,7 +1,7 @@
 """Reading the user's text files (sample sheets, config and system YAML) defensively.
 
 * Every text file is read as UTF-8 (a byte-order mark, as Excel and Notepad write one, is
-  dropped); a file in another encoding is refused with one line naming the file and the byte
+  dropped; a UTF-16 byte-order mark, as Excel's "Unicode Text", reads it as UTF-16); a file in another encoding is refused with one line naming the file and the byte
   offset of the first byte that is not UTF-8, instead of a ``UnicodeDecodeError`` traceback.
 * YAML is loaded with PyYAML's safe loader plus two bounds PyYAML itself does not have: the
   document size (:data:`MAX_YAML_BYTES`) and the size of the document with its aliases
@@ -45,7 +45,16 @@ def quote(value) -> str:
 
 def decode(data: bytes, where: str) -> str:
     """``data`` as UTF-8 text (a leading byte-order mark dropped), or one line naming the
-    byte offset where it is not UTF-8."""
+    byte offset where it is not UTF-8. Text with a UTF-16 byte-order mark (what Excel's
+    "Unicode Text" writes) is read as UTF-16."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"{where}: not UTF-16 text after its UTF-16 byte-order mark (byte offset "
+                f"{exc.start}); expected a UTF-8 file"
+            ) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -53,8 +62,7 @@ def decode(data: bytes, where: str) -> str:
         line = data[:offset].count(b"\n") + 1
         raise InputError(
             f"{where}, line {line}: not UTF-8 text (byte 0x{data[offset]:02x} at byte offset "
-            f"{offset}); "
-            "expected a UTF-8 file (save it as UTF-8, e.g. 'CSV UTF-8' / 'Unicode text')"
+            f"{offset}); expected a UTF-8 file (save it with the encoding UTF-8)"
         ) from None
 
 
