@@ -530,3 +530,23 @@ def test_lock_owner_is_explained(tmp_path):
         "--workflow-profile options, then the same command again (the default profile's "
         "rerun-incomplete redoes the jobs that were cut off)"
     )
+
+
+def test_a_config_error_names_the_line_of_the_file_that_set_it(tmp_path):
+    from workflow_helpers import merged
+
+    base = tmp_path / "config.yaml"
+    base.write_text((REPO / "config.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("# my run\nfit:\n  grid:\n    k_dim: {min: 1.0e-3, max: .nan, n: 5}\n",
+                       encoding="utf-8")  # fmt: skip
+    files = [base, overlay]
+    validate_config(load_yaml(base), files=files)  # the control: the base alone is valid
+    config_ = merged(load_yaml(base), load_yaml(overlay))
+    assert _message(validate_config, config_, files=files) == (
+        f"config: fit.grid.k_dim.max = nan: must be a finite number ({overlay}, line 4)"
+    )
+    config_["fit"]["grid"]["k_dim"]["max"] = float("inf")  # as from --config: no file set it
+    assert _message(validate_config, config_, files=files) == (
+        "config: fit.grid.k_dim.max = inf: must be a finite number"
+    )

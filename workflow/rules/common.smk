@@ -39,7 +39,11 @@ CONFIG_FILES = ", ".join(
 )
 
 try:
-    validate_config(config, where=f"config ({CONFIG_FILES})")
+    validate_config(
+        config,
+        where=f"config ({CONFIG_FILES})",
+        files=["config.yaml", *workflow.overwrite_configfiles],
+    )
     # The cluster-system file: loaded and checked once, before any job. A relative path is
     # found from the working directory, else from the workflow's own directory.
     SYSTEM = system_of_config(

@@ -1,8 +1,10 @@
 """Reading the user's text files (sample sheets, config and system YAML) defensively.
 
 * Every text file is read as UTF-8 (a byte-order mark, as Excel and Notepad write one, is
-  dropped; a UTF-16 byte-order mark, as Excel's "Unicode Text", reads it as UTF-16); a file in another encoding is refused with one line naming the file and the byte
-  offset of the first byte that is not UTF-8, instead of a ``UnicodeDecodeError`` traceback.
+  dropped); text with a UTF-16 byte-order mark (Excel's "Unicode Text") is read as UTF-16.
+  A file in another encoding is refused with one line naming the file, the line and the
+  byte offset of the first byte that is not UTF-8, instead of a ``UnicodeDecodeError``
+  traceback.
 * YAML is loaded with PyYAML's safe loader plus two bounds PyYAML itself does not have: the
   document size (:data:`MAX_YAML_BYTES`) and the size of the document with its aliases
   expanded (:data:`MAX_YAML_NODES`). PyYAML shares the node an alias points to, so a

@@ -27,7 +27,7 @@ import yaml
 
 from .errors import InputError
 from .records import CONDITION_EXTRAS
-from .textfiles import quote, read_text
+from .textfiles import load_yaml, quote, read_text
 
 __all__ = [
     "InputError",
@@ -116,25 +116,53 @@ def defaulting_validator():
     return jsonschema.validators.extend(validator_class, {"properties": properties})
 
 
-def _schema_check(data, schema: dict, where: str, fill_defaults: bool = False) -> None:
+def _same(a, b) -> bool:
+    return a == b or (_non_finite(a) and _non_finite(b) and repr(a) == repr(b))
+
+
+def _line_in_files(files, keys: list, value) -> str:
+    """`` (FILE, line N)`` of the config file that sets ``keys`` to ``value`` (the last such
+    of ``files``, as snakemake merges them); empty where none does (a --config value, a
+    default)."""
+    from .textfiles import yaml_line
+
+    for file in reversed([str(f) for f in files]):
+        try:
+            node = load_yaml(file)
+            for key in keys:
+                node = node[key]
+        except (InputError, KeyError, IndexError, TypeError):
+            continue
+        if _same(node, value):
+            line = yaml_line(file, keys)
+            return f" ({file}, line {line})" if line else ""
+    return ""
+
+
+def _schema_check(data, schema: dict, where: str, fill_defaults: bool = False,
+                  files=()) -> None:  # fmt: skip
     validator = (defaulting_validator() if fill_defaults else finite_validator())(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         error = jsonschema.exceptions.best_match(errors)
         value = "" if error.validator == "required" else f" = {quote(error.instance)}"
-        raise InputError(f"{where}: {_path(error)}{value}: {_describe(error)}")
+        at = _line_in_files(files, list(error.absolute_path), error.instance) if value else ""
+        raise InputError(f"{where}: {_path(error)}{value}: {_describe(error)}{at}")
 
 
 def grid_size(fit: dict) -> int:
     return math.prod(int(axis["n"]) for axis in fit["grid"].values())
 
 
-def validate_config(config: dict, where: str = "config") -> dict:
+def validate_config(config: dict, where: str = "config", files=()) -> dict:
     """Schema check, the schema's defaults filled in (in place), then the cross-field rules.
 
-    Returns ``config`` (the same dict); raises :class:`InputError`.
+    Returns ``config`` (the same dict); raises :class:`InputError`. ``files``: the config
+    files ``config`` was merged from, in order; a schema error names the line of the file
+    that set the bad value (snakemake merges the files before the workflow sees them).
     """
-    _schema_check(config, _load_schema("config.schema.yaml"), where, fill_defaults=True)
+    _schema_check(config, _load_schema("config.schema.yaml"), where, fill_defaults=True,
+                  files=files)  # fmt: skip
     for name, axis in config["fit"]["grid"].items():
         if axis["max"] < axis["min"]:
             raise InputError(
