@@ -28,6 +28,7 @@ import numpy as np
 import pytest
 from workflow_helpers import cluster_of, small_config
 
+from intercluster.io import read_json
 from intercluster.system import ClusterSystem
 from intercluster.virtual_experiment import simulate_sample, write_mzml
 
@@ -406,3 +407,26 @@ def test_bad_sheet_or_config_stops_before_any_job(name, tmp_path, good, snakemak
 
 def test_matrix_size():
     assert len(MZML_CASES) + len(PARSE_CASES) >= 20
+
+
+def test_long_dead_time_is_warned_before_the_run_and_in_run_json(tmp_path, good, snakemake_runner):
+    """An unusual (not impossible) dead time: the run goes on, with one warning line when the
+    workflow is read and the same line in the sample's run.json and deconvolution log."""
+    sheet = SHEET_HEAD + GOOD_ROW.replace("\t20\n", "\t900\n")  # 15 min
+    _prepare(tmp_path, good, Case(None, (), sheet=sheet))
+    proc = snakemake_runner.run(tmp_path, *OUTPUTS, config=_config(None))
+    warning = (
+        f"{MZML}: sample {SAMPLE}: dead_time_s = 900 (15 min) is unusually long (above 10 min); "
+        "check the sheet: it is the seconds from mixing to the first spectrum"
+    )
+    read = [line for line in proc.stderr.splitlines() if line == f"warning: {warning}"]
+    assert len(read) == 1, proc.stderr[-3000:]  # while the workflow is read, before any job
+    run = read_json(tmp_path / f"results/deconvolution/{SAMPLE}/run.json")
+    assert run["warnings"] == [warning]
+    assert warning in (tmp_path / RULE_LOG).read_text()
+    # the control: the sheet's usual dead time gives no warning
+    control = tmp_path / "control"
+    _prepare(control, good, Case(None, ()))
+    proc = snakemake_runner.run(control, *OUTPUTS, config=_config(None))
+    assert "unusually long" not in proc.stderr
+    assert read_json(control / f"results/deconvolution/{SAMPLE}/run.json")["warnings"] == []
