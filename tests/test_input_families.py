@@ -550,3 +550,34 @@ def test_a_config_error_names_the_line_of_the_file_that_set_it(tmp_path):
     assert _message(validate_config, config_, files=files) == (
         "config: fit.grid.k_dim.max = inf: must be a finite number"
     )
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (OSError(errno.ENOSPC, "No space left on device", "results/f.png"),
+         "results/f.png: cannot be written (No space left on device)"),
+        (OSError(errno.EFBIG, "File too large"),  # a library's writer that names no file
+         "results/a.tsv, results/b.png: cannot be written (File too large)"),
+    ],
+)  # fmt: skip
+def test_a_write_error_of_any_writer_names_the_file(error, expected):
+    from types import SimpleNamespace
+
+    from intercluster.rule_script import call_writing
+
+    smk = SimpleNamespace(output=["results/a.tsv", "results/b.png"])
+    call_writing(lambda smk: None, smk)  # the control
+
+    def main(smk):
+        raise error
+
+    with pytest.raises(WriteError) as caught:
+        call_writing(main, smk)
+    assert str(caught.value).startswith(expected)
+
+    def reads(smk):  # not a write error: left as it is (with its traceback)
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", "results/in.tsv")
+
+    with pytest.raises(FileNotFoundError):
+        call_writing(reads, smk)
