@@ -83,8 +83,11 @@ try:
     # A user's MS1 run that no t_max can come from (too few spectra, all zero, no signal at
     # the species' m/z) or whose dead time is longer than the run: refused here, before
     # any job, by the rule intercluster inspect also applies (ingest.check_sample_run).
+    # Once, by the main snakemake process (a cluster job's own parsing skips it).
     _own_runs = [
-        row for row in samples.itertuples() if not row.mzml.startswith(GENERATED_DIRS)
+        row
+        for row in samples.itertuples()
+        if workflow.is_main_process and not row.mzml.startswith(GENERATED_DIRS)
     ]
     if _own_runs:  # (imported here: the demo's parsing needs neither)
         from intercluster.frameworks import ion_form_basis
