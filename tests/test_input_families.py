@@ -312,8 +312,12 @@ def test_what_spreadsheets_write_is_read(tmp_path):
         (f"{HEAD}\t\nx\ta.mzML\t40\t40\t7\n".encode(),
          "line 1: column 5 has values but no name; expected a name for every column"),
         (b"# only a comment\n", "has no header line"),
+        (f"{HEAD}\nx\ta.mzML\t40,5\t40\n".encode(),
+         "line 2: ag_nM = '40,5': must be a number (nmol/L for concentrations, s for "
+         "dead_time_s); write the decimal separator as '.'"),
     ],
-    ids=["comma", "semicolon", "latin1", "extra_field", "unnamed_column", "no_header"],
+    ids=["comma", "semicolon", "latin1", "extra_field", "unnamed_column", "no_header",
+         "decimal_comma"],
 )  # fmt: skip
 def test_sheet_format_problems_name_the_line(tmp_path, data, expected):
     path = _sheet(tmp_path, data)

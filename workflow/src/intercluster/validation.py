@@ -305,6 +305,15 @@ def _sheet_table(path: Path, where: str, known: tuple[str, ...]):
     return [header[k] for k in used], header_line, out
 
 
+def _decimal_comma_hint(value: str) -> str:
+    """What a number written with a decimal comma (a European spreadsheet) needs."""
+    try:
+        float(value.replace(",", "."))
+    except ValueError:
+        return ""
+    return "; write the decimal separator as '.'" if value.count(",") == 1 else ""
+
+
 def _check_sheet_columns(columns, header_line, where, required, optional) -> None:
     """Missing columns (with the near miss among the unknown ones), then unknown columns
     with the nearest known name: a misspelt optional column would otherwise be ignored."""
@@ -378,6 +387,7 @@ def load_sample_sheet(
                     raise InputError(
                         f"{where}, line {line_no}: {key} = {quote(value)}: must be a number "
                         "(nmol/L for concentrations, s for dead_time_s)"
+                        + _decimal_comma_hint(value)
                     ) from None
             elif key in SHEET_TEXT:
                 row[key] = value or None
