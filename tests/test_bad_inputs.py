@@ -28,6 +28,7 @@ import numpy as np
 import pytest
 from workflow_helpers import cluster_of, small_config
 
+from intercluster.io import read_json
 from intercluster.system import ClusterSystem
 from intercluster.virtual_experiment import simulate_sample, write_mzml
 
@@ -190,6 +191,14 @@ MZML_CASES = {
     "xml_but_not_mzml": Case(
         lambda good, target: target.write_text("<?xml version='1.0'?>\n<run><scan/></run>\n"),
         (f"{MZML}: is XML but not mzML (no <mzML> element at the start)",)),
+    "absurd_intensity": Case(
+        _arrays(_set_value(4, 1000, 1e300)),
+        (f"{MZML}: spectrum 'scan=5' (index 4): intensity 1e+300 at m/z ",
+         "expected counts below 1e+20 (a value this large is a unit or conversion error)")),
+    "negative_scan_time": Case(
+        _scan_times({0: "-29.9"}),
+        (f"{MZML}: spectrum 'scan=1' (index 0): scan time -29.9 min; expected scan times >= 0 "
+         "(minutes since the acquisition started), increasing",)),
     "cid_file_without_ms2": Case(  # fails after intensities.tsv and qc.tsv were written
         None, ("data/s1.mzML: no MS2 spectra among 11 spectra; expected ms level 2",),
         sheet=SHEET_HEAD.replace("\n", "\tcid_mzml\n") + GOOD_ROW.replace("\n", "\ts1.mzML\n")),
@@ -273,6 +282,39 @@ PARSE_CASES = {
         "      - charge: -1\n", "      - charge: -1\n      - charge: -1\n",
         "families.monomer.ion_forms.1: charge -1 with 0 Na: duplicate ion form "
         "(also in families.monomer.ion_forms.0)"),
+    # --- second round: non-finite numbers, sheet ambiguities, degenerate runs -------------
+    "sheet_nan_concentration": Case(
+        None, (f"{SHEET}, line 2: ag_nM = nan: must be a finite number",),
+        sheet=SHEET_HEAD + GOOD_ROW.replace("\t40\t40", "\tnan\t40")),
+    "sheet_infinite_dead_time": Case(
+        None, (f"{SHEET}, line 2: dead_time_s = inf: must be a finite number",),
+        sheet=SHEET_HEAD + GOOD_ROW.replace("\t20\n", "\tinf\n")),
+    "sheet_duplicate_column": Case(
+        None, (f"{SHEET}, line 1: column 'ag_nM' is given twice (columns 3 and 6); expected "
+               "each column once",),
+        sheet=SHEET_HEAD.replace("\n", "\tag_nM\n") + GOOD_ROW.replace("\n", "\t400\n")),
+    "sheet_misspelt_column": Case(
+        None, (f"{SHEET}, line 1: `dead_time`: unknown column; did you mean `dead_time_s`?",),
+        sheet=SHEET_HEAD.replace("dead_time_s", "dead_time") + GOOD_ROW),
+    "sheet_hash_is_not_a_comment": Case(  # the whole path is named, not a cut-off one
+        None, (f"{SHEET}: sample {SAMPLE}: mzml file data/run#1/s1.mzML not found",),
+        sheet=SHEET_HEAD + GOOD_ROW.replace("s1.mzML", "run#1/s1.mzML")),
+    "config_nan_grid_bound": Case(
+        None, ("fit.grid.k_dim.max = nan: must be a finite number",),
+        config={"fit.grid.k_dim.max": float("nan")}),
+    "run_of_one_spectrum": Case(
+        _arrays(lambda spectra: spectra.__delitem__(slice(1, None))),
+        (f"{MZML}: sample {SAMPLE}: 1 MS1 spectra; t_max needs at least 3 time points (a "
+         "quadratic through the top of each curve); expected a time series",)),
+    "run_of_zero_spectra": Case(
+        _arrays(lambda spectra: [s["intensity"].fill(0.0) for s in spectra]),
+        (f"{MZML}: sample {SAMPLE}: all 11 MS1 spectra are zero; expected measured "
+         "intensities",)),
+    "dead_time_longer_than_the_run": Case(
+        None, (f"{MZML}: sample {SAMPLE}: dead_time_s = 1e+06 (1.667e+04 min) is longer than "
+               "the run (60 min of spectra); expected the seconds from mixing to the first "
+               "spectrum",),
+        sheet=SHEET_HEAD + GOOD_ROW.replace("\t20\n", "\t1e6\n")),
     "system_sheet_lacks_reactant_column": Case(  # the sheet's columns come from the system
         None, (f"{SHEET}: missing column(s) gold_nM; expected tab-separated columns sample, "
                "mzml, ag_nM, gold_nM[, dead_time_s, cid_mzml]",),
@@ -365,3 +407,26 @@ def test_bad_sheet_or_config_stops_before_any_job(name, tmp_path, good, snakemak
 
 def test_matrix_size():
     assert len(MZML_CASES) + len(PARSE_CASES) >= 20
+
+
+def test_long_dead_time_is_warned_before_the_run_and_in_run_json(tmp_path, good, snakemake_runner):
+    """An unusual (not impossible) dead time: the run goes on, with one warning line when the
+    workflow is read and the same line in the sample's run.json and deconvolution log."""
+    sheet = SHEET_HEAD + GOOD_ROW.replace("\t20\n", "\t900\n")  # 15 min
+    _prepare(tmp_path, good, Case(None, (), sheet=sheet))
+    proc = snakemake_runner.run(tmp_path, *OUTPUTS, config=_config(None))
+    warning = (
+        f"{MZML}: sample {SAMPLE}: dead_time_s = 900 (15 min) is unusually long (above 10 min); "
+        "check the sheet: it is the seconds from mixing to the first spectrum"
+    )
+    read = [line for line in proc.stderr.splitlines() if line == f"warning: {warning}"]
+    assert len(read) == 1, proc.stderr[-3000:]  # while the workflow is read, before any job
+    run = read_json(tmp_path / f"results/deconvolution/{SAMPLE}/run.json")
+    assert run["warnings"] == [warning]
+    assert warning in (tmp_path / RULE_LOG).read_text()
+    # the control: the sheet's usual dead time gives no warning
+    control = tmp_path / "control"
+    _prepare(control, good, Case(None, ()))
+    proc = snakemake_runner.run(control, *OUTPUTS, config=_config(None))
+    assert "unusually long" not in proc.stderr
+    assert read_json(control / f"results/deconvolution/{SAMPLE}/run.json")["warnings"] == []

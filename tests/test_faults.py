@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -228,3 +229,75 @@ def test_killed_grid_run_resumes_to_identical_chi2(tmp_path, clean_runs, snakema
     reference = clean_runs[0]
     for table in TABLES:
         assert (work / table).read_bytes() == (reference / table).read_bytes(), table
+
+
+# --- resume in one command ------------------------------------------------------------------
+# The command the README documents: the default workflow profile (rerun-incomplete) and the
+# user's options, without --nolock.
+PROFILE = str(REPO / "workflow" / "profiles" / "default")
+
+
+def _interrupt_mid_grid(command: list[str], work: Path, env: dict, sig: int) -> str:
+    """Start ``command``, send ``sig`` to its process group (snakemake and its jobs) once a
+    grid chunk is recorded as finished; return the run's stderr."""
+    log = work / f"interrupted.{sig}.stderr"
+    finished = re.compile(r"^Finished jobid: \d+ \(Rule: fit_grid_chunk\)", re.MULTILINE)
+    with open(log, "w") as err:
+        proc = subprocess.Popen(command, cwd=work, stdout=subprocess.DEVNULL, stderr=err,
+                                start_new_session=True, env=env)  # fmt: skip
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:
+            if finished.search(log.read_text()):
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        os.killpg(proc.pid, sig)
+        proc.wait(timeout=120)
+    assert proc.returncode != 0
+    assert not (work / MODEL_DIR / "chi2.parquet").exists()
+    return log.read_text()
+
+
+def test_interrupted_run_resumes_with_the_same_command(tmp_path, clean_runs, snakemake_runner):
+    """Ctrl-C (SIGINT to the foreground process group) mid-grid, then the same command: the
+    profile's rerun-incomplete redoes what was cut off, the tables match a clean run."""
+    work = _grid_workdir(tmp_path)
+    command = snakemake_runner.command(work, "--workflow-profile", PROFILE, *TABLES,
+                                       config=_grid_config(), cores=2, nolock=False)  # fmt: skip
+    _interrupt_mid_grid(command, work, snakemake_runner.env, signal.SIGINT)
+    assert not list((work / ".snakemake" / "locks").glob("*.lock"))  # snakemake unlocked
+    resumed = subprocess.run(command, cwd=work, capture_output=True, text=True, timeout=600,
+                             env=snakemake_runner.env)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert not re.search(r"^localrule (virtual_experiment|deconvolve):", resumed.stderr,
+                         re.MULTILINE)  # fmt: skip
+    for table in TABLES:
+        assert (work / table).read_bytes() == (clean_runs[0] / table).read_bytes(), table
+
+
+def test_killed_run_explains_its_stale_lock_in_one_line(tmp_path, clean_runs, snakemake_runner):
+    """SIGKILL leaves snakemake's lock: the same command says whose lock it is and how to
+    clear it; --unlock and the same command then finish the run."""
+    work = _grid_workdir(tmp_path)
+    command = snakemake_runner.command(work, "--workflow-profile", PROFILE, *TABLES,
+                                       config=_grid_config(), cores=2, nolock=False)  # fmt: skip
+    _interrupt_mid_grid(command, work, snakemake_runner.env, signal.SIGKILL)
+    owner = json.loads((work / ".snakemake" / "locks" / "owner.json").read_text())
+    locked = subprocess.run(command, cwd=work, capture_output=True, text=True, timeout=120,
+                            env=snakemake_runner.env)  # fmt: skip
+    assert locked.returncode != 0
+    expected = (f".snakemake/locks: stale lock of snakemake process {owner['pid']} on "
+                f"{owner['host']}, which no longer runs (the run was killed): snakemake "
+                "--unlock with the same --configfile/--config/--workflow-profile options, then "
+                "the same command again")  # fmt: skip
+    lines = [line for line in locked.stderr.splitlines() if expected in line]
+    assert len(lines) == 1, locked.stderr[-3000:]
+    unlock = subprocess.run(command + ["--unlock"], cwd=work, capture_output=True, text=True,
+                            timeout=120, env=snakemake_runner.env)  # fmt: skip
+    assert unlock.returncode == 0, unlock.stderr[-3000:]
+    resumed = subprocess.run(command, cwd=work, capture_output=True, text=True, timeout=600,
+                             env=snakemake_runner.env)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert expected not in resumed.stderr  # the lock is gone, nothing to explain
+    for table in TABLES:
+        assert (work / table).read_bytes() == (clean_runs[0] / table).read_bytes(), table

@@ -20,6 +20,7 @@ os.environ.update(
     )
 )
 
+from intercluster.runlock import explain_lock, record_lock_owner
 from intercluster.system import system_of_config
 from intercluster.validation import (
     InputError,
@@ -29,6 +30,8 @@ from intercluster.validation import (
 )
 
 VIRTUAL_EXPERIMENT_DIR = "results/virtual_experiment"
+# Where the before-any-job check of a user's mzML remembers the files that passed.
+RUN_CHECK_CACHE = ".snakemake/intercluster/checked_runs"
 
 # Name the config file(s) in messages: --configfile paths, else the workflow's config.yaml.
 CONFIG_FILES = ", ".join(
@@ -36,7 +39,11 @@ CONFIG_FILES = ", ".join(
 )
 
 try:
-    validate_config(config, where=f"config ({CONFIG_FILES})")
+    validate_config(
+        config,
+        where=f"config ({CONFIG_FILES})",
+        files=["config.yaml", *workflow.overwrite_configfiles],
+    )
     # The cluster-system file: loaded and checked once, before any job. A relative path is
     # found from the working directory, else from the workflow's own directory.
     SYSTEM = system_of_config(
@@ -73,8 +80,45 @@ try:
                 f"sample sheet {config['samples']}: sample {_sample}: {_column} file "
                 f"{_file} not found"
             )
+    # A user's MS1 run that no t_max can come from (too few spectra, all zero, no signal at
+    # the species' m/z) or whose dead time is longer than the run: refused here, before
+    # any job, by the rule intercluster inspect also applies (ingest.check_sample_run).
+    # Once, by the main snakemake process (a cluster job's own parsing skips it).
+    _own_runs = [
+        row
+        for row in samples.itertuples()
+        if workflow.is_main_process and not row.mzml.startswith(GENERATED_DIRS)
+    ]
+    if _own_runs:  # (imported here: the demo's parsing needs neither)
+        from intercluster.frameworks import ion_form_basis
+        from intercluster.ingest import check_sample_run
+        from snakemake.logging import logger
+
+        _species_span = ion_form_basis(SYSTEM).mz_span
+    for _row in _own_runs:
+        for _warning in check_sample_run(
+            _row.mzml,
+            _row.sample,
+            _species_span,
+            config["deconvolution"]["time_bin_min"],
+            _row.dead_time_s,
+            cache_dir=RUN_CHECK_CACHE,
+        ):
+            logger.warning(f"warning: {_warning}")
 except InputError as error:
     raise WorkflowError(str(error)) from None
+
+# A lock left by a killed run: one line saying whose it is and how to clear it (snakemake's
+# own refusal follows). onstart, after snakemake took the lock, records its owner.
+if workflow.is_main_process and (_lock_note := explain_lock(".snakemake")):
+    from snakemake.logging import logger
+
+    logger.warning(_lock_note)
+
+
+onstart:
+    record_lock_owner(".snakemake")
+
 
 SAMPLES = samples["sample"].tolist()
 JOINT_SAMPLE = config["fit"]["joint_sample_name"]
@@ -122,6 +166,11 @@ def conditions_of(wildcards):
         # None: the global fit.tmax.dimer_response (intercluster.observables.dimer_response_of)
         "dimer_response": row["dimer_response"],
     }
+
+
+def dead_time_of(wildcards):
+    """Seconds from mixing to the sample's first spectrum (the sheet's dead_time_s)."""
+    return float(samples.loc[wildcards.sample, "dead_time_s"])
 
 
 def concentrations_of(wildcards):

@@ -41,5 +41,6 @@ rule deconvolve:
         system=SYSTEM.source,
         cluster=CLUSTER,
         deconvolution=config["deconvolution"],
+        dead_time_s=dead_time_of,
     script:
         "../scripts/deconvolve.py"

@@ -2,11 +2,10 @@
 the relative rule, the F rule, the weighted rule and the calibrated weighted rule."""
 
 import logging
-from pathlib import Path
 
 from intercluster import fit
 from intercluster import uncertainty as unc
-from intercluster.io import write_tsv
+from intercluster.io import write_text, write_tsv
 from intercluster.rule_script import run
 from intercluster.settings import FitSettings
 
@@ -27,7 +26,7 @@ def main(smk):
     log.info("\n%s", text)
     write_tsv(result.summary, smk.output.summary)
     write_tsv(result.intervals, smk.output.intervals)
-    Path(smk.output.report).write_text(text)
+    write_text(text, smk.output.report)
 
 
 run(main)

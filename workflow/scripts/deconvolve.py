@@ -5,7 +5,7 @@ import logging
 
 from intercluster.deconvolution import deconvolve_cid_run, empty_cid_table, monomer_mz_span
 from intercluster.frameworks import deconvolve_run_ion_forms, ion_form_basis, write_run_outputs
-from intercluster.ingest import bin_spectra, read_spectra
+from intercluster.ingest import bin_spectra, dead_time_problem, read_spectra
 from intercluster.io import write_tsv
 from intercluster.rule_script import run
 from intercluster.settings import DeconvolutionSettings
@@ -24,6 +24,10 @@ def main(smk):
     spectra = read_spectra(
         smk.input.mzml, ms_level=1, polarity=polarity, mz_required=basis.mz_span
     )
+    _, warning = dead_time_problem(spectra, smk.params.dead_time_s)  # refused before any job
+    warnings = [f"{smk.input.mzml}: sample {smk.wildcards.sample}: {warning}"] if warning else []
+    for line in warnings:
+        log.warning("%s", line)
     spectra = bin_spectra(spectra, settings.time_bin_min)
     ion_forms, intensities, qc, resolving_power = deconvolve_run_ion_forms(
         spectra, system_file, settings
@@ -31,7 +35,8 @@ def main(smk):
     log.info("%d spectra x %d ion forms, R %.0f, residual norm median %.3g", len(qc),
              basis.n_cols, resolving_power, qc["residual_norm"].median())  # fmt: skip
     write_run_outputs(smk.wildcards.sample, spectra, system_file, ion_forms, qc,
-                      smk.output.ion_forms, smk.output.qc, smk.output.run)  # fmt: skip
+                      smk.output.ion_forms, smk.output.qc, smk.output.run,
+                      warnings)  # fmt: skip
     write_tsv(intensities, smk.output.intensities)
 
     cid_files = smk.input.get("cid", [])

@@ -18,7 +18,7 @@ def model_one(smk):
     errors = consistency_errors(text)
     if errors:
         raise RuntimeError("SBML consistency check failed:\n" + "\n".join(errors))
-    with open(smk.output.xml, "w") as handle:
+    with open(smk.output.xml, "w", encoding="utf-8") as handle:
         handle.write(text)
     log.info("wrote %s (%d species, %d reactions)", smk.output.xml, network.n_species,
              len(network.reactions))  # fmt: skip

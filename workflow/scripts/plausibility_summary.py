@@ -1,8 +1,8 @@
 """Markdown table of the plausibility checks over samples and models (rule plausibility_summary)."""
 
 import logging
-from pathlib import Path
 
+from intercluster.io import write_text
 from intercluster.plausibility import summary_markdown
 from intercluster.records import read_plausibility
 from intercluster.rule_script import run
@@ -12,7 +12,7 @@ log = logging.getLogger("intercluster")
 
 def main(smk):
     text = summary_markdown([read_plausibility(p) for p in smk.input.jsons])
-    Path(smk.output.md).write_text(text)
+    write_text(text, smk.output.md)
     log.info("wrote %s (%d entries)", smk.output.md, len(smk.input.jsons))
 
 

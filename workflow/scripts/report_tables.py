@@ -4,7 +4,7 @@ import html
 import logging
 from pathlib import Path
 
-from intercluster.io import read_tsv
+from intercluster.io import read_tsv, write_text
 from intercluster.records import PROFILE_NAMES, read_best_fit, read_plausibility, read_synthetic
 from intercluster.rule_script import run
 
@@ -133,7 +133,8 @@ def comparison_section(samples, paths):
     """Model comparison and goodness of fit per fit, in words (rule model_comparison)."""
     parts = []
     for sample, path in zip(samples, paths, strict=True):
-        lines = [t for t in Path(path).read_text().splitlines() if t and not t.startswith("#")]
+        text = Path(path).read_text(encoding="utf-8")
+        lines = [t for t in text.splitlines() if t and not t.startswith("#")]
         items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
         parts.append(f"<p><b>{html.escape(sample)}</b></p><ul>{items}</ul>")
     return (
@@ -215,8 +216,7 @@ def best_fit_page(smk, files, table1, synthetic):
         "source</th><th>model</th><th>k_dim</th><th>k_diss</th><th>k_ex</th><th>k_dim:k_diss</th>"
         "</tr>" + "".join(paper_rows) + "</table>"
     )
-    Path(smk.output.best).parent.mkdir(parents=True, exist_ok=True)
-    Path(smk.output.best).write_text(
+    write_text(
         page(
             f"Best fits{synthetic}",
             f"<table>{head}{''.join(rows)}</table>{paper}<h4>Weighted χ² fit: best grid point, "
@@ -230,7 +230,8 @@ def best_fit_page(smk, files, table1, synthetic):
             "χ²_w = Σ((t_max,sim − t_max,exp)/σ)², interval where the profile stays below "
             "χ²_w,min + the χ²₁ quantile at fit.uncertainty.confidence; open = the profile stays "
             "below it at the grid edge (practically non-identifiable); flat = nowhere above it.",
-        )
+        ),
+        smk.output.best,
     )
 
 
@@ -255,12 +256,13 @@ def plausibility_page(smk, files, synthetic):
         "<tr><th class='l'>sample</th><th>model</th><th class='l'>check</th><th>result</th>"
         "<th class='l'>numbers</th></tr>"
     )
-    Path(smk.output.plausibility).write_text(
+    write_text(
         page(
             f"Plausibility of the best fits (docs/science.md §4){synthetic}",
             f"<table>{head}{''.join(rows)}</table>",
             "DMF at 298 K; settings from the plausibility section of the config.",
-        )
+        ),
+        smk.output.plausibility,
     )
     return len(rows)
 

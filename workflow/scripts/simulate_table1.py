@@ -1,9 +1,8 @@
 """Trajectories of every model at the paper's Table 1 constants (rule simulate_table1)."""
 
 import logging
-from pathlib import Path
 
-from intercluster.io import write_tsv
+from intercluster.io import write_tsv, writing
 from intercluster.network import build_network
 from intercluster.records import RateConstants, SampleConditions
 from intercluster.rule_script import items, run
@@ -28,8 +27,8 @@ def model_one(smk):
         raise RuntimeError(f"simulation of model {smk.wildcards.model} failed: {result.message}")
     log.info("model %s at %s: %s", smk.wildcards.model, k, result.stats)
     write_tsv(observables_table(result, system), smk.output.observables)
-    Path(smk.output.isomers).parent.mkdir(parents=True, exist_ok=True)
-    isomers_table(result).to_parquet(smk.output.isomers, index=False)
+    with writing(smk.output.isomers):
+        isomers_table(result).to_parquet(smk.output.isomers, index=False)
 
 
 def main(smk):

@@ -50,6 +50,28 @@ class CidSelection:
         """(lower, upper) m/z of the isolation window."""
         return (self.precursor_mz - ISOLATION_HALF_WIDTH, self.precursor_mz + ISOLATION_HALF_WIDTH)
 
+    def precursor_problem(self, selected_mz: float,
+                          window: tuple[float, float] | None = None) -> str | None:  # fmt: skip
+        """Why a spectrum whose selected ion is at ``selected_mz`` is not this precursor's
+        CID (None: it is). The precursor's average m/z must lie inside the isolation window
+        the file states (``window``: lower, upper m/z), else within ``ISOLATION_HALF_WIDTH``
+        of the selected m/z: the nearest dimer ion of a selected m/z far from every dimer
+        is not what was fragmented."""
+        if window is not None:
+            lo, hi = window
+            source = "the file's isolation window"
+        else:
+            lo, hi = selected_mz - ISOLATION_HALF_WIDTH, selected_mz + ISOLATION_HALF_WIDTH
+            source = f"± {ISOLATION_HALF_WIDTH:g} Th; the file states no isolation window"
+        if lo <= self.precursor_mz <= hi:
+            return None
+        return (
+            f"selected ion m/z {selected_mz:.2f} (isolation window m/z {lo:.2f}-{hi:.2f}, "
+            f"{source}) does not hold the nearest dimer ion (average m/z "
+            f"{self.precursor_mz:.2f}, charge -{self.precursor_charge}); expected the CID of a "
+            "dimer ion of the cluster system"
+        )
+
     @property
     def basis_rows(self) -> list[int]:
         """The observables an MS2 spectrum is fitted on: the fragments, then the precursor."""

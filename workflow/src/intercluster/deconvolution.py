@@ -1360,6 +1360,12 @@ def deconvolve_cid_run(
                 f"{run.path}: spectrum {run.native_ids[k]!r} (index {run.index[k]}): no "
                 "selected ion m/z (MS:1000744); expected the CID precursor (a dimer ion's m/z)"
             )
+        isolation = run.isolation_windows[k] if run.isolation_windows else None
+        problem = cid_rule.cid_selection(system, precursor).precursor_problem(precursor, isolation)
+        if problem is not None:
+            raise InputError(
+                f"{run.path}: spectrum {run.native_ids[k]!r} (index {run.index[k]}): {problem}"
+            )
         basis, n_fragments = cid_basis(system, precursor)
         if reading is not None:
             fits.append(reading.fit(run.mz[k], run.intensity[k], basis, 0.0, max_shift_ppm))

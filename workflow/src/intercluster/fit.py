@@ -60,7 +60,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -443,13 +442,15 @@ def write_parquet(frame: pd.DataFrame, path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    from .io import writing
+
     table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
     table = table.replace_schema_metadata(None)
     # row groups of bounded size, so that readers can stream a large table (chi2_streaming)
-    pq.write_table(
-        table, path, compression="zstd", write_statistics=False, row_group_size=ROW_GROUP_ROWS
-    )
+    with writing(path):
+        pq.write_table(
+            table, path, compression="zstd", write_statistics=False, row_group_size=ROW_GROUP_ROWS
+        )
 
 
 def read_parquet(path) -> pd.DataFrame:

@@ -412,12 +412,14 @@ def write_run_outputs(
     ion_forms_path,
     qc_path,
     run_path,
+    warnings: tuple[str, ...] | list[str] = (),
 ) -> dict:
     """Write a deconvolved run's ``ion_forms.tsv``, ``qc.tsv`` and ``run.json`` (rules
     ``deconvolve`` and ``framework_deconvolve``); returns run.json's content.
 
     ``run.json`` is where whether the data are synthetic is recorded, once, from the file
-    itself (``run.synthetic``); figures and reports read it from there.
+    itself (``run.synthetic``); figures and reports read it from there. ``warnings``: one
+    line each, as logged.
     """
     from .io import write_json, write_tsv
 
@@ -432,6 +434,8 @@ def write_run_outputs(
         "n_ion_forms": int(ion_forms["label"].nunique()),
         # a centroid file's sticks read as area or height (qc.tsv); "-" for profiles
         "centroid_intensity": _centroid_intensity(qc),
+        # what the log warned about the run (an unusually long dead time, ...)
+        "warnings": list(warnings),
     }
     write_json(info, run_path)
     return info

@@ -41,6 +41,11 @@ from .validation import InputError
 
 log = logging.getLogger(__name__)
 
+#: The largest intensity accepted in a spectrum. Detectors count far fewer ions per point
+#: (an Orbitrap's or a TOF's summed spectra stay below ~1e12); a larger value is a unit or
+#: conversion error, and squares of values near 1e154 overflow the deconvolution's float64
+#: least squares (to inf, then NaN in the tables).
+MAX_INTENSITY = 1e20
 #: minutes per unit, by unit name and UO accession
 TIME_UNITS = {
     "minute": 1.0,
@@ -110,6 +115,8 @@ class SpectraRun:
     #: points (:func:`bin_spectra`; a point none of them wrote may be up to that). Empty, or
     #: None for a spectrum: its lowest written point (deconvolution.prepare_spectrum)
     detection_levels: list[float | None] = field(default_factory=list)
+    #: (lower, upper) m/z of each MS2 spectrum's isolation window, None where not stated
+    isolation_windows: list[tuple[float, float] | None] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.native_ids)
@@ -225,6 +232,27 @@ def _scan_window(spectrum) -> tuple[float, float] | None:
     if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
         return None
     return lo, hi
+
+
+ISOLATION_TARGET = "MS:1000827"
+ISOLATION_LOWER_OFFSET = "MS:1000828"
+ISOLATION_UPPER_OFFSET = "MS:1000829"
+
+
+def _isolation_window(spectrum) -> tuple[float, float] | None:
+    """(lower, upper) m/z of the precursor's isolation window where the file states its
+    target and both offsets (None otherwise)."""
+    values = []
+    for accession in (ISOLATION_TARGET, ISOLATION_LOWER_OFFSET, ISOLATION_UPPER_OFFSET):
+        element = spectrum.element.find(f".//*[@accession='{accession}']")
+        try:
+            values.append(float(element.get("value")))
+        except (AttributeError, TypeError, ValueError):
+            return None
+    target, lower, upper = values
+    if not all(np.isfinite(values)) or lower < 0 or upper < 0 or lower + upper <= 0:
+        return None
+    return target - lower, target + upper
 
 
 def _precursor_mz(spectrum) -> float | None:
@@ -474,6 +502,7 @@ class _Level:
     windows: list = field(default_factory=list)
     polarities: set = field(default_factory=set)
     units: list = field(default_factory=list)
+    isolation: list = field(default_factory=list)
 
 
 def _read(path, reader, ms_levels, polarity, synthetic) -> tuple[dict, int]:
@@ -517,6 +546,12 @@ def _read(path, reader, ms_levels, polarity, synthetic) -> tuple[dict, int]:
                 raise InputError(
                     f"{where}: negative intensities (min {y.min():g}); expected counts >= 0"
                 )
+            if y.max() > MAX_INTENSITY:
+                raise InputError(
+                    f"{where}: intensity {y.max():.3g} at m/z {mz[np.argmax(y)]:.4f}; expected "
+                    f"counts below {MAX_INTENSITY:.0e} (a value this large is a unit or "
+                    "conversion error)"
+                )
             if np.any(np.diff(mz) < 0):
                 order = np.argsort(mz, kind="stable")
                 mz, y = mz[order], y[order]
@@ -528,6 +563,7 @@ def _read(path, reader, ms_levels, polarity, synthetic) -> tuple[dict, int]:
             got.mz.append(mz)
             got.intensity.append(y)
             got.precursors.append(_precursor_mz(spectrum) if level > 1 else None)
+            got.isolation.append(_isolation_window(spectrum) if level > 1 else None)
             got.modes.append(_spectrum_mode(spectrum))
             got.windows.append(_scan_window(spectrum))
             if found:
@@ -545,6 +581,11 @@ def _read(path, reader, ms_levels, polarity, synthetic) -> tuple[dict, int]:
 
 def _assemble(path, ms_level: int, got: _Level, synthetic: bool) -> SpectraRun:
     t = np.asarray(got.times)
+    if t[0] < 0:
+        raise InputError(
+            f"{path}: spectrum {got.ids[0]!r} (index {got.index[0]}): scan time {t[0]:.6g} min; "
+            "expected scan times >= 0 (minutes since the acquisition started), increasing"
+        )
     bad = np.flatnonzero(np.diff(t) <= 0)
     if bad.size:
         k = int(bad[0]) + 1
@@ -559,7 +600,7 @@ def _assemble(path, ms_level: int, got: _Level, synthetic: bool) -> SpectraRun:
                 got.polarities.pop() if len(got.polarities) == 1 else "mixed")  # fmt: skip
     return SpectraRun(str(path), ms_level, t, got.ids, np.asarray(got.index), got.mz,
                       got.intensity, got.precursors, synthetic, mode, got.windows, source,
-                      polarity, got.units[0])  # fmt: skip
+                      polarity, got.units[0], got.isolation)  # fmt: skip
 
 
 def rebin_sum(mz_list: list[np.ndarray], intensity_list: list[np.ndarray]):
@@ -616,6 +657,131 @@ def rebin_sum(mz_list: list[np.ndarray], intensity_list: list[np.ndarray]):
     return mz, intensity
 
 
+def time_bins(times_min, bin_min: float) -> np.ndarray:
+    """The time bin of each spectrum (:func:`bin_spectra`; 0: every spectrum its own bin)."""
+    times = np.asarray(times_min, float)
+    if not bin_min or bin_min <= 0 or times.size == 0:
+        return np.arange(times.size)
+    return np.floor((times - times[0]) / bin_min + 1e-9).astype(np.int64)
+
+
+# --- runs the workflow cannot use -------------------------------------------------------------
+#: A dead time above this many minutes is unusual (mixing to the first spectrum takes seconds
+#: to a minute or two): a warning in the log and in run.json, not an error.
+DEAD_TIME_WARN_MIN = 10.0
+
+
+def degenerate_run_problem(run: SpectraRun, mz_span, time_bin_min: float = 0.0) -> str | None:
+    """Why no t_max can be measured on ``run`` (its MS1 spectra), None when it can.
+
+    The one rule the workflow applies before any job (:func:`check_sample_run`) and
+    ``intercluster inspect`` reports: at least
+    :data:`~intercluster.observables.MIN_TMAX_TIMES` time points (after
+    ``deconvolution.time_bin_min``), not every spectrum zero, and signal at the species'
+    m/z (``mz_span``) in at least that many time points. The intensities are normalised to
+    the total of the observables, so in a time point with signal the largest of N
+    observables is at least 1/N (1/77 for the demo): above ``fit.tmax.min_signal``'s default
+    0.01. A run with no signal at the species' m/z is therefore the run in which no
+    observable rises above the threshold (a ``min_signal`` above 1/N is judged at the t_max
+    stage, after the deconvolution).
+    """
+    from .observables import MIN_TMAX_TIMES
+
+    bins = time_bins(run.times_min, time_bin_min)
+    n_points = int(np.unique(bins).size)
+    level = f"MS{run.ms_level}"
+    binned = (f" ({n_points} time points with deconvolution.time_bin_min = {time_bin_min:g})"
+              if time_bin_min and n_points != len(run) else "")  # fmt: skip
+    if n_points < MIN_TMAX_TIMES:
+        return (
+            f"{len(run)} {level} spectra{binned}; t_max needs at least {MIN_TMAX_TIMES} time "
+            "points (a quadratic through the top of each curve); expected a time series"
+        )
+    totals = np.array([float(np.sum(y)) for y in run.intensity])
+    if not np.any(totals > 0):
+        return f"all {len(run)} {level} spectra are zero; expected measured intensities"
+    lo, hi = float(mz_span[0]), float(mz_span[1])
+    signal = np.array([float(np.sum(y[(mz >= lo) & (mz <= hi)]))
+                       for mz, y in zip(run.mz, run.intensity, strict=True)])  # fmt: skip
+    with_signal = int(np.unique(bins[signal > 0]).size)
+    if with_signal < MIN_TMAX_TIMES:
+        return (
+            f"signal at the species' m/z {lo:.1f}-{hi:.1f} in {with_signal} of {n_points} time "
+            f"points; t_max needs at least {MIN_TMAX_TIMES} (no observable can rise above "
+            "fit.tmax.min_signal)"
+        )
+    return None
+
+
+def dead_time_problem(run: SpectraRun, dead_time_s: float) -> tuple[str | None, str | None]:
+    """``(refusal, warning)`` for a sample's dead time against its run (None: none).
+
+    Refused: a dead time longer than the run (its last minus its first scan time): the
+    sheet's seconds were most likely meant as something else. Warned: above
+    :data:`DEAD_TIME_WARN_MIN` minutes.
+    """
+    length_min = float(run.times_min[-1] - run.times_min[0]) if len(run) else 0.0
+    dead_min = float(dead_time_s) / 60.0
+    said = f"dead_time_s = {dead_time_s:g} ({dead_min:.4g} min)"
+    if dead_min > length_min:
+        return (
+            f"{said} is longer than the run ({length_min:.4g} min of spectra); expected the "
+            "seconds from mixing to the first spectrum"
+        ), None
+    if dead_min > DEAD_TIME_WARN_MIN:
+        return None, (
+            f"{said} is unusually long (above {DEAD_TIME_WARN_MIN:g} min); check the sheet: it "
+            "is the seconds from mixing to the first spectrum"
+        )
+    return None, None
+
+
+def check_sample_run(path, sample: str, mz_span, time_bin_min: float, dead_time_s: float,
+                     cache_dir=None) -> list[str]:  # fmt: skip
+    """The checks of a sample's MS1 run the workflow makes before any job; returns warnings.
+
+    Raises :class:`InputError` with one line naming the file and the sample for a degenerate
+    run (:func:`degenerate_run_problem`) or a dead time longer than the run
+    (:func:`dead_time_problem`). A file that cannot be read at all is left to the
+    ``deconvolve`` job, whose reading names the spectrum (returns no warnings). ``cache_dir``:
+    where a passed check is remembered (by the file's path, size and modification time and
+    the arguments), so that snakemake's repeated parsing (dry runs, cluster jobs) does not
+    read the file again.
+    """
+    import hashlib
+    import json
+
+    path = Path(path)
+    cache = None
+    if cache_dir is not None and path.is_file():
+        stat = path.stat()
+        key = json.dumps([str(path.resolve()), stat.st_size, stat.st_mtime_ns, sample,
+                          [float(x) for x in mz_span], float(time_bin_min),
+                          float(dead_time_s), MAX_INTENSITY])  # fmt: skip
+        cache = Path(cache_dir) / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+        if cache.is_file():
+            with contextlib.suppress(OSError, ValueError):
+                return list(json.loads(cache.read_text(encoding="utf-8")))
+    try:
+        runs, _ = read_runs(path, polarity=None, ms_levels={1})
+    except InputError:
+        return []  # the deconvolve job reports it, with the spectrum
+    if 1 not in runs:
+        return []
+    run = runs[1]
+    problem = degenerate_run_problem(run, mz_span, time_bin_min)
+    if problem is None:
+        problem, warning = dead_time_problem(run, dead_time_s)
+    if problem is not None:
+        raise InputError(f"{path}: sample {sample}: {problem}")
+    warnings = [f"{path}: sample {sample}: {warning}"] if warning else []
+    if cache is not None:
+        with contextlib.suppress(OSError):
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.write_text(json.dumps(warnings), encoding="utf-8")
+    return warnings
+
+
 def bin_spectra(run: SpectraRun, bin_min: float) -> SpectraRun:
     """Sum consecutive spectra into time bins of ``bin_min`` minutes (0: unchanged).
 
@@ -627,10 +793,11 @@ def bin_spectra(run: SpectraRun, bin_min: float) -> SpectraRun:
     """
     if not bin_min or bin_min <= 0 or len(run) == 0:
         return run
-    key = np.floor((run.times_min - run.times_min[0]) / bin_min + 1e-9).astype(np.int64)
+    key = time_bins(run.times_min, bin_min)
     windows = run.scan_windows or None
     times, ids, index, mzs, ys, precursors, bin_windows = [], [], [], [], [], [], []
     levels: list[float | None] = []
+    isolation = []
     for b in np.unique(key):
         members = np.flatnonzero(key == b)
         levels.append(_summed_level(run, members))
@@ -649,6 +816,7 @@ def bin_spectra(run: SpectraRun, bin_min: float) -> SpectraRun:
         mzs.append(mz)
         ys.append(y)
         precursors.append(run.precursor_mz[members[0]] if run.precursor_mz else None)
+        isolation.append(run.isolation_windows[members[0]] if run.isolation_windows else None)
         if windows is not None:
             known = [windows[m] for m in members if windows[m] is not None]
             union = (min(w[0] for w in known), max(w[1] for w in known)) if known else None
@@ -656,7 +824,7 @@ def bin_spectra(run: SpectraRun, bin_min: float) -> SpectraRun:
     extra = {"scan_windows": bin_windows} if windows is not None else {}
     return replace(run, times_min=np.asarray(times), native_ids=ids, index=np.asarray(index),
                    mz=mzs, intensity=ys, precursor_mz=precursors, detection_levels=levels,
-                   **extra)  # fmt: skip
+                   isolation_windows=isolation, **extra)  # fmt: skip
 
 
 def _summed_level(run: SpectraRun, members: np.ndarray) -> float | None:

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .ingest import SpectraRun, detect_mode, peak_shapes, read_runs
+from .ingest import SpectraRun, degenerate_run_problem, detect_mode, peak_shapes, read_runs
 from .isotopes import FWHM_TO_SIGMA
 from .settings import DeconvolutionSettings
 from .system import ClusterSystem, default_system, system_of_config
@@ -98,8 +98,7 @@ DEFAULT_SOURCE = "the default demo's system file (no config.yaml here)"
 
 def load_system(config_path: str | None, cwd: Path | None = None):
     """``(ClusterSystem, the config's DeconvolutionSettings, where they came from)``."""
-    import yaml
-
+    from .textfiles import load_yaml
     from .validation import validate_config
 
     if config_path is None:
@@ -111,11 +110,7 @@ def load_system(config_path: str | None, cwd: Path | None = None):
     where = f"config ({config_path})"
     if not path.is_file():
         raise InputError(f"{where}: file not found; expected the workflow's config.yaml")
-    try:
-        config = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        reason = " ".join(str(exc).split())
-        raise InputError(f"{where}: not valid YAML ({reason})") from None
+    config = load_yaml(path, where)  # UTF-8, bounded size and alias expansion
     if not isinstance(config, dict):
         raise InputError(f"{where}: expected a mapping of config sections (cluster, ...)")
     validate_config(config, where=where)
@@ -203,6 +198,10 @@ def inspect_file(
             f"the MS{run.ms_level} spectra cover m/z {lo:.1f}-{hi:.1f}, which misses the species; "
             f"expected at least m/z {span[0]:.1f}-{span[1]:.1f}"
         )
+    # the workflow's before-any-job rule for runs no t_max can come from (one owner)
+    degenerate = degenerate_run_problem(run, span, cfg.time_bin_min)
+    if degenerate is not None:
+        result.problems.append(degenerate)
     ref = int(np.argmax([float(y.sum()) for y in run.intensity]))
     result.spectrum_id = run.native_ids[ref]
     result.spectrum_index = int(run.index[ref])

@@ -7,6 +7,7 @@ sorted keys in JSON) so that reruns give byte-identical files.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from .errors import InputError, WriteError
 
 SYNTHETIC_LABEL = "SYNTHETIC virtual experiment"
 
@@ -38,22 +41,46 @@ def configure_logging(log_path: str | os.PathLike | None = None, level=logging.I
 def _log_uncaught(exc_type, exc, tb) -> None:
     """Uncaught exceptions of a rule script go to its log (and stderr); exit status stays 1.
 
-    A user's input problem (:class:`~intercluster.validation.InputError`) is one line, no
+    A user's input problem (:class:`~intercluster.validation.InputError`) and an output
+    that could not be written (:class:`~intercluster.errors.WriteError`) are one line, no
     traceback; anything else is logged with its traceback.
     """
-    from .validation import InputError
-
     logger = logging.getLogger("intercluster")
-    if issubclass(exc_type, InputError):
+    if issubclass(exc_type, InputError | WriteError):
         logger.error("%s", exc)
     else:
         logger.error("%s: %s", exc_type.__name__, exc, exc_info=(exc_type, exc, tb))
 
 
+@contextlib.contextmanager
+def writing(path: str | os.PathLike):
+    """Write ``path`` inside this block: a failure to write (disk full, file too large, no
+    permission) becomes one :class:`~intercluster.errors.WriteError` line naming the file,
+    and what was written of it is removed (nothing partial is left)."""
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        yield
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            Path(path).unlink(missing_ok=True)
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise WriteError(
+            f"{path}: cannot be written ({reason}); nothing of it was kept; free disk space or "
+            "fix the folder's permissions and run the same command again"
+        ) from None
+
+
 def write_tsv(frame: pd.DataFrame, path: str | os.PathLike, float_format: str = "%.10g") -> None:
     """Write a tidy table as TSV with a fixed float format (byte-reproducible)."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, sep="\t", index=False, float_format=float_format, lineterminator="\n")
+    with writing(path):
+        frame.to_csv(path, sep="\t", index=False, float_format=float_format,
+                     lineterminator="\n")  # fmt: skip
+
+
+def write_text(text: str, path: str | os.PathLike) -> None:
+    """Write a text output (UTF-8)."""
+    with writing(path), open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 def read_tsv(path: str | os.PathLike) -> pd.DataFrame:
@@ -79,12 +106,11 @@ def _jsonable(value):
 
 def write_json(data: dict, path: str | os.PathLike) -> None:
     """Write JSON with sorted keys; NaN/inf become null (strict JSON)."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
+    with writing(path), open(path, "w", encoding="utf-8") as handle:
         json.dump(_jsonable(data), handle, indent=2, sort_keys=True)
         handle.write("\n")
 
 
 def read_json(path: str | os.PathLike) -> dict:
-    with open(path) as handle:
+    with open(path, encoding="utf-8") as handle:
         return json.load(handle)

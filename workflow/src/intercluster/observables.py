@@ -73,6 +73,9 @@ import pandas as pd
 from .settings import TmaxSettings
 
 FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
+#: Time points a run needs for t_max: the top of a curve is a local quadratic (point 2 of
+#: the module docstring), which three points determine.
+MIN_TMAX_TIMES = 3
 
 
 def ion_signal(observables: np.ndarray, n_monomers: int, dimer_response: float) -> np.ndarray:

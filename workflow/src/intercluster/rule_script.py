@@ -17,22 +17,51 @@ so the per-item body of a script is the same function a one-item job would run.
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
+from .errors import WriteError
 from .io import configure_logging
 
 __all__ = ["Fields", "items", "run"]
 
 
+#: errors that only a write can cause (a full disk or quota, a file too large, a read-only
+#: file system): whatever raised them, the job's outputs are what could not be written
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS})
+
+
 def run(main: Callable[[Any], None]) -> None:
-    """Run ``main(snakemake)`` of the calling rule script with the rule's logging."""
+    """Run ``main(snakemake)`` of the calling rule script with the rule's logging.
+
+    A failed write that no writer of :mod:`intercluster.io` caught (a figure, an mzML, a
+    library's own writer) ends, like theirs, in one
+    :class:`~intercluster.errors.WriteError` line: the file when the error names it, else the
+    job's outputs (snakemake removes a failed job's outputs: nothing partial is kept).
+    """
     smk = main.__globals__["snakemake"]
     configure_logging(smk.log[0] if len(smk.log) else None)
     logging.getLogger("intercluster").debug("rule script %s", main.__module__)
-    main(smk)
+    call_writing(main, smk)
+
+
+def call_writing(main: Callable[[Any], None], smk) -> None:
+    """``main(smk)`` with a write error (:data:`WRITE_ERRNOS`) turned into a WriteError line."""
+    try:
+        main(smk)
+    except WriteError:
+        raise
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRNOS:
+            raise
+        target = exc.filename or ", ".join(str(p) for p in smk.output) or "an output"
+        raise WriteError(
+            f"{target}: cannot be written ({exc.strerror or exc}); nothing of it is kept; free "
+            "disk space or fix the folder's permissions and run the same command again"
+        ) from None
 
 
 class Fields(dict):

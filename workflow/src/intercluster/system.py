@@ -561,26 +561,30 @@ def _periodic_table():
     return IsoSpecPy.PeriodicTbl
 
 
-def _schema_check(data: dict, where: str) -> None:
+def _schema_check(data: dict, where: str, path=None) -> None:
+    """Schema check of a system file's data; ``path``: the file, for the line of the key."""
     import jsonschema
 
     # the config's validator (schema defaults filled in) and wording: one style of message
+    from .textfiles import quote, yaml_line
     from .validation import _describe, _path, defaulting_validator
 
-    with open(SCHEMA_PATH) as handle:
+    with open(SCHEMA_PATH, encoding="utf-8") as handle:
         schema = yaml.safe_load(handle)
     errors = list(defaulting_validator()(schema).iter_errors(data))
     if not errors:
         return
     error = jsonschema.exceptions.best_match(errors)
     whole_mapping = error.validator in ("required", "additionalProperties")
-    value = "" if whole_mapping else f" = {error.instance!r}"
+    value = "" if whole_mapping else f" = {quote(error.instance)}"
     words = _describe(error)
     if error.validator == "not" and "const" in error.validator_value:
         words = f"must not be {error.validator_value['const']!r}"
     elif error.validator == "anyOf":
         words = "must be an integer or {min, max}"
-    raise _input_error(f"{where}: {_path(error)}{value}: {words}")
+    line = yaml_line(where, list(error.absolute_path)) if path is not None else None
+    at = f" (line {line})" if line else ""
+    raise _input_error(f"{where}: {_path(error)}{value}: {words}{at}")
 
 
 def _range(value) -> tuple[int, int]:
@@ -816,19 +820,14 @@ def load_system(path: str | os.PathLike) -> SystemDefinition:
     Every problem raises :class:`~intercluster.validation.InputError` with one line naming
     the file and the key, e.g. ``x.yaml: families.dimer.core_charge = 0: must not be 0``.
     """
+    from .textfiles import load_yaml
+
     where = str(path)
-    if not Path(path).is_file():
-        raise _input_error(f"{where}: file not found")
-    try:
-        with open(path) as handle:
-            raw = yaml.safe_load(handle)
-    except yaml.YAMLError as exc:
-        first_line = str(exc).strip().splitlines()[0]
-        raise _input_error(f"{where}: not valid YAML ({first_line})") from None
+    raw = load_yaml(path, where)  # UTF-8, bounded size and alias expansion
     if not isinstance(raw, dict):
         raise _input_error(f"{where}: (top level): must be a mapping of keys")
     data = copy.deepcopy(raw)
-    _schema_check(data, where)
+    _schema_check(data, where, path)
     for k, metal in enumerate(data["metals"]):
         _check_element(metal, where, f"metals.{k}")
     if data["metals"][0] == data["metals"][1]:
@@ -895,7 +894,7 @@ SHIPPED_CONFIG = SCHEMA_PATH.parents[2] / "config.yaml"
 @functools.cache
 def default_system_definition() -> SystemDefinition:
     """The system file the shipped ``config.yaml`` names (the default demo's system)."""
-    with open(SHIPPED_CONFIG) as handle:
+    with open(SHIPPED_CONFIG, encoding="utf-8") as handle:
         system_file = yaml.safe_load(handle)["system"]
     return load_system(resolve_system_path(system_file, SHIPPED_CONFIG.parent))
 
@@ -960,7 +959,8 @@ def find_system_literals(
             files += [p for p in root.rglob("*") if p.is_file() and p.suffix in suffixes]
     found = []
     for file in sorted(set(files)):
-        for line_no, text in enumerate(file.read_text(errors="replace").splitlines(), start=1):
+        source = file.read_text(encoding="utf-8", errors="replace")
+        for line_no, text in enumerate(source.splitlines(), start=1):
             if NOT_A_SYSTEM_LITERAL in text:
                 continue
             for kind, token, pattern in patterns:

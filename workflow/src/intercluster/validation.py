@@ -14,6 +14,9 @@ schema cannot express (grid bounds in order, chunks vs grid size, sheet paths) l
 from __future__ import annotations
 
 import copy
+import csv
+import difflib
+import io
 import math
 import os
 from pathlib import Path
@@ -24,6 +27,7 @@ import yaml
 
 from .errors import InputError
 from .records import CONDITION_EXTRAS
+from .textfiles import load_yaml, quote, read_text
 
 __all__ = [
     "InputError",
@@ -39,13 +43,19 @@ SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 
 
 def _load_schema(name: str) -> dict:
-    with open(SCHEMA_DIR / name) as handle:
+    with open(SCHEMA_DIR / name, encoding="utf-8") as handle:
         return yaml.safe_load(handle)
+
+
+def _non_finite(value) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
 
 
 def _describe(error: jsonschema.ValidationError) -> str:
     """Turn a jsonschema error into 'what is expected' words a chemist can act on."""
     v = error.validator_value
+    if error.validator == "type" and _non_finite(error.instance):
+        return "must be a finite number"
     words = {
         "exclusiveMinimum": f"must be > {v}",
         "minimum": f"must be >= {v}",
@@ -67,13 +77,33 @@ def _path(error: jsonschema.ValidationError) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "(top level)"
 
 
+def _finite_number(checker, instance) -> bool:
+    base = jsonschema.Draft202012Validator.TYPE_CHECKER
+    return base.is_type(instance, "number") and not _non_finite(instance)
+
+
+#: JSON has no NaN or infinity, but YAML (``.nan``, ``.inf``) and Python floats do, and
+#: jsonschema's range keywords let them through (``nan > 0`` and ``nan <= 0`` are both
+#: false). So "number" means a finite number in every schema of the project: one owner for
+#: "every number finite", the ranges stay in the schemas.
+FINITE_TYPES = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("number", _finite_number)
+
+
+def finite_validator():
+    """The draft 2020-12 validator class whose "number" excludes NaN and infinities."""
+    return jsonschema.validators.extend(
+        jsonschema.Draft202012Validator, type_checker=FINITE_TYPES
+    )
+
+
 def defaulting_validator():
-    """A draft 2020-12 validator class that also fills in the schema's ``default`` values.
+    """A draft 2020-12 validator class that also fills in the schema's ``default`` values
+    (numbers finite, :func:`finite_validator`).
 
     A key a mapping lacks gets a deep copy of its ``default`` before the mapping's own
     properties are checked, so a defaulted ``{}`` section is filled in turn.
     """
-    validator_class = jsonschema.Draft202012Validator
+    validator_class = finite_validator()
     check_properties = validator_class.VALIDATORS["properties"]
 
     def properties(validator, props, instance, schema):
@@ -86,27 +116,53 @@ def defaulting_validator():
     return jsonschema.validators.extend(validator_class, {"properties": properties})
 
 
-def _schema_check(data, schema: dict, where: str, fill_defaults: bool = False) -> None:
-    validator = (defaulting_validator() if fill_defaults else jsonschema.Draft202012Validator)(
-        schema
-    )
+def _same(a, b) -> bool:
+    return a == b or (_non_finite(a) and _non_finite(b) and repr(a) == repr(b))
+
+
+def _line_in_files(files, keys: list, value) -> str:
+    """`` (FILE, line N)`` of the config file that sets ``keys`` to ``value`` (the last such
+    of ``files``, as snakemake merges them); empty where none does (a --config value, a
+    default)."""
+    from .textfiles import yaml_line
+
+    for file in reversed([str(f) for f in files]):
+        try:
+            node = load_yaml(file)
+            for key in keys:
+                node = node[key]
+        except (InputError, KeyError, IndexError, TypeError):
+            continue
+        if _same(node, value):
+            line = yaml_line(file, keys)
+            return f" ({file}, line {line})" if line else ""
+    return ""
+
+
+def _schema_check(data, schema: dict, where: str, fill_defaults: bool = False,
+                  files=()) -> None:  # fmt: skip
+    validator = (defaulting_validator() if fill_defaults else finite_validator())(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         error = jsonschema.exceptions.best_match(errors)
-        value = "" if error.validator == "required" else f" = {error.instance!r}"
-        raise InputError(f"{where}: {_path(error)}{value}: {_describe(error)}")
+        value = "" if error.validator == "required" else f" = {quote(error.instance)}"
+        at = _line_in_files(files, list(error.absolute_path), error.instance) if value else ""
+        raise InputError(f"{where}: {_path(error)}{value}: {_describe(error)}{at}")
 
 
 def grid_size(fit: dict) -> int:
     return math.prod(int(axis["n"]) for axis in fit["grid"].values())
 
 
-def validate_config(config: dict, where: str = "config") -> dict:
+def validate_config(config: dict, where: str = "config", files=()) -> dict:
     """Schema check, the schema's defaults filled in (in place), then the cross-field rules.
 
-    Returns ``config`` (the same dict); raises :class:`InputError`.
+    Returns ``config`` (the same dict); raises :class:`InputError`. ``files``: the config
+    files ``config`` was merged from, in order; a schema error names the line of the file
+    that set the bad value (snakemake merges the files before the workflow sees them).
     """
-    _schema_check(config, _load_schema("config.schema.yaml"), where, fill_defaults=True)
+    _schema_check(config, _load_schema("config.schema.yaml"), where, fill_defaults=True,
+                  files=files)  # fmt: skip
     for name, axis in config["fit"]["grid"].items():
         if axis["max"] < axis["min"]:
             raise InputError(
@@ -163,16 +219,120 @@ def schema_defaults(section: str) -> dict:
 
 SHEET_COLUMNS = ("sample", "mzml")
 SHEET_NUMBERS = ("dead_time_s", "second_dimer_fraction", "dimer_response")  # optional numbers
+SHEET_TEXT = ("cid_mzml", "condition")  # optional text (empty: None)
 REPO_DIR = Path(__file__).resolve().parents[3]
+#: A line whose first non-blank character is this is a comment; inside a field it is data
+#: (a path or a sample note may hold it).
+SHEET_COMMENT = "#"
 
 
 def default_concentration_columns() -> tuple[str, ...]:
     """The concentration columns of the system file the default demo's config.yaml names."""
     from .system import load_system
 
-    with open(REPO_DIR / "config.yaml") as handle:
+    with open(REPO_DIR / "config.yaml", encoding="utf-8") as handle:
         system_file = yaml.safe_load(handle)["system"]
     return load_system(REPO_DIR / system_file).concentration_columns()
+
+
+def _nearest(name: str, known) -> str | None:
+    """The known column a misspelt ``name`` most likely means (None: none is close)."""
+    by_case = [k for k in known if k.casefold() == name.casefold()]
+    if by_case:
+        return by_case[0]
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _sheet_table(path: Path, where: str, known: tuple[str, ...]):
+    """``(columns, [(line number, {column: text})])`` of a sample sheet: UTF-8 (a BOM
+    dropped), any line ending, tab-separated, comment and blank lines skipped; the header's
+    names stripped of surrounding blanks, each column once and known."""
+    text = read_text(path, where)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t")
+    header: list[str] | None = None
+    header_line = 0
+    rows: list[tuple[int, list[str]]] = []
+    try:
+        for fields in reader:
+            line_no = reader.line_num
+            if not "".join(fields).strip() or fields[0].lstrip().startswith(SHEET_COMMENT):
+                continue  # a blank line (also one of tabs only) or a comment line
+            if header is None:
+                header, header_line = [f.strip() for f in fields], line_no
+            else:
+                rows.append((line_no, fields))
+    except csv.Error as exc:
+        raise InputError(
+            f"{where}, line {reader.line_num}: cannot be read as TSV ({exc})"
+        ) from None
+    if header is None:
+        raise InputError(f"{where}: has no header line; expected tab-separated columns "
+                         f"{', '.join(known)}")  # fmt: skip
+    if len(header) == 1 and any(sep in header[0] for sep in ",;"):
+        sep = "," if "," in header[0] else ";"
+        raise InputError(
+            f"{where}, line {header_line}: header {quote(header[0])} has no tab but {sep!r}; "
+            "expected tab-separated columns (save the sheet as 'Text (Tab delimited)', not CSV)"
+        )
+    # Columns without a name and without values: the trailing tabs a spreadsheet may write.
+    used = [k for k, name in enumerate(header)
+            if name or any(k < len(f) and f[k].strip() for _, f in rows)]  # fmt: skip
+    for k in used:
+        if not header[k]:
+            raise InputError(
+                f"{where}, line {header_line}: column {k + 1} has values but no name; expected "
+                "a name for every column"
+            )
+    seen: dict[str, int] = {}
+    for k in used:
+        if header[k] in seen:
+            raise InputError(
+                f"{where}, line {header_line}: column {header[k]!r} is given twice (columns "
+                f"{seen[header[k]] + 1} and {k + 1}); expected each column once"
+            )
+        seen[header[k]] = k
+    out = []
+    for line_no, fields in rows:
+        extra = [f for f in fields[len(header) :] if f.strip()]
+        if extra:
+            raise InputError(
+                f"{where}, line {line_no}: {len(fields)} fields for {len(header)} columns "
+                f"(extra value {quote(extra[0].strip())}); expected one value per column"
+            )
+        fields = fields + [""] * (len(header) - len(fields))
+        out.append((line_no, {header[k]: fields[k] for k in used}))
+    return [header[k] for k in used], header_line, out
+
+
+def _decimal_comma_hint(value: str) -> str:
+    """What a number written with a decimal comma (a European spreadsheet) needs."""
+    try:
+        float(value.replace(",", "."))
+    except ValueError:
+        return ""
+    return "; write the decimal separator as '.'" if value.count(",") == 1 else ""
+
+
+def _check_sheet_columns(columns, header_line, where, required, optional) -> None:
+    """Missing columns (with the near miss among the unknown ones), then unknown columns
+    with the nearest known name: a misspelt optional column would otherwise be ignored."""
+    known = required + optional
+    unknown = [c for c in columns if c not in known]
+    missing = [c for c in required if c not in columns]
+    if missing:
+        hints = [f"`{c}`: unknown column; did you mean `{m}`?" for c in unknown
+                 if (m := _nearest(c, missing))]  # fmt: skip
+        raise InputError(
+            f"{where}: missing column(s) {', '.join(missing)}; expected tab-separated columns "
+            f"{', '.join(required)}[, dead_time_s, cid_mzml]" + "".join(f"; {h}" for h in hints)
+        )
+    for column in unknown:
+        near = _nearest(column, known)
+        guess = f"did you mean `{near}`?" if near else f"expected one of {', '.join(known)}"
+        raise InputError(
+            f"{where}, line {header_line}: `{quote(column)[1:-1]}`: unknown column; {guess}"
+        )
 
 
 def load_sample_sheet(
@@ -190,6 +350,11 @@ def load_sample_sheet(
     ``fit.tmax.dimer_response``), ``cid_mzml`` and ``condition`` (runs of one
     condition are replicates; both None where absent). With ``check_files`` every referenced
     file must exist (use it for a user's own data; the demo's files are made by the workflow).
+
+    The file: UTF-8 (a byte-order mark is dropped), tab-separated, any line ending; a line
+    whose first non-blank character is ``#`` is a comment, a ``#`` inside a field is data.
+    Every column is known (an unknown one is refused with the nearest known name) and given
+    once; numbers are finite and in the ranges of ``workflow/schemas/samples.schema.yaml``.
     """
     path = Path(path)
     where = f"sample sheet {path}"
@@ -199,22 +364,17 @@ def load_sample_sheet(
     required = SHEET_COLUMNS + concentration_columns
     if not path.is_file():
         raise InputError(f"{where}: file not found")
-    try:
-        sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#")
-    except Exception as exc:  # noqa: BLE001 - any parser error is the user's file
-        raise InputError(f"{where}: cannot be read as TSV ({exc})") from exc
-    sheet.columns = [c.strip() for c in sheet.columns]
-    missing = [c for c in required if c not in sheet.columns]
-    if missing:
-        raise InputError(
-            f"{where}: missing column(s) {', '.join(missing)}; expected tab-separated columns "
-            f"{', '.join(required)}[, dead_time_s, cid_mzml]"
-        )
-    if sheet.empty:
+    columns, header_line, table = _sheet_table(path, where, required)
+    _check_sheet_columns(columns, header_line, where, required, SHEET_NUMBERS + SHEET_TEXT)
+    if not table:
         raise InputError(f"{where}: has no samples")
     schema = _load_schema("samples.schema.yaml")
+    # the system's concentration columns: nmol/L, finite, >= 0 (the sum > 0 is checked below)
+    schema["properties"].update(
+        {c: {"type": "number", "minimum": 0} for c in concentration_columns}
+    )
     rows = []
-    for line_no, raw in enumerate(sheet.to_dict("records"), start=2):
+    for line_no, raw in table:
         row: dict = {}
         for key, value in raw.items():
             value = value.strip()
@@ -225,22 +385,21 @@ def load_sample_sheet(
                     row[key] = float(value)
                 except ValueError:
                     raise InputError(
-                        f"{where}, line {line_no}: {key} = {value!r}: must be a number (nmol/L "
-                        "for concentrations, s for dead_time_s)"
+                        f"{where}, line {line_no}: {key} = {quote(value)}: must be a number "
+                        "(nmol/L for concentrations, s for dead_time_s)"
+                        + _decimal_comma_hint(value)
                     ) from None
-                if row[key] < 0:
-                    raise InputError(f"{where}, line {line_no}: {key} = {row[key]!r}: must be >= 0")
-            elif key in ("cid_mzml", "condition"):
+            elif key in SHEET_TEXT:
                 row[key] = value or None
             else:
                 row[key] = value
         _schema_check(row, schema, f"{where}, line {line_no}")
         if row["sample"].startswith("."):
             raise InputError(
-                f"{where}, line {line_no}: sample = {row['sample']!r}: must not start with '.' "
-                "(results/<step>/<sample>/ would be a hidden or a parent directory)"
+                f"{where}, line {line_no}: sample = {quote(row['sample'])}: must not start with "
+                "'.' (results/<step>/<sample>/ would be a hidden or a parent directory)"
             )
-        row.setdefault("dead_time_s", 20.0)
+        row.setdefault("dead_time_s", schema["properties"]["dead_time_s"]["default"])
         row.setdefault(
             "second_dimer_fraction", schema["properties"]["second_dimer_fraction"]["default"]
         )
