@@ -157,3 +157,37 @@ def test_independent_simulator_reproduces_the_trajectory_objective(exported):
     changed.loc[changed.index[len(changed) // 2], "measurement"] += 0.01
     moved = pe.sse_from_chi2(_roadrunner_chi2(yaml_path, changed), problem.parameter_df)
     assert abs(moved / best.sse - 1) > 100 * TOLERANCE, moved
+
+
+@pytest.mark.slow
+def test_workflow_rule_writes_a_problem_that_reproduces_its_objective(tmp_path):
+    """Rule petab_export on the small config (deconvolution bypassed, fit_helpers), with the
+    kinetics solver tightened so that trajectory.parquet's SSE is exact to 1e-6: petablint
+    passes on results/petab/ and the independent evaluation reproduces that SSE."""
+    import yaml
+    from fit_helpers import bypass_deconvolution
+    from workflow_helpers import SMALL_CONFIG_FILES, SnakemakeRunner
+
+    bypass_deconvolution(tmp_path, SAMPLE)
+    tight = tmp_path / "tight.yaml"
+    tight.write_text(yaml.safe_dump({"kinetics": {"rtol": TIGHT["rtol"], "atol": TIGHT["atol"],
+                                                  "max_steps": TIGHT["max_steps"]}}))  # fmt: skip
+    target = f"results/petab/{SAMPLE}/model3/problem.yaml"
+    cmd = [sys.executable, "-m", "snakemake", target, "--snakefile",
+           str(Path(__file__).resolve().parents[1] / "Snakefile"), "--directory", str(tmp_path),
+           "--cores", "2", "--nolock", "--config", "samples=data/samples.tsv",
+           "--configfile", *map(str, SMALL_CONFIG_FILES), str(tight)]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
+                          env=SnakemakeRunner().env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    yaml_path = tmp_path / target
+    lint = subprocess.run([_petablint(), str(yaml_path)], capture_output=True, text=True,
+                          timeout=600)  # fmt: skip
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    table = fit.read_parquet(tmp_path / f"results/fit/{SAMPLE}/model3/trajectory.parquet")
+    best = pe.TrajectoryBest.from_table(table)
+    problem = petab.Problem.from_yaml(str(yaml_path))
+    sse = pe.sse_from_chi2(_roadrunner_chi2(yaml_path), problem.parameter_df)
+    print(f"rule output: PEtab SSE {sse:.12g}, trajectory.parquet SSE {best.sse:.12g}, "
+          f"relative {sse / best.sse - 1:.3g}")
+    assert abs(sse / best.sse - 1) < TOLERANCE
