@@ -13,12 +13,13 @@ the workflow's deconvolution.
 
 The cluster system comes from the workflow config, read as snakemake reads it:
 ``config.yaml`` in the current directory if there is one, then each ``--configfile FILE``
-(or ``--config FILE``) merged over it in the order given (so ``--configfile
-config/au44_ag44.yaml`` is the overlay it is for snakemake), then ``--config KEY=VALUE``
+(or ``--config FILE``) merged over it in the order given (so the second system's overlay
+config is read as snakemake reads it), then ``--config KEY=VALUE``
 overrides; ``--system FILE`` replaces the config's system file. With neither a config nor a
 system file, the default demo's system file (:func:`~intercluster.system.default_system`).
 A system with the dimer-exchange model is fitted on its kinetic observables (the 77 of the
-demo); a framework system (``kinetics.model_family: none``, e.g. Au44/Ag44) on its ion forms,
+demo); a framework system (``kinetics.model_family: none``, the second shipped one) on its
+ion forms,
 as the workflow deconvolves it.
 
 Exit status: 0 when the workflow would take the file; 2 when it would refuse it (wrong
@@ -201,7 +202,7 @@ def load_system(
         validate_config(config, where=where)
     except InputError as exc:
         if "missing a required key" in str(exc) and not base.is_file():
-            # an overlay (config/au44_ag44.yaml) alone: snakemake would read ./config.yaml first
+            # an overlay alone (the second system's): snakemake would read ./config.yaml first
             raise InputError(f"{exc} (an overlay needs the workflow's {DEFAULT_CONFIG} first: "
                              f"--configfile {DEFAULT_CONFIG} OVERLAY)") from None  # fmt: skip
         raise
@@ -490,7 +491,7 @@ def build_parser(prog: str = "intercluster inspect") -> argparse.ArgumentParser:
     parser.add_argument("--configfile", "--configfiles", dest="configfile_items", nargs="+",
                         metavar="FILE", action=_ConfigItems, default=None,
                         help=f"config files, merged in order over ./{DEFAULT_CONFIG} as "
-                             "snakemake merges them (e.g. config/au44_ag44.yaml)")  # fmt: skip
+                             "snakemake merges them (e.g. the overlays under config/)")  # fmt: skip
     parser.add_argument("--config", dest="config_items", nargs="+", metavar="FILE|KEY=VALUE",
                         action=_ConfigItems, default=None,
                         help="a config file (as --configfile) or, as for snakemake, KEY=VALUE "

@@ -8,8 +8,8 @@ kinetic law ``k * factor * reactants`` (stoichiometry 2 for the two identical mo
 a homodimer). Kinetic laws in SBML are amounts per time, so each law is multiplied by the
 compartment volume; with 1 L this is numerically the concentration rate.
 
-For a reader (and tools that show names), species carry the paper's names (``[Ag12Au13]-``
-for ``M_12``, ``(Ag12Au13)(Ag13Au12)`` for ``D_13_12``, the metals of the system), SBO
+For a reader (and tools that show names), species carry the paper's names (``[A12B13]-``
+for ``M_12``, ``(A12B13)(A13B12)`` for ``D_13_12``, A and B the system's metals), SBO
 terms (species, reactions by kind, rate constants, the mass-action laws) and XHTML notes.
 """
 
@@ -44,8 +44,8 @@ def _notes(element, text: str) -> None:
 
 
 def species_names(network: ReactionNetwork, system=None) -> dict[str, str]:
-    """Species id -> name in the paper's notation: ``[Ag12Au13]-`` (monomer ion with its
-    charge), ``(Ag12Au13)(Ag13Au12)`` (dimer: its two monomer units, fewer first-metal atoms
+    """Species id -> name in the paper's notation: ``[A12B13]-`` (monomer ion with its
+    charge), ``(A12B13)(A13B12)`` (dimer: its two monomer units, fewer first-metal atoms
     first). ``system``: a :class:`~intercluster.system.ClusterSystem` (None: the demo's)."""
     from .system import default_system
 

@@ -2,8 +2,9 @@
 
 The deconvolution fits only the ion forms the system file lists. An ion that is in the
 spectrum but not in the file (one more or one fewer charge, one more or one fewer Na+ for
-H+, a composition just outside the file's range, as for the Au44/Ag44 3:1 reaction) is then
-either absorbed by a listed neighbour or left in the residual; the robust pass
+H+, a composition just outside the file's range, as in a reaction the file's ranges were
+not written for) is then either absorbed by a listed neighbour or left in the residual; the
+robust pass
 (:func:`intercluster.deconvolution.fit_spectrum`) finds the residual's largest features
 (``SpectrumFit.unexplained_features``: m/z, counts). This module names the plausible
 unlisted forms whose isotope envelope holds such a feature, so ``qc.tsv`` says what is
