@@ -73,7 +73,8 @@ def test_compositions_outside_the_file_are_reported(wide_run):
                            row.unlisted_forms)  # fmt: skip
         assert named, row.unlisted_forms
         assert all(WIDE_MIN <= int(x) < 17 for x in named), named
-        assert row.unlisted_fraction > 0.02, row
+        # not absorbed: most of the true share outside the range is left over and named
+        assert row.unlisted_fraction > 0.5 * share[row.time_min], (row, share)
     # negative control: the file that lists them explains them
     control = _qc(path, load_system(wide_file))
     assert "(SR)27" not in ";".join(control["unlisted_forms"])
