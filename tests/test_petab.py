@@ -12,6 +12,8 @@ response there; that point is exported. Then:
   observable table are evaluated with sympy on its output, and libpetab's ``calculate_chi2``
   takes the measurement, observable and parameter tables; χ² σ² must equal the workflow's
   SSE within 1e-6 relative;
+* COPASI (basico's PEtab import, its own simulator) loads the problem and reproduces the
+  same SSE within 1e-6 relative;
 * negative control: one measurement changed in the measurement table moves that objective
   away from the workflow's.
 """
@@ -191,3 +193,33 @@ def test_workflow_rule_writes_a_problem_that_reproduces_its_objective(tmp_path):
     print(f"rule output: PEtab SSE {sse:.12g}, trajectory.parquet SSE {best.sse:.12g}, "
           f"relative {sse / best.sse - 1:.3g}")
     assert abs(sse / best.sse - 1) < TOLERANCE
+
+
+def test_copasi_loads_it_and_reproduces_the_trajectory_objective(exported, tmp_path):
+    """COPASI (basico's PEtab import, its own simulator) on the exported problem: the
+    workflow's SSE within 1e-6 relative; a changed measurement moves it (the control)."""
+    basico_petab = pytest.importorskip("basico.petab", reason="copasi-basico (test extra)")
+    import basico
+    from petab.v1.calculate import calculate_chi2
+
+    yaml_path, best, _, _ = exported
+    problem = petab.Problem.from_yaml(str(yaml_path))
+    simulator = basico_petab.PetabSimulator(problem, working_dir=str(tmp_path / "copasi"))
+    basico.set_task_settings(basico.T.TIME_COURSE, {"method": {
+        "Relative Tolerance": TIGHT["rtol"], "Absolute Tolerance": TIGHT["atol"],
+        "Max Internal Steps": 10**6}})  # fmt: skip
+    simulated = simulator.simulate()
+    assert len(simulated) == len(problem.measurement_df)
+    chi2 = calculate_chi2(problem.measurement_df, simulated, problem.observable_df,
+                          problem.parameter_df)  # fmt: skip
+    sse = pe.sse_from_chi2(chi2, problem.parameter_df)
+    print(f"COPASI: chi2 {chi2:.10g}, SSE {sse:.12g}; workflow SSE {best.sse:.12g}; "
+          f"relative difference {sse / best.sse - 1:.3g}")
+    assert abs(sse / best.sse - 1) < TOLERANCE
+    changed = problem.measurement_df.copy()
+    changed.loc[changed.index[len(changed) // 2], "measurement"] += 0.01
+    # the simulation is the same; the data differ
+    chi2_changed = calculate_chi2(changed, simulated, problem.observable_df,
+                                  problem.parameter_df)  # fmt: skip
+    moved = pe.sse_from_chi2(chi2_changed, problem.parameter_df)
+    assert abs(moved / best.sse - 1) > 100 * TOLERANCE, moved
