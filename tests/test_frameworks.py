@@ -218,3 +218,46 @@ def test_trimers_get_their_own_columns_but_stay_out_of_the_observables(demo_run,
     )
     sums = with_all.groupby("time_min")["intensity_norm"].sum().to_numpy()
     assert np.all(sums < 1.0) and np.all(sums > 1.0 - 0.01)
+
+
+def test_framework_figure_integer_ticks_and_visible_truth(au44):
+    """Atom counts get whole-number ticks; the truth is drawn wider than the fitted lines
+    (else a good fit hides it), in the populations and the mean counts, with its legend
+    entry; without a truth there is none of it (the control)."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from intercluster.framework_figures import TRUTH_STYLE, figure_frameworks
+
+    system, ex, forms, summary = au44
+    # what the figure reads of qc.tsv
+    qc = pd.DataFrame({"time_min": ex.times_min, "residual_norm": 0.03, "shift_ppm": 0.0})
+    clusters = [f.name for f in system.enabled_families if f.role != "fragment"]
+
+    def truth_lines(ax):
+        return [line for line in ax.get_lines()
+                if line.get_linewidth() == TRUTH_STYLE["linewidth"] and line.get_xdata().size]
+
+    fig = figure_frameworks(summary, qc, system, True, "s", ex.truth)
+    ax_pop, ax_mean = fig.axes[0], fig.axes[1]
+    heat_maps = [ax for ax in fig.axes if ax.get_ylabel() == f"{system.metals[0]} atoms"]
+    assert len(heat_maps) == len(clusters)
+    for ax in heat_maps:
+        lo, hi = ax.get_ylim()
+        ticks = [t for t in ax.get_yticks() if lo <= t <= hi]
+        assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks), ticks
+    from intercluster.framework_figures import family_label
+
+    names = {family_label(system, family) for family in clusters}
+    fitted = [line for line in ax_pop.get_lines() if line.get_label() in names]
+    assert len(fitted) == len(clusters)
+    assert len(truth_lines(ax_pop)) == len(clusters)
+    assert truth_lines(ax_mean)
+    widest_fit = max(line.get_linewidth() for line in fitted)
+    assert TRUTH_STYLE["linewidth"] >= 3 * widest_fit
+    assert "truth (synthetic)" in ax_pop.get_legend_handles_labels()[1]
+    plt.close(fig)
+    control = figure_frameworks(summary, qc, system, True, "s", None)
+    assert not truth_lines(control.axes[0]) and not truth_lines(control.axes[1])
+    assert "truth (synthetic)" not in control.axes[0].get_legend_handles_labels()[1]
+    plt.close(control)

@@ -128,7 +128,7 @@ def test_console_script_is_the_cli(virtual, capsys):
 
 def test_real_file_of_another_instrument(tmp_path):
     proc = _run([REAL], cwd=tmp_path)  # no config.yaml here: the built-in system
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 2, proc.stderr  # described, but the workflow would refuse it
     out = proc.stdout
     assert "spectra: 11 (MS1: 11)" in out
     expected = (
@@ -171,7 +171,7 @@ def test_config_in_the_current_directory_is_used(virtual, tmp_path):
     config["system"] = "positive.yaml"  # found next to the config
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     proc = _run([virtual[0]], cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 2, proc.stderr
     assert "the workflow would refuse it: MS1 spectra are negative polarity; the cluster " \
            "system's ions are positive" in proc.stdout  # fmt: skip
     config["fit"]["grid"]["k_dim"]["min"] = 0
@@ -202,3 +202,127 @@ def test_a_mode_the_peaks_contradict_is_pointed_out(virtual, tmp_path):
     for path in virtual[:2]:  # the controls: the truthful labels raise no doubt
         level = inspect_file(path, system, _settings(config)).levels[0]
         assert level.looks == level.mode
+
+
+# --- config overlays, other systems, exit status, arguments, resolving power ----------------
+AU44_OVERLAY = REPO / "config" / "au44_ag44.yaml"
+
+
+def _au44_mzml(path: Path, resolving_power: float) -> tuple[Path, object]:
+    """(mzML, truth of its ion forms) of a short SYNTHETIC Au44/Ag44 run (the workflow's
+    framework virtual experiment with config/au44_ag44.yaml's settings, 1/64 Th sampling)."""
+    from intercluster import frameworks as fw
+    from intercluster.system import load_system
+
+    config = yaml.safe_load(AU44_OVERLAY.read_text())
+    cfg = config["framework_experiment"]
+    system = load_system(REPO / config["system"])
+    initial = {r.family: 1.0 / len(system.reactants) for r in system.reactants}
+    evolution = fw.FrameworkEvolution.from_config({**cfg["evolution"], "initial": initial})
+    ex = fw.simulate_framework_experiment(
+        system, evolution, np.array([0.0, 10.0, 30.0]), resolving_power=resolving_power,
+        ions_per_spectrum=float(cfg["ions_per_spectrum"]), baseline_rel=1e-3, seed=7,
+    )  # fmt: skip
+    window = (float(ex.mz[0]), float(ex.mz[-1]))
+    spectra = [
+        {"id": f"scan={k + 1}", "time_min": float(t), "mz": ex.mz, "intensity": y,
+         "scan_window": window}
+        for k, (t, y) in enumerate(zip(ex.times_min, ex.spectra, strict=True))
+    ]  # fmt: skip
+    written = write_mzml(path, spectra, polarity=f"{system.polarity} scan",
+                         resolving_power=resolving_power)  # fmt: skip
+    return written, ex.truth_forms
+
+
+@pytest.fixture(scope="module")
+def au44_file(tmp_path_factory):
+    return _au44_mzml(tmp_path_factory.mktemp("au44") / "au44.mzML", 25000.0)
+
+
+def test_au44_file_with_the_overlay_config(au44_file, tmp_path):
+    """The overlay on config.yaml, as snakemake reads it: the Au44/Ag44 ion forms are found;
+    against the demo's system alone the same file is refused with exit status 2."""
+    path, truth = au44_file
+    proc = _run([path, "--configfile", BASE_CONFIG, AU44_OVERLAY, "--top", "5"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert f"cluster system (config ({BASE_CONFIG}, {AU44_OVERLAY}))" in proc.stdout
+    listed = [line.split()[0] for line in proc.stdout.splitlines() if line.startswith("  ")]
+    assert len(listed) == 5
+    # the most intense spectrum (t = 0 here) and its strongest true ion forms
+    at = truth[np.isclose(truth["time_min"], truth["time_min"].min())]
+    strongest = set(at.sort_values("intensity", ascending=False)["label"].head(10))
+    assert set(listed) <= strongest, (listed, sorted(strongest))
+    # the same from the repository's directory, where snakemake finds config.yaml itself
+    proc = _run([path, "--config", AU44_OVERLAY], cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    # negative control: judged against the demo's Ag25/Au25 system it is refused
+    refused = _run([path, "--configfile", BASE_CONFIG], cwd=tmp_path)
+    assert refused.returncode == 2, refused.stdout
+    assert "the workflow would refuse it" in refused.stdout
+    # --system names the system file directly
+    direct = _run([path, "--system", REPO / "resources" / "systems" / "au44_ag44.yaml"],
+                  cwd=tmp_path)  # fmt: skip
+    assert direct.returncode == 0, direct.stderr
+    # an overlay alone (no config.yaml to put it on) is a one-line error that says so
+    _assert_one_line_exit_2(_run([path, "--configfile", AU44_OVERLAY], cwd=tmp_path),
+                            "missing a required key", "an overlay needs")  # fmt: skip
+
+
+def test_config_overrides_as_snakemake(virtual, tmp_path):
+    """``--config KEY=VALUE`` after the files, as snakemake applies it."""
+    profile = virtual[0]
+    system_file = REPO / "resources" / "systems" / "au44_ag44.yaml"
+    proc = _run([profile, "--configfile", BASE_CONFIG, "--config", f"system={system_file}"],
+                cwd=tmp_path)  # fmt: skip
+    assert f"--config system={system_file}" in proc.stdout
+    plain = _run([profile, "--configfile", BASE_CONFIG], cwd=tmp_path)
+    assert plain.returncode == 0 and "--config system" not in plain.stdout
+
+    def span(out):
+        return next(line for line in out.splitlines() if line.startswith("cluster system"))
+
+    # the Ag25/Au25 file judged on the Au44/Ag44 system's species: the override took effect
+    assert span(proc.stdout).split("species at")[1] != span(plain.stdout).split("species at")[1]
+
+
+def test_version_and_argument_checks(virtual, capsys):
+    from intercluster.inspect import version
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["inspect", "--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"intercluster inspect {version()}"
+    assert version() == tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    assert cli_main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"intercluster {version()}"
+    for bad in ("-3", "0", "two"):
+        with pytest.raises(SystemExit) as exit_info:
+            cli_main(["inspect", str(virtual[0]), "--top", bad])
+        assert exit_info.value.code == 2
+        assert "--top" in capsys.readouterr().err
+    assert cli_main(["inspect", str(virtual[0]), "--top", "1"]) == 0  # the control
+
+
+def test_resolving_power_far_from_the_guess_is_reported(au44_file, tmp_path):
+    """A file at R 70,000 with the config's guess at 25,000: the peaks say so, the quick fit
+    starts from them (from the guess its range would end at 1.6 x 25,000 = 40,000) and the
+    key to set is named."""
+    from intercluster.system import load_system
+
+    system = load_system(REPO / "resources" / "systems" / "au44_ag44.yaml")
+    settings = DeconvolutionSettings.schema_default()
+    assert settings.resolving_power_guess == 25000
+    path, _ = _au44_mzml(tmp_path / "r70k.mzML", 70000.0)
+    result = inspect_file(path, system, settings)
+    assert abs(result.resolving_power_peaks / 70000 - 1) < 0.15
+    # (the quick fit reads this file 5-6 % low, against 1 % at 25,000; the former start
+    # from the guess ended at its range's edge, 40,000)
+    assert abs(result.resolving_power_fit / 70000 - 1) < 0.08, result.resolving_power_fit
+    assert len(result.advice) == 1, result.advice
+    assert "set deconvolution.resolving_power_guess: " in result.advice[0]
+    suggested = float(result.advice[0].split("resolving_power_guess: ")[1].split()[0])
+    assert abs(suggested / 70000 - 1) < 0.08
+    assert "to set: resolving power" in format_inspection(result)
+    # control: the 25,000 file, at the guess, gets no advice
+    at_guess = inspect_file(au44_file[0], system, settings)
+    assert at_guess.advice == [] and abs(at_guess.resolving_power_fit / 25000 - 1) < 0.08

@@ -88,3 +88,25 @@ def test_best_fit_sbml_carries_the_fit_and_the_sample():
     other = SimpleNamespace(constants=TABLE1[3])
     text = best_fit_sbml(other, net, cond)
     assert libsbml.readSBMLFromString(text).getModel().getParameter("k_dim").getValue() == 1e-2
+
+
+def test_species_names_sbo_terms_and_notes(exported):
+    """Names in the paper's notation, SBO terms and notes; the metals follow the system."""
+    from intercluster.sbml import SBO_DIMER, SBO_MONOMER, SBO_REACTION, species_names
+    from intercluster.system import ClusterSystem, default_system
+
+    net, text = exported
+    model = libsbml.readSBMLFromString(text).getModel()
+    assert model.getSpecies("M_12").getName() == "[Ag12Au13]-"
+    assert model.getSpecies("D_13_12").getName() == "(Ag12Au13)(Ag13Au12)"
+    assert model.getSpecies("M_12").getSBOTermID() == f"SBO:{SBO_MONOMER:07d}"
+    assert model.getSpecies("D_13_12").getSBOTermID() == f"SBO:{SBO_DIMER:07d}"
+    names = [model.getSpecies(k).getName() for k in range(model.getNumSpecies())]
+    assert len(set(names)) == len(names) == model.getNumSpecies()
+    kinds = {model.getReaction(k).getSBOTerm() for k in range(model.getNumReactions())}
+    assert kinds == set(SBO_REACTION.values())
+    assert "nmol/L" in model.getSpecies("M_0").getNotesString()
+    assert model.getNotesString() and model.getParameter("k_ex").getSBOTerm() == 9
+    # the names come from the system: swapped metals give swapped names (the control)
+    swapped = ClusterSystem.from_config({**default_system().to_config(), "metals": ["Au", "Ag"]})
+    assert species_names(net, swapped)["M_12"] == "[Au12Ag13]-"

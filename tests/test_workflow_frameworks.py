@@ -50,5 +50,10 @@ def test_au44_ag44_runs_and_recovers_its_truth(tmp_path, snakemake_runner):
     assert fw.population_l1(fitted, truth) < 0.02
     for family in FRAMEWORKS:
         assert fw.composition_l1(fitted, truth, family) < 0.02, family
+    # qc.tsv's columns for unlisted ion forms (tests/test_unlisted.py): data made from the
+    # shipped file leave next to nothing on forms it does not list
+    qc = read_tsv(out / "deconvolution" / SAMPLE / "qc.tsv")
+    assert list(qc.columns[-2:]) == ["unlisted_fraction", "unlisted_forms"]
+    assert (qc["unlisted_fraction"] < 0.01).all(), qc[["unlisted_fraction", "unlisted_forms"]]
     # nothing of the default demo's outputs (results/deconvolution, results/fit, ...)
     assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["au44_ag44"]

@@ -201,3 +201,43 @@ rule trajectory:
             fit_sample=FIT_SAMPLES,
             model=FIT_MODELS,
         ),
+
+
+# --- PEtab export of the trajectory objective (`snakemake petab`) -----------------------------
+# The trajectory objective of each fit as a PEtab v1 problem (intercluster.petab_export), for
+# pyPESTO, AMICI, COPASI or Data2Dynamics; the t_max objective has no PEtab form.
+
+
+rule petab_export:
+    input:
+        intensities=fit_intensities_of,
+        tmax=fit_tmax_of,
+        trajectory="results/fit/{fit_sample}/model{model}/trajectory.parquet",
+    output:
+        yaml="results/petab/{fit_sample}/model{model}/problem.yaml",
+        sbml="results/petab/{fit_sample}/model{model}/model.xml",
+        tables=expand(
+            "results/petab/{{fit_sample}}/model{{model}}/{table}.tsv",
+            table=["conditions", "measurements", "observables", "parameters"],
+        ),
+    log:
+        "logs/petab/{fit_sample}/model{model}.log",
+    conda:
+        "../../envs/kinetics.yaml"
+    params:
+        experiments=fit_experiments_of,
+        conditions=fit_conditions_param,
+        grid=config["fit"]["grid"],
+        cluster=CLUSTER,
+        kinetics=config["kinetics"],
+    script:
+        "../scripts/petab_export.py"
+
+
+rule petab:
+    input:
+        expand(
+            "results/petab/{fit_sample}/model{model}/problem.yaml",
+            fit_sample=FIT_SAMPLES,
+            model=FIT_MODELS,
+        ),

@@ -10,6 +10,7 @@ from intercluster import fit
 from intercluster.records import read_best_fit
 from intercluster.rule_script import items, run
 from intercluster.sbml import best_fit_sbml
+from intercluster.system import ClusterSystem
 
 log = logging.getLogger("intercluster")
 
@@ -18,7 +19,8 @@ def write_one(smk, network):
     best = read_best_fit(smk.input.best)
     sample = best.samples[0]
     conditions = fit.Conditions.from_dict(smk.params.conditions[sample])
-    Path(smk.output.sbml).write_text(best_fit_sbml(best, network, conditions))
+    system = ClusterSystem.from_config(smk.params.cluster)  # the species' names
+    Path(smk.output.sbml).write_text(best_fit_sbml(best, network, conditions, system))
     log.info("wrote %s: model %s at %s, initial state of %s", smk.output.sbml,
              smk.wildcards.model, best.constants.to_dict(), sample)  # fmt: skip
 

@@ -6,6 +6,7 @@ from intercluster.network import build_network
 from intercluster.records import RateConstants, SampleConditions
 from intercluster.rule_script import items, run
 from intercluster.sbml import consistency_errors, sbml_string
+from intercluster.system import ClusterSystem
 
 log = logging.getLogger("intercluster")
 
@@ -14,7 +15,8 @@ def model_one(smk):
     kinetics = smk.params.kinetics
     conditions = SampleConditions.from_dict(kinetics["table1_conditions"])
     network = build_network(smk.wildcards.model, kinetics["convention"], smk.params.cluster)
-    text = sbml_string(network, RateConstants.from_dict(smk.params.constants), conditions)
+    system = ClusterSystem.from_config(smk.params.cluster)  # the species' names
+    text = sbml_string(network, RateConstants.from_dict(smk.params.constants), conditions, system)
     errors = consistency_errors(text)
     if errors:
         raise RuntimeError("SBML consistency check failed:\n" + "\n".join(errors))

@@ -12,6 +12,11 @@ COMMANDS = {"inspect": "describe an mzML file and the cluster ions seen in it"}
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--version"]:
+        from .inspect import version
+
+        print(f"intercluster {version()}")
+        return 0
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
         usage = "\n".join(f"  {name:<10} {text}" for name, text in COMMANDS.items())
         stream = sys.stdout if argv and argv[0] in ("-h", "--help") else sys.stderr

@@ -381,7 +381,8 @@ def deconvolve_run_ion_forms(run, system: SystemDefinition, settings: Deconvolut
     Returns ``(ion_forms, intensities, qc, resolving_power)``: one row per time and ion form,
     the kinetic observables' sums (:func:`observable_intensities`, normalised over
     ``settings.normalise_over``; ``None`` for a system without a kinetic model) and the QC of
-    :func:`intercluster.deconvolution.qc_table`.
+    :func:`intercluster.deconvolution.qc_table` with the columns of
+    :func:`intercluster.unlisted.unlisted_table` after it.
     """
     from .deconvolution import fit_run, qc_table
 
@@ -393,6 +394,11 @@ def deconvolve_run_ion_forms(run, system: SystemDefinition, settings: Deconvolut
     kinetic = system.kinetics.model_family != "none"
     intensities = observable_intensities(ion_forms, system, normalise_over) if kinetic else None
     qc = qc_table(run.times_min, run.native_ids, fits)
+    # what the robust pass left unexplained, named where a plausible unlisted ion form sits
+    # (new columns after the deconvolution's own: intercluster.unlisted)
+    from .unlisted import unlisted_table
+
+    qc = pd.concat([qc, unlisted_table(fits, system)], axis=1)
     return ion_forms, intensities, qc, resolving_power
 
 

@@ -14,12 +14,24 @@ decided as the workflow decides it (the config's ``centroid_intensity``; ``auto`
 whole run, :func:`intercluster.centroid.read_centroid_file`), and heights are converted
 before the quick look.
 
-The cluster system comes from the workflow config: ``--config FILE``, else
-``config.yaml`` in the current directory if there is one, else the default demo's system
-file (:func:`~intercluster.system.default_system`). A file the workflow would refuse (wrong
-polarity, m/z range missing the species) is still described, with the workflow's one-line
-reason. A file that cannot be read at all, or a bad config, ends with that one line on
-stderr and exit status 2, as in the workflow.
+The cluster system comes from the workflow config, read as snakemake reads it:
+``config.yaml`` in the current directory if there is one, then each ``--configfile FILE``
+(or ``--config FILE``) merged over it in the order given (so the second system's overlay
+config is read as snakemake reads it), then ``--config KEY=VALUE``
+overrides; ``--system FILE`` replaces the config's system file. With neither a config nor a
+system file, the default demo's system file (:func:`~intercluster.system.default_system`).
+A system with the dimer-exchange model is fitted on its kinetic observables (the 77 of the
+demo); a framework system (``kinetics.model_family: none``, the second shipped one) on its
+ion forms,
+as the workflow deconvolves it.
+
+Exit status: 0 when the workflow would take the file; 2 when it would refuse it (wrong
+polarity, m/z range missing the species: the file is still described, with the workflow's
+one-line reason), and 2 with that one line on stderr when the file cannot be read at all or
+the config is bad, as in the workflow. A resolving power measured from the peaks that differs
+from the config's ``deconvolution.resolving_power_guess`` by more than 30 % is reported with
+the key to set (exit 0: the workflow fits R per file, but from that guess); the quick fit
+starts from the measured value.
 
 Usable as ``intercluster inspect FILE`` (console script) or ``python -m intercluster.inspect
 FILE``.
@@ -40,7 +52,14 @@ import pandas as pd
 from .ingest import SpectraRun, degenerate_run_problem, detect_mode, peak_shapes, read_runs
 from .isotopes import FWHM_TO_SIGMA
 from .settings import DeconvolutionSettings
-from .system import ClusterSystem, default_system, system_of_config
+from .system import (
+    ClusterSystem,
+    SystemDefinition,
+    default_system_definition,
+    resolve_system_path,
+    system_of_config,
+)
+from .system import load_system as load_system_file
 from .validation import InputError
 
 if TYPE_CHECKING:
@@ -49,6 +68,12 @@ if TYPE_CHECKING:
 DEFAULT_CONFIG = "config.yaml"
 REPO_DIR = Path(__file__).resolve().parents[3]  # where resources/systems/ ships
 STICK_POINTS_PER_FWHM = 5  # sampling of the profile a centroid spectrum is broadened into
+#: measured / configured resolving power beyond which the user is told to set the guess: the
+#: workflow's per-file R fit starts from the guess and stays within a factor of it
+R_GUESS_TOLERANCE = 0.30
+R_GUESS_KEY = "deconvolution.resolving_power_guess"
+R_FIT_RANGE = (0.6, 1.6)  # fit_resolving_power's search range, relative to its start
+EXIT_REFUSED = 2  # the workflow would refuse the file (as for an unreadable file)
 
 
 @dataclass
@@ -90,34 +115,114 @@ class Inspection:
     #: centroid files: the sticks read as "area" or "height" and how that was decided
     #: (:class:`intercluster.centroid.StickReading`); None for profiles
     stick_reading: StickReading | None = None
+    #: what to set in the config for the workflow to read the file well (one line each)
+    advice: list[str] = field(default_factory=list)
 
 
 # Where the system comes from when no config.yaml is found.
 DEFAULT_SOURCE = "the default demo's system file (no config.yaml here)"
 
 
-def load_system(config_path: str | None, cwd: Path | None = None):
-    """``(ClusterSystem, the config's DeconvolutionSettings, where they came from)``."""
-    from .textfiles import load_yaml
-    from .validation import validate_config
+@dataclass(frozen=True)
+class ConfigSources:
+    """Where the system and the deconvolution settings come from, in snakemake's order."""
 
-    if config_path is None:
-        candidate = (cwd or Path.cwd()) / DEFAULT_CONFIG
-        if not candidate.is_file():
-            return default_system(), DeconvolutionSettings.schema_default(), DEFAULT_SOURCE
-        config_path = str(candidate)
-    path = Path(config_path)
-    where = f"config ({config_path})"
+    files: tuple[str, ...] = ()  # --configfile / --config FILE, merged in this order
+    overrides: tuple[str, ...] = ()  # --config KEY=VALUE, after the files
+    system_file: str | None = None  # --system FILE: replaces the config's system
+
+
+def merge_config(base: dict, overlay: dict) -> dict:
+    """``overlay`` onto ``base`` as snakemake merges config files: mappings key by key,
+    everything else (lists included) replaced."""
+    out = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_config(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_config_file(path: Path, where: str) -> dict:
+    from .textfiles import load_yaml
+
     if not path.is_file():
         raise InputError(f"{where}: file not found; expected the workflow's config.yaml")
     config = load_yaml(path, where)  # UTF-8, bounded size and alias expansion
     if not isinstance(config, dict):
-        raise InputError(f"{where}: expected a mapping of config sections (cluster, ...)")
-    validate_config(config, where=where)
-    # The config's system file: from the current directory, the config's, or the workflow's.
-    system_file = system_of_config(config, where, search_dirs=[path.parent, REPO_DIR])
+        raise InputError(f"{where}: expected a mapping of config sections (system, ...)")
+    return config
+
+
+def _override(item: str, where: str) -> dict:
+    """``KEY=VALUE`` as snakemake's ``--config`` reads it (the value parsed as YAML)."""
+    import yaml
+
+    key, _, value = item.partition("=")
+    if not key:
+        raise InputError(f"{where}: --config {item!r}: expected KEY=VALUE or a config file")
+    try:
+        return {key: yaml.safe_load(value)}
+    except yaml.YAMLError:
+        return {key: value}
+
+
+def load_system(
+    config_path: str | ConfigSources | None = None, cwd: Path | None = None
+) -> tuple[SystemDefinition, DeconvolutionSettings, str]:
+    """``(system file, the config's DeconvolutionSettings, where they came from)``.
+
+    ``config_path``: one config file (a complete config, the former interface) or the
+    :class:`ConfigSources` of the command line.
+    """
+    from .validation import validate_config
+
+    sources = config_path if isinstance(config_path, ConfigSources) else (
+        ConfigSources(files=() if config_path is None else (str(config_path),))
+    )  # fmt: skip
+    cwd = cwd or Path.cwd()
+    # snakemake: the Snakefile's config.yaml (if present), then --configfile, then --config
+    files = [Path(f) for f in sources.files]
+    base = cwd / DEFAULT_CONFIG
+    if base.is_file() and not any(f.resolve() == base.resolve() for f in files):
+        files.insert(0, base)
+    if not files and not sources.overrides:
+        system = default_system_definition()
+        deconvolution = DeconvolutionSettings.schema_default()
+        if sources.system_file is None:
+            return system, deconvolution, DEFAULT_SOURCE
+        where = f"system file ({sources.system_file})"
+        return _system_file(sources.system_file), deconvolution, where
+    where = "config (" + ", ".join(
+        [str(f) for f in files] + [f"--config {o}" for o in sources.overrides]
+    ) + ")"
+    config: dict = {}
+    for path in files:
+        config = merge_config(config, _read_config_file(path, f"config ({path})"))
+    for item in sources.overrides:
+        config = merge_config(config, _override(item, where))
+    if sources.system_file is not None:
+        config["system"] = str(Path(sources.system_file).resolve())
+    try:
+        validate_config(config, where=where)
+    except InputError as exc:
+        if "missing a required key" in str(exc) and not base.is_file():
+            # an overlay alone (the second system's): snakemake would read ./config.yaml first
+            raise InputError(f"{exc} (an overlay needs the workflow's {DEFAULT_CONFIG} first: "
+                             f"--configfile {DEFAULT_CONFIG} OVERLAY)") from None  # fmt: skip
+        raise
+    # The config's system file: from the current directory, the configs', or the workflow's.
+    dirs = [cwd, *dict.fromkeys(p.parent for p in files), REPO_DIR]
+    system_file = system_of_config(config, where, search_dirs=dirs)
     deconvolution = DeconvolutionSettings.from_config(config["deconvolution"])
-    return system_file.cluster_system(), deconvolution, where
+    if sources.system_file is not None:
+        where = f"system file ({sources.system_file}), {where}"
+    return system_file, deconvolution, where
+
+
+def _system_file(path: str) -> SystemDefinition:
+    return load_system_file(resolve_system_path(path, REPO_DIR))
 
 
 def _summary(run: SpectraRun) -> LevelSummary:
@@ -161,9 +266,46 @@ def sticks_to_profile(mz, intensity, resolving_power: float, span=None):
     return grid, np.bincount(idx.ravel(), weights=mass.ravel(), minlength=grid.size)
 
 
+def quick_fit_basis(system: ClusterSystem | SystemDefinition):
+    """The patterns the workflow deconvolves a file of ``system`` on: the kinetic observables
+    (the 77 of eq 1 for the demo) for a cluster system with the dimer-exchange model, the ion
+    forms (family x composition x charge x adduct) for a framework system."""
+    from .deconvolution import observable_basis
+
+    if isinstance(system, SystemDefinition):
+        if system.kinetics.model_family == "none":
+            from .frameworks import ion_form_basis
+
+            basis = ion_form_basis(system)
+            # an ion form's label (family, composition, charge, adduct) is what it is called
+            basis.labels["species"] = basis.labels["label"]
+            return basis
+        system = system.cluster_system()
+    return observable_basis(system)
+
+
+def _resolving_power_advice(peaks: float, fitted: float, guess: float) -> str | None:
+    """The line telling the user to set the guess, when the peaks say R is elsewhere.
+
+    The value to set is the quick fit's R (the peaks' median FWHM reads an undersampled
+    peak as wider than it is); the trigger is the peaks' value, measured without a model.
+    """
+    if not np.isfinite(peaks) or abs(peaks / guess - 1.0) <= R_GUESS_TOLERANCE:
+        return None
+    best = fitted if np.isfinite(fitted) else peaks
+    suggested = int(round(best, -3)) or int(round(best))
+    return (
+        f"resolving power: the peaks give {peaks:.0f} and the quick fit {best:.0f}, "
+        f"{100 * (best / guess - 1):+.0f} % from the config's {R_GUESS_KEY} = {guess:.0f} (the "
+        f"workflow fits R per file within a factor 0.6-1.6 of that guess): set {R_GUESS_KEY}: "
+        f"{suggested} in the config (or --config "
+        f"'deconvolution={{resolving_power_guess: {suggested}}}')"
+    )
+
+
 def inspect_file(
     path,
-    system: ClusterSystem,
+    system: ClusterSystem | SystemDefinition,
     deconvolution: DeconvolutionSettings | None = None,
     system_source: str = DEFAULT_SOURCE,
 ) -> Inspection:
@@ -171,7 +313,6 @@ def inspect_file(
     from .deconvolution import (
         fit_prepared,
         fit_resolving_power,
-        observable_basis,
         prepare_spectrum,
         scan_shift,
     )
@@ -180,12 +321,12 @@ def inspect_file(
     guess = cfg.resolving_power_guess
     max_shift = cfg.max_shift_ppm
     runs, n_spectra = read_runs(path, polarity=None)
-    basis = observable_basis(system)
+    basis = quick_fit_basis(system)
     span = basis.mz_span
     first = next(iter(runs.values()))
     result = Inspection(str(path), first.synthetic, n_spectra, [_summary(r) for r in runs.values()],
                         system_source, span)  # fmt: skip
-    expected_polarity = "negative" if system.monomer_charge < 0 else "positive"
+    expected_polarity = system.polarity
     run = runs[min(runs)]
     if run.polarity not in (None, expected_polarity):
         result.problems.append(
@@ -238,13 +379,24 @@ def inspect_file(
         fit = fit_prepared(spectrum, basis, r_fit, scan_shift(spectrum, basis, r_fit, max_shift),
                            max_shift)  # fmt: skip
     else:
+        # The fit's R search stays within a factor of its start: started from the guess, a
+        # file at 70,000 measured against a 25,000 guess was fitted at the cap (40,000).
         r0 = result.resolving_power_peaks
-        if not np.isfinite(r0) or not 0.5 * guess <= r0 <= 2.0 * guess:
+        if not np.isfinite(r0) or r0 <= 0:
             r0 = guess
         # the same gap treatment as the workflow's deconvolution (sparse profiles)
         spectrum = prepare_spectrum(mz, y, None, cfg.gaps)
         shift0 = scan_shift(spectrum, basis, r0, max_shift)
-        r_fit = fit_resolving_power([spectrum], basis, r0, shift0, max_shift)
+        r_fit = fit_resolving_power([spectrum], basis, r0, shift0, max_shift, R_FIT_RANGE)
+        # An undersampled peak looks wider than it is, so the peaks' R can be low by more than
+        # the fit's range (0.6-1.6 x its start): at the range's edge, once more from there.
+        if not R_FIT_RANGE[0] * 1.01 < r_fit / r0 < R_FIT_RANGE[1] * 0.99:
+            shift0 = scan_shift(spectrum, basis, r_fit, max_shift)
+            r_fit = fit_resolving_power([spectrum], basis, r_fit, shift0, max_shift,
+                                        R_FIT_RANGE)  # fmt: skip
+        advice = _resolving_power_advice(result.resolving_power_peaks, r_fit, guess)
+        if advice is not None:
+            result.advice.append(advice)
         shift0 = scan_shift(spectrum, basis, r_fit, max_shift)
         fit = fit_prepared(spectrum, basis, r_fit, shift0, max_shift)
     result.resolving_power_fit = float(r_fit)
@@ -307,6 +459,8 @@ def format_inspection(result: Inspection, top: int = 10) -> str:
         lines.append(f"centroid stick intensities: peak {reading.intensity}s ({how}){converted}")
     for problem in result.problems:
         lines.append(f"the workflow would refuse it: {problem}")
+    for advice in result.advice:
+        lines.append(f"to set: {advice}")
     if not result.ions.empty:
         n_seen = int((result.ions["fraction"] >= 0.005).sum())
         lines.append(
@@ -320,28 +474,79 @@ def format_inspection(result: Inspection, top: int = 10) -> str:
     return "\n".join(lines)
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number >= 1") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value}: expected a whole number >= 1")
+    return value
+
+
+class _ConfigItems(argparse.Action):
+    """``--config`` / ``--configfile``: files in the order given; ``KEY=VALUE`` overrides."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        files = list(getattr(namespace, "config_files", None) or [])
+        overrides = list(getattr(namespace, "overrides", None) or [])
+        for item in values:
+            if self.dest == "config_items" and "=" in item and not Path(item).is_file():
+                overrides.append(item)
+            else:
+                files.append(item)
+        namespace.config_files, namespace.overrides = files, overrides
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("intercluster")
+    except PackageNotFoundError:  # run from the source tree, not installed
+        import tomllib
+
+        with open(REPO_DIR / "pyproject.toml", "rb") as handle:
+            return tomllib.load(handle)["project"]["version"]
+
+
 def build_parser(prog: str = "intercluster inspect") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     parser.add_argument("file", help="mzML or mzML.gz file")
-    parser.add_argument("--config", default=None,
-                        help=f"workflow config (default: ./{DEFAULT_CONFIG} if present, else "
-                             "the default demo's system file)")  # fmt: skip
-    parser.add_argument("--top", type=int, default=10, help="ions to list (default 10)")
+    parser.add_argument("--configfile", "--configfiles", dest="configfile_items", nargs="+",
+                        metavar="FILE", action=_ConfigItems, default=None,
+                        help=f"config files, merged in order over ./{DEFAULT_CONFIG} as "
+                             "snakemake merges them (e.g. the overlays under config/)")  # fmt: skip
+    parser.add_argument("--config", dest="config_items", nargs="+", metavar="FILE|KEY=VALUE",
+                        action=_ConfigItems, default=None,
+                        help="a config file (as --configfile) or, as for snakemake, KEY=VALUE "
+                             "overrides applied after the files")  # fmt: skip
+    parser.add_argument("--system", default=None, metavar="FILE",
+                        help="cluster-system file (replaces the config's system)")
+    parser.add_argument("--top", type=_positive_int, default=10, help="ions to list (default 10)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     return parser
 
 
 def main(argv=None, prog: str = "intercluster inspect") -> int:
     args = build_parser(prog).parse_args(argv)
+    sources = ConfigSources(
+        files=tuple(getattr(args, "config_files", None) or ()),
+        overrides=tuple(getattr(args, "overrides", None) or ()),
+        system_file=args.system,
+    )
     # pymzml reports CV-version guesses as warnings; they are not the user's concern here.
     logging.getLogger("pymzml").setLevel(logging.ERROR)
     try:
-        system, deconvolution, source = load_system(args.config)
+        system, deconvolution, source = load_system(sources)
         result = inspect_file(args.file, system, deconvolution, source)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(format_inspection(result, top=args.top))
-    return 0
+    # a file the workflow would refuse is described, but the exit status says so (scripts)
+    return EXIT_REFUSED if result.problems else 0
 
 
 if __name__ == "__main__":

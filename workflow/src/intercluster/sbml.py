@@ -7,6 +7,10 @@ concentrations in nmol/L inside one 1 L compartment; every reaction irreversible
 kinetic law ``k * factor * reactants`` (stoichiometry 2 for the two identical monomers of
 a homodimer). Kinetic laws in SBML are amounts per time, so each law is multiplied by the
 compartment volume; with 1 L this is numerically the concentration rate.
+
+For a reader (and tools that show names), species carry the paper's names (``[A12B13]-``
+for ``M_12``, ``(A12B13)(A13B12)`` for ``D_13_12``, A and B the system's metals), SBO
+terms (species, reactions by kind, rate constants, the mass-action laws) and XHTML notes.
 """
 
 from __future__ import annotations
@@ -20,6 +24,42 @@ from .network import ReactionNetwork
 from .records import RateConstants, SampleConditions
 
 COMPARTMENT = "solution"
+
+# Systems Biology Ontology terms (https://www.ebi.ac.uk/sbo): what each element is
+SBO_MONOMER = 247  # simple chemical
+SBO_DIMER = 253  # non-covalent complex
+SBO_REACTION = {"dimerization": 177, "dissociation": 180, "exchange": 176}  # binding,
+# dissociation, biochemical reaction (the metal exchange inside a dimer)
+SBO_RATE_CONSTANT = 9  # kinetic constant
+SBO_MASS_ACTION = 12  # mass action rate law
+SBO_COMPARTMENT = 290  # physical compartment
+XHTML = "http://www.w3.org/1999/xhtml"
+
+
+def _notes(element, text: str) -> None:
+    from xml.sax.saxutils import escape
+
+    _check(element.setNotes(f'<body xmlns="{XHTML}"><p>{escape(text)}</p></body>'),
+           "set notes")  # fmt: skip
+
+
+def species_names(network: ReactionNetwork, system=None) -> dict[str, str]:
+    """Species id -> name in the paper's notation: ``[A12B13]-`` (monomer ion with its
+    charge), ``(A12B13)(A13B12)`` (dimer: its two monomer units, fewer first-metal atoms
+    first). ``system``: a :class:`~intercluster.system.ClusterSystem` (None: the demo's)."""
+    from .system import default_system
+
+    system = system or default_system()
+    a, b = system.metals
+    n = network.nuclearity
+
+    def unit(i: int) -> str:
+        return f"{a}{i}{b}{n - i}"
+
+    names = {f"M_{i}": system.ion_label(i, 1) for i in range(network.n_monomers)}
+    for i, j in network.dimer_pairs:
+        names[f"D_{i}_{j}"] = f"({unit(int(j))})({unit(int(i))})"
+    return names
 
 
 def _check(status: int, what: str) -> None:
@@ -46,13 +86,23 @@ def _number(x: float) -> str:
 
 
 def sbml_document(
-    network: ReactionNetwork, constants: RateConstants, conditions: SampleConditions
-) -> libsbml.SBMLDocument:
+    network: ReactionNetwork, constants: RateConstants, conditions: SampleConditions,
+    system=None,
+) -> libsbml.SBMLDocument:  # fmt: skip
     """Build the SBML document of ``network`` with ``constants``; the initial state is the
     sample's at mixing (:meth:`ReactionNetwork.initial_state`, nmol/L). The dead time is
-    not part of the model: SBML time 0 is mixing."""
+    not part of the model: SBML time 0 is mixing. ``system`` (a ClusterSystem; None: the
+    demo's) names the species."""
+    names = species_names(network, system)
     doc = libsbml.SBMLDocument(3, 2)
     model = doc.createModel()
+    _notes(model, (
+        f"Dimer-mediated metal exchange between {network.nuclearity}-atom clusters: monomers "
+        "M_i (i atoms of the first metal) dimerise, dimers D_i_j dissociate and exchange one "
+        f"atom pair (model {network.model}, rate-law convention {network.convention}). "
+        "Concentrations in nmol/L, time in s from mixing. Written by the intercluster "
+        "workflow (intercluster.sbml)."
+    ))  # fmt: skip
     model.setId(f"intercluster_model{network.model}_{network.convention}")
     model.setName(
         f"Dimer-mediated intercluster metal exchange, model {network.model}, "
@@ -79,6 +129,7 @@ def sbml_document(
     comp.setSize(1.0)
     comp.setUnits("litre")
     comp.setConstant(True)
+    comp.setSBOTerm(SBO_COMPARTMENT)
 
     for pid, value, units in (
         ("k_dim", constants.k_dim, "per_nM_per_s"),
@@ -90,6 +141,7 @@ def sbml_document(
         par.setValue(float(value))
         par.setUnits(units)
         par.setConstant(True)
+        par.setSBOTerm(SBO_RATE_CONSTANT)
 
     y0 = network.initial_state(conditions)
     for sid, c0 in zip(network.species_ids, y0, strict=True):
@@ -101,12 +153,17 @@ def sbml_document(
         sp.setHasOnlySubstanceUnits(False)
         sp.setBoundaryCondition(False)
         sp.setConstant(False)
+        sp.setName(names[sid])
+        monomer = sid.startswith("M_")
+        sp.setSBOTerm(SBO_MONOMER if monomer else SBO_DIMER)
+        _notes(sp, f"{'monomer' if monomer else 'dimer'} {names[sid]}; concentration in nmol/L")
 
     ids = network.species_ids
     for n, rxn in enumerate(network.reactions):
         r = model.createReaction()
         r.setId(f"R{n}_{rxn.kind}")
         r.setReversible(False)
+        r.setSBOTerm(SBO_REACTION[rxn.kind])
         # a repeated species (homodimer formation/dissociation) is one reference, stoich 2
         for species, create in ((rxn.reactants, r.createReactant), (rxn.products, r.createProduct)):
             for s, nu in Counter(species).items():
@@ -123,23 +180,26 @@ def sbml_document(
         if math is None:
             raise RuntimeError(f"cannot parse kinetic law of reaction {n}")
         _check(law.setMath(math), f"set kinetic law of reaction {n}")
+        law.setSBOTerm(SBO_MASS_ACTION)
     return doc
 
 
 def sbml_string(
-    network: ReactionNetwork, constants: RateConstants, conditions: SampleConditions
-) -> str:
+    network: ReactionNetwork, constants: RateConstants, conditions: SampleConditions,
+    system=None,
+) -> str:  # fmt: skip
     """The SBML document (:func:`sbml_document`) as an XML string."""
-    return libsbml.writeSBMLToString(sbml_document(network, constants, conditions))
+    return libsbml.writeSBMLToString(sbml_document(network, constants, conditions, system))
 
 
 def write_sbml(
-    network: ReactionNetwork, path, constants: RateConstants, conditions: SampleConditions
-) -> Path:
+    network: ReactionNetwork, path, constants: RateConstants, conditions: SampleConditions,
+    system=None,
+) -> Path:  # fmt: skip
     """Write the SBML file (:func:`sbml_document`); returns its path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(sbml_string(network, constants, conditions))
+    path.write_text(sbml_string(network, constants, conditions, system))
     return path
 
 
@@ -158,11 +218,11 @@ def consistency_errors(doc_or_string) -> list[str]:
     ]
 
 
-def best_fit_sbml(best, network, conditions) -> str:
+def best_fit_sbml(best, network, conditions, system=None) -> str:
     """SBML of a best fit with its constants set (eq 1's best grid point) and the initial
     concentrations of ``conditions`` (SampleConditions; rule best_fit_sbml). ``best`` is a
     :class:`~intercluster.records.BestFit`."""
-    text = sbml_string(network, best.constants, conditions)
+    text = sbml_string(network, best.constants, conditions, system)
     errors = consistency_errors(text)
     if errors:
         raise RuntimeError("SBML consistency check failed:\n" + "\n".join(errors))
