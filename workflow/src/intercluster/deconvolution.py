@@ -81,8 +81,10 @@ LISTED_REACH = 0.5  # a present ion form's m/z: where its column reaches half it
 R_START_RANGE = (0.6, 1.6)  # R searched from this much below to this much above the guess
 R_MEASURED_RANGE = (0.7, 2.0)  # ... or above the R the peaks show (see _start_resolving_power)
 R_GUESS_TOLERANCE = 1.3  # peaks showing an R beyond 1.3x (or 1/1.3x) the guess: start there
+UNRESOLVED_FWHM = 0.7  # R on single-charge points when FWHM > 0.7 x the 2nd charge's spacing
 SINGLE_CHARGE_REACH = 1e-3  # a column reaches the points where it exceeds this part of its peak
 SINGLE_CHARGE_MIN_SHARE = 0.1  # R searched on single-charge points when they are this many
+SINGLE_CHARGE_PRESENT = 1e-3  # ... of the ion forms a first fit gives this part of the largest
 DETECTION_OWN_LEVEL = 0.25  # a detected ion reaches this part of the detection level ...
 DETECTION_OWN_SHARE = 0.5  # ... with at least this share of the model, at a written point
 N_CALIBRATION_SCANS = 3  # spectra, spread over the file, on which R (and its slope) is fitted
@@ -970,9 +972,24 @@ def scan_shift(
                         weighted=False, r_slope=r_slope, mz_ref=mz_ref).shift_ppm  # fmt: skip
 
 
+def _charges_unresolved(basis: PatternBasis, resolving_power: float, mz_ref: float) -> bool:
+    """Whether the peaks of the second-lowest charge state fall unresolved between those of
+    the lowest (a dimer's half-integer peaks between its monomer's): FWHM at ``mz_ref`` above
+    ``UNRESOLVED_FWHM`` of that charge's isotope spacing. Only then can the R search trade R
+    against the split of the two (:func:`single_charge_part`)."""
+    if "charge" not in basis.labels:
+        return False
+    charges = np.unique(np.abs(basis.labels["charge"].to_numpy(int)))
+    if charges.size < 2:
+        return False
+    spacing = 1.00335 / charges[1]  # the 13C-12C mass difference over the charge
+    return mz_ref / resolving_power > UNRESOLVED_FWHM * spacing
+
+
 def single_charge_part(
-    spectrum: PreparedSpectrum, basis: PatternBasis, resolving_power: float, shift: float
-) -> PreparedSpectrum:
+    spectrum: PreparedSpectrum, basis: PatternBasis, resolving_power: float, shift: float,
+    coef: np.ndarray | None = None,
+) -> PreparedSpectrum:  # fmt: skip
     """The points of a spectrum that ions of one charge state alone cover, for the R search.
 
     Where ions of different charge overlap (a monomer [A_m B_(N-m)]- and the dimer
@@ -982,6 +999,9 @@ def single_charge_part(
     that one charge covers (the odd dimers lie between the monomers) the peak shape alone
     sets R. Falls back to the whole spectrum when such points hold less than
     ``SINGLE_CHARGE_MIN_SHARE`` of the columns' reach or the basis has one charge only.
+    ``coef``: a first fit's abundances; only the ion forms it finds present (above
+    ``SINGLE_CHARGE_PRESENT`` of the largest) count, so that listed ion forms absent from
+    the data (trimers in a file without them) do not take points away.
     """
     charges = np.abs(basis.labels["charge"].to_numpy(int)) if "charge" in basis.labels else None
     if charges is None or np.unique(charges).size < 2:
@@ -991,7 +1011,10 @@ def single_charge_part(
         float(shift), float(resolving_power), N_SIGMA,
     )  # fmt: skip
     present = np.zeros(spectrum.mz.size, np.int64)  # bit per charge state with signal there
-    for k in range(basis.n_cols):
+    counted = np.ones(basis.n_cols, bool)
+    if coef is not None and np.max(coef[: basis.n_cols]) > 0:
+        counted = coef[: basis.n_cols] > SINGLE_CHARGE_PRESENT * np.max(coef[: basis.n_cols])
+    for k in np.flatnonzero(counted):
         seg = values[seg_ptr[k] : seg_ptr[k + 1]]
         if seg.size == 0:
             continue
@@ -1175,10 +1198,16 @@ def deconvolve_spectra(
     shift0 = scan_shift(spectra[ref], basis, r0, max_shift_ppm)
     if resolving_power is None and fit_resolution:
         whole = [spectra[i] for i in _representative(n, N_CALIBRATION_SCANS)]
-        # R on the points one charge state covers (no trade with the monomer/dimer split),
-        # its slope on the whole spectra (that trade is the same at every m/z, and the
-        # single-charge points leave the ends of the m/z range to a few weak ions)
-        pick = [single_charge_part(spectrum, basis, r0, shift0) for spectrum in whole]
+        # at low R: R on the points one charge state covers (no trade with the unresolved
+        # monomer/dimer split), its slope on the whole spectra (that trade is the same at
+        # every m/z, and the single-charge points leave the ends of the m/z range to a few
+        # weak ions)
+        pick = whole
+        if _charges_unresolved(basis, r0, mz_ref):
+            first = [fit_prepared(sp, basis, r0, shift0, max_shift_ppm, weighted=False).coef
+                     for sp in whole]  # fmt: skip
+            pick = [single_charge_part(spectrum, basis, r0, shift0, coef)
+                    for spectrum, coef in zip(whole, first, strict=True)]  # fmt: skip
         linear = resolving_power_model == "linear"
         # with a slope to come, R is refined in every round: a start within 2 % will do
         r0 = fit_resolving_power(pick, basis, r0, shift0, max_shift_ppm, start_range,
