@@ -218,9 +218,6 @@ class SpectrumFit:
     #: (:func:`detected_columns`), and the part of the signal they held before
     ions_not_detected: int = 0
     not_detected_fraction: float = 0.0
-    #: a censored-likelihood fit's -2 log-likelihood (written points with their noise
-    #: model's log-variance, censored points' -2 log Phi); None for other fits
-    censored_cost: float | None = None
     #: a centroid file's sticks read as "area" or "height" (centroid.read_centroid_file);
     #: "-" for profiles
     centroid_intensity: str = "-"
@@ -616,9 +613,8 @@ def _tobit_pass(columns, y, model, shift, passive, args, censored, level, exclud
     run's fit agree). ``excluded``: written points left out (the robust pass's unexplained
     points); ``allowed``: the columns that may take signal (:func:`detected_columns`).
 
-    Returns the intensities as fitted (censored points at ``min(model, level)``), the fit
-    tuple of :func:`_gauss_newton` and the fit's -2 log-likelihood (the written points with
-    the log of their noise variance, so that fits with different noise models compare).
+    Returns the intensities as fitted (censored points at ``min(model, level)``) and the fit
+    tuple of :func:`_gauss_newton`.
     """
     written = ~censored
     fit_points = written if excluded is None else written & ~excluded
@@ -639,11 +635,7 @@ def _tobit_pass(columns, y, model, shift, passive, args, censored, level, exclud
     which = np.flatnonzero(censored)
     y_fit[which] = np.clip(result[4][which], 0.0, level)
     shift, coef, passive, rss, model, _ = result
-    resid = (y - model)[fit_points]
-    cost = _tobit_terms(model[which], used[which], level)[0]
-    minus_two_log_l = float(np.sum(resid * resid / used[fit_points] + np.log(used[fit_points]))
-                            + cost.sum())  # fmt: skip
-    return y_fit, (shift, coef, passive, rss, model, n_iter), minus_two_log_l
+    return y_fit, (shift, coef, passive, rss, model, n_iter)
 
 
 def _tobit_fit(columns, y, model, variance, shift, passive, args, censored, level, fit_points,
@@ -841,9 +833,9 @@ def fit_spectrum(
         columns, y, w, shift, passive, first, censored, level
     )
     likelihood = censored is not None and censor_cost == "likelihood"
-    allowed, censored_cost, not_detected = None, None, (0, 0.0)
+    allowed, not_detected = None, (0, 0.0)
     if weighted and likelihood:
-        y_fit, (shift, coef, passive, rss, model, n_more), censored_cost = _tobit_pass(
+        y_fit, (shift, coef, passive, rss, model, n_more) = _tobit_pass(
             columns, y, model, shift, passive, args, censored, level
         )
         n_iter += n_more
@@ -853,7 +845,7 @@ def fit_spectrum(
         total = coef[: basis.n_cols].sum()
         not_detected = (int((~allowed).sum()), float(held / total) if total > 0 else 0.0)
         if not allowed.all():
-            y_fit, (shift, coef, passive, rss, model, n_more), censored_cost = _tobit_pass(
+            y_fit, (shift, coef, passive, rss, model, n_more) = _tobit_pass(
                 columns, y, model, shift, passive, args, censored, level, allowed=allowed
             )
             n_iter += n_more
@@ -883,7 +875,7 @@ def fit_spectrum(
                 break
             flagged = now
             if likelihood:
-                y_fit, (shift, coef, passive, rss, model, n_more), censored_cost = _tobit_pass(
+                y_fit, (shift, coef, passive, rss, model, n_more) = _tobit_pass(
                     columns, y, model, shift, passive, args, censored, level, flagged, allowed
                 )
                 n_iter += n_more
@@ -914,7 +906,6 @@ def fit_spectrum(
         listed_misfit_fraction=listed_misfit,
         ions_not_detected=not_detected[0],
         not_detected_fraction=not_detected[1],
-        censored_cost=censored_cost,
     )
 
 
