@@ -195,7 +195,20 @@ def test_workflow_rule_writes_a_problem_that_reproduces_its_objective(tmp_path):
     assert abs(sse / best.sse - 1) < TOLERANCE
 
 
-def test_copasi_loads_it_and_reproduces_the_trajectory_objective(exported, tmp_path):
+@pytest.fixture
+def process_locale():
+    """COPASI sets the process's locale to "C" when it loads (so that its number parsing is
+    plain), which makes Python's default text encoding ASCII for every later test of the
+    session: the locale is put back when the test ends."""
+    import locale
+
+    saved = locale.setlocale(locale.LC_ALL)
+    yield
+    locale.setlocale(locale.LC_ALL, saved)
+
+
+def test_copasi_loads_it_and_reproduces_the_trajectory_objective(exported, tmp_path,
+                                                                 process_locale):  # fmt: skip
     """COPASI (basico's PEtab import, its own simulator) on the exported problem: the
     workflow's SSE within 1e-6 relative; a changed measurement moves it (the control)."""
     basico_petab = pytest.importorskip("basico.petab", reason="copasi-basico (test extra)")

@@ -103,6 +103,7 @@ try:
             config["deconvolution"]["time_bin_min"],
             _row.dead_time_s,
             cache_dir=RUN_CHECK_CACHE,
+            polarity=SYSTEM.polarity,
         ):
             logger.warning(f"warning: {_warning}")
 except InputError as error:

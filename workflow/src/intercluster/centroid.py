@@ -715,11 +715,11 @@ def read_centroid_file(
     one under which (1) the first metal's share of the metal atoms stays the same from
     spectrum to spectrum (:func:`metal_balance_spread`: heights differ from areas by the
     factor FWHM ~ m/z / R, smooth across the file, which no species' own fit can see but the
-    atom balance between Ag-rich ions at low m/z and Au-rich ions at high m/z does, as soon
-    as the composition changes over the file) and (2) the isotope patterns fit better (the
-    several sticks a local-maximum picker leaves on one noisy peak top inflate a window read
-    as areas). ``height`` needs the evidence to favour it by a factor of ``AUTO_EVIDENCE``
-    (:attr:`StickReading.evidence` > ln 2); otherwise the sticks stay areas (a wrong
+    atom balance between ions rich in the lighter metal (low m/z) and in the heavier one (high
+    m/z) does, as soon as the composition changes over the file) and (2) the isotope
+    patterns fit better (the several sticks a local-maximum picker leaves on one noisy peak
+    top inflate a window read as areas). ``height`` needs the evidence to favour it by a
+    factor of ``AUTO_EVIDENCE`` (:attr:`StickReading.evidence` > ln 2); otherwise the sticks stay areas (a wrong
     conversion of areas costs as much as none of heights, and poorly fitted area files show
     small differences either way).
     """

@@ -600,7 +600,7 @@ def _assemble(path, ms_level: int, got: _Level, synthetic: bool) -> SpectraRun:
                 got.polarities.pop() if len(got.polarities) == 1 else "mixed")  # fmt: skip
     return SpectraRun(str(path), ms_level, t, got.ids, np.asarray(got.index), got.mz,
                       got.intensity, got.precursors, synthetic, mode, got.windows, source,
-                      polarity, got.units[0], got.isolation)  # fmt: skip
+                      polarity, got.units[0], isolation_windows=got.isolation)  # fmt: skip
 
 
 def rebin_sum(mz_list: list[np.ndarray], intensity_list: list[np.ndarray]):
@@ -737,13 +737,15 @@ def dead_time_problem(run: SpectraRun, dead_time_s: float) -> tuple[str | None, 
 
 
 def check_sample_run(path, sample: str, mz_span, time_bin_min: float, dead_time_s: float,
-                     cache_dir=None) -> list[str]:  # fmt: skip
+                     cache_dir=None, polarity: str | None = None) -> list[str]:  # fmt: skip
     """The checks of a sample's MS1 run the workflow makes before any job; returns warnings.
 
     Raises :class:`InputError` with one line naming the file and the sample for a degenerate
     run (:func:`degenerate_run_problem`) or a dead time longer than the run
     (:func:`dead_time_problem`). A file that cannot be read at all is left to the
-    ``deconvolve`` job, whose reading names the spectrum (returns no warnings). ``cache_dir``:
+    ``deconvolve`` job, whose reading names the spectrum (returns no warnings), and so is a
+    run of the other ``polarity`` (the system's; its ions are not there to find, and the
+    job's refusal says why). ``cache_dir``:
     where a passed check is remembered (by the file's path, size and modification time and
     the arguments), so that snakemake's repeated parsing (dry runs, cluster jobs) does not
     read the file again.
@@ -769,6 +771,8 @@ def check_sample_run(path, sample: str, mz_span, time_bin_min: float, dead_time_
     if 1 not in runs:
         return []
     run = runs[1]
+    if polarity is not None and run.polarity not in (None, polarity):
+        return []  # the deconvolve job refuses the polarity, naming it
     problem = degenerate_run_problem(run, mz_span, time_bin_min)
     if problem is None:
         problem, warning = dead_time_problem(run, dead_time_s)
