@@ -719,9 +719,9 @@ def read_centroid_file(
     m/z) does, as soon as the composition changes over the file) and (2) the isotope
     patterns fit better (the several sticks a local-maximum picker leaves on one noisy peak
     top inflate a window read as areas). ``height`` needs the evidence to favour it by a
-    factor of ``AUTO_EVIDENCE`` (:attr:`StickReading.evidence` > ln 2); otherwise the sticks stay areas (a wrong
-    conversion of areas costs as much as none of heights, and poorly fitted area files show
-    small differences either way).
+    factor of ``AUTO_EVIDENCE`` (:attr:`StickReading.evidence` > ln 2); otherwise the sticks
+    stay areas (a wrong conversion of areas costs as much as none of heights, and poorly
+    fitted area files show small differences either way).
     """
     readings = ("area", "height") if centroid_intensity == "auto" else (centroid_intensity,)
     decided_by = "auto" if centroid_intensity == "auto" else "config"
