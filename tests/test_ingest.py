@@ -147,6 +147,27 @@ def test_mz_range_must_reach_the_species(tmp_path):
     _assert_one_line(error, str(path), "misses the species", "5166.7")
 
 
+@pytest.mark.parametrize("centroided", [True, False])
+def test_peak_list_reaches_the_species_through_its_scan_window(tmp_path, centroided):
+    """A peak list holds only the peaks found: with no peak below m/z 5500 (a species that
+    never forms) its stated scan window still covers the species, so it is read. A profile
+    with the same data and window is refused (a profile samples its whole range)."""
+    spectra = _spectra([0.0, 1.0], n=60)
+    for s in spectra:
+        s["mz"] = np.linspace(5500.0, 7500.0, s["mz"].size)
+        s["scan_window"] = (5000.0, 7600.0)
+    path = tmp_path / "peaks.mzML"
+    write_mzml(path, spectra, centroided=centroided)
+    if centroided:
+        run = read_spectra(path, mz_required=SPAN)
+        assert run.acquired_mz_range == (5000.0, 7600.0)
+        assert run.mz_range[0] == pytest.approx(5500.0)
+    else:
+        with pytest.raises(InputError) as error:
+            read_spectra(path, mz_required=SPAN)
+        _assert_one_line(error, str(path), "cover m/z 5500.0-7500.0", "misses the species")
+
+
 def test_no_ms1_spectra(tmp_path):
     spectra = _spectra([0.0, 1.0])
     for s in spectra:

@@ -127,6 +127,18 @@ class SpectraRun:
         highs = [m[-1] for m in self.mz if m.size]
         return (float(min(lows)), float(max(highs))) if lows else (np.nan, np.nan)
 
+    @property
+    def acquired_mz_range(self) -> tuple[float, float]:
+        """The m/z range the file can speak for: a profile's data; a peak list's stated scan
+        windows together with its peaks. A peak list holds only the peaks found, so a species
+        absent from every spectrum (a fragment that never forms, a composition not reached)
+        would otherwise make a file of the right range look too narrow. A profile samples its
+        whole range, so there the data decide (a truncated export is refused)."""
+        windows = self.scan_windows if self.mode == "centroid" else []
+        lows = [m[0] for m in self.mz if m.size] + [w[0] for w in windows if w]
+        highs = [m[-1] for m in self.mz if m.size] + [w[1] for w in windows if w]
+        return (float(min(lows)), float(max(highs))) if lows else (np.nan, np.nan)
+
 
 def _head(path: Path, gzipped: bool) -> bytes:
     try:
@@ -477,7 +489,7 @@ def read_spectra(
         )
     run = runs[ms_level]
     if mz_required is not None:
-        lo, hi = run.mz_range
+        lo, hi = run.acquired_mz_range
         if not (lo <= mz_required[0] and hi >= mz_required[1]):
             raise InputError(
                 f"{path}: the MS{ms_level} spectra cover m/z {lo:.1f}-{hi:.1f}, which misses the "

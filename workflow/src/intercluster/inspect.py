@@ -333,7 +333,7 @@ def inspect_file(
             f"MS{run.ms_level} spectra are {run.polarity} polarity; the cluster system's ions "
             f"are {expected_polarity} (the system file's charges)"
         )
-    lo, hi = run.mz_range
+    lo, hi = run.acquired_mz_range
     if not (lo <= span[0] and hi >= span[1]):
         result.problems.append(
             f"the MS{run.ms_level} spectra cover m/z {lo:.1f}-{hi:.1f}, which misses the species; "
