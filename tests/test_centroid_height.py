@@ -100,6 +100,23 @@ def test_noise_maxima_in_a_valley_are_not_peaks():
     np.testing.assert_allclose(kept_mz, [centre, centre + 0.5, centre + 1.0], atol=0.1 * sigma)
 
 
+def test_a_noise_maximum_on_a_flank_does_not_drop_the_weak_peak_beside_it():
+    """Sticks as a vendor picker writes them at R 20000 around m/z 6947 (heights in % of the
+    base peak, from a foreign sparse profile with 1 % noise): two integer peaks 1 Th apart,
+    a dimer's half-integer peak between them, and a noise maximum on the second peak's
+    flank, higher than the half-integer peak. The flank maximum is not a peak (the strong
+    peak's tail explains it); the half-integer peak is. Negative control: counting the
+    flank maximum as a neighbour (as if it were a peak) would drop the real peak too."""
+    r = 20000.0
+    mz = np.array([6946.625, 6947.176, 6947.354, 6947.614])
+    height = np.array([84.2, 20.6, 22.8, 92.8])
+    kept_mz, _ = heights_to_areas(mz, height, r)
+    np.testing.assert_allclose(kept_mz, mz[[0, 1, 3]])
+    sigma = mz[1] / r * FWHM_TO_SIGMA
+    tails = height[2] * np.exp(-0.5 * ((mz[2] - mz[1]) / sigma) ** 2)
+    assert height[1] < 2.0 * tails  # the flank maximum, were it a peak, would explain it
+
+
 # --- the virtual experiment written three ways --------------------------------------------
 @pytest.fixture(scope="module")
 def system():

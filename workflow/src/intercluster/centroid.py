@@ -246,10 +246,13 @@ def heights_to_areas(
     # peak: dropped.
     lo = np.searchsorted(mz, mz - VALLEY_REACH_SD * sigma)
     hi = np.searchsorted(mz, mz + VALLEY_REACH_SD * sigma, side="right")
+    # Highest first, and only the neighbours that stand as peaks themselves count: a noise
+    # maximum on a strong peak's flank is higher than a weak real peak beside it (a dimer's
+    # half-integer peak) but is itself dropped, so it must not drop that peak too.
     peak = np.ones(mz.size, bool)
-    for j in range(mz.size):
+    for j in np.argsort(-height, kind="stable"):
         near = np.arange(lo[j], hi[j])
-        near = near[height[near] > height[j]]
+        near = near[(height[near] > height[j]) & peak[near]]
         if near.size:
             u = (mz[near] - mz[j]) / sigma[near]
             peak[j] = height[j] > VALLEY_FACTOR * float(np.dot(height[near], np.exp(-0.5 * u * u)))
