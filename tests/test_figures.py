@@ -523,3 +523,17 @@ def test_figures_and_report_read_synthetic_from_run_json(small_run):
         params = json.loads((work / "results" / "figures" / f"{name}.params.json").read_text())
         assert params["synthetic"] is True, name
     assert "SYNTHETIC" in (work / "results" / "figures" / TABLES[0]).read_text()
+
+
+def test_qc_figure_shows_the_spectrum_the_config_names():
+    """figures.qc_spectrum: the worst-fitted (largest residual), the first, or the one
+    nearest a time; anything else is refused by name."""
+    from intercluster.spectrum_model import qc_spectrum_pick
+
+    qc = pd.DataFrame({"time_min": [0.33, 1.0, 2.0, 3.0], "residual_norm": [0.1, 0.4, 0.2, 0.3]})
+    assert qc_spectrum_pick(qc) == (1, "worst-fitted spectrum")
+    assert qc_spectrum_pick(qc, "first") == (0, "first spectrum")
+    assert qc_spectrum_pick(qc, 2.4)[0] == 2
+    assert qc_spectrum_pick(qc, 0)[0] == 0
+    with pytest.raises(ValueError, match="'best'; expected 'worst', 'first' or a time"):
+        qc_spectrum_pick(qc, "best")

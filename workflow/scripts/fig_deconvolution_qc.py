@@ -1,4 +1,5 @@
-"""Beyond the paper: the worst-fitted spectrum with its deconvolution (data, fit, residual,
+"""Beyond the paper: one spectrum (config ``figures.qc_spectrum``: the worst-fitted by
+default, or the first, or the one nearest a time) with its deconvolution (data, fit, residual,
 ion forms, unexplained features, R(m/z)), refitted as rule deconvolve fitted it."""
 
 import logging
@@ -11,7 +12,7 @@ from intercluster.io import read_tsv
 from intercluster.records import read_synthetic
 from intercluster.rule_script import run
 from intercluster.settings import DeconvolutionSettings
-from intercluster.spectrum_model import qc_spectrum, stick_qc, worst_spectrum
+from intercluster.spectrum_model import qc_spectrum, qc_spectrum_pick, stick_qc
 from intercluster.system import ClusterSystem, load_system
 
 log = logging.getLogger("intercluster")
@@ -31,10 +32,10 @@ def main(smk):
     spectra = bin_spectra(spectra, settings.time_bin_min)
     if len(spectra) != len(qc):
         raise ValueError(f"{smk.input.mzml}: {len(spectra)} spectra, but qc.tsv has {len(qc)} rows")
-    pick = worst_spectrum(qc)
+    pick, which = qc_spectrum_pick(qc, smk.params.figures.get("qc_spectrum", "worst"))
     row = qc.iloc[pick]
     dpi = int(smk.params.figures["dpi"])
-    head = (f"Deconvolution QC — {sample['label']}\nworst-fitted spectrum: {pick + 1} of "
+    head = (f"Deconvolution QC — {sample['label']}\n{which}: {pick + 1} of "
             f"{len(qc)} (t = {row['time_min']:.2f} min)")  # fmt: skip
     if spectra.mode == "centroid":
         view = stick_qc(spectra.mz[pick], spectra.intensity[pick], row, basis, settings, pick)

@@ -94,6 +94,32 @@ def worst_spectrum(qc: pd.DataFrame) -> int:
     return int(np.nanargmax(qc["residual_norm"].to_numpy(float)))
 
 
+QC_SPECTRUM_CHOICES = ("worst", "first")  # config figures.qc_spectrum, besides a time in min
+
+
+def qc_spectrum_pick(qc: pd.DataFrame, choice="worst") -> tuple[int, str]:
+    """Row of ``qc.tsv`` the QC figure shows, and how to say which it is.
+
+    ``choice`` (config ``figures.qc_spectrum``): ``"worst"`` (largest relative residual),
+    ``"first"`` (the run's first spectrum, where only the reactants and a few products are
+    present: where signal invented on absent ions shows first), or a time in minutes (the
+    spectrum nearest to it).
+    """
+    n = len(qc)
+    if n == 0:
+        raise ValueError("qc.tsv has no rows: no spectrum to show")
+    if choice == "worst":
+        return worst_spectrum(qc), "worst-fitted spectrum"
+    if choice == "first":
+        return 0, "first spectrum"
+    if isinstance(choice, bool) or not isinstance(choice, int | float):
+        raise ValueError(f"figures.qc_spectrum: {choice!r}; expected 'worst', 'first' or a "
+                         "time in minutes")  # fmt: skip
+    times = qc["time_min"].to_numpy(float)
+    pick = int(np.nanargmin(np.abs(times - float(choice))))
+    return pick, f"spectrum nearest {float(choice):g} min"
+
+
 def resolving_power_at(mz, resolving_power: float, slope: float, mz_ref: float) -> np.ndarray:
     """R(m/z) = R (1 + slope (m/z - mz_ref) / 1000 Th): the deconvolution's R model
     (:func:`intercluster._deconv_kernels.build_columns`; constant for slope 0)."""
