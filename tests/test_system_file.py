@@ -14,12 +14,12 @@ import yaml
 
 from intercluster.figures import ion_math
 from intercluster.isotopes import ELECTRON_MASS, average_mz, isotope_pattern
+from intercluster.literals import find_system_literals
 from intercluster.network import ReactionNetwork
 from intercluster.system import (
     DEFAULT_SYSTEM,
     ClusterSystem,
     IonForm,
-    find_system_literals,
     format_ion_label,
     load_system,
 )

@@ -2,9 +2,9 @@
 
 The grep (README, "Development"):
 
-    PYTHONPATH=workflow/src python -m intercluster.system --literals workflow/src workflow/scripts
+    PYTHONPATH=workflow/src python -m intercluster.literals --literals workflow/src workflow/scripts
 
-is :func:`intercluster.system.find_system_literals` over the system files under
+is :func:`intercluster.literals.find_system_literals` over the system files under
 resources/systems/. The whole of workflow/src and workflow/scripts is free of them: code reads
 metals, nuclearities and ligands from the system file.
 """
@@ -16,7 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from intercluster.system import NOT_A_SYSTEM_LITERAL, find_system_literals, load_system
+from intercluster.literals import NOT_A_SYSTEM_LITERAL, find_system_literals
+from intercluster.system import load_system
 
 REPO = Path(__file__).resolve().parents[1]
 SYSTEMS = [load_system(p) for p in sorted((REPO / "resources" / "systems").glob("*.yaml"))]
@@ -66,7 +67,7 @@ def test_the_command_line_grep_finds_nothing():
     """The README's command, as a user runs it: exit status 0 and nothing listed."""
     env = {**os.environ, "PYTHONPATH": str(REPO / "workflow" / "src")}
     proc = subprocess.run(
-        [sys.executable, "-m", "intercluster.system", "--literals", "workflow/src",
+        [sys.executable, "-m", "intercluster.literals", "--literals", "workflow/src",
          "workflow/scripts"],
         cwd=REPO, env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip
