@@ -90,7 +90,7 @@ def _named_outside(qc) -> list[list[int]]:
     """Per spectrum, the (SR)27 compositions (Au count) qc.tsv names as unlisted."""
     pattern = r"\[Au(\d+)Ag\d+\(SR\)27[^\]]*\]\d-[^;]*\(composition\)"
     return [[int(x) for x in re.findall(pattern, forms)]
-            for forms in qc["unlisted_forms"].fillna("")]  # fmt: skip
+            for forms in qc["unlisted_forms"].astype(object).fillna("")]  # fmt: skip
 
 
 def _workflow_qc(workdir, mzml, system_file, snakemake_runner):
