@@ -507,27 +507,36 @@ def coefficient_sd(columns: _Columns, shift: float, coef: np.ndarray, y: np.ndar
     column at 0 gets ``1 / sqrt(G_kk)``: its sd with every other column held. Points
     outside ``use`` (censored, left out as unexplained) carry no term.
     """
-    from scipy.linalg import LinAlgError, cho_factor, cho_solve
-
     variance = noise_variance(y, model, use)
     w = np.ascontiguousarray(np.where(use, 1.0 / variance, 0.0))
     (starts, ends, seg_ptr, values, deriv), delta = columns.get(shift)
     gram, _ = kern.normal_equations(starts, ends, seg_ptr, values, deriv, delta,
                                     np.ascontiguousarray(y, float), w, baseline)  # fmt: skip
-    n_cols = coef.size
-    diag = np.diag(gram)[:n_cols]
-    with np.errstate(divide="ignore"):
-        sd = np.where(diag > 0, 1.0 / np.sqrt(np.where(diag > 0, diag, 1.0)), np.nan)
     free = np.concatenate([coef > 0, [True] if baseline else []]).astype(bool)
-    sub = gram[np.ix_(free, free)]
-    eye = np.eye(sub.shape[0])
-    try:
-        covariance = cho_solve(cho_factor(sub), eye)
-    except LinAlgError:  # a singular block (columns the points cannot tell apart)
-        covariance = np.linalg.pinv(sub)
-    sd_free = np.sqrt(np.clip(np.diag(covariance), 0.0, None))
-    sd[free[:n_cols]] = sd_free[: int(free[:n_cols].sum())]
-    return sd
+    return sd_from_gram(gram, free)[: coef.size]
+
+
+def sd_from_gram(gram: np.ndarray, free: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """Standard errors from the normal matrix ``gram`` of a weighted least-squares fit.
+
+    ``free`` (the columns not at a bound): the diagonal of the inverse of their block;
+    every other column ``1 / sqrt(G_kk)`` (its sd with the others held). ``scale``: the
+    variance the weights are relative to (1 when they are 1 / the variance itself).
+    """
+    from scipy.linalg import LinAlgError, cho_factor, cho_solve
+
+    diag = np.diag(gram)
+    with np.errstate(divide="ignore"):
+        variance = np.where(diag > 0, 1.0 / np.where(diag > 0, diag, 1.0), np.nan)
+    free = np.asarray(free, bool)
+    if free.any():
+        sub = gram[np.ix_(free, free)]
+        try:
+            covariance = cho_solve(cho_factor(sub), np.eye(sub.shape[0]))
+        except LinAlgError:  # a singular block (columns the points cannot tell apart)
+            covariance = np.linalg.pinv(sub)
+        variance[free] = np.clip(np.diag(covariance), 0.0, None)
+    return np.sqrt(variance * float(scale))
 
 
 def _gauss_newton(columns, y, w, shift, passive, baseline, max_shift_ppm, max_iter, tol_ppm,
