@@ -523,19 +523,16 @@ def sd_from_gram(gram: np.ndarray, free: np.ndarray, scale: float = 1.0) -> np.n
     every other column ``1 / sqrt(G_kk)`` (its sd with the others held). ``scale``: the
     variance the weights are relative to (1 when they are 1 / the variance itself).
     """
-    from scipy.linalg import LinAlgError, cho_factor, cho_solve
-
     diag = np.diag(gram)
     with np.errstate(divide="ignore"):
         variance = np.where(diag > 0, 1.0 / np.where(diag > 0, diag, 1.0), np.nan)
     free = np.asarray(free, bool)
     if free.any():
-        sub = gram[np.ix_(free, free)]
-        try:
-            covariance = cho_solve(cho_factor(sub), np.eye(sub.shape[0]))
-        except LinAlgError:  # a singular block (columns the points cannot tell apart)
-            covariance = np.linalg.pinv(sub)
-        variance[free] = np.clip(np.diag(covariance), 0.0, None)
+        sub = np.ascontiguousarray(gram[np.ix_(free, free)])
+        inverse = kern.spd_inverse_diagonal(sub)
+        if not np.all(np.isfinite(inverse)):  # singular: columns the points cannot tell apart
+            inverse = np.diag(np.linalg.pinv(sub))
+        variance[free] = np.clip(inverse, 0.0, None)
     return np.sqrt(variance * float(scale))
 
 
