@@ -92,3 +92,17 @@ def test_reported_sd_matches_the_scatter_over_replicas(spectrum, centroided):
     control = np.median(sd, axis=0)[big] / (4.0 * noisier.std(axis=0, ddof=1)[big])
     print(f"control (a quarter of the ions): median {np.median(control):.3f}")
     assert not MEDIAN_RATIO[0] < np.median(control) < MEDIAN_RATIO[1]
+
+
+def test_inverse_diagonal_kernel():
+    """The numba Cholesky's diagonal of the inverse against numpy's inverse; an indefinite
+    matrix (the control) gives NaN, which sends the caller to the pseudo-inverse."""
+    from intercluster._deconv_kernels import spd_inverse_diagonal
+
+    rng = np.random.default_rng(0)
+    for n in (1, 7, 120):
+        a = rng.standard_normal((n + 3, n))
+        a = a.T @ a + 0.1 * np.eye(n)
+        np.testing.assert_allclose(spd_inverse_diagonal(a), np.diag(np.linalg.inv(a)),
+                                   rtol=1e-10)  # fmt: skip
+    assert np.isnan(spd_inverse_diagonal(np.array([[1.0, 2.0], [2.0, 1.0]]))).all()
