@@ -114,6 +114,7 @@ def test_a_workflow_run_reports_compositions_outside_the_ranges(wide_run, tmp_pa
                                                                 snakemake_runner):  # fmt: skip
     path, wide_file, share = wide_run
     qc = _workflow_qc(tmp_path / "shipped", path, AU44, snakemake_runner)
+    print(qc[["time_min", "unlisted_fraction", "unlisted_forms"]].to_string(), share, sep="\n")
     assert len(qc) == len(share)
     for named, row in zip(_named_outside(qc), qc.itertuples(), strict=True):
         assert named and all(WIDE_MIN <= x < 17 for x in named), row.unlisted_forms
