@@ -303,7 +303,8 @@ def process_locale():
 def test_copasi_loads_it_and_reproduces_the_trajectory_objective(exported, tmp_path,
                                                                  process_locale):  # fmt: skip
     """COPASI (basico's PEtab import, its own simulator) on the exported problem: the
-    workflow's SSE within 1e-6 relative; a changed measurement moves it (the control)."""
+    workflow's SSE and its residuals weighted by the deconvolution's σ within 1e-6
+    relative; a changed measurement moves both (the control)."""
     basico_petab = pytest.importorskip("basico.petab", reason="copasi-basico (test extra)")
     import basico
 
