@@ -44,6 +44,8 @@ def synthetic_intensities(
     assert result.ok, result.message
     y = normalise_rows(result.observables)
     rng = np.random.default_rng(seed)
+    # the noise's sd is known here: what the deconvolution's intensity_sd estimates
+    sd = np.sqrt(np.square(noise_rel * y) + noise_abs**2)
     y = y * (1.0 + noise_rel * rng.standard_normal(y.shape)) + noise_abs * rng.standard_normal(
         y.shape
     )
@@ -60,6 +62,7 @@ def synthetic_intensities(
             "n_first": np.tile(obs["n_first"].to_numpy(), n_t),
             "intensity": intensity.ravel(),
             "intensity_norm": norm.ravel(),
+            "intensity_sd": sd.ravel() * 1.0e6,
         }
     )
 

@@ -301,6 +301,15 @@ def test_version_and_argument_checks(virtual, capsys):
         assert exit_info.value.code == 2
         assert "--top" in capsys.readouterr().err
     assert cli_main(["inspect", str(virtual[0]), "--top", "1"]) == 0  # the control
+    # the file after --configfile's several files (as snakemake's options are written) is
+    # the file, not a config file; two files, or none, are refused
+    assert cli_main(["inspect", "--configfile", str(REPO / "config.yaml"), str(virtual[0]),
+                     "--top", "1"]) == 0  # fmt: skip
+    for files in ([str(virtual[0])] * 2, []):
+        with pytest.raises(SystemExit) as exit_info:
+            cli_main(["inspect", "--configfile", str(REPO / "config.yaml"), *files])
+        assert exit_info.value.code == 2
+        assert "file" in capsys.readouterr().err
 
 
 def test_resolving_power_far_from_the_guess_is_reported(au44_file, tmp_path):

@@ -7,15 +7,21 @@ function) is evaluated at one grid point with a tight solver, which also fits th
 response there; that point is exported. Then:
 
 * ``petablint`` accepts the problem;
+* the noise model is the deconvolution's: every measurement's σ (``noiseParameters``) is
+  the table's ``intensity_sd`` over its spectrum's total (here the synthetic noise's known
+  sd), scaled by ``sigma_scale`` (nominal 1);
 * an independent evaluation reproduces the objective: libroadrunner simulates the exported
   SBML under each condition of the condition table, the observable formulas of the
-  observable table are evaluated with sympy on its output, and libpetab's ``calculate_chi2``
-  takes the measurement, observable and parameter tables; χ² σ² must equal the workflow's
-  SSE within 1e-6 relative;
+  observable table are evaluated with sympy on its output, and libpetab takes the
+  measurement, observable and parameter tables: the sum of squares of its unnormalised
+  residuals must equal the workflow's SSE (``trajectory.parquet``'s objective), and its χ²
+  the workflow's residuals (simulated by :mod:`intercluster.simulate` at the exported point,
+  dimer response and normalisation as the trajectory objective applies them) weighted by
+  1/σ², both within 1e-6 relative;
 * COPASI (basico's PEtab import, its own simulator) loads the problem and reproduces the
-  same SSE within 1e-6 relative;
-* negative control: one measurement changed in the measurement table moves that objective
-  away from the workflow's.
+  same two numbers within 1e-6 relative;
+* negative control: one measurement changed in the measurement table moves both away from
+  the workflow's.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from workflow_helpers import small_config
 from intercluster import fit
 from intercluster import petab_export as pe
 from intercluster import uncertainty as unc
+from intercluster.io import read_tsv
 from intercluster.network import ReactionNetwork
 from intercluster.records import SampleConditions
 from intercluster.system import DEFAULT_SYSTEM
@@ -65,7 +72,68 @@ def exported(tmp_path_factory):
     samples = pe.samples_from_tables(experiments, DEFAULT_SYSTEM)
     problem = pe.petab_problem(network, DEFAULT_SYSTEM, samples, best, config["fit"]["grid"])
     folder = tmp_path_factory.mktemp("petab")
-    return pe.write_petab(problem, folder), best, config, included
+    return pe.write_petab(problem, folder), best, config, included, experiments, network
+
+
+def _expected_sigma(intensities: pd.DataFrame, network, dead_time_s: float) -> pd.DataFrame:
+    """σ of each normalised intensity as the deconvolution gives it: intensity_sd over the
+    spectrum's total; keyed by PEtab's observableId and time (s after mixing)."""
+    names = dict(zip(DEFAULT_SYSTEM.observables()["species"], pe.observable_ids(network),
+                     strict=True))  # fmt: skip
+    total = intensities.groupby("time_min")["intensity"].transform("sum")
+    return pd.DataFrame({
+        "observableId": intensities["species"].map(names),
+        "time": intensities["time_min"] * 60.0 + dead_time_s,
+        "expected_sigma": intensities["intensity_sd"] / total,
+    })  # fmt: skip
+
+
+def _workflow_residuals(best: pe.TrajectoryBest, network, experiments) -> pd.DataFrame:
+    """The trajectory objective's residuals at ``best``, computed as the workflow does
+    (intercluster.simulate, the dimer response, every observable in the total), with σ."""
+    from intercluster.observables import experiment_matrix, ion_signal, normalise_rows
+    from intercluster.settings import SolverOptions
+    from intercluster.simulate import simulate
+
+    species = DEFAULT_SYSTEM.observables()["species"].tolist()
+    ids = pe.observable_ids(network)
+    out = []
+    for sample, (conditions, intensities, tmax) in sorted(experiments.items()):
+        times, y = experiment_matrix(intensities, species)
+        sim = simulate(network, best.constants, conditions, np.asarray(times) * 60.0,
+                       SolverOptions(**TIGHT), return_states=False)  # fmt: skip
+        assert sim.ok, sim.message
+        model = normalise_rows(ion_signal(sim.observables, network.n_monomers, best.response))
+        included = tmax.set_index("species").loc[species, "included"].to_numpy(bool)
+        t_s = np.asarray(times, float) * 60.0 + conditions.dead_time_s
+        for k in np.flatnonzero(included):
+            out.append(pd.DataFrame({"simulationConditionId": pe.condition_id(sample),
+                                     "observableId": ids[k], "time": t_s,
+                                     "residual": normalise_rows(y)[:, k] - model[:, k]}))
+    residuals = pd.concat(out, ignore_index=True)
+    sigma = pd.concat([_expected_sigma(i, network, c.dead_time_s).assign(
+        simulationConditionId=pe.condition_id(s)) for s, (c, i, _) in experiments.items()])
+    return residuals.merge(sigma, on=["simulationConditionId", "observableId", "time"],
+                           validate="one_to_one")  # fmt: skip
+
+
+def _objectives(measurements, simulated, problem) -> tuple[float, float]:
+    """(SSE of libpetab's unnormalised residuals, libpetab's χ²)."""
+    from petab.v1.calculate import calculate_chi2, calculate_residuals
+
+    raw = calculate_residuals(measurements, simulated, problem.observable_df,
+                              problem.parameter_df, normalize=False)[0]  # fmt: skip
+    chi2 = calculate_chi2(measurements, simulated, problem.observable_df, problem.parameter_df)
+    return pe.sse_from_residuals(raw), float(chi2)
+
+
+def _compare(label: str, sse: float, chi2: float, best, workflow: pd.DataFrame) -> None:
+    weighted = float(np.sum(np.square(workflow["residual"] / workflow["expected_sigma"])))
+    print(f"{label}: SSE {sse:.12g} vs workflow {best.sse:.12g} (relative "
+          f"{sse / best.sse - 1:.3g}); chi2 {chi2:.12g} vs the workflow's residuals over the "
+          f"deconvolution's sd {weighted:.12g} (relative {chi2 / weighted - 1:.3g})")
+    assert abs(sse / best.sse - 1) < TOLERANCE
+    assert abs(chi2 / weighted - 1) < TOLERANCE
 
 
 def _petablint() -> str:
@@ -82,7 +150,7 @@ def test_petablint_accepts_it(exported):
 
 
 def test_tables_hold_the_fit(exported):
-    yaml_path, best, config, included = exported
+    yaml_path, best, config, included, experiments, network = exported
     problem = petab.Problem.from_yaml(str(yaml_path))
     assert len(problem.observable_df) == 77
     assert problem.observable_df.loc["obs_M_12", "observableName"] == "[Ag12Au13]-"
@@ -101,15 +169,28 @@ def test_tables_hold_the_fit(exported):
     assert meas["observableId"].nunique() == int(included.sum())
     assert meas["time"].min() == 20.0 and meas["time"].max() == 3620.0
     assert len(meas) == best.n_residuals
+    # the noise: the deconvolution's sd of each normalised intensity, times sigma_scale
+    assert (problem.observable_df["noiseFormula"]
+            == "noiseParameter1_" + problem.observable_df.index + " * sigma_scale").all()
+    assert params.loc["sigma_scale", "nominalValue"] == 1.0
+    assert params.loc["sigma_scale", "estimate"] == 1
+    conditions, intensities, _ = experiments[SAMPLE]
+    joined = meas.merge(_expected_sigma(intensities, network, conditions.dead_time_s),
+                        on=["observableId", "time"], validate="one_to_one")  # fmt: skip
+    assert len(joined) == len(meas)
+    np.testing.assert_allclose(joined["noiseParameters"].astype(float),
+                               joined["expected_sigma"], rtol=1e-12)  # fmt: skip
+    # a real spread, not one σ: the synthetic noise is 2 % of the signal plus a floor
+    assert joined["expected_sigma"].max() > 5 * joined["expected_sigma"].min()
 
 
-def _roadrunner_chi2(yaml_path: Path, measurements: pd.DataFrame | None = None) -> float:
-    """χ² of the problem at its nominal parameters: libroadrunner + the tables' formulas."""
+def _roadrunner_simulation(yaml_path: Path) -> pd.DataFrame:
+    """PEtab's simulation table of the problem at its nominal parameters: libroadrunner on
+    the SBML, the observable table's formulas with sympy."""
     import sympy
-    from petab.v1.calculate import calculate_chi2
 
     problem = petab.Problem.from_yaml(str(yaml_path))
-    measured = problem.measurement_df if measurements is None else measurements
+    measured = problem.measurement_df
     rr = roadrunner.RoadRunner((yaml_path.parent / pe.FILES["sbml"]).read_text())
     rr.integrator.relative_tolerance = TIGHT["rtol"]
     rr.integrator.absolute_tolerance = TIGHT["atol"]
@@ -142,23 +223,28 @@ def _roadrunner_chi2(yaml_path: Path, measurements: pd.DataFrame | None = None) 
             series = sympy.lambdify(symbols, formulas[observable], "numpy")(*args)
             sim.loc[index, "simulation"] = series[[at[t] for t in rows.loc[index, "time"]]]
         simulated.append(sim)
-    return float(calculate_chi2(measured, pd.concat(simulated), problem.observable_df,
-                                problem.parameter_df))  # fmt: skip
+    return pd.concat(simulated)
+
+
+def _changed(measurements: pd.DataFrame) -> pd.DataFrame:
+    """The negative control's data: one measurement changed by 0.01."""
+    changed = measurements.copy()
+    changed.loc[changed.index[len(changed) // 2], "measurement"] += 0.01
+    return changed
 
 
 def test_independent_simulator_reproduces_the_trajectory_objective(exported):
-    yaml_path, best, _, _ = exported
+    yaml_path, best, _, _, experiments, network = exported
     problem = petab.Problem.from_yaml(str(yaml_path))
-    chi2 = _roadrunner_chi2(yaml_path)
-    sse = pe.sse_from_chi2(chi2, problem.parameter_df)
-    print(f"PEtab chi2 {chi2:.10g}, sigma {best.sigma:.6g}: SSE {sse:.12g}; workflow SSE "
-          f"{best.sse:.12g}; relative difference {sse / best.sse - 1:.3g}")
-    assert abs(sse / best.sse - 1) < TOLERANCE
-    # negative control: one measurement changed by 0.01 moves the objective
-    changed = problem.measurement_df.copy()
-    changed.loc[changed.index[len(changed) // 2], "measurement"] += 0.01
-    moved = pe.sse_from_chi2(_roadrunner_chi2(yaml_path, changed), problem.parameter_df)
-    assert abs(moved / best.sse - 1) > 100 * TOLERANCE, moved
+    simulated = _roadrunner_simulation(yaml_path)
+    workflow = _workflow_residuals(best, network, experiments)
+    assert abs(float(np.sum(workflow["residual"] ** 2)) / best.sse - 1) < TOLERANCE
+    sse, chi2 = _objectives(problem.measurement_df, simulated, problem)
+    _compare("libroadrunner", sse, chi2, best, workflow)
+    # negative control: the same simulation against data with one measurement changed
+    moved_sse, moved_chi2 = _objectives(_changed(problem.measurement_df), simulated, problem)
+    assert abs(moved_sse / best.sse - 1) > 100 * TOLERANCE, moved_sse
+    assert abs(moved_chi2 / chi2 - 1) > 100 * TOLERANCE, moved_chi2
 
 
 @pytest.mark.slow
@@ -189,10 +275,17 @@ def test_workflow_rule_writes_a_problem_that_reproduces_its_objective(tmp_path):
     table = fit.read_parquet(tmp_path / f"results/fit/{SAMPLE}/model3/trajectory.parquet")
     best = pe.TrajectoryBest.from_table(table)
     problem = petab.Problem.from_yaml(str(yaml_path))
-    sse = pe.sse_from_chi2(_roadrunner_chi2(yaml_path), problem.parameter_df)
+    sse, _ = _objectives(problem.measurement_df, _roadrunner_simulation(yaml_path), problem)
     print(f"rule output: PEtab SSE {sse:.12g}, trajectory.parquet SSE {best.sse:.12g}, "
           f"relative {sse / best.sse - 1:.3g}")
     assert abs(sse / best.sse - 1) < TOLERANCE
+    # σ from the intensities table the rule read (its intensity_sd over the total)
+    intensities = read_tsv(tmp_path / f"results/deconvolution/{SAMPLE}/intensities.tsv")
+    joined = problem.measurement_df.merge(
+        _expected_sigma(intensities, ReactionNetwork(3, "S"), 20.0), on=["observableId", "time"])
+    assert len(joined) == len(problem.measurement_df)
+    np.testing.assert_allclose(joined["noiseParameters"].astype(float),
+                               joined["expected_sigma"], rtol=1e-12)  # fmt: skip
 
 
 @pytest.fixture
@@ -210,12 +303,12 @@ def process_locale():
 def test_copasi_loads_it_and_reproduces_the_trajectory_objective(exported, tmp_path,
                                                                  process_locale):  # fmt: skip
     """COPASI (basico's PEtab import, its own simulator) on the exported problem: the
-    workflow's SSE within 1e-6 relative; a changed measurement moves it (the control)."""
+    workflow's SSE and its residuals weighted by the deconvolution's σ within 1e-6
+    relative; a changed measurement moves both (the control)."""
     basico_petab = pytest.importorskip("basico.petab", reason="copasi-basico (test extra)")
     import basico
-    from petab.v1.calculate import calculate_chi2
 
-    yaml_path, best, _, _ = exported
+    yaml_path, best, _, _, experiments, network = exported
     problem = petab.Problem.from_yaml(str(yaml_path))
     simulator = basico_petab.PetabSimulator(problem, working_dir=str(tmp_path / "copasi"))
     basico.set_task_settings(basico.T.TIME_COURSE, {"method": {
@@ -223,16 +316,9 @@ def test_copasi_loads_it_and_reproduces_the_trajectory_objective(exported, tmp_p
         "Max Internal Steps": 10**6}})  # fmt: skip
     simulated = simulator.simulate()
     assert len(simulated) == len(problem.measurement_df)
-    chi2 = calculate_chi2(problem.measurement_df, simulated, problem.observable_df,
-                          problem.parameter_df)  # fmt: skip
-    sse = pe.sse_from_chi2(chi2, problem.parameter_df)
-    print(f"COPASI: chi2 {chi2:.10g}, SSE {sse:.12g}; workflow SSE {best.sse:.12g}; "
-          f"relative difference {sse / best.sse - 1:.3g}")
-    assert abs(sse / best.sse - 1) < TOLERANCE
-    changed = problem.measurement_df.copy()
-    changed.loc[changed.index[len(changed) // 2], "measurement"] += 0.01
+    sse, chi2 = _objectives(problem.measurement_df, simulated, problem)
+    _compare("COPASI", sse, chi2, best, _workflow_residuals(best, network, experiments))
     # the simulation is the same; the data differ
-    chi2_changed = calculate_chi2(changed, simulated, problem.observable_df,
-                                  problem.parameter_df)  # fmt: skip
-    moved = pe.sse_from_chi2(chi2_changed, problem.parameter_df)
-    assert abs(moved / best.sse - 1) > 100 * TOLERANCE, moved
+    moved_sse, moved_chi2 = _objectives(_changed(problem.measurement_df), simulated, problem)
+    assert abs(moved_sse / best.sse - 1) > 100 * TOLERANCE, moved_sse
+    assert abs(moved_chi2 / chi2 - 1) > 100 * TOLERANCE, moved_chi2

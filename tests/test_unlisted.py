@@ -5,6 +5,9 @@ down (x = 12-24) than the shipped one (17-24), and deconvolved, as the rules do
 (:func:`intercluster.frameworks.deconvolve_run_ion_forms`), with the shipped file: the
 compositions below 17 must be reported in qc.tsv's new columns, not absorbed. The negative
 control deconvolves the same file with the wider system file: nothing is unlisted there.
+The same data also go through the workflow (snakemake on a user sheet, config/au44_ag44.yaml,
+the deconvolution of that one sample only): its qc.tsv reports them, and with the wider
+system file (``--config system=``) it does not.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from test_frameworks import AU44, INSTRUMENT, _evolution
 
 from intercluster import frameworks as fw
 from intercluster.ingest import read_spectra
+from intercluster.io import read_tsv
 from intercluster.settings import DeconvolutionSettings
 from intercluster.system import load_system
 from intercluster.unlisted import UNLISTED_COLUMNS, unlisted_forms
@@ -39,7 +43,8 @@ def wide_run(tmp_path_factory):
                                     "au44_framework": 1.0},
                            q_end={"ag44_framework": 0.4, "mixed_framework": 0.3,
                                   "au44_framework": 0.6})  # fmt: skip
-    ex = fw.simulate_framework_experiment(wide, evolution, [10.0, 30.0], **INSTRUMENT, seed=3)
+    ex = fw.simulate_framework_experiment(wide, evolution, [10.0, 20.0, 30.0], **INSTRUMENT,
+                                         seed=3)  # three: the workflow refuses fewer
     window = (float(ex.mz[0]), float(ex.mz[-1]))
     spectra = [{"id": f"scan={k + 1}", "time_min": float(t), "mz": ex.mz, "intensity": y,
                 "scan_window": window}
@@ -78,6 +83,45 @@ def test_compositions_outside_the_file_are_reported(wide_run):
     # negative control: the file that lists them explains them
     control = _qc(path, load_system(wide_file))
     assert "(SR)27" not in ";".join(control["unlisted_forms"])
+    assert (control["unlisted_fraction"] < 0.2 * qc["unlisted_fraction"]).all(), control
+
+
+def _named_outside(qc) -> list[list[int]]:
+    """Per spectrum, the (SR)27 compositions (Au count) qc.tsv names as unlisted."""
+    pattern = r"\[Au(\d+)Ag\d+\(SR\)27[^\]]*\]\d-[^;]*\(composition\)"
+    return [[int(x) for x in re.findall(pattern, forms)]
+            for forms in qc["unlisted_forms"].astype(object).fillna("")]  # fmt: skip
+
+
+def _workflow_qc(workdir, mzml, system_file, snakemake_runner):
+    """qc.tsv of the rule deconvolve on ``mzml`` as a user runs the second system: the
+    overlay over config.yaml, a sheet with the system's reactant columns."""
+    from workflow_helpers import REPO
+
+    sheet = workdir / "samples.tsv"
+    workdir.mkdir(parents=True, exist_ok=True)
+    sheet.write_text(f"sample\tmzml\tau44_nM\tag44_nM\nwide\t{mzml}\t50\t50\n")
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config.update(yaml.safe_load((REPO / "config" / "au44_ag44.yaml").read_text()))
+    config.update(samples=str(sheet), system=str(system_file))
+    target = "results/au44_ag44/deconvolution/wide/qc.tsv"
+    snakemake_runner.run(workdir, target, config=config, cores=1)
+    return read_tsv(workdir / target)
+
+
+@pytest.mark.slow
+def test_a_workflow_run_reports_compositions_outside_the_ranges(wide_run, tmp_path,
+                                                                snakemake_runner):  # fmt: skip
+    path, wide_file, share = wide_run
+    qc = _workflow_qc(tmp_path / "shipped", path, AU44, snakemake_runner)
+    print(qc[["time_min", "unlisted_fraction", "unlisted_forms"]].to_string(), share, sep="\n")
+    assert len(qc) == len(share)
+    for named, row in zip(_named_outside(qc), qc.itertuples(), strict=True):
+        assert named and all(WIDE_MIN <= x < 17 for x in named), row.unlisted_forms
+        assert row.unlisted_fraction > 0.5 * share[row.time_min], (row, share)
+    # negative control: the same run with the system file that lists them names none
+    control = _workflow_qc(tmp_path / "wide", path, wide_file, snakemake_runner)
+    assert not any(_named_outside(control)), control["unlisted_forms"].tolist()
     assert (control["unlisted_fraction"] < 0.2 * qc["unlisted_fraction"]).all(), control
 
 

@@ -26,9 +26,10 @@ def main(smk):
                                best, smk.params.grid)  # fmt: skip
     path = pe.write_petab(problem, Path(smk.output.yaml).parent)
     k = best.constants
+    sigma = problem.measurements["noiseParameters"]
     log.info("wrote %s: %d measurements, %d observables; SSE %.6g at k_dim=%g k_diss=%g "
-             "k_ex=%g r=%.4g, sigma %.4g", path, len(problem.measurements),
-             len(problem.observables), best.sse, k.k_dim, k.k_diss, k.k_ex, best.response,
-             best.sigma)  # fmt: skip
+             "k_ex=%g r=%.4g; the deconvolution's sd %.3g-%.3g (median %.3g)", path,
+             len(problem.measurements), len(problem.observables), best.sse, k.k_dim, k.k_diss,
+             k.k_ex, best.response, sigma.min(), sigma.max(), sigma.median())  # fmt: skip
 
 run(main)

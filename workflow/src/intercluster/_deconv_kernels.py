@@ -178,6 +178,42 @@ def _spd_solve(a, b):
 
 
 @njit(cache=True)
+def spd_inverse_diagonal(a):
+    """The diagonal of ``a``'s inverse for a symmetric positive definite ``a`` (Cholesky
+    ``a = L L'``, then ``(a^-1)_ii = sum_k ((L^-1)_ki)^2``). Here, not scipy's: on matrices
+    of a few hundred columns LAPACK's call starts BLAS threads that cost more than the
+    whole spectrum's fit. Returns NaNs when rounding leaves ``a`` indefinite."""
+    n = a.shape[0]
+    low = a.copy()
+    for j in range(n):
+        d = low[j, j]
+        for k in range(j):
+            d -= low[j, k] * low[j, k]
+        if d <= 0.0:
+            return np.full(n, np.nan)
+        d = np.sqrt(d)
+        low[j, j] = d
+        for i in range(j + 1, n):
+            v = low[i, j]
+            for k in range(j):
+                v -= low[i, k] * low[j, k]
+            low[i, j] = v / d
+    # columns of L^-1 by forward substitution, squared and summed row-wise into the diagonal
+    out = np.zeros(n)
+    z = np.empty(n)
+    for c in range(n):
+        for i in range(c):
+            z[i] = 0.0
+        for i in range(c, n):
+            v = 1.0 if i == c else 0.0
+            for k in range(c, i):
+                v -= low[i, k] * z[k]
+            z[i] = v / low[i, i]
+            out[c] += z[i] * z[i]
+    return out
+
+
+@njit(cache=True)
 def _solve_subset(gram, rhs, passive):
     idx = np.nonzero(passive)[0]
     n = idx.shape[0]

@@ -50,7 +50,7 @@ from scipy.sparse import csr_matrix
 from scipy.stats import norm, sigmaclip
 
 from . import _deconv_kernels as kern
-from .deconvolution import PatternBasis, SpectrumFit
+from .deconvolution import PatternBasis, SpectrumFit, sd_from_gram
 from .isotopes import FWHM_TO_SIGMA
 from .settings import DeconvolutionSettings
 
@@ -551,6 +551,7 @@ def fit_sticks(
             target[censored] = (mu[censored] - sd * below) * every[censored]
     if heights:  # the species at the final pedestal and censored values
         coef, passive = _nnls(design, rows, target - level * unit, w, passive)
+    coef_sd = _stick_coef_sd(design, rows, target - level * unit, w, coef)
     unmatched = area[~inside]
     rss = float(np.square(y - level * unit - _model(design, rows, coef)).sum()
                 + np.square(unmatched).sum())  # fmt: skip
@@ -564,7 +565,21 @@ def fit_sticks(
         residual_norm=float(np.sqrt(rss / total)) if total > 0 else float("nan"),
         n_iter=n_iter,
         passive=passive,
+        coef_sd=coef_sd,
     )
+
+
+def _stick_coef_sd(design: StickDesign, rows, y, w, coef) -> np.ndarray:
+    """Standard errors of a stick fit's abundances: ``kappa (A' W A)^-1`` over the columns
+    not at 0 (:func:`intercluster.deconvolution.sd_from_gram`), the weights relative
+    (:func:`stick_weights`), so their scale ``kappa`` is the weighted residual variance
+    (sum w r^2 / (windows - free columns))."""
+    d = design.design
+    gram, _ = _normal_equations(d.indptr, d.indices, d.data, rows, y, w, design.n_cols)
+    free = np.asarray(coef) > 0
+    residual = y - _model(design, rows, coef)
+    kappa = float(np.sum(w * residual * residual)) / max(y.size - int(free.sum()), 1)
+    return sd_from_gram(gram, free, kappa)
 
 
 def fit_stick_spectra(

@@ -99,7 +99,8 @@ ROBUST_GROW_Z = 2.0  # unexplained regions grow over neighbours with residuals a
 ROBUST_PASSES = 3  # refits with the unexplained points at weight 0
 FIRST_PASS_TOL_PPM = 0.1  # shift tolerance of the unweighted pass before a weighted one
 N_UNEXPLAINED_FEATURES = 5  # largest unexplained features kept per spectrum (QC)
-INTENSITY_COLUMNS = ["time_min", "species", "charge", "n_first", "intensity", "intensity_norm"]
+INTENSITY_COLUMNS = ["time_min", "species", "charge", "n_first", "intensity", "intensity_norm",
+                     "intensity_sd"]
 QC_COLUMNS = [
     "time_min",
     "native_id",
@@ -221,6 +222,9 @@ class SpectrumFit:
     #: a centroid file's sticks read as "area" or "height" (centroid.read_centroid_file);
     #: "-" for profiles
     centroid_intensity: str = "-"
+    #: standard error of each abundance under the spectrum's noise model
+    #: (:func:`coefficient_sd`); None where it was not computed
+    coef_sd: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -489,6 +493,47 @@ def noise_variance(
         s0 = max(s0, 0.05 * floor)
     c = max(float(c), 0.0)
     return s0 + c * m_all
+
+
+def coefficient_sd(columns: _Columns, shift: float, coef: np.ndarray, y: np.ndarray,
+                   model: np.ndarray, use: np.ndarray, baseline: bool) -> np.ndarray:  # fmt: skip
+    """Standard error of each fitted abundance (``coef`` without the baseline).
+
+    The covariance of a weighted least-squares fit, ``(A' W A)^-1`` with ``W`` one over the
+    variance of the spectrum's own noise model (:func:`noise_variance`, baseline plus shot
+    noise, fitted to the residuals of the final ``model`` on the points ``use``), over the
+    columns with a positive abundance and the baseline, as if the non-negativity bounds were
+    not there (the linearised covariance at the fit; the shift is held at its value). A
+    column at 0 gets ``1 / sqrt(G_kk)``: its sd with every other column held. Points
+    outside ``use`` (censored, left out as unexplained) carry no term.
+    """
+    variance = noise_variance(y, model, use)
+    w = np.ascontiguousarray(np.where(use, 1.0 / variance, 0.0))
+    (starts, ends, seg_ptr, values, deriv), delta = columns.get(shift)
+    gram, _ = kern.normal_equations(starts, ends, seg_ptr, values, deriv, delta,
+                                    np.ascontiguousarray(y, float), w, baseline)  # fmt: skip
+    free = np.concatenate([coef > 0, [True] if baseline else []]).astype(bool)
+    return sd_from_gram(gram, free)[: coef.size]
+
+
+def sd_from_gram(gram: np.ndarray, free: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """Standard errors from the normal matrix ``gram`` of a weighted least-squares fit.
+
+    ``free`` (the columns not at a bound): the diagonal of the inverse of their block;
+    every other column ``1 / sqrt(G_kk)`` (its sd with the others held). ``scale``: the
+    variance the weights are relative to (1 when they are 1 / the variance itself).
+    """
+    diag = np.diag(gram)
+    with np.errstate(divide="ignore"):
+        variance = np.where(diag > 0, 1.0 / np.where(diag > 0, diag, 1.0), np.nan)
+    free = np.asarray(free, bool)
+    if free.any():
+        sub = np.ascontiguousarray(gram[np.ix_(free, free)])
+        inverse = kern.spd_inverse_diagonal(sub)
+        if not np.all(np.isfinite(inverse)):  # singular: columns the points cannot tell apart
+            inverse = np.diag(np.linalg.pinv(sub))
+        variance[free] = np.clip(inverse, 0.0, None)
+    return np.sqrt(variance * float(scale))
 
 
 def _gauss_newton(columns, y, w, shift, passive, baseline, max_shift_ppm, max_iter, tol_ppm,
@@ -888,6 +933,8 @@ def fit_spectrum(
             n_iter += n_more
     base = float(coef[basis.n_cols]) if baseline else 0.0
     unexplained, features = _unexplained_summary(mz, y_fit, model, flagged, base)
+    use = ~flagged if censored is None else ~flagged & ~censored
+    coef_sd = coefficient_sd(columns, shift, coef[: basis.n_cols], y_fit, model, use, baseline)
     rss = float(np.square(y_fit - model).sum())  # unweighted, for the QC
     y_norm = float(np.sqrt(np.square(y_fit).sum()))  # not np.dot: BLAS threads cost ms here
     return SpectrumFit(
@@ -906,6 +953,7 @@ def fit_spectrum(
         listed_misfit_fraction=listed_misfit,
         ions_not_detected=not_detected[0],
         not_detected_fraction=not_detected[1],
+        coef_sd=coef_sd,
     )
 
 
@@ -1238,9 +1286,11 @@ def deconvolve_spectra(
 
 
 def intensities_table(times_min, fits: list[SpectrumFit], basis: PatternBasis) -> pd.DataFrame:
-    """Long table: time_min, species, charge, n_first, intensity, intensity_norm."""
+    """Long table: time_min, species, charge, n_first, intensity, intensity_norm,
+    intensity_sd (the intensity's standard error, :func:`coefficient_sd`)."""
     labels = basis.labels
     coef = np.array([f.coef for f in fits]).reshape(len(fits), basis.n_cols)
+    sd = coefficient_sd_matrix(fits, basis.n_cols)
     total = coef.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         norm = np.where(total > 0, coef / np.where(total > 0, total, 1.0), np.nan)
@@ -1253,8 +1303,15 @@ def intensities_table(times_min, fits: list[SpectrumFit], basis: PatternBasis) -
             "n_first": np.tile(labels["n_first"].to_numpy(), n_t),
             "intensity": coef.ravel(),
             "intensity_norm": norm.ravel(),
+            "intensity_sd": sd.ravel(),
         }
     )[INTENSITY_COLUMNS]
+
+
+def coefficient_sd_matrix(fits: list[SpectrumFit], n_cols: int) -> np.ndarray:
+    """(spectra x columns) standard errors of the abundances; NaN where a fit has none."""
+    return np.array([np.full(n_cols, np.nan) if f.coef_sd is None else f.coef_sd
+                     for f in fits], float).reshape(len(fits), n_cols)  # fmt: skip
 
 
 def qc_table(times_min, native_ids, fits: list[SpectrumFit]) -> pd.DataFrame:

@@ -55,14 +55,24 @@ def ion_form_basis(system: SystemDefinition) -> PatternBasis:
     return PatternBasis.from_patterns(patterns, table)
 
 
-def ion_form_intensities(times_min, coef: np.ndarray, labels: pd.DataFrame) -> pd.DataFrame:
-    """Long table, one row per time and ion form (``coef``: times x ion forms)."""
+def ion_form_intensities(times_min, coef: np.ndarray, labels: pd.DataFrame,
+                         sd: np.ndarray | None = None) -> pd.DataFrame:  # fmt: skip
+    """Long table, one row per time and ion form (``coef``: times x ion forms).
+
+    ``sd``: the abundances' standard errors (same shape,
+    :func:`intercluster.deconvolution.coefficient_sd`), written as ``intensity_sd`` after
+    the other columns; without it (truth tables) there is no such column.
+    """
     n_t, n_k = coef.shape
     out = {"time_min": np.repeat(np.asarray(times_min, float), n_k)}
     for column in ("family", "n_first", "charge", "n_na", "n_h", "label"):
         out[column] = np.tile(labels[column].to_numpy(), n_t)
     out["intensity"] = coef.ravel()
-    return pd.DataFrame(out)[ION_FORM_INTENSITY_COLUMNS]
+    columns = list(ION_FORM_INTENSITY_COLUMNS)
+    if sd is not None:
+        out["intensity_sd"] = np.asarray(sd, float).reshape(coef.shape).ravel()
+        columns.append("intensity_sd")
+    return pd.DataFrame(out)[columns]
 
 
 def deconvolve_ion_forms(
@@ -337,11 +347,13 @@ def observable_intensities(
 
     Returns the deconvolution's intensities table (``INTENSITY_COLUMNS``): per time and
     observable, in :meth:`~intercluster.system.SystemDefinition.kinetic_observables` order,
-    the summed ``intensity`` and its share (``intensity_norm``, the TIC normalisation) of the
-    total ``normalise_over`` names (config ``deconvolution.normalise_over``): ``observables``
-    (default, as eq 1: families the model does not know, e.g. trimers, are not in the
-    total) or ``all_clusters`` (every enabled family except fragments). The first metal's
-    count keeps the demo tables' column name (the fourth of ``INTENSITY_COLUMNS``).
+    the summed ``intensity``, its standard error (``intensity_sd``: the ion forms' errors
+    combined as independent, NaN where ``ion_forms`` has no ``intensity_sd``) and its share
+    (``intensity_norm``, the TIC normalisation) of the total ``normalise_over`` names
+    (config ``deconvolution.normalise_over``): ``observables`` (default, as eq 1: families
+    the model does not know, e.g. trimers, are not in the total) or ``all_clusters`` (every
+    enabled family except fragments). The first metal's count keeps the demo tables'
+    column name (the fourth of ``INTENSITY_COLUMNS``).
     """
     if normalise_over not in NORMALISE_OVER:
         raise ValueError(f"normalise_over must be one of {NORMALISE_OVER}, got {normalise_over!r}")
@@ -354,6 +366,14 @@ def observable_intensities(
     # one unstack, not a reindex per spectrum (that was a tenth of a full-model file's time)
     wide = summed.unstack(["family", "n_first"]).reindex(index=times, columns=keys)
     coef = wide.to_numpy(float)
+    if "intensity_sd" in ion_forms.columns:
+        variance = (ion_forms["intensity_sd"] ** 2).groupby(
+            [ion_forms["time_min"], ion_forms["family"], ion_forms["n_first"]], sort=False
+        ).sum(min_count=1)
+        sd = np.sqrt(variance.unstack(["family", "n_first"]).reindex(index=times, columns=keys)
+                     .to_numpy(float))  # fmt: skip
+    else:
+        sd = np.full_like(coef, np.nan)
     total = coef.sum(axis=1, keepdims=True)
     if normalise_over == "all_clusters":
         clusters = {f.name for f in system.enabled_families if f.role != "fragment"}
@@ -371,6 +391,7 @@ def observable_intensities(
         np.tile(observables["n_first"].to_numpy(), n_t),
         coef.ravel(),
         norm.ravel(),
+        sd.ravel(),
     )
     return pd.DataFrame(dict(zip(INTENSITY_COLUMNS, values, strict=True)))
 
@@ -384,13 +405,14 @@ def deconvolve_run_ion_forms(run, system: SystemDefinition, settings: Deconvolut
     :func:`intercluster.deconvolution.qc_table` with the columns of
     :func:`intercluster.unlisted.unlisted_table` after it.
     """
-    from .deconvolution import fit_run, qc_table
+    from .deconvolution import coefficient_sd_matrix, fit_run, qc_table
 
     basis = ion_form_basis(system)
     normalise_over = settings.normalise_over
     fits, resolving_power = fit_run(run, basis, settings)
     coef = np.array([f.coef for f in fits]).reshape(len(fits), basis.n_cols)
-    ion_forms = ion_form_intensities(run.times_min, coef, basis.labels)
+    ion_forms = ion_form_intensities(run.times_min, coef, basis.labels,
+                                     coefficient_sd_matrix(fits, basis.n_cols))  # fmt: skip
     kinetic = system.kinetics.model_family != "none"
     intensities = observable_intensities(ion_forms, system, normalise_over) if kinetic else None
     qc = qc_table(run.times_min, run.native_ids, fits)

@@ -484,14 +484,23 @@ def _positive_int(text: str) -> int:
     return value
 
 
+SPECTRA_SUFFIXES = (".mzml", ".mzml.gz")
+
+
 class _ConfigItems(argparse.Action):
-    """``--config`` / ``--configfile``: files in the order given; ``KEY=VALUE`` overrides."""
+    """``--config`` / ``--configfile``: files in the order given; ``KEY=VALUE`` overrides.
+
+    Both take several values, so ``--configfile a.yaml b.yaml FILE.mzML`` would swallow the
+    spectra file: an item named as one (``SPECTRA_SUFFIXES``) is kept as the file instead.
+    """
 
     def __call__(self, parser, namespace, values, option_string=None):
         files = list(getattr(namespace, "config_files", None) or [])
         overrides = list(getattr(namespace, "overrides", None) or [])
         for item in values:
-            if self.dest == "config_items" and "=" in item and not Path(item).is_file():
+            if item.lower().endswith(SPECTRA_SUFFIXES):
+                namespace.spectra_files = [*getattr(namespace, "spectra_files", []), item]
+            elif self.dest == "config_items" and "=" in item and not Path(item).is_file():
                 overrides.append(item)
             else:
                 files.append(item)
@@ -513,7 +522,7 @@ def version() -> str:
 
 def build_parser(prog: str = "intercluster inspect") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
-    parser.add_argument("file", help="mzML or mzML.gz file")
+    parser.add_argument("file", nargs="?", help="mzML or mzML.gz file")
     parser.add_argument("--configfile", "--configfiles", dest="configfile_items", nargs="+",
                         metavar="FILE", action=_ConfigItems, default=None,
                         help=f"config files, merged in order over ./{DEFAULT_CONFIG} as "
@@ -530,7 +539,14 @@ def build_parser(prog: str = "intercluster inspect") -> argparse.ArgumentParser:
 
 
 def main(argv=None, prog: str = "intercluster inspect") -> int:
-    args = build_parser(prog).parse_args(argv)
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    spectra = [args.file] if args.file else []
+    spectra += getattr(args, "spectra_files", [])
+    if len(spectra) != 1:
+        parser.error("the following arguments are required: file" if not spectra
+                     else f"one spectra file at a time, got {len(spectra)}: {spectra}")  # fmt: skip
+    args.file = spectra[0]
     sources = ConfigSources(
         files=tuple(getattr(args, "config_files", None) or ()),
         overrides=tuple(getattr(args, "overrides", None) or ()),

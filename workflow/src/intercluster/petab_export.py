@@ -22,11 +22,20 @@ rule ``fit_trajectory``), and how each part is written here:
   observables the t_max rule includes, every spectrum; missing values left out;
 * **parameters**: ``k_dim``, ``k_diss``, ``k_ex`` on log10 scale within the grid's bounds,
   ``r_dim`` on log10 scale within the response search range, nominal values at the
-  trajectory objective's best grid point; ``sigma_norm`` fixed (below);
-* **noise**: normal, one σ for every normalised intensity: ``sigma_norm`` = sqrt(SSE_min /
-  (n − 4)), the residual sd at the best point (the σ² the trajectory profiles' F rule
-  estimates; the deconvolution reports no per-intensity σ). With one σ, PEtab's χ² is
-  SSE / σ², so its objective at the nominal values is the workflow's SSE up to that factor.
+  trajectory objective's best grid point; ``sigma_scale`` (below);
+* **noise**: normal, one σ per measurement from the deconvolution: the standard error of the
+  ion's intensity (``intensities.tsv`` ``intensity_sd``,
+  :func:`intercluster.deconvolution.coefficient_sd`: the weighted least-squares covariance
+  under the spectrum's own noise model) over the spectrum's total of the observables, as the
+  intensity itself is normalised (the total's own error, a sum of 77 terms, is left out).
+  It is the measurement table's ``noiseParameters``; the observables' ``noiseFormula`` is
+  ``noiseParameter1_<observable> * sigma_scale``, with ``sigma_scale`` (log10, nominal 1:
+  the deconvolution's σ as it is) estimated: the kinetic residuals also hold what a
+  spectrum's noise does not (spray and transmission drift between spectra), and the scale
+  says how much more they scatter. A σ the deconvolution could not give (not finite or 0)
+  is the sample's median σ. PEtab's χ² at the nominal values is therefore the workflow's
+  residuals weighted by 1/σ², and its unnormalised residuals are the workflow's: their sum
+  of squares is ``trajectory.parquet``'s SSE (the workflow's objective is unweighted).
 
 What has no PEtab form: the paper's t_max objective (eq 1: peak times of smoothed curves,
 not a function of the model's trajectories at given times) and its weighted variant; this
@@ -58,9 +67,9 @@ FILES = {
     "problem": "problem.yaml",
 }
 RESPONSE = "r_dim"
-SIGMA = "sigma_norm"
+SIGMA_SCALE = "sigma_scale"
+SIGMA_SCALE_BOUNDS = (1e-2, 1e4)  # the deconvolution's σ may be far below the kinetic misfit
 DEAD_TIME = "dead_time_s"
-N_TRAJECTORY_PARAMETERS = 4  # three constants + the response (uncertainty.trajectory_delta)
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,7 @@ class PetabSample:
     times_min: np.ndarray  # spectrum times (min after the first spectrum)
     measured: np.ndarray  # (n_t, n_obs) normalised intensities, NaN where missing
     included: np.ndarray  # (n_obs,) the t_max rule's inclusion
+    sigma: np.ndarray  # (n_t, n_obs) the deconvolution's sd of ``measured`` (module docstring)
 
 
 @dataclass(frozen=True)
@@ -82,12 +92,6 @@ class TrajectoryBest:
     response: float
     sse: float
     n_residuals: int
-
-    @property
-    def sigma(self) -> float:
-        """Residual sd at the best point: sqrt(SSE / (n - 4))."""
-        dof = max(self.n_residuals - N_TRAJECTORY_PARAMETERS, 1)
-        return float(np.sqrt(self.sse / dof))
 
     @classmethod
     def from_table(cls, table: pd.DataFrame) -> TrajectoryBest:
@@ -200,7 +204,7 @@ def petab_problem(
         "observableName": labels["species"].to_numpy(),
         "observableFormula": formulas,
         "observableTransformation": "lin",
-        "noiseFormula": SIGMA,
+        "noiseFormula": [f"noiseParameter1_{o} * {SIGMA_SCALE}" for o in obs_ids],
         "noiseDistribution": "normal",
     })  # fmt: skip
 
@@ -232,6 +236,7 @@ def petab_problem(
                 "simulationConditionId": condition_id(sample.name),
                 "measurement": y[finite, k],
                 "time": t_s[finite],
+                "noiseParameters": np.asarray(sample.sigma, float)[finite, k],
             }))  # fmt: skip
     measurements = pd.concat(measurements, ignore_index=True).sort_values(
         ["simulationConditionId", "time", "observableId"], kind="stable", ignore_index=True
@@ -248,10 +253,11 @@ def petab_problem(
                  "parameterScale": "log10", "lowerBound": float(response_bounds[0]),
                  "upperBound": float(response_bounds[1]), "nominalValue": best.response,
                  "estimate": 1})  # fmt: skip
-    sigma = best.sigma
-    rows.append({"parameterId": SIGMA, "parameterName": "sd of a normalised intensity",
-                 "parameterScale": "lin", "lowerBound": sigma / 100.0,
-                 "upperBound": sigma * 100.0, "nominalValue": sigma, "estimate": 0})  # fmt: skip
+    rows.append({"parameterId": SIGMA_SCALE,
+                 "parameterName": "noise sd over the deconvolution's sd",
+                 "parameterScale": "log10", "lowerBound": SIGMA_SCALE_BOUNDS[0],
+                 "upperBound": SIGMA_SCALE_BOUNDS[1], "nominalValue": 1.0,
+                 "estimate": 1})  # fmt: skip
     parameters = pd.DataFrame(rows)
     sbml = petab_sbml(network, best, samples[0].conditions, system)
     return PetabProblem(sbml, conditions, measurements, observables, parameters)
@@ -283,13 +289,34 @@ def write_petab(problem: PetabProblem, folder) -> Path:
     return path
 
 
-def sse_from_chi2(chi2: float, problem_parameters: pd.DataFrame) -> float:
-    """The trajectory objective (SSE) from PEtab's χ² with the one fixed σ: χ² σ²."""
-    table = problem_parameters
-    if "parameterId" in table.columns:  # as written; petab's Problem indexes by it
-        table = table.set_index("parameterId")
-    sigma = float(table.loc[SIGMA, "nominalValue"])
-    return float(chi2) * sigma * sigma
+def sse_from_residuals(residuals: pd.DataFrame) -> float:
+    """The trajectory objective (SSE) from PEtab's unnormalised residuals
+    (``petab.v1.calculate.calculate_residuals(..., normalize=False)``)."""
+    return float(np.sum(np.square(residuals["residual"].to_numpy(float))))
+
+
+def measurement_sigma(intensities: pd.DataFrame, species: list[str]) -> np.ndarray:
+    """(n_t, n_obs) sd of the normalised intensities from ``intensities.tsv``'s
+    ``intensity_sd``: each over its spectrum's total of ``species`` (module docstring);
+    a σ that is not finite or not positive is the table's median σ."""
+    from .observables import experiment_matrix
+
+    if "intensity_sd" not in intensities.columns:
+        raise ValueError("the intensities table has no intensity_sd column (the "
+                         "deconvolution's standard errors): deconvolve the sample again")
+    keys = ["time_min", "species"]
+    _, raw = experiment_matrix(intensities[[*keys, "intensity"]], species)
+    _, sd = experiment_matrix(
+        intensities[[*keys, "intensity_sd"]].rename(columns={"intensity_sd": "intensity"}),
+        species,
+    )
+    total = np.nansum(raw, axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sigma = np.where(total > 0, sd / np.where(total > 0, total, 1.0), np.nan)
+    good = np.isfinite(sigma) & (sigma > 0)
+    if not good.any():
+        raise ValueError("no intensity has a usable standard error (intensity_sd)")
+    return np.where(good, sigma, float(np.median(sigma[good])))
 
 
 def samples_from_tables(experiments: Mapping, system) -> list[PetabSample]:
@@ -304,6 +331,10 @@ def samples_from_tables(experiments: Mapping, system) -> list[PetabSample]:
         conditions, intensities, tmax = experiments[name]
         times, y = experiment_matrix(intensities, species)
         included = tmax.set_index("species").loc[species, "included"].to_numpy(bool)
+        try:
+            sigma = measurement_sigma(intensities, species)
+        except ValueError as error:
+            raise ValueError(f"sample {name}: {error}") from None
         out.append(PetabSample(name, conditions, np.asarray(times, float), normalise_rows(y),
-                               included))  # fmt: skip
+                               included, sigma))  # fmt: skip
     return out
