@@ -192,11 +192,11 @@ def derive(out: Path, name: str, base: str, how: str) -> None:
 
 def measure(out: Path, name: str, settings_overrides: dict | None = None) -> dict:
     from intercluster.deconvolution import deconvolve_cid_run, monomer_mz_span
+    from intercluster.errors import InputError
     from intercluster.frameworks import deconvolve_run_ion_forms, ion_form_basis
     from intercluster.ingest import read_spectra
     from intercluster.settings import DeconvolutionSettings
     from intercluster.system import system_of_config
-    from intercluster.validation import InputError
 
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     system_file = system_of_config(config, search_dirs=[ROOT])

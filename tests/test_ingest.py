@@ -7,9 +7,9 @@ import shutil
 import numpy as np
 import pytest
 
+from intercluster.errors import InputError
 from intercluster.ingest import bin_spectra, detect_mode, peak_shapes, read_spectra
 from intercluster.isotopes import system_patterns
-from intercluster.validation import InputError
 from intercluster.virtual_experiment import write_mzml
 
 SPAN = (5166.7, 7394.2)  # average m/z of [Ag25]- and [Au25]-

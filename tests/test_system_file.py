@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
+from intercluster.errors import InputError
 from intercluster.figures import ion_math
 from intercluster.isotopes import ELECTRON_MASS, average_mz, isotope_pattern
 from intercluster.literals import find_system_literals
@@ -23,7 +24,6 @@ from intercluster.system import (
     format_ion_label,
     load_system,
 )
-from intercluster.validation import InputError
 
 REPO = Path(__file__).resolve().parents[1]
 SYSTEMS = REPO / "resources" / "systems"

@@ -1421,7 +1421,7 @@ def deconvolve_cid_run(
     :func:`intercluster.centroid.cid_stick_reading`).
     """
     max_shift_ppm, gaps = settings.max_shift_ppm, settings.gaps
-    from .validation import InputError
+    from .errors import InputError
 
     fits, times, n_fragments, basis = [], [], 0, None
     windows = _scan_windows(run)

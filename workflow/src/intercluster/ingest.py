@@ -36,8 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import InputError
 from .io import SYNTHETIC_LABEL
-from .validation import InputError
 
 log = logging.getLogger(__name__)
 

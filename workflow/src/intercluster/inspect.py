@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .errors import InputError
 from .ingest import SpectraRun, degenerate_run_problem, detect_mode, peak_shapes, read_runs
 from .isotopes import FWHM_TO_SIGMA
 from .settings import DeconvolutionSettings
@@ -60,7 +61,6 @@ from .system import (
     system_of_config,
 )
 from .system import load_system as load_system_file
-from .validation import InputError
 
 if TYPE_CHECKING:
     from .centroid import StickReading

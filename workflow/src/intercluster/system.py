@@ -550,7 +550,7 @@ OBSERVABLE_COLUMNS = ["species", "kind", "subunits", "charge", "n_first", "formu
 # IsoSpecPy and jsonschema (and intercluster.validation, which needs jsonschema) are imported
 # where a file is loaded: the figure and fit rules' environments import this module without them.
 def _input_error(message: str) -> Exception:
-    from .validation import InputError
+    from .errors import InputError
 
     return InputError(message)
 
