@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass, field, fields
 
 from .io import read_json, write_json
+from .network import RATE_CONSTANTS  # the kinetic model owns its constants
 
 __all__ = [
     "BestFit",
@@ -26,7 +27,6 @@ __all__ = [
     "write_record",
 ]
 
-RATE_CONSTANTS = ("k_dim", "k_diss", "k_ex")
 #: What best.json's ``identifiability`` and ``intervals_weighted`` are keyed by: the constants
 #: and the combinations the data fix (intercluster.uncertainty profiles them).
 PROFILE_NAMES = (*RATE_CONSTANTS, "k_dim:k_diss", "k_dim*c/k_ex")

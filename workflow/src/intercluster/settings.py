@@ -15,6 +15,8 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+from .network import RATE_CONSTANTS  # the kinetic model owns its constants
+
 __all__ = [
     "DeconvolutionSettings",
     "FiguresSettings",
@@ -28,7 +30,6 @@ __all__ = [
     "ZoomSettings",
 ]
 
-RATE_CONSTANTS = ("k_dim", "k_diss", "k_ex")
 
 
 def _defaults(section: str) -> dict:

@@ -15,10 +15,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..io import SYNTHETIC_LABEL, write_json  # noqa: E402
+from ..network import RATE_CONSTANTS  # noqa: E402
 from ..settings import FiguresSettings  # noqa: E402
 from ..system import ClusterSystem  # noqa: E402
 
-RATE_CONSTANTS = ("k_dim", "k_diss", "k_ex")
 RATE_UNITS = {"k_dim": "L nmol$^{-1}$ s$^{-1}$", "k_diss": "s$^{-1}$", "k_ex": "s$^{-1}$"}
 RATE_SYMBOLS = {
     "k_dim": r"$k_\mathrm{dim}$",
