@@ -77,7 +77,7 @@ def test_a_config_without_optional_keys_gets_the_schema_defaults():
     del bare["deconvolution"]
     for key in ("chunks", "orbits", "tmax", "zoom", "refine", "interval_f_confidence"):
         del bare["fit"][key]
-    for key in ("rtol", "atol", "max_steps", "convention"):
+    for key in ("rtol", "atol", "max_steps", "convention", "method"):
         del bare["kinetics"][key]
     del bare["figures"]["dpi"]
     validate_config(full)
@@ -104,7 +104,7 @@ def test_typed_settings_from_the_validated_config():
     assert fit.zoom == ZoomSettings.schema_default() and fit.zoom.max_centres == 3
     kinetics = KineticsSettings.from_config(config["kinetics"])
     # The simulators' tolerances: one value, config.yaml's (not the former 1e-6/1e-9 fallback).
-    assert kinetics.simulator_options() == SolverOptions(1e-5, 1e-8, 100_000, "fast")
+    assert kinetics.simulator_options() == SolverOptions(1e-5, 1e-8, 100_000, "rodas5p")
     assert SolverOptions.schema_default() == kinetics.simulator_options()
     with pytest.raises(ValueError, match="solver method"):
         SolverOptions(1e-5, 1e-8, 100_000, "rk4")

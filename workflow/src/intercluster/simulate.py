@@ -11,9 +11,10 @@ The inputs are typed records: the rate constants (:class:`~intercluster.records.
 the sample (:class:`~intercluster.records.SampleConditions`: initial concentrations and dead
 time; the initial state is :meth:`ReactionNetwork.initial_state`'s, nowhere else), the
 output times, and how to integrate (:class:`~intercluster.settings.SolverOptions`: rtol,
-atol, max_steps and ``method``, ``"fast"`` (numba RODAS4) or ``"reference"`` (scipy Radau,
-the yardstick the fast one is tested against)). Without options the schema's defaults of
-the ``kinetics`` section are used.
+atol, max_steps and ``method``: ``"rodas5p"`` (numba Rodas5P, the default), ``"rodas4"``
+(numba RODAS4, the former method) or ``"reference"`` (scipy Radau, the yardstick the numba
+kernels are tested against)). Without options the schema's defaults of the ``kinetics``
+section are used.
 
 Time conventions (docs/science.md §2): ``times_s`` are *experimental* times, 0 = first
 recorded spectrum, which is ``conditions.dead_time_s`` after mixing; the integration starts
@@ -34,7 +35,7 @@ import numpy as np
 
 from .network import ReactionNetwork
 from .records import RATE_CONSTANTS, RateConstants, SampleConditions
-from .settings import SolverOptions
+from .settings import DEFAULT_SOLVER_METHOD, SolverOptions
 
 __all__ = [
     "SimulationBatch",
@@ -218,9 +219,10 @@ def simulate(
     times_s : array_like
         Sorted experimental output times, s after the first spectrum.
     options : SolverOptions, optional
-        Tolerances, step limit and method (``"fast"``: numba RODAS4 with a structured
-        linear solve, see ``_kernels``; ``"reference"``: scipy ``solve_ivp`` Radau with the
-        sparse analytic Jacobian, ignores ``max_steps``). Default: the schema's.
+        Tolerances, step limit and method (``"rodas5p"`` or ``"rodas4"``: numba
+        Rosenbrock kernels with a structured linear solve, see ``_kernels``;
+        ``"reference"``: scipy ``solve_ivp`` Radau with the sparse analytic Jacobian,
+        ignores ``max_steps``). Default: the schema's.
     return_states : bool
         With False only the observables are kept (``result.states`` is None,
         ``result.observables`` works), which is what grid fits need.
@@ -232,9 +234,10 @@ def simulate(
 
     Notes
     -----
-    Fast method: states at ``times_s`` come from the method's order-3 continuous extension,
-    so output times do not constrain the steps. A step that leaves a concentration below
-    ``-NEGATIVE_TOLERANCE`` nmol/L is rejected and retried smaller; the remaining round-off
+    Kernel methods: states at ``times_s`` come from the method's continuous extension
+    (order 4 for Rodas5P, 3 for RODAS4), so output times do not constrain the steps. A step
+    that leaves a concentration below ``-NEGATIVE_TOLERANCE`` nmol/L is rejected and retried
+    smaller; the remaining round-off
     negatives (>= -NEGATIVE_TOLERANCE) are clipped to 0 in the output, which changes the
     atom totals by < 1e-10 nmol/L.
     """
@@ -258,7 +261,7 @@ def simulate(
     rtol, atol = float(options.rtol), float(options.atol)
     code = _kernels.integrate(
         y0, t_sim, *_k(constants), net,
-        rtol, atol, NEGATIVE_TOLERANCE, int(options.max_steps), out, raw,
+        rtol, atol, NEGATIVE_TOLERANCE, int(options.max_steps), out, raw, _tableau(options),
     )  # fmt: skip
     stats = {
         "steps": int(raw[_kernels.STAT_STEPS]),
@@ -323,6 +326,14 @@ def _simulate_reference(network, constants, conditions, times_s, options) -> Sim
 NEGATIVE_TOLERANCE = 1e-12
 
 
+def _tableau(options: SolverOptions) -> tuple:
+    """The kernel tableau of ``options.method``; the default kernel method for the scipy
+    reference (an orbit needs the kernel's dense output and step sequence)."""
+    from . import _kernels
+
+    return _kernels.TABLEAUS.get(options.method, _kernels.TABLEAUS[DEFAULT_SOLVER_METHOD])
+
+
 def _kernel_network(network: ReactionNetwork) -> tuple:
     """The network as the flat arrays the numba kernels use (see ``_kernels``).
 
@@ -385,7 +396,7 @@ def simulate_orbit(
     Parameters
     ----------
     network, conditions, times_s, options
-        As in :func:`simulate` (the fast method is always used).
+        As in :func:`simulate` (a kernel method: ``"reference"`` means the default one).
     constants : RateConstants
         The base set, the slowest member.
     scales : array_like
@@ -440,8 +451,8 @@ def simulate_orbit(
     raw = np.zeros(_kernels.N_STATS)
     atol = float(options.atol)
     code = _kernels.integrate(
-        y0, t_sorted, *_k(constants), net,
-        float(options.rtol), atol, NEGATIVE_TOLERANCE, int(options.max_steps), out, raw,
+        y0, t_sorted, *_k(constants), net, float(options.rtol), atol, NEGATIVE_TOLERANCE,
+        int(options.max_steps), out, raw, _tableau(options),
     )  # fmt: skip
     # Checks and observables row by row on the sorted output, then the (77-column) rows put
     # back in member order: reordering the 377-species states would cost a full extra pass.
