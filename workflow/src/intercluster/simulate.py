@@ -237,9 +237,8 @@ def simulate(
     Kernel methods: states at ``times_s`` come from the method's continuous extension
     (order 4 for Rodas5P, 3 for RODAS4), so output times do not constrain the steps. A step
     that leaves a concentration below ``-NEGATIVE_TOLERANCE`` nmol/L is rejected and retried
-    smaller; the remaining round-off
-    negatives (>= -NEGATIVE_TOLERANCE) are clipped to 0 in the output, which changes the
-    atom totals by < 1e-10 nmol/L.
+    smaller; the remaining round-off negatives (>= -NEGATIVE_TOLERANCE) are clipped to 0 in
+    the output, which changes the atom totals by < 1e-10 nmol/L.
     """
     options = _options(options)
     if options.method == "reference":
