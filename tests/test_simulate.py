@@ -325,3 +325,59 @@ def test_bad_conditions_fail_without_raising(c_a, c_b):
     assert res.status == "failed" and "initial concentrations" in res.message
     batch = simulate_many(net, [RateConstants(*TABLE1[2])], cond(c_a, c_b), TIMES)
     assert batch.status.tolist() == ["failed"] and np.isnan(batch.observables).all()
+
+
+# --- observables written by the kernel ---------------------------------------------------------
+def _kernel_rows(net, k, times_sim, observables_only, method="rodas5p"):
+    from intercluster.simulate import NEGATIVE_TOLERANCE, _kernel_network
+
+    y0 = net.initial_state(cond(40.0, 40.0))
+    width = net.n_monomers + net.block_offsets.size - 1 if observables_only else net.n_species
+    out = np.full((times_sim.size, width), np.nan)
+    row_min = np.full(times_sim.size, np.nan)
+    stats = np.zeros(_kernels.N_STATS)
+    code = _kernels.integrate(
+        y0, times_sim, *k, _kernel_network(net), 1e-5, 1e-8, NEGATIVE_TOLERANCE, 100_000, out,
+        stats, _kernels.TABLEAUS[method], row_min, observables_only,
+    )  # fmt: skip
+    assert code == _kernels.OK
+    return out, row_min
+
+
+@pytest.mark.parametrize("method", ["rodas5p", "rodas4"])
+@pytest.mark.parametrize("model,k", [(1, TABLE1[1]), (3, TABLE1[3]), (2, STIFF)])
+def test_kernel_observables_equal_the_post_processed_ones_exactly(model, k, method):
+    """One integration, written once as states (then clipped and summed by
+    ReactionNetwork.observables) and once as observables by the kernel: equal to the bit,
+    and so are each row's lowest value and the public paths built on them."""
+    net = ReactionNetwork(model)
+    times_sim = np.concatenate([[0.0], np.geomspace(0.5, 4000.0, 120)])  # orbit-like spacing
+    states, min_s = _kernel_rows(net, k, times_sim, False, method)
+    obs, min_o = _kernel_rows(net, k, times_sim, True, method)
+    post = net.observables(np.maximum(states, 0.0))
+    assert np.array_equal(obs, post)
+    assert np.array_equal(min_o, states.min(axis=1)) and np.array_equal(min_s, min_o)
+    if model == 1:  # round-off negatives (~-1e-40 nmol/L) here: the clipping is exercised
+        assert (states < 0).any()
+    full = simulate(net, RateConstants(*k), cond(40.0, 40.0), TIMES, opts(method=method))
+    lean = simulate(net, RateConstants(*k), cond(40.0, 40.0), TIMES, opts(method=method),
+                    return_states=False)  # fmt: skip
+    assert np.array_equal(lean.observables, full.observables)
+    assert lean.stats["min_raw_nM"] == full.stats["min_raw_nM"]
+
+
+def test_negative_control_another_summation_order_is_seen():
+    """The exact comparison above can fail: the same sums in the reverse order (and in numpy's
+    own np.add.reduceat order) differ from the kernel's in the last bits somewhere."""
+    net = ReactionNetwork(3)
+    times_sim = np.concatenate([[0.0], np.geomspace(0.5, 4000.0, 120)])
+    states, _ = _kernel_rows(net, TABLE1[3], times_sim, False)
+    obs, _ = _kernel_rows(net, TABLE1[3], times_sim, True)
+    m = net.n_monomers
+    dimers = np.maximum(states, 0.0)[:, m:]
+    reduceat = np.add.reduceat(dimers, net.block_offsets[:-1], axis=-1)
+    reversed_order = np.add.reduceat(dimers[:, ::-1], (net.n_dimers - net.block_offsets[1:])[::-1],
+                                     axis=-1)[:, ::-1]  # fmt: skip
+    for other in (reduceat, reversed_order):
+        assert np.allclose(obs[:, m:], other, rtol=1e-14, atol=0)
+        assert not np.array_equal(obs[:, m:], other)

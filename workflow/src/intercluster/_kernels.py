@@ -345,13 +345,54 @@ def _error_norm(err, y0, y1, rtol, atol):
     return np.sqrt(acc / err.size)
 
 
+# fastmath=False stated, not left out: numba lets a callee that does not set the option
+# inherit the caller's fastmath, and reassociation would reorder the ion sums (see below)
+@nb.njit(cache=True, fastmath=False)
+def emit_row(row, io, out, row_min, block_start, n_m, observables_only):
+    """Write one output state ``row`` as row ``io`` of ``out``, its lowest value (NaN when
+    any value is not finite) as ``row_min[io]``.
+
+    With ``observables_only``, ``out`` has the observables' columns: the monomers, then each
+    block's isomers summed, every value clipped at 0 first. The sums run in network order
+    from 0, exactly as ``ReactionNetwork.observables`` does after ``np.maximum(states, 0)``,
+    so the two agree to the last bit (and the orbit and grid paths need never hold the
+    full states).
+    """
+    lowest = np.inf
+    finite = True
+    for r in range(row.size):
+        v = row[r]
+        if not np.isfinite(v):
+            finite = False
+        elif v < lowest:
+            lowest = v
+    row_min[io] = lowest if finite else np.nan
+    if not observables_only:
+        for r in range(row.size):
+            out[io, r] = row[r]
+        return
+    for r in range(n_m):
+        v = row[r]
+        out[io, r] = 0.0 if v < 0.0 else v  # NaN stays NaN, as with np.maximum
+    for b in range(block_start.size - 1):
+        acc = 0.0
+        for p in range(n_m + block_start[b], n_m + block_start[b + 1]):
+            v = row[p]
+            acc += 0.0 if v < 0.0 else v
+        out[io, n_m + b] = acc
+
+
 @nb.njit(cache=True, fastmath=_FASTMATH)
 def integrate(
-    y0, t_out, k_dim, k_diss, k_ex, net, rtol, atol, neg_tol, max_steps, out, stats, tableau
-):
+    y0, t_out, k_dim, k_diss, k_ex, net, rtol, atol, neg_tol, max_steps, out, stats, tableau,
+    row_min, observables_only,
+):  # fmt: skip
     """Integrate from t = 0 and write the state at each ``t_out`` (ascending) into ``out``.
 
-    ``tableau`` is one of :data:`TABLEAUS` (the method). Returns a status code (``OK`` or
+    ``tableau`` is one of :data:`TABLEAUS` (the method). Each output row goes through
+    :func:`emit_row`: ``row_min`` (n_out,) receives its lowest value, and with
+    ``observables_only`` ``out`` receives the clipped observables (n_out, n_monomers +
+    n_blocks) instead of the states (n_out, n_species). Returns a status code (``OK`` or
     one of the failure codes); never raises for bad numbers. A step whose result has a
     concentration below ``-neg_tol`` is rejected and retried with a smaller step
     (positivity is part of the acceptance test, as in CVODE's inequality constraints).
@@ -368,6 +409,8 @@ def integrate(
     n_out = t_out.size
     y = y0.copy()
     y1 = np.empty(n)
+    row = np.empty(n)
+    block_start = net[6]
     arg = np.empty(n)
     fy = np.empty(n)
     rhs_vec = np.empty(n)
@@ -391,7 +434,7 @@ def integrate(
     t = 0.0
     io = 0
     while io < n_out and t_out[io] <= 0.0:
-        out[io, :] = y
+        emit_row(y, io, out, row_min, block_start, n_m, observables_only)
         io += 1
     if io == n_out:
         return OK
@@ -499,7 +542,8 @@ def integrate(
                     poly = dense[n_dense - 1, r]
                     for d in range(n_dense - 2, -1, -1):
                         poly = dense[d, r] + s * poly
-                    out[io, r] = y[r] * s1 + s * (y1[r] + s1 * poly)
+                    row[r] = y[r] * s1 + s * (y1[r] + s1 * poly)
+                emit_row(row, io, out, row_min, block_start, n_m, observables_only)
                 io += 1
         if y_min < min_raw:
             min_raw = y_min
@@ -530,12 +574,11 @@ def integrate(
     stats[STAT_MIN_RAW] = min_raw
     if status == OK:
         while io < n_out:  # only reachable through round-off at t_end
-            out[io, :] = y
+            emit_row(y, io, out, row_min, block_start, n_m, observables_only)
             io += 1
         for q in range(n_out):
-            for r in range(n):
-                if not np.isfinite(out[q, r]):
-                    return NON_FINITE
+            if not np.isfinite(row_min[q]):
+                return NON_FINITE
     return status
 
 
