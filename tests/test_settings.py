@@ -267,3 +267,15 @@ def test_library_keywords_that_name_a_setting_default_to_the_schema():
     parameters = inspect.signature(frameworks.simulate_framework_experiment).parameters
     for name in ("resolving_power", "ions_per_spectrum", "baseline_rel", "seed"):
         assert parameters[name].default is inspect.Parameter.empty, name
+
+
+def test_kinetics_method_reaches_the_simulator_options_and_a_wrong_one_is_refused():
+    config = copy.deepcopy(CONFIG)
+    config["kinetics"]["method"] = "rodas4"
+    validate_config(config)
+    options = KineticsSettings.from_config(config["kinetics"]).simulator_options()
+    assert options.method == "rodas4" and options.rtol == 1e-5
+    wrong = copy.deepcopy(CONFIG)
+    wrong["kinetics"]["method"] = "reference"  # the tests' yardstick, not a workflow method
+    with pytest.raises(Exception, match="kinetics.method"):
+        validate_config(wrong)
