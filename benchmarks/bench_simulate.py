@@ -1,12 +1,22 @@
-"""Benchmark: the project's simulator against libroadrunner (CVODE) on the fit grid.
+"""Benchmark: the project's simulator against libroadrunner (CVODE) and COPASI (LSODA, through
+basico) on the fit grid, at matched accuracy.
 
 For each model, on the same grid points (a seeded sample of the 13^3 grid plus the Table 1
-point and the stiff corner, all constants = 1): milliseconds per simulation of both
-(one core, compile/load time excluded), their speed ratio, each one's largest deviation
-from a tight-tolerance scipy Radau reference (relative, floor 1e-3 nmol/L) and the atom
-drift. Then the wall time of the whole 3 x 2197 grid on 2 worker processes.
+point and the stiff corner, all constants = 1): milliseconds per simulation (one core,
+compile/load time excluded) and the largest deviation from a tight-tolerance scipy Radau
+reference (relative, floor 1e-3 nmol/L) and the atom drift, of
 
-    .venv/bin/python benchmarks/bench_simulate.py [--quick] [--points N] [--no-grid]
+* ours: the default method (Rodas5P) and the former one (RODAS4), the workflow's tolerances;
+* libroadrunner at the workflow's tolerances and 10x and 100x tighter;
+* COPASI (where basico is installed; slow, so on the first ``--copasi-points`` points) at
+  the workflow's tolerances and 10x tighter.
+
+The ratio "at matched accuracy" is against the loosest tolerance of the other simulator whose
+largest deviation is no larger than ours on the same points (marked when none is).
+Then the wall time of the whole 3 x 2197 grid on 2 worker processes.
+
+    .venv/bin/python benchmarks/bench_simulate.py [--quick] [--points N] [--copasi-points N]
+                                                  [--no-grid]
 
 The last line printed is one JSON object with the headline numbers.
 """
@@ -21,6 +31,7 @@ for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MK
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import locale  # noqa: E402
 import time  # noqa: E402
 from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 
@@ -37,7 +48,7 @@ C_A = C_B = 40.0
 DEAD_TIME = 20.0
 CONDITIONS = SampleConditions.from_dict({"ag_nM": C_A, "au_nM": C_B, "dead_time_s": DEAD_TIME})
 TIMES = np.arange(0.0, 3600.0 + 1, 15.0)
-OPTIONS = SolverOptions.schema_default()  # the workflow's fast simulator
+OPTIONS = SolverOptions.schema_default()  # the workflow's simulator (method and tolerances)
 REFERENCE = SolverOptions(rtol=1e-10, atol=1e-13, max_steps=OPTIONS.max_steps, method="reference")
 RTOL, ATOL = OPTIONS.rtol, OPTIONS.atol
 FLOOR = 1e-3
@@ -81,73 +92,170 @@ class RoadRunnerSim:
         self.rr.timeCourseSelections = ["time"] + [f"[{s}]" for s in net.species_ids]
         self.times = np.concatenate([[0.0], TIMES + DEAD_TIME])
 
-    def __call__(self, k_dim, k_diss, k_ex):
+    def __call__(self, k_dim, k_diss, k_ex, rtol=RTOL, atol=ATOL):
         rr = self.rr
         rr.resetAll()  # back to the initial concentrations and the SBML parameter values
         rr.k_dim, rr.k_diss, rr.k_ex = k_dim, k_diss, k_ex
         integ = rr.integrator
         integ.stiff = True
-        integ.relative_tolerance = RTOL
-        integ.absolute_tolerance = ATOL
+        integ.relative_tolerance = rtol
+        integ.absolute_tolerance = atol
         integ.maximum_num_steps = 100_000
         return np.asarray(rr.simulate(times=self.times))[1:, 1:]
 
 
-def compare_model(model: int, n_points: int) -> dict:
+class CopasiSim:
+    """COPASI (basico) on the project's SBML, its default LSODA, same tolerances."""
+
+    def __init__(self, net: ReactionNetwork):
+        import basico
+
+        from intercluster.sbml import sbml_string
+
+        self.basico = basico
+        self.net = net
+        self.model = basico.load_model_from_string(
+            sbml_string(net, RateConstants(*TABLE1[net.model]), CONDITIONS)
+        )
+        self.times = list(TIMES + DEAD_TIME)
+
+    def __call__(self, k_dim, k_diss, k_ex, rtol=RTOL, atol=ATOL):
+        b = self.basico
+        for name, value in (("k_dim", k_dim), ("k_diss", k_diss), ("k_ex", k_ex)):
+            b.set_parameters(name, initial_value=value, model=self.model)
+        b.set_task_settings(b.T.TIME_COURSE, {"method": {
+            "Relative Tolerance": rtol, "Absolute Tolerance": atol,
+            "Max Internal Steps": 100_000}}, model=self.model)  # fmt: skip
+        frame = b.run_time_course(values=self.times, model=self.model, use_sbml_id=True,
+                                  update_model=False)  # fmt: skip
+        return frame.reindex(self.times, method="nearest")[list(self.net.species_ids)].to_numpy()
+
+
+TIGHTER = (1.0, 0.1, 0.01)  # the other simulators' tolerances, times the workflow's
+
+
+def _timed(fn, *args, **kwargs):
+    t0 = time.perf_counter()
+    try:
+        out = fn(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - report, do not stop the benchmark
+        print(f"  {getattr(fn, '__name__', type(fn).__name__)} failed at {args}: {exc}")
+        out = None
+    return out, 1e3 * (time.perf_counter() - t0)
+
+
+def _matched(ours_ms, ours_dev, theirs: dict) -> tuple[float, str]:
+    """Speed ratio against the loosest tolerance of the other simulator that is at least as
+    accurate as ours (median ms over median ms), and that tolerance's label."""
+    for factor in sorted(theirs, reverse=True):
+        ms, dev = theirs[factor]
+        if ms and max(dev) <= max(ours_dev):
+            return float(np.median(ms) / np.median(ours_ms)), f"x{factor:g}"
+    factor = min(theirs)
+    ms, _ = theirs[factor]
+    return float(np.median(ms) / np.median(ours_ms)), f"x{factor:g} (still less accurate)"
+
+
+def compare_model(model: int, n_points: int, n_copasi: int) -> dict:
     net = ReactionNetwork(model, "S")
     points = sample_points(n_points, model)
     rr = RoadRunnerSim(net)
-    simulate(net, RateConstants(*points[0]), CONDITIONS, TIMES)  # compile / load the numba cache
-    rr(*points[0])  # roadrunner JIT-compiles the model at load; warm it too
-    ours_ms, rr_ms, ours_dev, rr_dev, ours_drift, rr_drift = [], [], [], [], [], []
-    failed = 0
-    for k in points:
-        ref = simulate(net, RateConstants(*k), CONDITIONS, TIMES, REFERENCE)
-        t0 = time.perf_counter()
-        ours = simulate(net, RateConstants(*k), CONDITIONS, TIMES, OPTIONS)
-        t1 = time.perf_counter()
+    copasi = None
+    if n_copasi:
         try:
-            theirs = rr(*k)
-        except Exception as exc:  # noqa: BLE001 - report, do not stop the benchmark
-            theirs = None
-            print(f"  roadrunner failed at {k}: {exc}")
-        t2 = time.perf_counter()
-        if not (ours.ok and ref.ok):
+            copasi = CopasiSim(net)
+        except ImportError:
+            print("  basico not installed: no COPASI column")
+    rodas4 = SolverOptions(RTOL, ATOL, OPTIONS.max_steps, "rodas4")
+    for o in (OPTIONS, rodas4):  # compile / load the numba cache
+        simulate(net, RateConstants(*points[0]), CONDITIONS, TIMES, o)
+    rr(*points[0])  # roadrunner JIT-compiles the model at load; warm it too
+    if copasi is not None:
+        copasi(*points[0])
+    ours = {"ms": [], "dev": [], "drift": []}
+    former = {"ms": [], "dev": []}
+    rr_runs = {f: ([], []) for f in TIGHTER}
+    cp_runs = {f: ([], []) for f in TIGHTER[:2]}
+    rr_drift = []
+    failed = 0
+    for n, k in enumerate(points):
+        ref = simulate(net, RateConstants(*k), CONDITIONS, TIMES, REFERENCE)
+        mine, ms = _timed(simulate, net, RateConstants(*k), CONDITIONS, TIMES, OPTIONS)
+        old, ms_old = _timed(simulate, net, RateConstants(*k), CONDITIONS, TIMES, rodas4)
+        if not (mine.ok and old.ok and ref.ok):
             failed += 1
-            print(f"  failed at {k}: ours {ours.message!r}, reference {ref.message!r}")
+            print(f"  failed at {k}: ours {mine.message!r}, reference {ref.message!r}")
             continue
-        ours_ms.append(1e3 * (t1 - t0))
-        ours_dev.append(rel_dev(ours.states, ref.states))
-        ours_drift.append(atom_drift(net, ours.states))
-        if theirs is not None:
-            rr_ms.append(1e3 * (t2 - t1))
-            rr_dev.append(rel_dev(theirs, ref.states))
-            rr_drift.append(atom_drift(net, theirs))
+        ours["ms"].append(ms)
+        ours["dev"].append(rel_dev(mine.states, ref.states))
+        ours["drift"].append(atom_drift(net, mine.states))
+        former["ms"].append(ms_old)
+        former["dev"].append(rel_dev(old.states, ref.states))
+        for f in TIGHTER:
+            rr_rtol, rr_atol = RTOL * f, ATOL * f
+            theirs, ms = _timed(rr, *k, rtol=rr_rtol, atol=rr_atol)
+            if theirs is not None:
+                rr_runs[f][0].append(ms)
+                rr_runs[f][1].append(rel_dev(theirs, ref.states))
+                if f == 1.0:
+                    rr_drift.append(atom_drift(net, theirs))
+        if copasi is not None and n < n_copasi:
+            for f in cp_runs:
+                theirs, ms = _timed(copasi, *k, rtol=RTOL * f, atol=ATOL * f)
+                if theirs is not None:
+                    cp_runs[f][0].append(ms)
+                    cp_runs[f][1].append(rel_dev(theirs, ref.states))
+    rr_ratio, rr_at = _matched(ours["ms"], ours["dev"], rr_runs)
     row = {
         "model": model,
         "points": len(points),
         "failed": failed,
-        "ours_median_ms": float(np.median(ours_ms)),
-        "ours_worst_ms": float(np.max(ours_ms)),
-        "rr_median_ms": float(np.median(rr_ms)),
-        "rr_worst_ms": float(np.max(rr_ms)),
-        "ratio_median": float(np.median(rr_ms) / np.median(ours_ms)),
-        "ratio_total": float(np.sum(rr_ms) / np.sum(ours_ms)),
-        "ours_max_rel_dev": float(np.max(ours_dev)),
-        "rr_max_rel_dev": float(np.max(rr_dev)),
-        "ours_max_drift": float(np.max(ours_drift)),
+        "ours_median_ms": float(np.median(ours["ms"])),
+        "ours_worst_ms": float(np.max(ours["ms"])),
+        "ours_max_rel_dev": float(np.max(ours["dev"])),
+        "ours_max_drift": float(np.max(ours["drift"])),
+        "rodas4_median_ms": float(np.median(former["ms"])),
+        "rodas4_max_rel_dev": float(np.max(former["dev"])),
+        "rr_median_ms": float(np.median(rr_runs[1.0][0])),
+        "rr_max_rel_dev": float(np.max(rr_runs[1.0][1])),
         "rr_max_drift": float(np.max(rr_drift)),
+        "ratio_median": float(np.median(rr_runs[1.0][0]) / np.median(ours["ms"])),
+        "ratio_total": float(np.sum(rr_runs[1.0][0]) / np.sum(ours["ms"])),
+        "ratio_matched": rr_ratio,
+        "rr_matched_at": rr_at,
     }
-    print(
-        f"model {model}: {len(points)} points ({failed} failed)\n"
-        f"  ours       median {row['ours_median_ms']:8.2f} ms  worst {row['ours_worst_ms']:8.2f} ms"
-        f"  max rel dev {row['ours_max_rel_dev']:.2e}  atom drift {row['ours_max_drift']:.1e}\n"
-        f"  roadrunner median {row['rr_median_ms']:8.2f} ms  worst {row['rr_worst_ms']:8.2f} ms"
-        f"  max rel dev {row['rr_max_rel_dev']:.2e}  atom drift {row['rr_max_drift']:.1e}\n"
-        f"  speed ratio (roadrunner / ours): median {row['ratio_median']:.1f}x,"
-        f" total {row['ratio_total']:.1f}x",
-        flush=True,
-    )
+    lines = [
+        f"model {model}: {len(points)} points ({failed} failed)",
+        f"  ours (rodas5p) median {row['ours_median_ms']:8.2f} ms  worst "
+        f"{row['ours_worst_ms']:8.2f} ms  max rel dev {row['ours_max_rel_dev']:.2e}  atom drift "
+        f"{row['ours_max_drift']:.1e}",
+        f"  ours (rodas4)  median {row['rodas4_median_ms']:8.2f} ms"
+        f"  max rel dev {row['rodas4_max_rel_dev']:.2e}"
+        f"  (rodas5p {row['rodas4_median_ms'] / row['ours_median_ms']:.2f}x faster)",
+    ]
+    for f, (ms, dev) in rr_runs.items():
+        if ms:
+            ratio = np.median(ms) / row["ours_median_ms"]
+            lines.append(f"  roadrunner tol x{f:<5g} median {np.median(ms):8.2f} ms  max rel dev "
+                         f"{max(dev):.2e}  ratio {ratio:.1f}x")  # fmt: skip
+    lines.append(f"  roadrunner atom drift {row['rr_max_drift']:.1e}; at matched accuracy "
+                 f"(tol {rr_at}): {rr_ratio:.1f}x")  # fmt: skip
+    if any(ms for ms, _ in cp_runs.values()):
+        n_cp = len(cp_runs[1.0][0])
+        sub_ms, sub_dev = ours["ms"][:n_cp], ours["dev"][:n_cp]
+        for f, (ms, dev) in cp_runs.items():
+            if ms:
+                ratio = np.median(ms) / np.median(sub_ms)
+                lines.append(
+                    f"  COPASI tol x{f:<5g} median {np.median(ms):8.2f} ms  max rel dev "
+                    f"{max(dev):.2e}  ratio {ratio:.1f}x (first {n_cp} points)"
+                )
+        cp_ratio, cp_at = _matched(sub_ms, sub_dev, cp_runs)
+        lines.append(f"  COPASI at matched accuracy (tol {cp_at}): {cp_ratio:.1f}x")
+        row.update({"copasi_median_ms": float(np.median(cp_runs[1.0][0])),
+                    "copasi_max_rel_dev": float(np.max(cp_runs[1.0][1])),
+                    "copasi_ratio_matched": cp_ratio, "copasi_matched_at": cp_at})  # fmt: skip
+    print("\n".join(lines), flush=True)
     return row
 
 
@@ -191,13 +299,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="8 points per model")
     parser.add_argument("--points", type=int, default=30, help="grid points per model")
+    parser.add_argument("--copasi-points", type=int, default=4,
+                        help="of those, how many COPASI runs too (0: none)")  # fmt: skip
     parser.add_argument("--no-grid", action="store_true", help="skip the 3 x 2197 grid")
     args = parser.parse_args()
     n_points = 8 if args.quick else args.points
-    print(f"rtol {RTOL}, atol {ATOL}; 0..60 min every 15 s, dead time {DEAD_TIME} s, 40:40 nM")
-    rows = [compare_model(m, n_points) for m in (1, 2, 3)]
+    print(f"method {OPTIONS.method}, rtol {RTOL}, atol {ATOL}; 0..60 min every 15 s, dead time "
+          f"{DEAD_TIME} s, 40:40 nM")  # fmt: skip
+    saved_locale = locale.setlocale(locale.LC_ALL)
+    try:
+        rows = [compare_model(m, n_points, args.copasi_points) for m in (1, 2, 3)]
+    finally:
+        locale.setlocale(locale.LC_ALL, saved_locale)  # COPASI sets "C" when it loads
     summary = {
+        "method": OPTIONS.method,
         "ratio_vs_libroadrunner": min(r["ratio_median"] for r in rows),
+        "ratio_vs_libroadrunner_matched": min(r["ratio_matched"] for r in rows),
+        "ratio_vs_copasi_matched": min(
+            (r["copasi_ratio_matched"] for r in rows if "copasi_ratio_matched" in r), default=None
+        ),
+        "rodas4_over_rodas5p_ms": float(
+            np.median([r["rodas4_median_ms"] / r["ours_median_ms"] for r in rows])
+        ),
         "ratio_vs_libroadrunner_total": min(r["ratio_total"] for r in rows),
         "median_ms": float(np.median([r["ours_median_ms"] for r in rows])),
         "worst_ms": max(r["ours_worst_ms"] for r in rows),

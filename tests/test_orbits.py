@@ -141,18 +141,21 @@ def test_a_one_member_orbit_is_exactly_simulate():
     assert np.array_equal(orbit.observables[0], single.observables)
 
 
-@pytest.mark.parametrize("model", [1, 2, 3])
-def test_orbit_members_equal_their_own_simulations(model):
+@pytest.mark.parametrize("model, method", [(1, "rodas5p"), (2, "rodas5p"), (3, "rodas5p"),
+                                           (3, "rodas4")])  # fmt: skip
+def test_orbit_members_equal_their_own_simulations(model, method):
     """Time-scale invariance: one integration gives every member's trajectory; the step
-    sequences coincide (the last step is not cut at the end), so to round-off."""
+    sequences coincide (the last step is not cut at the end), so to round-off. For the
+    default method and the former one."""
+    options = replace(OPTIONS, method=method)
     net = ReactionNetwork(model)
     base = np.array([1e-3, 10**-2.5, 10**-2.75])
     scales = 10.0 ** (0.25 * np.arange(9))
     cond = SampleConditions.from_dict({"ag_nM": 60.0, "au_nM": 100.0, "dead_time_s": 20.0})
-    orbit = simulate_orbit(net, RateConstants(*base), scales, cond, TIMES_MIN * 60, OPTIONS)
+    orbit = simulate_orbit(net, RateConstants(*base), scales, cond, TIMES_MIN * 60, options)
     assert orbit.ok.all()
     for m, a in enumerate(scales):
-        own = simulate(net, RateConstants(*(a * base)), cond, TIMES_MIN * 60, OPTIONS,
+        own = simulate(net, RateConstants(*(a * base)), cond, TIMES_MIN * 60, options,
                        return_states=False)  # fmt: skip
         assert np.max(np.abs(orbit.observables[m] - own.observables)) < 1e-9  # nmol/L
     assert orbit.stats["steps"] == own.stats["steps"]  # the last member: same integration

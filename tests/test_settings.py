@@ -77,7 +77,7 @@ def test_a_config_without_optional_keys_gets_the_schema_defaults():
     del bare["deconvolution"]
     for key in ("chunks", "orbits", "tmax", "zoom", "refine", "interval_f_confidence"):
         del bare["fit"][key]
-    for key in ("rtol", "atol", "max_steps", "convention"):
+    for key in ("rtol", "atol", "max_steps", "convention", "method"):
         del bare["kinetics"][key]
     del bare["figures"]["dpi"]
     validate_config(full)
@@ -104,7 +104,7 @@ def test_typed_settings_from_the_validated_config():
     assert fit.zoom == ZoomSettings.schema_default() and fit.zoom.max_centres == 3
     kinetics = KineticsSettings.from_config(config["kinetics"])
     # The simulators' tolerances: one value, config.yaml's (not the former 1e-6/1e-9 fallback).
-    assert kinetics.simulator_options() == SolverOptions(1e-5, 1e-8, 100_000, "fast")
+    assert kinetics.simulator_options() == SolverOptions(1e-5, 1e-8, 100_000, "rodas5p")
     assert SolverOptions.schema_default() == kinetics.simulator_options()
     with pytest.raises(ValueError, match="solver method"):
         SolverOptions(1e-5, 1e-8, 100_000, "rk4")
@@ -267,3 +267,15 @@ def test_library_keywords_that_name_a_setting_default_to_the_schema():
     parameters = inspect.signature(frameworks.simulate_framework_experiment).parameters
     for name in ("resolving_power", "ions_per_spectrum", "baseline_rel", "seed"):
         assert parameters[name].default is inspect.Parameter.empty, name
+
+
+def test_kinetics_method_reaches_the_simulator_options_and_a_wrong_one_is_refused():
+    config = copy.deepcopy(CONFIG)
+    config["kinetics"]["method"] = "rodas4"
+    validate_config(config)
+    options = KineticsSettings.from_config(config["kinetics"]).simulator_options()
+    assert options.method == "rodas4" and options.rtol == 1e-5
+    wrong = copy.deepcopy(CONFIG)
+    wrong["kinetics"]["method"] = "reference"  # the tests' yardstick, not a workflow method
+    with pytest.raises(Exception, match="kinetics.method"):
+        validate_config(wrong)

@@ -3,12 +3,14 @@ agreement with the scipy reference and libroadrunner, failure handling."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 
 import numpy as np
 import pytest
 from scipy.stats import binom
 
+from intercluster import _kernels
 from intercluster.network import ReactionNetwork
 from intercluster.records import RateConstants, SampleConditions
 from intercluster.settings import SolverOptions
@@ -64,7 +66,7 @@ def test_conservation_and_positivity(model, k, convention):
     for atoms in (net.atoms_a, net.atoms_b):
         total0 = atoms @ y0
         drift = np.abs(res.states @ atoms - total0) / total0
-        assert drift.max() <= 1e-10
+        assert drift.max() <= 1e-12
     assert res.states.min() >= -1e-12
     assert res.stats["min_raw_nM"] >= -1e-12  # before the output clipping
     assert res.observables.shape == (TIMES.size, 77)
@@ -165,6 +167,77 @@ def test_fast_agrees_with_reference(model, k):
     assert rel_dev(fast.states, ref.states) <= 1e-3
 
 
+# --- the kernel methods against a tight scipy reference ---------------------------------------
+TIGHT = SolverOptions(rtol=1e-10, atol=1e-14, max_steps=10**6, method="reference")
+
+
+@functools.cache
+def _tight_reference(model, convention):
+    net = ReactionNetwork(model, convention)
+    ref = simulate(net, RateConstants(*TABLE1[model]), cond(40.0, 40.0), TIMES[::4], TIGHT)
+    assert ref.ok, ref.message
+    return ref.states
+
+
+def _deviations_by_tolerance(model, convention, method):
+    """Max relative deviation from the tight reference at the schema's default tolerances
+    and one and two decades tighter."""
+    net = ReactionNetwork(model, convention)
+    ref = _tight_reference(model, convention)
+    default = SolverOptions.schema_default()
+    devs = []
+    for decade in (0, 1, 2):
+        o = replace(default, rtol=default.rtol * 10.0**-decade,
+                    atol=default.atol * 10.0**-decade, method=method)  # fmt: skip
+        res = simulate(net, RateConstants(*TABLE1[model]), cond(40.0, 40.0), TIMES[::4], o)
+        assert res.ok, res.message
+        devs.append(rel_dev(res.states, ref))
+    return devs
+
+
+@pytest.mark.parametrize("method", ["rodas5p", "rodas4"])
+@pytest.mark.parametrize("convention", ["S", "U"])
+@pytest.mark.parametrize("model", [1, 2, 3])
+def test_kernel_methods_converge_to_the_tight_reference(model, convention, method):
+    """Both conventions, every model: within 1e-4 at the default tolerances (Rodas5P measured
+    0.9-1.5e-5, RODAS4 1.2-3.2e-5), and the deviation falls with the tolerance at the rate
+    of a method of full order (two decades of tolerance: ~100x; 20x demanded)."""
+    devs = _deviations_by_tolerance(model, convention, method)
+    assert devs[0] <= 1e-4
+    assert devs[2] < devs[1] < devs[0]
+    assert devs[2] <= devs[0] / 20
+
+
+def test_rodas5p_is_the_default_method():
+    assert SolverOptions.schema_default().method == "rodas5p"
+
+
+@pytest.mark.parametrize(
+    "coefficient, factor, fails",
+    [
+        # the dense output's first coefficient off by 1 %: wrong values between the steps
+        ((2, 0, 0), 1.01, "accuracy"),
+        # one stage coefficient off by 0.1 %: the order conditions break, the error estimate
+        # does not see it, and tightening the tolerance gains far less than it should
+        ((0, 1, 0), 1.001, "order"),
+    ],
+)
+def test_negative_control_a_wrong_tableau_fails_the_convergence_test(
+    monkeypatch, coefficient, factor, fails
+):
+    part, row, col = coefficient
+    gamma, a_mat, c_mat, h_mat, exponent = _kernels.TABLEAUS["rodas5p"]
+    broken = [a_mat.copy(), c_mat.copy(), h_mat.copy()]
+    broken[part][row, col] *= factor
+    monkeypatch.setitem(_kernels.TABLEAUS, "rodas5p", (gamma, *broken, exponent))
+    devs = _deviations_by_tolerance(3, "S", "rodas5p")
+    if fails == "accuracy":
+        assert devs[0] > 1e-3 and devs[2] > 1e-3
+    else:
+        assert devs[0] <= 1e-4  # passes the accuracy criterion alone ...
+        assert devs[2] > devs[0] / 20  # ... but not the order one
+
+
 @pytest.mark.parametrize(
     "k", [(np.nan, 1.0, 1.0), (1.0, np.inf, 1.0), (1.0, 1.0, -1.0), (1e300, 1e300, 1e300)]
 )
@@ -252,3 +325,59 @@ def test_bad_conditions_fail_without_raising(c_a, c_b):
     assert res.status == "failed" and "initial concentrations" in res.message
     batch = simulate_many(net, [RateConstants(*TABLE1[2])], cond(c_a, c_b), TIMES)
     assert batch.status.tolist() == ["failed"] and np.isnan(batch.observables).all()
+
+
+# --- observables written by the kernel ---------------------------------------------------------
+def _kernel_rows(net, k, times_sim, observables_only, method="rodas5p"):
+    from intercluster.simulate import NEGATIVE_TOLERANCE, _kernel_network
+
+    y0 = net.initial_state(cond(40.0, 40.0))
+    width = net.n_monomers + net.block_offsets.size - 1 if observables_only else net.n_species
+    out = np.full((times_sim.size, width), np.nan)
+    row_min = np.full(times_sim.size, np.nan)
+    stats = np.zeros(_kernels.N_STATS)
+    code = _kernels.integrate(
+        y0, times_sim, *k, _kernel_network(net), 1e-5, 1e-8, NEGATIVE_TOLERANCE, 100_000, out,
+        stats, _kernels.TABLEAUS[method], row_min, observables_only,
+    )  # fmt: skip
+    assert code == _kernels.OK
+    return out, row_min
+
+
+@pytest.mark.parametrize("method", ["rodas5p", "rodas4"])
+@pytest.mark.parametrize("model,k", [(1, TABLE1[1]), (3, TABLE1[3]), (2, STIFF)])
+def test_kernel_observables_equal_the_post_processed_ones_exactly(model, k, method):
+    """One integration, written once as states (then clipped and summed by
+    ReactionNetwork.observables) and once as observables by the kernel: equal to the bit,
+    and so are each row's lowest value and the public paths built on them."""
+    net = ReactionNetwork(model)
+    times_sim = np.concatenate([[0.0], np.geomspace(0.5, 4000.0, 120)])  # orbit-like spacing
+    states, min_s = _kernel_rows(net, k, times_sim, False, method)
+    obs, min_o = _kernel_rows(net, k, times_sim, True, method)
+    post = net.observables(np.maximum(states, 0.0))
+    assert np.array_equal(obs, post)
+    assert np.array_equal(min_o, states.min(axis=1)) and np.array_equal(min_s, min_o)
+    if model == 1:  # round-off negatives (~-1e-40 nmol/L) here: the clipping is exercised
+        assert (states < 0).any()
+    full = simulate(net, RateConstants(*k), cond(40.0, 40.0), TIMES, opts(method=method))
+    lean = simulate(net, RateConstants(*k), cond(40.0, 40.0), TIMES, opts(method=method),
+                    return_states=False)  # fmt: skip
+    assert np.array_equal(lean.observables, full.observables)
+    assert lean.stats["min_raw_nM"] == full.stats["min_raw_nM"]
+
+
+def test_negative_control_another_summation_order_is_seen():
+    """The exact comparison above can fail: the same sums in the reverse order (and in numpy's
+    own np.add.reduceat order) differ from the kernel's in the last bits somewhere."""
+    net = ReactionNetwork(3)
+    times_sim = np.concatenate([[0.0], np.geomspace(0.5, 4000.0, 120)])
+    states, _ = _kernel_rows(net, TABLE1[3], times_sim, False)
+    obs, _ = _kernel_rows(net, TABLE1[3], times_sim, True)
+    m = net.n_monomers
+    dimers = np.maximum(states, 0.0)[:, m:]
+    reduceat = np.add.reduceat(dimers, net.block_offsets[:-1], axis=-1)
+    reversed_order = np.add.reduceat(dimers[:, ::-1], (net.n_dimers - net.block_offsets[1:])[::-1],
+                                     axis=-1)[:, ::-1]  # fmt: skip
+    for other in (reduceat, reversed_order):
+        assert np.allclose(obs[:, m:], other, rtol=1e-14, atol=0)
+        assert not np.array_equal(obs[:, m:], other)

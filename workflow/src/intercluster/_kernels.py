@@ -1,11 +1,17 @@
 """Numba kernels of the fast simulator (see :func:`intercluster.simulate.simulate`).
 
-Method: RODAS4 of Hairer & Wanner (Solving ODEs II, 2nd ed., 1996, code ``rodas.f``),
-a 6-stage linearly implicit Rosenbrock method of order 4 with an embedded order-3 error
-estimate, stiffly accurate and L-stable, with a continuous extension of order 3 for dense
-output. Rosenbrock methods use the exact Jacobian and need no Newton iteration; every
-stage is one linear solve with the same matrix ``W = I/(gamma h) - J``. Linear invariants
-(the atoms of either metal) are conserved by every stage in exact arithmetic, so the drift is only
+Methods (:data:`TABLEAUS`): linearly implicit Rosenbrock methods, stiffly accurate and
+L-stable, with an embedded error estimate and a continuous extension for dense output,
+driven by one tableau-generic integrator (:func:`integrate`):
+
+* ``rodas5p``, the default: Rodas5P of Steinebach (2023), 8 stages, order 5 (embedded 4),
+  dense output of order 4;
+* ``rodas4``: RODAS4 of Hairer & Wanner (Solving ODEs II, 2nd ed., 1996, code ``rodas.f``),
+  6 stages, order 4 (embedded 3), dense output of order 3; the method before Rodas5P.
+
+Rosenbrock methods use the exact Jacobian and need no Newton iteration; every stage is one
+linear solve with the same matrix ``W = I/(gamma h) - J``. Linear invariants (the atoms of
+either metal) are conserved by every stage in exact arithmetic, so the drift is only
 round-off.
 
 Structure of ``W`` (state = 26 monomers M, then 351 dimers D ordered by their total
@@ -36,45 +42,90 @@ import numpy as np
 # the failure checks rely on.
 _FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
-# --- RODAS4 coefficients (Hairer & Wanner, rodas.f, METH = 1) -------------------------------
-# Autonomous system, so the time-derivative terms (the d_i of rodas.f) are not needed.
-GAMMA = 0.25
-A21 = 1.544
-A31 = 0.9466785280815826
-A32 = 0.2557011698983284
-A41 = 3.314825187068521
-A42 = 2.896124015972201
-A43 = 0.9986419139977817
-A51 = 1.221224509226641
-A52 = 6.019134481288629
-A53 = 12.53708332932087
-A54 = -0.6878860361058950
-C21 = -5.6688
-C31 = -2.430093356833875
-C32 = -0.2063599157091915
-C41 = -0.1073529058151375
-C42 = -9.594562251023355
-C43 = -20.47028614809616
-C51 = 7.496443313967647
-C52 = -10.24680431464352
-C53 = -33.99990352819905
-C54 = 11.70890893206160
-C61 = 8.083246795921522
-C62 = -7.981132988064893
-C63 = -31.52159432874371
-C64 = 16.31930543123136
-C65 = -6.058818238834054
-# continuous extension: y(t + s h) = y0 (1-s) + s (y1 + (1-s) (q1 + s q2))
-D21 = 10.12623508344586
-D22 = -7.487995877610167
-D23 = -34.80091861555747
-D24 = -7.992771707568823
-D25 = 1.025137723295662
-D31 = -0.6762803392801253
-D32 = 6.087714651680015
-D33 = 16.43084320892478
-D34 = 24.76722511418386
-D35 = -6.594389125716872
+# --- method tableaus ------------------------------------------------------------------------
+# A Rosenbrock tableau here is (gamma, A, C, H, err_exponent) in the convention of Hairer &
+# Wanner's rodas.f (also OrdinaryDiffEq.jl's): stage i solves
+#   (I/(gamma h) - J) k_i = f(y + sum_j A[i, j] k_j) + sum_j C[i, j] k_j / h,
+# the last stage's argument is the embedded solution and y1 = that argument + k_last
+# (stiffly accurate, error estimate k_last), and the dense output is
+#   y(t + s h) = y0 (1-s) + s (y1 + (1-s) (q_0 + s (q_1 + s (q_2 ...)))), q = H @ k.
+# Autonomous system, so the time-derivative terms (the d_i / c_i) are not needed.
+
+# RODAS4 (Hairer & Wanner, Solving ODEs II, 2nd ed., 1996, code rodas.f, METH = 1): 6 stages,
+# order 4 with an order-3 embedded estimate, dense output of order 3.
+_RODAS4_A = np.array([
+    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+    [1.544, 0.0, 0.0, 0.0, 0.0, 0.0],
+    [0.9466785280815826, 0.2557011698983284, 0.0, 0.0, 0.0, 0.0],
+    [3.314825187068521, 2.896124015972201, 0.9986419139977817, 0.0, 0.0, 0.0],
+    [1.221224509226641, 6.019134481288629, 12.53708332932087, -0.6878860361058950, 0.0, 0.0],
+    [1.221224509226641, 6.019134481288629, 12.53708332932087, -0.6878860361058950, 1.0, 0.0],
+])  # fmt: skip
+_RODAS4_C = np.array([
+    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+    [-5.6688, 0.0, 0.0, 0.0, 0.0, 0.0],
+    [-2.430093356833875, -0.2063599157091915, 0.0, 0.0, 0.0, 0.0],
+    [-0.1073529058151375, -9.594562251023355, -20.47028614809616, 0.0, 0.0, 0.0],
+    [7.496443313967647, -10.24680431464352, -33.99990352819905, 11.70890893206160, 0.0, 0.0],
+    [8.083246795921522, -7.981132988064893, -31.52159432874371, 16.31930543123136,
+     -6.058818238834054, 0.0],
+])  # fmt: skip
+_RODAS4_H = np.array([
+    [10.12623508344586, -7.487995877610167, -34.80091861555747, -7.992771707568823,
+     1.025137723295662, 0.0],
+    [-0.6762803392801253, 6.087714651680015, 16.43084320892478, 24.76722511418386,
+     -6.594389125716872, 0.0],
+])  # fmt: skip
+
+# Rodas5P (G. Steinebach, "Construction of Rosenbrock-Wanner method Rodas5P and numerical
+# benchmarks within the Julia Differential Equations package", BIT Numer. Math. 63, 27
+# (2023)): 8 stages, order 5 with an order-4 embedded estimate, L-stable and stiffly
+# accurate, dense output of order 4. Coefficients as published in OrdinaryDiffEq.jl,
+# lib/OrdinaryDiffEqRosenbrock/src/rosenbrock_tableaus.jl (Rodas5PTableau: A, C, H; the
+# rows of H are the three interpolation coefficient sets, interp_order 3).
+_RODAS5P_A = np.array([
+    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+    [3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+    [2.849394379747939, 0.45842242204463923, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+    [-6.954028509809101, 2.489845061869568, -10.358996098473584, 0.0, 0.0, 0.0, 0.0, 0.0],
+    [2.8029986275628964, 0.5072464736228206, -0.3988312541770524, -0.04721187230404641,
+     0.0, 0.0, 0.0, 0.0],
+    [-7.502846399306121, 2.561846144803919, -11.627539656261098, -0.18268767659942256,
+     0.030198172008377946, 0.0, 0.0, 0.0],
+    [-7.502846399306121, 2.561846144803919, -11.627539656261098, -0.18268767659942256,
+     0.030198172008377946, 1.0, 0.0, 0.0],
+    [-7.502846399306121, 2.561846144803919, -11.627539656261098, -0.18268767659942256,
+     0.030198172008377946, 1.0, 1.0, 0.0],
+])  # fmt: skip
+_RODAS5P_C = np.array([
+    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+    [-14.155112264123755, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+    [-17.97296035885952, -2.859693295451294, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+    [147.12150275711716, -1.41221402718213, 71.68940251302358, 0.0, 0.0, 0.0, 0.0, 0.0],
+    [165.43517024871676, -0.4592823456491126, 42.90938336958603, -5.961986721573306,
+     0.0, 0.0, 0.0, 0.0],
+    [24.854864614690072, -3.0009227002832186, 47.4931110020768, 5.5814197821558125,
+     -0.6610691825249471, 0.0, 0.0, 0.0],
+    [30.91273214028599, -3.1208243349937974, 77.79954646070892, 34.28646028294783,
+     -19.097331116725623, -28.087943162872662, 0.0, 0.0],
+    [37.80277123390563, -3.2571969029072276, 112.26918849496327, 66.9347231244047,
+     -40.06618937091002, -54.66780262877968, -9.48861652309627, 0.0],
+])  # fmt: skip
+_RODAS5P_H = np.array([
+    [25.948786856663858, -2.5579724845846235, 10.433815404888879, -2.3679251022685204,
+     0.524948541321073, 1.1241088310450404, 0.4272876194431874, -0.17202221070155493],
+    [-9.91568850695171, -0.9689944594115154, 3.0438037242978453, -24.495224566215796,
+     20.176138334709044, 15.98066361424651, -6.789040303419874, -6.710236069923372],
+    [11.419903575922262, 2.8879645146136994, 72.92137995996029, 80.12511834622643,
+     -52.072871366152654, -59.78993625266729, -0.15582684282751913, 4.883087185713722],
+])  # fmt: skip
+
+#: the kernels' methods by name: (gamma, A, C, H, exponent of the error in the step-size
+#: controller = 1 / (order of the embedded estimate + 1))
+TABLEAUS = {
+    "rodas4": (0.25, _RODAS4_A, _RODAS4_C, _RODAS4_H, 1.0 / 4.0),
+    "rodas5p": (0.21193756319429014, _RODAS5P_A, _RODAS5P_C, _RODAS5P_H, 1.0 / 5.0),
+}
 
 # --- step-size control (standard Gustafsson predictive controller, as in rodas.f) --------
 SAFETY = 0.9
@@ -294,31 +345,77 @@ def _error_norm(err, y0, y1, rtol, atol):
     return np.sqrt(acc / err.size)
 
 
+# fastmath=False stated, not left out: numba lets a callee that does not set the option
+# inherit the caller's fastmath, and reassociation would reorder the ion sums (see below)
+@nb.njit(cache=True, fastmath=False)
+def emit_row(row, io, out, row_min, block_start, n_m, observables_only):
+    """Write one output state ``row`` as row ``io`` of ``out``, its lowest value (NaN when
+    any value is not finite) as ``row_min[io]``.
+
+    With ``observables_only``, ``out`` has the observables' columns: the monomers, then each
+    block's isomers summed, every value clipped at 0 first. The sums run in network order
+    from 0, exactly as ``ReactionNetwork.observables`` does after ``np.maximum(states, 0)``,
+    so the two agree to the last bit (and the orbit and grid paths need never hold the
+    full states).
+    """
+    lowest = np.inf
+    finite = True
+    for r in range(row.size):
+        v = row[r]
+        if not np.isfinite(v):
+            finite = False
+        elif v < lowest:
+            lowest = v
+    row_min[io] = lowest if finite else np.nan
+    if not observables_only:
+        for r in range(row.size):
+            out[io, r] = row[r]
+        return
+    for r in range(n_m):
+        v = row[r]
+        out[io, r] = 0.0 if v < 0.0 else v  # NaN stays NaN, as with np.maximum
+    for b in range(block_start.size - 1):
+        acc = 0.0
+        for p in range(n_m + block_start[b], n_m + block_start[b + 1]):
+            v = row[p]
+            acc += 0.0 if v < 0.0 else v
+        out[io, n_m + b] = acc
+
+
 @nb.njit(cache=True, fastmath=_FASTMATH)
-def integrate(y0, t_out, k_dim, k_diss, k_ex, net, rtol, atol, neg_tol, max_steps, out, stats):
+def integrate(
+    y0, t_out, k_dim, k_diss, k_ex, net, rtol, atol, neg_tol, max_steps, out, stats, tableau,
+    row_min, observables_only,
+):  # fmt: skip
     """Integrate from t = 0 and write the state at each ``t_out`` (ascending) into ``out``.
 
-    Returns a status code (``OK`` or one of the failure codes); never raises for bad
-    numbers. A step whose result has a concentration below ``-neg_tol`` is rejected and
-    retried with a smaller step (positivity is part of the acceptance test, as in CVODE's
-    inequality constraints). ``stats`` receives steps, rejections, RHS calls and the most
-    negative accepted concentration.
+    ``tableau`` is one of :data:`TABLEAUS` (the method). Each output row goes through
+    :func:`emit_row`: ``row_min`` (n_out,) receives its lowest value, and with
+    ``observables_only`` ``out`` receives the clipped observables (n_out, n_monomers +
+    n_blocks) instead of the states (n_out, n_species). Returns a status code (``OK`` or
+    one of the failure codes); never raises for bad numbers. A step whose result has a
+    concentration below ``-neg_tol`` is rejected and retried with a smaller step
+    (positivity is part of the acceptance test, as in CVODE's inequality constraints).
+    ``stats`` receives steps, rejections, RHS calls and the most negative accepted
+    concentration.
     """
+    gamma, a_mat, c_mat, h_mat, err_exponent = tableau
+    n_stages = a_mat.shape[0]
+    n_dense = h_mat.shape[0]
+    last = n_stages - 1
     n = y0.size
     n_m = net[7]
     n_d = n - n_m
     n_out = t_out.size
     y = y0.copy()
     y1 = np.empty(n)
+    row = np.empty(n)
+    block_start = net[6]
     arg = np.empty(n)
     fy = np.empty(n)
     rhs_vec = np.empty(n)
-    k1 = np.empty(n)
-    k2 = np.empty(n)
-    k3 = np.empty(n)
-    k4 = np.empty(n)
-    k5 = np.empty(n)
-    k6 = np.empty(n)
+    ks = np.empty((n_stages, n))
+    dense = np.empty((n_dense, n))
     tri_cp = np.empty(n_d)
     tri_inv = np.empty(n_d)
     dm = np.empty((n_d, 2))
@@ -337,7 +434,7 @@ def integrate(y0, t_out, k_dim, k_diss, k_ex, net, rtol, atol, neg_tol, max_step
     t = 0.0
     io = 0
     while io < n_out and t_out[io] <= 0.0:
-        out[io, :] = y
+        emit_row(y, io, out, row_min, block_start, n_m, observables_only)
         io += 1
     if io == n_out:
         return OK
@@ -380,59 +477,37 @@ def integrate(y0, t_out, k_dim, k_diss, k_ex, net, rtol, atol, neg_tol, max_step
             status = STEP_UNDERFLOW
             break
         inv_h = 1.0 / h
-        g = 1.0 / (GAMMA * h)
+        g = 1.0 / (gamma * h)
         if not factorize(
             y, g, k_dim, k_diss, k_ex, net, tri_cp, tri_inv, dm, tinv, g_i, g_j, s_lu, piv
         ):
             status = SINGULAR
             break
-        # stage 1
-        solve(fy, k1, k_diss, k_ex, net, tri_cp, tri_inv, dm, s_lu, piv, xm, work)
-        # stage 2
-        for r in range(n):
-            arg[r] = y[r] + A21 * k1[r]
-        rhs(arg, k_dim, k_diss, k_ex, net, rhs_vec)
-        for r in range(n):
-            rhs_vec[r] += C21 * k1[r] * inv_h
-        solve(rhs_vec, k2, k_diss, k_ex, net, tri_cp, tri_inv, dm, s_lu, piv, xm, work)
-        # stage 3
-        for r in range(n):
-            arg[r] = y[r] + A31 * k1[r] + A32 * k2[r]
-        rhs(arg, k_dim, k_diss, k_ex, net, rhs_vec)
-        for r in range(n):
-            rhs_vec[r] += (C31 * k1[r] + C32 * k2[r]) * inv_h
-        solve(rhs_vec, k3, k_diss, k_ex, net, tri_cp, tri_inv, dm, s_lu, piv, xm, work)
-        # stage 4
-        for r in range(n):
-            arg[r] = y[r] + A41 * k1[r] + A42 * k2[r] + A43 * k3[r]
-        rhs(arg, k_dim, k_diss, k_ex, net, rhs_vec)
-        for r in range(n):
-            rhs_vec[r] += (C41 * k1[r] + C42 * k2[r] + C43 * k3[r]) * inv_h
-        solve(rhs_vec, k4, k_diss, k_ex, net, tri_cp, tri_inv, dm, s_lu, piv, xm, work)
-        # stage 5
-        for r in range(n):
-            arg[r] = y[r] + A51 * k1[r] + A52 * k2[r] + A53 * k3[r] + A54 * k4[r]
-        rhs(arg, k_dim, k_diss, k_ex, net, rhs_vec)
-        for r in range(n):
-            rhs_vec[r] += (C51 * k1[r] + C52 * k2[r] + C53 * k3[r] + C54 * k4[r]) * inv_h
-        solve(rhs_vec, k5, k_diss, k_ex, net, tri_cp, tri_inv, dm, s_lu, piv, xm, work)
-        # stage 6 (stiffly accurate: its argument is the embedded solution)
-        for r in range(n):
-            arg[r] += k5[r]
-        rhs(arg, k_dim, k_diss, k_ex, net, rhs_vec)
-        for r in range(n):
-            rhs_vec[r] += (
-                C61 * k1[r] + C62 * k2[r] + C63 * k3[r] + C64 * k4[r] + C65 * k5[r]
-            ) * inv_h
-        solve(rhs_vec, k6, k_diss, k_ex, net, tri_cp, tri_inv, dm, s_lu, piv, xm, work)
-        n_rhs += 5
+        solve(fy, ks[0], k_diss, k_ex, net, tri_cp, tri_inv, dm, s_lu, piv, xm, work)
+        for i in range(1, n_stages):
+            for r in range(n):
+                arg[r] = y[r]
+            for j in range(i):
+                a = a_mat[i, j]
+                if a != 0.0:
+                    for r in range(n):
+                        arg[r] += a * ks[j, r]
+            rhs(arg, k_dim, k_diss, k_ex, net, rhs_vec)
+            for j in range(i):
+                c = c_mat[i, j] * inv_h
+                if c != 0.0:
+                    for r in range(n):
+                        rhs_vec[r] += c * ks[j, r]
+            solve(rhs_vec, ks[i], k_diss, k_ex, net, tri_cp, tri_inv, dm, s_lu, piv, xm, work)
+        n_rhs += n_stages - 1
+        # stiffly accurate: the last stage's argument is the embedded solution
         y_min = np.inf
         for r in range(n):
-            y1[r] = arg[r] + k6[r]
+            y1[r] = arg[r] + ks[last, r]
             if y1[r] < y_min:
                 y_min = y1[r]
 
-        err = _error_norm(k6, y, y1, rtol, atol)
+        err = _error_norm(ks[last], y, y1, rtol, atol)
         if not np.isfinite(err) or not np.isfinite(y_min):
             # a blow-up inside the step: shrink hard and retry
             n_rej += 1
@@ -442,7 +517,7 @@ def integrate(y0, t_out, k_dim, k_diss, k_ex, net, rtol, atol, neg_tol, max_step
         if y_min < -neg_tol:
             err = max(err, 2.0)  # treat as an error-test failure
 
-        fac = min(1.0 / FAC_MIN, max(1.0 / FAC_MAX, err**0.25 / SAFETY))
+        fac = min(1.0 / FAC_MIN, max(1.0 / FAC_MAX, err**err_exponent / SAFETY))
         if err > 1.0:
             n_rej += 1
             rejected = True
@@ -452,16 +527,23 @@ def integrate(y0, t_out, k_dim, k_diss, k_ex, net, rtol, atol, neg_tol, max_step
         # accepted: dense output for every requested time inside (t, t + h]
         t_new = t + h
         if io < n_out and t_out[io] <= t_new:
-            for r in range(n):
-                q1 = D21 * k1[r] + D22 * k2[r] + D23 * k3[r] + D24 * k4[r] + D25 * k5[r]
-                q2 = D31 * k1[r] + D32 * k2[r] + D33 * k3[r] + D34 * k4[r] + D35 * k5[r]
-                k1[r] = q1  # k1, k2 are free now: reuse them for the two coefficients
-                k2[r] = q2
+            for d in range(n_dense):
+                for r in range(n):
+                    dense[d, r] = 0.0
+                for j in range(n_stages):
+                    w = h_mat[d, j]
+                    if w != 0.0:
+                        for r in range(n):
+                            dense[d, r] += w * ks[j, r]
             while io < n_out and t_out[io] <= t_new:
                 s = min(1.0, max(0.0, (t_out[io] - t) * inv_h))
                 s1 = 1.0 - s
                 for r in range(n):
-                    out[io, r] = y[r] * s1 + s * (y1[r] + s1 * (k1[r] + s * k2[r]))
+                    poly = dense[n_dense - 1, r]
+                    for d in range(n_dense - 2, -1, -1):
+                        poly = dense[d, r] + s * poly
+                    row[r] = y[r] * s1 + s * (y1[r] + s1 * poly)
+                emit_row(row, io, out, row_min, block_start, n_m, observables_only)
                 io += 1
         if y_min < min_raw:
             min_raw = y_min
@@ -474,7 +556,7 @@ def integrate(y0, t_out, k_dim, k_diss, k_ex, net, rtol, atol, neg_tol, max_step
 
         # predictive (Gustafsson) controller
         if not first:
-            fac_pred = (h_old / h) * (err * err / err_old) ** 0.25 / SAFETY
+            fac_pred = (h_old / h) * (err * err / err_old) ** err_exponent / SAFETY
             fac_pred = min(1.0 / FAC_MIN, max(1.0 / FAC_MAX, fac_pred))
             fac = max(fac, fac_pred)
         first = False
@@ -492,12 +574,11 @@ def integrate(y0, t_out, k_dim, k_diss, k_ex, net, rtol, atol, neg_tol, max_step
     stats[STAT_MIN_RAW] = min_raw
     if status == OK:
         while io < n_out:  # only reachable through round-off at t_end
-            out[io, :] = y
+            emit_row(y, io, out, row_min, block_start, n_m, observables_only)
             io += 1
         for q in range(n_out):
-            for r in range(n):
-                if not np.isfinite(out[q, r]):
-                    return NON_FINITE
+            if not np.isfinite(row_min[q]):
+                return NON_FINITE
     return status
 
 

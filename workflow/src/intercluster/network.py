@@ -269,13 +269,15 @@ class ReactionNetwork:
         m = self.n_monomers
         offsets = np.asarray(self.block_offsets, dtype=np.int64)
         dimers = states[..., m:]
-        if dimers.shape[-1] and np.all(np.diff(offsets) > 0):
-            # one pass over all blocks (every dimer ion has at least one isomer)
-            dimer_ions = np.add.reduceat(dimers, offsets[:-1], axis=-1)
-        else:
-            dimer_ions = np.zeros(states.shape[:-1] + (2 * self.nuclearity + 1,))
-            for s in range(2 * self.nuclearity + 1):
-                dimer_ions[..., s] = dimers[..., offsets[s] : offsets[s + 1]].sum(axis=-1)
+        first, sizes = offsets[:-1], np.diff(offsets)
+        # Each ion sums its isomers in network order, one after the other from 0, written out
+        # rather than left to np.add.reduceat (whose order is numpy's choice): the simulator's
+        # kernel writes the same sums itself (intercluster._kernels.emit_row) and the two
+        # must agree to the last bit.
+        dimer_ions = np.zeros(states.shape[:-1] + (sizes.size,))
+        for k in range(int(sizes.max(initial=0))):
+            has = sizes > k  # the blocks with a (k+1)-th isomer
+            dimer_ions[..., has] += dimers[..., first[has] + k]
         return np.concatenate([states[..., :m], dimer_ions], axis=-1)
 
     # --- right-hand side (vectorised numpy; the reference for faster kernels) --------------

@@ -38,7 +38,10 @@ def _defaults(section: str) -> dict:
     return schema_defaults(section)
 
 
-SOLVER_METHODS = ("fast", "reference")
+#: the simulator's methods: the numba Rosenbrock kernels (``intercluster._kernels``) and the
+#: scipy Radau yardstick of the tests
+SOLVER_METHODS = ("rodas5p", "rodas4", "reference")
+DEFAULT_SOLVER_METHOD = "rodas5p"
 GAP_TREATMENTS = ("censor", "censor_free", "zero", "ignore")
 RESOLVING_POWER_MODELS = ("constant", "linear")
 NORMALISE_OVER = ("observables", "all_clusters")
@@ -99,15 +102,17 @@ class DeconvolutionSettings:
 class SolverOptions:
     """How :mod:`intercluster.simulate` integrates: tolerances, step limit and method.
 
-    ``method`` is ``"fast"`` (numba RODAS4, the workflow's) or ``"reference"`` (scipy Radau,
-    the yardstick of the tests; it has no step limit). The workflow's values come from the
-    ``kinetics`` section (:meth:`KineticsSettings.simulator_options`).
+    ``method`` is ``"rodas5p"`` (numba Rodas5P, order 5 with order-4 dense output, the
+    default), ``"rodas4"`` (numba RODAS4, order 4 with order-3 dense output, the method before
+    Rodas5P) or ``"reference"`` (scipy Radau, the yardstick of the tests; it has no step
+    limit). The workflow's values come from the ``kinetics`` section
+    (:meth:`KineticsSettings.simulator_options`).
     """
 
     rtol: float
     atol: float
     max_steps: int
-    method: str = "fast"
+    method: str = DEFAULT_SOLVER_METHOD
 
     def __post_init__(self) -> None:
         if self.method not in SOLVER_METHODS:
@@ -116,9 +121,10 @@ class SolverOptions:
     @classmethod
     @functools.cache  # frozen settings: one object per class, read once
     def schema_default(cls) -> SolverOptions:
-        """The fast method with the schema's ``kinetics`` tolerances and step limit."""
+        """The schema's ``kinetics`` method, tolerances and step limit."""
         kinetics = _defaults("kinetics")
-        return cls(float(kinetics["rtol"]), float(kinetics["atol"]), int(kinetics["max_steps"]))
+        return cls(float(kinetics["rtol"]), float(kinetics["atol"]), int(kinetics["max_steps"]),
+                   str(kinetics["method"]))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -132,6 +138,8 @@ class KineticsSettings:
     rtol: float
     atol: float
     max_steps: int
+    #: the simulator's method (one of SOLVER_METHODS but the reference)
+    method: str = DEFAULT_SOLVER_METHOD
 
     @classmethod
     def from_config(cls, kinetics: dict) -> KineticsSettings:
@@ -143,11 +151,13 @@ class KineticsSettings:
             rtol=float(kinetics["rtol"]),
             atol=float(kinetics["atol"]),
             max_steps=int(kinetics["max_steps"]),
+            method=str(kinetics.get("method", DEFAULT_SOLVER_METHOD)),
         )
 
     def simulator_options(self) -> SolverOptions:
-        """The simulators' options: tolerances and the step limit, fast method."""
-        return SolverOptions(rtol=self.rtol, atol=self.atol, max_steps=self.max_steps)
+        """The simulators' options: method, tolerances and the step limit."""
+        return SolverOptions(rtol=self.rtol, atol=self.atol, max_steps=self.max_steps,
+                             method=self.method)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,10 @@ The inputs are typed records: the rate constants (:class:`~intercluster.records.
 the sample (:class:`~intercluster.records.SampleConditions`: initial concentrations and dead
 time; the initial state is :meth:`ReactionNetwork.initial_state`'s, nowhere else), the
 output times, and how to integrate (:class:`~intercluster.settings.SolverOptions`: rtol,
-atol, max_steps and ``method``, ``"fast"`` (numba RODAS4) or ``"reference"`` (scipy Radau,
-the yardstick the fast one is tested against)). Without options the schema's defaults of
-the ``kinetics`` section are used.
+atol, max_steps and ``method``: ``"rodas5p"`` (numba Rodas5P, the default), ``"rodas4"``
+(numba RODAS4, the former method) or ``"reference"`` (scipy Radau, the yardstick the numba
+kernels are tested against)). Without options the schema's defaults of the ``kinetics``
+section are used.
 
 Time conventions (docs/science.md §2): ``times_s`` are *experimental* times, 0 = first
 recorded spectrum, which is ``conditions.dead_time_s`` after mixing; the integration starts
@@ -34,7 +35,7 @@ import numpy as np
 
 from .network import ReactionNetwork
 from .records import RATE_CONSTANTS, RateConstants, SampleConditions
-from .settings import SolverOptions
+from .settings import DEFAULT_SOLVER_METHOD, SolverOptions
 
 __all__ = [
     "SimulationBatch",
@@ -218,9 +219,10 @@ def simulate(
     times_s : array_like
         Sorted experimental output times, s after the first spectrum.
     options : SolverOptions, optional
-        Tolerances, step limit and method (``"fast"``: numba RODAS4 with a structured
-        linear solve, see ``_kernels``; ``"reference"``: scipy ``solve_ivp`` Radau with the
-        sparse analytic Jacobian, ignores ``max_steps``). Default: the schema's.
+        Tolerances, step limit and method (``"rodas5p"`` or ``"rodas4"``: numba
+        Rosenbrock kernels with a structured linear solve, see ``_kernels``;
+        ``"reference"``: scipy ``solve_ivp`` Radau with the sparse analytic Jacobian,
+        ignores ``max_steps``). Default: the schema's.
     return_states : bool
         With False only the observables are kept (``result.states`` is None,
         ``result.observables`` works), which is what grid fits need.
@@ -232,11 +234,11 @@ def simulate(
 
     Notes
     -----
-    Fast method: states at ``times_s`` come from the method's order-3 continuous extension,
-    so output times do not constrain the steps. A step that leaves a concentration below
-    ``-NEGATIVE_TOLERANCE`` nmol/L is rejected and retried smaller; the remaining round-off
-    negatives (>= -NEGATIVE_TOLERANCE) are clipped to 0 in the output, which changes the
-    atom totals by < 1e-10 nmol/L.
+    Kernel methods: states at ``times_s`` come from the method's continuous extension
+    (order 4 for Rodas5P, 3 for RODAS4), so output times do not constrain the steps. A step
+    that leaves a concentration below ``-NEGATIVE_TOLERANCE`` nmol/L is rejected and retried
+    smaller; the remaining round-off negatives (>= -NEGATIVE_TOLERANCE) are clipped to 0 in
+    the output, which changes the atom totals by < 1e-10 nmol/L.
     """
     options = _options(options)
     if options.method == "reference":
@@ -253,18 +255,20 @@ def simulate(
         return _failed(network, times_s, problem, constants)
     t_sim = np.ascontiguousarray(t_exp + conditions.dead_time_s)
     net = _kernel_network(network)
-    out = np.empty((t_sim.size, network.n_species))
+    # without the states the kernel writes the (clipped) observables itself
+    out = np.empty((t_sim.size, network.n_species if return_states else _n_observables(network)))
+    row_min = np.empty(t_sim.size)
     raw = np.zeros(_kernels.N_STATS)
     rtol, atol = float(options.rtol), float(options.atol)
     code = _kernels.integrate(
-        y0, t_sim, *_k(constants), net,
-        rtol, atol, NEGATIVE_TOLERANCE, int(options.max_steps), out, raw,
+        y0, t_sim, *_k(constants), net, rtol, atol, NEGATIVE_TOLERANCE,
+        int(options.max_steps), out, raw, _tableau(options), row_min, not return_states,
     )  # fmt: skip
     stats = {
         "steps": int(raw[_kernels.STAT_STEPS]),
         "rejected": int(raw[_kernels.STAT_REJECTED]),
         "rhs_calls": int(raw[_kernels.STAT_RHS]),
-        "min_raw_nM": float(min(raw[_kernels.STAT_MIN_RAW], out.min() if code == 0 else 0)),
+        "min_raw_nM": float(min(raw[_kernels.STAT_MIN_RAW], row_min.min() if code == 0 else 0)),
     }
     if code != _kernels.OK:
         result = _failed(network, t_exp, _kernels.STATUS_MESSAGES[code], constants)
@@ -277,12 +281,11 @@ def simulate(
                              constants)  # fmt: skip
             result.stats = stats
             return result
-    np.maximum(out, 0.0, out=out)
     stats["seconds"] = time.perf_counter() - started
     if not return_states:
-        return SimulationResult("ok", "", t_exp, None, network, stats,
-                                observables_only=network.observables(out),
+        return SimulationResult("ok", "", t_exp, None, network, stats, observables_only=out,
                                 constants=constants)  # fmt: skip
+    np.maximum(out, 0.0, out=out)
     return SimulationResult("ok", "", t_exp, out, network, stats, constants=constants)
 
 
@@ -321,6 +324,19 @@ def _simulate_reference(network, constants, conditions, times_s, options) -> Sim
 #: Accepted steps may dip below zero by at most this much (nmol/L) before the step is
 #: rejected; output values in [-NEGATIVE_TOLERANCE, 0) are clipped to 0 (see `simulate`).
 NEGATIVE_TOLERANCE = 1e-12
+
+
+def _n_observables(network: ReactionNetwork) -> int:
+    """Monomer ions, then one dimer ion per block of equal first-metal count."""
+    return network.n_monomers + len(network.block_offsets) - 1
+
+
+def _tableau(options: SolverOptions) -> tuple:
+    """The kernel tableau of ``options.method``; the default kernel method for the scipy
+    reference (an orbit needs the kernel's dense output and step sequence)."""
+    from . import _kernels
+
+    return _kernels.TABLEAUS.get(options.method, _kernels.TABLEAUS[DEFAULT_SOLVER_METHOD])
 
 
 def _kernel_network(network: ReactionNetwork) -> tuple:
@@ -385,7 +401,7 @@ def simulate_orbit(
     Parameters
     ----------
     network, conditions, times_s, options
-        As in :func:`simulate` (the fast method is always used).
+        As in :func:`simulate` (a kernel method: ``"reference"`` means the default one).
     constants : RateConstants
         The base set, the slowest member.
     scales : array_like
@@ -415,7 +431,7 @@ def simulate_orbit(
     started = time.perf_counter()
     scales = np.asarray(scales, dtype=float).ravel()
     t_exp = np.asarray(times_s, float)
-    n_obs = network.n_monomers + 2 * network.nuclearity + 1
+    n_obs = _n_observables(network)
     n_members = scales.size
     members = [_scaled(constants, float(a)) for a in scales]
     observables = np.full((n_members, max(t_exp.size, 1), n_obs), np.nan)
@@ -436,20 +452,21 @@ def simulate_orbit(
     order = np.argsort(t_all, kind="stable")
     t_sorted = np.ascontiguousarray(t_all[order])
     net = _kernel_network(network)
-    out = np.full((t_sorted.size, network.n_species), np.nan)
+    # the kernel writes the clipped observables and each row's lowest state value (NaN when
+    # not finite); rows it never reached stay NaN
+    out = np.full((t_sorted.size, n_obs), np.nan)
+    row_min = np.full(t_sorted.size, np.nan)
     raw = np.zeros(_kernels.N_STATS)
     atol = float(options.atol)
     code = _kernels.integrate(
-        y0, t_sorted, *_k(constants), net,
-        float(options.rtol), atol, NEGATIVE_TOLERANCE, int(options.max_steps), out, raw,
+        y0, t_sorted, *_k(constants), net, float(options.rtol), atol, NEGATIVE_TOLERANCE,
+        int(options.max_steps), out, raw, _tableau(options), row_min, True,
     )  # fmt: skip
-    # Checks and observables row by row on the sorted output, then the (77-column) rows put
-    # back in member order: reordering the 377-species states would cost a full extra pass.
+    # Checks row by row on the sorted output, then the rows put back in member order.
     rows = np.empty_like(order)
     rows[order] = np.arange(order.size)
-    row_finite = np.isfinite(out).all(axis=1)
-    with np.errstate(invalid="ignore"):
-        row_lowest = np.where(row_finite, out.min(axis=1), 0.0)
+    row_finite = np.isfinite(row_min)
+    row_lowest = np.where(row_finite, row_min, 0.0)
     failure = _kernels.STATUS_MESSAGES.get(code, f"status {code}")
     if code != _kernels.OK and n_members > 1:
         failure += (
@@ -463,8 +480,7 @@ def simulate_orbit(
     # the interpolant can undershoot between accepted (non-negative) steps
     negative = finite & (lowest < -max(atol, NEGATIVE_TOLERANCE))
     good = finite & ~negative
-    np.maximum(out, 0.0, out=out)
-    observables = network.observables(out)[rows].reshape(n_members, n_t, n_obs)
+    observables = out[rows].reshape(n_members, n_t, n_obs)
     observables[~good] = np.nan
     not_reached = failure if code != _kernels.OK else _kernels.STATUS_MESSAGES[_kernels.NON_FINITE]
     results = []
@@ -523,7 +539,7 @@ def simulate_many(
     """
     sets = _constant_sets(constants)
     t_exp = np.asarray(times_s, float)
-    n_obs = network.n_monomers + 2 * network.nuclearity + 1
+    n_obs = _n_observables(network)
     observables = np.full((len(sets), t_exp.size, n_obs), np.nan)
     results = []
     for n, k in enumerate(sets):
