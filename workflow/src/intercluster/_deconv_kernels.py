@@ -51,16 +51,22 @@ def peak_value(u, tail):
 
     ``tail`` 0: the Gaussian. Else the exponentially modified Gaussian (Gaussian core
     convolved with an exponential of decay constant ``tail`` sigma towards higher m/z) in
-    its overflow-free form ``exp(-u^2/2) erfcx((1/tail - u)/sqrt 2) / (2 tail)``; its
-    derivative is ``exp(-u^2/2) (sqrt(2/pi) - erfcx(.)/tail) / (2 tail)``.
+    its overflow-free form ``exp(-u^2/2) erfcx((1/tail - u)/sqrt 2) / (2 tail)`` (in the
+    far tail ``exp(1/(2 tail^2) - u/tail) erfc(.) / (2 tail)``); its derivative is
+    ``exp(-u^2/2) sqrt(2/pi) / (2 tail) - f / tail``.
     """
     gauss = np.exp(-0.5 * u * u)
     if tail < MIN_TAIL:
         g = gauss / SQRT_2PI
         return g, -u * g
-    e = _erfcx((1.0 / tail - u) / np.sqrt(2.0))
+    x = (1.0 / tail - u) / np.sqrt(2.0)
     half = 0.5 / tail
-    return half * gauss * e, half * gauss * (np.sqrt(2.0 / np.pi) - e / tail)
+    if x >= 0.0:
+        f = half * gauss * _erfcx(x)
+    else:
+        # far in the tail exp(x^2) overflows: exp(-u^2/2 + x^2) is the tail's own decay
+        f = half * np.exp(0.5 / (tail * tail) - u / tail) * math.erfc(x)
+    return f, half * gauss * np.sqrt(2.0 / np.pi) - f / tail
 
 
 @njit(cache=True, fastmath=True)

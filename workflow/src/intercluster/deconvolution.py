@@ -53,6 +53,7 @@ it fails, and is kept as the negative control of the tests). A spectrum without 
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -106,8 +107,8 @@ ROBUST_PASSES = 3  # refits with the unexplained points at weight 0
 FIRST_PASS_TOL_PPM = 0.1  # shift tolerance of the unweighted pass before a weighted one
 N_UNEXPLAINED_FEATURES = 5  # largest unexplained features kept per spectrum (QC)
 #: knot spacing of the spline baseline in isotope-envelope sds of the widest pattern: a
-#: cubic B-spline then spans about 23 envelope sds, too broad to stand in for an ion
-BASELINE_KNOT_ENVELOPES = 40.0
+#: cubic B-spline then spans about 29 envelope sds, too broad to stand in for an ion
+BASELINE_KNOT_ENVELOPES = 50.0
 BASELINE_SPLINE_DEGREE = 3
 TAIL_RANGE = (0.0, 3.0)  # searched tail constant tau / sigma of an EMG peak
 TAIL_TOL = 0.01  # ... to within this
@@ -1253,18 +1254,17 @@ def fit_tail(
     """The EMG tail constant (tau / sigma) of a set of spectra: Brent's search on the summed
     RSS at a constant peak width.
 
-    ``resolving_power``: the R of a Gaussian of the peaks' width. A tail widens the peak,
-    so at a fixed core R the search would trade the tail against R (a Gaussian fit has
-    already widened its peaks to take the tail): each trial tail ``t`` gets the core
-    ``R sqrt(1 + t^2)``, which keeps the peak's variance ``sigma^2 (1 + t^2)``; R is refined
-    afterwards (:func:`_peak_shape`).
+    ``resolving_power``: m/z over the peaks' FWHM. A tail widens the peak, so at a fixed
+    core R the search would trade the tail against R (a Gaussian fit has already widened
+    its peaks to take the tail): each trial tail ``t`` gets the core R that keeps the FWHM
+    (``R emg_fwhm(t)``, :func:`emg_fwhm`); R is refined afterwards (:func:`_peak_shape`).
     """
     shifts = [shift0] * len(spectra)
     pool = ColumnPool()
 
     def cost(tail: float) -> float:
         total = 0.0
-        r_core = resolving_power * float(np.sqrt(1.0 + tail * tail))
+        r_core = resolving_power * emg_fwhm(tail)
         for n, spectrum in enumerate(spectra):
             fit = fit_prepared(spectrum, basis, r_core, shifts[n], max_shift_ppm,
                                weighted=False, r_slope=r_slope, mz_ref=mz_ref, pool=pool,
@@ -1315,11 +1315,35 @@ def _start_resolving_power(mz, intensity, guess: float) -> float:
 
 def baseline_spacing(basis: PatternBasis) -> float:
     """Knot spacing (Th) of the spline baseline: ``BASELINE_KNOT_ENVELOPES`` isotope-envelope
-    sds of the basis' widest pattern. A cubic B-spline on it is about 23 envelope sds wide
-    (sd 0.58 spacing), so no combination of the splines can take an ion's pattern (its
-    isotope peaks 1/z Th apart within a few envelope sds), while a background hump a few
-    hundred Th wide is followed."""
+    sds of the basis' widest pattern. A cubic B-spline on it is 4 spacings wide (sd 0.58
+    spacing, about 29 envelope sds), so no combination of the splines can take an ion's
+    pattern (its isotope peaks 1/z Th apart within a few envelope sds), while a background
+    hump a few hundred Th wide is followed (knots 40 and 60 envelope sds apart gave the same
+    intensities on the 2 % hump of sd 300 Th of the tests)."""
     return BASELINE_KNOT_ENVELOPES * basis.envelope_sd
+
+
+@functools.lru_cache(maxsize=4096)
+def _emg_fwhm_cached(tail: float) -> float:
+    from scipy.optimize import brentq, minimize_scalar
+
+    if tail < kern.MIN_TAIL:
+        return 1.0
+    value = lambda u: kern.peak_value(u, tail)[0]  # noqa: E731
+    # the mode lies between the core's centre and one tail constant after it
+    top = minimize_scalar(lambda u: -value(u), bounds=(-0.5, tail + 1.0), method="bounded",
+                          options={"xatol": 1e-9}).x  # fmt: skip
+    half = 0.5 * value(top)
+    left = brentq(lambda u: value(u) - half, top - 10.0, top)
+    right = brentq(lambda u: value(u) - half, top, top + 10.0 + 30.0 * tail)
+    return float((right - left) / (2.0 * np.sqrt(2.0 * np.log(2.0))))
+
+
+def emg_fwhm(tail: float) -> float:
+    """FWHM of an EMG peak with this tail (tau / sigma) over the FWHM of its Gaussian core
+    (1 at tail 0). Numerical (the EMG's half-maximum points have no closed form); rounded
+    to 1e-4 in the tail so that a search's trial values share the cache."""
+    return _emg_fwhm_cached(round(float(tail), 4))
 
 
 def _peak_shape(pick, basis, r_gauss, shift0, settings, fit_r, slope, mz_ref, spacing):
@@ -1334,10 +1358,9 @@ def _peak_shape(pick, basis, r_gauss, shift0, settings, fit_r, slope, mz_ref, sp
     max_shift = settings.max_shift_ppm
     r, tail = r_gauss, 0.0
     for _ in range(TAIL_ROUNDS):
-        # the tail at the peak width of the current (R, tail): the R of that width's Gaussian
-        new_tail = fit_tail(pick, basis, r / np.sqrt(1.0 + tail * tail), shift0, max_shift,
-                            **common)  # fmt: skip
-        new_r = r * float(np.sqrt((1.0 + new_tail**2) / (1.0 + tail**2)))
+        # the tail at the peak width of the current (R, tail): m/z over that FWHM
+        new_tail = fit_tail(pick, basis, r / emg_fwhm(tail), shift0, max_shift, **common)
+        new_r = r * emg_fwhm(new_tail) / emg_fwhm(tail)
         if fit_r:
             new_r = fit_resolving_power(pick, basis, new_r, shift0, max_shift, (0.92, 1.08),
                                         tail=new_tail, **common)  # fmt: skip
