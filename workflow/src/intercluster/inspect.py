@@ -481,6 +481,10 @@ def format_inspection(result: Inspection, top: int = 10) -> str:
     for advice in result.advice:
         lines.append(f"to set: {advice}")
     if not result.ions.empty:
+        shape = (f"EMG, tail {result.peak_tail:.2f} sd of the Gaussian core (R is the core's)"
+                 if result.peak_shape == "emg" else "Gaussian")  # fmt: skip
+        lines.append(f"peak shape of the quick fit: {shape}; {result.baseline_model} baseline, "
+                     f"{100 * result.baseline_fraction:.1f} % of the fitted signal")  # fmt: skip
         n_seen = int((result.ions["fraction"] >= 0.005).sum())
         lines.append(
             f"quick fit of that spectrum ({len(result.ions)} ions; "
@@ -488,10 +492,6 @@ def format_inspection(result: Inspection, top: int = 10) -> str:
             f"residual norm {result.residual_norm:.3g}): "
             f"{n_seen} ions at >= 0.5 % of the fitted signal; the strongest:"
         )
-        shape = (f"EMG, tail {result.peak_tail:.2f} sd of the Gaussian core (R is the core's)"
-                 if result.peak_shape == "emg" else "Gaussian")  # fmt: skip
-        lines.append(f"  peak shape: {shape}; {result.baseline_model} baseline, "
-                     f"{100 * result.baseline_fraction:.1f} % of the fitted signal")  # fmt: skip
         for row in result.ions.head(top).itertuples():
             lines.append(f"  {row.species:<24} z={row.charge:+d}  {100 * row.fraction:6.2f} %")
     return "\n".join(lines)
