@@ -4,12 +4,18 @@ Science: docs/science.md §1, §3.
 
 Each spectrum ``y`` (ion counts per point) is modelled as
 
-    y(mz) = sum_k a_k P_k(mz; shift, R) + baseline,   a_k >= 0,
+    y(mz) = sum_k a_k P_k(mz; shift, R, tail) + sum_j b_j B_j(mz),   a_k, b_j >= 0,
 
 with ``P_k`` the profile of observable k (its nominal isotope peaks as Gaussians of FWHM
-``m/z / R``, centred at ``m/z (1 + shift 1e-6)``, in counts per point, so ``a_k`` is an ion
-count). The abundances come from a non-negative least-squares fit; the calibration shift is
-fitted per spectrum by variable projection (Gauss-Newton on the NNLS residual with a step
+``m/z / R``, or exponentially modified Gaussians with that core and a tail of ``tail``
+core sds, centred (their centroid) at ``m/z (1 + shift 1e-6)``, in counts per point, so
+``a_k`` is an ion count) and ``B_j`` the baseline: one constant, or cubic B-splines whose
+knots are far wider apart than an ion's pattern (:func:`baseline_spacing`,
+``deconvolution.baseline``). The peak tail is fitted per file like R (:func:`fit_peak_shape`,
+``deconvolution.peak_shape``).
+
+The abundances come from a non-negative least-squares fit; the calibration shift is fitted
+per spectrum by variable projection (Gauss-Newton on the NNLS residual with a step
 check), the resolving power (and its slope in m/z) once per file by Brent's search on the
 summed residual of a few spectra. Each time point is then normalised to the sum of the 77
 observables (TIC normalisation, docs/science.md §3).
@@ -1257,7 +1263,7 @@ def fit_tail(
     ``resolving_power``: m/z over the peaks' FWHM. A tail widens the peak, so at a fixed
     core R the search would trade the tail against R (a Gaussian fit has already widened
     its peaks to take the tail): each trial tail ``t`` gets the core R that keeps the FWHM
-    (``R emg_fwhm(t)``, :func:`emg_fwhm`); R is refined afterwards (:func:`_peak_shape`).
+    (``R emg_fwhm(t)``, :func:`emg_fwhm`); R is refined afterwards (:func:`fit_peak_shape`).
     """
     shifts = [shift0] * len(spectra)
     pool = ColumnPool()
@@ -1346,7 +1352,7 @@ def emg_fwhm(tail: float) -> float:
     return _emg_fwhm_cached(round(float(tail), 4))
 
 
-def _peak_shape(pick, basis, r_gauss, shift0, settings, fit_r, slope, mz_ref, spacing):
+def fit_peak_shape(pick, basis, r_gauss, shift0, settings, fit_r, slope, mz_ref, spacing):
     """The EMG tail of a file and the R of its Gaussian core (``peak_shape`` emg / auto).
 
     The tail and R are correlated (a tail widens the peak): searched in turn
@@ -1492,7 +1498,7 @@ def deconvolve_spectra(
                             **bl)  # fmt: skip
     tail = 0.0
     if settings.peak_shape != "gaussian":
-        r0, tail = _peak_shape(pick, basis, r0, shift0, settings, fit_r, slope, mz_ref, spacing)
+        r0, tail = fit_peak_shape(pick, basis, r0, shift0, settings, fit_r, slope, mz_ref, spacing)
         shift0 = scan_shift(spectra[ref], basis, r0, max_shift_ppm, r_slope=slope, mz_ref=mz_ref,
                             tail=tail, **bl)  # fmt: skip
     log.info("resolving power %.0f at m/z %.0f (slope %+.3f per 1000 Th), peak tail %.3f sd, "

@@ -318,8 +318,8 @@ def inspect_file(
 ) -> Inspection:
     """Read ``path`` (every ms level, any polarity) and make the quick look described above."""
     from .deconvolution import (
-        _peak_shape,
         baseline_spacing,
+        fit_peak_shape,
         fit_prepared,
         fit_resolving_power,
         prepare_spectrum,
@@ -407,7 +407,7 @@ def inspect_file(
         tail = 0.0
         if cfg.peak_shape != "gaussian":
             # the file's peak shape as the workflow's deconvolution chooses it, on this spectrum
-            r_fit, tail = _peak_shape([spectrum], basis, r_fit, shift0, cfg, True, 0.0,
+            r_fit, tail = fit_peak_shape([spectrum], basis, r_fit, shift0, cfg, True, 0.0,
                                       float(np.mean(span)), spacing)  # fmt: skip
         advice = _resolving_power_advice(result.resolving_power_peaks, r_fit, guess)
         if advice is not None and tail == 0.0:  # a tailed core is narrower than its FWHM says
