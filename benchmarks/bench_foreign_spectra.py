@@ -323,7 +323,8 @@ def measure(out: Path, name: str, settings_overrides: dict | None = None) -> dic
     if cid_run is not None:
         ms1_reading = qc["centroid_intensity"].iloc[0] if "centroid_intensity" in qc else "-"
         cid = deconvolve_cid_run(cid_run, system, r, settings,
-                                 ms1_reading if ms1_reading != "-" else None)  # fmt: skip
+                                 ms1_reading if ms1_reading != "-" else None,
+                                 float(qc["peak_tail"].iloc[0]))  # fmt: skip
         errors = []
         for spectrum in truth["cid"]["spectra"]:
             t = spectrum["t_exp_min"]

@@ -1639,6 +1639,7 @@ def deconvolve_cid_run(
     resolving_power: float,
     settings: DeconvolutionSettings,
     ms1_reading: str | None = None,
+    peak_tail: float = 0.0,
 ) -> pd.DataFrame:
     """Monomer fragment distributions of the MS2 spectra of a CID file.
 
@@ -1648,7 +1649,9 @@ def deconvolve_cid_run(
     A centroided CID file's sticks are read as ``ms1_reading`` (``"area"`` or ``"height"``:
     what the MS1 file of the same instrument was read as, qc.tsv) if given, else as
     ``settings.centroid_intensity`` says (``"auto"``:
-    :func:`intercluster.centroid.cid_stick_reading`).
+    :func:`intercluster.centroid.cid_stick_reading`). ``peak_tail``: the MS1 file's EMG tail
+    (qc.tsv ``peak_tail``; the same instrument's peak shape); the baseline model is
+    ``settings.baseline``'s.
     """
     max_shift_ppm, gaps = settings.max_shift_ppm, settings.gaps
     from .validation import InputError
@@ -1679,8 +1682,11 @@ def deconvolve_cid_run(
             times.append(run.times_min[k])
             continue
         spectrum = prepare_spectrum(run.mz[k], run.intensity[k], windows[k], gaps)
-        shift0 = scan_shift(spectrum, basis, resolving_power, max_shift_ppm)
-        fits.append(fit_prepared(spectrum, basis, resolving_power, shift0, max_shift_ppm))
+        model = {"tail": float(peak_tail), "baseline_spacing":
+                 baseline_spacing(basis) if settings.baseline == "spline" else 0.0}  # fmt: skip
+        shift0 = scan_shift(spectrum, basis, resolving_power, max_shift_ppm, **model)
+        fits.append(fit_prepared(spectrum, basis, resolving_power, shift0, max_shift_ppm,
+                                 **model))  # fmt: skip
         times.append(run.times_min[k])
     if basis is None:
         return empty_cid_table()
