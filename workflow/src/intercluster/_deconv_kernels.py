@@ -29,6 +29,8 @@ MIN_TAIL = 1e-3
 #: a tail reaches 1e-5 of its top about 11.5 tau beyond the core
 TAIL_REACH = 11.5
 INV_SQRT_PI = 1.0 / np.sqrt(np.pi)
+#: erfcx from exp(x^2) erfc(x) below this, the asymptotic series above (exp(x^2) < 1e294)
+ERFCX_SERIES_FROM = 26.0
 
 
 @njit(cache=True, fastmath=True)
@@ -37,9 +39,10 @@ def _erfcx(x):
 
     Hand-written because numba compiles no ``scipy.special`` call and ``scipy.special.erfcx``
     per point would leave the kernel: ``math.erfc`` where ``exp(x^2)`` stays finite and
-    the product accurate (x < 25), the asymptotic series (error < 1e-12 there) above.
+    the product accurate (below ``ERFCX_SERIES_FROM``), the asymptotic series (relative
+    error < 1e-10 there) above.
     """
-    if x < 25.0:
+    if x < ERFCX_SERIES_FROM:
         return np.exp(x * x) * math.erfc(x)
     inv = 1.0 / (x * x)
     return INV_SQRT_PI / x * (1.0 - 0.5 * inv + 0.75 * inv * inv - 1.875 * inv * inv * inv)

@@ -899,7 +899,7 @@ def fit_spectrum(
     max_iter: int = 12,
     tol_ppm: float = 0.01,
     width: np.ndarray | None = None,
-    baseline: bool = True,
+    fit_baseline: bool = True,
     weighted: bool = True,
     censored: np.ndarray | None = None,
     detection_level: float = 0.0,
@@ -927,7 +927,7 @@ def fit_spectrum(
     such peaks are not absorbed into the species; their signal is reported as
     ``unexplained_fraction``. ``tail``: EMG peaks with this tail (tau / sigma; 0: Gaussian,
     :func:`intercluster._deconv_kernels.peak_value`). ``baseline_spacing`` > 0 (with
-    ``baseline``): the baseline is a non-negative cubic B-spline with knots this many Th
+    ``fit_baseline``): the baseline is a non-negative cubic B-spline with knots this many Th
     apart (:func:`baseline_columns`), fitted with the abundances; 0: a constant.
 
     Gauss-Newton on the shift for the NNLS solution (Kaufman's approximation), each step
@@ -948,13 +948,13 @@ def fit_spectrum(
         max_shift_ppm = DeconvolutionSettings.schema_default().max_shift_ppm
     shift = float(np.clip(shift0, -max_shift_ppm, max_shift_ppm))
     r, r_slope, mz_ref = float(resolving_power), float(r_slope), float(mz_ref)
-    spacing = float(baseline_spacing) if baseline else 0.0
+    spacing = float(baseline_spacing) if fit_baseline else 0.0
     if pool is None:
         columns = _Columns(mz, width, basis, r, r_slope, mz_ref, tail, spacing)
     else:
         columns = pool.columns(mz, width, basis, r, r_slope, mz_ref, shift, tail, spacing)
     # the kernels' own constant column, unless the spline columns are the baseline
-    constant = baseline and spacing <= 0
+    constant = fit_baseline and spacing <= 0
     m = basis.n_cols + (1 if constant else 0) + columns.n_baseline
     passive = np.ones(m, bool) if passive0 is None or passive0.size != m else passive0.copy()
     w = np.ones_like(y)
