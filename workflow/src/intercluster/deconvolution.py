@@ -120,6 +120,7 @@ TAIL_RANGE = (0.0, 3.0)  # searched tail constant tau / sigma of an EMG peak
 TAIL_TOL = 0.01  # ... to within this
 TAIL_ROUNDS = 3  # at most this many alternations of the tail and R searches
 AUTO_MARGIN = 0.02  # peak_shape auto: EMG when it lowers the summed RSS by this part
+AUTO_MIN_TAIL = 0.1  # ... and Gaussian at once when the first tail search finds less than this
 INTENSITY_COLUMNS = ["time_min", "species", "charge", "n_first", "intensity", "intensity_norm"]
 QC_COLUMNS = [
     "time_min",
@@ -1366,6 +1367,9 @@ def fit_peak_shape(pick, basis, r_gauss, shift0, settings, fit_r, slope, mz_ref,
     for _ in range(TAIL_ROUNDS):
         # the tail at the peak width of the current (R, tail): m/z over that FWHM
         new_tail = fit_tail(pick, basis, r / emg_fwhm(tail), shift0, max_shift, **common)
+        if settings.peak_shape == "auto" and tail == 0.0 and new_tail < AUTO_MIN_TAIL:
+            # a tail this short widens the peak by < 0.5 %: the Gaussian, without the rest
+            return r_gauss, 0.0
         new_r = r * emg_fwhm(new_tail) / emg_fwhm(tail)
         if fit_r:
             new_r = fit_resolving_power(pick, basis, new_r, shift0, max_shift, (0.92, 1.08),
