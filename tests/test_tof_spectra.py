@@ -55,7 +55,7 @@ def _virtual(tmp, tag, spectra, **ve_options):
     vs = simulate_sample(system_file.cluster_system(), ve, SAMPLE, times_min=TIMES)
     path = tmp / f"{tag}.mzML"
     write_mzml(path, exported_spectra(vs.ms1, spectra), resolving_power=ve["resolving_power"])
-    return {"vs": vs, "run": read_spectra(path), "system_file": system_file}
+    return {"vs": vs, "run": read_spectra(path), "system_file": system_file, "path": path}
 
 
 def _deconvolve(case, **options):
@@ -141,6 +141,10 @@ def test_background_and_tail_sparse(runs, background_run):
     assert qc["peak_tail"].iloc[0] == pytest.approx(0.6, rel=TAIL_TOL)
     # a broad background is the baseline's, not signal the robust pass calls unexplained
     assert qc["unexplained_fraction"].max() < 1e-3
+    # run.json's record of the file's spectrum model
+    record = fw._spectrum_model(qc)
+    assert record["peak_shape"] == "emg" and record["baseline_model"] == "spline"
+    assert record["baseline_fraction_median"] == pytest.approx(np.median(share))
 
 
 def test_negative_control_constant_baseline(runs, background_run):
@@ -181,3 +185,19 @@ def test_gaussian_flat_dense_as_before(tmp_path):
     # the same baseline's share either way (a flat background is what both can be)
     assert qc["baseline_fraction"].mean() == pytest.approx(old_qc["baseline_fraction"].mean(),
                                                           rel=0.01)  # fmt: skip
+
+
+def test_inspect_reports_the_tail(tail_run):
+    """``intercluster inspect``'s quick fit chooses the file's peak shape as the workflow
+    does: EMG with the tail within 15 % (one spectrum); on Gaussian peaks it keeps the
+    Gaussian (the control)."""
+    from intercluster.inspect import format_inspection, inspect_file
+
+    system = tail_run["system_file"].cluster_system()
+    result = inspect_file(tail_run["path"], system, SETTINGS)
+    print(format_inspection(result, top=3))
+    assert result.peak_shape == "emg"
+    assert result.peak_tail == pytest.approx(1.5, rel=TAIL_TOL)
+    assert "peak shape of the quick fit: EMG" in format_inspection(result)
+    gaussian = inspect_file(tail_run["path"], system, replace(SETTINGS, peak_shape="gaussian"))
+    assert gaussian.peak_shape == "gaussian" and gaussian.peak_tail == 0.0
