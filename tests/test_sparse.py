@@ -316,7 +316,7 @@ def test_qc_figure_never_joins_data_across_a_gap(virtual, sparse):
 
     matplotlib.use("Agg")
     from intercluster import figures
-    from intercluster.deconvolution import fit_prepared
+    from intercluster.deconvolution import baseline_spacing, fit_prepared
     from intercluster.spectrum_model import fitted_spectrum
 
     run, qc = sparse["run"], sparse["qc"]
@@ -326,7 +326,10 @@ def test_qc_figure_never_joins_data_across_a_gap(virtual, sparse):
     spectrum = prepare_spectrum(run.mz[k], run.intensity[k], window)
     basis = observable_basis(virtual["system"])
     row = qc.iloc[k]
-    fit = fit_prepared(spectrum, basis, row["resolving_power"], row["shift_ppm"])
+    # with the run's spectrum model (its peak tail and baseline, qc.tsv)
+    spacing = baseline_spacing(basis) if row["baseline_model"] == "spline" else 0.0
+    fit = fit_prepared(spectrum, basis, row["resolving_power"], row["shift_ppm"],
+                       tail=row["peak_tail"], baseline_spacing=spacing)  # fmt: skip
     # the same fit: the run moved its columns from a neighbour's shift to first order
     # (deconvolution.REBUILD_PPM, error < 1e-3), the refit builds them at the shift itself
     assert fit.residual_norm == pytest.approx(row["residual_norm"], rel=2e-3)

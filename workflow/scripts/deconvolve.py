@@ -48,7 +48,8 @@ def main(smk):
         # the MS1 file's reading of its sticks, if centroid (same instrument and exporter)
         ms1_reading = qc["centroid_intensity"].iloc[0] if len(qc) else "-"
         cid = deconvolve_cid_run(cid_run, system, resolving_power, settings,
-                                 ms1_reading if ms1_reading != "-" else None)  # fmt: skip
+                                 ms1_reading if ms1_reading != "-" else None,
+                                 float(qc["peak_tail"].iloc[0]) if len(qc) else 0.0)  # fmt: skip
     else:
         log.info("the sample sheet names no CID file: cid.tsv gets the header only")
         cid = empty_cid_table()

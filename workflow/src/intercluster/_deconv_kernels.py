@@ -7,6 +7,8 @@ solved by a Gram-form Lawson-Hanson NNLS with a warm start.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -21,10 +23,59 @@ def _sigma_per_mz(c, k_sig, r_slope, mz_ref):
     return k_sig / max(rel, 1e-3)
 
 
+#: below this tail (tau / sigma) the peak is drawn as the Gaussian it tends to (the EMG's
+#: erfcx argument 1/(sqrt 2 tail) would exceed the asymptotic form's accuracy range anyway)
+MIN_TAIL = 1e-3
+#: a tail reaches 1e-5 of its top about 11.5 tau beyond the core
+TAIL_REACH = 11.5
+INV_SQRT_PI = 1.0 / np.sqrt(np.pi)
+#: erfcx from exp(x^2) erfc(x) below this, the asymptotic series above (exp(x^2) < 1e294)
+ERFCX_SERIES_FROM = 26.0
+
+
+@njit(cache=True, fastmath=True)
+def _erfcx(x):
+    """exp(x^2) erfc(x), the scaled complementary error function.
+
+    Hand-written because numba compiles no ``scipy.special`` call and ``scipy.special.erfcx``
+    per point would leave the kernel: ``math.erfc`` where ``exp(x^2)`` stays finite and
+    the product accurate (below ``ERFCX_SERIES_FROM``), the asymptotic series (relative
+    error < 1e-10 there) above.
+    """
+    if x < ERFCX_SERIES_FROM:
+        return np.exp(x * x) * math.erfc(x)
+    inv = 1.0 / (x * x)
+    return INV_SQRT_PI / x * (1.0 - 0.5 * inv + 0.75 * inv * inv - 1.875 * inv * inv * inv)
+
+
+@njit(cache=True, fastmath=True)
+def peak_value(u, tail):
+    """Unit-area peak shape at ``u = (m/z - core) / sigma`` (per sigma), and d/du.
+
+    ``tail`` 0: the Gaussian. Else the exponentially modified Gaussian (Gaussian core
+    convolved with an exponential of decay constant ``tail`` sigma towards higher m/z) in
+    its overflow-free form ``exp(-u^2/2) erfcx((1/tail - u)/sqrt 2) / (2 tail)`` (in the
+    far tail ``exp(1/(2 tail^2) - u/tail) erfc(.) / (2 tail)``); its derivative is
+    ``exp(-u^2/2) sqrt(2/pi) / (2 tail) - f / tail``.
+    """
+    gauss = np.exp(-0.5 * u * u)
+    if tail < MIN_TAIL:
+        g = gauss / SQRT_2PI
+        return g, -u * g
+    x = (1.0 / tail - u) / np.sqrt(2.0)
+    half = 0.5 / tail
+    if x >= 0.0:
+        f = half * gauss * _erfcx(x)
+    else:
+        # far in the tail exp(x^2) overflows: exp(-u^2/2 + x^2) is the tail's own decay
+        f = half * np.exp(0.5 / (tail * tail) - u / tail) * math.erfc(x)
+    return f, half * gauss * np.sqrt(2.0 / np.pi) - f / tail
+
+
 @njit(cache=True, fastmath=True)
 def build_columns(
     mz, width, peak_mz, peak_prob, col_ptr, shift_ppm, resolving_power, n_sigma,
-    r_slope=0.0, mz_ref=0.0,
+    r_slope=0.0, mz_ref=0.0, tail=0.0,
 ):  # fmt: skip
     """Pattern columns on the points ``mz`` as segments, plus their shift derivative.
 
@@ -32,8 +83,13 @@ def build_columns(
     ``starts, ends, seg_ptr, values, deriv``: column k covers points ``starts[k]:ends[k]``
     with values ``values[seg_ptr[k]:seg_ptr[k+1]]``; ``deriv`` is d(values)/d(shift_ppm).
     The resolving power at m/z c is ``resolving_power (1 + r_slope (c - mz_ref) / 1000)``
-    (constant for ``r_slope`` 0).
+    (constant for ``r_slope`` 0); it sets the sd ``sigma`` of the Gaussian core (FWHM
+    c / R). ``tail``: the exponential tail of an EMG peak (:func:`peak_value`) as a multiple
+    of sigma (0: Gaussian). The peak's centroid (its mean, core + tail sigma) sits at the
+    shifted nominal m/z, so the calibration refers to the centroid whatever the shape.
     """
+    if tail < MIN_TAIL:
+        tail = 0.0
     n_cols = col_ptr.shape[0] - 1
     scale = 1.0 + shift_ppm * 1e-6
     k_sig = FWHM_TO_SIGMA / resolving_power
@@ -46,8 +102,8 @@ def build_columns(
         c1 = peak_mz[p1] * scale
         s0 = _sigma_per_mz(c0, k_sig, r_slope, mz_ref)
         s1 = _sigma_per_mz(c1, k_sig, r_slope, mz_ref)
-        starts[k] = np.searchsorted(mz, c0 - n_sigma * c0 * s0)
-        ends[k] = np.searchsorted(mz, c1 + n_sigma * c1 * s1)
+        starts[k] = np.searchsorted(mz, c0 - (n_sigma + tail) * c0 * s0)
+        ends[k] = np.searchsorted(mz, c1 + (n_sigma + TAIL_REACH * tail) * c1 * s1)
         if ends[k] < starts[k]:
             ends[k] = starts[k]
         seg_ptr[k + 1] = seg_ptr[k] + ends[k] - starts[k]
@@ -58,15 +114,16 @@ def build_columns(
         for p in range(col_ptr[k], col_ptr[k + 1]):
             c = peak_mz[p] * scale
             sig = c * _sigma_per_mz(c, k_sig, r_slope, mz_ref)
-            lo = np.searchsorted(mz, c - n_sigma * sig)
-            hi = np.searchsorted(mz, c + n_sigma * sig)
-            norm = peak_prob[p] / (sig * SQRT_2PI)
+            core = c - tail * sig  # the EMG's mean is core + tail sigma
+            lo = np.searchsorted(mz, core - n_sigma * sig)
+            hi = np.searchsorted(mz, core + (n_sigma + TAIL_REACH * tail) * sig)
+            norm = peak_prob[p] / sig
             dcdshift = peak_mz[p] * 1e-6
             for i in range(lo, hi):
-                u = (mz[i] - c) / sig
-                g = norm * np.exp(-0.5 * u * u) * width[i]
-                values[base + i] += g
-                deriv[base + i] += g * u / sig * dcdshift
+                u = (mz[i] - core) / sig
+                f, dfdu = peak_value(u, tail)
+                values[base + i] += norm * f * width[i]
+                deriv[base + i] -= norm * dfdu * width[i] / sig * dcdshift
     return starts, ends, seg_ptr, values, deriv
 
 

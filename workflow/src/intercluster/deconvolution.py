@@ -4,12 +4,18 @@ Science: docs/science.md §1, §3.
 
 Each spectrum ``y`` (ion counts per point) is modelled as
 
-    y(mz) = sum_k a_k P_k(mz; shift, R) + baseline,   a_k >= 0,
+    y(mz) = sum_k a_k P_k(mz; shift, R, tail) + sum_j b_j B_j(mz),   a_k, b_j >= 0,
 
 with ``P_k`` the profile of observable k (its nominal isotope peaks as Gaussians of FWHM
-``m/z / R``, centred at ``m/z (1 + shift 1e-6)``, in counts per point, so ``a_k`` is an ion
-count). The abundances come from a non-negative least-squares fit; the calibration shift is
-fitted per spectrum by variable projection (Gauss-Newton on the NNLS residual with a step
+``m/z / R``, or exponentially modified Gaussians with that core and a tail of ``tail``
+core sds, centred (their centroid) at ``m/z (1 + shift 1e-6)``, in counts per point, so
+``a_k`` is an ion count) and ``B_j`` the baseline: one constant, or cubic B-splines whose
+knots are far wider apart than an ion's pattern (:func:`baseline_spacing`,
+``deconvolution.baseline``). The peak tail is fitted per file like R (:func:`fit_peak_shape`,
+``deconvolution.peak_shape``).
+
+The abundances come from a non-negative least-squares fit; the calibration shift is fitted
+per spectrum by variable projection (Gauss-Newton on the NNLS residual with a step
 check), the resolving power (and its slope in m/z) once per file by Brent's search on the
 summed residual of a few spectra. Each time point is then normalised to the sum of the 77
 observables (TIC normalisation, docs/science.md §3).
@@ -53,6 +59,7 @@ it fails, and is kept as the negative control of the tests). A spectrum without 
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -62,7 +69,13 @@ import pandas as pd
 from . import _deconv_kernels as kern
 from . import cid as cid_rule
 from .isotopes import IsotopePattern, point_grid, point_spacing, system_patterns
-from .settings import GAP_TREATMENTS, RESOLVING_POWER_MODELS, DeconvolutionSettings
+from .settings import (
+    BASELINE_MODELS,
+    GAP_TREATMENTS,
+    PEAK_SHAPES,
+    RESOLVING_POWER_MODELS,
+    DeconvolutionSettings,
+)
 from .system import ClusterSystem
 
 log = logging.getLogger(__name__)
@@ -101,6 +114,15 @@ ROBUST_GROW_Z = 2.0  # unexplained regions grow over neighbours with residuals a
 ROBUST_PASSES = 3  # refits with the unexplained points at weight 0
 FIRST_PASS_TOL_PPM = 0.1  # shift tolerance of the unweighted pass before a weighted one
 N_UNEXPLAINED_FEATURES = 5  # largest unexplained features kept per spectrum (QC)
+#: knot spacing of the spline baseline in isotope-envelope sds of the widest pattern: a
+#: cubic B-spline then spans about 29 envelope sds, too broad to stand in for an ion
+BASELINE_KNOT_ENVELOPES = 50.0
+BASELINE_SPLINE_DEGREE = 3
+TAIL_RANGE = (0.0, 3.0)  # searched tail constant tau / sigma of an EMG peak
+TAIL_TOL = 0.01  # ... to within this
+TAIL_ROUNDS = 3  # at most this many alternations of the tail and R searches
+AUTO_MARGIN = 0.02  # peak_shape auto: EMG when it lowers the summed RSS by this part
+AUTO_MIN_TAIL = 0.1  # ... and Gaussian at once when the first tail search finds less than this
 INTENSITY_COLUMNS = ["time_min", "species", "charge", "n_first", "intensity", "intensity_norm",
                      "intensity_sd"]
 QC_COLUMNS = [
@@ -123,6 +145,10 @@ QC_COLUMNS = [
     "not_detected_fraction",
     "listed_misfit_fraction",
     "centroid_intensity",
+    "baseline_model",
+    "baseline_fraction",
+    "peak_shape",
+    "peak_tail",
 ]
 CID_COLUMNS = ["time_min", "n_first", "fraction"]
 
@@ -155,6 +181,15 @@ class PatternBasis:
         return np.add.reduceat(self.peak_mz * self.peak_prob, self.col_ptr[:-1]) / np.add.reduceat(
             self.peak_prob, self.col_ptr[:-1]
         )
+
+    @property
+    def envelope_sd(self) -> float:
+        """The largest isotope-envelope sd (Th) of the columns: the widest ion pattern."""
+        avg = np.repeat(self.average_mz, np.diff(self.col_ptr))
+        second = np.add.reduceat(self.peak_prob * np.square(self.peak_mz - avg),
+                                 self.col_ptr[:-1])  # fmt: skip
+        return float(np.sqrt(np.max(second / np.add.reduceat(self.peak_prob,
+                                                               self.col_ptr[:-1]))))
 
     @property
     def mz_span(self) -> tuple[float, float]:
@@ -227,6 +262,55 @@ class SpectrumFit:
     #: standard error of each abundance under the spectrum's noise model
     #: (:func:`coefficient_sd`); None where it was not computed
     coef_sd: np.ndarray | None = None
+    #: the baseline: ``constant`` (``baseline`` counts per point) or ``spline`` (non-negative
+    #: cubic B-spline coefficients ``baseline_coef`` on knots ``baseline_spacing`` Th apart,
+    #: :func:`spline_baseline`; ``baseline`` is then its mean over the fitted points)
+    baseline_model: str = "constant"
+    baseline_coef: np.ndarray | None = None
+    baseline_spacing: float = 0.0
+    #: the baseline's part of the fitted signal (baseline over patterns plus baseline)
+    baseline_fraction: float = 0.0
+    #: peak shape of the file (gaussian or emg) and the EMG tail constant tau / sigma
+    peak_shape: str = "gaussian"
+    peak_tail: float = 0.0
+
+
+def baseline_knots(mz: np.ndarray, spacing: float) -> np.ndarray:
+    """Knots of the cubic B-spline baseline on the points ``mz``: multiples of ``spacing``,
+    so every spectrum of a file (and the QC figure's refit) has the same lattice, extended by
+    the spline degree beyond the data so that the splines sum to 1 at every point."""
+    lo, hi = float(np.min(mz)), float(np.max(mz))
+    k = BASELINE_SPLINE_DEGREE
+    first, last = int(np.floor(lo / spacing)) - k, int(np.ceil(hi / spacing)) + k
+    return spacing * np.arange(first, last + 1, dtype=float)
+
+
+def baseline_columns(mz: np.ndarray, spacing: float):
+    """The spline baseline's columns on ``mz`` as the kernels' segments (``starts, ends,
+    seg_ptr, values, deriv``): each B-spline covers a contiguous run of points, and does not
+    move with the calibration shift (derivative 0). Only splines that reach a point."""
+    from scipy.interpolate import BSpline
+
+    design = BSpline.design_matrix(np.asarray(mz, float), baseline_knots(mz, spacing),
+                                   BASELINE_SPLINE_DEGREE).tocsc()  # fmt: skip
+    design.sort_indices()
+    nnz = np.diff(design.indptr)
+    starts = np.array([design.indices[design.indptr[j]] if nnz[j] else 0
+                       for j in range(design.shape[1])], np.int64)  # fmt: skip
+    ends = starts + nnz
+    # a B-spline is non-zero on one interval of knots: its points are one contiguous run
+    values = np.ascontiguousarray(design.data, float)
+    seg_ptr = np.asarray(design.indptr, np.int64)
+    return starts, ends, seg_ptr, values, np.zeros_like(values)
+
+
+def spline_baseline(mz: np.ndarray, coef: np.ndarray, spacing: float) -> np.ndarray:
+    """The fitted spline baseline (counts per point) at ``mz``."""
+    starts, ends, seg_ptr, values, _ = baseline_columns(mz, spacing)
+    out = np.zeros(np.size(mz))
+    for j in np.flatnonzero(coef):
+        out[starts[j] : ends[j]] += coef[j] * values[seg_ptr[j] : seg_ptr[j + 1]]
+    return out
 
 
 @dataclass(frozen=True)
@@ -371,29 +455,58 @@ def _scan_windows(run) -> list:
 
 
 class _Columns:
-    """Pattern columns built at one shift; moved to nearby shifts to first order."""
+    """Pattern columns built at one shift; moved to nearby shifts to first order.
+
+    ``tail``: the EMG tail (tau / sigma; 0 Gaussian). ``spacing`` > 0: the spline
+    baseline's columns (:func:`baseline_columns`, knots ``spacing`` Th apart) follow the
+    pattern columns; 0: the kernels' constant baseline column (when the fit asks for one).
+    """
 
     def __init__(self, mz, width, basis: PatternBasis, resolving_power: float,
-                 r_slope: float = 0.0, mz_ref: float = 0.0):  # fmt: skip
+                 r_slope: float = 0.0, mz_ref: float = 0.0, tail: float = 0.0,
+                 spacing: float = 0.0):  # fmt: skip
         self.mz, self.width, self.basis, self.r = mz, width, basis, resolving_power
         self.r_slope, self.mz_ref = float(r_slope), float(mz_ref)
+        self.tail, self.spacing = float(tail), float(spacing)
+        self.n_ions = basis.n_cols
+        self.spline = baseline_columns(mz, self.spacing) if self.spacing > 0 else None
         self.at = None
         self.parts = None
+
+    @property
+    def n_baseline(self) -> int:
+        """Spline baseline columns after the patterns (0: constant or no baseline)."""
+        return 0 if self.spline is None else self.spline[0].shape[0]
 
     def get(self, shift: float):
         if self.at is None or abs(shift - self.at) > REBUILD_PPM:
             b = self.basis
-            self.parts = kern.build_columns(
+            parts = kern.build_columns(
                 self.mz, self.width, b.peak_mz, b.peak_prob, b.col_ptr, shift, self.r, N_SIGMA,
-                self.r_slope, self.mz_ref,
+                self.r_slope, self.mz_ref, self.tail,
             )  # fmt: skip
+            if self.spline is not None:
+                parts = _append_columns(parts, self.spline)
+            self.parts = parts
             self.at = shift
         return self.parts, shift - self.at
 
-    def serves(self, mz, width, basis, resolving_power, r_slope, mz_ref, shift) -> bool:
+    def baseline(self, coef: np.ndarray) -> np.ndarray | float:
+        """The fitted baseline per point (spline) or its constant (0 without one)."""
+        if self.spline is None:
+            return float(coef[self.n_ions]) if coef.size > self.n_ions else 0.0
+        starts, ends, seg_ptr, values, _ = self.spline
+        out = np.zeros(self.mz.size)
+        for j in np.flatnonzero(coef[self.n_ions :]):
+            out[starts[j] : ends[j]] += coef[self.n_ions + j] * values[seg_ptr[j] : seg_ptr[j + 1]]
+        return out
+
+    def serves(self, mz, width, basis, resolving_power, r_slope, mz_ref, shift, tail=0.0,
+               spacing=0.0) -> bool:  # fmt: skip
         """Whether these columns are those of another spectrum on the same points."""
         return (
             self.basis is basis and self.r == resolving_power and self.r_slope == r_slope
+            and self.tail == tail and self.spacing == spacing
             and self.mz_ref == mz_ref and self.at is not None
             and abs(shift - self.at) <= REBUILD_PPM
             and (self.mz is mz or (self.mz.shape == mz.shape and np.array_equal(self.mz, mz)))
@@ -414,13 +527,26 @@ class ColumnPool:
         self.size = size
         self.entries: list[_Columns] = []
 
-    def columns(self, mz, width, basis, resolving_power, r_slope, mz_ref, shift) -> _Columns:
+    def columns(self, mz, width, basis, resolving_power, r_slope, mz_ref, shift, tail=0.0,
+                spacing=0.0) -> _Columns:  # fmt: skip
         for entry in self.entries:
-            if entry.serves(mz, width, basis, resolving_power, r_slope, mz_ref, shift):
+            if entry.serves(mz, width, basis, resolving_power, r_slope, mz_ref, shift, tail,
+                            spacing):  # fmt: skip
                 return entry
-        entry = _Columns(mz, width, basis, resolving_power, r_slope, mz_ref)
+        entry = _Columns(mz, width, basis, resolving_power, r_slope, mz_ref, tail, spacing)
         self.entries = [entry, *self.entries[: self.size - 1]]
         return entry
+
+
+def _append_columns(parts, more):
+    """Segment columns ``more`` after ``parts`` (both as :func:`kern.build_columns` returns)."""
+    starts, ends, seg_ptr, values, deriv = parts
+    m_starts, m_ends, m_ptr, m_values, m_deriv = more
+    return (
+        np.concatenate([starts, m_starts]), np.concatenate([ends, m_ends]),
+        np.concatenate([seg_ptr, seg_ptr[-1] + m_ptr[1:]]),
+        np.concatenate([values, m_values]), np.concatenate([deriv, m_deriv]),
+    )  # fmt: skip
 
 
 class _SubColumns:
@@ -499,7 +625,9 @@ def noise_variance(
 
 def coefficient_sd(columns: _Columns, shift: float, coef: np.ndarray, y: np.ndarray,
                    model: np.ndarray, use: np.ndarray, baseline: bool) -> np.ndarray:  # fmt: skip
-    """Standard error of each fitted abundance (``coef`` without the baseline).
+    """Standard error of each fitted ion abundance (the first ``columns.n_ions`` of ``coef``;
+    the spline baseline's columns, when there are, follow them; ``baseline``: the kernels'
+    constant baseline column is the last).
 
     The covariance of a weighted least-squares fit, ``(A' W A)^-1`` with ``W`` one over the
     variance of the spectrum's own noise model (:func:`noise_variance`, baseline plus shot
@@ -514,8 +642,10 @@ def coefficient_sd(columns: _Columns, shift: float, coef: np.ndarray, y: np.ndar
     (starts, ends, seg_ptr, values, deriv), delta = columns.get(shift)
     gram, _ = kern.normal_equations(starts, ends, seg_ptr, values, deriv, delta,
                                     np.ascontiguousarray(y, float), w, baseline)  # fmt: skip
-    free = np.concatenate([coef > 0, [True] if baseline else []]).astype(bool)
-    return sd_from_gram(gram, free)[: coef.size]
+    # the ions' and the spline's columns free where positive; the constant baseline always
+    n_fitted = columns.n_ions + columns.n_baseline
+    free = np.concatenate([coef[:n_fitted] > 0, [True] if baseline else []]).astype(bool)
+    return sd_from_gram(gram, free)[: columns.n_ions]
 
 
 def sd_from_gram(gram: np.ndarray, free: np.ndarray, scale: float = 1.0) -> np.ndarray:
@@ -735,10 +865,10 @@ def detected_columns(columns: _Columns, coef, shift, y, model, written, level) -
     are held at 0 (what no written point shows reads 0: the detection floor).
     """
     (starts, ends, seg_ptr, values, deriv), delta = columns.get(shift)
-    n_cols = starts.shape[0]
+    n_cols = columns.n_ions
     detected = np.zeros(n_cols, bool)
     floor = DETECTION_OWN_LEVEL * level
-    ions = model - (coef[n_cols] if coef.size > n_cols else 0.0)
+    ions = model - columns.baseline(coef)
     for k in np.flatnonzero(coef[:n_cols] > 0):
         lo, hi, at = starts[k], ends[k], seg_ptr[k]
         own = coef[k] * (values[at : at + hi - lo] + delta * deriv[at : at + hi - lo])
@@ -781,7 +911,7 @@ def listed_points(columns: _Columns, shift: float, coef: np.ndarray) -> np.ndarr
     peak at its m/z may be an unknown ion's."""
     (starts, ends, seg_ptr, values, _), _ = columns.get(shift)
     listed = np.zeros(columns.mz.size, bool)
-    for k in np.flatnonzero(coef[: starts.shape[0]] > 0):
+    for k in np.flatnonzero(coef[: columns.n_ions] > 0):
         seg = values[seg_ptr[k] : seg_ptr[k + 1]]
         if seg.size:
             listed[starts[k] : ends[k]] |= seg >= LISTED_REACH * seg.max()
@@ -810,8 +940,9 @@ def unexplained_points(y, model, variance, measured=None) -> np.ndarray:
     return (np.isin(run_id, hit) & grow) | seed
 
 
-def _unexplained_summary(mz, y, model, flagged, baseline: float):
-    """Part of the signal above the baseline in flagged points, and the largest features."""
+def _unexplained_summary(mz, y, model, flagged, baseline):
+    """Part of the signal above the baseline (a constant or per point) in flagged points,
+    and the largest features."""
     excess = np.where(flagged, np.maximum(y - model, 0.0), 0.0)
     total = float(np.maximum(y - baseline, 0.0).sum())
     fraction = float(excess.sum() / total) if total > 0 else 0.0
@@ -847,7 +978,7 @@ def fit_spectrum(
     max_iter: int = 12,
     tol_ppm: float = 0.01,
     width: np.ndarray | None = None,
-    baseline: bool = True,
+    fit_baseline: bool = True,
     weighted: bool = True,
     censored: np.ndarray | None = None,
     detection_level: float = 0.0,
@@ -856,6 +987,8 @@ def fit_spectrum(
     robust: bool | None = None,
     pool: ColumnPool | None = None,
     censor_cost: str = "likelihood",
+    tail: float = 0.0,
+    baseline_spacing: float = 0.0,
 ) -> SpectrumFit:
     """NNLS abundances with the calibration shift fitted by variable projection.
 
@@ -871,7 +1004,10 @@ def fit_spectrum(
     points that no column explains (:func:`unexplained_points`: peaks of ions the basis does
     not hold) get weight 0 and the fit is repeated, up to ``ROBUST_PASSES`` times, so that
     such peaks are not absorbed into the species; their signal is reported as
-    ``unexplained_fraction``.
+    ``unexplained_fraction``. ``tail``: EMG peaks with this tail (tau / sigma; 0: Gaussian,
+    :func:`intercluster._deconv_kernels.peak_value`). ``baseline_spacing`` > 0 (with
+    ``fit_baseline``): the baseline is a non-negative cubic B-spline with knots this many Th
+    apart (:func:`baseline_columns`), fitted with the abundances; 0: a constant.
 
     Gauss-Newton on the shift for the NNLS solution (Kaufman's approximation), each step
     accepted only if it lowers the residual (else halved). Columns are rebuilt only when
@@ -891,17 +1027,20 @@ def fit_spectrum(
         max_shift_ppm = DeconvolutionSettings.schema_default().max_shift_ppm
     shift = float(np.clip(shift0, -max_shift_ppm, max_shift_ppm))
     r, r_slope, mz_ref = float(resolving_power), float(r_slope), float(mz_ref)
+    spacing = float(baseline_spacing) if fit_baseline else 0.0
     if pool is None:
-        columns = _Columns(mz, width, basis, r, r_slope, mz_ref)
+        columns = _Columns(mz, width, basis, r, r_slope, mz_ref, tail, spacing)
     else:
-        columns = pool.columns(mz, width, basis, r, r_slope, mz_ref, shift)
-    m = basis.n_cols + (1 if baseline else 0)
-    passive = np.ones(m, bool) if passive0 is None else passive0.copy()
+        columns = pool.columns(mz, width, basis, r, r_slope, mz_ref, shift, tail, spacing)
+    # the kernels' own constant column, unless the spline columns are the baseline
+    constant = fit_baseline and spacing <= 0
+    m = basis.n_cols + (1 if constant else 0) + columns.n_baseline
+    passive = np.ones(m, bool) if passive0 is None or passive0.size != m else passive0.copy()
     w = np.ones_like(y)
-    args = (baseline, max_shift_ppm, max_iter, tol_ppm)
+    args = (constant, max_shift_ppm, max_iter, tol_ppm)
     # Before a weighted pass the first one only sets the noise model: its shift need not be
     # converged to the last hundredth of a ppm (the weighted pass fits it to ``tol_ppm``).
-    first = (baseline, max_shift_ppm, max_iter, FIRST_PASS_TOL_PPM) if weighted else args
+    first = (constant, max_shift_ppm, max_iter, FIRST_PASS_TOL_PPM) if weighted else args
     level = float(detection_level)
     y_fit, (shift, coef, passive, rss, model, n_iter), above = _censored_pass(
         columns, y, w, shift, passive, first, censored, level
@@ -943,7 +1082,7 @@ def fit_spectrum(
             variance = noise_variance(y_fit, model, measured & ~flagged)
             candidates = unexplained_points(y_fit, model, variance, measured)
             listed_misfit = _unexplained_summary(mz, y_fit, model, candidates & listed,
-                                                 float(coef[basis.n_cols]) if baseline else 0.0)[0]
+                                                 columns.baseline(coef))[0]  # fmt: skip
             now = (candidates & ~listed) | flagged
             if np.array_equal(now, flagged):
                 break
@@ -960,15 +1099,23 @@ def fit_spectrum(
                 columns, y_fit, w_robust, shift, passive, args, censored, level, above
             )
             n_iter += n_more
-    base = float(coef[basis.n_cols]) if baseline else 0.0
+    base = columns.baseline(coef)
     unexplained, features = _unexplained_summary(mz, y_fit, model, flagged, base)
     use = ~flagged if censored is None else ~flagged & ~censored
-    coef_sd = coefficient_sd(columns, shift, coef[: basis.n_cols], y_fit, model, use, baseline)
+    coef_sd = coefficient_sd(columns, shift, coef, y_fit, model, use, constant)
     rss = float(np.square(y_fit - model).sum())  # unweighted, for the QC
     y_norm = float(np.sqrt(np.square(y_fit).sum()))  # not np.dot: BLAS threads cost ms here
+    base_sum = float(np.sum(base)) if spacing > 0 else float(base) * y.size
+    model_sum = float(np.sum(model))
     return SpectrumFit(
         coef=coef[: basis.n_cols].copy(),
-        baseline=float(coef[basis.n_cols]) if baseline else 0.0,
+        baseline=base_sum / max(y.size, 1),
+        baseline_model="spline" if spacing > 0 else "constant",
+        baseline_coef=coef[basis.n_cols :].copy() if spacing > 0 else None,
+        baseline_spacing=spacing,
+        baseline_fraction=base_sum / model_sum if model_sum > 0 else 0.0,
+        peak_shape="emg" if tail >= kern.MIN_TAIL else "gaussian",
+        peak_tail=float(tail) if tail >= kern.MIN_TAIL else 0.0,
         shift_ppm=shift,
         resolving_power=float(resolving_power),
         rss=float(rss),
@@ -998,6 +1145,8 @@ def fit_prepared(
     mz_ref: float = 0.0,
     robust: bool | None = None,
     pool: ColumnPool | None = None,
+    tail: float = 0.0,
+    baseline_spacing: float = 0.0,
 ) -> SpectrumFit:
     """:func:`fit_spectrum` of a :class:`PreparedSpectrum`, with its sampling in the QC."""
     fit = fit_spectrum(
@@ -1006,6 +1155,7 @@ def fit_prepared(
         detection_level=spectrum.detection_level, r_slope=r_slope, mz_ref=mz_ref,
         robust=robust, pool=pool,
         censor_cost="free" if spectrum.gaps == "censor_free" else "likelihood",
+        tail=tail, baseline_spacing=baseline_spacing,
     )  # fmt: skip
     fit.mode, fit.coverage = spectrum.mode, spectrum.coverage
     fit.detection_level, fit.n_points = spectrum.detection_level, spectrum.n_points
@@ -1014,7 +1164,7 @@ def fit_prepared(
 
 def scan_shift(
     spectrum: PreparedSpectrum, basis, resolving_power, max_shift_ppm=None, step_ppm=None,
-    r_slope: float = 0.0, mz_ref: float = 0.0,
+    r_slope: float = 0.0, mz_ref: float = 0.0, tail: float = 0.0, baseline_spacing: float = 0.0,
 ) -> float:  # fmt: skip
     """Coarse start for the shift: the grid point of least NNLS residual, then refined.
 
@@ -1030,14 +1180,16 @@ def scan_shift(
     grid = np.arange(-max_shift_ppm, max_shift_ppm + 1e-9, step_ppm)
     passive = np.ones(basis.n_cols + 1, bool)
     best, best_rss = 0.0, np.inf
-    columns = _Columns(mz, width, basis, float(resolving_power), r_slope, mz_ref)
+    # the coarse scan on a constant baseline (a start only); the refinement on the fit's own
+    columns = _Columns(mz, width, basis, float(resolving_power), r_slope, mz_ref, tail)
     ones = np.ones_like(y)
     for shift in grid:
         _, passive, rss, _, _ = _evaluate(columns, y, ones, float(shift), passive)
         if rss < best_rss:
             best, best_rss = float(shift), rss
     return fit_prepared(spectrum, basis, resolving_power, best, max_shift_ppm,
-                        weighted=False, r_slope=r_slope, mz_ref=mz_ref).shift_ppm  # fmt: skip
+                        weighted=False, r_slope=r_slope, mz_ref=mz_ref, tail=tail,
+                        baseline_spacing=baseline_spacing).shift_ppm  # fmt: skip
 
 
 def _charges_unresolved(basis: PatternBasis, resolving_power: float, mz_ref: float) -> bool:
@@ -1110,6 +1262,8 @@ def fit_resolving_power(
     tol_rel: float = R_TOL,
     r_slope: float = 0.0,
     mz_ref: float = 0.0,
+    tail: float = 0.0,
+    baseline_spacing: float = 0.0,
 ) -> float:
     """One resolving power for a set of spectra: Brent's search on log R of the summed RSS.
 
@@ -1124,7 +1278,8 @@ def fit_resolving_power(
         r = float(np.exp(log_r))
         for n, spectrum in enumerate(spectra):
             fit = fit_prepared(spectrum, basis, r, shifts[n], max_shift_ppm, weighted=False,
-                               r_slope=r_slope, mz_ref=mz_ref, pool=pool)  # fmt: skip
+                               r_slope=r_slope, mz_ref=mz_ref, pool=pool, tail=tail,
+                               baseline_spacing=baseline_spacing)  # fmt: skip
             shifts[n] = fit.shift_ppm
             total += fit.rss
         return total
@@ -1142,6 +1297,8 @@ def fit_resolving_power_slope(
     max_shift_ppm: float | None = None,
     slope_range: tuple[float, float] = SLOPE_RANGE,
     tol: float = SLOPE_TOL,
+    tail: float = 0.0,
+    baseline_spacing: float = 0.0,
 ) -> float:
     """The relative change of R per 1000 Th about ``mz_ref``: Brent's search of the RSS."""
     shifts = [shift0] * len(spectra)
@@ -1151,12 +1308,60 @@ def fit_resolving_power_slope(
         total = 0.0
         for n, spectrum in enumerate(spectra):
             fit = fit_prepared(spectrum, basis, resolving_power, shifts[n], max_shift_ppm,
-                               weighted=False, r_slope=slope, mz_ref=mz_ref, pool=pool)  # fmt: skip
+                               weighted=False, r_slope=slope, mz_ref=mz_ref, pool=pool,
+                               tail=tail, baseline_spacing=baseline_spacing)  # fmt: skip
             shifts[n] = fit.shift_ppm
             total += fit.rss
         return total
 
     return _minimise(cost, float(slope_range[0]), float(slope_range[1]), tol)
+
+
+def summed_rss(spectra, basis, resolving_power, shift0, max_shift_ppm=None, r_slope=0.0,
+               mz_ref=0.0, tail=0.0, baseline_spacing=0.0) -> float:  # fmt: skip
+    """The unweighted residual sum of squares of ``spectra`` at one peak model."""
+    return float(sum(
+        fit_prepared(sp, basis, resolving_power, shift0, max_shift_ppm, weighted=False,
+                     r_slope=r_slope, mz_ref=mz_ref, tail=tail,
+                     baseline_spacing=baseline_spacing).rss
+        for sp in spectra
+    ))  # fmt: skip
+
+
+def fit_tail(
+    spectra: list[PreparedSpectrum],
+    basis: PatternBasis,
+    resolving_power: float,
+    shift0: float,
+    max_shift_ppm: float | None = None,
+    r_slope: float = 0.0,
+    mz_ref: float = 0.0,
+    tail_range: tuple[float, float] = TAIL_RANGE,
+    baseline_spacing: float = 0.0,
+) -> float:
+    """The EMG tail constant (tau / sigma) of a set of spectra: Brent's search on the summed
+    RSS at a constant peak width.
+
+    ``resolving_power``: m/z over the peaks' FWHM. A tail widens the peak, so at a fixed
+    core R the search would trade the tail against R (a Gaussian fit has already widened
+    its peaks to take the tail): each trial tail ``t`` gets the core R that keeps the FWHM
+    (``R emg_fwhm(t)``, :func:`emg_fwhm`); R is refined afterwards (:func:`fit_peak_shape`).
+    """
+    shifts = [shift0] * len(spectra)
+    pool = ColumnPool()
+
+    def cost(tail: float) -> float:
+        total = 0.0
+        r_core = resolving_power * emg_fwhm(tail)
+        for n, spectrum in enumerate(spectra):
+            fit = fit_prepared(spectrum, basis, r_core, shifts[n], max_shift_ppm,
+                               weighted=False, r_slope=r_slope, mz_ref=mz_ref, pool=pool,
+                               tail=tail, baseline_spacing=baseline_spacing)  # fmt: skip
+            shifts[n] = fit.shift_ppm
+            total += fit.rss
+        return total
+
+    return _minimise(cost, float(tail_range[0]), float(tail_range[1]), TAIL_TOL)
 
 
 def _minimise(cost, a: float, b: float, tol: float) -> float:
@@ -1194,6 +1399,76 @@ def _start_resolving_power(mz, intensity, guess: float) -> float:
                 "the guess near it to silence this)", measured,
                 100 * (measured / guess - 1), guess)  # fmt: skip
     return float(measured)
+
+
+def baseline_spacing(basis: PatternBasis) -> float:
+    """Knot spacing (Th) of the spline baseline: ``BASELINE_KNOT_ENVELOPES`` isotope-envelope
+    sds of the basis' widest pattern. A cubic B-spline on it is 4 spacings wide (sd 0.58
+    spacing, about 29 envelope sds), so no combination of the splines can take an ion's
+    pattern (its isotope peaks 1/z Th apart within a few envelope sds), while a background
+    hump a few hundred Th wide is followed (knots 40 and 60 envelope sds apart gave the same
+    intensities on the 2 % hump of sd 300 Th of the tests)."""
+    return BASELINE_KNOT_ENVELOPES * basis.envelope_sd
+
+
+@functools.lru_cache(maxsize=4096)
+def _emg_fwhm_cached(tail: float) -> float:
+    from scipy.optimize import brentq, minimize_scalar
+
+    if tail < kern.MIN_TAIL:
+        return 1.0
+    value = lambda u: kern.peak_value(u, tail)[0]  # noqa: E731
+    # the mode lies between the core's centre and one tail constant after it
+    top = minimize_scalar(lambda u: -value(u), bounds=(-0.5, tail + 1.0), method="bounded",
+                          options={"xatol": 1e-9}).x  # fmt: skip
+    half = 0.5 * value(top)
+    left = brentq(lambda u: value(u) - half, top - 10.0, top)
+    right = brentq(lambda u: value(u) - half, top, top + 10.0 + 30.0 * tail)
+    return float((right - left) / (2.0 * np.sqrt(2.0 * np.log(2.0))))
+
+
+def emg_fwhm(tail: float) -> float:
+    """FWHM of an EMG peak with this tail (tau / sigma) over the FWHM of its Gaussian core
+    (1 at tail 0). Numerical (the EMG's half-maximum points have no closed form); rounded
+    to 1e-4 in the tail so that a search's trial values share the cache."""
+    return _emg_fwhm_cached(round(float(tail), 4))
+
+
+def fit_peak_shape(pick, basis, r_gauss, shift0, settings, fit_r, slope, mz_ref, spacing):
+    """The EMG tail of a file and the R of its Gaussian core (``peak_shape`` emg / auto).
+
+    The tail and R are correlated (a tail widens the peak): searched in turn
+    (:func:`fit_tail`, :func:`fit_resolving_power`) on the spectra the R search used, until
+    neither moves by more than its tolerance. ``auto`` keeps the Gaussian (tail 0 and
+    ``r_gauss``) unless the EMG lowers the summed RSS by ``AUTO_MARGIN``. Returns (R, tail).
+    """
+    common = {"r_slope": slope, "mz_ref": mz_ref, "baseline_spacing": spacing}
+    max_shift = settings.max_shift_ppm
+    r, tail = r_gauss, 0.0
+    for _ in range(TAIL_ROUNDS):
+        # the tail at the peak width of the current (R, tail): m/z over that FWHM
+        new_tail = fit_tail(pick, basis, r / emg_fwhm(tail), shift0, max_shift, **common)
+        if settings.peak_shape == "auto" and tail == 0.0 and new_tail < AUTO_MIN_TAIL:
+            # a tail this short widens the peak by < 0.5 %: the Gaussian, without the rest
+            return r_gauss, 0.0
+        new_r = r * emg_fwhm(new_tail) / emg_fwhm(tail)
+        if fit_r:
+            new_r = fit_resolving_power(pick, basis, new_r, shift0, max_shift, (0.92, 1.08),
+                                        tail=new_tail, **common)  # fmt: skip
+        settled = abs(new_tail - tail) < 2 * TAIL_TOL and abs(np.log(new_r / r)) < R_TOL
+        r, tail = new_r, new_tail
+        if settled:
+            break
+    if tail < kern.MIN_TAIL:
+        return r_gauss, 0.0
+    if settings.peak_shape == "auto":
+        rss_gauss = summed_rss(pick, basis, r_gauss, shift0, max_shift, **common)
+        rss_emg = summed_rss(pick, basis, r, shift0, max_shift, tail=tail, **common)
+        log.info("peak shape: EMG (tail %.3f sd) RSS %.4g vs Gaussian %.4g", tail, rss_emg,
+                 rss_gauss)  # fmt: skip
+        if rss_emg > (1.0 - AUTO_MARGIN) * rss_gauss:
+            return r_gauss, 0.0
+    return r, tail
 
 
 def deconvolve_spectra(
@@ -1261,10 +1536,18 @@ def deconvolve_spectra(
         if measured != r0:
             # a measured start is low where the peaks of other ions widen the strongest ones
             r0, start_range = measured, R_MEASURED_RANGE
+    if settings.baseline not in BASELINE_MODELS:
+        raise ValueError(f"baseline must be one of {BASELINE_MODELS}, got {settings.baseline!r}")
+    if settings.peak_shape not in PEAK_SHAPES:
+        raise ValueError(f"peak_shape must be one of {PEAK_SHAPES}, got {settings.peak_shape!r}")
+    spacing = baseline_spacing(basis) if settings.baseline == "spline" else 0.0
+    bl = {"baseline_spacing": spacing}
     mz_ref = float(np.mean(basis.mz_span))
     slope = 0.0
-    shift0 = scan_shift(spectra[ref], basis, r0, max_shift_ppm)
-    if resolving_power is None and fit_resolution:
+    shift0 = scan_shift(spectra[ref], basis, r0, max_shift_ppm, **bl)
+    fit_r = resolving_power is None and fit_resolution
+    pick = None
+    if fit_r or settings.peak_shape != "gaussian":
         whole = [spectra[i] for i in _representative(n, N_CALIBRATION_SCANS)]
         # at low R: R on the points one charge state covers (no trade with the unresolved
         # monomer/dimer split), its slope on the whole spectra (that trade is the same at
@@ -1272,14 +1555,15 @@ def deconvolve_spectra(
         # weak ions)
         pick = whole
         if _charges_unresolved(basis, r0, mz_ref):
-            first = [fit_prepared(sp, basis, r0, shift0, max_shift_ppm, weighted=False).coef
-                     for sp in whole]  # fmt: skip
+            first = [fit_prepared(sp, basis, r0, shift0, max_shift_ppm, weighted=False,
+                                  **bl).coef for sp in whole]  # fmt: skip
             pick = [single_charge_part(spectrum, basis, r0, shift0, coef)
                     for spectrum, coef in zip(whole, first, strict=True)]  # fmt: skip
+    if fit_r:
         linear = resolving_power_model == "linear"
         # with a slope to come, R is refined in every round: a start within 2 % will do
         r0 = fit_resolving_power(pick, basis, r0, shift0, max_shift_ppm, start_range,
-                                 tol_rel=R_START_TOL if linear else R_TOL)  # fmt: skip
+                                 tol_rel=R_START_TOL if linear else R_TOL, **bl)  # fmt: skip
         if linear:
             # R at mz_ref and the slope are correlated: alternate, narrowing the slope range,
             # until a round moves neither by more than its tolerance
@@ -1287,17 +1571,23 @@ def deconvolve_spectra(
             for _ in range(SLOPE_ROUNDS):
                 span = (slope - half, slope + half)
                 new_slope = fit_resolving_power_slope(whole, basis, r0, shift0, mz_ref,
-                                                      max_shift_ppm, span)  # fmt: skip
+                                                      max_shift_ppm, span, **bl)  # fmt: skip
                 new_r = fit_resolving_power(pick, basis, r0, shift0, max_shift_ppm, (0.9, 1.1),
-                                            r_slope=new_slope, mz_ref=mz_ref)  # fmt: skip
+                                            r_slope=new_slope, mz_ref=mz_ref, **bl)  # fmt: skip
                 settled = abs(new_slope - slope) < SLOPE_TOL and abs(np.log(new_r / r0)) < R_TOL
                 slope, r0 = new_slope, new_r
                 half *= 0.4
                 if settled:
                     break
-        shift0 = scan_shift(spectra[ref], basis, r0, max_shift_ppm, r_slope=slope, mz_ref=mz_ref)
-    log.info("resolving power %.0f at m/z %.0f (slope %+.3f per 1000 Th), start shift %.2f ppm",
-             r0, mz_ref, slope, shift0)  # fmt: skip
+        shift0 = scan_shift(spectra[ref], basis, r0, max_shift_ppm, r_slope=slope, mz_ref=mz_ref,
+                            **bl)  # fmt: skip
+    tail = 0.0
+    if settings.peak_shape != "gaussian":
+        r0, tail = fit_peak_shape(pick, basis, r0, shift0, settings, fit_r, slope, mz_ref, spacing)
+        shift0 = scan_shift(spectra[ref], basis, r0, max_shift_ppm, r_slope=slope, mz_ref=mz_ref,
+                            tail=tail, **bl)  # fmt: skip
+    log.info("resolving power %.0f at m/z %.0f (slope %+.3f per 1000 Th), peak tail %.3f sd, "
+             "start shift %.2f ppm", r0, mz_ref, slope, tail, shift0)  # fmt: skip
     fits: list[SpectrumFit | None] = [None] * n
     passive = None
     shift = shift0
@@ -1308,7 +1598,8 @@ def deconvolve_spectra(
         shift, passive = shift0, None
         for i in order:
             fit = fit_prepared(spectra[i], basis, r0, shift, max_shift_ppm, passive,
-                               r_slope=slope, mz_ref=mz_ref, robust=robust, pool=pool)  # fmt: skip
+                               r_slope=slope, mz_ref=mz_ref, robust=robust, pool=pool,
+                               tail=tail, **bl)  # fmt: skip
             fits[i] = fit
             shift, passive = fit.shift_ppm, fit.passive
     return fits  # type: ignore[return-value]
@@ -1367,6 +1658,10 @@ def qc_table(times_min, native_ids, fits: list[SpectrumFit]) -> pd.DataFrame:
             "not_detected_fraction": [f.not_detected_fraction for f in fits],
             "listed_misfit_fraction": [f.listed_misfit_fraction for f in fits],
             "centroid_intensity": [f.centroid_intensity for f in fits],
+            "baseline_model": [f.baseline_model for f in fits],
+            "baseline_fraction": [f.baseline_fraction for f in fits],
+            "peak_shape": [f.peak_shape for f in fits],
+            "peak_tail": [f.peak_tail for f in fits],
         }
     )[QC_COLUMNS]
 
@@ -1438,6 +1733,7 @@ def deconvolve_cid_run(
     resolving_power: float,
     settings: DeconvolutionSettings,
     ms1_reading: str | None = None,
+    peak_tail: float = 0.0,
 ) -> pd.DataFrame:
     """Monomer fragment distributions of the MS2 spectra of a CID file.
 
@@ -1447,7 +1743,9 @@ def deconvolve_cid_run(
     A centroided CID file's sticks are read as ``ms1_reading`` (``"area"`` or ``"height"``:
     what the MS1 file of the same instrument was read as, qc.tsv) if given, else as
     ``settings.centroid_intensity`` says (``"auto"``:
-    :func:`intercluster.centroid.cid_stick_reading`).
+    :func:`intercluster.centroid.cid_stick_reading`). ``peak_tail``: the MS1 file's EMG tail
+    (qc.tsv ``peak_tail``; the same instrument's peak shape); the baseline model is
+    ``settings.baseline``'s.
     """
     max_shift_ppm, gaps = settings.max_shift_ppm, settings.gaps
     from .errors import InputError
@@ -1478,8 +1776,11 @@ def deconvolve_cid_run(
             times.append(run.times_min[k])
             continue
         spectrum = prepare_spectrum(run.mz[k], run.intensity[k], windows[k], gaps)
-        shift0 = scan_shift(spectrum, basis, resolving_power, max_shift_ppm)
-        fits.append(fit_prepared(spectrum, basis, resolving_power, shift0, max_shift_ppm))
+        model = {"tail": float(peak_tail), "baseline_spacing":
+                 baseline_spacing(basis) if settings.baseline == "spline" else 0.0}  # fmt: skip
+        shift0 = scan_shift(spectrum, basis, resolving_power, max_shift_ppm, **model)
+        fits.append(fit_prepared(spectrum, basis, resolving_power, shift0, max_shift_ppm,
+                                 **model))  # fmt: skip
         times.append(run.times_min[k])
     if basis is None:
         return empty_cid_table()

@@ -431,6 +431,19 @@ def _centroid_intensity(qc: pd.DataFrame) -> str:
     return str(qc["centroid_intensity"].iloc[0])
 
 
+def _spectrum_model(qc: pd.DataFrame) -> dict:
+    """run.json's record of the file's peak shape and baseline (one per file, qc.tsv)."""
+    if len(qc) == 0 or "peak_shape" not in qc:
+        return {"peak_shape": "gaussian", "peak_tail": 0.0, "baseline_model": "constant",
+                "baseline_fraction_median": None}  # fmt: skip
+    return {
+        "peak_shape": str(qc["peak_shape"].iloc[0]),
+        "peak_tail": float(qc["peak_tail"].iloc[0]),
+        "baseline_model": str(qc["baseline_model"].iloc[0]),
+        "baseline_fraction_median": float(qc["baseline_fraction"].median()),
+    }
+
+
 def write_run_outputs(
     sample: str,
     run,
@@ -462,6 +475,9 @@ def write_run_outputs(
         "n_ion_forms": int(ion_forms["label"].nunique()),
         # a centroid file's sticks read as area or height (qc.tsv); "-" for profiles
         "centroid_intensity": _centroid_intensity(qc),
+        # the spectrum model of the file (qc.tsv): peak shape, its EMG tail (tau / sigma),
+        # the baseline model and its median share of the fitted signal
+        **_spectrum_model(qc),
         # what the log warned about the run (an unusually long dead time, ...)
         "warnings": list(warnings),
     }

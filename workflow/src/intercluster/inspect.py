@@ -108,6 +108,13 @@ class Inspection:
     resolving_power_fit: float = float("nan")
     shift_ppm: float = float("nan")
     residual_norm: float = float("nan")
+    #: the peak shape of the quick fit (deconvolution.peak_shape: the file's, as the
+    #: workflow would choose it) and its EMG tail (tau / sigma)
+    peak_shape: str = "gaussian"
+    peak_tail: float = 0.0
+    #: the quick fit's baseline model and its share of the fitted signal
+    baseline_model: str = "constant"
+    baseline_fraction: float = float("nan")
     #: the ions by fitted signal: species, charge, n_first, intensity, fraction
     ions: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: why the workflow would refuse the file (one line each)
@@ -311,6 +318,8 @@ def inspect_file(
 ) -> Inspection:
     """Read ``path`` (every ms level, any polarity) and make the quick look described above."""
     from .deconvolution import (
+        baseline_spacing,
+        fit_peak_shape,
         fit_prepared,
         fit_resolving_power,
         prepare_spectrum,
@@ -394,14 +403,24 @@ def inspect_file(
             shift0 = scan_shift(spectrum, basis, r_fit, max_shift)
             r_fit = fit_resolving_power([spectrum], basis, r_fit, shift0, max_shift,
                                         R_FIT_RANGE)  # fmt: skip
+        spacing = baseline_spacing(basis) if cfg.baseline == "spline" else 0.0
+        tail = 0.0
+        if cfg.peak_shape != "gaussian":
+            # the file's peak shape as the workflow's deconvolution chooses it, on this spectrum
+            r_fit, tail = fit_peak_shape([spectrum], basis, r_fit, shift0, cfg, True, 0.0,
+                                      float(np.mean(span)), spacing)  # fmt: skip
         advice = _resolving_power_advice(result.resolving_power_peaks, r_fit, guess)
-        if advice is not None:
+        if advice is not None and tail == 0.0:  # a tailed core is narrower than its FWHM says
             result.advice.append(advice)
-        shift0 = scan_shift(spectrum, basis, r_fit, max_shift)
-        fit = fit_prepared(spectrum, basis, r_fit, shift0, max_shift)
+        shift0 = scan_shift(spectrum, basis, r_fit, max_shift, tail=tail,
+                            baseline_spacing=spacing)  # fmt: skip
+        fit = fit_prepared(spectrum, basis, r_fit, shift0, max_shift, tail=tail,
+                           baseline_spacing=spacing)  # fmt: skip
     result.resolving_power_fit = float(r_fit)
     result.shift_ppm = fit.shift_ppm
     result.residual_norm = fit.residual_norm
+    result.peak_shape, result.peak_tail = fit.peak_shape, fit.peak_tail
+    result.baseline_model, result.baseline_fraction = fit.baseline_model, fit.baseline_fraction
     total = float(fit.coef.sum())
     ions = basis.labels[["species", "charge", "n_first"]].copy()
     ions["intensity"] = fit.coef
@@ -462,6 +481,10 @@ def format_inspection(result: Inspection, top: int = 10) -> str:
     for advice in result.advice:
         lines.append(f"to set: {advice}")
     if not result.ions.empty:
+        shape = (f"EMG, tail {result.peak_tail:.2f} sd of the Gaussian core (R is the core's)"
+                 if result.peak_shape == "emg" else "Gaussian")  # fmt: skip
+        lines.append(f"peak shape of the quick fit: {shape}; {result.baseline_model} baseline, "
+                     f"{100 * result.baseline_fraction:.1f} % of the fitted signal")  # fmt: skip
         n_seen = int((result.ions["fraction"] >= 0.005).sum())
         lines.append(
             f"quick fit of that spectrum ({len(result.ions)} ions; "

@@ -46,6 +46,8 @@ GAP_TREATMENTS = ("censor", "censor_free", "zero", "ignore")
 RESOLVING_POWER_MODELS = ("constant", "linear")
 NORMALISE_OVER = ("observables", "all_clusters")
 CENTROID_INTENSITIES = ("auto", "area", "height")
+BASELINE_MODELS = ("constant", "spline")
+PEAK_SHAPES = ("gaussian", "emg", "auto")
 
 
 @dataclass(frozen=True)
@@ -68,12 +70,18 @@ class DeconvolutionSettings:
     robust: bool  # the robust pass: points no column explains get weight 0
     #: what a centroid file's stick intensities are: auto (decided per file, centroid.py)
     centroid_intensity: str
+    #: the baseline under the peaks: constant | spline (smooth in m/z, fitted per spectrum)
+    baseline: str = "spline"
+    #: the peak shape of a file: gaussian | emg (tail fitted per file) | auto (EMG if better)
+    peak_shape: str = "auto"
 
     def __post_init__(self) -> None:
         for name, allowed in (("gaps", GAP_TREATMENTS),
                               ("resolving_power_model", RESOLVING_POWER_MODELS),
                               ("normalise_over", NORMALISE_OVER),
-                              ("centroid_intensity", CENTROID_INTENSITIES)):  # fmt: skip
+                              ("centroid_intensity", CENTROID_INTENSITIES),
+                              ("baseline", BASELINE_MODELS),
+                              ("peak_shape", PEAK_SHAPES)):  # fmt: skip
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
 
@@ -89,6 +97,8 @@ class DeconvolutionSettings:
             resolving_power_model=str(deconvolution["resolving_power_model"]),
             robust=bool(deconvolution["robust"]),
             centroid_intensity=str(deconvolution["centroid_intensity"]),
+            baseline=str(deconvolution["baseline"]),
+            peak_shape=str(deconvolution["peak_shape"]),
         )
 
     @classmethod

@@ -15,7 +15,13 @@ import numpy as np
 import pandas as pd
 
 from . import _deconv_kernels as kern
-from .deconvolution import N_SIGMA, PatternBasis, PreparedSpectrum, SpectrumFit
+from .deconvolution import (
+    N_SIGMA,
+    PatternBasis,
+    PreparedSpectrum,
+    SpectrumFit,
+    spline_baseline,
+)
 from .isotopes import point_spacing
 from .settings import DeconvolutionSettings
 
@@ -27,6 +33,13 @@ ZOOM_HALF_WIDTH = 5.0
 COMPONENT_MIN_REL = 0.005
 
 
+def fitted_baseline(mz: np.ndarray, fit: SpectrumFit) -> np.ndarray:
+    """The fit's baseline (counts per point) at ``mz``: its constant, or its spline."""
+    if fit.baseline_model == "spline" and fit.baseline_coef is not None:
+        return spline_baseline(np.asarray(mz, float), fit.baseline_coef, fit.baseline_spacing)
+    return np.full(np.size(mz), float(fit.baseline))
+
+
 def fitted_spectrum(
     mz: np.ndarray,
     fit: SpectrumFit,
@@ -34,7 +47,8 @@ def fitted_spectrum(
     components: bool = False,
     width: np.ndarray | None = None,
 ) -> tuple[np.ndarray, pd.DataFrame] | tuple[np.ndarray, pd.DataFrame, dict]:
-    """Model counts per point (patterns + baseline) and one row per species.
+    """Model counts per point (patterns + baseline, :func:`fitted_baseline`, with the fit's
+    peak shape) and one row per species.
 
     With ``components`` also a dict {basis column: that species' own contribution on the
     full ``mz`` grid} for every species with a non-zero abundance. ``width``: the m/z interval
@@ -57,8 +71,9 @@ def fitted_spectrum(
         N_SIGMA,
         float(fit.resolving_power_slope),
         float(fit.mz_ref),
+        float(fit.peak_tail),
     )
-    model = np.full(mz.size, float(fit.baseline))
+    model = fitted_baseline(mz, fit)
     heights = np.zeros(basis.n_cols)
     centres = np.zeros(basis.n_cols)
     scale = 1.0 + fit.shift_ppm * 1e-6
@@ -163,10 +178,18 @@ class QcSpectrum:
             "ion_forms_fitted": int(len(self.sticks)),
             "ion_forms_by_kind": {str(k): int(n) for k, n in
                                   self.sticks["kind"].value_counts().sort_index().items()},
+            "baseline_model": f.baseline_model,
+            "baseline_fraction": float(f.baseline_fraction),
+            "peak_shape": f.peak_shape, "peak_tail": float(f.peak_tail),
             "mode": sp.mode, "coverage": float(sp.coverage),
             "detection_level": float(sp.detection_level), "gaps": sp.gaps,
             "zoom_mz": list(self.zoom_mz),
         }  # fmt: skip
+
+    @property
+    def baseline(self) -> np.ndarray:
+        """The fitted baseline on the spectrum's points."""
+        return fitted_baseline(self.spectrum.mz, self.fit)
 
     @property
     def resolving_power_curve(self) -> tuple[np.ndarray, np.ndarray]:
@@ -204,14 +227,18 @@ def qc_spectrum(
     """Refit one prepared profile spectrum as the deconvolution did: on ``basis`` (the ion
     forms the deconvolution fitted, trimers included), at the file's resolving power model
     and from the spectrum's shift (``qc_row``: its row of ``qc.tsv``), with the shift range
-    and the robust pass of ``settings``; then the model curve, the ion forms' sticks, the
-    zoom and its components."""
-    from .deconvolution import fit_prepared
+    and the robust pass of ``settings``, with the file's peak shape and baseline model
+    (``qc_row``'s ``peak_tail`` and ``baseline_model``); then the model curve, the ion forms'
+    sticks, the zoom and its components."""
+    from .deconvolution import baseline_spacing, fit_prepared
 
+    spline = str(qc_row.get("baseline_model", "constant")) == "spline"
     fit = fit_prepared(
         spectrum, basis, float(qc_row["resolving_power"]), float(qc_row["shift_ppm"]),
         settings.max_shift_ppm, r_slope=float(qc_row["resolving_power_slope"]),
         mz_ref=float(qc_row["resolving_power_mz_ref"]), robust=settings.robust,
+        tail=float(qc_row.get("peak_tail", 0.0)),
+        baseline_spacing=baseline_spacing(basis) if spline else 0.0,
     )  # fmt: skip
     mz = spectrum.mz
     model, species, parts = fitted_spectrum(mz, fit, basis, components=True, width=spectrum.width)
@@ -226,7 +253,7 @@ def qc_spectrum(
         for k, part in parts.items()
         if keep.any() and part[keep].max() > COMPONENT_MIN_REL * local_max
     }
-    signal = float(np.maximum(spectrum.y - fit.baseline, 0.0).sum())
+    signal = float(np.maximum(spectrum.y - fitted_baseline(mz, fit), 0.0).sum())
     unexplained = tuple(
         (float(x), float(counts / signal) if signal > 0 else 0.0)
         for x, counts in fit.unexplained_features

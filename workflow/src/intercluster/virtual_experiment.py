@@ -128,11 +128,13 @@ def resolving_power_at(mz, resolving_power: float, slope_per_kth: float = 0.0, m
 
 
 def expected_counts(grid, flat, abundances, resolving_power, shift_ppm, n_sigma=6.0,
-                    r_slope: float = 0.0, mz_ref: float = 0.0):  # fmt: skip
+                    r_slope: float = 0.0, mz_ref: float = 0.0, tail: float = 0.0):  # fmt: skip
     """Expected ion counts per bin (bins centred on ``grid``; Gaussian peaks integrated).
 
     ``r_slope``: relative change of the resolving power per 1000 Th about ``mz_ref``
-    (:func:`resolving_power_at`).
+    (:func:`resolving_power_at`). ``tail`` > 0: exponentially modified Gaussian peaks, an
+    exponential tail of ``tail`` Gaussian sds towards higher m/z, the peak's mean (its
+    centroid) at the nominal m/z (``scipy.stats.exponnorm``, integrated over the bins).
     """
     peak_mz, peak_prob, peak_col = flat
     weight = np.asarray(abundances, float)[peak_col] * peak_prob
@@ -142,14 +144,41 @@ def expected_counts(grid, flat, abundances, resolving_power, shift_ppm, n_sigma=
     r = resolving_power_at(centre, resolving_power, r_slope, mz_ref) if r_slope else resolving_power
     sigma = centre / r * FWHM_TO_SIGMA
     step = grid[1] - grid[0]
-    half = int(np.ceil(n_sigma * sigma.max() / step)) + 1
+    if tail > 0:
+        centre = centre - tail * sigma  # the Gaussian core: the mean is core + tail sigma
+    reach = n_sigma + 12.0 * tail  # the tail falls to 1e-5 about 11.5 tail sds out
+    half = int(np.ceil(reach * sigma.max() / step)) + 1
     first = np.rint((centre - grid[0]) / step).astype(np.int64) - half
     idx = first[:, None] + np.arange(2 * half + 1)[None, :]
     lower = (grid[0] + (idx - 0.5) * step - centre[:, None]) / sigma[:, None]
     upper = lower + step / sigma[:, None]
-    mass = (ndtr(upper) - ndtr(lower)) * weight[:, None]
+    if tail > 0:
+        from scipy.stats import exponnorm
+
+        mass = (exponnorm.cdf(upper, tail) - exponnorm.cdf(lower, tail)) * weight[:, None]
+    else:
+        mass = (ndtr(upper) - ndtr(lower)) * weight[:, None]
     inside = (idx >= 0) & (idx < grid.size)
     return np.bincount(idx[inside], weights=mass[inside], minlength=grid.size)
+
+
+def background_counts(grid, base_peak: float, background: dict | None) -> np.ndarray:
+    """Expected counts per point of a broad background (config ``virtual_experiment.
+    background``): a Gaussian hump of ``hump_rel`` x ``base_peak`` at ``hump_mz`` (sd
+    ``hump_sd`` Th) plus a slope of ``slope_rel`` x ``base_peak`` at ``slope_mz[0]`` falling
+    linearly to 0 at ``slope_mz[1]``. None or all 0: zeros."""
+    out = np.zeros(np.size(grid))
+    if not background:
+        return out
+    hump = float(background.get("hump_rel", 0.0))
+    if hump > 0:
+        mz0, sd = float(background.get("hump_mz", 5600.0)), float(background.get("hump_sd", 300.0))
+        out += hump * base_peak * np.exp(-0.5 * np.square((grid - mz0) / sd))
+    slope = float(background.get("slope_rel", 0.0))
+    if slope > 0:
+        lo, hi = map(float, background.get("slope_mz", (5000.0, 7600.0)))
+        out += slope * base_peak * np.clip((hi - grid) / (hi - lo), 0.0, 1.0)
+    return out
 
 
 def noisy_spectrum(rng, expected: np.ndarray, baseline_sd: float) -> np.ndarray:
@@ -355,27 +384,35 @@ def simulate_sample(
     instability = float(noise["source_instability_rel"])
     offset = float(calibration["offset_ppm"])
     drift = float(calibration["drift_ppm_per_h"])
+    tail = float(ve.get("peak_tail_sd", 0.0))
+    background = ve.get("background") or {}
 
     factors = np.exp(rng.normal(0.0, instability, times_min.size) - 0.5 * instability**2)
     shifts = offset + drift * times_min / 60.0
     expected_all = [
         expected_counts(grid, flat, ions * f * shares[row], resolving_power, shift,
-                        r_slope=r_slope, mz_ref=mz_ref)  # fmt: skip
+                        r_slope=r_slope, mz_ref=mz_ref, tail=tail)  # fmt: skip
         for f, row, shift in zip(factors, scan_rows, shifts, strict=True)
     ]
+    # the background scales with each spectrum's base peak (chemical noise follows the source)
+    backgrounds = [background_counts(grid, float(e.max()), background) for e in expected_all]
     # Detector noise does not follow the momentary signal: one sd for the run, relative to
     # the run's median base peak.
     baseline_sd = baseline_rel * float(np.median([e.max() for e in expected_all]))
     ms1, scans = [], []
     for n, (t, expected) in enumerate(zip(times_min, expected_all, strict=True)):
         factor, shift = float(factors[n]), float(shifts[n])
-        intensity = noisy_spectrum(rng, expected, baseline_sd)
+        intensity = noisy_spectrum(rng, expected + backgrounds[n], baseline_sd)
+        under = backgrounds[n].sum() + BASELINE_LEVEL_SD * baseline_sd * grid.size
         native_id = f"scan={n + 1}"
         ms1.append({"id": native_id, "time_min": float(t), "mz": grid, "intensity": intensity,
                     "scan_window": window})  # fmt: skip
         scans.append(
             {"time_min": float(t), "native_id": native_id, "shift_ppm": shift,
-             "source_factor": factor, "ions": ions * factor}
+             "source_factor": factor, "ions": ions * factor,
+             # what a baseline model should take: the background and the detector's level
+             "background_share": float(under / (under + expected.sum())),
+             "peak_tail_sd": tail}
         )  # fmt: skip
 
     # CID of the precursor the config's m/z selects (intercluster.cid, the reader's rule too).
@@ -394,7 +431,8 @@ def simulate_sample(
             abundance[prec] = ions * PRECURSOR_SURVIVAL
             shift = offset + drift * t / 60.0
             expected = expected_counts(grid, flat, abundance, resolving_power, shift,
-                                       r_slope=r_slope, mz_ref=mz_ref)  # fmt: skip
+                                       r_slope=r_slope, mz_ref=mz_ref, tail=tail)  # fmt: skip
+            expected = expected + background_counts(grid, float(expected.max()), background)
             intensity = noisy_spectrum(cid_rng, expected, baseline_sd)
             cid.append(
                 {"id": f"scan={n + 1}", "time_min": float(t), "mz": grid, "intensity": intensity,

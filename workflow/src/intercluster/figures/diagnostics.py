@@ -475,8 +475,12 @@ def figure_deconvolution_qc(
     unexplained_share: list[float] | None = None,
     resolving_power_curve: tuple[np.ndarray, np.ndarray] | None = None,
     resolving_power_mz_ref: float | None = None,
+    baseline: np.ndarray | None = None,
 ):
     """One spectrum: data, fitted model spectrum, residual and the ion forms' sticks.
+
+    ``baseline``: the fitted baseline on ``mz`` (constant or smooth in m/z), drawn under
+    the data in every panel.
 
     ``unexplained_mz``: the largest features no ion form explains (the robust pass; qc.tsv
     ``unexplained_mz``), each marked with its m/z in the full view (with
@@ -536,6 +540,9 @@ def figure_deconvolution_qc(
         )  # fmt: skip
         ax.plot(mz[keep], fit[keep] / scale, color="#ff7f00", lw=0.8, alpha=0.9,
                 label="fitted model spectrum")  # fmt: skip
+        if baseline is not None:
+            ax.plot(mz[keep], np.asarray(baseline, float)[keep] / scale, color="#2166ac",
+                    lw=1.0, ls="-.", label="fitted baseline")  # fmt: skip
         if level is not None and sparse:
             ax.axhline(
                 level / scale, color="#1b7837", lw=0.8, ls="--",
@@ -609,8 +616,12 @@ def qc_title(head: str, view) -> str:
     unexplained = (f"unexplained {100 * f.unexplained_fraction:.1f} % of the signal "
                    f"({len(view.unexplained)} largest marked); "
                    if view.unexplained else "")  # fmt: skip
+    shape = (f"EMG peaks, tail {f.peak_tail:.2f} sd" if f.peak_shape == "emg"
+             else "Gaussian peaks")  # fmt: skip
+    base = f"{f.baseline_model} baseline, {100 * f.baseline_fraction:.1f} % of the fitted signal"
     return (f"{head}, residual norm {f.residual_norm:.3f}, shift {f.shift_ppm:.2f} ppm, "
-            f"{r_text}\n{unexplained}ion forms fitted: {forms}\n{sampling}")  # fmt: skip
+            f"{r_text}\n{shape}; {base}; {unexplained}ion forms fitted: {forms}\n"
+            f"{sampling}")  # fmt: skip
 
 
 def stick_qc_title(head: str, view) -> str:
@@ -636,6 +647,7 @@ def figure_deconvolution_qc_of(view, title: str, synthetic: bool, system: Cluste
         unexplained_share=[share for _, share in view.unexplained],
         resolving_power_curve=view.resolving_power_curve,
         resolving_power_mz_ref=view.fit.mz_ref if view.fit.resolving_power_slope else None,
+        baseline=view.baseline,
     )  # fmt: skip
 
 
