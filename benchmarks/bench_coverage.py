@@ -29,8 +29,7 @@ import pandas as pd
 import yaml
 from scipy.stats import chi2 as chi2_dist
 
-from intercluster import fit
-from intercluster import uncertainty as unc
+from intercluster import coverage, fit, model_comparison, weighted_chi2
 from intercluster.network import ReactionNetwork
 from intercluster.observables import TmaxSettings
 from intercluster.replicas import virtual_replica
@@ -91,9 +90,9 @@ def main() -> None:
         for r in range(args.n)
     ]  # fmt: skip
     t_replicas = time.perf_counter() - started
-    result = unc.coverage(sims[3], replicas, TRUTH, c_nM=c_nM, confidence=args.confidence)
-    table = unc.coverage_table(result)
-    lo, hi = unc.binomial_range(args.n, args.confidence)
+    result = coverage.coverage(sims[3], replicas, TRUTH, c_nM=c_nM, confidence=args.confidence)
+    table = coverage.coverage_table(result)
+    lo, hi = coverage.binomial_range(args.n, args.confidence)
 
     print(f"SYNTHETIC virtual experiment {SAMPLE}, model 3, truth {TRUTH}")
     print(f"grid 5 x 5 x 7 (k_ex step {args.k_ex_step} decades), {len(times)} spectra per run, "
@@ -121,7 +120,8 @@ def main() -> None:
 
     chi2_min = []
     for exp in replicas:
-        chi2_min.append(float(unc.weighted_chi2_table({SAMPLE: (sims[3], exp)})["chi2"].min()))
+        table = weighted_chi2.weighted_chi2_table({SAMPLE: (sims[3], exp)})
+        chi2_min.append(float(table["chi2"].min()))
     n_obs = int(replicas[0]["included"].sum())
     limit = float(chi2_dist.ppf(0.99, n_obs - 3))
     print(f"\nminimum weighted χ² of the replicas (correct model, {n_obs} observables): median "
@@ -130,13 +130,15 @@ def main() -> None:
           f"{limit:.1f}: {int(np.sum(np.array(chi2_min) > limit))} of {len(chi2_min)}")  # fmt: skip
     comparison = None
     if not args.no_models:
-        first = {m: float(unc.weighted_chi2_table({SAMPLE: (s, replicas[0])})["chi2"].min())
-                 for m, s in sims.items()}  # fmt: skip
-        comparison = unc.compare_models(first, n_obs, replica_chi2_min=chi2_min[1:])
+        first = {
+            m: float(weighted_chi2.weighted_chi2_table({SAMPLE: (s, replicas[0])})["chi2"].min())
+            for m, s in sims.items()
+        }
+        comparison = model_comparison.compare_models(first, n_obs, replica_chi2_min=chi2_min[1:])
         print("\nmodel comparison on replica 0 (reference: the other replicas), on this "
               "sub-grid around model 3's truth: models 1 and 2 may have their optimum outside "
               "it")  # fmt: skip
-        print(unc.model_comparison_statement(comparison))
+        print(model_comparison.model_comparison_statement(comparison))
     summary = result.summary
     print(json.dumps({
         "n_replicas": args.n,

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from workflow_helpers import small_config
 
-from intercluster import figures, fit
+from intercluster import figures, intervals
 from intercluster.io import SYNTHETIC_LABEL
 from intercluster.network import ReactionNetwork
 from intercluster.records import BestFit, RateConstants, SampleConditions
@@ -174,7 +174,7 @@ def test_chi2_slices_and_profiles_go_through_the_best_point():
     chi2.loc[0, "status"] = "failed"  # a corner, on no slice through the best point
     slices = figures.chi2_slices(chi2)
     for name in figures.RATE_CONSTANTS:
-        profile = fit.profile(chi2, name)  # what best.json holds, the figure draws
+        profile = intervals.profile(chi2, name)  # what best.json holds, the figure draws
         assert len(slices[name]) == 5 and len(profile) == 5
         assert slices[name]["chi2"].min() == pytest.approx(1.0)
         assert np.all(profile["chi2_min"].to_numpy() <= slices[name]["chi2"].to_numpy() + 1e-12)

@@ -182,7 +182,7 @@ class TmaxSettings:
 
 @dataclass(frozen=True)
 class ZoomSettings:
-    """``fit.zoom``: the finer grid around the optimum (see ``fit.zoom_points``)."""
+    """``fit.zoom``: the finer grid around the optimum (see ``zoom.zoom_points``)."""
 
     enabled: bool
     step_decades: float  # log10 step of the fine grid
