@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import yaml
 
-from intercluster import best_fit, fit, profiles
+from intercluster import best_fit, fit, profiles, weighted_fit
 from intercluster.plausibility import assess
 from intercluster.records import (
     BestFit,
@@ -79,7 +79,7 @@ def test_best_fit_round_trip_with_the_weighted_fit(scale, label):
     chi2 = _chi2_table()
     data = _best_dict(chi2)
     weighted = chi2.assign(chi2=10.0 + scale * (chi2["chi2"] - 10.0))
-    data.update(json.loads(json.dumps(profiles.weighted_fit_fields(weighted, c_nM=40.0))))
+    data.update(json.loads(json.dumps(weighted_fit.weighted_fit_fields(weighted, c_nM=40.0))))
     record = BestFit.from_dict(data)
     assert record.to_dict() == data
     assert set(record.identifiability) == set(profiles.PROFILE_NAMES)
@@ -213,7 +213,7 @@ def test_weighted_fit_on_a_grid_with_unequal_steps_leaves_the_combinations_out()
     points = fit.grid_points(grid)
     table = points.assign(chi2=10.0 + np.log10(points["k_ex"] / 1e-2) ** 2 * 100, n_species=70,
                           status="ok", message="")  # fmt: skip
-    fields = profiles.weighted_fit_fields(table, c_nM=40.0)
+    fields = weighted_fit.weighted_fit_fields(table, c_nM=40.0)
     assert set(fields["identifiability"]) == {"k_dim", "k_diss", "k_ex", "k_dim*c/k_ex"}
     assert set(fields["weighted"]["not_profiled"]) == {"k_dim:k_diss"}
     assert "equal log steps" in fields["weighted"]["not_profiled"]["k_dim:k_diss"]

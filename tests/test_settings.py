@@ -24,6 +24,7 @@ from intercluster import (
     profiles,
     tmax_sigma,
     trajectory_fit,
+    weighted_fit,
 )
 from intercluster.settings import (
     DeconvolutionSettings,
@@ -228,7 +229,7 @@ def test_library_keywords_that_name_a_setting_default_to_the_schema():
         tmax_sigma.bootstrap_tmax: ("n_replicas", "block_length", "seed"),
         tmax_sigma.tmax_uncertainty_table: ("n_replicas", "block_length", "seed", "floor_fraction"),
         tmax_sigma.sigma_floor_min: ("fraction",),
-        profiles.weighted_fit_fields: ("confidence",),
+        weighted_fit.weighted_fit_fields: ("confidence",),
         profiles.delta_chi2: ("confidence",),
         profiles.profile_results: ("confidence",),
         coverage.threshold_calibration: ("confidence",),

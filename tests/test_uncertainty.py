@@ -21,6 +21,7 @@ from intercluster import (
     tmax_sigma,
     trajectory_fit,
     weighted_chi2,
+    weighted_fit,
 )
 from intercluster.io import SYNTHETIC_LABEL
 from intercluster.network import ReactionNetwork
@@ -420,7 +421,7 @@ def test_goodness_of_fit_keeps_the_true_model_and_rejects_wrong_ones():
             ReactionNetwork(model), {SAMPLE: (COND_40_40, TIMES, exp)},
             TmaxSettings.schema_default(), options=SolverOptions(1e-6, 1e-9, 100_000),
         )  # fmt: skip
-        fields = profiles.weighted_fit_fields(weighted[model], C_NM, 0.95, objective, 60)
+        fields = weighted_fit.weighted_fit_fields(weighted[model], C_NM, 0.95, objective, 60)
         refined[model] = fields["weighted"]["refined"]["chi2"]
         assert refined[model] <= fields["weighted"]["best"]["chi2"]
     cmp = model_comparison.compare_fitted_models(weighted, refined)

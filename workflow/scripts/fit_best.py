@@ -2,7 +2,7 @@
 
 import logging
 
-from intercluster import best_fit, fit, profiles, refine, trajectory_fit, weighted_chi2
+from intercluster import best_fit, fit, refine, trajectory_fit, weighted_chi2, weighted_fit
 from intercluster.records import BestFit, write_record
 from intercluster.rule_script import items, run
 from intercluster.settings import FitSettings
@@ -41,9 +41,11 @@ def fit_one(smk, simulations):
                    "samples": list(smk.params.samples)})  # fmt: skip
     # beside eq 1: the weighted χ² fit's intervals and identifiability labels
     c_nM = weighted_chi2.combination_concentration(smk.params.conditions)
-    result.update(profiles.weighted_fit_fields(
+    result.update(weighted_fit.weighted_fit_fields(
         fit.read_parquet(smk.input.chi2_weighted), c_nM, settings.uncertainty.confidence,
         weighted_objective, settings.refine_max_evaluations,
+        settings.uncertainty.profile_evaluations
+        if settings.uncertainty.reoptimise_profiles else None,
     ))  # fmt: skip
     if "trajectory" in smk.input.keys():  # fit.objective: trajectory
         result["trajectory"] = trajectory_fit.trajectory_fields(

@@ -142,9 +142,12 @@ def compare_fitted_models(
 
 
 def refined_weighted_chi2(best: records.BestFit) -> float | None:
-    """χ²_w at the refined weighted optimum of a best fit (None when not refined)."""
+    """χ²_w at the refined weighted optimum of a best fit (None when not refined): the lowest
+    of the refinement and the profiles by re-optimisation."""
     if best.weighted is None or "refined" not in best.weighted:
         return None
+    if best.weighted.get("optimum") is not None:  # the lowest χ²_w the profiles found
+        return float(best.weighted["optimum"]["chi2"])
     return float(best.weighted["refined"]["chi2"])
 
 

@@ -27,7 +27,6 @@ import pandas as pd
 from . import fit, records
 from .intervals import interval_from_profile
 from .network import RATE_CONSTANTS
-from .refine import refine
 from .settings import UncertaintySettings
 
 
@@ -51,58 +50,6 @@ FLAT = "flat"
 
 
 LOG_TOL = 1e-6  # decades: equal-step and truth-on-grid tolerance
-
-
-def weighted_fit_fields(
-    weighted: pd.DataFrame,
-    c_nM: float | None,
-    confidence: float | None = None,
-    objective=None,
-    max_evaluations: int | None = None,
-) -> dict:
-    """What ``best.json`` carries of the weighted χ² fit (rule fit_best).
-
-    Returns ``identifiability`` and ``intervals_weighted`` (:func:`best_json_fields`) and
-    ``weighted``: the rule, confidence, Δχ², c, the best point of χ²_w and, per name, the
-    label, interval, whether it is resolved by the grid, the level and the profile. A
-    combination the grid cannot profile (unequal log steps) is left out and named in
-    ``not_profiled`` with the reason. Without a successful grid point: only ``weighted``
-    with ``best`` None.
-    """
-    confidence = default_confidence(confidence)
-    ok = (weighted["status"] == fit.STATUS_OK).to_numpy() & np.isfinite(weighted["chi2"])
-    section: dict = {
-        "rule": "profile chi2_w <= chi2_w,min + chi2_1 quantile(confidence)",
-        "chi2_unit": "dimensionless",
-        "confidence": float(confidence),
-        "delta_chi2": delta_chi2(confidence),
-        "c_nM": None if c_nM is None else float(c_nM),
-        "best": None,
-    }
-    if not ok.any():
-        return {"weighted": section}
-    row = weighted[ok].sort_values(["chi2", "point"]).iloc[0]
-    section["best"] = {
-        "point": int(row["point"]),
-        **{k: float(row[k]) for k in RATE_CONSTANTS},
-        "chi2": float(row["chi2"]),
-        "n_species": int(row["n_species"]),
-    }
-    if objective is not None:
-        if max_evaluations is None:
-            raise ValueError("weighted_fit_fields: objective needs max_evaluations")
-        # the weighted minimum is far narrower than a grid step (about 0.001 decades of k_ex
-        # on the demo), so the grid's χ²_w,min overstates the model's misfit by the grid's
-        # distance from the optimum; goodness of fit is judged at the refined optimum
-        axes = GridIndex.from_table(weighted).axes
-        section["refined"] = refine(objective, section["best"], axes, max_evaluations)
-    names, skipped = profilable_names(weighted, c_nM)
-    results = profile_results(weighted, c_nM=c_nM, confidence=confidence, names=names)
-    section["not_profiled"] = skipped
-    section["profiles"] = {name: r.as_dict() for name, r in results.items()}
-    # at the grid's resolution too: an interval narrower than a step is not a measurement
-    section["intervals_grid"] = {name: [r.grid_low, r.grid_high] for name, r in results.items()}
-    return {**best_json_fields(results), "weighted": section}
 
 
 # --- grid geometry and profiles ---------------------------------------------------------------

@@ -171,7 +171,7 @@ class BestFit:
     zoom: dict | None = None
     intervals_coarse: dict | None = None
     intervals_f_test_coarse: dict | None = None
-    # the weighted χ² fit (intercluster.profiles.weighted_fit_fields): name -> label,
+    # the weighted χ² fit (intercluster.weighted_fit.weighted_fit_fields): name -> label,
     # name -> [low, high] (None: open end), and its best point, profiles and levels
     identifiability: dict | None = None
     intervals_weighted: dict | None = None

@@ -1,4 +1,4 @@
-"""Continuous refinement of the grid optimum by simulation (config ``refine.refine``,
+"""Continuous refinement of the grid optimum by simulation (config ``fit.refine``,
 ``fit.refine_max_evaluations``).
 
 :func:`chi2_objective` gives eq 1's chi² (or the weighted χ²_w) of log10 k by fresh
@@ -77,7 +77,7 @@ def refine(
     if not np.isfinite(f_best) or f_best > f0:
         x_best, f_best = x0, f0
     k = 10.0 ** np.asarray(x_best)
-    return {
+    out = {
         "k_dim": float(k[0]),
         "k_diss": float(k[1]),
         "k_ex": float(k[2]),
@@ -90,6 +90,8 @@ def refine(
         "message": str(result.message),
         "method": "Nelder-Mead in log10(k), direct on eq 1 with simulations",
     }
+    out["status"] = refine_status(out)
+    return out
 
 
 def chi2_objective(
@@ -151,3 +153,15 @@ def chi2_objective(
         return total
 
     return objective
+
+
+def refine_status(refined: dict | None) -> str:
+    """The refinement's outcome in words (for best.json and the report)."""
+    if refined is None:
+        return "not refined"
+    if refined.get("converged"):
+        return (f"refinement converged to its tolerance (0.01 decades in log10 k) after "
+                f"{refined['n_evaluations']} evaluations")  # fmt: skip
+    return (f"refinement stopped at its limit of {refined['n_evaluations']} evaluations before "
+            f"converging ({refined.get('message', '')}): the refined point is an improvement "
+            "on the grid point, not a verified optimum")  # fmt: skip

@@ -241,6 +241,9 @@ class UncertaintySettings:
     sigma_floor_fraction: float  # σ floor as a fraction of the scan interval
     confidence: float  # of the weighted χ² profile intervals (Δχ² from χ² with 1 dof)
     coverage: CoverageSettings
+    # profiles by re-optimisation (intercluster.reoptimised_profiles) with fit.refine
+    reoptimise_profiles: bool = True
+    profile_evaluations: int = 30  # objective evaluations of one inner minimisation
 
     @classmethod
     def from_config(cls, uncertainty: dict) -> UncertaintySettings:
@@ -251,6 +254,8 @@ class UncertaintySettings:
             sigma_floor_fraction=float(uncertainty["sigma_floor_fraction"]),
             confidence=float(uncertainty["confidence"]),
             coverage=CoverageSettings.from_config(uncertainty["coverage"]),
+            reoptimise_profiles=bool(uncertainty["reoptimise_profiles"]),
+            profile_evaluations=int(uncertainty["profile_evaluations"]),
         )
 
     @classmethod
