@@ -75,6 +75,8 @@ def main() -> None:
     parser.add_argument("--models", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--limit", type=int, default=None, help="first N runs of the sheet")
     parser.add_argument("--profile-evaluations", type=int, default=30)
+    parser.add_argument("--flat-top-sigma", action="store_true",
+                        help="σ(t_max) at least the flat top's width / √12")
     args = parser.parse_args()
     if args.independent is not None:
         independent(args)
@@ -193,7 +195,8 @@ def _independent_run(row, directory: Path, system, config, args) -> dict:
     intensities, _, _ = deconvolve_run(run, system,
                                        DeconvolutionSettings.from_config(config["deconvolution"]))
     exp = tmax_uncertainty_table(intensities, system.observables(), TmaxSettings.schema_default(),
-                                 n_replicas=args.bootstrap, seed=0)  # fmt: skip
+                                 n_replicas=args.bootstrap, seed=0,
+                                 flat_top_in_sigma=args.flat_top_sigma)  # fmt: skip
     times = experiment_times(intensities)
     conditions = fit.Conditions.from_dict({"ag_nM": float(row["ag_nM"]),
                                            "au_nM": float(row["au_nM"]),

@@ -206,6 +206,43 @@ def test_end_plateau_sigma_only_for_a_flat_top_reaching_the_end():
     assert max(sigma_centre) < 0.1
 
 
+def test_flat_top_width_measures_a_top_flat_within_the_noise():
+    """A curve that rises to equilibrium and stays flat within its noise for the last 30 min
+    has a flat top of ~30 min (its t_max could be anywhere on it), where the default rule's
+    bootstrap σ is a fraction of a minute; a sharp peak's top is a few minutes (negative
+    control). In the table the columns are written, and with ``flat_top_in_sigma`` σ takes
+    the flat top's width / √12 where that is the larger."""
+    times = np.arange(0.0, 60.0 + 1e-9, 1.0)
+    rng = np.random.default_rng(3)
+    equilibrium = 0.2 * (1.0 - np.exp(-times / 6.0))  # within 1e-3 of the top after ~30 min
+    peak = 0.3 * np.exp(-(((times - 20.0) / 4.0) ** 2)) + 0.05
+    smoothing = TmaxSettings.schema_default().smoothing_min
+    widths, sigmas = [], []
+    for curve in (equilibrium, peak):
+        y = _two_columns(curve + 1e-3 * rng.standard_normal(times.size))
+        boot = tmax_sigma.bootstrap_tmax(times, y, n_replicas=30, seed=1)
+        widths.append(tmax_sigma.flat_top_width(times, y, boot.t_max, smoothing)[0])
+        sigmas.append(boot.sigma[0])
+    assert 20.0 <= widths[0] <= 45.0
+    assert widths[1] < 6.0
+    assert sigmas[0] < widths[0] / np.sqrt(12.0) / 3  # what the bootstrap misses
+    y = _two_columns(equilibrium + 1e-3 * rng.standard_normal(times.size))
+    species = ["a", "b"]
+    intensities = pd.DataFrame({
+        "time_min": np.repeat(times, 2), "species": np.tile(species, times.size),
+        "intensity_norm": (y / y.sum(axis=1, keepdims=True)).ravel(),
+    })  # fmt: skip
+    observables = OBS.iloc[:2].assign(species=species)
+    plain = tmax_sigma.tmax_uncertainty_table(intensities, observables, n_replicas=30, seed=1)
+    flat = tmax_sigma.tmax_uncertainty_table(intensities, observables, n_replicas=30, seed=1,
+                                             flat_top_in_sigma=True)  # fmt: skip
+    assert np.allclose(plain["sigma_flat_top_min"], plain["flat_top_width_min"] / np.sqrt(12))
+    assert plain.loc[0, "sigma_min"] < flat.loc[0, "sigma_min"]
+    assert flat.loc[0, "sigma_source"] == "flat top"
+    assert plain.loc[1, "flat_top_width_min"] < 3.0  # the complement decays from the start
+    assert np.all(flat["sigma_min"] >= plain["sigma_min"])
+
+
 def test_replicate_sigma_is_the_spread_over_runs():
     base = experimental_tmax(synthetic_intensities(seed=1), OBS, TmaxSettings.schema_default())
     runs = []

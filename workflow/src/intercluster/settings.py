@@ -244,6 +244,7 @@ class UncertaintySettings:
     # profiles by re-optimisation (intercluster.reoptimised_profiles) with fit.refine
     reoptimise_profiles: bool = True
     profile_evaluations: int = 30  # objective evaluations of one inner minimisation
+    flat_top_sigma: bool = False  # σ(t_max) ≥ the flat top's width / √12
 
     @classmethod
     def from_config(cls, uncertainty: dict) -> UncertaintySettings:
@@ -256,6 +257,7 @@ class UncertaintySettings:
             coverage=CoverageSettings.from_config(uncertainty["coverage"]),
             reoptimise_profiles=bool(uncertainty["reoptimise_profiles"]),
             profile_evaluations=int(uncertainty["profile_evaluations"]),
+            flat_top_sigma=bool(uncertainty["flat_top_sigma"]),
         )
 
     @classmethod

@@ -262,6 +262,37 @@ def end_plateau_sigma(times: np.ndarray, curve: np.ndarray, rms: np.ndarray, t_m
     return out
 
 
+def flat_top_width(times: np.ndarray, curve: np.ndarray, t_max: np.ndarray, smoothing_min: float,
+                   z: float = END_PLATEAU_Z) -> np.ndarray:  # fmt: skip
+    """Width (min) of each observable's flat top: the time range around t_max over which the
+    rule's smoothed ``curve`` stays within ``z`` noise sds (of a difference of two smoothed
+    values) of its value at t_max; the noise is the local rms of the curve's residuals (the
+    bootstrap's split). A part of σ(t_max) the bootstrap does not see when the data's own top
+    is flat within the noise (a species near equilibrium): anywhere on it is a t_max the data
+    allow. NaN where t_max is undefined; 0 for a top of one time point."""
+    times = np.asarray(times, float)
+    curve = np.asarray(curve, float)
+    filled = np.where(np.isnan(curve), 0.0, curve)
+    _, _, rms = _centre_split(times, filled, smoothing_min, CENTRE_FACTORS)
+    finder = peak_finder(times, smoothing_min)
+    smooth = finder.smooth(filled)
+    hat = finder.smooth(np.eye(times.size))
+    sd_smooth = np.sqrt((hat * hat) @ (rms * rms))
+    out = np.full(curve.shape[1], np.nan)
+    for j in range(curve.shape[1]):
+        if not np.isfinite(t_max[j]):
+            continue
+        k = int(np.argmin(np.abs(times - t_max[j])))
+        level = smooth[k, j] - z * np.sqrt(2.0) * sd_smooth[k, j]
+        lo = hi = k
+        while lo > 0 and smooth[lo - 1, j] >= level:
+            lo -= 1
+        while hi < times.size - 1 and smooth[hi + 1, j] >= level:
+            hi += 1
+        out[j] = times[hi] - times[lo]
+    return out
+
+
 def sigma_floor_min(times_min, fraction: float | None = None) -> float:
     """The σ floor (min): ``fraction`` of the median scan interval (``None``: the schema's
     ``sigma_floor_fraction``)."""
@@ -280,6 +311,7 @@ def tmax_uncertainty_table(
     block_length: int | None = None,
     seed: int | None = None,
     floor_fraction: float | None = None,
+    flat_top_in_sigma: bool = False,
 ) -> pd.DataFrame:
     """Experimental t_max of one sample with its σ: the layout of ``tmax_experiment.tsv``.
 
@@ -293,6 +325,9 @@ def tmax_uncertainty_table(
         See :func:`bootstrap_tmax`.
     floor_fraction : float
         σ floor as a fraction of the scan interval.
+    flat_top_in_sigma : bool
+        Whether ``sigma_flat_top_min`` enters ``sigma_min`` (``fit.uncertainty.
+        flat_top_sigma``); the columns are written either way.
 
     Returns
     -------
@@ -300,7 +335,9 @@ def tmax_uncertainty_table(
         :func:`intercluster.observables.experimental_tmax` plus ``sigma_bootstrap_min``
         (unfloored), ``sigma_end_plateau_min`` (:func:`end_plateau_sigma`),
         ``sigma_floor_min``, ``sigma_min`` (the largest of the three; used by the weighted
-        χ²) and ``sigma_source`` (which of them it is).
+        χ²) and ``sigma_source`` (which of them it is); ``flat_top_width_min``
+        (:func:`flat_top_width`) and ``sigma_flat_top_min`` = width / √12 (t_max uniform on
+        the top), a systematic part the bootstrap misses.
     """
     from .observables import experiment_matrix, experimental_tmax
 
@@ -322,6 +359,14 @@ def tmax_uncertainty_table(
         ["bootstrap", "end plateau"],
         "floor",
     )
+    width = flat_top_width(times, normalise_rows(y), boot.t_max, settings.smoothing_min)
+    table["flat_top_width_min"] = width
+    table["sigma_flat_top_min"] = width / np.sqrt(12.0)
+    if flat_top_in_sigma:
+        flat = np.nan_to_num(table["sigma_flat_top_min"].to_numpy(float), nan=0.0)
+        wider = flat > table["sigma_min"].to_numpy(float)
+        table["sigma_min"] = np.where(wider, flat, table["sigma_min"])
+        table["sigma_source"] = np.where(wider, "flat top", table["sigma_source"])
     return table
 
 
@@ -403,6 +448,7 @@ def experiment_tmax_table(
     table = tmax_uncertainty_table(
         intensities, observables, settings, uncertainty.bootstrap_replicas,
         uncertainty.block_length, uncertainty.seed, uncertainty.sigma_floor_fraction,
+        uncertainty.flat_top_sigma,
     )  # fmt: skip
     if not replicates:
         return table
