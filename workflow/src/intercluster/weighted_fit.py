@@ -207,5 +207,16 @@ def weighted_fit_fields(
             "identifiability": {n: r.label for n, r in reopt.items()},
             "intervals_weighted": section["intervals_reoptimised"],
         }
+    chi2_min = (section.get("optimum") or section.get("refined") or section["best"])["chi2"]
+    section["model_discrepancy"] = model_discrepancy(chi2_min, section["best"]["n_species"])
     section["consistency"] = consistency(section, axes, c_nM)
     return {**fields, "weighted": section}
+
+
+def model_discrepancy(chi2_min: float, n_observables: int, n_parameters: int = 3) -> dict:
+    """The overall model-discrepancy scale s = sqrt(χ²_w,min / (n − p)), floored at 1: the
+    factor by which σ(t_max) would have to grow for the model to fit as well as the noise
+    allows. Reported, not applied: the intervals stay those of the measured σ."""
+    dof = int(n_observables) - int(n_parameters)
+    scale = float(np.sqrt(max(chi2_min / dof, 1.0))) if dof > 0 else None
+    return {"scale": scale, "dof": dof, "applied": False}
