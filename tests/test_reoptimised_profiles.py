@@ -233,3 +233,42 @@ def test_grid_index_axes_feed_log_bounds():
     bounds = rp.log_bounds(GridIndex.from_table(table).axes)
     assert bounds[0] == pytest.approx((-2.5, -1.5))
     assert bounds[2] == pytest.approx((-2.25, -0.75))
+
+
+def test_grid_optimum_at_the_edge_is_reported_and_the_interval_stays_open_there():
+    """The quadratic χ²'s minimum 0.4 decades below the grid's k_dim range: the best grid
+    point sits at the edge, the refined point and the profiles are bounded by the grid, the
+    k_dim interval is open at its low end (the bound) and holds the optimum, and the section
+    says in words that the grid may not contain the optimum. Negative control: the same χ²
+    centred inside the grid gives a consistent section."""
+    shifted = X0 + np.array([-1.4, 0.0, 0.0])  # k_dim 10^-3.4, below the grid's 1e-3
+
+    def off_grid(log_k):
+        d = np.asarray(log_k, float) - shifted
+        return 10.0 + float(d @ H @ d)
+
+    grid = {k: {"min": 1e-3, "max": 1.0, "n": 13} for k in RATE_CONSTANTS}
+    points = fit.grid_points(grid)
+    logs = np.log10(points[list(RATE_CONSTANTS)].to_numpy(float))
+
+    def table_of(objective):
+        return points.assign(chi2=[objective(x) for x in logs], n_species=50, status="ok",
+                             message="")[fit.CHI2_COLUMNS]  # fmt: skip
+
+    fields = wf.weighted_fit_fields(table_of(off_grid), C_NM, 0.95, off_grid, 200,
+                                    profile_evaluations=60)  # fmt: skip
+    section = fields["weighted"]
+    assert section["best"]["k_dim"] == pytest.approx(1e-3)
+    assert fields["intervals_weighted"]["k_dim"][0] is None  # open at the bound
+    assert section["profiles_reoptimised"]["k_dim"]["ends"][0] == rp.BOUND
+    assert not section["consistency"]["consistent"]
+    messages = " ".join(section["consistency"]["messages"])
+    assert "grid's edge in k_dim" in messages
+    assert "outside its own interval" not in messages
+    for name, (low, high) in fields["intervals_weighted"].items():
+        value = wf.quantity_of(name, section["optimum"], C_NM)
+        assert low is None or low <= value * (1 + 1e-9)
+        assert high is None or value <= high * (1 + 1e-9)
+    inside = wf.weighted_fit_fields(table_of(_quadratic), C_NM, 0.95, _quadratic, 200,
+                                    profile_evaluations=60)["weighted"]  # fmt: skip
+    assert inside["consistency"]["consistent"], inside["consistency"]["messages"]
