@@ -479,6 +479,42 @@ def test_goodness_of_fit_keeps_the_true_model_and_rejects_wrong_ones():
     assert "19 replicas of a correct model" in statement
 
 
+def test_goodness_of_fit_calibrated_on_the_data_noise_keeps_the_true_model():
+    """The calibrated verdict: each model's refined χ²_w against a parametric bootstrap of
+    that fitted model with the noise of these spectra (not the virtual experiment's noise
+    settings): model 3 (the truth's) consistent, models 1 and 2 not (negative controls)."""
+    from intercluster import refine
+    from intercluster.observables import normalise_rows
+
+    ve = _ve()
+    ve["rate_constants"] = dict(CONFIG["virtual_experiment"]["rate_constants"])
+    intensities, exp = virtual_replica(SYSTEM, ve, SAMPLE, 4243, TIMES, n_replicas=BOOTSTRAP)
+    settings = TmaxSettings.schema_default()
+    options = SolverOptions(1e-6, 1e-9, 100_000)
+    times, y = experiment_matrix(intensities, OBS["species"].tolist())
+    noise = model_comparison.data_noise_model(times, normalise_rows(y), settings.smoothing_min)
+    verdicts = {}
+    for model in (1, 2, 3):
+        table = weighted_chi2.weighted_chi2_table({SAMPLE: (_model_grid(model, GRID), exp)})
+        objective = weighted_chi2.weighted_chi2_objective(
+            ReactionNetwork(model), {SAMPLE: (COND_40_40, TIMES, exp)}, settings, options=options)
+        best = table.sort_values("chi2").iloc[0]
+        start = {k: float(best[k]) for k in ("k_dim", "k_diss", "k_ex")}
+        start["chi2"] = float(best["chi2"])
+        refined = refine.refine(objective, start, fit.grid_axes(GRID), 60)
+        constants = fit.RateConstants(refined["k_dim"], refined["k_diss"], refined["k_ex"])
+        traj, _ = fit.best_trajectories(ReactionNetwork(model), OBS, constants, COND_40_40,
+                                        times, options=options)  # fmt: skip
+        model_norm = (traj.pivot(index="time_min", columns="species", values="intensity_norm")
+                      [OBS["species"].tolist()].to_numpy(float))  # fmt: skip
+        reference = model_comparison.parametric_gof_reference(times, model_norm, noise, exp,
+                                                              settings, n_replicas=100)  # fmt: skip
+        verdicts[model] = model_comparison.calibrated_verdict(refined["chi2"], reference)
+        print(model, verdicts[model]["statement"])
+    assert {m: v["consistent"] for m, v in verdicts.items()} == {1: False, 2: False, 3: True}
+    assert "parametric bootstrap" in verdicts[3]["statement"]
+
+
 # --- trajectory objective ---------------------------------------------------------------------
 def test_trajectory_objective_recovers_truth_and_dimer_response():
     response = 0.7

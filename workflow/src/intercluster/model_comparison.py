@@ -181,3 +181,72 @@ def model_comparison_statement(comparison: pd.DataFrame) -> str:
             "for a correct model."
         )
     return "\n".join(lines)
+
+
+# --- goodness of fit calibrated on the data's own noise ------------------------------------------
+def data_noise_model(times_min, intensities_norm, smoothing_min: float) -> np.ndarray:
+    """Scan-to-scan noise of the measured normalised intensities, (n_times, n_obs): the local
+    rms of the residuals about the bootstrap's smooth curve (:mod:`intercluster.tmax_sigma`),
+    i.e. what these spectra scatter by, not the virtual experiment's noise settings."""
+    from .tmax_sigma import CENTRE_FACTORS, _centre_split
+
+    y = np.asarray(intensities_norm, float)
+    _, _, rms = _centre_split(np.asarray(times_min, float), np.where(np.isnan(y), 0.0, y),
+                              smoothing_min, CENTRE_FACTORS)  # fmt: skip
+    return rms
+
+
+def parametric_gof_reference(
+    times_min,
+    model_norm: np.ndarray,
+    noise_rms: np.ndarray,
+    exp_tmax: pd.DataFrame,
+    settings,
+    n_replicas: int = 200,
+    seed: int = 0,
+) -> np.ndarray:
+    """χ²_w of replicas of the FITTED model with the data's noise: the reference of a
+    calibrated goodness of fit.
+
+    ``model_norm``: the fitted model's normalised intensities on the data's times (n_times,
+    n_obs, observables in ``exp_tmax`` order); ``noise_rms``: :func:`data_noise_model`. Each
+    replica is ``model_norm`` + Gaussian noise of that rms, reduced to t_max by THE rule and
+    scored against the model's own t_max with the data's σ (``sigma_min``) over the included
+    observables. No replica is refitted (a refit lowers χ²_w by about the 3 fitted constants),
+    so the reference is slightly generous to the model; it carries what χ²(n − 3) does not: the
+    t_max rule's jumps and a σ that misses part of the intensity noise.
+    """
+    from .observables import tmax_of
+
+    times = np.asarray(times_min, float)
+    model = np.asarray(model_norm, float)
+    rms = np.asarray(noise_rms, float)
+    if model.shape != rms.shape or model.shape[0] != times.size:
+        raise ValueError(f"model {model.shape} and noise {rms.shape} must be (n_times, n_obs)")
+    rule = {"tolerance_rel": settings.peak_tolerance_rel, "plateau_rel": settings.plateau_rel}
+    use = exp_tmax["included"].astype(bool).to_numpy()
+    sigma = exp_tmax["sigma_min"].to_numpy(float)[use]
+    t_model, _ = tmax_of(times, model, settings.smoothing_min, **rule)
+    rng = np.random.default_rng(seed)
+    out = np.empty(int(n_replicas))
+    for r in range(int(n_replicas)):
+        replica = model + rms * rng.standard_normal(model.shape)
+        t_rep, _ = tmax_of(times, replica, settings.smoothing_min, **rule)
+        z = (t_rep[use] - t_model[use]) / sigma
+        out[r] = float(np.nansum(z * z))
+    return out
+
+
+def calibrated_verdict(chi2_min: float, reference, quantile: float = 0.99) -> dict:
+    """``consistent`` when χ²_w,min lies at or below the ``quantile`` of the parametric
+    reference; the statement names the reference and where the minimum lies in it."""
+    ref = np.sort(np.asarray(reference, float))
+    limit = float(np.quantile(ref, quantile))
+    p_value = float((np.sum(ref >= chi2_min) + 1) / (ref.size + 1))
+    consistent = bool(chi2_min <= limit)
+    statement = (f"chi2_w,min {chi2_min:.4g} against a parametric bootstrap of the fitted model "
+                 f"with the data's own noise ({ref.size} replicas; {quantile:g} quantile "
+                 f"{limit:.4g}, p = {p_value:.3g}): "
+                 + ("consistent" if consistent else "the model does not fit"))  # fmt: skip
+    return {"consistent": consistent, "limit": limit, "p_value": p_value,
+            "quantile": quantile, "n_replicas": int(ref.size), "statement": statement}  # fmt: skip
