@@ -11,6 +11,19 @@ comparison of models 1-3 on the first replica.
     .venv/bin/python benchmarks/bench_coverage.py [N] [--k-ex-step 0.25] [--bootstrap 100]
         [--scan-interval 1.0] [--confidence 0.95] [--no-models]
 
+    .venv/bin/python benchmarks/bench_coverage.py --independent DIR [--models 1 2 3]
+        [--limit N] [--bootstrap 100] [--profile-evaluations 30]
+
+``--independent DIR``: the same measurement on data the workflow did not write: DIR holds
+runs of the independent generator (``../shared/independent-data/generate.py``, run in its
+own venv; its ``samples.tsv`` sheet with one row per run and ``NAME_truth.json`` beside each
+mzML). Every run goes through the workflow's front end (mzML, deconvolution with the schema's
+settings, t_max with bootstrap σ), the fit grid of ``config.yaml`` (by orbits) for each of
+``--models``, the refinement of χ²_w by simulation and, for the truth's model, the profiles
+of k_ex and k_dim:k_diss by re-optimisation. Printed per run: each interval and whether it
+contains the truth, its width, the refined χ²_w of every model against χ²(n − 3)'s 0.99
+quantile ("consistent" or not); then the counts over the runs and the median widths.
+
 ``--k-ex-step`` sets the k_ex grid step in decades (7 values around the truth; default the
 paper's quarter decade). A step other than 0.25 leaves k_dim*c/k_ex out (it needs equal
 steps of k_dim and k_ex). The last line printed is one JSON object with the headline numbers.
@@ -29,8 +42,7 @@ import pandas as pd
 import yaml
 from scipy.stats import chi2 as chi2_dist
 
-from intercluster import fit
-from intercluster import uncertainty as unc
+from intercluster import coverage, fit, model_comparison, weighted_chi2
 from intercluster.network import ReactionNetwork
 from intercluster.observables import TmaxSettings
 from intercluster.replicas import virtual_replica
@@ -59,7 +71,16 @@ def main() -> None:
     parser.add_argument("--scan-interval", type=float, default=1.0, help="minutes")
     parser.add_argument("--confidence", type=float, default=0.95)
     parser.add_argument("--no-models", action="store_true", help="skip the model comparison")
+    parser.add_argument("--independent", type=Path, help="directory of independent runs")
+    parser.add_argument("--models", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--limit", type=int, default=None, help="first N runs of the sheet")
+    parser.add_argument("--profile-evaluations", type=int, default=30)
+    parser.add_argument("--flat-top-sigma", action="store_true",
+                        help="σ(t_max) at least the flat top's width / √12")
     args = parser.parse_args()
+    if args.independent is not None:
+        independent(args)
+        return
 
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     system = system_of_config(config, search_dirs=[ROOT]).cluster_system()
@@ -91,9 +112,9 @@ def main() -> None:
         for r in range(args.n)
     ]  # fmt: skip
     t_replicas = time.perf_counter() - started
-    result = unc.coverage(sims[3], replicas, TRUTH, c_nM=c_nM, confidence=args.confidence)
-    table = unc.coverage_table(result)
-    lo, hi = unc.binomial_range(args.n, args.confidence)
+    result = coverage.coverage(sims[3], replicas, TRUTH, c_nM=c_nM, confidence=args.confidence)
+    table = coverage.coverage_table(result)
+    lo, hi = coverage.binomial_range(args.n, args.confidence)
 
     print(f"SYNTHETIC virtual experiment {SAMPLE}, model 3, truth {TRUTH}")
     print(f"grid 5 x 5 x 7 (k_ex step {args.k_ex_step} decades), {len(times)} spectra per run, "
@@ -121,7 +142,8 @@ def main() -> None:
 
     chi2_min = []
     for exp in replicas:
-        chi2_min.append(float(unc.weighted_chi2_table({SAMPLE: (sims[3], exp)})["chi2"].min()))
+        table = weighted_chi2.weighted_chi2_table({SAMPLE: (sims[3], exp)})
+        chi2_min.append(float(table["chi2"].min()))
     n_obs = int(replicas[0]["included"].sum())
     limit = float(chi2_dist.ppf(0.99, n_obs - 3))
     print(f"\nminimum weighted χ² of the replicas (correct model, {n_obs} observables): median "
@@ -130,13 +152,15 @@ def main() -> None:
           f"{limit:.1f}: {int(np.sum(np.array(chi2_min) > limit))} of {len(chi2_min)}")  # fmt: skip
     comparison = None
     if not args.no_models:
-        first = {m: float(unc.weighted_chi2_table({SAMPLE: (s, replicas[0])})["chi2"].min())
-                 for m, s in sims.items()}  # fmt: skip
-        comparison = unc.compare_models(first, n_obs, replica_chi2_min=chi2_min[1:])
+        first = {
+            m: float(weighted_chi2.weighted_chi2_table({SAMPLE: (s, replicas[0])})["chi2"].min())
+            for m, s in sims.items()
+        }
+        comparison = model_comparison.compare_models(first, n_obs, replica_chi2_min=chi2_min[1:])
         print("\nmodel comparison on replica 0 (reference: the other replicas), on this "
               "sub-grid around model 3's truth: models 1 and 2 may have their optimum outside "
               "it")  # fmt: skip
-        print(unc.model_comparison_statement(comparison))
+        print(model_comparison.model_comparison_statement(comparison))
     summary = result.summary
     print(json.dumps({
         "n_replicas": args.n,
@@ -153,6 +177,143 @@ def main() -> None:
         dict(zip(comparison["model"].astype(str), comparison["chi2_weighted_min"], strict=True)),
         "seconds": {"grid": round(t_grid, 1), "replicas": round(t_replicas, 1)},
     }))  # fmt: skip
+
+
+def _independent_run(row, directory: Path, system, config, args) -> dict:
+    """One independent run: front end, grid per model, refinement, profiles, verdicts."""
+    from intercluster import refine, reoptimised_profiles
+    from intercluster.deconvolution import deconvolve_run, observable_basis
+    from intercluster.ingest import read_spectra
+    from intercluster.observables import experiment_matrix, experiment_times, normalise_rows
+    from intercluster.profiles import delta_chi2
+    from intercluster.tmax_sigma import tmax_uncertainty_table
+
+    truth_file = json.loads((directory / f"{row['sample']}_truth.json").read_text())
+    truth = {k: float(v) for k, v in truth_file["k"].items()}
+    truth_model = int(truth_file["model"])
+    run = read_spectra(directory / row["mzml"], mz_required=observable_basis(system).mz_span)
+    intensities, _, _ = deconvolve_run(run, system,
+                                       DeconvolutionSettings.from_config(config["deconvolution"]))
+    exp = tmax_uncertainty_table(intensities, system.observables(), TmaxSettings.schema_default(),
+                                 n_replicas=args.bootstrap, seed=0,
+                                 flat_top_in_sigma=args.flat_top_sigma)  # fmt: skip
+    times = experiment_times(intensities)
+    conditions = fit.Conditions.from_dict({"ag_nM": float(row["ag_nM"]),
+                                           "au_nM": float(row["au_nM"]),
+                                           "dead_time_s": float(row["dead_time_s"])})  # fmt: skip
+    c_nM = min(float(row["ag_nM"]), float(row["au_nM"]))
+    options = fit.simulator_options(config["kinetics"])
+    grid = config["fit"]["grid"]
+    points = fit.grid_points(grid)
+    plan = fit.grid_orbits(points)
+    axes = fit.grid_axes(grid)
+    n_obs = int(exp["included"].sum())
+    limit = float(chi2_dist.ppf(0.99, n_obs - 3))
+    out = {"run": row["sample"], "truth_model": truth_model, "truth": truth, "n_obs": n_obs,
+           "chi2_limit": limit, "models": {}}  # fmt: skip
+    delta = delta_chi2(args.confidence)
+    species = system.observables()["species"].tolist()
+    _, y = experiment_matrix(intensities, species)
+    noise = model_comparison.data_noise_model(times, normalise_rows(y),
+                                              TmaxSettings.schema_default().smoothing_min)
+    for model in args.models:
+        sim = fit.run_chunk(ReactionNetwork(model), points, conditions, times,
+                            system.observables()["species"], TmaxSettings.schema_default(),
+                            options=options, orbits=plan.orbits)  # fmt: skip
+        table = weighted_chi2.weighted_chi2_table({row["sample"]: (sim, exp)})
+        objective = weighted_chi2.weighted_chi2_objective(
+            ReactionNetwork(model), {row["sample"]: (conditions, times, exp)},
+            TmaxSettings.schema_default(), options=options, cache={})
+        ok = np.isfinite(table["chi2"].to_numpy(float))
+        best = table[ok].sort_values("chi2").iloc[0]
+        start = {k: float(best[k]) for k in ("k_dim", "k_diss", "k_ex")} | {
+            "chi2": float(best["chi2"])}
+        refined = refine.refine(objective, start, axes, 60)
+        entry = {"grid_chi2": float(best["chi2"]), "refined_chi2": refined["chi2"],
+                 "converged": refined["converged"]}  # fmt: skip
+        if model == truth_model:
+            bounds = reoptimised_profiles.log_bounds(axes)
+            for name, value in (("k_ex", truth["k_ex"]),
+                                ("k_dim:k_diss", truth["k_dim"] / truth["k_diss"])):
+                prof = reoptimised_profiles.reoptimised_profile(
+                    objective, refined, name, bounds, delta, c_nM, table,
+                    inner_evaluations=args.profile_evaluations)
+                entry[name] = {"interval": [prof.low, prof.high], "contains": prof.contains(value),
+                               "decades": (np.log10(prof.high / prof.low)
+                                           if None not in (prof.low, prof.high) else None),
+                               "chi2_min_found": prof.chi2_min_found}  # fmt: skip
+            entry["chi2_min"] = min([refined["chi2"]] + [entry[n]["chi2_min_found"]
+                                                         for n in ("k_ex", "k_dim:k_diss")])
+        else:
+            entry["chi2_min"] = refined["chi2"]
+        entry["consistent"] = bool(entry["chi2_min"] <= limit)
+        # the verdict calibrated on these spectra's own noise (parametric bootstrap)
+        constants = fit.RateConstants(refined["k_dim"], refined["k_diss"], refined["k_ex"])
+        traj, _ = fit.best_trajectories(ReactionNetwork(model), system.observables(),
+                                        constants, conditions, times, options=options)
+        model_norm = (traj.pivot(index="time_min", columns="species", values="intensity_norm")
+                      [species].to_numpy(float))  # fmt: skip
+        reference = model_comparison.parametric_gof_reference(
+            times, model_norm, noise, exp, TmaxSettings.schema_default(), n_replicas=100)
+        entry["calibrated"] = model_comparison.calibrated_verdict(entry["chi2_min"], reference)
+        out["models"][model] = entry
+    return out
+
+
+def independent(args) -> None:
+    """Coverage, widths and goodness of fit on independent runs (module docstring)."""
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    system = system_of_config(config, search_dirs=[ROOT]).cluster_system()
+    sheet = pd.read_csv(args.independent / "samples.tsv", sep="\t")
+    if args.limit:
+        sheet = sheet.head(args.limit)
+    results = []
+    for _, row in sheet.iterrows():
+        started = time.perf_counter()
+        result = _independent_run(row, args.independent, system, config, args)
+        result["seconds"] = round(time.perf_counter() - started, 1)
+        results.append(result)
+        true_fit = result["models"][result["truth_model"]]
+        print(f"{result['run']}: model {result['truth_model']}, {result['n_obs']} observables, "
+              f"limit {result['chi2_limit']:.1f}; " + "; ".join(
+                  f"model {m} chi2_w {e['chi2_min']:.1f} "
+                  f"{'consistent' if e['consistent'] else 'NOT consistent'} (calibrated: "
+                  f"{'consistent' if e['calibrated']['consistent'] else 'NOT consistent'}, "
+                  f"limit {e['calibrated']['limit']:.1f})"
+                  for m, e in result["models"].items())
+              + "".join(f"; {n} {true_fit[n]['interval']} truth "
+                        f"{'in' if true_fit[n]['contains'] else 'OUT'}"
+                        for n in ("k_ex", "k_dim:k_diss"))
+              + f" ({result['seconds']} s)", flush=True)  # fmt: skip
+    n = len(results)
+    summary = {"n_runs": n, "confidence": args.confidence}
+    for name in ("k_ex", "k_dim:k_diss"):
+        entries = [r["models"][r["truth_model"]][name] for r in results]
+        widths = [e["decades"] for e in entries if e["decades"] is not None]
+        summary[name] = {"contains_truth": sum(e["contains"] for e in entries),
+                         "median_width_decades": float(np.median(widths)) if widths else None,
+                         "open": sum(e["decades"] is None for e in entries)}  # fmt: skip
+    summary["true_model_consistent"] = sum(r["models"][r["truth_model"]]["consistent"]
+                                           for r in results)  # fmt: skip
+    summary["true_model_consistent_calibrated"] = sum(
+        r["models"][r["truth_model"]]["calibrated"]["consistent"] for r in results)
+    summary["other_models_consistent_calibrated"] = {
+        str(m): sum(r["models"][m]["calibrated"]["consistent"] for r in results
+                    if m != r["truth_model"])
+        for m in args.models
+    }
+    summary["other_models_consistent"] = {
+        str(m): sum(r["models"][m]["consistent"] for r in results if m != r["truth_model"])
+        for m in args.models
+    }
+    print(f"\nover {n} independent runs: k_ex interval contains the truth in "
+          f"{summary['k_ex']['contains_truth']}/{n} (median width "
+          f"{summary['k_ex']['median_width_decades']} decades), k_dim:k_diss in "
+          f"{summary['k_dim:k_diss']['contains_truth']}/{n} (median width "
+          f"{summary['k_dim:k_diss']['median_width_decades']} decades); the model that made "
+          f"the data consistent in {summary['true_model_consistent']}/{n}; other models "
+          f"consistent: {summary['other_models_consistent']}")  # fmt: skip
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

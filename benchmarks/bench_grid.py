@@ -39,10 +39,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 
-from intercluster import fit  # noqa: E402
+from intercluster import fit, zoom  # noqa: E402
 from intercluster.network import ReactionNetwork  # noqa: E402
 from intercluster.observables import TmaxSettings  # noqa: E402
 from intercluster.records import RateConstants  # noqa: E402
+from intercluster.settings import ZoomSettings  # noqa: E402
 from intercluster.system import DEFAULT_SYSTEM  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -193,12 +194,12 @@ def main() -> None:
           f"{1e3 * b:.2f} ms per point), point by point ~ {t_point_130 / 3600:.1f} "
           "core-hours")  # fmt: skip
 
-    zoom_settings = fit.ZoomSettings.from_config(config["fit"]["zoom"])
+    zoom_settings = ZoomSettings.from_config(config["fit"]["zoom"])
     chi2_13 = fit.chi2_single(orbit_13, exp)
     delta = float(config["fit"]["interval_delta_chi2_rel"])
-    zoom_points = fit.zoom_points(chi2_13, grid(13), delta, zoom_settings)
-    n_centres = len(fit.zoom_centres(chi2_13, fit.grid_axes(grid(13)), delta, zoom_settings))
-    zoom, t_zoom = cpu(by_orbits, zoom_points, settings, options)
+    zoom_points = zoom.zoom_points(chi2_13, grid(13), delta, zoom_settings)
+    n_centres = len(zoom.zoom_centres(chi2_13, fit.grid_axes(grid(13)), delta, zoom_settings))
+    _, t_zoom = cpu(by_orbits, zoom_points, settings, options)
     results["zoom_s"] = t_zoom
     print(f"zoom (step {zoom_settings.step_decades:g} decades, "
           f"+-{zoom_settings.half_width_steps:g} grid steps, {n_centres} centre(s)): "

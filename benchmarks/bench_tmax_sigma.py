@@ -4,7 +4,7 @@ independent noise replicas? (SYNTHETIC virtual experiment.)
 N noise replicas of the demo's 40:40 sample (the shipped config's virtual experiment: its
 truth, scan interval and noise; new noise seeds) go through spectra and deconvolution. The
 empirical SD of every observable's t_max over the replicas is the reference; the bootstrap
-σ of each replica (:func:`intercluster.uncertainty.bootstrap_tmax`) is compared with it,
+σ of each replica (:func:`intercluster.tmax_sigma.bootstrap_tmax`) is compared with it,
 for the adaptive curve/residual split with the end-plateau σ (the workflow's) and, side by
 side, for the split at THE rule's own width without it (the former bootstrap). Printed per
 variant: the ratio σ / SD over the observables whose SD exceeds the σ floor (median and
@@ -27,8 +27,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from intercluster import fit
-from intercluster import uncertainty as unc
+from intercluster import fit, tmax_sigma
 from intercluster.network import ReactionNetwork
 from intercluster.observables import (
     TmaxSettings,
@@ -72,7 +71,7 @@ def main() -> None:
     t_exp = np.array([t["t_max_min"].to_numpy(float) for t in tables])
     included = np.logical_and.reduce([t["included"].to_numpy(bool) for t in tables])
     sd = t_exp.std(axis=0, ddof=1)
-    floor = unc.sigma_floor_min(times)
+    floor = tmax_sigma.sigma_floor_min(times)
     scored = included & (sd > floor)
 
     truth = ve["rate_constants"]
@@ -86,7 +85,7 @@ def main() -> None:
 
     variants = {
         # the end-plateau σ is 0 unless the config's t_max rule is the vertex (plateau_rel 0)
-        "adaptive split (workflow)": {"centre_factors": unc.CENTRE_FACTORS, "plateau": True},
+        "adaptive split (workflow)": {"centre_factors": tmax_sigma.CENTRE_FACTORS, "plateau": True},
         "rule's width, no end plateau (former)": {"centre_factors": (1.0,), "plateau": False},
     }  # fmt: skip
     print(f"SYNTHETIC virtual experiment {SAMPLE}, truth {truth}, {len(times)} spectra per run, "
@@ -99,7 +98,7 @@ def main() -> None:
         sigma = []
         for r in range(min(args.evaluate, args.n)):
             _, y = experiment_matrix(runs[r], species)
-            boot = unc.bootstrap_tmax(times, normalise_rows(y), settings, args.bootstrap,
+            boot = tmax_sigma.bootstrap_tmax(times, normalise_rows(y), settings, args.bootstrap,
                                       seed=r, centre_factors=variant["centre_factors"])  # fmt: skip
             s = boot.sigma
             if variant["plateau"]:

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from workflow_helpers import small_config
 
-from intercluster import figures, fit
+from intercluster import figures, intervals
 from intercluster.io import SYNTHETIC_LABEL
 from intercluster.network import ReactionNetwork
 from intercluster.records import BestFit, RateConstants, SampleConditions
@@ -174,7 +174,7 @@ def test_chi2_slices_and_profiles_go_through_the_best_point():
     chi2.loc[0, "status"] = "failed"  # a corner, on no slice through the best point
     slices = figures.chi2_slices(chi2)
     for name in figures.RATE_CONSTANTS:
-        profile = fit.profile(chi2, name)  # what best.json holds, the figure draws
+        profile = intervals.profile(chi2, name)  # what best.json holds, the figure draws
         assert len(slices[name]) == 5 and len(profile) == 5
         assert slices[name]["chi2"].min() == pytest.approx(1.0)
         assert np.all(profile["chi2_min"].to_numpy() <= slices[name]["chi2"].to_numpy() + 1e-12)
@@ -322,6 +322,56 @@ def test_figure_chi2(tmp_path):
             shown = [t.get_text() for t in axis.get_ticklabels(which="both") if t.get_text()]
             assert shown, (ax.get_title(), axis.axis_name)
     save_and_check(fig, tmp_path, "chi2", n_rows=2)
+
+
+def test_figure_chi2_draws_the_reoptimised_profile_over_the_grid_profile(tmp_path):
+    """With best.json's profiles by re-optimisation the χ² figure draws them (their own line,
+    their own level) over the weighted grid profile; without them (negative control) no such
+    line is drawn."""
+    from dataclasses import replace
+
+    g = np.logspace(-3, 0, 4)
+    k = np.array(np.meshgrid(g, g, g, indexing="ij")).reshape(3, -1).T
+    chi2 = pd.DataFrame(k, columns=list(figures.RATE_CONSTANTS))
+    chi2["chi2"] = 1 + np.log10(k[:, 2] / 1e-2) ** 2
+    chi2["status"] = "ok"
+    grid_profile = [{"value": float(v), "chi2_min": 5.0 + 100 * np.log10(v / 1e-2) ** 2}
+                    for v in g]  # fmt: skip
+    fine = np.logspace(-2.1, -1.9, 9)
+    reopt = [{"value": float(v), "chi2_min": 4.0 + 100 * np.log10(v / 1e-2) ** 2} for v in fine]
+    weighted = {
+        "confidence": 0.95,
+        "profiles": {"k_ex": {"profile": grid_profile, "level": 8.84}},
+        "profiles_reoptimised": {"k_ex": {"profile": reopt, "level": 7.84}},
+    }
+    intervals = {name: {"low": None, "high": None, "low_open": True, "high_open": True,
+                        "profile": [{"value": float(v), "chi2_min": 1.0} for v in g]}
+                 for name in figures.RATE_CONSTANTS}  # fmt: skip
+    best = BestFit(
+        fit_sample="test", model=3, samples=("test",), chi2_unit="min^2", n_points=64,
+        n_ok=64, n_failed=0, failed_reasons={}, grid={},
+        best={"point": 0, "k_dim": 1e-2, "k_diss": 1e-1, "k_ex": 1e-2, "chi2": 1.0},
+        next_best=(), intervals={"chi2_threshold": 1.1, **intervals}, refined=None,
+        identifiability={"k_ex": "identifiable"}, intervals_weighted={"k_ex": [9.6e-3, 1.04e-2]},
+        weighted=weighted,
+    )  # fmt: skip
+
+    def reoptimised_lines(best_fit):
+        fig = figures.figure_chi2([(3, chi2, best_fit)], "test", True)
+        return fig, [line for ax in fig.axes for line in ax.get_lines()
+                     if "re-optimised" in line.get_label()]  # fmt: skip
+
+    fig, lines = reoptimised_lines(best)
+    assert len(lines) == 1
+    assert np.allclose(lines[0].get_xdata(), fine)
+    assert np.allclose(lines[0].get_ydata(), [p["chi2_min"] for p in reopt])
+    levels = [line.get_ydata()[0] for ax in fig.axes for line in ax.get_lines()
+              if "threshold" in line.get_label()]  # fmt: skip
+    assert 7.84 in levels
+    save_and_check(fig, tmp_path, "chi2", n_rows=1)
+    no_reopt = replace(best, weighted={k: v for k, v in weighted.items()
+                                       if k != "profiles_reoptimised"})  # fmt: skip
+    assert reoptimised_lines(no_reopt)[1] == []
 
 
 def test_chi2_log_axes_label_decades_in_unicode_and_keep_minor_labels_within_a_decade():

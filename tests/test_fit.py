@@ -6,9 +6,10 @@ import pandas as pd
 import pytest
 from fit_helpers import TRUTH, synthetic_intensities
 
-from intercluster import fit
+from intercluster import best_fit, fit, intervals, refine, zoom
 from intercluster.network import ReactionNetwork
 from intercluster.observables import TmaxSettings, experiment_times, experimental_tmax
+from intercluster.settings import ZoomSettings
 from intercluster.simulate import SimulationResult
 from intercluster.system import DEFAULT_SYSTEM
 
@@ -55,14 +56,14 @@ def test_parse_scatteritem():
 def test_interval_from_profile_interpolates_in_log_and_flags_open_ends():
     values = 10.0 ** np.arange(-3, 0.01, 0.25)
     prof = (np.log10(values) + 1.5) ** 2 + 1.0  # minimum 1 at 10^-1.5
-    iv = fit.interval_from_profile(values, prof, 1.0 + 0.0625)  # |dx| <= 0.25
+    iv = intervals.interval_from_profile(values, prof, 1.0 + 0.0625)  # |dx| <= 0.25
     assert iv["low"] == pytest.approx(10**-1.75, rel=1e-9)
     assert iv["high"] == pytest.approx(10**-1.25, rel=1e-9)
     assert not iv["low_open"] and not iv["high_open"]
     # the grid bracket: the first grid values outside the threshold (10^-1.75 is on it)
     assert iv["low_grid"] == pytest.approx(10**-2.0, rel=1e-9)
     assert iv["high_grid"] == pytest.approx(10**-1.0, rel=1e-9)
-    iv = fit.interval_from_profile(values, prof, 100.0)
+    iv = intervals.interval_from_profile(values, prof, 100.0)
     assert iv["low_open"] and iv["high_open"]
     assert iv["low_grid"] is None and iv["high_grid"] is None
 
@@ -73,20 +74,21 @@ def test_interval_narrower_than_a_grid_step_keeps_a_grid_bracket():
     bracket but outside the interpolated ends, is in the box, a point beyond is not."""
     values = 10.0 ** np.arange(-3, 0.01, 0.25)
     prof = 100.0 * (np.log10(values) + 1.5) ** 2 + 1.0  # steep: only 10^-1.5 below 1.1
-    iv = fit.interval_from_profile(values, prof, 1.1)
+    iv = intervals.interval_from_profile(values, prof, 1.1)
     assert np.log10(iv["high"]) - np.log10(iv["low"]) < 0.25
     assert iv["low_grid"] == pytest.approx(10**-1.75)
     assert iv["high_grid"] == pytest.approx(10**-1.25)
-    intervals = dict.fromkeys(fit.RATE_CONSTANTS, iv)
+    box = dict.fromkeys(fit.RATE_CONSTANTS, iv)
     between = dict.fromkeys(fit.RATE_CONSTANTS, 10**-1.4)  # beyond iv["high"], inside bracket
     assert between["k_ex"] > iv["high"]
-    assert all(fit.in_interval_box(intervals, between).values())
+    assert all(intervals.in_interval_box(box, between).values())
     beyond = {**between, "k_diss": 10**-1.2}
-    assert fit.in_interval_box(intervals, beyond) == {"k_dim": True, "k_diss": False, "k_ex": True}
+    assert intervals.in_interval_box(box, beyond) == {
+        "k_dim": True, "k_diss": False, "k_ex": True}
     # an open end bounds nothing on its side
-    open_low = fit.interval_from_profile(values, (np.log10(values) + 3) ** 2 + 1.0, 1.1)
+    open_low = intervals.interval_from_profile(values, (np.log10(values) + 3) ** 2 + 1.0, 1.1)
     assert open_low["low_open"] and open_low["low_grid"] is None
-    assert fit.in_interval_box(dict.fromkeys(fit.RATE_CONSTANTS, open_low),
+    assert intervals.in_interval_box(dict.fromkeys(fit.RATE_CONSTANTS, open_low),
                                dict.fromkeys(fit.RATE_CONSTANTS, 1e-9))["k_ex"]  # fmt: skip
 
 
@@ -118,7 +120,7 @@ def test_failed_sets_are_marked_counted_and_excluded():
     assert sum(s == "ok" for s in status.values()) == 4
     chi2 = fit.chi2_table({"s": (chunk, exp_tmax)})
     assert chi2.loc[chi2["status"] == "failed", "chi2"].isna().all()
-    best = fit.best_fit(chi2, fit.grid_axes(grid), delta_rel=0.10, f_confidence=0.95)
+    best = best_fit.best_fit(chi2, fit.grid_axes(grid), delta_rel=0.10, f_confidence=0.95)
     assert best["n_failed"] == 4 and best["n_ok"] == 4
     assert sum(best["failed_reasons"].values()) == 4
     assert any("boom" in reason for reason in best["failed_reasons"])
@@ -174,7 +176,7 @@ def _step_index(values, x):
 def test_virtual_experiment_recovers_model3_truth(virtual_fit):
     times, exp_tmax, fits = virtual_fit
     axes = fit.grid_axes(TEST_GRID)
-    best = {m: fit.best_fit(fits[m][1], axes, **INTERVALS) for m in (1, 2, 3)}
+    best = {m: best_fit.best_fit(fits[m][1], axes, **INTERVALS) for m in (1, 2, 3)}
     b3 = best[3]["best"]
     # k_ex exactly (the grid value nearest the truth)
     assert _step_index(axes["k_ex"], b3["k_ex"]) == _step_index(axes["k_ex"], TRUTH["k_ex"])
@@ -193,10 +195,11 @@ def test_virtual_experiment_recovers_model3_truth(virtual_fit):
 def test_refinement_does_not_get_worse_and_stays_in_bounds(virtual_fit):
     times, exp_tmax, fits = virtual_fit
     axes = fit.grid_axes(TEST_GRID)
-    objective = fit.chi2_objective(
+    objective = refine.chi2_objective(
         ReactionNetwork(3), {"ag40_au40": (COND, times, exp_tmax)}, SETTINGS
     )
-    result = fit.best_fit(fits[3][1], axes, **INTERVALS, objective=objective, max_evaluations=25)
+    result = best_fit.best_fit(fits[3][1], axes, **INTERVALS, objective=objective,
+                               max_evaluations=25)  # fmt: skip
     refined = result["refined"]
     assert refined["chi2"] <= result["chi2"] + 1e-9
     assert 1 <= refined["n_evaluations"] <= 26
@@ -227,24 +230,24 @@ def test_shared_cache_simulates_each_point_once_and_changes_no_value(virtual_fit
     one = {"ag40_au40": (COND, times, exp_tmax)}
     cache = {}
     shared = {"simulator": counting, "cache": cache}
-    plain = fit.chi2_objective(net, one, SETTINGS, **shared)
-    weighted = fit.chi2_objective(net, one, SETTINGS, weighted=True, **shared)
-    both = fit.chi2_objective(net, {**one, "b": (other, times, exp_tmax)}, SETTINGS, **shared)
+    plain = refine.chi2_objective(net, one, SETTINGS, **shared)
+    weighted = refine.chi2_objective(net, one, SETTINGS, weighted=True, **shared)
+    both = refine.chi2_objective(net, {**one, "b": (other, times, exp_tmax)}, SETTINGS, **shared)
     x, y = np.log10([TRUTH["k_dim"], TRUTH["k_diss"], TRUTH["k_ex"]]), np.log10([2e-2, 5e-2, 3e-2])
     values = [plain(x), weighted(x), plain(x), plain(y), both(x)]
     assert len(calls) == 3  # x, y, then x of the second sample only
     assert len(cache) == 3
     uncached = [
-        fit.chi2_objective(net, one, SETTINGS)(x),
-        fit.chi2_objective(net, one, SETTINGS, weighted=True)(x),
-        fit.chi2_objective(net, one, SETTINGS)(x),
-        fit.chi2_objective(net, one, SETTINGS)(y),
-        fit.chi2_objective(net, {**one, "b": (other, times, exp_tmax)}, SETTINGS)(x),
+        refine.chi2_objective(net, one, SETTINGS)(x),
+        refine.chi2_objective(net, one, SETTINGS, weighted=True)(x),
+        refine.chi2_objective(net, one, SETTINGS)(x),
+        refine.chi2_objective(net, one, SETTINGS)(y),
+        refine.chi2_objective(net, {**one, "b": (other, times, exp_tmax)}, SETTINGS)(x),
     ]
     assert values == uncached
     assert values[1] != values[0]  # the weighted one divides by sigma_min
     wider = TmaxSettings(**{**SETTINGS.__dict__, "smoothing_min": 2 * SETTINGS.smoothing_min})
-    fit.chi2_objective(net, one, wider, **shared)(x)
+    refine.chi2_objective(net, one, wider, **shared)(x)
     assert len(calls) == 4
 
 
@@ -252,8 +255,8 @@ def test_f_test_delta_is_scipy_stats_f_quantile():
     from scipy.stats import f
 
     for n, conf in ((77, 0.95), (5, 0.68), (300, 0.99)):
-        assert fit.f_test_delta(n, 3, conf) == f.ppf(conf, 1, n - 3) / (n - 3)
-    assert np.isnan(fit.f_test_delta(3, 3, 0.95))
+        assert intervals.f_test_delta(n, 3, conf) == f.ppf(conf, 1, n - 3) / (n - 3)
+    assert np.isnan(intervals.f_test_delta(3, 3, 0.95))
 
 
 def test_chunk_results_do_not_depend_on_the_chunking(virtual_fit):
@@ -352,24 +355,24 @@ def test_zoom_centres_are_the_best_point_and_near_equal_local_minima():
     first, second = (1e-2, 10**-1.25, 10**-1.5), (10**-2.5, 10**-0.5, 10**-1.0)
     values = np.minimum(_bowl(points, first), _bowl(points, second, 1.05))
     chi2 = _chi2_of(points, values)
-    minima = fit.local_minima(chi2, axes)
+    minima = zoom.local_minima(chi2, axes)
     assert len(minima) == 2
-    settings = fit.ZoomSettings(enabled=True, step_decades=0.05, half_width_steps=1, max_centres=3)
-    centres = fit.zoom_centres(chi2, axes, 0.10, settings)
+    settings = ZoomSettings(enabled=True, step_decades=0.05, half_width_steps=1, max_centres=3)
+    centres = zoom.zoom_centres(chi2, axes, 0.10, settings)
     assert np.allclose(centres[["k_dim", "k_diss", "k_ex"]].to_numpy(), [first, second])
-    assert len(fit.zoom_centres(chi2, axes, 0.01, settings)) == 1  # outside the threshold
-    zoom = fit.zoom_points(chi2, DEFAULT_GRID, 0.10, settings)
-    assert len(zoom) == 2 * 11**3  # two disjoint boxes of +-1 grid step at 1/20 decade
-    assert not zoom.duplicated(["i_dim", "i_diss", "i_ex"]).any()
+    assert len(zoom.zoom_centres(chi2, axes, 0.01, settings)) == 1  # outside the threshold
+    zoomed = zoom.zoom_points(chi2, DEFAULT_GRID, 0.10, settings)
+    assert len(zoomed) == 2 * 11**3  # two disjoint boxes of +-1 grid step at 1/20 decade
+    assert not zoomed.duplicated(["i_dim", "i_diss", "i_ex"]).any()
     for centre in (first, second):
-        hit = np.all(np.isclose(zoom[["k_dim", "k_diss", "k_ex"]].to_numpy(), centre,
+        hit = np.all(np.isclose(zoomed[["k_dim", "k_diss", "k_ex"]].to_numpy(), centre,
                                 rtol=1e-12), axis=1)  # fmt: skip
         assert hit.sum() == 1
-    plan = fit.grid_orbits(zoom)
+    plan = fit.grid_orbits(zoomed)
     assert plan.orbits is not None  # equal fine steps on every axis
     # a centre at the grid's corner: the box is clipped to the grid
     corner = _chi2_of(points, _bowl(points, (1.0, 1.0, 1e-3)))
-    clipped = fit.zoom_points(corner, DEFAULT_GRID, 0.10, settings)
+    clipped = zoom.zoom_points(corner, DEFAULT_GRID, 0.10, settings)
     assert len(clipped) == 6**3
     assert clipped["k_dim"].max() == pytest.approx(1.0) and clipped["k_ex"].min() == pytest.approx(
         1e-3)
@@ -386,10 +389,10 @@ def test_zoom_intervals_use_the_coarse_end_beyond_the_box():
         return 1.0 + 0.01 * (lg[:, 0] + 2) ** 2 + (lg[:, 1] + 1.25) ** 2 + 4 * (lg[:, 2] + 1.5) ** 2
 
     chi2 = _chi2_of(points, valley(points))
-    settings = fit.ZoomSettings(enabled=True, step_decades=0.05, half_width_steps=1, max_centres=3)
-    zoom_pts = fit.zoom_points(chi2, DEFAULT_GRID, 0.10, settings)
+    settings = ZoomSettings(enabled=True, step_decades=0.05, half_width_steps=1, max_centres=3)
+    zoom_pts = zoom.zoom_points(chi2, DEFAULT_GRID, 0.10, settings)
     zoom_chi2 = _chi2_of(zoom_pts, valley(zoom_pts))
-    best = fit.best_fit(chi2, axes, **INTERVALS, zoom_chi2=zoom_chi2, zoom_settings=settings)
+    best = best_fit.best_fit(chi2, axes, **INTERVALS, zoom_chi2=zoom_chi2, zoom_settings=settings)
     assert best["intervals"]["source"] == "zoom"
     k_dim = best["intervals"]["k_dim"]
     assert k_dim["low_from"] == "coarse" and k_dim["high_from"] == "coarse"
@@ -411,10 +414,10 @@ def test_zoom_interval_at_its_box_takes_the_coarse_bracket_not_a_narrower_crossi
     centre = (1e-2, 10**-1.25, 10**-1.5)
     logs = np.log10(points[["k_dim", "k_diss", "k_ex"]].to_numpy())
     chi2 = _chi2_of(points, 1.0 + 100 * np.sum((logs - np.log10(centre)) ** 2, axis=1))
-    settings = fit.ZoomSettings(enabled=True, step_decades=0.05, half_width_steps=1, max_centres=3)
-    zoom_pts = fit.zoom_points(chi2, DEFAULT_GRID, 0.10, settings)
+    settings = ZoomSettings(enabled=True, step_decades=0.05, half_width_steps=1, max_centres=3)
+    zoom_pts = zoom.zoom_points(chi2, DEFAULT_GRID, 0.10, settings)
     zoom_chi2 = _chi2_of(zoom_pts, np.ones(len(zoom_pts)))  # flat over the whole box
-    best = fit.best_fit(chi2, axes, **INTERVALS, zoom_chi2=zoom_chi2, zoom_settings=settings)
+    best = best_fit.best_fit(chi2, axes, **INTERVALS, zoom_chi2=zoom_chi2, zoom_settings=settings)
     for name, c in zip(fit.RATE_CONSTANTS, centre, strict=True):
         coarse, zoomed = best["intervals_coarse"][name], best["intervals"][name]
         assert coarse["high"] < c * 10**0.05  # the crossing: inside the box's first fine step
@@ -431,7 +434,7 @@ def test_zoom_on_the_40_40_sample_stays_inside_the_coarse_interval_box():
     and a chi² <= the coarse optimum's.
 
     The box is the grid-resolution bracket of the coarse intervals (``low_grid``/``high_grid``
-    of fit.interval_from_profile: the first grid value outside the threshold on each side).
+    of intervals.interval_from_profile: the first grid value outside the threshold on each side).
     The interpolated ends cannot hold it: only the best grid value's profile lies below the
     threshold, so they are narrower than one grid step, while the k_dim-k_diss valley runs
     diagonally between grid points and the zoom's best lies off them.
@@ -445,7 +448,7 @@ def test_zoom_on_the_40_40_sample_stays_inside_the_coarse_interval_box():
 
     with open(Path(__file__).resolve().parents[1] / "config.yaml") as handle:
         config = yaml.safe_load(handle)
-    settings = fit.ZoomSettings.from_config(config["fit"]["zoom"])  # (enabled or not)
+    settings = ZoomSettings.from_config(config["fit"]["zoom"])  # (enabled or not)
     grid = config["fit"]["grid"]
     times, exp_tmax = _experiment()
     options = fit.simulator_options(config["kinetics"])
@@ -455,16 +458,17 @@ def test_zoom_on_the_40_40_sample_stays_inside_the_coarse_interval_box():
                            options=options, orbits=plan.orbits)  # fmt: skip
     chi2 = fit.chi2_table({"ag40_au40": (coarse, exp_tmax)})
     delta = float(config["fit"]["interval_delta_chi2_rel"])
-    zoom_pts = fit.zoom_points(chi2, grid, delta, settings)
+    zoom_pts = zoom.zoom_points(chi2, grid, delta, settings)
     zoom_plan = fit.grid_orbits(zoom_pts)
-    zoom = fit.run_chunk(Net(3), zoom_pts, COND, times, ION_LABELS, SETTINGS, options=options,
+    zoom_sim = fit.run_chunk(Net(3), zoom_pts, COND, times, ION_LABELS, SETTINGS, options=options,
                          orbits=zoom_plan.orbits)  # fmt: skip
-    zoom_chi2 = fit.chi2_table({"ag40_au40": (zoom, exp_tmax)})
-    best = fit.best_fit(chi2, fit.grid_axes(grid), delta_rel=delta, f_confidence=0.95,
+    zoom_chi2 = fit.chi2_table({"ag40_au40": (zoom_sim, exp_tmax)})
+    best = best_fit.best_fit(chi2, fit.grid_axes(grid), delta_rel=delta, f_confidence=0.95,
                         zoom_chi2=zoom_chi2, zoom_settings=settings)  # fmt: skip
     zoom_best = best["zoom"]["best"]
     coarse_iv = best["intervals_coarse"]
-    assert fit.in_interval_box(coarse_iv, zoom_best) == dict.fromkeys(fit.RATE_CONSTANTS, True)
+    all_in = dict.fromkeys(fit.RATE_CONSTANTS, True)
+    assert intervals.in_interval_box(coarse_iv, zoom_best) == all_in
     assert best["zoom"]["best_in_coarse_box"] == dict.fromkeys(fit.RATE_CONSTANTS, True)
     assert zoom_best["chi2"] <= best["chi2"]
     for name in fit.RATE_CONSTANTS:
@@ -482,7 +486,7 @@ def test_zoom_on_the_40_40_sample_stays_inside_the_coarse_interval_box():
         np.log10(wrong["k_ex"]), np.log10(best["k_ex"]) + 2 * step)  # fmt: skip
     assert target.sum() == 1
     wrong.loc[target, "chi2"] = 0.5 * best["chi2"]
-    wrong_iv = fit.profile_intervals(wrong, delta)
-    inside = fit.in_interval_box(wrong_iv, zoom_best)
+    wrong_iv = intervals.profile_intervals(wrong, delta)
+    inside = intervals.in_interval_box(wrong_iv, zoom_best)
     assert not inside["k_ex"], wrong_iv["k_ex"]
     assert best["zoom"]["n_failed"] == 0 and len(zoom_chi2) >= 11**3

@@ -2,7 +2,7 @@
 
 Data: a synthetic intensities table (model 3 + noise, tests/fit_helpers.py) of one sample,
 with ten observables excluded as the t_max rule may exclude them. The workflow's trajectory
-objective (:func:`intercluster.uncertainty.trajectory_grid_fit`, the rule fit_trajectory's
+objective (:func:`intercluster.trajectory_fit.trajectory_grid_fit`, the rule fit_trajectory's
 function) is evaluated at one grid point with a tight solver, which also fits the dimer
 response there; that point is exported. Then:
 
@@ -37,9 +37,8 @@ import pytest
 from fit_helpers import synthetic_intensities
 from workflow_helpers import small_config
 
-from intercluster import fit
+from intercluster import fit, trajectory_fit
 from intercluster import petab_export as pe
-from intercluster import uncertainty as unc
 from intercluster.io import read_tsv
 from intercluster.network import ReactionNetwork
 from intercluster.records import SampleConditions
@@ -67,7 +66,7 @@ def exported(tmp_path_factory):
     network = ReactionNetwork(3, "S")
     points = fit.grid_points(config["fit"]["grid"])
     centre = points[(points[["i_dim", "i_diss", "i_ex"]] == 1).all(axis=1)].reset_index(drop=True)
-    table = unc.trajectory_grid_fit(network, centre, experiments, observables, TIGHT)
+    table = trajectory_fit.trajectory_grid_fit(network, centre, experiments, observables, TIGHT)
     best = pe.TrajectoryBest.from_table(table)
     samples = pe.samples_from_tables(experiments, DEFAULT_SYSTEM)
     problem = pe.petab_problem(network, DEFAULT_SYSTEM, samples, best, config["fit"]["grid"])

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import yaml
 
-from intercluster import fit
+from intercluster import best_fit, fit, profiles, weighted_fit
 from intercluster.plausibility import assess
 from intercluster.records import (
     BestFit,
@@ -55,7 +55,7 @@ def _chi2_table(failed=()):
 
 
 def _best_dict(chi2):
-    result = fit.best_fit(chi2, fit.grid_axes(GRID), delta_rel=0.10, f_confidence=0.95)
+    result = best_fit.best_fit(chi2, fit.grid_axes(GRID), delta_rel=0.10, f_confidence=0.95)
     result.update({"fit_sample": "s1", "model": 3, "samples": ["s1"]})
     return json.loads(json.dumps(result))  # the JSON form
 
@@ -75,15 +75,14 @@ def test_best_fit_round_trip_with_the_weighted_fit(scale, label):
     """best.json with the weighted χ² fit (here the hand-made bowl, scaled): a rise of
     1 per decade stays below the χ²₁ threshold 3.84 on a one-decade grid (flat); 100 per
     decade closes every interval inside the grid (identifiable)."""
-    from intercluster import uncertainty as unc
 
     chi2 = _chi2_table()
     data = _best_dict(chi2)
     weighted = chi2.assign(chi2=10.0 + scale * (chi2["chi2"] - 10.0))
-    data.update(json.loads(json.dumps(unc.weighted_fit_fields(weighted, c_nM=40.0))))
+    data.update(json.loads(json.dumps(weighted_fit.weighted_fit_fields(weighted, c_nM=40.0))))
     record = BestFit.from_dict(data)
     assert record.to_dict() == data
-    assert set(record.identifiability) == set(unc.PROFILE_NAMES)
+    assert set(record.identifiability) == set(profiles.PROFILE_NAMES)
     assert set(record.identifiability.values()) == {label}
     for name, (low, high) in record.intervals_weighted.items():
         assert (low is None and high is None) == (label == "flat"), name
@@ -209,13 +208,12 @@ def test_read_synthetic_is_any_run_json(tmp_path):
 def test_weighted_fit_on_a_grid_with_unequal_steps_leaves_the_combinations_out():
     """k_dim and k_diss with different log steps: no k_dim:k_diss profile, named with the
     reason; the constants and k_dim*c/k_ex (equal k_dim and k_ex steps) are profiled."""
-    from intercluster import uncertainty as unc
 
     grid = {**GRID, "k_diss": {"min": 1e-2, "max": 1.0, "n": 5}}
     points = fit.grid_points(grid)
     table = points.assign(chi2=10.0 + np.log10(points["k_ex"] / 1e-2) ** 2 * 100, n_species=70,
                           status="ok", message="")  # fmt: skip
-    fields = unc.weighted_fit_fields(table, c_nM=40.0)
+    fields = weighted_fit.weighted_fit_fields(table, c_nM=40.0)
     assert set(fields["identifiability"]) == {"k_dim", "k_diss", "k_ex", "k_dim*c/k_ex"}
     assert set(fields["weighted"]["not_profiled"]) == {"k_dim:k_diss"}
     assert "equal log steps" in fields["weighted"]["not_profiled"]["k_dim:k_diss"]

@@ -16,7 +16,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from intercluster import deconvolution, frameworks
+from intercluster import (
+    coverage,
+    deconvolution,
+    frameworks,
+    intervals,
+    profiles,
+    tmax_sigma,
+    trajectory_fit,
+    weighted_fit,
+)
 from intercluster.settings import (
     DeconvolutionSettings,
     FiguresSettings,
@@ -195,8 +204,7 @@ def test_library_keywords_that_name_a_setting_default_to_the_schema():
     the t_max smoothing and tolerance, the rate-law convention, the plausibility solvent, the
     figures' time axis and dpi) defaults to None, and None gives the schema's value: no
     number of the schema is repeated (or contradicted) in a signature."""
-    from intercluster import fit, framework_figures, observables, plausibility, replicas
-    from intercluster import uncertainty as unc
+    from intercluster import framework_figures, observables, plausibility, replicas
     from intercluster import virtual_experiment as vx
     from intercluster.figures import maps, style
     from intercluster.network import ReactionNetwork
@@ -213,21 +221,21 @@ def test_library_keywords_that_name_a_setting_default_to_the_schema():
     assert FiguresSettings.schema_default().time_max_min == figures_schema["time_max_min"]
     assert vx.schema_convention() == schema_defaults("kinetics")["convention"]
     fit_schema = schema_defaults("fit")
-    assert fit.schema_interval_rules() == (
+    assert intervals.schema_interval_rules() == (
         fit_schema["interval_delta_chi2_rel"], fit_schema["interval_f_confidence"]
     )
 
     keywords = {
-        unc.bootstrap_tmax: ("n_replicas", "block_length", "seed"),
-        unc.tmax_uncertainty_table: ("n_replicas", "block_length", "seed", "floor_fraction"),
-        unc.sigma_floor_min: ("fraction",),
-        unc.weighted_fit_fields: ("confidence",),
-        unc.delta_chi2: ("confidence",),
-        unc.profile_results: ("confidence",),
-        unc.threshold_calibration: ("confidence",),
-        unc.coverage: ("confidence", "delta_rel", "f_confidence"),
-        unc.trajectory_fields: ("confidence",),
-        unc.trajectory_delta: ("confidence",),
+        tmax_sigma.bootstrap_tmax: ("n_replicas", "block_length", "seed"),
+        tmax_sigma.tmax_uncertainty_table: ("n_replicas", "block_length", "seed", "floor_fraction"),
+        tmax_sigma.sigma_floor_min: ("fraction",),
+        weighted_fit.weighted_fit_fields: ("confidence",),
+        profiles.delta_chi2: ("confidence",),
+        profiles.profile_results: ("confidence",),
+        coverage.threshold_calibration: ("confidence",),
+        coverage.coverage: ("confidence", "delta_rel", "f_confidence"),
+        trajectory_fit.trajectory_fields: ("confidence",),
+        trajectory_fit.trajectory_delta: ("confidence",),
         replicas.virtual_replica: ("convention", "n_replicas", "block_length", "floor_fraction"),
         vx.simulate_sample: ("convention",),
         ReactionNetwork: ("convention",),
@@ -241,7 +249,7 @@ def test_library_keywords_that_name_a_setting_default_to_the_schema():
         maps.figure3: ("time_max_min",),
         maps.figure_s7_9: ("time_max_min",),
         style.save_figure: ("dpi",),
-        fit.f_test_delta: ("confidence",),
+        intervals.f_test_delta: ("confidence",),
         framework_figures.save_figure: ("dpi",),
     }
     for function, names in keywords.items():
@@ -250,10 +258,11 @@ def test_library_keywords_that_name_a_setting_default_to_the_schema():
             assert parameters[name].default is None, (function.__qualname__, name)
 
     # None means the schema's value, not some other fallback
-    assert unc.delta_chi2() == unc.delta_chi2(uncertainty.confidence)
-    assert fit.f_test_delta(12) == fit.f_test_delta(12, 3, fit_schema["interval_f_confidence"])
+    assert profiles.delta_chi2() == profiles.delta_chi2(uncertainty.confidence)
+    f_confidence = fit_schema["interval_f_confidence"]
+    assert intervals.f_test_delta(12) == intervals.f_test_delta(12, 3, f_confidence)
     times = [0.0, 1.0, 2.0, 4.0]
-    assert unc.sigma_floor_min(times) == unc.sigma_floor_min(
+    assert tmax_sigma.sigma_floor_min(times) == tmax_sigma.sigma_floor_min(
         times, uncertainty.sigma_floor_fraction
     )
     assert plausibility.debye_factor(plaus.reaction_distance_A) == plausibility.debye_factor(

@@ -1,6 +1,7 @@
-"""Uncertainty of the fit (intercluster.uncertainty): σ(t_max), weighted χ², profile
-intervals and identifiability, coverage over noise replicas, model comparison and the
-trajectory objective, on the SYNTHETIC virtual experiment with a known truth."""
+"""Uncertainty of the fit (intercluster.tmax_sigma, weighted_chi2, profiles, coverage,
+model_comparison, trajectory_fit): σ(t_max), weighted χ², profile intervals and
+identifiability, coverage over noise replicas, model comparison and the trajectory objective,
+on the SYNTHETIC virtual experiment with a known truth."""
 
 import copy
 from dataclasses import replace
@@ -12,8 +13,16 @@ import pytest
 import yaml
 from fit_helpers import synthetic_intensities
 
-from intercluster import fit
-from intercluster import uncertainty as unc
+from intercluster import (
+    coverage,
+    fit,
+    model_comparison,
+    profiles,
+    tmax_sigma,
+    trajectory_fit,
+    weighted_chi2,
+    weighted_fit,
+)
 from intercluster.io import SYNTHETIC_LABEL
 from intercluster.network import ReactionNetwork
 from intercluster.observables import TmaxSettings, experiment_matrix, experimental_tmax
@@ -139,13 +148,13 @@ def _two_columns(curve):
 def test_bootstrap_of_a_noise_free_curve_has_no_spread_and_floor_applies():
     times = np.arange(0.0, 30.0 + 1e-9, 1.0)
     curve = 0.4 * np.exp(-(((times - 10.3) / 4.0) ** 2))
-    boot = unc.bootstrap_tmax(times, _two_columns(curve), n_replicas=20, seed=1)
+    boot = tmax_sigma.bootstrap_tmax(times, _two_columns(curve), n_replicas=20, seed=1)
     assert boot.t_max[0] == pytest.approx(10.3, abs=0.05)
     fraction = UncertaintySettings.schema_default().sigma_floor_fraction
-    assert boot.sigma[0] < 0.01 * unc.sigma_floor_min(times) / fraction
-    assert unc.sigma_floor_min(times) == pytest.approx(fraction * 1.0)
+    assert boot.sigma[0] < 0.01 * tmax_sigma.sigma_floor_min(times) / fraction
+    assert tmax_sigma.sigma_floor_min(times) == pytest.approx(fraction * 1.0)
     with pytest.raises(ValueError):
-        unc.bootstrap_tmax(times, _two_columns(curve), block_length=0)
+        tmax_sigma.bootstrap_tmax(times, _two_columns(curve), block_length=0)
 
 
 def test_bootstrap_sigma_follows_the_noise_level():
@@ -154,7 +163,7 @@ def test_bootstrap_sigma_follows_the_noise_level():
     curve = 0.3 * np.exp(-(((times - 15.0) / 6.0) ** 2)) + 0.05
     unit = np.random.default_rng(3).standard_normal(times.size)
     sigmas = [
-        unc.bootstrap_tmax(times, _two_columns(curve + noise * unit), n_replicas=300,
+        tmax_sigma.bootstrap_tmax(times, _two_columns(curve + noise * unit), n_replicas=300,
                            seed=2).sigma[0]
         for noise in (0.001, 0.004)
     ]  # fmt: skip
@@ -183,17 +192,55 @@ def test_end_plateau_sigma_only_for_a_flat_top_reaching_the_end():
             assert curve.max() < 0.5  # its complement stays positive
             # the curve with its complement: rows sum to 1, the rule's normalisation keeps them
             noisy = curve + 2e-4 * rng.standard_normal(times.size)
-            boot = unc.bootstrap_tmax(times, _two_columns(noisy), vertex_rule, n_replicas=50,
+            boot = tmax_sigma.bootstrap_tmax(times, _two_columns(noisy), vertex_rule, n_replicas=50,
                                       seed=1)  # fmt: skip
             plateau[name].append(boot.end_plateau[0])
             if name == "flat":
                 sigma_flat.append(max(boot.sigma[0], boot.end_plateau[0]))
-                centre = unc.bootstrap_tmax(times, _two_columns(noisy), n_replicas=50, seed=1)
+                centre = tmax_sigma.bootstrap_tmax(times, _two_columns(noisy), n_replicas=50,
+                                                   seed=1)  # fmt: skip
                 sigma_centre.append(max(centre.sigma[0], centre.end_plateau[0]))
     assert max(plateau["peak"]) == 0.0 and max(plateau["steep"]) == 0.0
     assert min(sigma_flat) > 1.0
     assert max(plateau["flat"]) > 1.0 and max(plateau["flat"]) <= 60.0 / np.sqrt(12.0)
     assert max(sigma_centre) < 0.1
+
+
+def test_flat_top_width_measures_a_top_flat_within_the_noise():
+    """A curve that rises to equilibrium and stays flat within its noise for the last 30 min
+    has a flat top of ~30 min (its t_max could be anywhere on it), where the default rule's
+    bootstrap σ is a fraction of a minute; a sharp peak's top is a few minutes (negative
+    control). In the table the columns are written, and with ``flat_top_in_sigma`` σ takes
+    the flat top's width / √12 where that is the larger."""
+    times = np.arange(0.0, 60.0 + 1e-9, 1.0)
+    rng = np.random.default_rng(3)
+    equilibrium = 0.2 * (1.0 - np.exp(-times / 6.0))  # within 1e-3 of the top after ~30 min
+    peak = 0.3 * np.exp(-(((times - 20.0) / 4.0) ** 2)) + 0.05
+    smoothing = TmaxSettings.schema_default().smoothing_min
+    widths, sigmas = [], []
+    for curve in (equilibrium, peak):
+        y = _two_columns(curve + 1e-3 * rng.standard_normal(times.size))
+        boot = tmax_sigma.bootstrap_tmax(times, y, n_replicas=30, seed=1)
+        widths.append(tmax_sigma.flat_top_width(times, y, boot.t_max, smoothing)[0])
+        sigmas.append(boot.sigma[0])
+    assert 20.0 <= widths[0] <= 45.0
+    assert widths[1] < 6.0
+    assert sigmas[0] < widths[0] / np.sqrt(12.0) / 3  # what the bootstrap misses
+    y = _two_columns(equilibrium + 1e-3 * rng.standard_normal(times.size))
+    species = ["a", "b"]
+    intensities = pd.DataFrame({
+        "time_min": np.repeat(times, 2), "species": np.tile(species, times.size),
+        "intensity_norm": (y / y.sum(axis=1, keepdims=True)).ravel(),
+    })  # fmt: skip
+    observables = OBS.iloc[:2].assign(species=species)
+    plain = tmax_sigma.tmax_uncertainty_table(intensities, observables, n_replicas=30, seed=1)
+    flat = tmax_sigma.tmax_uncertainty_table(intensities, observables, n_replicas=30, seed=1,
+                                             flat_top_in_sigma=True)  # fmt: skip
+    assert np.allclose(plain["sigma_flat_top_min"], plain["flat_top_width_min"] / np.sqrt(12))
+    assert plain.loc[0, "sigma_min"] < flat.loc[0, "sigma_min"]
+    assert flat.loc[0, "sigma_source"] == "flat top"
+    assert plain.loc[1, "flat_top_width_min"] < 3.0  # the complement decays from the start
+    assert np.all(flat["sigma_min"] >= plain["sigma_min"])
 
 
 def test_replicate_sigma_is_the_spread_over_runs():
@@ -203,16 +250,16 @@ def test_replicate_sigma_is_the_spread_over_runs():
         run = base.copy()
         run["t_max_min"] = run["t_max_min"] + shift
         runs.append(run)
-    rep = unc.replicate_sigma(runs)
+    rep = tmax_sigma.replicate_sigma(runs)
     inc = base["included"].to_numpy()
     assert rep.loc[inc, "sigma_replicate_min"].to_numpy() == pytest.approx(0.2)
     assert rep.loc[inc, "n_runs"].eq(3).all()
     table = base.assign(sigma_min=0.05, sigma_source="bootstrap")
-    merged = unc.with_replicate_sigma(table, rep)
+    merged = tmax_sigma.with_replicate_sigma(table, rep)
     assert merged.loc[inc, "sigma_min"].to_numpy() == pytest.approx(0.2)
     assert (merged.loc[inc, "sigma_source"] == "replicates").all()
     with pytest.raises(ValueError):
-        unc.replicate_sigma(runs[:1])
+        tmax_sigma.replicate_sigma(runs[:1])
 
 
 def test_experiment_tmax_table_keeps_eq1_columns_and_adds_replicate_sigma():
@@ -222,13 +269,13 @@ def test_experiment_tmax_table_keeps_eq1_columns_and_adds_replicate_sigma():
     settings = TmaxSettings.schema_default()
     uncertainty = UncertaintySettings.schema_default()
     runs = [synthetic_intensities(times_min=TIMES, seed=s) for s in (21, 22, 23)]
-    alone = unc.experiment_tmax_table(runs[0], OBS, settings, uncertainty)
+    alone = tmax_sigma.experiment_tmax_table(runs[0], OBS, settings, uncertainty)
     plain = experimental_tmax(runs[0], OBS, settings)
     pd.testing.assert_frame_equal(alone[plain.columns], plain)
     assert "sigma_replicate_min" not in alone
     use = alone["included"].to_numpy()
     assert np.all(np.isfinite(alone.loc[use, "sigma_min"]))
-    with_reps = unc.experiment_tmax_table(runs[0], OBS, settings, uncertainty, runs[1:])
+    with_reps = tmax_sigma.experiment_tmax_table(runs[0], OBS, settings, uncertainty, runs[1:])
     pd.testing.assert_frame_equal(with_reps[plain.columns], plain)
     tmax = np.stack([experimental_tmax(r, OBS, settings)["t_max_min"].to_numpy() for r in runs])
     both = use & np.logical_and.reduce(
@@ -245,17 +292,18 @@ def test_experiment_tmax_table_keeps_eq1_columns_and_adds_replicate_sigma():
 # --- weighted χ² and profiles ---------------------------------------------------------------
 def test_weighted_chi2_with_equal_sigma_is_eq1_over_sigma_squared(grid_sim, replicas):
     exp = replicas[0].assign(sigma_min=0.5)
-    weighted = unc.weighted_chi2_table({SAMPLE: (grid_sim, exp)})
+    weighted = weighted_chi2.weighted_chi2_table({SAMPLE: (grid_sim, exp)})
     eq1 = fit.chi2_table({SAMPLE: (grid_sim, exp)})
     assert weighted["chi2"].to_numpy() == pytest.approx(eq1["chi2"].to_numpy() / 0.25)
-    single = [unc.weighted_chi2_table({SAMPLE: (grid_sim, r)})["chi2"] for r in replicas[:2]]
-    joint = unc.weighted_chi2_table({"a": (grid_sim, replicas[0]), "b": (grid_sim, replicas[1])})
+    table = weighted_chi2.weighted_chi2_table
+    single = [table({SAMPLE: (grid_sim, r)})["chi2"] for r in replicas[:2]]
+    joint = table({"a": (grid_sim, replicas[0]), "b": (grid_sim, replicas[1])})
     assert joint["chi2"].to_numpy() == pytest.approx((single[0] + single[1]).to_numpy())
     n_single = replicas[0]["included"].sum() + replicas[1]["included"].sum()
     assert (joint["n_species"] == n_single).all()
     bad = replicas[0].assign(sigma_min=0.0)
     with pytest.raises(ValueError, match="σ"):
-        unc.weighted_chi2_table({SAMPLE: (grid_sim, bad)})
+        weighted_chi2.weighted_chi2_table({SAMPLE: (grid_sim, bad)})
 
 
 def test_combination_profiles_match_a_brute_force_groupby():
@@ -263,10 +311,10 @@ def test_combination_profiles_match_a_brute_force_groupby():
     rng = np.random.default_rng(5)
     table = points.assign(chi2=rng.uniform(1, 100, len(points)), n_species=60, status="ok",
                           message="")  # fmt: skip
-    results = unc.profile_results(table, c_nM=C_NM)
+    results = profiles.profile_results(table, c_nM=C_NM)
     for name, ratio in (
-        (unc.RATIO, table["k_dim"] / table["k_diss"]),
-        (unc.RATE_RATIO, C_NM * table["k_dim"] / table["k_ex"]),
+        (profiles.RATIO, table["k_dim"] / table["k_diss"]),
+        (profiles.RATE_RATIO, C_NM * table["k_dim"] / table["k_ex"]),
     ):
         key = np.round(np.log10(ratio), 6)
         brute = table.groupby(key)["chi2"].min()
@@ -275,7 +323,7 @@ def test_combination_profiles_match_a_brute_force_groupby():
     uneven = table.copy()
     uneven.loc[uneven["k_ex"] == uneven["k_ex"].max(), "k_ex"] = 0.5
     with pytest.raises(ValueError, match="log"):
-        unc.profile_results(uneven, c_nM=C_NM)
+        profiles.profile_results(uneven, c_nM=C_NM)
 
 
 def test_identifiability_labels_of_constructed_profiles():
@@ -285,31 +333,33 @@ def test_identifiability_labels_of_constructed_profiles():
     open_high = np.where(x < -1.5, (x + 1.5) ** 2 * 40.0, 0.0)
     flat = 0.5 + 0.1 * np.sin(x)
     level = 3.84
-    assert unc.identifiability_label(closed, level) == unc.IDENTIFIABLE
-    assert unc.identifiability_label(open_high, level) == unc.PRACTICALLY_NON_IDENTIFIABLE
-    assert unc.identifiability_label(open_high[::-1], level) == unc.PRACTICALLY_NON_IDENTIFIABLE
-    assert unc.identifiability_label(flat, level) == unc.FLAT
-    r = unc.profile_result("k_ex", values, open_high, level)
+    assert profiles.identifiability_label(closed, level) == profiles.IDENTIFIABLE
+    assert profiles.identifiability_label(open_high, level) == profiles.PRACTICALLY_NON_IDENTIFIABLE
+    open_low = profiles.identifiability_label(open_high[::-1], level)
+    assert open_low == profiles.PRACTICALLY_NON_IDENTIFIABLE
+    assert profiles.identifiability_label(flat, level) == profiles.FLAT
+    r = profiles.profile_result("k_ex", values, open_high, level)
     assert r.low is not None and r.high is None and r.high_edge == pytest.approx(1.0)
     assert r.resolved
     spike = np.where(np.isclose(x, -1.5), 0.0, 1e4)  # only the best value below the level
-    assert not unc.profile_result("k_ex", values, spike, level).resolved
-    assert unc.profile_result("k_ex", values, flat, level).as_dict()["interval"] == [None, None]
+    assert not profiles.profile_result("k_ex", values, spike, level).resolved
+    flat_result = profiles.profile_result("k_ex", values, flat, level)
+    assert flat_result.as_dict()["interval"] == [None, None]
 
 
 def _independent_label(prof, level):
     if np.nanmax(prof) <= level:
-        return unc.FLAT
+        return profiles.FLAT
     if prof[0] <= level or prof[-1] <= level:
-        return unc.PRACTICALLY_NON_IDENTIFIABLE
-    return unc.IDENTIFIABLE
+        return profiles.PRACTICALLY_NON_IDENTIFIABLE
+    return profiles.IDENTIFIABLE
 
 
 def test_virtual_fit_labels_match_profiles_and_ratio_is_narrowest(grid_sim, replicas):
-    weighted = unc.weighted_chi2_table({SAMPLE: (grid_sim, replicas[0])})
-    results = unc.profile_results(weighted, c_nM=C_NM)
-    fields = unc.best_json_fields(results)
-    assert set(fields["identifiability"]) == set(unc.PROFILE_NAMES)
+    weighted = weighted_chi2.weighted_chi2_table({SAMPLE: (grid_sim, replicas[0])})
+    results = profiles.profile_results(weighted, c_nM=C_NM)
+    fields = profiles.best_json_fields(results)
+    assert set(fields["identifiability"]) == set(profiles.PROFILE_NAMES)
     for name, r in results.items():
         assert r.label == _independent_label(r.profile, r.level), name
         low, high = fields["intervals_weighted"][name]
@@ -320,27 +370,27 @@ def test_virtual_fit_labels_match_profiles_and_ratio_is_narrowest(grid_sim, repl
     def decades(r):
         return np.log10(r.high_edge) - np.log10(r.low_edge)
 
-    ratio = decades(results[unc.RATIO])
+    ratio = decades(results[profiles.RATIO])
     assert ratio < decades(results["k_dim"]) and ratio < decades(results["k_diss"])
 
 
 # --- coverage --------------------------------------------------------------------------------
 def test_coverage_of_the_weighted_rule_is_consistent_with_its_confidence(coverage_sim, replicas):
     # k_dim*c/k_ex needs equal log steps of k_dim and k_ex: not on this grid (c_nM=None)
-    result = unc.coverage(coverage_sim, replicas, TRUTH, confidence=0.95)
-    table = unc.coverage_table(result)
+    result = coverage.coverage(coverage_sim, replicas, TRUTH, confidence=0.95)
+    table = coverage.coverage_table(result)
     with pd.option_context("display.width", 160):
         print(f"\ncoverage over {len(replicas)} SYNTHETIC replicas (fraction containing the truth)")
         print(table.to_string(float_format=lambda v: f"{v:.2f}"))
-    assert list(table.columns) == list(unc.RULES)
-    lo, hi = unc.binomial_range(len(replicas), 0.95, 0.99)
+    assert list(table.columns) == list(coverage.RULES)
+    lo, hi = coverage.binomial_range(len(replicas), 0.95, 0.99)
     row = result.summary.set_index(["rule", "name"]).loc[("weighted", "k_ex")]
     assert lo <= row["n_contain"] <= hi
     assert row["n_replicas"] == len(replicas) >= 20
-    assert set(result.calibration) == set(unc.PROFILE_NAMES) - {unc.RATE_RATIO}
+    assert set(result.calibration) == set(profiles.PROFILE_NAMES) - {profiles.RATE_RATIO}
     # negative control: scored against a false truth 0.006 decades (1.4 %) off, it collapses
     wrong = {**TRUTH, "k_ex": TRUTH["k_ex"] * 10**0.006}
-    false = unc.coverage(coverage_sim, replicas, wrong, confidence=0.95)
+    false = coverage.coverage(coverage_sim, replicas, wrong, confidence=0.95)
     row = false.summary.set_index(["rule", "name"]).loc[("weighted", "k_ex")]
     assert row["n_contain"] < lo
 
@@ -350,38 +400,39 @@ def test_threshold_calibration_is_used_only_when_chi2_quantile_fails():
     good = pd.DataFrame({"replica": range(40), "name": "k_ex",
                          "delta": rng.chisquare(1, 40)})  # fmt: skip
     bad = good.assign(delta=good["delta"] * 6.0)  # correlated residuals: Δχ² far too big
-    assert not unc.threshold_calibration(good)["k_ex"]["used"]
-    calibrated = unc.threshold_calibration(bad)["k_ex"]
+    assert not coverage.threshold_calibration(good)["k_ex"]["used"]
+    calibrated = coverage.threshold_calibration(bad)["k_ex"]
     assert calibrated["used"] and calibrated["calibrated"] > calibrated["chi2_quantile"]
 
 
 # --- model comparison -------------------------------------------------------------------------
 def test_model_comparison_aic_and_goodness_of_fit_in_words():
     reference = np.random.default_rng(1).chisquare(63, 50)
-    cmp = unc.compare_models({1: 400.0, 2: 90.0, 3: 66.0}, 66, replica_chi2_min=reference)
+    cmp = model_comparison.compare_models({1: 400.0, 2: 90.0, 3: 66.0}, 66,
+                                          replica_chi2_min=reference)  # fmt: skip
     assert cmp.loc[cmp["model"] == 3, "delta_aic"].item() == 0.0
     assert cmp.loc[cmp["model"] == 2, "delta_aic"].item() == pytest.approx(24.0)
     assert cmp["akaike_weight"].sum() == pytest.approx(1.0)
     assert cmp.set_index("model")["fits"].to_dict() == {1: False, 2: False, 3: True}
-    text = unc.model_comparison_statement(cmp)
+    text = model_comparison.model_comparison_statement(cmp)
     assert "prefers model 3" in text and "No model of the set fits" not in text
-    none_fit = unc.compare_models({1: 900.0, 2: 500.0, 3: 400.0}, 66)
-    assert "No model of the set fits" in unc.model_comparison_statement(none_fit)
+    none_fit = model_comparison.compare_models({1: 900.0, 2: 500.0, 3: 400.0}, 66)
+    assert "No model of the set fits" in model_comparison.model_comparison_statement(none_fit)
 
 
 def test_grid_bracket_reports_an_unresolved_interval_at_the_grid_resolution():
     values = 10.0 ** np.arange(-3.0, -0.9, 0.25)
     prof = np.array([90.0, 60.0, 30.0, 10.0, 0.0, 12.0, 40.0, 70.0, 95.0])
     level = 3.84  # only the best value lies below: the interval is narrower than a step
-    r = unc.profile_result("k_ex", values, prof, level)
+    r = profiles.profile_result("k_ex", values, prof, level)
     assert not r.resolved
     assert r.grid_low == pytest.approx(values[3]) and r.grid_high == pytest.approx(values[5])
     assert r.grid_low < r.low < values[4] < r.high < r.grid_high
     assert r.as_dict()["interval_grid"] == [r.grid_low, r.grid_high]
-    wide = unc.profile_result("k_ex", values, prof, 35.0)  # resolved, high end on the grid
+    wide = profiles.profile_result("k_ex", values, prof, 35.0)  # resolved, high end on the grid
     assert wide.resolved and wide.grid_low == pytest.approx(values[1])
     assert wide.grid_high == pytest.approx(values[6])
-    open_end = unc.profile_result("k_ex", values, prof[::-1] * 0 + np.linspace(9, 0, 9), 3.84)
+    open_end = profiles.profile_result("k_ex", values, prof[::-1] * 0 + np.linspace(9, 0, 9), 3.84)
     assert open_end.grid_high is None and open_end.high is None
 
 
@@ -401,16 +452,17 @@ def test_goodness_of_fit_keeps_the_true_model_and_rejects_wrong_ones():
     exp = virtual_replica(SYSTEM, ve, SAMPLE, 4242, TIMES, n_replicas=BOOTSTRAP)[1]
     weighted, refined = {}, {}
     for model in (1, 2, 3):
-        weighted[model] = unc.weighted_chi2_table({SAMPLE: (_model_grid(model, GRID), exp)})
-        objective = unc.weighted_chi2_objective(
+        sim = _model_grid(model, GRID)
+        weighted[model] = weighted_chi2.weighted_chi2_table({SAMPLE: (sim, exp)})
+        objective = weighted_chi2.weighted_chi2_objective(
             ReactionNetwork(model), {SAMPLE: (COND_40_40, TIMES, exp)},
             TmaxSettings.schema_default(), options=SolverOptions(1e-6, 1e-9, 100_000),
         )  # fmt: skip
-        fields = unc.weighted_fit_fields(weighted[model], C_NM, 0.95, objective, 60)
+        fields = weighted_fit.weighted_fit_fields(weighted[model], C_NM, 0.95, objective, 60)
         refined[model] = fields["weighted"]["refined"]["chi2"]
         assert refined[model] <= fields["weighted"]["best"]["chi2"]
-    cmp = unc.compare_fitted_models(weighted, refined)
-    text = unc.model_comparison_statement(cmp)
+    cmp = model_comparison.compare_fitted_models(weighted, refined)
+    text = model_comparison.model_comparison_statement(cmp)
     print(cmp[["model", "chi2_weighted_grid_min", "chi2_weighted_min", "reference_limit",
                "fits"]].to_string())  # fmt: skip
     print(text)
@@ -421,9 +473,46 @@ def test_goodness_of_fit_keeps_the_true_model_and_rejects_wrong_ones():
     m3 = cmp.set_index("model").loc[3]
     assert m3["chi2_weighted_grid_min"] > 2 * m3["chi2_weighted_min"]
     # with replicas of a correct model as the reference, the statement names them instead
-    by_replicas = unc.compare_fitted_models(weighted, refined,
+    by_replicas = model_comparison.compare_fitted_models(weighted, refined,
                                             replica_chi2_min=np.full(19, refined[3]))  # fmt: skip
-    assert "19 replicas of a correct model" in unc.model_comparison_statement(by_replicas)
+    statement = model_comparison.model_comparison_statement(by_replicas)
+    assert "19 replicas of a correct model" in statement
+
+
+def test_goodness_of_fit_calibrated_on_the_data_noise_keeps_the_true_model():
+    """The calibrated verdict: each model's refined χ²_w against a parametric bootstrap of
+    that fitted model with the noise of these spectra (not the virtual experiment's noise
+    settings): model 3 (the truth's) consistent, models 1 and 2 not (negative controls)."""
+    from intercluster import refine
+    from intercluster.observables import normalise_rows
+
+    ve = _ve()
+    ve["rate_constants"] = dict(CONFIG["virtual_experiment"]["rate_constants"])
+    intensities, exp = virtual_replica(SYSTEM, ve, SAMPLE, 4243, TIMES, n_replicas=BOOTSTRAP)
+    settings = TmaxSettings.schema_default()
+    options = SolverOptions(1e-6, 1e-9, 100_000)
+    times, y = experiment_matrix(intensities, OBS["species"].tolist())
+    noise = model_comparison.data_noise_model(times, normalise_rows(y), settings.smoothing_min)
+    verdicts = {}
+    for model in (1, 2, 3):
+        table = weighted_chi2.weighted_chi2_table({SAMPLE: (_model_grid(model, GRID), exp)})
+        objective = weighted_chi2.weighted_chi2_objective(
+            ReactionNetwork(model), {SAMPLE: (COND_40_40, TIMES, exp)}, settings, options=options)
+        best = table.sort_values("chi2").iloc[0]
+        start = {k: float(best[k]) for k in ("k_dim", "k_diss", "k_ex")}
+        start["chi2"] = float(best["chi2"])
+        refined = refine.refine(objective, start, fit.grid_axes(GRID), 60)
+        constants = fit.RateConstants(refined["k_dim"], refined["k_diss"], refined["k_ex"])
+        traj, _ = fit.best_trajectories(ReactionNetwork(model), OBS, constants, COND_40_40,
+                                        times, options=options)  # fmt: skip
+        model_norm = (traj.pivot(index="time_min", columns="species", values="intensity_norm")
+                      [OBS["species"].tolist()].to_numpy(float))  # fmt: skip
+        reference = model_comparison.parametric_gof_reference(times, model_norm, noise, exp,
+                                                              settings, n_replicas=100)  # fmt: skip
+        verdicts[model] = model_comparison.calibrated_verdict(refined["chi2"], reference)
+        print(model, verdicts[model]["statement"])
+    assert {m: v["consistent"] for m, v in verdicts.items()} == {1: False, 2: False, 3: True}
+    assert "parametric bootstrap" in verdicts[3]["statement"]
 
 
 # --- trajectory objective ---------------------------------------------------------------------
@@ -438,8 +527,9 @@ def test_trajectory_objective_recovers_truth_and_dimer_response():
     points = fit.grid_points(GRID)
     sims = simulate_many(ReactionNetwork(3), points[["k_dim", "k_diss", "k_ex"]].to_numpy(),
                          COND_40_40, times * 60.0)  # fmt: skip
-    fitted = unc.trajectory_fit(sims.observables, y, is_dimer, included)
-    fixed = unc.trajectory_fit(sims.observables, y, is_dimer, included, fit_response=False)
+    fitted = trajectory_fit.trajectory_fit(sims.observables, y, is_dimer, included)
+    fixed = trajectory_fit.trajectory_fit(sims.observables, y, is_dimer, included,
+                                          fit_response=False)  # fmt: skip
     best = points.iloc[fitted.best]
     truth_ratio = np.log10(TRUTH["k_dim"] / TRUTH["k_diss"])
     r_best = fitted.response[fitted.best]
@@ -450,8 +540,8 @@ def test_trajectory_objective_recovers_truth_and_dimer_response():
     assert abs(np.log10(best["k_dim"] / best["k_diss"]) - truth_ratio) <= 0.25 + 1e-6
     assert fitted.response[fitted.best] == pytest.approx(response, abs=0.05)
     assert sse_fixed > 2.0 * sse_fit  # negative control
-    traj = unc.trajectory_table(points, fitted)
-    results = unc.profile_results(traj, c_nM=C_NM, delta=unc.trajectory_delta(traj))
+    traj = trajectory_fit.trajectory_table(points, fitted)
+    results = profiles.profile_results(traj, c_nM=C_NM, delta=trajectory_fit.trajectory_delta(traj))
     assert results["k_ex"].contains(TRUTH["k_ex"])
 
 
@@ -463,14 +553,14 @@ def test_trajectory_sse_equals_the_direct_sum_of_squares():
     measured[1, 4] = np.nan  # missing value: left out
     is_dimer = np.array([False, False, True, True, True])
     included = np.array([True, True, False, True, True])
-    fixed = unc.trajectory_fit(conc, measured, is_dimer, included, fit_response=False,
+    fixed = trajectory_fit.trajectory_fit(conc, measured, is_dimer, included, fit_response=False,
                                fixed_response=0.6)  # fmt: skip
     signal = conc * np.where(is_dimer, 0.6, 1.0)
     total = signal.sum(axis=2, keepdims=True)
     model = np.divide(signal, total, out=np.zeros_like(signal), where=total > 0)
     direct = np.nansum(((model - measured)[:, :, included]) ** 2, axis=(1, 2))
     assert fixed.sse == pytest.approx(direct, rel=1e-9)
-    fitted = unc.trajectory_fit(conc, measured, is_dimer, included)
+    fitted = trajectory_fit.trajectory_fit(conc, measured, is_dimer, included)
     assert np.all(fitted.sse <= fixed.sse + 1e-12)
 
 
@@ -488,9 +578,10 @@ def test_wired_trajectory_fit_recovers_truth_with_dimer_response_0_7():
     points = fit.grid_points(GRID)
     conditions = COND_40_40
     options = {"rtol": 1e-6, "atol": 1e-9, "max_steps": 10**6}
-    single = unc.trajectory_grid_fit(ReactionNetwork(3), points, {"s": (conditions, table, exp)},
-                                     OBS, options)  # fmt: skip
-    fields = unc.trajectory_fields(single, c_nM=C_NM)
+    single = trajectory_fit.trajectory_grid_fit(ReactionNetwork(3), points,
+                                                {"s": (conditions, table, exp)}, OBS,
+                                                options)  # fmt: skip
+    fields = trajectory_fit.trajectory_fields(single, c_nM=C_NM)
     best = fields["best"]
     print(f"trajectory best {best}")
     assert best["k_ex"] == pytest.approx(TRUTH["k_ex"], rel=1e-6)
@@ -500,11 +591,11 @@ def test_wired_trajectory_fit_recovers_truth_with_dimer_response_0_7():
     for name, label in fields["identifiability"].items():
         prof = [p["chi2_min"] for p in fields["profiles"][name]["profile"]]
         assert label == _independent_label(np.array(prof, float), fields["profiles"][name]["level"])
-    joint = unc.trajectory_grid_fit(ReactionNetwork(3), points,
+    joint = trajectory_fit.trajectory_grid_fit(ReactionNetwork(3), points,
                                     {"a": (conditions, table, exp), "b": (conditions, table, exp)},
                                     OBS, {"rtol": 1e-6, "atol": 1e-9})  # fmt: skip
     assert joint["chi2"].to_numpy() == pytest.approx(2 * single["chi2"].to_numpy(), rel=1e-6)
-    assert unc.trajectory_fields(joint, c_nM=C_NM)["best"]["point"] == best["point"]
+    assert trajectory_fit.trajectory_fields(joint, c_nM=C_NM)["best"]["point"] == best["point"]
 
 
 def test_delta_chi2_is_scipy_stats_chi2_quantile():
@@ -512,7 +603,7 @@ def test_delta_chi2_is_scipy_stats_chi2_quantile():
 
     for confidence in (0.6827, 0.9, 0.95, 0.99):
         for dof in (1, 2, 3, 74):
-            assert unc.delta_chi2(confidence, dof) == chi2.ppf(confidence, dof)
-    assert unc.delta_chi2(0.95) == pytest.approx(3.841458820694124, rel=1e-12)
+            assert profiles.delta_chi2(confidence, dof) == chi2.ppf(confidence, dof)
+    assert profiles.delta_chi2(0.95) == pytest.approx(3.841458820694124, rel=1e-12)
     with pytest.raises(ValueError):
-        unc.delta_chi2(1.0)
+        profiles.delta_chi2(1.0)

@@ -1,8 +1,7 @@
 """ONE table of the simulated t_max of the coverage grid, centred on the truth (rule
 coverage_grid; the simulations do not depend on the noise, so every replica reuses it)."""
 
-from intercluster import fit
-from intercluster import uncertainty as unc
+from intercluster import coverage, fit
 from intercluster.rule_script import run
 from intercluster.settings import FitSettings
 from intercluster.system import ClusterSystem
@@ -10,10 +9,10 @@ from intercluster.system import ClusterSystem
 
 def main(smk):
     settings = FitSettings.from_config(smk.params.fit)
-    table = unc.coverage_grid_tmax(
+    table = coverage.coverage_grid_tmax(
         ClusterSystem.from_config(smk.params.cluster), smk.params.cluster,
         smk.params.virtual_experiment, smk.params.kinetics, smk.params.sample,
-        settings.uncertainty.coverage, settings.tmax,
+        settings.coverage.coverage, settings.tmax,
     )  # fmt: skip
     fit.write_parquet(table, smk.output.tmax)
 

@@ -2,8 +2,7 @@
 
 import logging
 
-from intercluster import fit
-from intercluster import uncertainty as unc
+from intercluster import best_fit, fit, refine, trajectory_fit, weighted_chi2, weighted_fit
 from intercluster.records import BestFit, write_record
 from intercluster.rule_script import items, run
 from intercluster.settings import FitSettings
@@ -24,10 +23,11 @@ def fit_one(smk, simulations):
         network = fit.network_for(smk.wildcards.model, smk.params.cluster, smk.params.kinetics)
         options = fit.simulator_options(smk.params.kinetics)
         shared = {"options": options, "cache": simulations}
-        objective = fit.chi2_objective(network, experiments, settings.tmax, **shared)
-        weighted_objective = unc.weighted_chi2_objective(network, experiments, settings.tmax,
-                                                         **shared)  # fmt: skip
-    result = fit.best_fit(
+        objective = refine.chi2_objective(network, experiments, settings.tmax, **shared)
+        weighted_objective = weighted_chi2.weighted_chi2_objective(
+            network, experiments, settings.tmax, **shared
+        )
+    result = best_fit.best_fit(
         chi2,
         fit.grid_axes(settings.grid),
         delta_rel=settings.interval_delta_chi2_rel,
@@ -40,14 +40,17 @@ def fit_one(smk, simulations):
     result.update({"fit_sample": smk.wildcards.fit_sample, "model": int(smk.wildcards.model),
                    "samples": list(smk.params.samples)})  # fmt: skip
     # beside eq 1: the weighted χ² fit's intervals and identifiability labels
-    c_nM = unc.combination_concentration(smk.params.conditions)
-    result.update(unc.weighted_fit_fields(
+    c_nM = weighted_chi2.combination_concentration(smk.params.conditions)
+    result.update(weighted_fit.weighted_fit_fields(
         fit.read_parquet(smk.input.chi2_weighted), c_nM, settings.uncertainty.confidence,
         weighted_objective, settings.refine_max_evaluations,
+        settings.uncertainty.profile_evaluations
+        if settings.uncertainty.reoptimise_profiles else None,
     ))  # fmt: skip
     if "trajectory" in smk.input.keys():  # fit.objective: trajectory
-        result["trajectory"] = unc.trajectory_fields(fit.read_parquet(smk.input.trajectory), c_nM,
-                                                     settings.uncertainty.confidence)  # fmt: skip
+        result["trajectory"] = trajectory_fit.trajectory_fields(
+            fit.read_parquet(smk.input.trajectory), c_nM, settings.uncertainty.confidence
+        )
     record = BestFit.from_dict(result)
     log.info("best: k_dim=%s k_diss=%s k_ex=%s chi2=%s; %d failed", result["k_dim"],
              result["k_diss"], result["k_ex"], result["chi2"], result["n_failed"])  # fmt: skip

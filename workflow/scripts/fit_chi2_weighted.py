@@ -2,8 +2,7 @@
 
 import logging
 
-from intercluster import fit
-from intercluster import uncertainty as unc
+from intercluster import fit, weighted_chi2
 from intercluster.rule_script import items, run
 
 log = logging.getLogger("intercluster")
@@ -14,7 +13,7 @@ def fit_one(smk):
     exp_tmax = {s: fit.load_experiment(f["intensities"], f["tmax"])[1]
                 for s, f in experiments.items()}  # fmt: skip
     chunks = {s: [str(p) for p in smk.params.chunks_of[s]] for s in experiments}
-    weighted = unc.weighted_chi2_from_chunks(chunks, exp_tmax)
+    weighted = weighted_chi2.weighted_chi2_from_chunks(chunks, exp_tmax)
     best = fit.ranked(weighted)
     if not best.empty:
         b = best.iloc[0]

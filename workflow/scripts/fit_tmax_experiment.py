@@ -10,7 +10,7 @@ from intercluster.io import read_tsv, write_tsv
 from intercluster.rule_script import items, run
 from intercluster.settings import TmaxSettings, UncertaintySettings
 from intercluster.system import ClusterSystem
-from intercluster.uncertainty import experiment_tmax_table
+from intercluster.tmax_sigma import experiment_tmax_table
 
 log = logging.getLogger("intercluster")
 

@@ -3,8 +3,7 @@ the dimer response factor fitted per point (rule fit_trajectory; beyond the pape
 
 import logging
 
-from intercluster import fit
-from intercluster import uncertainty as unc
+from intercluster import fit, tmax_sigma, trajectory_fit
 from intercluster.io import read_tsv
 from intercluster.rule_script import run
 from intercluster.system import ClusterSystem
@@ -15,10 +14,10 @@ log = logging.getLogger("intercluster")
 def main(smk):
     experiments = {
         s: (fit.Conditions.from_dict(smk.params.conditions[s]), read_tsv(f["intensities"]),
-            unc.read_tmax_table(f["tmax"]))
+            tmax_sigma.read_tmax_table(f["tmax"]))
         for s, f in smk.params.experiments.items()
     }  # fmt: skip
-    table = unc.trajectory_grid_fit(
+    table = trajectory_fit.trajectory_grid_fit(
         fit.network_for(smk.wildcards.model, smk.params.cluster, smk.params.kinetics),
         fit.grid_points(smk.params.grid), experiments,
         ClusterSystem.from_config(smk.params.cluster).observables(),

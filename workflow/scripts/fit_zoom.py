@@ -5,7 +5,7 @@ import logging
 
 import pandas as pd
 
-from intercluster import fit
+from intercluster import fit, zoom
 from intercluster.io import write_tsv
 from intercluster.rule_script import items, run
 from intercluster.settings import TmaxSettings, ZoomSettings
@@ -18,12 +18,12 @@ def fit_one(smk):
     settings = ZoomSettings.from_config(smk.params.zoom)
     delta_rel = float(smk.params.delta_rel)
     coarse = fit.read_parquet(smk.input.coarse)
-    centres = fit.zoom_centres(coarse, fit.grid_axes(smk.params.grid), delta_rel, settings)
+    centres = zoom.zoom_centres(coarse, fit.grid_axes(smk.params.grid), delta_rel, settings)
     for _, c in centres.iterrows():
         log.info("zoom centre: point %d (k_dim=%g, k_diss=%g, k_ex=%g, chi2=%.6g)", c["point"],
                  c["k_dim"], c["k_diss"], c["k_ex"], c["chi2"])  # fmt: skip
     points, orbits, how = fit.plan_chunk(
-        fit.zoom_points(coarse, smk.params.grid, delta_rel, settings), 0, 1,
+        zoom.zoom_points(coarse, smk.params.grid, delta_rel, settings), 0, 1,
         bool(smk.params.orbits),
     )  # fmt: skip
     log.info("zoom grid (step %g decades): %s", settings.step_decades, how)

@@ -3,8 +3,7 @@
 import logging
 from pathlib import Path
 
-from intercluster import fit
-from intercluster import uncertainty as unc
+from intercluster import fit, model_comparison
 from intercluster.io import write_tsv
 from intercluster.records import read_best_fit
 from intercluster.rule_script import items, run
@@ -15,10 +14,10 @@ log = logging.getLogger("intercluster")
 def compare_one(smk):
     models = [int(m) for m in smk.params.models]
     weighted = {m: fit.read_parquet(p) for m, p in zip(models, smk.input.weighted, strict=True)}
-    refined = {m: unc.refined_weighted_chi2(read_best_fit(p))
+    refined = {m: model_comparison.refined_weighted_chi2(read_best_fit(p))
                for m, p in zip(models, smk.input.best, strict=True)}  # fmt: skip
-    comparison = unc.compare_fitted_models(weighted, refined)
-    text = unc.model_comparison_statement(comparison)
+    comparison = model_comparison.compare_fitted_models(weighted, refined)
+    text = model_comparison.model_comparison_statement(comparison)
     log.info("%s:\n%s", smk.wildcards.fit_sample, text)
     write_tsv(comparison, smk.output.tsv)
     Path(smk.output.md).write_text(f"# Model comparison, fit to {smk.wildcards.fit_sample}\n\n"

@@ -3,9 +3,8 @@
 import logging
 from pathlib import Path
 
-from intercluster import fit
+from intercluster import fit, tmax_sigma
 from intercluster import petab_export as pe
-from intercluster import uncertainty as unc
 from intercluster.io import read_tsv
 from intercluster.rule_script import run
 from intercluster.system import ClusterSystem
@@ -17,7 +16,7 @@ def main(smk):
     system = ClusterSystem.from_config(smk.params.cluster)
     experiments = {
         s: (fit.Conditions.from_dict(smk.params.conditions[s]), read_tsv(f["intensities"]),
-            unc.read_tmax_table(f["tmax"]))
+            tmax_sigma.read_tmax_table(f["tmax"]))
         for s, f in smk.params.experiments.items()
     }  # fmt: skip
     network = fit.network_for(smk.wildcards.model, smk.params.cluster, smk.params.kinetics)

@@ -47,11 +47,22 @@ def weighted_interval(best, name):
     low, high = (best.intervals_weighted or {}).get(name, (None, None))
     ends = " – ".join("open" if v is None else fmt(v, 3) for v in (low, high))
     profile = ((best.weighted or {}).get("profiles") or {}).get(name) or {}
-    if profile and not profile["resolved"]:
+    reoptimised = "intervals_reoptimised" in (best.weighted or {})
+    if profile and not profile["resolved"] and not reoptimised:
         # narrower than a grid step: also the conservative bracket at the grid's resolution
         grid = " – ".join("open" if v is None else fmt(v, 3) for v in profile["interval_grid"])
         ends += f" (below the grid step; grid: {grid})"
     return f"{html.escape(label)}: {ends}"
+
+
+def consistency_text(best):
+    """Where the weighted intervals come from and what of the fit does not agree, in words."""
+    weighted = best.weighted or {}
+    source = weighted.get("interval_source", "grid profile")
+    check = weighted.get("consistency") or {}
+    if check.get("consistent", True):
+        return html.escape(f"{source}; grid point, refined point and intervals agree")
+    return html.escape(f"{source}; NOT consistent: " + "; ".join(check["messages"]))
 
 
 def weighted_rows(pairs, paths):
@@ -66,12 +77,13 @@ def weighted_rows(pairs, paths):
             *(f"<td>{fmt(w.get(k), 2)}</td>" for k in ("k_dim", "k_diss", "k_ex")),
             f"<td>{fmt(w.get('chi2'), 4)}</td>",
             *(f"<td class='l'>{weighted_interval(best, n)}</td>" for n in PROFILE_NAMES),
+            f"<td class='l'>{consistency_text(best)}</td>",
         ]
         rows.append("<tr>" + "".join(cells) + "</tr>")
     head = (
         "<tr><th class='l'>sample</th><th>model</th><th>k_dim</th><th>k_diss</th><th>k_ex</th>"
         "<th>χ²_w</th>" + "".join(f"<th class='l'>{html.escape(n)}</th>" for n in PROFILE_NAMES)
-        + "</tr>"
+        + "<th class='l'>intervals from; consistency</th></tr>"
     )
     return f"<table>{head}{''.join(rows)}</table>"
 
@@ -228,8 +240,11 @@ def best_fit_page(smk, files, table1, synthetic):
             "Best grid point of eq 1; refined = Nelder-Mead from it; intervals: profile χ² ≤ "
             "(1 + fit.interval_delta_chi2_rel) χ²_min, ≤/≥ = open at the grid edge. Weighted: "
             "χ²_w = Σ((t_max,sim − t_max,exp)/σ)², interval where the profile stays below "
-            "χ²_w,min + the χ²₁ quantile at fit.uncertainty.confidence; open = the profile stays "
-            "below it at the grid edge (practically non-identifiable); flat = nowhere above it.",
+            "χ²_w,min + the χ²₁ quantile at fit.uncertainty.confidence; with fit.refine and "
+            "fit.uncertainty.reoptimise_profiles the profile is computed by re-optimisation "
+            "(χ²_w minimised over the other constants by simulation at every step), otherwise "
+            "on the grid; open = the profile stays below it up to the grid edge (practically "
+            "non-identifiable); flat = nowhere above it.",
         ),
         smk.output.best,
     )

@@ -1,5 +1,5 @@
-"""Grid fit of the rate constants (docs/science.md §3), refinement and intervals (beyond the
-paper).
+"""Grid fit of the rate constants (docs/science.md §3): grid, orbits, chunk runs, parquet IO
+and eq 1's χ² tables.
 
 Pipeline (one function per workflow rule, the scripts only adapt paths):
 
@@ -22,40 +22,14 @@ Pipeline (one function per workflow rule, the scripts only adapt paths):
    (t_max,sim - t_max,exp)², **unit min²** (t_max in minutes of experimental time). For the
    joint sample (``fit.joint_sample_name``, default ``all``) chi² is the sum over the samples
    and ``n_species`` the summed number of included observables.
-4. Zoom (config ``fit.zoom``, beyond the paper): :func:`zoom_points`, a finer lattice in
-   boxes around the best point and other local minima within the interval threshold, with its
-   own chi² table.
-5. :func:`best_fit`: best grid point, the next best points, failures, profile intervals
-   (:func:`profile_intervals`; from the zoom when there is one) and the continuous refinement
-   (:func:`refine`).
-
-Interval rule (**choice**, config ``fit.interval_delta_chi2_rel`` = delta, default 0.10):
-for each constant the chi² landscape is *profiled* over the other two (for each grid value
-of the constant, the minimum chi² over all values of the other two); the interval is the
-range where the profile stays <= (1 + delta) chi²_min, with the crossing points found by
-linear interpolation of the profile in log10(k) between neighbouring grid values. An end
-that reaches the edge of the grid is reported as open (``low_open``/``high_open``). The
-relative rule is used because eq 1 carries no measurement uncertainties, so chi² has no
-absolute scale. As a better-founded alternative the fit also reports the profile-likelihood
-interval of nonlinear least squares with the residual variance estimated from the minimum
-(the F-test rule of Bates & Watts): delta_F = F(1, n - 3; conf) / (n - 3), n the number of
-included observables, conf = ``fit.interval_f_confidence`` (default 0.95). It assumes
-independent, equal-variance t_max residuals, which eq 1 does not guarantee; treat both as
-indications, not as rigorous confidence intervals.
-
-Refinement (config ``fit.refine``, ``fit.refine_max_evaluations``): Nelder-Mead in
-log10(k_dim, k_diss, k_ex), started at the best grid point with an initial simplex of half a
-grid step per constant, bounded to the grid range, directly on eq 1 with fresh simulations
-(the same simulator, time grid and t_max rule as the grid). chi² is only piecewise smooth
-(t_max of a curve with two similar maxima can jump), so the refined point is a local
-improvement, reported next to (never instead of) the grid optimum.
+4. Beside the grid, in their own modules: the zoom (:mod:`intercluster.zoom`), the profile
+   intervals (:mod:`intercluster.intervals`), the refinement by simulation
+   (:mod:`intercluster.refine`) and ``best.json`` (:mod:`intercluster.best_fit`).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-import math
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -67,7 +41,7 @@ import pandas as pd
 from .network import RATE_CONSTANTS, ReactionNetwork, build_network
 from .observables import dimer_response_of, ion_signal, tmax_of
 from .records import RateConstants, SampleConditions
-from .settings import KineticsSettings, SolverOptions, TmaxSettings, ZoomSettings
+from .settings import KineticsSettings, SolverOptions, TmaxSettings
 
 log = logging.getLogger("intercluster.fit")
 
@@ -623,274 +597,28 @@ def residual_table(
     return pd.concat(rows, ignore_index=True)
 
 
-# --- profile intervals -----------------------------------------------------------------------
-def profile(chi2: pd.DataFrame, name: str) -> pd.DataFrame:
-    """Profile of chi² over one constant: per grid value the minimum over the other two."""
-    ok = chi2[chi2["status"] == STATUS_OK]
-    column = chi2[name].to_numpy(dtype=float)
-    values = np.sort(np.unique(column[np.isfinite(column) & (column > 0)]))
-    prof = ok.groupby(name)["chi2"].min().reindex(values)
-    return pd.DataFrame({name: values, "chi2_min": prof.to_numpy()})
 
 
-def _crossing(x0: float, y0: float, x1: float, y1: float, level: float) -> float:
-    """log10 k where the segment (x0, y0)-(x1, y1) crosses ``level`` (x in log10 k)."""
-    if not np.isfinite(y1) or y1 == y0:
-        return x1 if np.isfinite(y1) and y1 <= level else x0
-    return x0 + (level - y0) * (x1 - x0) / (y1 - y0)
 
 
-def interval_from_profile(values: np.ndarray, prof: np.ndarray, level: float) -> dict:
-    """Interval of k where the profile stays <= ``level`` around the profile minimum.
-
-    ``low``/``high``: crossings interpolated linearly in log10(k); an end at the grid edge is
-    "open". ``low_grid``/``high_grid``: the grid-resolution bracket, the first grid value
-    outside the threshold on each side (None when the end is open). A grid cannot resolve
-    an interval finer than its step: the interpolated ends can be narrower than one step
-    (only the best value below the threshold) while the optimum of a finer grid lies
-    between grid values, so the bracket is what the grid can vouch for. Failed grid values
-    (NaN profile) count as outside.
-    """
-    values = np.asarray(values, float)
-    prof = np.asarray(prof, float)
-    finite = np.isfinite(prof)
-    if not finite.any():
-        return {
-            "low": None, "high": None, "low_open": True, "high_open": True,
-            "low_grid": None, "high_grid": None,
-        }  # fmt: skip
-    x = np.log10(values)
-    best = int(np.nanargmin(np.where(finite, prof, np.inf)))
-    lo = best
-    while lo > 0 and finite[lo - 1] and prof[lo - 1] <= level:
-        lo -= 1
-    hi = best
-    while hi < len(prof) - 1 and finite[hi + 1] and prof[hi + 1] <= level:
-        hi += 1
-    low_open = lo == 0
-    high_open = hi == len(prof) - 1
-    x_lo = x[lo] if low_open else _crossing(x[lo], prof[lo], x[lo - 1], prof[lo - 1], level)
-    x_hi = x[hi] if high_open else _crossing(x[hi], prof[hi], x[hi + 1], prof[hi + 1], level)
-    return {
-        "low": float(10.0**x_lo),
-        "high": float(10.0**x_hi),
-        "low_open": bool(low_open),
-        "high_open": bool(high_open),
-        "low_grid": None if low_open else float(values[lo - 1]),
-        "high_grid": None if high_open else float(values[hi + 1]),
-    }
 
 
-def in_interval_box(intervals: dict, point: dict, rel_tol: float = 1e-9) -> dict[str, bool]:
-    """Per constant, whether ``point`` lies in the grid-resolution bracket of ``intervals``
-    (:func:`profile_intervals`; ends ``low_grid``/``high_grid``, None: unbounded there)."""
-    out = {}
-    for name in RATE_CONSTANTS:
-        entry = intervals[name]
-        value = float(point[name])
-        low, high = entry["low_grid"], entry["high_grid"]
-        out[name] = bool(
-            (low is None or value >= low * (1.0 - rel_tol))
-            and (high is None or value <= high * (1.0 + rel_tol))
-        )
-    return out
 
 
-@functools.cache
-def schema_interval_rules() -> tuple[float, float]:
-    """The schema's ``fit.interval_delta_chi2_rel`` and ``fit.interval_f_confidence``: what
-    ``delta_rel`` or an F confidence left at ``None`` means (the rest of the ``fit`` section,
-    e.g. its models and grid, has no default, so :class:`FitSettings` cannot be built)."""
-    from .validation import schema_defaults  # jsonschema only where defaults are asked for
-
-    section = schema_defaults("fit")
-    return float(section["interval_delta_chi2_rel"]), float(section["interval_f_confidence"])
 
 
-def f_test_delta(
-    n_residuals: int, n_parameters: int = 3, confidence: float | None = None
-) -> float:
-    """delta_F = F(1, n - p; confidence) / (n - p), or NaN when n <= p (``confidence=None``:
-    the schema's ``fit.interval_f_confidence``)."""
-    # scipy.special's inverse F cdf is what scipy.stats.f.ppf evaluates; importing
-    # scipy.stats costs ~0.8 s CPU per job (rule fit_best), the quantile microseconds
-    from scipy.special import fdtri
-
-    confidence = schema_interval_rules()[1] if confidence is None else confidence
-    dof = n_residuals - n_parameters
-    if dof <= 0:
-        return float("nan")
-    return float(fdtri(1, dof, confidence) / dof)
 
 
-def profile_intervals(chi2: pd.DataFrame, delta_rel: float) -> dict:
-    """Interval of every constant where its profile chi² <= (1 + delta_rel) chi²_min."""
-    ok = chi2[chi2["status"] == STATUS_OK]
-    out: dict = {"delta_rel": float(delta_rel)}
-    if ok.empty:
-        out["chi2_threshold"] = None
-        return out
-    level = float(ok["chi2"].min()) * (1.0 + delta_rel)
-    out["chi2_threshold"] = level
-    for name in RATE_CONSTANTS:
-        prof = profile(chi2, name)
-        entry = interval_from_profile(prof[name].to_numpy(), prof["chi2_min"].to_numpy(), level)
-        entry["profile"] = [
-            {"value": float(v), "chi2_min": (float(c) if np.isfinite(c) else None)}
-            for v, c in zip(prof[name], prof["chi2_min"], strict=True)
-        ]
-        out[name] = entry
-    return out
 
 
-# --- zoom: a finer grid around the optimum (beyond the paper) ---------------------------------
-def local_minima(chi2: pd.DataFrame, axes: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Grid points whose chi² is <= that of all (up to 26) successful neighbours.
-
-    Sorted by chi² (ties: lower point first). ``chi2`` is a full-grid table (CHI2_COLUMNS).
-    """
-    shape = tuple(axes[n].size for n in RATE_CONSTANTS)
-    values = np.full(shape, np.inf)
-    table = chi2.sort_values("point")
-    ok = (table["status"] == STATUS_OK).to_numpy()
-    flat = np.where(ok, table["chi2"].to_numpy(dtype=float), np.inf)
-    values.ravel()[table["point"].to_numpy()] = flat
-    padded = np.pad(values, 1, constant_values=np.inf)
-    is_min = np.isfinite(values)
-    for offset in np.ndindex(3, 3, 3):
-        if offset == (1, 1, 1):
-            continue
-        neighbour = padded[
-            offset[0] : offset[0] + shape[0],
-            offset[1] : offset[1] + shape[1],
-            offset[2] : offset[2] + shape[2],
-        ]
-        is_min &= values <= neighbour
-    points = np.flatnonzero(is_min.ravel())
-    found = table.set_index("point").loc[points].reset_index()
-    return found.sort_values(["chi2", "point"], kind="mergesort").reset_index(drop=True)
 
 
-def zoom_centres(
-    chi2: pd.DataFrame, axes: dict[str, np.ndarray], delta_rel: float, settings: ZoomSettings
-) -> pd.DataFrame:
-    """The best grid point and the other local minima within the interval threshold
-    ``chi2 <= (1 + delta_rel) * chi2_min``, best first, at most ``settings.max_centres``."""
-    minima = local_minima(chi2, axes)
-    if minima.empty:
-        return minima
-    level = float(minima["chi2"].iloc[0]) * (1.0 + delta_rel)
-    return minima[minima["chi2"] <= level].head(max(1, settings.max_centres))
 
 
-def zoom_points(
-    chi2: pd.DataFrame, grid: dict, delta_rel: float, settings: ZoomSettings
-) -> pd.DataFrame:
-    """The fine grid: boxes around :func:`zoom_centres`, on one log-equidistant lattice.
-
-    The lattice has the step ``settings.step_decades`` on every axis and starts at the coarse
-    grid's lower end, so that boxes around different centres share their common points (a
-    union, not overlapping copies) and keep equal steps for orbits. A box spans
-    ``settings.half_width_steps`` coarse steps to either side of its centre, clipped to the
-    coarse grid's range. Columns as :func:`grid_points`; ``i_*`` are lattice indices and
-    ``point`` numbers the fine points in lattice order.
-    """
-    axes = grid_axes(grid)
-    centres = zoom_centres(chi2, axes, delta_rel, settings)
-    step = settings.step_decades
-    if not step > 0:
-        raise ValueError(f"fit.zoom.step_decades must be > 0, got {step}")
-    ranges, origins = [], []
-    for name in RATE_CONSTANTS:
-        logs = np.log10(axes[name])
-        coarse = float(np.median(np.diff(logs))) if logs.size > 1 else 0.0
-        half = int(round(settings.half_width_steps * coarse / step))
-        top = int(round((logs[-1] - logs[0]) / step))
-        ranges.append((half, top))
-        origins.append(float(logs[0]))
-    boxes = []
-    for _, centre in centres.iterrows():
-        axes_idx = []
-        for a, name in enumerate(RATE_CONSTANTS):
-            half, top = ranges[a]
-            mid = int(round((np.log10(float(centre[name])) - origins[a]) / step))
-            axes_idx.append(np.arange(max(mid - half, 0), min(mid + half, top) + 1))
-        boxes.append(np.stack(np.meshgrid(*axes_idx, indexing="ij"), axis=-1).reshape(-1, 3))
-    lattice = np.unique(np.vstack(boxes), axis=0) if boxes else np.empty((0, 3), np.int64)
-    frame = pd.DataFrame({"point": np.arange(len(lattice), dtype=np.int64)})
-    for a, short in enumerate(("i_dim", "i_diss", "i_ex")):
-        frame[short] = lattice[:, a].astype(np.int64)
-    for a, name in enumerate(RATE_CONSTANTS):
-        frame[name] = 10.0 ** (origins[a] + step * lattice[:, a])
-    return frame
 
 
-def zoom_summary(
-    zoom_chi2: pd.DataFrame, coarse: dict, centres: pd.DataFrame, settings: ZoomSettings,
-    delta_rel: float, f_confidence: float,
-) -> dict:  # fmt: skip
-    """The zoom's part of ``best.json``: its best point, profiles and intervals.
-
-    An interval end that reaches the zoom box (not the coarse grid's edge) is taken from the
-    coarse intervals ``coarse`` and marked ``"<end>_from": "coarse"`` (the interpolated
-    crossing) or ``"coarse_grid"`` (its grid bracket, where the crossing lies inside the
-    box): the box is too small to bound the interval there. ``best_in_coarse_box``: per
-    constant, whether the zoom's best lies in the coarse intervals' grid brackets
-    (:func:`in_interval_box`).
-    """
-    ranking = ranked(zoom_chi2)
-    out: dict = {
-        "step_decades": settings.step_decades,
-        "half_width_steps": settings.half_width_steps,
-        "centres": [_point_dict(r) for _, r in centres.iterrows()],
-        **failure_summary(zoom_chi2),
-    }
-    if ranking.empty:
-        out.update({"best": None, "intervals": None})
-        return out
-    out["best"] = _point_dict(ranking.iloc[0])
-    out["n_species"] = int(ranking.iloc[0]["n_species"])
-    coarse_intervals = coarse.get("intervals") or {}
-    if all(name in coarse_intervals for name in RATE_CONSTANTS):
-        out["best_in_coarse_box"] = in_interval_box(coarse_intervals, out["best"])
-    out["intervals"] = _zoom_intervals(
-        zoom_chi2, coarse.get("intervals") or {}, delta_rel, coarse
-    )
-    delta_f = f_test_delta(out["n_species"], 3, f_confidence)
-    if np.isfinite(delta_f):
-        out["intervals_f_test"] = _zoom_intervals(
-            zoom_chi2, coarse.get("intervals_f_test") or {}, delta_f, coarse
-        )
-    return out
 
 
-def _zoom_intervals(zoom_chi2, coarse_intervals: dict, delta_rel: float, coarse: dict) -> dict:
-    intervals = profile_intervals(zoom_chi2, delta_rel)
-    grid = coarse.get("grid") or {}
-    for name in RATE_CONSTANTS:
-        entry = intervals.get(name)
-        if entry is None:
-            continue
-        coarse_entry = coarse_intervals.get(name) or {}
-        edges = grid.get(name) or [None]
-        for end, edge, outward in (("low", min(edges), -1.0), ("high", max(edges), 1.0)):
-            at_box = entry[f"{end}_open"]
-            at_grid = edge is not None and np.isclose(entry[end], edge, rtol=1e-9)
-            if not at_box or at_grid or coarse_entry.get(end) is None:
-                continue
-            # The zoom is still below the threshold at its box edge: the end lies beyond it.
-            # The coarse crossing estimates it unless it lies inside what the zoom has
-            # seen (an interval narrower than a coarse step); then the coarse grid vouches
-            # only for its bracket, the first grid value outside the threshold.
-            value, is_open, source = coarse_entry[end], coarse_entry[f"{end}_open"], "coarse"
-            if outward * (np.log10(value) - np.log10(entry[end])) < 0:
-                bracket = coarse_entry.get(f"{end}_grid")
-                value = edge if bracket is None else bracket
-                is_open, source = bracket is None, "coarse_grid"
-            entry[end] = float(value)
-            entry[f"{end}_open"] = bool(is_open)
-            entry[f"{end}_from"] = source
-    return intervals
 
 
 # --- best fit ---------------------------------------------------------------------------------
@@ -911,214 +639,12 @@ def failure_summary(chi2: pd.DataFrame) -> dict:
     }
 
 
-def _point_dict(row) -> dict:
-    return {
-        "point": int(row["point"]),
-        "k_dim": float(row["k_dim"]),
-        "k_diss": float(row["k_diss"]),
-        "k_ex": float(row["k_ex"]),
-        "chi2": float(row["chi2"]),
-        "k_dim_to_k_diss": float(row["k_dim"] / row["k_diss"]),
-    }
 
 
-def refine(
-    objective: Callable[[np.ndarray], float],
-    start: dict,
-    axes: dict[str, np.ndarray],
-    max_evaluations: int = 60,
-) -> dict:
-    """Nelder-Mead on log10 k from a grid point (see the module docstring).
-
-    ``objective`` takes log10 (k_dim, k_diss, k_ex) and returns chi² (inf when failed).
-    """
-    from scipy.optimize import minimize
-
-    x0 = np.log10([start[n] for n in RATE_CONSTANTS])
-    bounds, steps = [], []
-    for name in RATE_CONSTANTS:
-        logs = np.log10(axes[name])
-        lo, hi = float(logs.min()), float(logs.max())
-        step = 0.5 * (float(np.median(np.diff(logs))) if logs.size > 1 else 0.25)
-        bounds.append((lo, hi))
-        steps.append(step)
-    simplex = [x0]
-    for d, (step, (_, hi)) in enumerate(zip(steps, bounds, strict=True)):
-        vertex = x0.copy()
-        vertex[d] = x0[d] + step if x0[d] + step <= hi else x0[d] - step
-        simplex.append(vertex)
-    history: list[tuple[np.ndarray, float]] = []
-
-    def wrapped(x):
-        value = float(objective(np.asarray(x, float)))
-        value = value if np.isfinite(value) else np.inf
-        history.append((np.asarray(x, float).copy(), value))
-        return value
-
-    f0 = float(start["chi2"])
-    result = minimize(
-        wrapped,
-        x0,
-        method="Nelder-Mead",
-        bounds=bounds if all(lo < hi for lo, hi in bounds) else None,
-        options={
-            "initial_simplex": np.array(simplex),
-            "maxfev": int(max_evaluations),
-            "xatol": 0.01,
-            "fatol": 1e-4 * max(f0, 1e-12),
-        },
-    )
-    values = [v for _, v in history]
-    i_best = int(np.argmin(values)) if values else -1
-    x_best, f_best = history[i_best] if values else (x0, f0)
-    if not np.isfinite(f_best) or f_best > f0:
-        x_best, f_best = x0, f0
-    k = 10.0 ** np.asarray(x_best)
-    return {
-        "k_dim": float(k[0]),
-        "k_diss": float(k[1]),
-        "k_ex": float(k[2]),
-        "chi2": float(f_best),
-        "k_dim_to_k_diss": float(k[0] / k[1]),
-        "start": {n: float(start[n]) for n in RATE_CONSTANTS},
-        "start_chi2": f0,
-        "n_evaluations": len(history),
-        "converged": bool(result.success),
-        "message": str(result.message),
-        "method": "Nelder-Mead in log10(k), direct on eq 1 with simulations",
-    }
 
 
-def chi2_objective(
-    network: ReactionNetwork,
-    experiments: dict[str, tuple[Conditions, np.ndarray, pd.DataFrame]],
-    settings: TmaxSettings,
-    simulator: Callable | None = None,
-    options: SolverOptions | None = None,
-    weighted: bool = False,
-    cache: dict | None = None,
-) -> Callable[[np.ndarray], float]:
-    """chi²(log10 k) summed over samples; ``experiments``: sample -> (conditions, times, t_max).
-
-    ``weighted``: each residual divided by the table's ``sigma_min`` (the weighted χ²_w of
-    :mod:`intercluster.uncertainty`); every included observable then needs σ > 0.
-
-    ``cache``: a dict to keep every simulated t_max in, keyed by everything the simulation
-    depends on, so objectives sharing it (the weighted and unweighted refinement, the fits of
-    one job) simulate a point of one sample once. Nelder-Mead revisits points (a clipped
-    vertex, the first simplex of two refinements from one grid point) and a simulation is
-    ~10 ms, its t_max 77 numbers; the simulation is deterministic, so the values are the same.
-    """
-    prepared = []
-    for sample in sorted(experiments):
-        conditions, times_min, exp_tmax = experiments[sample]
-        mask = exp_tmax["included"].astype(bool).to_numpy()
-        scale = np.ones(int(mask.sum()))
-        if weighted:
-            scale = exp_tmax["sigma_min"].to_numpy(float)[mask]
-            if not np.all(np.isfinite(scale) & (scale > 0)):
-                raise ValueError(f"sample {sample}: every included observable needs σ > 0")
-        times_min = np.asarray(times_min, float)
-        key = (network, settings, simulator, options, conditions, times_min.tobytes())
-        t_exp = exp_tmax["t_max_min"].to_numpy(dtype=float)[mask]
-        prepared.append((conditions, times_min, mask, t_exp, scale, key))
-
-    def simulated(constants, conditions, times_min, key):
-        if cache is None:
-            return simulate_tmax(
-                network, constants, conditions, times_min, settings, simulator, options
-            )
-        key = (*key, constants)
-        if key not in cache:
-            status, message, t_sim = simulate_tmax(
-                network, constants, conditions, times_min, settings, simulator, options
-            )
-            t_sim.setflags(write=False)  # shared by every objective of the cache
-            cache[key] = (status, message, t_sim)
-        return cache[key]
-
-    def objective(log_k: np.ndarray) -> float:
-        constants = RateConstants(*(10.0 ** np.asarray(log_k, float)).tolist())
-        total = 0.0
-        for conditions, times_min, mask, t_exp, scale, key in prepared:
-            status, _, t_sim = simulated(constants, conditions, times_min, key)
-            if status != STATUS_OK:
-                return math.inf
-            total += float(np.sum(((t_sim[mask] - t_exp) / scale) ** 2))
-        return total
-
-    return objective
 
 
-def best_fit(
-    chi2: pd.DataFrame,
-    axes: dict[str, np.ndarray],
-    *,
-    delta_rel: float,
-    f_confidence: float,
-    n_next: int = 10,
-    objective: Callable[[np.ndarray], float] | None = None,
-    max_evaluations: int | None = None,
-    zoom_chi2: pd.DataFrame | None = None,
-    zoom_settings: ZoomSettings | None = None,
-) -> dict:
-    """Everything ``best.json`` holds (see the module docstring); refines when ``objective``.
-
-    ``delta_rel``, ``f_confidence``, ``max_evaluations`` (with ``objective``) and
-    ``zoom_settings`` (with ``zoom_chi2``) come from ``fit`` of the config
-    (:class:`intercluster.settings.FitSettings`).
-
-    With ``zoom_chi2`` (the fine grid's table, :func:`zoom_points`) ``best.json`` gets a
-    ``zoom`` section (its best point, profiles and intervals); ``intervals`` and
-    ``intervals_f_test`` then come from the zoom (the coarse ones stay under
-    ``intervals_coarse`` / ``intervals_f_test_coarse``) and the refinement starts from the
-    better of the two best points. ``best``/``k_*``/``chi2`` stay the paper's grid optimum.
-    """
-    ranking = ranked(chi2)
-    summary = failure_summary(chi2)
-    out: dict = {"chi2_unit": "min^2", **summary}
-    out["grid"] = {name: [float(v) for v in axes[name]] for name in RATE_CONSTANTS}
-    if ranking.empty:
-        out.update({"k_dim": None, "k_diss": None, "k_ex": None, "chi2": None})
-        out.update({"best": None, "next_best": [], "refined": None, "intervals": None})
-        return out
-    best = _point_dict(ranking.iloc[0])
-    out.update({n: best[n] for n in (*RATE_CONSTANTS, "chi2", "k_dim_to_k_diss")})
-    out["best"] = best
-    out["n_species"] = int(ranking.iloc[0]["n_species"])
-    out["next_best"] = [_point_dict(r) for _, r in ranking.iloc[1 : 1 + n_next].iterrows()]
-    out["intervals"] = {"rule": "profile chi2 <= (1 + delta_rel) * chi2_min (relative)"}
-    out["intervals"].update(profile_intervals(chi2, delta_rel))
-    delta_f = f_test_delta(out["n_species"], 3, f_confidence)
-    out["intervals_f_test"] = {
-        "rule": "profile chi2 <= (1 + F(1, n-3; conf)/(n-3)) * chi2_min (Bates & Watts)",
-        "confidence": float(f_confidence),
-        "n_residuals": out["n_species"],
-    }
-    if np.isfinite(delta_f):
-        out["intervals_f_test"].update(profile_intervals(chi2, delta_f))
-    start = best
-    if zoom_chi2 is not None:
-        if zoom_settings is None:
-            raise ValueError("best_fit: zoom_chi2 needs zoom_settings")
-        centres = zoom_centres(chi2, axes, delta_rel, zoom_settings)
-        out["zoom"] = zoom_summary(zoom_chi2, out, centres, zoom_settings, delta_rel, f_confidence)
-        zoom_best = out["zoom"]["best"]
-        if out["zoom"]["intervals"] is not None:
-            out["intervals_coarse"] = out["intervals"]
-            out["intervals"] = {**out["intervals"], **out["zoom"]["intervals"], "source": "zoom"}
-            if "intervals_f_test" in out["zoom"]:
-                out["intervals_f_test_coarse"] = out["intervals_f_test"]
-                out["intervals_f_test"] = {
-                    **out["intervals_f_test"], **out["zoom"]["intervals_f_test"],
-                    "source": "zoom",
-                }  # fmt: skip
-        if zoom_best is not None and zoom_best["chi2"] < best["chi2"]:
-            start = zoom_best
-    if objective is not None and max_evaluations is None:
-        raise ValueError("best_fit: objective needs max_evaluations")
-    out["refined"] = refine(objective, start, axes, max_evaluations) if objective else None
-    return out
 
 
 # --- helpers for the workflow scripts ---------------------------------------------------------

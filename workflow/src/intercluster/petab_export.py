@@ -1,6 +1,6 @@
 """PEtab (v1) export of a fit: the trajectory objective as a standard parameter-estimation problem.
 
-What the workflow's trajectory objective is (:func:`intercluster.uncertainty.trajectory_fit`,
+What the workflow's trajectory objective is (:func:`intercluster.trajectory_fit.trajectory_fit`,
 rule ``fit_trajectory``), and how each part is written here:
 
 * **model**: the mass-action network as SBML (:mod:`intercluster.sbml`, species named and
@@ -321,7 +321,7 @@ def measurement_sigma(intensities: pd.DataFrame, species: list[str]) -> np.ndarr
 
 def samples_from_tables(experiments: Mapping, system) -> list[PetabSample]:
     """``experiments``: sample -> (SampleConditions, intensities.tsv table, t_max table), as
-    the rule fit_trajectory reads them; the data as :func:`intercluster.uncertainty.
+    the rule fit_trajectory reads them; the data as :func:`intercluster.trajectory_fit.
     trajectory_grid_fit` uses them."""
     from .observables import experiment_matrix, normalise_rows
 

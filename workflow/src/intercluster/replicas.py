@@ -1,6 +1,6 @@
 """Noise replicas of the virtual experiment through the MS front end (spectra, deconvolution,
-t_max with σ): the coverage measurement of :mod:`intercluster.uncertainty` (rule
-coverage_replica, ``benchmarks/bench_coverage.py``). Apart from the uncertainty module because
+t_max with σ): the coverage measurement of :mod:`intercluster.coverage` (rule
+coverage_replica, ``benchmarks/bench_coverage.py``). Apart from the coverage module because
 it needs the MS stack (mzML writing and reading).
 """
 
@@ -11,9 +11,10 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from .coverage import coverage_times, coverage_ve
 from .observables import TmaxSettings
 from .settings import DeconvolutionSettings
-from .uncertainty import _coverage_ve, coverage_times, tmax_uncertainty_table
+from .tmax_sigma import tmax_uncertainty_table
 
 __all__ = ["coverage_replica_table", "virtual_replica"]
 
@@ -87,7 +88,7 @@ def coverage_replica_table(system, ve: Mapping, kinetics: dict, deconvolution: d
     """t_max with σ of noise replica ``replica`` (noise seed ``settings.seed + replica``) of
     the virtual experiment's sample, through spectra and deconvolution (rule coverage_replica).
     ``settings``: CoverageSettings; ``uncertainty``: UncertaintySettings (block length, floor)."""
-    ve = _coverage_ve(ve, sample)
+    ve = coverage_ve(ve, sample)
     times = coverage_times(ve["t_end_min"], settings.scan_interval_min)
     table = virtual_replica(
         system, ve, sample, settings.seed + int(replica), times,

@@ -203,7 +203,7 @@ class TmaxSettings:
 
 @dataclass(frozen=True)
 class ZoomSettings:
-    """``fit.zoom``: the finer grid around the optimum (see ``fit.zoom_points``)."""
+    """``fit.zoom``: the finer grid around the optimum (see ``zoom.zoom_points``)."""
 
     enabled: bool
     step_decades: float  # log10 step of the fine grid
@@ -262,6 +262,10 @@ class UncertaintySettings:
     sigma_floor_fraction: float  # σ floor as a fraction of the scan interval
     confidence: float  # of the weighted χ² profile intervals (Δχ² from χ² with 1 dof)
     coverage: CoverageSettings
+    # profiles by re-optimisation (intercluster.reoptimised_profiles) with fit.refine
+    reoptimise_profiles: bool = True
+    profile_evaluations: int = 30  # objective evaluations of one inner minimisation
+    flat_top_sigma: bool = False  # σ(t_max) ≥ the flat top's width / √12
 
     @classmethod
     def from_config(cls, uncertainty: dict) -> UncertaintySettings:
@@ -272,6 +276,9 @@ class UncertaintySettings:
             sigma_floor_fraction=float(uncertainty["sigma_floor_fraction"]),
             confidence=float(uncertainty["confidence"]),
             coverage=CoverageSettings.from_config(uncertainty["coverage"]),
+            reoptimise_profiles=bool(uncertainty["reoptimise_profiles"]),
+            profile_evaluations=int(uncertainty["profile_evaluations"]),
+            flat_top_sigma=bool(uncertainty["flat_top_sigma"]),
         )
 
     @classmethod

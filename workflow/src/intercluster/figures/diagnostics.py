@@ -140,6 +140,15 @@ def _draw_weighted_profile(ax, best: BestFit, name: str) -> None:
     right = ax.twinx()
     right.plot(prof[name], prof["chi2"], "^-", color="#762a83", ms=3, lw=1,
                label="weighted χ²$_w$ profile (right axis)")  # fmt: skip
+    reoptimised = ((best.weighted or {}).get("profiles_reoptimised") or {}).get(name)
+    if reoptimised:
+        points = [(p["value"], p["chi2_min"]) for p in reoptimised["profile"]
+                  if p["chi2_min"] is not None]  # fmt: skip
+        if points:
+            values, chi2 = np.asarray(points, float).T
+            right.plot(values, chi2, "-", color="#e08214", lw=1.4,
+                       label="χ²$_w$ profile re-optimised by simulation (right axis)")  # fmt: skip
+            level = reoptimised["level"]
     if level is not None:
         right.axhline(float(level), color="#762a83", lw=0.8, ls="-.",
                       label="weighted threshold χ²$_{w,\\mathrm{min}}$ + Δχ²")  # fmt: skip

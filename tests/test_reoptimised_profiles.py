@@ -1,0 +1,274 @@
+"""Profiles by re-optimisation (intercluster.reoptimised_profiles) and the weighted fit's
+consistency check (intercluster.weighted_fit): on a quadratic χ² whose profile intervals are
+known in closed form, and on a small simulated grid of the virtual experiment."""
+
+import numpy as np
+import pytest
+
+from intercluster import fit, weighted_chi2
+from intercluster import reoptimised_profiles as rp
+from intercluster import weighted_fit as wf
+from intercluster.fit import grid_axes
+from intercluster.network import RATE_CONSTANTS, ReactionNetwork
+from intercluster.observables import TmaxSettings
+from intercluster.profiles import GridIndex, profile_results
+from intercluster.settings import SolverOptions
+
+DELTA = 3.84
+BOUNDS = [(-3.0, 0.0)] * 3
+X0 = np.array([-2.0, -1.25, -1.5])  # log10 (k_dim, k_diss, k_ex)
+# a correlated quadratic χ² in log10 k: the slice through the optimum is narrower than the
+# profile, so only a re-optimised profile gets the closed-form interval
+H = np.array([[400.0, 300.0, 250.0], [300.0, 400.0, 0.0], [250.0, 0.0, 900.0]])
+C_NM = 40.0
+
+
+def _quadratic(log_k):
+    d = np.asarray(log_k, float) - X0
+    return 10.0 + float(d @ H @ d)
+
+
+def _optimum(x=X0, chi2=10.0):
+    return dict(zip(RATE_CONSTANTS, (10.0**x).tolist(), strict=True)) | {"chi2": chi2}
+
+
+def _exact_half_width(a):
+    """Profile of θ = a·x for χ² = dᵀHd: half-width sqrt(Δ aᵀH⁻¹a) (decades)."""
+    return float(np.sqrt(DELTA * a @ np.linalg.solve(H, a)))
+
+
+@pytest.mark.parametrize(
+    ("name", "a", "shift", "moved"),
+    [
+        ("k_dim", np.array([1.0, 0, 0]), 0.0, 0),
+        ("k_ex", np.array([0, 0, 1.0]), 0.0, 2),
+        ("k_dim:k_diss", np.array([1.0, -1.0, 0]), 0.0, 0),
+        ("k_dim*c/k_ex", np.array([1.0, 0, -1.0]), np.log10(C_NM), 2),
+    ],
+)
+def test_reoptimised_interval_of_a_quadratic_is_the_closed_form(name, a, shift, moved):
+    result = rp.reoptimised_profile(_quadratic, _optimum(), name, BOUNDS, DELTA, C_NM,
+                                    tol_decades=0.002, inner_evaluations=200)  # fmt: skip
+    centre, half = float(a @ X0) + shift, _exact_half_width(a)
+    assert result.low_end == result.high_end == rp.CROSSED
+    assert np.log10(result.low) == pytest.approx(centre - half, abs=0.005)
+    assert np.log10(result.high) == pytest.approx(centre + half, abs=0.005)
+    assert result.label == "identifiable"
+    # negative control: the slice through the optimum (θ moves one constant, the others
+    # stay at the optimum: no re-optimisation) is narrower than the profile
+    slice_half = float(np.sqrt(DELTA / H[moved, moved]))
+    assert slice_half < half - 0.015
+
+
+def test_flat_direction_is_reported_open_and_a_bound_ends_a_side():
+    """χ² that depends on k_dim only through k_dim:k_diss: the profile of k_dim is flat up
+    to the bounds (open, both sides), the ratio's is closed."""
+
+    def ratio_only(log_k):
+        r = log_k[0] - log_k[1] - (X0[0] - X0[1])
+        return 5.0 + 400.0 * r**2 + 900.0 * (log_k[2] - X0[2]) ** 2
+
+    # k_diss ranges wider, so that every k_dim of its range has its k_diss inside the box
+    bounds = [(-3.0, 0.0), (-3.0, 1.0), (-3.0, 0.0)]
+    flat = rp.reoptimised_profile(ratio_only, _optimum(chi2=5.0), "k_dim", bounds, DELTA)
+    assert flat.low is None and flat.high is None
+    assert flat.low_end == flat.high_end == rp.BOUND
+    assert flat.label == "flat"
+    closed = rp.reoptimised_profile(ratio_only, _optimum(chi2=5.0), "k_dim:k_diss", bounds,
+                                    DELTA)  # fmt: skip
+    assert closed.low is not None and closed.high is not None
+    # negative control: the same χ² with k_dim fixed by its own term is not flat
+    pinned = rp.reoptimised_profile(lambda x: ratio_only(x) + 400.0 * (x[0] - X0[0]) ** 2,
+                                    _optimum(chi2=5.0), "k_dim", bounds, DELTA)  # fmt: skip
+    assert pinned.label == "identifiable"
+
+
+def test_coordinates_round_trip_and_keep_points_inside_the_box():
+    for name in ("k_dim", "k_diss", "k_ex", "k_dim:k_diss", "k_dim*c/k_ex"):
+        coords = rp.ProfileCoordinates.of(name, BOUNDS, C_NM)
+        x = np.array([-2.2, -0.7, -1.9])
+        assert np.allclose(coords.embed(coords.theta(x), coords.free(x)), x)
+        lo, hi = coords.theta_range()
+        for theta in np.linspace(lo, hi, 7):
+            fb = coords.free_bounds(theta)
+            corner = coords.embed(theta, [fb[0][0], fb[1][1]])
+            assert np.all(corner >= -3.0 - 1e-9) and np.all(corner <= 1e-9), (name, theta)
+    with pytest.raises(ValueError, match="concentration"):
+        rp.ProfileCoordinates.of("k_dim*c/k_ex", BOUNDS, None)
+
+
+# --- on simulations of the virtual experiment -----------------------------------------------
+GRID = {
+    "k_dim": {"min": 10**-2.5, "max": 10**-1.5, "n": 5},
+    "k_diss": {"min": 10**-1.75, "max": 10**-0.75, "n": 5},
+    "k_ex": {"min": 10**-2.25, "max": 10**-0.75, "n": 7},
+}
+
+
+@pytest.fixture(scope="module")
+def experiment():
+    from test_uncertainty import BOOTSTRAP, SAMPLE, SYSTEM, TIMES, _ve
+
+    from intercluster.replicas import virtual_replica
+
+    return SAMPLE, TIMES, virtual_replica(SYSTEM, _ve(), SAMPLE, 4242, TIMES,
+                                          n_replicas=BOOTSTRAP)[1]  # fmt: skip
+
+
+def _grid_and_objective(model, experiment):
+    from test_uncertainty import COND_40_40, _model_grid
+
+    sample, times, exp = experiment
+    table = weighted_chi2.weighted_chi2_table({sample: (_model_grid(model, GRID), exp)})
+    objective = weighted_chi2.weighted_chi2_objective(
+        ReactionNetwork(model), {sample: (COND_40_40, times, exp)},
+        TmaxSettings.schema_default(), options=SolverOptions(1e-6, 1e-9, 100_000),
+    )  # fmt: skip
+    return table, objective
+
+
+def test_reoptimised_profile_of_k_ex_on_a_simulated_grid(experiment):
+    """Model 3 (the truth's) on a 5x5x7 grid: at every grid value of k_ex the re-optimised
+    profile is never above the grid profile; its interval contains the truth and is wider
+    than the grid profile's interpolation (0.0003 decades on foreign data) but within the
+    grid bracket; negative control: the grid interpolation misses its ends by > 0.005."""
+    table, objective = _grid_and_objective(3, experiment)
+    ok = np.isfinite(table["chi2"].to_numpy(float))
+    best = table[ok].sort_values("chi2").iloc[0]
+    optimum = {k: float(best[k]) for k in RATE_CONSTANTS} | {"chi2": float(best["chi2"])}
+    axes = grid_axes(GRID)
+    result = rp.reoptimised_profile(objective, optimum, "k_ex", rp.log_bounds(axes), DELTA,
+                                    grid=table, inner_evaluations=40)  # fmt: skip
+    grid_profile = profile_results(table, names=["k_ex"], delta=DELTA)["k_ex"]
+    coords = rp.ProfileCoordinates.of("k_ex", rp.log_bounds(axes))
+    profiler = rp.Profiler(objective, coords, table, inner_evaluations=20)
+    x_opt = np.log10([optimum[k] for k in RATE_CONSTANTS])
+    for value, grid_chi2 in zip(grid_profile.values, grid_profile.profile, strict=True):
+        reopt, _ = profiler.minimise_at(np.log10(value), coords.free(x_opt))
+        assert reopt <= grid_chi2 + 1e-9
+    assert result.low_end == result.high_end == rp.CROSSED
+    assert result.contains(10**-1.5)  # the truth
+    width = np.log10(result.high / result.low)
+    grid_width = np.log10(grid_profile.high / grid_profile.low)
+    assert width > grid_width + 0.005  # negative control: the interpolation is too narrow
+    assert grid_profile.grid_low <= result.low and result.high <= grid_profile.grid_high
+
+
+def test_k_dim_of_model_2_is_reported_open(experiment):
+    """Model 2 on the simulated grid: k_dim is not fixed at fixed k_dim:k_diss, so its
+    re-optimised profile stays below the threshold to a bound (an open end); negative
+    control: model 3's k_dim profile on the same data closes on both sides."""
+    labels = {}
+    for model in (2, 3):
+        table, objective = _grid_and_objective(model, experiment)
+        ok = np.isfinite(table["chi2"].to_numpy(float))
+        best = table[ok].sort_values("chi2").iloc[0]
+        optimum = {k: float(best[k]) for k in RATE_CONSTANTS} | {"chi2": float(best["chi2"])}
+        result = rp.reoptimised_profile(objective, optimum, "k_dim",
+                                        rp.log_bounds(grid_axes(GRID)), DELTA, grid=table,
+                                        inner_evaluations=20)  # fmt: skip
+        labels[model] = (result.label, result.low_end, result.high_end)
+    assert labels[2][0] != "identifiable" and rp.BOUND in labels[2][1:]
+    assert labels[3] == ("identifiable", rp.CROSSED, rp.CROSSED)
+
+
+def test_weighted_fit_takes_its_intervals_from_the_reoptimised_profiles():
+    """best.json's weighted section with an objective (the quadratic χ², its grid table on a
+    13^3 quarter-decade grid): intervals_weighted are the re-optimised ones, equal to the
+    closed form within 0.01 decades, the optimum lies inside them and the section says
+    where they come from; without profile_evaluations (negative control) they are the grid
+    profile's, narrower than the closed form for the correlated k_dim."""
+    grid = {k: {"min": 1e-3, "max": 1.0, "n": 13} for k in RATE_CONSTANTS}
+    table = fit.grid_points(grid)
+    logs = np.log10(table[list(RATE_CONSTANTS)].to_numpy(float))
+    table = table.assign(chi2=[_quadratic(x) for x in logs], n_species=50, status="ok",
+                         message="")[fit.CHI2_COLUMNS]  # fmt: skip
+    fields = wf.weighted_fit_fields(table, C_NM, 0.95, _quadratic, 200, profile_evaluations=60)
+    section = fields["weighted"]
+    assert "re-optimisation" in section["interval_source"]
+    assert fields["intervals_weighted"] == section["intervals_reoptimised"]
+    low, high = fields["intervals_weighted"]["k_dim"]
+    half = _exact_half_width(np.array([1.0, 0, 0]))
+    assert np.log10(low) == pytest.approx(X0[0] - half, abs=0.01)
+    assert np.log10(high) == pytest.approx(X0[0] + half, abs=0.01)
+    for name, (low, high) in fields["intervals_weighted"].items():
+        value = wf.quantity_of(name, section["optimum"], C_NM)
+        assert low <= value <= high, name
+    assert not any("outside its own interval" in m for m in section["consistency"]["messages"])
+    grid_only = wf.weighted_fit_fields(table, C_NM, 0.95, _quadratic, 200)
+    assert "grid profile" in grid_only["weighted"]["interval_source"]
+    g_low, g_high = grid_only["intervals_weighted"]["k_dim"]
+    assert np.log10(g_high / g_low) < 2 * half - 0.05
+
+
+def test_consistency_reports_a_best_point_outside_its_interval_and_an_edge_optimum():
+    """A grid optimum at the grid's edge, an unconverged refinement and an optimum outside
+    the interval are each said in words; a clean section is consistent."""
+    axes = {k: np.logspace(-3, 0, 13) for k in RATE_CONSTANTS}
+    point = {"k_dim": 1e-3, "k_diss": 0.1, "k_ex": 0.05}
+    section = {
+        "best": point | {"chi2": 5.0},
+        "refined": {"converged": False, "n_evaluations": 60, "message": "maxfev"},
+        "optimum": point | {"chi2": 4.0},
+        "intervals_reoptimised": {"k_ex": [0.06, 0.07], "k_dim:k_diss": [None, 0.1]},
+    }
+    check = wf.consistency(section, axes, C_NM)
+    text = " ".join(check["messages"])
+    assert not check["consistent"]
+    assert "grid's edge in k_dim" in text
+    assert "stopped at its limit of 60 evaluations" in text
+    assert "k_ex = 0.05 lies outside its own interval" in text
+    assert "k_dim:k_diss" not in text  # 0.01 inside (open, 0.1]
+    clean = {
+        "best": {"k_dim": 1e-2, "k_diss": 0.1, "k_ex": 0.05, "chi2": 5.0},
+        "refined": {"converged": True, "n_evaluations": 30},
+        "optimum": {"k_dim": 1e-2, "k_diss": 0.1, "k_ex": 0.05, "chi2": 4.0},
+        "intervals_reoptimised": {"k_ex": [0.04, 0.06]},
+    }
+    assert wf.consistency(clean, axes, C_NM) == {"consistent": True, "messages": []}
+
+
+def test_grid_index_axes_feed_log_bounds():
+    table = fit.grid_points(GRID).assign(chi2=1.0)
+    bounds = rp.log_bounds(GridIndex.from_table(table).axes)
+    assert bounds[0] == pytest.approx((-2.5, -1.5))
+    assert bounds[2] == pytest.approx((-2.25, -0.75))
+
+
+def test_grid_optimum_at_the_edge_is_reported_and_the_interval_stays_open_there():
+    """The quadratic χ²'s minimum 0.4 decades below the grid's k_dim range: the best grid
+    point sits at the edge, the refined point and the profiles are bounded by the grid, the
+    k_dim interval is open at its low end (the bound) and holds the optimum, and the section
+    says in words that the grid may not contain the optimum. Negative control: the same χ²
+    centred inside the grid gives a consistent section."""
+    shifted = X0 + np.array([-1.4, 0.0, 0.0])  # k_dim 10^-3.4, below the grid's 1e-3
+
+    def off_grid(log_k):
+        d = np.asarray(log_k, float) - shifted
+        return 10.0 + float(d @ H @ d)
+
+    grid = {k: {"min": 1e-3, "max": 1.0, "n": 13} for k in RATE_CONSTANTS}
+    points = fit.grid_points(grid)
+    logs = np.log10(points[list(RATE_CONSTANTS)].to_numpy(float))
+
+    def table_of(objective):
+        return points.assign(chi2=[objective(x) for x in logs], n_species=50, status="ok",
+                             message="")[fit.CHI2_COLUMNS]  # fmt: skip
+
+    fields = wf.weighted_fit_fields(table_of(off_grid), C_NM, 0.95, off_grid, 200,
+                                    profile_evaluations=60)  # fmt: skip
+    section = fields["weighted"]
+    assert section["best"]["k_dim"] == pytest.approx(1e-3)
+    assert fields["intervals_weighted"]["k_dim"][0] is None  # open at the bound
+    assert section["profiles_reoptimised"]["k_dim"]["ends"][0] == rp.BOUND
+    assert not section["consistency"]["consistent"]
+    messages = " ".join(section["consistency"]["messages"])
+    assert "grid's edge in k_dim" in messages
+    assert "outside its own interval" not in messages
+    for name, (low, high) in fields["intervals_weighted"].items():
+        value = wf.quantity_of(name, section["optimum"], C_NM)
+        assert low is None or low <= value * (1 + 1e-9)
+        assert high is None or value <= high * (1 + 1e-9)
+    inside = wf.weighted_fit_fields(table_of(_quadratic), C_NM, 0.95, _quadratic, 200,
+                                    profile_evaluations=60)["weighted"]  # fmt: skip
+    assert inside["consistency"]["consistent"], inside["consistency"]["messages"]

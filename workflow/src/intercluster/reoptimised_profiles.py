@@ -1,0 +1,369 @@
+"""Profile-likelihood intervals by re-optimisation (beyond the paper), as pyPESTO and
+Data2Dynamics compute them.
+
+The grid profile (:mod:`intercluster.profiles`) takes, per grid value of a constant, the
+minimum of χ²_w over the grid points sharing it; its interval interpolates between grid
+values whose χ²_w can lie far above the threshold, so the crossing lands a hair from the
+best grid value and the interval is as narrow as the interpolation, not as the data. Here the
+profiled quantity θ (log10 of a constant, of ``k_dim:k_diss`` or of ``k_dim*c/k_ex``) is
+stepped off the optimum in adaptive steps and at every step χ²_w is minimised over the two
+other directions by simulation (:func:`intercluster.weighted_chi2.weighted_chi2_objective`,
+Nelder-Mead from the previous step's optimum and from the grid's best point at that θ). A
+side stops where the profile crosses χ²_w,min + Δ (the crossing then bisected to
+``tol_decades``), at the grid's bound (an open end) or after ``max_steps`` (an open end, said
+so). The grid stays the global search; these profiles replace its interpolation.
+
+Why hand-written: pyPESTO's profiler needs its own problem objects and a gradient-based
+optimiser (χ² of t_max is only piecewise smooth); scipy has no profiler. The steps follow
+pyPESTO's adaptive rule in spirit: longer while the profile rises slowly, shorter when it
+rises fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .network import RATE_CONSTANTS
+from .profiles import PROFILE_NAMES, RATE_RATIO, RATIO
+
+#: Why a side of a profile ended.
+CROSSED, BOUND, MAX_STEPS = "crossed", "bound", "max_steps"
+
+
+@dataclass(frozen=True)
+class ProfileCoordinates:
+    """θ (log10 of the profiled quantity) and two free log10 coordinates of a point.
+
+    A constant: θ = log10 k, free = the other two log10 k. A combination log10(k_dim s /
+    k_other) (s = 1 for ``k_dim:k_diss``, s = c for ``k_dim*c/k_ex``): free = (log10 k_other,
+    log10 of the third constant) and log10 k_dim = θ + log10 k_other − log10 s.
+    """
+
+    name: str
+    bounds: tuple  # (lo, hi) of log10 k per RATE_CONSTANTS
+    log_scale: float = 0.0
+
+    @classmethod
+    def of(cls, name: str, bounds, c_nM: float | None = None) -> ProfileCoordinates:
+        if name not in PROFILE_NAMES:
+            raise ValueError(f"unknown profile {name!r}; expected one of {PROFILE_NAMES}")
+        scale = 0.0
+        if name == RATE_RATIO:
+            if c_nM is None or not c_nM > 0:
+                raise ValueError(f"{RATE_RATIO} needs the concentration c (nmol/L) > 0")
+            scale = float(np.log10(c_nM))
+        return cls(name, tuple((float(lo), float(hi)) for lo, hi in bounds), scale)
+
+    def _layout(self) -> tuple[int | None, int, int]:
+        """(index of k_dim for a combination else None, index of 'other', index of third)."""
+        if self.name in RATE_CONSTANTS:
+            i = RATE_CONSTANTS.index(self.name)
+            rest = [j for j in range(3) if j != i]
+            return None, rest[0], rest[1]
+        other = RATE_CONSTANTS.index("k_diss" if self.name == RATIO else "k_ex")
+        third = [j for j in (1, 2) if j != other][0]
+        return 0, other, third
+
+    def theta(self, log_k) -> float:
+        log_k = np.asarray(log_k, float)
+        dim, other, _ = self._layout()
+        if dim is None:
+            return float(log_k[RATE_CONSTANTS.index(self.name)])
+        return float(log_k[0] - log_k[other] + self.log_scale)
+
+    def free(self, log_k) -> np.ndarray:
+        log_k = np.asarray(log_k, float)
+        _, other, third = self._layout()
+        return np.array([log_k[other], log_k[third]])
+
+    def embed(self, theta: float, free) -> np.ndarray:
+        dim, other, third = self._layout()
+        out = np.empty(3)
+        out[other], out[third] = free
+        if dim is None:
+            out[RATE_CONSTANTS.index(self.name)] = theta
+        else:
+            out[0] = theta + free[0] - self.log_scale
+        return out
+
+    def theta_range(self) -> tuple[float, float]:
+        dim, other, _ = self._layout()
+        if dim is None:
+            return self.bounds[RATE_CONSTANTS.index(self.name)]
+        (d_lo, d_hi), (o_lo, o_hi) = self.bounds[0], self.bounds[other]
+        return d_lo - o_hi + self.log_scale, d_hi - o_lo + self.log_scale
+
+    def free_bounds(self, theta: float) -> list[tuple[float, float]]:
+        """Bounds of the free coordinates keeping every constant inside the box at θ."""
+        dim, other, third = self._layout()
+        lo, hi = self.bounds[other]
+        if dim is not None:  # log k_dim = θ + x − s inside its bounds
+            d_lo, d_hi = self.bounds[0]
+            lo = max(lo, d_lo - theta + self.log_scale)
+            hi = min(hi, d_hi - theta + self.log_scale)
+        if lo > hi:  # θ at the corner of the box: one point left
+            lo = hi = 0.5 * (lo + hi)
+        return [(lo, hi), self.bounds[third]]
+
+
+@dataclass(frozen=True)
+class ReoptimisedProfile:
+    """A profile by re-optimisation and its interval.
+
+    ``values``: the profiled quantity (its linear unit) at every evaluated step, sorted;
+    ``chi2``: the minimum of χ²_w over the other directions there; ``points``: the log10 k
+    of that minimum. ``low``/``high``: the crossings of ``level`` (None = open end);
+    ``low_end``/``high_end``: why each side stopped (:data:`CROSSED`, :data:`BOUND`,
+    :data:`MAX_STEPS`) and ``low_edge``/``high_edge`` the last value reached there.
+    ``chi2_min_found``: the lowest χ²_w met on the profile (below ``chi2_min`` when the
+    profile found a better optimum than the refinement's; the level is not moved, the
+    difference is reported).
+    """
+
+    name: str
+    values: np.ndarray
+    chi2: np.ndarray
+    points: np.ndarray
+    chi2_min: float
+    level: float
+    low: float | None
+    high: float | None
+    low_edge: float
+    high_edge: float
+    low_end: str
+    high_end: str
+    chi2_min_found: float
+    n_evaluations: int
+
+    @property
+    def label(self) -> str:
+        from .profiles import FLAT, IDENTIFIABLE, PRACTICALLY_NON_IDENTIFIABLE
+
+        if self.low is None and self.high is None:
+            return FLAT
+        if self.low is None or self.high is None:
+            return PRACTICALLY_NON_IDENTIFIABLE
+        return IDENTIFIABLE
+
+    def contains(self, value: float, tol_decades: float = 1e-6) -> bool:
+        """Whether ``value`` lies in the interval (an open end reaches the bound)."""
+        x = np.log10(value)
+        low = self.low_edge if self.low is None else self.low
+        high = self.high_edge if self.high is None else self.high
+        return bool(np.log10(low) - tol_decades <= x <= np.log10(high) + tol_decades)
+
+    def as_dict(self) -> dict:
+        return {
+            "label": self.label,
+            "interval": [self.low, self.high],
+            "ends": [self.low_end, self.high_end],
+            "edges": [float(self.low_edge), float(self.high_edge)],
+            "level": float(self.level),
+            "chi2_min": float(self.chi2_min),
+            "chi2_min_found": float(self.chi2_min_found),
+            "n_evaluations": int(self.n_evaluations),
+            "profile": [
+                {"value": float(v), "chi2_min": float(c) if np.isfinite(c) else None,
+                 "point": {k: float(10.0 ** p) for k, p in zip(RATE_CONSTANTS, pt, strict=True)}}
+                for v, c, pt in zip(self.values, self.chi2, self.points, strict=True)
+            ],
+        }  # fmt: skip
+
+
+class Profiler:
+    """Minimum of an objective over the free directions at a fixed θ (one profile).
+
+    ``objective``: χ²_w of log10 (k_dim, k_diss, k_ex), inf when a simulation fails.
+    ``grid``: optionally a χ² table of the same objective on the grid (columns of
+    ``fit.CHI2_COLUMNS``): at every θ the inner search also starts from the best grid point
+    whose θ is nearest, so that the profile is never above the grid's where θ is a grid value.
+    """
+
+    def __init__(self, objective: Callable, coords: ProfileCoordinates,
+                 grid: pd.DataFrame | None = None, inner_evaluations: int = 60,
+                 simplex_decades: float = 0.05):  # fmt: skip
+        self.objective = objective
+        self.coords = coords
+        self.inner_evaluations = int(inner_evaluations)
+        self.simplex_decades = float(simplex_decades)
+        self.n_evaluations = 0
+        self._grid = None
+        if grid is not None:
+            ok = np.isfinite(grid["chi2"].to_numpy(float))
+            logs = np.log10(grid.loc[ok, list(RATE_CONSTANTS)].to_numpy(float))
+            thetas = np.array([coords.theta(x) for x in logs])
+            self._grid = (logs, thetas, grid.loc[ok, "chi2"].to_numpy(float))
+
+    def _value(self, log_k) -> float:
+        self.n_evaluations += 1
+        value = float(self.objective(np.asarray(log_k, float)))
+        return value if np.isfinite(value) else np.inf
+
+    def _grid_start(self, theta: float) -> np.ndarray | None:
+        if self._grid is None:
+            return None
+        logs, thetas, chi2 = self._grid
+        distance = np.abs(thetas - theta)
+        near = distance <= distance.min() + 1e-9
+        best = np.flatnonzero(near)[np.argmin(chi2[near])]
+        return self.coords.free(logs[best])
+
+    def minimise_at(self, theta: float, start) -> tuple[float, np.ndarray]:
+        """(min χ², its free coordinates) at θ, from ``start`` and the grid's nearest best."""
+        from scipy.optimize import minimize
+
+        bounds = self.coords.free_bounds(theta)
+        lo = np.array([b[0] for b in bounds])
+        hi = np.array([b[1] for b in bounds])
+        starts = [np.clip(np.asarray(start, float), lo, hi)]
+        grid_start = self._grid_start(theta)
+        if grid_start is not None:
+            starts.append(np.clip(grid_start, lo, hi))
+        values = [self._value(self.coords.embed(theta, s)) for s in starts]
+        i = int(np.argmin(values))
+        x0, f0 = starts[i], values[i]
+        best = [f0, x0]
+
+        def wrapped(free):
+            free = np.clip(free, lo, hi)
+            value = self._value(self.coords.embed(theta, free))
+            if value < best[0]:
+                best[0], best[1] = value, free.copy()
+            return value
+
+        simplex = [x0]
+        for d in range(2):
+            vertex = x0.copy()
+            step = self.simplex_decades
+            vertex[d] = x0[d] + step if x0[d] + step <= hi[d] else x0[d] - step
+            simplex.append(vertex)
+        if np.all(hi > lo):
+            minimize(wrapped, x0, method="Nelder-Mead", bounds=list(zip(lo, hi, strict=True)),
+                     options={"initial_simplex": np.array(simplex),
+                              "maxfev": self.inner_evaluations,
+                              "xatol": 2e-3, "fatol": 1e-2})  # fmt: skip
+        return float(best[0]), np.asarray(best[1], float)
+
+
+def _crossing(t0: float, f0: float, t1: float, f1: float, level: float) -> float:
+    if not np.isfinite(f1) or f1 == f0:
+        return t1
+    return t0 + (level - f0) * (t1 - t0) / (f1 - f0)
+
+
+def reoptimised_profile(
+    objective: Callable,
+    optimum: Mapping,
+    name: str,
+    bounds,
+    delta: float,
+    c_nM: float | None = None,
+    grid: pd.DataFrame | None = None,
+    *,
+    first_step: float = 0.02,
+    max_step: float = 0.5,
+    max_steps: int = 20,
+    tol_decades: float = 0.01,
+    inner_evaluations: int = 60,
+) -> ReoptimisedProfile:
+    """Profile of ``name`` by re-optimisation around ``optimum`` (see the module docstring).
+
+    Parameters
+    ----------
+    objective : callable
+        χ²_w of log10 (k_dim, k_diss, k_ex) by simulation (inf when it fails).
+    optimum : mapping
+        The refined optimum: ``k_dim``, ``k_diss``, ``k_ex`` (1/s) and ``chi2``.
+    name : str
+        A constant or a combination of :data:`intercluster.profiles.PROFILE_NAMES`.
+    bounds : sequence of (float, float)
+        log10 bounds of (k_dim, k_diss, k_ex): the grid's range.
+    delta : float
+        Δχ² of the threshold (3.84 at 0.95).
+    c_nM : float, optional
+        c of ``k_dim*c/k_ex`` (nmol/L).
+    grid : DataFrame, optional
+        The weighted χ² table of the grid (starts of the inner search).
+    first_step, max_step, tol_decades : float
+        First and largest step of θ and the bisection tolerance of a crossing (decades).
+    max_steps : int
+        Steps per side before the side is reported open (:data:`MAX_STEPS`).
+    inner_evaluations : int
+        Objective evaluations of one inner minimisation.
+    """
+    if not delta > 0:
+        raise ValueError(f"delta must be > 0, got {delta}")
+    coords = ProfileCoordinates.of(name, bounds, c_nM)
+    profiler = Profiler(objective, coords, grid, inner_evaluations)
+    x_opt = np.log10([float(optimum[k]) for k in RATE_CONSTANTS])
+    theta0, free0 = coords.theta(x_opt), coords.free(x_opt)
+    f_min = float(optimum["chi2"])
+    level = f_min + float(delta)
+    t_lo, t_hi = coords.theta_range()
+    steps = [(theta0, f_min, free0)]
+    ends, edges, crossings = {}, {}, {}
+    for direction in (-1.0, 1.0):
+        h, theta, free, f_prev = first_step, theta0, free0, f_min
+        end, crossing = MAX_STEPS, None
+        for _ in range(int(max_steps)):
+            t_new = theta + direction * h
+            at_bound = not t_lo < t_new < t_hi
+            t_new = float(np.clip(t_new, t_lo, t_hi))
+            f_new, free_new = profiler.minimise_at(t_new, free)
+            steps.append((t_new, f_new, free_new))
+            if f_new > level:
+                a, fa, b, fb, free_a = theta, f_prev, t_new, f_new, free
+                while abs(b - a) > tol_decades:
+                    m = 0.5 * (a + b)
+                    fm, free_m = profiler.minimise_at(m, free_a)
+                    steps.append((m, fm, free_m))
+                    if fm > level:
+                        b, fb = m, fm
+                    else:
+                        a, fa, free_a = m, fm, free_m
+                crossing, end = _crossing(a, fa, b, fb, level), CROSSED
+                theta = b
+                break
+            if at_bound:
+                end = BOUND
+                theta = t_new
+                break
+            rise = f_new - f_prev
+            if rise < 0.1 * delta:
+                h = min(2.0 * h, max_step)
+            elif rise > 0.5 * delta:
+                h = max(0.5 * h, tol_decades)
+            theta, free, f_prev = t_new, free_new, f_new
+        side = "low" if direction < 0 else "high"
+        ends[side], edges[side], crossings[side] = end, theta, crossing
+    order = np.argsort([s[0] for s in steps], kind="mergesort")
+    thetas = np.array([steps[i][0] for i in order])
+    chi2 = np.array([steps[i][1] for i in order])
+    points = np.array([coords.embed(steps[i][0], steps[i][2]) for i in order])
+    finite = chi2[np.isfinite(chi2)]
+    return ReoptimisedProfile(
+        name=name,
+        values=10.0**thetas,
+        chi2=chi2,
+        points=points,
+        chi2_min=f_min,
+        level=level,
+        low=None if crossings["low"] is None else float(10.0 ** crossings["low"]),
+        high=None if crossings["high"] is None else float(10.0 ** crossings["high"]),
+        low_edge=float(10.0 ** edges["low"]),
+        high_edge=float(10.0 ** edges["high"]),
+        low_end=ends["low"],
+        high_end=ends["high"],
+        chi2_min_found=float(finite.min()) if finite.size else f_min,
+        n_evaluations=profiler.n_evaluations,
+    )
+
+
+def log_bounds(axes: Mapping[str, np.ndarray]) -> list[tuple[float, float]]:
+    """log10 (min, max) of every constant's grid axis, in RATE_CONSTANTS order."""
+    return [(float(np.log10(np.min(axes[k]))), float(np.log10(np.max(axes[k]))))
+            for k in RATE_CONSTANTS]  # fmt: skip
