@@ -200,18 +200,18 @@ def normal_equations(starts, ends, seg_ptr, values, deriv, delta, y, w, baseline
 
 
 @njit(cache=True)
-def _spd_solve(a, b):
-    """Solve ``a x = b`` for a symmetric positive definite ``a`` (a Gram matrix with its
-    ridge) by Cholesky: half the work of the general LU solve, which the active-set
-    iterations repeat several times per fit. LU when rounding leaves ``a`` indefinite."""
-    n = b.shape[0]
+def _cholesky(a):
+    """``(L, ok)``: the lower Cholesky factor of a symmetric ``a`` (its lower triangle
+    written; the upper keeps ``a``'s values, unread); ``ok`` is False when rounding leaves
+    ``a`` indefinite (a pivot <= 0). Shared by the solve and the inverse's diagonal."""
+    n = a.shape[0]
     low = a.copy()
     for j in range(n):
         d = low[j, j]
         for k in range(j):
             d -= low[j, k] * low[j, k]
         if d <= 0.0:
-            return np.linalg.solve(a, b)
+            return low, False
         d = np.sqrt(d)
         low[j, j] = d
         for i in range(j + 1, n):
@@ -219,6 +219,18 @@ def _spd_solve(a, b):
             for k in range(j):
                 v -= low[i, k] * low[j, k]
             low[i, j] = v / d
+    return low, True
+
+
+@njit(cache=True)
+def _spd_solve(a, b):
+    """Solve ``a x = b`` for a symmetric positive definite ``a`` (a Gram matrix with its
+    ridge) by Cholesky: half the work of the general LU solve, which the active-set
+    iterations repeat several times per fit. LU when rounding leaves ``a`` indefinite."""
+    n = b.shape[0]
+    low, ok = _cholesky(a)
+    if not ok:
+        return np.linalg.solve(a, b)
     z = np.empty(n)
     for i in range(n):
         v = b[i]
@@ -241,20 +253,9 @@ def spd_inverse_diagonal(a):
     of a few hundred columns LAPACK's call starts BLAS threads that cost more than the
     whole spectrum's fit. Returns NaNs when rounding leaves ``a`` indefinite."""
     n = a.shape[0]
-    low = a.copy()
-    for j in range(n):
-        d = low[j, j]
-        for k in range(j):
-            d -= low[j, k] * low[j, k]
-        if d <= 0.0:
-            return np.full(n, np.nan)
-        d = np.sqrt(d)
-        low[j, j] = d
-        for i in range(j + 1, n):
-            v = low[i, j]
-            for k in range(j):
-                v -= low[i, k] * low[j, k]
-            low[i, j] = v / d
+    low, ok = _cholesky(a)
+    if not ok:
+        return np.full(n, np.nan)
     # columns of L^-1 by forward substitution, squared and summed row-wise into the diagonal
     out = np.zeros(n)
     z = np.empty(n)

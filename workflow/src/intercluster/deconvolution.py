@@ -1252,6 +1252,29 @@ def single_charge_part(
     )  # fmt: skip
 
 
+class _SummedRss:
+    """The summed unweighted RSS of a set of spectra at one peak model (the cost of the
+    one-dimensional searches of R, its slope and the tail): each spectrum's fit starts from
+    the shift its previous fit found, and spectra on one m/z grid share the columns of a
+    trial model (:class:`ColumnPool`)."""
+
+    def __init__(self, spectra, basis: PatternBasis, shift0: float, max_shift_ppm):
+        self.spectra, self.basis, self.max_shift_ppm = spectra, basis, max_shift_ppm
+        self.shifts = [shift0] * len(spectra)
+        self.pool = ColumnPool()
+
+    def __call__(self, resolving_power: float, **model) -> float:
+        total = 0.0
+        for n, spectrum in enumerate(self.spectra):
+            fit = fit_prepared(
+                spectrum, self.basis, resolving_power, self.shifts[n], self.max_shift_ppm,
+                weighted=False, pool=self.pool, **model,
+            )  # fmt: skip
+            self.shifts[n] = fit.shift_ppm
+            total += fit.rss
+        return total
+
+
 def fit_resolving_power(
     spectra: list[PreparedSpectrum],
     basis: PatternBasis,
@@ -1270,19 +1293,11 @@ def fit_resolving_power(
     ``r_slope``, ``mz_ref``: R varies linearly with m/z (R is then the value at ``mz_ref``).
     The spectra on one m/z grid share the columns of each trial R (:class:`ColumnPool`).
     """
-    shifts = [shift0] * len(spectra)
-    pool = ColumnPool()
+    rss = _SummedRss(spectra, basis, shift0, max_shift_ppm)
 
     def cost(log_r: float) -> float:
-        total = 0.0
-        r = float(np.exp(log_r))
-        for n, spectrum in enumerate(spectra):
-            fit = fit_prepared(spectrum, basis, r, shifts[n], max_shift_ppm, weighted=False,
-                               r_slope=r_slope, mz_ref=mz_ref, pool=pool, tail=tail,
-                               baseline_spacing=baseline_spacing)  # fmt: skip
-            shifts[n] = fit.shift_ppm
-            total += fit.rss
-        return total
+        return rss(float(np.exp(log_r)), r_slope=r_slope, mz_ref=mz_ref, tail=tail,
+                   baseline_spacing=baseline_spacing)  # fmt: skip
 
     a, b = np.log(guess * rel_range[0]), np.log(guess * rel_range[1])
     return float(np.exp(_minimise(cost, a, b, tol_rel)))
@@ -1301,18 +1316,11 @@ def fit_resolving_power_slope(
     baseline_spacing: float = 0.0,
 ) -> float:
     """The relative change of R per 1000 Th about ``mz_ref``: Brent's search of the RSS."""
-    shifts = [shift0] * len(spectra)
-    pool = ColumnPool()
+    rss = _SummedRss(spectra, basis, shift0, max_shift_ppm)
 
     def cost(slope: float) -> float:
-        total = 0.0
-        for n, spectrum in enumerate(spectra):
-            fit = fit_prepared(spectrum, basis, resolving_power, shifts[n], max_shift_ppm,
-                               weighted=False, r_slope=slope, mz_ref=mz_ref, pool=pool,
-                               tail=tail, baseline_spacing=baseline_spacing)  # fmt: skip
-            shifts[n] = fit.shift_ppm
-            total += fit.rss
-        return total
+        return rss(resolving_power, r_slope=slope, mz_ref=mz_ref, tail=tail,
+                   baseline_spacing=baseline_spacing)  # fmt: skip
 
     return _minimise(cost, float(slope_range[0]), float(slope_range[1]), tol)
 
@@ -1347,19 +1355,11 @@ def fit_tail(
     its peaks to take the tail): each trial tail ``t`` gets the core R that keeps the FWHM
     (``R emg_fwhm(t)``, :func:`emg_fwhm`); R is refined afterwards (:func:`fit_peak_shape`).
     """
-    shifts = [shift0] * len(spectra)
-    pool = ColumnPool()
+    rss = _SummedRss(spectra, basis, shift0, max_shift_ppm)
 
     def cost(tail: float) -> float:
-        total = 0.0
-        r_core = resolving_power * emg_fwhm(tail)
-        for n, spectrum in enumerate(spectra):
-            fit = fit_prepared(spectrum, basis, r_core, shifts[n], max_shift_ppm,
-                               weighted=False, r_slope=r_slope, mz_ref=mz_ref, pool=pool,
-                               tail=tail, baseline_spacing=baseline_spacing)  # fmt: skip
-            shifts[n] = fit.shift_ppm
-            total += fit.rss
-        return total
+        return rss(resolving_power * emg_fwhm(tail), r_slope=r_slope, mz_ref=mz_ref, tail=tail,
+                   baseline_spacing=baseline_spacing)  # fmt: skip
 
     return _minimise(cost, float(tail_range[0]), float(tail_range[1]), TAIL_TOL)
 
