@@ -12,7 +12,7 @@ def main(smk):
     table = coverage.coverage_grid_tmax(
         ClusterSystem.from_config(smk.params.cluster), smk.params.cluster,
         smk.params.virtual_experiment, smk.params.kinetics, smk.params.sample,
-        settings.coverage.coverage, settings.tmax,
+        settings.uncertainty.coverage, settings.tmax,
     )  # fmt: skip
     fit.write_parquet(table, smk.output.tmax)
 

@@ -17,7 +17,7 @@ def main(smk):
     confidence = settings.uncertainty.confidence
     result = coverage.coverage_of_replicas(
         fit.read_parquet(smk.input.grid), replicas, smk.params.virtual_experiment,
-        smk.params.sample, settings.coverage.coverage, confidence,
+        smk.params.sample, settings.uncertainty.coverage, confidence,
         settings.interval_delta_chi2_rel, settings.interval_f_confidence,
     )  # fmt: skip
     truth = smk.params.virtual_experiment["rate_constants"]
