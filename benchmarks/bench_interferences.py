@@ -81,7 +81,7 @@ def _without_trimers(tmp: Path, path: Path) -> Path:
 class Sweep:
     def __init__(self, tmp: Path):
         self.tmp = tmp
-        self.config = yaml.safe_load((ROOT / "config.yaml").read_text())
+        self.config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
         self.system_file = system_of_config(self.config, search_dirs=[ROOT])
         self.system = self.system_file.cluster_system()
         self.files = {"on": Path(self.system_file.source),

@@ -32,7 +32,7 @@ def _wide(table):
 
 
 def main() -> dict:
-    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     system = system_of_config(config, search_dirs=[ROOT]).cluster_system()
     ve = config["virtual_experiment"]
     times = np.arange(0.0, 60.0 + 1e-9, 1.0)

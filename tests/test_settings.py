@@ -39,7 +39,7 @@ from intercluster.settings import (
 from intercluster.validation import SCHEMA_DIR, schema_defaults, validate_config
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIG = yaml.safe_load((REPO / "config.yaml").read_text())
+CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 SCHEMA = yaml.safe_load((SCHEMA_DIR / "config.schema.yaml").read_text())
 
 
@@ -75,7 +75,7 @@ def test_the_schema_holds_defaults_of_every_section_it_owns():
 def test_schema_default_equals_config_yaml_where_it_states_the_key(path, default):
     stated = _lookup(CONFIG, path)
     if stated is None:
-        pytest.skip("config.yaml leaves this key to the schema")
+        pytest.skip("config/config.yaml leaves this key to the schema")
     assert stated == default
 
 

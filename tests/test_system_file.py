@@ -166,7 +166,7 @@ def test_bridge_reproduces_todays_cluster_system():
     config_system = ClusterSystem.from_config(previous_section)
     assert bridged == DEFAULT_SYSTEM == config_system
     assert bridged.to_config() == previous_section
-    assert _raw(REPO / "config.yaml")["system"] == "resources/systems/ag25_au25.yaml"
+    assert _raw(REPO / "config" / "config.yaml")["system"] == "resources/systems/ag25_au25.yaml"
     assert bridged.ligand_counts == DEFAULT_SYSTEM.ligand_counts
 
 

@@ -34,8 +34,8 @@ pytestmark = pytest.mark.slow
 
 def _run(workdir: Path, cores: int, chunks: int, targets) -> subprocess.CompletedProcess:
     cmd = [
-        SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-        "--configfile", *map(str, SMALL_CONFIG_FILES),
+        SNAKEMAKE, "--snakefile", str(REPO / "workflow" / "Snakefile"), "--directory", str(workdir),
+        "--workflow-profile", "none", "--configfile", *map(str, SMALL_CONFIG_FILES),
         "--config", "samples=data/samples.tsv",
         "--cores", str(cores), "--set-scatter", f"grid={chunks}", "--nolock", *targets,
     ]  # fmt: skip

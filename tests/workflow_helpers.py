@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-BASE_CONFIG = REPO / "config.yaml"
+BASE_CONFIG = REPO / "config" / "config.yaml"
 SMALL_CONFIG = REPO / "tests" / "config" / "small.yaml"
 # The --configfile arguments of a small run from the command line (snakemake merges them).
 SMALL_CONFIG_FILES = (BASE_CONFIG, SMALL_CONFIG)
@@ -42,7 +42,7 @@ def _stub_bin() -> str:
 
 
 class SnakemakeRunner:
-    snakefile = REPO / "Snakefile"
+    snakefile = REPO / "workflow" / "Snakefile"
 
     @property
     def env(self) -> dict:
@@ -64,6 +64,10 @@ class SnakemakeRunner:
         ]  # fmt: skip
         if nolock:
             cmd.append("--nolock")
+        if "--workflow-profile" not in args:
+            # tests state every option they rely on: not the workflow's default profile,
+            # which snakemake would otherwise apply by itself (rerun-incomplete, cores: all)
+            cmd += ["--workflow-profile", "none"]
         return cmd + [str(a) for a in args]
 
     def run(self, workdir, *args, check: bool = True, timeout: float = 600, **kwargs):

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 from snakemake.exceptions import WorkflowError
 
 # The library lives in workflow/src; jobs (local, conda or cluster) inherit PYTHONPATH.
-LIBRARY_DIR = str(Path(workflow.basedir) / "workflow" / "src")
+LIBRARY_DIR = str(Path(workflow.basedir) / "src")
 if LIBRARY_DIR not in sys.path:
     sys.path.insert(0, LIBRARY_DIR)
 # (Set, not required from the user: hence no `envvars:` directive.)
@@ -35,19 +35,21 @@ RUN_CHECK_CACHE = ".snakemake/intercluster/checked_runs"
 
 # Name the config file(s) in messages: --configfile paths, else the workflow's config.yaml.
 CONFIG_FILES = ", ".join(
-    str(p) for p in workflow.overwrite_configfiles or ["config.yaml"]
+    str(p) for p in workflow.overwrite_configfiles or ["config/config.yaml"]
 )
 
 try:
     validate_config(
         config,
         where=f"config ({CONFIG_FILES})",
-        files=["config.yaml", *workflow.overwrite_configfiles],
+        files=["config/config.yaml", *workflow.overwrite_configfiles],
     )
     # The cluster-system file: loaded and checked once, before any job. A relative path is
     # found from the working directory, else from the workflow's own directory.
     SYSTEM = system_of_config(
-        config, where=f"config ({CONFIG_FILES})", search_dirs=[workflow.basedir]
+        config,
+        where=f"config ({CONFIG_FILES})",
+        search_dirs=[Path(workflow.basedir).parent],
     )
     # A system with a kinetic model runs the whole DAG; one without (model_family none)
     # stops after the deconvolution and its framework figures (frameworks.smk).
