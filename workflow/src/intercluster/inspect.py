@@ -215,7 +215,7 @@ def load_system(
         validate_config(config, where=where)
     except InputError as exc:
         if "missing a required key" in str(exc) and not base.is_file():
-            # an overlay alone (the second system's): snakemake would read ./config/config.yaml first
+            # an overlay alone (the second system's): snakemake reads ./config/config.yaml first
             raise InputError(f"{exc} (an overlay needs the workflow's {DEFAULT_CONFIG} first: "
                              f"--configfile {DEFAULT_CONFIG} OVERLAY)") from None  # fmt: skip
         raise
