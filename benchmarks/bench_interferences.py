@@ -1,5 +1,5 @@
 """Benchmark: where each interference of real spectra starts to matter, with its correction
-on and off (the README's table "What the data can carry").
+on and off (docs/front-end.md's table "What the data can carry").
 
 For each item a strength sweep of the SYNTHETIC virtual experiment (40:40 sample, the
 config's scan interval, 0-60 min, everything else as config.yaml), one interference at a time:

@@ -1,4 +1,6 @@
-"""The measurement behind the choice of ``deconvolution.gaps`` (README, "Sparse profile spectra").
+"""The measurement behind the choice of ``deconvolution.gaps``.
+
+(docs/front-end.md, "Sparse profile spectra".)
 
 The 40:40 sample of the SYNTHETIC virtual experiment (one spectrum per minute) is written
 dense and sparse (points below 1 % and 2 % of each spectrum's base peak left out), read back
