@@ -41,7 +41,7 @@ def _deploy(where):
     config = small_config()
     config["samples"] = "config/samples.tsv"  # the user's sheet, in the deployment
     (where / "config" / "config.yaml").write_text(yaml.safe_dump(config))
-    sheet = (REPO / "tests" / "config" / "small_samples.tsv").read_text()
+    sheet = (REPO / ".test" / "config" / "small_samples.tsv").read_text()
     # sheet paths are relative to the sheet: config/../results is the deployment's results/
     (where / "config" / "samples.tsv").write_text(sheet.replace("../../results", "../results"))
 

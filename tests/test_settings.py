@@ -168,13 +168,13 @@ def _leaves(mapping: dict, prefix: tuple = ()):
 
 
 def test_small_config_is_an_overlay_of_only_the_keys_it_changes():
-    overlay = yaml.safe_load((REPO / "tests" / "config" / "small.yaml").read_text())
+    overlay = yaml.safe_load((REPO / ".test" / "config" / "small.yaml").read_text())
     leaves = list(_leaves(overlay))
     assert leaves, "empty overlay"
     same = [".".join(path) for path, value in leaves if _lookup(CONFIG, path) == value]
-    assert not same, f"tests/config/small.yaml repeats config.yaml: {same}"
+    assert not same, f".test/config/small.yaml repeats config.yaml: {same}"
     unknown = [".".join(path) for path, _ in leaves if _lookup(CONFIG, path) is None]
-    assert not unknown, f"tests/config/small.yaml sets keys config.yaml lacks: {unknown}"
+    assert not unknown, f".test/config/small.yaml sets keys config.yaml lacks: {unknown}"
 
 
 def test_low_level_deconvolution_keywords_default_to_the_schema():

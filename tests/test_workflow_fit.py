@@ -1,4 +1,4 @@
-"""End-to-end fit rules on tests/config/small.yaml (3 x 3 x 3 grid, models 2 and 3).
+"""End-to-end fit rules on .test/config/small.yaml (3 x 3 x 3 grid, models 2 and 3).
 
 The deconvolution is bypassed: the sample sheet names a placeholder mzML, and a synthetic
 intensities.tsv (model 3 + noise) is placed where the deconvolution would write it, older
