@@ -82,6 +82,7 @@ def _set(config: dict, dotted: str, value) -> dict:
         # its beta yet: refused, not fitted silently at beta = 1
         ("fit.models", [3, 4], "fit.models: model 4 (the exchange bias beta) is not fitted"),
         ("virtual_experiment.beta", 2.0, "virtual_experiment.beta = 2.0: only model 4"),
+        ("kinetics.models", [3, 4], "kinetics.models: model 4 has no Table 1 constants"),
         ("virtual_experiment.beta", 0, "virtual_experiment.beta = 0: must be > 0"),
         ("fit.grid.beta.n", 1, "fit.grid.beta.n = 1: must be >= 2"),
         ("kinetics.convention", "X", "kinetics.convention = 'X': must be one of ['S', 'U']"),
@@ -215,3 +216,11 @@ def test_bad_sheet_names_line_and_field(tmp_path, text, expected):
     assert "\n" not in message
     assert expected in message
     assert "samples.tsv" in message
+
+
+def test_model4_virtual_experiment_and_beta_axis_validate(config):
+    """A model-4 virtual experiment with its beta, and the beta axis's default, pass."""
+    good = _set(_set(config, "virtual_experiment.model", 4), "virtual_experiment.beta", 1.9)
+    validated = validate_config(good)
+    assert validated["virtual_experiment"]["beta"] == 1.9
+    assert validated["fit"]["grid"]["beta"] == {"min": 1.0, "max": 4.0, "n": 9}

@@ -181,6 +181,14 @@ def validate_config(config: dict, where: str = "config", files=()) -> dict:
             f"{where}: fit.models: model 4 (the exchange bias beta) is not fitted by the "
             "workflow's grid rules yet; fit it with intercluster.exchange_bias.fit_beta_grid"
         )
+    if 4 in config["kinetics"]["models"]:
+        # kinetics.models are simulated and exported at their Table 1 constants, which
+        # model 4 (a beta beyond the paper) has not
+        raise InputError(
+            f"{where}: kinetics.models: model 4 has no Table 1 constants (its exchange bias "
+            "beta is beyond the paper); simulate it with the virtual experiment "
+            "(virtual_experiment.model 4, virtual_experiment.beta)"
+        )
     ve = config.get("virtual_experiment")
     if ve and ve.get("beta", 1.0) != 1.0 and ve.get("model") != 4:
         raise InputError(
