@@ -1,0 +1,107 @@
+"""Benchmark: model 4 (exchange bias β) fitted to a workflow run, with model 3 beside it.
+
+Takes a work directory where the workflow has written, for one sample, the deconvolution's
+intensities and the experimental t_max with σ (``results/deconvolution/{sample}/
+intensities.tsv``, ``results/fit/{sample}/tmax_experiment.tsv``: e.g. ``snakemake
+results/fit/{sample}/tmax_experiment.tsv``), the sample sheet, and optionally the
+independent generator's truth (``{sample}_truth.json`` with ``exchange_bias`` [a, b]: β =
+a/b, k_ex·√(ab) the comparable k_ex). Fits on the config's grid (``fit.grid`` with its beta
+axis) by :mod:`intercluster.exchange_bias`: grid, re-optimised β profile, 4-D refinement;
+model 3 the same way at β = 1. Prints β, its interval, ΔG_mix, k_ex, the likelihood-ratio
+test and the CPU time; the last line is one JSON object.
+
+    .venv/bin/python benchmarks/bench_model4.py WORKDIR SHEET SAMPLE [--truth TRUTH.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from intercluster import exchange_bias, fit
+from intercluster.io import read_tsv
+from intercluster.network import build_network
+from intercluster.observables import TmaxSettings, experiment_times
+from intercluster.system import default_system
+from intercluster.tmax_sigma import read_tmax_table
+from intercluster.validation import validate_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workdir", type=Path)
+    parser.add_argument("sheet", type=Path)
+    parser.add_argument("sample")
+    parser.add_argument("--truth", type=Path)
+    parser.add_argument("--config", type=Path, default=REPO / "config.yaml")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    config = validate_config(yaml.safe_load(args.config.read_text()))
+    settings = TmaxSettings.from_config(config["fit"]["tmax"])
+    sheet = pd.read_csv(args.sheet, sep="\t").set_index("sample")
+    row = sheet.loc[args.sample]
+    conditions = fit.Conditions.from_dict(
+        {"ag_nM": float(row["ag_nM"]), "au_nM": float(row["au_nM"]),
+         "dead_time_s": float(row["dead_time_s"])})  # fmt: skip
+    intensities = read_tsv(args.workdir / "results" / "deconvolution" / args.sample
+                           / "intensities.tsv")  # fmt: skip
+    exp = read_tmax_table(args.workdir / "results" / "fit" / args.sample / "tmax_experiment.tsv")
+    experiments = {args.sample: (conditions, experiment_times(intensities), exp)}
+    system = default_system()
+    convention = config["kinetics"]["convention"]
+    grid = config["fit"]["grid"]
+    points, axes = fit.grid_points(grid), fit.grid_axes(grid)
+    started = time.process_time()
+    out = {}
+    for model, betas in ((3, [1.0]), (4, exchange_bias.beta_axis(grid))):
+        def network_of(beta, model=model):
+            return build_network(model, convention, system, beta)
+
+        table = exchange_bias.fit_beta_grid(points, betas, experiments, network_of, settings)
+        profile = exchange_bias.refined_beta_profile(table, experiments, network_of, settings,
+                                                     axes)  # fmt: skip
+        optimum = exchange_bias.refine_beta_optimum(profile, experiments, network_of, settings)
+        out[model] = (table, exchange_bias.with_optimum(profile, optimum), optimum)
+    cpu = time.process_time() - started
+    n_residuals = int(out[4][0]["n_species"].iloc[0])
+    comparison = exchange_bias.compare_with_model3(out[3][2]["chi2_weighted"], out[4][1],
+                                                   n_residuals)  # fmt: skip
+    temperature = config["plausibility"]["temperature_K"]
+    summary = exchange_bias.beta_summary(out[4][1], temperature, refined_optimum=True)
+    print(summary["profile"].to_string())
+    result = {
+        "sample": args.sample, "cpu_s": round(cpu, 1), "n_residuals": n_residuals,
+        "beta": summary["beta"], "beta_interval": [summary["beta_interval"]["low"],
+                                                   summary["beta_interval"]["high"]],
+        "delta_g_mix_kJ_per_mol": summary["delta_g_mix_kJ_per_mol"],
+        "delta_g_mix_interval": [summary["delta_g_mix_interval"]["low"],
+                                 summary["delta_g_mix_interval"]["high"]],
+        "model4": {k: out[4][2][k] for k in ("k_dim", "k_diss", "k_ex", "chi2_weighted")},
+        "model3": {k: out[3][2][k] for k in ("k_dim", "k_diss", "k_ex", "chi2_weighted")},
+        "likelihood_ratio": comparison["likelihood_ratio"]["statement"],
+        "aic_fits": dict(zip(comparison["aic"]["model"].tolist(),
+                             comparison["aic"]["fits"].tolist(), strict=True)),
+    }  # fmt: skip
+    if args.truth:
+        truth = json.loads(args.truth.read_text())
+        constants = truth["k"]
+        a, b = truth.get("exchange_bias") or (1.0, 1.0)
+        k_ex_truth = float(constants["k_ex"]) * np.sqrt(a * b)
+        result["truth"] = {"beta": a / b, "k_ex_effective": k_ex_truth}
+        result["beta_rel_error"] = summary["beta"] / (a / b) - 1.0
+        result["k_ex_decades"] = float(np.log10(out[4][2]["k_ex"] / k_ex_truth))
+        result["k_ex_model3_decades"] = float(np.log10(out[3][2]["k_ex"] / k_ex_truth))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
