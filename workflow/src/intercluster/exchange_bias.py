@@ -18,6 +18,8 @@ What this module gives:
   profile's minimum and its neighbours), its profile interval (Δχ²_w = χ²(1) quantile,
   crossings interpolated in log β by :func:`intercluster.intervals.interval_from_profile`),
   and ΔG_mix = −RT ln β with the interval mapped through it;
+* :func:`local_beta_profile`: the profile re-optimised in small steps of β around the
+  refined optimum, where the interval's ends lie;
 * :func:`compare_with_model3`: AIC and the likelihood-ratio test of model 3 (β = 1) against
   model 4 (:func:`intercluster.model_comparison.likelihood_ratio_test`).
 
@@ -239,12 +241,61 @@ def refine_beta_optimum(
     return out
 
 
-def with_optimum(profile: pd.DataFrame, optimum: dict) -> pd.DataFrame:
-    """The β profile with the refined optimum (:func:`refine_beta_optimum`) as one more row,
-    sorted by β: its minimum is then the optimum and the interval brackets it."""
+LOCAL_STEPS_DECADES = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1)  # around the optimum, in log10 β
+
+
+def local_beta_profile(
+    optimum: dict,
+    experiments: Mapping[str, tuple[SampleConditions, np.ndarray, pd.DataFrame]],
+    network_of: Callable[[float], ReactionNetwork],
+    settings: TmaxSettings,
+    axes: Mapping[str, np.ndarray],
+    beta_range: tuple[float, float],
+    confidence: float = 0.95,
+    options: SolverOptions | None = None,
+    max_evaluations: int = 25,
+) -> pd.DataFrame:
+    """The β profile re-optimised close to the refined optimum, where the interval lies.
+
+    A β grid step is far wider than the interval when the data pin β well: between the
+    optimum and the next grid value χ²_w rises by hundreds, and a crossing interpolated
+    there is an artefact of the straight line. So on each side of the optimum β is stepped
+    out by :data:`LOCAL_STEPS_DECADES` (within ``beta_range``), the constants re-optimised
+    at each (:func:`intercluster.refine.refine` from the optimum's constants), until χ²_w
+    exceeds the optimum by the χ²(1) ``confidence`` quantile. Returns the rows of
+    :func:`refined_beta_profile` (without the optimum itself).
+    """
+    from scipy.stats import chi2 as chi2_dist
+
+    from .refine import chi2_objective, refine
+
+    level = float(optimum["chi2_weighted"]) + float(chi2_dist.ppf(confidence, 1))
+    start = {**{k: optimum[k] for k in RATE_CONSTANTS}, "chi2": np.inf}
+    rows = []
+    for side in (-1.0, 1.0):
+        for step in LOCAL_STEPS_DECADES:
+            beta = float(optimum["beta"] * 10.0 ** (side * step))
+            if not beta_range[0] <= beta <= beta_range[1]:
+                break
+            objective = chi2_objective(network_of(beta), dict(experiments), settings,
+                                       options=options, weighted=True)  # fmt: skip
+            first = objective(np.log10([optimum[k] for k in RATE_CONSTANTS]))
+            refined = refine(objective, {**start, "chi2": first}, dict(axes), max_evaluations)
+            rows.append({"beta": beta, "chi2_weighted": refined["chi2"],
+                         **{k: refined[k] for k in RATE_CONSTANTS},
+                         "n_evaluations": refined["n_evaluations"]})  # fmt: skip
+            if refined["chi2"] > level:
+                break
+    return pd.DataFrame(rows)
+
+
+def with_optimum(profile: pd.DataFrame, optimum: dict, *extra: pd.DataFrame) -> pd.DataFrame:
+    """The β profile with the refined optimum (:func:`refine_beta_optimum`) as one more row
+    (and ``extra`` rows, e.g. :func:`local_beta_profile`), sorted by β: its minimum is then
+    the optimum (unless a local step found lower) and the interval brackets it."""
     row = {"beta": optimum["beta"], "chi2_weighted": optimum["chi2_weighted"],
            **{k: optimum[k] for k in RATE_CONSTANTS}}  # fmt: skip
-    out = pd.concat([profile, pd.DataFrame([row])], ignore_index=True)
+    out = pd.concat([profile, pd.DataFrame([row]), *extra], ignore_index=True)
     return out.sort_values("beta", kind="stable").reset_index(drop=True)
 
 
