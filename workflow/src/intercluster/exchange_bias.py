@@ -253,7 +253,7 @@ def local_beta_profile(
     beta_range: tuple[float, float],
     confidence: float = 0.95,
     options: SolverOptions | None = None,
-    max_evaluations: int = 25,
+    max_evaluations: int = 30,
 ) -> pd.DataFrame:
     """The β profile re-optimised close to the refined optimum, where the interval lies.
 

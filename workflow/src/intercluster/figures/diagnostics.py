@@ -68,6 +68,56 @@ def figure_s11(
 # --- beyond the paper: chi² landscape ----------------------------------------------------
 
 
+# --- model 4: the profile of the exchange bias β ------------------------------------------
+
+
+def figure_beta_profile(summary: dict, synthetic: bool = False):
+    """The profile of χ²_w over model 4's exchange bias β (minimised over the rate constants;
+    :func:`intercluster.exchange_bias.beta_summary`), its interval, and ΔG_mix = −RT ln β on
+    the top axis. One panel: Δχ²_w against β (log), the χ²(1) threshold, the interval shaded.
+    """
+    from scipy.stats import chi2 as chi2_dist
+
+    prof = summary["profile"]
+    beta = prof["beta"].to_numpy(float)
+    delta = prof["chi2_weighted"].to_numpy(float) - float(summary["chi2_min"])
+    threshold = float(chi2_dist.ppf(summary["confidence"], 1))
+    fig, ax = plt.subplots(figsize=figure_size("beta_profile"), layout="constrained")
+    ax.plot(beta, np.maximum(delta, 1e-3), "o-", color="#2166ac", ms=3, lw=1.0,
+            label="χ²$_w$ − min, constants re-optimised")  # fmt: skip
+    ax.axhline(threshold, color="#d6604d", ls="--", lw=0.9,
+               label=f"χ²(1) {100 * summary['confidence']:.0f} % threshold {threshold:.2f}")
+    iv = summary["beta_interval"]
+    if iv["low"] is not None and iv["high"] is not None:
+        ax.axvspan(iv["low"], iv["high"], color="#fdae61", alpha=0.35, label="interval")
+    ax.axvline(summary["beta"], color="k", lw=0.8, ls=":")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("exchange bias β (model 4)")
+    ax.set_ylabel("Δχ²$_w$")
+    temperature = float(summary["temperature_K"])
+    from scipy.constants import R
+
+    def to_dg(b):
+        return -R * temperature * np.log(np.clip(b, 1e-12, None)) / 1000.0
+
+    def to_beta(g):
+        return np.exp(-np.asarray(g) * 1000.0 / (R * temperature))
+
+    top = ax.secondary_xaxis("top", functions=(to_dg, to_beta))
+    top.set_xlabel(f"ΔG$_{{mix}}$ per exchange step (kJ/mol, {temperature:.0f} K)")
+    dg = summary["delta_g_mix_interval"]
+    words = (f"β = {summary['beta']:.4g}, ΔG_mix = {summary['delta_g_mix_kJ_per_mol']:.3g} "
+             "kJ/mol")  # fmt: skip
+    if dg["low"] is not None and dg["high"] is not None:
+        words += f" ({dg['low']:.3g} to {dg['high']:.3g})"
+    ax.set_title(_with_synthetic_first_line(f"Model 4: profile of β — {words}", synthetic),
+                 fontsize=9.5, loc="left")  # fmt: skip
+    ax.legend(fontsize=7.5, frameon=False, loc="upper center")
+    mark_synthetic(fig, synthetic)
+    return fig
+
+
 def _interval_of(best: BestFit, name: str):
     """(low, high, low_open, high_open) of rate constant ``name`` of a best fit, or None."""
     value = (best.intervals or {}).get(name)
