@@ -52,7 +52,7 @@ def _fit(truth_beta):
     chi2_w_model3 = out[3][2]["chi2_weighted"]
     comparison = exchange_bias.compare_with_model3(chi2_w_model3, out[4][1], n_residuals)
     summary = exchange_bias.beta_summary(out[4][1], 298.0, refined_optimum=True)
-    return out, comparison, summary
+    return out, comparison, summary, experiments
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def unbiased():
 
 
 def test_model4_recovers_beta_and_k_ex(biased):
-    out, comparison, summary = biased
+    out, comparison, summary, _ = biased
     assert abs(summary["beta"] / 1.9 - 1) <= 0.15
     assert abs(np.log10(summary["constants"]["k_ex"] / TRUTH["k_ex"])) <= STEP
     # ΔG_mix = -RT ln beta, negative (mixing favoured) and bracketed by its interval
@@ -95,6 +95,38 @@ def test_each_beta_value_is_its_own_orbit_set(biased, caplog):
     # beta = 1 of model 4 is model 3's grid, value for value (the same factors to the bit)
     at_one = grid4[grid4["i_beta"] == 0]["chi2_weighted"].to_numpy()
     np.testing.assert_allclose(at_one, biased[0][3][0]["chi2_weighted"].to_numpy(), rtol=1e-12)
+
+
+def test_local_profile_brackets_the_optimum(biased):
+    """The profile re-optimised in small β steps around the optimum closes the interval
+    on both sides within a few hundredths of a decade and keeps the estimate inside."""
+    out, _, _, experiments = biased
+    optimum = out[4][2]
+    local = exchange_bias.local_beta_profile(
+        optimum, experiments, _model4, SETTINGS, fit.grid_axes(GRID), (1.0, 4.0),
+        max_evaluations=10,
+    )  # fmt: skip
+    assert (local["beta"] < optimum["beta"]).any() and (local["beta"] > optimum["beta"]).any()
+    steps = np.abs(np.log10(local["beta"] / optimum["beta"]))
+    assert steps.min() == pytest.approx(exchange_bias.LOCAL_STEPS_DECADES[0])
+    summary = exchange_bias.beta_summary(exchange_bias.with_optimum(out[4][1], optimum, local),
+                                         298.0, refined_optimum=True)  # fmt: skip
+    iv = summary["beta_interval"]
+    assert not iv["low_open"] and not iv["high_open"]
+    assert iv["low"] <= summary["beta"] <= iv["high"]
+    assert np.log10(iv["high"] / iv["low"]) < 0.2
+    assert abs(summary["beta"] / 1.9 - 1) <= 0.15
+
+
+def test_aic_charges_model4_its_fourth_parameter():
+    from intercluster.model_comparison import compare_models
+
+    table = compare_models({3: 70.0, 4: 69.0}, 72, {3: 3, 4: 4}).set_index("model")
+    assert table.loc[3, "aic"] == 76.0 and table.loc[4, "aic"] == 77.0
+    assert table.loc[3, "reference"] == "chi2(69)" and table.loc[4, "reference"] == "chi2(68)"
+    # negative control: one count for both would hide the extra parameter
+    same = compare_models({3: 70.0, 4: 69.0}, 72, 3).set_index("model")
+    assert same.loc[4, "aic"] < same.loc[3, "aic"]
 
 
 def test_likelihood_ratio_reference():
