@@ -32,7 +32,7 @@ from intercluster.network import build_network
 from intercluster.observables import TmaxSettings, experiment_times
 from intercluster.system import default_system
 from intercluster.tmax_sigma import read_tmax_table
-from intercluster.validation import validate_config
+from intercluster.validation import default_concentration_columns, validate_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -44,15 +44,21 @@ def main() -> None:
     parser.add_argument("sample")
     parser.add_argument("--truth", type=Path)
     parser.add_argument("--config", type=Path, default=REPO / "config.yaml")
+    parser.add_argument("--figures", type=Path,
+                        help="write beta_profile.png and s6_model4.png (PNG + PDF) here")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     config = validate_config(yaml.safe_load(args.config.read_text()))
     settings = TmaxSettings.from_config(config["fit"]["tmax"])
     sheet = pd.read_csv(args.sheet, sep="\t").set_index("sample")
     row = sheet.loc[args.sample]
-    conditions = fit.Conditions.from_dict(
-        {"ag_nM": float(row["ag_nM"]), "au_nM": float(row["au_nM"]),
-         "dead_time_s": float(row["dead_time_s"])})  # fmt: skip
+    # the system's concentration columns in its order, the dead time and, where the sheet
+    # has it, the part of the second reactant present as its homodimer at mixing
+    values = {c: float(row[c]) for c in default_concentration_columns()}
+    values["dead_time_s"] = float(row["dead_time_s"])
+    if "second_dimer_fraction" in row and pd.notna(row["second_dimer_fraction"]):
+        values["second_dimer_fraction"] = float(row["second_dimer_fraction"])
+    conditions = fit.Conditions.from_dict(values)
     intensities = read_tsv(args.workdir / "results" / "deconvolution" / args.sample
                            / "intensities.tsv")  # fmt: skip
     exp = read_tmax_table(args.workdir / "results" / "fit" / args.sample / "tmax_experiment.tsv")
@@ -106,7 +112,40 @@ def main() -> None:
         result["beta_rel_error"] = summary["beta"] / (a / b) - 1.0
         result["k_ex_decades"] = float(np.log10(summary["constants"]["k_ex"] / k_ex_truth))
         result["k_ex_model3_decades"] = float(np.log10(out[3][2]["k_ex"] / k_ex_truth))
+    if args.figures:
+        write_figures(args.figures, summary, intensities, conditions, convention, system,
+                      config["figures"]["dpi"])  # fmt: skip
     print(json.dumps(result))
+
+
+def write_figures(folder: Path, summary, intensities, conditions, convention, system, dpi):
+    """The β profile panel and S6 with model 4 (at the estimate, over the run's times)."""
+    from intercluster import figures
+    from intercluster.records import RateConstants
+    from intercluster.simulate import simulate
+
+    folder.mkdir(parents=True, exist_ok=True)
+    figures.save_figure(figures.figure_beta_profile(summary), folder / "beta_profile.png",
+                        folder / "beta_profile.pdf", dpi)  # fmt: skip
+    times = experiment_times(intensities)
+    network = build_network(4, convention, system, summary["beta"])
+    result = simulate(network, RateConstants.from_dict(summary["constants"]), conditions,
+                      times * 60.0)  # fmt: skip
+    obs = system.observables()
+    frame = figures.normalise_observables(pd.DataFrame({
+        "time_min": np.repeat(times, len(obs)),
+        "species": np.tile(obs["species"], len(times)),
+        "kind": np.tile(obs["kind"], len(times)),
+        "charge": np.tile(obs["charge"], len(times)),
+        "n_first": np.tile(obs["n_first"], len(times)),
+        "concentration_nM": result.observables.ravel(),
+    }))  # fmt: skip
+    c_first, c_second = conditions.initial_nM
+    entry = figures.SampleDistribution(
+        "run", c_first / (c_first + c_second), intensities, False, "", frame, summary["beta"]
+    )
+    figures.save_figure(figures.figure_s6([entry], system), folder / "s6_model4.png",
+                        folder / "s6_model4.pdf", dpi)  # fmt: skip
 
 
 if __name__ == "__main__":
