@@ -25,6 +25,7 @@ if KINETIC:
     include: "workflow/rules/fit.smk"
     include: "workflow/rules/figures.smk"
     include: "workflow/rules/uncertainty.smk"
+    include: "workflow/rules/model4.smk"
 
 else:
 

@@ -66,53 +66,28 @@ def main() -> None:
     system = default_system()
     convention = config["kinetics"]["convention"]
     grid = config["fit"]["grid"]
-    points, axes = fit.grid_points(grid), fit.grid_axes(grid)
     started = time.process_time()
-    out = {}
-    for model, betas in ((3, [1.0]), (4, exchange_bias.beta_axis(grid))):
-        def network_of(beta, model=model):
-            return build_network(model, convention, system, beta)
-
-        table = exchange_bias.fit_beta_grid(points, betas, experiments, network_of, settings)
-        profile = exchange_bias.refined_beta_profile(table, experiments, network_of, settings,
-                                                     axes)  # fmt: skip
-        optimum = exchange_bias.refine_beta_optimum(profile, experiments, network_of, settings)
-        local = []
-        if model == 4:
-            local = [exchange_bias.local_beta_profile(
-                optimum, experiments, network_of, settings, axes, (min(betas), max(betas)))]
-        out[model] = (table, exchange_bias.with_optimum(profile, optimum, *local), optimum)
+    record, profile = exchange_bias.fit_model4(
+        experiments, grid, lambda model, beta: build_network(model, convention, system, beta),
+        settings, config["plausibility"]["temperature_K"],
+    )  # fmt: skip
     cpu = time.process_time() - started
-    n_residuals = int(out[4][0]["n_species"].iloc[0])
-    comparison = exchange_bias.compare_with_model3(out[3][2]["chi2_weighted"], out[4][1],
-                                                   n_residuals)  # fmt: skip
-    temperature = config["plausibility"]["temperature_K"]
-    summary = exchange_bias.beta_summary(out[4][1], temperature, refined_optimum=True)
-    print(summary["profile"].to_string())
-    result = {
-        "sample": args.sample, "cpu_s": round(cpu, 1), "n_residuals": n_residuals,
-        "beta": summary["beta"], "beta_interval": [summary["beta_interval"]["low"],
-                                                   summary["beta_interval"]["high"]],
-        "delta_g_mix_kJ_per_mol": summary["delta_g_mix_kJ_per_mol"],
-        "delta_g_mix_interval": [summary["delta_g_mix_interval"]["low"],
-                                 summary["delta_g_mix_interval"]["high"]],
-        # at the estimate (the profile's minimum, which a local step may hold)
-        "model4": {**summary["constants"], "chi2_weighted": summary["chi2_min"]},
-        "model3": {k: out[3][2][k] for k in ("k_dim", "k_diss", "k_ex", "chi2_weighted")},
-        "likelihood_ratio": comparison["likelihood_ratio"]["statement"],
-        "aic_fits": dict(zip(comparison["aic"]["model"].tolist(),
-                             comparison["aic"]["fits"].tolist(), strict=True)),
-    }  # fmt: skip
+    print(profile.to_string())
+    result = {"sample": args.sample, "cpu_s": round(cpu, 1),
+              **{k: v for k, v in record.items() if k != "likelihood_ratio"},
+              "likelihood_ratio": record["likelihood_ratio"]["statement"]}  # fmt: skip
     if args.truth:
         truth = json.loads(args.truth.read_text())
         constants = truth["k"]
         a, b = truth.get("exchange_bias") or (1.0, 1.0)
         k_ex_truth = float(constants["k_ex"]) * np.sqrt(a * b)
         result["truth"] = {"beta": a / b, "k_ex_effective": k_ex_truth}
-        result["beta_rel_error"] = summary["beta"] / (a / b) - 1.0
-        result["k_ex_decades"] = float(np.log10(summary["constants"]["k_ex"] / k_ex_truth))
-        result["k_ex_model3_decades"] = float(np.log10(out[3][2]["k_ex"] / k_ex_truth))
+        result["beta_rel_error"] = record["beta"] / (a / b) - 1.0
+        result["k_ex_decades"] = float(np.log10(record["model4"]["k_ex"] / k_ex_truth))
+        result["k_ex_model3_decades"] = float(np.log10(record["model3"]["k_ex"] / k_ex_truth))
     if args.figures:
+        summary = exchange_bias.beta_summary(profile, record["temperature_K"],
+                                             record["confidence"], refined_optimum=True)
         write_figures(args.figures, summary, intensities, conditions, convention, system,
                       config["figures"]["dpi"])  # fmt: skip
     print(json.dumps(result))

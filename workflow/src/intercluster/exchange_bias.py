@@ -21,10 +21,13 @@ What this module gives:
 * :func:`local_beta_profile`: the profile re-optimised in small steps of β around the
   refined optimum, where the interval's ends lie;
 * :func:`compare_with_model3`: AIC and the likelihood-ratio test of model 3 (β = 1) against
-  model 4 (:func:`intercluster.model_comparison.likelihood_ratio_test`).
+  model 4 (:func:`intercluster.model_comparison.likelihood_ratio_test`);
+* :func:`fit_model4`: all of it for models 3 and 4 on the same samples (rule fit_model4,
+  ``benchmarks/bench_model4.py``).
 
-The workflow's rules do not run this yet (config validation refuses model 4 in
-``fit.models``); the profiles are grid profiles, not re-optimised ones.
+The workflow's main rules do not fit model 4 (config validation refuses it in
+``fit.models``); the opt-in rule ``fit_model4`` (target ``model4``) runs :func:`fit_model4`
+on the joint fit of every sample.
 """
 
 from __future__ import annotations
@@ -387,3 +390,65 @@ def compare_with_model3(chi2_w_model3: float, profile: pd.DataFrame, n_residuals
     lrt = likelihood_ratio_test(chi2_w_model3, chi2_w_model4, 1, bool(on_boundary), alpha)
     aic = compare_models({3: chi2_w_model3, 4: chi2_w_model4}, n_residuals, {3: 3, 4: 4})
     return {"likelihood_ratio": lrt, "aic": aic}
+
+
+def fit_model4(
+    experiments: Mapping[str, tuple[SampleConditions, np.ndarray, pd.DataFrame]],
+    grid: Mapping,
+    network_of: Callable[[int, float], ReactionNetwork],
+    settings: TmaxSettings,
+    temperature_K: float,
+    confidence: float = 0.95,
+    options: SolverOptions | None = None,
+) -> tuple[dict, pd.DataFrame]:
+    """Models 3 and 4 fitted to the same samples, the whole chain of this module.
+
+    For each model: the grid (:func:`fit_beta_grid`; model 3 at β = 1 only), the
+    re-optimised profile, the 4-D refinement (model 3: β pinned at 1, the same optimiser
+    and budget); for model 4 also the local profile. ``network_of(model, beta)`` builds the
+    networks. Returns (a JSON-ready record: β, its interval, ΔG_mix, model 4's and model 3's
+    constants and χ²_w, the likelihood-ratio test and AIC; model 4's β profile).
+    """
+    points, axes = fit.grid_points(grid), fit.grid_axes(grid)
+    betas = beta_axis(grid)
+    out = {}
+    for model, model_betas in ((3, [1.0]), (4, betas)):
+        def one(beta, model=model):
+            return network_of(model, beta)
+
+        table = fit_beta_grid(points, model_betas, experiments, one, settings, options)
+        profile = refined_beta_profile(table, experiments, one, settings, axes, options)
+        optimum = refine_beta_optimum(profile, experiments, one, settings, options)
+        extra = []
+        if model == 4:
+            extra = [local_beta_profile(optimum, experiments, one, settings, axes,
+                                        (float(betas.min()), float(betas.max())), confidence,
+                                        options)]  # fmt: skip
+        out[model] = (table, with_optimum(profile, optimum, *extra), optimum)
+    n_residuals = int(out[4][0]["n_species"].iloc[0])
+    comparison = compare_with_model3(out[3][2]["chi2_weighted"], out[4][1], n_residuals)
+    summary = beta_summary(out[4][1], temperature_K, confidence, refined_optimum=True)
+    aic = comparison["aic"].set_index("model")
+    record = {
+        "beta": summary["beta"],
+        "beta_interval": summary["beta_interval"],
+        "confidence": confidence,
+        "temperature_K": float(temperature_K),
+        "delta_g_mix_kJ_per_mol": summary["delta_g_mix_kJ_per_mol"],
+        "delta_g_mix_interval": summary["delta_g_mix_interval"],
+        "n_residuals": n_residuals,
+        "model4": {**summary["constants"], "chi2_weighted": summary["chi2_min"],
+                   "fits": bool(aic.loc[4, "fits"]), "aic": float(aic.loc[4, "aic"])},
+        "model3": {**{k: out[3][2][k] for k in RATE_CONSTANTS},
+                   "chi2_weighted": out[3][2]["chi2_weighted"],
+                   "fits": bool(aic.loc[3, "fits"]), "aic": float(aic.loc[3, "aic"])},
+        "likelihood_ratio": comparison["likelihood_ratio"],
+        "beta_axis": [float(b) for b in betas],
+        "statement": (
+            f"model 4: β = {summary['beta']:.4g}, ΔG_mix = "
+            f"{summary['delta_g_mix_kJ_per_mol']:.3g} kJ/mol per exchange step toward "
+            f"mixing at {float(temperature_K):g} K; "
+            + comparison["likelihood_ratio"]["statement"]
+        ),
+    }  # fmt: skip
+    return record, summary["profile"]
