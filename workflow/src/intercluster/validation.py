@@ -174,12 +174,12 @@ def validate_config(config: dict, where: str = "config", files=()) -> dict:
                 f"{where}: fit.grid.{name}: max = {axis['max']} is below min = {axis['min']}"
             )
     if 4 in config["fit"]["models"]:
-        # the grid rules fit three constants per model; model 4's beta axis is fitted by
-        # intercluster.exchange_bias (library), not yet by the rules: refuse rather than
-        # fit model 4 silently at beta = 1
+        # the grid rules fit three constants per model; model 4's beta axis is fitted by the
+        # opt-in rule fit_model4 (intercluster.exchange_bias): refuse rather than fit model 4
+        # silently at beta = 1
         raise InputError(
             f"{where}: fit.models: model 4 (the exchange bias beta) is not fitted by the "
-            "workflow's grid rules yet; fit it with intercluster.exchange_bias.fit_beta_grid"
+            "workflow's grid rules; run `snakemake model4` (rule fit_model4, fit.grid.beta)"
         )
     if 4 in config["kinetics"]["models"]:
         # kinetics.models are simulated and exported at their Table 1 constants, which
