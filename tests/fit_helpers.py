@@ -33,11 +33,13 @@ def synthetic_intensities(
     noise_rel: float = 0.02,
     noise_abs: float = 5e-4,
     seed: int = 20210513,
+    beta: float = 1.0,
 ) -> pd.DataFrame:
+    """``beta``: model 4's exchange bias (1 for models 1-3)."""
     constants = constants or TRUTH
     times = np.arange(0.0, 60.0 + 1e-9, 0.5) if times_min is None else np.asarray(times_min)
     result = simulate(
-        ReactionNetwork(model), RateConstants.from_dict(constants),
+        ReactionNetwork(model, beta=beta), RateConstants.from_dict(constants),
         SampleConditions.from_dict({"ag_nM": ag_nM, "au_nM": au_nM, "dead_time_s": dead_time_s}),
         times * 60.0,
     )  # fmt: skip

@@ -14,14 +14,15 @@ from intercluster.simulate import simulate
 TABLE1 = {
     m: RateConstants(*k)
     for m, k in {1: (3.2e-3, 3.2e-2, 3.2e-2), 2: (1e-2, 1e-1, 3.2e-2),
-                 3: (1e-2, 5.6e-2, 3.2e-2)}.items()
+                 3: (1e-2, 5.6e-2, 3.2e-2), 4: (1e-2, 5.6e-2, 3.2e-2)}.items()
 }  # fmt: skip
+BETA = {4: 2.0}  # model 4 exported with its exchange bias off 1
 COND = SampleConditions.from_dict({"ag_nM": 40.0, "au_nM": 40.0, "dead_time_s": 20.0})
 
 
-@pytest.fixture(scope="module", params=[1, 2, 3])
+@pytest.fixture(scope="module", params=[1, 2, 3, 4])
 def exported(request):
-    net = ReactionNetwork(request.param, "S")
+    net = ReactionNetwork(request.param, "S", beta=BETA.get(request.param, 1.0))
     return net, sbml_string(net, TABLE1[request.param], COND)
 
 
@@ -64,6 +65,25 @@ def test_roadrunner_reproduces_simulator(exported):
     ours = simulate(net, TABLE1[net.model], COND, t_exp).states
     dev = np.max(np.abs(out - ours) / np.maximum(np.abs(ours), 1e-3))
     assert dev <= 1e-3
+
+
+def test_model4_export_carries_beta():
+    """Model 4's bias is in the exported exchange factors (negative control: beta = 1 is
+    model 3's export, factor for factor)."""
+    biased = ReactionNetwork(4, "S", beta=2.0)
+    text = sbml_string(biased, TABLE1[4], COND)
+    assert "exchange bias beta = 2" in text
+    model = libsbml.readSBMLFromString(text).getModel()
+    three = libsbml.readSBMLFromString(sbml_string(ReactionNetwork(3, "S"), TABLE1[3], COND))
+    at_one = libsbml.readSBMLFromString(sbml_string(ReactionNetwork(4, "S"), TABLE1[3], COND))
+
+    def laws(m):
+        return [libsbml.formulaToL3String(m.getReaction(k).getKineticLaw().getMath())
+                for k in range(m.getNumReactions())]  # fmt: skip
+
+    assert laws(at_one.getModel()) == laws(three.getModel())
+    changed = sum(a != b for a, b in zip(laws(model), laws(three.getModel()), strict=True))
+    assert changed == 600  # every exchange reaction, nothing else
 
 
 def test_best_fit_sbml_carries_the_fit_and_the_sample():

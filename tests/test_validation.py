@@ -77,7 +77,14 @@ def _set(config: dict, dotted: str, value) -> dict:
         ("fit.grid.k_ex.max", -1.0, "fit.grid.k_ex.max = -1.0: must be > 0"),
         ("fit.grid.k_diss.n", 1, "fit.grid.k_diss.n = 1: must be >= 2"),
         ("fit.chunks", 100000, "fit.chunks = 100000: must be <= the number of grid points"),
-        ("fit.models", [1, 4], "fit.models.1 = 4: must be one of [1, 2, 3]"),
+        ("fit.models", [1, 5], "fit.models.1 = 5: must be one of [1, 2, 3, 4]"),
+        # model 4 exists (the network, the virtual experiment) but the grid rules do not fit
+        # its beta yet: refused, not fitted silently at beta = 1
+        ("fit.models", [3, 4], "fit.models: model 4 (the exchange bias beta) is not fitted"),
+        ("virtual_experiment.beta", 2.0, "virtual_experiment.beta = 2.0: only model 4"),
+        ("kinetics.models", [3, 4], "kinetics.models: model 4 has no Table 1 constants"),
+        ("virtual_experiment.beta", 0, "virtual_experiment.beta = 0: must be > 0"),
+        ("fit.grid.beta.n", 1, "fit.grid.beta.n = 1: must be >= 2"),
         ("kinetics.convention", "X", "kinetics.convention = 'X': must be one of ['S', 'U']"),
         ("virtual_experiment.dead_time_s", -5, "virtual_experiment.dead_time_s = -5: must be >= 0"),
         ("kinetics.rtol", "tight", "kinetics.rtol = 'tight': must be of type number"),
@@ -209,3 +216,11 @@ def test_bad_sheet_names_line_and_field(tmp_path, text, expected):
     assert "\n" not in message
     assert expected in message
     assert "samples.tsv" in message
+
+
+def test_model4_virtual_experiment_and_beta_axis_validate(config):
+    """A model-4 virtual experiment with its beta, and the beta axis's default, pass."""
+    good = _set(_set(config, "virtual_experiment.model", 4), "virtual_experiment.beta", 1.9)
+    validated = validate_config(good)
+    assert validated["virtual_experiment"]["beta"] == 1.9
+    assert validated["fit"]["grid"]["beta"] == {"min": 1.0, "max": 4.0, "n": 9}

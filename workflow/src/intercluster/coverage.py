@@ -290,8 +290,10 @@ def coverage_grid_tmax(system, cluster: dict, ve: Mapping, kinetics: dict, sampl
     times = coverage_times(ve["t_end_min"], settings.scan_interval_min)
     conditions = fit.Conditions.from_dict({**ve["samples"][sample],
                                            "dead_time_s": ve["dead_time_s"]})  # fmt: skip
+    # model 4: at the truth's exchange bias (the coverage grid spans the rate constants only)
+    beta = float(ve["beta"]) if model == 4 else 1.0
     return fit.run_chunk(
-        fit.network_for(model, cluster, kinetics), fit.grid_points(grid), conditions, times,
+        fit.network_for(model, cluster, kinetics, beta), fit.grid_points(grid), conditions, times,
         system.observables()["species"].tolist(), tmax,
         options=fit.simulator_options(kinetics), label=f"coverage grid, model {model}",
     )  # fmt: skip

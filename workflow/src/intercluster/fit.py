@@ -661,9 +661,10 @@ def failure_summary(chi2: pd.DataFrame) -> dict:
 
 
 # --- helpers for the workflow scripts ---------------------------------------------------------
-def network_for(model: int, cluster: dict, kinetics: dict) -> ReactionNetwork:
-    """The reaction network of ``model`` from the ``cluster`` and ``kinetics`` config."""
-    return build_network(model, str(kinetics["convention"]), cluster)
+def network_for(model: int, cluster: dict, kinetics: dict, beta: float = 1.0) -> ReactionNetwork:
+    """The reaction network of ``model`` from the ``cluster`` and ``kinetics`` config
+    (``beta``: model 4's exchange bias)."""
+    return build_network(model, str(kinetics["convention"]), cluster, beta)
 
 
 def simulator_options(kinetics: dict) -> SolverOptions:

@@ -1,9 +1,12 @@
 """Model comparison and goodness of fit of the weighted χ² (beyond the paper).
 
 Models 1-3 all have three constants and are not nested, so the likelihood-ratio test does
-not apply (its χ² reference needs nesting). Akaike's information criterion does: AIC =
+not apply to them (its χ² reference needs nesting). Akaike's information criterion does: AIC =
 χ²_w,min + 2p, equal p, so ΔAIC = Δχ²_w and the Akaike weights exp(−ΔAIC/2) normalised say
-how strongly the data prefer a model. Goodness of fit: χ²_w at the refined weighted optimum
+how strongly the data prefer a model. Model 4 has a fourth parameter (the exchange bias β,
+docs/science.md §2.4) and holds model 3 at β = 1: AIC charges it 2 more, and
+:func:`likelihood_ratio_test` compares the two (Δχ²_w against χ²(1), halved when β = 1 is
+the edge of the fitted β range). Goodness of fit: χ²_w at the refined weighted optimum
 (:func:`intercluster.weighted_chi2.weighted_chi2_objective` minimised by
 :func:`intercluster.refine.refine` from the best grid point), against what replicas of a
 correct model give (their χ²_w,min), or against χ²(n − p) when no replicas are given; the
@@ -24,7 +27,7 @@ from . import fit, records
 def compare_models(
     chi2_min: Mapping[int, float],
     n_residuals: int,
-    n_parameters: int = 3,
+    n_parameters: int | Mapping[int, int] = 3,
     replica_chi2_min: Sequence[float] | None = None,
     far_quantile: float = 0.99,
 ) -> pd.DataFrame:
@@ -36,8 +39,9 @@ def compare_models(
         Model -> minimum weighted χ² of the (joint) fit.
     n_residuals : int
         Included observables summed over the samples.
-    n_parameters : int
-        Fitted constants per model (3 for models 1-3).
+    n_parameters : int or mapping
+        Fitted parameters per model (3 for models 1-3, 4 for model 4), one number for all
+        or model -> number.
     replica_chi2_min : sequence of float, optional
         Minimum weighted χ² of replicas of a correct model (the virtual experiment): the
         reference distribution of a fit that is right. Without it, χ²(n − p).
@@ -54,28 +58,34 @@ def compare_models(
 
     models = sorted(chi2_min)
     chi2 = np.array([float(chi2_min[m]) for m in models])
-    aic = chi2 + 2.0 * n_parameters
+    if isinstance(n_parameters, Mapping):
+        n_par = np.array([int(n_parameters[m]) for m in models])
+    else:
+        n_par = np.full(len(models), int(n_parameters))
+    aic = chi2 + 2.0 * n_par
     delta = aic - np.nanmin(aic)
     weight = np.exp(-0.5 * delta)
     weight = weight / np.nansum(weight)
-    dof = n_residuals - n_parameters
+    dof = n_residuals - n_par
     if replica_chi2_min is not None and len(replica_chi2_min) >= 2:
         ref = np.sort(np.asarray(replica_chi2_min, float))
         # the smallest p the replicas can show is 1/(n + 1)
         p = np.array([(np.sum(ref >= c) + 1.0) / (ref.size + 1.0) for c in chi2])
         p_floor = 1.0 / (ref.size + 1.0)
-        limit = float(np.quantile(ref, far_quantile))
-        reference = f"{ref.size} replicas of a correct model"
+        limits = np.full(len(models), float(np.quantile(ref, far_quantile)))
+        references = [f"{ref.size} replicas of a correct model"] * len(models)
     else:
-        if dof <= 0:
+        if np.any(dof <= 0):
             raise ValueError(f"need more residuals ({n_residuals}) than parameters")
         p = chi2_dist.sf(chi2, dof)
         p_floor = 0.0
-        limit = float(chi2_dist.ppf(far_quantile, dof))
-        reference = f"chi2({dof})"
-    fits = chi2 <= limit
+        limits = chi2_dist.ppf(far_quantile, dof)  # per model: its own n - p
+        references = [f"chi2({int(d)})" for d in dof]
+    fits = chi2 <= limits
     statements = []
-    for m, c, d, w, f, pv in zip(models, chi2, delta, weight, fits, p, strict=True):
+    for m, c, d, w, f, pv, limit, reference in zip(
+        models, chi2, delta, weight, fits, p, limits, references, strict=True
+    ):
         # replicas cannot show a p below 1/(n + 1): say "<=" there
         bound = "<=" if p_floor > 0 and pv <= p_floor else "="
         verdict = (
@@ -94,14 +104,63 @@ def compare_models(
             "aic": aic,
             "delta_aic": delta,
             "akaike_weight": weight,
-            "reference": reference,
+            "reference": references,
             "p_value": p,
-            "reference_limit": limit,
+            "reference_limit": limits,
             "reference_quantile": float(far_quantile),
             "fits": fits,
             "statement": statements,
         }
     )
+
+
+def likelihood_ratio_test(
+    chi2_nested: float,
+    chi2_full: float,
+    extra_parameters: int = 1,
+    on_boundary: bool = False,
+    alpha: float = 0.05,
+) -> dict:
+    """Likelihood-ratio test of a nested model against the model that contains it.
+
+    With Gaussian errors −2 ln(L_nested/L_full) = χ²_w,nested − χ²_w,full, referred to
+    χ²(extra_parameters) (Wilks). When the nested value lies on the edge of the full model's
+    parameter range (model 3 = model 4 at β = 1 with a β grid from 1 up), the reference is
+    the equal mixture of χ²(0) and χ²(1) (Self & Liang 1987), so the p value halves (one
+    extra parameter only). The statistic is floored at 0 (a grid fit can leave the full model
+    a hair above the nested one).
+
+    Returns
+    -------
+    dict
+        statistic, p_value, extra_parameters, on_boundary, alpha, prefers_full,
+        statement.
+    """
+    from scipy.stats import chi2 as chi2_dist
+
+    for name, value in (("chi2_nested", chi2_nested), ("chi2_full", chi2_full)):
+        if not np.isfinite(value) or value < 0:
+            raise ValueError(f"{name} must be a finite χ² >= 0, got {value}")
+    if on_boundary and extra_parameters != 1:
+        raise ValueError("the boundary (chi-bar-squared) reference is implemented for one "
+                         f"extra parameter only, got {extra_parameters}")  # fmt: skip
+    statistic = max(float(chi2_nested) - float(chi2_full), 0.0)
+    p = float(chi2_dist.sf(statistic, extra_parameters))
+    if on_boundary:
+        p = 0.5 * p if statistic > 0 else 1.0
+    prefers_full = p < alpha
+    reference = "½χ²(0) + ½χ²(1)" if on_boundary else f"χ²({extra_parameters})"
+    statement = (
+        f"likelihood-ratio statistic {statistic:.4g} against {reference}: p = {p:.3g}; "
+        + ("the data prefer the larger model" if prefers_full
+           else "the nested model suffices")  # fmt: skip
+        + f" at α = {alpha:g}"
+    )
+    return {
+        "statistic": statistic, "p_value": p, "extra_parameters": int(extra_parameters),
+        "on_boundary": bool(on_boundary), "alpha": float(alpha),
+        "prefers_full": bool(prefers_full), "statement": statement,
+    }  # fmt: skip
 
 
 def compare_fitted_models(

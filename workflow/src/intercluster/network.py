@@ -15,11 +15,15 @@ Rate-law conventions (docs/science.md §2), both thermodynamically consistent:
 * ``U`` (unordered pairs): every pair forms at k_dim f_ij [M_i][M_j]; no factor 2.
 
 Every reaction's rate is ``k * factor * (reactant concentrations)`` with ``k`` one of
-``k_dim``, ``k_diss``, ``k_ex`` and a pure-number ``factor`` fixed by the model.
+``k_dim``, ``k_diss``, ``k_ex`` and a pure-number ``factor`` fixed by the model (and, for
+model 4, by its dimensionless exchange bias ``beta``: model 3's forward exchange factors
+times sqrt(beta), its backward ones, homodimer moves included, divided by sqrt(beta);
+docs/science.md §2.4).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import TYPE_CHECKING
@@ -29,7 +33,8 @@ import numpy as np
 if TYPE_CHECKING:
     from .records import SampleConditions
 
-MODELS = (1, 2, 3)
+MODELS = (1, 2, 3, 4)
+BIASED_MODELS = (4,)  # the models with the exchange bias beta (the others take beta = 1)
 CONVENTIONS = ("S", "U")
 RATE_CONSTANTS = ("k_dim", "k_diss", "k_ex")
 
@@ -49,10 +54,10 @@ def exchange_probabilities(i: int, j: int, nuclearity: int) -> tuple[float, floa
 
 
 def dimerization_factor(i: int, j: int, model: int, nuclearity: int) -> float:
-    """f_ij of Table 1: 1 for models 1-2; the second metal's fraction of the pair for model 3."""
+    """f_ij of Table 1: 1 for models 1-2; the second metal's fraction of the pair for models 3-4."""
     if model in (1, 2):
         return 1.0
-    if model == 3:
+    if model in (3, 4):
         return ((nuclearity - i) + (nuclearity - j)) / (2 * nuclearity)
     raise ValueError(f"unknown model {model!r}; expected one of {MODELS}")
 
@@ -83,11 +88,14 @@ class ReactionNetwork:
     ``nuclearity`` None takes the monomer nuclearity of the default demo's system file
     (:func:`intercluster.system.default_system`); the workflow always passes it
     (:func:`build_network`). ``convention`` None is the schema's ``kinetics.convention``.
+    ``beta`` is model 4's exchange bias (forward moves times sqrt(beta), backward moves
+    divided by it); the other models take only beta = 1.
     """
 
     model: int = 3
     convention: str | None = None
     nuclearity: int | None = None
+    beta: float = 1.0
 
     def __post_init__(self) -> None:
         if self.convention is None:
@@ -104,6 +112,15 @@ class ReactionNetwork:
             )
         if self.nuclearity < 1:
             raise ValueError(f"nuclearity must be >= 1, got {self.nuclearity}")
+        beta = float(self.beta)
+        if not (math.isfinite(beta) and beta > 0):
+            raise ValueError(f"the exchange bias beta must be finite and > 0, got {self.beta!r}")
+        if beta != 1.0 and self.model not in BIASED_MODELS:
+            raise ValueError(
+                f"model {self.model} has no exchange bias (beta = {beta}); only models "
+                f"{BIASED_MODELS} take beta != 1"
+            )
+        object.__setattr__(self, "beta", beta)
 
     # --- species --------------------------------------------------------------------------
     @property
@@ -171,8 +188,23 @@ class ReactionNetwork:
     @cached_property
     def exchange(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Exchange reactions as (source dimer index, product dimer index, factor)."""
+        return self._exchange_moves[:3]
+
+    @cached_property
+    def exchange_direction(self) -> np.ndarray:
+        """Per exchange reaction (order of :attr:`exchange`): +1 forward (mixing: the
+        subunits' first-metal counts i > j move one atom closer, |i - j| falls by 2),
+        -1 backward (demixing, homodimer moves D_ii -> D_(i+1)(i-1) included)."""
+        return self._exchange_moves[3]
+
+    @cached_property
+    def _exchange_moves(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         n = self.nuclearity
-        src, dst, fac = [], [], []
+        # Model 4's bias (docs/science.md §2.4): one factor sqrt(beta) per direction, so the
+        # ratio of a forward move to its reverse is model 3's times beta.
+        root_beta = math.sqrt(self.beta)
+        forward_bias, backward_bias = root_beta, 1.0 / root_beta
+        src, dst, fac, direction = [], [], [], []
         for k, (i, j) in enumerate(self.dimer_pairs):
             i, j = int(i), int(j)
             if i == j:
@@ -181,22 +213,26 @@ class ReactionNetwork:
                     p = 1.0 if self.model == 1 else (i / n) * ((n - i) / n)
                     src.append(k)
                     dst.append(self.dimer_index[(i + 1, i - 1)])
-                    fac.append(p * (2.0 if self.convention == "S" else 1.0))
+                    fac.append(p * (2.0 if self.convention == "S" else 1.0) * backward_bias)
+                    direction.append(-1)
                 continue
             p_f, p_b, _ = exchange_probabilities(i, j, n)
             if i - j >= 2:  # forward; i - j == 1 would return the same pair (null)
                 a, b = max(i - 1, j + 1), min(i - 1, j + 1)
                 src.append(k)
                 dst.append(self.dimer_index[(a, b)])
-                fac.append(1.0 if self.model == 1 else p_f)
+                fac.append((1.0 if self.model == 1 else p_f) * forward_bias)
+                direction.append(1)
             if i + 1 <= n and j >= 1:  # backward
                 src.append(k)
                 dst.append(self.dimer_index[(i + 1, j - 1)])
-                fac.append(1.0 if self.model == 1 else p_b)
+                fac.append((1.0 if self.model == 1 else p_b) * backward_bias)
+                direction.append(-1)
         return (
             np.array(src, dtype=np.int64),
             np.array(dst, dtype=np.int64),
             np.array(fac, dtype=float),
+            np.array(direction, dtype=np.int64),
         )
 
     # --- reactions as objects (export, counting) ------------------------------------------
@@ -336,11 +372,14 @@ class ReactionNetwork:
         ).tocsc()
 
 
-def build_network(model: int, convention: str, cluster) -> ReactionNetwork:
+def build_network(model: int, convention: str, cluster, beta: float = 1.0) -> ReactionNetwork:
     """The reaction network of ``model`` for a cluster system: the one place every caller uses.
 
     ``cluster`` is a :class:`~intercluster.system.ClusterSystem` or its config mapping
     (:meth:`~intercluster.system.ClusterSystem.to_config`); only its nuclearity enters.
+    ``beta`` is model 4's exchange bias (1 for the other models).
     """
     nuclearity = cluster["nuclearity"] if isinstance(cluster, dict) else cluster.nuclearity
-    return ReactionNetwork(model=int(model), convention=str(convention), nuclearity=int(nuclearity))
+    return ReactionNetwork(
+        model=int(model), convention=str(convention), nuclearity=int(nuclearity), beta=float(beta)
+    )

@@ -96,10 +96,14 @@ def sbml_document(
     names = species_names(network, system)
     doc = libsbml.SBMLDocument(3, 2)
     model = doc.createModel()
+    # model 4's exchange bias is a pure number inside the exchange factors: say which
+    bias = (f", exchange bias beta = {network.beta:.17g} in the exchange factors: forward "
+            "moves times sqrt(beta), backward ones divided by it" if network.model == 4
+            else "")  # fmt: skip
     _notes(model, (
         f"Dimer-mediated metal exchange between {network.nuclearity}-atom clusters: monomers "
         "M_i (i atoms of the first metal) dimerise, dimers D_i_j dissociate and exchange one "
-        f"atom pair (model {network.model}, rate-law convention {network.convention}). "
+        f"atom pair (model {network.model}, rate-law convention {network.convention}{bias}). "
         "Concentrations in nmol/L, time in s from mixing. Written by the intercluster "
         "workflow (intercluster.sbml)."
     ))  # fmt: skip

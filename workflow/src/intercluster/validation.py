@@ -150,8 +150,13 @@ def _schema_check(data, schema: dict, where: str, fill_defaults: bool = False,
         raise InputError(f"{where}: {_path(error)}{value}: {_describe(error)}{at}")
 
 
+# the grid's axes of the rate constants (fit.grid.beta is model 4's extra axis, not counted)
+_RATE_AXES = ("k_dim", "k_diss", "k_ex")
+
+
 def grid_size(fit: dict) -> int:
-    return math.prod(int(axis["n"]) for axis in fit["grid"].values())
+    """Points of the grid of the three rate constants (per model 4 beta value)."""
+    return math.prod(int(fit["grid"][name]["n"]) for name in _RATE_AXES)
 
 
 def validate_config(config: dict, where: str = "config", files=()) -> dict:
@@ -168,6 +173,28 @@ def validate_config(config: dict, where: str = "config", files=()) -> dict:
             raise InputError(
                 f"{where}: fit.grid.{name}: max = {axis['max']} is below min = {axis['min']}"
             )
+    if 4 in config["fit"]["models"]:
+        # the grid rules fit three constants per model; model 4's beta axis is fitted by the
+        # opt-in rule fit_model4 (intercluster.exchange_bias): refuse rather than fit model 4
+        # silently at beta = 1
+        raise InputError(
+            f"{where}: fit.models: model 4 (the exchange bias beta) is not fitted by the "
+            "workflow's grid rules; run `snakemake model4` (rule fit_model4, fit.grid.beta)"
+        )
+    if 4 in config["kinetics"]["models"]:
+        # kinetics.models are simulated and exported at their Table 1 constants, which
+        # model 4 (a beta beyond the paper) has not
+        raise InputError(
+            f"{where}: kinetics.models: model 4 has no Table 1 constants (its exchange bias "
+            "beta is beyond the paper); simulate it with the virtual experiment "
+            "(virtual_experiment.model 4, virtual_experiment.beta)"
+        )
+    ve = config.get("virtual_experiment")
+    if ve and ve.get("beta", 1.0) != 1.0 and ve.get("model") != 4:
+        raise InputError(
+            f"{where}: virtual_experiment.beta = {ve['beta']}: only model 4 has an exchange "
+            f"bias (virtual_experiment.model is {ve.get('model')})"
+        )
     n_points = grid_size(config["fit"])
     if config["fit"]["chunks"] > n_points:
         raise InputError(

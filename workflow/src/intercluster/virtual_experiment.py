@@ -326,7 +326,7 @@ def simulate_sample(
     calibration = ve["calibration"]
     cid_cfg = ve.get("cid", {})
     resolving_power = float(ve["resolving_power"])
-    network = build_network(ve["model"], convention, system)
+    network = build_network(ve["model"], convention, system, ve["beta"])
     if times_min is None:
         times_min = np.arange(0.0, float(ve["t_end_min"]) + 1e-9, float(ve["scan_interval_min"]))
     times_min = np.asarray(times_min, float)

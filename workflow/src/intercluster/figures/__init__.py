@@ -26,6 +26,7 @@ matplotlib.use("Agg")  # headless, before any submodule imports pyplot (through 
 
 from .diagnostics import (  # noqa: E402
     chi2_slices,
+    figure_beta_profile,
     figure_chi2,
     figure_deconvolution_qc,
     figure_deconvolution_qc_of,
@@ -87,6 +88,7 @@ __all__ = [
     "contour_figure",
     "equilibrium_distribution",
     "figure3",
+    "figure_beta_profile",
     "figure_chi2",
     "figure_deconvolution_qc",
     "figure_deconvolution_qc_of",

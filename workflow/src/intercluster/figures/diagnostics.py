@@ -68,6 +68,66 @@ def figure_s11(
 # --- beyond the paper: chi² landscape ----------------------------------------------------
 
 
+# --- model 4: the profile of the exchange bias β ------------------------------------------
+
+
+def figure_beta_profile(summary: dict, synthetic: bool = False):
+    """The profile of χ²_w over model 4's exchange bias β (minimised over the rate constants;
+    :func:`intercluster.exchange_bias.beta_summary`), its interval, and ΔG_mix = −RT ln β on
+    the top axis. One panel: Δχ²_w against β (log), the χ²(1) threshold, the interval shaded.
+    """
+    from scipy.stats import chi2 as chi2_dist
+
+    prof = summary["profile"]
+    beta = prof["beta"].to_numpy(float)
+    delta = prof["chi2_weighted"].to_numpy(float) - float(summary["chi2_min"])
+    threshold = float(chi2_dist.ppf(summary["confidence"], 1))
+    fig, ax = plt.subplots(figsize=figure_size("beta_profile"), layout="constrained")
+    ax.plot(beta, delta, "o-", color="#2166ac", ms=3, lw=1.0,
+            label="χ²$_w$ − min, constants re-optimised")  # fmt: skip
+    ax.axhline(threshold, color="#d6604d", ls="--", lw=0.9,
+               label=f"χ²(1) {100 * summary['confidence']:.0f} % threshold {threshold:.2f}")
+    iv = summary["beta_interval"]
+    if iv["low"] is not None and iv["high"] is not None:
+        ax.axvspan(iv["low"], iv["high"], color="#fdae61", alpha=0.35, label="interval")
+    ax.axvline(summary["beta"], color="k", lw=0.8, ls=":")
+    ax.set_xscale("log")
+    ax.set_yscale("symlog", linthresh=1.0)  # the minimum is 0: linear below 1, log above
+    ax.set_ylim(0.0, max(float(np.nanmax(delta)), 10.0 * threshold) * 3.0)
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    ax.xaxis.set_major_formatter(plain)
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xticks([b for b in (0.25, 0.5, 1, 1.5, 2, 3, 4, 6, 8)
+                   if beta.min() <= b <= beta.max()])  # fmt: skip
+    ax.set_xlabel("exchange bias β (model 4)")
+    ax.set_ylabel("Δχ²$_w$")
+    temperature = float(summary["temperature_K"])
+    from scipy.constants import R
+
+    # ΔG_mix on a twin top axis at whole and half kJ/mol: ticks placed at their β (a
+    # secondary axis with the decreasing map -RT ln β draws no usable log ticks)
+    top = ax.twiny()
+    top.set_xscale("log")
+    top.set_xlim(ax.get_xlim())
+    rt = R * temperature / 1000.0
+    g_lo, g_hi = -rt * np.log(beta.max()), -rt * np.log(beta.min())
+    g_ticks = np.arange(np.floor(2 * g_lo) / 2, g_hi + 1e-9, 0.5)
+    top.set_xticks(np.exp(-g_ticks / rt))
+    top.set_xticklabels([f"{g + 0.0:.1f}" for g in g_ticks])  # + 0.0: no "-0.0"
+    top.xaxis.set_minor_locator(NullLocator())
+    top.set_xlabel(f"ΔG$_{{mix}}$ per exchange step (kJ/mol, {temperature:.0f} K)")
+    dg = summary["delta_g_mix_interval"]
+    words = (f"β = {summary['beta']:.4g}, ΔG_mix = {summary['delta_g_mix_kJ_per_mol']:.3g} "
+             "kJ/mol")  # fmt: skip
+    if dg["low"] is not None and dg["high"] is not None:
+        words += f" ({dg['low']:.3g} to {dg['high']:.3g})"
+    fig.suptitle(_with_synthetic_first_line(f"Model 4: profile of β — {words}", synthetic),
+                 fontsize=10)  # fmt: skip
+    ax.legend(fontsize=7.5, frameon=False, loc="lower right")
+    mark_synthetic(fig, synthetic)
+    return fig
+
+
 def _interval_of(best: BestFit, name: str):
     """(low, high, low_open, high_open) of rate constant ``name`` of a best fit, or None."""
     value = (best.intervals or {}).get(name)

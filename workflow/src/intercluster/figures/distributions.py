@@ -145,6 +145,10 @@ class SampleDistribution:
     observables: pd.DataFrame
     synthetic: bool = False
     label: str = ""
+    #: model 4 at its fit, simulated for this sample (workflow observables layout), and its
+    #: exchange bias: drawn beside the binomial, averaged over the same window as the data
+    model4: pd.DataFrame | None = None
+    model4_beta: float | None = None
 
 
 def figure_s6(
@@ -153,7 +157,9 @@ def figure_s6(
     window_min: float = 10.0,
 ):
     """S6: per sample, the mean monomer and dimer distributions of the last ``window_min``
-    minutes against binomials B(N, p) and B(2N, p), p = the sample's first-metal atom fraction."""
+    minutes against binomials B(N, p) and B(2N, p), p = the sample's first-metal atom
+    fraction, and, where the entry has one, model 4's distributions over the same window
+    (narrower than binomial for β > 1; docs/science.md §2.4)."""
     # scipy.stats (and seaborn, which imports it) are imported by the figures that use
     # them, not with the package: together they were half a second of every figure job's
     # start-up, and most figure jobs use neither.
@@ -171,6 +177,8 @@ def figure_s6(
     synthetic = any(s.synthetic for s in samples)
     for row, entry in enumerate(samples):
         mono, dim, (t0, t1) = equilibrium_distribution(entry.observables, system, window_min)
+        model4 = (None if entry.model4 is None
+                  else equilibrium_distribution(entry.model4, system, window_min)[:2])  # fmt: skip
         p = entry.first_fraction
         exp_name = "synthetic experiment" if entry.synthetic else "experiment"
         for col, (dist, size, kind) in enumerate(
@@ -196,6 +204,10 @@ def figure_s6(
                 lw=1.2,
                 label=f"binomial B({size}, p = {p:.3f})",
             )
+            if model4 is not None:
+                beta = "" if entry.model4_beta is None else f", β = {entry.model4_beta:.3g}"
+                ax.plot(x, model4[col], "s-", color="#1a9850", ms=2.5, lw=1.2,
+                        label=f"model 4{beta}, same window")  # fmt: skip
             mean_exp = float((x * dist).sum())
             ax.text(
                 0.98,
@@ -208,7 +220,9 @@ def figure_s6(
             )
             ax.axvline(size * p, color="#d6604d", lw=0.8, ls=":")
             ax.set_xlim(-0.8, size + 0.8)
-            ax.set_ylim(0, max(dist.max(initial=0), binom.pmf(x, size, p).max()) * 1.25)
+            top = max(dist.max(initial=0), binom.pmf(x, size, p).max(),
+                      0.0 if model4 is None else model4[col].max(initial=0))  # fmt: skip
+            ax.set_ylim(0, top * 1.25)
             charge = "$^-$" if size == n else "$^{2-}$"
             ax.set_xlabel(f"{a} atoms $n$ in [{a}$_n${b}$_{{{size}-n}}$]{charge}")
             ax.set_ylabel(f"fraction of all {kind}")

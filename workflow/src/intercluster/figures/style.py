@@ -39,6 +39,7 @@ _SIZES = {
     "s7_9": (13.0, 10.0),
     "s10": (9.0, 11.0),
     "s11": (6.5, 4.5),
+    "beta_profile": (6.5, 4.5),
     "chi2_row": 3.0,
     "chi2_width": 13.0,
     "tmax_residuals_row": 3.2,
