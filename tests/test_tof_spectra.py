@@ -9,23 +9,29 @@ at 1.5 % of the base peak with baseline noise of 0.5 % of it (the runs of test_a
   within 20 % of the truth; the constant baseline is the negative control;
 * tailing peaks (tau = 1.5 sd): the tail fitted within 15 %, L1 within 1 % of the Gaussian
   run; the Gaussian peak model is the negative control;
+* tailing peaks (tau = 1.5 sd) over the hour (31 spectra): the grid fit of t_max recovers
+  the truth (k_ex and k_dim:k_diss on the truth's grid point) from the EMG reading; the
+  Gaussian reading's fit is the control (its t_max misfit is far larger; its best grid point
+  happens to be the truth too on these data, see the test);
 * Gaussian peaks on a flat baseline, dense: the spline baseline and ``peak_shape: auto``
   move the intensities by less than 1e-3 L1 from a constant baseline with Gaussian peaks,
   and ``auto`` keeps the Gaussian.
 """
 
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 from scipy.stats import exponnorm
+from workflow_helpers import BASE_CONFIG, REPO, cluster_of
 
 from intercluster import _deconv_kernels as kern
 from intercluster import deconvolution as dec
+from intercluster import fit
 from intercluster import frameworks as fw
 from intercluster.ingest import read_spectra
+from intercluster.observables import TmaxSettings, experimental_tmax
 from intercluster.settings import DeconvolutionSettings
 from intercluster.system import load_system
 from intercluster.virtual_experiment import (
@@ -34,9 +40,8 @@ from intercluster.virtual_experiment import (
     write_mzml,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
-AG25 = ROOT / "resources" / "systems" / "ag25_au25.yaml"
+CONFIG = yaml.safe_load(BASE_CONFIG.read_text())
+AG25 = REPO / "resources" / "systems" / "ag25_au25.yaml"
 SAMPLE = "ag40_au40"
 TIMES = np.array([0.0, 1.0, 3.0, 8.0, 20.0, 60.0])
 SETTINGS = DeconvolutionSettings.from_config(CONFIG["deconvolution"])
@@ -48,11 +53,11 @@ SHARE_TOL = 0.2
 TAIL_TOL = 0.15
 
 
-def _virtual(tmp, tag, spectra, **ve_options):
+def _virtual(tmp, tag, spectra, times=TIMES, **ve_options):
     system_file = load_system(AG25)
     ve = dict(CONFIG["virtual_experiment"], cid={}, **ve_options)
     ve["noise"] = {**ve["noise"], "baseline_rel": 0.005}
-    vs = simulate_sample(system_file.cluster_system(), ve, SAMPLE, times_min=TIMES)
+    vs = simulate_sample(system_file.cluster_system(), ve, SAMPLE, times_min=times)
     path = tmp / f"{tag}.mzML"
     write_mzml(path, exported_spectra(vs.ms1, spectra), resolving_power=ve["resolving_power"])
     return {"vs": vs, "run": read_spectra(path), "system_file": system_file, "path": path}
@@ -201,3 +206,58 @@ def test_inspect_reports_the_tail(tail_run):
     assert "peak shape of the quick fit: EMG" in format_inspection(result)
     gaussian = inspect_file(tail_run["path"], system, replace(SETTINGS, peak_shape="gaussian"))
     assert gaussian.peak_shape == "gaussian" and gaussian.peak_tail == 0.0
+
+
+# --- the grid fit on tailing peaks -------------------------------------------------------------
+SERIES_TIMES = np.arange(0.0, 60.0 + 1e-9, 2.0)  # t_max needs the hour, not six spectra
+QUARTER = 10.0**0.25
+TRUTH = CONFIG["virtual_experiment"]["rate_constants"]
+SUB_GRID = {  # the paper's quarter-decade grid, 2 steps either side of the truth
+    "k_dim": {"min": 1e-2 / QUARTER**2, "max": 1e-2 * QUARTER**2, "n": 5},
+    "k_diss": {"min": 10**-1.25 / QUARTER**2, "max": 10**-1.25 * QUARTER**2, "n": 5},
+    "k_ex": {"min": 10**-1.5 / QUARTER**2, "max": 10**-1.5 * QUARTER**2, "n": 5},
+}
+
+
+def _best_grid_point(chunk, tmax_settings, intensities, system):
+    exp_tmax = experimental_tmax(intensities, system.observables(), tmax_settings)
+    best = fit.ranked(fit.chi2_table({SAMPLE: (chunk, exp_tmax)})).iloc[0]
+    ex_steps = np.log10(best["k_ex"] / TRUTH["k_ex"]) / 0.25
+    ratio_steps = (np.log10(best["k_dim"] / best["k_diss"])
+                   - np.log10(TRUTH["k_dim"] / TRUTH["k_diss"])) / 0.25  # fmt: skip
+    return best, ex_steps, ratio_steps
+
+
+def test_grid_fit_of_tailing_peaks_recovers_the_truth(tmp_path):
+    """tau = 1.5 sd, sparse, a spectrum every 2 min: the EMG reading's tail within 15 % and
+    the grid fit's best point is the truth's (k_ex and k_dim:k_diss within half a grid step).
+
+    Control: the Gaussian reading of the same file. On these data its best grid point is
+    the truth as well (a tail under-reads the monomers by a similar factor at every time,
+    which moves their t_max little; the foreign run of the issue missed), so what shows it
+    worse here is the t_max misfit: its chi2 at the best point is more than twice the EMG's
+    (measured 19.7 vs 4.5), beside its L1 (test_tailing_peaks_fitted)."""
+    case = _virtual(tmp_path, "tail_series", SPARSE, times=SERIES_TIMES, peak_tail_sd=1.5)
+    system = case["system_file"].cluster_system()
+    tmax_settings = TmaxSettings.from_config(CONFIG["fit"]["tmax"])
+    cond = fit.Conditions.from_dict({**CONFIG["virtual_experiment"]["samples"][SAMPLE],
+                                     "dead_time_s": 20.0})  # fmt: skip
+    network = fit.network_for(3, cluster_of(CONFIG), CONFIG["kinetics"])
+    chunk = fit.run_chunk(network, fit.grid_points(SUB_GRID), cond, SERIES_TIMES,
+                          system.observables()["species"].tolist(), tmax_settings,
+                          options=fit.simulator_options(CONFIG["kinetics"]))  # fmt: skip
+    results = {}
+    for shape in ("auto", "gaussian"):
+        intensities, qc, _ = _deconvolve(case, peak_shape=shape)
+        best, ex, ratio = _best_grid_point(chunk, tmax_settings, intensities, system)
+        results[shape] = (qc, best, ex, ratio)
+        print(f"{shape}: tail {qc['peak_tail'].iloc[0]:.3f}, mean L1 "
+              f"{_l1(intensities, case['vs']).mean():.4f}; best k_dim {best['k_dim']:.3g}, "
+              f"k_diss {best['k_diss']:.3g}, k_ex {best['k_ex']:.3g}, chi2 {best['chi2']:.3g}; "
+              f"k_ex {ex:+.2f} steps, k_dim:k_diss {ratio:+.2f} steps")  # fmt: skip
+    qc, best, ex, ratio = results["auto"]
+    assert (qc["peak_shape"] == "emg").all()
+    assert qc["peak_tail"].iloc[0] == pytest.approx(1.5, rel=TAIL_TOL)
+    assert abs(ex) < 0.5 and abs(ratio) < 0.5  # the truth's grid point
+    gaussian_best = results["gaussian"][1]
+    assert gaussian_best["chi2"] > 2.0 * best["chi2"]
