@@ -261,3 +261,43 @@ def test_grid_fit_of_tailing_peaks_recovers_the_truth(tmp_path):
     assert abs(ex) < 0.5 and abs(ratio) < 0.5  # the truth's grid point
     gaussian_best = results["gaussian"][1]
     assert gaussian_best["chi2"] > 2.0 * best["chi2"]
+
+
+@pytest.mark.parametrize("mode", ["centroid", "centroid_height"])
+def test_centroid_files_say_shape_and_baseline_are_not_modelled(background_run, tmp_path, mode,
+                                                                caplog):  # fmt: skip
+    """Centroid (area and height) files of the background + tail run with ``peak_shape: auto``
+    and ``baseline: spline`` (the shipped settings): fitted as sticks, one warning that
+    neither applies to a peak list, qc.tsv and run.json say ``-`` for both; the intensities
+    are a normalised table. Control: the profile file of the same run is modelled (EMG,
+    spline) without that warning."""
+    import logging
+
+    vs = background_run["vs"]
+    path = tmp_path / f"{mode}.mzML"
+    ve = CONFIG["virtual_experiment"]
+    write_mzml(path, exported_spectra(vs.ms1, {"mode": mode}, ve["resolving_power"]),
+               resolving_power=ve["resolving_power"], centroided=True)  # fmt: skip
+    case = {**background_run, "run": read_spectra(path), "path": path}
+    assert case["run"].mode == "centroid"
+    with caplog.at_level(logging.WARNING, logger="intercluster.deconvolution"):
+        intensities, qc, _ = _deconvolve(case)
+    warned = [r for r in caplog.records if "centroid file: peak_shape: auto, baseline: spline"
+              in r.getMessage()]  # fmt: skip
+    assert len(warned) == 1
+    assert (qc["peak_shape"] == dec.STICK_MODEL).all() and (qc["peak_tail"] == 0).all()
+    assert (qc["baseline_model"] == dec.STICK_MODEL).all()
+    record = fw._spectrum_model(qc)
+    assert record["peak_shape"] == "-" and record["baseline_model"] == "-"
+    totals = intensities.groupby("time_min")["intensity_norm"].sum()
+    assert np.allclose(totals, 1.0)
+    print(f"{mode} of the background + tail 0.6 run: mean L1 {_l1(intensities, vs).mean():.4f}")
+    # the control: the profile file is modelled (its fit, once), and nothing is said
+    profile_qc = background_run["fit"][1]
+    assert (profile_qc["peak_shape"] == "emg").all()
+    assert (profile_qc["baseline_model"] == "spline").all()
+    if mode == "centroid":
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="intercluster.deconvolution"):
+            _deconvolve(background_run)
+        assert not [r for r in caplog.records if "centroid file" in r.getMessage()]

@@ -123,6 +123,7 @@ TAIL_TOL = 0.01  # ... to within this
 TAIL_ROUNDS = 3  # at most this many alternations of the tail and R searches
 AUTO_MARGIN = 0.02  # peak_shape auto: EMG when it lowers the summed RSS by this part
 AUTO_MIN_TAIL = 0.1  # ... and Gaussian at once when the first tail search finds less than this
+STICK_MODEL = "-"  # qc.tsv peak_shape and baseline_model of a centroid file: not modelled
 INTENSITY_COLUMNS = ["time_min", "species", "charge", "n_first", "intensity", "intensity_norm",
                      "intensity_sd"]
 QC_COLUMNS = [
@@ -1471,6 +1472,26 @@ def fit_peak_shape(pick, basis, r_gauss, shift0, settings, fit_r, slope, mz_ref,
     return r, tail
 
 
+def _warn_stick_spectrum_model(settings: DeconvolutionSettings) -> None:
+    """A peak list keeps no peak shape and no background between its peaks: ``peak_shape``
+    and a ``spline`` baseline do not apply to centroid files, said once per file.
+
+    The centroider has already read the tail and the background into its sticks (a tail that
+    reaches the next 1/2-Th position is picked as a peak there; a background under a peak is
+    summed into its area or lifts its height, and its noise maxima become sticks). Undoing
+    that needs the picker's rules, which a peak list does not state, so the stick fit keeps
+    its Gaussian windows (and, for heights, its common pedestal). qc.tsv says ``-`` for both.
+    """
+    asked = [f"peak_shape: {settings.peak_shape}"] if settings.peak_shape != "gaussian" else []
+    if settings.baseline != "constant":
+        asked.append(f"baseline: {settings.baseline}")
+    if asked:
+        log.warning("centroid file: %s not applied (a peak list keeps no peak shape and no "
+                    "background between peaks; fitted as sticks, qc.tsv peak_shape and "
+                    "baseline_model '-'); a file with tailing peaks or a broad background is "
+                    "better read as a profile", ", ".join(asked))  # fmt: skip
+
+
 def deconvolve_spectra(
     mz_list: list[np.ndarray],
     intensity_list: list[np.ndarray],
@@ -1517,8 +1538,11 @@ def deconvolve_spectra(
         r = resolving_power or resolving_power_guess
         reading, fits = read_centroid_file(mz_list, intensity_list, basis, r,
                                            settings.centroid_intensity, max_shift_ppm)  # fmt: skip
+        _warn_stick_spectrum_model(settings)
         for fit in fits:
             fit.centroid_intensity = reading.intensity
+            # neither is modelled on a peak list (see _warn_stick_spectrum_model)
+            fit.peak_shape, fit.peak_tail, fit.baseline_model = STICK_MODEL, 0.0, STICK_MODEL
         return fits
     windows = [None] * n if windows is None else windows
     levels = [None] * n if not levels else levels
