@@ -177,19 +177,31 @@ def test_tailing_peaks_fitted(runs, tail_run):
 
 
 def test_gaussian_flat_dense_as_before(tmp_path):
+    """Gaussian peaks on a flat baseline, dense: the shipped ``baseline: auto`` and
+    ``peak_shape: auto`` keep the constant and the Gaussian, and every spectrum's intensities
+    are within 1e-3 L1 of a constant baseline with Gaussian peaks (measured: 2e-5; R is
+    searched with the spline before auto drops it). Control: a
+    spline forced on the same file moves them by about that much (measured mean 0.9e-3,
+    largest 1.1e-3), which is why auto keeps the constant."""
     case = _virtual(tmp_path, "dense", {"mode": "dense"})
     new, qc, _ = _deconvolve(case)
     old, old_qc, _ = _deconvolve(case, baseline="constant", peak_shape="gaussian")
+    spline, spline_qc, _ = _deconvolve(case, baseline="spline", peak_shape="gaussian")
     pivot = {"index": "time_min", "columns": "species", "values": "intensity_norm"}
     diff = (new.pivot(**pivot) - old.pivot(**pivot)).abs().sum(axis=1)
-    print(f"dense flat: L1 between spline+auto and constant+gaussian mean {diff.mean():.2e}, "
-          f"max {diff.max():.2e}; baseline share {qc['baseline_fraction'].mean():.3f} vs "
+    forced = (spline.pivot(**pivot) - old.pivot(**pivot)).abs().sum(axis=1)
+    print(f"dense flat: L1 between auto+auto and constant+gaussian mean {diff.mean():.2e}, "
+          f"max {diff.max():.2e}; a forced spline mean {forced.mean():.2e}, max "
+          f"{forced.max():.2e}; baseline share {qc['baseline_fraction'].mean():.3f} vs "
           f"{old_qc['baseline_fraction'].mean():.3f}")  # fmt: skip
-    assert diff.mean() < 1e-3
+    assert diff.max() < 1e-3
     assert (qc["peak_shape"] == "gaussian").all() and (qc["peak_tail"] == 0).all()
+    assert (qc["baseline_model"] == "constant").all()
+    assert (spline_qc["baseline_model"] == "spline").all()
+    assert forced.max() > 2 * diff.max()
     # the same baseline's share either way (a flat background is what both can be)
-    assert qc["baseline_fraction"].mean() == pytest.approx(old_qc["baseline_fraction"].mean(),
-                                                          rel=0.01)  # fmt: skip
+    assert spline_qc["baseline_fraction"].mean() == pytest.approx(
+        old_qc["baseline_fraction"].mean(), rel=0.01)
 
 
 def test_inspect_reports_the_tail(tail_run):

@@ -123,6 +123,7 @@ TAIL_TOL = 0.01  # ... to within this
 TAIL_ROUNDS = 3  # at most this many alternations of the tail and R searches
 AUTO_MARGIN = 0.02  # peak_shape auto: EMG when it lowers the summed RSS by this part
 AUTO_MIN_TAIL = 0.1  # ... and Gaussian at once when the first tail search finds less than this
+BASELINE_AUTO_MARGIN = 0.02  # baseline auto: the spline when it lowers the summed RSS by this
 STICK_MODEL = "-"  # qc.tsv peak_shape and baseline_model of a centroid file: not modelled
 INTENSITY_COLUMNS = ["time_min", "species", "charge", "n_first", "intensity", "intensity_norm",
                      "intensity_sd"]
@@ -1472,6 +1473,22 @@ def fit_peak_shape(pick, basis, r_gauss, shift0, settings, fit_r, slope, mz_ref,
     return r, tail
 
 
+def choose_baseline(spectra, basis, resolving_power, shift0, max_shift_ppm, spacing, **model):
+    """``baseline: auto``: the spline's knot ``spacing`` where it lowers the summed RSS of
+    ``spectra`` (the R search's) by ``BASELINE_AUTO_MARGIN`` at the file's peak model, else 0
+    (the constant). A flat baseline gives the spline only the noise to follow (measured on
+    the virtual experiment: 0.1 % dense, 0.8 % sparse), a background of 0.2 % of the base
+    peak already 7 %, the tests' 2 % hump 85 %; on a flat baseline the spline's few extra
+    columns would move the intensities by ~1e-3 L1 for nothing."""
+    rss = {s: summed_rss(spectra, basis, resolving_power, shift0, max_shift_ppm,
+                         baseline_spacing=s, **model)
+           for s in (0.0, spacing)}  # fmt: skip
+    gain = 1.0 - rss[spacing] / rss[0.0] if rss[0.0] > 0 else 0.0
+    log.info("baseline: spline lowers the RSS by %.2f %% (auto takes it from %.0f %%)",
+             100 * gain, 100 * BASELINE_AUTO_MARGIN)  # fmt: skip
+    return spacing if gain >= BASELINE_AUTO_MARGIN else 0.0
+
+
 def _warn_stick_spectrum_model(settings: DeconvolutionSettings) -> None:
     """A peak list keeps no peak shape and no background between its peaks: ``peak_shape``
     and a ``spline`` baseline do not apply to centroid files, said once per file.
@@ -1564,7 +1581,8 @@ def deconvolve_spectra(
         raise ValueError(f"baseline must be one of {BASELINE_MODELS}, got {settings.baseline!r}")
     if settings.peak_shape not in PEAK_SHAPES:
         raise ValueError(f"peak_shape must be one of {PEAK_SHAPES}, got {settings.peak_shape!r}")
-    spacing = baseline_spacing(basis) if settings.baseline == "spline" else 0.0
+    # auto: the spline through the searches of R and the tail, then kept only where it helps
+    spacing = baseline_spacing(basis) if settings.baseline != "constant" else 0.0
     bl = {"baseline_spacing": spacing}
     mz_ref = float(np.mean(basis.mz_span))
     slope = 0.0
@@ -1610,6 +1628,14 @@ def deconvolve_spectra(
         r0, tail = fit_peak_shape(pick, basis, r0, shift0, settings, fit_r, slope, mz_ref, spacing)
         shift0 = scan_shift(spectra[ref], basis, r0, max_shift_ppm, r_slope=slope, mz_ref=mz_ref,
                             tail=tail, **bl)  # fmt: skip
+    if settings.baseline == "auto" and spacing > 0:
+        judged = pick or [spectra[i] for i in _representative(n, N_CALIBRATION_SCANS)]
+        chosen = choose_baseline(judged, basis, r0, shift0, max_shift_ppm, spacing,
+                                 r_slope=slope, mz_ref=mz_ref, tail=tail)  # fmt: skip
+        if chosen != spacing:
+            bl = {"baseline_spacing": chosen}
+            shift0 = scan_shift(spectra[ref], basis, r0, max_shift_ppm, r_slope=slope,
+                                mz_ref=mz_ref, tail=tail, **bl)  # fmt: skip
     log.info("resolving power %.0f at m/z %.0f (slope %+.3f per 1000 Th), peak tail %.3f sd, "
              "start shift %.2f ppm", r0, mz_ref, slope, tail, shift0)  # fmt: skip
     fits: list[SpectrumFit | None] = [None] * n

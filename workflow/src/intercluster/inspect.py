@@ -319,6 +319,7 @@ def inspect_file(
     """Read ``path`` (every ms level, any polarity) and make the quick look described above."""
     from .deconvolution import (
         baseline_spacing,
+        choose_baseline,
         fit_peak_shape,
         fit_prepared,
         fit_resolving_power,
@@ -403,12 +404,16 @@ def inspect_file(
             shift0 = scan_shift(spectrum, basis, r_fit, max_shift)
             r_fit = fit_resolving_power([spectrum], basis, r_fit, shift0, max_shift,
                                         R_FIT_RANGE)  # fmt: skip
-        spacing = baseline_spacing(basis) if cfg.baseline == "spline" else 0.0
+        spacing = baseline_spacing(basis) if cfg.baseline != "constant" else 0.0
         tail = 0.0
         if cfg.peak_shape != "gaussian":
             # the file's peak shape as the workflow's deconvolution chooses it, on this spectrum
             r_fit, tail = fit_peak_shape([spectrum], basis, r_fit, shift0, cfg, True, 0.0,
                                       float(np.mean(span)), spacing)  # fmt: skip
+        if cfg.baseline == "auto":
+            # ... and its baseline
+            spacing = choose_baseline([spectrum], basis, r_fit, shift0, max_shift, spacing,
+                                      mz_ref=float(np.mean(span)), tail=tail)  # fmt: skip
         advice = _resolving_power_advice(result.resolving_power_peaks, r_fit, guess)
         if advice is not None and tail == 0.0:  # a tailed core is narrower than its FWHM says
             result.advice.append(advice)
