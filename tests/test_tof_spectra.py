@@ -279,7 +279,7 @@ def test_grid_fit_of_tailing_peaks_recovers_the_truth(tmp_path):
 def test_centroid_files_say_shape_and_baseline_are_not_modelled(background_run, tmp_path, mode,
                                                                 caplog):  # fmt: skip
     """Centroid (area and height) files of the background + tail run with ``peak_shape: auto``
-    and ``baseline: spline`` (the shipped settings): fitted as sticks, one warning that
+    and ``baseline: auto`` (the shipped settings): fitted as sticks, one warning that
     neither applies to a peak list, qc.tsv and run.json say ``-`` for both; the intensities
     are a normalised table. Control: the profile file of the same run is modelled (EMG,
     spline) without that warning."""
@@ -294,7 +294,7 @@ def test_centroid_files_say_shape_and_baseline_are_not_modelled(background_run, 
     assert case["run"].mode == "centroid"
     with caplog.at_level(logging.WARNING, logger="intercluster.deconvolution"):
         intensities, qc, _ = _deconvolve(case)
-    warned = [r for r in caplog.records if "centroid file: peak_shape: auto, baseline: spline"
+    warned = [r for r in caplog.records if "centroid file: peak_shape: auto, baseline: auto"
               in r.getMessage()]  # fmt: skip
     assert len(warned) == 1
     assert (qc["peak_shape"] == dec.STICK_MODEL).all() and (qc["peak_tail"] == 0).all()
@@ -313,3 +313,44 @@ def test_centroid_files_say_shape_and_baseline_are_not_modelled(background_run, 
         with caplog.at_level(logging.WARNING, logger="intercluster.deconvolution"):
             _deconvolve(background_run)
         assert not [r for r in caplog.records if "centroid file" in r.getMessage()]
+
+
+# --- a tail linear in m/z ---------------------------------------------------------------------
+SLOPED_TAIL = 1.0  # tau / sigma at the scan window's centre (m/z 6300) ...
+TAIL_SLOPE = 0.4  # ... changing by this part per 1000 Th: 0.55 sd at m/z 5170, 1.44 at 7400
+TAIL_SLOPE_TOL = 0.1  # per 1000 Th
+
+
+def test_tail_linear_in_mz(runs, tail_run, tmp_path):
+    """A tail of 1.0 sd at the centre growing by 40 % per 1000 Th, sparse: with
+    ``tail_slope: fit`` the tail within 15 %, its slope within 0.1 per 1000 Th (qc.tsv and
+    run.json), and L1 within 1 % of the Gaussian run. Controls: on the constant tail of
+    tau = 1.5 sd the fitted slope stays within 0.05 of 0 (the slope invents nothing); one
+    tail for the sloped file (``tail_slope: none``) reads it at 12.1 % mean L1 (measured).
+
+    One R per file (``resolving_power_model: constant``): with R linear in m/z as well, a
+    tail growing with m/z partly trades with a falling R (measured: slope 0.27, R's slope
+    -0.033 per 1000 Th; L1 2.8 %, one tail 8.9 %). Measured here: tail 0.95, slope 0.42,
+    L1 2.35 % (Gaussian run 2.11 %); the constant tail's slope -0.005."""
+    case = _virtual(tmp_path, "tail_slope", SPARSE, peak_tail_sd=SLOPED_TAIL,
+                    peak_tail_slope=TAIL_SLOPE)  # fmt: skip
+    one_r = {"resolving_power_model": "constant"}
+    intensities, qc, _ = _deconvolve(case, tail_slope="fit", **one_r)
+    l1 = _l1(intensities, case["vs"])
+    flat_l1 = _l1(runs["flat_fit"][0], runs["flat"]["vs"])
+    tail, slope = qc["peak_tail"].iloc[0], qc["peak_tail_slope"].iloc[0]
+    print(f"sloped tail: fitted {tail:.3f} sd at m/z {qc['resolving_power_mz_ref'].iloc[0]:.0f},"
+          f" slope {slope:+.3f} per 1000 Th; mean L1 {l1.mean():.4f} (Gaussian run "
+          f"{flat_l1.mean():.4f})")  # fmt: skip
+    assert (qc["peak_shape"] == "emg").all()
+    assert tail == pytest.approx(SLOPED_TAIL, rel=TAIL_TOL)
+    assert abs(slope - TAIL_SLOPE) < TAIL_SLOPE_TOL
+    assert l1.mean() <= flat_l1.mean() + L1_MARGIN
+    assert fw._spectrum_model(qc)["peak_tail_slope"] == pytest.approx(slope)
+    # the control: a constant tail gets no slope
+    _, constant_qc, _ = _deconvolve(tail_run, tail_slope="fit", **one_r)
+    constant_slope = constant_qc["peak_tail_slope"].iloc[0]
+    print(f"constant tail 1.5: fitted {constant_qc['peak_tail'].iloc[0]:.3f}, slope "
+          f"{constant_slope:+.3f} per 1000 Th")  # fmt: skip
+    assert abs(constant_slope) < 0.05
+    assert constant_qc["peak_tail"].iloc[0] == pytest.approx(1.5, rel=TAIL_TOL)
