@@ -323,10 +323,10 @@ TAIL_SLOPE_TOL = 0.1  # per 1000 Th
 
 def test_tail_linear_in_mz(runs, tail_run, tmp_path):
     """A tail of 1.0 sd at the centre growing by 40 % per 1000 Th, sparse: with
-    ``tail_slope: fit`` the tail within 15 %, its slope within 0.1 per 1000 Th (qc.tsv and
+    ``tail_model: linear`` the tail within 15 %, its slope within 0.1 per 1000 Th (qc.tsv and
     run.json), and L1 within 1 % of the Gaussian run. Controls: on the constant tail of
     tau = 1.5 sd the fitted slope stays within 0.05 of 0 (the slope invents nothing); one
-    tail for the sloped file (``tail_slope: none``) reads it at 12.1 % mean L1 (measured).
+    tail for the sloped file (``tail_model: constant``) reads it at 12.1 % mean L1 (measured).
 
     One R per file (``resolving_power_model: constant``): with R linear in m/z as well, a
     tail growing with m/z partly trades with a falling R (measured: slope 0.27, R's slope
@@ -335,7 +335,7 @@ def test_tail_linear_in_mz(runs, tail_run, tmp_path):
     case = _virtual(tmp_path, "tail_slope", SPARSE, peak_tail_sd=SLOPED_TAIL,
                     peak_tail_slope=TAIL_SLOPE)  # fmt: skip
     one_r = {"resolving_power_model": "constant"}
-    intensities, qc, _ = _deconvolve(case, tail_slope="fit", **one_r)
+    intensities, qc, _ = _deconvolve(case, tail_model="linear", **one_r)
     l1 = _l1(intensities, case["vs"])
     flat_l1 = _l1(runs["flat_fit"][0], runs["flat"]["vs"])
     tail, slope = qc["peak_tail"].iloc[0], qc["peak_tail_slope"].iloc[0]
@@ -348,7 +348,7 @@ def test_tail_linear_in_mz(runs, tail_run, tmp_path):
     assert l1.mean() <= flat_l1.mean() + L1_MARGIN
     assert fw._spectrum_model(qc)["peak_tail_slope"] == pytest.approx(slope)
     # the control: a constant tail gets no slope
-    _, constant_qc, _ = _deconvolve(tail_run, tail_slope="fit", **one_r)
+    _, constant_qc, _ = _deconvolve(tail_run, tail_model="linear", **one_r)
     constant_slope = constant_qc["peak_tail_slope"].iloc[0]
     print(f"constant tail 1.5: fitted {constant_qc['peak_tail'].iloc[0]:.3f}, slope "
           f"{constant_slope:+.3f} per 1000 Th")  # fmt: skip

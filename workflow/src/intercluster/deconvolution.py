@@ -1391,7 +1391,7 @@ def _tail_slope_cost(rss, resolving_power, model, tail_slope):
 
 def fit_tail_slope(pick, basis, resolving_power, tail, shift0, max_shift_ppm, r_slope, mz_ref,
                    spacing, fit_r_slope: bool) -> tuple[float, float, float, float]:  # fmt: skip
-    """``tail_slope: fit``: the EMG tail linear in m/z, ``tail (1 + tail_slope (m/z - mz_ref)
+    """``tail_model: linear``: the EMG tail linear in m/z, ``tail (1 + tail_slope (m/z - mz_ref)
     / 1000)``, on the spectra the tail was fitted on (:func:`fit_peak_shape`).
 
     The slope is searched (Brent, ``TAIL_SLOPE_RANGE``) at the file's R and tail; a tail that
@@ -1697,7 +1697,7 @@ def deconvolve_spectra(
         shift0 = scan_shift(spectra[ref], basis, r0, max_shift_ppm, r_slope=slope, mz_ref=mz_ref,
                             tail=tail, **bl)  # fmt: skip
     tail_slope = 0.0
-    if settings.tail_slope == "fit" and tail >= kern.MIN_TAIL:
+    if settings.tail_model == "linear" and tail >= kern.MIN_TAIL:
         linear = fit_r and resolving_power_model == "linear"
         r0, slope, tail, tail_slope = fit_tail_slope(pick, basis, r0, tail, shift0, max_shift_ppm,
                                                      slope, mz_ref, spacing, linear)  # fmt: skip

@@ -112,7 +112,7 @@ class Inspection:
     #: workflow would choose it) and its EMG tail (tau / sigma)
     peak_shape: str = "gaussian"
     peak_tail: float = 0.0
-    #: the tail's relative change per 1000 Th (deconvolution.tail_slope fit; else 0)
+    #: the tail's relative change per 1000 Th (deconvolution.tail_model linear; else 0)
     peak_tail_slope: float = 0.0
     #: the quick fit's baseline model and its share of the fitted signal
     baseline_model: str = "constant"
@@ -414,7 +414,7 @@ def inspect_file(
             r_fit, tail = fit_peak_shape([spectrum], basis, r_fit, shift0, cfg, True, 0.0,
                                       float(np.mean(span)), spacing)  # fmt: skip
         tail_slope = 0.0
-        if cfg.tail_slope == "fit" and tail > 0:
+        if cfg.tail_model == "linear" and tail > 0:
             r_fit, _, tail, tail_slope = fit_tail_slope([spectrum], basis, r_fit, tail, shift0,
                                                         max_shift, 0.0, float(np.mean(span)),
                                                         spacing, False)  # fmt: skip

@@ -47,7 +47,7 @@ RESOLVING_POWER_MODELS = ("constant", "linear")
 NORMALISE_OVER = ("observables", "all_clusters")
 CENTROID_INTENSITIES = ("auto", "area", "height")
 BASELINE_MODELS = ("constant", "spline", "auto")
-TAIL_SLOPES = ("none", "fit")
+TAIL_MODELS = ("constant", "linear")
 PEAK_SHAPES = ("gaussian", "emg", "auto")
 
 
@@ -76,8 +76,8 @@ class DeconvolutionSettings:
     baseline: str = "auto"
     #: the peak shape of a file: gaussian | emg (tail fitted per file) | auto (EMG if better)
     peak_shape: str = "auto"
-    #: the EMG tail's change with m/z: none (one tail per file) | fit (linear in m/z, per file)
-    tail_slope: str = "none"
+    #: the EMG tail per file: constant (one tail) | linear (in m/z, its slope fitted too)
+    tail_model: str = "constant"
 
     def __post_init__(self) -> None:
         for name, allowed in (("gaps", GAP_TREATMENTS),
@@ -86,7 +86,7 @@ class DeconvolutionSettings:
                               ("centroid_intensity", CENTROID_INTENSITIES),
                               ("baseline", BASELINE_MODELS),
                               ("peak_shape", PEAK_SHAPES),
-                              ("tail_slope", TAIL_SLOPES)):  # fmt: skip
+                              ("tail_model", TAIL_MODELS)):  # fmt: skip
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
 
@@ -104,7 +104,7 @@ class DeconvolutionSettings:
             centroid_intensity=str(deconvolution["centroid_intensity"]),
             baseline=str(deconvolution["baseline"]),
             peak_shape=str(deconvolution["peak_shape"]),
-            tail_slope=str(deconvolution.get("tail_slope", "none")),
+            tail_model=str(deconvolution.get("tail_model", "constant")),
         )
 
     @classmethod
