@@ -9,23 +9,29 @@ at 1.5 % of the base peak with baseline noise of 0.5 % of it (the runs of test_a
   within 20 % of the truth; the constant baseline is the negative control;
 * tailing peaks (tau = 1.5 sd): the tail fitted within 15 %, L1 within 1 % of the Gaussian
   run; the Gaussian peak model is the negative control;
+* tailing peaks (tau = 1.5 sd) over the hour (31 spectra): the grid fit of t_max recovers
+  the truth (k_ex and k_dim:k_diss on the truth's grid point) from the EMG reading; the
+  Gaussian reading's fit is the control (its t_max misfit is far larger; its best grid point
+  happens to be the truth too on these data, see the test);
 * Gaussian peaks on a flat baseline, dense: the spline baseline and ``peak_shape: auto``
   move the intensities by less than 1e-3 L1 from a constant baseline with Gaussian peaks,
   and ``auto`` keeps the Gaussian.
 """
 
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 from scipy.stats import exponnorm
+from workflow_helpers import BASE_CONFIG, REPO, cluster_of
 
 from intercluster import _deconv_kernels as kern
 from intercluster import deconvolution as dec
+from intercluster import fit
 from intercluster import frameworks as fw
 from intercluster.ingest import read_spectra
+from intercluster.observables import TmaxSettings, experimental_tmax
 from intercluster.settings import DeconvolutionSettings
 from intercluster.system import load_system
 from intercluster.virtual_experiment import (
@@ -34,9 +40,8 @@ from intercluster.virtual_experiment import (
     write_mzml,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-AG25 = ROOT / "resources" / "systems" / "ag25_au25.yaml"
+CONFIG = yaml.safe_load(BASE_CONFIG.read_text())
+AG25 = REPO / "resources" / "systems" / "ag25_au25.yaml"
 SAMPLE = "ag40_au40"
 TIMES = np.array([0.0, 1.0, 3.0, 8.0, 20.0, 60.0])
 SETTINGS = DeconvolutionSettings.from_config(CONFIG["deconvolution"])
@@ -48,11 +53,11 @@ SHARE_TOL = 0.2
 TAIL_TOL = 0.15
 
 
-def _virtual(tmp, tag, spectra, **ve_options):
+def _virtual(tmp, tag, spectra, times=TIMES, **ve_options):
     system_file = load_system(AG25)
     ve = dict(CONFIG["virtual_experiment"], cid={}, **ve_options)
     ve["noise"] = {**ve["noise"], "baseline_rel": 0.005}
-    vs = simulate_sample(system_file.cluster_system(), ve, SAMPLE, times_min=TIMES)
+    vs = simulate_sample(system_file.cluster_system(), ve, SAMPLE, times_min=times)
     path = tmp / f"{tag}.mzML"
     write_mzml(path, exported_spectra(vs.ms1, spectra), resolving_power=ve["resolving_power"])
     return {"vs": vs, "run": read_spectra(path), "system_file": system_file, "path": path}
@@ -172,19 +177,31 @@ def test_tailing_peaks_fitted(runs, tail_run):
 
 
 def test_gaussian_flat_dense_as_before(tmp_path):
+    """Gaussian peaks on a flat baseline, dense: the shipped ``baseline: auto`` and
+    ``peak_shape: auto`` keep the constant and the Gaussian, and every spectrum's intensities
+    are within 1e-3 L1 of a constant baseline with Gaussian peaks (measured: 2e-5; R is
+    searched with the spline before auto drops it). Control: a
+    spline forced on the same file moves them by about that much (measured mean 0.9e-3,
+    largest 1.1e-3), which is why auto keeps the constant."""
     case = _virtual(tmp_path, "dense", {"mode": "dense"})
     new, qc, _ = _deconvolve(case)
     old, old_qc, _ = _deconvolve(case, baseline="constant", peak_shape="gaussian")
+    spline, spline_qc, _ = _deconvolve(case, baseline="spline", peak_shape="gaussian")
     pivot = {"index": "time_min", "columns": "species", "values": "intensity_norm"}
     diff = (new.pivot(**pivot) - old.pivot(**pivot)).abs().sum(axis=1)
-    print(f"dense flat: L1 between spline+auto and constant+gaussian mean {diff.mean():.2e}, "
-          f"max {diff.max():.2e}; baseline share {qc['baseline_fraction'].mean():.3f} vs "
+    forced = (spline.pivot(**pivot) - old.pivot(**pivot)).abs().sum(axis=1)
+    print(f"dense flat: L1 between auto+auto and constant+gaussian mean {diff.mean():.2e}, "
+          f"max {diff.max():.2e}; a forced spline mean {forced.mean():.2e}, max "
+          f"{forced.max():.2e}; baseline share {qc['baseline_fraction'].mean():.3f} vs "
           f"{old_qc['baseline_fraction'].mean():.3f}")  # fmt: skip
-    assert diff.mean() < 1e-3
+    assert diff.max() < 1e-3
     assert (qc["peak_shape"] == "gaussian").all() and (qc["peak_tail"] == 0).all()
+    assert (qc["baseline_model"] == "constant").all()
+    assert (spline_qc["baseline_model"] == "spline").all()
+    assert forced.max() > 2 * diff.max()
     # the same baseline's share either way (a flat background is what both can be)
-    assert qc["baseline_fraction"].mean() == pytest.approx(old_qc["baseline_fraction"].mean(),
-                                                          rel=0.01)  # fmt: skip
+    assert spline_qc["baseline_fraction"].mean() == pytest.approx(
+        old_qc["baseline_fraction"].mean(), rel=0.01)
 
 
 def test_inspect_reports_the_tail(tail_run):
@@ -201,3 +218,139 @@ def test_inspect_reports_the_tail(tail_run):
     assert "peak shape of the quick fit: EMG" in format_inspection(result)
     gaussian = inspect_file(tail_run["path"], system, replace(SETTINGS, peak_shape="gaussian"))
     assert gaussian.peak_shape == "gaussian" and gaussian.peak_tail == 0.0
+
+
+# --- the grid fit on tailing peaks -------------------------------------------------------------
+SERIES_TIMES = np.arange(0.0, 60.0 + 1e-9, 2.0)  # t_max needs the hour, not six spectra
+QUARTER = 10.0**0.25
+TRUTH = CONFIG["virtual_experiment"]["rate_constants"]
+SUB_GRID = {  # the paper's quarter-decade grid, 2 steps either side of the truth
+    "k_dim": {"min": 1e-2 / QUARTER**2, "max": 1e-2 * QUARTER**2, "n": 5},
+    "k_diss": {"min": 10**-1.25 / QUARTER**2, "max": 10**-1.25 * QUARTER**2, "n": 5},
+    "k_ex": {"min": 10**-1.5 / QUARTER**2, "max": 10**-1.5 * QUARTER**2, "n": 5},
+}
+
+
+def _best_grid_point(chunk, tmax_settings, intensities, system):
+    exp_tmax = experimental_tmax(intensities, system.observables(), tmax_settings)
+    best = fit.ranked(fit.chi2_table({SAMPLE: (chunk, exp_tmax)})).iloc[0]
+    ex_steps = np.log10(best["k_ex"] / TRUTH["k_ex"]) / 0.25
+    ratio_steps = (np.log10(best["k_dim"] / best["k_diss"])
+                   - np.log10(TRUTH["k_dim"] / TRUTH["k_diss"])) / 0.25  # fmt: skip
+    return best, ex_steps, ratio_steps
+
+
+def test_grid_fit_of_tailing_peaks_recovers_the_truth(tmp_path):
+    """tau = 1.5 sd, sparse, a spectrum every 2 min: the EMG reading's tail within 15 % and
+    the grid fit's best point is the truth's (k_ex and k_dim:k_diss within half a grid step).
+
+    Control: the Gaussian reading of the same file. On these data its best grid point is
+    the truth as well (a tail under-reads the monomers by a similar factor at every time,
+    which moves their t_max little; the foreign run of the issue missed), so what shows it
+    worse here is the t_max misfit: its chi2 at the best point is more than twice the EMG's
+    (measured 19.7 vs 4.5), beside its L1 (test_tailing_peaks_fitted)."""
+    case = _virtual(tmp_path, "tail_series", SPARSE, times=SERIES_TIMES, peak_tail_sd=1.5)
+    system = case["system_file"].cluster_system()
+    tmax_settings = TmaxSettings.from_config(CONFIG["fit"]["tmax"])
+    cond = fit.Conditions.from_dict({**CONFIG["virtual_experiment"]["samples"][SAMPLE],
+                                     "dead_time_s": 20.0})  # fmt: skip
+    network = fit.network_for(3, cluster_of(CONFIG), CONFIG["kinetics"])
+    chunk = fit.run_chunk(network, fit.grid_points(SUB_GRID), cond, SERIES_TIMES,
+                          system.observables()["species"].tolist(), tmax_settings,
+                          options=fit.simulator_options(CONFIG["kinetics"]))  # fmt: skip
+    results = {}
+    for shape in ("auto", "gaussian"):
+        intensities, qc, _ = _deconvolve(case, peak_shape=shape)
+        best, ex, ratio = _best_grid_point(chunk, tmax_settings, intensities, system)
+        results[shape] = (qc, best, ex, ratio)
+        print(f"{shape}: tail {qc['peak_tail'].iloc[0]:.3f}, mean L1 "
+              f"{_l1(intensities, case['vs']).mean():.4f}; best k_dim {best['k_dim']:.3g}, "
+              f"k_diss {best['k_diss']:.3g}, k_ex {best['k_ex']:.3g}, chi2 {best['chi2']:.3g}; "
+              f"k_ex {ex:+.2f} steps, k_dim:k_diss {ratio:+.2f} steps")  # fmt: skip
+    qc, best, ex, ratio = results["auto"]
+    assert (qc["peak_shape"] == "emg").all()
+    assert qc["peak_tail"].iloc[0] == pytest.approx(1.5, rel=TAIL_TOL)
+    assert abs(ex) < 0.5 and abs(ratio) < 0.5  # the truth's grid point
+    gaussian_best = results["gaussian"][1]
+    assert gaussian_best["chi2"] > 2.0 * best["chi2"]
+
+
+@pytest.mark.parametrize("mode", ["centroid", "centroid_height"])
+def test_centroid_files_say_shape_and_baseline_are_not_modelled(background_run, tmp_path, mode,
+                                                                caplog):  # fmt: skip
+    """Centroid (area and height) files of the background + tail run with ``peak_shape: auto``
+    and ``baseline: auto`` (the shipped settings): fitted as sticks, one warning that
+    neither applies to a peak list, qc.tsv and run.json say ``-`` for both; the intensities
+    are a normalised table. Control: the profile file of the same run is modelled (EMG,
+    spline) without that warning."""
+    import logging
+
+    vs = background_run["vs"]
+    path = tmp_path / f"{mode}.mzML"
+    ve = CONFIG["virtual_experiment"]
+    write_mzml(path, exported_spectra(vs.ms1, {"mode": mode}, ve["resolving_power"]),
+               resolving_power=ve["resolving_power"], centroided=True)  # fmt: skip
+    case = {**background_run, "run": read_spectra(path), "path": path}
+    assert case["run"].mode == "centroid"
+    with caplog.at_level(logging.WARNING, logger="intercluster.deconvolution"):
+        intensities, qc, _ = _deconvolve(case)
+    warned = [r for r in caplog.records if "centroid file: peak_shape: auto, baseline: auto"
+              in r.getMessage()]  # fmt: skip
+    assert len(warned) == 1
+    assert (qc["peak_shape"] == dec.STICK_MODEL).all() and (qc["peak_tail"] == 0).all()
+    assert (qc["baseline_model"] == dec.STICK_MODEL).all()
+    record = fw._spectrum_model(qc)
+    assert record["peak_shape"] == "-" and record["baseline_model"] == "-"
+    totals = intensities.groupby("time_min")["intensity_norm"].sum()
+    assert np.allclose(totals, 1.0)
+    print(f"{mode} of the background + tail 0.6 run: mean L1 {_l1(intensities, vs).mean():.4f}")
+    # the control: the profile file is modelled (its fit, once), and nothing is said
+    profile_qc = background_run["fit"][1]
+    assert (profile_qc["peak_shape"] == "emg").all()
+    assert (profile_qc["baseline_model"] == "spline").all()
+    if mode == "centroid":
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="intercluster.deconvolution"):
+            _deconvolve(background_run)
+        assert not [r for r in caplog.records if "centroid file" in r.getMessage()]
+
+
+# --- a tail linear in m/z ---------------------------------------------------------------------
+SLOPED_TAIL = 1.0  # tau / sigma at the scan window's centre (m/z 6300) ...
+TAIL_SLOPE = 0.4  # ... changing by this part per 1000 Th: 0.55 sd at m/z 5170, 1.44 at 7400
+TAIL_SLOPE_TOL = 0.1  # per 1000 Th
+
+
+def test_tail_linear_in_mz(runs, tail_run, tmp_path):
+    """A tail of 1.0 sd at the centre growing by 40 % per 1000 Th, sparse: with
+    ``tail_model: linear`` the tail within 15 %, its slope within 0.1 per 1000 Th (qc.tsv and
+    run.json), and L1 within 1 % of the Gaussian run. Controls: on the constant tail of
+    tau = 1.5 sd the fitted slope stays within 0.05 of 0 (the slope invents nothing); one
+    tail for the sloped file (``tail_model: constant``) reads it at 12.1 % mean L1 (measured).
+
+    One R per file (``resolving_power_model: constant``): with R linear in m/z as well, a
+    tail growing with m/z partly trades with a falling R (measured: slope 0.27, R's slope
+    -0.033 per 1000 Th; L1 2.8 %, one tail 8.9 %). Measured here: tail 0.95, slope 0.42,
+    L1 2.35 % (Gaussian run 2.11 %); the constant tail's slope -0.005."""
+    case = _virtual(tmp_path, "tail_slope", SPARSE, peak_tail_sd=SLOPED_TAIL,
+                    peak_tail_slope=TAIL_SLOPE)  # fmt: skip
+    one_r = {"resolving_power_model": "constant"}
+    intensities, qc, _ = _deconvolve(case, tail_model="linear", **one_r)
+    l1 = _l1(intensities, case["vs"])
+    flat_l1 = _l1(runs["flat_fit"][0], runs["flat"]["vs"])
+    tail, slope = qc["peak_tail"].iloc[0], qc["peak_tail_slope"].iloc[0]
+    print(f"sloped tail: fitted {tail:.3f} sd at m/z {qc['resolving_power_mz_ref'].iloc[0]:.0f},"
+          f" slope {slope:+.3f} per 1000 Th; mean L1 {l1.mean():.4f} (Gaussian run "
+          f"{flat_l1.mean():.4f})")  # fmt: skip
+    assert (qc["peak_shape"] == "emg").all()
+    assert tail == pytest.approx(SLOPED_TAIL, rel=TAIL_TOL)
+    assert abs(slope - TAIL_SLOPE) < TAIL_SLOPE_TOL
+    assert l1.mean() <= flat_l1.mean() + L1_MARGIN
+    assert fw._spectrum_model(qc)["peak_tail_slope"] == pytest.approx(slope)
+    # the control: a constant tail gets no slope
+    _, constant_qc, _ = _deconvolve(tail_run, tail_model="linear", **one_r)
+    constant_slope = constant_qc["peak_tail_slope"].iloc[0]
+    print(f"constant tail 1.5: fitted {constant_qc['peak_tail'].iloc[0]:.3f}, slope "
+          f"{constant_slope:+.3f} per 1000 Th")  # fmt: skip
+    assert abs(constant_slope) < 0.05
+    assert constant_qc["peak_tail"].iloc[0] == pytest.approx(1.5, rel=TAIL_TOL)

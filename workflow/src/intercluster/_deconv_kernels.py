@@ -23,6 +23,14 @@ def _sigma_per_mz(c, k_sig, r_slope, mz_ref):
     return k_sig / max(rel, 1e-3)
 
 
+@njit(cache=True)
+def tail_at(c, tail, tail_slope, mz_ref):
+    """The EMG tail (tau / sigma) at centre ``c``: ``tail (1 + tail_slope (c - mz_ref) /
+    1000)``, at least 0; below ``MIN_TAIL`` the Gaussian (0)."""
+    t = tail * (1.0 + tail_slope * (c - mz_ref) * 1e-3)
+    return t if t >= MIN_TAIL else 0.0
+
+
 #: below this tail (tau / sigma) the peak is drawn as the Gaussian it tends to (the EMG's
 #: erfcx argument 1/(sqrt 2 tail) would exceed the asymptotic form's accuracy range anyway)
 MIN_TAIL = 1e-3
@@ -75,7 +83,7 @@ def peak_value(u, tail):
 @njit(cache=True, fastmath=True)
 def build_columns(
     mz, width, peak_mz, peak_prob, col_ptr, shift_ppm, resolving_power, n_sigma,
-    r_slope=0.0, mz_ref=0.0, tail=0.0,
+    r_slope=0.0, mz_ref=0.0, tail=0.0, tail_slope=0.0,
 ):  # fmt: skip
     """Pattern columns on the points ``mz`` as segments, plus their shift derivative.
 
@@ -87,9 +95,8 @@ def build_columns(
     c / R). ``tail``: the exponential tail of an EMG peak (:func:`peak_value`) as a multiple
     of sigma (0: Gaussian). The peak's centroid (its mean, core + tail sigma) sits at the
     shifted nominal m/z, so the calibration refers to the centroid whatever the shape.
+    ``tail_slope``: the tail's relative change per 1000 Th about ``mz_ref`` (:func:`tail_at`).
     """
-    if tail < MIN_TAIL:
-        tail = 0.0
     n_cols = col_ptr.shape[0] - 1
     scale = 1.0 + shift_ppm * 1e-6
     k_sig = FWHM_TO_SIGMA / resolving_power
@@ -102,8 +109,10 @@ def build_columns(
         c1 = peak_mz[p1] * scale
         s0 = _sigma_per_mz(c0, k_sig, r_slope, mz_ref)
         s1 = _sigma_per_mz(c1, k_sig, r_slope, mz_ref)
-        starts[k] = np.searchsorted(mz, c0 - (n_sigma + tail) * c0 * s0)
-        ends[k] = np.searchsorted(mz, c1 + (n_sigma + TAIL_REACH * tail) * c1 * s1)
+        # the tail is linear in m/z: its larger end value reaches furthest
+        t = max(tail_at(c0, tail, tail_slope, mz_ref), tail_at(c1, tail, tail_slope, mz_ref))
+        starts[k] = np.searchsorted(mz, c0 - (n_sigma + t) * c0 * s0)
+        ends[k] = np.searchsorted(mz, c1 + (n_sigma + TAIL_REACH * t) * c1 * s1)
         if ends[k] < starts[k]:
             ends[k] = starts[k]
         seg_ptr[k + 1] = seg_ptr[k] + ends[k] - starts[k]
@@ -114,14 +123,15 @@ def build_columns(
         for p in range(col_ptr[k], col_ptr[k + 1]):
             c = peak_mz[p] * scale
             sig = c * _sigma_per_mz(c, k_sig, r_slope, mz_ref)
-            core = c - tail * sig  # the EMG's mean is core + tail sigma
+            t = tail_at(c, tail, tail_slope, mz_ref)
+            core = c - t * sig  # the EMG's mean is core + tail sigma
             lo = np.searchsorted(mz, core - n_sigma * sig)
-            hi = np.searchsorted(mz, core + (n_sigma + TAIL_REACH * tail) * sig)
+            hi = np.searchsorted(mz, core + (n_sigma + TAIL_REACH * t) * sig)
             norm = peak_prob[p] / sig
             dcdshift = peak_mz[p] * 1e-6
             for i in range(lo, hi):
                 u = (mz[i] - core) / sig
-                f, dfdu = peak_value(u, tail)
+                f, dfdu = peak_value(u, t)
                 values[base + i] += norm * f * width[i]
                 deriv[base + i] -= norm * dfdu * width[i] / sig * dcdshift
     return starts, ends, seg_ptr, values, deriv

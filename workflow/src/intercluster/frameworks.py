@@ -434,11 +434,14 @@ def _centroid_intensity(qc: pd.DataFrame) -> str:
 def _spectrum_model(qc: pd.DataFrame) -> dict:
     """run.json's record of the file's peak shape and baseline (one per file, qc.tsv)."""
     if len(qc) == 0 or "peak_shape" not in qc:
-        return {"peak_shape": "gaussian", "peak_tail": 0.0, "baseline_model": "constant",
-                "baseline_fraction_median": None}  # fmt: skip
+        return {"peak_shape": "gaussian", "peak_tail": 0.0, "peak_tail_slope": 0.0,
+                "baseline_model": "constant", "baseline_fraction_median": None}  # fmt: skip
     return {
         "peak_shape": str(qc["peak_shape"].iloc[0]),
         "peak_tail": float(qc["peak_tail"].iloc[0]),
+        # the tail's relative change per 1000 Th (deconvolution.tail_slope; 0: one tail)
+        "peak_tail_slope": float(qc["peak_tail_slope"].iloc[0]) if "peak_tail_slope" in qc
+        else 0.0,
         "baseline_model": str(qc["baseline_model"].iloc[0]),
         "baseline_fraction_median": float(qc["baseline_fraction"].median()),
     }

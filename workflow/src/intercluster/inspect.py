@@ -112,6 +112,8 @@ class Inspection:
     #: workflow would choose it) and its EMG tail (tau / sigma)
     peak_shape: str = "gaussian"
     peak_tail: float = 0.0
+    #: the tail's relative change per 1000 Th (deconvolution.tail_model linear; else 0)
+    peak_tail_slope: float = 0.0
     #: the quick fit's baseline model and its share of the fitted signal
     baseline_model: str = "constant"
     baseline_fraction: float = float("nan")
@@ -319,9 +321,11 @@ def inspect_file(
     """Read ``path`` (every ms level, any polarity) and make the quick look described above."""
     from .deconvolution import (
         baseline_spacing,
+        choose_baseline,
         fit_peak_shape,
         fit_prepared,
         fit_resolving_power,
+        fit_tail_slope,
         prepare_spectrum,
         scan_shift,
     )
@@ -403,23 +407,36 @@ def inspect_file(
             shift0 = scan_shift(spectrum, basis, r_fit, max_shift)
             r_fit = fit_resolving_power([spectrum], basis, r_fit, shift0, max_shift,
                                         R_FIT_RANGE)  # fmt: skip
-        spacing = baseline_spacing(basis) if cfg.baseline == "spline" else 0.0
+        spacing = baseline_spacing(basis) if cfg.baseline != "constant" else 0.0
         tail = 0.0
         if cfg.peak_shape != "gaussian":
             # the file's peak shape as the workflow's deconvolution chooses it, on this spectrum
             r_fit, tail = fit_peak_shape([spectrum], basis, r_fit, shift0, cfg, True, 0.0,
                                       float(np.mean(span)), spacing)  # fmt: skip
+        tail_slope = 0.0
+        if cfg.tail_model == "linear" and tail > 0:
+            r_fit, _, tail, tail_slope = fit_tail_slope([spectrum], basis, r_fit, tail, shift0,
+                                                        max_shift, 0.0, float(np.mean(span)),
+                                                        spacing, False)  # fmt: skip
+        if cfg.baseline == "auto":
+            # ... and its baseline
+            spacing = choose_baseline([spectrum], basis, r_fit, shift0, max_shift, spacing,
+                                      mz_ref=float(np.mean(span)), tail=tail,
+                                      tail_slope=tail_slope)  # fmt: skip
         advice = _resolving_power_advice(result.resolving_power_peaks, r_fit, guess)
         if advice is not None and tail == 0.0:  # a tailed core is narrower than its FWHM says
             result.advice.append(advice)
-        shift0 = scan_shift(spectrum, basis, r_fit, max_shift, tail=tail,
-                            baseline_spacing=spacing)  # fmt: skip
-        fit = fit_prepared(spectrum, basis, r_fit, shift0, max_shift, tail=tail,
-                           baseline_spacing=spacing)  # fmt: skip
+        # the tail's slope is about the span's centre (R is one value here: no slope)
+        about = {"mz_ref": float(np.mean(span)), "tail": tail, "tail_slope": tail_slope}
+        shift0 = scan_shift(spectrum, basis, r_fit, max_shift, baseline_spacing=spacing,
+                            **about)  # fmt: skip
+        fit = fit_prepared(spectrum, basis, r_fit, shift0, max_shift, baseline_spacing=spacing,
+                           **about)  # fmt: skip
     result.resolving_power_fit = float(r_fit)
     result.shift_ppm = fit.shift_ppm
     result.residual_norm = fit.residual_norm
     result.peak_shape, result.peak_tail = fit.peak_shape, fit.peak_tail
+    result.peak_tail_slope = fit.peak_tail_slope
     result.baseline_model, result.baseline_fraction = fit.baseline_model, fit.baseline_fraction
     total = float(fit.coef.sum())
     ions = basis.labels[["species", "charge", "n_first"]].copy()
@@ -481,8 +498,10 @@ def format_inspection(result: Inspection, top: int = 10) -> str:
     for advice in result.advice:
         lines.append(f"to set: {advice}")
     if not result.ions.empty:
-        shape = (f"EMG, tail {result.peak_tail:.2f} sd of the Gaussian core (R is the core's)"
-                 if result.peak_shape == "emg" else "Gaussian")  # fmt: skip
+        slope = (f", {100 * result.peak_tail_slope:+.1f} % per 1000 Th"
+                 if result.peak_tail_slope else "")  # fmt: skip
+        shape = (f"EMG, tail {result.peak_tail:.2f} sd of the Gaussian core{slope} (R is the "
+                 "core's)" if result.peak_shape == "emg" else "Gaussian")  # fmt: skip
         lines.append(f"peak shape of the quick fit: {shape}; {result.baseline_model} baseline, "
                      f"{100 * result.baseline_fraction:.1f} % of the fitted signal")  # fmt: skip
         n_seen = int((result.ions["fraction"] >= 0.005).sum())

@@ -46,7 +46,8 @@ GAP_TREATMENTS = ("censor", "censor_free", "zero", "ignore")
 RESOLVING_POWER_MODELS = ("constant", "linear")
 NORMALISE_OVER = ("observables", "all_clusters")
 CENTROID_INTENSITIES = ("auto", "area", "height")
-BASELINE_MODELS = ("constant", "spline")
+BASELINE_MODELS = ("constant", "spline", "auto")
+TAIL_MODELS = ("constant", "linear")
 PEAK_SHAPES = ("gaussian", "emg", "auto")
 
 
@@ -70,10 +71,13 @@ class DeconvolutionSettings:
     robust: bool  # the robust pass: points no column explains get weight 0
     #: what a centroid file's stick intensities are: auto (decided per file, centroid.py)
     centroid_intensity: str
-    #: the baseline under the peaks: constant | spline (smooth in m/z, fitted per spectrum)
-    baseline: str = "spline"
+    #: the baseline under the peaks: constant | spline (smooth in m/z, fitted per spectrum) |
+    #: auto (the spline where it lowers the residual by 2 %, else constant; per file)
+    baseline: str = "auto"
     #: the peak shape of a file: gaussian | emg (tail fitted per file) | auto (EMG if better)
     peak_shape: str = "auto"
+    #: the EMG tail per file: constant (one tail) | linear (in m/z, its slope fitted too)
+    tail_model: str = "constant"
 
     def __post_init__(self) -> None:
         for name, allowed in (("gaps", GAP_TREATMENTS),
@@ -81,7 +85,8 @@ class DeconvolutionSettings:
                               ("normalise_over", NORMALISE_OVER),
                               ("centroid_intensity", CENTROID_INTENSITIES),
                               ("baseline", BASELINE_MODELS),
-                              ("peak_shape", PEAK_SHAPES)):  # fmt: skip
+                              ("peak_shape", PEAK_SHAPES),
+                              ("tail_model", TAIL_MODELS)):  # fmt: skip
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
 
@@ -99,6 +104,7 @@ class DeconvolutionSettings:
             centroid_intensity=str(deconvolution["centroid_intensity"]),
             baseline=str(deconvolution["baseline"]),
             peak_shape=str(deconvolution["peak_shape"]),
+            tail_model=str(deconvolution.get("tail_model", "constant")),
         )
 
     @classmethod

@@ -72,6 +72,7 @@ def fitted_spectrum(
         float(fit.resolving_power_slope),
         float(fit.mz_ref),
         float(fit.peak_tail),
+        float(fit.peak_tail_slope),
     )
     model = fitted_baseline(mz, fit)
     heights = np.zeros(basis.n_cols)
@@ -181,6 +182,7 @@ class QcSpectrum:
             "baseline_model": f.baseline_model,
             "baseline_fraction": float(f.baseline_fraction),
             "peak_shape": f.peak_shape, "peak_tail": float(f.peak_tail),
+            "peak_tail_slope": float(f.peak_tail_slope),
             "mode": sp.mode, "coverage": float(sp.coverage),
             "detection_level": float(sp.detection_level), "gaps": sp.gaps,
             "zoom_mz": list(self.zoom_mz),
@@ -238,6 +240,7 @@ def qc_spectrum(
         settings.max_shift_ppm, r_slope=float(qc_row["resolving_power_slope"]),
         mz_ref=float(qc_row["resolving_power_mz_ref"]), robust=settings.robust,
         tail=float(qc_row.get("peak_tail", 0.0)),
+        tail_slope=float(qc_row.get("peak_tail_slope", 0.0)),
         baseline_spacing=baseline_spacing(basis) if spline else 0.0,
     )  # fmt: skip
     mz = spectrum.mz

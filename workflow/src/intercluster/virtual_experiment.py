@@ -129,13 +129,15 @@ def resolving_power_at(mz, resolving_power: float, slope_per_kth: float = 0.0, m
 
 
 def expected_counts(grid, flat, abundances, resolving_power, shift_ppm, n_sigma=6.0,
-                    r_slope: float = 0.0, mz_ref: float = 0.0, tail: float = 0.0):  # fmt: skip
+                    r_slope: float = 0.0, mz_ref: float = 0.0, tail: float = 0.0,
+                    tail_slope: float = 0.0):  # fmt: skip
     """Expected ion counts per bin (bins centred on ``grid``; Gaussian peaks integrated).
 
     ``r_slope``: relative change of the resolving power per 1000 Th about ``mz_ref``
     (:func:`resolving_power_at`). ``tail`` > 0: exponentially modified Gaussian peaks, an
     exponential tail of ``tail`` Gaussian sds towards higher m/z, the peak's mean (its
-    centroid) at the nominal m/z (``scipy.stats.exponnorm``, integrated over the bins).
+    centroid) at the nominal m/z (``scipy.stats.exponnorm``, integrated over the bins);
+    ``tail_slope``: the tail's relative change per 1000 Th about ``mz_ref`` (at least 0).
     """
     peak_mz, peak_prob, peak_col = flat
     weight = np.asarray(abundances, float)[peak_col] * peak_prob
@@ -145,18 +147,23 @@ def expected_counts(grid, flat, abundances, resolving_power, shift_ppm, n_sigma=
     r = resolving_power_at(centre, resolving_power, r_slope, mz_ref) if r_slope else resolving_power
     sigma = centre / r * FWHM_TO_SIGMA
     step = grid[1] - grid[0]
-    if tail > 0:
+    tailed = tail > 0
+    if tailed:
+        # per peak: the tail linear in m/z (constant at tail_slope 0)
+        tail = np.maximum(tail * (1.0 + tail_slope * (centre - mz_ref) * 1e-3), 0.0)
         centre = centre - tail * sigma  # the Gaussian core: the mean is core + tail sigma
-    reach = n_sigma + 12.0 * tail  # the tail falls to 1e-5 about 11.5 tail sds out
+    reach = n_sigma + 12.0 * np.max(tail)  # the tail falls to 1e-5 about 11.5 tail sds out
     half = int(np.ceil(reach * sigma.max() / step)) + 1
     first = np.rint((centre - grid[0]) / step).astype(np.int64) - half
     idx = first[:, None] + np.arange(2 * half + 1)[None, :]
     lower = (grid[0] + (idx - 0.5) * step - centre[:, None]) / sigma[:, None]
     upper = lower + step / sigma[:, None]
-    if tail > 0:
+    if tailed:
         from scipy.stats import exponnorm
 
-        mass = (exponnorm.cdf(upper, tail) - exponnorm.cdf(lower, tail)) * weight[:, None]
+        # exponnorm needs K > 0: a tail clipped to 0 by the slope is the Gaussian's limit
+        k = np.maximum(tail, 1e-6)[:, None]
+        mass = (exponnorm.cdf(upper, k) - exponnorm.cdf(lower, k)) * weight[:, None]
     else:
         mass = (ndtr(upper) - ndtr(lower)) * weight[:, None]
     inside = (idx >= 0) & (idx < grid.size)
@@ -386,13 +393,15 @@ def simulate_sample(
     offset = float(calibration["offset_ppm"])
     drift = float(calibration["drift_ppm_per_h"])
     tail = float(ve.get("peak_tail_sd", 0.0))
+    tail_slope = float(ve.get("peak_tail_slope", 0.0))
     background = ve.get("background") or {}
 
     factors = np.exp(rng.normal(0.0, instability, times_min.size) - 0.5 * instability**2)
     shifts = offset + drift * times_min / 60.0
     expected_all = [
         expected_counts(grid, flat, ions * f * shares[row], resolving_power, shift,
-                        r_slope=r_slope, mz_ref=mz_ref, tail=tail)  # fmt: skip
+                        r_slope=r_slope, mz_ref=mz_ref, tail=tail,
+                        tail_slope=tail_slope)  # fmt: skip
         for f, row, shift in zip(factors, scan_rows, shifts, strict=True)
     ]
     # the background scales with each spectrum's base peak (chemical noise follows the source)
@@ -413,7 +422,7 @@ def simulate_sample(
              "source_factor": factor, "ions": ions * factor,
              # what a baseline model should take: the background and the detector's level
              "background_share": float(under / (under + expected.sum())),
-             "peak_tail_sd": tail}
+             "peak_tail_sd": tail, "peak_tail_slope": tail_slope}
         )  # fmt: skip
 
     # CID of the precursor the config's m/z selects (intercluster.cid, the reader's rule too).
@@ -432,7 +441,8 @@ def simulate_sample(
             abundance[prec] = ions * PRECURSOR_SURVIVAL
             shift = offset + drift * t / 60.0
             expected = expected_counts(grid, flat, abundance, resolving_power, shift,
-                                       r_slope=r_slope, mz_ref=mz_ref, tail=tail)  # fmt: skip
+                                       r_slope=r_slope, mz_ref=mz_ref, tail=tail,
+                                       tail_slope=tail_slope)  # fmt: skip
             expected = expected + background_counts(grid, float(expected.max()), background)
             intensity = noisy_spectrum(cid_rng, expected, baseline_sd)
             cid.append(

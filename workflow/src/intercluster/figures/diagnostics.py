@@ -685,7 +685,8 @@ def qc_title(head: str, view) -> str:
     unexplained = (f"unexplained {100 * f.unexplained_fraction:.1f} % of the signal "
                    f"({len(view.unexplained)} largest marked); "
                    if view.unexplained else "")  # fmt: skip
-    shape = (f"EMG peaks, tail {f.peak_tail:.2f} sd" if f.peak_shape == "emg"
+    slope = (f" {100 * f.peak_tail_slope:+.1f} % per 1000 Th" if f.peak_tail_slope else "")
+    shape = (f"EMG peaks, tail {f.peak_tail:.2f} sd{slope}" if f.peak_shape == "emg"
              else "Gaussian peaks")  # fmt: skip
     base = f"{f.baseline_model} baseline, {100 * f.baseline_fraction:.1f} % of the fitted signal"
     return (f"{head}, residual norm {f.residual_norm:.3f}, shift {f.shift_ppm:.2f} ppm, "
