@@ -6,8 +6,8 @@ data allow. Each nuisance choice is re-made once (an alternative the workflow al
 
 - ``resolving_power``: the other resolving-power model (constant <-> linear in m/z);
 - ``robust``: the robust second pass off (or on);
-- ``gaps``: gaps treated as measured zeros instead of censored (only for spectra with gaps;
-  dense spectra have none and skip it);
+- ``gaps``: gaps treated as measured zeros instead of censored (only for spectra with gaps or
+  points written as 0, which the deconvolution treats as gaps; others skip it);
 - ``smoothing``: the t_max rule's smoothing width × 0.75 and × 1.5 on the data alone (no new
   deconvolution).
 
