@@ -93,7 +93,7 @@ def main() -> None:
         independent(args)
         return
 
-    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     system = system_of_config(config, search_dirs=[ROOT]).cluster_system()
     ve = copy.deepcopy(config["virtual_experiment"])
     ve["samples"] = {SAMPLE: ve["samples"][SAMPLE]}
@@ -292,7 +292,7 @@ def _independent_run(row, directory: Path, system, config, args) -> dict:
 
 def independent(args) -> None:
     """Coverage, widths and goodness of fit on independent runs (module docstring)."""
-    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     system = system_of_config(config, search_dirs=[ROOT]).cluster_system()
     sheet = pd.read_csv(args.independent / "samples.tsv", sep="\t")
     if args.limit:

@@ -92,7 +92,7 @@ def _measure_full(path, system_file, dec, repeats, truth_shift):
 
 
 def main(repeats: int = 3) -> dict:
-    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     system_file = system_of_config(config, search_dirs=[ROOT])
     system = system_file.cluster_system()
     ve = config["virtual_experiment"]

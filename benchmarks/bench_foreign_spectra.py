@@ -291,7 +291,7 @@ def measure(out: Path, name: str, settings_overrides: dict | None = None) -> dic
     from intercluster.settings import DeconvolutionSettings
     from intercluster.system import system_of_config
 
-    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     system_file = system_of_config(config, search_dirs=[ROOT])
     system = system_file.cluster_system()
     settings = DeconvolutionSettings.from_config(config["deconvolution"])

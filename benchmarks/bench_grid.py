@@ -137,7 +137,7 @@ def main() -> None:
                         help="per-point simulations timed on the 40^3 grid (extrapolated)")
     parser.add_argument("--chunks", type=int, default=8, help="chunk files of the chi2 test")
     args = parser.parse_args()
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     options = fit.simulator_options(config["kinetics"])
     settings = TmaxSettings.from_config(config["fit"]["tmax"])
     exp = experiment(settings, options)

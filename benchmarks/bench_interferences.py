@@ -1,5 +1,5 @@
 """Benchmark: where each interference of real spectra starts to matter, with its correction
-on and off (the README's table "What the data can carry").
+on and off (docs/front-end.md's table "What the data can carry").
 
 For each item a strength sweep of the SYNTHETIC virtual experiment (40:40 sample, the
 config's scan interval, 0-60 min, everything else as config.yaml), one interference at a time:
@@ -81,7 +81,7 @@ def _without_trimers(tmp: Path, path: Path) -> Path:
 class Sweep:
     def __init__(self, tmp: Path):
         self.tmp = tmp
-        self.config = yaml.safe_load((ROOT / "config.yaml").read_text())
+        self.config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
         self.system_file = system_of_config(self.config, search_dirs=[ROOT])
         self.system = self.system_file.cluster_system()
         self.files = {"on": Path(self.system_file.source),

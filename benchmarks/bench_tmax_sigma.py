@@ -51,7 +51,7 @@ def main() -> None:
                         help="replicas whose bootstrap σ is computed (default 20)")  # fmt: skip
     args = parser.parse_args()
 
-    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     system = system_of_config(config, search_dirs=[ROOT]).cluster_system()
     observables = system.observables()
     species = observables["species"].tolist()

@@ -1,4 +1,6 @@
-"""The measurement behind the choice of ``deconvolution.gaps`` (README, "Sparse profile spectra").
+"""The measurement behind the choice of ``deconvolution.gaps``.
+
+(docs/front-end.md, "Sparse profile spectra".)
 
 The 40:40 sample of the SYNTHETIC virtual experiment (one spectrum per minute) is written
 dense and sparse (points below 1 % and 2 % of each spectrum's base peak left out), read back
@@ -32,7 +34,7 @@ def _wide(table):
 
 
 def main() -> dict:
-    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     system = system_of_config(config, search_dirs=[ROOT]).cluster_system()
     ve = config["virtual_experiment"]
     times = np.arange(0.0, 60.0 + 1e-9, 1.0)

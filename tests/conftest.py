@@ -12,7 +12,7 @@ def snakemake_runner() -> SnakemakeRunner:
 
 @pytest.fixture
 def small_config_dict() -> dict:
-    """A fresh copy of tests/config/small.yaml as a dict."""
+    """A fresh copy of .test/config/small.yaml as a dict."""
     return small_config()
 
 

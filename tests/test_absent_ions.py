@@ -38,7 +38,7 @@ from intercluster.virtual_experiment import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
+CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 AG25 = ROOT / "resources" / "systems" / "ag25_au25.yaml"
 SAMPLE = "ag40_au40"
 TIMES = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 12.0, 20.0, 30.0, 45.0, 60.0])

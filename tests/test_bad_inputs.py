@@ -1,7 +1,7 @@
 """Bad inputs, each run THROUGH THE WORKFLOW (snakemake in a subprocess, temp directory).
 
 Every case swaps one bad file, sample sheet or config value into the small test config
-(tests/config/small.yaml) with a user-data sheet (mzML outside results/virtual_experiment,
+(.test/config/small.yaml) with a user-data sheet (mzML outside results/virtual_experiment,
 so the virtual-experiment rule is not involved) and asks for the deconvolution outputs.
 
 * mzML problems: a real run of the deconvolve rule; it must fail with ONE line naming the

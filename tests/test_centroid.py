@@ -41,7 +41,7 @@ from intercluster.system import ClusterSystem
 from intercluster.virtual_experiment import mz_grid, simulate_sample, write_mzml, write_sample
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
+CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 VE = CONFIG["virtual_experiment"]
 # The model these tests were written for: one resolving power per file, no robust pass.
 DEC = replace(DeconvolutionSettings.from_config(CONFIG["deconvolution"]),
@@ -352,3 +352,59 @@ def test_stick_qc_figure_shows_every_fitted_window(runs, basis):
     assert len(stems.get_segments()) == len(table)
     assert len(fitted.get_xdata()) == len(table)
     assert len(zeros.get_xdata()) == int((table["observed"] == 0).sum()) > 0
+
+
+# --- the detection floor of the stick fit ---------------------------------------------------
+def _stick_list(basis, coef, integer_gain_of=None, gain=1.0, threshold_rel=0.01):
+    """Sticks of the basis's nominal peaks (area = coef x probability); the integer peaks of
+    column ``integer_gain_of`` (those a monomer of half its composition shares) x ``gain``."""
+    mz, area = [], []
+    for k in np.flatnonzero(coef):
+        lo, hi = basis.col_ptr[k], basis.col_ptr[k + 1]
+        a = coef[k] * basis.peak_prob[lo:hi]
+        if k == integer_gain_of:
+            whole = np.abs(basis.peak_mz[lo:hi] - np.round(basis.peak_mz[lo:hi])) < 0.25
+            a = np.where(whole, gain * a, a)
+        mz.append(basis.peak_mz[lo:hi])
+        area.append(a)
+    mz, area = np.concatenate(mz), np.concatenate(area)
+    keep = area >= threshold_rel * area.max()
+    order = np.argsort(mz[keep])
+    return mz[keep][order], area[keep][order]
+
+
+def _monomer_and_its_dimer(basis):
+    labels = basis.labels
+    dimer = int(np.flatnonzero((labels["kind"] == "dimer") & (labels["charge"] == -2)
+                               & (labels["n_first"] == 24))[0])  # fmt: skip
+    monomer = int(np.flatnonzero((labels["kind"] == "monomer") & (labels["n_first"] == 12))[0])
+    return monomer, dimer
+
+
+def test_an_absent_monomer_under_its_dimer_stays_absent(basis, monkeypatch):
+    """A monomer's peaks coincide with the integer peaks of the dimer of twice its
+    composition. With the dimer present and its integer peaks 20 % high (a response or
+    pattern misfit), the absent monomer would take that excess; the detection floor
+    (a stick window it must hold a share of) reads it 0. Control: a monomer that is
+    present at 60 % of the dimer keeps its signal. Negative control: without the share rule
+    the absent monomer takes signal."""
+    import intercluster.centroid as centroid
+
+    monomer, dimer = _monomer_and_its_dimer(basis)
+    np.testing.assert_allclose(basis.average_mz[monomer], basis.average_mz[dimer], rtol=1e-4)
+    reference = int(np.flatnonzero(basis.labels["kind"] == "monomer")[0])  # a strong reactant
+    coef = np.zeros(basis.n_cols)
+    coef[[reference, dimer]] = [1e6, 2e5]
+    mz, area = _stick_list(basis, coef, integer_gain_of=dimer, gain=1.2)
+    fit = fit_sticks(mz, area, basis, R)
+    assert fit.coef[monomer] == 0.0
+    assert fit.coef[dimer] == pytest.approx(2e5, rel=0.25)
+
+    present = coef.copy()
+    present[monomer] = 1.2e5
+    mz_p, area_p = _stick_list(basis, present, integer_gain_of=dimer, gain=1.2)
+    kept = fit_sticks(mz_p, area_p, basis, R).coef
+    assert kept[monomer] == pytest.approx(1.2e5, rel=0.35)
+
+    monkeypatch.setattr(centroid, "STICK_OWN_SHARE", 0.0)
+    assert fit_sticks(mz, area, basis, R).coef[monomer] > 0.02 * 2e5

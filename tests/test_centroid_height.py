@@ -33,7 +33,7 @@ from intercluster.system import ClusterSystem
 from intercluster.virtual_experiment import mz_grid, simulate_sample, write_sample
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
+CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 VE = CONFIG["virtual_experiment"]
 R = float(VE["resolving_power"])
 DEC = DeconvolutionSettings.from_config(CONFIG["deconvolution"])

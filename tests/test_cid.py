@@ -27,7 +27,7 @@ from intercluster.system import ClusterSystem
 from intercluster.virtual_experiment import simulate_sample, simulate_truth, write_sample
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
+CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 SYSTEM = ClusterSystem.from_config(cluster_of(CONFIG))
 OBS = SYSTEM.observables()
 DIMERS = list(OBS.index[OBS["kind"] == "dimer"])

@@ -33,7 +33,7 @@ from intercluster.system import ClusterSystem
 from intercluster.virtual_experiment import simulate_sample, simulate_truth, write_sample
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
+CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 SAMPLES = list(CONFIG["virtual_experiment"]["samples"])
 # The model these tests were written for: one resolving power per file, no robust pass.
 DEC = replace(DeconvolutionSettings.from_config(CONFIG["deconvolution"]),

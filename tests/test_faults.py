@@ -149,10 +149,10 @@ def _grid_config() -> dict:
 
 
 def _grid_workdir(path: Path) -> Path:
-    (path / "tests" / "config").mkdir(parents=True)
+    (path / ".test" / "config").mkdir(parents=True)
     for name in ("small.yaml", "small_samples.tsv"):
-        source = REPO / "tests" / "config" / name
-        (path / "tests" / "config" / name).write_bytes(source.read_bytes())
+        source = REPO / ".test" / "config" / name
+        (path / ".test" / "config" / name).write_bytes(source.read_bytes())
     return path
 
 

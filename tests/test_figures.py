@@ -442,7 +442,9 @@ def _snakemake(work: Path, *args: str) -> subprocess.CompletedProcess:
         "-m",
         "snakemake",
         "--snakefile",
-        str(REPO / "Snakefile"),
+        str(REPO / "workflow" / "Snakefile"),
+        "--workflow-profile",
+        "none",
         "--directory",
         str(work),
         "--configfile",
@@ -459,7 +461,7 @@ def _snakemake(work: Path, *args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("figures_small")
-    shutil.copytree(REPO / "tests" / "config", work / "tests" / "config")
+    shutil.copytree(REPO / ".test" / "config", work / ".test" / "config")
     config = small_config()
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     targets = [f"results/figures/{name}.png" for name in SMALL_FIGURES]

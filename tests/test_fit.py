@@ -446,7 +446,7 @@ def test_zoom_on_the_40_40_sample_stays_inside_the_coarse_interval_box():
 
     from intercluster.network import ReactionNetwork as Net
 
-    with open(Path(__file__).resolve().parents[1] / "config.yaml") as handle:
+    with open(Path(__file__).resolve().parents[1] / "config" / "config.yaml") as handle:
         config = yaml.safe_load(handle)
     settings = ZoomSettings.from_config(config["fit"]["zoom"])  # (enabled or not)
     grid = config["fit"]["grid"]

@@ -169,7 +169,7 @@ def demo_run(tmp_path_factory):
     from intercluster.ingest import read_spectra
     from intercluster.virtual_experiment import simulate_sample, write_mzml
 
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     system = load_system(AG25).cluster_system()
     ve = dict(config["virtual_experiment"], cid={})
     vs = simulate_sample(system, ve, "ag40_au40", times_min=np.array([0.0, 10.0, 40.0]))

@@ -55,7 +55,7 @@ def _message(call, *args, **kwargs) -> str:
 # --- 1. every number finite and in range ------------------------------------------------------
 @pytest.fixture(scope="module")
 def config() -> dict:
-    return yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+    return yaml.safe_load((REPO / "config" / "config.yaml").read_text(encoding="utf-8"))
 
 
 @pytest.mark.parametrize(
@@ -81,7 +81,7 @@ def test_non_finite_config_numbers_are_refused(config, dotted, value, expected):
 
 def test_yaml_nan_in_a_config_file_is_refused(tmp_path, config):
     """As a user writes it: `.nan` in YAML (a float NaN after loading)."""
-    text = (REPO / "config.yaml").read_text(encoding="utf-8")
+    text = (REPO / "config" / "config.yaml").read_text(encoding="utf-8")
     assert "k_dim: {min: 1.0e-3, max: 1.0, n: 13}" in text
     path = tmp_path / "config.yaml"
     bad = text.replace("k_dim: {min: 1.0e-3, max: 1.0, n: 13}",
@@ -540,7 +540,7 @@ def test_a_config_error_names_the_line_of_the_file_that_set_it(tmp_path):
     from workflow_helpers import merged
 
     base = tmp_path / "config.yaml"
-    base.write_text((REPO / "config.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    base.write_text((REPO / "config" / "config.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     overlay = tmp_path / "overlay.yaml"
     overlay.write_text("# my run\nfit:\n  grid:\n    k_dim: {min: 1.0e-3, max: .nan, n: 5}\n",
                        encoding="utf-8")  # fmt: skip

@@ -127,7 +127,7 @@ def test_console_script_is_the_cli(virtual, capsys):
 
 
 def test_real_file_of_another_instrument(tmp_path):
-    proc = _run([REAL], cwd=tmp_path)  # no config.yaml here: the built-in system
+    proc = _run([REAL], cwd=tmp_path)  # no config/config.yaml here: the built-in system
     assert proc.returncode == 2, proc.stderr  # described, but the workflow would refuse it
     out = proc.stdout
     assert "spectra: 11 (MS1: 11)" in out
@@ -136,7 +136,7 @@ def test_real_file_of_another_instrument(tmp_path):
         "centroid (stated by cvParam), m/z 70.0-898.7, acquired window m/z 70.0-900.0"
     )
     assert expected in out
-    assert "cluster system (the default demo's system file (no config.yaml here))" in out
+    assert "cluster system (the default demo's system file (no config/config.yaml here))" in out
     assert "the workflow would refuse it: MS1 spectra are positive polarity" in out
     assert "which misses the species" in out
     assert "Traceback" not in proc.stderr and proc.stderr.strip() == ""
@@ -168,18 +168,20 @@ def test_config_in_the_current_directory_is_used(virtual, tmp_path):
     for negative in ("-1", "-2", "-3"):
         positive = positive.replace(f"charge: {negative}", f"charge: {negative[1:]}")
     (tmp_path / "positive.yaml").write_text(positive)
-    config["system"] = "positive.yaml"  # found next to the config
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    config["system"] = "positive.yaml"  # found from the current directory
+    config_file = tmp_path / "config" / "config.yaml"  # where snakemake looks, as inspect
+    config_file.parent.mkdir()
+    config_file.write_text(yaml.safe_dump(config))
     proc = _run([virtual[0]], cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert "the workflow would refuse it: MS1 spectra are negative polarity; the cluster " \
            "system's ions are positive" in proc.stdout  # fmt: skip
     config["fit"]["grid"]["k_dim"]["min"] = 0
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    config_file.write_text(yaml.safe_dump(config))
     _assert_one_line_exit_2(_run([virtual[0]], cwd=tmp_path),
-                            f"config ({tmp_path / 'config.yaml'}): fit.grid.k_dim.min = 0: "
+                            f"config ({config_file}): fit.grid.k_dim.min = 0: "
                             "must be > 0")  # fmt: skip
-    (tmp_path / "config.yaml").write_text("cluster: [unclosed\n")
+    config_file.write_text("cluster: [unclosed\n")
     _assert_one_line_exit_2(_run([virtual[0]], cwd=tmp_path), "not valid YAML")
 
 
@@ -252,7 +254,7 @@ def test_au44_file_with_the_overlay_config(au44_file, tmp_path):
     at = truth[np.isclose(truth["time_min"], truth["time_min"].min())]
     strongest = set(at.sort_values("intensity", ascending=False)["label"].head(10))
     assert set(listed) <= strongest, (listed, sorted(strongest))
-    # the same from the repository's directory, where snakemake finds config.yaml itself
+    # the same from the repository's directory, where snakemake finds config/config.yaml itself
     proc = _run([path, "--config", AU44_OVERLAY], cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     # negative control: judged against the demo's Ag25/Au25 system it is refused
@@ -263,7 +265,7 @@ def test_au44_file_with_the_overlay_config(au44_file, tmp_path):
     direct = _run([path, "--system", REPO / "resources" / "systems" / "au44_ag44.yaml"],
                   cwd=tmp_path)  # fmt: skip
     assert direct.returncode == 0, direct.stderr
-    # an overlay alone (no config.yaml to put it on) is a one-line error that says so
+    # an overlay alone (no config/config.yaml to put it on) is a one-line error that says so
     _assert_one_line_exit_2(_run([path, "--configfile", AU44_OVERLAY], cwd=tmp_path),
                             "missing a required key", "an overlay needs")  # fmt: skip
 
@@ -303,11 +305,11 @@ def test_version_and_argument_checks(virtual, capsys):
     assert cli_main(["inspect", str(virtual[0]), "--top", "1"]) == 0  # the control
     # the file after --configfile's several files (as snakemake's options are written) is
     # the file, not a config file; two files, or none, are refused
-    assert cli_main(["inspect", "--configfile", str(REPO / "config.yaml"), str(virtual[0]),
+    assert cli_main(["inspect", "--configfile", str(BASE_CONFIG), str(virtual[0]),
                      "--top", "1"]) == 0  # fmt: skip
     for files in ([str(virtual[0])] * 2, []):
         with pytest.raises(SystemExit) as exit_info:
-            cli_main(["inspect", "--configfile", str(REPO / "config.yaml"), *files])
+            cli_main(["inspect", "--configfile", str(BASE_CONFIG), *files])
         assert exit_info.value.code == 2
         assert "file" in capsys.readouterr().err
 

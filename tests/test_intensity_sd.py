@@ -35,7 +35,7 @@ from intercluster.virtual_experiment import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
+CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 N_REPLICAS = 24
 MEDIAN_RATIO = (0.8, 1.6)
 EVERY_RATIO = {False: (0.6, 2.2), True: (0.45, 2.2)}  # by centroided

@@ -35,7 +35,7 @@ from intercluster.validation import load_sample_sheet
 from intercluster.virtual_experiment import simulate_sample, simulate_truth, write_mzml
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
+CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 AG25 = ROOT / "resources" / "systems" / "ag25_au25.yaml"
 SAMPLE = "ag40_au40"
 SCAN_MIN = 1.0

@@ -63,7 +63,7 @@ def test_orbits_partition_an_equal_step_grid(n):
 
 
 def test_orbits_need_equal_steps_but_not_equal_ranges():
-    # different ranges, equal half-decade steps (as tests/config/small.yaml): orbits
+    # different ranges, equal half-decade steps (as .test/config/small.yaml): orbits
     grid = {"k_dim": _axis(10**-2.5, 10**-1.5, 3), "k_diss": _axis(10**-1.75, 10**-0.75, 3),
             "k_ex": _axis(1e-2, 1e-1, 3)}  # fmt: skip
     plan = fit.grid_orbits(fit.grid_points(grid))

@@ -260,9 +260,10 @@ def test_workflow_rule_writes_a_problem_that_reproduces_its_objective(tmp_path):
     tight.write_text(yaml.safe_dump({"kinetics": {"rtol": TIGHT["rtol"], "atol": TIGHT["atol"],
                                                   "max_steps": TIGHT["max_steps"]}}))  # fmt: skip
     target = f"results/petab/{SAMPLE}/model3/problem.yaml"
-    cmd = [sys.executable, "-m", "snakemake", target, "--snakefile",
-           str(Path(__file__).resolve().parents[1] / "Snakefile"), "--directory", str(tmp_path),
-           "--cores", "2", "--nolock", "--config", "samples=data/samples.tsv",
+    snakefile = Path(__file__).resolve().parents[1] / "workflow" / "Snakefile"
+    cmd = [sys.executable, "-m", "snakemake", target, "--snakefile", str(snakefile),
+           "--directory", str(tmp_path), "--workflow-profile", "none", "--cores", "2", "--nolock",
+           "--config", "samples=data/samples.tsv",
            "--configfile", *map(str, SMALL_CONFIG_FILES), str(tight)]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
                           env=SnakemakeRunner().env)  # fmt: skip

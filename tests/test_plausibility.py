@@ -1,5 +1,7 @@
 """Plausibility numbers of docs/science.md §4 (eqs 4-7) and the checks."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import yaml
@@ -14,7 +16,10 @@ from intercluster.plausibility import (
 from intercluster.records import PlausibilityResult
 from intercluster.settings import PlausibilitySettings
 
-SETTINGS = PlausibilitySettings.from_config(yaml.safe_load(open("config.yaml"))["plausibility"])
+SHIPPED_CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
+SETTINGS = PlausibilitySettings.from_config(
+    yaml.safe_load(SHIPPED_CONFIG.read_text())["plausibility"]
+)
 
 
 def test_diffusion_limit_dmf():

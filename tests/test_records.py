@@ -116,7 +116,7 @@ def test_best_fit_refuses_another_shape(change):
 
 def test_plausibility_round_trip_and_refusal():
     settings = PlausibilitySettings.from_config(
-        yaml.safe_load((REPO / "config.yaml").read_text())["plausibility"]
+        yaml.safe_load((REPO / "config" / "config.yaml").read_text())["plausibility"]
     )
     data = assess(1e-2, 5.6e-2, 3.2e-2, settings, 40.0)
     data.update({"fit_sample": "s1", "model": 3, "chi2": 1.5, "source": "test"})

@@ -3,6 +3,7 @@ consistency check (intercluster.weighted_fit): on a quadratic χ² whose profile
 known in closed form, and on a small simulated grid of the virtual experiment."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from intercluster import fit, weighted_chi2
@@ -272,3 +273,30 @@ def test_grid_optimum_at_the_edge_is_reported_and_the_interval_stays_open_there(
     inside = wf.weighted_fit_fields(table_of(_quadratic), C_NM, 0.95, _quadratic, 200,
                                     profile_evaluations=60)["weighted"]  # fmt: skip
     assert inside["consistency"]["consistent"], inside["consistency"]["messages"]
+
+
+def test_a_side_the_grid_keeps_below_the_threshold_is_open_without_a_walk():
+    """χ² flat in k_dim at fixed k_dim:k_diss, tabulated on a grid: both sides of k_dim's
+    profile end open at the bounds from the grid alone (no evaluation), as the walk without
+    the grid ends them; negative control: k_ex, which the grid profile closes, is walked and
+    crosses on both sides."""
+
+    def ratio_only(log_k):
+        r = log_k[0] - log_k[1] - (X0[0] - X0[1])
+        return 5.0 + 400.0 * r**2 + 900.0 * (log_k[2] - X0[2]) ** 2
+
+    bounds = [(-3.0, 0.0), (-3.0, 1.0), (-3.0, 0.0)]
+    axes = [np.linspace(lo, hi, n) for (lo, hi), n in zip(bounds, (7, 17, 7), strict=True)]
+    logs = np.array(np.meshgrid(*axes, indexing="ij")).reshape(3, -1).T
+    table = pd.DataFrame(10.0**logs, columns=list(RATE_CONSTANTS))
+    table["chi2"] = [ratio_only(x) for x in logs]
+    optimum = _optimum(chi2=5.0)
+    from_grid = rp.reoptimised_profile(ratio_only, optimum, "k_dim", bounds, DELTA, grid=table)
+    walked = rp.reoptimised_profile(ratio_only, optimum, "k_dim", bounds, DELTA)
+    assert from_grid.low_end == from_grid.high_end == rp.BOUND
+    assert (from_grid.low, from_grid.high) == (walked.low, walked.high) == (None, None)
+    np.testing.assert_allclose([from_grid.low_edge, from_grid.high_edge],
+                               [walked.low_edge, walked.high_edge], rtol=1e-9)  # fmt: skip
+    assert from_grid.n_evaluations == 0 < walked.n_evaluations
+    closed = rp.reoptimised_profile(ratio_only, optimum, "k_ex", bounds, DELTA, grid=table)
+    assert closed.low_end == closed.high_end == rp.CROSSED and closed.n_evaluations > 0

@@ -39,7 +39,7 @@ from intercluster.settings import (
 from intercluster.validation import SCHEMA_DIR, schema_defaults, validate_config
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIG = yaml.safe_load((REPO / "config.yaml").read_text())
+CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 SCHEMA = yaml.safe_load((SCHEMA_DIR / "config.schema.yaml").read_text())
 
 
@@ -75,7 +75,7 @@ def test_the_schema_holds_defaults_of_every_section_it_owns():
 def test_schema_default_equals_config_yaml_where_it_states_the_key(path, default):
     stated = _lookup(CONFIG, path)
     if stated is None:
-        pytest.skip("config.yaml leaves this key to the schema")
+        pytest.skip("config/config.yaml leaves this key to the schema")
     assert stated == default
 
 
@@ -168,13 +168,13 @@ def _leaves(mapping: dict, prefix: tuple = ()):
 
 
 def test_small_config_is_an_overlay_of_only_the_keys_it_changes():
-    overlay = yaml.safe_load((REPO / "tests" / "config" / "small.yaml").read_text())
+    overlay = yaml.safe_load((REPO / ".test" / "config" / "small.yaml").read_text())
     leaves = list(_leaves(overlay))
     assert leaves, "empty overlay"
     same = [".".join(path) for path, value in leaves if _lookup(CONFIG, path) == value]
-    assert not same, f"tests/config/small.yaml repeats config.yaml: {same}"
+    assert not same, f".test/config/small.yaml repeats config.yaml: {same}"
     unknown = [".".join(path) for path, _ in leaves if _lookup(CONFIG, path) is None]
-    assert not unknown, f"tests/config/small.yaml sets keys config.yaml lacks: {unknown}"
+    assert not unknown, f".test/config/small.yaml sets keys config.yaml lacks: {unknown}"
 
 
 def test_low_level_deconvolution_keywords_default_to_the_schema():

@@ -113,7 +113,7 @@ def _workdir(path: Path) -> Path:
 
 def _snakemake(workdir: Path, *args) -> list[str]:
     return [
-        sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+        sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"),
         "--directory", str(workdir), "--configfile", *map(str, SMALL_CONFIG_FILES),
         "--nolock", *args,
     ]  # fmt: skip
@@ -142,7 +142,7 @@ def test_workflow_through_slurm_matches_local_run(slurm_cluster, tmp_path):
     local_log = (tmp_path / "local.log").open("w")
     local_proc = subprocess.Popen(
         ["timeout", "-k", "10", str(RUN_TIMEOUT_S),
-         *_snakemake(local, "--cores", "1", *TARGETS)],
+         *_snakemake(local, "--workflow-profile", "none", "--cores", "1", *TARGETS)],
         stdout=local_log, stderr=subprocess.STDOUT, env=env, cwd=local,
     )  # fmt: skip
     slurm_cmd = ["timeout", "-k", "10", str(RUN_TIMEOUT_S), *_snakemake(

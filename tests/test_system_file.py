@@ -166,7 +166,7 @@ def test_bridge_reproduces_todays_cluster_system():
     config_system = ClusterSystem.from_config(previous_section)
     assert bridged == DEFAULT_SYSTEM == config_system
     assert bridged.to_config() == previous_section
-    assert _raw(REPO / "config.yaml")["system"] == "resources/systems/ag25_au25.yaml"
+    assert _raw(REPO / "config" / "config.yaml")["system"] == "resources/systems/ag25_au25.yaml"
     assert bridged.ligand_counts == DEFAULT_SYSTEM.ligand_counts
 
 
@@ -548,9 +548,8 @@ def test_system_module_imports_without_isospec_or_jsonschema():
 
 
 def test_readme_examples_are_the_shipped_systems(tmp_path):
-    """The two YAML examples of the README load and describe the same ions as the files."""
-    readme = (REPO / "README.md").read_text()
-    section = readme.split("## The cluster system file", 1)[1].split("\n## ", 1)[0]
+    """The two YAML examples of docs/system-file.md load and describe the same ions as the files."""
+    section = (REPO / "docs" / "system-file.md").read_text()
     blocks = [b.split("```", 1)[0] for b in section.split("```yaml\n")[1:]]
     assert len(blocks) == 2
     for block, shipped in zip(blocks, (AG25_AU25, AU44_AG44), strict=True):

@@ -32,7 +32,7 @@ from intercluster.simulate import simulate_many
 from intercluster.system import system_of_config
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
+CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 SYSTEM = system_of_config(CONFIG, search_dirs=[ROOT]).cluster_system()
 OBS = SYSTEM.observables()
 SAMPLE = "ag40_au40"

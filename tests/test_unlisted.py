@@ -101,7 +101,7 @@ def _workflow_qc(workdir, mzml, system_file, snakemake_runner):
     sheet = workdir / "samples.tsv"
     workdir.mkdir(parents=True, exist_ok=True)
     sheet.write_text(f"sample\tmzml\tau44_nM\tag44_nM\nwide\t{mzml}\t50\t50\n")
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config.update(yaml.safe_load((REPO / "config" / "au44_ag44.yaml").read_text()))
     config.update(samples=str(sheet), system=str(system_file))
     target = "results/au44_ag44/deconvolution/wide/qc.tsv"

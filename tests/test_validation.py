@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def config() -> dict:
-    with open(REPO / "config.yaml") as handle:
+    with open(REPO / "config" / "config.yaml") as handle:
         return yaml.safe_load(handle)
 
 

@@ -1,4 +1,4 @@
-"""End-to-end fit rules on tests/config/small.yaml (3 x 3 x 3 grid, models 2 and 3).
+"""End-to-end fit rules on .test/config/small.yaml (3 x 3 x 3 grid, models 2 and 3).
 
 The deconvolution is bypassed: the sample sheet names a placeholder mzML, and a synthetic
 intensities.tsv (model 3 + noise) is placed where the deconvolution would write it, older
@@ -34,8 +34,8 @@ pytestmark = pytest.mark.slow
 
 def _run(workdir: Path, cores: int, chunks: int, targets) -> subprocess.CompletedProcess:
     cmd = [
-        SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-        "--configfile", *map(str, SMALL_CONFIG_FILES),
+        SNAKEMAKE, "--snakefile", str(REPO / "workflow" / "Snakefile"), "--directory", str(workdir),
+        "--workflow-profile", "none", "--configfile", *map(str, SMALL_CONFIG_FILES),
         "--config", "samples=data/samples.tsv",
         "--cores", str(cores), "--set-scatter", f"grid={chunks}", "--nolock", *targets,
     ]  # fmt: skip

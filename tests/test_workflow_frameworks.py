@@ -26,7 +26,7 @@ FRAMEWORKS = ("ag44_framework", "mixed_framework", "au44_framework")
 
 
 def _config() -> dict:
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config.update(yaml.safe_load((REPO / "config" / "au44_ag44.yaml").read_text()))
     config["framework_experiment"].update(t_end_min=30, scan_interval_min=5)
     return config

@@ -1,7 +1,7 @@
 """Helpers to run the workflow with snakemake in a subprocess, in a temporary directory.
 
 ``snakemake_runner.run(workdir, *targets, config=..., cores=2)`` writes ``config`` (a dict,
-default: :func:`small_config`, the overlay tests/config/small.yaml merged onto the
+default: :func:`small_config`, the overlay .test/config/small.yaml merged onto the
 repository's config.yaml) to ``workdir/config.yaml`` and runs the repository's
 Snakefile with ``--directory workdir``, so every output lands under ``workdir``.
 ``snakemake_runner.command(...)`` gives the command line and ``snakemake_runner.env`` the
@@ -26,8 +26,8 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-BASE_CONFIG = REPO / "config.yaml"
-SMALL_CONFIG = REPO / "tests" / "config" / "small.yaml"
+BASE_CONFIG = REPO / "config" / "config.yaml"
+SMALL_CONFIG = REPO / ".test" / "config" / "small.yaml"
 # The --configfile arguments of a small run from the command line (snakemake merges them).
 SMALL_CONFIG_FILES = (BASE_CONFIG, SMALL_CONFIG)
 
@@ -42,7 +42,7 @@ def _stub_bin() -> str:
 
 
 class SnakemakeRunner:
-    snakefile = REPO / "Snakefile"
+    snakefile = REPO / "workflow" / "Snakefile"
 
     @property
     def env(self) -> dict:
@@ -64,6 +64,10 @@ class SnakemakeRunner:
         ]  # fmt: skip
         if nolock:
             cmd.append("--nolock")
+        if "--workflow-profile" not in args:
+            # tests state every option they rely on: not the workflow's default profile,
+            # which snakemake would otherwise apply by itself (rerun-incomplete, cores: all)
+            cmd += ["--workflow-profile", "none"]
         return cmd + [str(a) for a in args]
 
     def run(self, workdir, *args, check: bool = True, timeout: float = 600, **kwargs):
@@ -102,7 +106,7 @@ def merged(base: dict, overlay: dict) -> dict:
 
 
 def small_config() -> dict:
-    """A fresh copy of the small configuration: tests/config/small.yaml onto config.yaml."""
+    """A fresh copy of the small configuration: .test/config/small.yaml onto config.yaml."""
     return copy.deepcopy(_SMALL)
 
 

@@ -9,8 +9,11 @@ from types import SimpleNamespace
 
 from snakemake.exceptions import WorkflowError
 
+# This file is workflow/rules/common.smk of the repository. (Not workflow.basedir: when the
+# workflow is used as a module, that is the using workflow's directory.)
+WORKFLOW_DIR = Path(str(workflow.current_basedir)).parent
 # The library lives in workflow/src; jobs (local, conda or cluster) inherit PYTHONPATH.
-LIBRARY_DIR = str(Path(workflow.basedir) / "workflow" / "src")
+LIBRARY_DIR = str(WORKFLOW_DIR / "src")
 if LIBRARY_DIR not in sys.path:
     sys.path.insert(0, LIBRARY_DIR)
 # (Set, not required from the user: hence no `envvars:` directive.)
@@ -35,19 +38,21 @@ RUN_CHECK_CACHE = ".snakemake/intercluster/checked_runs"
 
 # Name the config file(s) in messages: --configfile paths, else the workflow's config.yaml.
 CONFIG_FILES = ", ".join(
-    str(p) for p in workflow.overwrite_configfiles or ["config.yaml"]
+    str(p) for p in workflow.overwrite_configfiles or ["config/config.yaml"]
 )
 
 try:
     validate_config(
         config,
         where=f"config ({CONFIG_FILES})",
-        files=["config.yaml", *workflow.overwrite_configfiles],
+        files=["config/config.yaml", *workflow.overwrite_configfiles],
     )
     # The cluster-system file: loaded and checked once, before any job. A relative path is
     # found from the working directory, else from the workflow's own directory.
     SYSTEM = system_of_config(
-        config, where=f"config ({CONFIG_FILES})", search_dirs=[workflow.basedir]
+        config,
+        where=f"config ({CONFIG_FILES})",
+        search_dirs=[WORKFLOW_DIR.parent],
     )
     # A system with a kinetic model runs the whole DAG; one without (model_family none)
     # stops after the deconvolution and its framework figures (frameworks.smk).

@@ -15,7 +15,7 @@ S5_MODEL = 2 if 2 in FIT_MODELS else max(FIT_MODELS)
 S7_MODEL = 3 if 3 in FIT_MODELS else max(FIT_MODELS)
 TABLE1_MODELS = [m for m in (1, 2, 3) if f"model{m}" in config["kinetics"]["table1"]]
 FIT_SAMPLES = SAMPLES + [JOINT_SAMPLE]
-# Figures S7, S8 and S9: the further mixing ratios in sheet order (README). A sheet with more
+# Figures S7, S8 and S9: the further mixing ratios in sheet order (README, "Figures and report"). A sheet with more
 # than three further samples gets figS7_S9_{sample} for the rest; that name also works for
 # any sample of the sheet on request.
 S7_S9_NAMES = {f"figS{7 + i}": s for i, s in enumerate(OTHER_SAMPLES[:3])}

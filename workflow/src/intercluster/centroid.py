@@ -50,7 +50,12 @@ from scipy.sparse import csr_matrix
 from scipy.stats import norm, sigmaclip
 
 from . import _deconv_kernels as kern
-from .deconvolution import PatternBasis, SpectrumFit, sd_from_gram
+from .deconvolution import (
+    DETECTION_OWN_LEVEL,
+    PatternBasis,
+    SpectrumFit,
+    sd_from_gram,
+)
 from .isotopes import FWHM_TO_SIGMA
 from .settings import DeconvolutionSettings
 
@@ -209,6 +214,13 @@ R_SCAN = 2.0 ** (np.arange(-4, 4) / 6)  # trial R of the height reading, x the c
 R_SCAN_SPECTRA = 6  # spectra (spread over the file) the trials are fitted on
 R_RESIDUAL_SLACK = 1.2  # the largest R whose residual is within 20 % of the best (choice)
 AUTO_EVIDENCE = 2.0  # auto: heights when the evidence favours them by this factor (choice)
+#: A stick window merges a monomer's isotope peak with the integer peak of the dimer of twice
+#: its composition; the profile fit's points see the two peaks' shoulders, a window sees one
+#: sum. A present monomer beside a comparable dimer holds about half of such a window, an
+#: absent one only the dimer's pattern misfit (10-20 %); so the share a stick-detected ion
+#: needs is lower than the profile rule's (DETECTION_OWN_SHARE). (choice; measured on the
+#: independent generator's height centroids, benchmarks/bench_foreign_spectra.py)
+STICK_OWN_SHARE = 0.3
 HEIGHT_ROUNDS = 5  # alternations of the species' NNLS, the pedestal and the censored values
 
 
@@ -383,10 +395,42 @@ def _product(indptr, indices, values, rows, coef):
     return out
 
 
-def _nnls(design: StickDesign, rows, y, w, passive):
+def _nnls(design: StickDesign, rows, y, w, passive, allowed=None):
+    """NNLS of the selected rows; columns not ``allowed`` are held at 0 (decoupled: their
+    rows and columns of the normal equations replaced by the identity's)."""
     d = design.design
     gram, rhs = _normal_equations(d.indptr, d.indices, d.data, rows, y, w, design.n_cols)
+    if allowed is not None and not allowed.all():
+        held = ~allowed
+        gram[held, :] = 0.0
+        gram[:, held] = 0.0
+        gram[held, held] = 1.0
+        rhs[held] = 0.0
+        passive = passive & allowed
     return kern.nnls_gram(gram, rhs, passive)
+
+
+def detected_sticks(design: StickDesign, rows, coef, written, level) -> np.ndarray:
+    """Which columns (ion forms) the sticks of a peak list show: the rule of the profile
+    fit (:func:`intercluster.deconvolution.detected_columns`) on windows.
+
+    An ion form is detected when at some window that holds a stick its own area reaches
+    ``DETECTION_OWN_LEVEL`` of the detection level there (``level``: the area of a peak at
+    the picker's threshold) and at least ``STICK_OWN_SHARE`` of the species' model in that
+    window. An ion whose windows are all held by stronger ions (a monomer's peaks under
+    a dimer's integer peaks, or an interference's that coincide with them) only takes what
+    the others leave there: the detection floor reads it 0.
+    """
+    d = design.design[rows].tocsc()
+    model = d @ coef
+    detected = np.zeros(design.n_cols, bool)
+    for k in np.flatnonzero(coef > 0):
+        part = slice(d.indptr[k], d.indptr[k + 1])
+        r = d.indices[part]
+        own = d.data[part] * coef[k]
+        detected[k] = bool(np.any(written[r] & (own >= DETECTION_OWN_LEVEL * level[r])
+                                  & (own >= STICK_OWN_SHARE * model[r])))  # fmt: skip
+    return detected
 
 
 def _model(design: StickDesign, rows, coef, with_mz: bool = False):
@@ -551,6 +595,13 @@ def fit_sticks(
             target[censored] = (mu[censored] - sd * below) * every[censored]
     if heights:  # the species at the final pedestal and censored values
         coef, passive = _nnls(design, rows, target - level * unit, w, passive)
+    if zero_unsupported and written.any():
+        # the detection floor: an ion form no stick shows is held at 0 (refit without it)
+        floor = (threshold * every if heights
+                 else np.full(y.size, float(np.min(area[written]))))  # fmt: skip
+        allowed = detected_sticks(design, rows, coef, y > 0, floor)
+        if (coef[~allowed] > 0).any():
+            coef, passive = _nnls(design, rows, target - level * unit, w, passive, allowed)
     coef_sd = _stick_coef_sd(design, rows, target - level * unit, w, coef)
     unmatched = area[~inside]
     rss = float(np.square(y - level * unit - _model(design, rows, coef)).sum()

@@ -51,10 +51,10 @@ was recorded below the detection level. :func:`prepare_spectrum` therefore
 
 Choice (``gaps=``): ``"censor"`` (default) was measured against ``"zero"`` (the filled
 points taken as measured zeros) on the 40:40 virtual experiment written sparse at 1 % and
-2 % of the base peak; the numbers and the reason for the choice are in the README
-("Sparse profile spectra"). ``"ignore"`` fits only the written points (the old behaviour;
-it fails, and is kept as the negative control of the tests). A spectrum without gaps
-(``coverage`` 1) is fitted exactly as before.
+2 % of the base peak; the numbers and the reason for the choice are in
+docs/front-end.md ("Sparse profile spectra"). ``"ignore"`` fits only the written points
+(the old behaviour; it fails, and is kept as the negative control of the tests). A spectrum
+without gaps (``coverage`` 1) is fitted exactly as before.
 """
 
 from __future__ import annotations

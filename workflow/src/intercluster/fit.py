@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -444,120 +444,133 @@ def included_species(exp_tmax: pd.DataFrame) -> list[str]:
     return exp_tmax.loc[exp_tmax["included"].astype(bool), "species"].tolist()
 
 
-def chi2_single(sim: pd.DataFrame, exp_tmax: pd.DataFrame) -> pd.DataFrame:
-    """Eq 1 for one sample: one row per grid point (CHI2_COLUMNS), chi² in min²."""
-    use = included_species(exp_tmax)
-    t_exp = exp_tmax.set_index("species").loc[use, "t_max_min"].to_numpy(dtype=float)
-    residual = sim[use].to_numpy(dtype=float) - t_exp
-    ok = (sim["status"] == STATUS_OK).to_numpy()
-    chi2 = np.where(ok, np.sum(residual * residual, axis=1), np.nan)
-    out = sim[["point", *RATE_CONSTANTS]].copy()
-    out["chi2"] = chi2
-    out["n_species"] = np.int64(len(use))
-    out["status"] = sim["status"].to_numpy()
-    out["message"] = sim["message"].to_numpy()
-    return out.reset_index(drop=True)
+def chi2_reduce(
+    frames: Mapping[str, Callable[[list[str]], Iterable[pd.DataFrame]]],
+    exp_tmax: Mapping[str, pd.DataFrame],
+    n_points: int | None = None,
+    weighted: bool = False,
+) -> pd.DataFrame:
+    """χ² per grid point summed over the samples: the one reduction of simulated t_max tables.
 
+    Eq 1 (min², ``weighted=False``) or the weighted χ² Σ((t_sim − t_exp)/σ)² (dimensionless,
+    σ from the t_max table's ``sigma_min``; :mod:`intercluster.weighted_chi2`).
 
-def chi2_table(per_sample: dict[str, tuple[pd.DataFrame, pd.DataFrame]]) -> pd.DataFrame:
-    """chi² per grid point summed over the samples (one sample: eq 1 itself).
-
-    ``per_sample`` maps sample -> (merged chunk table, experimental t_max table); samples
-    are summed in sorted order. A point failed in any sample is failed; its message names
-    the sample(s).
+    ``frames`` maps sample -> a function that, given the columns to read (point, the
+    constants, status, message and the included observables), yields that sample's
+    simulated t_max rows in any order and any number of frames (a chunk file's row batches,
+    or one table in memory); each frame is reduced at once, so memory is a few arrays of
+    the number of points. ``exp_tmax``: sample -> its experimental t_max table. Samples are
+    summed in sorted order; a point failed in any sample is failed, its message names the
+    sample(s) when there are several. Every point must appear once per sample and every
+    sample must hold the same points (``n_points``: exactly ``0 .. n_points - 1``), else
+    ValueError.
     """
-    if not per_sample:
+    if not frames:
         raise ValueError("no samples to fit")
-    tables = {s: chi2_single(*per_sample[s]) for s in sorted(per_sample)}
-    first = next(iter(tables.values()))
-    out = first[["point", *RATE_CONSTANTS]].copy()
-    chi2 = np.zeros(len(out))
-    n_species = np.zeros(len(out), dtype=np.int64)
-    failed = np.zeros(len(out), dtype=bool)
-    messages = [[] for _ in range(len(out))]
-    for sample, table in tables.items():
-        if not np.array_equal(table["point"].to_numpy(), out["point"].to_numpy()):
-            raise ValueError(f"sample {sample}: grid points differ from the other samples")
-        chi2 = chi2 + table["chi2"].to_numpy()
-        n_species = n_species + table["n_species"].to_numpy()
-        bad = (table["status"] != STATUS_OK).to_numpy()
-        failed |= bad
-        for i in np.flatnonzero(bad):
-            text = table["message"].iat[i]
-            messages[i].append(text if len(tables) == 1 else f"{sample}: {text}")
-    out["chi2"] = np.where(failed, np.nan, chi2)
-    out["n_species"] = n_species
-    out["status"] = np.where(failed, STATUS_FAILED, STATUS_OK)
-    out["message"] = ["; ".join(m) for m in messages]
-    return out[CHI2_COLUMNS].sort_values("point").reset_index(drop=True)
-
-
-def chi2_streaming(
-    chunks: dict[str, Sequence], exp_tmax: dict[str, pd.DataFrame], n_points: int,
-    batch_rows: int = ROW_GROUP_ROWS,
-) -> pd.DataFrame:  # fmt: skip
-    """:func:`chi2_table` read chunk by chunk: the same table, bounded memory.
-
-    ``chunks`` maps sample -> its chunk files (parquet, :func:`run_chunk` layout),
-    ``exp_tmax`` sample -> its experimental t_max table; points are ``0 .. n_points - 1``.
-    Each file is read in batches of ``batch_rows`` rows and only the included observables'
-    columns, and reduced to chi² at once, so memory is a few arrays of ``n_points`` plus one
-    batch, whatever the number or size of the chunks. Every point must appear exactly once
-    per sample (else ValueError).
-    """
-    import pyarrow.parquet as pq
-
-    if not chunks:
-        raise ValueError("no samples to fit")
-    constants = np.full((n_points, 3), np.nan)
-    total = np.zeros(n_points)
-    n_species = np.zeros(n_points, dtype=np.int64)
-    failed = np.zeros(n_points, dtype=bool)
+    samples = sorted(frames)
+    total = points = constants = failed = None
+    n_species = 0
     messages: dict[int, list[str]] = {}
-    samples = sorted(chunks)
     for sample in samples:
         use = included_species(exp_tmax[sample])
-        t_exp = exp_tmax[sample].set_index("species").loc[use, "t_max_min"].to_numpy(float)
-        chi2 = np.full(n_points, np.nan)
-        seen = np.zeros(n_points, dtype=bool)
-        bad = np.zeros(n_points, dtype=bool)
-        text = np.empty(n_points, dtype=object)
-        columns = ["point", *RATE_CONSTANTS, "status", "message", *use]
-        for path in chunks[sample]:
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=columns):
-                frame = batch.to_pandas()
-                point = frame["point"].to_numpy(dtype=np.int64)
-                if point.size and (point.min() < 0 or point.max() >= n_points):
-                    raise ValueError(f"{path}: point ids outside 0..{n_points - 1}")
-                if np.any(seen[point]) or np.unique(point).size != point.size:
-                    raise ValueError("a grid point appears in more than one chunk")
-                seen[point] = True
-                ok = (frame["status"] == STATUS_OK).to_numpy()
-                residual = frame[use].to_numpy(dtype=float) - t_exp
-                chi2[point] = np.where(ok, np.sum(residual * residual, axis=1), np.nan)
-                bad[point] = ~ok
-                text[point] = frame["message"].to_numpy()
-                constants[point] = frame[list(RATE_CONSTANTS)].to_numpy(dtype=float)
-        if not seen.all():
-            raise ValueError(
-                f"sample {sample}: chunks hold {int(seen.sum())} grid points, the grid has "
-                f"{n_points}"
-            )
+        exp = exp_tmax[sample].set_index("species").loc[use]
+        t_exp = exp["t_max_min"].to_numpy(float)
+        scale = np.ones(len(use))
+        if weighted:
+            scale = exp["sigma_min"].to_numpy(float)
+            if not np.all(np.isfinite(scale) & (scale > 0)):
+                raise ValueError("every included observable needs a finite σ > 0 (sigma_min)")
+        parts = []
+        for frame in frames[sample](["point", *RATE_CONSTANTS, "status", "message", *use]):
+            ok = (frame["status"] == STATUS_OK).to_numpy()
+            z = (frame[use].to_numpy(dtype=float) - t_exp) / scale
+            parts.append((frame["point"].to_numpy(dtype=np.int64),
+                          frame[list(RATE_CONSTANTS)].to_numpy(dtype=float),
+                          np.where(ok, np.sum(z * z, axis=1), np.nan), ~ok,
+                          frame["message"].to_numpy(dtype=object)))  # fmt: skip
+        point = np.concatenate([q[0] for q in parts]) if parts else np.zeros(0, np.int64)
+        order = np.argsort(point, kind="stable")
+        point = point[order]
+        if np.any(point[1:] == point[:-1]):
+            raise ValueError(f"sample {sample}: a grid point appears in more than one chunk")
+        if n_points is not None and not np.array_equal(point, np.arange(n_points)):
+            if point.size and (point[0] < 0 or point[-1] >= n_points):
+                raise ValueError(f"sample {sample}: point ids outside 0..{n_points - 1}")
+            raise ValueError(f"sample {sample}: chunks hold {point.size} grid points, the grid "
+                             f"has {n_points}")  # fmt: skip
+        chi2 = np.concatenate([q[2] for q in parts])[order]
+        bad = np.concatenate([q[3] for q in parts])[order]
+        text = np.concatenate([q[4] for q in parts])[order]
+        if points is None:
+            points = point
+            constants = np.concatenate([q[1] for q in parts])[order]
+            total, failed = np.zeros(point.size), np.zeros(point.size, dtype=bool)
+        elif not np.array_equal(point, points):
+            raise ValueError(f"sample {sample}: grid points differ from the other samples")
         total = total + chi2
-        n_species = n_species + np.int64(len(use))
+        n_species += len(use)
         failed |= bad
         for i in np.flatnonzero(bad):
             messages.setdefault(int(i), []).append(
                 text[i] if len(samples) == 1 else f"{sample}: {text[i]}"
             )
-    out = pd.DataFrame({"point": np.arange(n_points, dtype=np.int64)})
+    out = pd.DataFrame({"point": points})
     for a, name in enumerate(RATE_CONSTANTS):
         out[name] = constants[:, a]
     out["chi2"] = np.where(failed, np.nan, total)
-    out["n_species"] = n_species
+    out["n_species"] = np.full(points.size, n_species, dtype=np.int64)
     out["status"] = np.where(failed, STATUS_FAILED, STATUS_OK)
-    out["message"] = ["; ".join(messages[i]) if i in messages else "" for i in range(n_points)]
+    out["message"] = ["; ".join(messages[i]) if i in messages else ""
+                      for i in range(points.size)]  # fmt: skip
     return out[CHI2_COLUMNS]
+
+
+def in_memory(table: pd.DataFrame) -> Callable[[list[str]], Iterable[pd.DataFrame]]:
+    """A table held in memory as a source of :func:`chi2_reduce`."""
+    return lambda columns: [table[columns]]
+
+
+def chunk_batches(paths: Sequence, batch_rows: int = ROW_GROUP_ROWS):
+    """Chunk files (parquet, :func:`run_chunk` layout) as a source of :func:`chi2_reduce`:
+    read in batches of ``batch_rows`` rows, only the columns asked for."""
+    import pyarrow.parquet as pq
+
+    def read(columns):
+        for path in paths:
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows,
+                                                           columns=columns):  # fmt: skip
+                yield batch.to_pandas()
+
+    return read
+
+
+def chi2_single(sim: pd.DataFrame, exp_tmax: pd.DataFrame) -> pd.DataFrame:
+    """Eq 1 for one sample: one row per grid point (CHI2_COLUMNS), chi² in min²."""
+    return chi2_reduce({"": in_memory(sim)}, {"": exp_tmax})
+
+
+def chi2_table(per_sample: dict[str, tuple[pd.DataFrame, pd.DataFrame]]) -> pd.DataFrame:
+    """chi² per grid point summed over the samples (one sample: eq 1 itself).
+
+    ``per_sample`` maps sample -> (merged chunk table, experimental t_max table)
+    (:func:`chi2_reduce`).
+    """
+    return chi2_reduce({s: in_memory(sim) for s, (sim, _) in per_sample.items()},
+                       {s: exp for s, (_, exp) in per_sample.items()})  # fmt: skip
+
+
+def chi2_streaming(
+    chunks: dict[str, Sequence], exp_tmax: dict[str, pd.DataFrame], n_points: int,
+    batch_rows: int = ROW_GROUP_ROWS, weighted: bool = False,
+) -> pd.DataFrame:  # fmt: skip
+    """:func:`chi2_table` read from the chunk files batch by batch: the same table, bounded
+    memory (:func:`chi2_reduce`; ``weighted``: the weighted χ²).
+
+    ``chunks`` maps sample -> its chunk files, ``exp_tmax`` sample -> its experimental t_max
+    table; points are ``0 .. n_points - 1``, each exactly once per sample (else ValueError).
+    """
+    return chi2_reduce({s: chunk_batches(paths, batch_rows) for s, paths in chunks.items()},
+                       exp_tmax, n_points, weighted)  # fmt: skip
 
 
 def chunk_row(paths: Sequence, point: int) -> pd.DataFrame:

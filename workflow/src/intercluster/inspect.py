@@ -15,7 +15,7 @@ whole run, :func:`intercluster.centroid.read_centroid_file`), and heights are co
 before the quick look.
 
 The cluster system comes from the workflow config, read as snakemake reads it:
-``config.yaml`` in the current directory if there is one, then each ``--configfile FILE``
+``config/config.yaml`` under the current directory if there is one, then each ``--configfile FILE``
 (or ``--config FILE``) merged over it in the order given (so the second system's overlay
 config is read as snakemake reads it), then ``--config KEY=VALUE``
 overrides; ``--system FILE`` replaces the config's system file. With neither a config nor a
@@ -65,7 +65,7 @@ from .system import load_system as load_system_file
 if TYPE_CHECKING:
     from .centroid import StickReading
 
-DEFAULT_CONFIG = "config.yaml"
+DEFAULT_CONFIG = "config/config.yaml"
 REPO_DIR = Path(__file__).resolve().parents[3]  # where resources/systems/ ships
 STICK_POINTS_PER_FWHM = 5  # sampling of the profile a centroid spectrum is broadened into
 #: measured / configured resolving power beyond which the user is told to set the guess: the
@@ -126,8 +126,8 @@ class Inspection:
     advice: list[str] = field(default_factory=list)
 
 
-# Where the system comes from when no config.yaml is found.
-DEFAULT_SOURCE = "the default demo's system file (no config.yaml here)"
+# Where the system comes from when no config/config.yaml is found.
+DEFAULT_SOURCE = "the default demo's system file (no config/config.yaml here)"
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ def _read_config_file(path: Path, where: str) -> dict:
     from .textfiles import load_yaml
 
     if not path.is_file():
-        raise InputError(f"{where}: file not found; expected the workflow's config.yaml")
+        raise InputError(f"{where}: file not found; expected the workflow's config/config.yaml")
     config = load_yaml(path, where)  # UTF-8, bounded size and alias expansion
     if not isinstance(config, dict):
         raise InputError(f"{where}: expected a mapping of config sections (system, ...)")
@@ -189,7 +189,7 @@ def load_system(
         ConfigSources(files=() if config_path is None else (str(config_path),))
     )  # fmt: skip
     cwd = cwd or Path.cwd()
-    # snakemake: the Snakefile's config.yaml (if present), then --configfile, then --config
+    # snakemake: the Snakefile's config/config.yaml (if present), then --configfile, then --config
     files = [Path(f) for f in sources.files]
     base = cwd / DEFAULT_CONFIG
     if base.is_file() and not any(f.resolve() == base.resolve() for f in files):
@@ -215,7 +215,7 @@ def load_system(
         validate_config(config, where=where)
     except InputError as exc:
         if "missing a required key" in str(exc) and not base.is_file():
-            # an overlay alone (the second system's): snakemake would read ./config.yaml first
+            # an overlay alone (the second system's): snakemake reads ./config/config.yaml first
             raise InputError(f"{exc} (an overlay needs the workflow's {DEFAULT_CONFIG} first: "
                              f"--configfile {DEFAULT_CONFIG} OVERLAY)") from None  # fmt: skip
         raise

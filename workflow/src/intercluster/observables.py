@@ -6,7 +6,7 @@ are noise-free and the experiment is noisy; both go through the *same* smoothing
 same peak rule, so a systematic shift introduced by the smoothing cancels in the residual
 t_max,sim - t_max,exp.
 
-The rule **(choice, documented in the README)**:
+The rule **(choice, documented in docs/choices.md)**:
 
 1. Normalise every time point to the total signal of the observables (sum over the 77 ions;
    a dimer ion counts as one ion), :func:`normalise_rows`.

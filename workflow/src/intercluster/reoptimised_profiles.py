@@ -11,7 +11,9 @@ other directions by simulation (:func:`intercluster.weighted_chi2.weighted_chi2_
 Nelder-Mead from the previous step's optimum and from the grid's best point at that θ). A
 side stops where the profile crosses χ²_w,min + Δ (the crossing then bisected to
 ``tol_decades``), at the grid's bound (an open end) or after ``max_steps`` (an open end, said
-so). The grid stays the global search; these profiles replace its interpolation.
+so). A side whose grid profile stays below the threshold up to the bound is open there
+without being walked (the re-optimised profile is never above the grid's at a grid value).
+The grid stays the global search; these profiles replace its interpolation.
 
 Why hand-written: pyPESTO's profiler needs its own problem objects and a gradient-based
 optimiser (χ² of t_max is only piecewise smooth); scipy has no profiler. The steps follow
@@ -198,6 +200,24 @@ class Profiler:
             thetas = np.array([coords.theta(x) for x in logs])
             self._grid = (logs, thetas, grid.loc[ok, "chi2"].to_numpy(float))
 
+    def grid_side(self, theta0: float, bound: float) -> list | None:
+        """The grid profile from θ0 (excluded) to ``bound``: ``[(θ, min χ², free)]`` at every
+        grid value of θ on that side, nearest first; None without a grid or when its last
+        value is not the bound (the grid does not reach it)."""
+        if self._grid is None:
+            return None
+        logs, thetas, chi2 = self._grid
+        side = (thetas - theta0) * np.sign(bound - theta0) > 1e-9
+        values = np.unique(np.round(thetas[side], 9))
+        if not values.size or abs(values[np.argmax(np.abs(values - theta0))] - bound) > 1e-6:
+            return None
+        out = []
+        for value in sorted(values, key=lambda v: abs(v - theta0)):
+            at = np.flatnonzero(np.abs(thetas - value) <= 1e-9)
+            best = at[np.argmin(chi2[at])]
+            out.append((float(value), float(chi2[best]), self.coords.free(logs[best])))
+        return out
+
     def _value(self, log_k) -> float:
         self.n_evaluations += 1
         value = float(self.objective(np.asarray(log_k, float)))
@@ -307,6 +327,16 @@ def reoptimised_profile(
     steps = [(theta0, f_min, free0)]
     ends, edges, crossings = {}, {}, {}
     for direction in (-1.0, 1.0):
+        side = "low" if direction < 0 else "high"
+        # A side the grid profile keeps below the threshold up to the bound is open there
+        # without walking it: the re-optimised profile is never above the grid profile at a
+        # grid value of θ (the inner search also starts from the grid's best point there).
+        # This is where a flat direction (k_dim of model 2) spent most of its evaluations.
+        grid_side = profiler.grid_side(theta0, t_lo if direction < 0 else t_hi)
+        if grid_side is not None and all(f <= level for _, f, _ in grid_side):
+            steps.extend(grid_side)
+            ends[side], edges[side], crossings[side] = BOUND, grid_side[-1][0], None
+            continue
         h, theta, free, f_prev = first_step, theta0, free0, f_min
         end, crossing = MAX_STEPS, None
         for _ in range(int(max_steps)):
@@ -338,7 +368,6 @@ def reoptimised_profile(
             elif rise > 0.5 * delta:
                 h = max(0.5 * h, tol_decades)
             theta, free, f_prev = t_new, free_new, f_new
-        side = "low" if direction < 0 else "high"
         ends[side], edges[side], crossings[side] = end, theta, crossing
     order = np.argsort([s[0] for s in steps], kind="mergesort")
     thetas = np.array([steps[i][0] for i in order])

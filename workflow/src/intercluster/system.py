@@ -888,15 +888,18 @@ def system_of_config(
     return load_system(resolve_system_path(config["system"], *search_dirs))
 
 
-SHIPPED_CONFIG = SCHEMA_PATH.parents[2] / "config.yaml"
+#: the repository (the working directory of a run from a clone), from which the shipped
+#: config's paths are written
+REPO_ROOT = SCHEMA_PATH.parents[2]
+SHIPPED_CONFIG = REPO_ROOT / "config" / "config.yaml"
 
 
 @functools.cache
 def default_system_definition() -> SystemDefinition:
-    """The system file the shipped ``config.yaml`` names (the default demo's system)."""
+    """The system file the shipped ``config/config.yaml`` names (the default demo's system)."""
     with open(SHIPPED_CONFIG, encoding="utf-8") as handle:
         system_file = yaml.safe_load(handle)["system"]
-    return load_system(resolve_system_path(system_file, SHIPPED_CONFIG.parent))
+    return load_system(resolve_system_path(system_file, REPO_ROOT))
 
 
 @functools.cache

@@ -31,7 +31,7 @@ __all__ = ["MAX_YAML_BYTES", "MAX_YAML_NODES", "load_yaml", "quote", "read_text"
 #: A config or a system file is a few kB; 1 MB leaves room for long comments and tables.
 MAX_YAML_BYTES = 1_000_000
 #: Scalars, sequences and mappings after alias expansion: far above any real config (the
-#: shipped config.yaml has ~600) and far below what makes a validator walk for seconds.
+#: shipped config/config.yaml has ~600) and far below what makes a validator walk for seconds.
 MAX_YAML_NODES = 100_000
 #: Characters of a value shown in an error message.
 QUOTE_CHARS = 80

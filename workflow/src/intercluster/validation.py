@@ -227,10 +227,10 @@ SHEET_COMMENT = "#"
 
 
 def default_concentration_columns() -> tuple[str, ...]:
-    """The concentration columns of the system file the default demo's config.yaml names."""
+    """The concentration columns of the system file the default demo's config/config.yaml names."""
     from .system import load_system
 
-    with open(REPO_DIR / "config.yaml", encoding="utf-8") as handle:
+    with open(REPO_DIR / "config" / "config.yaml", encoding="utf-8") as handle:
         system_file = yaml.safe_load(handle)["system"]
     return load_system(REPO_DIR / system_file).concentration_columns()
 

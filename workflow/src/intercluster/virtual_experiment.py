@@ -56,6 +56,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
+from . import __version__
 from . import cid as cid_rule
 from .io import SYNTHETIC_LABEL
 from .isotopes import FWHM_TO_SIGMA, IsotopePattern, system_patterns
@@ -580,7 +581,7 @@ def write_mzml(
         out.controlled_vocabularies()
         out.file_description(content + [{"name": "data origin", "value": label}])
         out.software_list(
-            [{"id": "intercluster", "version": "0.1.0",
+            [{"id": "intercluster", "version": __version__,
               "params": ["custom unreleased software tool", {"SYNTHETIC": label}]}]
         )  # fmt: skip
         source = out.Source(order=1, params=["electrospray ionization"])
