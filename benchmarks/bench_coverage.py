@@ -12,7 +12,8 @@ comparison of models 1-3 on the first replica.
         [--scan-interval 1.0] [--confidence 0.95] [--no-models]
 
     .venv/bin/python benchmarks/bench_coverage.py --independent DIR [--models 1 2 3]
-        [--limit N] [--bootstrap 100] [--profile-evaluations 30]
+        [--limit N] [--bootstrap 100] [--profile-evaluations 30] [--nuisance-sigma]
+        [--z-only]
 
 ``--independent DIR``: the same measurement on data the workflow did not write: DIR holds
 runs of the independent generator (``../shared/independent-data/generate.py``, run in its
@@ -22,7 +23,13 @@ settings, t_max with bootstrap σ), the fit grid of ``config.yaml`` (by orbits) 
 ``--models``, the refinement of χ²_w by simulation and, for the truth's model, the profiles
 of k_ex and k_dim:k_diss by re-optimisation. Printed per run: each interval and whether it
 contains the truth, its width, the refined χ²_w of every model against χ²(n − 3)'s 0.99
-quantile ("consistent" or not); then the counts over the runs and the median widths.
+quantile ("consistent" or not) and the calibrated verdict of rule model_comparison
+(:func:`intercluster.model_comparison.goodness_of_fit_section`: capped χ²_w against a
+parametric bootstrap with the data's noise); then the counts over the runs and the median
+widths. Every run also prints the SD of the z-scores of the true model's residuals AT THE
+TRUTH (σ as used, the bootstrap's alone, and with ``--nuisance-sigma`` σ ⊕ its nuisance part,
+:mod:`intercluster.nuisance_sigma`: 2-3 extra deconvolutions per run); ``--z-only`` stops
+there (no grid, no fits).
 
 ``--k-ex-step`` sets the k_ex grid step in decades (7 values around the truth; default the
 paper's quarter decade). A step other than 0.25 leaves k_dim*c/k_ex out (it needs equal
@@ -42,7 +49,7 @@ import pandas as pd
 import yaml
 from scipy.stats import chi2 as chi2_dist
 
-from intercluster import coverage, fit, model_comparison, weighted_chi2
+from intercluster import coverage, fit, model_comparison, nuisance_sigma, weighted_chi2
 from intercluster.network import ReactionNetwork
 from intercluster.observables import TmaxSettings
 from intercluster.replicas import virtual_replica
@@ -77,6 +84,10 @@ def main() -> None:
     parser.add_argument("--profile-evaluations", type=int, default=30)
     parser.add_argument("--flat-top-sigma", action="store_true",
                         help="σ(t_max) at least the flat top's width / √12")
+    parser.add_argument("--nuisance-sigma", action="store_true",
+                        help="σ(t_max) ⊕ its part from the deconvolution's nuisance choices")
+    parser.add_argument("--z-only", action="store_true",
+                        help="independent runs: only the z-scores at the truth (no fits)")
     args = parser.parse_args()
     if args.independent is not None:
         independent(args)
@@ -184,7 +195,7 @@ def _independent_run(row, directory: Path, system, config, args) -> dict:
     from intercluster import refine, reoptimised_profiles
     from intercluster.deconvolution import deconvolve_run, observable_basis
     from intercluster.ingest import read_spectra
-    from intercluster.observables import experiment_matrix, experiment_times, normalise_rows
+    from intercluster.observables import experiment_times
     from intercluster.profiles import delta_chi2
     from intercluster.tmax_sigma import tmax_uncertainty_table
 
@@ -201,8 +212,33 @@ def _independent_run(row, directory: Path, system, config, args) -> dict:
     conditions = fit.Conditions.from_dict({"ag_nM": float(row["ag_nM"]),
                                            "au_nM": float(row["au_nM"]),
                                            "dead_time_s": float(row["dead_time_s"])})  # fmt: skip
-    c_nM = min(float(row["ag_nM"]), float(row["au_nM"]))
     options = fit.simulator_options(config["kinetics"])
+    bootstrap_alone = exp.assign(sigma_min=exp["sigma_bootstrap_min"])
+    if args.nuisance_sigma:
+        deconvolution = DeconvolutionSettings.from_config(config["deconvolution"])
+        alternatives = nuisance_sigma.nuisance_intensities(
+            run, deconvolution, lambda r, s: deconvolve_run(r, system, s)[0])
+        nuisance = nuisance_sigma.nuisance_sigma(intensities, alternatives, system.observables(),
+                                                 TmaxSettings.schema_default())  # fmt: skip
+        exp_plain = exp
+        exp = nuisance_sigma.with_nuisance_sigma(exp, nuisance, apply=True)
+    else:
+        exp_plain = exp
+    status, message, t_true = fit.simulate_tmax(
+        ReactionNetwork(truth_model), fit.RateConstants(truth["k_dim"], truth["k_diss"],
+                                                        truth["k_ex"]),
+        conditions, times, TmaxSettings.schema_default(), options=options)  # fmt: skip
+    use = exp["included"].astype(bool).to_numpy()
+    z_sd = {}
+    for label, table in (("sigma_used", exp), ("sigma_without_nuisance", exp_plain),
+                         ("bootstrap_alone", bootstrap_alone)):  # fmt: skip
+        z = (table["t_max_min"].to_numpy(float) - t_true)[use] / table["sigma_min"].to_numpy(
+            float)[use]  # fmt: skip
+        z_sd[label] = float(np.nanstd(z)) if status == fit.STATUS_OK else None
+    c_nM = min(float(row["ag_nM"]), float(row["au_nM"]))
+    if args.z_only:
+        return {"run": row["sample"], "truth_model": truth_model, "truth": truth,
+                "n_obs": int(use.sum()), "z_sd": z_sd, "models": {}}  # fmt: skip
     grid = config["fit"]["grid"]
     points = fit.grid_points(grid)
     plan = fit.grid_orbits(points)
@@ -210,12 +246,8 @@ def _independent_run(row, directory: Path, system, config, args) -> dict:
     n_obs = int(exp["included"].sum())
     limit = float(chi2_dist.ppf(0.99, n_obs - 3))
     out = {"run": row["sample"], "truth_model": truth_model, "truth": truth, "n_obs": n_obs,
-           "chi2_limit": limit, "models": {}}  # fmt: skip
+           "chi2_limit": limit, "z_sd": z_sd, "models": {}}  # fmt: skip
     delta = delta_chi2(args.confidence)
-    species = system.observables()["species"].tolist()
-    _, y = experiment_matrix(intensities, species)
-    noise = model_comparison.data_noise_model(times, normalise_rows(y),
-                                              TmaxSettings.schema_default().smoothing_min)
     for model in args.models:
         sim = fit.run_chunk(ReactionNetwork(model), points, conditions, times,
                             system.observables()["species"], TmaxSettings.schema_default(),
@@ -247,15 +279,13 @@ def _independent_run(row, directory: Path, system, config, args) -> dict:
         else:
             entry["chi2_min"] = refined["chi2"]
         entry["consistent"] = bool(entry["chi2_min"] <= limit)
-        # the verdict calibrated on these spectra's own noise (parametric bootstrap)
-        constants = fit.RateConstants(refined["k_dim"], refined["k_diss"], refined["k_ex"])
-        traj, _ = fit.best_trajectories(ReactionNetwork(model), system.observables(),
-                                        constants, conditions, times, options=options)
-        model_norm = (traj.pivot(index="time_min", columns="species", values="intensity_norm")
-                      [species].to_numpy(float))  # fmt: skip
-        reference = model_comparison.parametric_gof_reference(
-            times, model_norm, noise, exp, TmaxSettings.schema_default(), n_replicas=100)
-        entry["calibrated"] = model_comparison.calibrated_verdict(entry["chi2_min"], reference)
+        # the verdict of rule model_comparison: capped χ²_w against a parametric bootstrap
+        # of the fitted model with these spectra's own noise
+        entry["calibrated"] = model_comparison.goodness_of_fit_section(
+            ReactionNetwork(model), refined, {row["sample"]: (conditions, times, exp, intensities)},
+            TmaxSettings.schema_default(), options, n_replicas=200)  # fmt: skip
+        entry["calibrated"].setdefault("consistent", None)
+        entry["calibrated"].setdefault("limit", float("nan"))
         out["models"][model] = entry
     return out
 
@@ -273,7 +303,13 @@ def independent(args) -> None:
         result = _independent_run(row, args.independent, system, config, args)
         result["seconds"] = round(time.perf_counter() - started, 1)
         results.append(result)
+        z = ", ".join(f"{k} {v:.2f}" for k, v in result["z_sd"].items() if v is not None)
+        if args.z_only:
+            print(f"{result['run']}: {result['n_obs']} observables; z-score SD at the truth: "
+                  f"{z} ({result['seconds']} s)", flush=True)  # fmt: skip
+            continue
         true_fit = result["models"][result["truth_model"]]
+        print(f"{result['run']}: z-score SD at the truth: {z}", flush=True)
         print(f"{result['run']}: model {result['truth_model']}, {result['n_obs']} observables, "
               f"limit {result['chi2_limit']:.1f}; " + "; ".join(
                   f"model {m} chi2_w {e['chi2_min']:.1f} "
@@ -286,7 +322,16 @@ def independent(args) -> None:
                         for n in ("k_ex", "k_dim:k_diss"))
               + f" ({result['seconds']} s)", flush=True)  # fmt: skip
     n = len(results)
-    summary = {"n_runs": n, "confidence": args.confidence}
+    summary = {"n_runs": n, "confidence": args.confidence,
+               "nuisance_sigma": bool(args.nuisance_sigma)}  # fmt: skip
+    summary["z_sd_median"] = {
+        k: float(np.median([r["z_sd"][k] for r in results if r["z_sd"][k] is not None]))
+        for k in results[0]["z_sd"]}
+    print(f"\nz-score SD of the true model's residuals at the truth, median over {n} runs: "
+          + ", ".join(f"{k} {v:.2f}" for k, v in summary["z_sd_median"].items()))
+    if args.z_only:
+        print(json.dumps(summary))
+        return
     for name in ("k_ex", "k_dim:k_diss"):
         entries = [r["models"][r["truth_model"]][name] for r in results]
         widths = [e["decades"] for e in entries if e["decades"] is not None]

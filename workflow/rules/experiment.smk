@@ -44,3 +44,21 @@ rule deconvolve:
         dead_time_s=dead_time_of,
     script:
         "../scripts/deconvolve.py"
+
+
+# fit.uncertainty.nuisance_sigma: the deconvolution's nuisance alternatives (sigma(t_max)'s
+# systematic part, intercluster.nuisance_sigma); only asked for when the key is true.
+rule deconvolve_nuisance:
+    input:
+        mzml=mzml_of,
+    output:
+        nuisance="results/deconvolution/{sample}/nuisance.tsv",
+    log:
+        "logs/deconvolution/nuisance/{sample}.log",
+    conda:
+        "../../envs/ms.yaml"
+    params:
+        system=SYSTEM.source,
+        deconvolution=config["deconvolution"],
+    script:
+        "../scripts/deconvolve_nuisance.py"

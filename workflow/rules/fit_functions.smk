@@ -279,11 +279,19 @@ def fit_targets():
     return targets
 
 
+def fit_nuisance_of(wildcards):
+    """The nuisance alternatives' intensities (fit.uncertainty.nuisance_sigma), else none."""
+    if not config["fit"]["uncertainty"]["nuisance_sigma"]:
+        return []
+    return f"results/deconvolution/{wildcards.sample}/nuisance.tsv"
+
+
 TMAX_ITEMS = stage_items(
     lambda wildcards: {s: {"sample": s} for s in SAMPLES},
     inputs={
         "intensities": fit_intensities_of_sample,
         "replicates": fit_replicate_intensities_of,
+        "nuisance": fit_nuisance_of,
     },
     outputs={"tmax": "results/fit/{sample}/tmax_experiment.tsv"},
 )

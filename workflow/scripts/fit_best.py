@@ -2,7 +2,16 @@
 
 import logging
 
-from intercluster import best_fit, fit, refine, trajectory_fit, weighted_chi2, weighted_fit
+from intercluster import (
+    best_fit,
+    fit,
+    model_comparison,
+    refine,
+    trajectory_fit,
+    weighted_chi2,
+    weighted_fit,
+)
+from intercluster.io import read_tsv
 from intercluster.records import BestFit, write_record
 from intercluster.rule_script import items, run
 from intercluster.settings import FitSettings
@@ -15,11 +24,12 @@ def fit_one(smk, simulations):
     chi2 = fit.read_parquet(smk.input.chi2)
     objective = weighted_objective = None
     if settings.refine:
-        experiments = {}
+        experiments, spectra = {}, {}
         for sample, files in smk.params.experiments.items():
             times, exp_tmax = fit.load_experiment(files["intensities"], files["tmax"])
             conditions = fit.Conditions.from_dict(smk.params.conditions[sample])
             experiments[sample] = (conditions, times, exp_tmax)
+            spectra[sample] = (conditions, times, exp_tmax, read_tsv(files["intensities"]))
         network = fit.network_for(smk.wildcards.model, smk.params.cluster, smk.params.kinetics)
         options = fit.simulator_options(smk.params.kinetics)
         shared = {"options": options, "cache": simulations}
@@ -47,6 +57,14 @@ def fit_one(smk, simulations):
         settings.uncertainty.profile_evaluations
         if settings.uncertainty.reoptimise_profiles else None,
     ))  # fmt: skip
+    if weighted_objective is not None and result["weighted"].get("refined"):
+        # the goodness of fit calibrated on these spectra's own noise (rule model_comparison)
+        optimum = result["weighted"].get("optimum") or result["weighted"]["refined"]
+        result["weighted"]["goodness_of_fit"] = model_comparison.goodness_of_fit_section(
+            network, optimum, spectra, settings.tmax, options,
+            n_replicas=settings.uncertainty.gof_replicas, seed=settings.uncertainty.seed,
+        )  # fmt: skip
+        log.info("%s", result["weighted"]["goodness_of_fit"]["statement"])
     if "trajectory" in smk.input.keys():  # fit.objective: trajectory
         result["trajectory"] = trajectory_fit.trajectory_fields(
             fit.read_parquet(smk.input.trajectory), c_nM, settings.uncertainty.confidence

@@ -7,6 +7,7 @@ Rule fit_tmax_experiment (one job for every sample, params.per_item).
 import logging
 
 from intercluster.io import read_tsv, write_tsv
+from intercluster.nuisance_sigma import nuisance_sigma, with_nuisance_sigma
 from intercluster.rule_script import items, run
 from intercluster.settings import TmaxSettings, UncertaintySettings
 from intercluster.system import ClusterSystem
@@ -17,9 +18,17 @@ log = logging.getLogger("intercluster")
 
 def tmax_one(smk, system, settings):
     replicates = [read_tsv(path) for path in smk.input.replicates]
-    table = experiment_tmax_table(read_tsv(smk.input.intensities), system.observables(),
+    intensities = read_tsv(smk.input.intensities)
+    table = experiment_tmax_table(intensities, system.observables(),
                                   settings, UncertaintySettings.from_config(smk.params.uncertainty),
                                   replicates)  # fmt: skip
+    if smk.input.nuisance:  # fit.uncertainty.nuisance_sigma
+        nuisance = nuisance_sigma(intensities, read_tsv(smk.input.nuisance),
+                                  system.observables(), settings)  # fmt: skip
+        table = with_nuisance_sigma(table, nuisance, apply=True)
+        used = table["included"].astype(bool)
+        log.info("σ(t_max)'s nuisance part: median %.3g min over the included observables",
+                 float(table.loc[used, "sigma_nuisance_min"].median()))  # fmt: skip
     excluded = table[~table["included"]]
     log.info(
         "%s: %d of %d observables included; %d excluded (%s)",

@@ -14,9 +14,11 @@ log = logging.getLogger("intercluster")
 def compare_one(smk):
     models = [int(m) for m in smk.params.models]
     weighted = {m: fit.read_parquet(p) for m, p in zip(models, smk.input.weighted, strict=True)}
-    refined = {m: model_comparison.refined_weighted_chi2(read_best_fit(p))
-               for m, p in zip(models, smk.input.best, strict=True)}  # fmt: skip
-    comparison = model_comparison.compare_fitted_models(weighted, refined)
+    best = {m: read_best_fit(p) for m, p in zip(models, smk.input.best, strict=True)}
+    refined = {m: model_comparison.refined_weighted_chi2(b) for m, b in best.items()}
+    # the verdict calibrated on the spectra's own noise (rule fit_best), where it was computed
+    calibrated = {m: (b.weighted or {}).get("goodness_of_fit") for m, b in best.items()}
+    comparison = model_comparison.compare_fitted_models(weighted, refined, calibrated=calibrated)
     text = model_comparison.model_comparison_statement(comparison)
     log.info("%s:\n%s", smk.wildcards.fit_sample, text)
     write_tsv(comparison, smk.output.tsv)

@@ -32,6 +32,7 @@ def virtual_replica(
     block_length: int | None = None,
     floor_fraction: float | None = None,
     mzml_path=None,
+    spectra: Mapping | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One noise replica of a SYNTHETIC virtual-experiment sample, through the MS front end.
 
@@ -40,7 +41,9 @@ def virtual_replica(
     (:func:`intercluster.deconvolution.deconvolve_run`) and reduced to t_max with σ
     (:func:`tmax_uncertainty_table`; the bootstrap uses ``seed`` too). With ``mzml_path``
     the spectra go through a real mzML file (write, read back); without, the in-memory
-    spectra are deconvolved directly (the round trip is lossless). A keyword left at
+    spectra are deconvolved directly (the round trip is lossless). ``spectra``: how the file
+    is written (config ``virtual_experiment.spectra``: sparse, zeroed, centroid, ...; needs
+    ``mzml_path``, the reader states the scan window); None: dense. A keyword left at
     ``None`` is the schema's value (``kinetics.convention``, ``fit.uncertainty``).
 
     Returns
@@ -52,14 +55,17 @@ def virtual_replica(
     from .deconvolution import deconvolve_run, observable_basis
     from .ingest import SpectraRun, read_spectra
     from .io import SYNTHETIC_LABEL
-    from .virtual_experiment import simulate_sample, write_mzml
+    from .virtual_experiment import exported_spectra, simulate_sample, write_mzml
 
     # None: the workflow's deconvolution (the schema's), so replicas see the rule's front end
     deconvolution = deconvolution or DeconvolutionSettings.schema_default()
     ve = {**ve, "seed": int(seed)}
     vs = simulate_sample(system, ve, sample, convention, times_min=times_min)
+    if spectra is not None and mzml_path is None:
+        raise ValueError("virtual_replica: an output mode (spectra) needs mzml_path")
     if mzml_path is not None:
-        write_mzml(mzml_path, vs.ms1, resolving_power=ve.get("resolving_power"))
+        ms1 = exported_spectra(vs.ms1, dict(spectra or {}), ve.get("resolving_power"))
+        write_mzml(mzml_path, ms1, resolving_power=ve.get("resolving_power"))
         run = read_spectra(mzml_path, mz_required=observable_basis(system).mz_span)
     else:
         run = SpectraRun(

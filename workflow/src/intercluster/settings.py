@@ -272,6 +272,12 @@ class UncertaintySettings:
     reoptimise_profiles: bool = True
     profile_evaluations: int = 30  # objective evaluations of one inner minimisation
     flat_top_sigma: bool = False  # σ(t_max) ≥ the flat top's width / √12
+    # replicas of the calibrated goodness of fit (model_comparison.goodness_of_fit_section);
+    # 0: χ²(n − 3) only
+    gof_replicas: int = 200
+    # σ(t_max) ⊕ the deconvolution's nuisance choices (intercluster.nuisance_sigma; rule
+    # deconvolve_nuisance: extra deconvolutions of every run)
+    nuisance_sigma: bool = False
 
     @classmethod
     def from_config(cls, uncertainty: dict) -> UncertaintySettings:
@@ -285,6 +291,8 @@ class UncertaintySettings:
             reoptimise_profiles=bool(uncertainty["reoptimise_profiles"]),
             profile_evaluations=int(uncertainty["profile_evaluations"]),
             flat_top_sigma=bool(uncertainty["flat_top_sigma"]),
+            gof_replicas=int(uncertainty["gof_replicas"]),
+            nuisance_sigma=bool(uncertainty["nuisance_sigma"]),
         )
 
     @classmethod
