@@ -252,7 +252,7 @@ PARSE_CASES = {
         None, ("fit.chunks = 28: must be <= the number of grid points (27)",),
         config={"fit.chunks": 28}),
     "config_unknown_model": Case(
-        None, ("fit.models.1 = 4: must be one of [1, 2, 3]",), config={"fit.models": [2, 4]}),
+        None, ("fit.models.1 = 5: must be one of [1, 2, 3, 4]",), config={"fit.models": [2, 5]}),
     "config_negative_dead_time": Case(
         None, ("kinetics.table1_conditions.dead_time_s = -20: must be >= 0",),
         config={"kinetics.table1_conditions.dead_time_s": -20}),
