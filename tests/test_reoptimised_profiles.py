@@ -202,6 +202,54 @@ def test_weighted_fit_takes_its_intervals_from_the_reoptimised_profiles():
     assert np.log10(g_high / g_low) < 2 * half - 0.05
 
 
+def test_a_model_the_goodness_of_fit_rejects_is_not_profiled():
+    """A model whose calibrated goodness of fit rejects it at a converged refinement gets the
+    grid bracket as intervals_weighted and a reason in words, and no profile by
+    re-optimisation (none of the objective's evaluations beyond the refinement's); the
+    verdict is evaluated at the refined optimum. Controls: the same fit judged consistent,
+    and the same rejection with profile_rejected, are profiled by re-optimisation."""
+    grid = {k: {"min": 1e-3, "max": 1.0, "n": 13} for k in RATE_CONSTANTS}
+    table = fit.grid_points(grid)
+    logs = np.log10(table[list(RATE_CONSTANTS)].to_numpy(float))
+    table = table.assign(chi2=[_quadratic(x) for x in logs], n_species=50, status="ok",
+                         message="")[fit.CHI2_COLUMNS]  # fmt: skip
+    seen = []
+
+    def verdict(consistent):
+        def goodness_of_fit(optimum):
+            seen.append(dict(optimum))
+            return {"available": True, "consistent": consistent,
+                    "statement": "capped chi2_w 900 against a limit of 80"}  # fmt: skip
+        return goodness_of_fit
+
+    calls = []
+
+    def counted(x):
+        calls.append(1)
+        return _quadratic(x)
+
+    rejected = wf.weighted_fit_fields(table, C_NM, 0.95, counted, 200, profile_evaluations=60,
+                                      goodness_of_fit=verdict(False))  # fmt: skip
+    section = rejected["weighted"]
+    assert section["refined"]["converged"]
+    assert seen and seen[0]["k_ex"] == section["refined"]["k_ex"]
+    assert len(calls) == section["refined"]["n_evaluations"]  # no profile evaluations
+    assert "profiles_reoptimised" not in section
+    assert rejected["intervals_weighted"] == section["intervals_grid"]
+    assert "does not fit" in section["interval_source"]
+    assert "capped chi2_w 900" in section["profiles_skipped"]
+    assert section["goodness_of_fit"]["consistent"] is False
+    for control in (
+        wf.weighted_fit_fields(table, C_NM, 0.95, _quadratic, 200, profile_evaluations=60,
+                               goodness_of_fit=verdict(True)),
+        wf.weighted_fit_fields(table, C_NM, 0.95, _quadratic, 200, profile_evaluations=60,
+                               goodness_of_fit=verdict(False), profile_rejected=True),
+    ):  # fmt: skip
+        assert "profiles_reoptimised" in control["weighted"]
+        assert control["intervals_weighted"] == control["weighted"]["intervals_reoptimised"]
+        assert "profiles_skipped" not in control["weighted"]
+
+
 def test_consistency_reports_a_best_point_outside_its_interval_and_an_edge_optimum():
     """A grid optimum at the grid's edge, an unconverged refinement and an optimum outside
     the interval are each said in words; a clean section is consistent."""

@@ -51,20 +51,28 @@ def fit_one(smk, simulations):
                    "samples": list(smk.params.samples)})  # fmt: skip
     # beside eq 1: the weighted χ² fit's intervals and identifiability labels
     c_nM = weighted_chi2.combination_concentration(smk.params.conditions)
+    goodness_of_fit = None
+    if weighted_objective is not None:
+
+        def goodness_of_fit(optimum):
+            # calibrated on these spectra's own noise (rule model_comparison's verdict)
+            return model_comparison.goodness_of_fit_section(
+                network, optimum, spectra, settings.tmax, options,
+                n_replicas=settings.uncertainty.gof_replicas, seed=settings.uncertainty.seed,
+            )  # fmt: skip
+
     result.update(weighted_fit.weighted_fit_fields(
         fit.read_parquet(smk.input.chi2_weighted), c_nM, settings.uncertainty.confidence,
         weighted_objective, settings.refine_max_evaluations,
         settings.uncertainty.profile_evaluations
         if settings.uncertainty.reoptimise_profiles else None,
+        goodness_of_fit=goodness_of_fit,
+        profile_rejected=settings.uncertainty.profile_rejected_models,
     ))  # fmt: skip
-    if weighted_objective is not None and result["weighted"].get("refined"):
-        # the goodness of fit calibrated on these spectra's own noise (rule model_comparison)
-        optimum = result["weighted"].get("optimum") or result["weighted"]["refined"]
-        result["weighted"]["goodness_of_fit"] = model_comparison.goodness_of_fit_section(
-            network, optimum, spectra, settings.tmax, options,
-            n_replicas=settings.uncertainty.gof_replicas, seed=settings.uncertainty.seed,
-        )  # fmt: skip
-        log.info("%s", result["weighted"]["goodness_of_fit"]["statement"])
+    for key in ("goodness_of_fit", "profiles_skipped"):
+        if key in result["weighted"]:
+            log.info("%s", result["weighted"][key].get("statement")
+                     if key == "goodness_of_fit" else result["weighted"][key])  # fmt: skip
     if "trajectory" in smk.input.keys():  # fit.objective: trajectory
         result["trajectory"] = trajectory_fit.trajectory_fields(
             fit.read_parquet(smk.input.trajectory), c_nM, settings.uncertainty.confidence

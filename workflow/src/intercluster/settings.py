@@ -271,6 +271,8 @@ class UncertaintySettings:
     # profiles by re-optimisation (intercluster.reoptimised_profiles) with fit.refine
     reoptimise_profiles: bool = True
     profile_evaluations: int = 30  # objective evaluations of one inner minimisation
+    # profiles by re-optimisation also for a model the calibrated goodness of fit rejects
+    profile_rejected_models: bool = False
     flat_top_sigma: bool = False  # σ(t_max) ≥ the flat top's width / √12
     # replicas of the calibrated goodness of fit (model_comparison.goodness_of_fit_section);
     # 0: χ²(n − 3) only
@@ -290,6 +292,7 @@ class UncertaintySettings:
             coverage=CoverageSettings.from_config(uncertainty["coverage"]),
             reoptimise_profiles=bool(uncertainty["reoptimise_profiles"]),
             profile_evaluations=int(uncertainty["profile_evaluations"]),
+            profile_rejected_models=bool(uncertainty["profile_rejected_models"]),
             flat_top_sigma=bool(uncertainty["flat_top_sigma"]),
             gof_replicas=int(uncertainty["gof_replicas"]),
             nuisance_sigma=bool(uncertainty["nuisance_sigma"]),

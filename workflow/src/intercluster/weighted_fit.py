@@ -17,6 +17,13 @@ intervals are checked against each other; what does not hold is said in words
 - the refined point (or the profiles' optimum) lies outside its own interval;
 - the best grid point sits at the grid's edge in a constant (the grid may not contain the
   optimum).
+
+A model that the calibrated goodness of fit rejects at its converged refined optimum gets no
+profiles by re-optimisation (unless ``profile_rejected``): a profile-likelihood interval is a
+confidence interval only for a model that describes the data, and these profiles are the
+stage's largest cost (on the demo, models 1 and 2 took three quarters of it). Its
+``intervals_weighted`` are then the grid bracket (``intervals_grid``: the grid values whose
+profile stays under the threshold), and ``weighted.profiles_skipped`` says why in words.
 """
 
 from __future__ import annotations
@@ -131,6 +138,8 @@ def weighted_fit_fields(
     objective=None,
     max_evaluations: int | None = None,
     profile_evaluations: int | None = None,
+    goodness_of_fit: Callable[[dict], dict] | None = None,
+    profile_rejected: bool = False,
 ) -> dict:
     """What ``best.json`` carries of the weighted χ² fit (rule fit_best).
 
@@ -144,6 +153,12 @@ def weighted_fit_fields(
     ``consistency`` says in words what does not agree. A combination the grid cannot
     profile (unequal log steps) is left out of the grid profiles and named in
     ``not_profiled``. Without a successful grid point: only ``weighted`` with ``best`` None.
+
+    ``goodness_of_fit``: optimum (rate constants) -> the calibrated goodness of fit
+    (:func:`intercluster.model_comparison.goodness_of_fit_section`), evaluated at the refined
+    optimum (and again at the profiles' optimum when they find a lower χ²_w) into
+    ``weighted.goodness_of_fit``. A model it rejects at a converged refinement is not
+    profiled by re-optimisation unless ``profile_rejected`` (module docstring).
     """
     confidence = default_confidence(confidence)
     delta = delta_chi2(confidence)
@@ -181,8 +196,19 @@ def weighted_fit_fields(
     section["intervals_grid"] = {name: [r.grid_low, r.grid_high] for name, r in results.items()}
     fields = best_json_fields(results)
     section["interval_source"] = "grid profile (interpolated between grid values)"
-    if objective is not None and profile_evaluations is not None:
-        refined = section["refined"]
+    refined = section.get("refined")
+    if goodness_of_fit is not None and refined is not None:
+        section["goodness_of_fit"] = goodness_of_fit(refined)
+    rejected = _rejected_at_convergence(section)
+    if rejected and profile_evaluations is not None and not profile_rejected:
+        section["profiles_skipped"] = (
+            f"not profiled by re-optimisation: {rejected}; a profile interval is a confidence "
+            "interval only for a model that fits, so intervals_weighted is the grid bracket "
+            "(fit.uncertainty.profile_rejected_models: true profiles it anyway)"
+        )
+        section["interval_source"] = "grid bracket (the model does not fit; not profiled)"
+        fields["intervals_weighted"] = section["intervals_grid"]
+    elif objective is not None and profile_evaluations is not None:
         optimum = {k: refined[k] for k in RATE_CONSTANTS} | {"chi2": refined["chi2"]}
         reopt = reoptimised_profiles(objective, optimum, axes, delta, c_nM, weighted,
                                      profile_evaluations)  # fmt: skip
@@ -199,6 +225,8 @@ def weighted_fit_fields(
             )
         if lowest is not None and lowest[0] < optimum["chi2"]:
             optimum = lowest[1] | {"chi2": lowest[0]}
+            if goodness_of_fit is not None:  # judged where the lowest χ²_w is
+                section["goodness_of_fit"] = goodness_of_fit(optimum)
         section["optimum"] = optimum
         section["profiles_reoptimised"] = {n: r.as_dict() for n, r in reopt.items()}
         section["intervals_reoptimised"] = {n: [r.low, r.high] for n, r in reopt.items()}
@@ -211,6 +239,17 @@ def weighted_fit_fields(
     section["model_discrepancy"] = model_discrepancy(chi2_min, section["best"]["n_species"])
     section["consistency"] = consistency(section, axes, c_nM)
     return {**fields, "weighted": section}
+
+
+def _rejected_at_convergence(section: dict) -> str | None:
+    """Why the model does not fit, in words, when the calibrated goodness of fit rejects it
+    at a CONVERGED refined optimum; None otherwise (no verdict, consistent, or a refinement
+    that stopped early and may not have reached the model's minimum)."""
+    gof = section.get("goodness_of_fit") or {}
+    refined = section.get("refined") or {}
+    if not gof.get("available") or gof.get("consistent", True) or not refined.get("converged"):
+        return None
+    return f"the calibrated goodness of fit rejects the model ({gof['statement']})"
 
 
 def model_discrepancy(chi2_min: float, n_observables: int, n_parameters: int = 3) -> dict:
