@@ -162,6 +162,9 @@ DERIVED = {
     "f3_thr3_noisy-centroid-height": ("f3_thr3_noisy", "centroid_height"),
     "f5_thr05-centroid-height": ("f5_thr05", "centroid_height"),
     "f6_lowR-zeroed": ("f6_lowR", "zero_fill"),
+    # a broad background read by a height picker: noise maxima on the hump become sticks
+    "t1_bg-centroid-height": ("t1_bg", "centroid_height"),
+    "t4_bg_tail06-centroid-height": ("t4_bg_tail06", "centroid_height"),
 }
 CENTROID_MIN_REL = 0.01
 

@@ -1557,24 +1557,30 @@ def choose_baseline(spectra, basis, resolving_power, shift0, max_shift_ppm, spac
     return spacing if gain >= BASELINE_AUTO_MARGIN else 0.0
 
 
-def _warn_stick_spectrum_model(settings: DeconvolutionSettings) -> None:
-    """A peak list keeps no peak shape and no background between its peaks: ``peak_shape``
-    and a ``spline`` baseline do not apply to centroid files, said once per file.
+def _warn_stick_spectrum_model(settings: DeconvolutionSettings, intensity: str) -> None:
+    """A peak list keeps no peak shape: ``peak_shape`` does not apply to centroid files, nor
+    a baseline to sticks read as areas; said once per file when the config asks for either
+    explicitly (the shipped ``auto`` settings are information, not a request: logged).
 
-    The centroider has already read the tail and the background into its sticks (a tail that
-    reaches the next 1/2-Th position is picked as a peak there; a background under a peak is
-    summed into its area or lifts its height, and its noise maxima become sticks). Undoing
-    that needs the picker's rules, which a peak list does not state, so the stick fit keeps
-    its Gaussian windows (and, for heights, its common pedestal). qc.tsv says ``-`` for both.
+    The centroider has already read the tail into its sticks (a tail that reaches the next
+    1/2-Th position is picked as a peak there). Undoing that needs the picker's rules, which
+    a peak list does not state, so the stick fit keeps its Gaussian windows; qc.tsv says
+    ``-``. A background lifts every height under it and its noise maxima become sticks:
+    heights are fitted on a pedestal, smooth in m/z with ``baseline`` ``spline``/``auto``
+    (:func:`intercluster.centroid.read_centroid_file`); an integrating centroider subtracts
+    the baseline from its areas, so areas have none (qc.tsv ``baseline_model`` ``-``).
     """
     asked = [f"peak_shape: {settings.peak_shape}"] if settings.peak_shape != "gaussian" else []
-    if settings.baseline != "constant":
+    if settings.baseline != "constant" and intensity != "height":
         asked.append(f"baseline: {settings.baseline}")
-    if asked:
-        log.warning("centroid file: %s not applied (a peak list keeps no peak shape and no "
-                    "background between peaks; fitted as sticks, qc.tsv peak_shape and "
-                    "baseline_model '-'); a file with tailing peaks or a broad background is "
-                    "better read as a profile", ", ".join(asked))  # fmt: skip
+    if not asked:
+        return
+    explicit = [a for a in asked if not a.endswith(": auto")]
+    (log.warning if explicit else log.info)(
+        "centroid file: %s not applied (a peak list keeps no peak shape%s; fitted as sticks, "
+        "qc.tsv peak_shape%s '-'); a file with tailing peaks is better read as a profile",
+        ", ".join(asked), "" if intensity == "height" else " and areas no background",
+        "" if intensity == "height" else " and baseline_model")  # fmt: skip
 
 
 def deconvolve_spectra(
@@ -1622,12 +1628,15 @@ def deconvolve_spectra(
 
         r = resolving_power or resolving_power_guess
         reading, fits = read_centroid_file(mz_list, intensity_list, basis, r,
-                                           settings.centroid_intensity, max_shift_ppm)  # fmt: skip
-        _warn_stick_spectrum_model(settings)
+                                           settings.centroid_intensity, max_shift_ppm,
+                                           settings.baseline, baseline_spacing(basis))  # fmt: skip
+        _warn_stick_spectrum_model(settings, reading.intensity)
         for fit in fits:
             fit.centroid_intensity = reading.intensity
-            # neither is modelled on a peak list (see _warn_stick_spectrum_model)
-            fit.peak_shape, fit.peak_tail, fit.baseline_model = STICK_MODEL, 0.0, STICK_MODEL
+            # no peak shape on a peak list; a pedestal only under heights (read_centroid_file)
+            fit.peak_shape, fit.peak_tail = STICK_MODEL, 0.0
+            if reading.intensity != "height":
+                fit.baseline_model = STICK_MODEL
         return fits
     windows = [None] * n if windows is None else windows
     levels = [None] * n if not levels else levels
