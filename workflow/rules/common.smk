@@ -8,6 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from snakemake.exceptions import WorkflowError
+from snakemake.io import strip_wildcard_constraints
 
 # This file is workflow/rules/common.smk of the repository. (Not workflow.basedir: when the
 # workflow is used as a module, that is the using workflow's directory.)
@@ -23,6 +24,7 @@ os.environ.update(
     )
 )
 
+from intercluster.rule_script import Stage, StageError, check_rule_outputs
 from intercluster.runlock import explain_lock, record_lock_owner
 from intercluster.system import system_of_config
 from intercluster.validation import (
@@ -190,7 +192,7 @@ def framework_truth_of(wildcards):
     mzml = samples.loc[wildcards.sample, "mzml"]
     if not mzml.startswith(f"{FRAMEWORK_DIR}/virtual_experiment"):
         return []
-    return [f"{FRAMEWORK_DIR}/virtual_experiment/truth/{wildcards.sample}/summary.tsv"]
+    return [fill(PATHS.framework_truth, sample=wildcards.sample, table="summary")]
 
 
 def table1_constants(wildcards):
@@ -198,57 +200,102 @@ def table1_constants(wildcards):
     return config["kinetics"]["table1"][f"model{wildcards.model}"]
 
 
+# --- the inputs of a fit (fit, uncertainty and figure rules) --------------------------------
+# (PATHS, FITS and samples_of_fit: paths.smk)
+
+ZOOM_ENABLED = bool(config["fit"]["zoom"]["enabled"])
+
+
+def fit_experiments_of(wildcards):
+    """Sample -> its intensities and experimental t_max tables, for every sample of the fit
+    (params of the rules that read them; the inputs below list the same paths)."""
+    return {
+        s: {
+            "intensities": fill(PATHS.intensities, sample=s),
+            "tmax": fill(PATHS.tmax_experiment, sample=s),
+        }
+        for s in samples_of_fit(wildcards.fit_sample)
+    }
+
+
+def fit_intensities_of(wildcards):
+    """The deconvolved intensities of every sample of the fit (time grids)."""
+    return of_fit_samples(PATHS.intensities, wildcards.fit_sample)
+
+
+def fit_tmax_of(wildcards):
+    """The experimental t_max tables of every sample of the fit."""
+    return of_fit_samples(PATHS.tmax_experiment, wildcards.fit_sample)
+
+
+def fit_runs_of(wildcards):
+    """The run.json of a fit's samples (every sample for the joint fit)."""
+    return of_fit_samples(PATHS.run, wildcards.fit_sample)
+
+
+def fit_samples_param(wildcards):
+    return samples_of_fit(wildcards.fit_sample)
+
+
+def fit_conditions_param(wildcards):
+    """Sample -> its conditions, for every sample of the fit."""
+    return {
+        s: conditions_of(SimpleNamespace(sample=s))
+        for s in samples_of_fit(wildcards.fit_sample)
+    }
+
+
+def all_conditions_param(wildcards):
+    """Sample -> its conditions, for every sample of the sheet."""
+    return {s: conditions_of(SimpleNamespace(sample=s)) for s in SAMPLES}
+
+
 # --- one job for several items of a stage --------------------------------------------------
 # A stage whose per-item work costs less than a process start-up runs one job for several
-# items (all fits of a model, all models, all samples): the rule's outputs are the items'
-# outputs, params.per_item gives each item its own wildcards, inputs, outputs and params
-# (intercluster.rule_script.items in the script).
+# items (all fits of a model, all models, all samples). Such a stage is declared once, by
+# stage(): its output patterns (PATHS) and its items. The rule's output (STAGE.output(name)),
+# input (STAGE.input), params.per_item (STAGE.per_item) and the stage's targets
+# (STAGE.targets()) are derived from it (intercluster.rule_script.Stage). A declaration whose
+# outputs and items disagree is refused when it is read; check_stages(), at the end of the
+# Snakefile, refuses a rule whose output is not its stage's.
 
 
-def _fields(functions, wildcards):
-    out = {}
-    for name, function in functions.items():
-        value = function(wildcards)
-        if name.startswith("**"):  # an unpacked dict of named inputs (may be empty)
-            out.update(value)
-        else:
-            out[name] = value
-    return out
+def stage(name, items, outputs, **kwargs):
+    """A batched stage (rule_script.Stage), refused with a WorkflowError when its outputs
+    and items disagree."""
+    try:
+        return Stage(name, items, outputs, **kwargs)
+    except StageError as error:
+        raise WorkflowError(str(error)) from None
 
 
-def stage_items(item_wildcards, inputs=None, outputs=None, params=None):
-    """params.per_item: ``item_wildcards(job wildcards)`` gives item -> its own wildcards;
-    per item its inputs (name -> input function of the item's wildcards; a name starting
-    with ** unpacks a dict), outputs (name -> path pattern of the wildcards, or a function)
-    and params (name -> function)."""
-
-    def per_item(wildcards):
-        out = {}
-        for item, extra in item_wildcards(wildcards).items():
-            one = SimpleNamespace(**{**dict(wildcards.items()), **extra})
-            output = {
-                name: (p(one) if callable(p) else p.format(**vars(one)))
-                for name, p in (outputs or {}).items()
-            }
-            out[item] = {
-                "wildcards": extra,
-                "input": _fields(inputs or {}, one),
-                "output": output,
-                "params": _fields(params or {}, one),
-            }
-        return out
-
-    return per_item
+def each_fit():
+    """The items of a per-fit stage: every fit (FITS)."""
+    return {s: {"fit_sample": s} for s in FITS}
 
 
-def items_inputs(items):
-    """The job's inputs: every input of every item (for a rule's ``input:``)."""
+def each_fit_and_model():
+    """The items of a stage over every fit and every fitted model."""
+    return {
+        f"{s}/model{m}": {"fit_sample": s, "model": str(m)}
+        for s in FITS
+        for m in FIT_MODELS
+    }
 
-    def inputs(wildcards):
-        paths = []
-        for spec in items(wildcards).values():
-            for value in spec["input"].values():
-                paths += list(value) if isinstance(value, (list, tuple)) else [value]
-        return list(dict.fromkeys(paths))
 
-    return inputs
+def check_stages():
+    """Refuse a batched rule (params.per_item of a stage) whose output is not its stage's."""
+    for declared in workflow.rules:
+        params = declared.params
+        per_item = params.get("per_item") if "per_item" in params.keys() else None
+        stage_of_rule = getattr(per_item, "__self__", None)
+        if isinstance(stage_of_rule, Stage):
+            try:
+                # (snakemake has added the global wildcard constraints to the patterns)
+                outputs = {
+                    name: [strip_wildcard_constraints(str(p)) for p in paths]
+                    for name, paths in declared.output.items()
+                }
+                check_rule_outputs(declared.name, outputs, stage_of_rule)
+            except StageError as error:
+                raise WorkflowError(str(error)) from None

@@ -4,13 +4,13 @@
 
 rule virtual_experiment:
     output:
-        mzml="results/virtual_experiment/{virtual_sample}.mzML",
-        cid_mzml="results/virtual_experiment/{virtual_sample}_cid.mzML",
-        observables="results/virtual_experiment/truth/{virtual_sample}/observables.tsv",
-        tmax="results/virtual_experiment/truth/{virtual_sample}/tmax.tsv",
-        cid_truth="results/virtual_experiment/truth/{virtual_sample}/cid.tsv",
-        scans="results/virtual_experiment/truth/{virtual_sample}/scans.tsv",
-        interferences="results/virtual_experiment/truth/{virtual_sample}/interferences.tsv",
+        mzml=PATHS.virtual_mzml,
+        cid_mzml=PATHS.virtual_cid_mzml,
+        observables=fill(PATHS.virtual_truth, table="observables"),
+        tmax=fill(PATHS.virtual_truth, table="tmax"),
+        cid_truth=fill(PATHS.virtual_truth, table="cid"),
+        scans=fill(PATHS.virtual_truth, table="scans"),
+        interferences=fill(PATHS.virtual_truth, table="interferences"),
     log:
         "logs/virtual_experiment/{virtual_sample}.log",
     conda:
@@ -28,11 +28,11 @@ rule deconvolve:
         mzml=mzml_of,
         cid=cid_mzml_of,
     output:
-        ion_forms="results/deconvolution/{sample}/ion_forms.tsv",
-        intensities="results/deconvolution/{sample}/intensities.tsv",
-        qc="results/deconvolution/{sample}/qc.tsv",
-        cid="results/deconvolution/{sample}/cid.tsv",
-        run="results/deconvolution/{sample}/run.json",
+        ion_forms=PATHS.ion_forms,
+        intensities=PATHS.intensities,
+        qc=PATHS.qc,
+        cid=PATHS.cid,
+        run=PATHS.run,
     log:
         "logs/deconvolution/{sample}.log",
     conda:
@@ -52,7 +52,7 @@ rule deconvolve_nuisance:
     input:
         mzml=mzml_of,
     output:
-        nuisance="results/deconvolution/{sample}/nuisance.tsv",
+        nuisance=PATHS.nuisance,
     log:
         "logs/deconvolution/nuisance/{sample}.log",
     conda:
@@ -62,3 +62,10 @@ rule deconvolve_nuisance:
         deconvolution=config["deconvolution"],
     script:
         "../scripts/deconvolve_nuisance.py"
+
+
+DEFAULT_TARGETS += [
+    fill(pattern, sample=s)
+    for s in SAMPLES
+    for pattern in (PATHS.intensities, PATHS.qc, PATHS.cid)
+]

@@ -19,13 +19,13 @@ rule figure3_best_fit:
         run=run_of_main,
     output:
         png=report(
-            f"{FIGURES_DIR}/fig3_best_fit.png",
+            figure("fig3_best_fit", "png"),
             caption="../report/fig3_best_fit.rst",
             category="Paper figures",
             subcategory="Figure 3",
         ),
-        pdf=f"{FIGURES_DIR}/fig3_best_fit.pdf",
-        params=f"{FIGURES_DIR}/fig3_best_fit.params.json",
+        pdf=figure("fig3_best_fit", "pdf"),
+        params=figure("fig3_best_fit", "params.json"),
     log:
         "logs/figures/fig3_best_fit.log",
     conda:
@@ -46,13 +46,13 @@ rule figure3_table1:
         run=run_of_main,
     output:
         png=report(
-            f"{FIGURES_DIR}/fig3_table1.png",
+            figure("fig3_table1", "png"),
             caption="../report/fig3_table1.rst",
             category="Paper figures",
             subcategory="Figure 3",
         ),
-        pdf=f"{FIGURES_DIR}/fig3_table1.pdf",
-        params=f"{FIGURES_DIR}/fig3_table1.params.json",
+        pdf=figure("fig3_table1", "pdf"),
+        params=figure("fig3_table1", "params.json"),
     log:
         "logs/figures/fig3_table1.log",
     conda:
@@ -72,13 +72,13 @@ rule figure_s5:
         unpack(s5_inputs),
     output:
         png=report(
-            f"{FIGURES_DIR}/figS5.png",
+            figure("figS5", "png"),
             caption="../report/figS5.rst",
             category="Paper figures",
             subcategory="Figure S5",
         ),
-        pdf=f"{FIGURES_DIR}/figS5.pdf",
-        params=f"{FIGURES_DIR}/figS5.params.json",
+        pdf=figure("figS5", "pdf"),
+        params=figure("figS5", "params.json"),
     log:
         "logs/figures/figS5.log",
     conda:
@@ -98,13 +98,13 @@ rule figure_s6:
         runs=runs_of_all,
     output:
         png=report(
-            f"{FIGURES_DIR}/figS6.png",
+            figure("figS6", "png"),
             caption="../report/figS6.rst",
             category="Paper figures",
             subcategory="Figure S6",
         ),
-        pdf=f"{FIGURES_DIR}/figS6.pdf",
-        params=f"{FIGURES_DIR}/figS6.params.json",
+        pdf=figure("figS6", "pdf"),
+        params=figure("figS6", "params.json"),
     log:
         "logs/figures/figS6.log",
     conda:
@@ -124,13 +124,13 @@ rule figure_s7_s9:
         unpack(s7_inputs),
     output:
         png=report(
-            f"{FIGURES_DIR}/{{s7_s9_figure}}.png",
+            figure("{s7_s9_figure}", "png"),
             caption="../report/figS7_S9.rst",
             category="Paper figures",
             subcategory="Figures S7-S9",
         ),
-        pdf=f"{FIGURES_DIR}/{{s7_s9_figure}}.pdf",
-        params=f"{FIGURES_DIR}/{{s7_s9_figure}}.params.json",
+        pdf=figure("{s7_s9_figure}", "pdf"),
+        params=figure("{s7_s9_figure}", "params.json"),
     log:
         "logs/figures/{s7_s9_figure}.log",
     conda:
@@ -151,13 +151,13 @@ rule figure_s10:
         unpack(s10_inputs),
     output:
         png=report(
-            f"{FIGURES_DIR}/figS10.png",
+            figure("figS10", "png"),
             caption="../report/figS10.rst",
             category="Paper figures",
             subcategory="Figure S10",
         ),
-        pdf=f"{FIGURES_DIR}/figS10.pdf",
-        params=f"{FIGURES_DIR}/figS10.params.json",
+        pdf=figure("figS10", "pdf"),
+        params=figure("figS10", "params.json"),
     log:
         "logs/figures/figS10.log",
     conda:
@@ -174,13 +174,13 @@ rule figure_s10:
 rule figure_s11:
     output:
         png=report(
-            f"{FIGURES_DIR}/figS11.png",
+            figure("figS11", "png"),
             caption="../report/figS11.rst",
             category="Paper figures",
             subcategory="Figure S11",
         ),
-        pdf=f"{FIGURES_DIR}/figS11.pdf",
-        params=f"{FIGURES_DIR}/figS11.params.json",
+        pdf=figure("figS11", "pdf"),
+        params=figure("figS11", "params.json"),
     log:
         "logs/figures/figS11.log",
     conda:
@@ -192,29 +192,25 @@ rule figure_s11:
         "../scripts/fig_s11.py"
 
 
-# One job draws the landscape of every fit (params.per_item, common.smk).
+# One job draws the landscape of every fit (CHI2_FIGURE, figures_functions.smk).
 rule figure_chi2_landscape:
     input:
-        items_inputs(CHI2_FIGURE_ITEMS),
+        CHI2_FIGURE.input,
     output:
         png=report(
-            expand(
-                f"{FIGURES_DIR}/chi2_landscape_{{fit_sample}}.png", fit_sample=FITS
-            ),
+            CHI2_FIGURE.output("png"),
             caption="../report/chi2_landscape.rst",
             category="Beyond the paper",
             subcategory="chi2 landscape",
         ),
-        pdf=expand(f"{FIGURES_DIR}/chi2_landscape_{{fit_sample}}.pdf", fit_sample=FITS),
-        params=expand(
-            f"{FIGURES_DIR}/chi2_landscape_{{fit_sample}}.params.json", fit_sample=FITS
-        ),
+        pdf=CHI2_FIGURE.output("pdf"),
+        params=CHI2_FIGURE.output("params"),
     log:
         "logs/figures/chi2_landscape.log",
     conda:
         "../../envs/figures.yaml"
     params:
-        per_item=CHI2_FIGURE_ITEMS,
+        per_item=CHI2_FIGURE.per_item,
         models=FIT_MODELS,
         figures=FIG_CFG,
     script:
@@ -226,13 +222,13 @@ rule figure_deconvolution_qc:
         unpack(qc_inputs),
     output:
         png=report(
-            f"{FIGURES_DIR}/deconvolution_qc_{{sample}}.png",
+            figure("deconvolution_qc_{sample}", "png"),
             caption="../report/deconvolution_qc.rst",
             category="Beyond the paper",
             subcategory="deconvolution QC",
         ),
-        pdf=f"{FIGURES_DIR}/deconvolution_qc_{{sample}}.pdf",
-        params=f"{FIGURES_DIR}/deconvolution_qc_{{sample}}.params.json",
+        pdf=figure("deconvolution_qc_{sample}", "pdf"),
+        params=figure("deconvolution_qc_{sample}", "params.json"),
     log:
         "logs/figures/deconvolution_qc_{sample}.log",
     conda:
@@ -253,18 +249,16 @@ rule report_tables:
         plausibility=plausibility_tables,
         dimer_response=dimer_response_tables,
         runs=runs_of_all,
-        comparison=expand(
-            "results/fit/{fit_sample}/model_comparison.md", fit_sample=FIT_SAMPLES
-        ),
+        comparison=expand(PATHS.model_comparison_md, fit_sample=FITS),
     output:
         best=report(
-            f"{FIGURES_DIR}/tables/best_fit.html",
+            fill(PATHS.report_table, table="best_fit"),
             caption="../report/table_best_fit.rst",
             category="Tables",
             subcategory="best fits",
         ),
         plausibility=report(
-            f"{FIGURES_DIR}/tables/plausibility.html",
+            fill(PATHS.report_table, table="plausibility"),
             caption="../report/table_plausibility.rst",
             category="Tables",
             subcategory="plausibility",
@@ -283,3 +277,6 @@ rule report_tables:
 rule paper_figures:
     input:
         paper_figure_targets(),
+
+
+DEFAULT_TARGETS += figure_targets()

@@ -1,9 +1,8 @@
 # Settings, targets and the named input/params functions of the figure rules
 # (workflow/rules/figures.smk). Figures made from the synthetic virtual experiment say so;
 # that is read from the deconvolution's run.json of their samples (records.read_synthetic),
-# which every figure rule takes as input `run` (or `runs`).
+# which every figure rule takes as input `run` (or `runs`). Paths are PATHS (paths.smk).
 
-FIGURES_DIR = "results/figures"
 FIG_CFG = config["figures"]
 # The 40:40 sample of Figure 3; falls back to the first sample of a user's own sheet.
 MAIN_SAMPLE = (
@@ -14,7 +13,6 @@ OTHER_SAMPLES = [s for s in SAMPLES if s != MAIN_SAMPLE]
 S5_MODEL = 2 if 2 in FIT_MODELS else max(FIT_MODELS)
 S7_MODEL = 3 if 3 in FIT_MODELS else max(FIT_MODELS)
 TABLE1_MODELS = [m for m in (1, 2, 3) if f"model{m}" in config["kinetics"]["table1"]]
-FIT_SAMPLES = SAMPLES + [JOINT_SAMPLE]
 # Figures S7, S8 and S9: the further mixing ratios in sheet order (README, "Figures and report"). A sheet with more
 # than three further samples gets figS7_S9_{sample} for the rest; that name also works for
 # any sample of the sheet on request.
@@ -48,27 +46,19 @@ def sample_info(sample):
     }
 
 
-def figure_files(name):
-    """PNG (in the report), PDF and the params sidecar of figure ``name``."""
-    return [f"{FIGURES_DIR}/{name}.{ext}" for ext in ("png", "pdf", "params.json")]
-
-
 def paper_figure_targets():
     """Every figure that reproduces one of the paper's (3, S5-S11)."""
     names = ["fig3_best_fit", "fig3_table1", "figS5", "figS6", "figS10", "figS11"]
     names += s7_s9_figures()
-    return [f"{FIGURES_DIR}/{n}.{ext}" for n in names for ext in ("png", "pdf")]
+    return [path for n in names for path in figure_files(n, ("png", "pdf"))]
 
 
 def figure_targets():
     """Paper figures, the beyond-the-paper figures and the report tables."""
-    names = [f"chi2_landscape_{s}" for s in FIT_SAMPLES]
+    names = [f"chi2_landscape_{s}" for s in FITS]
     names += [f"deconvolution_qc_{s}" for s in SAMPLES]
-    extra = [f"{FIGURES_DIR}/{n}.{ext}" for n in names for ext in ("png", "pdf")]
-    tables = [
-        f"{FIGURES_DIR}/tables/best_fit.html",
-        f"{FIGURES_DIR}/tables/plausibility.html",
-    ]
+    extra = [path for n in names for path in figure_files(n, ("png", "pdf"))]
+    tables = [fill(PATHS.report_table, table=t) for t in ("best_fit", "plausibility")]
     return paper_figure_targets() + extra + tables
 
 
@@ -77,7 +67,7 @@ def figure_targets():
 
 def run_json(sample):
     """The deconvolution's record of a sample: whether its data are synthetic, and more."""
-    return f"results/deconvolution/{sample}/run.json"
+    return fill(PATHS.run, sample=sample)
 
 
 def run_of_main(wildcards):
@@ -88,42 +78,33 @@ def runs_of_all(wildcards):
     return [run_json(s) for s in SAMPLES]
 
 
-def fit_runs_of(wildcards):
-    """The run.json of a fit's samples (every sample for the joint fit)."""
-    return [run_json(s) for s in samples_of_fit(wildcards.fit_sample)]
-
-
 def runs_by_sample(wildcards):
     """Sample -> its run.json (params; runs_of_all lists the same paths as the input)."""
     return {s: run_json(s) for s in SAMPLES}
 
 
 def intensities_of_main(wildcards):
-    return f"results/deconvolution/{MAIN_SAMPLE}/intensities.tsv"
+    return fill(PATHS.intensities, sample=MAIN_SAMPLE)
 
 
 def intensities_by_sample(wildcards):
     """Sample -> its deconvolved intensities, every sample of the sheet (params of the rules
     that read them; intensities_of_all lists the same paths as their input)."""
-    return {s: f"results/deconvolution/{s}/intensities.tsv" for s in SAMPLES}
+    return {s: fill(PATHS.intensities, sample=s) for s in SAMPLES}
 
 
 def intensities_of_all(wildcards):
     return list(intensities_by_sample(wildcards).values())
 
 
-def intensities_of_sample(wildcards):
-    return f"results/deconvolution/{wildcards.sample}/intensities.tsv"
-
-
 def main_fit_files(wildcards):
     """Model -> the main sample's best.json and best simulation (params of
     figure3_best_fit; best_fits_of_main and best_simulations_of_main list them)."""
-    fit = f"results/fit/{MAIN_SAMPLE}"
+    fit = {"fit_sample": MAIN_SAMPLE, "sample": MAIN_SAMPLE}
     return {
         m: {
-            "best": f"{fit}/model{m}/best.json",
-            "simulation": f"{fit}/model{m}/best_simulation/{MAIN_SAMPLE}.tsv",
+            "best": fill(PATHS.best, model=m, **fit),
+            "simulation": fill(PATHS.best_simulation, model=m, **fit),
         }
         for m in FIT_MODELS
     }
@@ -140,7 +121,7 @@ def best_simulations_of_main(wildcards):
 def table1_files(wildcards):
     """Model -> its Table 1 simulation (params of figure3_table1)."""
     return {
-        m: {"simulation": f"results/simulations/table1/model{m}/observables.tsv"}
+        m: {"simulation": fill(PATHS.table1_observables, model=m)}
         for m in TABLE1_MODELS
     }
 
@@ -150,33 +131,33 @@ def table1_simulations(wildcards):
 
 
 def s5_inputs(wildcards):
-    fit = f"results/fit/{MAIN_SAMPLE}/model{S5_MODEL}"
+    main = {"fit_sample": MAIN_SAMPLE, "model": S5_MODEL, "sample": MAIN_SAMPLE}
     return {
         "experiment": intensities_of_main(wildcards),
-        "best": f"{fit}/best.json",
-        "simulation": f"{fit}/best_simulation/{MAIN_SAMPLE}.tsv",
-        "isomers": f"{fit}/best_simulation/{MAIN_SAMPLE}_isomers.parquet",
+        "best": fill(PATHS.best, **main),
+        "simulation": fill(PATHS.best_simulation, **main),
+        "isomers": fill(PATHS.best_isomers, **main),
         "run": run_json(MAIN_SAMPLE),
     }
 
 
 def s7_inputs(wildcards):
-    fit = f"results/fit/{MAIN_SAMPLE}/model{S7_MODEL}"
     sample = s7_s9_sample(wildcards)
+    main = {"fit_sample": MAIN_SAMPLE, "model": S7_MODEL, "sample": sample}
     return {
-        "experiment": f"results/deconvolution/{sample}/intensities.tsv",
-        "best": f"{fit}/best.json",
-        "simulation": f"{fit}/best_simulation/{sample}.tsv",
+        "experiment": fill(PATHS.intensities, sample=sample),
+        "best": fill(PATHS.best, **main),
+        "simulation": fill(PATHS.best_simulation, **main),
         "run": run_json(sample),
     }
 
 
 def s10_inputs(wildcards):
-    fit = f"results/fit/{MAIN_SAMPLE}/model{S7_MODEL}"
+    main = {"fit_sample": MAIN_SAMPLE, "model": S7_MODEL, "sample": MAIN_SAMPLE}
     return {
-        "best": f"{fit}/best.json",
-        "isomers": f"{fit}/best_simulation/{MAIN_SAMPLE}_isomers.parquet",
-        "cid": f"results/deconvolution/{MAIN_SAMPLE}/cid.tsv",
+        "best": fill(PATHS.best, **main),
+        "isomers": fill(PATHS.best_isomers, **main),
+        "cid": fill(PATHS.cid, sample=MAIN_SAMPLE),
         "run": run_json(MAIN_SAMPLE),
     }
 
@@ -184,15 +165,12 @@ def s10_inputs(wildcards):
 def chi2_files(wildcards):
     """Model -> its chi2.parquet, best.json and, with fit.zoom, the zoom's chi2.parquet
     (params of figure_chi2_landscape; chi2_inputs lists the same paths)."""
-    fit = f"results/fit/{wildcards.fit_sample}"
     files = {}
     for m in FIT_MODELS:
-        files[m] = {
-            "chi2": f"{fit}/model{m}/chi2.parquet",
-            "best": f"{fit}/model{m}/best.json",
-        }
+        fit = {"fit_sample": wildcards.fit_sample, "model": m}
+        files[m] = {"chi2": fill(PATHS.chi2, **fit), "best": fill(PATHS.best, **fit)}
         if ZOOM_ENABLED:  # the zoom's profiles (fit.zoom)
-            files[m]["zoom"] = f"{fit}/model{m}/zoom/chi2.parquet"
+            files[m]["zoom"] = fill(PATHS.zoom_chi2, **fit)
     return files
 
 
@@ -208,8 +186,8 @@ def chi2_inputs(wildcards):
 def qc_inputs(wildcards):
     return {
         "mzml": mzml_of(wildcards),
-        "intensities": intensities_of_sample(wildcards),
-        "qc": f"results/deconvolution/{wildcards.sample}/qc.tsv",
+        "intensities": fill(PATHS.intensities, sample=wildcards.sample),
+        "qc": fill(PATHS.qc, sample=wildcards.sample),
         "run": run_json(wildcards.sample),
     }
 
@@ -220,13 +198,13 @@ def report_table_files(wildcards):
     return {
         s: {
             m: {
-                "best": f"results/fit/{s}/model{m}/best.json",
-                "plausibility": f"results/plausibility/{s}/model{m}.json",
-                "dimer_response": f"results/fit/{s}/model{m}/dimer_response.tsv",
+                "best": fill(PATHS.best, fit_sample=s, model=m),
+                "plausibility": fill(PATHS.plausibility, fit_sample=s, model=m),
+                "dimer_response": fill(PATHS.dimer_response, fit_sample=s, model=m),
             }
             for m in FIT_MODELS
         }
-        for s in FIT_SAMPLES
+        for s in FITS
     }
 
 
@@ -268,13 +246,15 @@ def s7_s9_sample_info(wildcards):
     return sample_info(s7_s9_sample(wildcards))
 
 
-CHI2_FIGURE_ITEMS = stage_items(
-    lambda wildcards: {s: {"fit_sample": s} for s in FITS},
-    inputs={"**chi2": chi2_inputs},
+# One job draws the landscape of every fit (stage(), common.smk).
+CHI2_FIGURE = stage(
+    "figure_chi2_landscape",
+    each_fit(),
+    inputs=chi2_inputs,
     outputs={
-        "png": f"{FIGURES_DIR}/chi2_landscape_{{fit_sample}}.png",
-        "pdf": f"{FIGURES_DIR}/chi2_landscape_{{fit_sample}}.pdf",
-        "params": f"{FIGURES_DIR}/chi2_landscape_{{fit_sample}}.params.json",
+        "png": figure("chi2_landscape_{fit_sample}", "png"),
+        "pdf": figure("chi2_landscape_{fit_sample}", "pdf"),
+        "params": figure("chi2_landscape_{fit_sample}", "params.json"),
     },
     params={"files": chi2_files},
 )

@@ -1,7 +1,9 @@
 # Grid fit of the rate constants (docs/science.md §3): experimental t_max, the grid scattered into
 # chunks (scattergather "grid": config fit.chunks or --set-scatter grid=N), chi² per sample
 # and jointly over all samples (fit_sample = fit.joint_sample_name), best fit with profile
-# intervals and refinement, and the best fits' trajectories for the figures.
+# intervals and refinement, and the best fits' trajectories for the figures. Beyond the paper,
+# the weighted chi2 sum((t_max,sim - t_max,exp)/sigma)^2 over the same grid, with the sigma(t_max)
+# of rule fit_tmax_experiment (fit.uncertainty), for fit_best's profile-likelihood intervals.
 
 
 include: "fit_functions.smk"
@@ -14,20 +16,20 @@ scattergather:
 # --- rules ------------------------------------------------------------------------------
 
 
-# One job for every sample (TMAX_ITEMS; a sample's t_max and σ take less than a start-up).
+# One job for every sample (TMAX; a sample's t_max and σ take less than a start-up).
 rule fit_tmax_experiment:
     input:
-        items_inputs(TMAX_ITEMS),
+        TMAX.input,
     output:
-        tmax=expand("results/fit/{sample}/tmax_experiment.tsv", sample=SAMPLES),
+        tmax=TMAX.output("tmax"),
     log:
         "logs/fit/tmax_experiment.log",
     benchmark:
-        "results/benchmarks/fit_tmax_experiment/all.tsv"
+        benchmark_of("fit_tmax_experiment", "all")
     conda:
         "../../envs/fit.yaml"
     params:
-        per_item=TMAX_ITEMS,
+        per_item=TMAX.per_item,
         cluster=CLUSTER,
         tmax=config["fit"]["tmax"],
         uncertainty=config["fit"]["uncertainty"],
@@ -37,13 +39,13 @@ rule fit_tmax_experiment:
 
 rule fit_grid_chunk:
     input:
-        intensities=fit_intensities_of_sample,
+        intensities=PATHS.intensities,
     output:
-        chunk="results/fit/{sample}/model{model}/chunks/{scatteritem}.parquet",
+        chunk=PATHS.chunk,
     log:
         "logs/fit/grid_chunk/{sample}/model{model}/{scatteritem}.log",
     benchmark:
-        "results/benchmarks/fit_grid_chunk/{sample}/model{model}/{scatteritem}.tsv"
+        benchmark_of("fit_grid_chunk", "{sample}/model{model}/{scatteritem}")
     conda:
         "../../envs/fit.yaml"
     threads: 1
@@ -61,21 +63,38 @@ rule fit_grid_chunk:
 # The per-fit rules below run one job per model for all fits (FITS; fit_functions.smk).
 rule fit_chi2:
     input:
-        items_inputs(CHI2_ITEMS),
+        CHI2.input,
     output:
-        chi2=per_fit("results/fit/{fit_sample}/model{model}/chi2.parquet"),
-        residuals=per_fit("results/fit/{fit_sample}/model{model}/residuals.tsv"),
+        chi2=CHI2.output("chi2"),
+        residuals=CHI2.output("residuals"),
     log:
         "logs/fit/chi2/model{model}.log",
     benchmark:
-        "results/benchmarks/fit_chi2/model{model}.tsv"
+        benchmark_of("fit_chi2", "model{model}")
     conda:
         "../../envs/fit.yaml"
     params:
-        per_item=CHI2_ITEMS,
+        per_item=CHI2.per_item,
         grid=config["fit"]["grid"],
     script:
         "../scripts/fit_chi2.py"
+
+
+rule fit_chi2_weighted:
+    input:
+        CHI2_WEIGHTED.input,
+    output:
+        chi2=CHI2_WEIGHTED.output("chi2"),
+    log:
+        "logs/fit/chi2_weighted/model{model}.log",
+    benchmark:
+        benchmark_of("fit_chi2_weighted", "model{model}")
+    conda:
+        "../../envs/fit.yaml"
+    params:
+        per_item=CHI2_WEIGHTED.per_item,
+    script:
+        "../scripts/fit_chi2_weighted.py"
 
 
 # --- zoom: a finer grid around the optimum (fit.zoom; beyond the paper) ---------------------
@@ -83,20 +102,20 @@ rule fit_chi2:
 
 rule fit_zoom:
     input:
-        items_inputs(ZOOM_ITEMS),
+        ZOOM.input,
     output:
-        tmax=per_fit("results/fit/{fit_sample}/model{model}/zoom/tmax.parquet"),
-        chi2=per_fit("results/fit/{fit_sample}/model{model}/zoom/chi2.parquet"),
-        residuals=per_fit("results/fit/{fit_sample}/model{model}/zoom/residuals.tsv"),
+        tmax=ZOOM.output("tmax"),
+        chi2=ZOOM.output("chi2"),
+        residuals=ZOOM.output("residuals"),
     log:
         "logs/fit/zoom/model{model}.log",
     benchmark:
-        "results/benchmarks/fit_zoom/model{model}.tsv"
+        benchmark_of("fit_zoom", "model{model}")
     conda:
         "../../envs/fit.yaml"
     threads: 1
     params:
-        per_item=ZOOM_ITEMS,
+        per_item=ZOOM.per_item,
         grid=config["fit"]["grid"],
         zoom=config["fit"]["zoom"],
         delta_rel=config["fit"]["interval_delta_chi2_rel"],
@@ -110,17 +129,17 @@ rule fit_zoom:
 
 rule fit_best:
     input:
-        items_inputs(BEST_ITEMS),
+        BEST.input,
     output:
-        best=per_fit("results/fit/{fit_sample}/model{model}/best.json"),
+        best=BEST.output("best"),
     log:
         "logs/fit/best/model{model}.log",
     benchmark:
-        "results/benchmarks/fit_best/model{model}.tsv"
+        benchmark_of("fit_best", "model{model}")
     conda:
         "../../envs/fit.yaml"
     params:
-        per_item=BEST_ITEMS,
+        per_item=BEST.per_item,
         fit=config["fit"],
         cluster=CLUSTER,
         kinetics=config["kinetics"],
@@ -132,26 +151,18 @@ rule fit_best:
 # sample's fit at the other mixing ratios too).
 rule simulate_best:
     input:
-        items_inputs(SIMULATE_BEST_ITEMS),
+        SIMULATE_BEST.input,
     output:
-        trajectories=expand(
-            "results/fit/{fit_sample}/model{{model}}/best_simulation/{sample}.tsv",
-            fit_sample=FITS,
-            sample=SAMPLES,
-        ),
-        isomers=expand(
-            "results/fit/{fit_sample}/model{{model}}/best_simulation/{sample}_isomers.parquet",
-            fit_sample=FITS,
-            sample=SAMPLES,
-        ),
+        trajectories=SIMULATE_BEST.output("trajectories"),
+        isomers=SIMULATE_BEST.output("isomers"),
     log:
         "logs/fit/simulate_best/model{model}.log",
     benchmark:
-        "results/benchmarks/simulate_best/model{model}.tsv"
+        benchmark_of("simulate_best", "model{model}")
     conda:
         "../../envs/fit.yaml"
     params:
-        per_item=SIMULATE_BEST_ITEMS,
+        per_item=SIMULATE_BEST.per_item,
         conditions=all_conditions_param,
         cluster=CLUSTER,
         kinetics=config["kinetics"],
@@ -164,17 +175,17 @@ rule simulate_best:
 
 rule plausibility:
     input:
-        items_inputs(PLAUSIBILITY_ITEMS),
+        PLAUSIBILITY.input,
     output:
-        json=per_fit("results/plausibility/{fit_sample}/model{model}.json"),
+        json=PLAUSIBILITY.output("json"),
     log:
         "logs/plausibility/model{model}.log",
     benchmark:
-        "results/benchmarks/plausibility/model{model}.tsv"
+        benchmark_of("plausibility", "model{model}")
     conda:
         "../../envs/fit.yaml"
     params:
-        per_item=PLAUSIBILITY_ITEMS,
+        per_item=PLAUSIBILITY.per_item,
         settings=config["plausibility"],
     script:
         "../scripts/plausibility.py"
@@ -184,11 +195,11 @@ rule plausibility_summary:
     input:
         jsons=plausibility_jsons,
     output:
-        md="results/plausibility/summary.md",
+        md=PATHS.plausibility_summary,
     log:
         "logs/plausibility/summary.log",
     benchmark:
-        "results/benchmarks/plausibility_summary/summary.tsv"
+        benchmark_of("plausibility_summary", "summary")
     conda:
         "../../envs/fit.yaml"
     script:
@@ -199,22 +210,21 @@ rule plausibility_summary:
 # (the equilibrium dimer:monomer ratio; intercluster.observables.dimer_response_row).
 rule dimer_response:
     input:
-        items_inputs(DIMER_RESPONSE_ITEMS),
+        DIMER_RESPONSE.input,
     output:
-        tsv=expand(
-            "results/fit/{fit_sample}/model{model}/dimer_response.tsv",
-            fit_sample=FITS,
-            model=FIT_MODELS,
-        ),
+        tsv=DIMER_RESPONSE.output("tsv"),
     log:
         "logs/fit/dimer_response.log",
     benchmark:
-        "results/benchmarks/dimer_response/all.tsv"
+        benchmark_of("dimer_response", "all")
     conda:
         "../../envs/fit.yaml"
     params:
-        per_item=DIMER_RESPONSE_ITEMS,
+        per_item=DIMER_RESPONSE.per_item,
         tmax=config["fit"]["tmax"],
         cluster=CLUSTER,
     script:
         "../scripts/dimer_response.py"
+
+
+DEFAULT_TARGETS += fit_targets()

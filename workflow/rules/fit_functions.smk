@@ -1,225 +1,51 @@
-# Input functions and targets of the fit and plausibility rules (workflow/rules/fit.smk).
-
-from types import SimpleNamespace
-
-# Every fit: each sample on its own, then all samples jointly (JOINT_SAMPLE).
-FITS = list(SAMPLES) + [JOINT_SAMPLE]
-
-
-# --- one job per model for the per-fit stages --------------------------------------------
-# fit_chi2, fit_zoom, fit_best, simulate_best and plausibility each run one job per model that
-# handles every fit of that model in turn (one process start-up instead of five; the work of
-# a fit is seconds). The rule's outputs are its per-fit outputs expanded over FITS; params.per_item
-# gives each fit its own inputs, outputs and params (intercluster.rule_script.items).
-
-
-def fit_items(inputs=None, outputs=None, params=None):
-    """params.per_item of a per-model rule: every fit of the job's model (stage_items)."""
-    return stage_items(
-        lambda wildcards: {s: {"fit_sample": s} for s in FITS}, inputs, outputs, params
-    )
-
-
-def per_fit(pattern):
-    """A per-fit output pattern expanded over every fit, for one model's job."""
-    return expand(pattern.replace("{model}", "{{model}}"), fit_sample=FITS)
+# Input functions, batched stages and targets of the fit and plausibility rules
+# (workflow/rules/fit.smk). Paths: PATHS (paths.smk); the inputs of a fit: common.smk.
 
 
 # --- input functions -------------------------------------------------------------------
 
 
-def samples_of_fit(fit_sample):
-    """The samples a fit covers: one sample, or every sample for the joint fit."""
-    return list(SAMPLES) if fit_sample == JOINT_SAMPLE else [fit_sample]
+def fit_chunks_by_sample(wildcards):
+    """Sample -> its chunk tables (params of fit_chi2: which inputs belong to which sample)."""
+    return {
+        sample: gather.grid(fill(PATHS.chunk, sample=sample, model=wildcards.model))
+        for sample in samples_of_fit(wildcards.fit_sample)
+    }
 
 
 def fit_chunks_of(wildcards):
     """Every chunk table of every sample of the fit, sample by sample."""
-    return [
-        path
-        for sample in samples_of_fit(wildcards.fit_sample)
-        for path in gather.grid(
-            f"results/fit/{sample}/model{wildcards.model}/chunks/{{scatteritem}}.parquet"
-        )
-    ]
-
-
-def fit_chunks_by_sample(wildcards):
-    """Sample -> its chunk tables (params of fit_chi2: which inputs belong to which sample)."""
-    return {
-        sample: gather.grid(
-            f"results/fit/{sample}/model{wildcards.model}/chunks/{{scatteritem}}.parquet"
-        )
-        for sample in samples_of_fit(wildcards.fit_sample)
-    }
-
-
-ZOOM_ENABLED = bool(config["fit"]["zoom"]["enabled"])
-
-
-def fit_zoom_of(wildcards):
-    """The zoom's chi² table for fit_best, when fit.zoom is enabled."""
-    if not ZOOM_ENABLED:
-        return {}
-    fit = f"results/fit/{wildcards.fit_sample}/model{wildcards.model}"
-    return {"zoom": f"{fit}/zoom/chi2.parquet"}
-
-
-def fit_experiments_of(wildcards):
-    """Sample -> its intensities and experimental t_max tables, for every sample of the fit
-    (params of the rules that read them; the inputs below list the same paths)."""
-    return {
-        s: {
-            "intensities": f"results/deconvolution/{s}/intensities.tsv",
-            "tmax": f"results/fit/{s}/tmax_experiment.tsv",
-        }
-        for s in samples_of_fit(wildcards.fit_sample)
-    }
-
-
-def fit_intensities_of(wildcards):
-    """The deconvolved intensities of every sample of the fit (time grids)."""
-    return [e["intensities"] for e in fit_experiments_of(wildcards).values()]
-
-
-def fit_tmax_of(wildcards):
-    """The experimental t_max tables of every sample of the fit."""
-    return [e["tmax"] for e in fit_experiments_of(wildcards).values()]
-
-
-def fit_samples_param(wildcards):
-    return samples_of_fit(wildcards.fit_sample)
-
-
-def fit_conditions_param(wildcards):
-    """Sample -> its conditions, for every sample of the fit."""
-    return {
-        s: conditions_of(SimpleNamespace(sample=s))
-        for s in samples_of_fit(wildcards.fit_sample)
-    }
+    return [p for paths in fit_chunks_by_sample(wildcards).values() for p in paths]
 
 
 def best_simulation_outputs(wildcards):
     """Sample -> its trajectories and isomers files of rule simulate_best (the rule's outputs,
     keyed by sample)."""
-    fit = f"results/fit/{wildcards.fit_sample}/model{wildcards.model}/best_simulation"
+    fit = {"fit_sample": wildcards.fit_sample, "model": wildcards.model}
     return {
         s: {
-            "trajectories": f"{fit}/{s}.tsv",
-            "isomers": f"{fit}/{s}_isomers.parquet",
+            "trajectories": fill(PATHS.best_simulation, sample=s, **fit),
+            "isomers": fill(PATHS.best_isomers, sample=s, **fit),
         }
         for s in SAMPLES
     }
 
 
-def all_conditions_param(wildcards):
-    """Sample -> its conditions, for every sample of the sheet."""
-    return {s: conditions_of(SimpleNamespace(sample=s)) for s in SAMPLES}
-
-
-# --- the per-fit items of the per-model rules (fit_items) ----------------------------------
-
-CHI2_ITEMS = fit_items(
-    inputs={
-        "chunks": fit_chunks_of,
-        "intensities": fit_intensities_of,
-        "tmax": fit_tmax_of,
-    },
-    outputs={
-        "chi2": "results/fit/{fit_sample}/model{model}/chi2.parquet",
-        "residuals": "results/fit/{fit_sample}/model{model}/residuals.tsv",
-    },
-    params={
-        "samples": fit_samples_param,
-        "experiments": fit_experiments_of,
-        "chunks_of": fit_chunks_by_sample,
-    },
-)
-ZOOM_ITEMS = fit_items(
-    inputs={
-        "coarse": lambda w: f"results/fit/{w.fit_sample}/model{w.model}/chi2.parquet",
-        "intensities": fit_intensities_of,
-        "tmax": fit_tmax_of,
-    },
-    outputs={
-        "tmax": "results/fit/{fit_sample}/model{model}/zoom/tmax.parquet",
-        "chi2": "results/fit/{fit_sample}/model{model}/zoom/chi2.parquet",
-        "residuals": "results/fit/{fit_sample}/model{model}/zoom/residuals.tsv",
-    },
-    params={
-        "samples": fit_samples_param,
-        "experiments": fit_experiments_of,
-        "conditions": fit_conditions_param,
-    },
-)
-
-
-def fit_trajectory_of(wildcards):
-    """The trajectory objective's table for fit_best, when fit.objective is trajectory."""
-    if config["fit"]["objective"] != "trajectory":
-        return {}
-    fit = f"results/fit/{wildcards.fit_sample}/model{wildcards.model}"
-    return {"trajectory": f"{fit}/trajectory.parquet"}
-
-
-BEST_ITEMS = fit_items(
-    inputs={
-        "**zoom": fit_zoom_of,
-        "**trajectory": fit_trajectory_of,
-        "chi2": lambda w: f"results/fit/{w.fit_sample}/model{w.model}/chi2.parquet",
-        "chi2_weighted": lambda w: (
-            f"results/fit/{w.fit_sample}/model{w.model}/chi2_weighted.parquet"
-        ),
-        "intensities": fit_intensities_of,
-        "tmax": fit_tmax_of,
-    },
-    outputs={"best": "results/fit/{fit_sample}/model{model}/best.json"},
-    params={
-        "samples": fit_samples_param,
-        "experiments": fit_experiments_of,
-        "conditions": fit_conditions_param,
-    },
-)
-SIMULATE_BEST_ITEMS = fit_items(
-    inputs={"best": lambda w: f"results/fit/{w.fit_sample}/model{w.model}/best.json"},
-    outputs={
-        "trajectories": lambda w: [
-            f"results/fit/{w.fit_sample}/model{w.model}/best_simulation/{s}.tsv"
-            for s in SAMPLES
-        ],
-        "isomers": lambda w: [
-            f"results/fit/{w.fit_sample}/model{w.model}/best_simulation/{s}_isomers.parquet"
-            for s in SAMPLES
-        ],
-    },
-    params={"outputs": best_simulation_outputs},
-)
-PLAUSIBILITY_ITEMS = fit_items(
-    inputs={"best": lambda w: f"results/fit/{w.fit_sample}/model{w.model}/best.json"},
-    outputs={"json": "results/plausibility/{fit_sample}/model{model}.json"},
-    params={"conditions": fit_conditions_param},
-)
-# one job for every fit and model: reading two tables per sample is less than a start-up
-DIMER_RESPONSE_ITEMS = stage_items(
-    lambda wildcards: {
-        f"{s}/model{m}": {"fit_sample": s, "model": str(m)}
-        for s in FITS
-        for m in FIT_MODELS
-    },
-    inputs={
-        "intensities": fit_intensities_of,
-        "trajectories": lambda w: [
-            f"results/fit/{w.fit_sample}/model{w.model}/best_simulation/{s}.tsv"
-            for s in samples_of_fit(w.fit_sample)
-        ],
-    },
-    outputs={"tsv": "results/fit/{fit_sample}/model{model}/dimer_response.tsv"},
-    params={"samples": fit_samples_param, "conditions": fit_conditions_param},
-)
-
-
-def fit_intensities_of_sample(wildcards):
-    return f"results/deconvolution/{wildcards.sample}/intensities.tsv"
+def fit_best_inputs(wildcards):
+    """fit_best's inputs of one fit: the zoom's chi² table (fit.zoom) and the trajectory
+    objective's table (fit.objective: trajectory) only when they are asked for."""
+    inputs = {}
+    if ZOOM_ENABLED:
+        inputs["zoom"] = PATHS.zoom_chi2
+    if config["fit"]["objective"] == "trajectory":
+        inputs["trajectory"] = PATHS.trajectory
+    inputs.update(
+        chi2=PATHS.chi2,
+        chi2_weighted=PATHS.chi2_weighted,
+        intensities=fit_intensities_of,
+        tmax=fit_tmax_of,
+    )
+    return inputs
 
 
 def fit_replicate_intensities_of(wildcards):
@@ -229,69 +55,152 @@ def fit_replicate_intensities_of(wildcards):
     if not condition:
         return []
     return [
-        f"results/deconvolution/{s}/intensities.tsv"
+        fill(PATHS.intensities, sample=s)
         for s in SAMPLES
         if s != wildcards.sample and samples.loc[s, "condition"] == condition
     ]
-
-
-def plausibility_jsons(wildcards):
-    return expand(
-        "results/plausibility/{fit_sample}/model{model}.json",
-        fit_sample=SAMPLES + [JOINT_SAMPLE],
-        model=FIT_MODELS,
-    )
-
-
-def fit_targets():
-    """The fit's and plausibility's final outputs (for all_targets())."""
-    fit_samples = SAMPLES + [JOINT_SAMPLE]
-    targets = expand(
-        "results/fit/{fit_sample}/model{model}/{name}",
-        fit_sample=fit_samples,
-        model=FIT_MODELS,
-        name=["chi2.parquet", "best.json", "residuals.tsv"],
-    )
-    if ZOOM_ENABLED:
-        targets += expand(
-            "results/fit/{fit_sample}/model{model}/zoom/{name}",
-            fit_sample=fit_samples,
-            model=FIT_MODELS,
-            name=["tmax.parquet", "chi2.parquet", "residuals.tsv"],
-        )
-    targets += expand(
-        "results/plausibility/{fit_sample}/model{model}.json",
-        fit_sample=fit_samples,
-        model=FIT_MODELS,
-    )
-    targets.append("results/plausibility/summary.md")
-    targets += expand(
-        "results/fit/{fit_sample}/model{model}/dimer_response.tsv",
-        fit_sample=fit_samples,
-        model=FIT_MODELS,
-    )
-    # best fits simulated at their own samples' conditions (all samples for the joint fit)
-    for fit_sample in fit_samples:
-        for model in FIT_MODELS:
-            for sample in samples_of_fit(fit_sample):
-                base = f"results/fit/{fit_sample}/model{model}/best_simulation/{sample}"
-                targets += [f"{base}.tsv", f"{base}_isomers.parquet"]
-    return targets
 
 
 def fit_nuisance_of(wildcards):
     """The nuisance alternatives' intensities (fit.uncertainty.nuisance_sigma), else none."""
     if not config["fit"]["uncertainty"]["nuisance_sigma"]:
         return []
-    return f"results/deconvolution/{wildcards.sample}/nuisance.tsv"
+    return fill(PATHS.nuisance, sample=wildcards.sample)
 
 
-TMAX_ITEMS = stage_items(
-    lambda wildcards: {s: {"sample": s} for s in SAMPLES},
+# --- batched stages (stage(), common.smk) ----------------------------------------------------
+# fit_chi2, fit_chi2_weighted, fit_zoom, fit_best, simulate_best and plausibility each run one
+# job per model that handles every fit of that model in turn (one process start-up instead of
+# one per fit; the work of a fit is seconds).
+
+PER_MODEL_JOB = {"model": FIT_MODELS}
+
+# one job for every sample (a sample's t_max and σ take less than a start-up)
+TMAX = stage(
+    "fit_tmax_experiment",
+    {s: {"sample": s} for s in SAMPLES},
+    outputs={"tmax": PATHS.tmax_experiment},
     inputs={
-        "intensities": fit_intensities_of_sample,
+        "intensities": PATHS.intensities,
         "replicates": fit_replicate_intensities_of,
         "nuisance": fit_nuisance_of,
     },
-    outputs={"tmax": "results/fit/{sample}/tmax_experiment.tsv"},
 )
+CHI2 = stage(
+    "fit_chi2",
+    each_fit(),
+    jobs=PER_MODEL_JOB,
+    outputs={"chi2": PATHS.chi2, "residuals": PATHS.residuals},
+    inputs={
+        "chunks": fit_chunks_of,
+        "intensities": fit_intensities_of,
+        "tmax": fit_tmax_of,
+    },
+    params={
+        "samples": fit_samples_param,
+        "experiments": fit_experiments_of,
+        "chunks_of": fit_chunks_by_sample,
+    },
+)
+# the weighted chi2 sum((t_max,sim - t_max,exp)/sigma)^2 over the same chunks (uncertainty)
+CHI2_WEIGHTED = stage(
+    "fit_chi2_weighted",
+    each_fit(),
+    jobs=PER_MODEL_JOB,
+    outputs={"chi2": PATHS.chi2_weighted},
+    inputs={
+        "chunks": fit_chunks_of,
+        "intensities": fit_intensities_of,
+        "tmax": fit_tmax_of,
+    },
+    params={"experiments": fit_experiments_of, "chunks_of": fit_chunks_by_sample},
+)
+ZOOM = stage(
+    "fit_zoom",
+    each_fit(),
+    jobs=PER_MODEL_JOB,
+    outputs={
+        "tmax": PATHS.zoom_tmax,
+        "chi2": PATHS.zoom_chi2,
+        "residuals": PATHS.zoom_residuals,
+    },
+    inputs={
+        "coarse": PATHS.chi2,
+        "intensities": fit_intensities_of,
+        "tmax": fit_tmax_of,
+    },
+    params={
+        "samples": fit_samples_param,
+        "experiments": fit_experiments_of,
+        "conditions": fit_conditions_param,
+    },
+)
+BEST = stage(
+    "fit_best",
+    each_fit(),
+    jobs=PER_MODEL_JOB,
+    outputs={"best": PATHS.best},
+    inputs=fit_best_inputs,
+    params={
+        "samples": fit_samples_param,
+        "experiments": fit_experiments_of,
+        "conditions": fit_conditions_param,
+    },
+)
+# every fit's best point simulated at every sample of the sheet
+SIMULATE_BEST = stage(
+    "simulate_best",
+    each_fit(),
+    jobs=PER_MODEL_JOB,
+    within={"sample": SAMPLES},
+    outputs={
+        "trajectories": PATHS.best_simulation,
+        "isomers": PATHS.best_isomers,
+    },
+    inputs={"best": PATHS.best},
+    params={"outputs": best_simulation_outputs},
+)
+PLAUSIBILITY = stage(
+    "plausibility",
+    each_fit(),
+    jobs=PER_MODEL_JOB,
+    outputs={"json": PATHS.plausibility},
+    inputs={"best": PATHS.best},
+    params={"conditions": fit_conditions_param},
+)
+# one job for every fit and model: reading two tables per sample is less than a start-up
+DIMER_RESPONSE = stage(
+    "dimer_response",
+    each_fit_and_model(),
+    outputs={"tsv": PATHS.dimer_response},
+    inputs={
+        "intensities": fit_intensities_of,
+        "trajectories": lambda w: of_fit_samples(
+            PATHS.best_simulation, w.fit_sample, model=w.model
+        ),
+    },
+    params={"samples": fit_samples_param, "conditions": fit_conditions_param},
+)
+
+
+# --- targets -----------------------------------------------------------------------------
+
+
+def plausibility_jsons(wildcards):
+    """Every fit's plausibility record, fit by fit (the summary's order)."""
+    return expand(PATHS.plausibility, fit_sample=FITS, model=FIT_MODELS)
+
+
+def fit_targets():
+    """The fit's and plausibility's final outputs (the default target)."""
+    targets = CHI2.targets() + BEST.targets()
+    if ZOOM_ENABLED:
+        targets += ZOOM.targets()
+    targets += PLAUSIBILITY.targets() + [PATHS.plausibility_summary]
+    targets += DIMER_RESPONSE.targets()
+    # best fits simulated at their own samples' conditions (all samples for the joint fit)
+    for fit_sample in FITS:
+        for model in FIT_MODELS:
+            for pattern in (PATHS.best_simulation, PATHS.best_isomers):
+                targets += of_fit_samples(pattern, fit_sample, model=model)
+    return targets

@@ -6,9 +6,9 @@
 
 rule framework_virtual_experiment:
     output:
-        mzml=f"{FRAMEWORK_DIR}/virtual_experiment/{{sample}}.mzML",
-        truth_forms=f"{FRAMEWORK_DIR}/virtual_experiment/truth/{{sample}}/ion_forms.tsv",
-        truth=f"{FRAMEWORK_DIR}/virtual_experiment/truth/{{sample}}/summary.tsv",
+        mzml=PATHS.framework_mzml,
+        truth_forms=fill(PATHS.framework_truth, table="ion_forms"),
+        truth=fill(PATHS.framework_truth, table="summary"),
     log:
         f"logs/{SYSTEM.name}/virtual_experiment/{{sample}}.log",
     conda:
@@ -25,10 +25,10 @@ rule framework_deconvolve:
     input:
         mzml=mzml_of,
     output:
-        ion_forms=f"{FRAMEWORK_DIR}/deconvolution/{{sample}}/ion_forms.tsv",
-        summary=f"{FRAMEWORK_DIR}/deconvolution/{{sample}}/summary.tsv",
-        qc=f"{FRAMEWORK_DIR}/deconvolution/{{sample}}/qc.tsv",
-        run=f"{FRAMEWORK_DIR}/deconvolution/{{sample}}/run.json",
+        ion_forms=fill(PATHS.framework_table, table="ion_forms.tsv"),
+        summary=fill(PATHS.framework_table, table="summary.tsv"),
+        qc=fill(PATHS.framework_table, table="qc.tsv"),
+        run=fill(PATHS.framework_table, table="run.json"),
     log:
         f"logs/{SYSTEM.name}/deconvolution/{{sample}}.log",
     conda:
@@ -47,8 +47,8 @@ rule fig_frameworks:
         run=rules.framework_deconvolve.output.run,
         truth=framework_truth_of,
     output:
-        png=f"{FRAMEWORK_DIR}/figures/frameworks_{{sample}}.png",
-        pdf=f"{FRAMEWORK_DIR}/figures/frameworks_{{sample}}.pdf",
+        png=fill(PATHS.framework_figure, ext="png"),
+        pdf=fill(PATHS.framework_figure, ext="pdf"),
     log:
         f"logs/{SYSTEM.name}/figures/frameworks_{{sample}}.log",
     conda:
@@ -58,3 +58,6 @@ rule fig_frameworks:
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/fig_frameworks.py"
+
+
+DEFAULT_TARGETS += expand(fill(PATHS.framework_figure, ext="png"), sample=SAMPLES)

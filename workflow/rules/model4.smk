@@ -5,19 +5,17 @@
 
 rule fit_model4:
     input:
-        intensities=expand(
-            "results/deconvolution/{sample}/intensities.tsv", sample=SAMPLES
-        ),
-        tmax=expand("results/fit/{sample}/tmax_experiment.tsv", sample=SAMPLES),
+        intensities=expand(PATHS.intensities, sample=SAMPLES),
+        tmax=expand(PATHS.tmax_experiment, sample=SAMPLES),
     output:
-        record=f"results/fit/{JOINT_SAMPLE}/model4/beta.json",
-        profile=f"results/fit/{JOINT_SAMPLE}/model4/beta_profile.tsv",
-        png=f"results/figures/beta_profile_{JOINT_SAMPLE}.png",
-        pdf=f"results/figures/beta_profile_{JOINT_SAMPLE}.pdf",
+        record=fill(PATHS.beta_record, fit_sample=JOINT_SAMPLE),
+        profile=fill(PATHS.beta_profile, fit_sample=JOINT_SAMPLE),
+        png=figure(f"beta_profile_{JOINT_SAMPLE}", "png"),
+        pdf=figure(f"beta_profile_{JOINT_SAMPLE}", "pdf"),
     log:
         "logs/fit/model4.log",
     benchmark:
-        "results/benchmarks/fit_model4/all.tsv"
+        benchmark_of("fit_model4", "all")
     # the fit and its figure: the figures env holds the fit's packages and matplotlib
     conda:
         "../../envs/figures.yaml"

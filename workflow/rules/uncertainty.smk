@@ -1,54 +1,36 @@
-# Uncertainty of the grid fit (beyond the paper; docs/science.md, "Uncertainty"): the
-# weighted chi2 sum((t_max,sim - t_max,exp)/sigma)^2 over the grid, next to eq 1's chi2.
-# The sigma(t_max) come from rule fit_tmax_experiment (fit.uncertainty); rule fit_best reads
-# the weighted table for its profile-likelihood intervals and identifiability labels.
+# Uncertainty of the grid fit (beyond the paper; docs/science.md, "Uncertainty"): t_max
+# residuals with their sigma(t_max), coverage, model comparison, SBML of the best fits, the
+# trajectory objective and its PEtab export. (The weighted chi2 is part of the fit stage:
+# rule fit_chi2_weighted, fit.smk.)
 
 
 include: "uncertainty_functions.smk"
-
-
-# One job per model for every fit (as fit_chi2; WEIGHTED_ITEMS in uncertainty_functions.smk).
-rule fit_chi2_weighted:
-    input:
-        items_inputs(WEIGHTED_ITEMS),
-    output:
-        chi2=per_fit("results/fit/{fit_sample}/model{model}/chi2_weighted.parquet"),
-    log:
-        "logs/fit/chi2_weighted/model{model}.log",
-    benchmark:
-        "results/benchmarks/fit_chi2_weighted/model{model}.tsv"
-    conda:
-        "../../envs/fit.yaml"
-    params:
-        per_item=WEIGHTED_ITEMS,
-    script:
-        "../scripts/fit_chi2_weighted.py"
 
 
 # t_max residuals of every model's best grid point with σ(t_max) as error bars: one figure per
 # fit, all drawn by one job (a figure costs less than a job's start-up).
 rule figure_tmax_residuals:
     input:
-        items_inputs(TMAX_RESIDUALS_ITEMS),
+        TMAX_RESIDUALS.input,
     output:
         png=report(
-            every_fit(f"{FIGURES_DIR}/tmax_residuals_{{fit_sample}}.png"),
+            TMAX_RESIDUALS.output("png"),
             caption="../report/tmax_residuals.rst",
             category="Beyond the paper",
             subcategory="t_max residuals",
         ),
-        pdf=every_fit(f"{FIGURES_DIR}/tmax_residuals_{{fit_sample}}.pdf"),
-        params=every_fit(f"{FIGURES_DIR}/tmax_residuals_{{fit_sample}}.params.json"),
+        pdf=TMAX_RESIDUALS.output("pdf"),
+        params=TMAX_RESIDUALS.output("params"),
     log:
         "logs/figures/tmax_residuals.log",
     benchmark:
-        "results/benchmarks/figure_tmax_residuals/all.tsv"
+        benchmark_of("figure_tmax_residuals", "all")
     conda:
         "../../envs/figures.yaml"
     params:
-        per_item=TMAX_RESIDUALS_ITEMS,
+        per_item=TMAX_RESIDUALS.per_item,
         models=FIT_MODELS,
-        figures=FIG_CFG,
+        figures=config["figures"],
     script:
         "../scripts/fig_tmax_residuals.py"
 
@@ -61,11 +43,11 @@ rule figure_tmax_residuals:
 
 rule coverage_grid:
     output:
-        tmax=f"{COVERAGE_DIR}/grid_tmax.parquet",
+        tmax=PATHS.coverage_grid,
     log:
         "logs/uncertainty/coverage_grid.log",
     benchmark:
-        "results/benchmarks/coverage_grid/grid.tsv"
+        benchmark_of("coverage_grid", "grid")
     conda:
         "../../envs/fit.yaml"
     params:
@@ -80,11 +62,11 @@ rule coverage_grid:
 
 rule coverage_replica:
     output:
-        tmax=f"{COVERAGE_DIR}/replicas/{{replica}}.tsv",
+        tmax=PATHS.coverage_replica,
     log:
         "logs/uncertainty/coverage_replica/{replica}.log",
     benchmark:
-        "results/benchmarks/coverage_replica/{replica}.tsv"
+        benchmark_of("coverage_replica", "{replica}")
     wildcard_constraints:
         replica=r"\d+",
     conda:
@@ -102,15 +84,12 @@ rule coverage_replica:
 
 rule coverage:
     input:
-        grid=f"{COVERAGE_DIR}/grid_tmax.parquet",
-        replicas=expand(
-            f"{COVERAGE_DIR}/replicas/{{replica}}.tsv",
-            replica=range(COVERAGE["n_replicas"]),
-        ),
+        grid=PATHS.coverage_grid,
+        replicas=expand(PATHS.coverage_replica, replica=range(COVERAGE["n_replicas"])),
     output:
-        summary=f"{COVERAGE_DIR}/summary.tsv",
-        intervals=f"{COVERAGE_DIR}/intervals.tsv",
-        report=f"{COVERAGE_DIR}/report.md",
+        summary=PATHS.coverage_summary,
+        intervals=PATHS.coverage_intervals,
+        report=PATHS.coverage_report,
     log:
         "logs/uncertainty/coverage.log",
     conda:
@@ -129,18 +108,18 @@ rule coverage:
 # Both rules below run one job for every fit (and model): each item is a small table or file.
 rule model_comparison:
     input:
-        items_inputs(COMPARISON_ITEMS),
+        MODEL_COMPARISON.input,
     output:
-        tsv=every_fit("results/fit/{fit_sample}/model_comparison.tsv"),
-        md=every_fit("results/fit/{fit_sample}/model_comparison.md"),
+        tsv=MODEL_COMPARISON.output("tsv"),
+        md=MODEL_COMPARISON.output("md"),
     log:
         "logs/fit/model_comparison.log",
     benchmark:
-        "results/benchmarks/model_comparison/all.tsv"
+        benchmark_of("model_comparison", "all")
     conda:
         "../../envs/fit.yaml"
     params:
-        per_item=COMPARISON_ITEMS,
+        per_item=MODEL_COMPARISON.per_item,
         models=FIT_MODELS,
     script:
         "../scripts/model_comparison.py"
@@ -148,21 +127,17 @@ rule model_comparison:
 
 rule best_fit_sbml:
     input:
-        items_inputs(SBML_ITEMS),
+        BEST_SBML.input,
     output:
-        sbml=expand(
-            "results/fit/{fit_sample}/model{model}/best.xml",
-            fit_sample=FITS,
-            model=FIT_MODELS,
-        ),
+        sbml=BEST_SBML.output("sbml"),
     log:
         "logs/fit/best_fit_sbml.log",
     benchmark:
-        "results/benchmarks/best_fit_sbml/all.tsv"
+        benchmark_of("best_fit_sbml", "all")
     conda:
         "../../envs/kinetics.yaml"
     params:
-        per_item=SBML_ITEMS,
+        per_item=BEST_SBML.per_item,
         cluster=CLUSTER,
         kinetics=config["kinetics"],
     script:
@@ -177,11 +152,11 @@ rule fit_trajectory:
         intensities=fit_intensities_of,
         tmax=fit_tmax_of,
     output:
-        table="results/fit/{fit_sample}/model{model}/trajectory.parquet",
+        table=PATHS.trajectory,
     log:
         "logs/fit/trajectory/{fit_sample}/model{model}.log",
     benchmark:
-        "results/benchmarks/fit_trajectory/{fit_sample}/model{model}.tsv"
+        benchmark_of("fit_trajectory", "{fit_sample}/model{model}")
     conda:
         "../../envs/fit.yaml"
     params:
@@ -196,11 +171,7 @@ rule fit_trajectory:
 
 rule trajectory:
     input:
-        expand(
-            "results/fit/{fit_sample}/model{model}/trajectory.parquet",
-            fit_sample=FIT_SAMPLES,
-            model=FIT_MODELS,
-        ),
+        expand(PATHS.trajectory, fit_sample=FITS, model=FIT_MODELS),
 
 
 # --- PEtab export of the trajectory objective (`snakemake petab`) -----------------------------
@@ -212,14 +183,14 @@ rule petab_export:
     input:
         intensities=fit_intensities_of,
         tmax=fit_tmax_of,
-        trajectory="results/fit/{fit_sample}/model{model}/trajectory.parquet",
+        trajectory=PATHS.trajectory,
     output:
-        yaml="results/petab/{fit_sample}/model{model}/problem.yaml",
-        sbml="results/petab/{fit_sample}/model{model}/model.xml",
-        tables=expand(
-            "results/petab/{{fit_sample}}/model{{model}}/{table}.tsv",
-            table=["conditions", "measurements", "observables", "parameters"],
-        ),
+        yaml=PATHS.petab_yaml,
+        sbml=PATHS.petab_sbml,
+        tables=[
+            fill(PATHS.petab_table, table=t)
+            for t in ("conditions", "measurements", "observables", "parameters")
+        ],
     log:
         "logs/petab/{fit_sample}/model{model}.log",
     conda:
@@ -236,8 +207,7 @@ rule petab_export:
 
 rule petab:
     input:
-        expand(
-            "results/petab/{fit_sample}/model{model}/problem.yaml",
-            fit_sample=FIT_SAMPLES,
-            model=FIT_MODELS,
-        ),
+        expand(PATHS.petab_yaml, fit_sample=FITS, model=FIT_MODELS),
+
+
+DEFAULT_TARGETS += uncertainty_targets()
