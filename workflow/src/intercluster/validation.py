@@ -468,9 +468,12 @@ def load_sample_sheet(
     )  # fmt: skip
     base = path.parent
     for column in ("mzml", "cid_mzml"):
-        frame[column] = [
-            os.path.normpath(base / p) if p else None for p in frame[column].tolist()
-        ]
+        # a None beside paths comes back from pandas as NaN: only a text is a path
+        frame[column] = pd.Series(
+            [os.path.normpath(base / p) if isinstance(p, str) and p else None
+             for p in frame[column].tolist()],
+            index=frame.index, dtype=object,
+        )  # fmt: skip
     if check_files:
         for sample, column, file in _referenced_files(frame):
             if not Path(file).is_file():

@@ -1,0 +1,34 @@
+"""The template sample sheet under config/ is a sheet the workflow reads, and says what it
+needs: every column of the schema is named in its comments."""
+
+import pytest
+import yaml
+from workflow_helpers import REPO
+
+from intercluster.errors import InputError
+from intercluster.validation import load_sample_sheet
+
+TEMPLATE = REPO / "config" / "samples_template.tsv"
+
+
+def test_template_reads_and_names_every_column():
+    sheet = load_sample_sheet(TEMPLATE)
+    assert list(sheet.index) == ["run1_ag40_au40", "run2_ag40_au40"]
+    assert sheet.loc["run2_ag40_au40", "dead_time_s"] == 25.0
+    assert sheet.loc["run1_ag40_au40", "dimer_response"] is None
+    # one run with a CID file, one without (pandas had turned the None into NaN: a crash)
+    assert str(sheet.loc["run1_ag40_au40", "cid_mzml"]).endswith("config/data/run1_cid.mzML")
+    assert sheet.loc["run2_ag40_au40", "cid_mzml"] is None
+    assert set(sheet["condition"]) == {"ag40_au40"}
+    assert str(sheet.loc["run1_ag40_au40", "mzml"]).endswith("config/data/run1.mzML")
+    comments = "".join(line for line in TEMPLATE.read_text().splitlines(keepends=True)
+                       if line.startswith("#"))  # fmt: skip
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "samples.schema.yaml").read_text())
+    for column in schema["properties"]:
+        assert column in comments, column
+
+
+def test_template_files_are_placeholders():
+    """Control: checked as a user's own sheet, the template's placeholder files are missing."""
+    with pytest.raises(InputError, match="run1.mzML"):
+        load_sample_sheet(TEMPLATE, check_files=True)
