@@ -203,11 +203,12 @@ def test_weighted_fit_takes_its_intervals_from_the_reoptimised_profiles():
 
 
 def test_a_model_the_goodness_of_fit_rejects_is_not_profiled():
-    """A model whose calibrated goodness of fit rejects it at a converged refinement gets the
-    grid bracket as intervals_weighted and a reason in words, and no profile by
-    re-optimisation (none of the objective's evaluations beyond the refinement's); the
-    verdict is evaluated at the refined optimum. Controls: the same fit judged consistent,
-    and the same rejection with profile_rejected, are profiled by re-optimisation."""
+    """A model whose calibrated goodness of fit rejects it at a converged refinement (or at
+    a stopped one, far beyond the limit) gets the grid bracket as intervals_weighted and a
+    reason in words, and no profile by re-optimisation (none of the objective's evaluations
+    beyond the refinement's); the verdict is evaluated at the refined optimum. Controls:
+    the same fit judged consistent, the same rejection with profile_rejected, and a stopped
+    refinement rejected by less than twice the limit are profiled by re-optimisation."""
     grid = {k: {"min": 1e-3, "max": 1.0, "n": 13} for k in RATE_CONSTANTS}
     table = fit.grid_points(grid)
     logs = np.log10(table[list(RATE_CONSTANTS)].to_numpy(float))
@@ -215,11 +216,12 @@ def test_a_model_the_goodness_of_fit_rejects_is_not_profiled():
                          message="")[fit.CHI2_COLUMNS]  # fmt: skip
     seen = []
 
-    def verdict(consistent):
+    def verdict(consistent, statistic=900.0):
         def goodness_of_fit(optimum):
             seen.append(dict(optimum))
-            return {"available": True, "consistent": consistent,
-                    "statement": "capped chi2_w 900 against a limit of 80"}  # fmt: skip
+            return {"available": True, "consistent": consistent, "statistic": statistic,
+                    "limit": 80.0, "statement": f"capped chi2_w {statistic:g} against a "
+                    "limit of 80"}  # fmt: skip
         return goodness_of_fit
 
     calls = []
@@ -239,11 +241,19 @@ def test_a_model_the_goodness_of_fit_rejects_is_not_profiled():
     assert "does not fit" in section["interval_source"]
     assert "capped chi2_w 900" in section["profiles_skipped"]
     assert section["goodness_of_fit"]["consistent"] is False
+    # a refinement stopped at its limit: far beyond the limit is still not profiled ...
+    stopped = wf.weighted_fit_fields(table, C_NM, 0.95, _quadratic, 5, profile_evaluations=60,
+                                     goodness_of_fit=verdict(False, 900.0))  # fmt: skip
+    assert not stopped["weighted"]["refined"]["converged"]
+    assert "profiles_skipped" in stopped["weighted"]
     for control in (
         wf.weighted_fit_fields(table, C_NM, 0.95, _quadratic, 200, profile_evaluations=60,
                                goodness_of_fit=verdict(True)),
         wf.weighted_fit_fields(table, C_NM, 0.95, _quadratic, 200, profile_evaluations=60,
                                goodness_of_fit=verdict(False), profile_rejected=True),
+        # ... but close to it the stopped refinement's minimum might pass: profiled
+        wf.weighted_fit_fields(table, C_NM, 0.95, _quadratic, 5, profile_evaluations=60,
+                               goodness_of_fit=verdict(False, 120.0)),
     ):  # fmt: skip
         assert "profiles_reoptimised" in control["weighted"]
         assert control["intervals_weighted"] == control["weighted"]["intervals_reoptimised"]
