@@ -13,8 +13,9 @@ import pytest
 import yaml
 from workflow_helpers import BASE_CONFIG, REPO
 
-from intercluster import fit, model_comparison, nuisance_sigma, refine, weighted_chi2
+from intercluster import fit, model_comparison, nuisance_sigma
 from intercluster.deconvolution import deconvolve_run, observable_basis
+from intercluster.fit import refine, weighted_chi2
 from intercluster.ingest import SpectraRun, read_spectra
 from intercluster.network import ReactionNetwork
 from intercluster.observables import TmaxSettings, tmax_of

@@ -16,7 +16,8 @@ import pytest
 import yaml
 from workflow_helpers import small_config
 
-from intercluster import figures, intervals
+from intercluster import figures
+from intercluster.fit import intervals
 from intercluster.io import SYNTHETIC_LABEL
 from intercluster.network import ReactionNetwork
 from intercluster.records import BestFit, RateConstants, SampleConditions

@@ -16,16 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from intercluster import (
-    coverage,
-    deconvolution,
-    frameworks,
-    intervals,
-    profiles,
-    tmax_sigma,
-    trajectory_fit,
-    weighted_fit,
-)
+from intercluster import coverage, deconvolution, frameworks, tmax_sigma, trajectory_fit
+from intercluster.fit import intervals, profiles, weighted_fit
 from intercluster.settings import (
     DeconvolutionSettings,
     FiguresSettings,

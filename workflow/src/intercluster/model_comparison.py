@@ -7,8 +7,8 @@ how strongly the data prefer a model. Model 4 has a fourth parameter (the exchan
 docs/science.md §2.4) and holds model 3 at β = 1: AIC charges it 2 more, and
 :func:`likelihood_ratio_test` compares the two (Δχ²_w against χ²(1), halved when β = 1 is
 the edge of the fitted β range). Goodness of fit: χ²_w at the refined weighted optimum
-(:func:`intercluster.weighted_chi2.weighted_chi2_objective` minimised by
-:func:`intercluster.refine.refine` from the best grid point), against what replicas of a
+(:func:`intercluster.fit.weighted_chi2.weighted_chi2_objective` minimised by
+:func:`intercluster.fit.refine.refine` from the best grid point), against what replicas of a
 correct model give (their χ²_w,min), or against χ²(n − p) when no replicas are given; the
 statement names the reference it used.
 """

@@ -268,7 +268,7 @@ class UncertaintySettings:
     sigma_floor_fraction: float  # σ floor as a fraction of the scan interval
     confidence: float  # of the weighted χ² profile intervals (Δχ² from χ² with 1 dof)
     coverage: CoverageSettings
-    # profiles by re-optimisation (intercluster.reoptimised_profiles) with fit.refine
+    # profiles by re-optimisation (intercluster.fit.reoptimised_profiles) with fit.refine
     reoptimise_profiles: bool = True
     profile_evaluations: int = 30  # objective evaluations of one inner minimisation
     flat_top_sigma: bool = False  # σ(t_max) ≥ the flat top's width / √12

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from . import fit
-from .intervals import f_test_delta
+from .fit.intervals import f_test_delta
+from .fit.profiles import default_confidence, profilable_names, profile_results
 from .network import RATE_CONSTANTS
-from .profiles import default_confidence, profilable_names, profile_results
 
 
 # --- trajectory objective --------------------------------------------------------------------
