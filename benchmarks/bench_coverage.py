@@ -193,11 +193,12 @@ def main() -> None:
 
 def _independent_run(row, directory: Path, system, config, args) -> dict:
     """One independent run: front end, grid per model, refinement, profiles, verdicts."""
-    from intercluster.deconvolution import deconvolve_run, observable_basis
+    from intercluster.deconvolution import deconvolve_run
     from intercluster.fit import refine, reoptimised_profiles
     from intercluster.fit.profiles import delta_chi2
     from intercluster.ingest import read_spectra
     from intercluster.observables import experiment_times
+    from intercluster.spectrum_basis import observable_basis
     from intercluster.tmax_sigma import tmax_uncertainty_table
 
     truth_file = json.loads((directory / f"{row['sample']}_truth.json").read_text())

@@ -50,14 +50,15 @@ from scipy.sparse import csr_matrix
 from scipy.stats import norm, sigmaclip
 
 from . import _deconv_kernels as kern
-from .deconvolution import (
+from .isotopes import FWHM_TO_SIGMA
+from .settings import DeconvolutionSettings
+from .spectrum_basis import (
     DETECTION_OWN_LEVEL,
     PatternBasis,
     SpectrumFit,
+    cid_basis,
     sd_from_gram,
 )
-from .isotopes import FWHM_TO_SIGMA
-from .settings import DeconvolutionSettings
 
 log = logging.getLogger(__name__)
 
@@ -622,7 +623,7 @@ def fit_sticks(
 
 def _stick_coef_sd(design: StickDesign, rows, y, w, coef) -> np.ndarray:
     """Standard errors of a stick fit's abundances: ``kappa (A' W A)^-1`` over the columns
-    not at 0 (:func:`intercluster.deconvolution.sd_from_gram`), the weights relative
+    not at 0 (:func:`intercluster.spectrum_basis.sd_from_gram`), the weights relative
     (:func:`stick_weights`), so their scale ``kappa`` is the weighted residual variance
     (sum w r^2 / (windows - free columns))."""
     d = design.design
@@ -837,8 +838,6 @@ def cid_stick_reading(
         return StickReading(ms1_reading, "ms1", r)
     if settings.centroid_intensity != "auto":
         return StickReading(settings.centroid_intensity, "config", r)
-    from .deconvolution import cid_basis
-
     spread, residual = [], []
     for intensity in ("area", "height"):
         reading = StickReading(intensity, "auto", r)

@@ -41,6 +41,7 @@ import pandas as pd
 
 from . import fit
 from .fit.intervals import interval_from_profile
+from .fit.refine import chi2_objective, refine
 from .fit.weighted_chi2 import weighted_chi2_table
 from .model_comparison import compare_models, likelihood_ratio_test
 from .network import RATE_CONSTANTS
@@ -163,7 +164,6 @@ def refined_beta_profile(
     Returns the layout of :func:`beta_profile` (column ``chi2_weighted``) with
     ``chi2_weighted_grid`` (the grid profile) and ``n_evaluations``.
     """
-    from .fit.refine import chi2_objective, refine
 
     grid = beta_profile(table, "chi2_weighted")
     rows = []
@@ -203,7 +203,6 @@ def refine_beta_optimum(
     """
     from scipy.optimize import minimize
 
-    from .fit.refine import chi2_objective
 
     values = profile["chi2_weighted"].to_numpy(float)
     best = profile.iloc[int(np.nanargmin(values))]
@@ -270,7 +269,6 @@ def local_beta_profile(
     """
     from scipy.stats import chi2 as chi2_dist
 
-    from .fit.refine import chi2_objective, refine
 
     level = float(optimum["chi2_weighted"]) + float(chi2_dist.ppf(confidence, 1))
     start = {**{k: optimum[k] for k in RATE_CONSTANTS}, "chi2": np.inf}

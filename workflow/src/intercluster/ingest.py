@@ -38,6 +38,7 @@ import numpy as np
 
 from .errors import InputError
 from .io import SYNTHETIC_LABEL
+from .observables import MIN_TMAX_TIMES
 
 log = logging.getLogger(__name__)
 
@@ -697,7 +698,6 @@ def degenerate_run_problem(run: SpectraRun, mz_span, time_bin_min: float = 0.0) 
     observable rises above the threshold (a ``min_signal`` above 1/N is judged at the t_max
     stage, after the deconvolution).
     """
-    from .observables import MIN_TMAX_TIMES
 
     bins = time_bins(run.times_min, time_bin_min)
     n_points = int(np.unique(bins).size)

@@ -49,10 +49,23 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .centroid import read_centroid_file
+from .deconvolution import (
+    baseline_spacing,
+    choose_baseline,
+    fit_peak_shape,
+    fit_prepared,
+    fit_resolving_power,
+    fit_tail_slope,
+    prepare_spectrum,
+    scan_shift,
+)
 from .errors import InputError
+from .frameworks import ion_form_basis
 from .ingest import SpectraRun, degenerate_run_problem, detect_mode, peak_shapes, read_runs
 from .isotopes import FWHM_TO_SIGMA
 from .settings import DeconvolutionSettings
+from .spectrum_basis import observable_basis
 from .system import (
     ClusterSystem,
     SystemDefinition,
@@ -61,6 +74,7 @@ from .system import (
     system_of_config,
 )
 from .system import load_system as load_system_file
+from .textfiles import load_yaml
 
 if TYPE_CHECKING:
     from .centroid import StickReading
@@ -154,8 +168,6 @@ def merge_config(base: dict, overlay: dict) -> dict:
 
 
 def _read_config_file(path: Path, where: str) -> dict:
-    from .textfiles import load_yaml
-
     if not path.is_file():
         raise InputError(f"{where}: file not found; expected the workflow's config/config.yaml")
     config = load_yaml(path, where)  # UTF-8, bounded size and alias expansion
@@ -279,12 +291,9 @@ def quick_fit_basis(system: ClusterSystem | SystemDefinition):
     """The patterns the workflow deconvolves a file of ``system`` on: the kinetic observables
     (the 77 of eq 1 for the demo) for a cluster system with the dimer-exchange model, the ion
     forms (family x composition x charge x adduct) for a framework system."""
-    from .deconvolution import observable_basis
 
     if isinstance(system, SystemDefinition):
         if system.kinetics.model_family == "none":
-            from .frameworks import ion_form_basis
-
             basis = ion_form_basis(system)
             # an ion form's label (family, composition, charge, adduct) is what it is called
             basis.labels["species"] = basis.labels["label"]
@@ -319,16 +328,6 @@ def inspect_file(
     system_source: str = DEFAULT_SOURCE,
 ) -> Inspection:
     """Read ``path`` (every ms level, any polarity) and make the quick look described above."""
-    from .deconvolution import (
-        baseline_spacing,
-        choose_baseline,
-        fit_peak_shape,
-        fit_prepared,
-        fit_resolving_power,
-        fit_tail_slope,
-        prepare_spectrum,
-        scan_shift,
-    )
 
     cfg = deconvolution or DeconvolutionSettings.schema_default()  # None: the workflow's
     guess = cfg.resolving_power_guess
@@ -376,8 +375,6 @@ def inspect_file(
         )
         return result
     if run.mode == "centroid":
-        from .centroid import read_centroid_file
-
         reading, _ = read_centroid_file(run.mz, run.intensity, basis, guess,
                                         cfg.centroid_intensity, max_shift)  # fmt: skip
         result.stick_reading = reading

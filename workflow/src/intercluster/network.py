@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .system import default_system
+
 if TYPE_CHECKING:
     from .records import SampleConditions
 
@@ -101,8 +103,6 @@ class ReactionNetwork:
         if self.convention is None:
             object.__setattr__(self, "convention", schema_convention())
         if self.nuclearity is None:
-            from .system import default_system  # system does not import this module
-
             object.__setattr__(self, "nuclearity", default_system().nuclearity)
         if self.model not in MODELS:
             raise ValueError(f"unknown model {self.model!r}; expected one of {MODELS}")

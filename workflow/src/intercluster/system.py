@@ -27,6 +27,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from .errors import InputError
+from .textfiles import load_yaml, quote, yaml_line
+
 _FORMULA_TOKEN = re.compile(r"([A-Z][a-z]?)(\d*)")
 
 
@@ -446,7 +449,7 @@ class SystemDefinition:
 
     def isotope_pattern(self, family: str | Family, n_first: int, form: IonForm | None = None):
         """Isotope pattern of one ion form, with the file's isotope overrides."""
-        from .isotopes import isotope_pattern  # isotopes imports this module
+        from .isotopes import isotope_pattern  # IsoSpecPy only where patterns are asked for
 
         fam = family if isinstance(family, Family) else self.family(family)
         form = form or IonForm(fam.core_charge)
@@ -550,8 +553,6 @@ OBSERVABLE_COLUMNS = ["species", "kind", "subunits", "charge", "n_first", "formu
 # IsoSpecPy and jsonschema (and intercluster.validation, which needs jsonschema) are imported
 # where a file is loaded: the figure and fit rules' environments import this module without them.
 def _input_error(message: str) -> Exception:
-    from .errors import InputError
-
     return InputError(message)
 
 
@@ -566,7 +567,6 @@ def _schema_check(data: dict, where: str, path=None) -> None:
     import jsonschema
 
     # the config's validator (schema defaults filled in) and wording: one style of message
-    from .textfiles import quote, yaml_line
     from .validation import _describe, _path, defaulting_validator
 
     with open(SCHEMA_PATH, encoding="utf-8") as handle:
@@ -820,7 +820,6 @@ def load_system(path: str | os.PathLike) -> SystemDefinition:
     Every problem raises :class:`~intercluster.validation.InputError` with one line naming
     the file and the key, e.g. ``x.yaml: families.dimer.core_charge = 0: must not be 0``.
     """
-    from .textfiles import load_yaml
 
     where = str(path)
     raw = load_yaml(path, where)  # UTF-8, bounded size and alias expansion

@@ -27,7 +27,8 @@ import yaml
 
 from .errors import InputError
 from .records import CONDITION_EXTRAS
-from .textfiles import load_yaml, quote, read_text
+from .system import load_system
+from .textfiles import load_yaml, quote, read_text, yaml_line
 
 __all__ = [
     "InputError",
@@ -124,7 +125,6 @@ def _line_in_files(files, keys: list, value) -> str:
     """`` (FILE, line N)`` of the config file that sets ``keys`` to ``value`` (the last such
     of ``files``, as snakemake merges them); empty where none does (a --config value, a
     default)."""
-    from .textfiles import yaml_line
 
     for file in reversed([str(f) for f in files]):
         try:
@@ -255,7 +255,6 @@ SHEET_COMMENT = "#"
 
 def default_concentration_columns() -> tuple[str, ...]:
     """The concentration columns of the system file the default demo's config/config.yaml names."""
-    from .system import load_system
 
     with open(REPO_DIR / "config" / "config.yaml", encoding="utf-8") as handle:
         system_file = yaml.safe_load(handle)["system"]

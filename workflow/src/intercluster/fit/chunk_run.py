@@ -18,9 +18,10 @@ import numpy as np
 import pandas as pd
 
 from ..network import RATE_CONSTANTS, ReactionNetwork
-from ..observables import dimer_response_of, ion_signal
+from ..observables import dimer_response_of, ion_signal, peak_finder
 from ..records import RateConstants
 from ..settings import SolverOptions, TmaxSettings
+from ..simulate import simulate_orbit
 from .grid import Orbit
 from .simulation import Conditions, default_simulator, simulate_tmax
 from .status import STATUS_FAILED, STATUS_OK
@@ -103,8 +104,6 @@ def _run_orbits(
     tmax, status, message, label, log_every_s,
 ) -> None:  # fmt: skip
     """Fill ``tmax``/``status``/``message`` (rows of ``points``) orbit by orbit."""
-    from ..observables import peak_finder
-    from ..simulate import simulate_orbit
 
     times_min = np.asarray(times_min, dtype=float)
     ids = points["point"].to_numpy()  # sorted (run_chunk)

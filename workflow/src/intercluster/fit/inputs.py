@@ -3,7 +3,9 @@ the solver options, the experimental time grid and t_max table."""
 
 from __future__ import annotations
 
+from ..io import read_tsv
 from ..network import ReactionNetwork, build_network
+from ..observables import experiment_times
 from ..settings import KineticsSettings, SolverOptions
 
 
@@ -20,8 +22,6 @@ def simulator_options(kinetics: dict) -> SolverOptions:
 
 def load_experiment(intensities_path, tmax_table_path=None):
     """(times_min, experimental t_max table or None) of a sample from its files."""
-    from ..io import read_tsv
-    from ..observables import experiment_times
 
     times = experiment_times(read_tsv(intensities_path))
     exp_tmax = read_tsv(tmax_table_path) if tmax_table_path else None

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from ..io import writing
+
 ROW_GROUP_ROWS = 32_768
 
 def write_parquet(frame: pd.DataFrame, path) -> None:
@@ -14,7 +16,6 @@ def write_parquet(frame: pd.DataFrame, path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from ..io import writing
 
     table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
     table = table.replace_schema_metadata(None)

@@ -30,7 +30,14 @@ import numpy as np
 import pandas as pd
 
 from ..network import RATE_CONSTANTS
-from .profiles import PROFILE_NAMES, RATE_RATIO, RATIO
+from .profiles import (
+    FLAT,
+    IDENTIFIABLE,
+    PRACTICALLY_NON_IDENTIFIABLE,
+    PROFILE_NAMES,
+    RATE_RATIO,
+    RATIO,
+)
 
 #: Why a side of a profile ended.
 CROSSED, BOUND, MAX_STEPS = "crossed", "bound", "max_steps"
@@ -143,8 +150,6 @@ class ReoptimisedProfile:
 
     @property
     def label(self) -> str:
-        from .profiles import FLAT, IDENTIFIABLE, PRACTICALLY_NON_IDENTIFIABLE
-
         if self.low is None and self.high is None:
             return FLAT
         if self.low is None or self.high is None:

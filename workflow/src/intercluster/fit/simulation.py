@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 
 from ..network import RATE_CONSTANTS, ReactionNetwork
-from ..observables import dimer_response_of, ion_signal, tmax_of
+from ..observables import dimer_response_of, ion_signal, normalise_rows, tmax_of
 from ..records import RateConstants, SampleConditions
 from ..settings import SolverOptions, TmaxSettings
+from ..simulate import simulate
 from .status import STATUS_FAILED, STATUS_OK
 
 
@@ -19,7 +20,6 @@ def default_simulator() -> Callable:
     """:func:`intercluster.simulate.simulate`. A simulator the fit calls has its interface:
     ``simulator(network, constants, conditions, times_s, options)`` -> ``SimulationResult``
     (options: :meth:`KineticsSettings.simulator_options`)."""
-    from ..simulate import simulate
 
     return simulate
 
@@ -85,7 +85,6 @@ def best_trajectories(
     intensity_norm; isomers table: time_min, i, j, n_first_total, concentration_nM). Raises
     when the simulation fails (there is nothing to plot).
     """
-    from ..observables import normalise_rows
 
     simulator = simulator or default_simulator()
     times_min = np.asarray(times_min, float)

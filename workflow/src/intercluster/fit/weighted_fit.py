@@ -28,6 +28,7 @@ import pandas as pd
 
 from ..network import RATE_CONSTANTS
 from .profiles import (
+    PROFILE_NAMES,
     RATE_RATIO,
     RATIO,
     GridIndex,
@@ -58,8 +59,6 @@ def quantity_of(name: str, point: dict, c_nM: float | None) -> float | None:
 
 
 def _profile_names(c_nM):
-    from .profiles import PROFILE_NAMES
-
     return [n for n in PROFILE_NAMES if n != RATE_RATIO or c_nM is not None]
 
 
