@@ -19,7 +19,7 @@ What is accepted (docs/science.md §1, §3):
   file states it.
 
 A file with chromatograms only (SRM/MRM exports) has nothing to deconvolve and is an error.
-Every problem raises :class:`~intercluster.validation.InputError` with one line naming the
+Every problem raises :class:`~intercluster.errors.InputError` with one line naming the
 file (and the spectrum) and what is expected. Every file opened here is closed again, on
 the error paths too (pymzml's reader keeps its handle open until it is closed).
 """

@@ -67,6 +67,7 @@ from .isotopes import FWHM_TO_SIGMA
 from .settings import DeconvolutionSettings
 from .spectrum_basis import observable_basis
 from .system import (
+    REPO_ROOT,
     ClusterSystem,
     SystemDefinition,
     default_system_definition,
@@ -80,7 +81,6 @@ if TYPE_CHECKING:
     from .centroid import StickReading
 
 DEFAULT_CONFIG = "config/config.yaml"
-REPO_DIR = Path(__file__).resolve().parents[3]  # where resources/systems/ ships
 STICK_POINTS_PER_FWHM = 5  # sampling of the profile a centroid spectrum is broadened into
 #: measured / configured resolving power beyond which the user is told to set the guess: the
 #: workflow's per-file R fit starts from the guess and stays within a factor of it
@@ -234,7 +234,7 @@ def load_system(
                              f"--configfile {DEFAULT_CONFIG} OVERLAY)") from None  # fmt: skip
         raise
     # The config's system file: from the current directory, the configs', or the workflow's.
-    dirs = [cwd, *dict.fromkeys(p.parent for p in files), REPO_DIR]
+    dirs = [cwd, *dict.fromkeys(p.parent for p in files), REPO_ROOT]
     system_file = system_of_config(config, where, search_dirs=dirs)
     deconvolution = DeconvolutionSettings.from_config(config["deconvolution"])
     if sources.system_file is not None:
@@ -243,7 +243,7 @@ def load_system(
 
 
 def _system_file(path: str) -> SystemDefinition:
-    return load_system_file(resolve_system_path(path, REPO_DIR))
+    return load_system_file(resolve_system_path(path, REPO_ROOT))
 
 
 def _summary(run: SpectraRun) -> LevelSummary:
@@ -555,7 +555,7 @@ def version() -> str:
     except PackageNotFoundError:  # run from the source tree, not installed
         import tomllib
 
-        with open(REPO_DIR / "pyproject.toml", "rb") as handle:
+        with open(REPO_ROOT / "pyproject.toml", "rb") as handle:
             return tomllib.load(handle)["project"]["version"]
 
 

@@ -78,7 +78,7 @@ class Reaction:
 @cache
 def schema_convention() -> str:
     """The schema's ``kinetics.convention``: what ``convention=None`` means in this package."""
-    from .validation import schema_defaults  # jsonschema only where the default is asked for
+    from .schemas import schema_defaults  # jsonschema only where the default is asked for
 
     return str(schema_defaults("kinetics")["convention"])
 

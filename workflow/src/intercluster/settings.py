@@ -1,6 +1,6 @@
 """Typed, frozen settings of the config sections, built from the validated config.
 
-Every default lives in ``workflow/schemas/config.schema.yaml``; ``validate_config`` fills
+Every default lives in ``intercluster/schemas/config.schema.yaml``; ``validate_config`` fills
 them in once, so ``from_config`` here reads every key without a fallback (a missing key is
 a bug, not a user error: the config was not validated). ``schema_default()`` gives the
 settings a config that omits the section gets (tests, benchmarks, notebooks).
@@ -33,7 +33,7 @@ __all__ = [
 
 
 def _defaults(section: str) -> dict:
-    from .validation import schema_defaults  # jsonschema only where defaults are asked for
+    from .schemas import schema_defaults  # jsonschema only where defaults are asked for
 
     return schema_defaults(section)
 
