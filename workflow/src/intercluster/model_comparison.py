@@ -527,7 +527,7 @@ def goodness_of_fit_section(
                            f"(at least {MIN_GOF_REPLICAS})")  # fmt: skip
     if optimum is None:
         return unavailable("no refined weighted optimum (fit.refine is false)")
-    constants = fit.RateConstants(*(float(optimum[k]) for k in ("k_dim", "k_diss", "k_ex")))
+    constants = fit.RateConstants(*(float(optimum[k]) for k in fit.RATE_CONSTANTS))
     samples = []
     try:
         for sample in sorted(experiments):

@@ -25,6 +25,7 @@ import jsonschema
 import pandas as pd
 
 from .errors import InputError
+from .network import RATE_CONSTANTS
 from .records import CONDITION_EXTRAS
 from .schemas import (
     defaulting_validator,
@@ -81,13 +82,10 @@ def _schema_check(data, schema: dict, where: str, fill_defaults: bool = False,
         raise InputError(f"{where}: {error_path(error)}{value}: {describe_error(error)}{at}")
 
 
-# the grid's axes of the rate constants (fit.grid.beta is model 4's extra axis, not counted)
-_RATE_AXES = ("k_dim", "k_diss", "k_ex")
-
-
 def grid_size(fit: dict) -> int:
-    """Points of the grid of the three rate constants (per model 4 beta value)."""
-    return math.prod(int(fit["grid"][name]["n"]) for name in _RATE_AXES)
+    """Points of the grid of the three rate constants (per model 4 beta value; fit.grid.beta,
+    model 4's extra axis, is not counted)."""
+    return math.prod(int(fit["grid"][name]["n"]) for name in RATE_CONSTANTS)
 
 
 def validate_config(config: dict, where: str = "config", files=()) -> dict:

@@ -20,7 +20,7 @@ from ..network import RATE_CONSTANTS
 from .parquet import ROW_GROUP_ROWS, chunk_batches
 from .status import STATUS_FAILED, STATUS_OK
 
-CHI2_COLUMNS = ["point", "k_dim", "k_diss", "k_ex", "chi2", "n_species", "status", "message"]
+CHI2_COLUMNS = ["point", *RATE_CONSTANTS, "chi2", "n_species", "status", "message"]
 
 
 def included_species(exp_tmax: pd.DataFrame) -> list[str]:
