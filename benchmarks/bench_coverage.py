@@ -49,7 +49,8 @@ import pandas as pd
 import yaml
 from scipy.stats import chi2 as chi2_dist
 
-from intercluster import coverage, fit, model_comparison, nuisance_sigma, weighted_chi2
+from intercluster import coverage, fit, model_comparison, nuisance_sigma
+from intercluster.fit import weighted_chi2
 from intercluster.network import ReactionNetwork
 from intercluster.observables import TmaxSettings
 from intercluster.replicas import virtual_replica
@@ -192,11 +193,12 @@ def main() -> None:
 
 def _independent_run(row, directory: Path, system, config, args) -> dict:
     """One independent run: front end, grid per model, refinement, profiles, verdicts."""
-    from intercluster import refine, reoptimised_profiles
-    from intercluster.deconvolution import deconvolve_run, observable_basis
+    from intercluster.deconvolution import deconvolve_run
+    from intercluster.fit import refine, reoptimised_profiles
+    from intercluster.fit.profiles import delta_chi2
     from intercluster.ingest import read_spectra
     from intercluster.observables import experiment_times
-    from intercluster.profiles import delta_chi2
+    from intercluster.spectrum_basis import observable_basis
     from intercluster.tmax_sigma import tmax_uncertainty_table
 
     truth_file = json.loads((directory / f"{row['sample']}_truth.json").read_text())

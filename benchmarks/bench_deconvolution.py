@@ -24,10 +24,11 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from intercluster.deconvolution import deconvolve_run, observable_basis
+from intercluster.deconvolution import deconvolve_run
 from intercluster.frameworks import deconvolve_run_ion_forms, ion_form_basis
 from intercluster.ingest import read_spectra
 from intercluster.settings import DeconvolutionSettings
+from intercluster.spectrum_basis import observable_basis
 from intercluster.system import system_of_config
 from intercluster.virtual_experiment import exported_spectra, simulate_sample, write_mzml
 

@@ -287,11 +287,12 @@ def derive(out: Path, name: str, base: str, how: str) -> None:
 
 
 def measure(out: Path, name: str, settings_overrides: dict | None = None) -> dict:
-    from intercluster.deconvolution import deconvolve_cid_run, monomer_mz_span
+    from intercluster.deconvolution import deconvolve_cid_run
     from intercluster.errors import InputError
     from intercluster.frameworks import deconvolve_run_ion_forms, ion_form_basis
     from intercluster.ingest import read_spectra
     from intercluster.settings import DeconvolutionSettings
+    from intercluster.spectrum_basis import monomer_mz_span
     from intercluster.system import system_of_config
 
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())

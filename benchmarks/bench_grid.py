@@ -39,7 +39,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 
-from intercluster import fit, zoom  # noqa: E402
+from intercluster import fit  # noqa: E402
+from intercluster.fit import zoom  # noqa: E402
 from intercluster.network import ReactionNetwork  # noqa: E402
 from intercluster.observables import TmaxSettings  # noqa: E402
 from intercluster.records import RateConstants  # noqa: E402
@@ -92,7 +93,7 @@ def by_orbits(points, settings, options):
 CHI2_CHILD = """
 import resource, sys, time
 import pandas as pd
-from intercluster import fit
+from intercluster import fit  # noqa: E402
 paths, exp_path, n_points = sys.argv[1].split(","), sys.argv[2], int(sys.argv[3])
 exp = pd.read_parquet(exp_path)
 if n_points:

@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from intercluster.deconvolution import GAP_TREATMENTS, deconvolve_run, observable_basis
+from intercluster.deconvolution import GAP_TREATMENTS, deconvolve_run
 from intercluster.ingest import read_spectra
 from intercluster.settings import DeconvolutionSettings
+from intercluster.spectrum_basis import observable_basis
 from intercluster.system import system_of_config
 from intercluster.virtual_experiment import simulate_sample, write_sample
 

@@ -13,13 +13,15 @@ import pytest
 import yaml
 from workflow_helpers import BASE_CONFIG, REPO
 
-from intercluster import fit, model_comparison, nuisance_sigma, refine, weighted_chi2
-from intercluster.deconvolution import deconvolve_run, observable_basis
+from intercluster import fit, model_comparison, nuisance_sigma
+from intercluster.deconvolution import deconvolve_run
+from intercluster.fit import refine, weighted_chi2
 from intercluster.ingest import SpectraRun, read_spectra
 from intercluster.network import ReactionNetwork
 from intercluster.observables import TmaxSettings, tmax_of
 from intercluster.replicas import virtual_replica
 from intercluster.settings import DeconvolutionSettings, SolverOptions
+from intercluster.spectrum_basis import observable_basis
 from intercluster.system import system_of_config
 from intercluster.tmax_sigma import tmax_uncertainty_table
 from intercluster.virtual_experiment import exported_spectra, simulate_sample, write_mzml

@@ -31,12 +31,11 @@ from intercluster.deconvolution import (
     deconvolve_run,
     deconvolve_spectra,
     fit_spectrum,
-    monomer_mz_span,
-    observable_basis,
 )
 from intercluster.ingest import read_spectra
 from intercluster.isotopes import FWHM_TO_SIGMA, IsotopePattern, render_profile, system_patterns
 from intercluster.settings import DeconvolutionSettings
+from intercluster.spectrum_basis import monomer_mz_span, observable_basis
 from intercluster.system import ClusterSystem
 from intercluster.virtual_experiment import mz_grid, simulate_sample, write_mzml, write_sample
 

@@ -20,15 +20,11 @@ import yaml
 from workflow_helpers import cluster_of
 
 from intercluster.centroid import heights_to_areas, peak_heights
-from intercluster.deconvolution import (
-    deconvolve_cid_run,
-    deconvolve_run,
-    monomer_mz_span,
-    observable_basis,
-)
+from intercluster.deconvolution import deconvolve_cid_run, deconvolve_run
 from intercluster.ingest import read_spectra
 from intercluster.isotopes import FWHM_TO_SIGMA, IsotopePattern, render_profile
 from intercluster.settings import DeconvolutionSettings
+from intercluster.spectrum_basis import monomer_mz_span, observable_basis
 from intercluster.system import ClusterSystem
 from intercluster.virtual_experiment import mz_grid, simulate_sample, write_sample
 

@@ -18,11 +18,12 @@ import yaml
 from workflow_helpers import cluster_of
 
 from intercluster import cid
-from intercluster.deconvolution import cid_basis, deconvolve_cid_run, monomer_mz_span
+from intercluster.deconvolution import deconvolve_cid_run
 from intercluster.ingest import read_spectra
 from intercluster.isotopes import system_patterns
 from intercluster.network import build_network
 from intercluster.settings import DeconvolutionSettings
+from intercluster.spectrum_basis import cid_basis, monomer_mz_span
 from intercluster.system import ClusterSystem
 from intercluster.virtual_experiment import simulate_sample, simulate_truth, write_sample
 

@@ -21,14 +21,13 @@ from intercluster.deconvolution import (
     deconvolve_cid_run,
     deconvolve_run,
     empty_cid_table,
-    monomer_mz_span,
-    observable_basis,
 )
 from intercluster.ingest import read_spectra
 from intercluster.io import SYNTHETIC_LABEL
 from intercluster.network import ReactionNetwork
 from intercluster.records import RateConstants, SampleConditions
 from intercluster.settings import DeconvolutionSettings
+from intercluster.spectrum_basis import monomer_mz_span, observable_basis
 from intercluster.system import ClusterSystem
 from intercluster.virtual_experiment import simulate_sample, simulate_truth, write_sample
 

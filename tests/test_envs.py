@@ -195,10 +195,11 @@ def test_every_script_rule_names_an_env_that_exists():
 
 
 def test_import_walker_follows_the_library():
-    """Known chains: the QC figure script -> ingest -> validation -> jsonschema; relative
-    function-level imports (fit -> simulate -> _kernels -> numba); pandas' parquet engine."""
+    """Known chains: the QC figure script -> system -> schemas -> jsonschema (a function-level
+    import); relative function-level imports (fit -> simulate -> _kernels -> numba); pandas'
+    parquet engine."""
     first, third = needed_modules([REPO / "workflow" / "scripts" / "fig_deconvolution_qc.py"])
-    assert {"intercluster.ingest", "intercluster.validation", "intercluster.errors"} <= first
+    assert {"intercluster.ingest", "intercluster.schemas", "intercluster.errors"} <= first
     assert {"jsonschema", "pymzml", "IsoSpecPy", "numba", "matplotlib.pyplot"} <= third
     first, third = needed_modules([REPO / "workflow" / "scripts" / "fit_grid_chunk.py"])
     assert {"intercluster.simulate", "intercluster._kernels"} <= first

@@ -16,7 +16,8 @@ import pytest
 import yaml
 from workflow_helpers import small_config
 
-from intercluster import figures, intervals
+from intercluster import figures
+from intercluster.fit import intervals
 from intercluster.io import SYNTHETIC_LABEL
 from intercluster.network import ReactionNetwork
 from intercluster.records import BestFit, RateConstants, SampleConditions
@@ -393,8 +394,9 @@ def test_chi2_log_axes_label_decades_in_unicode_and_keep_minor_labels_within_a_d
 
 
 def test_fitted_spectrum_matches_the_fit_and_qc_figure(tmp_path):
-    from intercluster.deconvolution import fit_spectrum, observable_basis
+    from intercluster.deconvolution import fit_spectrum
     from intercluster.isotopes import render_profile, system_patterns
+    from intercluster.spectrum_basis import observable_basis
     from intercluster.spectrum_model import fitted_spectrum
 
     mz = np.arange(6200.0, 6360.0, 0.01)

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 from fit_helpers import TRUTH, synthetic_intensities
 
-from intercluster import best_fit, fit, intervals, refine, zoom
+from intercluster import fit
+from intercluster.fit import best_fit, intervals, refine, zoom
 from intercluster.network import ReactionNetwork
 from intercluster.observables import TmaxSettings, experiment_times, experimental_tmax
 from intercluster.settings import ZoomSettings

@@ -28,12 +28,12 @@ import pytest
 import yaml
 
 from intercluster import io as icio
-from intercluster.errors import WriteError
+from intercluster.errors import InputError, WriteError
 from intercluster.ingest import check_sample_run, read_spectra
 from intercluster.observables import MIN_TMAX_TIMES
 from intercluster.system import load_system
 from intercluster.textfiles import MAX_YAML_NODES, load_yaml, quote
-from intercluster.validation import InputError, load_sample_sheet, validate_config
+from intercluster.validation import load_sample_sheet, validate_config
 from intercluster.virtual_experiment import write_mzml
 
 REPO = Path(__file__).resolve().parents[1]

@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 import yaml
 
-from intercluster import best_fit, fit, profiles, weighted_fit
+from intercluster import fit
+from intercluster.fit import best_fit, profiles, weighted_fit
 from intercluster.plausibility import assess
 from intercluster.records import (
     BestFit,

@@ -1,18 +1,18 @@
-"""Profiles by re-optimisation (intercluster.reoptimised_profiles) and the weighted fit's
-consistency check (intercluster.weighted_fit): on a quadratic χ² whose profile intervals are
+"""Profiles by re-optimisation (intercluster.fit.reoptimised_profiles) and the weighted fit's
+consistency check (intercluster.fit.weighted_fit): on a quadratic χ² whose profile intervals are
 known in closed form, and on a small simulated grid of the virtual experiment."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from intercluster import fit, weighted_chi2
-from intercluster import reoptimised_profiles as rp
-from intercluster import weighted_fit as wf
-from intercluster.fit import grid_axes
+from intercluster import fit
+from intercluster.fit import grid_axes, weighted_chi2
+from intercluster.fit import reoptimised_profiles as rp
+from intercluster.fit import weighted_fit as wf
+from intercluster.fit.profiles import GridIndex, profile_results
 from intercluster.network import RATE_CONSTANTS, ReactionNetwork
 from intercluster.observables import TmaxSettings
-from intercluster.profiles import GridIndex, profile_results
 from intercluster.settings import SolverOptions
 
 DELTA = 3.84

@@ -6,6 +6,7 @@ import yaml
 from workflow_helpers import REPO
 
 from intercluster.errors import InputError
+from intercluster.schemas import SCHEMA_DIR as SCHEMAS
 from intercluster.validation import load_sample_sheet
 
 TEMPLATE = REPO / "config" / "samples_template.tsv"
@@ -23,7 +24,7 @@ def test_template_reads_and_names_every_column():
     assert str(sheet.loc["run1_ag40_au40", "mzml"]).endswith("config/data/run1.mzML")
     comments = "".join(line for line in TEMPLATE.read_text().splitlines(keepends=True)
                        if line.startswith("#"))  # fmt: skip
-    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "samples.schema.yaml").read_text())
+    schema = yaml.safe_load((SCHEMAS / "samples.schema.yaml").read_text())
     for column in schema["properties"]:
         assert column in comments, column
 

@@ -16,16 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from intercluster import (
-    coverage,
-    deconvolution,
-    frameworks,
-    intervals,
-    profiles,
-    tmax_sigma,
-    trajectory_fit,
-    weighted_fit,
-)
+from intercluster import coverage, deconvolution, frameworks, tmax_sigma, trajectory_fit
+from intercluster.fit import intervals, profiles, weighted_fit
+from intercluster.schemas import SCHEMA_DIR, schema_defaults
 from intercluster.settings import (
     DeconvolutionSettings,
     FiguresSettings,
@@ -36,7 +29,7 @@ from intercluster.settings import (
     TmaxSettings,
     ZoomSettings,
 )
-from intercluster.validation import SCHEMA_DIR, schema_defaults, validate_config
+from intercluster.validation import validate_config
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())

@@ -22,14 +22,13 @@ from intercluster.deconvolution import (
     deconvolve_run,
     deconvolve_spectra,
     intensities_table,
-    monomer_mz_span,
-    observable_basis,
     prepare_spectrum,
 )
 from intercluster.ingest import bin_spectra, read_spectra
 from intercluster.isotopes import point_grid
 from intercluster.observables import TmaxSettings, experiment_times, experimental_tmax
 from intercluster.settings import DeconvolutionSettings
+from intercluster.spectrum_basis import monomer_mz_span, observable_basis
 from intercluster.system import ClusterSystem
 from intercluster.virtual_experiment import simulate_sample, sparse_profile, write_sample
 
@@ -399,7 +398,8 @@ def test_sparse_tof_spectrum_fitted_like_its_dense_original(virtual):
 def test_bad_output_mode_or_gap_treatment_is_one_line(section, key, value, expected):
     import copy
 
-    from intercluster.validation import InputError, validate_config
+    from intercluster.errors import InputError
+    from intercluster.validation import validate_config
 
     config = copy.deepcopy(CONFIG)
     validate_config(config)

@@ -11,11 +11,11 @@ import IsoSpecPy
 import numpy as np
 import pytest
 import yaml
+from check_system_literals import find_system_literals  # tools/
 
 from intercluster.errors import InputError
 from intercluster.figures import ion_math
 from intercluster.isotopes import ELECTRON_MASS, average_mz, isotope_pattern
-from intercluster.literals import find_system_literals
 from intercluster.network import ReactionNetwork
 from intercluster.system import (
     DEFAULT_SYSTEM,

@@ -2,9 +2,10 @@
 
 The grep (README, "Development"):
 
-    PYTHONPATH=workflow/src python -m intercluster.literals --literals workflow/src workflow/scripts
+    PYTHONPATH=workflow/src python tools/check_system_literals.py \
+        --literals workflow/src workflow/scripts
 
-is :func:`intercluster.literals.find_system_literals` over the system files under
+is ``find_system_literals`` of tools/check_system_literals.py over the system files under
 resources/systems/. The whole of workflow/src and workflow/scripts is free of them: code reads
 metals, nuclearities and ligands from the system file.
 """
@@ -16,7 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from intercluster.literals import NOT_A_SYSTEM_LITERAL, find_system_literals
+from check_system_literals import NOT_A_SYSTEM_LITERAL, find_system_literals  # tools/
+
 from intercluster.system import load_system
 
 REPO = Path(__file__).resolve().parents[1]
@@ -67,7 +69,7 @@ def test_the_command_line_grep_finds_nothing():
     """The README's command, as a user runs it: exit status 0 and nothing listed."""
     env = {**os.environ, "PYTHONPATH": str(REPO / "workflow" / "src")}
     proc = subprocess.run(
-        [sys.executable, "-m", "intercluster.literals", "--literals", "workflow/src",
+        [sys.executable, "tools/check_system_literals.py", "--literals", "workflow/src",
          "workflow/scripts"],
         cwd=REPO, env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip

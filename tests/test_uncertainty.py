@@ -13,16 +13,8 @@ import pytest
 import yaml
 from fit_helpers import synthetic_intensities
 
-from intercluster import (
-    coverage,
-    fit,
-    model_comparison,
-    profiles,
-    tmax_sigma,
-    trajectory_fit,
-    weighted_chi2,
-    weighted_fit,
-)
+from intercluster import coverage, fit, model_comparison, tmax_sigma, trajectory_fit
+from intercluster.fit import profiles, weighted_chi2, weighted_fit
 from intercluster.io import SYNTHETIC_LABEL
 from intercluster.network import ReactionNetwork
 from intercluster.observables import TmaxSettings, experiment_matrix, experimental_tmax
@@ -483,7 +475,7 @@ def test_goodness_of_fit_calibrated_on_the_data_noise_keeps_the_true_model():
     """The calibrated verdict: each model's refined χ²_w against a parametric bootstrap of
     that fitted model with the noise of these spectra (not the virtual experiment's noise
     settings): model 3 (the truth's) consistent, models 1 and 2 not (negative controls)."""
-    from intercluster import refine
+    from intercluster.fit import refine
     from intercluster.observables import normalise_rows
 
     ve = _ve()

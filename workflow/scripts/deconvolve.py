@@ -3,12 +3,13 @@ CID fragment distributions."""
 
 import logging
 
-from intercluster.deconvolution import deconvolve_cid_run, empty_cid_table, monomer_mz_span
+from intercluster.deconvolution import deconvolve_cid_run, empty_cid_table
 from intercluster.frameworks import deconvolve_run_ion_forms, ion_form_basis, write_run_outputs
 from intercluster.ingest import bin_spectra, dead_time_problem, read_spectra
 from intercluster.io import write_tsv
 from intercluster.rule_script import run
 from intercluster.settings import DeconvolutionSettings
+from intercluster.spectrum_basis import monomer_mz_span
 from intercluster.system import ClusterSystem, load_system
 
 log = logging.getLogger("intercluster")

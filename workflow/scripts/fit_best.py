@@ -2,15 +2,8 @@
 
 import logging
 
-from intercluster import (
-    best_fit,
-    fit,
-    model_comparison,
-    refine,
-    trajectory_fit,
-    weighted_chi2,
-    weighted_fit,
-)
+from intercluster import fit, model_comparison, trajectory_fit
+from intercluster.fit import best_fit, refine, weighted_chi2, weighted_fit
 from intercluster.io import read_tsv
 from intercluster.records import BestFit, write_record
 from intercluster.rule_script import items, run

@@ -2,7 +2,8 @@
 
 import logging
 
-from intercluster import fit, weighted_chi2
+from intercluster import fit
+from intercluster.fit import weighted_chi2
 from intercluster.rule_script import items, run
 
 log = logging.getLogger("intercluster")

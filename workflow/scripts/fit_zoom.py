@@ -5,7 +5,8 @@ import logging
 
 import pandas as pd
 
-from intercluster import fit, zoom
+from intercluster import fit
+from intercluster.fit import zoom
 from intercluster.io import write_tsv
 from intercluster.rule_script import items, run
 from intercluster.settings import TmaxSettings, ZoomSettings

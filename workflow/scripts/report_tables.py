@@ -5,6 +5,7 @@ import logging
 from pathlib import Path
 
 from intercluster.io import read_tsv, write_text
+from intercluster.network import RATE_CONSTANTS
 from intercluster.records import PROFILE_NAMES, read_best_fit, read_plausibility, read_synthetic
 from intercluster.rule_script import run
 
@@ -74,7 +75,7 @@ def weighted_rows(pairs, paths):
         cells = [
             f"<td class='l'>{html.escape(sample)}</td>",
             f"<td>{model}</td>",
-            *(f"<td>{fmt(w.get(k), 2)}</td>" for k in ("k_dim", "k_diss", "k_ex")),
+            *(f"<td>{fmt(w.get(k), 2)}</td>" for k in RATE_CONSTANTS),
             f"<td>{fmt(w.get('chi2'), 4)}</td>",
             *(f"<td class='l'>{weighted_interval(best, n)}</td>" for n in PROFILE_NAMES),
             f"<td class='l'>{consistency_text(best)}</td>",
@@ -97,7 +98,7 @@ def trajectory_rows(pairs, paths):
             continue
         b = t["best"]
         cells = [f"<td class='l'>{html.escape(sample)}</td><td>{model}</td>",
-                 *(f"<td>{fmt(b[k], 2)}</td>" for k in ("k_dim", "k_diss", "k_ex", "response")),
+                 *(f"<td>{fmt(b[k], 2)}</td>" for k in (*RATE_CONSTANTS, "response")),
                  f"<td>{fmt(b['sse'], 4)}</td>"]  # fmt: skip
         for name in PROFILE_NAMES:
             label = t["identifiability"].get(name)
@@ -206,12 +207,12 @@ def best_fit_page(smk, files, table1, synthetic):
         cells = [
             f"<td class='l'>{html.escape(sample)}</td>",
             f"<td>{model}</td>",
-            *(f"<td>{fmt(point.get(k), 2)}</td>" for k in ("k_dim", "k_diss", "k_ex")),
+            *(f"<td>{fmt(point.get(k), 2)}</td>" for k in RATE_CONSTANTS),
             f"<td>{fmt(ratio, 2)}</td>",
             f"<td>{fmt(best.chi2)}</td>",
             f"<td>{fmt(best.n_species)}</td>",
-            *(f"<td>{fmt(refined.get(k), 3)}</td>" for k in ("k_dim", "k_diss", "k_ex", "chi2")),
-            *(f"<td>{interval(best, k)}</td>" for k in ("k_dim", "k_diss", "k_ex")),
+            *(f"<td>{fmt(refined.get(k), 3)}</td>" for k in (*RATE_CONSTANTS, "chi2")),
+            *(f"<td>{interval(best, k)}</td>" for k in RATE_CONSTANTS),
             f"<td>{fmt(best.n_failed)} of {fmt(best.n_points)}{reasons(best)}</td>",
         ]
         rows.append("<tr>" + "".join(cells) + "</tr>")

@@ -52,17 +52,18 @@ from scipy.sparse import csr_matrix
 from scipy.stats import norm, sigmaclip
 
 from . import _deconv_kernels as kern
-from .deconvolution import (
+from .isotopes import FWHM_TO_SIGMA
+from .settings import DeconvolutionSettings
+from .spectrum_basis import (
     BASELINE_AUTO_MARGIN,
     BASELINE_SPLINE_DEGREE,
     DETECTION_OWN_LEVEL,
     PatternBasis,
     SpectrumFit,
     baseline_knots,
+    cid_basis,
     sd_from_gram,
 )
-from .isotopes import FWHM_TO_SIGMA
-from .settings import DeconvolutionSettings
 
 log = logging.getLogger(__name__)
 
@@ -492,7 +493,7 @@ def _pedestal_columns(design: StickDesign, rows: np.ndarray, unit: np.ndarray,
                       spacing: float) -> np.ndarray:
     """The pedestal's columns over the fitted windows: ``unit`` (one common height) when
     ``spacing`` is 0, else ``unit`` times each cubic B-spline (knots ``spacing`` Th apart,
-    the profile fit's lattice, :func:`intercluster.deconvolution.baseline_knots`) that
+    the profile fit's lattice, :func:`intercluster.spectrum_basis.baseline_knots`) that
     reaches a window with a stick."""
     if spacing <= 0 or not np.any(unit > 0):
         return unit[:, None]
@@ -675,7 +676,7 @@ def fit_sticks(
 
 def _stick_coef_sd(design: StickDesign, rows, y, w, coef) -> np.ndarray:
     """Standard errors of a stick fit's abundances: ``kappa (A' W A)^-1`` over the columns
-    not at 0 (:func:`intercluster.deconvolution.sd_from_gram`), the weights relative
+    not at 0 (:func:`intercluster.spectrum_basis.sd_from_gram`), the weights relative
     (:func:`stick_weights`), so their scale ``kappa`` is the weighted residual variance
     (sum w r^2 / (windows - free columns))."""
     d = design.design
@@ -922,8 +923,6 @@ def cid_stick_reading(
         return StickReading(ms1_reading, "ms1", r)
     if settings.centroid_intensity != "auto":
         return StickReading(settings.centroid_intensity, "config", r)
-    from .deconvolution import cid_basis
-
     spread, residual = [], []
     for intensity in ("area", "height"):
         reading = StickReading(intensity, "auto", r)

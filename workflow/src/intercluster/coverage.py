@@ -5,7 +5,7 @@ N replicas of a virtual experiment (new noise, same truth) are scored against ON
 the grid's simulated t_max (the simulations do not depend on the noise); each rule's
 interval is computed per replica and counted when it contains the truth. Rules:
 ``relative`` (profile ≤ (1 + δ) χ²_min of eq 1), ``f_test`` (δ_F of
-:func:`intercluster.intervals.f_test_delta`), ``weighted`` (χ²₁ threshold) and
+:func:`intercluster.fit.intervals.f_test_delta`), ``weighted`` (χ²₁ threshold) and
 ``weighted_calibrated`` (a parametric-bootstrap threshold: the confidence quantile of the
 replicas' Δχ²_w at the truth, leave-one-out so that no replica calibrates its own
 interval). The calibrated threshold is *used* (:func:`threshold_calibration`) when the χ²₁
@@ -23,10 +23,8 @@ import numpy as np
 import pandas as pd
 
 from . import fit
-from .intervals import f_test_delta, schema_interval_rules
-from .network import RATE_CONSTANTS
-from .observables import TmaxSettings
-from .profiles import (
+from .fit.intervals import f_test_delta, schema_interval_rules
+from .fit.profiles import (
     LOG_TOL,
     PROFILE_NAMES,
     RATE_RATIO,
@@ -37,7 +35,9 @@ from .profiles import (
     grid_profiles,
     profile_result,
 )
-from .weighted_chi2 import combination_concentration
+from .fit.weighted_chi2 import combination_concentration
+from .network import RATE_CONSTANTS
+from .observables import TmaxSettings
 
 RULES = ("relative", "f_test", "weighted", "weighted_calibrated")
 

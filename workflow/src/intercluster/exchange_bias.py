@@ -11,12 +11,12 @@ What this module gives:
 
 * :func:`beta_axis`: the β values of the config;
 * :func:`fit_beta_grid`: t_max of every observable at every (β, k) point, per sample, reduced
-  to eq 1's χ² and the weighted χ²_w (:mod:`intercluster.weighted_chi2`), with β and its
+  to eq 1's χ² and the weighted χ²_w (:mod:`intercluster.fit.weighted_chi2`), with β and its
   index as columns;
 * :func:`beta_profile`, :func:`beta_summary`: the profile of χ²_w over β (minimum over the
   three constants at each β), the estimate of β (vertex of a parabola in log β through the
   profile's minimum and its neighbours), its profile interval (Δχ²_w = χ²(1) quantile,
-  crossings interpolated in log β by :func:`intercluster.intervals.interval_from_profile`),
+  crossings interpolated in log β by :func:`intercluster.fit.intervals.interval_from_profile`),
   and ΔG_mix = −RT ln β with the interval mapped through it;
 * :func:`local_beta_profile`: the profile re-optimised in small steps of β around the
   refined optimum, where the interval's ends lie;
@@ -40,10 +40,11 @@ import numpy as np
 import pandas as pd
 
 from . import fit
-from .intervals import interval_from_profile
+from .fit.intervals import interval_from_profile
+from .fit.refine import chi2_objective, refine
+from .fit.weighted_chi2 import weighted_chi2_table
 from .model_comparison import compare_models, likelihood_ratio_test
 from .network import RATE_CONSTANTS
-from .weighted_chi2 import weighted_chi2_table
 
 if TYPE_CHECKING:
     from .network import ReactionNetwork
@@ -156,14 +157,13 @@ def refined_beta_profile(
     max_evaluations: int = 40,
 ) -> pd.DataFrame:
     """The β profile re-optimised: at every β value χ²_w minimised over the three constants
-    by simulation (:func:`intercluster.refine.refine`, Nelder-Mead in log10 k from that β's
+    by simulation (:func:`intercluster.fit.refine.refine`, Nelder-Mead in log10 k from that β's
     best grid point, bounded to the k grid ``axes``). The grid profile of a coarse k grid
     is ragged (each β value sees the constants only at grid values); this one is not.
 
     Returns the layout of :func:`beta_profile` (column ``chi2_weighted``) with
     ``chi2_weighted_grid`` (the grid profile) and ``n_evaluations``.
     """
-    from .refine import chi2_objective, refine
 
     grid = beta_profile(table, "chi2_weighted")
     rows = []
@@ -203,7 +203,6 @@ def refine_beta_optimum(
     """
     from scipy.optimize import minimize
 
-    from .refine import chi2_objective
 
     values = profile["chi2_weighted"].to_numpy(float)
     best = profile.iloc[int(np.nanargmin(values))]
@@ -264,13 +263,12 @@ def local_beta_profile(
     optimum and the next grid value χ²_w rises by hundreds, and a crossing interpolated
     there is an artefact of the straight line. So on each side of the optimum β is stepped
     out by :data:`LOCAL_STEPS_DECADES` (within ``beta_range``), the constants re-optimised
-    at each (:func:`intercluster.refine.refine` from the optimum's constants), until χ²_w
+    at each (:func:`intercluster.fit.refine.refine` from the optimum's constants), until χ²_w
     exceeds the optimum by the χ²(1) ``confidence`` quantile. Returns the rows of
     :func:`refined_beta_profile` (without the optimum itself).
     """
     from scipy.stats import chi2 as chi2_dist
 
-    from .refine import chi2_objective, refine
 
     level = float(optimum["chi2_weighted"]) + float(chi2_dist.ppf(confidence, 1))
     start = {**{k: optimum[k] for k in RATE_CONSTANTS}, "chi2": np.inf}

@@ -21,6 +21,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .io import SYNTHETIC_LABEL  # noqa: E402
+from .settings import FiguresSettings
 from .system import SystemDefinition, format_ion_label  # noqa: E402
 
 
@@ -116,7 +117,6 @@ def save_figure(
     fig, png: str | os.PathLike, pdf: str | os.PathLike, dpi: int | None = None
 ) -> None:
     """Write ``fig`` as PNG (at ``dpi``; ``None``: the schema's) and PDF, then close it."""
-    from .settings import FiguresSettings
 
     dpi = FiguresSettings.schema_default().dpi if dpi is None else dpi
     for path in (png, pdf):

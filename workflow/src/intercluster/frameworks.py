@@ -34,9 +34,19 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .deconvolution import PatternBasis, deconvolve_spectra
+from .deconvolution import (
+    INTENSITY_COLUMNS,
+    coefficient_sd_matrix,
+    deconvolve_spectra,
+    fit_run,
+    qc_table,
+)
+from .io import write_json, write_tsv
 from .settings import DeconvolutionSettings
+from .spectrum_basis import PatternBasis
 from .system import SystemDefinition
+from .unlisted import unlisted_table
+from .virtual_experiment import _flatten, expected_counts, mz_grid, noisy_spectrum
 
 ION_FORM_INTENSITY_COLUMNS = [
     "time_min", "family", "n_first", "charge", "n_na", "n_h", "label", "intensity",
@@ -302,7 +312,6 @@ def simulate_framework_experiment(
     noise and seed are the ``framework_experiment`` config section's (required there, so no
     default here).
     """
-    from .virtual_experiment import _flatten, expected_counts, mz_grid, noisy_spectrum
 
     times = np.asarray(times_min, float)
     forms, summary = framework_truth(system, evolution, times)
@@ -357,7 +366,6 @@ def observable_intensities(
     """
     if normalise_over not in NORMALISE_OVER:
         raise ValueError(f"normalise_over must be one of {NORMALISE_OVER}, got {normalise_over!r}")
-    from .deconvolution import INTENSITY_COLUMNS
 
     observables = system.kinetic_observables()
     summed = ion_forms.groupby(["time_min", "family", "n_first"], sort=False)["intensity"].sum()
@@ -405,7 +413,6 @@ def deconvolve_run_ion_forms(run, system: SystemDefinition, settings: Deconvolut
     :func:`intercluster.deconvolution.qc_table` with the columns of
     :func:`intercluster.unlisted.unlisted_table` after it.
     """
-    from .deconvolution import coefficient_sd_matrix, fit_run, qc_table
 
     basis = ion_form_basis(system)
     normalise_over = settings.normalise_over
@@ -418,7 +425,6 @@ def deconvolve_run_ion_forms(run, system: SystemDefinition, settings: Deconvolut
     qc = qc_table(run.times_min, run.native_ids, fits)
     # what the robust pass left unexplained, named where a plausible unlisted ion form sits
     # (new columns after the deconvolution's own: intercluster.unlisted)
-    from .unlisted import unlisted_table
 
     qc = pd.concat([qc, unlisted_table(fits, system)], axis=1)
     return ion_forms, intensities, qc, resolving_power
@@ -465,7 +471,6 @@ def write_run_outputs(
     itself (``run.synthetic``); figures and reports read it from there. ``warnings``: one
     line each, as logged.
     """
-    from .io import write_json, write_tsv
 
     write_tsv(ion_forms, ion_forms_path)
     write_tsv(qc, qc_path)

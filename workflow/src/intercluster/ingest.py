@@ -19,7 +19,7 @@ What is accepted (docs/science.md §1, §3):
   file states it.
 
 A file with chromatograms only (SRM/MRM exports) has nothing to deconvolve and is an error.
-Every problem raises :class:`~intercluster.validation.InputError` with one line naming the
+Every problem raises :class:`~intercluster.errors.InputError` with one line naming the
 file (and the spectrum) and what is expected. Every file opened here is closed again, on
 the error paths too (pymzml's reader keeps its handle open until it is closed).
 """
@@ -38,6 +38,7 @@ import numpy as np
 
 from .errors import InputError
 from .io import SYNTHETIC_LABEL
+from .observables import MIN_TMAX_TIMES
 
 log = logging.getLogger(__name__)
 
@@ -697,7 +698,6 @@ def degenerate_run_problem(run: SpectraRun, mz_span, time_bin_min: float = 0.0) 
     observable rises above the threshold (a ``min_signal`` above 1/N is judged at the t_max
     stage, after the deconvolution).
     """
-    from .observables import MIN_TMAX_TIMES
 
     bins = time_bins(run.times_min, time_bin_min)
     n_points = int(np.unique(bins).size)

@@ -49,11 +49,25 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .centroid import read_centroid_file
+from .deconvolution import (
+    baseline_spacing,
+    choose_baseline,
+    fit_peak_shape,
+    fit_prepared,
+    fit_resolving_power,
+    fit_tail_slope,
+    prepare_spectrum,
+    scan_shift,
+)
 from .errors import InputError
+from .frameworks import ion_form_basis
 from .ingest import SpectraRun, degenerate_run_problem, detect_mode, peak_shapes, read_runs
 from .isotopes import FWHM_TO_SIGMA
 from .settings import DeconvolutionSettings
+from .spectrum_basis import observable_basis
 from .system import (
+    REPO_ROOT,
     ClusterSystem,
     SystemDefinition,
     default_system_definition,
@@ -61,12 +75,12 @@ from .system import (
     system_of_config,
 )
 from .system import load_system as load_system_file
+from .textfiles import load_yaml
 
 if TYPE_CHECKING:
     from .centroid import StickReading
 
 DEFAULT_CONFIG = "config/config.yaml"
-REPO_DIR = Path(__file__).resolve().parents[3]  # where resources/systems/ ships
 STICK_POINTS_PER_FWHM = 5  # sampling of the profile a centroid spectrum is broadened into
 #: measured / configured resolving power beyond which the user is told to set the guess: the
 #: workflow's per-file R fit starts from the guess and stays within a factor of it
@@ -154,8 +168,6 @@ def merge_config(base: dict, overlay: dict) -> dict:
 
 
 def _read_config_file(path: Path, where: str) -> dict:
-    from .textfiles import load_yaml
-
     if not path.is_file():
         raise InputError(f"{where}: file not found; expected the workflow's config/config.yaml")
     config = load_yaml(path, where)  # UTF-8, bounded size and alias expansion
@@ -222,7 +234,7 @@ def load_system(
                              f"--configfile {DEFAULT_CONFIG} OVERLAY)") from None  # fmt: skip
         raise
     # The config's system file: from the current directory, the configs', or the workflow's.
-    dirs = [cwd, *dict.fromkeys(p.parent for p in files), REPO_DIR]
+    dirs = [cwd, *dict.fromkeys(p.parent for p in files), REPO_ROOT]
     system_file = system_of_config(config, where, search_dirs=dirs)
     deconvolution = DeconvolutionSettings.from_config(config["deconvolution"])
     if sources.system_file is not None:
@@ -231,7 +243,7 @@ def load_system(
 
 
 def _system_file(path: str) -> SystemDefinition:
-    return load_system_file(resolve_system_path(path, REPO_DIR))
+    return load_system_file(resolve_system_path(path, REPO_ROOT))
 
 
 def _summary(run: SpectraRun) -> LevelSummary:
@@ -279,12 +291,9 @@ def quick_fit_basis(system: ClusterSystem | SystemDefinition):
     """The patterns the workflow deconvolves a file of ``system`` on: the kinetic observables
     (the 77 of eq 1 for the demo) for a cluster system with the dimer-exchange model, the ion
     forms (family x composition x charge x adduct) for a framework system."""
-    from .deconvolution import observable_basis
 
     if isinstance(system, SystemDefinition):
         if system.kinetics.model_family == "none":
-            from .frameworks import ion_form_basis
-
             basis = ion_form_basis(system)
             # an ion form's label (family, composition, charge, adduct) is what it is called
             basis.labels["species"] = basis.labels["label"]
@@ -319,16 +328,6 @@ def inspect_file(
     system_source: str = DEFAULT_SOURCE,
 ) -> Inspection:
     """Read ``path`` (every ms level, any polarity) and make the quick look described above."""
-    from .deconvolution import (
-        baseline_spacing,
-        choose_baseline,
-        fit_peak_shape,
-        fit_prepared,
-        fit_resolving_power,
-        fit_tail_slope,
-        prepare_spectrum,
-        scan_shift,
-    )
 
     cfg = deconvolution or DeconvolutionSettings.schema_default()  # None: the workflow's
     guess = cfg.resolving_power_guess
@@ -376,8 +375,6 @@ def inspect_file(
         )
         return result
     if run.mode == "centroid":
-        from .centroid import read_centroid_file
-
         reading, _ = read_centroid_file(run.mz, run.intensity, basis, guess,
                                         cfg.centroid_intensity, max_shift)  # fmt: skip
         result.stick_reading = reading
@@ -558,7 +555,7 @@ def version() -> str:
     except PackageNotFoundError:  # run from the source tree, not installed
         import tomllib
 
-        with open(REPO_DIR / "pyproject.toml", "rb") as handle:
+        with open(REPO_ROOT / "pyproject.toml", "rb") as handle:
             return tomllib.load(handle)["project"]["version"]
 
 

@@ -41,7 +41,7 @@ def configure_logging(log_path: str | os.PathLike | None = None, level=logging.I
 def _log_uncaught(exc_type, exc, tb) -> None:
     """Uncaught exceptions of a rule script go to its log (and stderr); exit status stays 1.
 
-    A user's input problem (:class:`~intercluster.validation.InputError`) and an output
+    A user's input problem (:class:`~intercluster.errors.InputError`) and an output
     that could not be written (:class:`~intercluster.errors.WriteError`) are one line, no
     traceback; anything else is logged with its traceback.
     """

@@ -20,12 +20,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import IsoSpecPy
 import numpy as np
 from IsoSpecPy import isoFFI
 
-from .system import ClusterSystem
+if TYPE_CHECKING:  # an annotation only: system imports this module where patterns are asked for
+    from .system import ClusterSystem
 
 ELECTRON_MASS = 5.48579909065e-4  # u (CODATA 2018)
 FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))

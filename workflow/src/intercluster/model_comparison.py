@@ -7,8 +7,8 @@ how strongly the data prefer a model. Model 4 has a fourth parameter (the exchan
 docs/science.md §2.4) and holds model 3 at β = 1: AIC charges it 2 more, and
 :func:`likelihood_ratio_test` compares the two (Δχ²_w against χ²(1), halved when β = 1 is
 the edge of the fitted β range). Goodness of fit: χ²_w at the refined weighted optimum
-(:func:`intercluster.weighted_chi2.weighted_chi2_objective` minimised by
-:func:`intercluster.refine.refine` from the best grid point), against what replicas of a
+(:func:`intercluster.fit.weighted_chi2.weighted_chi2_objective` minimised by
+:func:`intercluster.fit.refine.refine` from the best grid point), against what replicas of a
 correct model give (their χ²_w,min), or against χ²(n − p) when no replicas are given; the
 statement names the reference it used.
 """
@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 
 from . import fit, records
+from .observables import dimer_response_of, experiment_matrix, ion_signal, normalise_rows, tmax_of
+from .tmax_sigma import CENTRE_FACTORS, _centre_split
 
 
 # --- model comparison --------------------------------------------------------------------------
@@ -302,7 +304,6 @@ def data_noise_model(times_min, intensities_norm, smoothing_min: float) -> np.nd
     """Scan-to-scan noise of the measured normalised intensities, (n_times, n_obs): the local
     rms of the residuals about the bootstrap's smooth curve (:mod:`intercluster.tmax_sigma`),
     i.e. what these spectra scatter by, not the virtual experiment's noise settings."""
-    from .tmax_sigma import CENTRE_FACTORS, _centre_split
 
     y = np.asarray(intensities_norm, float)
     _, _, rms = _centre_split(np.asarray(times_min, float), np.where(np.isnan(y), 0.0, y),
@@ -330,7 +331,6 @@ def parametric_gof_reference(
     so the reference is slightly generous to the model; it carries what χ²(n − 3) does not: the
     t_max rule's jumps and a σ that misses part of the intensity noise.
     """
-    from .observables import tmax_of
 
     times = np.asarray(times_min, float)
     model = np.asarray(model_norm, float)
@@ -427,7 +427,6 @@ def calibrated_statistic(
     t_max rule); the model is consistent when the data's statistic lies at or below the
     ``quantile`` of the replicas'. Replicas are not refitted (slightly generous).
     """
-    from .observables import tmax_of
 
     rule = {"tolerance_rel": settings.peak_tolerance_rel, "plateau_rel": settings.plateau_rel}
     rng = np.random.default_rng(seed)
@@ -487,7 +486,6 @@ def fitted_model_signal(network, constants, conditions, times_min, settings, opt
                         simulator=None) -> np.ndarray:  # fmt: skip
     """The fitted model's normalised ion signal (n_times, n_obs) on the data's times, as the
     fit's t_max sees it (dimer response included; :func:`intercluster.fit.simulate_tmax`)."""
-    from .observables import dimer_response_of, ion_signal, normalise_rows
 
     simulator = simulator or fit.default_simulator()
     times = np.asarray(times_min, float)
@@ -517,7 +515,6 @@ def goodness_of_fit_section(
     deconvolution; observables in the t_max table's order); ``optimum``: the rate constants
     of the refined weighted optimum (None: not refined); ``n_replicas`` 0: not asked for.
     """
-    from .observables import experiment_matrix
 
     def unavailable(reason: str) -> dict:
         return {"available": False, "reason": reason,
@@ -530,7 +527,7 @@ def goodness_of_fit_section(
                            f"(at least {MIN_GOF_REPLICAS})")  # fmt: skip
     if optimum is None:
         return unavailable("no refined weighted optimum (fit.refine is false)")
-    constants = fit.RateConstants(*(float(optimum[k]) for k in ("k_dim", "k_diss", "k_ex")))
+    constants = fit.RateConstants(*(float(optimum[k]) for k in fit.RATE_CONSTANTS))
     samples = []
     try:
         for sample in sorted(experiments):

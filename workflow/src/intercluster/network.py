@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .system import default_system
+
 if TYPE_CHECKING:
     from .records import SampleConditions
 
@@ -76,7 +78,7 @@ class Reaction:
 @cache
 def schema_convention() -> str:
     """The schema's ``kinetics.convention``: what ``convention=None`` means in this package."""
-    from .validation import schema_defaults  # jsonschema only where the default is asked for
+    from .schemas import schema_defaults  # jsonschema only where the default is asked for
 
     return str(schema_defaults("kinetics")["convention"])
 
@@ -101,8 +103,6 @@ class ReactionNetwork:
         if self.convention is None:
             object.__setattr__(self, "convention", schema_convention())
         if self.nuclearity is None:
-            from .system import default_system  # system does not import this module
-
             object.__setattr__(self, "nuclearity", default_system().nuclearity)
         if self.model not in MODELS:
             raise ValueError(f"unknown model {self.model!r}; expected one of {MODELS}")

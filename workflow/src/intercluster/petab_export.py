@@ -53,7 +53,9 @@ import libsbml
 import numpy as np
 import pandas as pd
 
+from .fit import ranked
 from .network import RATE_CONSTANTS, ReactionNetwork
+from .observables import experiment_matrix, normalise_rows
 from .records import RateConstants, SampleConditions
 from .sbml import _check, _notes, sbml_document
 
@@ -95,8 +97,6 @@ class TrajectoryBest:
 
     @classmethod
     def from_table(cls, table: pd.DataFrame) -> TrajectoryBest:
-        from .fit import ranked
-
         best = ranked(table)
         if best.empty:
             raise ValueError("trajectory table has no successful grid point: nothing to export")
@@ -299,7 +299,6 @@ def measurement_sigma(intensities: pd.DataFrame, species: list[str]) -> np.ndarr
     """(n_t, n_obs) sd of the normalised intensities from ``intensities.tsv``'s
     ``intensity_sd``: each over its spectrum's total of ``species`` (module docstring);
     a σ that is not finite or not positive is the table's median σ."""
-    from .observables import experiment_matrix
 
     if "intensity_sd" not in intensities.columns:
         raise ValueError("the intensities table has no intensity_sd column (the "
@@ -323,7 +322,6 @@ def samples_from_tables(experiments: Mapping, system) -> list[PetabSample]:
     """``experiments``: sample -> (SampleConditions, intensities.tsv table, t_max table), as
     the rule fit_trajectory reads them; the data as :func:`intercluster.trajectory_fit.
     trajectory_grid_fit` uses them."""
-    from .observables import experiment_matrix, normalise_rows
 
     species = system.observables()["species"].tolist()
     out = []

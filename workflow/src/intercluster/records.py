@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 #: What best.json's ``identifiability`` and ``intervals_weighted`` are keyed by: the constants
-#: and the combinations the data fix (intercluster.profiles profiles them).
+#: and the combinations the data fix (intercluster.fit.profiles profiles them).
 PROFILE_NAMES = (*RATE_CONSTANTS, "k_dim:k_diss", "k_dim*c/k_ex")
 # keys of a sample-conditions mapping that are not reactant concentrations
 CONDITION_EXTRAS = ("dead_time_s", "second_dimer_fraction", "dimer_response")
@@ -150,7 +150,7 @@ class BestFit:
     ``best`` is the best grid point ({point, k_dim, k_diss, k_ex, chi2, k_dim_to_k_diss}) or
     None when every point failed; ``k_dim``/``k_diss``/``k_ex``/``chi2`` at the top level of
     the JSON repeat it (the paper's grid optimum). Nested sections (intervals with their
-    profiles, zoom, refined) keep the layout :func:`intercluster.best_fit.best_fit` gives them.
+    profiles, zoom, refined) keep the layout :func:`intercluster.fit.best_fit.best_fit` gives them.
     """
 
     fit_sample: str
@@ -171,7 +171,7 @@ class BestFit:
     zoom: dict | None = None
     intervals_coarse: dict | None = None
     intervals_f_test_coarse: dict | None = None
-    # the weighted χ² fit (intercluster.weighted_fit.weighted_fit_fields): name -> label,
+    # the weighted χ² fit (intercluster.fit.weighted_fit.weighted_fit_fields): name -> label,
     # name -> [low, high] (None: open end), and its best point, profiles and levels
     identifiability: dict | None = None
     intervals_weighted: dict | None = None

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 
 from .coverage import coverage_times, coverage_ve
+from .ingest import SpectraRun, read_spectra
+from .io import SYNTHETIC_LABEL
 from .observables import TmaxSettings
 from .settings import DeconvolutionSettings
 from .tmax_sigma import tmax_uncertainty_table
@@ -52,9 +54,8 @@ def virtual_replica(
         The intensity table of the deconvolution and the t_max table with σ, both with a
         ``source`` column saying SYNTHETIC.
     """
-    from .deconvolution import deconvolve_run, observable_basis
-    from .ingest import SpectraRun, read_spectra
-    from .io import SYNTHETIC_LABEL
+    from .deconvolution import deconvolve_run
+    from .spectrum_basis import observable_basis
     from .virtual_experiment import exported_spectra, simulate_sample, write_mzml
 
     # None: the workflow's deconvolution (the schema's), so replicas see the rule's front end

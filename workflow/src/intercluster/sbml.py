@@ -22,6 +22,7 @@ import libsbml
 
 from .network import ReactionNetwork
 from .records import RateConstants, SampleConditions
+from .system import default_system
 
 COMPARTMENT = "solution"
 
@@ -47,7 +48,6 @@ def species_names(network: ReactionNetwork, system=None) -> dict[str, str]:
     """Species id -> name in the paper's notation: ``[A12B13]-`` (monomer ion with its
     charge), ``(A12B13)(A13B12)`` (dimer: its two monomer units, fewer first-metal atoms
     first). ``system``: a :class:`~intercluster.system.ClusterSystem` (None: the demo's)."""
-    from .system import default_system
 
     system = system or default_system()
     a, b = system.metals

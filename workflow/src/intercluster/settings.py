@@ -1,6 +1,6 @@
 """Typed, frozen settings of the config sections, built from the validated config.
 
-Every default lives in ``workflow/schemas/config.schema.yaml``; ``validate_config`` fills
+Every default lives in ``intercluster/schemas/config.schema.yaml``; ``validate_config`` fills
 them in once, so ``from_config`` here reads every key without a fallback (a missing key is
 a bug, not a user error: the config was not validated). ``schema_default()`` gives the
 settings a config that omits the section gets (tests, benchmarks, notebooks).
@@ -33,7 +33,7 @@ __all__ = [
 
 
 def _defaults(section: str) -> dict:
-    from .validation import schema_defaults  # jsonschema only where defaults are asked for
+    from .schemas import schema_defaults  # jsonschema only where defaults are asked for
 
     return schema_defaults(section)
 
@@ -268,7 +268,7 @@ class UncertaintySettings:
     sigma_floor_fraction: float  # σ floor as a fraction of the scan interval
     confidence: float  # of the weighted χ² profile intervals (Δχ² from χ² with 1 dof)
     coverage: CoverageSettings
-    # profiles by re-optimisation (intercluster.reoptimised_profiles) with fit.refine
+    # profiles by re-optimisation (intercluster.fit.reoptimised_profiles) with fit.refine
     reoptimise_profiles: bool = True
     profile_evaluations: int = 30  # objective evaluations of one inner minimisation
     # profiles by re-optimisation also for a model the calibrated goodness of fit rejects

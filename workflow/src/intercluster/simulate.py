@@ -36,6 +36,7 @@ import numpy as np
 from .network import ReactionNetwork
 from .records import RATE_CONSTANTS, RateConstants, SampleConditions
 from .settings import DEFAULT_SOLVER_METHOD, SolverOptions
+from .system import default_system
 
 __all__ = [
     "SimulationBatch",
@@ -568,9 +569,8 @@ def observables_table(result: SimulationResult, system=None):
     """
     import pandas as pd
 
-    from .system import DEFAULT_SYSTEM
 
-    system = DEFAULT_SYSTEM if system is None else system
+    system = default_system() if system is None else system
     if system.nuclearity != result.network.nuclearity:
         raise ValueError("cluster system and network disagree on the nuclearity")
     labels = system.observables()

@@ -1,7 +1,7 @@
 """The fitted model spectrum of one scan, for the deconvolution QC figure.
 
 :mod:`intercluster.deconvolution` returns the abundances, shift, resolving power and
-baseline of a fit (:class:`~intercluster.deconvolution.SpectrumFit`) but not the model curve
+baseline of a fit (:class:`~intercluster.spectrum_basis.SpectrumFit`) but not the model curve
 itself; :func:`fitted_spectrum` rebuilds it from the same pattern columns the fit used.
 For a sparse profile pass the points the fit used (``PreparedSpectrum.mz`` and ``.width``:
 the written points plus the filled gap points), so that the model is drawn in the gaps too.
@@ -15,15 +15,17 @@ import numpy as np
 import pandas as pd
 
 from . import _deconv_kernels as kern
+from .centroid import StickReading, fitted_sticks
 from .deconvolution import (
     N_SIGMA,
-    PatternBasis,
     PreparedSpectrum,
-    SpectrumFit,
+    baseline_spacing,
+    fit_prepared,
     spline_baseline,
 )
 from .isotopes import point_spacing
 from .settings import DeconvolutionSettings
+from .spectrum_basis import PatternBasis, SpectrumFit
 
 #: half-width (Th) of the QC figure's zoom: a monomer, the dimer and the trimer of the same
 #: composition ratio share its nominal m/z (isotope spacings 1, 1/2 and 1/3 Th)
@@ -232,7 +234,6 @@ def qc_spectrum(
     and the robust pass of ``settings``, with the file's peak shape and baseline model
     (``qc_row``'s ``peak_tail`` and ``baseline_model``); then the model curve, the ion forms'
     sticks, the zoom and its components."""
-    from .deconvolution import baseline_spacing, fit_prepared
 
     spline = str(qc_row.get("baseline_model", "constant")) == "spline"
     fit = fit_prepared(
@@ -300,7 +301,6 @@ def stick_qc(mz, intensity, qc_row, basis: PatternBasis, settings: Deconvolution
     (``qc_row``) and shape it for the stick QC figure; the zoom is centred on the largest
     observed window. The sticks are read as the deconvolution read them (``qc_row``'s
     ``centroid_intensity``: heights are converted to areas first)."""
-    from .centroid import StickReading, fitted_sticks
 
     n_sticks = int(np.size(mz))
     r = float(qc_row["resolving_power"])

@@ -6,7 +6,7 @@ config names (:func:`system_of_config`). Monomers are counted by the number ``i`
 of the *first* metal (the file's ``metals[0]``), as in the paper (docs/science.md §1).
 
 A cluster-system *file* (``resources/systems/*.yaml``, schema
-``workflow/schemas/system.schema.yaml``) describes a system more fully: species families
+``intercluster/schemas/system.schema.yaml``) describes a system more fully: species families
 (frameworks, aggregates, in-source fragments) with their composition ranges, the ion forms in
 which a spectrometer sees each family (charge states, Na+ for H+ exchange on acidic ligands),
 the reactants of the sample sheet and the kinetic model family. :func:`load_system` reads and
@@ -26,6 +26,9 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
+
+from .errors import InputError
+from .textfiles import load_yaml, quote, yaml_line
 
 _FORMULA_TOKEN = re.compile(r"([A-Z][a-z]?)(\d*)")
 
@@ -205,7 +208,7 @@ def __getattr__(name: str):
 # Cluster-system files
 # ==========================================================================================
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "system.schema.yaml"
+SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "system.schema.yaml"
 AGGREGATE_SUBUNITS = {"monomer": 1, "dimer": 2, "trimer": 3}
 SIMULATED_AGGREGATES = ("monomer", "dimer")  # what the dimer-exchange model simulates
 SODIUM, HYDROGEN = "Na", "H"
@@ -446,7 +449,7 @@ class SystemDefinition:
 
     def isotope_pattern(self, family: str | Family, n_first: int, form: IonForm | None = None):
         """Isotope pattern of one ion form, with the file's isotope overrides."""
-        from .isotopes import isotope_pattern  # isotopes imports this module
+        from .isotopes import isotope_pattern  # IsoSpecPy only where patterns are asked for
 
         fam = family if isinstance(family, Family) else self.family(family)
         form = form or IonForm(fam.core_charge)
@@ -547,11 +550,9 @@ OBSERVABLE_COLUMNS = ["species", "kind", "subunits", "charge", "n_first", "formu
 
 
 # --- loading and checking -----------------------------------------------------------------
-# IsoSpecPy and jsonschema (and intercluster.validation, which needs jsonschema) are imported
+# IsoSpecPy and jsonschema (and intercluster.schemas, which needs jsonschema) are imported
 # where a file is loaded: the figure and fit rules' environments import this module without them.
 def _input_error(message: str) -> Exception:
-    from .errors import InputError
-
     return InputError(message)
 
 
@@ -566,8 +567,7 @@ def _schema_check(data: dict, where: str, path=None) -> None:
     import jsonschema
 
     # the config's validator (schema defaults filled in) and wording: one style of message
-    from .textfiles import quote, yaml_line
-    from .validation import _describe, _path, defaulting_validator
+    from .schemas import defaulting_validator, describe_error, error_path
 
     with open(SCHEMA_PATH, encoding="utf-8") as handle:
         schema = yaml.safe_load(handle)
@@ -577,14 +577,14 @@ def _schema_check(data: dict, where: str, path=None) -> None:
     error = jsonschema.exceptions.best_match(errors)
     whole_mapping = error.validator in ("required", "additionalProperties")
     value = "" if whole_mapping else f" = {quote(error.instance)}"
-    words = _describe(error)
+    words = describe_error(error)
     if error.validator == "not" and "const" in error.validator_value:
         words = f"must not be {error.validator_value['const']!r}"
     elif error.validator == "anyOf":
         words = "must be an integer or {min, max}"
     line = yaml_line(where, list(error.absolute_path)) if path is not None else None
     at = f" (line {line})" if line else ""
-    raise _input_error(f"{where}: {_path(error)}{value}: {words}{at}")
+    raise _input_error(f"{where}: {error_path(error)}{value}: {words}{at}")
 
 
 def _range(value) -> tuple[int, int]:
@@ -817,10 +817,9 @@ def _kinetics(raw: dict, families: Sequence[Family], where: str) -> Kinetics:
 def load_system(path: str | os.PathLike) -> SystemDefinition:
     """Read, schema-check and cross-check a cluster-system file.
 
-    Every problem raises :class:`~intercluster.validation.InputError` with one line naming
+    Every problem raises :class:`~intercluster.errors.InputError` with one line naming
     the file and the key, e.g. ``x.yaml: families.dimer.core_charge = 0: must not be 0``.
     """
-    from .textfiles import load_yaml
 
     where = str(path)
     raw = load_yaml(path, where)  # UTF-8, bounded size and alias expansion
@@ -889,8 +888,9 @@ def system_of_config(
 
 
 #: the repository (the working directory of a run from a clone), from which the shipped
-#: config's paths are written
-REPO_ROOT = SCHEMA_PATH.parents[2]
+#: config's paths are written: the one place the package looks outside itself (the default
+#: demo's system; resources/systems/ ships there, not in the package)
+REPO_ROOT = Path(__file__).resolve().parents[3]
 SHIPPED_CONFIG = REPO_ROOT / "config" / "config.yaml"
 
 

@@ -49,7 +49,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .observables import TmaxSettings, peak_finder, tmax_of
+from .io import read_tsv
+from .observables import (
+    TmaxSettings,
+    experiment_matrix,
+    experimental_tmax,
+    normalise_rows,
+    peak_finder,
+    tmax_of,
+)
 from .settings import UncertaintySettings
 
 #: Widths (multiples of THE rule's smoothing width) among which the bootstrap's curve/residual
@@ -339,12 +347,10 @@ def tmax_uncertainty_table(
         (:func:`flat_top_width`) and ``sigma_flat_top_min`` = width / √12 (t_max uniform on
         the top), a systematic part the bootstrap misses.
     """
-    from .observables import experiment_matrix, experimental_tmax
 
     settings = settings or TmaxSettings.schema_default()
     table = experimental_tmax(intensities, observables, settings)
     times, y = experiment_matrix(intensities, observables["species"].tolist())
-    from .observables import normalise_rows
 
     boot = bootstrap_tmax(times, normalise_rows(y), settings, n_replicas, block_length, seed)
     floor = sigma_floor_min(times, floor_fraction)
@@ -443,7 +449,6 @@ def experiment_tmax_table(
         :func:`tmax_uncertainty_table`; with replicates also ``sigma_replicate_min`` and
         σ = max(bootstrap σ, replicate σ) (:func:`with_replicate_sigma`).
     """
-    from .observables import experimental_tmax
 
     table = tmax_uncertainty_table(
         intensities, observables, settings, uncertainty.bootstrap_replicas,
@@ -458,7 +463,6 @@ def experiment_tmax_table(
 
 def read_tmax_table(path) -> pd.DataFrame:
     """A t_max table with σ as written (``included`` read back as bool)."""
-    from .io import read_tsv
 
     table = read_tsv(path)
     table["included"] = table["included"].astype(str).str.lower() == "true"

@@ -15,9 +15,12 @@ import numpy as np
 import pandas as pd
 
 from . import fit
-from .intervals import f_test_delta
+from .fit.intervals import f_test_delta
+from .fit.profiles import default_confidence, profilable_names, profile_results
 from .network import RATE_CONSTANTS
-from .profiles import default_confidence, profilable_names, profile_results
+from .observables import experiment_matrix, normalise_rows
+from .settings import SolverOptions
+from .simulate import simulate_many
 
 
 # --- trajectory objective --------------------------------------------------------------------
@@ -201,7 +204,6 @@ def trajectory_table(points: pd.DataFrame, result: TrajectoryFit) -> pd.DataFram
 
 def _solver_options(options):
     """SolverOptions from None, SolverOptions or a mapping of its fields."""
-    from .settings import SolverOptions
 
     if options is None or isinstance(options, SolverOptions):
         return options
@@ -217,8 +219,6 @@ def trajectory_grid_fit(network, points: pd.DataFrame, experiments: Mapping, obs
     ``experiments``: sample -> (SampleConditions, long intensity table, t_max table with
     ``included``); the included observables are THE t_max rule's.
     """
-    from .observables import experiment_matrix, normalise_rows
-    from .simulate import simulate_many
 
     species = observables["species"].tolist()
     is_dimer = (observables["kind"] == "dimer").to_numpy()

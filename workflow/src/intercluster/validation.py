@@ -5,15 +5,15 @@ and says what is expected, e.g.::
 
     config: fit.grid.k_dim.min = 0: must be > 0
 
-JSON schemas (``workflow/schemas``) do the type and range checks and hold every default
-(``default:``); :func:`validate_config` fills those in once, in place, so the code reads
-settings without fallbacks (typed: :mod:`intercluster.settings`). The cross-field rules a
-schema cannot express (grid bounds in order, chunks vs grid size, sheet paths) live here.
+JSON schemas (:mod:`intercluster.schemas`, package data) do the type and range checks and
+hold every default (``default:``); :func:`validate_config` fills those in once, in place, so
+the code reads settings without fallbacks (typed: :mod:`intercluster.settings`). The
+cross-field rules a schema cannot express (grid bounds in order, chunks vs grid size, sheet
+paths) live here.
 """
 
 from __future__ import annotations
 
-import copy
 import csv
 import difflib
 import io
@@ -23,11 +23,21 @@ from pathlib import Path
 
 import jsonschema
 import pandas as pd
-import yaml
 
 from .errors import InputError
+from .network import RATE_CONSTANTS
 from .records import CONDITION_EXTRAS
-from .textfiles import load_yaml, quote, read_text
+from .schemas import (
+    defaulting_validator,
+    describe_error,
+    error_path,
+    finite_validator,
+    load_schema,
+    non_finite,
+    schema_defaults,
+)
+from .system import default_system_definition
+from .textfiles import load_yaml, quote, read_text, yaml_line
 
 __all__ = [
     "InputError",
@@ -39,92 +49,14 @@ __all__ = [
     "validate_config",
 ]
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
-
-
-def _load_schema(name: str) -> dict:
-    with open(SCHEMA_DIR / name, encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
-
-
-def _non_finite(value) -> bool:
-    return isinstance(value, float) and not math.isfinite(value)
-
-
-def _describe(error: jsonschema.ValidationError) -> str:
-    """Turn a jsonschema error into 'what is expected' words a chemist can act on."""
-    v = error.validator_value
-    if error.validator == "type" and _non_finite(error.instance):
-        return "must be a finite number"
-    words = {
-        "exclusiveMinimum": f"must be > {v}",
-        "minimum": f"must be >= {v}",
-        "maximum": f"must be <= {v}",
-        "enum": f"must be one of {v}",
-        "type": f"must be of type {v}",
-        "required": f"is missing a required key ({error.message.split(' ')[0]})",
-        "minItems": f"must have at least {v} entries",
-        "maxItems": f"must have at most {v} entries",
-        "pattern": f"must match the pattern {v}",
-        "uniqueItems": "must not repeat entries",
-        "additionalProperties": f"has an unknown key ({error.message})",
-        "not": "has a forbidden value",
-    }
-    return words.get(error.validator, error.message)
-
-
-def _path(error: jsonschema.ValidationError) -> str:
-    return ".".join(str(p) for p in error.absolute_path) or "(top level)"
-
-
-def _finite_number(checker, instance) -> bool:
-    base = jsonschema.Draft202012Validator.TYPE_CHECKER
-    return base.is_type(instance, "number") and not _non_finite(instance)
-
-
-#: JSON has no NaN or infinity, but YAML (``.nan``, ``.inf``) and Python floats do, and
-#: jsonschema's range keywords let them through (``nan > 0`` and ``nan <= 0`` are both
-#: false). So "number" means a finite number in every schema of the project: one owner for
-#: "every number finite", the ranges stay in the schemas.
-FINITE_TYPES = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("number", _finite_number)
-
-
-def finite_validator():
-    """The draft 2020-12 validator class whose "number" excludes NaN and infinities."""
-    return jsonschema.validators.extend(
-        jsonschema.Draft202012Validator, type_checker=FINITE_TYPES
-    )
-
-
-def defaulting_validator():
-    """A draft 2020-12 validator class that also fills in the schema's ``default`` values
-    (numbers finite, :func:`finite_validator`).
-
-    A key a mapping lacks gets a deep copy of its ``default`` before the mapping's own
-    properties are checked, so a defaulted ``{}`` section is filled in turn.
-    """
-    validator_class = finite_validator()
-    check_properties = validator_class.VALIDATORS["properties"]
-
-    def properties(validator, props, instance, schema):
-        if isinstance(instance, dict):
-            for key, sub in props.items():
-                if "default" in sub:
-                    instance.setdefault(key, copy.deepcopy(sub["default"]))
-        yield from check_properties(validator, props, instance, schema)
-
-    return jsonschema.validators.extend(validator_class, {"properties": properties})
-
-
 def _same(a, b) -> bool:
-    return a == b or (_non_finite(a) and _non_finite(b) and repr(a) == repr(b))
+    return a == b or (non_finite(a) and non_finite(b) and repr(a) == repr(b))
 
 
 def _line_in_files(files, keys: list, value) -> str:
     """`` (FILE, line N)`` of the config file that sets ``keys`` to ``value`` (the last such
     of ``files``, as snakemake merges them); empty where none does (a --config value, a
     default)."""
-    from .textfiles import yaml_line
 
     for file in reversed([str(f) for f in files]):
         try:
@@ -147,16 +79,13 @@ def _schema_check(data, schema: dict, where: str, fill_defaults: bool = False,
         error = jsonschema.exceptions.best_match(errors)
         value = "" if error.validator == "required" else f" = {quote(error.instance)}"
         at = _line_in_files(files, list(error.absolute_path), error.instance) if value else ""
-        raise InputError(f"{where}: {_path(error)}{value}: {_describe(error)}{at}")
-
-
-# the grid's axes of the rate constants (fit.grid.beta is model 4's extra axis, not counted)
-_RATE_AXES = ("k_dim", "k_diss", "k_ex")
+        raise InputError(f"{where}: {error_path(error)}{value}: {describe_error(error)}{at}")
 
 
 def grid_size(fit: dict) -> int:
-    """Points of the grid of the three rate constants (per model 4 beta value)."""
-    return math.prod(int(fit["grid"][name]["n"]) for name in _RATE_AXES)
+    """Points of the grid of the three rate constants (per model 4 beta value; fit.grid.beta,
+    model 4's extra axis, is not counted)."""
+    return math.prod(int(fit["grid"][name]["n"]) for name in RATE_CONSTANTS)
 
 
 def validate_config(config: dict, where: str = "config", files=()) -> dict:
@@ -166,7 +95,7 @@ def validate_config(config: dict, where: str = "config", files=()) -> dict:
     files ``config`` was merged from, in order; a schema error names the line of the file
     that set the bad value (snakemake merges the files before the workflow sees them).
     """
-    _schema_check(config, _load_schema("config.schema.yaml"), where, fill_defaults=True,
+    _schema_check(config, load_schema("config.schema.yaml"), where, fill_defaults=True,
                   files=files)  # fmt: skip
     for name, axis in config["fit"]["grid"].items():
         if axis["max"] < axis["min"]:
@@ -232,22 +161,9 @@ def order_conditions(config: dict, columns: tuple[str, ...], where: str = "confi
         mapping.update({**ordered, **rest})
 
 
-def schema_defaults(section: str) -> dict:
-    """The schema's defaults of one config section, as a config that omits it would get."""
-    schema = _load_schema("config.schema.yaml")
-    sub = schema["properties"][section]
-    out: dict = {}
-    section_schema = {**sub, "required": [], "definitions": schema["definitions"]}
-    errors = defaulting_validator()(section_schema).iter_errors(out)
-    for _ in errors:  # consumed for the defaults they fill in; a partial section may be invalid
-        pass
-    return out
-
-
 SHEET_COLUMNS = ("sample", "mzml")
 SHEET_NUMBERS = ("dead_time_s", "second_dimer_fraction", "dimer_response")  # optional numbers
 SHEET_TEXT = ("cid_mzml", "condition")  # optional text (empty: None)
-REPO_DIR = Path(__file__).resolve().parents[3]
 #: A line whose first non-blank character is this is a comment; inside a field it is data
 #: (a path or a sample note may hold it).
 SHEET_COMMENT = "#"
@@ -255,11 +171,7 @@ SHEET_COMMENT = "#"
 
 def default_concentration_columns() -> tuple[str, ...]:
     """The concentration columns of the system file the default demo's config/config.yaml names."""
-    from .system import load_system
-
-    with open(REPO_DIR / "config" / "config.yaml", encoding="utf-8") as handle:
-        system_file = yaml.safe_load(handle)["system"]
-    return load_system(REPO_DIR / system_file).concentration_columns()
+    return default_system_definition().concentration_columns()
 
 
 def _nearest(name: str, known) -> str | None:
@@ -381,7 +293,7 @@ def load_sample_sheet(
     The file: UTF-8 (a byte-order mark is dropped), tab-separated, any line ending; a line
     whose first non-blank character is ``#`` is a comment, a ``#`` inside a field is data.
     Every column is known (an unknown one is refused with the nearest known name) and given
-    once; numbers are finite and in the ranges of ``workflow/schemas/samples.schema.yaml``.
+    once; numbers are finite and in the ranges of ``intercluster/schemas/samples.schema.yaml``.
     """
     path = Path(path)
     where = f"sample sheet {path}"
@@ -395,7 +307,7 @@ def load_sample_sheet(
     _check_sheet_columns(columns, header_line, where, required, SHEET_NUMBERS + SHEET_TEXT)
     if not table:
         raise InputError(f"{where}: has no samples")
-    schema = _load_schema("samples.schema.yaml")
+    schema = load_schema("samples.schema.yaml")
     # the system's concentration columns: nmol/L, finite, >= 0 (the sum > 0 is checked below)
     schema["properties"].update(
         {c: {"type": "number", "minimum": 0} for c in concentration_columns}

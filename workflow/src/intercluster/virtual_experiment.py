@@ -58,10 +58,13 @@ from scipy.special import ndtr
 
 from . import __version__
 from . import cid as cid_rule
-from .io import SYNTHETIC_LABEL
+from .centroid import peak_heights, pick_peaks
+from .io import SYNTHETIC_LABEL, write_tsv
 from .isotopes import FWHM_TO_SIGMA, IsotopePattern, system_patterns
 from .network import ReactionNetwork, build_network, schema_convention
 from .records import RateConstants, SampleConditions
+from .settings import SolverOptions
+from .simulate import simulate
 from .system import ClusterSystem
 
 log = logging.getLogger(__name__)
@@ -83,8 +86,6 @@ def simulate_truth(
     """
     from dataclasses import replace
 
-    from .settings import SolverOptions
-    from .simulate import simulate
 
     times_s = np.asarray(times_min, float) * 60.0
     fast = replace(SolverOptions.schema_default(), rtol=1e-8, atol=1e-12)
@@ -539,13 +540,9 @@ def exported_spectra(
             mz, intensity = np.asarray(spec["mz"], float), np.asarray(spec["intensity"], float)
             intensity = np.where(intensity >= threshold * intensity.max(), intensity, 0.0)
         elif mode == "centroid_height":
-            from .centroid import peak_heights
-
             min_rel = float(options.get("centroid_min_rel", 0.01))
             mz, intensity = peak_heights(spec["mz"], spec["intensity"], min_rel)
         else:
-            from .centroid import pick_peaks  # provided with the centroid fit
-
             if not resolving_power:
                 raise ValueError("centroid output needs the resolving power")
             mz, intensity = pick_peaks(spec["mz"], spec["intensity"], float(resolving_power))
@@ -692,7 +689,6 @@ def write_sample(vs: VirtualSample, mzml, cid_mzml, observables, tmax, cid_truth
     ``interferences``: where the truth of the interferences goes (trimer and contaminant
     shares per scan; the header only when there are none).
     """
-    from .io import write_tsv
 
     run_id = f"SYNTHETIC_virtual_experiment_{sample}" if sample else "SYNTHETIC_virtual_experiment"
     mode = str((spectra or {}).get("mode", "dense"))

@@ -1,7 +1,7 @@
 """Everything ``best.json`` holds of eq 1's fit (rule fit_best): best grid point, the next
-best points, failures, profile intervals (:mod:`intercluster.intervals`; from the zoom when
-there is one, :mod:`intercluster.zoom`) and the continuous refinement
-(:mod:`intercluster.refine`).
+best points, failures, profile intervals (:mod:`intercluster.fit.intervals`; from the zoom when
+there is one, :mod:`intercluster.fit.zoom`) and the continuous refinement
+(:mod:`intercluster.fit.refine`).
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from .fit import failure_summary, ranked
+from ..network import RATE_CONSTANTS
+from ..settings import ZoomSettings
+from .chi2 import failure_summary, ranked
 from .intervals import f_test_delta, profile_intervals
-from .network import RATE_CONSTANTS
 from .refine import refine
-from .settings import ZoomSettings
 from .zoom import point_dict, zoom_centres, zoom_summary
 
 

@@ -14,8 +14,10 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from . import fit, records
-from .observables import TmaxSettings
+from .. import records
+from ..observables import TmaxSettings
+from .chi2 import chi2_reduce, in_memory
+from .parquet import chunk_batches
 from .refine import chi2_objective
 
 
@@ -27,14 +29,14 @@ def weighted_chi2_single(sim: pd.DataFrame, exp_tmax: pd.DataFrame) -> pd.DataFr
     ``sim`` is a merged chunk table (point, constants, status, message, one t_max column per
     species); ``exp_tmax`` a :func:`tmax_uncertainty_table`. χ² is dimensionless.
     """
-    return fit.chi2_reduce({"": fit.in_memory(sim)}, {"": exp_tmax}, weighted=True)
+    return chi2_reduce({"": in_memory(sim)}, {"": exp_tmax}, weighted=True)
 
 
 def weighted_chi2_table(
     per_sample: Mapping[str, tuple[pd.DataFrame, pd.DataFrame]],
 ) -> pd.DataFrame:
     """Weighted χ² summed over the samples; same layout and failure rules as eq 1's table."""
-    return fit.chi2_reduce({s: fit.in_memory(sim) for s, (sim, _) in per_sample.items()},
+    return chi2_reduce({s: in_memory(sim) for s, (sim, _) in per_sample.items()},
                            {s: exp for s, (_, exp) in per_sample.items()},
                            weighted=True)  # fmt: skip
 
@@ -49,7 +51,7 @@ def weighted_chi2_from_chunks(
     layout), ``exp_tmax`` sample -> its ``tmax_experiment.tsv`` (with ``sigma_min``). Only
     the included observables' columns are read.
     """
-    return fit.chi2_reduce({s: fit.chunk_batches(paths) for s, paths in chunks.items()},
+    return chi2_reduce({s: chunk_batches(paths) for s, paths in chunks.items()},
                            exp_tmax, weighted=True)  # fmt: skip
 
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .fit import STATUS_OK, failure_summary, grid_axes, ranked
+from ..network import RATE_CONSTANTS
+from ..settings import ZoomSettings
+from .chi2 import failure_summary, ranked
+from .grid import grid_axes
 from .intervals import f_test_delta, in_interval_box, profile_intervals
-from .network import RATE_CONSTANTS
-from .settings import ZoomSettings
+from .status import STATUS_OK
 
 
 # --- zoom: a finer grid around the optimum (beyond the paper) ---------------------------------

@@ -22,8 +22,8 @@ import functools
 import numpy as np
 import pandas as pd
 
-from .fit import STATUS_OK
-from .network import RATE_CONSTANTS
+from ..network import RATE_CONSTANTS
+from .status import STATUS_OK
 
 
 # --- profile intervals -----------------------------------------------------------------------
@@ -104,7 +104,7 @@ def schema_interval_rules() -> tuple[float, float]:
     """The schema's ``fit.interval_delta_chi2_rel`` and ``fit.interval_f_confidence``: what
     ``delta_rel`` or an F confidence left at ``None`` means (the rest of the ``fit`` section,
     e.g. its models and grid, has no default, so :class:`FitSettings` cannot be built)."""
-    from .validation import schema_defaults  # jsonschema only where defaults are asked for
+    from ..schemas import schema_defaults  # jsonschema only where defaults are asked for
 
     section = schema_defaults("fit")
     return float(section["interval_delta_chi2_rel"]), float(section["interval_f_confidence"])

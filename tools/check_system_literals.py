@@ -3,19 +3,26 @@
 Metal symbols, nuclearities and ligand formulas of every system file under
 ``resources/systems/`` must not be written in the workflow's code: they come from the system
 file (:mod:`intercluster.system`). :func:`find_system_literals` finds them;
-``python -m intercluster.literals --literals DIR...`` prints them (exit status 1 when any).
-A source-code check, kept out of :mod:`intercluster.system` (which describes systems).
+
+    PYTHONPATH=workflow/src python tools/check_system_literals.py --literals DIR...
+
+prints them (exit status 1 when any). A development tool over the repository's source, not
+part of the ``intercluster`` package (tests/test_system_literals.py runs it).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .system import SCHEMA_PATH, SystemDefinition, load_system
+from intercluster.system import SystemDefinition, load_system
+
+#: the repository's system files (this file is tools/check_system_literals.py)
+SYSTEMS_DIR = Path(__file__).resolve().parents[1] / "resources" / "systems"
 
 
 @dataclass(frozen=True)
@@ -82,15 +89,13 @@ def find_system_literals(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m intercluster.literals --literals DIR...``: print the system literals found.
+    """``check_system_literals.py --literals DIR...``: print the system literals found.
 
     The systems are every file under ``resources/systems/``; exit status 1 when any is found.
     """
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m intercluster.literals")
+    parser = argparse.ArgumentParser(prog="check_system_literals.py")
     parser.add_argument("--literals", nargs="+", required=True, metavar="PATH")
-    parser.add_argument("--systems", default=str(SCHEMA_PATH.parents[2] / "resources/systems"))
+    parser.add_argument("--systems", default=str(SYSTEMS_DIR))
     args = parser.parse_args(argv)
     systems = [load_system(p) for p in sorted(Path(args.systems).glob("*.yaml"))]
     found = find_system_literals(args.literals, systems)

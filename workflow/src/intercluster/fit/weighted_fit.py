@@ -3,8 +3,8 @@ best grid point of χ²_w, its refinement by simulation, the grid profiles, the 
 re-optimisation with their intervals, and a consistency check of these numbers in words.
 
 ``intervals_weighted`` are the re-optimised profiles' intervals when the fit has an
-objective by simulation (:mod:`intercluster.reoptimised_profiles`), else the grid profiles'
-(:mod:`intercluster.profiles`, interpolated between grid values: narrower than the data
+objective by simulation (:mod:`intercluster.fit.reoptimised_profiles`), else the grid profiles'
+(:mod:`intercluster.fit.profiles`, interpolated between grid values: narrower than the data
 support when the grid is coarse, said in ``weighted.interval_source``).
 
 Consistency (``weighted.consistency``): the grid's best point, the refined point and the
@@ -34,9 +34,9 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from . import fit
-from .network import RATE_CONSTANTS
+from ..network import RATE_CONSTANTS
 from .profiles import (
+    PROFILE_NAMES,
     RATE_RATIO,
     RATIO,
     GridIndex,
@@ -48,6 +48,7 @@ from .profiles import (
 )
 from .refine import refine, refine_status
 from .reoptimised_profiles import ReoptimisedProfile, log_bounds, reoptimised_profile
+from .status import STATUS_OK
 
 #: A profile's minimum below the refined optimum's by more than this share of Δχ² means the
 #: refinement did not reach the minimum.
@@ -71,8 +72,6 @@ def quantity_of(name: str, point: dict, c_nM: float | None) -> float | None:
 
 
 def _profile_names(c_nM):
-    from .profiles import PROFILE_NAMES
-
     return [n for n in PROFILE_NAMES if n != RATE_RATIO or c_nM is not None]
 
 
@@ -168,7 +167,7 @@ def weighted_fit_fields(
     """
     confidence = default_confidence(confidence)
     delta = delta_chi2(confidence)
-    ok = (weighted["status"] == fit.STATUS_OK).to_numpy() & np.isfinite(weighted["chi2"])
+    ok = (weighted["status"] == STATUS_OK).to_numpy() & np.isfinite(weighted["chi2"])
     section: dict = {
         "rule": "profile chi2_w <= chi2_w,min + chi2_1 quantile(confidence)",
         "chi2_unit": "dimensionless",

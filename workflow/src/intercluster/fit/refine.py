@@ -17,12 +17,12 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from . import fit
-from .fit import STATUS_OK
-from .network import RATE_CONSTANTS, ReactionNetwork
-from .observables import TmaxSettings
-from .records import RateConstants
-from .settings import SolverOptions
+from ..network import RATE_CONSTANTS, ReactionNetwork
+from ..observables import TmaxSettings
+from ..records import RateConstants
+from ..settings import SolverOptions
+from .simulation import Conditions, simulate_tmax
+from .status import STATUS_OK
 
 
 def refine(
@@ -96,7 +96,7 @@ def refine(
 
 def chi2_objective(
     network: ReactionNetwork,
-    experiments: dict[str, tuple[fit.Conditions, np.ndarray, pd.DataFrame]],
+    experiments: dict[str, tuple[Conditions, np.ndarray, pd.DataFrame]],
     settings: TmaxSettings,
     simulator: Callable | None = None,
     options: SolverOptions | None = None,
@@ -106,7 +106,7 @@ def chi2_objective(
     """chi²(log10 k) summed over samples; ``experiments``: sample -> (conditions, times, t_max).
 
     ``weighted``: each residual divided by the table's ``sigma_min`` (the weighted χ²_w of
-    :mod:`intercluster.weighted_chi2`); every included observable then needs σ > 0.
+    :mod:`intercluster.fit.weighted_chi2`); every included observable then needs σ > 0.
 
     ``cache``: a dict to keep every simulated t_max in, keyed by everything the simulation
     depends on, so objectives sharing it (the weighted and unweighted refinement, the fits of
@@ -130,12 +130,12 @@ def chi2_objective(
 
     def simulated(constants, conditions, times_min, key):
         if cache is None:
-            return fit.simulate_tmax(
+            return simulate_tmax(
                 network, constants, conditions, times_min, settings, simulator, options
             )
         key = (*key, constants)
         if key not in cache:
-            status, message, t_sim = fit.simulate_tmax(
+            status, message, t_sim = simulate_tmax(
                 network, constants, conditions, times_min, settings, simulator, options
             )
             t_sim.setflags(write=False)  # shared by every objective of the cache

@@ -1,13 +1,13 @@
 """Profile-likelihood intervals by re-optimisation (beyond the paper), as pyPESTO and
 Data2Dynamics compute them.
 
-The grid profile (:mod:`intercluster.profiles`) takes, per grid value of a constant, the
+The grid profile (:mod:`intercluster.fit.profiles`) takes, per grid value of a constant, the
 minimum of χ²_w over the grid points sharing it; its interval interpolates between grid
 values whose χ²_w can lie far above the threshold, so the crossing lands a hair from the
 best grid value and the interval is as narrow as the interpolation, not as the data. Here the
 profiled quantity θ (log10 of a constant, of ``k_dim:k_diss`` or of ``k_dim*c/k_ex``) is
 stepped off the optimum in adaptive steps and at every step χ²_w is minimised over the two
-other directions by simulation (:func:`intercluster.weighted_chi2.weighted_chi2_objective`,
+other directions by simulation (:func:`intercluster.fit.weighted_chi2.weighted_chi2_objective`,
 Nelder-Mead from the previous step's optimum and from the grid's best point at that θ). A
 side stops where the profile crosses χ²_w,min + Δ (the crossing then bisected to
 ``tol_decades``), at the grid's bound (an open end) or after ``max_steps`` (an open end, said
@@ -29,8 +29,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .network import RATE_CONSTANTS
-from .profiles import PROFILE_NAMES, RATE_RATIO, RATIO
+from ..network import RATE_CONSTANTS
+from .profiles import (
+    FLAT,
+    IDENTIFIABLE,
+    PRACTICALLY_NON_IDENTIFIABLE,
+    PROFILE_NAMES,
+    RATE_RATIO,
+    RATIO,
+)
 
 #: Why a side of a profile ended.
 CROSSED, BOUND, MAX_STEPS = "crossed", "bound", "max_steps"
@@ -143,8 +150,6 @@ class ReoptimisedProfile:
 
     @property
     def label(self) -> str:
-        from .profiles import FLAT, IDENTIFIABLE, PRACTICALLY_NON_IDENTIFIABLE
-
         if self.low is None and self.high is None:
             return FLAT
         if self.low is None or self.high is None:
@@ -299,7 +304,7 @@ def reoptimised_profile(
     optimum : mapping
         The refined optimum: ``k_dim``, ``k_diss``, ``k_ex`` (1/s) and ``chi2``.
     name : str
-        A constant or a combination of :data:`intercluster.profiles.PROFILE_NAMES`.
+        A constant or a combination of :data:`intercluster.fit.profiles.PROFILE_NAMES`.
     bounds : sequence of (float, float)
         log10 bounds of (k_dim, k_diss, k_ex): the grid's range.
     delta : float

@@ -8,7 +8,7 @@ Grid profile (:func:`profile_results`)
     i_dim − i_diss and k_dim c/k_ex by i_dim − i_ex, so the combinations are profiled over
     the points of equal difference. The interval is where the profile stays below
     χ²_w,min + Δ, Δ = χ²₁ quantile at the confidence (3.84 at 0.95), or a calibrated Δ; the
-    crossings and open ends follow :func:`intercluster.intervals.interval_from_profile`.
+    crossings and open ends follow :func:`intercluster.fit.intervals.interval_from_profile`.
 
 Identifiability (:func:`identifiability_label`)
     ``identifiable``: both ends of the interval close inside the grid; ``practically
@@ -24,10 +24,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import fit, records
+from .. import records
+from ..network import RATE_CONSTANTS
+from ..settings import UncertaintySettings
 from .intervals import interval_from_profile
-from .network import RATE_CONSTANTS
-from .settings import UncertaintySettings
+from .status import STATUS_OK
 
 
 def default_confidence(confidence: float | None) -> float:
@@ -277,7 +278,7 @@ def profile_results(
     if c_nM is None:
         names = [n for n in names if n != RATE_RATIO]
     values = chi2["chi2"].to_numpy(float)
-    values = np.where((chi2["status"] == fit.STATUS_OK).to_numpy(), values, np.nan)
+    values = np.where((chi2["status"] == STATUS_OK).to_numpy(), values, np.nan)
     if not np.isfinite(values).any():
         raise ValueError("no successful grid point: nothing to profile")
     level = float(np.nanmin(values)) + (delta_chi2(confidence) if delta is None else float(delta))
