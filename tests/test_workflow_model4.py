@@ -1,9 +1,10 @@
 """Rule fit_model4 is wired (dry run): the opt-in target model4 schedules it with the t_max
-of every sample, and the default target does not."""
+of every sample, and the default target does only when fit.models lists 4 (then once: the
+grid rules do not fit model 4)."""
 
 from __future__ import annotations
 
-from workflow_helpers import REPO
+from workflow_helpers import REPO, small_config
 
 
 def _workdir(path):
@@ -21,3 +22,14 @@ def test_model4_target_schedules_fit_model4_and_the_default_does_not(tmp_path, s
     default = snakemake_runner.run(_workdir(tmp_path / "b"), "-n")
     assert "fit_chi2" in default.stdout  # the default run does fit (models 1-3)
     assert "fit_model4" not in default.stdout
+
+
+def test_model4_in_fit_models_joins_the_default_target_once(tmp_path, snakemake_runner):
+    config = small_config()
+    config["fit"]["models"] = [3, 4]
+    run = snakemake_runner.run(_workdir(tmp_path), "-n", config=config)
+    jobs = [line.split() for line in run.stdout.splitlines()]
+    counts = {row[0]: int(row[1]) for row in jobs if len(row) == 2 and row[1].isdigit()}
+    assert counts.get("fit_model4") == 1
+    # the grid rules fit model 3 only: no grid job writes under model4/
+    assert "model4/chi2" not in run.stdout and "model4/best.json" not in run.stdout

@@ -1,6 +1,7 @@
 # Model 4 (exchange bias beta; docs/science.md §2.4) fitted beside model 3 to every sample
-# jointly (opt-in: `snakemake model4`, not in the default target): fit.grid with its beta
-# axis, each beta value its own set of time-scale orbits (intercluster.exchange_bias).
+# jointly: fit.grid with its beta axis, each beta value its own set of time-scale orbits
+# (intercluster.exchange_bias). The only rule that fits model 4: on request (`snakemake
+# model4`), and in the default target when fit.models lists 4 (FIT_MODEL4, common.smk).
 
 
 rule fit_model4:
@@ -36,3 +37,8 @@ rule fit_model4:
 rule model4:
     input:
         rules.fit_model4.output,
+
+
+if FIT_MODEL4:
+
+    DEFAULT_TARGETS += rules.fit_model4.output

@@ -17,6 +17,7 @@ import copy
 import csv
 import difflib
 import io
+import logging
 import math
 import os
 from pathlib import Path
@@ -28,6 +29,8 @@ import yaml
 from .errors import InputError
 from .records import CONDITION_EXTRAS
 from .textfiles import load_yaml, quote, read_text
+
+log = logging.getLogger("intercluster.validation")
 
 __all__ = [
     "InputError",
@@ -174,13 +177,22 @@ def validate_config(config: dict, where: str = "config", files=()) -> dict:
                 f"{where}: fit.grid.{name}: max = {axis['max']} is below min = {axis['min']}"
             )
     if 4 in config["fit"]["models"]:
-        # the grid rules fit three constants per model; model 4's beta axis is fitted by the
-        # opt-in rule fit_model4 (intercluster.exchange_bias): refuse rather than fit model 4
-        # silently at beta = 1
-        raise InputError(
-            f"{where}: fit.models: model 4 (the exchange bias beta) is not fitted by the "
-            "workflow's grid rules; run `snakemake model4` (rule fit_model4, fit.grid.beta)"
-        )
+        # model 4 has a fourth axis (beta) the grid rules do not have: it is fitted by the
+        # rule fit_model4 alone (intercluster.exchange_bias, beside model 3, every sample
+        # jointly), never by the grid rules at beta = 1; those fit the other models listed
+        others = [m for m in config["fit"]["models"] if m != 4]
+        if not others:
+            raise InputError(
+                f"{where}: fit.models = [4]: model 4 is fitted by the rule fit_model4 (its "
+                "beta axis fit.grid.beta, beside model 3, every sample jointly), not by the "
+                "grid rules, which need at least one of models 1-3 as well (e.g. [3, 4])"
+            )
+        log.info(
+            "%s: fit.models holds 4: model 4 is fitted by the rule fit_model4 only "
+            "(fit.grid.beta, beside model 3, every sample jointly; results/fit/<all>/model4/"
+            "beta.json) and joins the default target; the grid rules fit models %s",
+            where, others,
+        )  # fmt: skip
     if 4 in config["kinetics"]["models"]:
         # kinetics.models are simulated and exported at their Table 1 constants, which
         # model 4 (a beta beyond the paper) has not
