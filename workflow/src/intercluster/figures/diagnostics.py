@@ -120,7 +120,7 @@ def figure_beta_profile(summary: dict, synthetic: bool = False):
     words = (f"β = {summary['beta']:.4g}, ΔG_mix = {summary['delta_g_mix_kJ_per_mol']:.3g} "
              "kJ/mol")  # fmt: skip
     if dg["low"] is not None and dg["high"] is not None:
-        words += f" ({dg['low']:.3g} to {dg['high']:.3g})"
+        words += f" ({dg['low'] + 0.0:.3g} to {dg['high'] + 0.0:.3g})"  # + 0.0: no "-0"
     fig.suptitle(_with_synthetic_first_line(f"Model 4: profile of β — {words}", synthetic),
                  fontsize=10)  # fmt: skip
     ax.legend(fontsize=7.5, frameon=False, loc="lower right")
