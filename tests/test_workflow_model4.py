@@ -22,6 +22,7 @@ def test_model4_target_schedules_fit_model4_and_the_default_does_not(tmp_path, s
     default = snakemake_runner.run(_workdir(tmp_path / "b"), "-n")
     assert "fit_chi2" in default.stdout  # the default run does fit (models 1-3)
     assert "fit_model4" not in default.stdout
+    assert "simulate_model4" not in default.stdout and "plausibility_model4" not in default.stdout
 
 
 def test_model4_in_fit_models_joins_the_default_target_once(tmp_path, snakemake_runner):
@@ -31,5 +32,7 @@ def test_model4_in_fit_models_joins_the_default_target_once(tmp_path, snakemake_
     jobs = [line.split() for line in run.stdout.splitlines()]
     counts = {row[0]: int(row[1]) for row in jobs if len(row) == 2 and row[1].isdigit()}
     assert counts.get("fit_model4") == 1
+    # its simulation per sample and plausibility record join too (S6, Figure 3, the tables)
+    assert counts.get("simulate_model4") == 1 and counts.get("plausibility_model4") == 1
     # the grid rules fit model 3 only: no grid job writes under model4/
     assert "model4/chi2" not in run.stdout and "model4/best.json" not in run.stdout
