@@ -214,3 +214,8 @@ def test_beta_profile_of_a_small_record_and_its_words():
     assert "favours" not in neutral and "do not resolve a preference" in neutral
     assert "keeps model 3" in neutral
     assert "≤" in neutral  # β = 1 at the axis's edge: the interval is open there
+    # a narrow interval is given with the digits that tell its ends apart
+    narrow = {**record, "delta_g_mix_kJ_per_mol": -1.60598, "delta_g_mix_interval": {
+        "low": -1.61170, "high": -1.60203, "low_open": False, "high_open": False}}  # fmt: skip
+    assert "ΔG_mix = -1.606 kJ/mol" in exchange_bias.delta_g_mix_statement(narrow)
+    assert "interval -1.612 to -1.602 kJ/mol" in exchange_bias.delta_g_mix_statement(narrow)

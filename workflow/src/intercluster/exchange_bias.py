@@ -478,6 +478,16 @@ def _end(value, is_open: bool, bound: str, digits: int = 3) -> str:
     return f"{bound}{text}" if is_open else text
 
 
+def _digits_apart(*values, least: int = 3, most: int = 6) -> int:
+    """Significant digits (``least`` to ``most``) that tell a narrow interval's ends and its
+    estimate apart in words (β pinned to 0.2 % needs more than three)."""
+    shown = [float(v) for v in values if v is not None]
+    for digits in range(least, most):
+        if len({f"{v + 0.0:.{digits}g}" for v in shown}) == len(set(shown)):
+            return digits
+    return most
+
+
 def delta_g_mix_statement(record: Mapping) -> str:
     """ΔG_mix with its interval, β with its interval and the test against model 3, in words
     (the report; from ``beta.json``). An end at the edge of the β axis is open: said with
@@ -500,15 +510,19 @@ def delta_g_mix_statement(record: Mapping) -> str:
         sign = "Negative ΔG_mix: the exchange favours mixed compositions."
     else:
         sign = "Positive ΔG_mix: the exchange favours unmixed compositions."
+    g_digits = _digits_apart(dg, iv["low"], iv["high"])
+    b_digits = _digits_apart(beta, biv["low"], biv["high"], least=4)
+    p_value = float(lrt["p_value"])
+    p_text = "p < 1e-15" if p_value < 1e-15 else f"p = {p_value:.3g}"
     return (
         f"Model 4 (all samples jointly) gives a free energy of mixing of ΔG_mix = "
-        f"{_end(dg, False, '')} kJ/mol per exchange step toward mixing at "
+        f"{_end(dg, False, '', g_digits)} kJ/mol per exchange step toward mixing at "
         f"{float(record['temperature_K']):g} K, "
-        f"{level} interval {_end(iv['low'], iv['low_open'], '≤')} to "
-        f"{_end(iv['high'], iv['high_open'], '≥')} kJ/mol{open_note}; that is β = {beta:.4g} "
-        f"({_end(biv['low'], biv['low_open'], '≤', 4)} to "
-        f"{_end(biv['high'], biv['high_open'], '≥', 4)}). {sign} {verdict} "
-        f"(p = {lrt['p_value']:.3g})."
+        f"{level} interval {_end(iv['low'], iv['low_open'], '≤', g_digits)} to "
+        f"{_end(iv['high'], iv['high_open'], '≥', g_digits)} kJ/mol{open_note}; that is β = "
+        f"{_end(beta, False, '', b_digits)} ({_end(biv['low'], biv['low_open'], '≤', b_digits)}"
+        f" to {_end(biv['high'], biv['high_open'], '≥', b_digits)}). {sign} {verdict} "
+        f"({p_text})."
     )
 
 
