@@ -29,6 +29,7 @@ from intercluster.runlock import explain_lock, record_lock_owner
 from intercluster.system import system_of_config
 from intercluster.validation import (
     InputError,
+    fit_models_note,
     load_sample_sheet,
     order_conditions,
     validate_config,
@@ -143,6 +144,10 @@ MODELS = config["kinetics"]["models"]
 # fitted by the rule fit_model4 alone (model4.smk); FIT_MODEL4 says whether it is listed.
 FIT_MODELS = [m for m in config["fit"]["models"] if m != 4]
 FIT_MODEL4 = 4 in config["fit"]["models"]
+if FIT_MODEL4:
+    from snakemake.logging import logger
+
+    logger.info(fit_models_note(config))
 VIRTUAL_SAMPLES = list(config["virtual_experiment"]["samples"])
 
 

@@ -35,6 +35,7 @@ log = logging.getLogger("intercluster.validation")
 __all__ = [
     "InputError",
     "defaulting_validator",
+    "fit_models_note",
     "grid_size",
     "load_sample_sheet",
     "order_conditions",
@@ -162,6 +163,20 @@ def grid_size(fit: dict) -> int:
     return math.prod(int(fit["grid"][name]["n"]) for name in _RATE_AXES)
 
 
+def fit_models_note(config: dict) -> str | None:
+    """What listing 4 in ``fit.models`` does, in words (None when it is not listed): said
+    when the workflow is read, since the grid rules fit the other models only."""
+    models = list(config["fit"]["models"])
+    if 4 not in models:
+        return None
+    others = ", ".join(str(m) for m in models if m != 4)
+    return (
+        "fit.models lists 4: model 4 is fitted by the rule fit_model4 only (fit.grid.beta, "
+        "beside model 3, every sample jointly; results/fit/<all>/model4/beta.json), which "
+        f"joins the default target; the grid rules fit models {others}"
+    )
+
+
 def validate_config(config: dict, where: str = "config", files=()) -> dict:
     """Schema check, the schema's defaults filled in (in place), then the cross-field rules.
 
@@ -187,12 +202,7 @@ def validate_config(config: dict, where: str = "config", files=()) -> dict:
                 "beta axis fit.grid.beta, beside model 3, every sample jointly), not by the "
                 "grid rules, which need at least one of models 1-3 as well (e.g. [3, 4])"
             )
-        log.info(
-            "%s: fit.models holds 4: model 4 is fitted by the rule fit_model4 only "
-            "(fit.grid.beta, beside model 3, every sample jointly; results/fit/<all>/model4/"
-            "beta.json) and joins the default target; the grid rules fit models %s",
-            where, others,
-        )  # fmt: skip
+        log.info("%s: %s", where, fit_models_note(config))
     if 4 in config["kinetics"]["models"]:
         # kinetics.models are simulated and exported at their Table 1 constants, which
         # model 4 (a beta beyond the paper) has not
