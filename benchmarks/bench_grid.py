@@ -4,6 +4,11 @@ For one sample (40:40 nmol/L, dead time 20 s, the demo's time grid of 121 spectr
 model (3), in the same run and process (one core, compile/load time excluded):
 
 1. the paper's 13^3 grid point by point and by orbits: CPU-seconds of each and the ratio;
+   beside it model 4 (docs/model4.md): the 13^3 grid by orbits at each value of the config's
+   ``fit.grid.beta`` axis (default 9; each β value its own set of orbits), its total and the
+   ratio to model 3's; ``--model4-betas N`` times the first N values only and extrapolates
+   (said so in the output). The grid stage only: rule fit_model4 also re-optimises the
+   profile and refines (bench_model4.py measures the whole fit);
 2. a 40^3 grid over the same range by orbits (complete), and point by point on a seeded random
    sample of the points, extrapolated to all 64,000 (said so in the output);
 3. the zoom stage with the demo's settings (config.yaml ``fit.zoom``) around the best point;
@@ -15,6 +20,7 @@ The "experiment" is the model itself at the virtual experiment's truth (t_max of
 simulation), which is all chi² needs here; the numbers are costs, not fits.
 
     .venv/bin/python benchmarks/bench_grid.py [--sample-40 N] [--chunks N]
+        [--model4-betas N] [--paper-grid-only]
 
 The last line printed is one JSON object with the headline numbers.
 """
@@ -39,13 +45,14 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 
-from intercluster import fit  # noqa: E402
+from intercluster import exchange_bias, fit  # noqa: E402
 from intercluster.fit import zoom  # noqa: E402
 from intercluster.network import ReactionNetwork  # noqa: E402
 from intercluster.observables import TmaxSettings  # noqa: E402
 from intercluster.records import RateConstants  # noqa: E402
 from intercluster.settings import ZoomSettings  # noqa: E402
 from intercluster.system import DEFAULT_SYSTEM  # noqa: E402
+from intercluster.validation import validate_config  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 ION_LABELS = DEFAULT_SYSTEM.observables()["species"].tolist()
@@ -83,11 +90,24 @@ def by_points(points, settings, options):
                          options=options, log_every_s=1e9)  # fmt: skip
 
 
-def by_orbits(points, settings, options):
+def by_orbits(points, settings, options, network=None):
     plan = fit.grid_orbits(points)
     assert plan.orbits is not None, plan.reason
-    return fit.run_chunk(ReactionNetwork(MODEL), points, COND, TIMES_MIN, ION_LABELS, settings,
+    network = network or ReactionNetwork(MODEL)
+    return fit.run_chunk(network, points, COND, TIMES_MIN, ION_LABELS, settings,
                          options=options, orbits=plan.orbits, log_every_s=1e9)  # fmt: skip
+
+
+def model4_by_orbits(points, betas, settings, options) -> tuple[list[float], int]:
+    """CPU-seconds of the grid by orbits at each β value (model 4: one network and one set
+    of orbits per β, as exchange_bias.fit_beta_grid), and the failed points over all."""
+    seconds, failed = [], 0
+    for beta in betas:
+        network = ReactionNetwork(4, beta=float(beta))
+        table, t = cpu(by_orbits, points, settings, options, network)
+        seconds.append(t)
+        failed += int((table["status"] != "ok").sum())
+    return seconds, failed
 
 
 CHI2_CHILD = """
@@ -137,8 +157,14 @@ def main() -> None:
     parser.add_argument("--sample-40", type=int, default=600,
                         help="per-point simulations timed on the 40^3 grid (extrapolated)")
     parser.add_argument("--chunks", type=int, default=8, help="chunk files of the chi2 test")
+    parser.add_argument("--model4-betas", type=int, default=None,
+                        help="model 4: time the first N values of fit.grid.beta and "
+                             "extrapolate to all (default: all of them)")
+    parser.add_argument("--paper-grid-only", action="store_true",
+                        help="only the 13^3 grid (models 3 and 4): no 40^3, zoom or memory")
     args = parser.parse_args()
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    # validated: the schema's defaults filled in (fit.grid.beta is one, not in config.yaml)
+    config = validate_config(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
     options = fit.simulator_options(config["kinetics"])
     settings = TmaxSettings.from_config(config["fit"]["tmax"])
     exp = experiment(settings, options)
@@ -166,6 +192,29 @@ def main() -> None:
           f"ratio {results['speedup_paper_grid']:.2f}x")  # fmt: skip
     same_best = fit.ranked(chi2_o)["point"].iloc[0] == fit.ranked(chi2_p)["point"].iloc[0]
     print(f"  largest t_max difference {dev:.2e} min; same best point: {same_best}")
+
+    betas = exchange_bias.beta_axis(config["fit"]["grid"])
+    timed = betas if args.model4_betas is None else betas[: max(1, args.model4_betas)]
+    t_betas, failed4 = model4_by_orbits(paper, timed, settings, options)
+    t_model4 = float(np.sum(t_betas)) * len(betas) / len(timed)
+    extrapolated = len(timed) < len(betas)
+    results["model4_over_model3_paper_grid"] = t_model4 / t_orbit_13
+    print(f"  model 4, 13^3 x {len(betas)} beta values ({betas.min():g}..{betas.max():g}, "
+          f"each its own {n_orbits_13} orbits): by orbits {t_model4:8.2f} s"
+          + (f" (EXTRAPOLATED from the first {len(timed)} beta values: "
+             f"{np.sum(t_betas):.2f} s)" if extrapolated else "")
+          + f"   = {results['model4_over_model3_paper_grid']:.2f}x model 3's "
+          f"{t_orbit_13:.2f} s; per beta value "
+          + ", ".join(f"{t:.2f}" for t in t_betas)
+          + f" s; failed points {failed4}")  # fmt: skip
+    results.update(cpu_s_model4_paper_orbits=t_model4, model4_betas=len(betas),
+                   model4_betas_timed=len(timed))  # fmt: skip
+    if args.paper_grid_only:
+        results.update(cpu_s_paper_points=t_point_13, cpu_s_paper_orbits=t_orbit_13,
+                       orbits_paper=n_orbits_13)  # fmt: skip
+        print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v)
+                          for k, v in results.items()}))  # fmt: skip
+        return
 
     big = fit.grid_points(grid(40))
     orbit_40, t_orbit_40 = cpu(by_orbits, big, settings, options)

@@ -77,3 +77,47 @@ def test_summary_markdown_table():
     rows = [line for line in text.splitlines() if line.startswith("| a") or line.startswith("| b")]
     assert len(rows) == 4 and rows[0].startswith("| a | 1 |")
     assert "FAIL" not in text
+
+
+def test_model4_record_lists_delta_g_mix_beside_the_kinetic_checks(tmp_path, monkeypatch):
+    """Rule plausibility_model4's script on a small beta.json: model 4's constants through
+    the same checks, ΔG_mix and its interval beside them, in the record and the summary;
+    the records of models 1-3 stay without it (control)."""
+    import runpy
+    from types import SimpleNamespace
+
+    from test_model4_figures import small_model4_record
+    from workflow_helpers import REPO
+
+    from intercluster.io import read_json, write_json
+    from intercluster.records import read_plausibility
+    from intercluster.rule_script import Fields
+
+    record = small_model4_record(3.0)
+    write_json(record, tmp_path / "beta.json")
+    smk = SimpleNamespace(
+        input=Fields(record=str(tmp_path / "beta.json")),
+        output=Fields(json=str(tmp_path / "model4.json")), log=[],
+        params=Fields(fit_sample="all", settings=yaml.safe_load(SHIPPED_CONFIG.read_text())[
+            "plausibility"], conditions={"a": {"ag_nM": 40.0, "au_nM": 40.0,
+                                              "dead_time_s": 20.0}}),
+    )  # fmt: skip
+    runpy.run_path(str(REPO / "workflow" / "scripts" / "plausibility_model4.py"),
+                   init_globals={"snakemake": smk})  # fmt: skip
+    model4 = read_plausibility(tmp_path / "model4.json")
+    assert model4.model == 4 and model4.fit_sample == "all"
+    k = record["model4"]
+    assert model4.checks == assess(k["k_dim"], k["k_diss"], k["k_ex"], SETTINGS, 40.0)["checks"]
+    entry = model4.exchange_bias
+    assert entry["delta_g_mix_kJ_per_mol"] == pytest.approx(record["delta_g_mix_kJ_per_mol"])
+    assert entry["delta_g_mix_low"] < entry["delta_g_mix_kJ_per_mol"] < entry["delta_g_mix_high"]
+    # -RT ln 3 at 298 K
+    assert entry["delta_g_mix_kJ_per_mol"] == pytest.approx(-8.314462618e-3 * 298 * np.log(3))
+    model3 = assess(1e-2, 5.6e-2, 3.2e-2, SETTINGS, 40.0)
+    model3.update({"fit_sample": "all", "model": 3, "chi2": 12.5, "source": "test"})
+    model3 = PlausibilityResult.from_dict(model3)
+    assert "exchange_bias" not in model3.to_dict()
+    assert "exchange_bias" in read_json(tmp_path / "model4.json")
+    text = summary_markdown([model3, model4])
+    assert "all, model 4: Model 4 (all samples jointly) gives a free energy of mixing" in text
+    assert text.count("ΔG_mix =") == 1  # model 3 has none

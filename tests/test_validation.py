@@ -78,9 +78,8 @@ def _set(config: dict, dotted: str, value) -> dict:
         ("fit.grid.k_diss.n", 1, "fit.grid.k_diss.n = 1: must be >= 2"),
         ("fit.chunks", 100000, "fit.chunks = 100000: must be <= the number of grid points"),
         ("fit.models", [1, 5], "fit.models.1 = 5: must be one of [1, 2, 3, 4]"),
-        # model 4 exists (the network, the virtual experiment) but the grid rules do not fit
-        # its beta yet: refused, not fitted silently at beta = 1
-        ("fit.models", [3, 4], "fit.models: model 4 (the exchange bias beta) is not fitted"),
+        # model 4 is fitted by the rule fit_model4 only: alone it leaves the grid rules nothing
+        ("fit.models", [4], "fit.models = [4]: model 4 is fitted by the rule fit_model4"),
         ("virtual_experiment.beta", 2.0, "virtual_experiment.beta = 2.0: only model 4"),
         ("kinetics.models", [3, 4], "kinetics.models: model 4 has no Table 1 constants"),
         ("virtual_experiment.beta", 0, "virtual_experiment.beta = 0: must be > 0"),
@@ -224,3 +223,16 @@ def test_model4_virtual_experiment_and_beta_axis_validate(config):
     validated = validate_config(good)
     assert validated["virtual_experiment"]["beta"] == 1.9
     assert validated["fit"]["grid"]["beta"] == {"min": 1.0, "max": 4.0, "n": 9}
+
+
+def test_model4_in_fit_models_validates_and_says_who_fits_it(config, caplog):
+    """fit.models may list 4 beside a grid model: accepted, and the log says that the rule
+    fit_model4 fits it (the control, 4 alone, is refused in test_bad_config_names_field)."""
+    with caplog.at_level("INFO", logger="intercluster.validation"):
+        validated = validate_config(_set(config, "fit.models", [3, 4]))
+    assert validated["fit"]["models"] == [3, 4]
+    assert "fitted by the rule fit_model4 only" in caplog.text
+    caplog.clear()
+    with caplog.at_level("INFO", logger="intercluster.validation"):
+        validate_config(_set(config, "fit.models", [2, 3]))
+    assert "fit_model4" not in caplog.text

@@ -1,9 +1,10 @@
 """Rule fit_model4 is wired (dry run): the opt-in target model4 schedules it with the t_max
-of every sample, and the default target does not."""
+of every sample, and the default target does only when fit.models lists 4 (then once: the
+grid rules do not fit model 4)."""
 
 from __future__ import annotations
 
-from workflow_helpers import REPO
+from workflow_helpers import REPO, small_config
 
 
 def _workdir(path):
@@ -20,4 +21,20 @@ def test_model4_target_schedules_fit_model4_and_the_default_does_not(tmp_path, s
     assert "fit_model4" in opt_in.stdout and "fit_tmax_experiment" in opt_in.stdout
     default = snakemake_runner.run(_workdir(tmp_path / "b"), "-n")
     assert "fit_chi2" in default.stdout  # the default run does fit (models 1-3)
-    assert "fit_model4" not in default.stdout
+    assert "fit_model4" not in default.stdout + default.stderr
+    assert "simulate_model4" not in default.stdout and "plausibility_model4" not in default.stdout
+
+
+def test_model4_in_fit_models_joins_the_default_target_once(tmp_path, snakemake_runner):
+    config = small_config()
+    config["fit"]["models"] = [3, 4]
+    run = snakemake_runner.run(_workdir(tmp_path), "-n", config=config)
+    jobs = [line.split() for line in run.stdout.splitlines()]
+    counts = {row[0]: int(row[1]) for row in jobs if len(row) == 2 and row[1].isdigit()}
+    assert counts.get("fit_model4") == 1
+    # said when the workflow is read (the control: the default run below says nothing)
+    assert "model 4 is fitted by the rule fit_model4 only" in run.stdout + run.stderr
+    # its simulation per sample and plausibility record join too (S6, Figure 3, the tables)
+    assert counts.get("simulate_model4") == 1 and counts.get("plausibility_model4") == 1
+    # the grid rules fit model 3 only: no grid job writes under model4/
+    assert "model4/chi2" not in run.stdout and "model4/best.json" not in run.stdout

@@ -29,6 +29,7 @@ from intercluster.runlock import explain_lock, record_lock_owner
 from intercluster.system import system_of_config
 from intercluster.validation import (
     InputError,
+    fit_models_note,
     load_sample_sheet,
     order_conditions,
     validate_config,
@@ -139,7 +140,14 @@ for _sample in SAMPLES:
             f"joint fit over all samples (fit.joint_sample_name{_case})"
         )
 MODELS = config["kinetics"]["models"]
-FIT_MODELS = config["fit"]["models"]
+# The models of the grid rules (fit_chi2 ... fit_best): fit.models without 4. Model 4 is
+# fitted by the rule fit_model4 alone (model4.smk); FIT_MODEL4 says whether it is listed.
+FIT_MODELS = [m for m in config["fit"]["models"] if m != 4]
+FIT_MODEL4 = 4 in config["fit"]["models"]
+if FIT_MODEL4:
+    from snakemake.logging import logger
+
+    logger.info(fit_models_note(config))
 VIRTUAL_SAMPLES = list(config["virtual_experiment"]["samples"])
 
 

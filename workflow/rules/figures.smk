@@ -13,6 +13,7 @@ include: "figures_functions.smk"
 
 rule figure3_best_fit:
     input:
+        unpack(model4_of_main),
         experiment=intensities_of_main,
         best=best_fits_of_main,
         simulations=best_simulations_of_main,
@@ -33,6 +34,7 @@ rule figure3_best_fit:
     params:
         sample=main_sample_info,
         files=main_fit_files,
+        model4=model4_files_of_main,
         cluster=CLUSTER,
         figures=FIG_CFG,
     script:
@@ -94,6 +96,7 @@ rule figure_s5:
 
 rule figure_s6:
     input:
+        unpack(model4_of_all),
         experiments=intensities_of_all,
         runs=runs_of_all,
     output:
@@ -113,6 +116,7 @@ rule figure_s6:
         samples=all_sample_info,
         experiments=intensities_by_sample,
         runs=runs_by_sample,
+        model4=model4_files_of_all,
         cluster=CLUSTER,
         figures=FIG_CFG,
     script:
@@ -250,6 +254,9 @@ rule report_tables:
         dimer_response=dimer_response_tables,
         runs=runs_of_all,
         comparison=expand(PATHS.model_comparison_md, fit_sample=FITS),
+        # model 4 (fit.models lists 4): its record and plausibility; else empty
+        model4_record=[MODEL4_RECORD] if FIT_MODEL4 else [],
+        model4_plausibility=[MODEL4_PLAUSIBILITY] if FIT_MODEL4 else [],
     output:
         best=report(
             fill(PATHS.report_table, table="best_fit"),

@@ -118,6 +118,43 @@ def best_simulations_of_main(wildcards):
     return [files["simulation"] for files in main_fit_files(wildcards).values()]
 
 
+def model4_files(samples):
+    """Model 4's record and its simulation of each of ``samples`` when fit.models lists 4
+    (figures S6 and 3 draw it), else None (params.model4 of those figures)."""
+    if not FIT_MODEL4:
+        return None
+    return {
+        "record": MODEL4_RECORD,
+        "simulations": {s: MODEL4_SIMULATIONS[s] for s in samples},
+    }
+
+
+def model4_files_of_main(wildcards):
+    return model4_files([MAIN_SAMPLE])
+
+
+def model4_files_of_all(wildcards):
+    return model4_files(SAMPLES)
+
+
+def _model4_inputs(files):
+    """The inputs named by model4_files (none without model 4)."""
+    if files is None:
+        return {}
+    return {
+        "model4_record": files["record"],
+        "model4_simulations": list(files["simulations"].values()),
+    }
+
+
+def model4_of_main(wildcards):
+    return _model4_inputs(model4_files_of_main(wildcards))
+
+
+def model4_of_all(wildcards):
+    return _model4_inputs(model4_files_of_all(wildcards))
+
+
 def table1_files(wildcards):
     """Model -> its Table 1 simulation (params of figure3_table1)."""
     return {

@@ -188,7 +188,9 @@ DIMER_RESPONSE = stage(
 
 def plausibility_jsons(wildcards):
     """Every fit's plausibility record, fit by fit (the summary's order)."""
-    return expand(PATHS.plausibility, fit_sample=FITS, model=FIT_MODELS)
+    jsons = expand(PATHS.plausibility, fit_sample=FITS, model=FIT_MODELS)
+    # model 4 (fit.models lists 4): its one joint fit, ΔG_mix beside the kinetic checks
+    return jsons + ([MODEL4_PLAUSIBILITY] if FIT_MODEL4 else [])
 
 
 def fit_targets():

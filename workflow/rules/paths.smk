@@ -121,6 +121,17 @@ def of_fit_samples(pattern, fit, **values):
     ]
 
 
+# --- model 4 ------------------------------------------------------------------------------
+# Fitted once, every sample jointly (model4.smk): its record, its simulation per sample
+# (Figure S6, Figure 3) and its plausibility record (with ΔG_mix).
+MODEL4_RECORD = fill(PATHS.beta_record, fit_sample=JOINT_SAMPLE)
+MODEL4_SIMULATIONS = {
+    s: fill(PATHS.best_simulation, fit_sample=JOINT_SAMPLE, model=4, sample=s)
+    for s in SAMPLES
+}
+MODEL4_PLAUSIBILITY = fill(PATHS.plausibility, fit_sample=JOINT_SAMPLE, model=4)
+
+
 # --- the default target ------------------------------------------------------------------
 # Each rule file adds its final outputs, in stage order (the Snakefile's `rule all`).
 DEFAULT_TARGETS = []

@@ -1,10 +1,12 @@
-"""HTML tables for the report: best fits (with the paper's Table 1) and plausibility checks."""
+"""HTML tables for the report: best fits (with the paper's Table 1; model 4 and ΔG_mix in
+words when fitted) and plausibility checks (ΔG_mix beside model 4's)."""
 
 import html
 import logging
 from pathlib import Path
 
-from intercluster.io import read_tsv, write_text
+from intercluster import exchange_bias
+from intercluster.io import read_json, read_tsv, write_text
 from intercluster.network import RATE_CONSTANTS
 from intercluster.records import PROFILE_NAMES, read_best_fit, read_plausibility, read_synthetic
 from intercluster.rule_script import run
@@ -156,6 +158,32 @@ def comparison_section(samples, paths):
     )
 
 
+def model4_section(paths):
+    """Model 4 (fit.models lists 4): ΔG_mix with its interval in words, and models 3 and 4
+    side by side (beta.json of rule fit_model4); empty without model 4."""
+    if not paths:
+        return ""
+    record = read_json(paths[0])
+    rows = []
+    for model in ("model3", "model4"):
+        fitted = record[model]
+        beta = fmt(record["beta"], 4) if model == "model4" else "1 (fixed)"
+        rows.append(
+            f"<tr><td>{model.removeprefix('model')}</td>"
+            + "".join(f"<td>{fmt(fitted[k], 3)}</td>" for k in ("k_dim", "k_diss", "k_ex"))
+            + f"<td>{beta}</td><td>{fmt(fitted['chi2_weighted'], 4)}</td>"
+            f"<td>{fmt(fitted['aic'], 4)}</td><td>{fmt(fitted['fits'])}</td></tr>"
+        )
+    head = ("<tr><th>model</th><th>k_dim</th><th>k_diss</th><th>k_ex</th><th>β</th>"
+            "<th>χ²_w</th><th>AIC</th><th>fits</th></tr>")  # fmt: skip
+    return (
+        "<h4>Model 4: exchange bias β and the free energy of mixing (docs/science.md §2.4; "
+        "every sample jointly, rule fit_model4)</h4>"
+        f"<p>{html.escape(exchange_bias.delta_g_mix_statement(record))}</p>"
+        f"<table>{head}{''.join(rows)}</table>"
+    )
+
+
 def reasons(best):
     """Why grid points failed, e.g. ' (4 × too many steps)'; empty when none did."""
     counts = best.failed_reasons
@@ -178,6 +206,8 @@ def check_rows(record):
         shown = {k: v for k, v in entry.items() if k != "pass" and not isinstance(v, dict | list)}
         text = ", ".join(f"{html.escape(str(k))} = {fmt(v, 3)}" for k, v in shown.items())
         yield str(name), text, entry["pass"]
+    if record.exchange_bias:  # model 4: ΔG_mix beside the kinetic checks, not a check
+        yield "ΔG_mix (exchange bias β)", html.escape(record.exchange_bias["statement"]), "info"
     for key in ("diffusion_limit", "dimer_lifetime"):
         entry = getattr(record, key)
         if entry is not None:
@@ -237,7 +267,8 @@ def best_fit_page(smk, files, table1, synthetic):
             f"\"Uncertainty\")</h4>{weighted_rows(list(files), bests)}"
             + trajectory_rows(list(files), bests)
             + dimer_response_section(files)
-            + comparison_section(fit_samples, smk.input.comparison),
+            + comparison_section(fit_samples, smk.input.comparison)
+            + model4_section(smk.input.model4_record),
             "Best grid point of eq 1; refined = Nelder-Mead from it; intervals: profile χ² ≤ "
             "(1 + fit.interval_delta_chi2_rel) χ²_min, ≤/≥ = open at the grid edge. Weighted: "
             "χ²_w = Σ((t_max,sim − t_max,exp)/σ)², interval where the profile stays below "
@@ -254,8 +285,12 @@ def best_fit_page(smk, files, table1, synthetic):
 def plausibility_page(smk, files, synthetic):
     """Every plausibility check of every (sample, model)."""
     rows = []
-    for (sample, model), paths in files.items():
-        record = read_plausibility(paths["plausibility"])
+    plausibility = {key: paths["plausibility"] for key, paths in files.items()}
+    for path in smk.input.model4_plausibility:  # model 4's joint fit, when fitted
+        record = read_plausibility(path)
+        plausibility[(record.fit_sample, record.model)] = path
+    for (sample, model), path in plausibility.items():
+        record = read_plausibility(path)
         for name, text, passed in check_rows(record):
             verdict = (
                 "<td class='pass'>pass</td>"

@@ -23,11 +23,13 @@ What this module gives:
 * :func:`compare_with_model3`: AIC and the likelihood-ratio test of model 3 (β = 1) against
   model 4 (:func:`intercluster.model_comparison.likelihood_ratio_test`);
 * :func:`fit_model4`: all of it for models 3 and 4 on the same samples (rule fit_model4,
-  ``benchmarks/bench_model4.py``).
+  ``benchmarks/bench_model4.py``);
+* :func:`model4_constants`, :func:`delta_g_mix_statement`, :func:`plausibility_entry`: the
+  record read back for the figures, the report's words and the plausibility table.
 
-The workflow's main rules do not fit model 4 (config validation refuses it in
-``fit.models``); the opt-in rule ``fit_model4`` (target ``model4``) runs :func:`fit_model4`
-on the joint fit of every sample.
+The grid rules do not fit model 4: the rule ``fit_model4`` runs :func:`fit_model4` on the
+joint fit of every sample, on request (target ``model4``) or in the default target when
+``fit.models`` lists 4.
 """
 
 from __future__ import annotations
@@ -450,3 +452,91 @@ def fit_model4(
         ),
     }  # fmt: skip
     return record, summary["profile"]
+
+
+# --- model 4's record (beta.json) in the figures, the report and the plausibility table ----
+
+
+def model4_constants(record: Mapping) -> dict:
+    """Model 4's best fit from its record (``beta.json`` of :func:`fit_model4`): the three
+    rate constants and β, e.g. to simulate it for the figures."""
+    try:
+        fitted = record["model4"]
+        return {**{k: float(fitted[k]) for k in RATE_CONSTANTS}, "beta": float(record["beta"])}
+    except (KeyError, TypeError) as err:
+        raise ValueError(f"not a model-4 record (beta.json of rule fit_model4): {err}") from err
+
+
+def _end(value, is_open: bool, bound: str, digits: int = 3) -> str:
+    """One end of an interval in words: the value, ``bound`` (≤/≥) before it when the end
+    is open (at the edge of the β axis), "open" when there is none."""
+    if value is None:
+        return "open"
+    text = f"{float(value) + 0.0:.{digits}g}"  # + 0.0: no "-0"
+    return f"{bound}{text}" if is_open else text
+
+
+def _digits_apart(*values, least: int = 3, most: int = 6) -> int:
+    """Significant digits (``least`` to ``most``) that tell a narrow interval's ends and its
+    estimate apart in words (β pinned to 0.2 % needs more than three)."""
+    shown = [float(v) for v in values if v is not None]
+    for digits in range(least, most):
+        if len({f"{v + 0.0:.{digits}g}" for v in shown}) == len(set(shown)):
+            return digits
+    return most
+
+
+def delta_g_mix_statement(record: Mapping) -> str:
+    """ΔG_mix with its interval, β with its interval and the test against model 3, in words
+    (the report; from ``beta.json``). An end at the edge of the β axis is open: said with
+    ≤/≥ and "open"."""
+    dg, iv = record["delta_g_mix_kJ_per_mol"], record["delta_g_mix_interval"]
+    beta, biv = record["beta"], record["beta_interval"]
+    level = f"{100 * float(record['confidence']):g} %"
+    open_note = (" (an end marked ≤/≥ lies at the edge of fit.grid.beta: the interval is open "
+                 "there)" if iv["low_open"] or iv["high_open"] else "")  # fmt: skip
+    lrt = record["likelihood_ratio"]
+    verdict = ("The likelihood-ratio test prefers model 4 to model 3" if lrt["prefers_full"]
+               else "The likelihood-ratio test keeps model 3 (β = 1)")  # fmt: skip
+    # an open end reaches beyond the axis: it does not exclude 0 on its side
+    holds_zero = ((iv["low"] is None or iv["low_open"] or iv["low"] <= 0)
+                  and (iv["high"] is None or iv["high_open"] or iv["high"] >= 0))  # fmt: skip
+    if holds_zero:
+        sign = "The interval holds 0: the data do not resolve a preference for mixed or "
+        sign += "unmixed compositions."
+    elif dg < 0:
+        sign = "Negative ΔG_mix: the exchange favours mixed compositions."
+    else:
+        sign = "Positive ΔG_mix: the exchange favours unmixed compositions."
+    g_digits = _digits_apart(dg, iv["low"], iv["high"])
+    b_digits = _digits_apart(beta, biv["low"], biv["high"], least=4)
+    p_value = float(lrt["p_value"])
+    p_text = "p < 1e-15" if p_value < 1e-15 else f"p = {p_value:.3g}"
+    return (
+        f"Model 4 (all samples jointly) gives a free energy of mixing of ΔG_mix = "
+        f"{_end(dg, False, '', g_digits)} kJ/mol per exchange step toward mixing at "
+        f"{float(record['temperature_K']):g} K, "
+        f"{level} interval {_end(iv['low'], iv['low_open'], '≤', g_digits)} to "
+        f"{_end(iv['high'], iv['high_open'], '≥', g_digits)} kJ/mol{open_note}; that is β = "
+        f"{_end(beta, False, '', b_digits)} ({_end(biv['low'], biv['low_open'], '≤', b_digits)}"
+        f" to {_end(biv['high'], biv['high_open'], '≥', b_digits)}). {sign} {verdict} "
+        f"({p_text})."
+    )
+
+
+def plausibility_entry(record: Mapping) -> dict:
+    """ΔG_mix beside the kinetic checks (the plausibility record of model 4,
+    :class:`intercluster.records.PlausibilityResult` ``exchange_bias``): numbers from
+    ``beta.json``, not a pass/fail check (any ΔG_mix is physically possible)."""
+    iv = record["delta_g_mix_interval"]
+    return {
+        "delta_g_mix_kJ_per_mol": float(record["delta_g_mix_kJ_per_mol"]),
+        "delta_g_mix_low": iv["low"],
+        "delta_g_mix_high": iv["high"],
+        "beta": float(record["beta"]),
+        "temperature_K": float(record["temperature_K"]),
+        "confidence": float(record["confidence"]),
+        "lrt_p_value": float(record["likelihood_ratio"]["p_value"]),
+        "prefers_model4": bool(record["likelihood_ratio"]["prefers_full"]),
+        "statement": delta_g_mix_statement(record),
+    }

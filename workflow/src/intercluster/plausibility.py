@@ -206,5 +206,8 @@ def summary_markdown(entries: list[PlausibilityResult]) -> str:
             + " | ".join(marks)
             + " |"
         )
+    for e in entries:
+        if e.exchange_bias:  # model 4: ΔG_mix beside its kinetic checks
+            lines += ["", f"{e.fit_sample}, model {e.model}: {e.exchange_bias['statement']}"]
     lines.append("")
     return "\n".join(lines)

@@ -269,6 +269,9 @@ class PlausibilityResult:
     n_passed: int | None = None
     chi2: float | None = None
     source: str | None = None
+    #: model 4 only: ΔG_mix and β with their intervals, beside the kinetic checks
+    #: (:func:`intercluster.exchange_bias.plausibility_entry`); absent for models 1-3
+    exchange_bias: dict | None = None
 
     @property
     def assessed(self) -> bool:
@@ -281,14 +284,17 @@ class PlausibilityResult:
     def from_dict(cls, d: dict) -> PlausibilityResult:
         names = {f.name for f in fields(cls)}
         base = {"fit_sample", "model", "rate_constants"}
+        optional = {"exchange_bias"}
         if d.get("rate_constants") is None:
             _check_keys("plausibility result", d, base, set())
         else:
-            _check_keys("plausibility result", d, names, set())
+            _check_keys("plausibility result", d, names - optional, optional)
         return cls(**{k: d.get(k) for k in names})
 
     def to_dict(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
+        if self.exchange_bias is None:
+            del out["exchange_bias"]  # models 1-3: their records as before
         if not self.assessed:
             out = {k: out[k] for k in ("fit_sample", "model", "rate_constants")}
         return out

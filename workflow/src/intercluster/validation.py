@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+import logging
 import math
 import os
 from pathlib import Path
@@ -39,9 +40,12 @@ from .schemas import (
 from .system import default_system_definition
 from .textfiles import load_yaml, quote, read_text, yaml_line
 
+log = logging.getLogger("intercluster.validation")
+
 __all__ = [
     "InputError",
     "defaulting_validator",
+    "fit_models_note",
     "grid_size",
     "load_sample_sheet",
     "order_conditions",
@@ -88,6 +92,20 @@ def grid_size(fit: dict) -> int:
     return math.prod(int(fit["grid"][name]["n"]) for name in RATE_CONSTANTS)
 
 
+def fit_models_note(config: dict) -> str | None:
+    """What listing 4 in ``fit.models`` does, in words (None when it is not listed): said
+    when the workflow is read, since the grid rules fit the other models only."""
+    models = list(config["fit"]["models"])
+    if 4 not in models:
+        return None
+    others = ", ".join(str(m) for m in models if m != 4)
+    return (
+        "fit.models lists 4: model 4 is fitted by the rule fit_model4 only (fit.grid.beta, "
+        "beside model 3, every sample jointly; results/fit/<all>/model4/beta.json), which "
+        f"joins the default target; the grid rules fit models {others}"
+    )
+
+
 def validate_config(config: dict, where: str = "config", files=()) -> dict:
     """Schema check, the schema's defaults filled in (in place), then the cross-field rules.
 
@@ -103,13 +121,17 @@ def validate_config(config: dict, where: str = "config", files=()) -> dict:
                 f"{where}: fit.grid.{name}: max = {axis['max']} is below min = {axis['min']}"
             )
     if 4 in config["fit"]["models"]:
-        # the grid rules fit three constants per model; model 4's beta axis is fitted by the
-        # opt-in rule fit_model4 (intercluster.exchange_bias): refuse rather than fit model 4
-        # silently at beta = 1
-        raise InputError(
-            f"{where}: fit.models: model 4 (the exchange bias beta) is not fitted by the "
-            "workflow's grid rules; run `snakemake model4` (rule fit_model4, fit.grid.beta)"
-        )
+        # model 4 has a fourth axis (beta) the grid rules do not have: it is fitted by the
+        # rule fit_model4 alone (intercluster.exchange_bias, beside model 3, every sample
+        # jointly), never by the grid rules at beta = 1; those fit the other models listed
+        others = [m for m in config["fit"]["models"] if m != 4]
+        if not others:
+            raise InputError(
+                f"{where}: fit.models = [4]: model 4 is fitted by the rule fit_model4 (its "
+                "beta axis fit.grid.beta, beside model 3, every sample jointly), not by the "
+                "grid rules, which need at least one of models 1-3 as well (e.g. [3, 4])"
+            )
+        log.info("%s: %s", where, fit_models_note(config))
     if 4 in config["kinetics"]["models"]:
         # kinetics.models are simulated and exported at their Table 1 constants, which
         # model 4 (a beta beyond the paper) has not

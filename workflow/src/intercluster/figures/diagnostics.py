@@ -117,10 +117,14 @@ def figure_beta_profile(summary: dict, synthetic: bool = False):
     top.xaxis.set_minor_locator(NullLocator())
     top.set_xlabel(f"ΔG$_{{mix}}$ per exchange step (kJ/mol, {temperature:.0f} K)")
     dg = summary["delta_g_mix_interval"]
-    words = (f"β = {summary['beta']:.4g}, ΔG_mix = {summary['delta_g_mix_kJ_per_mol']:.3g} "
-             "kJ/mol")  # fmt: skip
-    if dg["low"] is not None and dg["high"] is not None:
-        words += f" ({dg['low']:.3g} to {dg['high']:.3g})"
+    ends = [dg["low"], dg["high"]] if dg["low"] is not None and dg["high"] is not None else []
+    shown = [float(summary["delta_g_mix_kJ_per_mol"]), *ends]
+    # the digits that tell a narrow interval's ends and the estimate apart (3 to 5)
+    digits = next((d for d in (3, 4) if len({f"{v + 0.0:.{d}g}" for v in shown})
+                   == len(set(shown))), 5)  # fmt: skip
+    words = f"β = {summary['beta']:.4g}, ΔG_mix = {shown[0] + 0.0:.{digits}g} kJ/mol"
+    if ends:
+        words += f" ({ends[0] + 0.0:.{digits}g} to {ends[1] + 0.0:.{digits}g})"  # no "-0"
     fig.suptitle(_with_synthetic_first_line(f"Model 4: profile of β — {words}", synthetic),
                  fontsize=10)  # fmt: skip
     ax.legend(fontsize=7.5, frameon=False, loc="lower right")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -141,16 +141,23 @@ def figure3(
     sample_label: str = "",
     synthetic: bool = False,
     constants_source: str = "best fit",
+    model_sources: Mapping[int, str] | None = None,
 ):
-    """Figure 3: (a) experiment, (b)-(d) simulations of models 1-3 with their constants.
+    """Figure 3: (a) experiment, (b)-(d) simulations of models 1-3 with their constants,
+    and (e) model 4 when it is given (its constants with ``beta``, shown in its title).
 
-    ``models`` is a list of (model number, rate constants, observables table).
+    ``models`` is a list of (model number, rate constants, observables table);
+    ``model_sources``: a model's own source of constants where it is not
+    ``constants_source`` (model 4: the joint fit of every sample).
     """
     exp_name = "synthetic experiment" if synthetic else "experiment"
     panels = [(f"(a) {exp_name} {sample_label}".rstrip(), experiment)]
     for k, (model, constants, frame) in enumerate(models):
         letter = "bcdefgh"[k]
-        title = f"({letter}) model {model}, {constants_source}:\n" + format_constants(constants)
+        source = (model_sources or {}).get(model, constants_source)
+        title = f"({letter}) model {model}, {source}:\n" + format_constants(constants)
+        if "beta" in constants:
+            title += f", β = {float(constants['beta']):.3g}"
         panels.append((title, frame))
     what = "best fits" if constants_source == "best fit" else constants_source
     numbers = ", ".join(str(m) for m, _, _ in models)
