@@ -38,3 +38,23 @@ def test_model4_in_fit_models_joins_the_default_target_once(tmp_path, snakemake_
     assert counts.get("simulate_model4") == 1 and counts.get("plausibility_model4") == 1
     # the grid rules fit model 3 only: no grid job writes under model4/
     assert "model4/chi2" not in run.stdout and "model4/best.json" not in run.stdout
+
+
+def _jobs(stdout: str) -> dict[str, int]:
+    rows = [line.split() for line in stdout.splitlines()]
+    return {row[0]: int(row[1]) for row in rows if len(row) == 2 and row[1].isdigit()}
+
+
+def test_joint_model_comparison_needs_model4_record_only_when_listed(tmp_path, snakemake_runner):
+    """The joint fit's comparison table takes model 4's row from beta.json: asking for that
+    table schedules fit_model4 when fit.models lists 4, and not otherwise (the control). (One
+    job writes every fit's table, so a per-sample table's job needs it too.)"""
+    config = small_config()
+    config["fit"]["models"] = [3, 4]
+    joint = "results/fit/all/model_comparison.tsv"
+    listed = snakemake_runner.run(_workdir(tmp_path / "a"), joint, "-n", config=config)
+    assert _jobs(listed.stdout).get("fit_model4") == 1
+    config["fit"]["models"] = [3]
+    unlisted = snakemake_runner.run(_workdir(tmp_path / "b"), joint, "-n", config=config)
+    assert "model_comparison" in _jobs(unlisted.stdout)
+    assert "fit_model4" not in _jobs(unlisted.stdout)
