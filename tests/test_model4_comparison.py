@@ -91,3 +91,16 @@ def test_model4_calibrated_verdict_and_other_observables():
     with pytest.raises(ValueError, match="not a model-4 record"):
         model_comparison.model4_row({"beta": 1.0})
     assert np.isfinite(cmp["aic"]).all()
+
+
+def test_statement_says_when_model3_fitted_beside_model4_lies_lower():
+    """Model 3's row (grid rules) may sit above model 3 as fitted beside model 4: the words
+    say that AIC then overstates model 4's advantage; not when the two agree (control)."""
+    record = small_model4_record(1.0)  # β = 1: model 3 beside it at chi2 50
+    beside = record["model3"]["chi2_weighted"]
+    higher = model_comparison.compare_fitted_models(weighted_tables({3: beside + 150.0}),
+                                                    model4=record)  # fmt: skip
+    assert higher.set_index("model").loc[4, "lrt_chi2_nested"] == beside
+    assert "AIC overstates" in model_comparison.model_comparison_statement(higher)
+    same = model_comparison.compare_fitted_models(weighted_tables({3: beside}), model4=record)
+    assert "AIC overstates" not in model_comparison.model_comparison_statement(same)
