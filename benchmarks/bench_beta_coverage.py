@@ -75,6 +75,7 @@ def main() -> None:
         gof = record["model4"].get("goodness_of_fit", {})
         row = {
             "seed": seed, "beta": record["beta"], "low": low, "high": high, "holds": bool(holds),
+            "confidence": float(record["confidence"]),
             "off_in_half_widths": (record["beta"] - args.beta) / half if half else np.nan,
             "k_ex_decades": float(np.log10(record["model4"]["k_ex"] / k_ex_true)),
             "consistent": gof.get("consistent"), "chi2_w": record["model4"]["chi2_weighted"],
@@ -93,7 +94,7 @@ def main() -> None:
     widths = np.array([r["high"] - r["low"] for r in rows])
     summary = {
         "truth_beta": args.beta, "n": len(rows), "held": held,
-        "confidence": truth["fit"]["uncertainty"]["confidence"],
+        "confidence": rows[0]["confidence"],
         "beta_mean": float(betas.mean()), "beta_sd": float(betas.std(ddof=1)) if len(rows) > 1
         else None, "median_width": float(np.median(widths)),
         "median_abs_off_half_widths": float(np.median([abs(r["off_in_half_widths"])
