@@ -335,6 +335,79 @@ def test_streaming_chi2_equals_the_in_memory_table(tmp_path):
     assert row["point"].item() == 302 and row["status"].item() == "ok"
 
 
+def _hand_chi2(tables, exps, sigma: bool) -> np.ndarray:
+    """chi² per point written out with pandas (the test's own reference): Σ over samples and
+    included observables of ((t_sim - t_exp)/σ)², NaN where any sample failed."""
+    total = 0.0
+    for sample, parts in tables.items():
+        sim = fit.merge_chunks(parts).set_index("point")
+        exp = exps[sample][exps[sample]["included"].astype(bool)].set_index("species")
+        scale = exp["sigma_min"] if sigma else 1.0
+        z = (sim[exp.index] - exp["t_max_min"]) / scale
+        total = total + (z**2).sum(axis=1).where(sim["status"] == "ok")
+    return total.sort_index().to_numpy()
+
+
+def test_one_pass_gives_eq1_and_weighted_chi2_of_the_two_separate_reductions(tmp_path):
+    """rule fit_chi2: both χ² from one read of every chunk, bit for bit those of two passes."""
+    rng = np.random.default_rng(11)
+    _, exp_tmax = _experiment()
+    exps = {"x": exp_tmax.assign(sigma_min=rng.uniform(0.5, 3.0, len(exp_tmax))),
+            "y": exp_tmax.assign(t_max_min=rng.uniform(0.0, 60.0, len(exp_tmax)),
+                                 sigma_min=rng.uniform(0.5, 3.0, len(exp_tmax)))}  # fmt: skip
+    n = 301
+    tables = {"x": _random_chunk_tables(rng, n, 3, failed=(5,)),
+              "y": _random_chunk_tables(rng, n, 2, failed=(5, 77))}  # fmt: skip
+    paths = {s: [] for s in tables}
+    for sample, parts in tables.items():
+        for c, part in enumerate(parts):
+            paths[sample].append(tmp_path / f"{sample}_{c}.parquet")
+            fit.write_parquet(part, paths[sample][-1])
+    opened = []
+
+    def counted(sample):  # a chunk source that records every read of a sample's chunks
+        source = fit.chunk_batches(paths[sample], 50)
+        return lambda columns: (opened.append(sample), source(columns))[1]
+
+    both = fit.chi2_reductions({s: counted(s) for s in paths}, exps, n)
+    assert sorted(opened) == ["x", "y"]  # every sample's chunks read once for both kinds
+    separate = {kind: fit.chi2_streaming(paths, exps, n, batch_rows=50, weighted=weighted)
+                for kind, weighted in ((fit.EQ1, False), (fit.WEIGHTED, True))}  # fmt: skip
+    for kind in fit.CHI2_KINDS:
+        pd.testing.assert_frame_equal(both[kind], separate[kind], check_exact=True)
+        fit.write_parquet(both[kind], tmp_path / "one.parquet")
+        fit.write_parquet(separate[kind], tmp_path / "two.parquet")
+        assert (tmp_path / "one.parquet").read_bytes() == (tmp_path / "two.parquet").read_bytes()
+    # ... and those are the χ² written out by hand (not only the reducer agreeing with itself)
+    for kind, sigma in ((fit.EQ1, False), (fit.WEIGHTED, True)):
+        expected = _hand_chi2(tables, exps, sigma)
+        assert np.isnan(both[kind]["chi2"]).tolist() == np.isnan(expected).tolist()
+        assert both[kind]["chi2"].to_numpy() == pytest.approx(expected, rel=1e-12, nan_ok=True)
+    assert both[fit.EQ1]["status"].eq("failed").sum() == 2
+    assert both[fit.EQ1].drop(columns="chi2").equals(both[fit.WEIGHTED].drop(columns="chi2"))
+    # negative controls: two passes read every sample twice, the kinds are not interchangeable
+    # (σ ≠ 1), another σ changes the weighted χ² only, and a σ of 0 is refused before reading
+    opened.clear()
+    for kind in fit.CHI2_KINDS:
+        fit.chi2_reductions({s: counted(s) for s in paths}, exps, n, kinds=(kind,))
+    assert sorted(opened) == ["x", "x", "y", "y"]
+    assert not np.allclose(both[fit.EQ1]["chi2"], both[fit.WEIGHTED]["chi2"], equal_nan=True)
+    doubled = {s: e.assign(sigma_min=2 * e["sigma_min"]) for s, e in exps.items()}
+    other = fit.chi2_streaming_all(paths, doubled, n)
+    pd.testing.assert_frame_equal(other[fit.EQ1], both[fit.EQ1], check_exact=True)
+    assert other[fit.WEIGHTED]["chi2"].to_numpy() == pytest.approx(
+        both[fit.WEIGHTED]["chi2"].to_numpy() / 4, nan_ok=True)
+    assert not np.allclose(other[fit.WEIGHTED]["chi2"], both[fit.WEIGHTED]["chi2"],
+                           equal_nan=True)  # fmt: skip
+    opened.clear()
+    with pytest.raises(ValueError, match="σ > 0"):
+        fit.chi2_reductions({s: counted(s) for s in paths},
+                            {**exps, "y": exps["y"].assign(sigma_min=0.0)}, n)  # fmt: skip
+    assert opened == []
+    with pytest.raises(ValueError, match="kinds"):
+        fit.chi2_reductions({s: counted(s) for s in paths}, exps, n, kinds=("chi3",))
+
+
 # --- zoom ------------------------------------------------------------------------------------
 def _bowl(points, centre, scale=1.0):
     logs = np.log10(points[["k_dim", "k_diss", "k_ex"]].to_numpy())
