@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from fit_helpers import TRUTH, synthetic_intensities
+from workflow_helpers import NUCLEARITY
 
 from intercluster import fit
 from intercluster.fit import best_fit, intervals, refine, zoom
@@ -114,7 +115,8 @@ def test_failed_sets_are_marked_counted_and_excluded():
             raise FloatingPointError("boom (forced)")
         return simulate(network, k, conditions, times_s, options)
 
-    chunk = fit.run_chunk(ReactionNetwork(3), points, COND, times, ION_LABELS, SETTINGS, flaky)
+    chunk = fit.run_chunk(ReactionNetwork(3, nuclearity=NUCLEARITY), points, COND, times,
+                          ION_LABELS, SETTINGS, flaky)
     assert len(chunk) == 8
     status = dict(zip(chunk["point"], chunk["status"], strict=True))
     assert [status[p] for p in (1, 2, 3, 4)] == ["failed", "failed", "failed", "failed"]
@@ -138,7 +140,8 @@ def test_joint_chi2_is_the_sum_over_samples():
         times = experiment_times(table)
         exp_tmax = experimental_tmax(table, OBS, SETTINGS)
         cond = fit.Conditions.from_dict({"ag_nM": a, "au_nM": b, "dead_time_s": 20.0})
-        chunk = fit.run_chunk(ReactionNetwork(2), points, cond, times, ION_LABELS, SETTINGS)
+        chunk = fit.run_chunk(ReactionNetwork(2, nuclearity=NUCLEARITY), points, cond, times,
+                              ION_LABELS, SETTINGS)
         per_sample[name] = (chunk, exp_tmax)
     joint = fit.chi2_table(per_sample)
     single = {s: fit.chi2_table({s: per_sample[s]}) for s in per_sample}
@@ -152,7 +155,8 @@ def test_joint_chi2_is_the_sum_over_samples():
 
 def _fit_model(model, times, exp_tmax):
     points = fit.grid_points(TEST_GRID)
-    chunk = fit.run_chunk(ReactionNetwork(model), points, COND, times, ION_LABELS, SETTINGS)
+    chunk = fit.run_chunk(ReactionNetwork(model, nuclearity=NUCLEARITY), points, COND, times,
+                          ION_LABELS, SETTINGS)
     return chunk, fit.chi2_table({"ag40_au40": (chunk, exp_tmax)})
 
 
@@ -197,7 +201,7 @@ def test_refinement_does_not_get_worse_and_stays_in_bounds(virtual_fit):
     times, exp_tmax, fits = virtual_fit
     axes = fit.grid_axes(TEST_GRID)
     objective = refine.chi2_objective(
-        ReactionNetwork(3), {"ag40_au40": (COND, times, exp_tmax)}, SETTINGS
+        ReactionNetwork(3, nuclearity=NUCLEARITY), {"ag40_au40": (COND, times, exp_tmax)}, SETTINGS
     )
     result = best_fit.best_fit(fits[3][1], axes, **INTERVALS, objective=objective,
                                max_evaluations=25)  # fmt: skip
@@ -226,7 +230,7 @@ def test_shared_cache_simulates_each_point_once_and_changes_no_value(virtual_fit
         calls.append(args[1])
         return simulate(*args)
 
-    net = ReactionNetwork(3)
+    net = ReactionNetwork(3, nuclearity=NUCLEARITY)
     other = fit.Conditions.from_dict({"ag_nM": 60.0, "au_nM": 100.0, "dead_time_s": 20.0})
     one = {"ag40_au40": (COND, times, exp_tmax)}
     cache = {}
@@ -265,7 +269,8 @@ def test_chunk_results_do_not_depend_on_the_chunking(virtual_fit):
     points = fit.grid_points(TEST_GRID)
     parts = [
         fit.run_chunk(
-            ReactionNetwork(3), fit.chunk_points(points, c, 50), COND, times, ION_LABELS, SETTINGS
+            ReactionNetwork(3, nuclearity=NUCLEARITY), fit.chunk_points(points, c, 50), COND,
+            times, ION_LABELS, SETTINGS
         )  # fmt: skip
         for c in (0, 17)
     ]
@@ -528,14 +533,14 @@ def test_zoom_on_the_40_40_sample_stays_inside_the_coarse_interval_box():
     options = fit.simulator_options(config["kinetics"])
     coarse_points = fit.grid_points(grid)
     plan = fit.grid_orbits(coarse_points)
-    coarse = fit.run_chunk(Net(3), coarse_points, COND, times, ION_LABELS, SETTINGS,
-                           options=options, orbits=plan.orbits)  # fmt: skip
+    coarse = fit.run_chunk(Net(3, nuclearity=NUCLEARITY), coarse_points, COND, times,
+                           ION_LABELS, SETTINGS, options=options, orbits=plan.orbits)  # fmt: skip
     chi2 = fit.chi2_table({"ag40_au40": (coarse, exp_tmax)})
     delta = float(config["fit"]["interval_delta_chi2_rel"])
     zoom_pts = zoom.zoom_points(chi2, grid, delta, settings)
     zoom_plan = fit.grid_orbits(zoom_pts)
-    zoom_sim = fit.run_chunk(Net(3), zoom_pts, COND, times, ION_LABELS, SETTINGS, options=options,
-                         orbits=zoom_plan.orbits)  # fmt: skip
+    zoom_sim = fit.run_chunk(Net(3, nuclearity=NUCLEARITY), zoom_pts, COND, times, ION_LABELS,
+                             SETTINGS, options=options, orbits=zoom_plan.orbits)  # fmt: skip
     zoom_chi2 = fit.chi2_table({"ag40_au40": (zoom_sim, exp_tmax)})
     best = best_fit.best_fit(chi2, fit.grid_axes(grid), delta_rel=delta, f_confidence=0.95,
                         zoom_chi2=zoom_chi2, zoom_settings=settings)  # fmt: skip
