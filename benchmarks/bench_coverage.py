@@ -111,7 +111,8 @@ def main() -> None:
 
     started = time.perf_counter()
     sims = {
-        model: fit.run_chunk(ReactionNetwork(model), points, conditions, times, species,
+        model: fit.run_chunk(ReactionNetwork(model, nuclearity=system.nuclearity), points,
+                             conditions, times, species,
                              TmaxSettings.schema_default(), options=options)
         for model in ((3,) if args.no_models else (1, 2, 3))
     }  # fmt: skip
@@ -227,7 +228,8 @@ def _independent_run(row, directory: Path, system, config, args) -> dict:
     else:
         exp_plain = exp
     status, message, t_true = fit.simulate_tmax(
-        ReactionNetwork(truth_model), fit.RateConstants(truth["k_dim"], truth["k_diss"],
+        ReactionNetwork(truth_model, nuclearity=system.nuclearity),
+        fit.RateConstants(truth["k_dim"], truth["k_diss"],
                                                         truth["k_ex"]),
         conditions, times, TmaxSettings.schema_default(), options=options)  # fmt: skip
     use = exp["included"].astype(bool).to_numpy()
@@ -251,12 +253,14 @@ def _independent_run(row, directory: Path, system, config, args) -> dict:
            "chi2_limit": limit, "z_sd": z_sd, "models": {}}  # fmt: skip
     delta = delta_chi2(args.confidence)
     for model in args.models:
-        sim = fit.run_chunk(ReactionNetwork(model), points, conditions, times,
+        sim = fit.run_chunk(ReactionNetwork(model, nuclearity=system.nuclearity), points,
+                            conditions, times,
                             system.observables()["species"], TmaxSettings.schema_default(),
                             options=options, orbits=plan.orbits)  # fmt: skip
         table = weighted_chi2.weighted_chi2_table({row["sample"]: (sim, exp)})
         objective = weighted_chi2.weighted_chi2_objective(
-            ReactionNetwork(model), {row["sample"]: (conditions, times, exp)},
+            ReactionNetwork(model, nuclearity=system.nuclearity),
+            {row["sample"]: (conditions, times, exp)},
             TmaxSettings.schema_default(), options=options, cache={})
         ok = np.isfinite(table["chi2"].to_numpy(float))
         best = table[ok].sort_values("chi2").iloc[0]
@@ -284,7 +288,8 @@ def _independent_run(row, directory: Path, system, config, args) -> dict:
         # the verdict of rule model_comparison: capped χ²_w against a parametric bootstrap
         # of the fitted model with these spectra's own noise
         entry["calibrated"] = model_comparison.goodness_of_fit_section(
-            ReactionNetwork(model), refined, {row["sample"]: (conditions, times, exp, intensities)},
+            ReactionNetwork(model, nuclearity=system.nuclearity), refined,
+            {row["sample"]: (conditions, times, exp, intensities)},
             TmaxSettings.schema_default(), options, n_replicas=200)  # fmt: skip
         entry["calibrated"].setdefault("consistent", None)
         entry["calibrated"].setdefault("limit", float("nan"))

@@ -56,6 +56,7 @@ from intercluster.validation import validate_config  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 ION_LABELS = DEFAULT_SYSTEM.observables()["species"].tolist()
+NUCLEARITY = DEFAULT_SYSTEM.nuclearity  # the demo's system, asked for explicitly
 TIMES_MIN = np.arange(0.0, 60.0 + 1e-9, 0.5)
 COND = fit.Conditions.from_dict({"ag_nM": 40.0, "au_nM": 40.0, "dead_time_s": 20.0})
 MODEL = 3
@@ -74,7 +75,8 @@ def cpu(fn, *args, **kwargs):
 
 def experiment(settings, options) -> pd.DataFrame:
     status, message, t_max = fit.simulate_tmax(
-        ReactionNetwork(MODEL), RateConstants(*TRUTH), COND, TIMES_MIN, settings, options=options
+        ReactionNetwork(MODEL, nuclearity=NUCLEARITY), RateConstants(*TRUTH), COND, TIMES_MIN,
+        settings, options=options
     )
     assert status == "ok", message
     table = DEFAULT_SYSTEM.observables()[["species", "kind", "charge", "n_first"]].copy()
@@ -86,14 +88,15 @@ def experiment(settings, options) -> pd.DataFrame:
 
 
 def by_points(points, settings, options):
-    return fit.run_chunk(ReactionNetwork(MODEL), points, COND, TIMES_MIN, ION_LABELS, settings,
+    return fit.run_chunk(ReactionNetwork(MODEL, nuclearity=NUCLEARITY), points, COND, TIMES_MIN,
+                         ION_LABELS, settings,
                          options=options, log_every_s=1e9)  # fmt: skip
 
 
 def by_orbits(points, settings, options, network=None):
     plan = fit.grid_orbits(points)
     assert plan.orbits is not None, plan.reason
-    network = network or ReactionNetwork(MODEL)
+    network = network or ReactionNetwork(MODEL, nuclearity=NUCLEARITY)
     return fit.run_chunk(network, points, COND, TIMES_MIN, ION_LABELS, settings,
                          options=options, orbits=plan.orbits, log_every_s=1e9)  # fmt: skip
 
@@ -103,7 +106,7 @@ def model4_by_orbits(points, betas, settings, options) -> tuple[list[float], int
     of orbits per β, as exchange_bias.fit_beta_grid), and the failed points over all."""
     seconds, failed = [], 0
     for beta in betas:
-        network = ReactionNetwork(4, beta=float(beta))
+        network = ReactionNetwork(4, beta=float(beta), nuclearity=NUCLEARITY)
         table, t = cpu(by_orbits, points, settings, options, network)
         seconds.append(t)
         failed += int((table["status"] != "ok").sum())

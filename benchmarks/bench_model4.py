@@ -30,9 +30,9 @@ from intercluster import exchange_bias, fit
 from intercluster.io import read_tsv
 from intercluster.network import build_network
 from intercluster.observables import TmaxSettings, experiment_times
-from intercluster.system import default_system
+from intercluster.system import default_system, default_system_definition
 from intercluster.tmax_sigma import read_tmax_table
-from intercluster.validation import default_concentration_columns, validate_config
+from intercluster.validation import validate_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -54,7 +54,7 @@ def main() -> None:
     row = sheet.loc[args.sample]
     # the system's concentration columns in its order, the dead time and, where the sheet
     # has it, the part of the second reactant present as its homodimer at mixing
-    values = {c: float(row[c]) for c in default_concentration_columns()}
+    values = {c: float(row[c]) for c in default_system_definition().concentration_columns()}
     values["dead_time_s"] = float(row["dead_time_s"])
     if "second_dimer_fraction" in row and pd.notna(row["second_dimer_fraction"]):
         values["second_dimer_fraction"] = float(row["second_dimer_fraction"])

@@ -41,8 +41,11 @@ from intercluster.network import ReactionNetwork  # noqa: E402
 from intercluster.records import RateConstants, SampleConditions  # noqa: E402
 from intercluster.settings import SolverOptions  # noqa: E402
 from intercluster.simulate import simulate, simulate_many  # noqa: E402
+from intercluster.system import default_system  # noqa: E402
 
 TABLE1 = {1: (3.2e-3, 3.2e-2, 3.2e-2), 2: (1e-2, 1e-1, 3.2e-2), 3: (1e-2, 5.6e-2, 3.2e-2)}
+SYSTEM = default_system()  # the demo's system, asked for explicitly (the library has no default)
+NUCLEARITY = SYSTEM.nuclearity
 GRID_VALUES = np.logspace(-3, 0, 13)
 C_A = C_B = 40.0
 DEAD_TIME = 20.0
@@ -87,7 +90,7 @@ class RoadRunnerSim:
         from intercluster.sbml import sbml_string
 
         self.net = net
-        text = sbml_string(net, RateConstants(*TABLE1[net.model]), CONDITIONS)
+        text = sbml_string(net, RateConstants(*TABLE1[net.model]), CONDITIONS, SYSTEM)
         self.rr = roadrunner.RoadRunner(text)
         self.rr.timeCourseSelections = ["time"] + [f"[{s}]" for s in net.species_ids]
         self.times = np.concatenate([[0.0], TIMES + DEAD_TIME])
@@ -115,7 +118,7 @@ class CopasiSim:
         self.basico = basico
         self.net = net
         self.model = basico.load_model_from_string(
-            sbml_string(net, RateConstants(*TABLE1[net.model]), CONDITIONS)
+            sbml_string(net, RateConstants(*TABLE1[net.model]), CONDITIONS, SYSTEM)
         )
         self.times = list(TIMES + DEAD_TIME)
 
@@ -157,7 +160,7 @@ def _matched(ours_ms, ours_dev, theirs: dict) -> tuple[float, str]:
 
 
 def compare_model(model: int, n_points: int, n_copasi: int) -> dict:
-    net = ReactionNetwork(model, "S")
+    net = ReactionNetwork(model, "S", nuclearity=NUCLEARITY)
     points = sample_points(n_points, model)
     rr = RoadRunnerSim(net)
     copasi = None
@@ -261,14 +264,15 @@ def compare_model(model: int, n_points: int, n_copasi: int) -> dict:
 
 def _grid_chunk(args) -> tuple[int, int, float]:
     model, params = args
-    net = ReactionNetwork(model, "S")
+    net = ReactionNetwork(model, "S", nuclearity=NUCLEARITY)
     t0 = time.perf_counter()
     res = simulate_many(net, params, CONDITIONS, TIMES, OPTIONS)
     return int(np.sum(res.status == "ok")), len(params), time.perf_counter() - t0
 
 
 def _warm(model: int) -> None:
-    simulate(ReactionNetwork(model, "S"), RateConstants(1e-2, 1e-2, 1e-2), CONDITIONS, TIMES[:2])
+    simulate(ReactionNetwork(model, "S", nuclearity=NUCLEARITY), RateConstants(1e-2, 1e-2, 1e-2),
+             CONDITIONS, TIMES[:2])
 
 
 def run_grid(workers: int = 2, chunk: int = 64) -> dict:

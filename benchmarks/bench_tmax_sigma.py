@@ -79,7 +79,8 @@ def main() -> None:
     conditions = fit.Conditions.from_dict({**sample, "dead_time_s": ve["dead_time_s"]})
     points = fit.grid_points({k: {"min": truth[k], "max": truth[k] * 1.0001, "n": 2}
                               for k in ("k_dim", "k_diss", "k_ex")}).iloc[:1]  # fmt: skip
-    sim = fit.run_chunk(ReactionNetwork(int(ve["model"])), points, conditions, times, species,
+    sim = fit.run_chunk(ReactionNetwork(int(ve["model"]), nuclearity=system.nuclearity), points,
+                        conditions, times, species,
                         settings, options=fit.simulator_options(config["kinetics"]))  # fmt: skip
     t_true = sim[species].to_numpy(float)[0]
 

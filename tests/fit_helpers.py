@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from workflow_helpers import NUCLEARITY
 
 from intercluster.io import write_json, write_tsv
 from intercluster.network import ReactionNetwork
@@ -39,7 +40,8 @@ def synthetic_intensities(
     constants = constants or TRUTH
     times = np.arange(0.0, 60.0 + 1e-9, 0.5) if times_min is None else np.asarray(times_min)
     result = simulate(
-        ReactionNetwork(model, beta=beta), RateConstants.from_dict(constants),
+        ReactionNetwork(model, beta=beta, nuclearity=NUCLEARITY),
+        RateConstants.from_dict(constants),
         SampleConditions.from_dict({"ag_nM": ag_nM, "au_nM": au_nM, "dead_time_s": dead_time_s}),
         times * 60.0,
     )  # fmt: skip

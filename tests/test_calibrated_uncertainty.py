@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from workflow_helpers import BASE_CONFIG, REPO
+from workflow_helpers import BASE_CONFIG, NUCLEARITY, REPO
 
 from intercluster import fit, model_comparison, nuisance_sigma
 from intercluster.deconvolution import deconvolve_run
@@ -80,7 +80,8 @@ def sparse_run(tmp_path_factory):
 
 def _true_tmax() -> np.ndarray:
     constants = fit.RateConstants(TRUTH["k_dim"], TRUTH["k_diss"], TRUTH["k_ex"])
-    status, message, t_max = fit.simulate_tmax(ReactionNetwork(TRUE_MODEL), constants, COND,
+    status, message, t_max = fit.simulate_tmax(ReactionNetwork(TRUE_MODEL, nuclearity=NUCLEARITY),
+                                               constants, COND,
                                                TIMES, SETTINGS, options=OPTIONS)  # fmt: skip
     assert status == fit.STATUS_OK, message
     return t_max
@@ -178,18 +179,21 @@ def _verdicts(intensities, exp) -> pd.DataFrame:
     compare_fitted_models as rule model_comparison does."""
     weighted, refined, calibrated = {}, {}, {}
     for model in (1, 2, 3):
-        sim = fit.run_chunk(ReactionNetwork(model), fit.grid_points(GRID), COND, TIMES,
+        sim = fit.run_chunk(ReactionNetwork(model, nuclearity=NUCLEARITY), fit.grid_points(GRID),
+                            COND, TIMES,
                             OBS["species"], SETTINGS, options=OPTIONS)  # fmt: skip
         weighted[model] = weighted_chi2.weighted_chi2_table({SAMPLE: (sim, exp)})
         objective = weighted_chi2.weighted_chi2_objective(
-            ReactionNetwork(model), {SAMPLE: (COND, TIMES, exp)}, SETTINGS, options=OPTIONS)
+            ReactionNetwork(model, nuclearity=NUCLEARITY), {SAMPLE: (COND, TIMES, exp)}, SETTINGS,
+            options=OPTIONS)
         best = weighted[model].sort_values("chi2").iloc[0]
         start = {k: float(best[k]) for k in ("k_dim", "k_diss", "k_ex")}
         optimum = refine.refine(objective, start | {"chi2": float(best["chi2"])},
                                 fit.grid_axes(GRID), 60)  # fmt: skip
         refined[model] = optimum["chi2"]
         calibrated[model] = model_comparison.goodness_of_fit_section(
-            ReactionNetwork(model), optimum, {SAMPLE: (COND, TIMES, exp, intensities)},
+            ReactionNetwork(model, nuclearity=NUCLEARITY), optimum,
+            {SAMPLE: (COND, TIMES, exp, intensities)},
             SETTINGS, OPTIONS, n_replicas=200)  # fmt: skip
     comparison = model_comparison.compare_fitted_models(weighted, refined, calibrated=calibrated)
     print(model_comparison.model_comparison_statement(comparison))
@@ -253,14 +257,18 @@ def test_goodness_of_fit_falls_back_to_chi2_in_words():
     """No calibrated verdict (0 replicas, too few, no refined optimum): the section says why,
     and the comparison judges that model by χ²(n − 3) and says so."""
     experiments = {SAMPLE: (COND, TIMES, pd.DataFrame(), pd.DataFrame())}
-    off = model_comparison.goodness_of_fit_section(ReactionNetwork(3), {}, experiments,
+    off = model_comparison.goodness_of_fit_section(ReactionNetwork(3, nuclearity=NUCLEARITY), {},
+                                                   experiments,
                                                    SETTINGS, n_replicas=0)  # fmt: skip
-    few = model_comparison.goodness_of_fit_section(ReactionNetwork(3), {}, experiments,
+    few = model_comparison.goodness_of_fit_section(ReactionNetwork(3, nuclearity=NUCLEARITY), {},
+                                                   experiments,
                                                    SETTINGS, n_replicas=10)  # fmt: skip
-    unrefined = model_comparison.goodness_of_fit_section(ReactionNetwork(3), None, experiments,
+    unrefined = model_comparison.goodness_of_fit_section(ReactionNetwork(3, nuclearity=NUCLEARITY),
+                                                         None, experiments,
                                                          SETTINGS)  # fmt: skip
     broken = model_comparison.goodness_of_fit_section(
-        ReactionNetwork(3), {"k_dim": 1e-2, "k_diss": 1e-1, "k_ex": 3e-2}, experiments, SETTINGS)
+        ReactionNetwork(3, nuclearity=NUCLEARITY), {"k_dim": 1e-2, "k_diss": 1e-1, "k_ex": 3e-2},
+        experiments, SETTINGS)
     expected = ((off, "gof_replicas is 0"), (few, "too few"),
                 (unrefined, "no refined weighted optimum"), (broken, "Error"))
     for section, words in expected:

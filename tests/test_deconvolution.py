@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from workflow_helpers import cluster_of
+from workflow_helpers import NUCLEARITY, cluster_of
 
 from intercluster.deconvolution import (
     CID_COLUMNS,
@@ -148,7 +148,8 @@ def test_tmax_of_deconvolved_curves(experiment):
     times = est.index.to_numpy()
     t_hat = _tmax(times, est.to_numpy())
     fine = np.arange(0.0, 60.0 + 1e-9, 0.05)
-    network = ReactionNetwork(model=ve["model"], convention=CONFIG["kinetics"]["convention"])
+    network = ReactionNetwork(model=ve["model"], convention=CONFIG["kinetics"]["convention"],
+                              nuclearity=NUCLEARITY)
     cond = ve["samples"][experiment["sample"]]
     obs, _ = simulate_truth(
         network, RateConstants.from_dict(ve["rate_constants"]),

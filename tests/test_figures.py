@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from workflow_helpers import small_config
+from workflow_helpers import NUCLEARITY, small_config
 
 from intercluster import figures
 from intercluster.fit import intervals
@@ -43,7 +43,7 @@ def png_size(path) -> tuple[int, int]:
 
 def simulated(model: int, ag=40.0, au=40.0, step_min=1.0):
     """(observables table, isomers table) of a reference simulation, workflow layout."""
-    net = ReactionNetwork(model)
+    net = ReactionNetwork(model, nuclearity=NUCLEARITY)
     times = np.arange(0.0, 60.0 + 1e-9, step_min)
     result = simulate(
         net, RateConstants.from_dict(TABLE1[model]),

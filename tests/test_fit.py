@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from fit_helpers import TRUTH, synthetic_intensities
+from workflow_helpers import NUCLEARITY
 
 from intercluster import fit
 from intercluster.fit import best_fit, intervals, refine, zoom
@@ -114,7 +115,8 @@ def test_failed_sets_are_marked_counted_and_excluded():
             raise FloatingPointError("boom (forced)")
         return simulate(network, k, conditions, times_s, options)
 
-    chunk = fit.run_chunk(ReactionNetwork(3), points, COND, times, ION_LABELS, SETTINGS, flaky)
+    chunk = fit.run_chunk(ReactionNetwork(3, nuclearity=NUCLEARITY), points, COND, times,
+                          ION_LABELS, SETTINGS, flaky)
     assert len(chunk) == 8
     status = dict(zip(chunk["point"], chunk["status"], strict=True))
     assert [status[p] for p in (1, 2, 3, 4)] == ["failed", "failed", "failed", "failed"]
@@ -138,7 +140,8 @@ def test_joint_chi2_is_the_sum_over_samples():
         times = experiment_times(table)
         exp_tmax = experimental_tmax(table, OBS, SETTINGS)
         cond = fit.Conditions.from_dict({"ag_nM": a, "au_nM": b, "dead_time_s": 20.0})
-        chunk = fit.run_chunk(ReactionNetwork(2), points, cond, times, ION_LABELS, SETTINGS)
+        chunk = fit.run_chunk(ReactionNetwork(2, nuclearity=NUCLEARITY), points, cond, times,
+                              ION_LABELS, SETTINGS)
         per_sample[name] = (chunk, exp_tmax)
     joint = fit.chi2_table(per_sample)
     single = {s: fit.chi2_table({s: per_sample[s]}) for s in per_sample}
@@ -152,7 +155,8 @@ def test_joint_chi2_is_the_sum_over_samples():
 
 def _fit_model(model, times, exp_tmax):
     points = fit.grid_points(TEST_GRID)
-    chunk = fit.run_chunk(ReactionNetwork(model), points, COND, times, ION_LABELS, SETTINGS)
+    chunk = fit.run_chunk(ReactionNetwork(model, nuclearity=NUCLEARITY), points, COND, times,
+                          ION_LABELS, SETTINGS)
     return chunk, fit.chi2_table({"ag40_au40": (chunk, exp_tmax)})
 
 
@@ -197,7 +201,7 @@ def test_refinement_does_not_get_worse_and_stays_in_bounds(virtual_fit):
     times, exp_tmax, fits = virtual_fit
     axes = fit.grid_axes(TEST_GRID)
     objective = refine.chi2_objective(
-        ReactionNetwork(3), {"ag40_au40": (COND, times, exp_tmax)}, SETTINGS
+        ReactionNetwork(3, nuclearity=NUCLEARITY), {"ag40_au40": (COND, times, exp_tmax)}, SETTINGS
     )
     result = best_fit.best_fit(fits[3][1], axes, **INTERVALS, objective=objective,
                                max_evaluations=25)  # fmt: skip
@@ -226,7 +230,7 @@ def test_shared_cache_simulates_each_point_once_and_changes_no_value(virtual_fit
         calls.append(args[1])
         return simulate(*args)
 
-    net = ReactionNetwork(3)
+    net = ReactionNetwork(3, nuclearity=NUCLEARITY)
     other = fit.Conditions.from_dict({"ag_nM": 60.0, "au_nM": 100.0, "dead_time_s": 20.0})
     one = {"ag40_au40": (COND, times, exp_tmax)}
     cache = {}
@@ -265,7 +269,8 @@ def test_chunk_results_do_not_depend_on_the_chunking(virtual_fit):
     points = fit.grid_points(TEST_GRID)
     parts = [
         fit.run_chunk(
-            ReactionNetwork(3), fit.chunk_points(points, c, 50), COND, times, ION_LABELS, SETTINGS
+            ReactionNetwork(3, nuclearity=NUCLEARITY), fit.chunk_points(points, c, 50), COND,
+            times, ION_LABELS, SETTINGS
         )  # fmt: skip
         for c in (0, 17)
     ]
@@ -333,6 +338,79 @@ def test_streaming_chi2_equals_the_in_memory_table(tmp_path):
     # the residuals' row comes from the chunk that holds the point
     row = fit.chunk_row(paths["y"], 302)
     assert row["point"].item() == 302 and row["status"].item() == "ok"
+
+
+def _hand_chi2(tables, exps, sigma: bool) -> np.ndarray:
+    """chi² per point written out with pandas (the test's own reference): Σ over samples and
+    included observables of ((t_sim - t_exp)/σ)², NaN where any sample failed."""
+    total = 0.0
+    for sample, parts in tables.items():
+        sim = fit.merge_chunks(parts).set_index("point")
+        exp = exps[sample][exps[sample]["included"].astype(bool)].set_index("species")
+        scale = exp["sigma_min"] if sigma else 1.0
+        z = (sim[exp.index] - exp["t_max_min"]) / scale
+        total = total + (z**2).sum(axis=1).where(sim["status"] == "ok")
+    return total.sort_index().to_numpy()
+
+
+def test_one_pass_gives_eq1_and_weighted_chi2_of_the_two_separate_reductions(tmp_path):
+    """rule fit_chi2: both χ² from one read of every chunk, bit for bit those of two passes."""
+    rng = np.random.default_rng(11)
+    _, exp_tmax = _experiment()
+    exps = {"x": exp_tmax.assign(sigma_min=rng.uniform(0.5, 3.0, len(exp_tmax))),
+            "y": exp_tmax.assign(t_max_min=rng.uniform(0.0, 60.0, len(exp_tmax)),
+                                 sigma_min=rng.uniform(0.5, 3.0, len(exp_tmax)))}  # fmt: skip
+    n = 301
+    tables = {"x": _random_chunk_tables(rng, n, 3, failed=(5,)),
+              "y": _random_chunk_tables(rng, n, 2, failed=(5, 77))}  # fmt: skip
+    paths = {s: [] for s in tables}
+    for sample, parts in tables.items():
+        for c, part in enumerate(parts):
+            paths[sample].append(tmp_path / f"{sample}_{c}.parquet")
+            fit.write_parquet(part, paths[sample][-1])
+    opened = []
+
+    def counted(sample):  # a chunk source that records every read of a sample's chunks
+        source = fit.chunk_batches(paths[sample], 50)
+        return lambda columns: (opened.append(sample), source(columns))[1]
+
+    both = fit.chi2_reductions({s: counted(s) for s in paths}, exps, n)
+    assert sorted(opened) == ["x", "y"]  # every sample's chunks read once for both kinds
+    separate = {kind: fit.chi2_streaming(paths, exps, n, batch_rows=50, weighted=weighted)
+                for kind, weighted in ((fit.EQ1, False), (fit.WEIGHTED, True))}  # fmt: skip
+    for kind in fit.CHI2_KINDS:
+        pd.testing.assert_frame_equal(both[kind], separate[kind], check_exact=True)
+        fit.write_parquet(both[kind], tmp_path / "one.parquet")
+        fit.write_parquet(separate[kind], tmp_path / "two.parquet")
+        assert (tmp_path / "one.parquet").read_bytes() == (tmp_path / "two.parquet").read_bytes()
+    # ... and those are the χ² written out by hand (not only the reducer agreeing with itself)
+    for kind, sigma in ((fit.EQ1, False), (fit.WEIGHTED, True)):
+        expected = _hand_chi2(tables, exps, sigma)
+        assert np.isnan(both[kind]["chi2"]).tolist() == np.isnan(expected).tolist()
+        assert both[kind]["chi2"].to_numpy() == pytest.approx(expected, rel=1e-12, nan_ok=True)
+    assert both[fit.EQ1]["status"].eq("failed").sum() == 2
+    assert both[fit.EQ1].drop(columns="chi2").equals(both[fit.WEIGHTED].drop(columns="chi2"))
+    # negative controls: two passes read every sample twice, the kinds are not interchangeable
+    # (σ ≠ 1), another σ changes the weighted χ² only, and a σ of 0 is refused before reading
+    opened.clear()
+    for kind in fit.CHI2_KINDS:
+        fit.chi2_reductions({s: counted(s) for s in paths}, exps, n, kinds=(kind,))
+    assert sorted(opened) == ["x", "x", "y", "y"]
+    assert not np.allclose(both[fit.EQ1]["chi2"], both[fit.WEIGHTED]["chi2"], equal_nan=True)
+    doubled = {s: e.assign(sigma_min=2 * e["sigma_min"]) for s, e in exps.items()}
+    other = fit.chi2_streaming_all(paths, doubled, n)
+    pd.testing.assert_frame_equal(other[fit.EQ1], both[fit.EQ1], check_exact=True)
+    assert other[fit.WEIGHTED]["chi2"].to_numpy() == pytest.approx(
+        both[fit.WEIGHTED]["chi2"].to_numpy() / 4, nan_ok=True)
+    assert not np.allclose(other[fit.WEIGHTED]["chi2"], both[fit.WEIGHTED]["chi2"],
+                           equal_nan=True)  # fmt: skip
+    opened.clear()
+    with pytest.raises(ValueError, match="σ > 0"):
+        fit.chi2_reductions({s: counted(s) for s in paths},
+                            {**exps, "y": exps["y"].assign(sigma_min=0.0)}, n)  # fmt: skip
+    assert opened == []
+    with pytest.raises(ValueError, match="kinds"):
+        fit.chi2_reductions({s: counted(s) for s in paths}, exps, n, kinds=("chi3",))
 
 
 # --- zoom ------------------------------------------------------------------------------------
@@ -455,14 +533,14 @@ def test_zoom_on_the_40_40_sample_stays_inside_the_coarse_interval_box():
     options = fit.simulator_options(config["kinetics"])
     coarse_points = fit.grid_points(grid)
     plan = fit.grid_orbits(coarse_points)
-    coarse = fit.run_chunk(Net(3), coarse_points, COND, times, ION_LABELS, SETTINGS,
-                           options=options, orbits=plan.orbits)  # fmt: skip
+    coarse = fit.run_chunk(Net(3, nuclearity=NUCLEARITY), coarse_points, COND, times,
+                           ION_LABELS, SETTINGS, options=options, orbits=plan.orbits)  # fmt: skip
     chi2 = fit.chi2_table({"ag40_au40": (coarse, exp_tmax)})
     delta = float(config["fit"]["interval_delta_chi2_rel"])
     zoom_pts = zoom.zoom_points(chi2, grid, delta, settings)
     zoom_plan = fit.grid_orbits(zoom_pts)
-    zoom_sim = fit.run_chunk(Net(3), zoom_pts, COND, times, ION_LABELS, SETTINGS, options=options,
-                         orbits=zoom_plan.orbits)  # fmt: skip
+    zoom_sim = fit.run_chunk(Net(3, nuclearity=NUCLEARITY), zoom_pts, COND, times, ION_LABELS,
+                             SETTINGS, options=options, orbits=zoom_plan.orbits)  # fmt: skip
     zoom_chi2 = fit.chi2_table({"ag40_au40": (zoom_sim, exp_tmax)})
     best = best_fit.best_fit(chi2, fit.grid_axes(grid), delta_rel=delta, f_confidence=0.95,
                         zoom_chi2=zoom_chi2, zoom_settings=settings)  # fmt: skip

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from workflow_helpers import CONCENTRATION_COLUMNS, read_sheet
 
 from intercluster import io as icio
 from intercluster.errors import InputError, WriteError
@@ -102,9 +103,9 @@ def test_yaml_nan_in_a_config_file_is_refused(tmp_path, config):
 def test_non_finite_sheet_numbers_are_refused(tmp_path, cells, expected):
     path = tmp_path / "samples.tsv"
     path.write_text(f"{HEAD}\tdead_time_s\n" + "x\ta.mzML\t40\t40\t20\n", encoding="utf-8")
-    assert load_sample_sheet(path).loc["x", "dead_time_s"] == 20  # the control
+    assert read_sheet(path).loc["x", "dead_time_s"] == 20  # the control
     path.write_text(f"{HEAD}\tdead_time_s\n{cells}\n", encoding="utf-8")
-    assert _message(load_sample_sheet, path) == f"sample sheet {path}, {expected}"
+    assert _message(read_sheet, path) == f"sample sheet {path}, {expected}"
 
 
 def test_non_finite_isotope_abundances_are_refused_with_the_line(tmp_path):
@@ -252,6 +253,7 @@ def test_sheet_typos_name_the_nearest_column(tmp_path, text, columns, expected):
     if columns is not None:  # the Au44/Ag44 sheet: its columns come from its system file
         assert load_system(AU44_SYSTEM).concentration_columns() == columns
     control = "\t".join(("sample", "mzml", *(columns or ("ag_nM", "au_nM"))))
+    columns = columns or CONCENTRATION_COLUMNS  # the others: the shipped system's
     load_sample_sheet(_sheet(tmp_path, f"{control}\nx\ta.mzML\t50\t50\n"),
                       concentration_columns=columns)  # fmt: skip
     path = _sheet(tmp_path, text)
@@ -262,7 +264,7 @@ def test_sheet_typos_name_the_nearest_column(tmp_path, text, columns, expected):
 
 def test_sheet_duplicate_column_is_refused(tmp_path):
     path = _sheet(tmp_path, f"{HEAD}\tag_nM\nx\ta.mzML\t40\t40\t400\n")
-    assert _message(load_sample_sheet, path) == (
+    assert _message(read_sheet, path) == (
         f"sample sheet {path}, line 1: column 'ag_nM' is given twice (columns 3 and 5); "
         "expected each column once"
     )
@@ -270,11 +272,11 @@ def test_sheet_duplicate_column_is_refused(tmp_path):
 
 def test_hash_inside_a_field_is_data_and_comment_lines_keep_line_numbers(tmp_path):
     text = f"# run of 3 May\n{HEAD}\tcondition\n# 40:40\nrun#1\tdata#1/a.mzML\t40\t40\tc#2\n"
-    sheet = load_sample_sheet(_sheet(tmp_path, text.replace("run#1", "run1")))
+    sheet = read_sheet(_sheet(tmp_path, text.replace("run#1", "run1")))
     assert sheet.loc["run1", "mzml"] == str(tmp_path / "data#1" / "a.mzML")
     assert sheet.loc["run1", "condition"] == "c#2"
     # the line number counts the comment lines: the bad name is on line 4 of the file
-    message = _message(load_sample_sheet, _sheet(tmp_path, text))
+    message = _message(read_sheet, _sheet(tmp_path, text))
     assert message == (f"sample sheet {tmp_path / 'samples.tsv'}, line 4: sample = 'run#1': "
                        "must match the pattern ^[A-Za-z0-9_.-]+$")  # fmt: skip
 
@@ -282,19 +284,19 @@ def test_hash_inside_a_field_is_data_and_comment_lines_keep_line_numbers(tmp_pat
 def test_a_utf16_sheet_is_read(tmp_path):
     """Excel's "Unicode Text" export: UTF-16 with a byte-order mark, tab-separated, CRLF."""
     text = f"{HEAD}\tcondition\r\nx\ta.mzML\t40\t60\tRéf\r\n"
-    assert load_sample_sheet(_sheet(tmp_path, text.encode("utf-16"))).loc["x", "condition"] == "Réf"
+    assert read_sheet(_sheet(tmp_path, text.encode("utf-16"))).loc["x", "condition"] == "Réf"
     # the control: the same bytes without their byte-order mark are not UTF-8
     with pytest.raises(InputError, match="not UTF-8 text"):
-        load_sample_sheet(_sheet(tmp_path, text.encode("utf-16-le")))
+        read_sheet(_sheet(tmp_path, text.encode("utf-16-le")))
 
 
 def test_what_spreadsheets_write_is_read(tmp_path):
     """A BOM, Windows line endings, blanks around names and values, trailing tabs (empty
     unnamed columns) and blank lines: the same sheet as the clean one."""
-    clean = load_sample_sheet(_sheet(tmp_path, f"{HEAD}\tdead_time_s\nx\ta.mzML\t40\t60\t15\n"))
+    clean = read_sheet(_sheet(tmp_path, f"{HEAD}\tdead_time_s\nx\ta.mzML\t40\t60\t15\n"))
     messy = ("\ufeff sample \tmzml\t ag_nM\tau_nM \tdead_time_s\t\t\r\n"
              "x\ta.mzML\t 40\t60 \t15\t\t\r\n\t\t\t\t\t\t\r\n\r\n")  # fmt: skip
-    got = load_sample_sheet(_sheet(tmp_path, messy))
+    got = read_sheet(_sheet(tmp_path, messy))
     pd.testing.assert_frame_equal(got, clean)
 
 
@@ -321,7 +323,7 @@ def test_what_spreadsheets_write_is_read(tmp_path):
 )  # fmt: skip
 def test_sheet_format_problems_name_the_line(tmp_path, data, expected):
     path = _sheet(tmp_path, data)
-    message = _message(load_sample_sheet, path)
+    message = _message(read_sheet, path)
     assert message.startswith(f"sample sheet {path}")
     assert expected in message, message
 
@@ -416,7 +418,7 @@ def test_long_values_are_quoted_short(tmp_path):
         "^[A-Za-z][A-Za-z0-9_-]*$ (line 4)"
     )
     sheet = _sheet(tmp_path, f"{HEAD}\n{'y' * 5000}!\ta.mzML\t40\t40\n")
-    assert "… (5003 characters): must match the pattern" in _message(load_sample_sheet, sheet)
+    assert "… (5003 characters): must match the pattern" in _message(read_sheet, sheet)
 
 
 # --- 7. outputs that cannot be written -------------------------------------------------------

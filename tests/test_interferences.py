@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from workflow_helpers import cluster_of, system_file_without_trimers
+from workflow_helpers import cluster_of, read_sheet, system_file_without_trimers
 
 from intercluster import fit
 from intercluster import frameworks as fw
@@ -31,7 +31,6 @@ from intercluster.observables import (
 from intercluster.records import RateConstants
 from intercluster.settings import DeconvolutionSettings
 from intercluster.system import ClusterSystem, load_system
-from intercluster.validation import load_sample_sheet
 from intercluster.virtual_experiment import simulate_sample, simulate_truth, write_mzml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -280,7 +279,7 @@ def test_sheet_dimer_response_changes_only_its_sample(tmp_path):
     for name, text in sheets.items():
         path = tmp_path / f"{name}.tsv"
         path.write_text(text)
-        sheet = load_sample_sheet(path)
+        sheet = read_sheet(path)
         for sample, row in sheet.iterrows():
             conditions = fit.Conditions.from_dict({  # as the workflow's conditions_of
                 "ag_nM": row["ag_nM"], "au_nM": row["au_nM"], "dead_time_s": row["dead_time_s"],

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from fit_helpers import synthetic_intensities
+from workflow_helpers import NUCLEARITY
 
 from intercluster import fit
 from intercluster.network import ReactionNetwork
@@ -94,7 +95,7 @@ def test_a_linear_grid_falls_back_and_gives_the_per_point_result():
     assert plan.orbits is None and "not log-equidistant" in plan.reason
     chunk, orbits, how = fit.plan_chunk(linear, 0, 1)
     assert orbits is None and "not log-equidistant" in how
-    net = ReactionNetwork(3)
+    net = ReactionNetwork(3, nuclearity=NUCLEARITY)
     got = fit.run_chunk(net, chunk, COND, TIMES_MIN, ION_LABELS, SETTINGS, options=OPTIONS,
                         orbits=orbits)  # fmt: skip
     for row in got.sample(4, random_state=3).itertuples(index=False):
@@ -110,7 +111,7 @@ def test_unequal_steps_fall_back_and_give_the_per_point_result():
     points = fit.grid_points(grid)
     chunk, orbits, how = fit.plan_chunk(points, 0, 1)
     assert orbits is None and "log steps differ" in how
-    net = ReactionNetwork(2)
+    net = ReactionNetwork(2, nuclearity=NUCLEARITY)
     got = fit.run_chunk(net, chunk, COND, TIMES_MIN, ION_LABELS, SETTINGS, options=OPTIONS)
     per_point = [fit.simulate_tmax(net, RateConstants(p.k_dim, p.k_diss, p.k_ex), COND,
                                    TIMES_MIN, SETTINGS, options=OPTIONS)[2]
@@ -133,7 +134,7 @@ def test_chunks_share_whole_orbits_balanced_by_cost(n_chunks):
 
 # --- one integration per orbit -----------------------------------------------------------------
 def test_a_one_member_orbit_is_exactly_simulate():
-    net = ReactionNetwork(3)
+    net = ReactionNetwork(3, nuclearity=NUCLEARITY)
     k = (1e-2, 5.6e-2, 3.2e-2)
     orbit = simulate_orbit(net, RateConstants(*k), [1.0], COND, TIMES_MIN * 60, OPTIONS)
     single = simulate(net, RateConstants(*k), COND, TIMES_MIN * 60, OPTIONS, return_states=False)
@@ -148,7 +149,7 @@ def test_orbit_members_equal_their_own_simulations(model, method):
     sequences coincide (the last step is not cut at the end), so to round-off. For the
     default method and the former one."""
     options = replace(OPTIONS, method=method)
-    net = ReactionNetwork(model)
+    net = ReactionNetwork(model, nuclearity=NUCLEARITY)
     base = np.array([1e-3, 10**-2.5, 10**-2.75])
     scales = 10.0 ** (0.25 * np.arange(9))
     cond = SampleConditions.from_dict({"ag_nM": 60.0, "au_nM": 100.0, "dead_time_s": 20.0})
@@ -162,7 +163,7 @@ def test_orbit_members_equal_their_own_simulations(model, method):
 
 
 def test_a_failing_orbit_marks_only_the_members_it_did_not_reach():
-    net = ReactionNetwork(3)
+    net = ReactionNetwork(3, nuclearity=NUCLEARITY)
     base = np.array([1e-2, 1e-2, 1e-2])
     scales = 10.0 ** (0.5 * np.arange(5))  # up to 1 /s: the stiff corner
     steps = []
@@ -193,7 +194,7 @@ def experiment():
 def test_orbit_grid_fit_equals_point_by_point_on_7_cubed(model, experiment):
     times, exp_tmax = experiment
     points = fit.grid_points(GRID7)
-    net = ReactionNetwork(model)
+    net = ReactionNetwork(model, nuclearity=NUCLEARITY)
     plan = fit.grid_orbits(points)
     assert plan.orbits is not None
     by_orbits = fit.run_chunk(net, points, COND, times, ION_LABELS, SETTINGS, options=OPTIONS,
@@ -248,7 +249,7 @@ def test_tmax_many_equals_tmax_of_near_equal_maxima():
 
 
 def test_tmax_many_equals_tmax_of_on_simulated_curves():
-    net = ReactionNetwork(3)
+    net = ReactionNetwork(3, nuclearity=NUCLEARITY)
     base = np.array([1e-3, 10**-2.5, 10**-2.25])
     orbit = simulate_orbit(net, RateConstants(*base), 10.0 ** (0.25 * np.arange(12)), COND,
                            TIMES_MIN * 60, OPTIONS)  # fmt: skip

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from fit_helpers import synthetic_intensities
-from workflow_helpers import small_config
+from workflow_helpers import NUCLEARITY, small_config
 
 from intercluster import fit, trajectory_fit
 from intercluster import petab_export as pe
@@ -63,7 +63,7 @@ def exported(tmp_path_factory):
     tmax = pd.DataFrame({"species": observables["species"], "included": included})
     conditions = SampleConditions.from_dict({"ag_nM": 40, "au_nM": 40, "dead_time_s": 20})
     experiments = {SAMPLE: (conditions, intensities, tmax)}
-    network = ReactionNetwork(3, "S")
+    network = ReactionNetwork(3, "S", nuclearity=NUCLEARITY)
     points = fit.grid_points(config["fit"]["grid"])
     centre = points[(points[["i_dim", "i_diss", "i_ex"]] == 1).all(axis=1)].reset_index(drop=True)
     table = trajectory_fit.trajectory_grid_fit(network, centre, experiments, observables, TIGHT)
@@ -282,7 +282,8 @@ def test_workflow_rule_writes_a_problem_that_reproduces_its_objective(tmp_path):
     # σ from the intensities table the rule read (its intensity_sd over the total)
     intensities = read_tsv(tmp_path / f"results/deconvolution/{SAMPLE}/intensities.tsv")
     joined = problem.measurement_df.merge(
-        _expected_sigma(intensities, ReactionNetwork(3, "S"), 20.0), on=["observableId", "time"])
+        _expected_sigma(intensities, ReactionNetwork(3, "S", nuclearity=NUCLEARITY), 20.0),
+        on=["observableId", "time"])
     assert len(joined) == len(problem.measurement_df)
     np.testing.assert_allclose(joined["noiseParameters"].astype(float),
                                joined["expected_sigma"], rtol=1e-12)  # fmt: skip

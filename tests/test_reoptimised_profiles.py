@@ -5,6 +5,7 @@ known in closed form, and on a small simulated grid of the virtual experiment.""
 import numpy as np
 import pandas as pd
 import pytest
+from workflow_helpers import NUCLEARITY
 
 from intercluster import fit
 from intercluster.fit import grid_axes, weighted_chi2
@@ -122,7 +123,7 @@ def _grid_and_objective(model, experiment):
     sample, times, exp = experiment
     table = weighted_chi2.weighted_chi2_table({sample: (_model_grid(model, GRID), exp)})
     objective = weighted_chi2.weighted_chi2_objective(
-        ReactionNetwork(model), {sample: (COND_40_40, times, exp)},
+        ReactionNetwork(model, nuclearity=NUCLEARITY), {sample: (COND_40_40, times, exp)},
         TmaxSettings.schema_default(), options=SolverOptions(1e-6, 1e-9, 100_000),
     )  # fmt: skip
     return table, objective

@@ -3,17 +3,16 @@ needs: every column of the schema is named in its comments."""
 
 import pytest
 import yaml
-from workflow_helpers import REPO
+from workflow_helpers import REPO, read_sheet
 
 from intercluster.errors import InputError
 from intercluster.schemas import SCHEMA_DIR as SCHEMAS
-from intercluster.validation import load_sample_sheet
 
 TEMPLATE = REPO / "config" / "samples_template.tsv"
 
 
 def test_template_reads_and_names_every_column():
-    sheet = load_sample_sheet(TEMPLATE)
+    sheet = read_sheet(TEMPLATE)
     assert list(sheet.index) == ["run1_ag40_au40", "run2_ag40_au40"]
     assert sheet.loc["run2_ag40_au40", "dead_time_s"] == 25.0
     assert sheet.loc["run1_ag40_au40", "dimer_response"] is None
@@ -32,4 +31,4 @@ def test_template_reads_and_names_every_column():
 def test_template_files_are_placeholders():
     """Control: checked as a user's own sheet, the template's placeholder files are missing."""
     with pytest.raises(InputError, match="run1.mzML"):
-        load_sample_sheet(TEMPLATE, check_files=True)
+        read_sheet(TEMPLATE, check_files=True)

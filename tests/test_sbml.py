@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import libsbml
 import numpy as np
 import pytest
+from workflow_helpers import NUCLEARITY, SHIPPED_SYSTEM
 
 from intercluster.network import ReactionNetwork
 from intercluster.records import RateConstants, SampleConditions
@@ -22,8 +25,9 @@ COND = SampleConditions.from_dict({"ag_nM": 40.0, "au_nM": 40.0, "dead_time_s": 
 
 @pytest.fixture(scope="module", params=[1, 2, 3, 4])
 def exported(request):
-    net = ReactionNetwork(request.param, "S", beta=BETA.get(request.param, 1.0))
-    return net, sbml_string(net, TABLE1[request.param], COND)
+    net = ReactionNetwork(request.param, "S", beta=BETA.get(request.param, 1.0),
+                          nuclearity=NUCLEARITY)
+    return net, sbml_string(net, TABLE1[request.param], COND, SHIPPED_SYSTEM)
 
 
 def test_sbml_is_consistent(exported):
@@ -49,7 +53,8 @@ def test_sbml_content(exported):
 
 
 def test_write_sbml(tmp_path):
-    path = write_sbml(ReactionNetwork(2), tmp_path / "m.xml", TABLE1[2], COND)
+    path = write_sbml(ReactionNetwork(2, nuclearity=NUCLEARITY), tmp_path / "m.xml", TABLE1[2],
+                      COND, SHIPPED_SYSTEM)
     assert consistency_errors(path.read_text()) == []
 
 
@@ -70,12 +75,14 @@ def test_roadrunner_reproduces_simulator(exported):
 def test_model4_export_carries_beta():
     """Model 4's bias is in the exported exchange factors (negative control: beta = 1 is
     model 3's export, factor for factor)."""
-    biased = ReactionNetwork(4, "S", beta=2.0)
-    text = sbml_string(biased, TABLE1[4], COND)
+    biased = ReactionNetwork(4, "S", beta=2.0, nuclearity=NUCLEARITY)
+    text = sbml_string(biased, TABLE1[4], COND, SHIPPED_SYSTEM)
     assert "exchange bias beta = 2" in text
     model = libsbml.readSBMLFromString(text).getModel()
-    three = libsbml.readSBMLFromString(sbml_string(ReactionNetwork(3, "S"), TABLE1[3], COND))
-    at_one = libsbml.readSBMLFromString(sbml_string(ReactionNetwork(4, "S"), TABLE1[3], COND))
+    three = libsbml.readSBMLFromString(sbml_string(ReactionNetwork(3, "S", nuclearity=NUCLEARITY),
+                                                   TABLE1[3], COND, SHIPPED_SYSTEM))
+    at_one = libsbml.readSBMLFromString(sbml_string(ReactionNetwork(4, "S", nuclearity=NUCLEARITY),
+                                                    TABLE1[3], COND, SHIPPED_SYSTEM))
 
     def laws(m):
         return [libsbml.formulaToL3String(m.getReaction(k).getKineticLaw().getMath())
@@ -89,16 +96,14 @@ def test_model4_export_carries_beta():
 def test_best_fit_sbml_carries_the_fit_and_the_sample():
     """The rule best_fit_sbml's call: the best fit's constants and the sample's initial state
     (the second reactant's homodimer at mixing included), read back with libsbml."""
-    from types import SimpleNamespace
-
     from intercluster.sbml import best_fit_sbml
 
-    net = ReactionNetwork(3, "S")
+    net = ReactionNetwork(3, "S", nuclearity=NUCLEARITY)
     best = SimpleNamespace(constants=RateConstants(1.78e-2, 3.16e-2, 5.62e-2))
     cond = SampleConditions.from_dict(
         {"ag_nM": 80.0, "au_nM": 40.0, "dead_time_s": 20.0, "second_dimer_fraction": 0.1}
     )
-    model = libsbml.readSBMLFromString(best_fit_sbml(best, net, cond)).getModel()
+    model = libsbml.readSBMLFromString(best_fit_sbml(best, net, cond, SHIPPED_SYSTEM)).getModel()
     values = {model.getParameter(k).getId(): model.getParameter(k).getValue() for k in range(3)}
     assert values == {"k_dim": 1.78e-2, "k_diss": 3.16e-2, "k_ex": 5.62e-2}
     assert model.getSpecies("M_25").getInitialConcentration() == 80.0
@@ -106,14 +111,14 @@ def test_best_fit_sbml_carries_the_fit_and_the_sample():
     assert model.getSpecies("D_0_0").getInitialConcentration() == pytest.approx(2.0)
     # negative control: another fit gives other constants
     other = SimpleNamespace(constants=TABLE1[3])
-    text = best_fit_sbml(other, net, cond)
+    text = best_fit_sbml(other, net, cond, SHIPPED_SYSTEM)
     assert libsbml.readSBMLFromString(text).getModel().getParameter("k_dim").getValue() == 1e-2
 
 
 def test_species_names_sbo_terms_and_notes(exported):
     """Names in the paper's notation, SBO terms and notes; the metals follow the system."""
     from intercluster.sbml import SBO_DIMER, SBO_MONOMER, SBO_REACTION, species_names
-    from intercluster.system import ClusterSystem, default_system
+    from intercluster.system import ClusterSystem
 
     net, text = exported
     model = libsbml.readSBMLFromString(text).getModel()
@@ -128,5 +133,24 @@ def test_species_names_sbo_terms_and_notes(exported):
     assert "nmol/L" in model.getSpecies("M_0").getNotesString()
     assert model.getNotesString() and model.getParameter("k_ex").getSBOTerm() == 9
     # the names come from the system: swapped metals give swapped names (the control)
-    swapped = ClusterSystem.from_config({**default_system().to_config(), "metals": ["Au", "Ag"]})
+    swapped = ClusterSystem.from_config({**SHIPPED_SYSTEM.to_config(), "metals": ["Au", "Ag"]})
     assert species_names(net, swapped)["M_12"] == "[Au12Ag13]-"
+
+
+def test_the_export_needs_the_system():
+    """No default system: every export names its species from the system it is given."""
+    from intercluster.sbml import best_fit_sbml, species_names
+
+    net = ReactionNetwork(3, "S", nuclearity=NUCLEARITY)
+    with pytest.raises(TypeError):
+        sbml_string(net, TABLE1[3], COND)  # the system left out
+    with pytest.raises(TypeError, match="cluster system"):
+        species_names(net, None)
+    with pytest.raises(TypeError, match="cluster system"):
+        best_fit_sbml(SimpleNamespace(constants=TABLE1[3]), net, COND, None)
+    # a system of another nuclearity is refused, not silently mislabelled
+    small = ReactionNetwork(3, "S", nuclearity=4)
+    with pytest.raises(ValueError, match="nuclearity"):
+        species_names(small, SHIPPED_SYSTEM)
+    # the control: with the system given, the names are there
+    assert species_names(net, SHIPPED_SYSTEM)["M_0"] == SHIPPED_SYSTEM.ion_label(0, 1)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from workflow_helpers import NUCLEARITY
 
 from intercluster import coverage, deconvolution, frameworks, tmax_sigma, trajectory_fit
 from intercluster.fit import intervals, profiles, weighted_fit
@@ -263,7 +264,7 @@ def test_library_keywords_that_name_a_setting_default_to_the_schema():
         plaus.charges,
     )  # fmt: skip
     assert observables.peak_finder(times).smoothing_min == tmax.smoothing_min
-    assert ReactionNetwork(3).convention == vx.schema_convention()
+    assert ReactionNetwork(3, nuclearity=NUCLEARITY).convention == vx.schema_convention()
     # the framework experiment's instrument and noise are required config keys without a
     # schema default, so the library takes them without one too
     parameters = inspect.signature(frameworks.simulate_framework_experiment).parameters

@@ -9,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from scipy.stats import binom
+from workflow_helpers import NUCLEARITY, SHIPPED_SYSTEM
 
 from intercluster import _kernels
 from intercluster.network import ReactionNetwork
@@ -59,7 +60,7 @@ def binomial_p(monomers):
     "model,k", [(m, TABLE1[m]) for m in (1, 2, 3)] + [(m, STIFF) for m in (1, 2, 3)]
 )
 def test_conservation_and_positivity(model, k, convention):
-    net = ReactionNetwork(model, convention)
+    net = ReactionNetwork(model, convention, nuclearity=NUCLEARITY)
     res = simulate(net, RateConstants(*k), cond(40.0, 40.0), TIMES)
     assert res.ok, res.message
     y0 = net.initial_state(cond(40.0, 40.0))
@@ -74,7 +75,7 @@ def test_conservation_and_positivity(model, k, convention):
 
 @pytest.mark.parametrize("c_a,c_b", [(40.0, 40.0), (100.0, 60.0)])
 def test_model2_S_ends_binomial_at_atom_fraction(c_a, c_b):
-    net = ReactionNetwork(2, "S")
+    net = ReactionNetwork(2, "S", nuclearity=NUCLEARITY)
     y = long_time_state(net, c_a, c_b)
     mono = y[: N + 1]
     p_atoms = c_a / (c_a + c_b)
@@ -91,7 +92,7 @@ def test_model2_S_ends_binomial_at_atom_fraction(c_a, c_b):
 
 
 def test_model2_U_binomial_at_one_to_one_and_shifted_p_at_five_to_three():
-    net = ReactionNetwork(2, "U")
+    net = ReactionNetwork(2, "U", nuclearity=NUCLEARITY)
     y = long_time_state(net, 40.0, 40.0)
     mono = y[: N + 1]
     expected = mono.sum() * binom.pmf(np.arange(N + 1), N, 0.5)
@@ -111,8 +112,9 @@ def test_model2_U_binomial_at_one_to_one_and_shifted_p_at_five_to_three():
 
 def test_negative_control_mixed_conventions_break_the_binomial():
     """S exchange factors with U homodimer formation: detailed balance is broken."""
-    net = ReactionNetwork(2, "S")
-    net.__dict__["dimerization_factors"] = ReactionNetwork(2, "U").dimerization_factors.copy()
+    net = ReactionNetwork(2, "S", nuclearity=NUCLEARITY)
+    unordered = ReactionNetwork(2, "U", nuclearity=NUCLEARITY)
+    net.__dict__["dimerization_factors"] = unordered.dimerization_factors.copy()
     mono = long_time_state(net, 40.0, 40.0)[: N + 1]
     expected = mono.sum() * binom.pmf(np.arange(N + 1), N, 0.5)
     miss = np.max(np.abs(mono / expected - 1))
@@ -121,7 +123,7 @@ def test_negative_control_mixed_conventions_break_the_binomial():
 
 @pytest.mark.parametrize("convention", ["S", "U"])
 def test_model1_ends_uniform(convention):
-    net = ReactionNetwork(1, convention)
+    net = ReactionNetwork(1, convention, nuclearity=NUCLEARITY)
     y = long_time_state(net, 40.0, 40.0, k=TABLE1[1])
     mono = y[: N + 1]
     assert np.max(np.abs(mono / mono.mean() - 1)) <= 1e-6
@@ -132,7 +134,7 @@ def test_model1_ends_uniform(convention):
 
 
 def test_model3_asymmetry_and_shifted_binomial():
-    net = ReactionNetwork(3, "S")
+    net = ReactionNetwork(3, "S", nuclearity=NUCLEARITY)
     res = simulate(net, RateConstants(*TABLE1[3]), cond(40.0, 40.0), TIMES)
     assert res.ok
     ag50 = net.state_index_of_dimer(N, N)
@@ -149,7 +151,8 @@ def test_model3_asymmetry_and_shifted_binomial():
 
 @pytest.mark.parametrize("c_a,c_b,centre", [(100.0, 60.0, 16), (60.0, 100.0, 9)])
 def test_equilibrium_centre_follows_mixing_ratio(c_a, c_b, centre):
-    mono = long_time_state(ReactionNetwork(3, "S"), c_a, c_b, k=TABLE1[3])[: N + 1]
+    mono = long_time_state(ReactionNetwork(3, "S", nuclearity=NUCLEARITY), c_a, c_b,
+                           k=TABLE1[3])[: N + 1]
     assert int(np.argmax(mono)) == centre
 
 
@@ -158,7 +161,7 @@ def test_equilibrium_centre_follows_mixing_ratio(c_a, c_b, centre):
     [(1, TABLE1[1]), (2, TABLE1[2]), (3, TABLE1[3]), (3, STIFF), (2, (1e-3, 1.0, 1e-3))],
 )
 def test_fast_agrees_with_reference(model, k):
-    net = ReactionNetwork(model, "S")
+    net = ReactionNetwork(model, "S", nuclearity=NUCLEARITY)
     times = TIMES[::4]
     fast = simulate(net, RateConstants(*k), cond(40.0, 40.0), times)
     ref = simulate(net, RateConstants(*k), cond(40.0, 40.0), times,
@@ -173,7 +176,7 @@ TIGHT = SolverOptions(rtol=1e-10, atol=1e-14, max_steps=10**6, method="reference
 
 @functools.cache
 def _tight_reference(model, convention):
-    net = ReactionNetwork(model, convention)
+    net = ReactionNetwork(model, convention, nuclearity=NUCLEARITY)
     ref = simulate(net, RateConstants(*TABLE1[model]), cond(40.0, 40.0), TIMES[::4], TIGHT)
     assert ref.ok, ref.message
     return ref.states
@@ -182,7 +185,7 @@ def _tight_reference(model, convention):
 def _deviations_by_tolerance(model, convention, method):
     """Max relative deviation from the tight reference at the schema's default tolerances
     and one and two decades tighter."""
-    net = ReactionNetwork(model, convention)
+    net = ReactionNetwork(model, convention, nuclearity=NUCLEARITY)
     ref = _tight_reference(model, convention)
     default = SolverOptions.schema_default()
     devs = []
@@ -242,21 +245,22 @@ def test_negative_control_a_wrong_tableau_fails_the_convergence_test(
     "k", [(np.nan, 1.0, 1.0), (1.0, np.inf, 1.0), (1.0, 1.0, -1.0), (1e300, 1e300, 1e300)]
 )
 def test_bad_parameters_fail_without_raising(k):
-    res = simulate(ReactionNetwork(2), RateConstants(*k), cond(40.0, 40.0), TIMES)
+    res = simulate(ReactionNetwork(2, nuclearity=NUCLEARITY), RateConstants(*k), cond(40.0, 40.0),
+                   TIMES)
     assert res.status == "failed"
     assert res.message
     assert res.states is None
 
 
 def test_tiny_step_budget_reports_too_many_steps():
-    res = simulate(ReactionNetwork(2), RateConstants(*STIFF), cond(40.0, 40.0), TIMES,
-                   opts(max_steps=5))  # fmt: skip
+    res = simulate(ReactionNetwork(2, nuclearity=NUCLEARITY), RateConstants(*STIFF),
+                   cond(40.0, 40.0), TIMES, opts(max_steps=5))  # fmt: skip
     assert res.status == "failed"
     assert "too many steps" in res.message
 
 
 def test_simulate_many_matches_single_runs_and_isolates_failures():
-    net = ReactionNetwork(3)
+    net = ReactionNetwork(3, nuclearity=NUCLEARITY)
     params = np.array([TABLE1[3], (np.nan, 1.0, 1.0), STIFF])
     many = simulate_many(net, params, cond(40.0, 40.0), TIMES)
     assert list(many.status) == ["ok", "failed", "ok"]
@@ -267,8 +271,13 @@ def test_simulate_many_matches_single_runs_and_isolates_failures():
 
 
 def test_tables():
-    res = simulate(ReactionNetwork(3), RateConstants(*TABLE1[3]), cond(40.0, 40.0), TIMES[:5])
-    obs = observables_table(res)
+    res = simulate(ReactionNetwork(3, nuclearity=NUCLEARITY), RateConstants(*TABLE1[3]),
+                   cond(40.0, 40.0), TIMES[:5])
+    with pytest.raises(TypeError):
+        observables_table(res)  # no default system (the call below is the control)
+    with pytest.raises(TypeError, match="cluster system"):
+        observables_table(res, None)
+    obs = observables_table(res, SHIPPED_SYSTEM)
     assert len(obs) == 5 * 77
     assert obs.loc[0, "species"] == "[Ag0Au25]-"
     sums = obs.groupby("time_min")["intensity_norm"].sum()
@@ -285,7 +294,7 @@ def test_states_do_not_depend_on_where_the_output_stops(constants):
     """The last step is not cut to land on the last output time, so the step sequence, and
     every state before the end of a shorter record, is that of the longer one (this is what
     lets one integration serve a whole time-scale orbit of the grid)."""
-    net = ReactionNetwork(3)
+    net = ReactionNetwork(3, nuclearity=NUCLEARITY)
     full = simulate(net, RateConstants(*constants), cond(40.0, 40.0), TIMES)
     for n in (TIMES.size // 3, TIMES.size - 1):
         part = simulate(net, RateConstants(*constants), cond(40.0, 40.0), TIMES[:n])
@@ -296,7 +305,7 @@ def test_states_do_not_depend_on_where_the_output_stops(constants):
 def test_one_interface_batches_are_sequences_of_single_results():
     """simulate_many of records equals simulate_many of an (n, 3) array and each member is
     the SimulationResult simulate gives; the reference method answers through the same call."""
-    net = ReactionNetwork(3)
+    net = ReactionNetwork(3, nuclearity=NUCLEARITY)
     sets = [RateConstants(*TABLE1[3]), RateConstants(*STIFF)]
     batch = simulate_many(net, sets, cond(60.0, 100.0), TIMES[:40])
     assert isinstance(batch, SimulationBatch) and len(batch) == 2
@@ -318,7 +327,7 @@ def test_one_interface_batches_are_sequences_of_single_results():
 @pytest.mark.parametrize("c_a,c_b", [(-1.0, 40.0), (40.0, np.nan)])
 def test_bad_conditions_fail_without_raising(c_a, c_b):
     """The initial state (ReactionNetwork.initial_state, its one owner) refuses them."""
-    net = ReactionNetwork(2)
+    net = ReactionNetwork(2, nuclearity=NUCLEARITY)
     with pytest.raises(ValueError, match="initial concentrations"):
         net.initial_state(cond(c_a, c_b))
     res = simulate(net, RateConstants(*TABLE1[2]), cond(c_a, c_b), TIMES)
@@ -350,7 +359,7 @@ def test_kernel_observables_equal_the_post_processed_ones_exactly(model, k, meth
     """One integration, written once as states (then clipped and summed by
     ReactionNetwork.observables) and once as observables by the kernel: equal to the bit,
     and so are each row's lowest value and the public paths built on them."""
-    net = ReactionNetwork(model)
+    net = ReactionNetwork(model, nuclearity=NUCLEARITY)
     times_sim = np.concatenate([[0.0], np.geomspace(0.5, 4000.0, 120)])  # orbit-like spacing
     states, min_s = _kernel_rows(net, k, times_sim, False, method)
     obs, min_o = _kernel_rows(net, k, times_sim, True, method)
@@ -369,7 +378,7 @@ def test_kernel_observables_equal_the_post_processed_ones_exactly(model, k, meth
 def test_negative_control_another_summation_order_is_seen():
     """The exact comparison above can fail: the same sums in the reverse order (and in numpy's
     own np.add.reduceat order) differ from the kernel's in the last bits somewhere."""
-    net = ReactionNetwork(3)
+    net = ReactionNetwork(3, nuclearity=NUCLEARITY)
     times_sim = np.concatenate([[0.0], np.geomspace(0.5, 4000.0, 120)])
     states, _ = _kernel_rows(net, TABLE1[3], times_sim, False)
     obs, _ = _kernel_rows(net, TABLE1[3], times_sim, True)

@@ -28,9 +28,7 @@ import time
 from pathlib import Path
 
 import pytest
-from workflow_helpers import SMALL_CONFIG_FILES, small_config
-
-from intercluster.validation import load_sample_sheet
+from workflow_helpers import SMALL_CONFIG_FILES, read_sheet, small_config
 
 REPO = Path(__file__).resolve().parents[1]
 CLUSTER = REPO / "tests" / "slurm" / "cluster.sh"
@@ -41,7 +39,7 @@ IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 RUN_TIMEOUT_S = 420  # the SLURM run; it takes ~100 s here
 
 _CONFIG = small_config()
-SAMPLES = load_sample_sheet(REPO / _CONFIG["samples"])["sample"].tolist()
+SAMPLES = read_sheet(REPO / _CONFIG["samples"])["sample"].tolist()
 FIT_SAMPLES = SAMPLES + [_CONFIG["fit"]["joint_sample_name"]]
 FIT_MODELS = _CONFIG["fit"]["models"]
 CHUNKS = _CONFIG["fit"]["chunks"]

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 from fit_helpers import synthetic_intensities
+from workflow_helpers import NUCLEARITY
 
 from intercluster import coverage, fit, model_comparison, tmax_sigma, trajectory_fit
 from intercluster.fit import profiles, weighted_chi2, weighted_fit
@@ -61,7 +62,7 @@ COND_40_40 = fit.Conditions.from_dict({"ag_nM": 40.0, "au_nM": 40.0, "dead_time_
 
 def _simulate_grid(grid):
     return fit.run_chunk(
-        ReactionNetwork(3), fit.grid_points(grid), COND_40_40, TIMES,
+        ReactionNetwork(3, nuclearity=NUCLEARITY), fit.grid_points(grid), COND_40_40, TIMES,
         OBS["species"], TmaxSettings.schema_default(), options=SolverOptions(1e-6, 1e-9, 100_000),
     )  # fmt: skip
 
@@ -430,7 +431,8 @@ def test_grid_bracket_reports_an_unresolved_interval_at_the_grid_resolution():
 
 def _model_grid(model, grid):
     return fit.run_chunk(
-        ReactionNetwork(model), fit.grid_points(grid), COND_40_40, TIMES, OBS["species"],
+        ReactionNetwork(model, nuclearity=NUCLEARITY), fit.grid_points(grid), COND_40_40, TIMES,
+        OBS["species"],
         TmaxSettings.schema_default(), options=SolverOptions(1e-6, 1e-9, 100_000),
     )  # fmt: skip
 
@@ -447,7 +449,7 @@ def test_goodness_of_fit_keeps_the_true_model_and_rejects_wrong_ones():
         sim = _model_grid(model, GRID)
         weighted[model] = weighted_chi2.weighted_chi2_table({SAMPLE: (sim, exp)})
         objective = weighted_chi2.weighted_chi2_objective(
-            ReactionNetwork(model), {SAMPLE: (COND_40_40, TIMES, exp)},
+            ReactionNetwork(model, nuclearity=NUCLEARITY), {SAMPLE: (COND_40_40, TIMES, exp)},
             TmaxSettings.schema_default(), options=SolverOptions(1e-6, 1e-9, 100_000),
         )  # fmt: skip
         fields = weighted_fit.weighted_fit_fields(weighted[model], C_NM, 0.95, objective, 60)
@@ -489,13 +491,15 @@ def test_goodness_of_fit_calibrated_on_the_data_noise_keeps_the_true_model():
     for model in (1, 2, 3):
         table = weighted_chi2.weighted_chi2_table({SAMPLE: (_model_grid(model, GRID), exp)})
         objective = weighted_chi2.weighted_chi2_objective(
-            ReactionNetwork(model), {SAMPLE: (COND_40_40, TIMES, exp)}, settings, options=options)
+            ReactionNetwork(model, nuclearity=NUCLEARITY), {SAMPLE: (COND_40_40, TIMES, exp)},
+            settings, options=options)
         best = table.sort_values("chi2").iloc[0]
         start = {k: float(best[k]) for k in ("k_dim", "k_diss", "k_ex")}
         start["chi2"] = float(best["chi2"])
         refined = refine.refine(objective, start, fit.grid_axes(GRID), 60)
         constants = fit.RateConstants(refined["k_dim"], refined["k_diss"], refined["k_ex"])
-        traj, _ = fit.best_trajectories(ReactionNetwork(model), OBS, constants, COND_40_40,
+        traj, _ = fit.best_trajectories(ReactionNetwork(model, nuclearity=NUCLEARITY), OBS,
+                                        constants, COND_40_40,
                                         times, options=options)  # fmt: skip
         model_norm = (traj.pivot(index="time_min", columns="species", values="intensity_norm")
                       [OBS["species"].tolist()].to_numpy(float))  # fmt: skip
@@ -517,7 +521,8 @@ def test_trajectory_objective_recovers_truth_and_dimer_response():
     y = y / y.sum(axis=1, keepdims=True)
     included = experimental_tmax(table, OBS, TmaxSettings.schema_default())["included"].to_numpy()
     points = fit.grid_points(GRID)
-    sims = simulate_many(ReactionNetwork(3), points[["k_dim", "k_diss", "k_ex"]].to_numpy(),
+    sims = simulate_many(ReactionNetwork(3, nuclearity=NUCLEARITY),
+                         points[["k_dim", "k_diss", "k_ex"]].to_numpy(),
                          COND_40_40, times * 60.0)  # fmt: skip
     fitted = trajectory_fit.trajectory_fit(sims.observables, y, is_dimer, included)
     fixed = trajectory_fit.trajectory_fit(sims.observables, y, is_dimer, included,
@@ -570,7 +575,7 @@ def test_wired_trajectory_fit_recovers_truth_with_dimer_response_0_7():
     points = fit.grid_points(GRID)
     conditions = COND_40_40
     options = {"rtol": 1e-6, "atol": 1e-9, "max_steps": 10**6}
-    single = trajectory_fit.trajectory_grid_fit(ReactionNetwork(3), points,
+    single = trajectory_fit.trajectory_grid_fit(ReactionNetwork(3, nuclearity=NUCLEARITY), points,
                                                 {"s": (conditions, table, exp)}, OBS,
                                                 options)  # fmt: skip
     fields = trajectory_fit.trajectory_fields(single, c_nM=C_NM)
@@ -583,7 +588,7 @@ def test_wired_trajectory_fit_recovers_truth_with_dimer_response_0_7():
     for name, label in fields["identifiability"].items():
         prof = [p["chi2_min"] for p in fields["profiles"][name]["profile"]]
         assert label == _independent_label(np.array(prof, float), fields["profiles"][name]["level"])
-    joint = trajectory_fit.trajectory_grid_fit(ReactionNetwork(3), points,
+    joint = trajectory_fit.trajectory_grid_fit(ReactionNetwork(3, nuclearity=NUCLEARITY), points,
                                     {"a": (conditions, table, exp), "b": (conditions, table, exp)},
                                     OBS, {"rtol": 1e-6, "atol": 1e-9})  # fmt: skip
     assert joint["chi2"].to_numpy() == pytest.approx(2 * single["chi2"].to_numpy(), rel=1e-6)

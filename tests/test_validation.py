@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from workflow_helpers import read_sheet
 
 from intercluster import errors
 from intercluster.records import SampleConditions
@@ -148,15 +149,28 @@ def _sheet(tmp_path: Path, text: str) -> Path:
 
 
 def test_demo_sheet_paths_resolve_relative_to_sheet():
-    sheet = load_sample_sheet(REPO / "resources/demo/samples.tsv")
+    sheet = read_sheet(REPO / "resources/demo/samples.tsv")
     assert sheet.loc["ag40_au40", "mzml"].endswith("results/virtual_experiment/ag40_au40.mzML")
     assert sheet.loc["ag100_au60", "ag_nM"] == 100
     assert sheet.loc["ag60_au100", "dead_time_s"] == 20
 
 
+def test_the_sheet_needs_the_systems_concentration_columns(tmp_path):
+    """No default system: the reactant columns are the caller's, never the demo's."""
+    path = _sheet(tmp_path, HEAD + "x\ta.mzML\t40\t40\n")
+    with pytest.raises(TypeError):
+        load_sample_sheet(path)  # left out
+    with pytest.raises(TypeError, match="concentration_columns"):
+        load_sample_sheet(path, concentration_columns=None)
+    # another system's columns refuse this sheet; the control: its own read it
+    with pytest.raises(InputError, match="au44_nM"):
+        load_sample_sheet(path, concentration_columns=("au44_nM", "ag44_nM"))
+    assert load_sample_sheet(path, concentration_columns=("ag_nM", "au_nM")).loc["x", "ag_nM"] == 40
+
+
 def test_sheet_defaults(tmp_path):
     (tmp_path / "a.mzML").write_text("")
-    sheet = load_sample_sheet(
+    sheet = read_sheet(
         _sheet(tmp_path, "sample\tmzml\tag_nM\tau_nM\nx\ta.mzML\t40\t40\n"), check_files=True
     )
     assert sheet.loc["x", "dead_time_s"] == 20.0
@@ -170,16 +184,16 @@ def test_sheet_condition_column_names_replicate_runs(tmp_path):
         "sample\tmzml\tag_nM\tau_nM\tcondition\n"
         "r1\ta.mzML\t40\t40\tc40\nr2\ta.mzML\t40\t40\tc40\nr3\ta.mzML\t60\t40\t\n"
     )
-    sheet = load_sample_sheet(_sheet(tmp_path, text))
+    sheet = read_sheet(_sheet(tmp_path, text))
     assert sheet["condition"].tolist() == ["c40", "c40", None]
 
 
 def test_sheet_dimer_response_column_empty_means_the_global_one(tmp_path):
     text = HEAD_DR + "r1\ta.mzML\t40\t40\t0.7\nr2\ta.mzML\t40\t40\t\n"
-    sheet = load_sample_sheet(_sheet(tmp_path, text))
+    sheet = read_sheet(_sheet(tmp_path, text))
     assert sheet["dimer_response"].tolist() == [0.7, None]
     # a sheet without the column: every sample takes the global fit.tmax.dimer_response
-    bare = load_sample_sheet(_sheet(tmp_path, HEAD + "x\ta.mzML\t40\t40\n"))
+    bare = read_sheet(_sheet(tmp_path, HEAD + "x\ta.mzML\t40\t40\n"))
     assert bare.loc["x", "dimer_response"] is None
 
 
@@ -187,7 +201,7 @@ def test_sheet_accepts_inner_dots_and_names_that_differ_in_more_than_case(tmp_pa
     """The control of the two name rules below: only a leading '.' and case-only twins fail."""
     (tmp_path / "a.mzML").write_text("")
     text = HEAD + "".join(f"{n}\ta.mzML\t40\t40\n" for n in ("a.b", "a..b", "S1", "S2", "s-1"))
-    sheet = load_sample_sheet(_sheet(tmp_path, text), check_files=True)
+    sheet = read_sheet(_sheet(tmp_path, text), check_files=True)
     assert sheet["sample"].tolist() == ["a.b", "a..b", "S1", "S2", "s-1"]
 
 
@@ -216,7 +230,7 @@ def test_sheet_accepts_inner_dots_and_names_that_differ_in_more_than_case(tmp_pa
 def test_bad_sheet_names_line_and_field(tmp_path, text, expected):
     (tmp_path / "a.mzML").write_text("")
     with pytest.raises(InputError) as caught:
-        load_sample_sheet(_sheet(tmp_path, text), check_files=True)
+        read_sheet(_sheet(tmp_path, text), check_files=True)
     message = str(caught.value)
     assert "\n" not in message
     assert expected in message

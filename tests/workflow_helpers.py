@@ -32,6 +32,29 @@ SMALL_CONFIG = REPO / ".test" / "config" / "small.yaml"
 SMALL_CONFIG_FILES = (BASE_CONFIG, SMALL_CONFIG)
 
 
+def _shipped_system_definition():
+    """The system file the shipped config names, loaded the way the rules load it (the
+    library has no default system: tests pass this one explicitly)."""
+    from intercluster.system import load_system, resolve_system_path
+
+    return load_system(resolve_system_path(yaml.safe_load(BASE_CONFIG.read_text())["system"], REPO))
+
+
+SHIPPED_SYSTEM_DEFINITION = _shipped_system_definition()
+#: the shipped system (a ClusterSystem), its monomer nuclearity and its sheet's concentrations
+SHIPPED_SYSTEM = SHIPPED_SYSTEM_DEFINITION.cluster_system()
+NUCLEARITY = SHIPPED_SYSTEM.nuclearity
+CONCENTRATION_COLUMNS = SHIPPED_SYSTEM_DEFINITION.concentration_columns()
+
+
+def read_sheet(path, **kwargs):
+    """A sample sheet read with the shipped system's concentration columns
+    (``intercluster.validation.load_sample_sheet``, which has no default system)."""
+    from intercluster.validation import load_sample_sheet
+
+    return load_sample_sheet(path, concentration_columns=CONCENTRATION_COLUMNS, **kwargs)
+
+
 @functools.cache
 def _stub_bin() -> str:
     stub = Path(tempfile.mkdtemp(prefix="intercluster-test-bin-"))

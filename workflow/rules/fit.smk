@@ -2,8 +2,9 @@
 # chunks (scattergather "grid": config fit.chunks or --set-scatter grid=N), chi² per sample
 # and jointly over all samples (fit_sample = fit.joint_sample_name), best fit with profile
 # intervals and refinement, and the best fits' trajectories for the figures. Beyond the paper,
-# the weighted chi2 sum((t_max,sim - t_max,exp)/sigma)^2 over the same grid, with the sigma(t_max)
-# of rule fit_tmax_experiment (fit.uncertainty), for fit_best's profile-likelihood intervals.
+# the weighted chi2 sum((t_max,sim - t_max,exp)/sigma)^2 over the same grid, in the same pass
+# over the chunks (rule fit_chi2), with the sigma(t_max) of rule fit_tmax_experiment
+# (fit.uncertainty), for fit_best's profile-likelihood intervals.
 
 
 include: "fit_functions.smk"
@@ -61,12 +62,15 @@ rule fit_grid_chunk:
 
 
 # The per-fit rules below run one job per model for all fits (FITS; fit_functions.smk).
+# fit_chi2 reads every chunk once for eq 1's chi2 (and its residuals) and the weighted chi2
+# (its sigma(t_max) comes with the t_max tables of fit_tmax_experiment).
 rule fit_chi2:
     input:
         CHI2.input,
     output:
         chi2=CHI2.output("chi2"),
         residuals=CHI2.output("residuals"),
+        chi2_weighted=CHI2.output("chi2_weighted"),
     log:
         "logs/fit/chi2/model{model}.log",
     benchmark:
@@ -78,23 +82,6 @@ rule fit_chi2:
         grid=config["fit"]["grid"],
     script:
         "../scripts/fit_chi2.py"
-
-
-rule fit_chi2_weighted:
-    input:
-        CHI2_WEIGHTED.input,
-    output:
-        chi2=CHI2_WEIGHTED.output("chi2"),
-    log:
-        "logs/fit/chi2_weighted/model{model}.log",
-    benchmark:
-        benchmark_of("fit_chi2_weighted", "model{model}")
-    conda:
-        "../../envs/fit.yaml"
-    params:
-        per_item=CHI2_WEIGHTED.per_item,
-    script:
-        "../scripts/fit_chi2_weighted.py"
 
 
 # --- zoom: a finer grid around the optimum (fit.zoom; beyond the paper) ---------------------

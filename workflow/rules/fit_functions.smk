@@ -69,9 +69,9 @@ def fit_nuisance_of(wildcards):
 
 
 # --- batched stages (stage(), common.smk) ----------------------------------------------------
-# fit_chi2, fit_chi2_weighted, fit_zoom, fit_best, simulate_best and plausibility each run one
-# job per model that handles every fit of that model in turn (one process start-up instead of
-# one per fit; the work of a fit is seconds).
+# fit_chi2, fit_zoom, fit_best, simulate_best and plausibility each run one job per model that
+# handles every fit of that model in turn (one process start-up instead of one per fit; the
+# work of a fit is seconds).
 
 PER_MODEL_JOB = {"model": FIT_MODELS}
 
@@ -90,7 +90,12 @@ CHI2 = stage(
     "fit_chi2",
     each_fit(),
     jobs=PER_MODEL_JOB,
-    outputs={"chi2": PATHS.chi2, "residuals": PATHS.residuals},
+    # eq 1's chi2 and its residuals and the weighted chi2, from one pass over the chunks
+    outputs={
+        "chi2": PATHS.chi2,
+        "residuals": PATHS.residuals,
+        "chi2_weighted": PATHS.chi2_weighted,
+    },
     inputs={
         "chunks": fit_chunks_of,
         "intensities": fit_intensities_of,
@@ -101,19 +106,6 @@ CHI2 = stage(
         "experiments": fit_experiments_of,
         "chunks_of": fit_chunks_by_sample,
     },
-)
-# the weighted chi2 sum((t_max,sim - t_max,exp)/sigma)^2 over the same chunks (uncertainty)
-CHI2_WEIGHTED = stage(
-    "fit_chi2_weighted",
-    each_fit(),
-    jobs=PER_MODEL_JOB,
-    outputs={"chi2": PATHS.chi2_weighted},
-    inputs={
-        "chunks": fit_chunks_of,
-        "intensities": fit_intensities_of,
-        "tmax": fit_tmax_of,
-    },
-    params={"experiments": fit_experiments_of, "chunks_of": fit_chunks_by_sample},
 )
 ZOOM = stage(
     "fit_zoom",

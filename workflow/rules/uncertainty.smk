@@ -1,7 +1,7 @@
 # Uncertainty of the grid fit (beyond the paper; docs/science.md, "Uncertainty"): t_max
 # residuals with their sigma(t_max), coverage, model comparison, SBML of the best fits, the
 # trajectory objective and its PEtab export. (The weighted chi2 is part of the fit stage:
-# rule fit_chi2_weighted, fit.smk.)
+# rule fit_chi2, fit.smk, with eq 1's chi2 in one pass over the chunks.)
 
 
 include: "uncertainty_functions.smk"

@@ -30,8 +30,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .system import default_system
-
 if TYPE_CHECKING:
     from .records import SampleConditions
 
@@ -87,9 +85,10 @@ def schema_convention() -> str:
 class ReactionNetwork:
     """The network of one model and one convention for clusters of nuclearity N.
 
-    ``nuclearity`` None takes the monomer nuclearity of the default demo's system file
-    (:func:`intercluster.system.default_system`); the workflow always passes it
-    (:func:`build_network`). ``convention`` None is the schema's ``kinetics.convention``.
+    ``nuclearity`` (required): the monomer nuclearity N of the cluster system
+    (:attr:`intercluster.system.ClusterSystem.nuclearity`; :func:`build_network` takes it
+    from the system); leaving it out raises TypeError. ``convention`` None is the schema's
+    ``kinetics.convention``.
     ``beta`` is model 4's exchange bias (forward moves times sqrt(beta), backward moves
     divided by it); the other models take only beta = 1.
     """
@@ -103,7 +102,11 @@ class ReactionNetwork:
         if self.convention is None:
             object.__setattr__(self, "convention", schema_convention())
         if self.nuclearity is None:
-            object.__setattr__(self, "nuclearity", default_system().nuclearity)
+            # no fallback to a shipped system: N is a fact of the system being modelled
+            raise TypeError(
+                "ReactionNetwork needs nuclearity=N, the monomer nuclearity of the cluster "
+                "system (ClusterSystem.nuclearity of the system file)"
+            )
         if self.model not in MODELS:
             raise ValueError(f"unknown model {self.model!r}; expected one of {MODELS}")
         if self.convention not in CONVENTIONS:

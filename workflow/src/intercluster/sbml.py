@@ -22,7 +22,6 @@ import libsbml
 
 from .network import ReactionNetwork
 from .records import RateConstants, SampleConditions
-from .system import default_system
 
 COMPARTMENT = "solution"
 
@@ -44,12 +43,15 @@ def _notes(element, text: str) -> None:
            "set notes")  # fmt: skip
 
 
-def species_names(network: ReactionNetwork, system=None) -> dict[str, str]:
+def species_names(network: ReactionNetwork, system) -> dict[str, str]:
     """Species id -> name in the paper's notation: ``[A12B13]-`` (monomer ion with its
     charge), ``(A12B13)(A13B12)`` (dimer: its two monomer units, fewer first-metal atoms
-    first). ``system``: a :class:`~intercluster.system.ClusterSystem` (None: the demo's)."""
-
-    system = system or default_system()
+    first). ``system``: the :class:`~intercluster.system.ClusterSystem` (required; its
+    metals name the species)."""
+    if system is None:
+        raise TypeError("species_names needs the cluster system (a ClusterSystem)")
+    if system.nuclearity != network.nuclearity:
+        raise ValueError("cluster system and network disagree on the nuclearity")
     a, b = system.metals
     n = network.nuclearity
 
@@ -87,12 +89,12 @@ def _number(x: float) -> str:
 
 def sbml_document(
     network: ReactionNetwork, constants: RateConstants, conditions: SampleConditions,
-    system=None,
+    system,
 ) -> libsbml.SBMLDocument:  # fmt: skip
     """Build the SBML document of ``network`` with ``constants``; the initial state is the
     sample's at mixing (:meth:`ReactionNetwork.initial_state`, nmol/L). The dead time is
-    not part of the model: SBML time 0 is mixing. ``system`` (a ClusterSystem; None: the
-    demo's) names the species."""
+    not part of the model: SBML time 0 is mixing. ``system`` (a ClusterSystem, required)
+    names the species."""
     names = species_names(network, system)
     doc = libsbml.SBMLDocument(3, 2)
     model = doc.createModel()
@@ -190,7 +192,7 @@ def sbml_document(
 
 def sbml_string(
     network: ReactionNetwork, constants: RateConstants, conditions: SampleConditions,
-    system=None,
+    system,
 ) -> str:  # fmt: skip
     """The SBML document (:func:`sbml_document`) as an XML string."""
     return libsbml.writeSBMLToString(sbml_document(network, constants, conditions, system))
@@ -198,7 +200,7 @@ def sbml_string(
 
 def write_sbml(
     network: ReactionNetwork, path, constants: RateConstants, conditions: SampleConditions,
-    system=None,
+    system,
 ) -> Path:  # fmt: skip
     """Write the SBML file (:func:`sbml_document`); returns its path."""
     path = Path(path)
@@ -222,7 +224,7 @@ def consistency_errors(doc_or_string) -> list[str]:
     ]
 
 
-def best_fit_sbml(best, network, conditions, system=None) -> str:
+def best_fit_sbml(best, network, conditions, system) -> str:
     """SBML of a best fit with its constants set (eq 1's best grid point) and the initial
     concentrations of ``conditions`` (SampleConditions; rule best_fit_sbml). ``best`` is a
     :class:`~intercluster.records.BestFit`."""

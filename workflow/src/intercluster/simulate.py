@@ -36,7 +36,6 @@ import numpy as np
 from .network import ReactionNetwork
 from .records import RATE_CONSTANTS, RateConstants, SampleConditions
 from .settings import DEFAULT_SOLVER_METHOD, SolverOptions
-from .system import default_system
 
 __all__ = [
     "SimulationBatch",
@@ -559,18 +558,19 @@ def simulate_many(
 # --- tidy tables ------------------------------------------------------------------------------
 
 
-def observables_table(result: SimulationResult, system=None):
+def observables_table(result: SimulationResult, system):
     """Long table of the 77 observable ions: one row per (time, ion).
 
     Columns: ``time_min`` (experimental time), ``species`` (paper label), ``kind``,
     ``charge``, ``n_first`` (atoms of the first metal), ``concentration_nM`` and
     ``intensity_norm`` (concentration over the summed ion concentration at that time;
-    docs/science.md §3: a dimer ion counts as one ion).
+    docs/science.md §3: a dimer ion counts as one ion). ``system``: the
+    :class:`~intercluster.system.ClusterSystem` whose observables these are (required).
     """
     import pandas as pd
 
-
-    system = default_system() if system is None else system
+    if system is None:
+        raise TypeError("observables_table needs the cluster system (a ClusterSystem)")
     if system.nuclearity != result.network.nuclearity:
         raise ValueError("cluster system and network disagree on the nuclearity")
     labels = system.observables()

@@ -889,14 +889,17 @@ def system_of_config(
 
 #: the repository (the working directory of a run from a clone), from which the shipped
 #: config's paths are written: the one place the package looks outside itself (the default
-#: demo's system; resources/systems/ ships there, not in the package)
+#: demo's system; resources/systems/ ships there, not in the package). Only the command line
+#: (``intercluster.inspect``) and the tests ask for it: the library takes the system and the
+#: nuclearity as required arguments and never falls back to the demo's.
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SHIPPED_CONFIG = REPO_ROOT / "config" / "config.yaml"
 
 
 @functools.cache
 def default_system_definition() -> SystemDefinition:
-    """The system file the shipped ``config/config.yaml`` names (the default demo's system)."""
+    """The system file the shipped ``config/config.yaml`` names (the default demo's system):
+    an explicit helper for the command line and the tests, never a library default."""
     with open(SHIPPED_CONFIG, encoding="utf-8") as handle:
         system_file = yaml.safe_load(handle)["system"]
     return load_system(resolve_system_path(system_file, REPO_ROOT))
@@ -904,5 +907,6 @@ def default_system_definition() -> SystemDefinition:
 
 @functools.cache
 def default_system() -> ClusterSystem:
-    """The default demo's :class:`ClusterSystem` (also ``intercluster.system.DEFAULT_SYSTEM``)."""
+    """The default demo's :class:`ClusterSystem` (also ``intercluster.system.DEFAULT_SYSTEM``):
+    an explicit helper for the command line and the tests, never a library default."""
     return default_system_definition().cluster_system()

@@ -20,6 +20,7 @@ import io
 import logging
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import jsonschema
@@ -38,7 +39,6 @@ from .schemas import (
     schema_defaults,
 )
 from .settings import table1_constants
-from .system import default_system_definition
 from .textfiles import load_yaml, quote, read_text, yaml_line
 
 log = logging.getLogger("intercluster.validation")
@@ -197,11 +197,6 @@ SHEET_TEXT = ("cid_mzml", "condition")  # optional text (empty: None)
 SHEET_COMMENT = "#"
 
 
-def default_concentration_columns() -> tuple[str, ...]:
-    """The concentration columns of the system file the default demo's config/config.yaml names."""
-    return default_system_definition().concentration_columns()
-
-
 def _nearest(name: str, known) -> str | None:
     """The known column a misspelt ``name`` most likely means (None: none is close)."""
     by_case = [k for k in known if k.casefold() == name.casefold()]
@@ -305,13 +300,14 @@ def _check_sheet_columns(columns, header_line, where, required, optional) -> Non
 def load_sample_sheet(
     path: str | os.PathLike,
     check_files: bool = False,
-    concentration_columns: tuple[str, ...] | None = None,
+    *,
+    concentration_columns: Sequence[str],
 ) -> pd.DataFrame:
     """Read and validate the sample sheet; resolve paths relative to the sheet.
 
     ``concentration_columns`` are the initial concentrations (nmol/L) the cluster system's
     reactants name (:meth:`~intercluster.system.SystemDefinition.concentration_columns`;
-    default: those of the demo's system file). Returns a frame indexed by ``sample`` with
+    required: the sheet's columns are the system's). Returns a frame indexed by ``sample`` with
     columns ``mzml``, the concentration columns, ``dead_time_s`` (default 20),
     ``second_dimer_fraction`` (default 0), ``dimer_response`` (None: the global
     ``fit.tmax.dimer_response``), ``cid_mzml`` and ``condition`` (runs of one
@@ -325,8 +321,9 @@ def load_sample_sheet(
     """
     path = Path(path)
     where = f"sample sheet {path}"
-    if concentration_columns is None:
-        concentration_columns = default_concentration_columns()
+    if concentration_columns is None or isinstance(concentration_columns, str):
+        raise TypeError("load_sample_sheet needs concentration_columns, the cluster system's "
+                        "reactant columns (SystemDefinition.concentration_columns())")
     concentration_columns = tuple(concentration_columns)
     required = SHEET_COLUMNS + concentration_columns
     if not path.is_file():

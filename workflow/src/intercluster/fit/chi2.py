@@ -1,6 +1,6 @@
-"""Eq 1's χ² (and the weighted χ²) per grid point: the one streaming reduction of the
-simulated t_max tables (:func:`chi2_reduce`), its in-memory and chunk-file forms, the
-per-species residuals at one point, and the ranking of the points.
+"""Eq 1's χ² and the weighted χ² per grid point: the one streaming reduction of the
+simulated t_max tables, both kinds in one pass (:func:`chi2_reductions`), its in-memory and
+chunk-file forms, the per-species residuals at one point, and the ranking of the points.
 
 Eq 1: chi² = sum over the included observables of (t_max,sim - t_max,exp)², **unit min²**
 (t_max in minutes of experimental time). For the joint sample (``fit.joint_sample_name``,
@@ -27,16 +27,25 @@ def included_species(exp_tmax: pd.DataFrame) -> list[str]:
     return exp_tmax.loc[exp_tmax["included"].astype(bool), "species"].tolist()
 
 
-def chi2_reduce(
+# The two χ² the reduction writes: eq 1 (min²) and the weighted χ² (dimensionless).
+EQ1 = "eq1"
+WEIGHTED = "weighted"
+CHI2_KINDS = (EQ1, WEIGHTED)
+
+
+def chi2_reductions(
     frames: Mapping[str, Callable[[list[str]], Iterable[pd.DataFrame]]],
     exp_tmax: Mapping[str, pd.DataFrame],
     n_points: int | None = None,
-    weighted: bool = False,
-) -> pd.DataFrame:
-    """χ² per grid point summed over the samples: the one reduction of simulated t_max tables.
+    kinds: Sequence[str] = CHI2_KINDS,
+) -> dict[str, pd.DataFrame]:
+    """χ² per grid point summed over the samples, every kind from ONE pass over the frames:
+    the one reduction of simulated t_max tables (grid chunks, the zoom, the uncertainty).
 
-    Eq 1 (min², ``weighted=False``) or the weighted χ² Σ((t_sim − t_exp)/σ)² (dimensionless,
-    σ from the t_max table's ``sigma_min``; :mod:`intercluster.fit.weighted_chi2`).
+    ``kinds`` (a subset of :data:`CHI2_KINDS`, in any order): ``"eq1"``, eq 1 of the paper
+    Σ(t_sim − t_exp)² in min²; ``"weighted"``, Σ((t_sim − t_exp)/σ)² (dimensionless, σ from
+    the t_max table's ``sigma_min``; :mod:`intercluster.fit.weighted_chi2`). Both sum the
+    same included observables, so every frame is read once for all kinds.
 
     ``frames`` maps sample -> a function that, given the columns to read (point, the
     constants, status, message and the included observables), yields that sample's
@@ -46,30 +55,48 @@ def chi2_reduce(
     summed in sorted order; a point failed in any sample is failed, its message names the
     sample(s) when there are several. Every point must appear once per sample and every
     sample must hold the same points (``n_points``: exactly ``0 .. n_points - 1``), else
-    ValueError.
+    ValueError; a weighted kind needs a finite σ > 0 for every included observable (checked
+    before any frame is read).
+
+    Returns
+    -------
+    dict
+        kind -> its table (``CHI2_COLUMNS``), in the order of ``kinds``.
     """
     if not frames:
         raise ValueError("no samples to fit")
+    kinds = list(dict.fromkeys(kinds))
+    if not kinds or any(k not in CHI2_KINDS for k in kinds):
+        raise ValueError(f"χ² kinds must be among {list(CHI2_KINDS)}, got {kinds}")
     samples = sorted(frames)
-    total = points = constants = failed = None
+    scales: dict[str, dict[str, np.ndarray]] = {}
+    for sample in samples:
+        use = included_species(exp_tmax[sample])
+        scales[sample] = {EQ1: np.ones(len(use))}
+        if WEIGHTED in kinds:
+            sigma = exp_tmax[sample].set_index("species").loc[use, "sigma_min"]
+            sigma = sigma.to_numpy(float)
+            if not np.all(np.isfinite(sigma) & (sigma > 0)):
+                raise ValueError("every included observable needs a finite σ > 0 (sigma_min)")
+            scales[sample][WEIGHTED] = sigma
+    totals: dict[str, np.ndarray] = {}
+    points = constants = failed = None
     n_species = 0
     messages: dict[int, list[str]] = {}
     for sample in samples:
         use = included_species(exp_tmax[sample])
         exp = exp_tmax[sample].set_index("species").loc[use]
         t_exp = exp["t_max_min"].to_numpy(float)
-        scale = np.ones(len(use))
-        if weighted:
-            scale = exp["sigma_min"].to_numpy(float)
-            if not np.all(np.isfinite(scale) & (scale > 0)):
-                raise ValueError("every included observable needs a finite σ > 0 (sigma_min)")
         parts = []
         for frame in frames[sample](["point", *RATE_CONSTANTS, "status", "message", *use]):
             ok = (frame["status"] == STATUS_OK).to_numpy()
-            z = (frame[use].to_numpy(dtype=float) - t_exp) / scale
+            diff = frame[use].to_numpy(dtype=float) - t_exp
+            sums = {}
+            for kind in kinds:
+                z = diff / scales[sample][kind]  # eq 1: σ = 1 (exact, so the same bits)
+                sums[kind] = np.where(ok, np.sum(z * z, axis=1), np.nan)
             parts.append((frame["point"].to_numpy(dtype=np.int64),
-                          frame[list(RATE_CONSTANTS)].to_numpy(dtype=float),
-                          np.where(ok, np.sum(z * z, axis=1), np.nan), ~ok,
+                          frame[list(RATE_CONSTANTS)].to_numpy(dtype=float), sums, ~ok,
                           frame["message"].to_numpy(dtype=object)))  # fmt: skip
         point = np.concatenate([q[0] for q in parts]) if parts else np.zeros(0, np.int64)
         order = np.argsort(point, kind="stable")
@@ -81,31 +108,47 @@ def chi2_reduce(
                 raise ValueError(f"sample {sample}: point ids outside 0..{n_points - 1}")
             raise ValueError(f"sample {sample}: chunks hold {point.size} grid points, the grid "
                              f"has {n_points}")  # fmt: skip
-        chi2 = np.concatenate([q[2] for q in parts])[order]
         bad = np.concatenate([q[3] for q in parts])[order]
         text = np.concatenate([q[4] for q in parts])[order]
         if points is None:
             points = point
             constants = np.concatenate([q[1] for q in parts])[order]
-            total, failed = np.zeros(point.size), np.zeros(point.size, dtype=bool)
+            totals = {kind: np.zeros(point.size) for kind in kinds}
+            failed = np.zeros(point.size, dtype=bool)
         elif not np.array_equal(point, points):
             raise ValueError(f"sample {sample}: grid points differ from the other samples")
-        total = total + chi2
+        for kind in kinds:
+            totals[kind] = totals[kind] + np.concatenate([q[2][kind] for q in parts])[order]
         n_species += len(use)
         failed |= bad
         for i in np.flatnonzero(bad):
             messages.setdefault(int(i), []).append(
                 text[i] if len(samples) == 1 else f"{sample}: {text[i]}"
             )
-    out = pd.DataFrame({"point": points})
-    for a, name in enumerate(RATE_CONSTANTS):
-        out[name] = constants[:, a]
-    out["chi2"] = np.where(failed, np.nan, total)
-    out["n_species"] = np.full(points.size, n_species, dtype=np.int64)
-    out["status"] = np.where(failed, STATUS_FAILED, STATUS_OK)
-    out["message"] = ["; ".join(messages[i]) if i in messages else ""
-                      for i in range(points.size)]  # fmt: skip
-    return out[CHI2_COLUMNS]
+    message = ["; ".join(messages[i]) if i in messages else "" for i in range(points.size)]
+    tables = {}
+    for kind in kinds:
+        out = pd.DataFrame({"point": points})
+        for a, name in enumerate(RATE_CONSTANTS):
+            out[name] = constants[:, a]
+        out["chi2"] = np.where(failed, np.nan, totals[kind])
+        out["n_species"] = np.full(points.size, n_species, dtype=np.int64)
+        out["status"] = np.where(failed, STATUS_FAILED, STATUS_OK)
+        out["message"] = list(message)
+        tables[kind] = out[CHI2_COLUMNS]
+    return tables
+
+
+def chi2_reduce(
+    frames: Mapping[str, Callable[[list[str]], Iterable[pd.DataFrame]]],
+    exp_tmax: Mapping[str, pd.DataFrame],
+    n_points: int | None = None,
+    weighted: bool = False,
+) -> pd.DataFrame:
+    """One kind of :func:`chi2_reductions`: eq 1 (min², ``weighted=False``) or the weighted
+    χ² (dimensionless, ``weighted=True``)."""
+    kind = WEIGHTED if weighted else EQ1
+    return chi2_reductions(frames, exp_tmax, n_points, kinds=(kind,))[kind]
 
 
 def in_memory(table: pd.DataFrame) -> Callable[[list[str]], Iterable[pd.DataFrame]]:
@@ -138,8 +181,24 @@ def chi2_streaming(
     ``chunks`` maps sample -> its chunk files, ``exp_tmax`` sample -> its experimental t_max
     table; points are ``0 .. n_points - 1``, each exactly once per sample (else ValueError).
     """
-    return chi2_reduce({s: chunk_batches(paths, batch_rows) for s, paths in chunks.items()},
-                       exp_tmax, n_points, weighted)  # fmt: skip
+    kind = WEIGHTED if weighted else EQ1
+    return chi2_streaming_all(chunks, exp_tmax, n_points, batch_rows, kinds=(kind,))[kind]
+
+
+def chi2_streaming_all(
+    chunks: Mapping[str, Sequence], exp_tmax: Mapping[str, pd.DataFrame], n_points: int,
+    batch_rows: int = ROW_GROUP_ROWS, kinds: Sequence[str] = CHI2_KINDS,
+) -> dict[str, pd.DataFrame]:  # fmt: skip
+    """Every χ² of ``kinds`` (eq 1 and the weighted χ²) from ONE pass over the chunk files,
+    batch by batch (:func:`chi2_reductions`; rule fit_chi2).
+
+    ``chunks`` maps sample -> its chunk files (parquet, :func:`intercluster.fit.run_chunk`
+    layout), ``exp_tmax`` sample -> its ``tmax_experiment.tsv`` (with ``sigma_min`` for the
+    weighted kind); points are ``0 .. n_points - 1``, each exactly once per sample (else
+    ValueError). Only the included observables' columns are read.
+    """
+    return chi2_reductions({s: chunk_batches(paths, batch_rows) for s, paths in chunks.items()},
+                           exp_tmax, n_points, kinds)  # fmt: skip
 
 
 def residual_table(

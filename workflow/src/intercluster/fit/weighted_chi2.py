@@ -3,21 +3,21 @@
 χ²_w = Σ ((t_max,sim − t_max,exp)/σ)² over the included observables (dimensionless), σ from
 :mod:`intercluster.tmax_sigma`; summed over samples for a joint fit, like eq 1 of the paper
 (:func:`intercluster.fit.chi2_table`, which carries no measurement errors and so has no
-absolute scale). From the grid's chunk files (:func:`weighted_chi2_from_chunks`, rule
-fit_chi2_weighted) and, by simulation, as an objective of log10 k
+absolute scale). From the grid's chunk files in the same pass as eq 1
+(:func:`intercluster.fit.chi2_streaming_all`, rule fit_chi2), from tables in memory
+(:func:`weighted_chi2_table`) and, by simulation, as an objective of log10 k
 (:func:`weighted_chi2_objective`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import pandas as pd
 
 from .. import records
 from ..observables import TmaxSettings
 from .chi2 import chi2_reduce, in_memory
-from .parquet import chunk_batches
 from .refine import chi2_objective
 
 
@@ -39,20 +39,6 @@ def weighted_chi2_table(
     return chi2_reduce({s: in_memory(sim) for s, (sim, _) in per_sample.items()},
                            {s: exp for s, (_, exp) in per_sample.items()},
                            weighted=True)  # fmt: skip
-
-
-def weighted_chi2_from_chunks(
-    chunks: Mapping[str, Sequence], exp_tmax: Mapping[str, pd.DataFrame]
-) -> pd.DataFrame:
-    """:func:`weighted_chi2_table` from the chunk files of every sample (rule fit_chi2_weighted),
-    streamed batch by batch (:func:`intercluster.fit.chi2_reduce`).
-
-    ``chunks`` maps sample -> its chunk files (parquet, :func:`intercluster.fit.run_chunk`
-    layout), ``exp_tmax`` sample -> its ``tmax_experiment.tsv`` (with ``sigma_min``). Only
-    the included observables' columns are read.
-    """
-    return chi2_reduce({s: chunk_batches(paths) for s, paths in chunks.items()},
-                           exp_tmax, weighted=True)  # fmt: skip
 
 
 def combination_concentration(conditions: Mapping[str, Mapping]) -> float:
