@@ -178,12 +178,15 @@ def rhs(y, k_dim, k_diss, k_ex, net, dy):
 
 
 @nb.njit(cache=True, fastmath=_FASTMATH)
-def factorize(y, g, k_dim, k_diss, k_ex, net, tri_cp, tri_inv, dm, blk_y, s_lu, piv):
+def factorize(y, g, k_dim, k_diss, k_ex, net, tri_cp, tri_inv, tri_low, dm, blk_y, s_lu, piv):
     """Factor W = g I - J(y). Returns False if the Schur complement is singular.
 
     ``blk_y`` is scratch of at least (largest block) x (number of monomers).
-    Fills ``tri_cp``/``tri_inv`` (LU of the tridiagonal W_DD), ``dm`` (the two entries of
-    each row of -W_DM: d r_dim/d M_i and d r_dim/d M_j) and ``s_lu``/``piv`` (LU of S).
+    Fills ``tri_cp``/``tri_inv``/``tri_low`` (LU of the tridiagonal W_DD: the upper
+    factor's super-diagonal, the lower factor's inverse diagonal and the forward sweep's
+    multipliers, precomputed so that a sweep's chain is one fused multiply-add a row),
+    ``dm`` (the two entries of each row of -W_DM: d r_dim/d M_i and d r_dim/d M_j) and
+    ``s_lu``/``piv`` (LU of S).
     """
     pi, pj, dim_fac, ex_out, ex_low, ex_up, block_start, n_m = net
     n_d = pi.size
@@ -194,6 +197,7 @@ def factorize(y, g, k_dim, k_diss, k_ex, net, tri_cp, tri_inv, dm, blk_y, s_lu, 
             diag += k_ex * ex_low[p] * tri_cp[p - 1]
         tri_inv[p] = 1.0 / diag
         tri_cp[p] = -k_ex * ex_up[p] * tri_inv[p] if p < n_d - 1 else 0.0
+        tri_low[p] = k_ex * ex_low[p] * tri_inv[p]  # 0 at a block's first row
     # W_MM = g I - J_MM; dimerization of pair p consumes M_i and M_j at rate a M_i M_j
     for r in range(n_m):
         for c in range(n_m):
@@ -233,7 +237,7 @@ def factorize(y, g, k_dim, k_diss, k_ex, net, tri_cp, tri_inv, dm, blk_y, s_lu, 
                 for c in range(width):
                     blk_y[p, c] = 0.0
             else:
-                m = k_ex * ex_low[o + p] * inv
+                m = tri_low[o + p]
                 for c in range(width):
                     blk_y[p, c] = m * blk_y[p - 1, c]
             blk_y[p, s - j0 - p - lo] += k_diss * dm[o + p, 0] * inv
@@ -277,38 +281,44 @@ def factorize(y, g, k_dim, k_diss, k_ex, net, tri_cp, tri_inv, dm, blk_y, s_lu, 
 
 
 @nb.njit(cache=True, fastmath=_FASTMATH)
-def _tridiagonal_solve(rhs_d, x_d, k_ex, ex_low, tri_cp, tri_inv, block_start):
+def _tridiagonal_solve(rhs_d, x_d, tri_low, tri_cp, tri_inv, block_start):
     """x_D = W_DD^-1 rhs_D with the LU factors of the tridiagonal W_DD (Thomas sweep).
 
-    Block by block (exchange never leaves a block of equal total count: ``ex_low`` is 0 at a
-    block's first row, ``tri_cp`` at its last), so both sweeps restart at every block: the
-    same numbers as one sweep over all rows, but short dependency chains that the CPU runs
-    side by side (the sweeps are most of a solve, a solve most of a step).
+    Block by block (exchange never leaves a block of equal total count: ``tri_low`` is 0 at
+    a block's first row, ``tri_cp`` at its last), and two blocks at a time: blocks b and
+    n_blocks - 1 - b have the same length (``simulate._kernel_network`` checks it), so one
+    loop runs their two independent dependency chains side by side, with half as many
+    loop exits (which the branch predictor cannot learn: the lengths vary) as one block
+    at a time. The sweeps are most of a solve, a solve most of a step.
     """
-    for blk in range(block_start.size - 1):
-        lo = block_start[blk]
-        prev = 0.0
-        for p in range(lo, block_start[blk + 1]):
-            v = rhs_d[p]
-            if p > lo:
-                v += k_ex * ex_low[p] * prev
-            prev = v * tri_inv[p]
-            x_d[p] = prev
-    for blk in range(block_start.size - 1):
-        lo = block_start[blk]
-        for p in range(block_start[blk + 1] - 2, lo - 1, -1):
-            x_d[p] -= tri_cp[p] * x_d[p + 1]
+    n_blocks = block_start.size - 1
+    for b in range((n_blocks + 1) // 2):
+        lo_a = block_start[b]
+        lo_b = block_start[n_blocks - 1 - b]
+        ns = block_start[b + 1] - lo_a
+        prev_a = 0.0
+        prev_b = 0.0
+        for q in range(ns):
+            prev_a = rhs_d[lo_a + q] * tri_inv[lo_a + q] + tri_low[lo_a + q] * prev_a
+            prev_b = rhs_d[lo_b + q] * tri_inv[lo_b + q] + tri_low[lo_b + q] * prev_b
+            x_d[lo_a + q] = prev_a
+            x_d[lo_b + q] = prev_b
+        for q in range(ns - 2, -1, -1):
+            prev_a = x_d[lo_a + q] - tri_cp[lo_a + q] * prev_a
+            prev_b = x_d[lo_b + q] - tri_cp[lo_b + q] * prev_b
+            x_d[lo_a + q] = prev_a
+            x_d[lo_b + q] = prev_b
 
 
 @nb.njit(cache=True, fastmath=_FASTMATH)
-def solve(b, x, k_diss, k_ex, net, tri_cp, tri_inv, dm, s_lu, piv, xm, work):
+def solve(b, x, k_diss, net, tri_cp, tri_inv, tri_low, dm, s_lu, piv, xm, work):
     """x = W^-1 b with the factors of :func:`factorize` (``xm``, ``work`` are scratch).
 
     Block elimination: t = T^-1 b_D; S x_M = b_M - W_MD t; x_D = T^-1 (b_D - W_DM x_M).
     """
     pi, pj, dim_fac, ex_out, ex_low, ex_up, block_start, n_m = net
     n_d = pi.size
-    _tridiagonal_solve(b[n_m:], work, k_ex, ex_low, tri_cp, tri_inv, block_start)
+    _tridiagonal_solve(b[n_m:], work, tri_low, tri_cp, tri_inv, block_start)
     for r in range(n_m):
         xm[r] = b[r]
     for p in range(n_d):
@@ -335,7 +345,7 @@ def solve(b, x, k_diss, k_ex, net, tri_cp, tri_inv, dm, s_lu, piv, xm, work):
         x[r] = xm[r]
     for p in range(n_d):
         work[p] = b[n_m + p] + dm[p, 0] * xm[pi[p]] + dm[p, 1] * xm[pj[p]]
-    _tridiagonal_solve(work, x[n_m:], k_ex, ex_low, tri_cp, tri_inv, block_start)
+    _tridiagonal_solve(work, x[n_m:], tri_low, tri_cp, tri_inv, block_start)
 
 
 @nb.njit(cache=True, fastmath=_FASTMATH)
@@ -346,13 +356,16 @@ def solve_system(y, g, k_dim, k_diss, k_ex, net, b, x):
     n_d = net[0].size
     tri_cp = np.empty(n_d)
     tri_inv = np.empty(n_d)
+    tri_low = np.empty(n_d)
     dm = np.empty((n_d, 2))
     blk_y = np.empty((n_m, n_m))
     s_lu = np.empty((n_m, n_m))
     piv = np.empty(n_m, dtype=np.int64)
-    if not factorize(y, g, k_dim, k_diss, k_ex, net, tri_cp, tri_inv, dm, blk_y, s_lu, piv):
+    if not factorize(
+        y, g, k_dim, k_diss, k_ex, net, tri_cp, tri_inv, tri_low, dm, blk_y, s_lu, piv
+    ):
         return False
-    solve(b, x, k_diss, k_ex, net, tri_cp, tri_inv, dm, s_lu, piv, np.empty(n_m), np.empty(n_d))
+    solve(b, x, k_diss, net, tri_cp, tri_inv, tri_low, dm, s_lu, piv, np.empty(n_m), np.empty(n_d))
     return True
 
 
@@ -439,6 +452,7 @@ def integrate(
     dense = np.empty((n_dense, n))
     tri_cp = np.empty(n_d)
     tri_inv = np.empty(n_d)
+    tri_low = np.empty(n_d)
     dm = np.empty((n_d, 2))
     # scratch for one block's rows of T^-1 W_DM (a block has at most N/2 + 1 rows)
     blk_y = np.empty((n_m, n_m))
@@ -497,10 +511,12 @@ def integrate(
             break
         inv_h = 1.0 / h
         g = 1.0 / (gamma * h)
-        if not factorize(y, g, k_dim, k_diss, k_ex, net, tri_cp, tri_inv, dm, blk_y, s_lu, piv):
+        if not factorize(
+            y, g, k_dim, k_diss, k_ex, net, tri_cp, tri_inv, tri_low, dm, blk_y, s_lu, piv
+        ):
             status = SINGULAR
             break
-        solve(fy, ks[0], k_diss, k_ex, net, tri_cp, tri_inv, dm, s_lu, piv, xm, work)
+        solve(fy, ks[0], k_diss, net, tri_cp, tri_inv, tri_low, dm, s_lu, piv, xm, work)
         for i in range(1, n_stages):
             for r in range(n):
                 arg[r] = y[r]
@@ -515,7 +531,7 @@ def integrate(
                 if c != 0.0:
                     for r in range(n):
                         rhs_vec[r] += c * ks[j, r]
-            solve(rhs_vec, ks[i], k_diss, k_ex, net, tri_cp, tri_inv, dm, s_lu, piv, xm, work)
+            solve(rhs_vec, ks[i], k_diss, net, tri_cp, tri_inv, tri_low, dm, s_lu, piv, xm, work)
         n_rhs += n_stages - 1
         # stiffly accurate: the last stage's argument is the embedded solution
         y_min = np.inf
