@@ -1,6 +1,7 @@
 """The kernels' structured factorisation and solve (``_kernels.factorize``/``solve``) against
 a dense numpy solve of the same system ``(g I - J(y)) x = b``, J the network's analytic
-Jacobian (``ReactionNetwork.jacobian``), on every model and convention."""
+Jacobian (``ReactionNetwork.jacobian``), on every model (model 4 with an exchange bias) and
+convention."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ CONSTANTS = [(1e-2, 5.6e-2, 3.2e-2), (1.0, 1e-3, 1.0), (1e-3, 1.0, 1e-3)]
 
 def system(model, convention, constants, g, seed=0):
     """A positive state with every species present, the dense W = g I - J and a right side."""
-    net = ReactionNetwork(model, convention)
+    net = ReactionNetwork(model, convention, beta=2.33 if model == 4 else 1.0)
     rng = np.random.default_rng(seed)
     y = 10.0 ** rng.uniform(-4, 1, net.n_species)
     w = g * np.eye(net.n_species) - net.jacobian(y, *constants).toarray()
@@ -35,7 +36,7 @@ def relative_error(x, reference):
 
 
 @pytest.mark.parametrize("convention", ["S", "U"])
-@pytest.mark.parametrize("model", [1, 2, 3])
+@pytest.mark.parametrize("model", [1, 2, 3, 4])
 def test_structured_solve_equals_the_dense_solve(model, convention):
     for constants in CONSTANTS:
         for g in (1e-3, 0.24, 1e3):  # 1 / (gamma h) from long to short steps
