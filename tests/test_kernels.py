@@ -68,3 +68,14 @@ def test_negative_control_a_perturbed_matrix_is_detected(where):
     perturbed = w.copy()
     perturbed[r, c] *= 1.0 + 1e-6
     assert relative_error(x, np.linalg.solve(perturbed, b)) > 1e-11
+
+
+def test_kernel_network_refuses_blocks_whose_lengths_are_not_mirrored():
+    """The sweeps run block b beside block n_blocks - 1 - b, so their lengths must match."""
+    assert _kernel_network(ReactionNetwork(3, "S"))  # control: the real network passes
+    net = ReactionNetwork(3, "S")
+    offsets = net.block_offsets.copy()
+    offsets[3] += 1  # one dimer moves from block 3 to block 2
+    net.__dict__["block_offsets"] = offsets  # frozen dataclass: bypass __setattr__
+    with pytest.raises(ValueError, match="mirrored lengths"):
+        _kernel_network(net)
