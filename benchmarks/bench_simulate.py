@@ -15,8 +15,14 @@ The ratio "at matched accuracy" is against the loosest tolerance of the other si
 largest deviation is no larger than ours on the same points (marked when none is).
 Then the wall time of the whole 3 x 2197 grid on 2 worker processes.
 
+With ``--step-profile`` it prints instead where a step's time goes: microseconds per call of
+the kernels' factorisation, linear solve and right-hand side (model 3, Table 1 constants,
+40:40 nM, the state at 300 s, ``1 / (gamma h)`` for h = 20 s; each called in a compiled loop,
+the minimum of 25 rounds, so the figures are the machine's floor, not a loaded average) and
+the step they add up to with Rodas5P (one factorisation, 8 solves, 8 right-hand sides).
+
     .venv/bin/python benchmarks/bench_simulate.py [--quick] [--points N] [--copasi-points N]
-                                                  [--no-grid]
+                                                  [--no-grid] [--step-profile]
 
 The last line printed is one JSON object with the headline numbers.
 """
@@ -299,6 +305,67 @@ def run_grid(workers: int = 2, chunk: int = 64) -> dict:
     }
 
 
+def step_profile(rounds: int = 25, reps: int = 400) -> dict:
+    """Microseconds per call of factorize, solve and rhs (see the module docstring)."""
+    import numba as nb
+
+    from intercluster import _kernels as kern
+    from intercluster.simulate import _kernel_network
+
+    net = ReactionNetwork(3, "S")
+    knet = _kernel_network(net)
+    k_dim, k_diss, k_ex = TABLE1[3]
+    n_m, n_d = net.n_monomers, net.n_dimers
+    state = simulate(net, RateConstants(*TABLE1[3]), CONDITIONS, [300.0 - DEAD_TIME],
+                     SolverOptions(RTOL, ATOL, OPTIONS.max_steps, OPTIONS.method),
+                     return_states=True).states[-1]  # fmt: skip
+    gamma, a_mat = kern.TABLEAUS["rodas5p"][:2]
+    g = 1.0 / (gamma * 20.0)
+    factors = (np.empty(n_d), np.empty(n_d), np.empty(n_d), np.empty((n_d, 2)))
+    blk_y, s_lu, piv = np.empty((n_m, n_m)), np.empty((n_m, n_m)), np.empty(n_m, np.int64)
+    b = np.random.default_rng(0).standard_normal(net.n_species)
+    x, xm, work, dy = np.empty_like(b), np.empty(n_m), np.empty(n_d), np.empty_like(b)
+
+    @nb.njit
+    def factorize_loop(reps, y, g, kd, kdi, kex, knet, tc, ti, tl, dm, blk_y, s_lu, piv):
+        for _ in range(reps):
+            kern.factorize(y, g, kd, kdi, kex, knet, tc, ti, tl, dm, blk_y, s_lu, piv)
+
+    @nb.njit
+    def solve_loop(reps, b, x, kdi, knet, tc, ti, tl, dm, s_lu, piv, xm, work):
+        for _ in range(reps):
+            kern.solve(b, x, kdi, knet, tc, ti, tl, dm, s_lu, piv, xm, work)
+
+    @nb.njit
+    def rhs_loop(reps, y, kd, kdi, kex, knet, dy):
+        for _ in range(reps):
+            kern.rhs(y, kd, kdi, kex, knet, dy)
+
+    calls = {
+        "factorize": lambda n: factorize_loop(n, state, g, k_dim, k_diss, k_ex, knet, *factors,
+                                              blk_y, s_lu, piv),
+        "solve": lambda n: solve_loop(n, b, x, k_diss, knet, *factors, s_lu, piv, xm, work),
+        "rhs": lambda n: rhs_loop(n, state, k_dim, k_diss, k_ex, knet, dy),
+    }  # fmt: skip
+    best = {name: np.inf for name in calls}
+    for call in calls.values():
+        call(1)  # compile
+    for _ in range(rounds):
+        for name, call in calls.items():
+            t0 = time.perf_counter()
+            call(reps)
+            best[name] = min(best[name], 1e6 * (time.perf_counter() - t0) / reps)
+    stages = a_mat.shape[0]
+    step = best["factorize"] + stages * (best["solve"] + best["rhs"])
+    print(f"per call (model 3, state at 300 s, h = 20 s; min of {rounds} rounds): factorize "
+          f"{best['factorize']:.2f} us, solve {best['solve']:.2f} us, rhs {best['rhs']:.2f} us;"
+          f" a Rodas5P step (1 + {stages} x (solve + rhs)) {step:.1f} us: factorisation "
+          f"{100 * best['factorize'] / step:.0f} %, solves "
+          f"{100 * stages * best['solve'] / step:.0f} %, right-hand sides "
+          f"{100 * stages * best['rhs'] / step:.0f} %", flush=True)  # fmt: skip
+    return {f"{name}_us": value for name, value in best.items()} | {"step_us": step}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="8 points per model")
@@ -306,7 +373,12 @@ def main() -> None:
     parser.add_argument("--copasi-points", type=int, default=4,
                         help="of those, how many COPASI runs too (0: none)")  # fmt: skip
     parser.add_argument("--no-grid", action="store_true", help="skip the 3 x 2197 grid")
+    parser.add_argument("--step-profile", action="store_true",
+                        help="only where a step's time goes (factorize, solve, rhs)")  # fmt: skip
     args = parser.parse_args()
+    if args.step_profile:
+        print(json.dumps(step_profile()))
+        return
     n_points = 8 if args.quick else args.points
     print(f"method {OPTIONS.method}, rtol {RTOL}, atol {ATOL}; 0..60 min every 15 s, dead time "
           f"{DEAD_TIME} s, 40:40 nM")  # fmt: skip

@@ -26,8 +26,10 @@ first-metal count s, see :mod:`intercluster.network`):
 
 Each solve eliminates the dimers with the tridiagonal factors and solves the 26 x 26
 Schur complement ``S = W_MM - W_MD W_DD^-1 W_DM`` by LU with partial pivoting. Building
-``Z = W_DD^-1 W_DM`` is cheap because a block of total count s only involves monomers
-``max(0, s-N) .. min(s, N)``: Z is stored densely but only those columns are touched.
+S is cheap because a block of total count s only involves the contiguous monomers
+``max(0, s-N) .. min(s, N)``: each block's rows of ``W_DD^-1 W_DM`` come from one Thomas
+sweep over just those columns and update just those rows and columns of S.
+:func:`solve_system` factors and solves once (for tests against a dense solve).
 
 All kernels are ``cache=True`` so the compile cost (a few seconds) is paid once per
 machine, not per process.
@@ -176,12 +178,15 @@ def rhs(y, k_dim, k_diss, k_ex, net, dy):
 
 
 @nb.njit(cache=True, fastmath=_FASTMATH)
-def factorize(y, g, k_dim, k_diss, k_ex, net, tri_cp, tri_inv, dm, tinv, g_i, g_j, s_lu, piv):
+def factorize(y, g, k_dim, k_diss, k_ex, net, tri_cp, tri_inv, tri_low, dm, blk_y, s_lu, piv):
     """Factor W = g I - J(y). Returns False if the Schur complement is singular.
 
-    ``tinv``, ``g_i``, ``g_j`` are scratch arrays of at least (largest block)^2.
-    Fills ``tri_cp``/``tri_inv`` (LU of the tridiagonal W_DD), ``dm`` (the two entries of
-    each row of -W_DM: d r_dim/d M_i and d r_dim/d M_j) and ``s_lu``/``piv`` (LU of S).
+    ``blk_y`` is scratch of at least (largest block) x (number of monomers).
+    Fills ``tri_cp``/``tri_inv``/``tri_low`` (LU of the tridiagonal W_DD: the upper
+    factor's super-diagonal, the lower factor's inverse diagonal and the forward sweep's
+    multipliers, precomputed so that a sweep's chain is one fused multiply-add a row),
+    ``dm`` (the two entries of each row of -W_DM: d r_dim/d M_i and d r_dim/d M_j) and
+    ``s_lu``/``piv`` (LU of S).
     """
     pi, pj, dim_fac, ex_out, ex_low, ex_up, block_start, n_m = net
     n_d = pi.size
@@ -192,6 +197,7 @@ def factorize(y, g, k_dim, k_diss, k_ex, net, tri_cp, tri_inv, dm, tinv, g_i, g_
             diag += k_ex * ex_low[p] * tri_cp[p - 1]
         tri_inv[p] = 1.0 / diag
         tri_cp[p] = -k_ex * ex_up[p] * tri_inv[p] if p < n_d - 1 else 0.0
+        tri_low[p] = k_ex * ex_low[p] * tri_inv[p]  # 0 at a block's first row
     # W_MM = g I - J_MM; dimerization of pair p consumes M_i and M_j at rate a M_i M_j
     for r in range(n_m):
         for c in range(n_m):
@@ -207,46 +213,47 @@ def factorize(y, g, k_dim, k_diss, k_ex, net, tri_cp, tri_inv, dm, tinv, g_i, g_
         s_lu[i, j] += dm[p, 1]
         s_lu[j, i] += dm[p, 0]
         s_lu[j, j] += dm[p, 1]
-    # S = W_MM - W_MD T^-1 W_DM, one block of equal total count at a time. Inside a block
-    # T^-1 is dense (<= 13 x 13); W_MD[r, p] = -k_diss for r in (i_p, j_p) and
-    # W_DM[q, i_q] = -dm[q, 0], W_DM[q, j_q] = -dm[q, 1].
-    # Inside a block with first pair (i0, j0) and total s, pair q is (s - j0 - q, j0 + q),
-    # so the rows and columns of S a block touches run contiguously (j side up, i side
-    # down). T^-1 is built row by row (each row operation is independent across columns,
-    # so it vectorises instead of being one long dependency chain per column).
+    # S = W_MM - W_MD T^-1 W_DM, one block of equal total count at a time: the block's rows
+    # of Y = k_diss T^-1 (-W_DM) by a Thomas sweep over all its columns at once, then
+    # S -= (-W_MD / k_diss) Y. W_MD[r, p] = -k_diss for r in (i_p, j_p) and W_DM[q, i_q] =
+    # -dm[q, 0], W_DM[q, j_q] = -dm[q, 1]. Inside a block with first pair (i0, j0) and total
+    # s, pair q is (s - j0 - q, j0 + q): the monomers a block touches are the contiguous
+    # range lo .. hi (its j side runs up from j0, its i side down to s - j0 - (ns - 1)), so
+    # every row operation below is one contiguous run of length hi - lo + 1 (up to 2 ns).
+    # That replaces an explicit ns x ns T^-1, its two products with the dm columns and four
+    # scattered updates of length ns per pair: 4 ns loops per block instead of about 8 ns
+    # (short loops of varying length cost more in their overhead than in their arithmetic;
+    # the S update was most of the factorisation), and the same S up to round-off.
     for blk in range(block_start.size - 1):
         o = block_start[blk]
         ns = block_start[blk + 1] - o
         j0 = pj[o]
         s = pi[o] + j0
-        for k in range(ns):  # forward elimination of T X = I
-            m = k_ex * ex_low[o + k] * tri_inv[o + k]
-            for q in range(k):
-                tinv[k, q] = m * tinv[k - 1, q]
-            tinv[k, k] = tri_inv[o + k]
-            for q in range(k + 1, ns):
-                tinv[k, q] = 0.0
-        for k in range(ns - 2, -1, -1):  # back substitution
-            c = tri_cp[o + k]
-            for q in range(ns):
-                tinv[k, q] -= c * tinv[k + 1, q]
-        # g_i is stored with its columns reversed so that every update below runs forward
-        lo_i = s - j0 - (ns - 1)  # the lowest i-side monomer of the block
-        for p in range(ns):
-            for q in range(ns):
-                g_i[p, ns - 1 - q] = k_diss * tinv[p, q] * dm[o + q, 0]
-                g_j[p, q] = k_diss * tinv[p, q] * dm[o + q, 1]
-        for p in range(ns):
-            r_j = j0 + p  # the two monomers pair p dissociates into
-            r_i = s - j0 - p
-            for q in range(ns):
-                s_lu[r_j, lo_i + q] -= g_i[p, q]
-            for q in range(ns):
-                s_lu[r_j, j0 + q] -= g_j[p, q]
-            for q in range(ns):
-                s_lu[r_i, lo_i + q] -= g_i[p, q]
-            for q in range(ns):
-                s_lu[r_i, j0 + q] -= g_j[p, q]
+        lo = min(j0, s - j0 - (ns - 1))
+        width = max(s - j0, j0 + ns - 1) - lo + 1
+        for p in range(ns):  # forward sweep: row p = (B_p + k_ex low_p row p-1) / d_p
+            inv = tri_inv[o + p]
+            if p == 0:
+                for c in range(width):
+                    blk_y[p, c] = 0.0
+            else:
+                m = tri_low[o + p]
+                for c in range(width):
+                    blk_y[p, c] = m * blk_y[p - 1, c]
+            blk_y[p, s - j0 - p - lo] += k_diss * dm[o + p, 0] * inv
+            blk_y[p, j0 + p - lo] += k_diss * dm[o + p, 1] * inv
+        for p in range(ns - 2, -1, -1):  # back substitution
+            c_up = tri_cp[o + p]
+            for c in range(width):
+                blk_y[p, c] -= c_up * blk_y[p + 1, c]
+        for p in range(ns):  # pair p dissociates into monomers j0 + p and s - j0 - p
+            row_y = blk_y[p]
+            row_j = s_lu[j0 + p, lo:]
+            row_i = s_lu[s - j0 - p, lo:]
+            for c in range(width):
+                v = row_y[c]
+                row_j[c] -= v
+                row_i[c] -= v
     # LU with partial pivoting, in place
     for k in range(n_m):
         best = k
@@ -274,38 +281,44 @@ def factorize(y, g, k_dim, k_diss, k_ex, net, tri_cp, tri_inv, dm, tinv, g_i, g_
 
 
 @nb.njit(cache=True, fastmath=_FASTMATH)
-def _tridiagonal_solve(rhs_d, x_d, k_ex, ex_low, tri_cp, tri_inv, block_start):
+def _tridiagonal_solve(rhs_d, x_d, tri_low, tri_cp, tri_inv, block_start):
     """x_D = W_DD^-1 rhs_D with the LU factors of the tridiagonal W_DD (Thomas sweep).
 
-    Block by block (exchange never leaves a block of equal total count: ``ex_low`` is 0 at a
-    block's first row, ``tri_cp`` at its last), so both sweeps restart at every block: the
-    same numbers as one sweep over all rows, but short dependency chains that the CPU runs
-    side by side (the sweeps are most of a solve, a solve most of a step).
+    Block by block (exchange never leaves a block of equal total count: ``tri_low`` is 0 at
+    a block's first row, ``tri_cp`` at its last), and two blocks at a time: blocks b and
+    n_blocks - 1 - b have the same length (``simulate._kernel_network`` checks it), so one
+    loop runs their two independent dependency chains side by side, with half as many
+    loop exits (which the branch predictor cannot learn: the lengths vary) as one block
+    at a time. The sweeps are most of a solve, a solve most of a step.
     """
-    for blk in range(block_start.size - 1):
-        lo = block_start[blk]
-        prev = 0.0
-        for p in range(lo, block_start[blk + 1]):
-            v = rhs_d[p]
-            if p > lo:
-                v += k_ex * ex_low[p] * prev
-            prev = v * tri_inv[p]
-            x_d[p] = prev
-    for blk in range(block_start.size - 1):
-        lo = block_start[blk]
-        for p in range(block_start[blk + 1] - 2, lo - 1, -1):
-            x_d[p] -= tri_cp[p] * x_d[p + 1]
+    n_blocks = block_start.size - 1
+    for b in range((n_blocks + 1) // 2):
+        lo_a = block_start[b]
+        lo_b = block_start[n_blocks - 1 - b]
+        ns = block_start[b + 1] - lo_a
+        prev_a = 0.0
+        prev_b = 0.0
+        for q in range(ns):
+            prev_a = rhs_d[lo_a + q] * tri_inv[lo_a + q] + tri_low[lo_a + q] * prev_a
+            prev_b = rhs_d[lo_b + q] * tri_inv[lo_b + q] + tri_low[lo_b + q] * prev_b
+            x_d[lo_a + q] = prev_a
+            x_d[lo_b + q] = prev_b
+        for q in range(ns - 2, -1, -1):
+            prev_a = x_d[lo_a + q] - tri_cp[lo_a + q] * prev_a
+            prev_b = x_d[lo_b + q] - tri_cp[lo_b + q] * prev_b
+            x_d[lo_a + q] = prev_a
+            x_d[lo_b + q] = prev_b
 
 
 @nb.njit(cache=True, fastmath=_FASTMATH)
-def solve(b, x, k_diss, k_ex, net, tri_cp, tri_inv, dm, s_lu, piv, xm, work):
+def solve(b, x, k_diss, net, tri_cp, tri_inv, tri_low, dm, s_lu, piv, xm, work):
     """x = W^-1 b with the factors of :func:`factorize` (``xm``, ``work`` are scratch).
 
     Block elimination: t = T^-1 b_D; S x_M = b_M - W_MD t; x_D = T^-1 (b_D - W_DM x_M).
     """
     pi, pj, dim_fac, ex_out, ex_low, ex_up, block_start, n_m = net
     n_d = pi.size
-    _tridiagonal_solve(b[n_m:], work, k_ex, ex_low, tri_cp, tri_inv, block_start)
+    _tridiagonal_solve(b[n_m:], work, tri_low, tri_cp, tri_inv, block_start)
     for r in range(n_m):
         xm[r] = b[r]
     for p in range(n_d):
@@ -332,7 +345,28 @@ def solve(b, x, k_diss, k_ex, net, tri_cp, tri_inv, dm, s_lu, piv, xm, work):
         x[r] = xm[r]
     for p in range(n_d):
         work[p] = b[n_m + p] + dm[p, 0] * xm[pi[p]] + dm[p, 1] * xm[pj[p]]
-    _tridiagonal_solve(work, x[n_m:], k_ex, ex_low, tri_cp, tri_inv, block_start)
+    _tridiagonal_solve(work, x[n_m:], tri_low, tri_cp, tri_inv, block_start)
+
+
+@nb.njit(cache=True, fastmath=_FASTMATH)
+def solve_system(y, g, k_dim, k_diss, k_ex, net, b, x):
+    """x = (g I - J(y))^-1 b through :func:`factorize` and :func:`solve`, with the scratch
+    :func:`integrate` uses. Returns False (x untouched) if the matrix is singular."""
+    n_m = net[7]
+    n_d = net[0].size
+    tri_cp = np.empty(n_d)
+    tri_inv = np.empty(n_d)
+    tri_low = np.empty(n_d)
+    dm = np.empty((n_d, 2))
+    blk_y = np.empty((n_m, n_m))
+    s_lu = np.empty((n_m, n_m))
+    piv = np.empty(n_m, dtype=np.int64)
+    if not factorize(
+        y, g, k_dim, k_diss, k_ex, net, tri_cp, tri_inv, tri_low, dm, blk_y, s_lu, piv
+    ):
+        return False
+    solve(b, x, k_diss, net, tri_cp, tri_inv, tri_low, dm, s_lu, piv, np.empty(n_m), np.empty(n_d))
+    return True
 
 
 @nb.njit(cache=True, fastmath=_FASTMATH)
@@ -418,11 +452,10 @@ def integrate(
     dense = np.empty((n_dense, n))
     tri_cp = np.empty(n_d)
     tri_inv = np.empty(n_d)
+    tri_low = np.empty(n_d)
     dm = np.empty((n_d, 2))
-    # scratch for one block's T^-1 and its products (a block has at most N/2 + 1 rows)
-    tinv = np.empty((n_m, n_m))
-    g_i = np.empty((n_m, n_m))
-    g_j = np.empty((n_m, n_m))
+    # scratch for one block's rows of T^-1 W_DM (a block has at most N/2 + 1 rows)
+    blk_y = np.empty((n_m, n_m))
     work = np.empty(n_d)
     s_lu = np.empty((n_m, n_m))
     piv = np.empty(n_m, dtype=np.int64)
@@ -479,11 +512,11 @@ def integrate(
         inv_h = 1.0 / h
         g = 1.0 / (gamma * h)
         if not factorize(
-            y, g, k_dim, k_diss, k_ex, net, tri_cp, tri_inv, dm, tinv, g_i, g_j, s_lu, piv
+            y, g, k_dim, k_diss, k_ex, net, tri_cp, tri_inv, tri_low, dm, blk_y, s_lu, piv
         ):
             status = SINGULAR
             break
-        solve(fy, ks[0], k_diss, k_ex, net, tri_cp, tri_inv, dm, s_lu, piv, xm, work)
+        solve(fy, ks[0], k_diss, net, tri_cp, tri_inv, tri_low, dm, s_lu, piv, xm, work)
         for i in range(1, n_stages):
             for r in range(n):
                 arg[r] = y[r]
@@ -498,7 +531,7 @@ def integrate(
                 if c != 0.0:
                     for r in range(n):
                         rhs_vec[r] += c * ks[j, r]
-            solve(rhs_vec, ks[i], k_diss, k_ex, net, tri_cp, tri_inv, dm, s_lu, piv, xm, work)
+            solve(rhs_vec, ks[i], k_diss, net, tri_cp, tri_inv, tri_low, dm, s_lu, piv, xm, work)
         n_rhs += n_stages - 1
         # stiffly accurate: the last stage's argument is the embedded solution
         y_min = np.inf

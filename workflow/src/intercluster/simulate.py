@@ -369,6 +369,11 @@ def _kernel_network(network: ReactionNetwork) -> tuple:
     np.add.at(ex_low, dst[up_moves], fac[up_moves])
     np.add.at(ex_up, dst[~up_moves], fac[~up_moves])
     blocks = np.ascontiguousarray(network.block_offsets, dtype=np.int64)
+    # the tridiagonal sweeps run block b beside block n_blocks - 1 - b
+    # (_kernels._tridiagonal_solve): their lengths must match
+    lengths = np.diff(blocks)
+    if np.any(lengths != lengths[::-1]):
+        raise ValueError("blocks of equal first-metal count must have mirrored lengths")
     arrays = (
         np.ascontiguousarray(pairs[:, 0], dtype=np.int64),
         np.ascontiguousarray(pairs[:, 1], dtype=np.int64),
