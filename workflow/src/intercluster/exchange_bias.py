@@ -16,7 +16,8 @@ What this module gives:
 * :func:`beta_profile`, :func:`beta_summary`: the profile of χ²_w over β (minimum over the
   three constants at each β), the estimate of β (vertex of a parabola in log β through the
   profile's minimum and its neighbours), its profile interval (Δχ²_w = χ²(1) quantile,
-  crossings interpolated in log β by :func:`intercluster.fit.intervals.interval_from_profile`),
+  crossings interpolated in log β by :func:`intercluster.fit.intervals.interval_from_profile`,
+  in the signed root once the refined optimum is in the profile),
   and ΔG_mix = −RT ln β with the interval mapped through it;
 * :func:`local_beta_profile`: the profile re-optimised in small steps of β around the
   refined optimum, where the interval's ends lie;
@@ -343,7 +344,11 @@ def beta_summary(prof: pd.DataFrame, temperature_K: float, confidence: float = 0
         raise ValueError("no successful grid point: no β estimate")
     best_row = prof.iloc[int(np.nanargmin(values))]
     level = float(np.nanmin(values)) + float(chi2_dist.ppf(confidence, 1))
-    interval = interval_from_profile(beta, values, level)
+    # with the refined optimum in the profile its points lie close to the optimum: crossings
+    # in the signed root (a chord of χ² cuts a convex profile's crossing short)
+    interval = interval_from_profile(
+        beta, values, level, minimum=float(np.nanmin(values)) if refined_optimum else None
+    )
     # the profile's own minimum when it holds the refined optimum (with_optimum); on a bare
     # grid profile the vertex of a parabola through the minimum and its neighbours
     estimate = float(best_row["beta"]) if refined_optimum else _vertex_log(beta, values)
