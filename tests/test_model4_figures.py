@@ -106,9 +106,9 @@ def small_model4_record(beta: float = 3.0, temperature_K: float = 298.0) -> dict
         "delta_g_mix_kJ_per_mol": summary["delta_g_mix_kJ_per_mol"],
         "delta_g_mix_interval": summary["delta_g_mix_interval"], "n_residuals": 67,
         "model4": {**summary["constants"], "chi2_weighted": summary["chi2_min"],
-                   "fits": bool(aic.loc[4, "fits"]), "aic": float(aic.loc[4, "aic"])},
+                   **exchange_bias.chi2_verdict(aic, 4)},
         "model3": {**K.to_dict(), "chi2_weighted": chi2_model3,
-                   "fits": bool(aic.loc[3, "fits"]), "aic": float(aic.loc[3, "aic"])},
+                   **exchange_bias.chi2_verdict(aic, 3)},
         "likelihood_ratio": comparison["likelihood_ratio"], "beta_axis": grid.tolist(),
     }  # fmt: skip
 

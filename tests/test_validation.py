@@ -13,6 +13,7 @@ import yaml
 
 from intercluster import errors
 from intercluster.records import SampleConditions
+from intercluster.settings import table1_constants
 from intercluster.system import load_system
 from intercluster.validation import (
     InputError,
@@ -81,7 +82,12 @@ def _set(config: dict, dotted: str, value) -> dict:
         # model 4 is fitted by the rule fit_model4 only: alone it leaves the grid rules nothing
         ("fit.models", [4], "fit.models = [4]: model 4 is fitted by the rule fit_model4"),
         ("virtual_experiment.beta", 2.0, "virtual_experiment.beta = 2.0: only model 4"),
-        ("kinetics.models", [3, 4], "kinetics.models: model 4 has no Table 1 constants"),
+        # model 4 in the Table 1 path: model 3's constants and kinetics.beta (> 0, finite)
+        ("kinetics.beta", 0, "kinetics.beta = 0: must be > 0"),
+        ("kinetics.beta", "steep", "kinetics.beta = 'steep': must be of type number"),
+        ("kinetics.beta", 2.0, "kinetics.beta = 2.0: only model 4 has an exchange bias"),
+        ("kinetics.table1", {"model1": {"k_dim": 1, "k_diss": 1, "k_ex": 1}},
+         "kinetics.models lists 2: kinetics.table1: no model2"),
         ("virtual_experiment.beta", 0, "virtual_experiment.beta = 0: must be > 0"),
         ("fit.grid.beta.n", 1, "fit.grid.beta.n = 1: must be >= 2"),
         ("kinetics.convention", "X", "kinetics.convention = 'X': must be one of ['S', 'U']"),
@@ -223,6 +229,26 @@ def test_model4_virtual_experiment_and_beta_axis_validate(config):
     validated = validate_config(good)
     assert validated["virtual_experiment"]["beta"] == 1.9
     assert validated["fit"]["grid"]["beta"] == {"min": 1.0, "max": 4.0, "n": 9}
+
+
+def test_model4_in_kinetics_models_needs_model3_constants_and_a_usable_beta(config):
+    """kinetics.models may list 4 (model 3's Table 1 constants, kinetics.beta, default 1);
+    refused without model 3's constants or with a β that is not a finite number > 0."""
+    listed = _set(config, "kinetics.models", [3, 4])
+    assert validate_config(copy.deepcopy(listed))["kinetics"]["beta"] == 1.0  # the default
+    assert validate_config(_set(listed, "kinetics.beta", 2.0))["kinetics"]["beta"] == 2.0
+    no_model3 = _set(_set(config, "kinetics.models", [1, 4]), "kinetics.table1",
+                     {"model1": config["kinetics"]["table1"]["model1"]})  # fmt: skip
+    with pytest.raises(InputError, match=r"kinetics.models lists 4: kinetics.table1: no model3 "
+                       r"\(model 4 is simulated at model 3's Table 1 constants"):  # fmt: skip
+        validate_config(no_model3)
+    for bad in (float("inf"), -1.0):
+        with pytest.raises(InputError, match=r"kinetics.beta"):
+            validate_config(_set(listed, "kinetics.beta", bad))
+    constants = table1_constants(validate_config(_set(listed, "kinetics.beta", 2.0))["kinetics"], 4)
+    assert constants == {**config["kinetics"]["table1"]["model3"], "beta": 2.0}
+    with pytest.raises(ValueError, match="kinetics.beta = True"):  # a bool is not a β
+        table1_constants({**config["kinetics"], "beta": True}, 4)
 
 
 def test_model4_in_fit_models_validates_and_says_who_fits_it(config, caplog):

@@ -26,6 +26,7 @@ os.environ.update(
 
 from intercluster.rule_script import Stage, StageError, check_rule_outputs
 from intercluster.runlock import explain_lock, record_lock_owner
+from intercluster.settings import table1_constants as settings_table1_constants
 from intercluster.system import system_of_config
 from intercluster.validation import (
     InputError,
@@ -204,8 +205,9 @@ def framework_truth_of(wildcards):
 
 
 def table1_constants(wildcards):
-    """The paper's Table 1 rate constants of one model."""
-    return config["kinetics"]["table1"][f"model{wildcards.model}"]
+    """The paper's Table 1 rate constants of one model (model 4: model 3's and
+    kinetics.beta; intercluster.settings.table1_constants)."""
+    return settings_table1_constants(config["kinetics"], wildcards.model)
 
 
 # --- the inputs of a fit (fit, uncertainty and figure rules) --------------------------------

@@ -12,7 +12,10 @@ OTHER_SAMPLES = [s for s in SAMPLES if s != MAIN_SAMPLE]
 # The paper's choices: S5 shows model 2's isomers, S7-S10 use model 3 (best available).
 S5_MODEL = 2 if 2 in FIT_MODELS else max(FIT_MODELS)
 S7_MODEL = 3 if 3 in FIT_MODELS else max(FIT_MODELS)
-TABLE1_MODELS = [m for m in (1, 2, 3) if f"model{m}" in config["kinetics"]["table1"]]
+# (model 4 when kinetics.models lists it: model 3's constants and kinetics.beta)
+TABLE1_MODELS = [
+    m for m in (1, 2, 3) if f"model{m}" in config["kinetics"]["table1"]
+] + ([4] if 4 in MODELS else [])
 # Figures S7, S8 and S9: the further mixing ratios in sheet order (README, "Figures and report"). A sheet with more
 # than three further samples gets figS7_S9_{sample} for the rest; that name also works for
 # any sample of the sheet on request.
@@ -299,5 +302,6 @@ CHI2_FIGURE = stage(
 
 def table1_params(wildcards):
     return {
-        f"model{m}": config["kinetics"]["table1"][f"model{m}"] for m in TABLE1_MODELS
+        f"model{m}": settings_table1_constants(config["kinetics"], m)
+        for m in TABLE1_MODELS
     }

@@ -31,6 +31,7 @@ rule fit_model4:
         grid=config["fit"]["grid"],
         tmax=config["fit"]["tmax"],
         confidence=config["fit"]["uncertainty"]["confidence"],
+        uncertainty=config["fit"]["uncertainty"],
         temperature_K=config["plausibility"]["temperature_K"],
         cluster=CLUSTER,
         kinetics=config["kinetics"],

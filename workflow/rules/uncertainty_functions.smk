@@ -35,6 +35,10 @@ MODEL_COMPARISON = stage(
         "best": lambda w: expand(
             fill(PATHS.best, fit_sample=w.fit_sample), model=FIT_MODELS
         ),
+        # model 4's row, as its own fit recorded it (the joint fit only; fit.models lists 4)
+        "model4": lambda w: (
+            [MODEL4_RECORD] if FIT_MODEL4 and w.fit_sample == JOINT_SAMPLE else []
+        ),
     },
     outputs={"tsv": PATHS.model_comparison_tsv, "md": PATHS.model_comparison_md},
 )

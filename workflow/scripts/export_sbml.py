@@ -14,7 +14,9 @@ log = logging.getLogger("intercluster")
 def model_one(smk):
     kinetics = smk.params.kinetics
     conditions = SampleConditions.from_dict(kinetics["table1_conditions"])
-    network = build_network(smk.wildcards.model, kinetics["convention"], smk.params.cluster)
+    # model 4: with its beta (settings.table1_constants)
+    network = build_network(smk.wildcards.model, kinetics["convention"], smk.params.cluster,
+                            smk.params.constants.get("beta", 1.0))  # fmt: skip
     system = ClusterSystem.from_config(smk.params.cluster)  # the species' names
     text = sbml_string(network, RateConstants.from_dict(smk.params.constants), conditions, system)
     errors = consistency_errors(text)

@@ -21,16 +21,19 @@ def main(smk):
     files = smk.params.files  # model -> its simulation (and best.json for the best fits)
     models = [int(m) for m in files]
     table1 = "constants" in smk.params.keys()
+    sources = {}
     if table1:
+        # model 4 (kinetics.models lists it): model 3's constants with kinetics.beta
         constants = [dict(smk.params.constants[f"model{m}"]) for m in models]
         source = "Table 1 constants"
+        if 4 in models:
+            sources[4] = "model 3's Table 1 constants"
     else:
         constants = [read_best_fit(f["best"]).constants.to_dict() for f in files.values()]
         source = "best fit"
     simulations = [read_tsv(f["simulation"]) for f in files.values()]
     # model 4 (fit.models lists 4; best fits only): its joint fit, simulated for this sample
     model4 = smk.params.model4 if "model4" in smk.params.keys() else None
-    sources = {}
     if model4:
         models.append(4)
         constants.append(exchange_bias.model4_constants(read_json(model4["record"])))

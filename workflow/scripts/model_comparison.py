@@ -4,7 +4,7 @@ import logging
 from pathlib import Path
 
 from intercluster import fit, model_comparison
-from intercluster.io import write_tsv
+from intercluster.io import read_json, write_tsv
 from intercluster.records import read_best_fit
 from intercluster.rule_script import items, run
 
@@ -18,7 +18,10 @@ def compare_one(smk):
     refined = {m: model_comparison.refined_weighted_chi2(b) for m, b in best.items()}
     # the verdict calibrated on the spectra's own noise (rule fit_best), where it was computed
     calibrated = {m: (b.weighted or {}).get("goodness_of_fit") for m, b in best.items()}
-    comparison = model_comparison.compare_fitted_models(weighted, refined, calibrated=calibrated)
+    # model 4's row as rule fit_model4 recorded it (the joint fit, when fit.models lists 4)
+    model4 = read_json(smk.input.model4[0]) if smk.input.model4 else None
+    comparison = model_comparison.compare_fitted_models(weighted, refined, calibrated=calibrated,
+                                                        model4=model4)  # fmt: skip
     text = model_comparison.model_comparison_statement(comparison)
     log.info("%s:\n%s", smk.wildcards.fit_sample, text)
     write_tsv(comparison, smk.output.tsv)

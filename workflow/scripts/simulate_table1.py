@@ -17,8 +17,9 @@ def model_one(smk):
     kinetics = smk.params.kinetics
     conditions = SampleConditions.from_dict(kinetics["table1_conditions"])
     system = ClusterSystem.from_config(smk.params.cluster)
-    network = build_network(smk.wildcards.model, kinetics["convention"], system)
-    k = smk.params.constants
+    k = smk.params.constants  # model 4: with its beta (settings.table1_constants)
+    network = build_network(smk.wildcards.model, kinetics["convention"], system,
+                            k.get("beta", 1.0))  # fmt: skip
     result = simulate(
         network, RateConstants.from_dict(k), conditions, output_times_s(kinetics),
         KineticsSettings.from_config(kinetics).simulator_options(),

@@ -397,6 +397,16 @@ def compare_with_model3(chi2_w_model3: float, profile: pd.DataFrame, n_residuals
     return {"likelihood_ratio": lrt, "aic": aic}
 
 
+def chi2_verdict(aic: pd.DataFrame, model: int) -> dict:
+    """One model's AIC and χ²(n − p) verdict from :func:`compare_with_model3`'s table (the
+    record's; rule model_comparison shows them as they are)."""
+    row = aic.loc[model]
+    return {"fits": bool(row["fits"]), "aic": float(row["aic"]),
+            "reference": str(row["reference"]), "p_value": float(row["p_value"]),
+            "reference_limit": float(row["reference_limit"]),
+            "reference_quantile": float(row["reference_quantile"])}  # fmt: skip
+
+
 def fit_model4(
     experiments: Mapping[str, tuple[SampleConditions, np.ndarray, pd.DataFrame]],
     grid: Mapping,
@@ -443,10 +453,9 @@ def fit_model4(
         "delta_g_mix_interval": summary["delta_g_mix_interval"],
         "n_residuals": n_residuals,
         "model4": {**summary["constants"], "chi2_weighted": summary["chi2_min"],
-                   "fits": bool(aic.loc[4, "fits"]), "aic": float(aic.loc[4, "aic"])},
+                   **chi2_verdict(aic, 4)},
         "model3": {**{k: out[3][2][k] for k in RATE_CONSTANTS},
-                   "chi2_weighted": out[3][2]["chi2_weighted"],
-                   "fits": bool(aic.loc[3, "fits"]), "aic": float(aic.loc[3, "aic"])},
+                   "chi2_weighted": out[3][2]["chi2_weighted"], **chi2_verdict(aic, 3)},
         "likelihood_ratio": comparison["likelihood_ratio"],
         "beta_axis": [float(b) for b in betas],
         "statement": (

@@ -33,6 +33,7 @@ def compare_models(
     n_parameters: int | Mapping[int, int] = 3,
     replica_chi2_min: Sequence[float] | None = None,
     far_quantile: float = 0.99,
+    judged_elsewhere: Mapping[int, Mapping] | None = None,
 ) -> pd.DataFrame:
     """AIC comparison and goodness of fit of models fitted to the same data.
 
@@ -50,15 +51,25 @@ def compare_models(
         reference distribution of a fit that is right. Without it, χ²(n − p).
     far_quantile : float
         A model whose χ² lies above this quantile of the reference does not fit.
+    judged_elsewhere : mapping, optional
+        Model -> its row as another rule computed it (model 4: ``beta.json`` of rule
+        fit_model4, :func:`model4_row`): ``chi2_weighted_min``,
+        ``n_parameters``, ``aic``, ``fits`` and, where recorded, ``reference``, ``p_value``,
+        ``reference_limit``, ``reference_quantile``. Taken as
+        they are; only ΔAIC and the Akaike weight, which depend on the set, are computed
+        here. Such a model must not be in ``chi2_min`` too.
 
     Returns
     -------
     DataFrame
-        model, chi2_weighted_min, aic, delta_aic, akaike_weight, reference, p_value,
-        reference_limit, fits, statement.
+        model, chi2_weighted_min, n_parameters, aic, delta_aic, akaike_weight, reference,
+        p_value, reference_limit, reference_quantile, fits, statement.
     """
     from scipy.stats import chi2 as chi2_dist
 
+    judged_elsewhere = dict(judged_elsewhere or {})
+    if both := sorted(set(judged_elsewhere) & set(chi2_min)):
+        raise ValueError(f"model(s) {both} given both as a χ² and as a row judged elsewhere")
     models = sorted(chi2_min)
     chi2 = np.array([float(chi2_min[m]) for m in models])
     if isinstance(n_parameters, Mapping):
@@ -66,9 +77,6 @@ def compare_models(
     else:
         n_par = np.full(len(models), int(n_parameters))
     aic = chi2 + 2.0 * n_par
-    delta = aic - np.nanmin(aic)
-    weight = np.exp(-0.5 * delta)
-    weight = weight / np.nansum(weight)
     dof = n_residuals - n_par
     if replica_chi2_min is not None and len(replica_chi2_min) >= 2:
         ref = np.sort(np.asarray(replica_chi2_min, float))
@@ -84,34 +92,56 @@ def compare_models(
         p_floor = 0.0
         limits = chi2_dist.ppf(far_quantile, dof)  # per model: its own n - p
         references = [f"chi2({int(d)})" for d in dof]
-    fits = chi2 <= limits
+    rows = [
+        {"model": m, "chi2_weighted_min": c, "n_parameters": k, "aic": a, "reference": r,
+         "p_value": pv, "reference_limit": li, "reference_quantile": float(far_quantile),
+         "fits": c <= li, "p_floor": p_floor}
+        for m, c, k, a, r, pv, li in zip(models, chi2, n_par, aic, references, p, limits,
+                                         strict=True)
+    ]  # fmt: skip
+    for m, given in judged_elsewhere.items():
+        missing = {"chi2_weighted_min", "n_parameters", "aic", "fits"} - set(given)
+        if missing:
+            raise ValueError(f"model {m}'s row judged elsewhere lacks {sorted(missing)}")
+        rows.append({"model": int(m), "reference": "not recorded", "p_value": np.nan,
+                     "reference_limit": np.nan, "reference_quantile": np.nan, "p_floor": 0.0,
+                     **given})  # fmt: skip
+    rows.sort(key=lambda row: row["model"])
+    aic_all = np.array([float(row["aic"]) for row in rows])
+    delta = aic_all - np.nanmin(aic_all)
+    weight = np.exp(-0.5 * delta)
+    weight = weight / np.nansum(weight)
     statements = []
-    for m, c, d, w, f, pv, limit, reference in zip(
-        models, chi2, delta, weight, fits, p, limits, references, strict=True
-    ):
+    for row, d, w in zip(rows, delta, weight, strict=True):
+        pv, floor = float(row["p_value"]), float(row["p_floor"])
         # replicas cannot show a p below 1/(n + 1): say "<=" there
-        bound = "<=" if p_floor > 0 and pv <= p_floor else "="
-        verdict = (
-            "consistent with the noise"
-            if f
-            else f"far above what {reference} give (limit {limit:.3g}): the model does not fit"
-        )
+        bound = "<=" if floor > 0 and pv <= floor else "="
+        if row["fits"]:
+            verdict = "consistent with the noise"
+        elif np.isfinite(float(row["reference_limit"])):
+            verdict = (f"far above what {row['reference']} give (limit "
+                       f"{float(row['reference_limit']):.3g}): the model does not fit")  # fmt: skip
+        else:  # a row judged elsewhere whose record keeps the verdict only
+            verdict = ("far above what the noise gives (its own rule's verdict): the model does "
+                       "not fit")
         statements.append(
-            f"model {m}: weighted chi2 {c:.4g} for {n_residuals} observables, {verdict}; "
+            f"model {row['model']}: weighted chi2 {float(row['chi2_weighted_min']):.4g} for "
+            f"{n_residuals} observables, {verdict}; "
             f"ΔAIC {d:.3g}, Akaike weight {w:.3g}, p {bound} {pv:.3g}"
         )
     return pd.DataFrame(
         {
-            "model": models,
-            "chi2_weighted_min": chi2,
-            "aic": aic,
+            "model": [int(row["model"]) for row in rows],
+            "chi2_weighted_min": [float(row["chi2_weighted_min"]) for row in rows],
+            "n_parameters": [int(row["n_parameters"]) for row in rows],
+            "aic": aic_all,
             "delta_aic": delta,
             "akaike_weight": weight,
-            "reference": references,
-            "p_value": p,
-            "reference_limit": limits,
-            "reference_quantile": float(far_quantile),
-            "fits": fits,
+            "reference": [str(row["reference"]) for row in rows],
+            "p_value": [float(row["p_value"]) for row in rows],
+            "reference_limit": [float(row["reference_limit"]) for row in rows],
+            "reference_quantile": [float(row["reference_quantile"]) for row in rows],
+            "fits": [bool(row["fits"]) for row in rows],
             "statement": statements,
         }
     )
@@ -171,9 +201,10 @@ def compare_fitted_models(
     refined: Mapping[int, float | None] | None = None,
     replica_chi2_min: Sequence[float] | None = None,
     calibrated: Mapping[int, Mapping | None] | None = None,
+    model4: Mapping | None = None,
 ) -> pd.DataFrame:
     """:func:`compare_models` of one fit's weighted χ² tables (model -> table; rule
-    model_comparison).
+    model_comparison), with model 4's row when its record is given.
 
     ``calibrated``: model -> ``best.json``'s ``weighted.goodness_of_fit``
     (:func:`goodness_of_fit_section`). A model whose calibrated verdict is available is
@@ -186,6 +217,14 @@ def compare_fitted_models(
     and its grid minimum, and the grid minimum is kept as ``chi2_weighted_grid_min``.
     ``replica_chi2_min``: χ²_w,min of replicas of a correct model, the reference when given;
     else χ²(n − 3) (the workflow has no replicas of real data).
+
+    ``model4``: model 4's record (``beta.json`` of rule fit_model4, the joint fit of every
+    sample; :func:`intercluster.exchange_bias.fit_model4`). Its row is the record's, not
+    recomputed (:func:`model4_row`): χ²_w at its refined optimum, 4 parameters, AIC, the
+    χ²(n − 4) verdict or the calibrated one when the record holds it, and the
+    likelihood-ratio test against model 3 (nested at β = 1, fitted beside it in that rule):
+    columns ``lrt_against``, ``lrt_statistic``, ``lrt_p_value``, ``lrt_prefers_full`` (empty
+    for the other models). The record must be of the same observables.
     """
     chi2_min, grid_min, n_residuals = {}, {}, set()
     refined = refined or {}
@@ -199,15 +238,75 @@ def compare_fitted_models(
         n_residuals.update(int(n) for n in table["n_species"].unique())
     if len(n_residuals) != 1:
         raise ValueError(f"the models were fitted to different observables: {n_residuals}")
-    out = compare_models(chi2_min, n_residuals.pop(), replica_chi2_min=replica_chi2_min)
-    out.insert(2, "chi2_weighted_grid_min", [grid_min[m] for m in out["model"]])
-    out.insert(3, "refined", [refined.get(int(m)) is not None for m in out["model"]])
-    at = np.where(out["refined"], "at the refined optimum", "at the best grid point")
-    out["statement"] = [
-        st.replace(" observables,", f" observables ({where}; grid {g:.4g}),", 1)
-        for st, where, g in zip(out["statement"], at, out["chi2_weighted_grid_min"], strict=True)
-    ]
-    return _with_calibrated(out, calibrated or {})
+    n_obs = n_residuals.pop()
+    calibrated = dict(calibrated or {})
+    judged = {}
+    if model4 is not None:
+        if int(model4["n_residuals"]) != n_obs:
+            raise ValueError(f"model 4's record is of {model4['n_residuals']} observables, the "
+                             f"other models' of {n_obs}: not the same data")  # fmt: skip
+        judged[4] = model4_row(model4)
+        calibrated[4] = model4["model4"].get("goodness_of_fit")
+    out = compare_models(chi2_min, n_obs, replica_chi2_min=replica_chi2_min,
+                         judged_elsewhere=judged)  # fmt: skip
+    out.insert(2, "chi2_weighted_grid_min", [grid_min.get(int(m), np.nan) for m in out["model"]])
+    out.insert(3, "refined", [refined.get(int(m)) is not None or int(m) in judged
+                              for m in out["model"]])  # fmt: skip
+    where = {m: (f"at the refined optimum; grid {g:.4g}" if r else
+                 f"at the best grid point; grid {g:.4g}")
+             for m, g, r in zip(out["model"], out["chi2_weighted_grid_min"], out["refined"],
+                                strict=True)}  # fmt: skip
+    if model4 is not None:
+        where[4] = (f"joint fit of every sample with model 3, rule fit_model4, at its refined "
+                    f"optimum, β = {float(model4['beta']):.4g}")  # fmt: skip
+    out["statement"] = [st.replace(" observables,", f" observables ({where[m]}),", 1)
+                        for st, m in zip(out["statement"], out["model"], strict=True)]  # fmt: skip
+    out = _with_lrt(out, model4)
+    return _with_calibrated(out, calibrated)
+
+
+def model4_row(record: Mapping) -> dict:
+    """Model 4's row of the comparison as its record (``beta.json`` of rule fit_model4) gives
+    it: χ²_w at the refined optimum, 4 parameters, AIC and its χ²(n − 4) verdict (reference,
+    p value and limit where the record holds them)."""
+    try:
+        fitted = record["model4"]
+        row = {"chi2_weighted_min": float(fitted["chi2_weighted"]), "n_parameters": 4,
+               "aic": float(fitted["aic"]), "fits": bool(fitted["fits"])}  # fmt: skip
+    except (KeyError, TypeError) as err:
+        raise ValueError(f"not a model-4 record (beta.json of rule fit_model4): {err}") from err
+    for key in ("reference", "p_value", "reference_limit", "reference_quantile"):
+        if key in fitted:
+            row[key] = fitted[key]
+    return row
+
+
+def _with_lrt(out: pd.DataFrame, record: Mapping | None) -> pd.DataFrame:
+    """The comparison with the likelihood-ratio test of model 4's record (against model 3,
+    nested at β = 1) in model 4's row; empty in the other rows."""
+    out = out.copy()
+    out["lrt_against"] = pd.array([pd.NA] * len(out), dtype="Int64")
+    # model 3's χ²_w as fitted beside model 4 (the test's nested fit; it may lie below the
+    # grid rules' model 3: another start and budget)
+    out["lrt_chi2_nested"] = np.nan
+    out["lrt_statistic"] = np.nan
+    out["lrt_p_value"] = np.nan
+    out["lrt_prefers_full"] = pd.array([pd.NA] * len(out), dtype="boolean")
+    if record is None:
+        return out
+    lrt = record["likelihood_ratio"]
+    i = out.index[out["model"] == 4][0]
+    out.loc[i, "lrt_against"] = 3
+    out.loc[i, "lrt_chi2_nested"] = float(record["model3"]["chi2_weighted"])
+    out.loc[i, "lrt_statistic"] = float(lrt["statistic"])
+    out.loc[i, "lrt_p_value"] = float(lrt["p_value"])
+    out.loc[i, "lrt_prefers_full"] = bool(lrt["prefers_full"])
+    out.loc[i, "statement"] += (
+        "; against model 3 (model 4 at β = 1, fitted beside it in rule fit_model4): "
+        + str(lrt["statement"]).replace("the larger model", "model 4")
+        .replace("the nested model suffices", "model 3 suffices")
+    )
+    return out
 
 
 def _with_calibrated(out: pd.DataFrame, calibrated: Mapping[int, Mapping | None]) -> pd.DataFrame:
@@ -287,10 +386,28 @@ def model_comparison_statement(comparison: pd.DataFrame) -> str:
         )
     lines = [source, *comparison["statement"]]
     best = comparison.loc[comparison["aic"].idxmin()]
-    lines.append(
-        f"AIC prefers model {int(best['model'])} (equal numbers of constants, not nested: "
-        "ΔAIC = Δχ²; a likelihood-ratio test would need nested models)."
-    )
+    if (comparison["model"] == 4).any():
+        lines.append(
+            f"AIC prefers model {int(best['model'])} (AIC = chi2_w + 2 × the number of "
+            "parameters: models 1-3 have three constants and are not nested; model 4 has β "
+            "as a fourth and holds model 3 at β = 1, tested by the likelihood ratio in its "
+            "line)."
+        )
+        rows = comparison.set_index("model")
+        if 3 in rows.index and np.isfinite(rows.loc[4, "lrt_chi2_nested"]):
+            grid3, beside3 = rows.loc[3, "chi2_weighted_min"], rows.loc[4, "lrt_chi2_nested"]
+            if grid3 > beside3 * (1 + 1e-6) + 1e-9:
+                lines.append(
+                    f"Model 3 fitted beside model 4 (rule fit_model4) reached chi2_w "
+                    f"{beside3:.4g}, below the {grid3:.4g} of its row here: AIC overstates "
+                    "model 4's advantage over model 3 by the difference; the likelihood-ratio "
+                    "test compares model 4 with that lower fit."
+                )
+    else:
+        lines.append(
+            f"AIC prefers model {int(best['model'])} (equal numbers of constants, not nested: "
+            "ΔAIC = Δχ²; a likelihood-ratio test would need nested models)."
+        )
     if not comparison["fits"].any():
         lines.append(
             "No model of the set fits: every weighted chi2 lies far above what the noise gives "

@@ -13,6 +13,7 @@ The ``cluster``, ``virtual_experiment`` and sample-sheet parts are read by
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 
 from .network import RATE_CONSTANTS  # the kinetic model owns its constants
@@ -28,6 +29,7 @@ __all__ = [
     "TmaxSettings",
     "UncertaintySettings",
     "ZoomSettings",
+    "table1_constants",
 ]
 
 
@@ -174,6 +176,37 @@ class KineticsSettings:
         """The simulators' options: method, tolerances and the step limit."""
         return SolverOptions(rtol=self.rtol, atol=self.atol, max_steps=self.max_steps,
                              method=self.method)  # fmt: skip
+
+
+def table1_constants(kinetics: dict, model: int) -> dict:
+    """The constants ``model`` is simulated and exported at in the Table 1 path (rules
+    simulate_table1, export_sbml, figure3_table1): the paper's Table 1 of that model, and
+    for model 4, which the paper has not, model 3's with ``beta`` = ``kinetics.beta`` (β = 1
+    is model 3 exactly; docs/science.md §2.4).
+
+    Raises
+    ------
+    ValueError
+        When the model has no Table 1 constants (model 4: when model 3 has none), or
+        model 4's β is not a finite number > 0.
+    """
+    model = int(model)
+    table1 = kinetics.get("table1") or {}
+    source = "model3" if model == 4 else f"model{model}"
+    if source not in table1:
+        need = "model 4 is simulated at model 3's Table 1 constants; " if model == 4 else ""
+        raise ValueError(f"kinetics.table1: no {source} ({need}the table has "
+                         f"{sorted(table1) or 'nothing'})")  # fmt: skip
+    constants = {k: float(table1[source][k]) for k in RATE_CONSTANTS}
+    if model != 4:
+        return constants
+    beta = kinetics.get("beta", 1.0)
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not (
+        math.isfinite(beta) and beta > 0
+    ):
+        raise ValueError(f"kinetics.beta = {beta!r}: model 4 needs its exchange bias as a "
+                         "finite number > 0 (1 is model 3)")  # fmt: skip
+    return {**constants, "beta": float(beta)}
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from .schemas import (
     non_finite,
     schema_defaults,
 )
+from .settings import table1_constants
 from .system import default_system_definition
 from .textfiles import load_yaml, quote, read_text, yaml_line
 
@@ -132,13 +133,18 @@ def validate_config(config: dict, where: str = "config", files=()) -> dict:
                 "grid rules, which need at least one of models 1-3 as well (e.g. [3, 4])"
             )
         log.info("%s: %s", where, fit_models_note(config))
-    if 4 in config["kinetics"]["models"]:
-        # kinetics.models are simulated and exported at their Table 1 constants, which
-        # model 4 (a beta beyond the paper) has not
+    kinetics = config["kinetics"]
+    # kinetics.models are simulated and exported at their Table 1 constants; model 4, which
+    # the paper has not, at model 3's and kinetics.beta (settings.table1_constants)
+    for model in kinetics["models"]:
+        try:
+            table1_constants(kinetics, model)
+        except ValueError as error:
+            raise InputError(f"{where}: kinetics.models lists {model}: {error}") from None
+    if kinetics["beta"] != 1.0 and 4 not in kinetics["models"]:
         raise InputError(
-            f"{where}: kinetics.models: model 4 has no Table 1 constants (its exchange bias "
-            "beta is beyond the paper); simulate it with the virtual experiment "
-            "(virtual_experiment.model 4, virtual_experiment.beta)"
+            f"{where}: kinetics.beta = {kinetics['beta']}: only model 4 has an exchange bias "
+            f"(kinetics.models is {kinetics['models']}; add 4 to simulate it)"
         )
     ve = config.get("virtual_experiment")
     if ve and ve.get("beta", 1.0) != 1.0 and ve.get("model") != 4:
