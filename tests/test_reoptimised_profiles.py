@@ -359,3 +359,42 @@ def test_a_side_the_grid_keeps_below_the_threshold_is_open_without_a_walk():
     assert from_grid.n_evaluations == 0 < walked.n_evaluations
     closed = rp.reoptimised_profile(ratio_only, optimum, "k_ex", bounds, DELTA, grid=table)
     assert closed.low_end == closed.high_end == rp.CROSSED and closed.n_evaluations > 0
+
+
+def test_a_crossing_inside_one_bracket_is_interpolated_in_the_signed_root():
+    """A profile steeper than the bisection's tolerance: half-widths of about a thousandth of a
+    decade (a joint fit of several samples) against tol_decades 0.01. The crossing then lies
+    inside the last bracket, whose chord of χ² would cut it short by the half-width over the
+    bracket (about 5×); the signed root is exact for the quadratic."""
+    steep = H * 2.0e3
+
+    def objective(log_k):
+        d = np.asarray(log_k, float) - X0
+        return 10.0 + float(d @ steep @ d)
+
+    a = np.array([0, 0, 1.0])
+    half = float(np.sqrt(DELTA * a @ np.linalg.solve(steep, a)))
+    assert half < 0.2 * 0.01  # the setting this test is about
+    result = rp.reoptimised_profile(objective, _optimum(), "k_ex", BOUNDS, DELTA, C_NM,
+                                    tol_decades=0.01, inner_evaluations=200)  # fmt: skip
+    assert np.log10(result.high) - X0[2] == pytest.approx(half, rel=0.1)
+    assert X0[2] - np.log10(result.low) == pytest.approx(half, rel=0.1)
+    # negative control: the chord of χ² between the same kind of bracket ends (the optimum and
+    # a point 0.01 decades out) is several times too narrow
+    f_out = 10.0 + DELTA * (0.01 / half) ** 2
+    chord = fit.intervals._crossing(0.0, 10.0, 0.01, f_out, 10.0 + DELTA)
+    root = fit.intervals.signed_root_crossing(0.0, 10.0, 0.01, f_out, 10.0 + DELTA, 10.0)
+    assert root == pytest.approx(half, rel=1e-9)
+    assert chord < 0.3 * half
+
+
+def test_signed_root_crossing_edges():
+    crossing = fit.intervals.signed_root_crossing
+    # an outside point that failed: the inside point is the end
+    assert crossing(0.1, 11.0, 0.2, np.inf, 13.84, 10.0) == 0.1
+    # both points on a parabola with its vertex elsewhere: still exact on one side
+    def f(x):
+        return 10.0 + 400.0 * (x - 0.03) ** 2
+
+    exact = 0.03 + np.sqrt(3.84 / 400.0)
+    assert crossing(0.05, f(0.05), 0.2, f(0.2), 13.84, 10.0) == pytest.approx(exact, rel=1e-12)

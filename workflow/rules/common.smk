@@ -284,6 +284,10 @@ def each_fit():
     return {s: {"fit_sample": s} for s in FITS}
 
 
+# The items of a stage of one job per combination of its job wildcards (nothing batched).
+ONE_ITEM = {"job": {}}
+
+
 def each_fit_and_model():
     """The items of a stage over every fit and every fitted model."""
     return {

@@ -120,9 +120,9 @@ rule fit_best:
     output:
         best=BEST.output("best"),
     log:
-        "logs/fit/best/model{model}.log",
+        "logs/fit/best/{fit_sample}/model{model}.log",
     benchmark:
-        benchmark_of("fit_best", "model{model}")
+        benchmark_of("fit_best", "{fit_sample}/model{model}")
     conda:
         "../../envs/fit.yaml"
     params:

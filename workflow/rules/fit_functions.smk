@@ -69,9 +69,9 @@ def fit_nuisance_of(wildcards):
 
 
 # --- batched stages (stage(), common.smk) ----------------------------------------------------
-# fit_chi2, fit_zoom, fit_best, simulate_best and plausibility each run one job per model that
-# handles every fit of that model in turn (one process start-up instead of one per fit; the
-# work of a fit is seconds).
+# fit_chi2, fit_zoom, simulate_best and plausibility each run one job per model that handles
+# every fit of that model in turn (one process start-up instead of one per fit; the work of a
+# fit is about a second). fit_best is not batched (below).
 
 PER_MODEL_JOB = {"model": FIT_MODELS}
 
@@ -127,10 +127,12 @@ ZOOM = stage(
         "conditions": fit_conditions_param,
     },
 )
+# one job per fit and model: a fit's refinement, profiles and goodness of fit take 5-60 s,
+# well above a start-up, and the fits of one model then share the cores
 BEST = stage(
     "fit_best",
-    each_fit(),
-    jobs=PER_MODEL_JOB,
+    ONE_ITEM,
+    jobs={"fit_sample": FITS, "model": FIT_MODELS},
     outputs={"best": PATHS.best},
     inputs=fit_best_inputs,
     params={

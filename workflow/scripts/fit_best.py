@@ -62,10 +62,11 @@ def fit_one(smk, simulations):
         goodness_of_fit=goodness_of_fit,
         profile_rejected=settings.uncertainty.profile_rejected_models,
     ))  # fmt: skip
-    for key in ("goodness_of_fit", "profiles_skipped"):
-        if key in result["weighted"]:
-            log.info("%s", result["weighted"][key].get("statement")
-                     if key == "goodness_of_fit" else result["weighted"][key])  # fmt: skip
+    weighted = result["weighted"]
+    if "goodness_of_fit" in weighted:
+        log.info("%s", weighted["goodness_of_fit"].get("statement"))
+    if "profiles_skipped" in weighted:
+        log.info("%s", weighted["profiles_skipped"])
     if "trajectory" in smk.input.keys():  # fit.objective: trajectory
         result["trajectory"] = trajectory_fit.trajectory_fields(
             fit.read_parquet(smk.input.trajectory), c_nM, settings.uncertainty.confidence

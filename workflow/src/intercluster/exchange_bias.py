@@ -16,7 +16,8 @@ What this module gives:
 * :func:`beta_profile`, :func:`beta_summary`: the profile of χ²_w over β (minimum over the
   three constants at each β), the estimate of β (vertex of a parabola in log β through the
   profile's minimum and its neighbours), its profile interval (Δχ²_w = χ²(1) quantile,
-  crossings interpolated in log β by :func:`intercluster.fit.intervals.interval_from_profile`),
+  crossings interpolated in log β by :func:`intercluster.fit.intervals.interval_from_profile`,
+  in the signed root once the refined optimum is in the profile),
   and ΔG_mix = −RT ln β with the interval mapped through it;
 * :func:`local_beta_profile`: the profile re-optimised in small steps of β around the
   refined optimum, where the interval's ends lie;
@@ -246,6 +247,9 @@ def refine_beta_optimum(
 
 
 LOCAL_STEPS_DECADES = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1)  # around the optimum, in log10 β
+#: initial simplex of the local profile's inner search (decades per constant): the
+#: constants move by about this much between neighbouring steps of β
+LOCAL_SIMPLEX_DECADES = 0.01
 
 
 def local_beta_profile(
@@ -257,7 +261,7 @@ def local_beta_profile(
     beta_range: tuple[float, float],
     confidence: float = 0.95,
     options: SolverOptions | None = None,
-    max_evaluations: int = 30,
+    max_evaluations: int = 80,
 ) -> pd.DataFrame:
     """The β profile re-optimised close to the refined optimum, where the interval lies.
 
@@ -265,25 +269,33 @@ def local_beta_profile(
     optimum and the next grid value χ²_w rises by hundreds, and a crossing interpolated
     there is an artefact of the straight line. So on each side of the optimum β is stepped
     out by :data:`LOCAL_STEPS_DECADES` (within ``beta_range``), the constants re-optimised
-    at each (:func:`intercluster.fit.refine.refine` from the optimum's constants), until χ²_w
-    exceeds the optimum by the χ²(1) ``confidence`` quantile. Returns the rows of
-    :func:`refined_beta_profile` (without the optimum itself).
+    at each (:func:`intercluster.fit.refine.refine` from the previous step's constants, with
+    a simplex of :data:`LOCAL_SIMPLEX_DECADES`), until χ²_w exceeds the optimum by the χ²(1)
+    ``confidence`` quantile. Returns the rows of :func:`refined_beta_profile` (without the
+    optimum itself).
+
+    The inner search must re-optimise for real: k_dim and k_diss move with β, and a profile
+    that stays near the optimum's constants is the slice through it, steeper than the
+    profile, and its interval too narrow (with a simplex of half a grid step and 30
+    evaluations the search hardly left the start: 5 of 8 intervals held the truth).
     """
     from scipy.stats import chi2 as chi2_dist
 
 
     level = float(optimum["chi2_weighted"]) + float(chi2_dist.ppf(confidence, 1))
-    start = {**{k: optimum[k] for k in RATE_CONSTANTS}, "chi2": np.inf}
     rows = []
     for side in (-1.0, 1.0):
+        start = {k: optimum[k] for k in RATE_CONSTANTS}  # each side from the optimum
         for step in LOCAL_STEPS_DECADES:
             beta = float(optimum["beta"] * 10.0 ** (side * step))
             if not beta_range[0] <= beta <= beta_range[1]:
                 break
             objective = chi2_objective(network_of(beta), dict(experiments), settings,
                                        options=options, weighted=True)  # fmt: skip
-            first = objective(np.log10([optimum[k] for k in RATE_CONSTANTS]))
-            refined = refine(objective, {**start, "chi2": first}, dict(axes), max_evaluations)
+            first = objective(np.log10([start[k] for k in RATE_CONSTANTS]))
+            refined = refine(objective, {**start, "chi2": first}, dict(axes), max_evaluations,
+                             step_decades=LOCAL_SIMPLEX_DECADES, xatol=1e-3)  # fmt: skip
+            start = {k: refined[k] for k in RATE_CONSTANTS}
             rows.append({"beta": beta, "chi2_weighted": refined["chi2"],
                          **{k: refined[k] for k in RATE_CONSTANTS},
                          "n_evaluations": refined["n_evaluations"]})  # fmt: skip
@@ -343,7 +355,11 @@ def beta_summary(prof: pd.DataFrame, temperature_K: float, confidence: float = 0
         raise ValueError("no successful grid point: no β estimate")
     best_row = prof.iloc[int(np.nanargmin(values))]
     level = float(np.nanmin(values)) + float(chi2_dist.ppf(confidence, 1))
-    interval = interval_from_profile(beta, values, level)
+    # with the refined optimum in the profile its points lie close to the optimum: crossings
+    # in the signed root (a chord of χ² cuts a convex profile's crossing short)
+    interval = interval_from_profile(
+        beta, values, level, minimum=float(np.nanmin(values)) if refined_optimum else None
+    )
     # the profile's own minimum when it holds the refined optimum (with_optimum); on a bare
     # grid profile the vertex of a parabola through the minimum and its neighbours
     estimate = float(best_row["beta"]) if refined_optimum else _vertex_log(beta, values)

@@ -30,10 +30,17 @@ def refine(
     start: dict,
     axes: dict[str, np.ndarray],
     max_evaluations: int = 60,
+    *,
+    step_decades: float | None = None,
+    xatol: float = 0.01,
 ) -> dict:
     """Nelder-Mead on log10 k from a grid point (see the module docstring).
 
     ``objective`` takes log10 (k_dim, k_diss, k_ex) and returns chi² (inf when failed).
+    ``step_decades``: the initial simplex's step per constant (default half a grid step,
+    for a start on the grid; a start already close to the optimum, such as a profile's
+    previous point, needs a step near the precision sought, or the evaluations are spent
+    shrinking the simplex); ``xatol``: Nelder-Mead's tolerance in log10 k.
     """
     from scipy.optimize import minimize
 
@@ -43,6 +50,8 @@ def refine(
         logs = np.log10(axes[name])
         lo, hi = float(logs.min()), float(logs.max())
         step = 0.5 * (float(np.median(np.diff(logs))) if logs.size > 1 else 0.25)
+        if step_decades is not None:
+            step = float(step_decades)
         bounds.append((lo, hi))
         steps.append(step)
     simplex = [x0]
@@ -67,7 +76,7 @@ def refine(
         options={
             "initial_simplex": np.array(simplex),
             "maxfev": int(max_evaluations),
-            "xatol": 0.01,
+            "xatol": float(xatol),
             "fatol": 1e-4 * max(f0, 1e-12),
         },
     )

@@ -10,7 +10,8 @@ stepped off the optimum in adaptive steps and at every step χ²_w is minimised 
 other directions by simulation (:func:`intercluster.fit.weighted_chi2.weighted_chi2_objective`,
 Nelder-Mead from the previous step's optimum and from the grid's best point at that θ). A
 side stops where the profile crosses χ²_w,min + Δ (the crossing then bisected to
-``tol_decades``), at the grid's bound (an open end) or after ``max_steps`` (an open end, said
+``tol_decades`` and interpolated in the signed root √(χ²_w − χ²_w,min) between the bracket's
+ends), at the grid's bound (an open end) or after ``max_steps`` (an open end, said
 so). A side whose grid profile stays below the threshold up to the bound is open there
 without being walked (the re-optimised profile is never above the grid's at a grid value).
 The grid stays the global search; these profiles replace its interpolation.
@@ -30,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ..network import RATE_CONSTANTS
+from .intervals import signed_root_crossing
 from .profiles import (
     FLAT,
     IDENTIFIABLE,
@@ -274,12 +276,6 @@ class Profiler:
         return float(best[0]), np.asarray(best[1], float)
 
 
-def _crossing(t0: float, f0: float, t1: float, f1: float, level: float) -> float:
-    if not np.isfinite(f1) or f1 == f0:
-        return t1
-    return t0 + (level - f0) * (t1 - t0) / (f1 - f0)
-
-
 def reoptimised_profile(
     objective: Callable,
     optimum: Mapping,
@@ -360,7 +356,9 @@ def reoptimised_profile(
                         b, fb = m, fm
                     else:
                         a, fa, free_a = m, fm, free_m
-                crossing, end = _crossing(a, fa, b, fb, level), CROSSED
+                # in the signed root, not the chord of χ²: the bracket (tol_decades) is
+                # often wider than the half-width, and the chord would cut it short
+                crossing, end = signed_root_crossing(a, fa, b, fb, level, f_min), CROSSED
                 theta = b
                 break
             if at_bound:
