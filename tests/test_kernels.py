@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from workflow_helpers import NUCLEARITY
 
 from intercluster import _kernels
 from intercluster.network import ReactionNetwork
@@ -17,7 +18,7 @@ CONSTANTS = [(1e-2, 5.6e-2, 3.2e-2), (1.0, 1e-3, 1.0), (1e-3, 1.0, 1e-3)]
 
 def system(model, convention, constants, g, seed=0):
     """A positive state with every species present, the dense W = g I - J and a right side."""
-    net = ReactionNetwork(model, convention, beta=2.33 if model == 4 else 1.0)
+    net = ReactionNetwork(model, convention, NUCLEARITY, beta=2.33 if model == 4 else 1.0)
     rng = np.random.default_rng(seed)
     y = 10.0 ** rng.uniform(-4, 1, net.n_species)
     w = g * np.eye(net.n_species) - net.jacobian(y, *constants).toarray()
@@ -72,8 +73,8 @@ def test_negative_control_a_perturbed_matrix_is_detected(where):
 
 def test_kernel_network_refuses_blocks_whose_lengths_are_not_mirrored():
     """The sweeps run block b beside block n_blocks - 1 - b, so their lengths must match."""
-    assert _kernel_network(ReactionNetwork(3, "S"))  # control: the real network passes
-    net = ReactionNetwork(3, "S")
+    assert _kernel_network(ReactionNetwork(3, "S", NUCLEARITY))  # control: the real network passes
+    net = ReactionNetwork(3, "S", NUCLEARITY)
     offsets = net.block_offsets.copy()
     offsets[3] += 1  # one dimer moves from block 3 to block 2
     net.__dict__["block_offsets"] = offsets  # frozen dataclass: bypass __setattr__

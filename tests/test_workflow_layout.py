@@ -5,7 +5,7 @@ rule files."""
 import re
 import shutil
 
-from workflow_helpers import REPO, SnakemakeRunner, small_config
+from workflow_helpers import REPO, SnakemakeRunner, read_sheet, small_config
 
 RULES = REPO / "workflow" / "rules"
 # the files that may spell out where outputs go: the layout itself and the shared set-up
@@ -60,13 +60,16 @@ def _job_counts(stdout: str) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stdout, re.M)}
 
 
-def test_the_shipped_workflow_parses_with_one_job_per_model_for_the_per_fit_stages(tmp_path):
+def test_the_shipped_workflow_parses_with_one_job_per_model_for_the_batched_stages(tmp_path):
     proc = _parse(tmp_path / "work")
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     counts = _job_counts(proc.stdout + proc.stderr)
     models = len(small_config()["fit"]["models"])
-    for rule in ("fit_chi2", "fit_zoom", "fit_best", "simulate_best", "plausibility"):
+    for rule in ("fit_chi2", "fit_zoom", "simulate_best", "plausibility"):
         assert counts[rule] == models, (rule, counts)
+    # fit_best is not batched: one job per fit (each sample and the joint fit) and model
+    fits = len(read_sheet(REPO / small_config()["samples"])) + 1
+    assert counts["fit_best"] == fits * models, counts
     # the weighted chi2 comes from fit_chi2's one pass over the chunks, not a rule of its own
     assert "fit_chi2_weighted" not in counts, counts
     for rule in ("fit_tmax_experiment", "dimer_response", "model_comparison", "best_fit_sbml",
