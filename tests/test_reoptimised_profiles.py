@@ -398,3 +398,17 @@ def test_signed_root_crossing_edges():
 
     exact = 0.03 + np.sqrt(3.84 / 400.0)
     assert crossing(0.05, f(0.05), 0.2, f(0.2), 13.84, 10.0) == pytest.approx(exact, rel=1e-12)
+
+
+def test_outermost_interval_spans_every_value_below_the_threshold():
+    """A re-optimised profile is an upper bound of the true one: a value below the threshold
+    beyond a spike (an inner search that missed the valley) is still in the set."""
+    values = 10.0 ** np.array([-0.2, -0.1, 0.0, 0.05, 0.1, 0.2])
+    prof = np.array([50.0, 20.0, 0.0, 19.0, 0.3, 60.0])
+    level = 3.84
+    connected = fit.intervals.interval_from_profile(values, prof, level, minimum=0.0)
+    outermost = fit.intervals.interval_from_profile(values, prof, level, minimum=0.0,
+                                                    outermost=True)  # fmt: skip
+    assert np.log10(connected["high"]) < 0.05  # control: stops at the spike
+    assert 0.1 < np.log10(outermost["high"]) < 0.2  # reaches past the value at 0.1
+    assert outermost["low"] == pytest.approx(connected["low"])

@@ -262,6 +262,7 @@ def local_beta_profile(
     confidence: float = 0.95,
     options: SolverOptions | None = None,
     max_evaluations: int = 80,
+    profile: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The β profile re-optimised close to the refined optimum, where the interval lies.
 
@@ -269,10 +270,11 @@ def local_beta_profile(
     optimum and the next grid value χ²_w rises by hundreds, and a crossing interpolated
     there is an artefact of the straight line. So on each side of the optimum β is stepped
     out by :data:`LOCAL_STEPS_DECADES` (within ``beta_range``), the constants re-optimised
-    at each (:func:`intercluster.fit.refine.refine` from the previous step's constants, with
-    a simplex of :data:`LOCAL_SIMPLEX_DECADES`), until χ²_w exceeds the optimum by the χ²(1)
-    ``confidence`` quantile. Returns the rows of :func:`refined_beta_profile` (without the
-    optimum itself).
+    at each (:func:`intercluster.fit.refine.refine` from the previous step's constants or,
+    when lower, those of ``profile``'s row nearest in β (the re-optimised grid profile,
+    :func:`refined_beta_profile`), with a simplex of :data:`LOCAL_SIMPLEX_DECADES`), until
+    χ²_w exceeds the optimum by the χ²(1) ``confidence`` quantile. Returns the rows of
+    :func:`refined_beta_profile` (without the optimum itself).
 
     The inner search must re-optimise for real: k_dim and k_diss move with β, and a profile
     that stays near the optimum's constants is the slice through it, steeper than the
@@ -292,9 +294,15 @@ def local_beta_profile(
                 break
             objective = chi2_objective(network_of(beta), dict(experiments), settings,
                                        options=options, weighted=True)  # fmt: skip
-            first = objective(np.log10([start[k] for k in RATE_CONSTANTS]))
-            refined = refine(objective, {**start, "chi2": first}, dict(axes), max_evaluations,
-                             step_decades=LOCAL_SIMPLEX_DECADES, xatol=1e-3)  # fmt: skip
+            # two starts, as the profiles of the constants have (reoptimised_profiles): the
+            # valley of the constants bends with β, and one start alone can miss it by
+            # tens of χ² at one step and find it at the next (a jagged profile)
+            starts = [start] + _nearest_profile_constants(profile, beta)
+            firsts = [objective(np.log10([one[k] for k in RATE_CONSTANTS])) for one in starts]
+            best = int(np.argmin(firsts))
+            refined = refine(objective, {**starts[best], "chi2": firsts[best]}, dict(axes),
+                             max_evaluations, step_decades=LOCAL_SIMPLEX_DECADES,
+                             xatol=1e-3)  # fmt: skip
             start = {k: refined[k] for k in RATE_CONSTANTS}
             rows.append({"beta": beta, "chi2_weighted": refined["chi2"],
                          **{k: refined[k] for k in RATE_CONSTANTS},
@@ -302,6 +310,17 @@ def local_beta_profile(
             if refined["chi2"] > level:
                 break
     return pd.DataFrame(rows)
+
+
+def _nearest_profile_constants(profile: pd.DataFrame | None, beta: float) -> list[dict]:
+    """The constants of ``profile``'s finite row nearest to ``beta`` in log β (none without)."""
+    if profile is None or profile.empty:
+        return []
+    ok = profile[np.isfinite(profile["chi2_weighted"].to_numpy(float))]
+    if ok.empty:
+        return []
+    row = ok.iloc[int(np.argmin(np.abs(np.log10(ok["beta"].to_numpy(float) / beta))))]
+    return [{k: float(row[k]) for k in RATE_CONSTANTS}]
 
 
 def with_optimum(profile: pd.DataFrame, optimum: dict, *extra: pd.DataFrame) -> pd.DataFrame:
@@ -357,8 +376,11 @@ def beta_summary(prof: pd.DataFrame, temperature_K: float, confidence: float = 0
     level = float(np.nanmin(values)) + float(chi2_dist.ppf(confidence, 1))
     # with the refined optimum in the profile its points lie close to the optimum: crossings
     # in the signed root (a chord of χ² cuts a convex profile's crossing short)
+    # (and, the profile being re-optimised by local searches, an upper bound of the true
+    # one: every β below the threshold is in the interval, see interval_from_profile)
     interval = interval_from_profile(
-        beta, values, level, minimum=float(np.nanmin(values)) if refined_optimum else None
+        beta, values, level, minimum=float(np.nanmin(values)) if refined_optimum else None,
+        outermost=refined_optimum,
     )
     # the profile's own minimum when it holds the refined optimum (with_optimum); on a bare
     # grid profile the vertex of a parabola through the minimum and its neighbours
@@ -449,7 +471,7 @@ def fit_model4(
         if model == 4:
             extra = [local_beta_profile(optimum, experiments, one, settings, axes,
                                         (float(betas.min()), float(betas.max())), confidence,
-                                        options)]  # fmt: skip
+                                        options, profile=profile)]  # fmt: skip
         out[model] = (table, with_optimum(profile, optimum, *extra), optimum)
     n_residuals = int(out[4][0]["n_species"].iloc[0])
     comparison = compare_with_model3(out[3][2]["chi2_weighted"], out[4][1], n_residuals)

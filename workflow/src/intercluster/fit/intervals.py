@@ -65,14 +65,24 @@ def signed_root_crossing(x_in: float, f_in: float, x_out: float, f_out: float, l
     return float(x_in + (r_level - r_in) * (x_out - x_in) / (r_out - r_in))
 
 
-def interval_from_profile(values: np.ndarray, prof: np.ndarray, level: float,
-                          minimum: float | None = None) -> dict:  # fmt: skip
+def interval_from_profile(
+    values: np.ndarray,
+    prof: np.ndarray,
+    level: float,
+    minimum: float | None = None,
+    outermost: bool = False,
+) -> dict:
     """Interval of k where the profile stays <= ``level`` around the profile minimum.
 
     ``low``/``high``: crossings interpolated linearly in log10(k); an end at the grid edge is
     "open"; with ``minimum`` (the χ² the level is counted from) they are interpolated in the
     signed root instead (:func:`signed_root_crossing`; a re-optimised profile whose points
     lie close to the optimum), without it linearly in χ² (the paper's grid intervals).
+    ``outermost``: the interval spans every value whose profile is at or below ``level``, not
+    only those connected to the minimum: a profile re-optimised by a local search is an
+    upper bound of the true one (the search can miss the minimum, never undercut it), so a
+    value below the threshold is inside the confidence set even where a value between it
+    and the optimum is not (a jagged profile).
     ``low_grid``/``high_grid``: the grid-resolution bracket, the first grid value
     outside the threshold on each side (None when the end is open). A grid cannot resolve
     an interval finer than its step: the interpolated ends can be narrower than one step
@@ -96,6 +106,9 @@ def interval_from_profile(values: np.ndarray, prof: np.ndarray, level: float,
     hi = best
     while hi < len(prof) - 1 and finite[hi + 1] and prof[hi + 1] <= level:
         hi += 1
+    if outermost:
+        inside = np.flatnonzero(finite & (np.where(finite, prof, np.inf) <= level))
+        lo, hi = min(lo, int(inside.min())), max(hi, int(inside.max()))
     low_open = lo == 0
     high_open = hi == len(prof) - 1
     if minimum is None:
