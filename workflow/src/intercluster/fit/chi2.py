@@ -69,13 +69,17 @@ def chi2_reductions(
     if not kinds or any(k not in CHI2_KINDS for k in kinds):
         raise ValueError(f"χ² kinds must be among {list(CHI2_KINDS)}, got {kinds}")
     samples = sorted(frames)
+    # per sample, before any frame is read: its included observables, their t_max and the
+    # scale of each kind (σ checked here, so a bad σ costs no chunk read)
+    included: dict[str, tuple[list[str], np.ndarray]] = {}
     scales: dict[str, dict[str, np.ndarray]] = {}
     for sample in samples:
         use = included_species(exp_tmax[sample])
+        exp = exp_tmax[sample].set_index("species").loc[use]
+        included[sample] = (use, exp["t_max_min"].to_numpy(float))
         scales[sample] = {EQ1: np.ones(len(use))}
         if WEIGHTED in kinds:
-            sigma = exp_tmax[sample].set_index("species").loc[use, "sigma_min"]
-            sigma = sigma.to_numpy(float)
+            sigma = exp["sigma_min"].to_numpy(float)
             if not np.all(np.isfinite(sigma) & (sigma > 0)):
                 raise ValueError("every included observable needs a finite σ > 0 (sigma_min)")
             scales[sample][WEIGHTED] = sigma
@@ -84,9 +88,7 @@ def chi2_reductions(
     n_species = 0
     messages: dict[int, list[str]] = {}
     for sample in samples:
-        use = included_species(exp_tmax[sample])
-        exp = exp_tmax[sample].set_index("species").loc[use]
-        t_exp = exp["t_max_min"].to_numpy(float)
+        use, t_exp = included[sample]
         parts = []
         for frame in frames[sample](["point", *RATE_CONSTANTS, "status", "message", *use]):
             ok = (frame["status"] == STATUS_OK).to_numpy()
