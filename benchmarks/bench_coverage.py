@@ -271,11 +271,14 @@ def _independent_run(row, directory: Path, system, config, args) -> dict:
                  "converged": refined["converged"]}  # fmt: skip
         if model == truth_model:
             bounds = reoptimised_profiles.log_bounds(axes)
+            # as rule fit_best does: one curvature at the refined point guides every profile
+            curvature = reoptimised_profiles.gauss_newton_curvature(
+                objective, np.log10([refined[k] for k in ("k_dim", "k_diss", "k_ex")]))
             for name, value in (("k_ex", truth["k_ex"]),
                                 ("k_dim:k_diss", truth["k_dim"] / truth["k_diss"])):
                 prof = reoptimised_profiles.reoptimised_profile(
                     objective, refined, name, bounds, delta, c_nM, table,
-                    inner_evaluations=args.profile_evaluations)
+                    inner_evaluations=args.profile_evaluations, curvature=curvature)
                 entry[name] = {"interval": [prof.low, prof.high], "contains": prof.contains(value),
                                "decades": (np.log10(prof.high / prof.low)
                                            if None not in (prof.low, prof.high) else None),

@@ -412,3 +412,70 @@ def test_outermost_interval_spans_every_value_below_the_threshold():
     assert np.log10(connected["high"]) < 0.05  # control: stops at the spike
     assert 0.1 < np.log10(outermost["high"]) < 0.2  # reaches past the value at 0.1
     assert outermost["low"] == pytest.approx(connected["low"])
+
+
+def _residual_objective(hessian, minimum=10.0):
+    """χ² = minimum + dᵀ H d as a sum of squared residuals (L d and a constant √minimum,
+    LᵀL = H): an objective with residuals, as the simulation-based one is."""
+    cholesky = np.linalg.cholesky(hessian).T
+
+    def residuals(log_k):
+        d = np.asarray(log_k, float) - X0
+        return [np.append(cholesky @ d, np.sqrt(minimum))]
+
+    return fit.refine.Chi2Objective(residuals)
+
+
+def test_objective_with_residuals_sums_them_as_the_scalar_objective():
+    objective = _residual_objective(H)
+    x = X0 + np.array([0.01, -0.02, 0.005])
+    assert objective(x) == pytest.approx(_quadratic(x), rel=1e-12)
+    assert float(np.sum(objective.residual_vector(x) ** 2)) == pytest.approx(objective(x))
+    failing = fit.refine.Chi2Objective(lambda log_k: None)
+    assert failing(x) == np.inf and failing.residual_vector(x) is None
+
+
+@pytest.mark.parametrize("name", ["k_dim", "k_ex", "k_dim:k_diss", "k_dim*c/k_ex"])
+def test_path_predicted_from_the_curvature_gives_the_closed_form_in_few_steps(name):
+    """The curvature JᵀJ of the residuals at the optimum predicts each profile's path and
+    half-width: the closed-form interval of the quadratic, each side ended after its aimed
+    first step and one regula-falsi point."""
+    a = {"k_dim": [1.0, 0, 0], "k_ex": [0, 0, 1.0], "k_dim:k_diss": [1.0, -1.0, 0],
+         "k_dim*c/k_ex": [1.0, 0, -1.0]}[name]  # fmt: skip
+    a = np.array(a)
+    shift = np.log10(C_NM) if name == "k_dim*c/k_ex" else 0.0
+    objective = _residual_objective(H)
+    curvature = rp.gauss_newton_curvature(objective, X0)
+    np.testing.assert_allclose(curvature, H, atol=1e-6 * H.max())  # exact: linear residuals
+    path = rp.ProfilePath.of(rp.ProfileCoordinates.of(name, BOUNDS, C_NM), X0, curvature, DELTA)
+    half = _exact_half_width(a)
+    assert path.half_width == pytest.approx(half, rel=1e-6)
+    guided = rp.reoptimised_profile(objective, _optimum(), name, BOUNDS, DELTA, C_NM,
+                                    curvature=curvature)  # fmt: skip
+    centre = float(a @ X0) + shift
+    assert np.log10(guided.low) == pytest.approx(centre - half, abs=0.002)
+    assert np.log10(guided.high) == pytest.approx(centre + half, abs=0.002)
+    assert guided.values.size <= 5  # the optimum and at most two points per side
+    # control: without the curvature the first step is the fixed one and more points follow
+    unguided = rp.reoptimised_profile(objective, _optimum(), name, BOUNDS, DELTA, C_NM)
+    assert unguided.values.size > guided.values.size
+
+
+@pytest.mark.parametrize("quartic", [0.0, 1e5, 1e7])
+def test_crossing_search_is_exact_beyond_the_parabola(quartic):
+    """A profile that rises faster than a parabola (a quartic term, as where t_max of one
+    observable starts to jump): the regula falsi in the signed root still lands on the
+    crossing, with and without the curvature's guidance (which only sees the parabola)."""
+
+    def objective(log_k):
+        d = np.asarray(log_k, float) - X0
+        return 10.0 + 400.0 * d[2] ** 2 + quartic * d[2] ** 4 + 900.0 * (d[0] ** 2 + d[1] ** 2)
+
+    roots = np.roots([quartic, 0.0, 400.0, 0.0, -DELTA]) if quartic else [np.sqrt(DELTA / 400)]
+    half = min(float(r.real) for r in np.atleast_1d(roots) if abs(r.imag) < 1e-12 and r.real > 0)
+    curvature = np.diag([900.0, 900.0, 400.0])
+    for guide in (None, curvature):
+        result = rp.reoptimised_profile(objective, _optimum(), "k_ex", BOUNDS, DELTA, C_NM,
+                                        inner_evaluations=200, curvature=guide)  # fmt: skip
+        assert np.log10(result.high) - X0[2] == pytest.approx(half, rel=0.02)
+        assert X0[2] - np.log10(result.low) == pytest.approx(half, rel=0.02)

@@ -401,3 +401,22 @@ def test_tail_linear_in_mz(runs, tail_run, tmp_path):
           f"{constant_slope:+.3f} per 1000 Th")  # fmt: skip
     assert abs(constant_slope) < 0.05
     assert constant_qc["peak_tail"].iloc[0] == pytest.approx(1.5, rel=TAIL_TOL)
+
+
+def test_solve_fallback_for_an_indefinite_gram_matrix_agrees_with_lapack():
+    """_spd_solve falls back to the kernel's own LU with partial pivoting (not numba's LAPACK
+    binding, slow to compile) when Cholesky fails: same solution as np.linalg.solve, and a
+    singular matrix still raises."""
+    rng = np.random.default_rng(7)
+    for n in (1, 4, 25):
+        a = rng.normal(size=(n, n))
+        a = a + a.T - 3.0 * n * np.eye(n)  # symmetric, negative definite: Cholesky fails
+        b = rng.normal(size=n)
+        assert not kern._cholesky(a)[1]
+        expected = np.linalg.solve(a, b)
+        np.testing.assert_allclose(kern._spd_solve(a, b), expected, rtol=1e-10, atol=1e-12)
+    pivot_needed = np.array([[0.0, 2.0], [3.0, 1.0]])  # zero first pivot without a row swap
+    np.testing.assert_allclose(kern._lu_solve(pivot_needed, np.array([4.0, 5.0])),
+                               np.linalg.solve(pivot_needed, [4.0, 5.0]), rtol=1e-14)  # fmt: skip
+    with pytest.raises(np.linalg.LinAlgError):
+        kern._lu_solve(np.zeros((2, 2)), np.ones(2))

@@ -15,12 +15,13 @@ from intercluster.system import ClusterSystem
 log = logging.getLogger("intercluster")
 
 
-def write_one(smk, network):
+def write_one(smk, network, check):
     best = read_best_fit(smk.input.best)
     sample = best.samples[0]
     conditions = fit.Conditions.from_dict(smk.params.conditions[sample])
     system = ClusterSystem.from_config(smk.params.cluster)  # the species' names
-    Path(smk.output.sbml).write_text(best_fit_sbml(best, network, conditions, system))
+    text = best_fit_sbml(best, network, conditions, system, check=check)
+    Path(smk.output.sbml).write_text(text)
     log.info("wrote %s: model %s at %s, initial state of %s", smk.output.sbml,
              smk.wildcards.model, best.constants.to_dict(), sample)  # fmt: skip
 
@@ -28,8 +29,11 @@ def write_one(smk, network):
 def main(smk):
     # one network per model, shared by every fit of that model
     network = cache(lambda model: fit.network_for(model, smk.params.cluster, smk.params.kinetics))
+    checked = set()  # libsbml's consistency check depends on the network only: once each
     for one in items(smk):  # every fit and model (params.per_item)
-        write_one(one, network(one.wildcards.model))
+        model = one.wildcards.model
+        write_one(one, network(model), check=model not in checked)
+        checked.add(model)
 
 
 run(main)

@@ -233,6 +233,39 @@ def _cholesky(a):
 
 
 @njit(cache=True)
+def _lu_solve(a, b):
+    """Solve ``a x = b`` by Gaussian elimination with partial pivoting (LAPACK's dgesv
+    algorithm). Written out, not ``np.linalg.solve``: numba's LAPACK binding takes about 4 s
+    to compile, paid by every first deconvolution of a fresh checkout, for a fallback that
+    runs only when rounding leaves a Gram matrix indefinite."""
+    n = b.shape[0]
+    m = a.copy()
+    x = b.copy()
+    for k in range(n):
+        p = k
+        for i in range(k + 1, n):
+            if abs(m[i, k]) > abs(m[p, k]):
+                p = i
+        if p != k:
+            for j in range(n):
+                m[k, j], m[p, j] = m[p, j], m[k, j]
+            x[k], x[p] = x[p], x[k]
+        if m[k, k] == 0.0:
+            raise np.linalg.LinAlgError("Singular matrix")
+        for i in range(k + 1, n):
+            f = m[i, k] / m[k, k]
+            for j in range(k, n):
+                m[i, j] -= f * m[k, j]
+            x[i] -= f * x[k]
+    for i in range(n - 1, -1, -1):
+        v = x[i]
+        for j in range(i + 1, n):
+            v -= m[i, j] * x[j]
+        x[i] = v / m[i, i]
+    return x
+
+
+@njit(cache=True)
 def _spd_solve(a, b):
     """Solve ``a x = b`` for a symmetric positive definite ``a`` (a Gram matrix with its
     ridge) by Cholesky: half the work of the general LU solve, which the active-set
@@ -240,7 +273,7 @@ def _spd_solve(a, b):
     n = b.shape[0]
     low, ok = _cholesky(a)
     if not ok:
-        return np.linalg.solve(a, b)
+        return _lu_solve(a, b)
     z = np.empty(n)
     for i in range(n):
         v = b[i]

@@ -111,8 +111,9 @@ def chi2_objective(
     options: SolverOptions | None = None,
     weighted: bool = False,
     cache: dict | None = None,
-) -> Callable[[np.ndarray], float]:
-    """chi²(log10 k) summed over samples; ``experiments``: sample -> (conditions, times, t_max).
+) -> Chi2Objective:
+    """chi²(log10 k) summed over samples (a :class:`Chi2Objective`); ``experiments``:
+    sample -> (conditions, times, t_max).
 
     ``weighted``: each residual divided by the table's ``sigma_min`` (the weighted χ²_w of
     :mod:`intercluster.fit.weighted_chi2`); every included observable then needs σ > 0.
@@ -151,17 +152,40 @@ def chi2_objective(
             cache[key] = (status, message, t_sim)
         return cache[key]
 
-    def objective(log_k: np.ndarray) -> float:
+    def residuals(log_k: np.ndarray) -> list[np.ndarray] | None:
         constants = RateConstants(*(10.0 ** np.asarray(log_k, float)).tolist())
-        total = 0.0
+        out = []
         for conditions, times_min, mask, t_exp, scale, key in prepared:
             status, _, t_sim = simulated(constants, conditions, times_min, key)
             if status != STATUS_OK:
-                return math.inf
-            total += float(np.sum(((t_sim[mask] - t_exp) / scale) ** 2))
+                return None
+            out.append((t_sim[mask] - t_exp) / scale)
+        return out
+
+    return Chi2Objective(residuals)
+
+
+class Chi2Objective:
+    """chi² of log10 (k_dim, k_diss, k_ex) (call it; inf when a simulation fails) and its
+    residuals (t_sim − t_exp)/σ per sample (:meth:`residual_vector`), for inner searches
+    that use the least-squares structure (:mod:`intercluster.fit.reoptimised_profiles`)."""
+
+    def __init__(self, residuals: Callable[[np.ndarray], list[np.ndarray] | None]):
+        self._residuals = residuals
+
+    def __call__(self, log_k: np.ndarray) -> float:
+        per_sample = self._residuals(log_k)
+        if per_sample is None:
+            return math.inf
+        total = 0.0  # sample by sample, in the order the values were always summed
+        for r in per_sample:
+            total += float(np.sum(r**2))
         return total
 
-    return objective
+    def residual_vector(self, log_k: np.ndarray) -> np.ndarray | None:
+        """Every sample's residuals in one vector; None when a simulation fails."""
+        per_sample = self._residuals(log_k)
+        return None if per_sample is None else np.concatenate(per_sample)
 
 
 def refine_status(refined: dict | None) -> str:

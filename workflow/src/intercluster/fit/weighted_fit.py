@@ -47,7 +47,12 @@ from .profiles import (
     profile_results,
 )
 from .refine import refine, refine_status
-from .reoptimised_profiles import ReoptimisedProfile, log_bounds, reoptimised_profile
+from .reoptimised_profiles import (
+    ReoptimisedProfile,
+    gauss_newton_curvature,
+    log_bounds,
+    reoptimised_profile,
+)
 from .status import STATUS_OK
 
 #: A profile's minimum below the refined optimum's by more than this share of Δχ² means the
@@ -78,11 +83,15 @@ def _profile_names(c_nM):
 def reoptimised_profiles(objective: Callable, optimum: dict, axes: dict, delta: float,
                          c_nM: float | None, grid: pd.DataFrame | None,
                          inner_evaluations: int) -> dict[str, ReoptimisedProfile]:  # fmt: skip
-    """Every constant's and combination's profile by re-optimisation around ``optimum``."""
+    """Every constant's and combination's profile by re-optimisation around ``optimum``
+    (their paths and first steps predicted from one curvature of χ²_w there, 6 simulations,
+    when the objective gives residuals)."""
     bounds = log_bounds(axes)
+    curvature = gauss_newton_curvature(objective, np.log10([optimum[k] for k in RATE_CONSTANTS]))
     return {
         name: reoptimised_profile(objective, optimum, name, bounds, delta, c_nM, grid,
-                                  inner_evaluations=inner_evaluations)  # fmt: skip
+                                  inner_evaluations=inner_evaluations,
+                                  curvature=curvature)  # fmt: skip
         for name in _profile_names(c_nM)
     }
 
