@@ -271,19 +271,24 @@ def _independent_run(row, directory: Path, system, config, args) -> dict:
                  "converged": refined["converged"]}  # fmt: skip
         if model == truth_model:
             bounds = reoptimised_profiles.log_bounds(axes)
-            # as rule fit_best does: one curvature at the refined point guides every profile
-            curvature = reoptimised_profiles.gauss_newton_curvature(
-                objective, np.log10([refined[k] for k in ("k_dim", "k_diss", "k_ex")]))
+            # as rule fit_best does (fit.weighted_fit.reoptimised_profiles): the refined point
+            # polished by Gauss-Newton steps, its curvature guiding every profile
+            x, chi2 = reoptimised_profiles.gauss_newton_polish(
+                objective, np.log10([refined[k] for k in ("k_dim", "k_diss", "k_ex")]),
+                refined["chi2"], bounds)
+            names = ("k_dim", "k_diss", "k_ex")
+            start = dict(zip(names, (10.0**x).tolist(), strict=True)) | {"chi2": chi2}
+            curvature = reoptimised_profiles.gauss_newton_curvature(objective, x)
             for name, value in (("k_ex", truth["k_ex"]),
                                 ("k_dim:k_diss", truth["k_dim"] / truth["k_diss"])):
                 prof = reoptimised_profiles.reoptimised_profile(
-                    objective, refined, name, bounds, delta, c_nM, table,
+                    objective, start, name, bounds, delta, c_nM, table,
                     inner_evaluations=args.profile_evaluations, curvature=curvature)
                 entry[name] = {"interval": [prof.low, prof.high], "contains": prof.contains(value),
                                "decades": (np.log10(prof.high / prof.low)
                                            if None not in (prof.low, prof.high) else None),
                                "chi2_min_found": prof.chi2_min_found}  # fmt: skip
-            entry["chi2_min"] = min([refined["chi2"]] + [entry[n]["chi2_min_found"]
+            entry["chi2_min"] = min([start["chi2"]] + [entry[n]["chi2_min_found"]
                                                          for n in ("k_ex", "k_dim:k_diss")])
         else:
             entry["chi2_min"] = refined["chi2"]

@@ -439,7 +439,7 @@ def test_objective_with_residuals_sums_them_as_the_scalar_objective():
 def test_path_predicted_from_the_curvature_gives_the_closed_form_in_few_steps(name):
     """The curvature JᵀJ of the residuals at the optimum predicts each profile's path and
     half-width: the closed-form interval of the quadratic, each side ended after its aimed
-    first step and one regula-falsi point."""
+    first step (the crossing through it agrees with the predicted one)."""
     a = {"k_dim": [1.0, 0, 0], "k_ex": [0, 0, 1.0], "k_dim:k_diss": [1.0, -1.0, 0],
          "k_dim*c/k_ex": [1.0, 0, -1.0]}[name]  # fmt: skip
     a = np.array(a)
@@ -455,7 +455,7 @@ def test_path_predicted_from_the_curvature_gives_the_closed_form_in_few_steps(na
     centre = float(a @ X0) + shift
     assert np.log10(guided.low) == pytest.approx(centre - half, abs=0.002)
     assert np.log10(guided.high) == pytest.approx(centre + half, abs=0.002)
-    assert guided.values.size <= 5  # the optimum and at most two points per side
+    assert guided.values.size == 3  # the optimum and one point per side
     # control: without the curvature the first step is the fixed one and more points follow
     unguided = rp.reoptimised_profile(objective, _optimum(), name, BOUNDS, DELTA, C_NM)
     assert unguided.values.size > guided.values.size
@@ -479,3 +479,22 @@ def test_crossing_search_is_exact_beyond_the_parabola(quartic):
                                         inner_evaluations=200, curvature=guide)  # fmt: skip
         assert np.log10(result.high) - X0[2] == pytest.approx(half, rel=0.02)
         assert X0[2] - np.log10(result.low) == pytest.approx(half, rel=0.02)
+
+
+def test_gauss_newton_polish_reaches_the_minimum_a_refinement_stopped_short_of():
+    """A start off the minimum (as a refinement that ran out of evaluations leaves it): the
+    Gauss-Newton steps on the residuals reach the minimum; an objective without residuals
+    is left where it is (the control)."""
+    objective = _residual_objective(H)
+    start = X0 + np.array([0.1, -0.05, 0.02])
+    x, chi2 = rp.gauss_newton_polish(objective, start, objective(start), BOUNDS)
+    np.testing.assert_allclose(x, X0, atol=1e-6)
+    assert chi2 == pytest.approx(10.0, abs=1e-6)
+    assert objective(start) > 10.5
+    same, same_chi2 = rp.gauss_newton_polish(_quadratic, start, _quadratic(start), BOUNDS)
+    np.testing.assert_array_equal(same, start)
+    assert same_chi2 == _quadratic(start)
+    # a bound keeps the step inside the box
+    boxed = [(-3.0, 0.0), (-3.0, 0.0), (-3.0, X0[2] - 0.01)]
+    x, _ = rp.gauss_newton_polish(objective, start, np.inf, boxed)
+    assert x[2] <= X0[2] - 0.01 + 1e-12

@@ -19,12 +19,15 @@ the residuals by central differences, 6 simulations: :func:`gauss_newton_curvatu
 every profile's path and half-width (:class:`ProfilePath`); the first step of a side aims a
 little beyond the predicted crossing, later steps beyond where r, extrapolated from the last
 point, reaches √Δ. A bracketed crossing is found by regula falsi in r (a bisection whenever
-one end stays put twice), stopped when χ²_w at the newest point is within ``LEVEL_TOL`` × Δ of
-the threshold or the bracket is below ``tol_decades`` (and a twentieth of its distance from
-the optimum), and interpolated in r between the bracket's ends. On a parabola each side then
-costs two inner searches. Against the former doubling steps and bisection to ``tol_decades``
-this cut the simulations of the demo's model-3 profiles by a third with the intervals
-unchanged within a few per cent of their widths (docs/uncertainty-benchmarks.md).
+one end stays put twice). It stops when the crossing interpolated in r between the bracket's
+ends agrees within ``AGREEMENT`` of its distance from the optimum with the other estimates
+(the lines in r through the optimum and each end; before a point inside, the predicted
+half-width), when χ²_w at the newest point is within ``LEVEL_TOL`` × Δ of the threshold, or
+when the bracket is below ``tol_decades`` and a fifth of its distance from the optimum. On a
+parabola each side then costs one inner search. Against the former doubling steps and
+bisection to ``tol_decades`` this cut the simulations of the demo's model-3 profiles by
+about half, the intervals unchanged within a few per cent of their widths
+(docs/uncertainty-benchmarks.md).
 
 A side whose grid profile stays below the threshold up to the bound is open there without
 being walked (the re-optimised profile is never above the grid's at a grid value).
@@ -68,13 +71,30 @@ AIM_BEYOND = 1.15
 #: Regula-falsi points stay this share of the bracket away from its ends.
 BRACKET_MARGIN = 0.05
 #: A bracket also ends a crossing search when below this share of its distance from the
-#: optimum (besides ``tol_decades``).
-BRACKET_SHARE = 0.05
+#: optimum (besides ``tol_decades``): the signed root's interpolation inside it is then exact
+#: to second order.
+BRACKET_SHARE = 0.2
+#: A crossing is taken as known when its estimates agree within this share of its distance
+#: from the optimum (:func:`_estimates_agree`).
+AGREEMENT = 0.05
+#: Aimed steps are at least this share of ``tol_decades`` (a joint fit's half-width is
+#: about a third of the default tolerance).
+MIN_STEP_SHARE = 0.1
 #: Points of one crossing search at most (bisection every other point bounds it anyway).
 MAX_CROSSING_POINTS = 12
-#: Relative step of the curvature's central differences (about 0.0015 decades at
-#: log10 k ≈ −1.5: above the jitter of t_max's peak interpolation).
-CURVATURE_STEP = 1e-3
+#: Relative step of the curvature's central differences: about 0.015 decades at
+#: log10 k ≈ −1.5, a secant over the jitter of t_max's peak interpolation (at 0.0015 decades
+#: the predicted half-widths of the demo's profiles were 0.54-0.79 of the measured ones, at
+#: 0.015 0.73-0.87).
+CURVATURE_STEP = 1e-2
+#: Gauss-Newton steps that polish the optimum before the profiles (each 7-10 simulations).
+POLISH_ITERATIONS = 3
+#: The first step of a side aims this much beyond the predicted crossing (the predictions
+#: fall short: χ²_w of t_max is flatter than its quadratic model away from the optimum).
+AIM_FIRST = 1.3
+#: Nelder-Mead's initial simplex (decades) when the start lies on a predicted path (near the
+#: valley: a smaller simplex converges in fewer evaluations); 0.05 otherwise.
+PATH_SIMPLEX = 0.01
 
 
 @dataclass(frozen=True)
@@ -358,15 +378,17 @@ def reoptimised_profile(
     if not delta > 0:
         raise ValueError(f"delta must be > 0, got {delta}")
     coords = ProfileCoordinates.of(name, bounds, c_nM)
-    profiler = Profiler(objective, coords, grid, inner_evaluations)
     x_opt = np.log10([float(optimum[k]) for k in RATE_CONSTANTS])
     theta0, free0 = coords.theta(x_opt), coords.free(x_opt)
     f_min = float(optimum["chi2"])
     level = f_min + float(delta)
     t_lo, t_hi = coords.theta_range()
     path = ProfilePath.of(coords, x_opt, curvature, float(delta))
+    profiler = Profiler(objective, coords, grid, inner_evaluations,
+                        simplex_decades=0.05 if path is None else PATH_SIMPLEX)  # fmt: skip
     if path is not None:
-        first_step = float(np.clip(AIM_BEYOND * path.half_width, tol_decades, max_step))
+        first_step = float(np.clip(AIM_FIRST * path.half_width, MIN_STEP_SHARE * tol_decades,
+                                   max_step))  # fmt: skip
     steps = [(theta0, f_min, free0)]
     ends, edges, crossings = {}, {}, {}
     for direction in (-1.0, 1.0):
@@ -430,11 +452,11 @@ def reoptimised_profile(
     )
 
 
-def gauss_newton_curvature(objective: Callable, log_k, step: float = CURVATURE_STEP
-                           ) -> np.ndarray | None:  # fmt: skip
-    """JᵀJ of ``objective``'s residuals at ``log_k`` (central differences, relative step
-    ``step`` as :data:`CURVATURE_STEP`): χ² − χ²_min ≈ dxᵀ JᵀJ dx near a least-squares
-    minimum. None when the objective gives no residuals or a simulation fails (6 of them)."""
+def residual_jacobian(objective: Callable, log_k, step: float = CURVATURE_STEP
+                      ) -> np.ndarray | None:  # fmt: skip
+    """d residuals / d log10 k of ``objective`` at ``log_k`` by central differences
+    (relative step ``step``, :data:`CURVATURE_STEP`; 6 simulations per sample). None when
+    the objective gives no residuals (``residual_vector``) or a simulation fails."""
     residual_vector = getattr(objective, "residual_vector", None)
     if residual_vector is None:
         return None
@@ -450,7 +472,50 @@ def gauss_newton_curvature(objective: Callable, log_k, step: float = CURVATURE_S
             return None
         columns.append((r_up - r_down) / (2.0 * h))
     jac = np.column_stack(columns)
-    return jac.T @ jac if np.all(np.isfinite(jac)) else None
+    return jac if np.all(np.isfinite(jac)) else None
+
+
+def gauss_newton_curvature(objective: Callable, log_k, step: float = CURVATURE_STEP
+                           ) -> np.ndarray | None:  # fmt: skip
+    """JᵀJ of ``objective``'s residuals at ``log_k`` (:func:`residual_jacobian`):
+    χ² − χ²_min ≈ dxᵀ JᵀJ dx near a least-squares minimum; None without one."""
+    jac = residual_jacobian(objective, log_k, step)
+    return None if jac is None else jac.T @ jac
+
+
+def gauss_newton_polish(objective: Callable, log_k, chi2: float, bounds,
+                        iterations: int = POLISH_ITERATIONS
+                        ) -> tuple[np.ndarray, float]:  # fmt: skip
+    """Gauss-Newton steps from ``log_k`` (χ² ``chi2``) inside ``bounds`` (log10 (lo, hi) per
+    constant), each halved up to three times until χ² falls; returns the lowest point and
+    its χ². The profiles start from the refinement's point, whose 3-D Nelder-Mead stops on
+    its evaluation budget (on the demo's joint fit 6 χ² units above the minimum its profiles
+    then found): a threshold that far above the minimum widens every interval, and a start
+    off the minimum breaks the signed root the profiles steer by. ``log_k`` itself when the
+    objective gives no residuals."""
+    x = np.asarray(log_k, float)
+    f = float(chi2)
+    lo = np.array([b[0] for b in bounds], float)
+    hi = np.array([b[1] for b in bounds], float)
+    residual_vector = getattr(objective, "residual_vector", None)
+    for _ in range(int(iterations)):
+        if residual_vector is None:
+            break
+        r = residual_vector(x)
+        jac = residual_jacobian(objective, x)
+        if r is None or jac is None:
+            break
+        step = -np.linalg.lstsq(jac, r, rcond=None)[0]
+        for _halving in range(4):
+            trial = np.clip(x + step, lo, hi)
+            f_trial = float(objective(trial))
+            if f_trial < f:
+                break
+            step = 0.5 * step
+        else:
+            break
+        x, f = trial, f_trial
+    return x, f
 
 
 @dataclass(frozen=True)
@@ -506,7 +571,7 @@ def _aimed_step(distance: float, rise: float, delta: float, h: float, tol: float
     if rise < 0.01 * delta:
         return min(2.0 * h, max_step)
     to_crossing = distance * (np.sqrt(delta / rise) - 1.0)
-    return float(np.clip(AIM_BEYOND * to_crossing, tol, min(4.0 * h, max_step)))
+    return float(np.clip(AIM_BEYOND * to_crossing, MIN_STEP_SHARE * tol, min(4.0 * h, max_step)))
 
 
 def _crossing_search(profiler: Profiler, theta0: float, inside, outside, level: float,
@@ -523,6 +588,8 @@ def _crossing_search(profiler: Profiler, theta0: float, inside, outside, level: 
     kept = None  # which end the last point replaced; the same end twice: bisect next
     for _ in range(MAX_CROSSING_POINTS):
         if abs(b - a) <= width_tol:
+            break
+        if _estimates_agree(theta0, (a, fa), (b, fb), level, f_min, path):
             break
         if kept is not None and kept[0] == kept[1]:
             m = 0.5 * (a + b)
@@ -545,6 +612,33 @@ def _crossing_search(profiler: Profiler, theta0: float, inside, outside, level: 
         if abs(fm - level) <= LEVEL_TOL * delta:
             break
     return signed_root_crossing(a, fa, b, fb, level, f_min)
+
+
+def _estimates_agree(theta0: float, inside, outside, level: float, f_min: float,
+                     path: ProfilePath | None) -> bool:  # fmt: skip
+    """Whether the crossing is known well enough without another inner search: the signed
+    root's interpolation between the bracket's ends agrees within :data:`AGREEMENT` of its
+    distance from the optimum with the other estimates at hand, the lines through the
+    optimum and each end that is not the optimum, or, before the side has a point inside
+    other than the optimum, the half-width the curvature predicts. On a parabola they all
+    coincide; where the profile bends they part, and the search goes on."""
+    (a, fa), (b, fb) = inside, outside
+    if not np.isfinite(fb):
+        return False
+    crossing = signed_root_crossing(a, fa, b, fb, level, f_min)
+    distance = abs(crossing - theta0)
+    if distance == 0.0:
+        return False
+    r_level = np.sqrt(level - f_min)
+    others = []
+    for x, f in ((a, fa), (b, fb)):
+        if x != theta0 and f > f_min:
+            others.append(theta0 + (x - theta0) * r_level / np.sqrt(f - f_min))
+    if a == theta0:  # only the outside point measured: the line through it is the crossing
+        if path is None:
+            return False
+        others.append(theta0 + np.sign(b - theta0) * path.half_width)
+    return bool(others) and all(abs(o - crossing) <= AGREEMENT * distance for o in others)
 
 
 def log_bounds(axes: Mapping[str, np.ndarray]) -> list[tuple[float, float]]:

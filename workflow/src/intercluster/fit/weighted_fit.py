@@ -50,6 +50,7 @@ from .refine import refine, refine_status
 from .reoptimised_profiles import (
     ReoptimisedProfile,
     gauss_newton_curvature,
+    gauss_newton_polish,
     log_bounds,
     reoptimised_profile,
 )
@@ -81,19 +82,24 @@ def _profile_names(c_nM):
 
 
 def reoptimised_profiles(objective: Callable, optimum: dict, axes: dict, delta: float,
-                         c_nM: float | None, grid: pd.DataFrame | None,
-                         inner_evaluations: int) -> dict[str, ReoptimisedProfile]:  # fmt: skip
-    """Every constant's and combination's profile by re-optimisation around ``optimum``
-    (their paths and first steps predicted from one curvature of χ²_w there, 6 simulations,
-    when the objective gives residuals)."""
+                         c_nM: float | None, grid: pd.DataFrame | None, inner_evaluations: int
+                         ) -> tuple[dict[str, ReoptimisedProfile], dict]:  # fmt: skip
+    """Every constant's and combination's profile by re-optimisation, and the optimum they
+    are around: ``optimum`` polished by Gauss-Newton steps when the objective gives
+    residuals (:func:`~intercluster.fit.reoptimised_profiles.gauss_newton_polish`), whose
+    curvature then predicts the profiles' paths and first steps."""
     bounds = log_bounds(axes)
-    curvature = gauss_newton_curvature(objective, np.log10([optimum[k] for k in RATE_CONSTANTS]))
-    return {
+    x0 = np.log10([optimum[k] for k in RATE_CONSTANTS])
+    x, chi2 = gauss_newton_polish(objective, x0, float(optimum["chi2"]), bounds)
+    optimum = dict(zip(RATE_CONSTANTS, (10.0**x).tolist(), strict=True)) | {"chi2": chi2}
+    curvature = gauss_newton_curvature(objective, x)
+    profiles = {
         name: reoptimised_profile(objective, optimum, name, bounds, delta, c_nM, grid,
                                   inner_evaluations=inner_evaluations,
                                   curvature=curvature)  # fmt: skip
         for name in _profile_names(c_nM)
     }
+    return profiles, optimum
 
 
 def _lowest_point(results: dict[str, ReoptimisedProfile]) -> tuple[float, dict] | None:
@@ -223,24 +229,29 @@ def weighted_fit_fields(
         section["interval_source"] = "grid bracket (the model does not fit; not profiled)"
         fields["intervals_weighted"] = section["intervals_grid"]
     elif objective is not None and profile_evaluations is not None:
-        optimum = {k: refined[k] for k in RATE_CONSTANTS} | {"chi2": refined["chi2"]}
-        reopt = reoptimised_profiles(objective, optimum, axes, delta, c_nM, weighted,
-                                     profile_evaluations)  # fmt: skip
+        refined_point = {k: refined[k] for k in RATE_CONSTANTS} | {"chi2": refined["chi2"]}
+        reopt, optimum = reoptimised_profiles(objective, refined_point, axes, delta, c_nM,
+                                              weighted, profile_evaluations)  # fmt: skip
+        if optimum["chi2"] < refined_point["chi2"]:
+            section["polished"] = dict(optimum) | {
+                "start_chi2": refined_point["chi2"],
+                "method": "Gauss-Newton steps from the refined point (the profiles' start)",
+            }
         lowest = _lowest_point(reopt)
         if lowest is not None and lowest[0] < optimum["chi2"] - IMPROVEMENT_SHARE * delta:
             # the profiles' threshold stays at the refined minimum + Δ (intervals too wide
             # by the difference, never too narrow); recomputing them from the lower point,
             # as pyPESTO does, would double the cost of the stage
             section["profile_restart"] = (
-                f"a profile found chi2_w = {lowest[0]:.4g} below the refined optimum's "
+                f"a profile found chi2_w = {lowest[0]:.4g} below the profiles' start's "
                 f"{optimum['chi2']:.4g}: the refinement had not reached the minimum; the "
-                "intervals use the refined optimum's threshold and are conservative by "
-                "the difference"
+                "intervals use the start's threshold and are conservative by the "
+                "difference"
             )
         if lowest is not None and lowest[0] < optimum["chi2"]:
             optimum = lowest[1] | {"chi2": lowest[0]}
-            if goodness_of_fit is not None:  # judged where the lowest χ²_w is
-                section["goodness_of_fit"] = goodness_of_fit(optimum)
+        if goodness_of_fit is not None and optimum["chi2"] < refined_point["chi2"]:
+            section["goodness_of_fit"] = goodness_of_fit(optimum)  # where χ²_w is lowest
         section["optimum"] = optimum
         section["profiles_reoptimised"] = {n: r.as_dict() for n, r in reopt.items()}
         section["intervals_reoptimised"] = {n: [r.low, r.high] for n, r in reopt.items()}
