@@ -439,7 +439,8 @@ def test_objective_with_residuals_sums_them_as_the_scalar_objective():
 def test_path_predicted_from_the_curvature_gives_the_closed_form_in_few_steps(name):
     """The curvature JᵀJ of the residuals at the optimum predicts each profile's path and
     half-width: the closed-form interval of the quadratic, each side ended after its aimed
-    first step (the crossing through it agrees with the predicted one)."""
+    first step (the crossing through it agrees with the predicted one) and the probe beyond
+    the crossing."""
     a = {"k_dim": [1.0, 0, 0], "k_ex": [0, 0, 1.0], "k_dim:k_diss": [1.0, -1.0, 0],
          "k_dim*c/k_ex": [1.0, 0, -1.0]}[name]  # fmt: skip
     a = np.array(a)
@@ -455,7 +456,7 @@ def test_path_predicted_from_the_curvature_gives_the_closed_form_in_few_steps(na
     centre = float(a @ X0) + shift
     assert np.log10(guided.low) == pytest.approx(centre - half, abs=0.002)
     assert np.log10(guided.high) == pytest.approx(centre + half, abs=0.002)
-    assert guided.values.size == 3  # the optimum and one point per side
+    assert guided.values.size == 5  # the optimum, one point per side and its probe
     # control: without the curvature the first step is the fixed one and more points follow
     unguided = rp.reoptimised_profile(objective, _optimum(), name, BOUNDS, DELTA, C_NM)
     assert unguided.values.size > guided.values.size
@@ -498,3 +499,25 @@ def test_gauss_newton_polish_reaches_the_minimum_a_refinement_stopped_short_of()
     boxed = [(-3.0, 0.0), (-3.0, 0.0), (-3.0, X0[2] - 0.01)]
     x, _ = rp.gauss_newton_polish(objective, start, np.inf, boxed)
     assert x[2] <= X0[2] - 0.01 + 1e-12
+
+
+def test_a_probe_beyond_the_crossing_walks_past_a_spike():
+    """χ²_w of t_max is jagged: a narrow spike above the threshold (0.095-0.105 decades out)
+    inside the confidence set. The first crossing found is at the spike; the probe beyond
+    it finds the profile below the threshold again, and the side walks on to the outer
+    crossing of the parabola (0.196 decades)."""
+
+    def spiky(log_k):
+        d = np.asarray(log_k, float) - X0
+        spike = 10.0 if 0.095 < d[2] < 0.105 else 0.0
+        return 10.0 + 100.0 * d[2] ** 2 + spike + 900.0 * (d[0] ** 2 + d[1] ** 2)
+
+    result = rp.reoptimised_profile(spiky, _optimum(), "k_ex", BOUNDS, DELTA, C_NM,
+                                    inner_evaluations=100)  # fmt: skip
+    outer = np.sqrt(DELTA / 100.0)
+    assert np.log10(result.high) - X0[2] == pytest.approx(outer, rel=0.02)
+    assert X0[2] - np.log10(result.low) == pytest.approx(outer, rel=0.02)
+    # the walk met the spike (a point above the threshold inside the interval): without the
+    # probe the interval would have ended there
+    d = np.log10(result.values) - X0[2]
+    assert np.any((d > 0.09) & (d < 0.11) & (result.chi2 > result.level))

@@ -74,6 +74,8 @@ BRACKET_MARGIN = 0.05
 #: optimum (besides ``tol_decades``): the signed root's interpolation inside it is then exact
 #: to second order.
 BRACKET_SHARE = 0.2
+#: After a crossing, one probe this share of its distance from the optimum beyond it.
+PROBE_BEYOND = 0.15
 #: A crossing is taken as known when its estimates agree within this share of its distance
 #: from the optimum (:func:`_estimates_agree`).
 AGREEMENT = 0.05
@@ -419,6 +421,20 @@ def reoptimised_profile(
                                             (t_new, f_new, free_new), level, f_min,
                                             tol_decades, steps, path)  # fmt: skip
                 end, theta = CROSSED, t_new
+                # χ²_w of t_max is jagged at the scale of a thousandth of a decade: one probe
+                # a little beyond the crossing; below the threshold there, the confidence
+                # set goes on past a spike and the side walks on from the probe
+                probe = crossing + direction * PROBE_BEYOND * abs(crossing - theta0)
+                if t_lo < probe < t_hi:
+                    starts = [free_new] + ([] if path is None else [path.free_at(probe)])
+                    f_probe, free_probe = profiler.minimise_at(probe, *starts)
+                    steps.append((probe, f_probe, free_probe))
+                    if f_probe <= level:
+                        end, crossing, before = MAX_STEPS, None, None
+                        h = _aimed_step(abs(probe - theta0), f_probe - f_min, float(delta),
+                                        abs(probe - theta0), tol_decades, max_step)  # fmt: skip
+                        theta, free, f_prev = probe, free_probe, f_probe
+                        continue
                 break
             if at_bound:
                 end = BOUND
