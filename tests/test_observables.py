@@ -233,3 +233,26 @@ def test_dimer_response_of_a_sample_overrides_the_global_one():
     assert dimer_response_of(none, settings) == 0.8
     assert own.to_dict()["dimer_response"] == 0.5 and "dimer_response" not in none.to_dict()
     assert own.initial_nM == (40.0, 40.0)  # the response is not taken for a concentration
+
+
+def test_earliest_prominent_kernel_is_the_reference_rule():
+    """PeakFinder.tmax takes the near-equal-maxima rule from the kernel
+    (_kernels.earliest_prominent_columns) that replaced a Python loop over the columns: the
+    same index as the reference (observables._earliest_prominent) on curves with several
+    near-equal maxima, plateaus and noise, for every column."""
+    from intercluster import _kernels
+    from intercluster.observables import _earliest_prominent
+
+    rng = np.random.default_rng(11)
+    t = np.linspace(0.0, 1.0, 120)[:, None]
+    centres = rng.uniform(0.1, 0.9, size=(3, 200))
+    heights = 1.0 + rng.uniform(-0.03, 0.03, size=(3, 200))
+    pairs = zip(heights, centres, strict=True)
+    curves = sum(h * np.exp(-(((t - c) / 0.05) ** 2)) for h, c in pairs)
+    curves = np.round(curves + rng.normal(0.0, 0.004, curves.shape), 3)  # ties and plateaus
+    for r in (0.01, 0.05):
+        k = np.argmax(curves, axis=0).astype(np.int64)
+        reference = [_earliest_prominent(curves[:, c], int(k[c]), r) for c in range(200)]
+        _kernels.earliest_prominent_columns(np.ascontiguousarray(curves), k, r)
+        np.testing.assert_array_equal(k, reference)
+        assert np.any(k < np.argmax(curves, axis=0))  # the rule moved some columns
