@@ -195,7 +195,7 @@ def main() -> None:
 def _independent_run(row, directory: Path, system, config, args) -> dict:
     """One independent run: front end, grid per model, refinement, profiles, verdicts."""
     from intercluster.deconvolution import deconvolve_run
-    from intercluster.fit import refine, reoptimised_profiles
+    from intercluster.fit import refine, weighted_fit
     from intercluster.fit.profiles import delta_chi2
     from intercluster.ingest import read_spectra
     from intercluster.observables import experiment_times
@@ -270,20 +270,13 @@ def _independent_run(row, directory: Path, system, config, args) -> dict:
         entry = {"grid_chi2": float(best["chi2"]), "refined_chi2": refined["chi2"],
                  "converged": refined["converged"]}  # fmt: skip
         if model == truth_model:
-            bounds = reoptimised_profiles.log_bounds(axes)
-            # as rule fit_best does (fit.weighted_fit.reoptimised_profiles): the refined point
-            # polished by Gauss-Newton steps, its curvature guiding every profile
-            x, chi2 = reoptimised_profiles.gauss_newton_polish(
-                objective, np.log10([refined[k] for k in ("k_dim", "k_diss", "k_ex")]),
-                refined["chi2"], bounds)
-            names = ("k_dim", "k_diss", "k_ex")
-            start = dict(zip(names, (10.0**x).tolist(), strict=True)) | {"chi2": chi2}
-            curvature = reoptimised_profiles.gauss_newton_curvature(objective, x)
-            for name, value in (("k_ex", truth["k_ex"]),
-                                ("k_dim:k_diss", truth["k_dim"] / truth["k_diss"])):
-                prof = reoptimised_profiles.reoptimised_profile(
-                    objective, start, name, bounds, delta, c_nM, table,
-                    inner_evaluations=args.profile_evaluations, curvature=curvature)
+            # as rule fit_best does: polished refined point, profiles steered by its curvature
+            truths = {"k_ex": truth["k_ex"], "k_dim:k_diss": truth["k_dim"] / truth["k_diss"]}
+            profiles, start = weighted_fit.reoptimised_profiles(
+                objective, refined, axes, delta, c_nM, table, args.profile_evaluations,
+                names=list(truths))  # fmt: skip
+            for name, value in truths.items():
+                prof = profiles[name]
                 entry[name] = {"interval": [prof.low, prof.high], "contains": prof.contains(value),
                                "decades": (np.log10(prof.high / prof.low)
                                            if None not in (prof.low, prof.high) else None),

@@ -647,11 +647,9 @@ def _estimates_agree(theta0: float, inside, outside, level: float, f_min: float,
     distance = abs(crossing - theta0)
     if distance == 0.0:
         return False
-    r_level = np.sqrt(level - f_min)
-    others = []
-    for x, f in ((a, fa), (b, fb)):
-        if x != theta0 and f > f_min:
-            others.append(theta0 + (x - theta0) * r_level / np.sqrt(f - f_min))
+    # the line in the signed root through the optimum (r = 0) and each end
+    others = [signed_root_crossing(theta0, f_min, x, f, level, f_min)
+              for x, f in ((a, fa), (b, fb)) if x != theta0 and f > f_min]  # fmt: skip
     if a == theta0:  # only the outside point measured: the line through it is the crossing
         if path is None:
             return False

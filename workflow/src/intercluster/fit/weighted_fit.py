@@ -82,12 +82,13 @@ def _profile_names(c_nM):
 
 
 def reoptimised_profiles(objective: Callable, optimum: dict, axes: dict, delta: float,
-                         c_nM: float | None, grid: pd.DataFrame | None, inner_evaluations: int
-                         ) -> tuple[dict[str, ReoptimisedProfile], dict]:  # fmt: skip
-    """Every constant's and combination's profile by re-optimisation, and the optimum they
-    are around: ``optimum`` polished by Gauss-Newton steps when the objective gives
-    residuals (:func:`~intercluster.fit.reoptimised_profiles.gauss_newton_polish`), whose
-    curvature then predicts the profiles' paths and first steps."""
+                         c_nM: float | None, grid: pd.DataFrame | None, inner_evaluations: int,
+                         names=None) -> tuple[dict[str, ReoptimisedProfile], dict]:  # fmt: skip
+    """Every constant's and combination's profile by re-optimisation (``names``: these
+    only), and the optimum they are around: ``optimum`` polished by Gauss-Newton steps when
+    the objective gives residuals
+    (:func:`~intercluster.fit.reoptimised_profiles.gauss_newton_polish`), whose curvature
+    then predicts the profiles' paths and first steps."""
     bounds = log_bounds(axes)
     x0 = np.log10([optimum[k] for k in RATE_CONSTANTS])
     x, chi2 = gauss_newton_polish(objective, x0, float(optimum["chi2"]), bounds)
@@ -97,7 +98,7 @@ def reoptimised_profiles(objective: Callable, optimum: dict, axes: dict, delta: 
         name: reoptimised_profile(objective, optimum, name, bounds, delta, c_nM, grid,
                                   inner_evaluations=inner_evaluations,
                                   curvature=curvature)  # fmt: skip
-        for name in _profile_names(c_nM)
+        for name in (_profile_names(c_nM) if names is None else names)
     }
     return profiles, optimum
 
