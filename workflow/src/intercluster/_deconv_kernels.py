@@ -257,11 +257,20 @@ def _lu_solve(a, b):
             for j in range(k, n):
                 m[i, j] -= f * m[k, j]
             x[i] -= f * x[k]
+    return _back_substitution(m, x)
+
+
+@njit(cache=True)
+def _back_substitution(upper, z):
+    """Solve ``upper x = z`` for an upper triangular ``upper`` (a transposed Cholesky
+    factor is one: the same operations in the same order as indexing the factor itself)."""
+    n = z.shape[0]
+    x = np.empty(n)
     for i in range(n - 1, -1, -1):
-        v = x[i]
-        for j in range(i + 1, n):
-            v -= m[i, j] * x[j]
-        x[i] = v / m[i, i]
+        v = z[i]
+        for k in range(i + 1, n):
+            v -= upper[i, k] * x[k]
+        x[i] = v / upper[i, i]
     return x
 
 
@@ -280,13 +289,7 @@ def _spd_solve(a, b):
         for k in range(i):
             v -= low[i, k] * z[k]
         z[i] = v / low[i, i]
-    x = np.empty(n)
-    for i in range(n - 1, -1, -1):
-        v = z[i]
-        for k in range(i + 1, n):
-            v -= low[k, i] * x[k]
-        x[i] = v / low[i, i]
-    return x
+    return _back_substitution(low.T, z)
 
 
 @njit(cache=True)
