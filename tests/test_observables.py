@@ -235,13 +235,48 @@ def test_dimer_response_of_a_sample_overrides_the_global_one():
     assert own.initial_nM == (40.0, 40.0)  # the response is not taken for a concentration
 
 
+def _earliest_prominent(s: np.ndarray, k_global: int, r: float) -> int:
+    """The reference: index of the earliest maximum of ``s`` within ``r`` of, and prominent
+    by ``r`` of, the maximum at ``k_global``."""
+    top = s[k_global]
+    level = top - r * abs(top)
+    need = r * abs(top)
+    n = s.size
+    for i in range(k_global):
+        if s[i] < level:
+            continue
+        if i > 0 and s[i - 1] > s[i]:
+            continue
+        if i < n - 1 and s[i + 1] >= s[i]:
+            continue  # not a maximum (plateaus resolve at their last point)
+        # right base: the lowest point before the curve exceeds s[i] again
+        j = i + 1
+        right = np.inf
+        while j < n and s[j] <= s[i]:
+            right = min(right, s[j])
+            j += 1
+        # left base: the lowest point back to the last higher one (-inf at the record start)
+        h = i - 1
+        left = np.inf
+        while h >= 0 and s[h] <= s[i]:
+            left = min(left, s[h])
+            h -= 1
+        if h < 0:
+            left = -np.inf
+        if j >= n:
+            right = -np.inf
+        if s[i] - max(left, right) >= need:
+            return i
+    return k_global
+
+
 def test_earliest_prominent_kernel_is_the_reference_rule():
     """PeakFinder.tmax takes the near-equal-maxima rule from the kernel
     (_kernels.earliest_prominent_columns) that replaced a Python loop over the columns: the
-    same index as the reference (observables._earliest_prominent) on curves with several
-    near-equal maxima, plateaus and noise, for every column."""
+    same index as the reference (_earliest_prominent, the rule written plainly for one
+    column) on curves with several near-equal maxima, plateaus and noise, for every
+    column."""
     from intercluster import _kernels
-    from intercluster.observables import _earliest_prominent
 
     rng = np.random.default_rng(11)
     t = np.linspace(0.0, 1.0, 120)[:, None]

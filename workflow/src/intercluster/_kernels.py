@@ -622,8 +622,9 @@ def earliest_prominent_columns(smooth, k, r):
     global maximum by that of the earliest maximum within ``r`` of, and prominent by ``r`` of,
     the global maximum (the near-equal-maxima rule of ``intercluster.observables``).
 
-    Same rule, step by step, as ``observables._earliest_prominent``, for all columns in one
-    compiled loop (a Python loop over columns would dominate t_max of a large grid).
+    One compiled loop over all columns (a Python loop over columns would dominate t_max);
+    ``tests/test_observables.py`` holds the rule written plainly for one column, the
+    reference it is checked against.
     """
     n, n_cols = smooth.shape
     for c in range(n_cols):

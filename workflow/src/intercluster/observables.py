@@ -378,9 +378,9 @@ class PeakFinder:
         cols = np.arange(y.shape[1])
         peak = smooth[k, cols]
         if tolerance_rel > 0:
-            # the earliest prominent maximum within the tolerance (_earliest_prominent, the
-            # reference, as the kernel tmax_many uses: a Python loop over ~70 columns was
-            # 40 % of this rule's time for one simulation)
+            # the earliest maximum within the tolerance and prominent by it (module
+            # docstring), by the kernel tmax_many uses: a Python loop over ~70 columns was
+            # 40 % of this rule's time for one simulation
             from ._kernels import earliest_prominent_columns
 
             k = k.astype(np.int64)
@@ -422,40 +422,6 @@ class PeakFinder:
             earliest_prominent_columns(smooth, k, float(tolerance_rel))
         t_max = self._time_of_top(flat, smooth, k, plateau_rel)
         return t_max.reshape(n_sets, n_obs), peak.reshape(n_sets, n_obs)
-
-
-def _earliest_prominent(s: np.ndarray, k_global: int, r: float) -> int:
-    """Index of the earliest maximum of ``s`` within ``r`` of, and prominent by ``r`` of, max."""
-    top = s[k_global]
-    level = top - r * abs(top)
-    need = r * abs(top)
-    n = s.size
-    for i in range(k_global):
-        if s[i] < level:
-            continue
-        if i > 0 and s[i - 1] > s[i]:
-            continue
-        if i < n - 1 and s[i + 1] >= s[i]:
-            continue  # not a maximum (plateaus resolve at their last point)
-        # right base: the lowest point before the curve exceeds s[i] again
-        j = i + 1
-        right = np.inf
-        while j < n and s[j] <= s[i]:
-            right = min(right, s[j])
-            j += 1
-        # left base: the lowest point back to the last higher one (-inf at the record start)
-        h = i - 1
-        left = np.inf
-        while h >= 0 and s[h] <= s[i]:
-            left = min(left, s[h])
-            h -= 1
-        if h < 0:
-            left = -np.inf
-        if j >= n:
-            right = -np.inf
-        if s[i] - max(left, right) >= need:
-            return i
-    return k_global
 
 
 @lru_cache(maxsize=32)

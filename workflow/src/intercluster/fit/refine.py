@@ -167,8 +167,8 @@ def chi2_objective(
 
 class Chi2Objective:
     """chi² of log10 (k_dim, k_diss, k_ex) (call it; inf when a simulation fails) and its
-    residuals (t_sim − t_exp)/σ per sample (:meth:`residual_vector`), for inner searches
-    that use the least-squares structure (:mod:`intercluster.fit.reoptimised_profiles`)."""
+    residuals (t_sim − t_exp)/σ per sample (:meth:`residual_vector`), for the Gauss-Newton
+    polish and curvature of :mod:`intercluster.fit.reoptimised_profiles`."""
 
     def __init__(self, residuals: Callable[[np.ndarray], list[np.ndarray] | None]):
         self._residuals = residuals

@@ -240,7 +240,7 @@ def weighted_fit_fields(
             }
         lowest = _lowest_point(reopt)
         if lowest is not None and lowest[0] < optimum["chi2"] - IMPROVEMENT_SHARE * delta:
-            # the profiles' threshold stays at the refined minimum + Δ (intervals too wide
+            # the profiles' threshold stays at their start's χ²_w + Δ (intervals too wide
             # by the difference, never too narrow); recomputing them from the lower point,
             # as pyPESTO does, would double the cost of the stage
             section["profile_restart"] = (
